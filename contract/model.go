@@ -1,0 +1,240 @@
+// Package contract owns the compiled model of a contract: named types,
+// states with their rules and events, anystate rules, the initial state. It
+// compiles a syntax tree from package grammar into that model, runs every
+// static check of the language (errors and warnings, each with
+// file:line:column), prints contracts in their canonical layout (fmt), and
+// draws state diagrams.
+//
+// The model is read-only once compiled: the checker and any number of
+// sessions share one *Contract without locking.
+package contract
+
+import (
+	"fmt"
+
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Pos is a place in a contract file. Line and Column count from 1; Column
+// counts bytes.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// StopState is always defined and terminal.
+const StopState = "stop"
+
+// Contract is a compiled contract.
+type Contract struct {
+	Name string // +name / +NAME, or the file's base name without extension
+	Vsn  string // +vsn / +VSN, "" when absent
+	File string
+
+	// Types holds every named type the contract may use: its own, the
+	// imported ones and the built-in ones, by name (without "()").
+	Types map[string]*TypeDef
+	// States in declaration order; StateIndex finds them by name. The
+	// implicit stop state is included.
+	States     []*State
+	StateIndex map[string]*State
+	// Initial is the name of the initial state (section 5).
+	Initial string
+	// Anystate rules apply in every state when no rule of the state
+	// matches; they never change the state.
+	Anystate []*Rule
+	// AnyEvents are events legal in every state.
+	AnyEvents []*Event
+}
+
+// State returns the state named name, or nil.
+func (c *Contract) State(name string) *State { return c.StateIndex[name] }
+
+// TypeDef is a named type.
+type TypeDef struct {
+	Name       string
+	Type       Type
+	Pos        Pos
+	Builtin    bool   // one of the language's built-in named types
+	Imported   bool   // came from --types or +import
+	Annotation string // UBF(B) trailing annotation, documentation only
+}
+
+// State is one state of the machine.
+type State struct {
+	Name   string
+	Rules  []*Rule
+	Events []*Event
+	Pos    Pos
+	// Terminal is true for stop and for every state with no rules and no
+	// events: reaching it ends the conversation.
+	Terminal bool
+}
+
+// Rule is a request type with the replies it allows.
+type Rule struct {
+	In   Type
+	Outs []Output
+	Pos  Pos
+}
+
+// Output is one allowed reply and the state it leads to. Next is "" for
+// anystate rules: the state does not change.
+type Output struct {
+	Type Type
+	Next string
+	Pos  Pos
+}
+
+// Direction says who sends an event.
+type Direction uint8
+
+// Event directions.
+const (
+	// Out: server to client.
+	Out Direction = iota + 1
+	// In: client to server.
+	In
+)
+
+func (d Direction) String() string {
+	if d == In {
+		return "in"
+	}
+	return "out"
+}
+
+// Event is an unsolicited message allowed in a state.
+type Event struct {
+	Dir  Direction
+	Type Type
+	Pos  Pos
+}
+
+// Type is a type expression of section 3 of the language. The set of
+// implementations is closed; code may switch on the dynamic type.
+type Type interface {
+	// Position returns where the type was written (zero for built-ins).
+	Position() Pos
+	// String prints the type in the Armstrong dialect's notation.
+	String() string
+}
+
+// Literal matches exactly one term: an atom, integer, float, string or
+// binary constant.
+type Literal struct {
+	Value term.Term
+	Pos   Pos
+}
+
+// Range matches integers from Lo to Hi, ends included; a nil end is open.
+type Range struct {
+	Lo, Hi *term.Integer
+	Pos    Pos
+}
+
+// TupleType matches tuples of exactly len(Elems) elements.
+type TupleType struct {
+	Elems []Type
+	Pos   Pos
+}
+
+// ListType matches lists whose elements all match Elem and whose length is
+// in [Min, Max]; Max < 0 means unbounded.
+type ListType struct {
+	Elem Type
+	Min  int
+	Max  int
+	Pos  Pos
+}
+
+// Union matches a term that matches any of Alts.
+type Union struct {
+	Alts []Type
+	Pos  Pos
+}
+
+// Ref is a use of a named type, resolved by the compiler (Def is never nil
+// in a compiled contract). Optional is name()?: the type or the atom
+// undefined.
+type Ref struct {
+	Name     string
+	Def      *TypeDef
+	Optional bool
+	Pos      Pos
+}
+
+// Field is a record field.
+type Field struct {
+	Name    string
+	Default term.Term // nil when none
+	Type    Type
+}
+
+// RecordType matches {Name, F1, ..., Fn}; when Extended, it matches
+// {Name, F1, ..., Fn, '$fields', Extra} as ubf's extended records.
+type RecordType struct {
+	Name     string
+	Fields   []Field
+	Extended bool
+	Pos      Pos
+}
+
+// MapField is one key of a map type. Key is an atom or a string; it matches
+// a map key of that name whether the wire carries it as atom, string or
+// binary.
+type MapField struct {
+	Key      term.Term
+	Required bool // := rather than =>
+	Value    Type
+}
+
+// MapType matches a map. Other keys are refused unless Open (a trailing ..).
+type MapType struct {
+	Fields []MapField
+	Open   bool
+	Pos    Pos
+}
+
+// PredefKind names a predefined type.
+type PredefKind uint8
+
+// The predefined types.
+const (
+	Any PredefKind = iota + 1
+	None
+	AtomT
+	BinaryT
+	FloatT
+	IntegerT
+	ListT
+	TupleT
+	StringT
+	MapT
+)
+
+// Attr is a set of predefined-type attributes.
+type Attr uint8
+
+// Attributes of predefined types.
+const (
+	Ascii Attr = 1 << iota
+	AsciiPrintable
+	NonEmpty
+	NonUndefined
+)
+
+// Predef is a predefined type such as atom(ascii, nonempty).
+type Predef struct {
+	Kind  PredefKind
+	Attrs Attr
+	Pos   Pos
+}

@@ -1,0 +1,163 @@
+// Package wrappers defines what a wire format must provide so the proxy can
+// check a service's traffic: framing one direction of a byte stream into
+// messages, decoding each to a term while keeping its original bytes,
+// classifying it (greeting, call, reply, event), and encoding the error
+// replies the format has for contract violations. Each format lives in a
+// sub-package (ubf, json, resp, line); this package holds only the shared
+// vocabulary and imports nothing but term.
+package wrappers
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Kind classifies a decoded frame.
+type Kind uint8
+
+// Frame kinds.
+const (
+	// Filler is bytes that carry no message (white space or comments left
+	// at the end of a stream). They are forwarded unchecked.
+	Filler Kind = iota
+	// Greeting is a frame of the wire format itself that the service sends
+	// before any request (UBF(C)'s {'ubf1.0', Service, Help}); it is passed
+	// through and not checked against the contract.
+	Greeting
+	// Call is a client request.
+	Call
+	// Reply is the server's answer to the oldest outstanding call.
+	Reply
+	// Event is an unsolicited message, from the client (the client
+	// decoder) or from the server (the server decoder).
+	Event
+)
+
+var kindNames = [...]string{Filler: "filler", Greeting: "greeting", Call: "call", Reply: "reply", Event: "event"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "invalid"
+}
+
+// Message is one decoded frame.
+type Message struct {
+	Kind Kind
+	// Term is the message as the contract sees it: for a UBF(C) reply
+	// {Reply, NextState}, only Reply.
+	Term term.Term
+	// NextState is the state the server announced with a reply, when the
+	// wire format carries one (UBF(C) without simple rpc); "" otherwise.
+	NextState string
+	// Raw holds every byte the decoder consumed for this frame, including
+	// separators before it, so that forwarding the Raw of every message
+	// reproduces the stream byte for byte. It is only valid until the next
+	// call to Next; copy it to keep it.
+	Raw []byte
+}
+
+// Decoder reads the messages of one direction of a stream.
+type Decoder interface {
+	// Next returns the next message. At the end of the stream it returns
+	// io.EOF (after a Filler message for any trailing separators). A
+	// malformed frame gives a *FrameError; the stream cannot be read
+	// further after it.
+	Next() (Message, error)
+}
+
+// Side names a party to a conversation.
+type Side uint8
+
+// The sides.
+const (
+	Client Side = iota + 1
+	Server
+)
+
+func (s Side) String() string {
+	if s == Server {
+		return "server"
+	}
+	return "client"
+}
+
+// Violation is what a wire format needs to know to tell a client that the
+// contract was broken.
+type Violation struct {
+	Side        Side
+	Message     term.Term // the offending message, nil if there was none (e.g. a timeout)
+	States      []string  // the states the session was in
+	Expected    []string  // the expected types, in contract notation
+	Explanation string    // why the message did not match, in words
+}
+
+// Session is one connection's codec: it makes the decoder of each direction
+// and holds whatever the two directions must share (SMTP's DATA mode after
+// the server's 354, RESP's subscriber mode).
+type Session interface {
+	// ClientDecoder decodes the bytes the client sends.
+	ClientDecoder(r io.Reader) Decoder
+	// ServerDecoder decodes the bytes the service sends.
+	ServerDecoder(r io.Reader) Decoder
+	// ErrorReply returns the bytes to send to the client to report v, or
+	// nil when the format has no way to say it.
+	ErrorReply(v Violation) []byte
+}
+
+// Wire is a wire format.
+type Wire interface {
+	// Name is the format's name on the command line (ubf, json, resp, line).
+	Name() string
+	// NewSession returns the codec of one connection.
+	NewSession(opts Options) Session
+}
+
+// Options configure a wire format for one connection.
+type Options struct {
+	Limits Limits
+	// SimpleRPC: UBF(C) replies are bare, without {Reply, NextState}.
+	SimpleRPC bool
+}
+
+// Limits bound what a decoder accepts. They are checked before memory is
+// allocated for the thing they bound.
+type Limits struct {
+	MaxFrame  int // bytes in one frame
+	MaxDepth  int // nesting of tuples, lists and maps
+	MaxBinary int // bytes in one binary or string
+}
+
+// DefaultLimits are the limits used when none are given.
+func DefaultLimits() Limits {
+	return Limits{MaxFrame: 16 << 20, MaxDepth: 1000, MaxBinary: 16 << 20}
+}
+
+// WithDefaults returns l with every zero limit replaced by its default.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxFrame <= 0 {
+		l.MaxFrame = d.MaxFrame
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxBinary <= 0 {
+		l.MaxBinary = d.MaxBinary
+	}
+	return l
+}
+
+// FrameError reports a malformed or over-limit frame.
+type FrameError struct {
+	Offset int64  // byte offset in the stream where the problem was found
+	Msg    string // what was wrong
+	Limit  bool   // a limit was exceeded (rather than a syntax error)
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("malformed frame at byte %d: %s", e.Offset, e.Msg)
+}
