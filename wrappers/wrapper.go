@@ -161,3 +161,17 @@ type FrameError struct {
 func (e *FrameError) Error() string {
 	return fmt.Sprintf("malformed frame at byte %d: %s", e.Offset, e.Msg)
 }
+
+// Dropper is implemented by a Session whose two decoders share state that
+// depends on which messages actually reach the other side: RESP pairs each
+// reply with the call it answers (to merge the confirmations of one
+// SUBSCRIBE), and SMTP reads the client's next lines as a message body only
+// after the server's 354 reached the client. A proxy that does not forward
+// a message a decoder returned — reject mode drops an illegal call, or
+// replaces an illegal reply by the error reply — must call Dropped with the
+// side that sent it, before it asks that side's decoder for the next
+// message, so the session can undo what the message set. Sessions without
+// such state need not implement it.
+type Dropper interface {
+	Dropped(side Side, m Message)
+}
