@@ -1,0 +1,346 @@
+package contract
+
+import (
+	"fmt"
+	"strings"
+)
+
+// checkTypes reports types that can match no term. A type is inhabited
+// when some finite term matches it; this is the least fixed point over the
+// named types, so a type defined only in terms of itself (directly or
+// through tuples, records, non-empty lists and required map keys) is not.
+// none() is inhabited: in ubf it matches any term.
+func (cp *compiler) checkTypes() {
+	inh := map[*TypeDef]bool{}
+	for _, d := range cp.types {
+		if d.Builtin {
+			inh[d] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, name := range cp.order {
+			d := cp.origin[name].def
+			if !inh[d] && d.Type != nil && inhabited(d.Type, inh) {
+				inh[d] = true
+				changed = true
+			}
+		}
+	}
+	for _, name := range cp.order {
+		d := cp.origin[name].def
+		if d.Type != nil && !inh[d] {
+			cp.errorf(d.Pos, "uninhabited-type", "type %s() matches no term: it is defined only in terms of itself (give it an alternative that does not refer back to it)", name)
+		}
+	}
+}
+
+func inhabited(t Type, inh map[*TypeDef]bool) bool {
+	switch t := t.(type) {
+	case *TupleType:
+		for _, e := range t.Elems {
+			if !inhabited(e, inh) {
+				return false
+			}
+		}
+		return true
+	case *ListType:
+		return t.Min == 0 || inhabited(t.Elem, inh)
+	case *Union:
+		for _, a := range t.Alts {
+			if inhabited(a, inh) {
+				return true
+			}
+		}
+		return false
+	case *Ref:
+		return t.Optional || t.Def == nil || inh[t.Def]
+	case *RecordType:
+		for _, f := range t.Fields {
+			if !inhabited(f.Type, inh) {
+				return false
+			}
+		}
+		return true
+	case *MapType:
+		for _, f := range t.Fields {
+			if f.Required && !inhabited(f.Value, inh) {
+				return false
+			}
+		}
+		return true
+	}
+	// Literals, ranges (empty ones are reported on their own) and
+	// predefined types.
+	return true
+}
+
+// warnings runs the checks whose findings do not refuse a contract unless
+// --strict. They run only on contracts without errors, whose names are all
+// resolved.
+func (cp *compiler) warnings(c *Contract) {
+	cp.warnUnused(c)
+	if c.Initial == "" {
+		return
+	}
+	reach := reachable(c)
+	cp.warnStates(c, reach)
+	cp.warnDeadEvents(c, reach)
+	for _, st := range c.States {
+		cp.warnOverlaps(st.Rules, fmt.Sprintf("state %q", st.Name))
+		for _, r := range st.Rules {
+			cp.warnAmbiguous(r, st.Name)
+		}
+	}
+	cp.warnOverlaps(c.Anystate, "+anystate")
+}
+
+// warnUnused reports the contract's own types that no rule or event uses,
+// directly or through other types. A file without any rule or event is a
+// library of types (for --types and +import): nothing is reported there.
+// Imported types are never reported (section 10).
+func (cp *compiler) warnUnused(c *Contract) {
+	used := map[*TypeDef]bool{}
+	any := false
+	mark := func(t Type) { any = true; markUsed(t, used) }
+	for _, st := range c.States {
+		for _, r := range st.Rules {
+			mark(r.In)
+			for _, o := range r.Outs {
+				mark(o.Type)
+			}
+		}
+		for _, e := range st.Events {
+			mark(e.Type)
+		}
+	}
+	for _, r := range c.Anystate {
+		mark(r.In)
+		for _, o := range r.Outs {
+			mark(o.Type)
+		}
+	}
+	for _, e := range c.AnyEvents {
+		mark(e.Type)
+	}
+	if !any {
+		return
+	}
+	for _, name := range cp.order {
+		d := cp.origin[name].def
+		if d.Imported || used[d] || d.Pos.File != cp.main {
+			continue
+		}
+		cp.warnf(d.Pos, "unused-type", "type %s() is defined but never used", name)
+	}
+}
+
+func markUsed(t Type, used map[*TypeDef]bool) {
+	switch t := t.(type) {
+	case *TupleType:
+		for _, e := range t.Elems {
+			markUsed(e, used)
+		}
+	case *ListType:
+		markUsed(t.Elem, used)
+	case *Union:
+		for _, a := range t.Alts {
+			markUsed(a, used)
+		}
+	case *Ref:
+		if t.Def != nil && !used[t.Def] {
+			used[t.Def] = true
+			markUsed(t.Def.Type, used)
+		}
+	case *RecordType:
+		for _, f := range t.Fields {
+			markUsed(f.Type, used)
+		}
+	case *MapType:
+		for _, f := range t.Fields {
+			markUsed(f.Value, used)
+		}
+	}
+}
+
+// reachable returns the states reachable from the initial state through
+// rule outputs (anystate rules never change the state).
+func reachable(c *Contract) map[string]bool {
+	seen := map[string]bool{c.Initial: true}
+	queue := []string{c.Initial}
+	for len(queue) > 0 {
+		st := c.StateIndex[queue[0]]
+		queue = queue[1:]
+		if st == nil {
+			continue
+		}
+		for _, r := range st.Rules {
+			for _, o := range r.Outs {
+				if !seen[o.Next] {
+					seen[o.Next] = true
+					queue = append(queue, o.Next)
+				}
+			}
+		}
+	}
+	return seen
+}
+
+func (cp *compiler) warnStates(c *Contract, reach map[string]bool) {
+	// States from which a terminal state can be reached: a backward
+	// search from the terminal states.
+	preds := map[string][]string{}
+	for _, st := range c.States {
+		for _, r := range st.Rules {
+			for _, o := range r.Outs {
+				preds[o.Next] = append(preds[o.Next], st.Name)
+			}
+		}
+	}
+	canEnd := map[string]bool{}
+	var queue []string
+	for _, st := range c.States {
+		if st.Terminal {
+			canEnd[st.Name] = true
+			queue = append(queue, st.Name)
+		}
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, p := range preds[n] {
+			if !canEnd[p] {
+				canEnd[p] = true
+				queue = append(queue, p)
+			}
+		}
+	}
+	for _, st := range c.States {
+		if st.Name == StopState {
+			continue
+		}
+		if !reach[st.Name] {
+			cp.warnf(st.Pos, "unreachable-state", "state %q is not reachable from the initial state %q", st.Name, c.Initial)
+			continue
+		}
+		if !st.Terminal && !canEnd[st.Name] {
+			cp.warnf(st.Pos, "no-terminal-path", "no terminal state can be reached from state %q: the conversation can never end by the contract (add a rule leading to stop)", st.Name)
+		}
+	}
+}
+
+// warnDeadEvents reports events that can never be sent: those declared
+// only in states that cannot be reached from the initial state.
+func (cp *compiler) warnDeadEvents(c *Contract, reach map[string]bool) {
+	where := map[*Event][]string{}
+	var order []*Event
+	for _, st := range c.States {
+		for _, e := range st.Events {
+			if _, ok := where[e]; !ok {
+				order = append(order, e)
+			}
+			where[e] = append(where[e], st.Name)
+		}
+	}
+	for _, e := range order {
+		live := false
+		for _, s := range where[e] {
+			live = live || reach[s]
+		}
+		if live {
+			continue
+		}
+		qs := make([]string, len(where[e]))
+		for i, s := range where[e] {
+			qs[i] = fmt.Sprintf("%q", s)
+		}
+		cp.warnf(e.Pos, "dead-event", "event %s (%s) can never be sent: it is declared only in %s, which the initial state %q never leads to",
+			e.Type, e.Dir, plural(len(qs), "state ", "states ")+strings.Join(qs, ", "), c.Initial)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// warnOverlaps reports pairs of rules whose request types can both match
+// one term. Candidate pairs are found through a head index (term kind,
+// tuple arity, leading atom) so that contracts with thousands of rules stay
+// fast; each candidate pair is then checked structurally by overlaps.
+func (cp *compiler) warnOverlaps(rules []*Rule, where string) {
+	if len(rules) < 2 {
+		return
+	}
+	idx := newHeadIndex()
+	for j, r := range rules {
+		keys := heads(r.In, 0)
+		for _, i := range idx.candidates(keys, j) {
+			if overlaps(rules[i].In, r.In) {
+				cp.warnf(r.Pos, "overlapping-rules", "in %s, request type %s overlaps request type %s of the rule at %s: a request matching both is checked against both rules",
+					where, r.In, rules[i].In, rules[i].Pos)
+				break
+			}
+		}
+		idx.add(keys, j)
+	}
+}
+
+// warnAmbiguous reports replies of one rule that can match the same term
+// but lead to different states.
+func (cp *compiler) warnAmbiguous(r *Rule, state string) {
+	for j := 1; j < len(r.Outs); j++ {
+		for i := 0; i < j; i++ {
+			a, b := r.Outs[i], r.Outs[j]
+			if a.Next == b.Next || !overlaps(a.Type, b.Type) {
+				continue
+			}
+			cp.warnf(b.Type.Position(), "ambiguous-reply", "in state %q, reply %s leading to %q overlaps reply %s leading to %q: a reply matching both leaves the session in either state",
+				state, b.Type, b.Next, a.Type, a.Next)
+			break
+		}
+	}
+}
+
+// suggest returns the candidate closest to name by edit distance, or ""
+// when none is close enough to be a plausible typo.
+func suggest(name string, candidates []string) string {
+	best, bestD := "", 1<<30
+	limit := max(1, len(name)/3)
+	for _, c := range candidates {
+		if c == name {
+			continue
+		}
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if d < bestD || d == bestD && c < best {
+			best, bestD = c, d
+		}
+	}
+	if bestD <= limit {
+		return best
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

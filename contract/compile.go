@@ -1,0 +1,866 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/ubfproxy/ubfproxy/grammar"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Compile parses and compiles one contract. The contract is nil when any
+// finding is an error. Type files named in opts and +import declarations
+// are read from disk; a file that cannot be read is reported as an error
+// finding with the code "import".
+func Compile(filename string, src []byte, opts Options) (*Contract, Diagnostics) {
+	c, diags, _ := compile(filename, src, opts, os.ReadFile)
+	return c, diags
+}
+
+// Load reads and compiles the contract at path. The error is non-nil only
+// when the contract, a --types file or an +import cannot be read; every
+// other problem is a finding.
+func Load(path string, opts Options) (*Contract, Diagnostics, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading contract: %w", err)
+	}
+	return compile(path, src, opts, os.ReadFile)
+}
+
+// readError marks a finding caused by an unreadable file, so Load can turn
+// it into an error.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+func compile(filename string, src []byte, opts Options, read func(string) ([]byte, error)) (*Contract, Diagnostics, error) {
+	cp := &compiler{
+		read:     read,
+		types:    builtinTypes(),
+		origin:   map[string]*typeSource{},
+		states:   map[string]*stateInfo{},
+		imported: map[string]bool{},
+	}
+	f, ok := cp.parse(filename, src)
+	if !ok {
+		return nil, cp.sorted(), cp.ioErr
+	}
+	cp.main = filename
+	for _, tf := range opts.TypeFiles {
+		cp.importFile(tf, Pos{File: filename})
+	}
+	for _, d := range f.Decls {
+		if d.Meta != nil && d.Meta.Key == "import" {
+			s, ok := cp.unquoteString(d.Meta.Value, d.Meta.Pos)
+			if !ok {
+				continue
+			}
+			p := s
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(filename), p)
+			}
+			cp.importFile(p, cp.pos(d.Meta.Pos))
+		}
+	}
+	cp.declareTypes(f, false)
+	cp.compileTypes()
+	c := cp.build(f, filename, opts)
+	cp.checkTypes()
+	if !cp.diags.HasErrors() {
+		cp.warnings(c)
+	}
+	diags := cp.sorted()
+	if diags.HasErrors() {
+		return nil, diags, cp.ioErr
+	}
+	return c, diags, cp.ioErr
+}
+
+type typeSource struct {
+	def    *TypeDef
+	syntax *grammar.Type
+	file   string
+	nameAt Pos
+}
+
+type stateInfo struct {
+	state   *State
+	section bool // defined by a UBF(B) +STATE section
+}
+
+type compiler struct {
+	read  func(string) ([]byte, error)
+	ioErr error
+	diags Diagnostics
+	main  string
+
+	types    map[string]*TypeDef
+	origin   map[string]*typeSource // user and imported definitions
+	order    []string               // user and imported type names in definition order
+	imported map[string]bool        // files already imported (cleaned paths)
+
+	states     map[string]*stateInfo
+	stateOrder []*State
+	refs       []*Ref
+	redefs     []redef
+}
+
+func (cp *compiler) errorf(p Pos, code, format string, args ...any) {
+	cp.diags = append(cp.diags, Diagnostic{Pos: p, Severity: Error, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+func (cp *compiler) warnf(p Pos, code, format string, args ...any) {
+	cp.diags = append(cp.diags, Diagnostic{Pos: p, Severity: Warning, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+func (cp *compiler) sorted() Diagnostics {
+	ds := cp.diags
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.File != b.File {
+			// Findings in the contract itself come first.
+			if a.File == cp.main || b.File == cp.main {
+				return a.File == cp.main
+			}
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return ds
+}
+
+func (cp *compiler) pos(p lexer.Position) Pos {
+	return Pos{File: p.Filename, Line: p.Line, Column: p.Column}
+}
+
+func (cp *compiler) parse(filename string, src []byte) (*grammar.File, bool) {
+	f, err := grammar.Parse(filename, src)
+	if err != nil {
+		var ge *grammar.Error
+		if errors.As(err, &ge) {
+			p := cp.pos(ge.Pos)
+			p.File = filename
+			cp.errorf(p, "syntax", "%s", ge.Msg)
+		} else {
+			cp.errorf(Pos{File: filename}, "syntax", "%v", err)
+		}
+		return nil, false
+	}
+	return f, true
+}
+
+// importFile makes the named types of another contract available.
+func (cp *compiler) importFile(path string, at Pos) {
+	key := filepath.Clean(path)
+	if cp.imported[key] {
+		return
+	}
+	cp.imported[key] = true
+	src, err := cp.read(path)
+	if err != nil {
+		if cp.ioErr == nil {
+			cp.ioErr = fmt.Errorf("reading types from %s: %w", path, err)
+		}
+		cp.errorf(at, "import", "cannot read types from %s: %v", path, unwrapPathError(err))
+		return
+	}
+	f, ok := cp.parse(path, src)
+	if !ok {
+		return
+	}
+	for _, d := range f.Decls {
+		if d.Meta != nil && d.Meta.Key == "import" {
+			s, ok := cp.unquoteString(d.Meta.Value, d.Meta.Pos)
+			if !ok {
+				continue
+			}
+			p := s
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(path), p)
+			}
+			cp.importFile(p, cp.pos(d.Meta.Pos))
+		}
+	}
+	cp.declareTypes(f, true)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// declareTypes registers the type definitions of f (names only; bodies are
+// compiled once every name is known).
+func (cp *compiler) declareTypes(f *grammar.File, imported bool) {
+	for _, d := range f.Decls {
+		switch {
+		case d.DefType != nil:
+			cp.declareType(d.DefType.Name, d.DefType.Type, d.DefType.Annotation, imported)
+		case d.Types != nil:
+			for _, td := range d.Types.Defs {
+				cp.declareType(td.Name, td.Type, td.Annotation, imported)
+			}
+		}
+	}
+}
+
+func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotation string, imported bool) {
+	at := cp.pos(n.Pos)
+	name, ok := cp.atomText(n.Name, n.Pos)
+	if !ok {
+		return
+	}
+	if IsReserved(name) {
+		what := "built-in"
+		if _, ok := predefKinds[name]; ok {
+			what = "predefined"
+		}
+		cp.errorf(at, "redefined-builtin", "type %s() is %s and cannot be redefined", name, what)
+		return
+	}
+	def := &TypeDef{Name: name, Pos: at, Imported: imported, Annotation: unquoteAnnotation(annotation)}
+	src := &typeSource{def: def, syntax: body, file: at.File, nameAt: at}
+	if prev, ok := cp.origin[name]; ok {
+		switch {
+		case prev.def.Imported && !imported:
+			// ubf's rule: an imported type may be defined again only with
+			// the same definition. Compare once both bodies are compiled.
+			src.def.Imported = false
+			cp.origin[name] = src
+			cp.types[name] = def
+			cp.redefs = append(cp.redefs, redef{prev: prev, cur: src})
+			return
+		case prev.def.Imported && imported:
+			cp.redefs = append(cp.redefs, redef{prev: prev, cur: src, bothImported: true})
+			return
+		default:
+			cp.errorf(at, "duplicate-type", "type %s() is already defined at %s", name, prev.nameAt)
+			return
+		}
+	}
+	cp.origin[name] = src
+	cp.types[name] = def
+	cp.order = append(cp.order, name)
+}
+
+type redef struct {
+	prev, cur    *typeSource
+	bothImported bool
+}
+
+func unquoteAnnotation(a string) string {
+	if a == "" {
+		return ""
+	}
+	if a[0] == '`' {
+		return strings.Trim(a, "`")
+	}
+	t, err := term.Parse(a)
+	if err != nil {
+		return a
+	}
+	switch v := t.(type) {
+	case term.String:
+		return string(v)
+	case term.Binary:
+		return string(v)
+	}
+	return a
+}
+
+func (cp *compiler) compileTypes() {
+	for _, name := range cp.order {
+		src := cp.origin[name]
+		src.def.Type = cp.typ(src.syntax)
+	}
+	for _, r := range cp.redefs {
+		r.cur.def.Type = cp.typ(r.cur.syntax)
+		if r.prev.def.Type.String() == r.cur.def.Type.String() {
+			continue
+		}
+		if r.bothImported {
+			cp.errorf(r.cur.nameAt, "duplicate-type", "type %s() is imported twice with different definitions (%s and %s)", r.cur.def.Name, r.prev.nameAt, r.cur.nameAt)
+		} else {
+			cp.errorf(r.cur.nameAt, "duplicate-type", "type %s() is imported from %s with a different definition; an imported type may be defined again only with the same definition", r.cur.def.Name, r.prev.nameAt)
+		}
+	}
+}
+
+func (cp *compiler) typeNames() []string {
+	names := make([]string, 0, len(cp.types)+len(predefKinds))
+	for n := range cp.types {
+		names = append(names, n)
+	}
+	for n := range predefKinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// atomText returns the atom a name denotes: bare as written, or unquoted.
+func (cp *compiler) atomText(text string, at lexer.Position) (string, bool) {
+	if !strings.HasPrefix(text, "'") {
+		return text, true
+	}
+	t, err := term.Parse(text)
+	if err != nil {
+		cp.errorf(cp.pos(at), "syntax", "bad quoted atom %s: %v", text, termErr(err))
+		return "", false
+	}
+	a, ok := t.(term.Atom)
+	if !ok {
+		cp.errorf(cp.pos(at), "syntax", "bad quoted atom %s", text)
+		return "", false
+	}
+	return string(a), true
+}
+
+func (cp *compiler) unquoteString(text string, at lexer.Position) (string, bool) {
+	t, err := term.Parse(text)
+	if err != nil {
+		cp.errorf(cp.pos(at), "syntax", "bad string %s: %v", text, termErr(err))
+		return "", false
+	}
+	s, ok := t.(term.String)
+	if !ok {
+		cp.errorf(cp.pos(at), "syntax", "expected a string, found %s", text)
+		return "", false
+	}
+	return string(s), true
+}
+
+func termErr(err error) string {
+	var se *term.SyntaxError
+	if errors.As(err, &se) {
+		return se.Msg
+	}
+	return err.Error()
+}
+
+// typ compiles a type expression.
+func (cp *compiler) typ(t *grammar.Type) Type {
+	if len(t.Alts) == 1 {
+		return cp.prim(t.Alts[0])
+	}
+	u := &Union{Pos: cp.pos(t.Pos)}
+	for _, a := range t.Alts {
+		u.Alts = append(u.Alts, cp.prim(a))
+	}
+	return u
+}
+
+func (cp *compiler) literal(text string, at lexer.Position, what string) Type {
+	v, err := term.Parse(text)
+	if err != nil {
+		cp.errorf(cp.pos(at), "syntax", "bad %s %s: %v", what, text, termErr(err))
+		return &Literal{Value: term.Atom("?"), Pos: cp.pos(at)}
+	}
+	return &Literal{Value: v, Pos: cp.pos(at)}
+}
+
+func (cp *compiler) integer(text string, at lexer.Position) *term.Integer {
+	v, err := term.Parse(text)
+	if err != nil {
+		cp.errorf(cp.pos(at), "syntax", "bad integer %s: %v", text, termErr(err))
+		return nil
+	}
+	i, ok := v.(term.Integer)
+	if !ok {
+		cp.errorf(cp.pos(at), "syntax", "bad integer %s", text)
+		return nil
+	}
+	return &i
+}
+
+func (cp *compiler) prim(p *grammar.Prim) Type {
+	at := cp.pos(p.Pos)
+	switch {
+	case p.Tuple != nil:
+		tt := &TupleType{Pos: at, Elems: []Type{}}
+		for _, e := range p.Tuple.Elems {
+			tt.Elems = append(tt.Elems, cp.typ(e))
+		}
+		return tt
+	case p.List != nil:
+		return cp.list(p.List, at)
+	case p.Record != nil:
+		return cp.record(p.Record, false, at)
+	case p.ExtRec != nil:
+		return cp.record(p.ExtRec, true, at)
+	case p.Map != nil:
+		return cp.mapType(p.Map, at)
+	case p.Call != nil:
+		return cp.call(p.Call, at)
+	case p.Range != nil:
+		lo := cp.integer(p.Range.Lo, p.Pos)
+		if !p.Range.Dots {
+			if lo == nil {
+				return &Literal{Value: term.Int(0), Pos: at}
+			}
+			return &Literal{Value: *lo, Pos: at}
+		}
+		r := &Range{Lo: lo, Pos: at}
+		if p.Range.Hi != "" {
+			r.Hi = cp.integer(p.Range.Hi, p.Pos)
+		}
+		if r.Lo != nil && r.Hi != nil && r.Lo.Cmp(*r.Hi) > 0 {
+			cp.errorf(at, "empty-range", "range %s is empty: its start is greater than its end (write %s..%s)", r, r.Hi.Text(), r.Lo.Text())
+		}
+		return r
+	case p.OpenLo != nil:
+		return &Range{Hi: cp.integer(*p.OpenLo, p.Pos), Pos: at}
+	case p.Float != nil:
+		return cp.literal(*p.Float, p.Pos, "float")
+	case p.Atom != nil:
+		a, ok := cp.atomText(*p.Atom, p.Pos)
+		if !ok {
+			a = "?"
+		}
+		return &Literal{Value: term.Atom(a), Pos: at}
+	case p.String != nil:
+		return cp.literal(*p.String, p.Pos, "string")
+	case p.Binary != nil:
+		return cp.literal(*p.Binary, p.Pos, "binary")
+	}
+	cp.errorf(at, "syntax", "empty type")
+	return &Predef{Kind: Any, Pos: at}
+}
+
+func (cp *compiler) list(l *grammar.List, at Pos) Type {
+	if l.Elem == nil {
+		if l.Plus || l.Opt || l.Bounds != nil {
+			cp.errorf(at, "empty-range", "[] is the empty list; it takes no length suffix (write [T]+ or [T]{n,m} with an element type)")
+		}
+		return &Literal{Value: term.List{}, Pos: at}
+	}
+	lt := &ListType{Elem: cp.typ(l.Elem), Min: 0, Max: -1, Pos: at}
+	switch {
+	case l.Plus:
+		lt.Min = 1
+	case l.Opt:
+		lt.Max = 1
+	case l.Bounds != nil:
+		b := l.Bounds
+		bat := cp.pos(b.Pos)
+		num := func(s string) (int, bool) {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				cp.errorf(bat, "empty-range", "list length %s must be a non-negative decimal integer", s)
+				return 0, false
+			}
+			return n, true
+		}
+		switch {
+		case b.Min == "" && b.Max == "":
+			cp.errorf(bat, "empty-range", "list length bounds need a number: write {n}, {n,}, {,m} or {n,m}")
+		case !b.Comma:
+			if n, ok := num(b.Min); ok {
+				lt.Min, lt.Max = n, n
+			}
+		default:
+			if b.Min != "" {
+				if n, ok := num(b.Min); ok {
+					lt.Min = n
+				}
+			}
+			if b.Max != "" {
+				if n, ok := num(b.Max); ok {
+					lt.Max = n
+				}
+			}
+			if lt.Max >= 0 && lt.Min > lt.Max {
+				cp.errorf(bat, "empty-range", "list length bounds {%d,%d} are empty: the minimum is greater than the maximum", lt.Min, lt.Max)
+			}
+		}
+	}
+	return lt
+}
+
+func (cp *compiler) record(r *grammar.Record, ext bool, at Pos) Type {
+	name, _ := cp.atomText(r.Name.Text, r.Name.Pos)
+	rt := &RecordType{Name: name, Extended: ext, Pos: at}
+	seen := map[string]Pos{}
+	for _, f := range r.Fields {
+		fname, _ := cp.atomText(f.Name.Text, f.Name.Pos)
+		fat := cp.pos(f.Name.Pos)
+		if prev, ok := seen[fname]; ok {
+			cp.errorf(fat, "duplicate-field", "field %s of record #%s is already defined at %s", fname, name, prev)
+		}
+		seen[fname] = fat
+		fld := Field{Name: fname, Type: cp.typ(f.Type)}
+		if f.Default != nil {
+			v, ok := cp.constant(f.Default)
+			if !ok {
+				cp.errorf(cp.pos(f.Default.Pos), "bad-default", "the default of field %s must be a constant (an atom, number, string, binary, [] or a tuple of constants)", fname)
+			}
+			fld.Default = v
+		}
+		rt.Fields = append(rt.Fields, fld)
+	}
+	return rt
+}
+
+// constant turns a type expression that denotes exactly one term into it.
+func (cp *compiler) constant(t *grammar.Type) (term.Term, bool) {
+	if len(t.Alts) != 1 {
+		return nil, false
+	}
+	p := t.Alts[0]
+	switch {
+	case p.Tuple != nil:
+		tup := term.Tuple{}
+		for _, e := range p.Tuple.Elems {
+			v, ok := cp.constant(e)
+			if !ok {
+				return nil, false
+			}
+			tup = append(tup, v)
+		}
+		return tup, true
+	case p.List != nil && p.List.Elem == nil && !p.List.Plus && !p.List.Opt && p.List.Bounds == nil:
+		return term.List{}, true
+	case p.Range != nil && !p.Range.Dots, p.Float != nil, p.Atom != nil, p.String != nil, p.Binary != nil:
+		if l, ok := cp.prim(p).(*Literal); ok {
+			return l.Value, true
+		}
+	}
+	return nil, false
+}
+
+func (cp *compiler) mapType(m *grammar.Map, at Pos) Type {
+	mt := &MapType{Pos: at}
+	seen := map[string]Pos{}
+	for i, e := range m.Entries {
+		eat := cp.pos(e.Pos)
+		if e.Open {
+			if i != len(m.Entries)-1 {
+				cp.errorf(eat, "syntax", "\"..\" must be the last entry of a map type")
+			}
+			mt.Open = true
+			continue
+		}
+		var key term.Term
+		switch {
+		case strings.HasPrefix(e.Key, `"`):
+			s, ok := cp.unquoteString(e.Key, e.Pos)
+			if !ok {
+				continue
+			}
+			key = term.String(s)
+		default:
+			a, ok := cp.atomText(e.Key, e.Pos)
+			if !ok {
+				continue
+			}
+			key = term.Atom(a)
+		}
+		k := keyName(key)
+		if prev, ok := seen[k]; ok {
+			cp.errorf(eat, "duplicate-field", "map key %s is already given at %s", key, prev)
+		}
+		seen[k] = eat
+		mt.Fields = append(mt.Fields, MapField{Key: key, Required: e.Op == ":=", Value: cp.typ(e.Value)})
+	}
+	return mt
+}
+
+func keyName(k term.Term) string {
+	switch v := k.(type) {
+	case term.Atom:
+		return string(v)
+	case term.String:
+		return string(v)
+	}
+	return k.String()
+}
+
+func (cp *compiler) call(c *grammar.Call, at Pos) Type {
+	name, ok := cp.atomText(c.Name, c.Pos)
+	if !ok {
+		return &Predef{Kind: Any, Pos: at}
+	}
+	kind, isPredef := predefKinds[name]
+	if name == "term" && len(c.Attrs) > 0 {
+		// ubf allows term(nonempty) and term(nonundefined): term() is any().
+		kind, isPredef = Any, true
+	}
+	if isPredef {
+		pd := &Predef{Kind: kind, Pos: at}
+		for _, a := range c.Attrs {
+			an, ok := cp.atomText(a.Text, a.Pos)
+			if !ok {
+				continue
+			}
+			bit, known := attrByName[an]
+			if !known || allowedAttrs[kind]&bit == 0 {
+				cp.errorf(cp.pos(a.Pos), "bad-attribute", "%s", badAttrMessage(name, kind, an, known))
+				continue
+			}
+			pd.Attrs |= bit
+		}
+		if c.Optional {
+			return &Union{Alts: []Type{pd, &Literal{Value: term.Atom("undefined"), Pos: at}}, Pos: at}
+		}
+		return pd
+	}
+	if len(c.Attrs) > 0 {
+		cp.errorf(cp.pos(c.Attrs[0].Pos), "bad-attribute", "type %s() takes no attributes; only predefined types such as atom(ascii) or binary(nonempty) do", name)
+	}
+	ref := &Ref{Name: name, Optional: c.Optional, Pos: at}
+	cp.refs = append(cp.refs, ref)
+	return ref
+}
+
+func badAttrMessage(name string, kind PredefKind, attr string, known bool) string {
+	var allowed []string
+	for _, an := range attrNames {
+		if allowedAttrs[kind]&an.a != 0 {
+			allowed = append(allowed, an.name)
+		}
+	}
+	what := fmt.Sprintf("attribute %q is not allowed on %s()", attr, name)
+	if !known {
+		what = fmt.Sprintf("unknown attribute %q on %s()", attr, name)
+	}
+	if len(allowed) == 0 {
+		return what + ": it takes no attributes"
+	}
+	return what + ": allowed are " + strings.Join(allowed, ", ")
+}
+
+// build creates the states, rules and events.
+func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contract {
+	c := &Contract{File: filename, Types: cp.types, StateIndex: map[string]*State{}}
+	for _, d := range f.Decls {
+		switch {
+		case d.Meta != nil:
+			switch d.Meta.Key {
+			case "name", "NAME":
+				c.Name, _ = cp.unquoteString(d.Meta.Value, d.Meta.Pos)
+			case "vsn", "VSN":
+				c.Vsn, _ = cp.unquoteString(d.Meta.Value, d.Meta.Pos)
+			}
+		case d.State != nil:
+			s := d.State
+			rule := &Rule{In: cp.typ(s.In), Outs: cp.outputs(s.Outs), Pos: cp.pos(s.In.Pos)}
+			for _, n := range s.States {
+				if st := cp.defineState(n, false); st != nil {
+					st.Rules = append(st.Rules, rule)
+				}
+			}
+		case d.API != nil:
+			a := d.API
+			fn, _ := cp.atomText(a.Func.Text, a.Func.Pos)
+			in := &TupleType{Elems: []Type{&Literal{Value: term.Atom(fn), Pos: cp.pos(a.Func.Pos)}}, Pos: cp.pos(a.Module.Pos)}
+			for _, arg := range a.Args {
+				in.Elems = append(in.Elems, cp.typ(arg))
+			}
+			rule := &Rule{In: in, Outs: cp.outputs(a.Outs), Pos: cp.pos(a.Module.Pos)}
+			for _, n := range a.States {
+				if st := cp.defineState(n, false); st != nil {
+					st.Rules = append(st.Rules, rule)
+				}
+			}
+		case d.Event != nil:
+			e := d.Event
+			ev := &Event{Dir: dirOf(e.Dir), Type: cp.typ(e.Type), Pos: cp.pos(e.Type.Pos)}
+			for _, n := range e.States {
+				if st := cp.defineState(n, false); st != nil {
+					st.Events = append(st.Events, ev)
+				}
+			}
+		case d.AnyState != nil:
+			a := d.AnyState
+			if a.Event != nil {
+				c.AnyEvents = append(c.AnyEvents, &Event{Dir: dirOf(a.Dir), Type: cp.typ(a.Event), Pos: cp.pos(a.Event.Pos)})
+			} else {
+				out := cp.typ(a.Out)
+				c.Anystate = append(c.Anystate, &Rule{In: cp.typ(a.In), Outs: []Output{{Type: out, Pos: cp.pos(a.Out.Pos)}}, Pos: cp.pos(a.In.Pos)})
+			}
+		case d.UState != nil:
+			st := cp.defineState(d.UState.Name, true)
+			for _, r := range d.UState.Rules {
+				if r.Event != nil {
+					ev := &Event{Dir: ubfDir(r.Dir), Type: cp.typ(r.Event), Pos: cp.pos(r.Event.Pos)}
+					if st != nil {
+						st.Events = append(st.Events, ev)
+					}
+					continue
+				}
+				rule := &Rule{In: cp.typ(r.In), Outs: cp.outputs(r.Outs), Pos: cp.pos(r.In.Pos)}
+				if st != nil {
+					st.Rules = append(st.Rules, rule)
+				}
+			}
+		case d.UAny != nil:
+			for _, r := range d.UAny.Rules {
+				if r.Event != nil {
+					c.AnyEvents = append(c.AnyEvents, &Event{Dir: ubfDir(r.Dir), Type: cp.typ(r.Event), Pos: cp.pos(r.Event.Pos)})
+					continue
+				}
+				c.Anystate = append(c.Anystate, &Rule{In: cp.typ(r.In), Outs: []Output{{Type: cp.typ(r.Out), Pos: cp.pos(r.Out.Pos)}}, Pos: cp.pos(r.In.Pos)})
+			}
+		}
+	}
+	// Types referenced by rules are compiled after the type definitions,
+	// so resolve their names now.
+	cp.resolveLate()
+
+	stop := &State{Name: StopState, Terminal: true}
+	if info, ok := cp.states[StopState]; ok {
+		stop = info.state
+		stop.Terminal = true
+	} else {
+		cp.stateOrder = append(cp.stateOrder, stop)
+	}
+	for _, st := range cp.stateOrder {
+		if len(st.Rules) == 0 && len(st.Events) == 0 {
+			st.Terminal = true
+		}
+		c.States = append(c.States, st)
+		c.StateIndex[st.Name] = st
+	}
+	// Every next state must exist.
+	names := make([]string, 0, len(c.States))
+	for _, st := range c.States {
+		names = append(names, st.Name)
+	}
+	for _, st := range c.States {
+		for _, r := range st.Rules {
+			for _, o := range r.Outs {
+				if _, ok := c.StateIndex[o.Next]; ok {
+					continue
+				}
+				if cp.reported(o.Pos, "unknown-state") {
+					continue
+				}
+				msg := fmt.Sprintf("state %q is not defined", o.Next)
+				if s := suggest(o.Next, names); s != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", s)
+				}
+				cp.errorf(o.Pos, "unknown-state", "%s", msg)
+			}
+		}
+	}
+	c.Name = cp.nameOr(c.Name, filename)
+	switch {
+	case opts.Initial != "":
+		if _, ok := c.StateIndex[opts.Initial]; !ok {
+			msg := fmt.Sprintf("initial state %q is not defined in the contract", opts.Initial)
+			if s := suggest(opts.Initial, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			cp.errorf(Pos{File: filename}, "unknown-state", "%s", msg)
+		}
+		c.Initial = opts.Initial
+	case c.StateIndex["start"] != nil:
+		c.Initial = "start"
+	case len(cp.stateOrder) > 0 && cp.stateOrder[0].Name != StopState:
+		c.Initial = cp.stateOrder[0].Name
+	}
+	return c
+}
+
+func (cp *compiler) reported(p Pos, code string) bool {
+	for _, d := range cp.diags {
+		if d.Pos == p && d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func (cp *compiler) nameOr(name, filename string) string {
+	if name != "" {
+		return name
+	}
+	base := filepath.Base(filename)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// resolveLate resolves Refs created after compileTypes ran.
+func (cp *compiler) resolveLate() {
+	for _, ref := range cp.refs {
+		if ref.Def != nil {
+			continue
+		}
+		if def, ok := cp.types[ref.Name]; ok {
+			ref.Def = def
+			continue
+		}
+		if cp.reported(ref.Pos, "unknown-type") {
+			continue
+		}
+		msg := fmt.Sprintf("type %s() is not defined", ref.Name)
+		if s := suggest(ref.Name, cp.typeNames()); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s()?)", s)
+		}
+		cp.errorf(ref.Pos, "unknown-type", "%s", msg)
+	}
+}
+
+func dirOf(s string) Direction {
+	if s == "in" {
+		return In
+	}
+	return Out
+}
+
+// ubfDir maps UBF(B)'s EVENT => (server to client) and EVENT <= (client to
+// server).
+func ubfDir(s string) Direction {
+	if s == "<=" {
+		return In
+	}
+	return Out
+}
+
+func (cp *compiler) outputs(outs []*grammar.Output) []Output {
+	res := make([]Output, 0, len(outs))
+	for _, o := range outs {
+		next, _ := cp.atomText(o.Next.Text, o.Next.Pos)
+		res = append(res, Output{Type: cp.typ(o.Type), Next: next, Pos: cp.pos(o.Next.Pos)})
+	}
+	return res
+}
+
+// defineState returns the state named n, creating it on first use. A
+// UBF(B) +STATE section may appear once per state.
+func (cp *compiler) defineState(n *grammar.Name, section bool) *State {
+	name, ok := cp.atomText(n.Text, n.Pos)
+	if !ok {
+		return nil
+	}
+	at := cp.pos(n.Pos)
+	if name == StopState {
+		cp.errorf(at, "duplicate-state", "state stop is built in and terminal: it cannot have rules or events")
+		return nil
+	}
+	if info, ok := cp.states[name]; ok {
+		if section && info.section {
+			cp.errorf(at, "duplicate-state", "state %q is already defined at %s", name, info.state.Pos)
+		}
+		info.section = info.section || section
+		return info.state
+	}
+	st := &State{Name: name, Pos: at}
+	cp.states[name] = &stateInfo{state: st, section: section}
+	cp.stateOrder = append(cp.stateOrder, st)
+	return st
+}

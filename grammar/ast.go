@@ -1,0 +1,269 @@
+// Package grammar parses contract files of both dialects of the contract
+// language (the Armstrong dialect and ubf's UBF(B)) into a syntax tree with
+// positions. It knows nothing about meaning: names are not resolved and
+// literals are kept as written, so that the canonical printer can re-emit
+// them unchanged and the compiler can report errors where the user wrote the
+// offending text.
+//
+// Comments are not part of the tree; they are collected with their positions
+// in File.Comments so that a printer can put them back.
+package grammar
+
+import "github.com/alecthomas/participle/v2/lexer"
+
+// File is one parsed contract file.
+type File struct {
+	Pos   lexer.Position
+	Decls []*Decl `@@*`
+
+	// Comments holds every comment of the file in source order (filled by
+	// Parse, not by the grammar).
+	Comments []Comment
+}
+
+// Comment is one `%` comment; Text includes the leading percent signs and
+// excludes the line break.
+type Comment struct {
+	Pos  lexer.Position
+	Text string
+}
+
+// Decl is one top-level declaration, from "+" to ".". Exactly one field
+// other than the positions is set.
+type Decl struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Meta     *Meta          `"+" ( @@`
+	DefType  *DefType       `    | @@`
+	State    *StateDecl     `    | @@`
+	AnyState *AnyStateDecl  `    | @@`
+	Event    *EventDecl     `    | @@`
+	API      *APIDecl       `    | @@`
+	Types    *TypesSection  `    | @@`
+	UState   *UStateSection `   | @@`
+	UAny     *UAnySection   `    | @@ ) "."`
+}
+
+// Meta is +name("..."), +vsn("..."), +import("...") and the UBF(B)
+// spellings +NAME and +VSN.
+type Meta struct {
+	Pos   lexer.Position
+	Key   string `@( "name" | "vsn" | "import" | "NAME" | "VSN" )`
+	Value string `"(" @String ")"` // as written, with quotes
+}
+
+// Name is an atom used as a name (type, state, record, field, module):
+// Text is as written (a quoted atom keeps its quotes).
+type Name struct {
+	Pos  lexer.Position
+	Text string `@( Ident | QAtom )`
+}
+
+// TypeName is the left-hand side of a type definition: name().
+type TypeName struct {
+	Pos  lexer.Position
+	Name string `@( Ident | QAtom ) "(" ")"`
+}
+
+// DefType is the Armstrong dialect's +deftype name() = T.
+type DefType struct {
+	Pos        lexer.Position
+	Name       *TypeName `"deftype" @@`
+	Sep        string    `@( "=" | "::" )`
+	Type       *Type     `@@`
+	Annotation string    `@( String | Binary | Tag )?`
+}
+
+// StateDecl is +state S1 | S2 x IN -> OUT1 x N1 | OUT2 x N2.
+type StateDecl struct {
+	Pos    lexer.Position
+	States []*Name   `"state" @@ ( "|" @@ )* "x"`
+	In     *Type     `@@`
+	Arrow  string    `@( "->" | "=>" )`
+	Outs   []*Output `@@ ( "|" @@ )*`
+}
+
+// Output is one reply and the state it leads to: OUT x N (Armstrong) or
+// OUT & N (UBF(B)).
+type Output struct {
+	Pos  lexer.Position
+	Type *Type  `@@`
+	Sep  string `@( "x" | "&" )`
+	Next *Name  `@@`
+}
+
+// AnyStateDecl is +anystate IN -> OUT. or +anystate event out|in T.
+type AnyStateDecl struct {
+	Pos   lexer.Position
+	Dir   string `"anystate" ( "event" @( "out" | "in" )`
+	Event *Type  `  @@`
+	In    *Type  `| @@`
+	Arrow string `  @( "->" | "=>" )`
+	Out   *Type  `  @@ )`
+}
+
+// EventDecl is +event S1 | S2 out|in T.
+type EventDecl struct {
+	Pos    lexer.Position
+	States []*Name `"event" @@ ( "|" @@ )*`
+	Dir    string  `@( "out" | "in" )`
+	Type   *Type   `@@`
+}
+
+// APIDecl is +type S x mod:fn(T1, T2) -> OUT x N., sugar for
+// +state S x {fn, T1, T2} -> OUT x N.
+type APIDecl struct {
+	Pos    lexer.Position
+	States []*Name   `"type" @@ ( "|" @@ )* "x"`
+	Module *Name     `@@ ":"`
+	Func   *Name     `@@ "("`
+	Args   []*Type   `( @@ ( "," @@ )* )? ")"`
+	Arrow  string    `@( "->" | "=>" )`
+	Outs   []*Output `@@ ( "|" @@ )*`
+}
+
+// TypesSection is UBF(B)'s +TYPES def; def; ... def.
+type TypesSection struct {
+	Pos  lexer.Position
+	Defs []*TypeDef `"TYPES" @@ ( ";" @@ )*`
+}
+
+// TypeDef is name() :: T "annotation" inside +TYPES (ubf 1.x wrote = for ::).
+type TypeDef struct {
+	Pos        lexer.Position
+	EndPos     lexer.Position
+	Name       *TypeName `@@`
+	Sep        string    `@( "::" | "=" )`
+	Type       *Type     `@@`
+	Annotation string    `@( String | Binary | Tag )?`
+}
+
+// UStateSection is UBF(B)'s +STATE name rule; rule; ... rule.
+type UStateSection struct {
+	Pos   lexer.Position
+	Name  *Name         `"STATE" @@`
+	Rules []*UStateRule `@@ ( ";" @@ )*`
+}
+
+// UStateRule is IN => OUT & N | ... or EVENT => T / EVENT <= T.
+type UStateRule struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Dir    string    `( "EVENT" @( "=>" | "<=" )`
+	Event  *Type     `  @@`
+	In     *Type     `| @@ "=>"`
+	Outs   []*Output `  @@ ( "|" @@ )* )`
+}
+
+// UAnySection is UBF(B)'s +ANYSTATE rule; ... rule.
+type UAnySection struct {
+	Pos   lexer.Position
+	Rules []*UAnyRule `"ANYSTATE" @@ ( ";" @@ )*`
+}
+
+// UAnyRule is IN => OUT or EVENT => T / EVENT <= T.
+type UAnyRule struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Dir    string `( "EVENT" @( "=>" | "<=" )`
+	Event  *Type  `  @@`
+	In     *Type  `| @@ "=>"`
+	Out    *Type  `  @@ )`
+}
+
+// Type is T1 | T2 | ... (one alternative when there is no bar).
+type Type struct {
+	Pos  lexer.Position
+	Alts []*Prim `@@ ( "|" @@ )*`
+}
+
+// Prim is one type form without a top-level bar. Exactly one field other
+// than Pos is set.
+type Prim struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Tuple  *Tuple    `  @@`
+	List   *List     `| @@`
+	ExtRec *Record   `| "##" @@`
+	Map    *Map      `| "#" "{" @@`
+	Record *Record   `| "#" @@`
+	Call   *Call     `| @@`
+	Range  *IntRange `| @@`
+	OpenLo *string   `| ".." @Int`
+	Float  *string   `| @Float`
+	Atom   *string   `| @( Ident | QAtom )`
+	String *string   `| @String`
+	Binary *string   `| @Binary`
+}
+
+// Tuple is {T1, ..., Tn}.
+type Tuple struct {
+	Pos   lexer.Position
+	Elems []*Type `"{" ( @@ ( "," @@ )* )? "}"`
+}
+
+// List is [T] with an optional length suffix; [] is the empty list.
+type List struct {
+	Pos    lexer.Position
+	Elem   *Type   `"[" @@? "]"`
+	Plus   bool    `( @"+"`
+	Opt    bool    `| @"?"`
+	Bounds *Bounds `| @@ )?`
+}
+
+// Bounds is a list length suffix {n}, {n,}, {,m} or {n,m}.
+type Bounds struct {
+	Pos   lexer.Position
+	Min   string `"{" @Int?`
+	Comma bool   `@","?`
+	Max   string `@Int? "}"`
+}
+
+// Map is the part of #{k := T, k2 => T, ..} after "#{".
+type Map struct {
+	Pos     lexer.Position
+	Entries []*MapEntry `( @@ ( "," @@ )* )? "}"`
+}
+
+// MapEntry is key := T, key => T or the trailing "..".
+type MapEntry struct {
+	Pos   lexer.Position
+	Open  bool   `  @".."`
+	Key   string `| @( Ident | QAtom | String )`
+	Op    string `  @( ":=" | "=>" )`
+	Value *Type  `  @@`
+}
+
+// Record is the part of #rec{f1::T1, f2=Default::T2} after "#" (or "##").
+type Record struct {
+	Pos    lexer.Position
+	Name   *Name    `@@ "{"`
+	Fields []*Field `( @@ ( "," @@ )* )? "}"`
+}
+
+// Field is one record field; Default is a type expression that must be a
+// constant (the compiler checks it).
+type Field struct {
+	Pos     lexer.Position
+	Name    *Name `@@`
+	Default *Type `( "=" @@ )?`
+	Type    *Type `"::" @@`
+}
+
+// Call is name() or name(attr, ...), optionally followed by "?".
+type Call struct {
+	Pos      lexer.Position
+	Name     string  `@( Ident | QAtom ) "("`
+	Attrs    []*Name `( @@ ( "," @@ )* )? ")"`
+	Optional bool    `@"?"?`
+}
+
+// IntRange is an integer, or a range Lo.. or Lo..Hi.
+type IntRange struct {
+	Pos  lexer.Position
+	Lo   string `@Int`
+	Dots bool   `( @".."`
+	Hi   string `  @Int? )?`
+}

@@ -1,0 +1,265 @@
+package grammar
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// Lexer is the token definition shared by both dialects. Keywords are plain
+// identifiers; the grammar matches them by value, so the dialect of each
+// declaration follows from its keyword (+state or +STATE).
+var Lexer = lexer.MustSimple([]lexer.SimpleRule{
+	{Name: "Comment", Pattern: `%[^\n]*`},
+	{Name: "Whitespace", Pattern: `[ \t\r\n\f]+`},
+	{Name: "Binary", Pattern: `<<(?:"(?:[^"\\]|\\.)*"|[^">])*>>`},
+	{Name: "Float", Pattern: `[-+]?\d+\.\d+(?:[eE][-+]?\d+)?`},
+	{Name: "Int", Pattern: `[-+]?\d+(?:#[0-9a-zA-Z]+)?`},
+	{Name: "String", Pattern: `"(?:[^"\\]|\\.)*"`},
+	{Name: "QAtom", Pattern: `'(?:[^'\\]|\\.)*'`},
+	{Name: "Tag", Pattern: "`[^`]*`"},
+	{Name: "Ident", Pattern: `[a-zA-Z_][a-zA-Z0-9_@]*`},
+	{Name: "Punct", Pattern: `\.\.|##|::|:=|=>|<=|->|[.|,;:=#{}\[\]()&?+]`},
+})
+
+var parser = participle.MustBuild[File](
+	participle.Lexer(Lexer),
+	participle.Elide("Comment", "Whitespace"),
+	participle.UseLookahead(4),
+)
+
+// Error is a syntax error: where it happened and what was expected, in words
+// for the author of the contract.
+type Error struct {
+	Pos lexer.Position
+	Msg string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.Pos.Filename, e.Pos.Line, e.Pos.Column, e.Msg)
+}
+
+// Parse reads one contract file. The error, if any, is an *Error.
+func Parse(filename string, src []byte) (*File, error) {
+	comments, err := collectComments(filename, src)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.ParseBytes(filename, src)
+	if err != nil {
+		return nil, humanize(filename, src, err)
+	}
+	f.Comments = comments
+	return f, nil
+}
+
+// collectComments lexes src once to keep the comments the parser elides.
+// It also turns lexing errors (a character no token starts with) into an
+// *Error.
+func collectComments(filename string, src []byte) ([]Comment, error) {
+	lex, err := Lexer.LexString(filename, string(src))
+	if err != nil {
+		return nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	}
+	commentType := Lexer.Symbols()["Comment"]
+	var out []Comment
+	for {
+		tok, err := lex.Next()
+		if err != nil {
+			return nil, lexError(filename, src, err)
+		}
+		if tok.EOF() {
+			return out, nil
+		}
+		if tok.Type == commentType {
+			out = append(out, Comment{Pos: tok.Pos, Text: strings.TrimRight(tok.Value, "\r")})
+		}
+	}
+}
+
+func lexError(filename string, src []byte, err error) error {
+	var perr participle.Error
+	if !errors.As(err, &perr) {
+		return &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	}
+	pos := perr.Position()
+	pos.Filename = filename
+	rest := ""
+	if pos.Offset >= 0 && pos.Offset < len(src) {
+		rest = string(src[pos.Offset:])
+	}
+	return &Error{Pos: pos, Msg: describeBad(rest)}
+}
+
+// describeBad explains text at which no token starts.
+func describeBad(rest string) string {
+	switch {
+	case rest == "":
+		return "unexpected end of file"
+	case rest[0] == '"':
+		return "unterminated string: a string needs a closing \""
+	case rest[0] == '\'':
+		return "unterminated quoted atom: it needs a closing '"
+	case rest[0] == '`':
+		return "unterminated tag: it needs a closing `"
+	case strings.HasPrefix(rest, "<<"):
+		return `malformed binary: write <<"text">> or <<1,2,255>>`
+	}
+	r := []rune(rest)[0]
+	return fmt.Sprintf("unexpected character %s", strconv.QuoteRune(r))
+}
+
+// humanize turns participle's errors into messages that say what was found
+// and what the language expects there.
+func humanize(filename string, src []byte, err error) error {
+	var perr participle.Error
+	if !errors.As(err, &perr) {
+		return &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	}
+	pos := perr.Position()
+	pos.Filename = filename
+	var ute *participle.UnexpectedTokenError
+	if errors.As(err, &ute) {
+		found := describeToken(ute.Unexpected)
+		exp := expectation(ute.Expect)
+		if exp == "" {
+			exp = expectationFromMessage(ute.Message())
+		}
+		msg := "unexpected " + found
+		if exp != "" {
+			msg += ", expected " + exp
+		}
+		return &Error{Pos: pos, Msg: msg + hint(ute.Unexpected)}
+	}
+	msg := perr.Message()
+	if strings.Contains(msg, "invalid input text") || strings.Contains(msg, "invalid token") {
+		rest := ""
+		if pos.Offset >= 0 && pos.Offset < len(src) {
+			rest = string(src[pos.Offset:])
+		}
+		return &Error{Pos: pos, Msg: describeBad(rest)}
+	}
+	if i := strings.Index(msg, "unexpected token"); i >= 0 {
+		msg = msg[i:]
+	}
+	msg = strings.ReplaceAll(msg, "unexpected token", "unexpected")
+	msg = strings.ReplaceAll(msg, "<EOF>", "end of file")
+	return &Error{Pos: pos, Msg: msg}
+}
+
+func describeToken(t lexer.Token) string {
+	if t.EOF() {
+		return "end of file"
+	}
+	v := t.Value
+	if len(v) > 30 {
+		v = v[:27] + "..."
+	}
+	return strconv.Quote(v)
+}
+
+// hint adds advice for mistakes that are easy to make.
+func hint(t lexer.Token) string {
+	switch t.Value {
+	case "+":
+		return " (is the \".\" that ends the previous declaration missing?)"
+	}
+	if t.EOF() {
+		return " (is the \".\" that ends the last declaration missing?)"
+	}
+	return ""
+}
+
+// expectation rewrites participle's description of the expected grammar
+// node into words.
+func expectation(e string) string {
+	if e == "" {
+		return ""
+	}
+	return rewriteExpect(e)
+}
+
+func expectationFromMessage(m string) string {
+	i := strings.Index(m, "(expected ")
+	if i < 0 {
+		return ""
+	}
+	e := strings.TrimSuffix(m[i+len("(expected "):], ")")
+	return rewriteExpect(e)
+}
+
+var nodeWords = map[string]string{
+	"<ident>":  "a name",
+	"<qatom>":  "a quoted atom",
+	"<string>": "a string",
+	"<int>":    "an integer",
+	"<float>":  "a float",
+	"<binary>": "a binary",
+	"<tag>":    "a tag",
+	"Type":     "a type",
+	"Prim":     "a type",
+	"Name":     "a name",
+	"TypeName": "a type name such as foo()",
+	"Output":   "a reply type",
+	"TypeDef":  "a type definition name() :: T",
+	"Meta":     "a declaration",
+	"Decl":     "a declaration",
+	"Field":    "a record field",
+	"MapEntry": "a map entry",
+}
+
+func rewriteExpect(e string) string {
+	e = strings.TrimSpace(e)
+	if w, ok := nodeWords[e]; ok {
+		return w
+	}
+	if strings.HasPrefix(e, `"`) && strings.Count(e, `"`) == 2 {
+		return e
+	}
+	if strings.Contains(e, "|") || strings.Contains(e, " ") {
+		// A composite node: name its alternatives when they are few
+		// literals, otherwise describe it generally.
+		parts := strings.Split(e, "|")
+		var lits []string
+		for _, p := range parts {
+			p = strings.TrimSpace(p)
+			if w, ok := nodeWords[p]; ok {
+				lits = append(lits, w)
+				continue
+			}
+			if strings.HasPrefix(p, `"`) && strings.HasSuffix(p, `"`) && !strings.Contains(p[1:len(p)-1], " ") {
+				lits = append(lits, p)
+				continue
+			}
+			return "a declaration or a type"
+		}
+		return joinOr(dedupe(lits))
+	}
+	return e
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func joinOr(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return ""
+	case 1:
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
