@@ -33,7 +33,7 @@ var attrByName = map[string]Attr{
 var BuiltinNames = []string{
 	"term", "boolean", "byte", "char", "non_neg_integer", "pos_integer", "neg_integer",
 	"number", "nil", "nonempty_string", "module", "node", "mfa", "timeout", "no_return",
-	"ubfstring", "ubfproplist", "int", "pid",
+	"ubfstring", "ubfproplist", "int", "pid", "void", "proplist",
 }
 
 // IsReserved reports whether name (without "()") is a predefined or built-in
@@ -82,10 +82,19 @@ func builtinTypes() map[string]*TypeDef {
 		}},
 		"int": p(IntegerT, 0),
 		"pid": p(Any, 0),
+		// ubf's own predefined types, used by real contracts: void() is
+		// its older spelling of none() (a call that need not return),
+		// proplist() a list of {Key, Value} pairs.
+		"void":     p(None, 0),
+		"proplist": proplistType(0),
 	}
 	out := make(map[string]*TypeDef, len(defs))
 	for _, n := range BuiltinNames {
 		out[n] = &TypeDef{Name: n, Type: defs[n], Builtin: true}
 	}
 	return out
+}
+
+func proplistType(min int) Type {
+	return &ListType{Elem: &TupleType{Elems: []Type{&Predef{Kind: Any}, &Predef{Kind: Any}}}, Min: min, Max: -1}
 }

@@ -600,6 +600,9 @@ func (cp *compiler) call(c *grammar.Call, at Pos) Type {
 		// ubf allows term(nonempty) and term(nonundefined): term() is any().
 		kind, isPredef = Any, true
 	}
+	if name == "proplist" && len(c.Attrs) > 0 {
+		return cp.proplistWithAttrs(c, at)
+	}
 	if isPredef {
 		pd := &Predef{Kind: kind, Pos: at}
 		for _, a := range c.Attrs {
@@ -863,4 +866,26 @@ func (cp *compiler) defineState(n *grammar.Name, section bool) *State {
 	cp.states[name] = &stateInfo{state: st, section: section}
 	cp.stateOrder = append(cp.stateOrder, st)
 	return st
+}
+
+// proplistWithAttrs compiles ubf's proplist(nonempty).
+func (cp *compiler) proplistWithAttrs(c *grammar.Call, at Pos) Type {
+	lt := proplistType(0).(*ListType)
+	lt.Pos = at
+	for _, a := range c.Attrs {
+		an, ok := cp.atomText(a.Text, a.Pos)
+		if !ok {
+			continue
+		}
+		if an != "nonempty" {
+			_, known := attrByName[an]
+			cp.errorf(cp.pos(a.Pos), "bad-attribute", "%s", badAttrMessage("proplist", ListT, an, known))
+			continue
+		}
+		lt.Min = 1
+	}
+	if c.Optional {
+		return &Union{Alts: []Type{lt, &Literal{Value: term.Atom("undefined"), Pos: at}}, Pos: at}
+	}
+	return lt
 }
