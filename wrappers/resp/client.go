@@ -1,0 +1,254 @@
+package resp
+
+import (
+	"errors"
+	"io"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// clientDecoder reads the commands a client sends.
+type clientDecoder struct {
+	s    *Session
+	p    parser
+	args [][]byte // scratch for inline arguments
+}
+
+// Next implements wrappers.Decoder.
+func (d *clientDecoder) Next() (wrappers.Message, error) {
+	rd := &d.p.rd
+	rd.begin()
+	eof, err := rd.atEOF()
+	if err != nil {
+		return wrappers.Message{}, err
+	}
+	if eof {
+		return wrappers.Message{}, io.EOF
+	}
+	var t term.Term
+	if rd.buf[rd.pos] == '*' {
+		t, err = d.multibulk()
+	} else {
+		t, err = d.inline()
+	}
+	if err != nil {
+		return wrappers.Message{}, err
+	}
+	if t == nil {
+		// Redis skips empty arrays and blank inline lines without a reply.
+		return wrappers.Message{Kind: wrappers.Filler, Raw: rd.raw()}, nil
+	}
+	name, _ := term.Tag(t)
+	c := call{op: opOf(name)}
+	if tu, ok := t.(term.Tuple); ok {
+		c.args = len(tu) - 1
+	}
+	d.s.push(c)
+	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.raw()}, nil
+}
+
+// multibulk reads a command sent as an array of bulk strings. It returns
+// nil for the arrays Redis ignores (*0 and *-1).
+func (d *clientDecoder) multibulk() (term.Term, error) {
+	p := &d.p
+	at := p.rd.pos
+	p.rd.pos++
+	n, streamed, err := p.header(at, "command array")
+	if err != nil {
+		return nil, err
+	}
+	if streamed {
+		return nil, p.rd.errAt(at+1, "a command cannot be a streamed array")
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	// The shortest argument is "$0\r\n\r\n", two minimal elements.
+	if err := p.count(at, n, 2, 1, "command array"); err != nil {
+		return nil, err
+	}
+	var name term.Atom
+	var tu term.Tuple
+	if n > 1 {
+		tu = make(term.Tuple, 1, capFor(n))
+	}
+	for i := int64(0); i < n; i++ {
+		if err := p.rd.need(1, "a command argument"); err != nil {
+			return nil, err
+		}
+		aat := p.rd.pos
+		if c := p.rd.buf[aat]; c != '$' {
+			return nil, p.rd.errAt(aat, "argument %d of %d of a command is %s, not a bulk string ('$')", i+1, n, quoteByte(c))
+		}
+		p.rd.pos++
+		ln, streamed, err := p.header(aat, "argument")
+		if err != nil {
+			return nil, err
+		}
+		if streamed || ln < 0 {
+			return nil, p.rd.errAt(aat+1, "argument %d of %d of a command has no length", i+1, n)
+		}
+		b, err := p.blob(aat, ln, "argument")
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			name = p.names.atom(b)
+			continue
+		}
+		tu = append(tu, p.bytes.binary(b))
+	}
+	if tu == nil {
+		return name, nil
+	}
+	tu[0] = name
+	return tu, nil
+}
+
+// inline reads a command sent as a line of words (telnet style).
+func (d *clientDecoder) inline() (term.Term, error) {
+	p := &d.p
+	at := p.rd.pos
+	line, _, err := p.rd.line("inline command")
+	if errors.Is(err, io.EOF) {
+		return nil, p.rd.errAt(p.rd.end, "stream ended inside an inline command (frame started at byte %d)", p.rd.offset(at))
+	}
+	if err != nil {
+		return nil, err
+	}
+	args, bad := splitArgs(line, d.args[:0])
+	d.args = args[:0]
+	if bad >= 0 {
+		return nil, p.rd.errAt(at+bad, "unbalanced quotes in inline command")
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	for _, a := range args {
+		if len(a) > p.rd.lim.MaxBinary {
+			return nil, p.rd.limitAt(at, "inline argument of %d bytes exceeds the limit of %d bytes", len(a), p.rd.lim.MaxBinary)
+		}
+	}
+	name := p.names.atom(args[0])
+	if len(args) == 1 {
+		return name, nil
+	}
+	tu := make(term.Tuple, len(args))
+	tu[0] = name
+	for i, a := range args[1:] {
+		tu[i+1] = p.bytes.binary(a)
+	}
+	return tu, nil
+}
+
+// splitArgs splits an inline command as Redis's sdssplitargs does: words
+// separated by white space; "double quotes" with \n \r \t \b \a \xHH and
+// \<char> escapes; 'single quotes' with \' only; a closing quote must be
+// followed by white space or the end. It appends to dst and returns the
+// index of the offending byte, or -1. Unquoted words are sub-slices of
+// line; quoted ones are fresh.
+func splitArgs(line []byte, dst [][]byte) ([][]byte, int) {
+	i := 0
+	for {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			return dst, -1
+		}
+		start := i
+		var cur []byte
+		quoted := false
+		for i < len(line) && !isSpace(line[i]) {
+			c := line[i]
+			if c != '"' && c != '\'' {
+				if quoted {
+					cur = append(cur, c)
+				}
+				i++
+				continue
+			}
+			if !quoted {
+				cur = append([]byte(nil), line[start:i]...)
+				quoted = true
+			}
+			qs := i
+			i++
+			closed := false
+			for i < len(line) {
+				c2 := line[i]
+				if c == '"' && c2 == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+					cur = append(cur, unhex(line[i+2])<<4|unhex(line[i+3]))
+					i += 4
+					continue
+				}
+				if c2 == '\\' && i+1 < len(line) {
+					e := line[i+1]
+					if c == '"' {
+						switch e {
+						case 'n':
+							e = '\n'
+						case 'r':
+							e = '\r'
+						case 't':
+							e = '\t'
+						case 'b':
+							e = '\b'
+						case 'a':
+							e = '\a'
+						}
+						cur = append(cur, e)
+						i += 2
+						continue
+					}
+					if e == '\'' {
+						cur = append(cur, '\'')
+						i += 2
+						continue
+					}
+				}
+				if c2 == c {
+					i++
+					if i < len(line) && !isSpace(line[i]) {
+						return dst, i
+					}
+					closed = true
+					break
+				}
+				cur = append(cur, c2)
+				i++
+			}
+			if !closed {
+				return dst, qs
+			}
+			break
+		}
+		if quoted {
+			if cur == nil {
+				cur = []byte{}
+			}
+			dst = append(dst, cur)
+		} else {
+			dst = append(dst, line[start:i])
+		}
+	}
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}

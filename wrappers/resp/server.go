@@ -1,0 +1,213 @@
+package resp
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// serverDecoder reads what the server sends.
+type serverDecoder struct {
+	s *Session
+	p parser
+}
+
+var (
+	atomMonitor = term.Atom("monitor")
+	atomPong    = term.Atom("pong")
+	atomOK      = term.Atom("ok")
+	atomReset   = term.Atom("reset")
+)
+
+// Next implements wrappers.Decoder.
+func (d *serverDecoder) Next() (wrappers.Message, error) {
+	rd := &d.p.rd
+	rd.begin()
+	eof, err := rd.atEOF()
+	if err != nil {
+		return wrappers.Message{}, err
+	}
+	if eof {
+		return wrappers.Message{}, io.EOF
+	}
+	v, c, err := d.p.value(0)
+	if err != nil {
+		return wrappers.Message{}, err
+	}
+	if d.p.endSeq {
+		return wrappers.Message{}, rd.errAt(rd.start, "end marker '.' outside a streamed aggregate")
+	}
+	return d.classify(v, c)
+}
+
+// classify decides what a whole server frame is; see the package comment.
+func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) {
+	rd := &d.p.rd
+	s := d.s
+	s.mu.Lock()
+	if l, ok := v.(term.List); ok && (c == '>' || c == '*') {
+		if o, ch, n, ok := confirmation(l); ok {
+			if s.stray[o] > 0 {
+				s.stray[o]--
+				s.confirm(o, n)
+				s.mu.Unlock()
+				return d.event(term.Tuple{term.Atom(opNames[o]), ch, term.Int(n)}), nil
+			}
+			if head, ok := s.peek(); ok && head.op == o {
+				want := s.expected(head)
+				s.confirm(o, n)
+				s.pop()
+				s.mu.Unlock()
+				return d.merge(o, ch, n, want), nil
+			}
+			if c == '>' || s.subscribed() {
+				s.confirm(o, n)
+				s.mu.Unlock()
+				return d.event(term.Tuple{term.Atom(opNames[o]), ch, term.Int(n)}), nil
+			}
+		}
+		if c == '>' || s.subscribed() && isPubsubMessage(l) {
+			s.mu.Unlock()
+			return d.event(pushTuple(&d.p, l)), nil
+		}
+		if s.subscribed() && len(l) == 2 && isWord(l[0], "pong") {
+			if _, ok := s.peek(); ok {
+				s.pop()
+				s.mu.Unlock()
+				return d.reply(term.Tuple{atomPong, l[1]}), nil
+			}
+		}
+	}
+	if c == '+' && s.monitor && bytes.IndexByte(rd.raw(), ' ') >= 0 {
+		s.mu.Unlock()
+		text := rd.raw()
+		text = text[1 : len(text)-2]
+		return d.event(term.Tuple{atomMonitor, d.p.bytes.binary(text)}), nil
+	}
+	head, ok := s.peek()
+	if !ok {
+		s.mu.Unlock()
+		return d.event(v), nil
+	}
+	s.pop()
+	switch {
+	case head.op == opMonitor && v == term.Term(atomOK):
+		s.monitor = true
+	case head.op == opReset && v == term.Term(atomReset):
+		s.monitor = false
+		s.nch, s.npat, s.nshard = 0, 0, 0
+		s.stray = [numOps]int{}
+	}
+	s.mu.Unlock()
+	return d.reply(v), nil
+}
+
+func (d *serverDecoder) event(t term.Term) wrappers.Message {
+	return wrappers.Message{Kind: wrappers.Event, Term: t, Raw: d.p.rd.raw()}
+}
+
+func (d *serverDecoder) reply(t term.Term) wrappers.Message {
+	return wrappers.Message{Kind: wrappers.Reply, Term: t, Raw: d.p.rd.raw()}
+}
+
+// merge reads the rest of the want confirmations of kind o that answer one
+// call, the first of which (channel ch, count n) has been read, and returns
+// them as one reply {Kind, [Channel, ...], FinalCount}.
+func (d *serverDecoder) merge(o op, ch term.Term, n int64, want int) wrappers.Message {
+	rd := &d.p.rd
+	chans := make(term.List, 1, min(want, 64))
+	chans[0] = ch
+	for len(chans) < want {
+		mark := rd.pos - rd.start // fill may move the frame; keep the mark relative
+		v, c, err := d.p.value(0)
+		var (
+			o2  op
+			ch2 term.Term
+			n2  int64
+			ok  bool
+		)
+		if err == nil && !d.p.endSeq && (c == '*' || c == '>') {
+			if l, isList := v.(term.List); isList {
+				o2, ch2, n2, ok = confirmation(l)
+			}
+		}
+		if !ok || o2 != o {
+			// Something else came between the confirmations: deliver
+			// those read so far; the frame is read again by the next Next
+			// (and an error, if that was one, is reported then).
+			rd.pos = rd.start + mark
+			d.p.endSeq = false
+			d.s.mu.Lock()
+			d.s.stray[o] += want - len(chans)
+			d.s.mu.Unlock()
+			break
+		}
+		d.s.mu.Lock()
+		d.s.confirm(o, n2)
+		d.s.mu.Unlock()
+		chans = append(chans, ch2)
+		n = n2
+	}
+	return d.reply(term.Tuple{term.Atom(opNames[o]), chans, term.Int(n)})
+}
+
+// confirmation recognises a (un)subscribe confirmation [Kind, Channel, Count].
+func confirmation(l term.List) (op, term.Term, int64, bool) {
+	if len(l) != 3 {
+		return opOther, nil, 0, false
+	}
+	kind, ok := l[0].(term.Binary)
+	if !ok {
+		return opOther, nil, 0, false
+	}
+	o := confOp(kind)
+	if o == opOther {
+		return opOther, nil, 0, false
+	}
+	switch l[1].(type) {
+	case term.Binary:
+	case term.Atom:
+		if l[1] != term.Term(atomNil) {
+			return opOther, nil, 0, false
+		}
+	default:
+		return opOther, nil, 0, false
+	}
+	n, ok := l[2].(term.Integer)
+	if !ok || !n.IsInt64() {
+		return opOther, nil, 0, false
+	}
+	return o, l[1], n.Int64(), true
+}
+
+// isPubsubMessage recognises the RESP2 arrays that carry published messages.
+func isPubsubMessage(l term.List) bool {
+	switch len(l) {
+	case 3:
+		return isWord(l[0], "message") || isWord(l[0], "smessage")
+	case 4:
+		return isWord(l[0], "pmessage")
+	}
+	return false
+}
+
+func isWord(t term.Term, w string) bool {
+	b, ok := t.(term.Binary)
+	return ok && string(b) == w
+}
+
+// pushTuple turns a pushed list into the tuple of its kind (the first
+// element, lowercased, as an atom) and the rest.
+func pushTuple(p *parser, l term.List) term.Term {
+	if len(l) == 0 {
+		return term.Tuple{}
+	}
+	tu := make(term.Tuple, len(l))
+	copy(tu, l)
+	if b, ok := l[0].(term.Binary); ok {
+		tu[0] = p.names.atom(b)
+	}
+	return tu
+}

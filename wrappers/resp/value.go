@@ -1,0 +1,451 @@
+package resp
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Terms with fixed spellings.
+var (
+	atomNil   = term.Atom("nil")
+	atomTrue  = term.Atom("true")
+	atomFalse = term.Atom("false")
+	atomError = term.Atom("error")
+)
+
+// maxInterned bounds the atom cache of one decoder, so that a peer sending
+// ever new names cannot grow it without end.
+const maxInterned = 1024
+
+// interner turns names read from the wire into lowercased atoms without
+// allocating for names seen before.
+type interner map[string]term.Atom
+
+func (in interner) atom(b []byte) term.Atom {
+	if a, ok := in[string(b)]; ok {
+		return a
+	}
+	a := term.Atom(bytes.ToLower(b))
+	if len(in) < maxInterned {
+		in[string(b)] = a
+	}
+	return a
+}
+
+// slab hands out copies of small byte strings carved from shared chunks, so
+// that a frame with many small arguments costs a few allocations instead of
+// one per argument. A chunk is never written again once handed out, so the
+// binaries stay valid after the decoder moves on.
+type slab struct{ chunk []byte }
+
+const slabChunk = 8 << 10
+
+func (s *slab) binary(b []byte) term.Binary {
+	if len(b) > slabChunk/8 {
+		c := make([]byte, len(b))
+		copy(c, b)
+		return c
+	}
+	if cap(s.chunk)-len(s.chunk) < len(b) || s.chunk == nil {
+		s.chunk = make([]byte, 0, slabChunk)
+	}
+	n := len(s.chunk)
+	s.chunk = append(s.chunk, b...)
+	return term.Binary(s.chunk[n:len(s.chunk):len(s.chunk)])
+}
+
+// parser reads RESP values from a reader.
+type parser struct {
+	rd     reader
+	names  interner
+	bytes  slab
+	endSeq bool // the last value read was a streamed aggregate's end marker
+}
+
+// minElem is the fewest bytes one element of an aggregate takes on the wire
+// ("_\r\n"); it bounds a declared count before anything is allocated.
+const minElem = 3
+
+// header reads the rest of a type line and parses it as a length or count.
+// It accepts -1 (null) and "?" (streamed) and reports them.
+func (p *parser) header(at int, what string) (n int64, streamed bool, err error) {
+	line, crlf, err := p.rd.line(what)
+	if err != nil {
+		return 0, false, err
+	}
+	if !crlf {
+		return 0, false, p.rd.errAt(at, "%s header is not ended by CRLF", what)
+	}
+	if len(line) == 1 && line[0] == '?' {
+		return 0, true, nil
+	}
+	n, perr := strconv.ParseInt(string(line), 10, 64)
+	if perr != nil || len(line) == 0 || (n < 0 && n != -1) || line[0] == '+' {
+		return 0, false, p.rd.errAt(at+1, "invalid %s length %q", what, truncate(line))
+	}
+	return n, false, nil
+}
+
+// blob reads n bytes followed by CRLF, starting at the parse position, and
+// returns them as a slice of the buffer, valid until the next read.
+func (p *parser) blob(at int, n int64, what string) ([]byte, error) {
+	if n > int64(p.rd.lim.MaxBinary) {
+		return nil, p.rd.limitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, n, p.rd.lim.MaxBinary)
+	}
+	if int64(p.rd.pos-p.rd.start)+n+2 > int64(p.rd.lim.MaxFrame) {
+		return nil, p.rd.limitAt(at, "%s of %d bytes exceeds the frame limit of %d bytes", what, n, p.rd.lim.MaxFrame)
+	}
+	if err := p.rd.need(int(n)+2, what); err != nil {
+		return nil, err
+	}
+	b := p.rd.buf[p.rd.pos : p.rd.pos+int(n)]
+	if p.rd.buf[p.rd.pos+int(n)] != '\r' || p.rd.buf[p.rd.pos+int(n)+1] != '\n' {
+		return nil, p.rd.errAt(p.rd.pos+int(n), "%s of %d bytes is not followed by CRLF", what, n)
+	}
+	p.rd.pos += int(n) + 2
+	return b, nil
+}
+
+// count checks an aggregate's declared number of elements against the
+// frame budget and the depth limit before anything is allocated.
+func (p *parser) count(at int, n int64, per int64, depth int, what string) error {
+	if depth > p.rd.lim.MaxDepth {
+		return p.rd.limitAt(at, "%s nested %d deep exceeds the depth limit of %d", what, depth, p.rd.lim.MaxDepth)
+	}
+	budget := int64(p.rd.lim.MaxFrame - (p.rd.pos - p.rd.start))
+	if n > budget/(minElem*per) {
+		return p.rd.limitAt(at, "%s of %d elements cannot fit in the frame limit of %d bytes", what, n, p.rd.lim.MaxFrame)
+	}
+	return nil
+}
+
+// capFor is the capacity to preallocate for n elements: a hostile count
+// that passed the limits still costs memory only as elements arrive.
+func capFor(n int64) int {
+	if n > 64 {
+		return 64
+	}
+	return int(n)
+}
+
+// value reads one RESP2 or RESP3 value. depth is the nesting of the value.
+// It returns the term and the type byte that introduced it (after any
+// attribute, which is read and dropped).
+func (p *parser) value(depth int) (term.Term, byte, error) {
+	p.endSeq = false
+	for {
+		if err := p.rd.need(1, "a value"); err != nil {
+			return nil, 0, err
+		}
+		at := p.rd.pos
+		c := p.rd.buf[at]
+		p.rd.pos++
+		switch c {
+		case '+':
+			line, err := p.simpleLine(at, "simple string")
+			if err != nil {
+				return nil, c, err
+			}
+			if len(line) > p.rd.lim.MaxBinary {
+				return nil, c, p.rd.limitAt(at, "simple string of %d bytes exceeds the limit of %d bytes", len(line), p.rd.lim.MaxBinary)
+			}
+			return p.names.atom(line), c, nil
+		case '-':
+			line, err := p.simpleLine(at, "error")
+			if err != nil {
+				return nil, c, err
+			}
+			return term.Tuple{atomError, p.bytes.binary(line)}, c, nil
+		case ':':
+			line, err := p.simpleLine(at, "integer")
+			if err != nil {
+				return nil, c, err
+			}
+			v, perr := strconv.ParseInt(string(line), 10, 64)
+			if perr != nil {
+				return nil, c, p.rd.errAt(at+1, "invalid integer %q", truncate(line))
+			}
+			return term.Int(v), c, nil
+		case '(':
+			line, err := p.simpleLine(at, "big number")
+			if err != nil {
+				return nil, c, err
+			}
+			if len(line) > p.rd.lim.MaxBinary {
+				return nil, c, p.rd.limitAt(at, "big number of %d digits exceeds the limit of %d bytes", len(line), p.rd.lim.MaxBinary)
+			}
+			v, ok := term.ParseInteger(string(line))
+			if !ok {
+				return nil, c, p.rd.errAt(at+1, "invalid big number %q", truncate(line))
+			}
+			return v, c, nil
+		case ',':
+			line, err := p.simpleLine(at, "double")
+			if err != nil {
+				return nil, c, err
+			}
+			v, perr := strconv.ParseFloat(string(line), 64)
+			if perr != nil && !isRangeErr(perr) {
+				return nil, c, p.rd.errAt(at+1, "invalid double %q", truncate(line))
+			}
+			return term.Float(v), c, nil
+		case '#':
+			line, err := p.simpleLine(at, "boolean")
+			if err != nil {
+				return nil, c, err
+			}
+			switch string(line) {
+			case "t":
+				return atomTrue, c, nil
+			case "f":
+				return atomFalse, c, nil
+			}
+			return nil, c, p.rd.errAt(at+1, "invalid boolean %q (want t or f)", truncate(line))
+		case '_':
+			line, err := p.simpleLine(at, "null")
+			if err != nil {
+				return nil, c, err
+			}
+			if len(line) != 0 {
+				return nil, c, p.rd.errAt(at+1, "null followed by %q", truncate(line))
+			}
+			return atomNil, c, nil
+		case '$', '!', '=':
+			t, err := p.bulk(at, c)
+			return t, c, err
+		case '*', '~', '>':
+			t, err := p.aggregate(at, c, depth)
+			return t, c, err
+		case '%':
+			t, err := p.mapValue(at, depth)
+			return t, c, err
+		case '|':
+			// An attribute annotates the value after it; the contract sees
+			// only that value, the attribute's bytes stay in Raw.
+			if _, err := p.mapValue(at, depth); err != nil {
+				return nil, c, err
+			}
+			continue
+		case '.':
+			line, err := p.simpleLine(at, "end marker")
+			if err != nil {
+				return nil, c, err
+			}
+			if len(line) != 0 {
+				return nil, c, p.rd.errAt(at+1, "end marker followed by %q", truncate(line))
+			}
+			p.endSeq = true
+			return nil, c, nil
+		default:
+			return nil, c, p.rd.errAt(at, "unknown RESP type byte %s", quoteByte(c))
+		}
+	}
+}
+
+// simpleLine reads the rest of a one-line value, which must end in CRLF.
+func (p *parser) simpleLine(at int, what string) ([]byte, error) {
+	line, crlf, err := p.rd.line(what)
+	if err != nil {
+		return nil, err
+	}
+	if !crlf {
+		return nil, p.rd.errAt(at, "%s is not ended by CRLF", what)
+	}
+	return line, nil
+}
+
+// bulk reads a bulk string ($), blob error (!) or verbatim string (=).
+func (p *parser) bulk(at int, c byte) (term.Term, error) {
+	what := typeName(c)
+	n, streamed, err := p.header(at, what)
+	if err != nil {
+		return nil, err
+	}
+	var b []byte
+	switch {
+	case streamed:
+		if c != '$' {
+			return nil, p.rd.errAt(at, "%s cannot be streamed", what)
+		}
+		return p.streamedBulk(at)
+	case n == -1:
+		if c != '$' {
+			return nil, p.rd.errAt(at+1, "%s cannot be null", what)
+		}
+		return atomNil, nil
+	default:
+		if b, err = p.blob(at, n, what); err != nil {
+			return nil, err
+		}
+	}
+	switch c {
+	case '!':
+		return term.Tuple{atomError, p.bytes.binary(b)}, nil
+	case '=':
+		if len(b) < 4 || b[3] != ':' {
+			return nil, p.rd.errAt(at, "verbatim string does not start with a three-letter format and ':'")
+		}
+		return p.bytes.binary(b[4:]), nil
+	}
+	return p.bytes.binary(b), nil
+}
+
+// streamedBulk reads the chunks of a streamed string ($?) up to ";0".
+func (p *parser) streamedBulk(at int) (term.Term, error) {
+	var out []byte
+	for {
+		if err := p.rd.need(1, "a streamed string chunk"); err != nil {
+			return nil, err
+		}
+		cat := p.rd.pos
+		if p.rd.buf[cat] != ';' {
+			return nil, p.rd.errAt(cat, "expected ';' (a streamed string chunk), got %s", quoteByte(p.rd.buf[cat]))
+		}
+		p.rd.pos++
+		n, streamed, err := p.header(cat, "streamed string chunk")
+		if err != nil {
+			return nil, err
+		}
+		if streamed || n < 0 {
+			return nil, p.rd.errAt(cat+1, "invalid streamed string chunk length")
+		}
+		if n == 0 {
+			return term.Binary(out), nil
+		}
+		if int64(len(out))+n > int64(p.rd.lim.MaxBinary) {
+			return nil, p.rd.limitAt(cat, "streamed string longer than the limit of %d bytes", p.rd.lim.MaxBinary)
+		}
+		b, err := p.blob(cat, n, "streamed string chunk")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+}
+
+// aggregate reads an array (*), set (~) or push (>); all become lists.
+func (p *parser) aggregate(at int, c byte, depth int) (term.Term, error) {
+	what := typeName(c)
+	n, streamed, err := p.header(at, what)
+	if err != nil {
+		return nil, err
+	}
+	if n == -1 {
+		if c != '*' {
+			return nil, p.rd.errAt(at+1, "%s cannot be null", what)
+		}
+		return atomNil, nil
+	}
+	if err := p.count(at, n, 1, depth+1, what); err != nil {
+		return nil, err
+	}
+	if streamed {
+		var l term.List
+		for {
+			v, _, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if p.endSeq {
+				p.endSeq = false
+				return l, nil
+			}
+			if err := p.count(at, int64(len(l)+1), 1, depth+1, what); err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+	}
+	l := make(term.List, 0, capFor(n))
+	for i := int64(0); i < n; i++ {
+		v, _, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if p.endSeq {
+			return nil, p.rd.errAt(p.rd.pos-3, "end marker inside a %s of declared length %d", what, n)
+		}
+		l = append(l, v)
+	}
+	return l, nil
+}
+
+// mapValue reads a map (%) or attribute (|).
+func (p *parser) mapValue(at int, depth int) (term.Term, error) {
+	n, streamed, err := p.header(at, "map")
+	if err != nil {
+		return nil, err
+	}
+	if n == -1 {
+		return nil, p.rd.errAt(at+1, "map cannot be null")
+	}
+	if err := p.count(at, n, 2, depth+1, "map"); err != nil {
+		return nil, err
+	}
+	m := make(term.Map, 0, capFor(n))
+	for i := int64(0); streamed || i < n; i++ {
+		k, _, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if p.endSeq {
+			if streamed {
+				p.endSeq = false
+				return m, nil
+			}
+			return nil, p.rd.errAt(p.rd.pos-3, "end marker inside a map of declared length %d", n)
+		}
+		v, _, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if p.endSeq {
+			return nil, p.rd.errAt(p.rd.pos-3, "end marker between a map key and its value")
+		}
+		if streamed {
+			if err := p.count(at, int64(len(m)+1), 2, depth+1, "map"); err != nil {
+				return nil, err
+			}
+		}
+		m = append(m, term.MapEntry{Key: k, Value: v})
+	}
+	return m, nil
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// truncate shortens b for an error message.
+func truncate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
+
+func quoteByte(c byte) string {
+	return strconv.Quote(string([]byte{c}))
+}
+
+// typeName names the RESP type a type byte introduces.
+func typeName(c byte) string {
+	switch c {
+	case '$':
+		return "bulk string"
+	case '!':
+		return "blob error"
+	case '=':
+		return "verbatim string"
+	case '*':
+		return "array"
+	case '~':
+		return "set"
+	case '>':
+		return "push"
+	}
+	return "value"
+}
