@@ -20,7 +20,9 @@ type msg struct {
 	raw  string
 }
 
-func (m msg) String() string { return m.kind.String() + " " + m.text + " raw=" + strings.ReplaceAll(m.raw, "\r\n", "\\r\\n") }
+func (m msg) String() string {
+	return m.kind.String() + " " + m.text + " raw=" + strings.ReplaceAll(m.raw, "\r\n", "\\r\\n")
+}
 
 // drain reads every message of d, copying what Next only lends.
 func drain(t *testing.T, d wrappers.Decoder) ([]msg, error) {
@@ -137,7 +139,7 @@ func TestSpecialDoubles(t *testing.T) {
 func TestClientCommands(t *testing.T) {
 	tests := []struct {
 		name, in string
-		want []string // text of each call; "" for filler
+		want     []string // text of each call; "" for filler
 	}{
 		{"set", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", []string{`{set, <<"k">>, <<"v">>}`}},
 		{"no arguments is an atom", "*1\r\n$4\r\nPING\r\n", []string{`ping`}},
