@@ -1,14 +1,251 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
 
-// STUB: replaced by the issue that builds this command.
+	"github.com/spf13/cobra"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+)
+
+// Output formats of check.
+const (
+	formatText  = "text"
+	formatJSON  = "json"
+	formatSARIF = "sarif"
+)
+
+type checkFlags struct {
+	strict bool
+	format string
+	types  []string
+}
+
 func newCheckCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check",
-		Short: "(not built yet)",
+	var f checkFlags
+	cmd := &cobra.Command{
+		Use:   "check [--strict] [--format text|json|sarif] [--types FILE]... PATH...",
+		Short: "Validate contract files and report errors and warnings",
+		Long: `check compiles contracts and reports every finding of the language's static
+checks: syntax errors, types or states used but not defined, duplicate
+definitions, bad ranges and attributes (errors), and unused types, unreachable
+states, overlapping rules and the like (warnings).
+
+A PATH is a contract file or a folder; a folder stands for every *.con file
+below it, in lexical order (folders starting with a dot are skipped).
+
+Output formats:
+  text   one line per finding, file:line:col: error|warning: message, as go vet
+         prints them, and a summary line on stderr
+  json   an array of {file, line, column, severity, code, message}; [] if clean
+  sarif  SARIF 2.1.0, for GitHub code scanning (upload-sarif) and other tools
+
+Exit status: 0 when no contract has errors (warnings are allowed unless
+--strict), 1 when a contract has errors (or warnings with --strict), 2 for
+usage errors and files that cannot be read.`,
+		Example: `  # check every contract of the repository, failing on warnings too
+  ubfproxy check --strict contracts/
+
+  # a contract that uses the named types of another one
+  ubfproxy check --types contracts/types.con contracts/service.con
+
+  # findings for GitHub code scanning
+  ubfproxy check --format sarif contracts/ > ubfproxy.sarif`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("check: name at least one contract file or folder (for example: ubfproxy check contracts/)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("check: not built yet")
+			return runCheck(cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.strict, "strict", false, "treat warnings as errors (exit status 1)")
+	fl.StringVar(&f.format, "format", formatText, "output format: text, json or sarif")
+	fl.StringArrayVar(&f.types, "types", nil, "contract `FILE` whose named types every checked contract may use (repeatable)")
+	return withFlagHint(cmd)
+}
+
+// finding is one diagnostic as check reports it; the JSON field names are
+// part of the CLI's interface.
+type finding struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Severity string `json:"severity"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+}
+
+func (f finding) isError() bool { return f.Severity == contract.Error.String() }
+
+func runCheck(stdout, stderr io.Writer, f checkFlags, args []string) error {
+	switch f.format {
+	case formatText, formatJSON, formatSARIF:
+	default:
+		return usageErrorf("check: unknown --format %q (want text, json or sarif)", f.format)
+	}
+	if err := checkReadable(f.types); err != nil {
+		return usageErrorf("check: --types %v", err)
+	}
+	files, err := expandPaths(args)
+	if err != nil {
+		return usageErrorf("check: %v", err)
+	}
+
+	var (
+		findings   []finding
+		seen       = make(map[finding]bool)
+		checked    int
+		unreadable bool
+	)
+	opts := contract.Options{TypeFiles: f.types}
+	for _, file := range files {
+		_, diags, err := contract.Load(file, opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "ubfproxy: check: %v\n", err)
+			unreadable = true
+			continue
+		}
+		checked++
+		// A finding in a --types file would otherwise be repeated for
+		// every contract that imports it.
+		for _, d := range sortDiagnostics(diags) {
+			fd := finding{
+				File:     d.Pos.File,
+				Line:     d.Pos.Line,
+				Column:   d.Pos.Column,
+				Severity: d.Severity.String(),
+				Code:     d.Code,
+				Message:  d.Message,
+			}
+			if !seen[fd] {
+				seen[fd] = true
+				findings = append(findings, fd)
+			}
+		}
+	}
+
+	var errs, warns int
+	for _, fd := range findings {
+		if fd.isError() {
+			errs++
+		} else {
+			warns++
+		}
+	}
+
+	switch f.format {
+	case formatText:
+		for _, fd := range findings {
+			fmt.Fprintln(stdout, fd.text())
+		}
+		fmt.Fprintln(stderr, checkSummary(checked, errs, warns, f.strict))
+	case formatJSON:
+		if findings == nil {
+			findings = []finding{}
+		}
+		if err := writeJSON(stdout, findings); err != nil {
+			return fmt.Errorf("check: writing json: %w", err)
+		}
+	case formatSARIF:
+		if err := writeSARIF(stdout, findings); err != nil {
+			return fmt.Errorf("check: writing sarif: %w", err)
+		}
+	}
+
+	switch {
+	case unreadable:
+		return &exitError{code: exitUsage}
+	case errs > 0, f.strict && warns > 0:
+		return &exitError{code: exitViolation}
+	}
+	return nil
+}
+
+// text formats a finding as go vet does. It mirrors contract.Diagnostic.Error
+// so that the JSON and text outputs can come from one list.
+func (f finding) text() string {
+	d := contract.Diagnostic{
+		Pos:      contract.Pos{File: f.File, Line: f.Line, Column: f.Column},
+		Severity: contract.Error,
+		Message:  f.Message,
+	}
+	if !f.isError() {
+		d.Severity = contract.Warning
+	}
+	return d.Error()
+}
+
+// checkSummary is the line check prints on stderr in text mode.
+func checkSummary(checked, errs, warns int, strict bool) string {
+	s := fmt.Sprintf("%s checked, %s, %s", plural(checked, "contract"), plural(errs, "error"), plural(warns, "warning"))
+	if strict && warns > 0 {
+		s += " (warnings fail with --strict)"
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// sortDiagnostics orders findings by file and position, keeping the
+// compiler's order among findings at one place.
+func sortDiagnostics(ds contract.Diagnostics) contract.Diagnostics {
+	out := slices.Clone(ds)
+	slices.SortStableFunc(out, func(a, b contract.Diagnostic) int {
+		return cmp.Or(
+			cmp.Compare(a.Pos.File, b.Pos.File),
+			cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Column, b.Pos.Column),
+		)
+	})
+	return out
+}
+
+// printDiagnostics writes findings one per line, as go vet does.
+func printDiagnostics(w io.Writer, ds contract.Diagnostics) {
+	for _, d := range sortDiagnostics(ds) {
+		fmt.Fprintln(w, d.Error())
+	}
+}
+
+// checkReadable reports the first of files that cannot be opened, so that a
+// bad --types FILE is named once rather than once per contract.
+func checkReadable(files []string) error {
+	for _, name := range files {
+		fh, err := os.Open(name)
+		if err != nil {
+			return describePathError(name, err)
+		}
+		info, err := fh.Stat()
+		fh.Close()
+		if err != nil {
+			return describePathError(name, err)
+		}
+		if info.IsDir() {
+			return fmt.Errorf("%s: is a folder, not a contract file", name)
+		}
+	}
+	return nil
+}
+
+// writeJSON writes v indented, without escaping <, > and & (messages quote
+// contract text such as "->").
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -82,7 +82,9 @@ state machine whose edges are typed messages, written down in a .con file.
   ubfproxy demo                        see it all work in a few seconds`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       shortVersion(),
 	}
+	root.SetVersionTemplate("ubfproxy {{.Version}}\n")
 	root.AddCommand(
 		newCheckCmd(),
 		newFmtCmd(),
