@@ -121,6 +121,11 @@ type Options struct {
 	Limits Limits
 	// SimpleRPC: UBF(C) replies are bare, without {Reply, NextState}.
 	SimpleRPC bool
+	// RecordFields, when set, gives the field names of the record type
+	// called name in the contract's order, or nil when the contract has no
+	// such record. Formats that carry records as named fields (JSON's
+	// {"$R": name, field: value, ...}) use it to order the tuple.
+	RecordFields func(name string) []string
 }
 
 // Limits bound what a decoder accepts. They are checked before memory is
@@ -129,11 +134,14 @@ type Limits struct {
 	MaxFrame  int // bytes in one frame
 	MaxDepth  int // nesting of tuples, lists and maps
 	MaxBinary int // bytes in one binary or string
+	// MaxIntDigits bounds the digits of one integer: converting a very
+	// long integer costs time quadratic in its length.
+	MaxIntDigits int
 }
 
 // DefaultLimits are the limits used when none are given.
 func DefaultLimits() Limits {
-	return Limits{MaxFrame: 16 << 20, MaxDepth: 1000, MaxBinary: 16 << 20}
+	return Limits{MaxFrame: 16 << 20, MaxDepth: 1000, MaxBinary: 16 << 20, MaxIntDigits: 10000}
 }
 
 // WithDefaults returns l with every zero limit replaced by its default.
@@ -147,6 +155,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxBinary <= 0 {
 		l.MaxBinary = d.MaxBinary
+	}
+	if l.MaxIntDigits <= 0 {
+		l.MaxIntDigits = d.MaxIntDigits
 	}
 	return l
 }

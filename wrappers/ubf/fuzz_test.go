@@ -1,0 +1,75 @@
+package ubf
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// FuzzUBFDecode feeds arbitrary bytes, in chunks of arbitrary sizes, to a
+// decoder with small limits. It must never panic, never hold a buffer
+// beyond the frame limit, give back exactly the bytes it consumed, and
+// every object it decodes must encode and decode to itself.
+func FuzzUBFDecode(f *testing.F) {
+	for _, s := range []string{
+		`'person'>p # {p "Joe" 123} & {p 'fred' 3~abc~} & $`,
+		"'ok'>!{{!,!},'start'}$\n",
+		"{'ubf1.0',\"meta\",\"help 'info'$\"}$\n",
+		"{1 -2 123456789012345678901234567890}`tag`$ %c% \"s\\\"\"$",
+		"3 ~a$~~$\r\n#$",
+		"99999999999~",
+		"{{{{{{{{{{{{1}}}}}}}}}}}}$",
+		"{1 1}>a{a a}>a{a a}>a{a a}>a{a a}>a a$",
+		"\xff>\xff\xff$",
+	} {
+		f.Add([]byte(s), uint64(1))
+	}
+	lim := wrappers.Limits{MaxFrame: 256, MaxDepth: 8, MaxBinary: 64, MaxIntDigits: 40}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, seed))
+		d := NewDecoder(&chunkReader{data: data, rng: rng}, lim)
+		var raw []byte
+		for {
+			tm, b, err := d.Frame()
+			if cap(d.buf) > lim.MaxFrame+readChunk {
+				t.Fatalf("buffer of %d bytes, beyond the limit", cap(d.buf))
+			}
+			if err == io.EOF {
+				if !bytes.Equal(raw, data) {
+					t.Fatalf("raw bytes %q differ from the input %q", raw, data)
+				}
+				return
+			}
+			if err != nil {
+				var fe *wrappers.FrameError
+				if !errors.As(err, &fe) {
+					t.Fatalf("error %v is not a FrameError", err)
+				}
+				if fe.Offset < int64(len(raw)) || fe.Offset > int64(len(data)) {
+					t.Fatalf("error offset %d outside the frame [%d, %d]", fe.Offset, len(raw), len(data))
+				}
+				if !bytes.HasPrefix(data, raw) {
+					t.Fatalf("raw bytes %q are not a prefix of the input", raw)
+				}
+				return
+			}
+			raw = append(raw, b...)
+			if tm == nil {
+				continue
+			}
+			enc, err := AppendEncode(nil, tm)
+			if err != nil {
+				t.Fatalf("decoded %s cannot be encoded: %v", tm, err)
+			}
+			back, err := Decode(enc, wrappers.Limits{})
+			if err != nil || !term.Equal(back, tm) {
+				t.Fatalf("re-decoding %q gave %v, %v; want %s", enc, back, err, tm)
+			}
+		}
+	})
+}
