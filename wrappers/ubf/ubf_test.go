@@ -470,11 +470,11 @@ func TestSessionClassifies(t *testing.T) {
 	s := w.NewSession(wrappers.Options{})
 	client := messages(t, s.ClientDecoder(strings.NewReader("{'startSession',\"file\",#}$\n'contract'$\n{'event_in','ping'}$\n'info'$\n \n")))
 	server := messages(t, s.ServerDecoder(strings.NewReader(
-		"{'ubf1.0',\"meta\",\"help\"}$\n" +
-			"{{'ok','ok'},'start'}$\n" +
-			"{'contract',{{'name',\"file\"},'start'}}$\n" +
-			"{'event_out',{'msg',\"hi\"}}$\n" +
-			"{\"text\",'start'}$\n" +
+		"{'ubf1.0',\"meta\",\"help\"}$\n"+
+			"{{'ok','ok'},'start'}$\n"+
+			"{'contract',{{'name',\"file\"},'start'}}$\n"+
+			"{'event_out',{'msg',\"hi\"}}$\n"+
+			"{\"text\",'start'}$\n"+
 			"{'ubf1.0','again'}$\n")))
 	type want struct {
 		kind  wrappers.Kind
@@ -559,4 +559,3 @@ func TestErrorReply(t *testing.T) {
 		}
 	}
 }
-
