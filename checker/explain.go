@@ -1,0 +1,425 @@
+package checker
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Limits on how much of a term or type an explanation prints.
+const (
+	maxTermText   = 120 // bytes of a term shown in an explanation
+	maxTypeText   = 200 // bytes of a type shown in an explanation
+	maxUnionShown = 8   // alternatives listed before "... (N more)"
+)
+
+// Explain says why t does not belong to typ: the path into t where it first
+// failed for the closest candidate, what was expected there and what was
+// found, for example
+//
+//	element 2 of {read_line, "x"}: expected fileHandle() = integer(), got "x"
+//
+// It returns "" when t matches. Explain is the slow path: it allocates and
+// is meant to run once, after Match said no. It is linear in the size of t
+// (named types are memoized per subterm).
+func Explain(t term.Term, typ contract.Type) string {
+	return ExplainAny(t, []contract.Type{typ})
+}
+
+// ExplainAny is Explain against several types at once, as a union: the
+// explanation follows the candidate that came closest. A state's rules are
+// explained this way against a request that none of them accepts.
+func ExplainAny(t term.Term, types []contract.Type) string {
+	e := explainer{memo: make(map[memoKey]*failure)}
+	f := e.union(t, types, nil, 0, nil)
+	if f == nil {
+		return ""
+	}
+	return f.format(t)
+}
+
+// failure is why a term did not match, relative to the term it was asked
+// about; callers prefix the path as the failure travels up.
+type failure struct {
+	path   *pathSeg // outermost first
+	depth  int      // length of path
+	exp    contract.Type
+	expStr string // overrides exp's text when set
+	got    term.Term
+	note   string
+	head   bool // the candidate's outer shape (kind, tag) fitted the term
+}
+
+type pathSeg struct {
+	desc string
+	next *pathSeg
+}
+
+// ok is the memo's mark for a match.
+var okMark = &failure{}
+
+func (f *failure) expected() string {
+	if f.expStr != "" {
+		return f.expStr
+	}
+	return typeText(f.exp)
+}
+
+func (f *failure) format(top term.Term) string {
+	var b strings.Builder
+	if f.depth > 0 {
+		segs := make([]string, 0, f.depth)
+		for p := f.path; p != nil; p = p.next {
+			segs = append(segs, p.desc)
+		}
+		for i := len(segs) - 1; i >= 0; i-- {
+			b.WriteString(segs[i])
+			b.WriteString(" of ")
+		}
+		b.WriteString(term.Truncated(top, maxTermText))
+		b.WriteString(": ")
+	}
+	b.WriteString("expected ")
+	b.WriteString(f.expected())
+	b.WriteString(", got ")
+	b.WriteString(term.Truncated(f.got, maxTermText))
+	if f.note != "" {
+		b.WriteString(" (")
+		b.WriteString(f.note)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// under returns f seen from the enclosing term: desc is the step into it.
+func (f *failure) under(desc string) *failure {
+	g := *f
+	g.path = &pathSeg{desc: desc, next: f.path}
+	g.depth++
+	g.head = true
+	return &g
+}
+
+type explainer struct {
+	memo map[memoKey]*failure
+}
+
+func leaf(t term.Term, typ contract.Type, head bool, note string) *failure {
+	return &failure{exp: typ, got: t, head: head, note: note}
+}
+
+// union explains t against alternatives. whole is the type to name when no
+// candidate came close (nil: list the alternatives).
+func (e *explainer) union(t term.Term, alts []contract.Type, whole contract.Type, depth int, refs *refFrame) *failure {
+	var best *failure
+	heads := 0
+	var headFail *failure
+	for _, alt := range alts {
+		f := e.explain(t, alt, depth, refs)
+		if f == nil {
+			return nil
+		}
+		if f.head {
+			heads++
+			headFail = f
+		}
+		if best == nil || f.depth > best.depth || (f.depth == best.depth && f.head && !best.head) {
+			best = f
+		}
+	}
+	if best == nil {
+		return &failure{expStr: "nothing (no alternative)", got: t}
+	}
+	if len(alts) == 1 {
+		return best
+	}
+	if best.depth > 0 {
+		return best
+	}
+	if heads == 1 {
+		return headFail
+	}
+	if whole != nil {
+		return leaf(t, whole, heads > 0, "")
+	}
+	return &failure{expStr: unionText(alts), got: t, head: heads > 0}
+}
+
+func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *refFrame) *failure {
+	switch ty := typ.(type) {
+	case *contract.Literal:
+		if matchLiteral(t, ty.Value) {
+			return nil
+		}
+		return leaf(t, ty, false, "")
+	case *contract.Range:
+		i, ok := t.(term.Integer)
+		if ok && inRange(i, ty) {
+			return nil
+		}
+		return leaf(t, ty, ok, "")
+	case *contract.Predef:
+		if matchPredef(t, ty) {
+			return nil
+		}
+		return leaf(t, ty, predefKindFits(t, ty.Kind), "")
+	case *contract.Ref:
+		return e.ref(t, ty, depth, refs)
+	case *contract.Union:
+		return e.union(t, ty.Alts, ty, depth, refs)
+	case *contract.TupleType:
+		tu, ok := t.(term.Tuple)
+		if !ok {
+			return leaf(t, ty, false, "")
+		}
+		head := true
+		if len(ty.Elems) > 0 && len(tu) > 0 {
+			if lit, ok := ty.Elems[0].(*contract.Literal); ok {
+				head = matchLiteral(tu[0], lit.Value)
+			}
+		}
+		if !head {
+			// Another tag: this candidate is not what the sender meant.
+			return leaf(t, ty, false, "")
+		}
+		if len(tu) != len(ty.Elems) {
+			return leaf(t, ty, head, count(len(tu), "element")+" instead of "+strconv.Itoa(len(ty.Elems)))
+		}
+		if depth >= MaxDepth {
+			return leaf(t, ty, head, tooDeep)
+		}
+		for i, et := range ty.Elems {
+			if f := e.explain(tu[i], et, depth+1, nil); f != nil {
+				return f.under("element " + strconv.Itoa(i+1))
+			}
+		}
+		return nil
+	case *contract.RecordType:
+		return e.record(t, ty, depth)
+	case *contract.ListType:
+		l, ok := t.(term.List)
+		if !ok {
+			return leaf(t, ty, false, "")
+		}
+		if n := len(l); n < ty.Min || (ty.Max >= 0 && n > ty.Max) {
+			return leaf(t, ty, true, lengthNote(n, ty))
+		}
+		if len(l) > 0 && depth >= MaxDepth {
+			return leaf(t, ty, true, tooDeep)
+		}
+		for i, el := range l {
+			if f := e.explain(el, ty.Elem, depth+1, nil); f != nil {
+				return f.under("item " + strconv.Itoa(i+1))
+			}
+		}
+		return nil
+	case *contract.MapType:
+		return e.mapType(t, ty, depth)
+	}
+	return &failure{expStr: "a known type", got: t}
+}
+
+// tooDeep notes a term nested beyond MaxDepth.
+var tooDeep = "nested deeper than " + strconv.Itoa(MaxDepth) + " levels"
+
+func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame) *failure {
+	if ty.Optional {
+		if a, ok := t.(term.Atom); ok && a == "undefined" {
+			return nil
+		}
+	}
+	def := ty.Def
+	if def == nil || def.Type == nil {
+		return &failure{exp: ty, got: t, note: "type " + ty.Name + "() is not defined"}
+	}
+	if refs.has(def) {
+		return leaf(t, ty, false, "")
+	}
+	var key memoKey
+	memoized := false
+	if ptr, n, k, ok := compositeKey(t); ok {
+		key, memoized = memoKey{def, ptr, n, k}, true
+		if f, seen := e.memo[key]; seen {
+			if f == okMark {
+				return nil
+			}
+			return f
+		}
+		// In progress: reaching the same pair again without descending
+		// is a cycle, which adds nothing (least fixed point).
+		e.memo[key] = leaf(t, ty, false, "")
+	}
+	f := e.explain(t, def.Type, depth, &refFrame{def, refs})
+	if f != nil && f.depth == 0 && f.expStr == "" && f.exp == def.Type {
+		g := *f
+		g.exp = ty
+		g.expStr = refText(ty)
+		f = &g
+	}
+	if memoized {
+		if f == nil {
+			e.memo[key] = okMark
+		} else {
+			e.memo[key] = f
+		}
+	}
+	return f
+}
+
+func (e *explainer) record(t term.Term, ty *contract.RecordType, depth int) *failure {
+	tu, ok := t.(term.Tuple)
+	if !ok || len(tu) == 0 {
+		return leaf(t, ty, false, "")
+	}
+	if a, ok := tu[0].(term.Atom); !ok || string(a) != ty.Name {
+		return leaf(t, ty, false, "")
+	}
+	if len(tu) != recordArity(ty) {
+		return leaf(t, ty, true, count(len(tu), "element")+" instead of "+strconv.Itoa(recordArity(ty)))
+	}
+	if depth >= MaxDepth {
+		return leaf(t, ty, true, tooDeep)
+	}
+	for i, fd := range ty.Fields {
+		if f := e.explain(tu[i+1], fd.Type, depth+1, nil); f != nil {
+			return f.under("field " + fd.Name + " (element " + strconv.Itoa(i+2) + ")")
+		}
+	}
+	if ty.Extended {
+		i := len(ty.Fields) + 1
+		if a, ok := tu[i].(term.Atom); !ok || a != "$fields" {
+			f := &failure{expStr: "'$fields'", got: tu[i]}
+			return f.under("element " + strconv.Itoa(i+1))
+		}
+	}
+	return nil
+}
+
+func (e *explainer) mapType(t term.Term, ty *contract.MapType, depth int) *failure {
+	mp, ok := t.(term.Map)
+	if !ok {
+		return leaf(t, ty, false, "")
+	}
+	if len(mp) > 0 && depth >= MaxDepth {
+		return leaf(t, ty, true, tooDeep)
+	}
+	seen := make([]bool, len(ty.Fields))
+	for _, ent := range mp {
+		fi := findField(ty, ent.Key)
+		if fi < 0 {
+			if ty.Open {
+				continue
+			}
+			return leaf(t, ty, true, "key "+term.Truncated(ent.Key, maxTermText)+" not allowed")
+		}
+		seen[fi] = true
+		if f := e.explain(ent.Value, ty.Fields[fi].Value, depth+1, nil); f != nil {
+			return f.under("value of key " + term.Truncated(ent.Key, maxTermText))
+		}
+	}
+	for i, fd := range ty.Fields {
+		if fd.Required && !seen[i] {
+			return leaf(t, ty, true, "required key "+fd.Key.String()+" missing")
+		}
+	}
+	return nil
+}
+
+func predefKindFits(t term.Term, k contract.PredefKind) bool {
+	switch k {
+	case contract.Any, contract.None:
+		return true
+	case contract.AtomT:
+		return t.Kind() == term.KindAtom
+	case contract.BinaryT:
+		return t.Kind() == term.KindBinary
+	case contract.FloatT:
+		return t.Kind() == term.KindFloat
+	case contract.IntegerT:
+		return t.Kind() == term.KindInteger
+	case contract.ListT:
+		return t.Kind() == term.KindList
+	case contract.TupleT:
+		return t.Kind() == term.KindTuple
+	case contract.StringT:
+		return t.Kind() == term.KindString || t.Kind() == term.KindList
+	case contract.MapT:
+		return t.Kind() == term.KindMap
+	}
+	return false
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+func lengthNote(n int, ty *contract.ListType) string {
+	var want string
+	switch {
+	case ty.Max < 0:
+		want = "at least " + strconv.Itoa(ty.Min) + " required"
+	case ty.Min == ty.Max:
+		want = "exactly " + strconv.Itoa(ty.Min) + " required"
+	case ty.Min == 0:
+		want = "at most " + strconv.Itoa(ty.Max) + " allowed"
+	default:
+		want = strconv.Itoa(ty.Min) + " to " + strconv.Itoa(ty.Max) + " required"
+	}
+	return count(n, "item") + ", " + want
+}
+
+// typeText prints a type for a message, cut to a readable length and with
+// long unions abbreviated.
+func typeText(t contract.Type) string {
+	if u, ok := t.(*contract.Union); ok {
+		return unionText(u.Alts)
+	}
+	return cut(t.String(), maxTypeText)
+}
+
+// unionText prints alternatives joined by |, each text once (two rules may
+// accept the same type), abbreviated after maxUnionShown or maxTypeText.
+func unionText(alts []contract.Type) string {
+	texts := make([]string, 0, len(alts))
+	seen := make(map[string]bool, len(alts))
+	for _, a := range alts {
+		s := a.String()
+		if !seen[s] {
+			seen[s] = true
+			texts = append(texts, s)
+		}
+	}
+	var b strings.Builder
+	for i, s := range texts {
+		if i == maxUnionShown || (i > 0 && b.Len()+len(s) > maxTypeText) {
+			b.WriteString(" | ... (" + strconv.Itoa(len(texts)-i) + " more)")
+			break
+		}
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// refText prints a named type with its definition: fileHandle() = integer().
+func refText(r *contract.Ref) string {
+	body := typeText(r.Def.Type)
+	if r.Optional {
+		return r.String() + " = " + body + " | undefined"
+	}
+	return r.String() + " = " + body
+}
+
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

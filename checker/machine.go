@@ -1,0 +1,348 @@
+package checker
+
+import (
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Machine is a contract prepared for checking: every state's rules indexed
+// by message tag and arity, next states resolved to indexes. Prepare it once
+// per contract and start any number of sessions from it; it is read-only and
+// safe for concurrent use.
+type Machine struct {
+	c    *contract.Contract
+	core *core
+}
+
+// core is everything a session needs. It holds no pointer to the Contract
+// itself, so that NewSession's cache can key on the Contract weakly.
+type core struct {
+	states  []stateInfo
+	index   map[string]int32
+	initial int32
+	any     ruleIndex // +anystate rules; outputs keep the state
+	anyEv   [3][]contract.Type
+}
+
+type stateInfo struct {
+	name     string
+	terminal bool
+	rules    ruleIndex
+	ev       [3][]contract.Type // by contract.Direction
+}
+
+// ruleIndex finds the rules that could accept a message without trying
+// them all: rules whose input type fixes the message's tag (the atom, or
+// the first element of a tuple) and arity are listed under that key; the
+// others (wild) are tried for every message.
+type ruleIndex struct {
+	rules []ruleInfo
+	byKey map[msgKey][]int32 // each list holds the wild rules too, in order
+	wild  []int32
+}
+
+type msgKey struct {
+	tag   term.Atom
+	arity int32 // -1 for a bare atom
+}
+
+type ruleInfo struct {
+	rule     *contract.Rule
+	in       contract.Type
+	outs     []outInfo
+	mayClose bool // an output is none(): the server may close instead
+}
+
+type outInfo struct {
+	typ  contract.Type
+	next int32 // -1: stay in the state the rule was taken from (anystate)
+}
+
+// Prepare indexes c for checking. A model built by contract.Compile is
+// always accepted; in a hand-built model, a next state that is not defined
+// is treated as a terminal state of that name.
+func Prepare(c *contract.Contract) *Machine {
+	return &Machine{c: c, core: build(c)}
+}
+
+// Contract returns the contract the machine checks.
+func (m *Machine) Contract() *contract.Contract { return m.c }
+
+// HasState reports whether the contract defines a state of that name (for
+// validating an --initial flag).
+func (m *Machine) HasState(name string) bool {
+	_, ok := m.core.index[name]
+	return ok
+}
+
+// NewSession starts a conversation in opts.Initial, or in the contract's
+// initial state. It fails only when opts.Initial names no state.
+func (m *Machine) NewSession(opts Options) (*Session, error) {
+	return m.core.newSession(opts)
+}
+
+func build(c *contract.Contract) *core {
+	m := &core{index: make(map[string]int32, len(c.States)+1)}
+	for _, st := range c.States {
+		if _, dup := m.index[st.Name]; dup {
+			continue
+		}
+		m.index[st.Name] = int32(len(m.states))
+		m.states = append(m.states, stateInfo{name: st.Name, terminal: st.Terminal || st.Name == contract.StopState})
+	}
+	stateOf := func(name string) int32 {
+		if i, ok := m.index[name]; ok {
+			return i
+		}
+		i := int32(len(m.states))
+		m.index[name] = i
+		m.states = append(m.states, stateInfo{name: name, terminal: true})
+		return i
+	}
+	stateOf(contract.StopState)
+	// Resolve every next state before taking addresses into m.states.
+	for _, st := range c.States {
+		for _, r := range st.Rules {
+			for _, o := range r.Outs {
+				stateOf(o.Next)
+			}
+		}
+	}
+	if c.Initial != "" {
+		m.initial = stateOf(c.Initial)
+	} else if len(c.States) > 0 {
+		m.initial = m.index[c.States[0].Name]
+	}
+	for _, st := range c.States {
+		si := &m.states[m.index[st.Name]]
+		si.rules = buildIndex(st.Rules, m.index, false)
+		for _, ev := range st.Events {
+			if ev.Dir == contract.In || ev.Dir == contract.Out {
+				si.ev[ev.Dir] = append(si.ev[ev.Dir], ev.Type)
+			}
+		}
+		if len(st.Rules) == 0 && len(st.Events) == 0 {
+			si.terminal = true
+		}
+	}
+	m.any = buildIndex(c.Anystate, m.index, true)
+	for _, ev := range c.AnyEvents {
+		if ev.Dir == contract.In || ev.Dir == contract.Out {
+			m.anyEv[ev.Dir] = append(m.anyEv[ev.Dir], ev.Type)
+		}
+	}
+	return m
+}
+
+func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) ruleIndex {
+	ix := ruleIndex{rules: make([]ruleInfo, len(rules))}
+	keyed := make(map[msgKey][]int32)
+	var order []msgKey
+	for i, r := range rules {
+		ri := ruleInfo{rule: r, in: r.In}
+		for _, o := range r.Outs {
+			next := int32(-1)
+			if !anystate && o.Next != "" {
+				next = index[o.Next]
+			}
+			ri.outs = append(ri.outs, outInfo{typ: o.Type, next: next})
+			if isNone(o.Type) {
+				ri.mayClose = true
+			}
+		}
+		ix.rules[i] = ri
+		keys, wild := keysOf(r.In)
+		if wild {
+			ix.wild = append(ix.wild, int32(i))
+			continue
+		}
+		for _, k := range keys {
+			if _, seen := keyed[k]; !seen {
+				order = append(order, k)
+			}
+			keyed[k] = append(keyed[k], int32(i))
+		}
+	}
+	if len(keyed) > 0 {
+		ix.byKey = make(map[msgKey][]int32, len(keyed))
+		for _, k := range order {
+			ix.byKey[k] = mergeSorted(keyed[k], ix.wild)
+		}
+	}
+	return ix
+}
+
+// mergeSorted merges two ascending lists of rule numbers, dropping
+// duplicates, so that rules are always tried in declaration order.
+func mergeSorted(a, b []int32) []int32 {
+	out := make([]int32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	// A rule listed twice under one key (a union naming the tag twice)
+	// appears once.
+	w := 0
+	for k, v := range out {
+		if k == 0 || v != out[w-1] {
+			out[w] = v
+			w++
+		}
+	}
+	return out[:w]
+}
+
+// lookup returns the numbers of the rules that could accept t.
+func (ix *ruleIndex) lookup(t term.Term) []int32 {
+	if ix.byKey == nil {
+		return ix.wild
+	}
+	tag, ok := term.Tag(t)
+	if !ok {
+		return ix.wild
+	}
+	arity := int32(-1)
+	if tu, isTuple := t.(term.Tuple); isTuple {
+		arity = int32(len(tu))
+	}
+	if l, ok := ix.byKey[msgKey{tag, arity}]; ok {
+		return l
+	}
+	return ix.wild
+}
+
+// keysOf lists the (tag, arity) keys a message of type typ can have; wild
+// is true when the type does not fix them.
+func keysOf(typ contract.Type) (keys []msgKey, wild bool) {
+	var visit func(t contract.Type, seen map[*contract.TypeDef]bool) bool
+	visit = func(t contract.Type, seen map[*contract.TypeDef]bool) bool {
+		switch ty := t.(type) {
+		case *contract.Literal:
+			a, ok := ty.Value.(term.Atom)
+			if !ok {
+				return false
+			}
+			keys = append(keys, msgKey{a, -1})
+			return true
+		case *contract.TupleType:
+			if len(ty.Elems) == 0 {
+				return false
+			}
+			tags, ok := atomsOf(ty.Elems[0], map[*contract.TypeDef]bool{})
+			if !ok {
+				return false
+			}
+			for _, a := range tags {
+				keys = append(keys, msgKey{a, int32(len(ty.Elems))})
+			}
+			return true
+		case *contract.RecordType:
+			keys = append(keys, msgKey{term.Atom(ty.Name), int32(recordArity(ty))})
+			return true
+		case *contract.Union:
+			for _, alt := range ty.Alts {
+				if !visit(alt, seen) {
+					return false
+				}
+			}
+			return true
+		case *contract.Ref:
+			if ty.Def == nil || ty.Def.Type == nil || seen[ty.Def] {
+				return false
+			}
+			if ty.Optional {
+				keys = append(keys, msgKey{"undefined", -1})
+			}
+			seen[ty.Def] = true
+			ok := visit(ty.Def.Type, seen)
+			delete(seen, ty.Def)
+			return ok
+		}
+		return false
+	}
+	if !visit(typ, map[*contract.TypeDef]bool{}) {
+		return nil, true
+	}
+	return keys, false
+}
+
+// atomsOf lists the atoms a type consists of, when it is a finite set of
+// atom literals.
+func atomsOf(t contract.Type, seen map[*contract.TypeDef]bool) ([]term.Atom, bool) {
+	switch ty := t.(type) {
+	case *contract.Literal:
+		a, ok := ty.Value.(term.Atom)
+		return []term.Atom{a}, ok
+	case *contract.Union:
+		var out []term.Atom
+		for _, alt := range ty.Alts {
+			as, ok := atomsOf(alt, seen)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, as...)
+		}
+		return out, true
+	case *contract.Ref:
+		if ty.Def == nil || ty.Def.Type == nil || seen[ty.Def] {
+			return nil, false
+		}
+		seen[ty.Def] = true
+		as, ok := atomsOf(ty.Def.Type, seen)
+		if ok && ty.Optional {
+			as = append(as, "undefined")
+		}
+		return as, ok
+	}
+	return nil, false
+}
+
+// isNone reports whether t is none(), directly or through named types
+// (no_return()).
+func isNone(t contract.Type) bool {
+	for hops := 0; hops < 64; hops++ {
+		switch ty := t.(type) {
+		case *contract.Predef:
+			return ty.Kind == contract.None
+		case *contract.Ref:
+			if ty.Def == nil || ty.Def.Type == nil {
+				return false
+			}
+			t = ty.Def.Type
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// machines caches the index NewSession builds, keyed weakly by contract so
+// that a contract no longer in use is dropped with its index.
+var machines sync.Map // weak.Pointer[contract.Contract] -> *core
+
+func cachedCore(c *contract.Contract) *core {
+	key := weak.Make(c)
+	if v, ok := machines.Load(key); ok {
+		return v.(*core)
+	}
+	v, loaded := machines.LoadOrStore(key, build(c))
+	if !loaded {
+		runtime.AddCleanup(c, func(k weak.Pointer[contract.Contract]) { machines.Delete(k) }, key)
+	}
+	return v.(*core)
+}

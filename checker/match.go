@@ -1,0 +1,534 @@
+package checker
+
+import (
+	"unsafe"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// MaxDepth bounds how deeply matching descends into a term: as deep as the
+// text notation may nest (term.MaxParseDepth). A term nested deeper does not
+// match (Explain says why). Wire decoders refuse far shallower terms by
+// default (wrappers.Limits.MaxDepth); the bound exists so that a hostile
+// term handed to the library directly costs bounded stack (a few MB).
+const MaxDepth = term.MaxParseDepth
+
+// fastBudget is how many steps the plain recursive matcher takes before it
+// measures the term and allows a multiple of its size. Types with
+// overlapping recursive alternatives can make plain backtracking
+// exponential in the depth of a term; past the budget the match restarts
+// memoizing (named type, subterm) pairs, which keeps it linear in the size
+// of the term.
+const fastBudget = 1 << 14
+
+// Match reports whether t belongs to typ. It does not allocate for any term
+// that matches or fails within a linear number of steps, which is every term
+// unless the type has overlapping recursive alternatives; then it falls back
+// to a memoized walk, still linear in the size of t.
+func Match(t term.Term, typ contract.Type) bool {
+	m := matcher{budget: fastBudget, root: t}
+	ok := m.match(t, typ, 0, nil)
+	if !m.over {
+		return ok
+	}
+	mm := matcher{budget: -1, memo: make(map[memoKey]memoState)}
+	return mm.match(t, typ, 0, nil)
+}
+
+// refFrame records a named type entered at the current term position, so
+// that a cycle of named types that never descends into the term (t() = t()
+// | integer()) is cut: under the least-fixed-point meaning of recursive
+// types such a cycle contributes nothing.
+type refFrame struct {
+	def  *contract.TypeDef
+	prev *refFrame
+}
+
+func (f *refFrame) has(def *contract.TypeDef) bool {
+	for ; f != nil; f = f.prev {
+		if f.def == def {
+			return true
+		}
+	}
+	return false
+}
+
+type memoKey struct {
+	def *contract.TypeDef
+	ptr unsafe.Pointer
+	n   int
+	k   term.Kind
+}
+
+type memoState uint8
+
+const (
+	memoBusy memoState = iota + 1
+	memoYes
+	memoNo
+)
+
+// compositeKey identifies a tuple, list or map by its backing array, which
+// is what memoization needs: the same subterm reached again is the same
+// array. ok is false for scalars and empty composites (cheap to match).
+func compositeKey(t term.Term) (ptr unsafe.Pointer, n int, k term.Kind, ok bool) {
+	switch v := t.(type) {
+	case term.Tuple:
+		if len(v) > 0 {
+			return unsafe.Pointer(unsafe.SliceData(v)), len(v), term.KindTuple, true
+		}
+	case term.List:
+		if len(v) > 0 {
+			return unsafe.Pointer(unsafe.SliceData(v)), len(v), term.KindList, true
+		}
+	case term.Map:
+		if len(v) > 0 {
+			return unsafe.Pointer(unsafe.SliceData(v)), len(v), term.KindMap, true
+		}
+	}
+	return nil, 0, 0, false
+}
+
+type matcher struct {
+	budget   int // steps left; -1 means unlimited (memoizing mode)
+	root     term.Term
+	extended bool // the budget was raised to a multiple of the term's size
+	over     bool
+	memo     map[memoKey]memoState
+}
+
+func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFrame) bool {
+	if m.budget >= 0 {
+		if m.budget == 0 {
+			if m.extended {
+				m.over = true
+				return false
+			}
+			m.extended = true
+			m.budget = 64 * termSize(m.root)
+		}
+		m.budget--
+	}
+	if m.over {
+		return false
+	}
+	switch ty := typ.(type) {
+	case *contract.Literal:
+		return matchLiteral(t, ty.Value)
+	case *contract.Range:
+		i, ok := t.(term.Integer)
+		return ok && inRange(i, ty)
+	case *contract.Predef:
+		return matchPredef(t, ty)
+	case *contract.Ref:
+		if ty.Optional {
+			if a, ok := t.(term.Atom); ok && a == "undefined" {
+				return true
+			}
+		}
+		def := ty.Def
+		if def == nil || def.Type == nil {
+			return false
+		}
+		if refs.has(def) {
+			return false
+		}
+		if m.memo != nil {
+			if ptr, n, k, ok := compositeKey(t); ok {
+				key := memoKey{def, ptr, n, k}
+				switch m.memo[key] {
+				case memoYes:
+					return true
+				case memoNo, memoBusy:
+					return false
+				}
+				m.memo[key] = memoBusy
+				r := m.match(t, def.Type, depth, &refFrame{def, refs})
+				if r {
+					m.memo[key] = memoYes
+				} else {
+					m.memo[key] = memoNo
+				}
+				return r
+			}
+		}
+		return m.match(t, def.Type, depth, &refFrame{def, refs})
+	case *contract.Union:
+		for _, alt := range ty.Alts {
+			if mayMatch(t, alt) && m.match(t, alt, depth, refs) {
+				return true
+			}
+		}
+		return false
+	case *contract.TupleType:
+		tu, ok := t.(term.Tuple)
+		if !ok || len(tu) != len(ty.Elems) || depth >= MaxDepth {
+			return false
+		}
+		for i, e := range ty.Elems {
+			if !m.match(tu[i], e, depth+1, nil) {
+				return false
+			}
+		}
+		return true
+	case *contract.RecordType:
+		tu, ok := t.(term.Tuple)
+		if !ok || len(tu) != recordArity(ty) || depth >= MaxDepth {
+			return false
+		}
+		if a, ok := tu[0].(term.Atom); !ok || string(a) != ty.Name {
+			return false
+		}
+		for i, f := range ty.Fields {
+			if !m.match(tu[i+1], f.Type, depth+1, nil) {
+				return false
+			}
+		}
+		if ty.Extended {
+			a, ok := tu[len(ty.Fields)+1].(term.Atom)
+			return ok && a == "$fields"
+		}
+		return true
+	case *contract.ListType:
+		l, ok := t.(term.List)
+		if !ok {
+			return false
+		}
+		n := len(l)
+		if n < ty.Min || (ty.Max >= 0 && n > ty.Max) || (n > 0 && depth >= MaxDepth) {
+			return false
+		}
+		for _, e := range l {
+			if !m.match(e, ty.Elem, depth+1, nil) {
+				return false
+			}
+		}
+		return true
+	case *contract.MapType:
+		mp, ok := t.(term.Map)
+		if !ok || (len(mp) > 0 && depth >= MaxDepth) {
+			return false
+		}
+		return m.matchMap(mp, ty, depth)
+	}
+	return false
+}
+
+func recordArity(r *contract.RecordType) int {
+	if r.Extended {
+		return len(r.Fields) + 3
+	}
+	return len(r.Fields) + 1
+}
+
+func (m *matcher) matchMap(mp term.Map, ty *contract.MapType, depth int) bool {
+	var seen uint64
+	var seenBig []bool
+	if len(ty.Fields) > 64 {
+		seenBig = make([]bool, len(ty.Fields))
+	}
+	for _, e := range mp {
+		fi := findField(ty, e.Key)
+		if fi < 0 {
+			if !ty.Open {
+				return false
+			}
+			continue
+		}
+		if !m.match(e.Value, ty.Fields[fi].Value, depth+1, nil) {
+			return false
+		}
+		if seenBig != nil {
+			seenBig[fi] = true
+		} else {
+			seen |= 1 << uint(fi)
+		}
+	}
+	for i, f := range ty.Fields {
+		if !f.Required {
+			continue
+		}
+		if seenBig != nil {
+			if !seenBig[i] {
+				return false
+			}
+		} else if seen&(1<<uint(i)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// keyName returns the name a map key stands for: the text of an atom, a
+// string or a binary (JSON keys are strings; the contract writes atoms).
+func keyName(k term.Term) (string, bool) {
+	switch v := k.(type) {
+	case term.Atom:
+		return string(v), true
+	case term.String:
+		return string(v), true
+	case term.Binary:
+		return string(v), true
+	}
+	return "", false
+}
+
+// findField returns the index of the field of ty that the wire key k names,
+// or -1.
+func findField(ty *contract.MapType, k term.Term) int {
+	name, ok := keyName(k)
+	if !ok {
+		// A key of another kind matches only a field whose key is the
+		// same term (not expressible in the language today).
+		for i, f := range ty.Fields {
+			if term.Equal(f.Key, k) {
+				return i
+			}
+		}
+		return -1
+	}
+	for i, f := range ty.Fields {
+		if fname, ok := keyName(f.Key); ok && fname == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// matchLiteral compares t with a constant. A string constant also matches a
+// list of the same character codes, as string() does (ubf's strings are
+// lists).
+func matchLiteral(t, lit term.Term) bool {
+	switch l := lit.(type) {
+	case term.Atom:
+		a, ok := t.(term.Atom)
+		return ok && a == l
+	case term.Integer:
+		i, ok := t.(term.Integer)
+		return ok && i.Cmp(l) == 0
+	case term.String:
+		switch v := t.(type) {
+		case term.String:
+			return v == l
+		case term.List:
+			return charListEquals(v, string(l))
+		}
+		return false
+	}
+	return term.Equal(t, lit)
+}
+
+func charListEquals(l term.List, s string) bool {
+	i := 0
+	for _, r := range s {
+		if i >= len(l) {
+			return false
+		}
+		c, ok := l[i].(term.Integer)
+		if !ok || !c.IsInt64() || c.Int64() != int64(r) {
+			return false
+		}
+		i++
+	}
+	return i == len(l)
+}
+
+func inRange(i term.Integer, r *contract.Range) bool {
+	if r.Lo != nil && i.Cmp(*r.Lo) < 0 {
+		return false
+	}
+	if r.Hi != nil && i.Cmp(*r.Hi) > 0 {
+		return false
+	}
+	return true
+}
+
+// matchPredef checks a predefined type with its attributes. Attributes that
+// do not apply to a kind of term are ignored (the contract compiler refuses
+// them where ubf does).
+func matchPredef(t term.Term, p *contract.Predef) bool {
+	if p.Attrs&contract.NonUndefined != 0 {
+		if a, ok := t.(term.Atom); ok && a == "undefined" {
+			return false
+		}
+	}
+	switch p.Kind {
+	case contract.Any, contract.None:
+		return p.Attrs&contract.NonEmpty == 0 || !isEmpty(t)
+	case contract.AtomT:
+		a, ok := t.(term.Atom)
+		return ok && textAttrsOK(string(a), p.Attrs)
+	case contract.BinaryT:
+		b, ok := t.(term.Binary)
+		return ok && textAttrsOK(unsafe.String(unsafe.SliceData(b), len(b)), p.Attrs)
+	case contract.StringT:
+		switch v := t.(type) {
+		case term.String:
+			return textAttrsOK(string(v), p.Attrs)
+		case term.List:
+			return v.IsString() && charListAttrsOK(v, p.Attrs)
+		}
+		return false
+	case contract.FloatT:
+		_, ok := t.(term.Float)
+		return ok
+	case contract.IntegerT:
+		_, ok := t.(term.Integer)
+		return ok
+	case contract.ListT:
+		l, ok := t.(term.List)
+		return ok && (p.Attrs&contract.NonEmpty == 0 || len(l) > 0)
+	case contract.TupleT:
+		tu, ok := t.(term.Tuple)
+		return ok && (p.Attrs&contract.NonEmpty == 0 || len(tu) > 0)
+	case contract.MapT:
+		mp, ok := t.(term.Map)
+		return ok && (p.Attrs&contract.NonEmpty == 0 || len(mp) > 0)
+	}
+	return false
+}
+
+// isEmpty reports whether t is an empty list, tuple, map, string, binary
+// or the atom '' (what any(nonempty) refuses).
+func isEmpty(t term.Term) bool {
+	switch v := t.(type) {
+	case term.Atom:
+		return v == ""
+	case term.String:
+		return v == ""
+	case term.Binary:
+		return len(v) == 0
+	case term.Tuple:
+		return len(v) == 0
+	case term.List:
+		return len(v) == 0
+	case term.Map:
+		return len(v) == 0
+	}
+	return false
+}
+
+func textAttrsOK(s string, a contract.Attr) bool {
+	if a&contract.NonEmpty != 0 && s == "" {
+		return false
+	}
+	if a&(contract.Ascii|contract.AsciiPrintable) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if !charOK(int64(s[i]), a) {
+			return false
+		}
+	}
+	return true
+}
+
+func charListAttrsOK(l term.List, a contract.Attr) bool {
+	if a&contract.NonEmpty != 0 && len(l) == 0 {
+		return false
+	}
+	if a&(contract.Ascii|contract.AsciiPrintable) == 0 {
+		return true
+	}
+	for _, e := range l {
+		if !charOK(e.(term.Integer).Int64(), a) {
+			return false
+		}
+	}
+	return true
+}
+
+// charOK applies ascii (0..127) and asciiprintable (32..126, space to
+// tilde) to one character code.
+func charOK(c int64, a contract.Attr) bool {
+	if a&contract.AsciiPrintable != 0 && (c < 32 || c > 126) {
+		return false
+	}
+	if a&contract.Ascii != 0 && (c < 0 || c > 127) {
+		return false
+	}
+	return true
+}
+
+// mayMatch is a constant-time pre-check: false means t certainly does not
+// belong to typ. It looks at the kind, a tuple's arity and tag, so that a
+// union of many tagged alternatives is not tried one by one in depth.
+func mayMatch(t term.Term, typ contract.Type) bool {
+	for hops := 0; hops < 8; hops++ {
+		switch ty := typ.(type) {
+		case *contract.Literal:
+			return matchLiteral(t, ty.Value)
+		case *contract.Range:
+			_, ok := t.(term.Integer)
+			return ok
+		case *contract.TupleType:
+			tu, ok := t.(term.Tuple)
+			if !ok || len(tu) != len(ty.Elems) {
+				return false
+			}
+			if len(tu) > 0 {
+				if lit, ok := ty.Elems[0].(*contract.Literal); ok {
+					return matchLiteral(tu[0], lit.Value)
+				}
+			}
+			return true
+		case *contract.RecordType:
+			tu, ok := t.(term.Tuple)
+			if !ok || len(tu) != recordArity(ty) {
+				return false
+			}
+			a, ok := tu[0].(term.Atom)
+			return ok && string(a) == ty.Name
+		case *contract.ListType:
+			_, ok := t.(term.List)
+			return ok
+		case *contract.MapType:
+			_, ok := t.(term.Map)
+			return ok
+		case *contract.Ref:
+			if ty.Optional {
+				return true
+			}
+			if ty.Def == nil || ty.Def.Type == nil {
+				return false
+			}
+			typ = ty.Def.Type
+			continue
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// termSize counts the nodes of t without recursion.
+func termSize(t term.Term) int {
+	n := 0
+	stack := []term.Term{t}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n++
+		var elems []term.Term
+		switch v := x.(type) {
+		case term.Tuple:
+			elems = v
+		case term.List:
+			elems = v
+		case term.Map:
+			for _, e := range v {
+				stack = append(stack, e.Key, e.Value)
+			}
+		}
+		for _, e := range elems {
+			switch e.(type) {
+			case term.Tuple, term.List, term.Map:
+				stack = append(stack, e)
+			default:
+				n++
+			}
+		}
+	}
+	return n
+}
