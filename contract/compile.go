@@ -289,7 +289,12 @@ func (cp *compiler) compileTypes() {
 		src.def.Type = cp.typ(src.syntax)
 	}
 	for _, r := range cp.redefs {
-		r.cur.def.Type = cp.typ(r.cur.syntax)
+		if r.prev.def.Type == nil {
+			r.prev.def.Type = cp.typ(r.prev.syntax)
+		}
+		if r.cur.def.Type == nil {
+			r.cur.def.Type = cp.typ(r.cur.syntax)
+		}
 		if r.prev.def.Type.String() == r.cur.def.Type.String() {
 			continue
 		}

@@ -14,7 +14,7 @@ import "github.com/alecthomas/participle/v2/lexer"
 // File is one parsed contract file.
 type File struct {
 	Pos   lexer.Position
-	Decls []*Decl `@@*`
+	Decls []*Decl `parser:"@@*"`
 
 	// Comments holds every comment of the file in source order (filled by
 	// Parse, not by the grammar).
@@ -34,148 +34,148 @@ type Decl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	Meta     *Meta          `"+" ( @@`
-	DefType  *DefType       `    | @@`
-	State    *StateDecl     `    | @@`
-	AnyState *AnyStateDecl  `    | @@`
-	Event    *EventDecl     `    | @@`
-	API      *APIDecl       `    | @@`
-	Types    *TypesSection  `    | @@`
-	UState   *UStateSection `   | @@`
-	UAny     *UAnySection   `    | @@ ) "."`
+	Meta     *Meta          `parser:"\"+\" ( @@"`
+	DefType  *DefType       `parser:"| @@"`
+	State    *StateDecl     `parser:"| @@"`
+	AnyState *AnyStateDecl  `parser:"| @@"`
+	Event    *EventDecl     `parser:"| @@"`
+	API      *APIDecl       `parser:"| @@"`
+	Types    *TypesSection  `parser:"| @@"`
+	UState   *UStateSection `parser:"| @@"`
+	UAny     *UAnySection   `parser:"| @@ ) \".\""`
 }
 
 // Meta is +name("..."), +vsn("..."), +import("...") and the UBF(B)
 // spellings +NAME and +VSN.
 type Meta struct {
 	Pos   lexer.Position
-	Key   string `@( "name" | "vsn" | "import" | "NAME" | "VSN" )`
-	Value string `"(" @String ")"` // as written, with quotes
+	Key   string `parser:"@( \"name\" | \"vsn\" | \"import\" | \"NAME\" | \"VSN\" )"`
+	Value string `parser:"\"(\" @String \")\""` // as written, with quotes
 }
 
 // Name is an atom used as a name (type, state, record, field, module):
 // Text is as written (a quoted atom keeps its quotes).
 type Name struct {
 	Pos  lexer.Position
-	Text string `@( Ident | QAtom )`
+	Text string `parser:"@( Ident | QAtom )"`
 }
 
 // TypeName is the left-hand side of a type definition: name().
 type TypeName struct {
 	Pos  lexer.Position
-	Name string `@( Ident | QAtom ) "(" ")"`
+	Name string `parser:"@( Ident | QAtom ) \"(\" \")\""`
 }
 
 // DefType is the Armstrong dialect's +deftype name() = T.
 type DefType struct {
 	Pos        lexer.Position
-	Name       *TypeName `"deftype" @@`
-	Sep        string    `@( "=" | "::" )`
-	Type       *Type     `@@`
-	Annotation string    `@( String | Binary | Tag )?`
+	Name       *TypeName `parser:"\"deftype\" @@"`
+	Sep        string    `parser:"@( \"=\" | \"::\" )"`
+	Type       *Type     `parser:"@@"`
+	Annotation string    `parser:"@( String | Binary | Tag )?"`
 }
 
 // StateDecl is +state S1 | S2 x IN -> OUT1 x N1 | OUT2 x N2.
 type StateDecl struct {
 	Pos    lexer.Position
-	States []*Name   `"state" @@ ( "|" @@ )* "x"`
-	In     *Type     `@@`
-	Arrow  string    `@( "->" | "=>" )`
-	Outs   []*Output `@@ ( "|" @@ )*`
+	States []*Name   `parser:"\"state\" @@ ( \"|\" @@ )* \"x\""`
+	In     *Type     `parser:"@@"`
+	Arrow  string    `parser:"@( \"->\" | \"=>\" )"`
+	Outs   []*Output `parser:"@@ ( \"|\" @@ )*"`
 }
 
 // Output is one reply and the state it leads to: OUT x N (Armstrong) or
 // OUT & N (UBF(B)).
 type Output struct {
 	Pos  lexer.Position
-	Type *Type  `@@`
-	Sep  string `@( "x" | "&" )`
-	Next *Name  `@@`
+	Type *Type  `parser:"@@"`
+	Sep  string `parser:"@( \"x\" | \"&\" )"`
+	Next *Name  `parser:"@@"`
 }
 
 // AnyStateDecl is +anystate IN -> OUT. or +anystate event out|in T.
 type AnyStateDecl struct {
 	Pos   lexer.Position
-	Dir   string `"anystate" ( "event" @( "out" | "in" )`
-	Event *Type  `  @@`
-	In    *Type  `| @@`
-	Arrow string `  @( "->" | "=>" )`
-	Out   *Type  `  @@ )`
+	Dir   string `parser:"\"anystate\" ( \"event\" @( \"out\" | \"in\" )"`
+	Event *Type  `parser:"@@"`
+	In    *Type  `parser:"| @@"`
+	Arrow string `parser:"@( \"->\" | \"=>\" )"`
+	Out   *Type  `parser:"@@ )"`
 }
 
 // EventDecl is +event S1 | S2 out|in T.
 type EventDecl struct {
 	Pos    lexer.Position
-	States []*Name `"event" @@ ( "|" @@ )*`
-	Dir    string  `@( "out" | "in" )`
-	Type   *Type   `@@`
+	States []*Name `parser:"\"event\" @@ ( \"|\" @@ )*"`
+	Dir    string  `parser:"@( \"out\" | \"in\" )"`
+	Type   *Type   `parser:"@@"`
 }
 
 // APIDecl is +type S x mod:fn(T1, T2) -> OUT x N., sugar for
 // +state S x {fn, T1, T2} -> OUT x N.
 type APIDecl struct {
 	Pos    lexer.Position
-	States []*Name   `"type" @@ ( "|" @@ )* "x"`
-	Module *Name     `@@ ":"`
-	Func   *Name     `@@ "("`
-	Args   []*Type   `( @@ ( "," @@ )* )? ")"`
-	Arrow  string    `@( "->" | "=>" )`
-	Outs   []*Output `@@ ( "|" @@ )*`
+	States []*Name   `parser:"\"type\" @@ ( \"|\" @@ )* \"x\""`
+	Module *Name     `parser:"@@ \":\""`
+	Func   *Name     `parser:"@@ \"(\""`
+	Args   []*Type   `parser:"( @@ ( \",\" @@ )* )? \")\""`
+	Arrow  string    `parser:"@( \"->\" | \"=>\" )"`
+	Outs   []*Output `parser:"@@ ( \"|\" @@ )*"`
 }
 
 // TypesSection is UBF(B)'s +TYPES def; def; ... def.
 type TypesSection struct {
 	Pos  lexer.Position
-	Defs []*TypeDef `"TYPES" @@ ( ";" @@ )*`
+	Defs []*TypeDef `parser:"\"TYPES\" @@ ( \";\" @@ )*"`
 }
 
 // TypeDef is name() :: T "annotation" inside +TYPES (ubf 1.x wrote = for ::).
 type TypeDef struct {
 	Pos        lexer.Position
 	EndPos     lexer.Position
-	Name       *TypeName `@@`
-	Sep        string    `@( "::" | "=" )`
-	Type       *Type     `@@`
-	Annotation string    `@( String | Binary | Tag )?`
+	Name       *TypeName `parser:"@@"`
+	Sep        string    `parser:"@( \"::\" | \"=\" )"`
+	Type       *Type     `parser:"@@"`
+	Annotation string    `parser:"@( String | Binary | Tag )?"`
 }
 
 // UStateSection is UBF(B)'s +STATE name rule; rule; ... rule.
 type UStateSection struct {
 	Pos   lexer.Position
-	Name  *Name         `"STATE" @@`
-	Rules []*UStateRule `@@ ( ";" @@ )*`
+	Name  *Name         `parser:"\"STATE\" @@"`
+	Rules []*UStateRule `parser:"@@ ( \";\" @@ )*"`
 }
 
 // UStateRule is IN => OUT & N | ... or EVENT => T / EVENT <= T.
 type UStateRule struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Dir    string    `( "EVENT" @( "=>" | "<=" )`
-	Event  *Type     `  @@`
-	In     *Type     `| @@ "=>"`
-	Outs   []*Output `  @@ ( "|" @@ )* )`
+	Dir    string    `parser:"( \"EVENT\" @( \"=>\" | \"<=\" )"`
+	Event  *Type     `parser:"@@"`
+	In     *Type     `parser:"| @@ \"=>\""`
+	Outs   []*Output `parser:"@@ ( \"|\" @@ )* )"`
 }
 
 // UAnySection is UBF(B)'s +ANYSTATE rule; ... rule.
 type UAnySection struct {
 	Pos   lexer.Position
-	Rules []*UAnyRule `"ANYSTATE" @@ ( ";" @@ )*`
+	Rules []*UAnyRule `parser:"\"ANYSTATE\" @@ ( \";\" @@ )*"`
 }
 
 // UAnyRule is IN => OUT or EVENT => T / EVENT <= T.
 type UAnyRule struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Dir    string `( "EVENT" @( "=>" | "<=" )`
-	Event  *Type  `  @@`
-	In     *Type  `| @@ "=>"`
-	Out    *Type  `  @@ )`
+	Dir    string `parser:"( \"EVENT\" @( \"=>\" | \"<=\" )"`
+	Event  *Type  `parser:"@@"`
+	In     *Type  `parser:"| @@ \"=>\""`
+	Out    *Type  `parser:"@@ )"`
 }
 
 // Type is T1 | T2 | ... (one alternative when there is no bar).
 type Type struct {
 	Pos  lexer.Position
-	Alts []*Prim `@@ ( "|" @@ )*`
+	Alts []*Prim `parser:"@@ ( \"|\" @@ )*"`
 }
 
 // Prim is one type form without a top-level bar. Exactly one field other
@@ -184,86 +184,86 @@ type Prim struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	Tuple  *Tuple    `  @@`
-	List   *List     `| @@`
-	ExtRec *Record   `| "##" @@`
-	Map    *Map      `| "#" "{" @@`
-	Record *Record   `| "#" @@`
-	Call   *Call     `| @@`
-	Range  *IntRange `| @@`
-	OpenLo *string   `| ".." @Int`
-	Float  *string   `| @Float`
-	Atom   *string   `| @( Ident | QAtom )`
-	String *string   `| @String`
-	Binary *string   `| @Binary`
+	Tuple  *Tuple    `parser:"@@"`
+	List   *List     `parser:"| @@"`
+	ExtRec *Record   `parser:"| \"##\" @@"`
+	Map    *Map      `parser:"| \"#\" \"{\" @@"`
+	Record *Record   `parser:"| \"#\" @@"`
+	Call   *Call     `parser:"| @@"`
+	Range  *IntRange `parser:"| @@"`
+	OpenLo *string   `parser:"| \"..\" @Int"`
+	Float  *string   `parser:"| @Float"`
+	Atom   *string   `parser:"| @( Ident | QAtom )"`
+	String *string   `parser:"| @String"`
+	Binary *string   `parser:"| @Binary"`
 }
 
 // Tuple is {T1, ..., Tn}.
 type Tuple struct {
 	Pos   lexer.Position
-	Elems []*Type `"{" ( @@ ( "," @@ )* )? "}"`
+	Elems []*Type `parser:"\"{\" ( @@ ( \",\" @@ )* )? \"}\""`
 }
 
 // List is [T] with an optional length suffix; [] is the empty list.
 type List struct {
 	Pos    lexer.Position
-	Elem   *Type   `"[" @@? "]"`
-	Plus   bool    `( @"+"`
-	Opt    bool    `| @"?"`
-	Bounds *Bounds `| @@ )?`
+	Elem   *Type   `parser:"\"[\" @@? \"]\""`
+	Plus   bool    `parser:"( @\"+\""`
+	Opt    bool    `parser:"| @\"?\""`
+	Bounds *Bounds `parser:"| @@ )?"`
 }
 
 // Bounds is a list length suffix {n}, {n,}, {,m} or {n,m}.
 type Bounds struct {
 	Pos   lexer.Position
-	Min   string `"{" @Int?`
-	Comma bool   `@","?`
-	Max   string `@Int? "}"`
+	Min   string `parser:"\"{\" @Int?"`
+	Comma bool   `parser:"@\",\"?"`
+	Max   string `parser:"@Int? \"}\""`
 }
 
 // Map is the part of #{k := T, k2 => T, ..} after "#{".
 type Map struct {
 	Pos     lexer.Position
-	Entries []*MapEntry `( @@ ( "," @@ )* )? "}"`
+	Entries []*MapEntry `parser:"( @@ ( \",\" @@ )* )? \"}\""`
 }
 
 // MapEntry is key := T, key => T or the trailing "..".
 type MapEntry struct {
 	Pos   lexer.Position
-	Open  bool   `  @".."`
-	Key   string `| @( Ident | QAtom | String )`
-	Op    string `  @( ":=" | "=>" )`
-	Value *Type  `  @@`
+	Open  bool   `parser:"@\"..\""`
+	Key   string `parser:"| @( Ident | QAtom | String )"`
+	Op    string `parser:"@( \":=\" | \"=>\" )"`
+	Value *Type  `parser:"@@"`
 }
 
 // Record is the part of #rec{f1::T1, f2=Default::T2} after "#" (or "##").
 type Record struct {
 	Pos    lexer.Position
-	Name   *Name    `@@ "{"`
-	Fields []*Field `( @@ ( "," @@ )* )? "}"`
+	Name   *Name    `parser:"@@ \"{\""`
+	Fields []*Field `parser:"( @@ ( \",\" @@ )* )? \"}\""`
 }
 
 // Field is one record field; Default is a type expression that must be a
 // constant (the compiler checks it).
 type Field struct {
 	Pos     lexer.Position
-	Name    *Name `@@`
-	Default *Type `( "=" @@ )?`
-	Type    *Type `"::" @@`
+	Name    *Name `parser:"@@"`
+	Default *Type `parser:"( \"=\" @@ )?"`
+	Type    *Type `parser:"\"::\" @@"`
 }
 
 // Call is name() or name(attr, ...), optionally followed by "?".
 type Call struct {
 	Pos      lexer.Position
-	Name     string  `@( Ident | QAtom ) "("`
-	Attrs    []*Name `( @@ ( "," @@ )* )? ")"`
-	Optional bool    `@"?"?`
+	Name     string  `parser:"@( Ident | QAtom ) \"(\""`
+	Attrs    []*Name `parser:"( @@ ( \",\" @@ )* )? \")\""`
+	Optional bool    `parser:"@\"?\"?"`
 }
 
 // IntRange is an integer, or a range Lo.. or Lo..Hi.
 type IntRange struct {
 	Pos  lexer.Position
-	Lo   string `@Int`
-	Dots bool   `( @".."`
-	Hi   string `  @Int? )?`
+	Lo   string `parser:"@Int"`
+	Dots bool   `parser:"( @\"..\""`
+	Hi   string `parser:"@Int? )?"`
 }

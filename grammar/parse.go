@@ -193,53 +193,113 @@ func expectationFromMessage(m string) string {
 }
 
 var nodeWords = map[string]string{
-	"<ident>":  "a name",
-	"<qatom>":  "a quoted atom",
-	"<string>": "a string",
-	"<int>":    "an integer",
-	"<float>":  "a float",
-	"<binary>": "a binary",
-	"<tag>":    "a tag",
-	"Type":     "a type",
-	"Prim":     "a type",
-	"Name":     "a name",
-	"TypeName": "a type name such as foo()",
-	"Output":   "a reply type",
-	"TypeDef":  "a type definition name() :: T",
-	"Meta":     "a declaration",
-	"Decl":     "a declaration",
-	"Field":    "a record field",
-	"MapEntry": "a map entry",
+	"<ident>":    "a name",
+	"<qatom>":    "a quoted atom",
+	"<string>":   "a string",
+	"<int>":      "an integer",
+	"<float>":    "a float",
+	"<binary>":   "a binary",
+	"<tag>":      "a tag",
+	"Type":       "a type",
+	"Tuple":      "a type",
+	"List":       "a type",
+	"UStateRule": "a rule",
+	"UAnyRule":   "a rule",
+	"Prim":       "a type",
+	"Name":       "a name",
+	"TypeName":   "a type name such as foo()",
+	"Output":     "a reply type",
+	"TypeDef":    "a type definition name() :: T",
+	"Meta":       "a declaration",
+	"Decl":       "a declaration",
+	"Field":      "a record field",
+	"MapEntry":   "a map entry",
 }
 
 func rewriteExpect(e string) string {
-	e = strings.TrimSpace(e)
-	if w, ok := nodeWords[e]; ok {
-		return w
-	}
-	if strings.HasPrefix(e, `"`) && strings.Count(e, `"`) == 2 {
-		return e
-	}
-	if strings.Contains(e, "|") || strings.Contains(e, " ") {
-		// A composite node: name its alternatives when they are few
-		// literals, otherwise describe it generally.
-		parts := strings.Split(e, "|")
-		var lits []string
-		for _, p := range parts {
-			p = strings.TrimSpace(p)
-			if w, ok := nodeWords[p]; ok {
-				lits = append(lits, w)
-				continue
-			}
-			if strings.HasPrefix(p, `"`) && strings.HasSuffix(p, `"`) && !strings.Contains(p[1:len(p)-1], " ") {
-				lits = append(lits, p)
-				continue
-			}
-			return "a declaration or a type"
+	first := firstElem(strings.TrimSpace(e))
+	alts := splitTop(first)
+	var words []string
+	for _, a := range alts {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
 		}
-		return joinOr(dedupe(lits))
+		if i := strings.IndexByte(a, ' '); i > 0 && !strings.HasPrefix(a, "(") {
+			a = a[:i]
+		}
+		if a == "Meta" || a == "DefType" || a == "StateDecl" {
+			return "a declaration keyword: name, vsn, import, deftype, state, anystate, event, type, or in the UBF(B) dialect NAME, VSN, TYPES, STATE, ANYSTATE"
+		}
+		if w, ok := nodeWords[a]; ok {
+			words = append(words, w)
+			continue
+		}
+		if strings.HasPrefix(a, `"`) {
+			words = append(words, a)
+			continue
+		}
+		words = append(words, "a "+strings.ToLower(strings.Trim(a, "()*?")))
+	}
+	words = dedupe(words)
+	if len(words) == 2 && words[0] == `"x"` && words[1] == `"&"` {
+		return `"x" (or "&" in the UBF(B) dialect) and the next state`
+	}
+	return joinOr(words)
+}
+
+// firstElem returns the first element of a participle grammar sequence:
+// the inside of a leading group, or the leading word.
+func firstElem(e string) string {
+	if e == "" {
+		return ""
+	}
+	if e[0] == '(' {
+		depth := 0
+		for i := 0; i < len(e); i++ {
+			switch e[i] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+				if depth == 0 {
+					return e[1:i]
+				}
+			}
+		}
+		return e[1:]
+	}
+	if e[0] == '"' {
+		if j := strings.IndexByte(e[1:], '"'); j >= 0 {
+			return e[:j+2]
+		}
+	}
+	if i := strings.IndexByte(e, ' '); i > 0 {
+		return e[:i]
 	}
 	return e
+}
+
+// splitTop splits on bars that are not inside parentheses or quotes.
+func splitTop(e string) []string {
+	var parts []string
+	depth, start := 0, 0
+	inQuote := false
+	for i := 0; i < len(e); i++ {
+		switch c := e[i]; {
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			parts = append(parts, e[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, e[start:])
 }
 
 func dedupe(xs []string) []string {

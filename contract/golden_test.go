@@ -1,0 +1,86 @@
+package contract
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// checkGolden compares got with the golden file, or rewrites it with
+// -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestFindingsGolden compiles one contract per finding under
+// testdata/errors and compares the text users see with the golden file.
+// The file's name (before any "-" suffix chosen for variants) is the code
+// the contract must produce.
+func TestFindingsGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "errors", "*.con"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".con")
+		t.Run(name, func(t *testing.T) {
+			c, diags, err := Load(f, Options{})
+			if err != nil && name != "import-error" {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, d := range diags {
+				b.WriteString(d.Error())
+				b.WriteString("\n")
+			}
+			checkGolden(t, strings.TrimSuffix(f, ".con")+".golden", []byte(b.String()))
+			code := expectedCode(name)
+			found := false
+			for _, d := range diags {
+				found = found || d.Code == code
+				if d.Pos.Line == 0 {
+					t.Errorf("finding without a line: %s", d.Error())
+				}
+			}
+			if !found {
+				t.Errorf("no finding with code %q in %v", code, diags)
+			}
+			if diags.HasErrors() != (c == nil) {
+				t.Errorf("contract returned = %v with errors = %v", c != nil, diags.HasErrors())
+			}
+		})
+	}
+}
+
+// expectedCode maps a golden file's name to the code it exercises.
+func expectedCode(name string) string {
+	for _, code := range []string{"syntax", "duplicate-type", "duplicate-state", "duplicate-field", "import-error"} {
+		if strings.HasPrefix(name, code) {
+			if code == "import-error" {
+				return "import"
+			}
+			return code
+		}
+	}
+	if name == "bad-map" {
+		return "syntax"
+	}
+	return name
+}
