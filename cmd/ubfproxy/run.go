@@ -1,14 +1,313 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
-// STUB: replaced by the issue that builds this command.
+	"github.com/spf13/cobra"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/proxy"
+)
+
+// runFlags are the flags of run.
+type runFlags struct {
+	contract  string
+	types     []string
+	listen    string
+	upstream  string
+	wire      string
+	transport string
+	mode      string
+	simpleRPC bool
+	initial   string
+	noMeta    bool
+	metrics   string
+	logFormat string
+	logLevel  string
+	maxLogMsg int
+	limits    proxy.Limits
+}
+
 func newRunCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "run",
-		Short: "(not built yet)",
+	var f runFlags
+	d := proxy.DefaultLimits()
+	cmd := &cobra.Command{
+		Use:   "run --contract FILE --listen ADDR --upstream ADDR [flags]",
+		Short: "Enforce a contract in front of a service (the proxy)",
+		Long: `run listens for clients, dials the service for each one, decodes every message
+in both directions with the wire format, checks it against the contract's
+state machine and forwards the original bytes of each legal message.
+
+Modes (--mode), for a message that breaks the contract:
+  kill     (default) send the wire format's error reply to the client and
+           close both sides of that session; nothing of the message is passed on
+  reject   answer an illegal request with the error reply without forwarding
+           it and go on in the same state; replace an illegal reply by the error
+           reply; drop illegal events (ubf's own behaviour)
+  monitor  forward everything, log every violation (to roll a contract out)
+
+Every violation and every session end is one JSON log line on stderr (--log-format
+text for people). Metrics are served on --metrics at /metrics, with /healthz.
+
+With --wire ubf the proxy follows ubf 2.x servers: it passes the greeting and
+checks their meta service (help, info, services, contract, startSession...)
+until {startSession, Name, Args} for this contract is accepted; the state the
+server announces then is where the contract starts. Pass --no-meta for a
+service that starts directly in the contract. The ubf wire also keeps strict
+lock-step towards the service (one request at a time).
+
+With --transport ws both sides speak WebSocket: --upstream is a ws:// URL and
+each WebSocket message carries one frame of the wire format.
+
+Signals: SIGTERM or SIGINT stops accepting, lets open sessions finish for
+--grace, then closes them. SIGHUP re-reads the contract (and --types): new
+sessions use it, open ones keep theirs; a contract with errors is logged and
+the old one stays.
+
+Exit status: 0 after a clean shutdown, 1 when the contract has errors, 2 for
+usage errors, unreadable files or an address that cannot be used.`,
+		Example: `  # the file server of the talk, a ubf service without the meta phase
+  ubfproxy run --contract contracts/file.con --wire ubf --no-meta \
+      --listen :2000 --upstream 127.0.0.1:2001 --metrics :9090
+
+  # a JSON-lines service, rolled out in monitor mode first
+  ubfproxy run --contract bank.con --wire json --mode monitor \
+      --listen 127.0.0.1:7000 --upstream 10.0.0.5:7000
+
+  # WebSocket on both sides
+  ubfproxy run --contract chat.con --wire json --transport ws \
+      --listen :8080 --upstream ws://chat.internal:8080/`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("run: not built yet")
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			return runProxy(ctx, f, hup, cmd.ErrOrStderr())
 		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.contract, "contract", "", "contract `FILE` to enforce (required)")
+	fl.StringArrayVar(&f.types, "types", nil, "contract `FILE` whose named types the contract may use (repeatable)")
+	fl.StringVar(&f.listen, "listen", "", "`ADDR` to accept clients on, host:port (required)")
+	fl.StringVar(&f.upstream, "upstream", "", "the service: host:port, or a ws:// URL with --transport ws (required)")
+	fl.StringVar(&f.wire, "wire", "ubf", "wire format: "+strings.Join(proxyWireNames(), ", "))
+	fl.StringVar(&f.transport, "transport", "tcp", "tcp or ws (WebSocket, both sides)")
+	fl.StringVar(&f.mode, "mode", "kill", "on a violation: kill, reject or monitor")
+	fl.BoolVar(&f.simpleRPC, "simple-rpc", false, "UBF(C) replies are bare, without {Reply, NextState}")
+	fl.StringVar(&f.initial, "initial", "", "start the contract in `STATE` instead of its own initial state")
+	fl.BoolVar(&f.noMeta, "no-meta", false, "with --wire ubf: the service starts in the contract, not in ubf's meta service")
+	fl.StringVar(&f.metrics, "metrics", "", "serve /metrics and /healthz on `ADDR` (host:port); off when empty")
+	fl.StringVar(&f.logFormat, "log-format", "json", "log records as json or text")
+	fl.StringVar(&f.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	fl.IntVar(&f.maxLogMsg, "max-log-message", proxy.DefaultMaxLogMessage, "characters of a message a violation record shows")
+	fl.IntVar(&f.limits.MaxFrame, "max-frame", d.MaxFrame, "largest frame accepted, in bytes")
+	fl.IntVar(&f.limits.MaxDepth, "max-depth", d.MaxDepth, "deepest nesting of tuples, lists and maps accepted")
+	fl.IntVar(&f.limits.MaxSessions, "max-sessions", d.MaxSessions, "sessions open at once; more connections are refused")
+	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held (ubf: always 1)")
+	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", d.IdleTimeout, "end a session when no message passed either way for this long")
+	fl.DurationVar(&f.limits.ReplyTimeout, "reply-timeout", d.ReplyTimeout, "a service that takes longer to reply has broken the contract")
+	fl.DurationVar(&f.limits.DialTimeout, "dial-timeout", d.DialTimeout, "time allowed to connect to the service")
+	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
+	return withFlagHint(cmd)
+}
+
+// runProxy runs the proxy until ctx is cancelled; each value on hup reloads
+// the contract.
+func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.Writer) error {
+	cfg, err := f.config(stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkReadable(append([]string{f.contract}, f.types...)); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("run: %w", err)}
+	}
+	c, err := loadContract(f, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Contract = c
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	log := cfg.Logger
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", f.listen)
+	if err != nil {
+		return usageErrorf("run: cannot listen on %s: %v", f.listen, err)
+	}
+	var msrv *http.Server
+	if f.metrics != "" {
+		mln, err := lc.Listen(ctx, "tcp", f.metrics)
+		if err != nil {
+			ln.Close()
+			return usageErrorf("run: cannot serve metrics on %s: %v", f.metrics, err)
+		}
+		msrv = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		log.Info("metrics", slog.String("addr", mln.Addr().String()))
+	}
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("upstream", f.upstream),
+		slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("wire", f.wire),
+		slog.String("transport", f.transport), slog.String("mode", f.mode), slog.Bool("meta", cfg.Meta))
+
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(srv, f, log)
+			}
+		}
+	}()
+
+	err = srv.Serve(ctx, ln)
+	<-reloadDone
+	if msrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = msrv.Shutdown(sctx)
+		cancel()
+	}
+	log.Info("stopped", slog.Any("sessions_ended", srv.Stats().Total))
+	if err != nil {
+		return &exitError{code: exitViolation, err: err}
+	}
+	return nil
+}
+
+// config turns the flags into a proxy.Config (without the contract).
+func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
+	var missing []string
+	for _, m := range []struct{ name, val string }{{"--contract", f.contract}, {"--listen", f.listen}, {"--upstream", f.upstream}} {
+		if m.val == "" {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return proxy.Config{}, usageErrorf("run: %s required (see: ubfproxy run --help)", strings.Join(missing, ", "))
+	}
+	w, err := proxyWire(f.wire)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	tr, err := proxy.ParseTransport(f.transport)
+	if err != nil {
+		return proxy.Config{}, usageErrorf("run: --transport: %v", err)
+	}
+	mode, err := proxy.ParseMode(f.mode)
+	if err != nil {
+		return proxy.Config{}, usageErrorf("run: --mode: %v", err)
+	}
+	if f.noMeta && f.wire != "ubf" {
+		return proxy.Config{}, usageErrorf("run: --no-meta applies to --wire ubf only")
+	}
+	if f.simpleRPC && f.wire != "ubf" {
+		return proxy.Config{}, usageErrorf("run: --simple-rpc applies to --wire ubf only")
+	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{
+		{"--max-frame", int64(f.limits.MaxFrame)}, {"--max-depth", int64(f.limits.MaxDepth)},
+		{"--max-sessions", int64(f.limits.MaxSessions)}, {"--max-pending", int64(f.limits.MaxPending)},
+		{"--idle-timeout", int64(f.limits.IdleTimeout)}, {"--reply-timeout", int64(f.limits.ReplyTimeout)},
+		{"--dial-timeout", int64(f.limits.DialTimeout)}, {"--max-log-message", int64(f.maxLogMsg)},
+	} {
+		if l.v <= 0 {
+			return proxy.Config{}, usageErrorf("run: %s must be positive", l.name)
+		}
+	}
+	if f.limits.Grace < 0 {
+		return proxy.Config{}, usageErrorf("run: --grace must not be negative")
+	}
+	logger, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	limits := f.limits
+	if limits.Grace == 0 {
+		limits.Grace = time.Nanosecond // close at once; 0 would mean the default
+	}
+	return proxy.Config{
+		Upstream:      f.upstream,
+		Wire:          w,
+		Transport:     tr,
+		Mode:          mode,
+		SimpleRPC:     f.simpleRPC,
+		Initial:       f.initial,
+		Meta:          f.wire == "ubf" && !f.noMeta,
+		Limits:        limits,
+		MaxLogMessage: f.maxLogMsg,
+		Logger:        logger,
+	}, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("run: --log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, usageErrorf("run: --log-format %q: want json or text", format)
+}
+
+// loadContract compiles the contract, printing its findings; errors end
+// the command with status 1.
+func loadContract(f runFlags, stderr io.Writer) (*contract.Contract, error) {
+	c, diags, err := contract.Load(f.contract, contract.Options{TypeFiles: f.types, Initial: f.initial})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("run: %w", err)}
+	}
+	printDiagnostics(stderr, diags)
+	if c == nil || diags.HasErrors() {
+		fmt.Fprintf(stderr, "ubfproxy: run: %s has errors; not starting\n", f.contract)
+		return nil, &exitError{code: exitViolation}
+	}
+	return c, nil
+}
+
+// reload re-reads the contract on SIGHUP; a contract that does not compile
+// is logged and the running one stays.
+func reload(srv *proxy.Server, f runFlags, log *slog.Logger) {
+	c, diags, err := contract.Load(f.contract, contract.Options{TypeFiles: f.types, Initial: f.initial})
+	if err == nil && (c == nil || diags.HasErrors()) {
+		var msgs []string
+		for _, d := range sortDiagnostics(diags) {
+			if d.Severity == contract.Error {
+				msgs = append(msgs, d.Error())
+			}
+		}
+		err = errors.New(strings.Join(msgs, "; "))
+	}
+	if err == nil {
+		err = srv.Reload(c)
+	}
+	if err != nil {
+		old := srv.Contract()
+		log.Error("reload failed; keeping the running contract", slog.String("file", f.contract),
+			slog.String("error", err.Error()), slog.String("contract", old.Name), slog.String("vsn", old.Vsn))
 	}
 }

@@ -1,0 +1,258 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// Mode says what the proxy does with a message that breaks the contract.
+type Mode uint8
+
+// The enforcement modes; the zero value is Kill.
+const (
+	// Kill sends the wire format's error reply to the client and closes both
+	// sides of the session.
+	Kill Mode = iota
+	// Reject answers an illegal request with the error reply without
+	// forwarding it, replaces an illegal reply by the error reply, and goes
+	// on.
+	Reject
+	// Monitor forwards everything and reports every violation.
+	Monitor
+)
+
+var modeNames = [...]string{Kill: "kill", Reject: "reject", Monitor: "monitor"}
+
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("Mode(%d)", m)
+}
+
+// ParseMode reads a mode's name as the command line spells it.
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if s == n {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown mode %q (want kill, reject or monitor)", s)
+}
+
+// Transport is how clients and the service are reached.
+type Transport uint8
+
+// The transports; the zero value is TCP.
+const (
+	// TCP carries the wire format over a plain byte stream.
+	TCP Transport = iota
+	// WebSocket carries one wire-format frame per WebSocket message.
+	WebSocket
+)
+
+var transportNames = [...]string{TCP: "tcp", WebSocket: "ws"}
+
+func (t Transport) String() string {
+	if int(t) < len(transportNames) {
+		return transportNames[t]
+	}
+	return fmt.Sprintf("Transport(%d)", t)
+}
+
+// ParseTransport reads a transport's name as the command line spells it
+// (tcp, ws; websocket is accepted for ws).
+func ParseTransport(s string) (Transport, error) {
+	switch s {
+	case "tcp":
+		return TCP, nil
+	case "ws", "websocket":
+		return WebSocket, nil
+	}
+	return 0, fmt.Errorf("unknown transport %q (want tcp or ws)", s)
+}
+
+// Limits bound what one session, and the proxy as a whole, may use. A zero
+// field takes its default (DefaultLimits).
+type Limits struct {
+	// MaxFrame is the largest frame, in bytes, a decoder accepts.
+	MaxFrame int
+	// MaxDepth is the deepest nesting of tuples, lists and maps accepted.
+	MaxDepth int
+	// MaxSessions is how many sessions may be open at once; a connection
+	// over it is refused.
+	MaxSessions int
+	// MaxPending is how many requests of one session may await their reply
+	// at the service; further requests are held (the proxy stops reading
+	// from that client) until a reply comes back. The ubf wire always uses 1.
+	MaxPending int
+	// IdleTimeout ends a session when no message has passed either way for
+	// that long.
+	IdleTimeout time.Duration
+	// ReplyTimeout is how long the service may take to answer a request;
+	// past it the service has broken the contract.
+	ReplyTimeout time.Duration
+	// DialTimeout bounds connecting to the service (and the WebSocket
+	// handshake with it).
+	DialTimeout time.Duration
+	// Grace is how long Serve lets open sessions finish once its context is
+	// cancelled, before closing them.
+	Grace time.Duration
+}
+
+// DefaultLimits returns the limits used for every zero field of Limits.
+func DefaultLimits() Limits {
+	d := wrappers.DefaultLimits()
+	return Limits{
+		MaxFrame:     d.MaxFrame,
+		MaxDepth:     d.MaxDepth,
+		MaxSessions:  10000,
+		MaxPending:   64,
+		IdleTimeout:  5 * time.Minute,
+		ReplyTimeout: 30 * time.Second,
+		DialTimeout:  5 * time.Second,
+		Grace:        10 * time.Second,
+	}
+}
+
+// WithDefaults returns l with every zero (or negative) field replaced by its
+// default.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxFrame <= 0 {
+		l.MaxFrame = d.MaxFrame
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxSessions <= 0 {
+		l.MaxSessions = d.MaxSessions
+	}
+	if l.MaxPending <= 0 {
+		l.MaxPending = d.MaxPending
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = d.IdleTimeout
+	}
+	if l.ReplyTimeout <= 0 {
+		l.ReplyTimeout = d.ReplyTimeout
+	}
+	if l.DialTimeout <= 0 {
+		l.DialTimeout = d.DialTimeout
+	}
+	if l.Grace < 0 {
+		l.Grace = 0
+	} else if l.Grace == 0 {
+		l.Grace = d.Grace
+	}
+	return l
+}
+
+// DefaultMaxLogMessage is how many characters of a message a violation
+// record shows when Config.MaxLogMessage is zero.
+const DefaultMaxLogMessage = 512
+
+// Config configures a Server.
+type Config struct {
+	// Contract is the compiled contract to enforce. Required.
+	Contract *contract.Contract
+	// Upstream is the service: host:port with TCP, a ws:// or wss:// URL
+	// with WebSocket. Required.
+	Upstream string
+	// Wire is the service's wire format. Required.
+	Wire wrappers.Wire
+	// Transport is TCP (default) or WebSocket, for both sides.
+	Transport Transport
+	// Mode is what to do on a violation; Kill by default.
+	Mode Mode
+	// SimpleRPC: UBF(C) replies are bare, without {Reply, NextState}.
+	SimpleRPC bool
+	// Initial names the contract's starting state; "" means the contract's
+	// own (start, or the first state declared).
+	Initial string
+	// Meta starts every session in ubf's meta service, checked against the
+	// built-in meta contract, until {startSession, Name, _} for Contract is
+	// accepted (real ubf 2.x servers without a start plugin). Only for a
+	// wire named "ubf".
+	Meta bool
+	// Limits bound sessions; zero fields take their defaults.
+	Limits Limits
+	// MaxLogMessage caps the text of a message in a violation record, in
+	// characters; 0 means DefaultMaxLogMessage.
+	MaxLogMessage int
+	// Logger receives the records; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the metrics and serves them from MetricsHandler;
+	// nil makes a new registry owned by the Server. Two Servers must not
+	// share one registry.
+	Registry *prometheus.Registry
+	// Dial connects to the service; nil uses a net.Dialer with
+	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
+	// the handshake.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// check validates c and fills in its defaults.
+func (c *Config) check() error {
+	var errs []string
+	if c.Contract == nil {
+		errs = append(errs, "no contract")
+	}
+	if c.Wire == nil {
+		errs = append(errs, "no wire format")
+	}
+	if c.Upstream == "" {
+		errs = append(errs, "no upstream address")
+	}
+	switch c.Transport {
+	case TCP:
+		if c.Upstream != "" {
+			if _, _, err := net.SplitHostPort(c.Upstream); err != nil {
+				errs = append(errs, fmt.Sprintf("upstream %q is not host:port: %v", c.Upstream, err))
+			}
+		}
+	case WebSocket:
+		if c.Upstream != "" {
+			u, err := url.Parse(c.Upstream)
+			if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+				errs = append(errs, fmt.Sprintf("upstream %q is not a ws:// or wss:// URL", c.Upstream))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("unknown transport %d", c.Transport))
+	}
+	if c.Mode > Monitor {
+		errs = append(errs, fmt.Sprintf("unknown mode %d", c.Mode))
+	}
+	if c.Meta && c.Wire != nil && c.Wire.Name() != "ubf" {
+		errs = append(errs, fmt.Sprintf("the ubf meta phase needs the ubf wire, not %s", c.Wire.Name()))
+	}
+	if c.Contract != nil && c.Initial != "" && c.Contract.State(c.Initial) == nil {
+		errs = append(errs, fmt.Sprintf("initial state %q is not a state of contract %s", c.Initial, c.Contract.Name))
+	}
+	if len(errs) > 0 {
+		return errors.New("proxy: " + strings.Join(errs, "; "))
+	}
+	c.Limits = c.Limits.WithDefaults()
+	if c.MaxLogMessage <= 0 {
+		c.MaxLogMessage = DefaultMaxLogMessage
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	return nil
+}

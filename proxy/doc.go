@@ -1,0 +1,115 @@
+// Package proxy enforces a contract in front of a legacy service: it accepts
+// client connections (TCP or WebSocket), dials the service for each one,
+// decodes every message in both directions with a wire-format wrapper, asks
+// a checker.Session whether the message is legal in the conversation's
+// current state, and forwards the original bytes of each legal message. A
+// message that breaks the contract is handled as the Mode says.
+//
+// # API
+//
+//	srv, err := proxy.New(proxy.Config{
+//		Contract: c,                 // *contract.Contract, compiled
+//		Upstream: "127.0.0.1:4000", // host:port, or a ws:// URL with TransportWebSocket
+//		Wire:     ubf.Wire{},       // any wrappers.Wire
+//		Mode:     proxy.Kill,       // Kill (default), Reject or Monitor
+//		Logger:   slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+//	})
+//	ln, _ := net.Listen("tcp", ":5000")
+//	go http.ListenAndServe(":9090", srv.MetricsHandler()) // /metrics and /healthz
+//	err = srv.Serve(ctx, ln) // returns once ctx is cancelled and sessions are drained
+//
+// Serve may be called once per Server. Reload swaps the contract for new
+// sessions; open sessions keep the version they started with (Erlang's
+// two-versions rule). Stats and OpenSessions report counters for tests and
+// embedding programs.
+//
+// # Sessions
+//
+// One client connection is one session, with its own connection to the
+// service and its own checker.Session: a panic or hostile input in one
+// session ends that session only (recovered, logged with its stack and
+// counted). Each session is driven by two goroutines, one per direction; the
+// checker is consulted under a per-session mutex, and no lock is held while
+// writing to a socket, so a client that does not read cannot stall the
+// checker of its own session, let alone another.
+//
+// The bytes forwarded are the bytes received (wrappers.Message.Raw): the
+// proxy decodes to check and never re-encodes.
+//
+// # Modes
+//
+//   - Kill: the wire format's error reply (wrappers.Session.ErrorReply) is
+//     sent to the client, then both sides are closed at once. Nothing of the
+//     illegal message reaches the other side.
+//   - Reject (ubf's own behaviour): an illegal client request is answered
+//     with the error reply and not forwarded, and the session goes on in the
+//     state it was in; an illegal reply is replaced by the error reply. Illegal
+//     events, from either side, are dropped (ubf drops them silently; an
+//     unsolicited error reply would be taken for the answer to the client's
+//     next request). With pipelined requests the error reply takes the place
+//     of the rejected request's reply in the order of replies.
+//   - Monitor: everything is forwarded and every violation reported. After an
+//     illegal request its reply is forwarded unchecked; after an illegal reply
+//     on a wire that announces the next state (UBF(C)), the checker follows
+//     the state the server announced, so one slip is reported once.
+//
+// A malformed or over-limit frame ends the session in every mode (the
+// stream cannot be resynchronised), as does a reply time-out in Kill and
+// Reject modes.
+//
+// # Records
+//
+// Every violation is logged at level WARN with the message "contract
+// violation" and the attributes session, client, service, contract, vsn,
+// side, states, message (text notation, truncated to MaxLogMessage),
+// expected, explanation and action (killed, rejected, dropped, forwarded).
+// Every session end is logged at INFO (WARN for error and limit) with the
+// message "session end" and session, client, service, contract, vsn, reason
+// (finished, client_left, service_left, violation, timeout, limit, shutdown,
+// error), client_messages, client_bytes, server_messages, server_bytes,
+// duration_ms and, when there is one, error. A connection refused because
+// of MaxSessions is logged as "session refused" with reason limit.
+//
+// # Limits
+//
+// Every limit has a default (DefaultLimits): frame size and nesting depth
+// (given to the wrapper's decoders), concurrent sessions (over it a new
+// connection is accepted and closed at once, or answered HTTP 503 on
+// WebSocket), pipelined requests in flight (over it the proxy stops reading
+// from the client until a reply comes back; the ubf wire always keeps strict
+// lock-step towards the service, see contract-language.md §9), idle time
+// (no message either way), reply time (a service that does not answer in
+// time has broken the contract), dial time, and the grace period of a
+// shutdown.
+//
+// # Half-close
+//
+// When the client closes its side while requests are outstanding, the proxy
+// half-closes the service connection and delivers the outstanding replies
+// before ending the session (reason client_left); with nothing outstanding
+// the session ends at once.
+//
+// # WebSocket
+//
+// With TransportWebSocket the listener accepts HTTP upgrades. For each, the
+// proxy first dials Upstream (a ws:// or wss:// URL; when its path is empty
+// the client's path and query are used), offering the client's
+// subprotocols and Origin, then completes the client's upgrade with the
+// subprotocol the service chose (HTTP 502 when the service cannot be
+// reached). Each WebSocket message is one frame of the wire format: it must
+// decode to exactly one message (plus white space) and is forwarded whole,
+// with its message type. Pings, pongs and close frames are forwarded. A
+// session that goes off-spec is closed with code 1008 (policy violation)
+// and the explanation as reason.
+//
+// # Real ubf 2.x servers
+//
+// With Config.Meta (the ubf wire), the session starts in ubf's meta
+// service, checked against the built-in meta contract (meta.con: help,
+// info, description, services, contract, {startSession, Name, Args},
+// {restartService, Name, Args}). Once {startSession, Name, _} for the
+// guarded contract (Name equal to its +name) is answered {ok, _}, the
+// session switches to the contract, starting in the state the server
+// announced with that reply. Starting a session of another service is a
+// client violation. The UBF(C) greeting is passed through unchecked.
+package proxy

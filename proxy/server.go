@@ -1,0 +1,311 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// Server is a proxy enforcing one contract in front of one service. Create
+// it with New; it is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	metrics *metrics
+	meta    *version // the ubf meta contract, when Config.Meta
+	current atomic.Pointer[version]
+
+	nextID   atomic.Uint64
+	draining atomic.Bool
+	served   atomic.Bool
+
+	mu       sync.Mutex
+	sessions map[uint64]*session
+	wg       sync.WaitGroup // one per session handler
+
+	total, violations, refused, panics atomic.Int64
+	ends                               sync.Map // endReason -> *atomic.Int64
+
+	// testHook, when set (by tests in this package), sees every message
+	// before it is handled, on the goroutine that handles it.
+	testHook func(session uint64, side wrappers.Side, m wrappers.Message)
+}
+
+// New checks cfg and returns a Server ready to Serve.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, sessions: make(map[uint64]*session)}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+	}
+	s.metrics = m
+	if cfg.Meta {
+		mc, err := MetaContract()
+		if err != nil {
+			return nil, err
+		}
+		s.meta = &version{c: mc, m: checker.Prepare(mc)}
+	}
+	s.current.Store(&version{c: cfg.Contract, m: checker.Prepare(cfg.Contract)})
+	return s, nil
+}
+
+// Reload makes c the contract of every session that starts from now on;
+// open sessions keep the version they started with. c must be compiled
+// (contract.Compile or Load without errors). It fails when Config.Initial
+// names a state c does not define.
+func (s *Server) Reload(c *contract.Contract) error {
+	if c == nil {
+		return errors.New("proxy: reload: no contract")
+	}
+	if s.cfg.Initial != "" && c.State(s.cfg.Initial) == nil {
+		return fmt.Errorf("proxy: reload: initial state %q is not a state of contract %s", s.cfg.Initial, c.Name)
+	}
+	s.current.Store(&version{c: c, m: checker.Prepare(c)})
+	s.metrics.reloads.Inc()
+	s.cfg.Logger.Info("contract loaded", slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("file", c.File))
+	return nil
+}
+
+// Contract returns the contract new sessions use.
+func (s *Server) Contract() *contract.Contract { return s.current.Load().c }
+
+// Stats are a Server's counters since it was created.
+type Stats struct {
+	Open       int              // sessions open now
+	Total      int64            // sessions ended
+	Ends       map[string]int64 // sessions ended, by reason
+	Violations int64            // violation records
+	Refused    int64            // connections refused over MaxSessions
+	Panics     int64            // panics recovered
+}
+
+// Stats returns the Server's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Open: s.OpenSessions(), Total: s.total.Load(), Violations: s.violations.Load(),
+		Refused: s.refused.Load(), Panics: s.panics.Load(), Ends: map[string]int64{}}
+	s.ends.Range(func(k, v any) bool {
+		st.Ends[string(k.(endReason))] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return st
+}
+
+// OpenSessions returns how many sessions are open.
+func (s *Server) OpenSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Serve accepts connections on ln until ctx is cancelled, then stops
+// accepting, lets the open sessions finish for Limits.Grace, closes the
+// ones left (reason shutdown) and returns nil once every session has ended.
+// It closes ln. An error from ln other than its closing is returned after
+// the same drain.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if !s.served.CompareAndSwap(false, true) {
+		return errors.New("proxy: Serve called twice")
+	}
+	var err error
+	if s.cfg.Transport == WebSocket {
+		err = s.serveWS(ctx, ln)
+	} else {
+		err = s.serveTCP(ctx, ln)
+	}
+	s.drain()
+	return err
+}
+
+func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off as
+				// net/http does rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.cfg.Logger.Warn("accept failed; retrying", slog.String("error", err.Error()), slog.Duration("delay", delay))
+				select {
+				case <-time.After(delay):
+					continue
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			return fmt.Errorf("proxy: accept: %w", err)
+		}
+		delay = 0
+		ss, ok := s.admit(conn.RemoteAddr().String())
+		if !ok {
+			_ = conn.Close()
+			continue
+		}
+		go s.handleTCP(ctx, ss, conn)
+	}
+}
+
+// admit registers a new session, or refuses it over the session limit.
+func (s *Server) admit(clientAddr string) (*session, bool) {
+	s.mu.Lock()
+	if len(s.sessions) >= s.cfg.Limits.MaxSessions || s.draining.Load() {
+		n := len(s.sessions)
+		s.mu.Unlock()
+		s.refused.Add(1)
+		s.metrics.refused.Inc()
+		s.metrics.sessionsTotal.WithLabelValues(string(reasonLimit)).Inc()
+		s.countEnd(reasonLimit)
+		s.cfg.Logger.Warn("session refused", slog.String("client", clientAddr), slog.String("reason", string(reasonLimit)),
+			slog.Int("open", n), slog.Int("max_sessions", s.cfg.Limits.MaxSessions))
+		return nil, false
+	}
+	id := s.nextID.Add(1)
+	ss := s.newSession(id, s.current.Load(), clientAddr)
+	s.sessions[id] = ss
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.sessionsOpen.Inc()
+	return ss, true
+}
+
+func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
+	defer s.release(ss)
+	defer func() {
+		if r := recover(); r != nil {
+			ss.srv.metrics.panics.Inc()
+			ss.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r)})
+		}
+	}()
+	ss.client = newTCPEndpoint(conn, ss.wire.ClientDecoder)
+	up, err := s.dial(ctx, "tcp", s.cfg.Upstream)
+	if err != nil {
+		ss.service = &deadEndpoint{}
+		ss.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("dialing the service: %w", err)})
+		ss.client.close()
+		return
+	}
+	ss.serviceAddr = up.RemoteAddr().String()
+	ss.service = newTCPEndpoint(up, ss.wire.ServerDecoder)
+	ss.log.Debug("session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
+	ss.run()
+}
+
+// dial connects to the service within DialTimeout.
+func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.DialTimeout)
+	defer cancel()
+	if s.cfg.Dial != nil {
+		return s.cfg.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// release unregisters an ended session and writes its record.
+func (s *Server) release(ss *session) {
+	ss.finish(endInfo{reason: reasonError, err: errors.New("session ended without a reason")}) // no-op when it has one
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	s.mu.Unlock()
+	s.metrics.sessionsOpen.Dec()
+	s.metrics.sessionsTotal.WithLabelValues(string(ss.end.reason)).Inc()
+	s.total.Add(1)
+	s.countEnd(ss.end.reason)
+	ss.logEnd()
+	s.wg.Done()
+}
+
+func (s *Server) countEnd(r endReason) {
+	v, _ := s.ends.LoadOrStore(r, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// drain lets open sessions finish for Grace, then ends them.
+func (s *Server) drain() {
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(s.cfg.Limits.Grace)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	s.mu.Lock()
+	open := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		open = append(open, ss)
+	}
+	s.mu.Unlock()
+	s.cfg.Logger.Info("grace period over; closing sessions", slog.Int("open", len(open)))
+	for _, ss := range open {
+		ss.finish(endInfo{reason: reasonShutdown, code: closeGoingAway, text: "proxy shutting down"})
+	}
+	<-done
+}
+
+func (ss *session) logEnd() {
+	e := ss.end
+	level := slog.LevelInfo
+	if e.reason == reasonError || e.reason == reasonLimit {
+		level = slog.LevelWarn
+	}
+	ss.mu.Lock()
+	cur := ss.cur.c
+	ss.mu.Unlock()
+	attrs := []slog.Attr{
+		slog.String("client", ss.clientAddr),
+		slog.String("service", ss.serviceAddr),
+		slog.String("contract", cur.Name),
+		slog.String("vsn", cur.Vsn),
+		slog.String("reason", string(e.reason)),
+		slog.Int64("client_messages", ss.clientMsgs.Load()),
+		slog.Int64("client_bytes", ss.clientBytes.Load()),
+		slog.Int64("server_messages", ss.serverMsgs.Load()),
+		slog.Int64("server_bytes", ss.serverBytes.Load()),
+		slog.Float64("duration_ms", float64(time.Since(ss.started).Microseconds())/1000),
+	}
+	if e.err != nil {
+		attrs = append(attrs, slog.String("error", e.err.Error()))
+	}
+	ss.log.LogAttrs(context.Background(), level, "session end", attrs...)
+}
+
+// deadEndpoint stands for a service that could not be reached.
+type deadEndpoint struct{}
+
+func (deadEndpoint) next() (wrappers.Message, error) { return wrappers.Message{}, net.ErrClosed }
+func (deadEndpoint) write([]byte, bool) error        { return net.ErrClosed }
+func (deadEndpoint) lastText() bool                  { return true }
+func (deadEndpoint) closeWrite() bool                { return false }
+func (deadEndpoint) shutdown(int, string, time.Time) {}
+func (deadEndpoint) abort(int, string)               {}
+func (deadEndpoint) drain()                          {}
+func (deadEndpoint) setWriteDeadline(time.Time)      {}
+func (deadEndpoint) close()                          {}
+func (deadEndpoint) addr() string                    { return "" }

@@ -1,0 +1,947 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// endReason says why a session ended; it is the reason field of the
+// session-end record and the label of ubfproxy_sessions_total.
+type endReason string
+
+// The end reasons.
+const (
+	reasonFinished    endReason = "finished"     // the conversation reached a terminal state
+	reasonClientLeft  endReason = "client_left"  // the client closed (or reset) its connection
+	reasonServiceLeft endReason = "service_left" // the service closed, reset, or could not be reached
+	reasonViolation   endReason = "violation"    // a party broke the contract and the mode ended the session
+	reasonTimeout     endReason = "timeout"      // idle time-out, or the service did not reply in time
+	reasonLimit       endReason = "limit"        // a frame over a limit, or the session limit
+	reasonShutdown    endReason = "shutdown"     // the proxy stopped and the grace period ran out
+	reasonError       endReason = "error"        // a panic or another internal error
+)
+
+var allReasons = []endReason{reasonFinished, reasonClientLeft, reasonServiceLeft, reasonViolation,
+	reasonTimeout, reasonLimit, reasonShutdown, reasonError}
+
+// Actions taken on a violation, as the violation record names them.
+const (
+	actionKilled    = "killed"    // error reply sent, session closed
+	actionRejected  = "rejected"  // not forwarded, error reply in its place
+	actionDropped   = "dropped"   // not forwarded, nothing in its place (events in reject mode)
+	actionForwarded = "forwarded" // monitor mode: forwarded anyway
+	actionReported  = "reported"  // monitor mode: nothing to forward (a reply time-out)
+	actionEnded     = "ended"     // the session ended anyway (a service that left a request unanswered)
+)
+
+// linger bounds how long a session that is ending waits for the client to
+// read the last reply and close, and for the last writes.
+const linger = 2 * time.Second
+
+// endInfo is how a session ended.
+type endInfo struct {
+	reason endReason
+	err    error  // the cause, when there is one worth logging
+	code   int    // WebSocket close code for the client
+	text   string // WebSocket close reason
+}
+
+// breach is a violation as the proxy reports it.
+type breach struct {
+	side        wrappers.Side
+	kind        string // the checker's violation kind, or what the proxy saw
+	states      []string
+	msg         term.Term
+	request     term.Term // for a bad reply: the request it answered
+	expected    []string
+	explanation string
+}
+
+func fromChecker(v *checker.Violation) breach {
+	side := wrappers.Client
+	if v.Side == checker.Server {
+		side = wrappers.Server
+	}
+	return breach{side: side, kind: v.Kind.String(), states: v.States, msg: v.Message, request: v.Request,
+		expected: v.ExpectedStrings(), explanation: v.Explanation}
+}
+
+func (b breach) wire() wrappers.Violation {
+	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation}
+}
+
+// pendingCall is a request forwarded to the service and awaiting its reply,
+// or (errReply != nil) a rejected request whose error reply must reach the
+// client in the place of its reply.
+type pendingCall struct {
+	req          term.Term
+	sent         time.Time
+	unchecked    bool // monitor: forwarded although illegal; its reply is not checked
+	startSession bool // meta phase: {startSession, Name, _} for the guarded contract
+	timedOut     bool // monitor: the reply time-out was reported
+	errReply     []byte
+	rejected     bool // a rejected request (errReply may be nil when the wire has none)
+}
+
+// version is a contract as sessions use it.
+type version struct {
+	c *contract.Contract
+	m *checker.Machine
+}
+
+// session is one client connection and its connection to the service.
+type session struct {
+	srv     *Server
+	id      uint64
+	cfg     *Config
+	log     *slog.Logger
+	user    *version // the contract this session enforces, fixed at its start
+	wire    wrappers.Session
+	dropper wrappers.Dropper
+	client  endpoint
+	service endpoint
+	// clientAddr and serviceAddr are fixed for the records.
+	clientAddr, serviceAddr string
+	maxPending              int
+	lockstep                bool
+	started                 time.Time
+
+	mu         sync.Mutex
+	cond       sync.Cond
+	cur        *version // the contract in effect: the meta contract, then user
+	chk        *checker.Session
+	meta       bool
+	pending    []pendingCall
+	inflight   int  // entries of pending sent to the service
+	clientDone bool // the client closed its side; end when nothing is in flight
+	ended      bool
+
+	clientW sync.Mutex // orders and serialises writes to the client
+
+	endOnce sync.Once
+	end     endInfo
+
+	clientMsgs, clientBytes, serverMsgs, serverBytes atomic.Int64
+	last                                             atomic.Int64 // unix nanos of the last message either way
+	idle, replyTimer                                 *time.Timer
+}
+
+func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
+	cfg := &s.cfg
+	ss := &session{
+		srv: s, id: id, cfg: cfg, user: v, clientAddr: clientAddr, serviceAddr: cfg.Upstream,
+		maxPending: cfg.Limits.MaxPending, started: time.Now(),
+	}
+	ss.cond.L = &ss.mu
+	ss.wire = cfg.Wire.NewSession(wrappers.Options{
+		Limits:    wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame}.WithDefaults(),
+		SimpleRPC: cfg.SimpleRPC,
+	})
+	ss.dropper, _ = ss.wire.(wrappers.Dropper)
+	if cfg.Wire.Name() == "ubf" {
+		// The real ubf server drops a connection that sends two requests
+		// in one read (contract-language.md §9).
+		ss.lockstep, ss.maxPending = true, 1
+	}
+	ss.cur = v
+	if cfg.Meta {
+		ss.cur, ss.meta = s.meta, true
+	}
+	ss.chk = ss.newChecker(ss.cur, ss.initialState())
+	ss.log = cfg.Logger.With(slog.Uint64("session", id))
+	ss.last.Store(time.Now().UnixNano())
+	return ss
+}
+
+func (s *session) initialState() string {
+	if s.meta {
+		return ""
+	}
+	return s.cfg.Initial
+}
+
+// newChecker starts a checker session on v in state initial ("" for the
+// contract's own). It only fails for a state v does not define, which the
+// callers have ruled out; a failure still gives a session whose every check
+// is a violation, never a nil pointer.
+func (s *session) newChecker(v *version, initial string) *checker.Session {
+	c, err := v.m.NewSession(checker.Options{Initial: initial, MaxPending: s.maxPending})
+	if err != nil {
+		return checker.NewSession(v.c, checker.Options{Initial: initial, MaxPending: s.maxPending})
+	}
+	return c
+}
+
+// run drives the session until both directions have stopped. The service
+// connection is already established.
+func (s *session) run() {
+	s.idle = time.AfterFunc(s.cfg.Limits.IdleTimeout, s.guarded(s.onIdle))
+	s.replyTimer = time.AfterFunc(time.Hour, s.guarded(s.onReplyTimeout))
+	s.replyTimer.Stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.guarded(s.serviceLoop)()
+	}()
+	s.guarded(s.clientLoop)()
+	wg.Wait()
+	s.idle.Stop()
+	s.replyTimer.Stop()
+	s.client.close()
+	s.service.close()
+}
+
+// guarded runs f, turning a panic into the end of this session only.
+func (s *session) guarded(f func()) func() {
+	return func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.srv.metrics.panics.Inc()
+				s.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r), code: closeInternal, text: "internal error"})
+				// The reader of the side that panicked stops here; drain
+				// it so the client sees the close rather than a reset.
+			}
+		}()
+		f()
+	}
+}
+
+func (s *session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+func (s *session) touch() { s.last.Store(time.Now().UnixNano()) }
+
+// finish ends the session once: the service connection is closed at once,
+// the client's is shut down so that it can still read what was written to
+// it, and both readers stop.
+func (s *session) finish(e endInfo) {
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		s.ended = true
+		s.end = e
+		s.cond.Broadcast()
+		s.mu.Unlock()
+		if s.idle != nil {
+			s.idle.Stop()
+		}
+		if s.replyTimer != nil {
+			s.replyTimer.Stop()
+		}
+		code, text := e.code, e.text
+		if code == 0 {
+			code = closeNormal
+		}
+		svcCode := closeNormal
+		switch {
+		case e.reason == reasonClientLeft:
+			svcCode, text = code, e.text
+		case code == closePolicy || code == closeTooBig:
+			svcCode = closeGoingAway
+		case e.reason == reasonShutdown || e.reason == reasonTimeout || e.reason == reasonError:
+			svcCode = closeGoingAway
+		}
+		s.service.abort(svcCode, text)
+		s.client.shutdown(code, text, time.Now().Add(linger))
+	})
+}
+
+// ---- client to service ----
+
+func (s *session) clientLoop() {
+	for {
+		m, err := s.client.next()
+		if s.isEnded() {
+			s.client.drain()
+			return
+		}
+		if err != nil {
+			s.clientReadError(err)
+			s.client.drain()
+			return
+		}
+		s.touch()
+		s.clientMsgs.Add(1)
+		s.clientBytes.Add(int64(len(m.Raw)))
+		s.srv.metrics.bytesC[0].Add(float64(len(m.Raw)))
+		if h := s.srv.testHook; h != nil {
+			h(s.id, wrappers.Client, m)
+		}
+		if !s.fromClient(m) {
+			s.client.drain()
+			return
+		}
+	}
+}
+
+func (s *session) fromClient(m wrappers.Message) bool {
+	switch m.Kind {
+	case wrappers.Filler:
+		s.srv.metrics.msg[0][2].Inc()
+		return s.toService(m.Raw)
+	case wrappers.Call:
+		return s.clientCall(m)
+	case wrappers.Event:
+		return s.clientEvent(m)
+	default:
+		s.mu.Lock()
+		b := breach{side: wrappers.Client, kind: "bad-message", states: s.chk.States(), msg: m.Term,
+			explanation: fmt.Sprintf("the client sent a %s; a client sends requests and events", m.Kind)}
+		s.mu.Unlock()
+		return s.clientEventViolation(m, b)
+	}
+}
+
+// check times one checker call.
+func (s *session) check(f func() *checker.Violation) *checker.Violation {
+	t0 := time.Now()
+	v := f()
+	s.srv.metrics.checkLatency.Observe(time.Since(t0).Seconds())
+	return v
+}
+
+// push appends p to the pending requests (mu held) and arms the reply
+// timer when p is the only one in flight.
+func (s *session) push(p pendingCall) {
+	s.pending = append(s.pending, p)
+	if p.errReply == nil && !p.rejected {
+		s.inflight++
+		if s.inflight == 1 {
+			s.replyTimer.Reset(s.cfg.Limits.ReplyTimeout)
+		}
+	}
+}
+
+// pop removes the oldest request in flight (mu held), re-arms the reply
+// timer for the next one, and returns the error replies of rejected
+// requests that were queued behind it.
+func (s *session) pop() (head pendingCall, queued [][]byte) {
+	head = s.pending[0]
+	s.shift()
+	s.inflight--
+	for len(s.pending) > 0 && s.pending[0].rejected {
+		if r := s.pending[0].errReply; r != nil {
+			queued = append(queued, r)
+		}
+		s.shift()
+	}
+	s.armReplyTimer()
+	s.cond.Broadcast()
+	return head, queued
+}
+
+func (s *session) shift() {
+	n := copy(s.pending, s.pending[1:])
+	s.pending[n] = pendingCall{}
+	s.pending = s.pending[:n]
+}
+
+// armReplyTimer (mu held) sets the reply timer for the oldest request in
+// flight, or stops it.
+func (s *session) armReplyTimer() {
+	if s.inflight == 0 || s.pending[0].timedOut {
+		s.replyTimer.Stop()
+		return
+	}
+	s.replyTimer.Reset(time.Until(s.pending[0].sent.Add(s.cfg.Limits.ReplyTimeout)))
+}
+
+func (s *session) clientCall(m wrappers.Message) bool {
+	s.mu.Lock()
+	for !s.ended && s.inflight >= s.maxPending {
+		s.cond.Wait()
+	}
+	if s.ended {
+		s.mu.Unlock()
+		return false
+	}
+	var v *checker.Violation
+	var b *breach
+	startSession := false
+	if s.meta {
+		if name, ok := startSessionName(m.Term); ok {
+			if name != s.user.c.Name {
+				b = &breach{side: wrappers.Client, kind: "bad-request", states: s.chk.States(), msg: m.Term,
+					expected:    []string{fmt.Sprintf("{startSession, %s, term()}", term.String(s.user.c.Name))},
+					explanation: fmt.Sprintf("this proxy guards the service %s only, not %s", term.String(s.user.c.Name), term.String(name))}
+			} else {
+				startSession = true
+			}
+		}
+	}
+	if b == nil {
+		v = s.check(func() *checker.Violation { return s.chk.Call(m.Term) })
+		if v != nil {
+			bb := fromChecker(v)
+			b = &bb
+		}
+	}
+	if b == nil {
+		s.push(pendingCall{req: m.Term, sent: time.Now(), startSession: startSession})
+		s.mu.Unlock()
+		s.srv.metrics.msg[0][0].Inc()
+		return s.toService(m.Raw)
+	}
+	s.srv.metrics.msg[0][1].Inc()
+	switch s.cfg.Mode {
+	case Monitor:
+		s.push(pendingCall{req: m.Term, sent: time.Now(), unchecked: true})
+		s.mu.Unlock()
+		s.report(*b, actionForwarded)
+		return s.toService(m.Raw)
+	case Reject:
+		reply := s.wire.ErrorReply(b.wire())
+		if s.dropper != nil {
+			s.dropper.Dropped(wrappers.Client, m)
+		}
+		if len(s.pending) > 0 {
+			// Earlier replies are still to come: the error reply takes
+			// this request's place among them.
+			s.push(pendingCall{req: m.Term, errReply: reply, rejected: true})
+			s.mu.Unlock()
+			s.report(*b, actionRejected)
+			return true
+		}
+		s.clientW.Lock()
+		s.mu.Unlock()
+		s.report(*b, actionRejected)
+		err := s.writeClientLocked(reply, m)
+		s.clientW.Unlock()
+		if err != nil {
+			s.finish(endInfo{reason: reasonClientLeft, err: err})
+			return false
+		}
+		return true
+	default:
+		s.mu.Unlock()
+		s.kill(*b, reasonViolation)
+		return false
+	}
+}
+
+func (s *session) clientEvent(m wrappers.Message) bool {
+	s.mu.Lock()
+	for s.lockstep && !s.ended && s.inflight > 0 {
+		// Never let an event share a read with a request at a ubf server.
+		s.cond.Wait()
+	}
+	if s.ended {
+		s.mu.Unlock()
+		return false
+	}
+	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
+	s.mu.Unlock()
+	if v == nil {
+		s.srv.metrics.msg[0][0].Inc()
+		return s.toService(m.Raw)
+	}
+	s.srv.metrics.msg[0][1].Inc()
+	return s.clientEventViolation(m, fromChecker(v))
+}
+
+// clientEventViolation handles an illegal client message that is not a
+// request: forwarded in monitor mode, dropped in reject mode.
+func (s *session) clientEventViolation(m wrappers.Message, b breach) bool {
+	switch s.cfg.Mode {
+	case Monitor:
+		s.report(b, actionForwarded)
+		return s.toService(m.Raw)
+	case Reject:
+		if s.dropper != nil {
+			s.dropper.Dropped(wrappers.Client, m)
+		}
+		s.report(b, actionDropped)
+		return true
+	default:
+		s.kill(b, reasonViolation)
+		return false
+	}
+}
+
+func (s *session) toService(raw []byte) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	if err := s.service.write(raw, s.client.lastText()); err != nil {
+		s.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("writing to the service: %w", err), code: closeGoingAway, text: "service unavailable"})
+		return false
+	}
+	return true
+}
+
+func (s *session) clientReadError(err error) {
+	var fe *wrappers.FrameError
+	switch {
+	case errors.Is(err, io.EOF):
+		s.mu.Lock()
+		s.clientDone = true
+		waiting := s.inflight > 0 && !s.ended
+		s.mu.Unlock()
+		if waiting && s.service.closeWrite() {
+			return // the service loop ends the session after the last reply
+		}
+		code, text := closeNormal, ""
+		if pc, ok := s.client.(interface{ peerClose() (int, string, bool) }); ok {
+			if c, t, ok := pc.peerClose(); ok {
+				code, text = c, t
+			}
+		}
+		s.finish(endInfo{reason: reasonClientLeft, code: code, text: text})
+	case errors.As(err, &fe):
+		s.frameError(wrappers.Client, fe)
+	default:
+		s.finish(endInfo{reason: reasonClientLeft, err: err})
+	}
+}
+
+// frameError ends the session after a malformed or over-limit frame: the
+// stream cannot be read further in any mode.
+func (s *session) frameError(side wrappers.Side, fe *wrappers.FrameError) {
+	s.mu.Lock()
+	b := breach{side: side, kind: "malformed-frame", states: s.chk.States(), explanation: fe.Error()}
+	s.mu.Unlock()
+	reason, code := reasonViolation, closePolicy
+	if fe.Limit {
+		b.kind, reason, code = "limit", reasonLimit, closeTooBig
+	}
+	s.srv.metrics.msg[dirIndex(side)][1].Inc()
+	if s.cfg.Mode == Monitor {
+		s.report(b, actionEnded)
+		s.finish(endInfo{reason: reason, err: fe, code: code, text: fe.Msg})
+		return
+	}
+	s.killCode(b, reason, code)
+}
+
+func dirIndex(side wrappers.Side) int {
+	if side == wrappers.Server {
+		return 1
+	}
+	return 0
+}
+
+// ---- service to client ----
+
+func (s *session) serviceLoop() {
+	for {
+		m, err := s.service.next()
+		if s.isEnded() {
+			return
+		}
+		if err != nil {
+			s.serviceReadError(err)
+			return
+		}
+		s.touch()
+		s.serverMsgs.Add(1)
+		s.serverBytes.Add(int64(len(m.Raw)))
+		s.srv.metrics.bytesC[1].Add(float64(len(m.Raw)))
+		if h := s.srv.testHook; h != nil {
+			h(s.id, wrappers.Server, m)
+		}
+		if !s.fromService(m) {
+			return
+		}
+	}
+}
+
+func (s *session) fromService(m wrappers.Message) bool {
+	switch m.Kind {
+	case wrappers.Filler, wrappers.Greeting:
+		s.srv.metrics.msg[1][2].Inc()
+		return s.toClient(m.Raw, m, nil)
+	case wrappers.Reply:
+		return s.serviceReply(m)
+	case wrappers.Event:
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return false
+		}
+		v := s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
+		if v == nil {
+			s.clientW.Lock()
+			s.mu.Unlock()
+			s.srv.metrics.msg[1][0].Inc()
+			return s.writeClientUnlock(m.Raw, m, nil)
+		}
+		s.mu.Unlock()
+		s.srv.metrics.msg[1][1].Inc()
+		return s.serviceEventViolation(m, fromChecker(v))
+	default:
+		s.mu.Lock()
+		b := breach{side: wrappers.Server, kind: "bad-message", states: s.chk.States(), msg: m.Term,
+			explanation: fmt.Sprintf("the service sent a %s; a service sends replies and events", m.Kind)}
+		s.mu.Unlock()
+		s.srv.metrics.msg[1][1].Inc()
+		return s.serviceEventViolation(m, b)
+	}
+}
+
+func (s *session) serviceEventViolation(m wrappers.Message, b breach) bool {
+	switch s.cfg.Mode {
+	case Monitor:
+		s.report(b, actionForwarded)
+		return s.toClient(m.Raw, m, nil)
+	case Reject:
+		if s.dropper != nil {
+			s.dropper.Dropped(wrappers.Server, m)
+		}
+		s.report(b, actionDropped)
+		return true
+	default:
+		s.kill(b, reasonViolation)
+		return false
+	}
+}
+
+func (s *session) serviceReply(m wrappers.Message) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return false
+	}
+	if s.inflight == 0 {
+		b := breach{side: wrappers.Server, kind: "unexpected-reply", states: s.chk.States(), msg: m.Term,
+			explanation: "a reply with no request outstanding"}
+		s.mu.Unlock()
+		s.srv.metrics.msg[1][1].Inc()
+		return s.serviceEventViolation(m, b)
+	}
+	head := s.pending[0]
+	var v *checker.Violation
+	var b *breach
+	switch {
+	case head.unchecked:
+		// Monitor mode forwarded an illegal request; its reply says
+		// nothing the checker could follow.
+		head, queued := s.pop()
+		if m.NextState != "" && s.inflight == 0 && s.cur.m.HasState(m.NextState) {
+			s.chk = s.newChecker(s.cur, m.NextState)
+		}
+		_ = head
+		s.clientW.Lock()
+		last := s.clientDone && s.inflight == 0
+		s.mu.Unlock()
+		s.srv.metrics.msg[1][2].Inc()
+		if !s.writeClientUnlock(m.Raw, m, queued) {
+			return false
+		}
+		if last {
+			s.finish(endInfo{reason: reasonClientLeft})
+			return false
+		}
+		return true
+	case s.meta && head.startSession:
+		// The announced state belongs to the contract being started, so
+		// the meta contract checks the reply alone.
+		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+		if v == nil && isOK(m.Term) {
+			next := m.NextState
+			if next == "" {
+				next = s.cfg.Initial
+			}
+			if next != "" && !s.user.m.HasState(next) {
+				b = &breach{side: wrappers.Server, kind: "bad-next-state", states: s.chk.States(), msg: m.Term, request: head.req,
+					explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", s.user.c.Name, next)}
+			} else {
+				s.cur, s.meta = s.user, false
+				s.chk = s.newChecker(s.user, next)
+				s.log.Debug("contract started", slog.String("contract", s.user.c.Name), slog.Any("states", s.chk.States()))
+			}
+		}
+	case m.NextState != "":
+		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
+	default:
+		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+	}
+	if v != nil {
+		bb := fromChecker(v)
+		b = &bb
+	}
+	if b == nil {
+		_, queued := s.pop()
+		done := s.chk.Done()
+		last := s.clientDone && s.inflight == 0
+		s.clientW.Lock()
+		s.mu.Unlock()
+		s.srv.metrics.msg[1][0].Inc()
+		if !s.writeClientUnlock(m.Raw, m, queued) {
+			return false
+		}
+		switch {
+		case done:
+			s.finish(endInfo{reason: reasonFinished})
+			return false
+		case last:
+			s.finish(endInfo{reason: reasonClientLeft})
+			return false
+		}
+		return true
+	}
+	s.srv.metrics.msg[1][1].Inc()
+	if v != nil && v.Kind == checker.PipelinedRequest {
+		// A pipelined request that this reply made illegal has already
+		// reached the service; it cannot be taken back in any mode.
+		s.mu.Unlock()
+		s.toClient(m.Raw, m, nil)
+		s.kill(*b, reasonViolation)
+		return false
+	}
+	if s.cfg.Mode == Kill {
+		s.mu.Unlock()
+		s.kill(*b, reasonViolation)
+		return false
+	}
+	// Reject and monitor go on: the checker left the request pending, so
+	// follow the state the service announced, or stay where the session
+	// was; that needs no other request in flight.
+	states := s.chk.States()
+	_, queued := s.pop()
+	next := ""
+	switch {
+	case m.NextState != "" && s.cur.m.HasState(m.NextState):
+		next = m.NextState
+	case len(states) == 1:
+		next = states[0]
+	}
+	if s.inflight > 0 || next == "" {
+		s.mu.Unlock()
+		b.explanation += "; the session cannot follow the conversation after this reply"
+		s.kill(*b, reasonViolation)
+		return false
+	}
+	s.chk = s.newChecker(s.cur, next)
+	last := s.clientDone && s.inflight == 0
+	s.clientW.Lock()
+	s.mu.Unlock()
+	raw, action := m.Raw, actionForwarded
+	if s.cfg.Mode == Reject {
+		raw, action = s.wire.ErrorReply(b.wire()), actionRejected
+		if s.dropper != nil {
+			s.dropper.Dropped(wrappers.Server, m)
+		}
+	}
+	s.report(*b, action)
+	if !s.writeClientUnlock(raw, m, queued) {
+		return false
+	}
+	if last {
+		s.finish(endInfo{reason: reasonClientLeft})
+		return false
+	}
+	return true
+}
+
+// toClient writes raw and then the queued error replies to the client.
+func (s *session) toClient(raw []byte, m wrappers.Message, queued [][]byte) bool {
+	s.clientW.Lock()
+	return s.writeClientUnlock(raw, m, queued)
+}
+
+// writeClientUnlock writes with clientW held and releases it.
+func (s *session) writeClientUnlock(raw []byte, m wrappers.Message, queued [][]byte) bool {
+	err := s.writeClientLocked(raw, m)
+	for _, q := range queued {
+		if err == nil {
+			err = s.writeClientLocked(q, m)
+		}
+	}
+	s.clientW.Unlock()
+	if err != nil {
+		s.finish(endInfo{reason: reasonClientLeft, err: fmt.Errorf("writing to the client: %w", err)})
+		return false
+	}
+	return true
+}
+
+func (s *session) writeClientLocked(raw []byte, m wrappers.Message) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	_ = m
+	return s.client.write(raw, s.service.lastText())
+}
+
+func (s *session) serviceReadError(err error) {
+	var fe *wrappers.FrameError
+	switch {
+	case errors.Is(err, io.EOF):
+		s.mu.Lock()
+		var v *checker.Violation
+		if s.inflight > 0 && !s.pending[0].unchecked {
+			v = s.chk.Close(checker.Server)
+		}
+		s.mu.Unlock()
+		code, text := closeNormal, ""
+		if pc, ok := s.service.(interface{ peerClose() (int, string, bool) }); ok {
+			if c, t, ok := pc.peerClose(); ok {
+				code, text = c, t
+			}
+		}
+		if v != nil {
+			b := fromChecker(v)
+			s.srv.metrics.msg[1][1].Inc()
+			if s.cfg.Mode != Monitor {
+				s.report(b, actionKilled)
+				s.sendErrorReply(b)
+			} else {
+				s.report(b, actionEnded)
+			}
+			s.finish(endInfo{reason: reasonServiceLeft, err: errors.New(v.Explanation), code: closePolicy, text: v.Explanation})
+			return
+		}
+		s.finish(endInfo{reason: reasonServiceLeft, code: code, text: text})
+	case errors.As(err, &fe):
+		s.frameError(wrappers.Server, fe)
+	default:
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+			s.finish(endInfo{reason: reasonServiceLeft, err: err})
+			return
+		}
+		s.finish(endInfo{reason: reasonServiceLeft, err: err, code: closeGoingAway, text: "service connection lost"})
+	}
+}
+
+// ---- violations and timers ----
+
+// kill reports b, sends the error reply to the client and ends the session.
+func (s *session) kill(b breach, reason endReason) { s.killCode(b, reason, closePolicy) }
+
+func (s *session) killCode(b breach, reason endReason, code int) {
+	s.report(b, actionKilled)
+	s.sendErrorReply(b)
+	s.finish(endInfo{reason: reason, err: errors.New(b.explanation), code: code, text: b.explanation})
+}
+
+// sendErrorReply writes the wire format's error reply for b to the client,
+// bounded in time: a client that does not read cannot hold the session.
+func (s *session) sendErrorReply(b breach) {
+	reply := s.wire.ErrorReply(b.wire())
+	if reply == nil {
+		return
+	}
+	s.client.setWriteDeadline(time.Now().Add(linger))
+	s.clientW.Lock()
+	defer s.clientW.Unlock()
+	if s.isEnded() {
+		return
+	}
+	_ = s.client.write(reply, s.service.lastText())
+}
+
+// report logs the violation record and counts it.
+func (s *session) report(b breach, action string) {
+	s.mu.Lock()
+	cur := s.cur.c
+	s.mu.Unlock()
+	s.srv.metrics.violation(cur.Name, b.side.String())
+	s.srv.violations.Add(1)
+	attrs := []slog.Attr{
+		slog.String("client", s.clientAddr),
+		slog.String("service", s.serviceAddr),
+		slog.String("contract", cur.Name),
+		slog.String("vsn", cur.Vsn),
+		slog.String("side", b.side.String()),
+		slog.String("kind", b.kind),
+		slog.Any("states", nonNil(b.states)),
+	}
+	if b.msg != nil {
+		attrs = append(attrs, slog.String("message", term.Truncated(b.msg, s.cfg.MaxLogMessage)))
+	}
+	if b.request != nil {
+		attrs = append(attrs, slog.String("request", term.Truncated(b.request, s.cfg.MaxLogMessage)))
+	}
+	attrs = append(attrs,
+		slog.Any("expected", nonNil(b.expected)),
+		slog.String("explanation", b.explanation),
+		slog.String("action", action),
+		slog.String("mode", s.cfg.Mode.String()),
+	)
+	s.log.LogAttrs(nil, slog.LevelWarn, "contract violation", attrs...) //nolint:staticcheck // a nil context is allowed
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func (s *session) onIdle() {
+	idle := s.cfg.Limits.IdleTimeout
+	since := time.Since(time.Unix(0, s.last.Load()))
+	if since < idle {
+		s.idle.Reset(idle - since)
+		return
+	}
+	s.finish(endInfo{reason: reasonTimeout, err: fmt.Errorf("no message either way for %s", idle), code: closeGoingAway, text: "idle time-out"})
+}
+
+func (s *session) onReplyTimeout() {
+	rt := s.cfg.Limits.ReplyTimeout
+	s.mu.Lock()
+	if s.ended || s.inflight == 0 || s.pending[0].timedOut {
+		s.mu.Unlock()
+		return
+	}
+	head := &s.pending[0]
+	if wait := time.Until(head.sent.Add(rt)); wait > 0 {
+		s.replyTimer.Reset(wait)
+		s.mu.Unlock()
+		return
+	}
+	b := breach{side: wrappers.Server, kind: "reply-timeout", states: s.chk.States(), request: head.req,
+		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(head.req, s.cfg.MaxLogMessage))}
+	if s.cfg.Mode == Monitor {
+		head.timedOut = true
+		s.mu.Unlock()
+		s.srv.metrics.msg[1][1].Inc()
+		s.report(b, actionReported)
+		return
+	}
+	s.mu.Unlock()
+	s.srv.metrics.msg[1][1].Inc()
+	s.killCode(b, reasonTimeout, closePolicy)
+}
+
+// ---- meta phase helpers ----
+
+// startSessionName returns Name of {startSession, Name, Args} when Name is
+// a string.
+func startSessionName(t term.Term) (string, bool) {
+	tup, ok := t.(term.Tuple)
+	if !ok || len(tup) != 3 || tup[0] != term.Term(term.Atom("startSession")) {
+		return "", false
+	}
+	switch n := tup[1].(type) {
+	case term.String:
+		return string(n), true
+	case term.Binary:
+		return string(n), true
+	}
+	return "", false
+}
+
+// isOK reports whether t is {ok, _}.
+func isOK(t term.Term) bool {
+	tup, ok := t.(term.Tuple)
+	return ok && len(tup) == 2 && tup[0] == term.Term(term.Atom("ok"))
+}
