@@ -1,0 +1,517 @@
+package contract
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/ubfproxy/ubfproxy/grammar"
+)
+
+// Format prints a contract in its canonical layout. It works on the syntax
+// tree, so literals keep their spelling (16#ff stays 16#ff), each
+// declaration keeps its dialect, and every comment survives: a comment at
+// the end of a line stays at the end of that declaration's or rule's line;
+// any other comment is printed on its own line before the declaration or
+// rule it precedes (a comment inside a multi-line declaration moves above
+// it). Formatting is idempotent and does not change meaning. A file with a
+// syntax error is not formatted; the error is returned as a finding.
+//
+// The layout: one declaration per paragraph line, at most one blank line
+// kept where the source had blank lines; single spaces around operators;
+// "->" as the Armstrong arrow and "x" before next states; a +state with
+// several replies puts each on its own line, led by "|"; UBF(B) sections
+// put one definition or rule per line, rules indented by four spaces, and
+// align "::" (or "=") and "=>" within runs of consecutive lines.
+func Format(filename string, src []byte) ([]byte, Diagnostics) {
+	f, err := grammar.Parse(filename, src)
+	if err != nil {
+		var ge *grammar.Error
+		p := Pos{File: filename, Line: 1, Column: 1}
+		msg := err.Error()
+		if errors.As(err, &ge) {
+			p = Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}
+			msg = ge.Msg
+		}
+		return nil, Diagnostics{{Pos: p, Severity: Error, Code: "syntax", Message: msg}}
+	}
+	p := &printer{comments: f.Comments}
+	for i, d := range f.Decls {
+		next := len(src) + 1
+		if i+1 < len(f.Decls) {
+			next = f.Decls[i+1].Pos.Offset
+		}
+		p.decl(d, next)
+	}
+	p.leadingIndent(len(src)+1, "")
+	out := render(p.out)
+	if len(bytes.TrimSpace(out)) == 0 {
+		return []byte{}, nil
+	}
+	return out, nil
+}
+
+// outLine is one line of output: code with an optional trailing comment,
+// an own-line comment (code "" and own true), or a blank line.
+type outLine struct {
+	text    string
+	comment string
+	own     bool
+	blank   bool
+}
+
+// render writes the lines, aligning trailing comments within each block of
+// consecutive code lines.
+func render(lines []outLine) []byte {
+	var b bytes.Buffer
+	for i := 0; i < len(lines); {
+		if lines[i].blank || lines[i].own {
+			if lines[i].own {
+				b.WriteString(lines[i].text)
+			}
+			b.WriteByte('\n')
+			i++
+			continue
+		}
+		j := i
+		col := 0
+		for j < len(lines) && !lines[j].blank && !lines[j].own {
+			if lines[j].comment != "" {
+				col = max(col, len(lines[j].text))
+			}
+			j++
+		}
+		for _, l := range lines[i:j] {
+			b.WriteString(l.text)
+			if l.comment != "" {
+				b.WriteString(strings.Repeat(" ", col-len(l.text)+2))
+				b.WriteString(l.comment)
+			}
+			b.WriteByte('\n')
+		}
+		i = j
+	}
+	return b.Bytes()
+}
+
+type printer struct {
+	out      []outLine
+	comments []grammar.Comment
+	next     int // first comment not printed yet
+	prevLine int // source line where the last printed thing ended; 0 at start
+}
+
+// blank prints one empty line when the source had at least one between
+// the previous printed thing and line.
+func (p *printer) blank(line int) {
+	if p.prevLine > 0 && line-p.prevLine > 1 && len(p.out) > 0 && !p.out[len(p.out)-1].blank {
+		p.out = append(p.out, outLine{blank: true})
+	}
+}
+
+// leadingIndent prints, each on its own line, the comments that start
+// before offset, indented by indent, keeping one blank line where the
+// source had some.
+func (p *printer) leadingIndent(offset int, indent string) {
+	for p.next < len(p.comments) && p.comments[p.next].Pos.Offset < offset {
+		c := p.comments[p.next]
+		p.blank(c.Pos.Line)
+		p.out = append(p.out, outLine{text: indent + c.Text, own: true})
+		p.prevLine = c.Pos.Line
+		p.next++
+	}
+}
+
+// trailing returns the comment that ends the source line endLine before
+// offset limit, if any, and consumes it.
+func (p *printer) trailing(endLine, limit int) string {
+	if p.next < len(p.comments) {
+		c := p.comments[p.next]
+		if c.Pos.Line == endLine && c.Pos.Offset < limit {
+			p.next++
+			return c.Text
+		}
+	}
+	return ""
+}
+
+// line writes one output line with an optional trailing comment.
+func (p *printer) line(text, comment string) {
+	p.out = append(p.out, outLine{text: text, comment: comment})
+}
+
+func (p *printer) decl(d *grammar.Decl, nextOffset int) {
+	p.leadingIndent(d.Pos.Offset, "")
+	p.blank(d.Pos.Line)
+	switch {
+	case d.Types != nil:
+		p.typesSection(d, nextOffset)
+		return
+	case d.UState != nil:
+		p.ruleSection(d, "+STATE "+d.UState.Name.Text, ustateItems(d.UState), nextOffset)
+		return
+	case d.UAny != nil:
+		p.ruleSection(d, "+ANYSTATE", uanyItems(d.UAny), nextOffset)
+		return
+	}
+	// Comments inside a declaration move above it (a comment always runs
+	// to the end of its line, so none can sit inside the last line).
+	endLine := d.EndPos.Line
+	p.prevLine = d.Pos.Line
+	p.hoist(d.EndPos.Offset, "")
+	lines := simpleDecl(d)
+	comment := p.trailing(endLine, nextOffset)
+	for i, l := range lines {
+		if i == len(lines)-1 {
+			p.line(l, comment)
+		} else {
+			p.line(l, "")
+		}
+	}
+	p.prevLine = endLine
+}
+
+// hoist prints the comments before offset on their own lines, without
+// blank lines.
+func (p *printer) hoist(offset int, indent string) {
+	for p.next < len(p.comments) && p.comments[p.next].Pos.Offset < offset {
+		p.out = append(p.out, outLine{text: indent + p.comments[p.next].Text, own: true})
+		p.next++
+	}
+}
+
+func simpleDecl(d *grammar.Decl) []string {
+	switch {
+	case d.Meta != nil:
+		return []string{"+" + d.Meta.Key + "(" + d.Meta.Value + ")."}
+	case d.DefType != nil:
+		t := d.DefType
+		s := "+deftype " + t.Name.Name + "() " + t.Sep + " " + typeText(t.Type)
+		if t.Annotation != "" {
+			s += " " + t.Annotation
+		}
+		return []string{s + "."}
+	case d.State != nil:
+		s := d.State
+		head := "+state " + names(s.States) + " x " + typeText(s.In) + " ->"
+		return withOutputs(head, s.Outs, " x ")
+	case d.API != nil:
+		a := d.API
+		args := make([]string, len(a.Args))
+		for i, t := range a.Args {
+			args[i] = typeText(t)
+		}
+		head := "+type " + names(a.States) + " x " + a.Module.Text + ":" + a.Func.Text + "(" + strings.Join(args, ", ") + ") ->"
+		return withOutputs(head, a.Outs, " x ")
+	case d.AnyState != nil:
+		a := d.AnyState
+		if a.Event != nil {
+			return []string{"+anystate event " + a.Dir + " " + typeText(a.Event) + "."}
+		}
+		return []string{"+anystate " + typeText(a.In) + " -> " + typeText(a.Out) + "."}
+	case d.Event != nil:
+		e := d.Event
+		return []string{"+event " + names(e.States) + " " + e.Dir + " " + typeText(e.Type) + "."}
+	}
+	return nil
+}
+
+// withOutputs lays out an Armstrong rule: one reply on the rule's line, or
+// several, each on its own line.
+func withOutputs(head string, outs []*grammar.Output, sep string) []string {
+	if len(outs) == 1 {
+		return []string{head + " " + outputText(outs[0], sep) + "."}
+	}
+	lines := []string{head}
+	for i, o := range outs {
+		prefix := "      "
+		if i > 0 {
+			prefix = "    | "
+		}
+		l := prefix + outputText(o, sep)
+		if i == len(outs)-1 {
+			l += "."
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+func outputText(o *grammar.Output, sep string) string {
+	return typeText(o.Type) + sep + o.Next.Text
+}
+
+func names(ns []*grammar.Name) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = n.Text
+	}
+	return strings.Join(parts, " | ")
+}
+
+// sectionItem is one definition or rule of a UBF(B) section.
+type sectionItem struct {
+	pos    lexer.Position
+	end    lexer.Position
+	lhs    string   // left of the aligned operator
+	op     string   // "::", "=" or "=>", "<="
+	rhs    []string // first line, then continuation lines (rules with several replies)
+	contOp bool     // continuation lines start with "|"
+}
+
+func ustateItems(s *grammar.UStateSection) []sectionItem {
+	items := make([]sectionItem, len(s.Rules))
+	for i, r := range s.Rules {
+		it := sectionItem{pos: r.Pos, end: r.EndPos}
+		if r.Event != nil {
+			it.lhs, it.op, it.rhs = "EVENT", r.Dir, []string{typeText(r.Event)}
+		} else {
+			it.lhs, it.op = typeText(r.In), "=>"
+			for _, o := range r.Outs {
+				it.rhs = append(it.rhs, outputText(o, " & "))
+			}
+			it.contOp = true
+		}
+		items[i] = it
+	}
+	return items
+}
+
+func uanyItems(s *grammar.UAnySection) []sectionItem {
+	items := make([]sectionItem, len(s.Rules))
+	for i, r := range s.Rules {
+		it := sectionItem{pos: r.Pos, end: r.EndPos}
+		if r.Event != nil {
+			it.lhs, it.op, it.rhs = "EVENT", r.Dir, []string{typeText(r.Event)}
+		} else {
+			it.lhs, it.op, it.rhs = typeText(r.In), "=>", []string{typeText(r.Out)}
+		}
+		items[i] = it
+	}
+	return items
+}
+
+func (p *printer) typesSection(d *grammar.Decl, nextOffset int) {
+	items := make([]sectionItem, len(d.Types.Defs))
+	for i, td := range d.Types.Defs {
+		rhs := typeText(td.Type)
+		if td.Annotation != "" {
+			rhs += " " + td.Annotation
+		}
+		items[i] = sectionItem{pos: td.Pos, end: td.EndPos, lhs: td.Name.Name + "()", op: td.Sep, rhs: []string{rhs}}
+	}
+	p.section(d, "+TYPES", "", items, nextOffset)
+}
+
+func (p *printer) ruleSection(d *grammar.Decl, header string, items []sectionItem, nextOffset int) {
+	p.section(d, header, "    ", items, nextOffset)
+}
+
+// section prints a UBF(B) section: its header line, then one item per
+// line, separated by ";" and ended by ".".
+func (p *printer) section(d *grammar.Decl, header, indent string, items []sectionItem, nextOffset int) {
+	headerLine := d.Pos.Line
+	firstItem := nextOffset
+	if len(items) > 0 {
+		firstItem = items[0].pos.Offset
+	}
+	// The header's own line may carry a comment (for +STATE, after the
+	// state name).
+	hc := ""
+	if len(items) == 0 || items[0].pos.Line != headerLine {
+		hc = p.trailing(headerLine, firstItem)
+	}
+	p.line(header, hc)
+	p.prevLine = headerLine
+	// Alignment width per run of consecutive items.
+	widths := make([]int, len(items))
+	runStart := 0
+	for i := range items {
+		if i > 0 && p.breaksRun(items[i-1], items[i]) {
+			runStart = i
+		}
+		w := len(items[i].lhs)
+		for j := runStart; j < i; j++ {
+			if widths[j] > w {
+				w = widths[j]
+			}
+		}
+		for j := runStart; j <= i; j++ {
+			widths[j] = w
+		}
+	}
+	for i, it := range items {
+		p.leadingIndent(it.pos.Offset, indent)
+		p.blank(it.pos.Line)
+		limit := nextOffset
+		if i+1 < len(items) {
+			limit = items[i+1].pos.Offset
+		}
+		// Hoist comments inside the item, except one on its last line.
+		p.hoistInside(it, indent)
+		term := ";"
+		if i == len(items)-1 {
+			term = "."
+		}
+		comment := p.trailing(it.end.Line, limit)
+		w := widths[i]
+		first := indent + pad(it.lhs, w) + " " + it.op + " " + it.rhs[0]
+		if len(it.rhs) == 1 {
+			p.line(first+term, comment)
+		} else {
+			p.line(first, "")
+			for k, r := range it.rhs[1:] {
+				l := indent + strings.Repeat(" ", w) + " |  " + r
+				if k == len(it.rhs)-2 {
+					p.line(l+term, comment)
+				} else {
+					p.line(l, "")
+				}
+			}
+		}
+		p.prevLine = it.end.Line
+	}
+	// A comment after the last item but before the section's "." on the
+	// same line as the "." is trailing to the last item's line; any other
+	// comment inside the section is printed before the next declaration.
+	p.prevLine = max(p.prevLine, d.EndPos.Line)
+}
+
+// hoistInside prints, before an item, the comments that lie inside it on
+// a line other than its last.
+func (p *printer) hoistInside(it sectionItem, indent string) {
+	for p.next < len(p.comments) {
+		c := p.comments[p.next]
+		if c.Pos.Offset >= it.end.Offset || c.Pos.Line == it.end.Line {
+			return
+		}
+		p.out = append(p.out, outLine{text: indent + c.Text, own: true})
+		p.next++
+	}
+}
+
+// breaksRun reports whether a blank line or an own-line comment separates
+// two items in the source, which ends an alignment run.
+func (p *printer) breaksRun(a, b sectionItem) bool {
+	lastLine := a.end.Line
+	for i := p.next; i < len(p.comments); i++ {
+		c := p.comments[i]
+		if c.Pos.Offset >= b.pos.Offset {
+			break
+		}
+		if c.Pos.Offset < a.end.Offset {
+			continue
+		}
+		if c.Pos.Line != a.end.Line {
+			return true
+		}
+	}
+	return b.pos.Line-lastLine > 1
+}
+
+func pad(s string, w int) string {
+	if len(s) >= w {
+		return s
+	}
+	return s + strings.Repeat(" ", w-len(s))
+}
+
+// typeText prints a type expression from the syntax tree in canonical
+// spacing, keeping literals as written.
+func typeText(t *grammar.Type) string {
+	parts := make([]string, len(t.Alts))
+	for i, a := range t.Alts {
+		parts[i] = primText(a)
+	}
+	return strings.Join(parts, " | ")
+}
+
+func primText(p *grammar.Prim) string {
+	switch {
+	case p.Tuple != nil:
+		return "{" + typeList(p.Tuple.Elems) + "}"
+	case p.List != nil:
+		l := p.List
+		s := "["
+		if l.Elem != nil {
+			s += typeText(l.Elem)
+		}
+		s += "]"
+		switch {
+		case l.Plus:
+			s += "+"
+		case l.Opt:
+			s += "?"
+		case l.Bounds != nil:
+			s += "{" + l.Bounds.Min
+			if l.Bounds.Comma {
+				s += ","
+			}
+			s += l.Bounds.Max + "}"
+		}
+		return s
+	case p.ExtRec != nil:
+		return "##" + recordText(p.ExtRec)
+	case p.Record != nil:
+		return "#" + recordText(p.Record)
+	case p.Map != nil:
+		parts := make([]string, len(p.Map.Entries))
+		for i, e := range p.Map.Entries {
+			if e.Open {
+				parts[i] = ".."
+			} else {
+				parts[i] = e.Key + " " + e.Op + " " + typeText(e.Value)
+			}
+		}
+		return "#{" + strings.Join(parts, ", ") + "}"
+	case p.Call != nil:
+		attrs := make([]string, len(p.Call.Attrs))
+		for i, a := range p.Call.Attrs {
+			attrs[i] = a.Text
+		}
+		s := p.Call.Name + "(" + strings.Join(attrs, ", ") + ")"
+		if p.Call.Optional {
+			s += "?"
+		}
+		return s
+	case p.Range != nil:
+		s := p.Range.Lo
+		if p.Range.Dots {
+			s += ".." + p.Range.Hi
+		}
+		return s
+	case p.OpenLo != nil:
+		return ".." + *p.OpenLo
+	case p.Float != nil:
+		return *p.Float
+	case p.Atom != nil:
+		return *p.Atom
+	case p.String != nil:
+		return *p.String
+	case p.Binary != nil:
+		return *p.Binary
+	}
+	return ""
+}
+
+func typeList(ts []*grammar.Type) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = typeText(t)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func recordText(r *grammar.Record) string {
+	parts := make([]string, len(r.Fields))
+	for i, f := range r.Fields {
+		s := f.Name.Text
+		if f.Default != nil {
+			s += " = " + typeText(f.Default)
+		}
+		parts[i] = s + " :: " + typeText(f.Type)
+	}
+	return r.Name.Text + "{" + strings.Join(parts, ", ") + "}"
+}
