@@ -390,7 +390,7 @@ func matchPredef(t term.Term, p *contract.Predef) bool {
 }
 
 // isEmpty reports whether t is an empty list, tuple, map, string, binary
-// or the atom ” (what any(nonempty) refuses).
+// or the empty atom (what any(nonempty) refuses).
 func isEmpty(t term.Term) bool {
 	switch v := t.(type) {
 	case term.Atom:

@@ -1,0 +1,192 @@
+package checker
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Run: go test -run '^$' -bench . -benchmem ./checker/
+
+// BenchmarkMatch matches typical messages against their rule's type.
+// Baseline: term.Equal of the same message with itself, the least any
+// check must do.
+func BenchmarkMatch(b *testing.B) {
+	c := compileContract(b, sessionContract+`
++deftype person() = #person{name :: string(), age :: 0..150, tags :: [atom()]}.
++deftype json() = #{name := string(), age => non_neg_integer(), tags => [string()], ..}.
++state other x {store, person(), json()} -> ok x other.
+`)
+	in := func(state string, i int) contract.Type { return c.State(state).Rules[i].In }
+	cases := []struct {
+		name string
+		msg  term.Term
+		typ  contract.Type
+	}{
+		{"tag-only", term.MustParse(`info`), c.Anystate[0].In},
+		{"small-tuple", term.MustParse(`{read_line, 7}`), in("ready", 0)},
+		{"open", term.MustParse(`{open, "foo.dat", read}`), in("start", 0)},
+		{"record-and-map", term.MustParse(`{store, {person, "Joe", 42, [a, b]}, #{name => "Joe", "age" => 42, tags => ["x"], extra => 1}}`), in("other", 0)},
+	}
+	for _, tc := range cases {
+		b.Run("equal-baseline/"+tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if !term.Equal(tc.msg, tc.msg) {
+					b.Fatal("not equal")
+				}
+			}
+		})
+		b.Run(tc.name, func(b *testing.B) {
+			if !Match(tc.msg, tc.typ) {
+				b.Fatalf("%s does not match %s: %s", tc.msg, tc.typ, Explain(tc.msg, tc.typ))
+			}
+			for b.Loop() {
+				Match(tc.msg, tc.typ)
+			}
+		})
+	}
+}
+
+// BenchmarkCallReply checks a request and its reply in a state with 10 and
+// with 1,000 rules; the index makes them cost about the same.
+func BenchmarkCallReply(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run("rules="+itoa(n), func(b *testing.B) {
+			m := Prepare(compileContract(b, manyRules(n)))
+			s, err := m.NewSession(Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			call := term.MustParse(`{op5, 1, <<"x">>}`)
+			reply := term.MustParse(`{ok5, 5}`)
+			for b.Loop() {
+				if v := s.Call(call); v != nil {
+					b.Fatal(v)
+				}
+				if v := s.Reply(reply); v != nil {
+					b.Fatal(v)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPipelined sends 8 requests before their replies.
+func BenchmarkPipelined(b *testing.B) {
+	m := Prepare(compileContract(b, manyRules(10)))
+	s, _ := m.NewSession(Options{})
+	call := term.MustParse(`{op5, 1, <<"x">>}`)
+	reply := term.MustParse(`{ok5, 5}`)
+	for b.Loop() {
+		for i := 0; i < 8; i++ {
+			if v := s.Call(call); v != nil {
+				b.Fatal(v)
+			}
+		}
+		for i := 0; i < 8; i++ {
+			if v := s.Reply(reply); v != nil {
+				b.Fatal(v)
+			}
+		}
+	}
+}
+
+// BenchmarkDeepRecursive matches a balanced tree of depth 10 (2,047 nodes)
+// and a list nested 1,000 deep against recursive types.
+func BenchmarkDeepRecursive(b *testing.B) {
+	c := compileContract(b, `
++deftype tree() = {node, tree(), tree()} | {leaf, integer()}.
++deftype nested() = [nested()] | integer().
++state s x {t, tree()} -> ok x s.
++state s x {n, nested()} -> ok x s.
+`)
+	treeT := c.Types["tree"].Type
+	nestedT := c.Types["nested"].Type
+	var build func(d int) term.Term
+	build = func(d int) term.Term {
+		if d == 0 {
+			return term.Tuple{term.Atom("leaf"), term.Int(int64(d))}
+		}
+		return term.Tuple{term.Atom("node"), build(d - 1), build(d - 1)}
+	}
+	tree := build(10)
+	var nested term.Term = term.Int(1)
+	for i := 0; i < 1000; i++ {
+		nested = term.List{nested}
+	}
+	b.Run("tree-2047-nodes", func(b *testing.B) {
+		for b.Loop() {
+			if !Match(tree, treeT) {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("list-1000-deep", func(b *testing.B) {
+		for b.Loop() {
+			if !Match(nested, nestedT) {
+				b.Fatal("no match")
+			}
+		}
+	})
+}
+
+// BenchmarkExplain is the slow path taken once per violation.
+func BenchmarkExplain(b *testing.B) {
+	c := compileContract(b, sessionContract)
+	typ := c.State("ready").Rules[0].In
+	msg := term.MustParse(`{read_line, "x"}`)
+	for b.Loop() {
+		if Explain(msg, typ) == "" {
+			b.Fatal("matched")
+		}
+	}
+}
+
+// sessionBytes measures the heap bytes per session: idle ones just
+// started, and active ones after a request and its reply.
+func sessionBytes(tb testing.TB, n int, active bool) float64 {
+	m := Prepare(compileContract(tb, sessionContract))
+	call := term.MustParse(`{open, "f", read}`)
+	reply := term.MustParse(`{ok, 7}`)
+	sessions := make([]*Session, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range sessions {
+		s, _ := m.NewSession(Options{})
+		if active {
+			if v := s.Call(call); v != nil {
+				tb.Fatal(v)
+			}
+			if v := s.Reply(reply); v != nil {
+				tb.Fatal(v)
+			}
+		}
+		sessions[i] = s
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(sessions)
+	return float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
+}
+
+// TestSessionIsCheap: thousands of sessions cost little memory.
+func TestSessionIsCheap(t *testing.T) {
+	idle := sessionBytes(t, 10000, false)
+	active := sessionBytes(t, 10000, true)
+	t.Logf("bytes per session: idle %.0f, after one request and reply %.0f", idle, active)
+	if idle > 256 {
+		t.Errorf("an idle session costs %.0f bytes, want at most 256", idle)
+	}
+	if active > 512 {
+		t.Errorf("an active session costs %.0f bytes, want at most 512", active)
+	}
+}
+
+func BenchmarkSessionMemory(b *testing.B) {
+	b.ReportMetric(sessionBytes(b, 10000, false), "idle-bytes/session")
+	b.ReportMetric(sessionBytes(b, 10000, true), "active-bytes/session")
+	for b.Loop() {
+	}
+}
