@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// Logger receives a record for every connection ended by an error
 	// (malformed input, write failure). Nil discards them.
 	Logger *slog.Logger
+	// OnRequest, when set, is called with every request the server
+	// receives, before it answers, so that a demo or a test can show what
+	// reached the service. It is called from the connection's goroutine.
+	OnRequest func(req term.Term)
 }
 
 // Server serves the file protocol. Its methods are safe for concurrent use.
@@ -59,6 +64,7 @@ type Server struct {
 	limits wrappers.Limits
 	idle   time.Duration
 	log    *slog.Logger
+	onReq  func(term.Term)
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -84,6 +90,7 @@ func New(cfg Config) *Server {
 		limits: cfg.Limits.WithDefaults(),
 		idle:   cfg.IdleTimeout,
 		log:    log,
+		onReq:  cfg.OnRequest,
 		conns:  make(map[net.Conn]struct{}),
 	}
 }
@@ -189,6 +196,9 @@ func (s *Server) ServeConn(conn net.Conn) {
 		}
 		if !isCall {
 			continue // client events ({'event_in', E}) are never answered
+		}
+		if s.onReq != nil {
+			s.onReq(req)
 		}
 		reply, state := conv.answer(req)
 		out, err = appendReply(out[:0], reply, state)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,7 +134,16 @@ func TestConversations(t *testing.T) {
 }
 
 func TestPipelinedAndEvents(t *testing.T) {
-	addr := start(t, fileserver.Config{Files: map[string]string{"a.txt": "one\n"}})
+	var mu sync.Mutex
+	var seen []string
+	addr := start(t, fileserver.Config{
+		Files: map[string]string{"a.txt": "one\n"},
+		OnRequest: func(req term.Term) {
+			mu.Lock()
+			seen = append(seen, req.String())
+			mu.Unlock()
+		},
+	})
 	c, r := dial(t, addr)
 	// Two requests and a client event in one write, split across frames
 	// the way any byte stream may be.
@@ -143,6 +154,11 @@ func TestPipelinedAndEvents(t *testing.T) {
 		if got := readFrame(t, r); got != reply(t, want) {
 			t.Errorf("got %q, want %s", got, want)
 		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(seen, " "), `{open, "a.txt", read} {read_line, 1}`; got != want {
+		t.Errorf("OnRequest saw %s, want %s (events are not requests)", got, want)
 	}
 }
 
