@@ -31,6 +31,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[uint64]*session
 	wg       sync.WaitGroup // one per session handler
+	lingers  sync.WaitGroup // client readers draining after their session ended
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
@@ -253,6 +254,7 @@ func (s *Server) drain() {
 	defer t.Stop()
 	select {
 	case <-done:
+		s.lingers.Wait()
 		return
 	case <-t.C:
 	}
@@ -267,6 +269,7 @@ func (s *Server) drain() {
 		ss.finish(endInfo{reason: reasonShutdown, code: closeGoingAway, text: "proxy shutting down"})
 	}
 	<-done
+	s.lingers.Wait()
 }
 
 func (ss *session) logEnd() {

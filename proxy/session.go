@@ -133,6 +133,7 @@ type session struct {
 
 	endOnce sync.Once
 	end     endInfo
+	endCh   chan struct{} // closed by finish
 
 	clientMsgs, clientBytes, serverMsgs, serverBytes atomic.Int64
 	last                                             atomic.Int64 // unix nanos of the last message either way
@@ -143,7 +144,7 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 	cfg := &s.cfg
 	ss := &session{
 		srv: s, id: id, cfg: cfg, user: v, clientAddr: clientAddr, serviceAddr: cfg.Upstream,
-		maxPending: cfg.Limits.MaxPending, started: time.Now(),
+		maxPending: cfg.Limits.MaxPending, started: time.Now(), endCh: make(chan struct{}),
 	}
 	ss.cond.L = &ss.mu
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
@@ -185,23 +186,25 @@ func (s *session) newChecker(v *version, initial string) *checker.Session {
 	return c
 }
 
-// run drives the session until both directions have stopped. The service
-// connection is already established.
+// run drives the session until it has ended. The service connection is
+// already established. The client's reader may outlive run by up to linger,
+// draining what the client still sends so that it reads the last reply
+// rather than a reset; Server tracks it in lingers.
 func (s *session) run() {
 	s.idle = time.AfterFunc(s.cfg.Limits.IdleTimeout, s.guarded(s.onIdle))
 	s.replyTimer = time.AfterFunc(time.Hour, s.guarded(s.onReplyTimeout))
 	s.replyTimer.Stop()
-	var wg sync.WaitGroup
-	wg.Add(1)
+	s.srv.lingers.Add(1)
 	go func() {
-		defer wg.Done()
-		s.guarded(s.serviceLoop)()
+		defer s.srv.lingers.Done()
+		s.guarded(s.clientLoop)()
+		<-s.endCh // a client that half-closed still gets its replies
+		s.client.drain()
+		s.client.close()
 	}()
-	s.guarded(s.clientLoop)()
-	wg.Wait()
-	s.idle.Stop()
-	s.replyTimer.Stop()
-	s.client.close()
+	// Every way out of serviceLoop ends the session first.
+	s.guarded(s.serviceLoop)()
+	s.finish(endInfo{reason: reasonError, err: errors.New("service reader stopped without a reason")}) // no-op normally
 	s.service.close()
 }
 
@@ -239,6 +242,7 @@ func (s *session) finish(e endInfo) {
 		s.end = e
 		s.cond.Broadcast()
 		s.mu.Unlock()
+		close(s.endCh)
 		if s.idle != nil {
 			s.idle.Stop()
 		}
@@ -269,12 +273,10 @@ func (s *session) clientLoop() {
 	for {
 		m, err := s.client.next()
 		if s.isEnded() {
-			s.client.drain()
 			return
 		}
 		if err != nil {
 			s.clientReadError(err)
-			s.client.drain()
 			return
 		}
 		s.touch()
@@ -285,7 +287,6 @@ func (s *session) clientLoop() {
 			h(s.id, wrappers.Client, m)
 		}
 		if !s.fromClient(m) {
-			s.client.drain()
 			return
 		}
 	}
