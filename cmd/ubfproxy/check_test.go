@@ -288,3 +288,29 @@ func TestCommandHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandPathsSymlinkedFolder: a folder named through a symbolic link is
+// searched, and the files are spelt through the link as the user wrote it.
+func TestExpandPathsSymlinkedFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"real/a.con", "real/sub/b.con"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("+state a x b -> c x stop.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("real", link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	files, err := expandPaths([]string{link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(link, "a.con"), filepath.Join(link, "sub", "b.con")}
+	if strings.Join(files, " ") != strings.Join(want, " ") {
+		t.Errorf("expandPaths(link) = %v, want %v", files, want)
+	}
+}

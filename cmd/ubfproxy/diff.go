@@ -79,7 +79,37 @@ func diffLines(a, b []string) []edit {
 	}
 	d := differ{a: intern(a), b: intern(b)}
 	d.diff(0, len(a), 0, len(b))
-	return d.edits
+	return groupChanges(d.edits)
+}
+
+// groupChanges reorders each run of changes so that its deletions come
+// before its insertions, as diff -u prints them; the recursion may
+// interleave them, which is as short but harder to read.
+func groupChanges(edits []edit) []edit {
+	out := make([]edit, 0, len(edits))
+	for i := 0; i < len(edits); {
+		if edits[i].kind == editEqual {
+			out = append(out, edits[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(edits) && edits[j].kind != editEqual {
+			j++
+		}
+		for _, e := range edits[i:j] {
+			if e.kind == editDelete {
+				out = append(out, e)
+			}
+		}
+		for _, e := range edits[i:j] {
+			if e.kind == editInsert {
+				out = append(out, e)
+			}
+		}
+		i = j
+	}
+	return out
 }
 
 type differ struct {

@@ -261,3 +261,19 @@ func parseRange(t *testing.T, s string) (start, count int) {
 	}
 	return start, count
 }
+
+// TestDiffDeletionsFirst: within a change, removed lines come before added
+// ones, as diff -u shows them.
+func TestDiffDeletionsFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		a := randomLines(r, r.IntN(12), 3)
+		b := randomLines(r, r.IntN(12), 3)
+		edits := diffLines(a, b)
+		for i := 1; i < len(edits); i++ {
+			if edits[i-1].kind == editInsert && edits[i].kind == editDelete {
+				t.Fatalf("insert before delete in %v (a=%q b=%q)", edits, a, b)
+			}
+		}
+	}
+}
