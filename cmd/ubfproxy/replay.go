@@ -1,14 +1,400 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
 
-// STUB: replaced by the issue that builds this command.
+	"github.com/spf13/cobra"
+
+	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+type replayFlags struct {
+	contract string
+	types    []string
+	initial  string
+	format   string
+}
+
 func newReplayCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "replay",
-		Short: "(not built yet)",
+	var f replayFlags
+	cmd := &cobra.Command{
+		Use:   "replay --contract FILE [--types FILE]... [--initial STATE] [--format text|json] TRACE...",
+		Short: "Check recorded conversations against a contract",
+		Long: `replay checks recorded conversations (traces) against a contract, offline,
+exactly as the proxy would check them live: each trace starts a fresh session
+in the initial state, and every message must be legal where it occurs.
+
+A trace is a text file with one message per line, in the literal term notation:
+
+  # a comment                       (lines starting with #, and blank lines)
+  > {open, "foo.dat", read}          client to server: a request
+  < {ok, 7}                          server to client: the reply
+  < {ok, 7} x ready                  a reply with the next state the server
+                                     announced (as UBF(C) carries it)
+  <! {msg, "joe", "hi"}              server to client: an event
+  >! ping                            client to server: an event
+
+A comment may also end a message line (after # or %). Replies answer requests
+in order, so a trace may pipeline: several requests, then their replies. TRACE
+may be - for standard input.
+
+A trace may stop anywhere: ending in a non-terminal state, or with requests
+unanswered, is not a violation (recordings are often cut). A message after
+the conversation reached a terminal state (stop) is one.
+
+Exit status: 0 when every trace conforms, 1 when a trace breaks the contract
+(each violation is printed as trace-file:line: who broke the contract in
+which state, the message, why, and the types that were expected), 2 for
+usage errors, unreadable files, a contract with errors, or a malformed trace
+line (named by file:line:column).`,
+		Example: `  # check the example conversation of the file server (CI friendly)
+  ubfproxy replay --contract contracts/file.con contracts/file.trace
+
+  # several traces, machine-readable results
+  ubfproxy replay --contract service.con --format json traces/*.trace`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("replay: name at least one trace file (or - for standard input)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("replay: not built yet")
+			return runReplay(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.contract, "contract", "", "the contract `FILE` to check against (required)")
+	fl.StringArrayVar(&f.types, "types", nil, "contract `FILE` whose named types the contract may use (repeatable)")
+	fl.StringVar(&f.initial, "initial", "", "start every trace in `STATE` instead of the contract's initial state")
+	fl.StringVar(&f.format, "format", "text", "output format: text or json")
+	return withFlagHint(cmd)
+}
+
+// Directions of trace lines.
+const (
+	dirCall     = ">"
+	dirReply    = "<"
+	dirEventOut = "<!"
+	dirEventIn  = ">!"
+)
+
+// traceLine is one message of a trace.
+type traceLine struct {
+	line     int
+	dir      string
+	msg      term.Term
+	next     string // announced next state of a reply, "" when none
+	hasState bool
+}
+
+// traceError is a malformed trace line.
+type traceError struct {
+	file      string
+	line, col int
+	msg       string
+}
+
+func (e *traceError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.file, e.line, e.col, e.msg)
+}
+
+// parseTrace reads the trace notation of section 6 of the language.
+func parseTrace(file string, src []byte) ([]traceLine, error) {
+	var out []traceLine
+	for i, raw := range strings.Split(string(src), "\n") {
+		n := i + 1
+		text := strings.TrimRight(raw, "\r")
+		body := strings.TrimLeft(text, " \t")
+		indent := len(text) - len(body)
+		if body == "" || body[0] == '#' {
+			continue
+		}
+		fail := func(at int, format string, args ...any) error {
+			return &traceError{file: file, line: n, col: indent + at + 1, msg: fmt.Sprintf(format, args...)}
+		}
+		var dir string
+		switch {
+		case strings.HasPrefix(body, dirEventOut):
+			dir = dirEventOut
+		case strings.HasPrefix(body, dirEventIn):
+			dir = dirEventIn
+		case strings.HasPrefix(body, dirCall):
+			dir = dirCall
+		case strings.HasPrefix(body, dirReply):
+			dir = dirReply
+		default:
+			return nil, fail(0, "a line must start with > (request), < (reply), >! (client event) or <! (server event); # starts a comment")
+		}
+		rest := body[len(dir):]
+		if strings.TrimSpace(rest) == "" || strings.TrimLeft(rest, " \t")[0] == '#' {
+			return nil, fail(len(dir), "expected a term after %s", dir)
+		}
+		msg, after, err := term.ParsePrefix(rest)
+		if err != nil {
+			var se *term.SyntaxError
+			if errors.As(err, &se) {
+				return nil, fail(len(dir)+se.Offset, "%s", se.Msg)
+			}
+			return nil, fail(len(dir), "%v", err)
+		}
+		tl := traceLine{line: n, dir: dir, msg: msg}
+		pos := len(body) - len(after) // offset of what follows the term
+		after, pos = traceSkipBlanks(after, pos)
+		if strings.HasPrefix(after, "x ") || strings.HasPrefix(after, "x\t") || after == "x" {
+			if dir != dirReply {
+				return nil, fail(pos, "only a reply (<) may name the next state the server announced")
+			}
+			after, pos = traceSkipBlanks(after[1:], pos+1)
+			name := after
+			if k := strings.IndexAny(after, " \t#%"); k >= 0 {
+				name = after[:k]
+			}
+			if name == "" {
+				return nil, fail(pos, "expected a state name after x")
+			}
+			tl.next, tl.hasState = name, true
+			after, pos = traceSkipBlanks(after[len(name):], pos+len(name))
+		}
+		if after != "" && after[0] != '#' && after[0] != '%' {
+			return nil, fail(pos, "unexpected %q after the message (a comment starts with # or %%)", traceFirstWord(after))
+		}
+		out = append(out, tl)
+	}
+	return out, nil
+}
+
+func traceSkipBlanks(s string, pos int) (string, int) {
+	t := strings.TrimLeft(s, " \t")
+	return t, pos + len(s) - len(t)
+}
+
+func traceFirstWord(s string) string {
+	if k := strings.IndexAny(s, " \t"); k >= 0 {
+		return s[:k]
+	}
+	return s
+}
+
+// traceResult is the outcome of one trace; the JSON names are part of the
+// CLI's interface.
+type traceResult struct {
+	File      string           `json:"file"`
+	OK        bool             `json:"ok"`
+	Messages  int              `json:"messages"` // messages checked (up to the violation)
+	States    []string         `json:"states"`   // where the session ended (or broke)
+	Done      bool             `json:"done"`     // reached a terminal state
+	Pending   int              `json:"pending"`  // requests left unanswered
+	Violation *violationResult `json:"violation,omitempty"`
+	Error     string           `json:"error,omitempty"` // unreadable or malformed trace
+}
+
+type violationResult struct {
+	Line        int      `json:"line"`
+	Side        string   `json:"side"`
+	Kind        string   `json:"kind"`
+	States      []string `json:"states"`
+	Message     string   `json:"message,omitempty"`
+	Request     string   `json:"request,omitempty"`
+	Explanation string   `json:"explanation"`
+	Expected    []string `json:"expected"`
+	Error       string   `json:"error"`
+}
+
+type replayReport struct {
+	Contract string        `json:"contract"`
+	OK       bool          `json:"ok"`
+	Traces   []traceResult `json:"traces"`
+}
+
+func runReplay(stdin io.Reader, stdout, stderr io.Writer, f replayFlags, args []string) error {
+	if f.format != "text" && f.format != "json" {
+		return usageErrorf("replay: unknown --format %q (want text or json)", f.format)
+	}
+	if f.contract == "" {
+		return usageErrorf("replay: --contract FILE is required (the contract the traces are checked against)")
+	}
+	if err := checkReadable(append([]string{f.contract}, f.types...)); err != nil {
+		return usageErrorf("replay: %v", err)
+	}
+	c, diags, err := contract.Load(f.contract, contract.Options{TypeFiles: f.types})
+	if err != nil {
+		return usageErrorf("replay: %v", err)
+	}
+	if diags.HasErrors() || c == nil {
+		for _, d := range diags {
+			if d.Severity == contract.Error {
+				fmt.Fprintln(stderr, d.Error())
+			}
+		}
+		return usageErrorf("replay: %s has errors; see ubfproxy check %s", f.contract, f.contract)
+	}
+	m := checker.Prepare(c)
+	if f.initial != "" && !m.HasState(f.initial) {
+		names := make([]string, 0, len(c.States))
+		for _, st := range c.States {
+			names = append(names, st.Name)
+		}
+		return usageErrorf("replay: --initial %s: the contract has no such state (it has %s)", f.initial, strings.Join(names, ", "))
+	}
+
+	report := replayReport{Contract: f.contract, OK: true}
+	malformed := false
+	usedStdin := false
+	for _, file := range args {
+		res := traceResult{File: file}
+		var src []byte
+		if file == "-" {
+			if usedStdin {
+				return usageErrorf("replay: - (standard input) may be named once")
+			}
+			usedStdin = true
+			res.File = "<stdin>"
+			src, err = io.ReadAll(stdin)
+		} else {
+			src, err = os.ReadFile(file)
+			if err != nil {
+				err = describePathError(file, err)
+			}
+		}
+		var lines []traceLine
+		if err == nil {
+			lines, err = parseTrace(res.File, src)
+		}
+		if err != nil {
+			malformed = true
+			report.OK = false
+			res.Error = err.Error()
+			report.Traces = append(report.Traces, res)
+			fmt.Fprintf(stderr, "ubfproxy: replay: %v\n", err)
+			continue
+		}
+		s, err := m.NewSession(checker.Options{Initial: f.initial})
+		if err != nil {
+			return usageErrorf("replay: %v", err)
+		}
+		res.OK = true
+		for _, tl := range lines {
+			res.Messages++
+			if v := replayStep(s, tl); v != nil {
+				res.OK = false
+				res.Violation = describeViolation(tl.line, v)
+				break
+			}
+		}
+		res.States, res.Done, res.Pending = s.States(), s.Done(), s.Pending()
+		if !res.OK {
+			report.OK = false
+		}
+		report.Traces = append(report.Traces, res)
+	}
+
+	switch f.format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(report); err != nil {
+			return fmt.Errorf("replay: writing the report: %w", err)
+		}
+	default:
+		for _, res := range report.Traces {
+			if res.Error == "" {
+				printTraceResult(stdout, res)
+			}
+		}
+	}
+	switch {
+	case malformed:
+		return &exitError{code: exitUsage}
+	case !report.OK:
+		return &exitError{code: exitViolation}
+	}
+	return nil
+}
+
+// replayStep checks one message.
+func replayStep(s *checker.Session, tl traceLine) *checker.Violation {
+	switch tl.dir {
+	case dirCall:
+		return s.Call(tl.msg)
+	case dirReply:
+		if tl.hasState {
+			return s.ReplyState(tl.msg, tl.next)
+		}
+		return s.Reply(tl.msg)
+	case dirEventIn:
+		return s.EventIn(tl.msg)
+	default:
+		return s.EventOut(tl.msg)
+	}
+}
+
+func describeViolation(line int, v *checker.Violation) *violationResult {
+	out := &violationResult{
+		Line:        line,
+		Side:        v.Side.String(),
+		Kind:        v.Kind.String(),
+		States:      v.States,
+		Explanation: v.Explanation,
+		Expected:    v.ExpectedStrings(),
+		Error:       v.Error(),
+	}
+	if v.Message != nil {
+		out.Message = v.Message.String()
+	}
+	if v.Request != nil {
+		out.Request = v.Request.String()
+	}
+	if out.States == nil {
+		out.States = []string{}
+	}
+	return out
+}
+
+// maxExpectedShown bounds the expected types text output lists.
+const maxExpectedShown = 12
+
+func printTraceResult(w io.Writer, res traceResult) {
+	if v := res.Violation; v != nil {
+		fmt.Fprintf(w, "%s:%d: %s\n", res.File, v.Line, v.Error)
+		switch len(v.Expected) {
+		case 0:
+		case 1:
+			fmt.Fprintf(w, "\texpected: %s\n", v.Expected[0])
+		default:
+			fmt.Fprintf(w, "\texpected one of:\n")
+			for i, e := range v.Expected {
+				if i == maxExpectedShown {
+					fmt.Fprintf(w, "\t\t... and %d more\n", len(v.Expected)-i)
+					break
+				}
+				fmt.Fprintf(w, "\t\t%s\n", e)
+			}
+		}
+		return
+	}
+	where := "state"
+	if len(res.States) > 1 {
+		where = "states"
+	}
+	extra := ""
+	if res.Pending > 0 {
+		extra = fmt.Sprintf(", %d %s unanswered", res.Pending, replayPlural(res.Pending, "request", "requests"))
+	}
+	fmt.Fprintf(w, "%s: ok, %d %s, ends in %s %s%s\n", res.File, res.Messages,
+		replayPlural(res.Messages, "message", "messages"), where, strings.Join(res.States, ", "), extra)
+}
+
+func replayPlural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

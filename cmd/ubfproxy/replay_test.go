@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The golden files under testdata/replay/ record what a user sees from
+// replay: exit status, stdout and stderr. Rewrite them after an intended
+// change with
+//
+//	go test ./cmd/ubfproxy/ -run Replay -update
+
+const replayDir = "testdata/replay"
+
+func rp(name string) string { return filepath.Join(replayDir, name) }
+
+func TestReplayGolden(t *testing.T) {
+	con := rp("file.con")
+	cases := []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+	}{
+		{"ok", "", []string{"--contract", con, rp("ok.trace")}, 0},
+		{"unfinished", "", []string{"--contract", con, rp("unfinished.trace")}, 0},
+		{"client", "", []string{"--contract", con, rp("client.trace")}, 1},
+		{"server", "", []string{"--contract", con, rp("server.trace")}, 1},
+		{"wrong_direction", "", []string{"--contract", con, rp("wrong_direction.trace")}, 1},
+		{"next_state", "", []string{"--contract", con, rp("next_state.trace")}, 1},
+		{"after_stop", "", []string{"--contract", con, rp("after_stop.trace")}, 1},
+		{"pipelined", "", []string{"--contract", con, rp("pipelined.trace")}, 1},
+		{"several", "", []string{"--contract", con, rp("ok.trace"), rp("client.trace"), rp("unfinished.trace")}, 1},
+		{"json", "", []string{"--contract", con, "--format", "json", rp("ok.trace"), rp("server.trace")}, 1},
+		{"json_ok", "", []string{"--contract", con, "--format=json", rp("unfinished.trace")}, 0},
+		{"stdin", "> info\n< \"v1\"\n", []string{"--contract", con, "-"}, 0},
+		{"initial", "", []string{"--contract", con, "--initial", "ready", rp("ready.trace")}, 0},
+		{"types", "", []string{"--contract", rp("uses_types.con"), "--types", rp("types.con"), rp("uses_types.trace")}, 1},
+		{"bad_direction", "", []string{"--contract", con, rp("bad_direction.trace")}, 2},
+		{"bad_term", "", []string{"--contract", con, rp("bad_term.trace")}, 2},
+		{"bad_trailing", "", []string{"--contract", con, rp("bad_trailing.trace")}, 2},
+		{"bad_state", "", []string{"--contract", con, rp("bad_state.trace")}, 2},
+		{"empty_line", "", []string{"--contract", con, rp("empty_line.trace")}, 2},
+		{"malformed_and_violation", "", []string{"--contract", con, rp("client.trace"), rp("bad_term.trace")}, 2},
+		{"missing_trace", "", []string{"--contract", con, rp("nosuch.trace")}, 2},
+		{"no_traces", "", []string{"--contract", con}, 2},
+		{"no_contract", "", []string{rp("ok.trace")}, 2},
+		{"missing_contract", "", []string{"--contract", rp("nosuch.con"), rp("ok.trace")}, 2},
+		{"broken_contract", "", []string{"--contract", rp("broken.con"), rp("ok.trace")}, 2},
+		{"bad_format", "", []string{"--contract", con, "--format", "yaml", rp("ok.trace")}, 2},
+		{"bad_initial", "", []string{"--contract", con, "--initial", "nowhere", rp("ok.trace")}, 2},
+		{"bad_flag", "", []string{"--contract", con, "--colour", rp("ok.trace")}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runUbfproxy(t, tc.stdin, append([]string{"replay"}, tc.args...)...)
+			if res.code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", res.code, tc.code, res)
+			}
+			checkGolden(t, rp(tc.name+".golden"), res.String())
+		})
+	}
+}
+
+// TestReplayJSONShape: the JSON report parses and carries the violation's
+// fields.
+func TestReplayJSONShape(t *testing.T) {
+	res := runUbfproxy(t, "", "replay", "--contract", rp("file.con"), "--format", "json", rp("client.trace"))
+	var rep replayReport
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, res.stdout)
+	}
+	if rep.OK || len(rep.Traces) != 1 || rep.Traces[0].Violation == nil {
+		t.Fatalf("report = %+v", rep)
+	}
+	v := rep.Traces[0].Violation
+	if v.Line != 3 || v.Side != "client" || v.Kind != "bad-request" || len(v.Expected) != 4 ||
+		!strings.Contains(v.Explanation, `expected fileHandle() = integer(), got "x"`) {
+		t.Errorf("violation = %+v", v)
+	}
+}
+
+// TestReplayExampleTrace: the example of the README conforms to its
+// contract.
+func TestReplayExampleTrace(t *testing.T) {
+	res := runUbfproxy(t, "", "replay", "--contract", "../../contracts/file.con", "../../contracts/file.trace")
+	if res.code != 0 {
+		t.Fatalf("contracts/file.trace does not conform:\n%s", res)
+	}
+	if !strings.Contains(res.stdout, "ok, 16 messages, ends in state stop") {
+		t.Errorf("stdout = %s", res.stdout)
+	}
+}
