@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ubfproxy/ubfproxy/contract"
 )
 
 const checkData = "testdata/check"
@@ -312,5 +314,31 @@ func TestExpandPathsSymlinkedFolder(t *testing.T) {
 	want := []string{filepath.Join(link, "a.con"), filepath.Join(link, "sub", "b.con")}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Errorf("expandPaths(link) = %v, want %v", files, want)
+	}
+}
+
+// TestREADMEContracts keeps the README honest: every complete contract it
+// shows (a code block starting with +name or +NAME) compiles without
+// findings and is in the canonical layout.
+func TestREADMEContracts(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```\n(\\+(?:name|NAME)\\(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	if len(blocks) < 2 {
+		t.Fatalf("found %d contracts in README.md, want the file protocol and the UBF(B) example", len(blocks))
+	}
+	for i, b := range blocks {
+		name := "README.md#" + strconv.Itoa(i+1)
+		src := []byte(b[1])
+		c, diags := contract.Compile(name, src, contract.Options{})
+		if c == nil || len(diags) > 0 {
+			t.Errorf("%s does not compile cleanly: %v\n%s", name, diags, src)
+			continue
+		}
+		if out, _ := contract.Format(name, src); string(out) != string(src) {
+			t.Errorf("%s is not in the canonical layout:\n%s", name, unifiedDiff(name, "formatted", src, out))
+		}
 	}
 }
