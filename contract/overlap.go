@@ -14,8 +14,18 @@ import (
 
 const maxOverlapDepth = 32
 
+// maxOverlapSteps bounds the work of one overlap question: unions of
+// recursive types can otherwise branch exponentially. Running out of steps
+// answers "they may overlap".
+const maxOverlapSteps = 20000
+
 // overlaps reports whether some term matches both a and b.
-func overlaps(a, b Type) bool { return overlapAt(a, b, 0) }
+func overlaps(a, b Type) bool {
+	o := &overlapper{steps: maxOverlapSteps}
+	return o.overlapAt(a, b, 0)
+}
+
+type overlapper struct{ steps int }
 
 type kindSet uint16
 
@@ -111,14 +121,15 @@ func kindOfTerm(v term.Term) kindSet {
 	return kAll
 }
 
-func overlapAt(a, b Type, depth int) bool {
-	if depth > maxOverlapDepth {
+func (o *overlapper) overlapAt(a, b Type, depth int) bool {
+	o.steps--
+	if depth > maxOverlapDepth || o.steps < 0 {
 		return true
 	}
 	a, b = deref(a), deref(b)
 	if u, ok := a.(*Union); ok {
 		for _, alt := range u.Alts {
-			if overlapAt(alt, b, depth+1) {
+			if o.overlapAt(alt, b, depth+1) {
 				return true
 			}
 		}
@@ -126,7 +137,7 @@ func overlapAt(a, b Type, depth int) bool {
 	}
 	if u, ok := b.(*Union); ok {
 		for _, alt := range u.Alts {
-			if overlapAt(a, alt, depth+1) {
+			if o.overlapAt(a, alt, depth+1) {
 				return true
 			}
 		}
@@ -145,18 +156,18 @@ func overlapAt(a, b Type, depth int) bool {
 	}
 	switch x := a.(type) {
 	case *Literal:
-		return matchesConst(b, x.Value, depth+1)
+		return o.matchesConst(b, x.Value, depth+1)
 	case *Predef:
-		return predefOverlap(x, b, depth+1)
+		return o.predefOverlap(x, b, depth+1)
 	case *Range:
 		if y, ok := b.(*Range); ok {
 			return rangesMeet(x, y)
 		}
 		return true
 	case *TupleType:
-		return tuplesOverlap(x.Elems, tupleElems(b), depth+1)
+		return o.tuplesOverlap(x.Elems, tupleElems(b), depth+1)
 	case *RecordType:
-		return tuplesOverlap(tupleElems(x), tupleElems(b), depth+1)
+		return o.tuplesOverlap(tupleElems(x), tupleElems(b), depth+1)
 	case *ListType:
 		if y, ok := b.(*ListType); ok {
 			lo := max(x.Min, y.Min)
@@ -164,12 +175,12 @@ func overlapAt(a, b Type, depth int) bool {
 			if hi >= 0 && lo > hi {
 				return false
 			}
-			return lo == 0 || overlapAt(x.Elem, y.Elem, depth+1)
+			return lo == 0 || o.overlapAt(x.Elem, y.Elem, depth+1)
 		}
 		return true
 	case *MapType:
 		if y, ok := b.(*MapType); ok {
-			return mapsOverlap(x, y, depth+1)
+			return o.mapsOverlap(x, y, depth+1)
 		}
 		return true
 	}
@@ -205,12 +216,12 @@ func tupleElems(t Type) []Type {
 	return nil
 }
 
-func tuplesOverlap(x, y []Type, depth int) bool {
+func (o *overlapper) tuplesOverlap(x, y []Type, depth int) bool {
 	if len(x) != len(y) {
 		return false
 	}
 	for i := range x {
-		if !overlapAt(x[i], y[i], depth) {
+		if !o.overlapAt(x[i], y[i], depth) {
 			return false
 		}
 	}
@@ -228,7 +239,7 @@ func rangesMeet(x, y *Range) bool {
 	return true
 }
 
-func mapsOverlap(x, y *MapType, depth int) bool {
+func (o *overlapper) mapsOverlap(x, y *MapType, depth int) bool {
 	find := func(m *MapType, k string) (MapField, bool) {
 		for _, f := range m.Fields {
 			if keyName(f.Key) == k {
@@ -242,7 +253,7 @@ func mapsOverlap(x, y *MapType, depth int) bool {
 		switch {
 		case !ok && f.Required && !y.Open:
 			return false
-		case ok && (f.Required || g.Required) && !overlapAt(f.Value, g.Value, depth):
+		case ok && (f.Required || g.Required) && !o.overlapAt(f.Value, g.Value, depth):
 			return false
 		}
 	}
@@ -255,7 +266,7 @@ func mapsOverlap(x, y *MapType, depth int) bool {
 }
 
 // predefOverlap decides p against a type that is not a literal.
-func predefOverlap(p *Predef, b Type, depth int) bool {
+func (o *overlapper) predefOverlap(p *Predef, b Type, depth int) bool {
 	if _, ok := b.(*Predef); ok {
 		return true
 	}
@@ -265,7 +276,7 @@ func predefOverlap(p *Predef, b Type, depth int) bool {
 			if l.Min == 0 && p.Attrs&NonEmpty == 0 {
 				return true // the empty list
 			}
-			return l.Max != 0 && overlapAt(l.Elem, &Range{Lo: intp(0), Hi: intp(0x10ffff)}, depth)
+			return l.Max != 0 && o.overlapAt(l.Elem, &Range{Lo: intp(0), Hi: intp(0x10ffff)}, depth)
 		}
 	case ListT:
 		if l, ok := b.(*ListType); ok && p.Attrs&NonEmpty != 0 {
@@ -286,8 +297,9 @@ func predefOverlap(p *Predef, b Type, depth int) bool {
 func intp(v int64) *term.Integer { i := term.Int(v); return &i }
 
 // matchesConst reports whether t matches the constant v.
-func matchesConst(t Type, v term.Term, depth int) bool {
-	if depth > maxOverlapDepth {
+func (o *overlapper) matchesConst(t Type, v term.Term, depth int) bool {
+	o.steps--
+	if depth > maxOverlapDepth || o.steps < 0 {
 		return true
 	}
 	t = deref(t)
@@ -302,7 +314,7 @@ func matchesConst(t Type, v term.Term, depth int) bool {
 		return (t.Lo == nil || t.Lo.Cmp(i) <= 0) && (t.Hi == nil || t.Hi.Cmp(i) >= 0)
 	case *Union:
 		for _, a := range t.Alts {
-			if matchesConst(a, v, depth+1) {
+			if o.matchesConst(a, v, depth+1) {
 				return true
 			}
 		}

@@ -65,8 +65,10 @@ func collectComments(filename string, src []byte) ([]Comment, error) {
 	if err != nil {
 		return nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
 	}
-	commentType := Lexer.Symbols()["Comment"]
+	symbols := Lexer.Symbols()
+	commentType, punctType := symbols["Comment"], symbols["Punct"]
 	var out []Comment
+	depth := 0
 	for {
 		tok, err := lex.Next()
 		if err != nil {
@@ -75,11 +77,28 @@ func collectComments(filename string, src []byte) ([]Comment, error) {
 		if tok.EOF() {
 			return out, nil
 		}
-		if tok.Type == commentType {
+		switch tok.Type {
+		case commentType:
 			out = append(out, Comment{Pos: tok.Pos, Text: strings.TrimRight(tok.Value, "\r")})
+		case punctType:
+			// The parser recurses once per nesting level: refuse absurd
+			// nesting before it can exhaust the stack.
+			switch tok.Value {
+			case "{", "[", "(":
+				depth++
+				if depth > MaxDepth {
+					return nil, &Error{Pos: tok.Pos, Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
+				}
+			case "}", "]", ")":
+				depth--
+			}
 		}
 	}
 }
+
+// MaxDepth bounds how deeply tuples, lists, maps, records and calls may
+// nest in a contract.
+const MaxDepth = 200
 
 func lexError(filename string, src []byte, err error) error {
 	var perr participle.Error
