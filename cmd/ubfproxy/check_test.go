@@ -30,6 +30,7 @@ func TestCheckGolden(t *testing.T) {
 		{"several", []string{"check", checkData + "/ok.con", checkData + "/warn.con"}, 0},
 		{"types_missing", []string{"check", checkData + "/types/service.con"}, 1},
 		{"types", []string{"check", "--types", checkData + "/types/shared.con", checkData + "/types/service.con"}, 0},
+		{"types_broken", []string{"check", "--types", checkData + "/types/broken.con", checkData + "/types/service.con", checkData + "/types/client.con"}, 1},
 		{"json", []string{"check", "--format", "json", checkData + "/typo.con", checkData + "/warn.con"}, 1},
 		{"json_clean", []string{"check", "--format", "json", checkData + "/ok.con"}, 0},
 		{"missing_file", []string{"check", checkData + "/nonexistent.con"}, 2},
