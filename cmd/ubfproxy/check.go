@@ -37,7 +37,8 @@ definitions, bad ranges and attributes (errors), and unused types, unreachable
 states, overlapping rules and the like (warnings).
 
 A PATH is a contract file or a folder; a folder stands for every *.con file
-below it, in lexical order (folders starting with a dot are skipped).
+below it, in lexical order (folders starting with a dot are skipped). A PATH
+of - reads one contract from standard input.
 
 Output formats:
   text   one line per finding, file:line:col: error|warning: message, as go vet
@@ -54,6 +55,9 @@ usage errors and files that cannot be read.`,
   # a contract that uses the named types of another one
   ubfproxy check --types contracts/types.con contracts/service.con
 
+  # from an editor: the buffer on standard input
+  ubfproxy check --format json - < contracts/file.con
+
   # findings for GitHub code scanning
   ubfproxy check --format sarif contracts/ > ubfproxy.sarif`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -63,7 +67,7 @@ usage errors and files that cannot be read.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+			return runCheck(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
 	fl := cmd.Flags()
@@ -86,7 +90,7 @@ type finding struct {
 
 func (f finding) isError() bool { return f.Severity == contract.Error.String() }
 
-func runCheck(stdout, stderr io.Writer, f checkFlags, args []string) error {
+func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []string) error {
 	switch f.format {
 	case formatText, formatJSON, formatSARIF:
 	default:
@@ -95,9 +99,23 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, args []string) error {
 	if err := checkReadable(f.types); err != nil {
 		return usageErrorf("check: --types %v", err)
 	}
-	files, err := expandPaths(args)
-	if err != nil {
-		return usageErrorf("check: %v", err)
+	// "-" is a contract read from standard input (for editors); it is
+	// checked first, whatever its place among the arguments.
+	var paths []string
+	fromStdin := false
+	for _, a := range args {
+		if a == "-" {
+			fromStdin = true
+		} else {
+			paths = append(paths, a)
+		}
+	}
+	var files []string
+	if len(paths) > 0 {
+		var err error
+		if files, err = expandPaths(paths); err != nil {
+			return usageErrorf("check: %v", err)
+		}
 	}
 
 	var (
@@ -107,16 +125,10 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, args []string) error {
 		unreadable bool
 	)
 	opts := contract.Options{TypeFiles: f.types}
-	for _, file := range files {
-		_, diags, err := contract.Load(file, opts)
-		if err != nil {
-			fmt.Fprintf(stderr, "ubfproxy: check: %v\n", err)
-			unreadable = true
-			continue
-		}
+	// A finding in a --types file would otherwise be repeated for every
+	// contract that uses it.
+	record := func(diags contract.Diagnostics) {
 		checked++
-		// A finding in a --types file would otherwise be repeated for
-		// every contract that imports it.
 		for _, d := range sortDiagnostics(diags) {
 			fd := finding{
 				File:     d.Pos.File,
@@ -131,6 +143,23 @@ func runCheck(stdout, stderr io.Writer, f checkFlags, args []string) error {
 				findings = append(findings, fd)
 			}
 		}
+	}
+	if fromStdin {
+		src, err := io.ReadAll(stdin)
+		if err != nil {
+			return usageErrorf("check: reading standard input: %w", err)
+		}
+		_, diags := contract.Compile(stdinName, src, opts)
+		record(diags)
+	}
+	for _, file := range files {
+		_, diags, err := contract.Load(file, opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "ubfproxy: check: %v\n", err)
+			unreadable = true
+			continue
+		}
+		record(diags)
 	}
 
 	var errs, warns int

@@ -14,6 +14,9 @@ import (
 
 const checkData = "testdata/check"
 
+// checkStdin is the contract "check -" reads in the golden tests.
+const checkStdin = "+state idle x ping -> pong x runing.\n+state running x stop -> ok x stop.\n"
+
 func TestCheckGolden(t *testing.T) {
 	tests := []struct {
 		name string
@@ -31,6 +34,7 @@ func TestCheckGolden(t *testing.T) {
 		{"types_missing", []string{"check", checkData + "/types/service.con"}, 1},
 		{"types", []string{"check", "--types", checkData + "/types/shared.con", checkData + "/types/service.con"}, 0},
 		{"types_broken", []string{"check", "--types", checkData + "/types/broken.con", checkData + "/types/service.con", checkData + "/types/client.con"}, 1},
+		{"stdin", []string{"check", "-", checkData + "/ok.con"}, 1},
 		{"json", []string{"check", "--format", "json", checkData + "/typo.con", checkData + "/warn.con"}, 1},
 		{"json_clean", []string{"check", "--format", "json", checkData + "/ok.con"}, 0},
 		{"missing_file", []string{"check", checkData + "/nonexistent.con"}, 2},
@@ -42,7 +46,7 @@ func TestCheckGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := runUbfproxy(t, "", tt.args...)
+			res := runUbfproxy(t, checkStdin, tt.args...)
 			if res.code != tt.code {
 				t.Errorf("exit status %d, want %d\n%s", res.code, tt.code, res)
 			}
