@@ -193,7 +193,8 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	defer s.release(ss)
 	defer func() {
 		if r := recover(); r != nil {
-			ss.srv.metrics.panics.Inc()
+			s.panics.Add(1)
+			s.metrics.panics.Inc()
 			ss.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 			ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r)})
 		}

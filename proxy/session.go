@@ -127,6 +127,7 @@ type session struct {
 	pending    []pendingCall
 	inflight   int  // entries of pending sent to the service
 	clientDone bool // the client closed its side; end when nothing is in flight
+	over       bool // the conversation reached a terminal state; the last reply is on its way
 	ended      bool
 
 	clientW sync.Mutex // orders and serialises writes to the client
@@ -213,6 +214,7 @@ func (s *session) guarded(f func()) func() {
 	return func() {
 		defer func() {
 			if r := recover(); r != nil {
+				s.srv.panics.Add(1)
 				s.srv.metrics.panics.Inc()
 				s.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r), code: closeInternal, text: "internal error"})
@@ -494,7 +496,14 @@ func (s *session) clientReadError(err error) {
 		s.mu.Lock()
 		s.clientDone = true
 		waiting := s.inflight > 0 && !s.ended
+		over := s.over
 		s.mu.Unlock()
+		if over {
+			// The client read the last reply and left before the
+			// service reader got round to ending the session.
+			s.finish(endInfo{reason: reasonFinished})
+			return
+		}
 		if waiting && s.service.closeWrite() {
 			return // the service loop ends the session after the last reply
 		}
@@ -680,6 +689,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	if b == nil {
 		_, queued := s.pop()
 		done := s.chk.Done()
+		s.over = done
 		last := s.clientDone && s.inflight == 0
 		s.clientW.Lock()
 		s.mu.Unlock()
