@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ubfproxy/ubfproxy/checker"
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -57,9 +56,9 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.meta = &version{c: mc, m: checker.Prepare(mc)}
+		s.meta = newVersion(mc)
 	}
-	s.current.Store(&version{c: cfg.Contract, m: checker.Prepare(cfg.Contract)})
+	s.current.Store(newVersion(cfg.Contract))
 	return s, nil
 }
 
@@ -74,7 +73,7 @@ func (s *Server) Reload(c *contract.Contract) error {
 	if s.cfg.Initial != "" && c.State(s.cfg.Initial) == nil {
 		return fmt.Errorf("proxy: reload: initial state %q is not a state of contract %s", s.cfg.Initial, c.Name)
 	}
-	s.current.Store(&version{c: c, m: checker.Prepare(c)})
+	s.current.Store(newVersion(c))
 	s.metrics.reloads.Inc()
 	s.cfg.Logger.Info("contract loaded", slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("file", c.File))
 	return nil

@@ -98,9 +98,17 @@ type pendingCall struct {
 
 // version is a contract as sessions use it.
 type version struct {
-	c *contract.Contract
-	m *checker.Machine
+	c       *contract.Contract
+	m       *checker.Machine
+	records map[string][]string // record fields by record name, for the wire
 }
+
+func newVersion(c *contract.Contract) *version {
+	return &version{c: c, m: checker.Prepare(c), records: recordFields(c)}
+}
+
+// recordFields implements wrappers.Options.RecordFields.
+func (v *version) recordFields(name string) []string { return v.records[name] }
 
 // session is one client connection and its connection to the service.
 type session struct {
@@ -151,6 +159,9 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
 		Limits:    wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame}.WithDefaults(),
 		SimpleRPC: cfg.SimpleRPC,
+		// The meta phase has no records; the guarded contract's are the
+		// ones on the wire after it.
+		RecordFields: v.recordFields,
 	})
 	ss.dropper, _ = ss.wire.(wrappers.Dropper)
 	if cfg.Wire.Name() == "ubf" {
