@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const runCon = `+name("svc").
++vsn("1").
++state start x ping -> pong x start.
+`
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunUsage(t *testing.T) {
+	dir := t.TempDir()
+	con := writeFile(t, dir, "svc.con", runCon)
+	bad := writeFile(t, dir, "bad.con", "+state start x ping -> pong x nowhere.\n")
+	base := []string{"run", "--contract", con, "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1"}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no flags", []string{"run"}, 2, "--contract, --listen, --upstream required"},
+		{"no upstream", []string{"run", "--contract", con, "--listen", ":0"}, 2, "--upstream required"},
+		{"argument", append(base, "extra"), 2, "unknown command"},
+		{"unknown flag", append(base, "--frobnicate"), 2, "unknown flag"},
+		{"wire", append(base, "--wire", "xml"), 2, `unknown wire format "xml" (want json, ubf`},
+		{"mode", append(base, "--mode", "scold"), 2, "unknown mode"},
+		{"transport", append(base, "--transport", "udp"), 2, "unknown transport"},
+		{"no-meta with json", append(base, "--wire", "json", "--no-meta"), 2, "--no-meta applies to --wire ubf only"},
+		{"limit", append(base, "--max-frame", "0"), 2, "--max-frame must be positive"},
+		{"duration", append(base, "--idle-timeout", "soon"), 2, "invalid argument"},
+		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
+		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
+		{"initial", append(base, "--initial", "nowhere"), 1, ""},
+		{"missing contract", []string{"run", "--contract", filepath.Join(dir, "none.con"), "--listen", ":0", "--upstream", "127.0.0.1:1"}, 2, "none.con"},
+		{"contract errors", []string{"run", "--contract", bad, "--listen", ":0", "--upstream", "127.0.0.1:1"}, 1, "bad.con:1:"},
+		{"listen", []string{"run", "--contract", con, "--listen", "256.0.0.1:99999", "--upstream", "127.0.0.1:1"}, 2, "cannot listen"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tc.args, strings.NewReader(""), &out, &errb)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, errb.String())
+			}
+		})
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "--help"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"ubfproxy run --contract contracts/file.con", "--mode", "--reply-timeout", "--grace", "SIGHUP", "--no-meta", "Exit status"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for a logger and a test at once.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitLog returns the first JSON record with message msg.
+func waitLog(t *testing.T, b *syncBuf, msg string, after int) (map[string]any, int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		lines := strings.Split(b.String(), "\n")
+		for i := after; i < len(lines); i++ {
+			var r map[string]any
+			if json.Unmarshal([]byte(lines[i]), &r) == nil && r["msg"] == msg {
+				return r, i + 1
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %q record in:\n%s", msg, b.String())
+	return nil, 0
+}
+
+// TestRunProxy runs the command's proxy against a JSON-lines service:
+// a conversation, metrics, a reload by SIGHUP, a failed reload, shutdown.
+func TestRunProxy(t *testing.T) {
+	svc, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	go func() {
+		for {
+			c, err := svc.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					if _, err := c.Write([]byte(`{"$A": "pong"}` + "\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+
+	dir := t.TempDir()
+	con := writeFile(t, dir, "svc.con", runCon)
+	f := runFlags{contract: con, listen: "127.0.0.1:0", upstream: svc.Addr().String(), wire: "json",
+		transport: "tcp", mode: "kill", metrics: "127.0.0.1:0", logFormat: "json", logLevel: "info", maxLogMsg: 100}
+	f.limits.MaxFrame, f.limits.MaxDepth, f.limits.MaxSessions, f.limits.MaxPending = 1<<16, 100, 10, 4
+	f.limits.IdleTimeout, f.limits.ReplyTimeout, f.limits.DialTimeout, f.limits.Grace = time.Minute, time.Second, time.Second, 200*time.Millisecond
+
+	logs := &syncBuf{}
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runProxy(ctx, f, hup, logs) }()
+	defer cancel()
+
+	rec, n := waitLog(t, logs, "listening", 0)
+	addr, _ := rec["addr"].(string)
+	mrec, _ := waitLog(t, logs, "metrics", 0)
+	maddr, _ := mrec["addr"].(string)
+
+	talk := func(line string) string {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := bufio.NewReader(c).ReadString('\n')
+		return got
+	}
+	if got := talk(`{"$A": "ping"}`); got != `{"$A": "pong"}`+"\n" {
+		t.Fatalf("got %q", got)
+	}
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 1`) {
+		t.Errorf("metrics:\n%s", body)
+	}
+
+	// SIGHUP with a new version: loaded.
+	writeFile(t, dir, "svc.con", strings.Replace(runCon, `+vsn("1")`, `+vsn("2")`, 1))
+	hup <- syscall.SIGHUP
+	r, n2 := waitLog(t, logs, "contract loaded", n)
+	if r["vsn"] != "2" {
+		t.Errorf("reload record %v", r)
+	}
+	// SIGHUP with a broken contract: logged, version 2 stays.
+	writeFile(t, dir, "svc.con", "+state start x ping -> pong x nowhere.\n")
+	hup <- syscall.SIGHUP
+	r, _ = waitLog(t, logs, "reload failed; keeping the running contract", n2)
+	if r["vsn"] != "2" || !strings.Contains(r["error"].(string), "nowhere") {
+		t.Errorf("failed reload record %v", r)
+	}
+	if got := talk(`{"$A": "ping"}`); got != `{"$A": "pong"}`+"\n" {
+		t.Fatalf("after a failed reload: got %q", got)
+	}
+	if got := talk(`{"$A": "pang"}`); !strings.Contains(got, "clientBrokeContract") {
+		t.Fatalf("a violation got %q", got)
+	}
+	v, _ := waitLog(t, logs, "contract violation", 0)
+	if v["vsn"] != "2" || v["message"] != "pang" {
+		t.Errorf("violation record %v", v)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("runProxy: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("runProxy did not return after its context was cancelled")
+	}
+	waitLog(t, logs, "stopped", 0)
+}
