@@ -32,8 +32,13 @@ func Explain(t term.Term, typ contract.Type) string {
 // explanation follows the candidate that came closest. A state's rules are
 // explained this way against a request that none of them accepts.
 func ExplainAny(t term.Term, types []contract.Type) string {
-	e := explainer{memo: make(map[memoKey]*failure)}
+	e := explainer{budget: fastBudget, root: t}
 	f := e.union(t, types, nil, 0, nil)
+	if e.over {
+		// Overlapping recursive alternatives: memoize to stay linear.
+		e = explainer{budget: -1, memo: make(map[memoKey]*failure)}
+		f = e.union(t, types, nil, 0, nil)
+	}
 	if f == nil {
 		return ""
 	}
@@ -49,7 +54,6 @@ type failure struct {
 	expStr string // overrides exp's text when set
 	got    term.Term
 	note   string
-	head   bool // the candidate's outer shape (kind, tag) fitted the term
 }
 
 type pathSeg struct {
@@ -98,73 +102,167 @@ func (f *failure) under(desc string) *failure {
 	g := *f
 	g.path = &pathSeg{desc: desc, next: f.path}
 	g.depth++
-	g.head = true
 	return &g
 }
 
+// explainer walks a term the way matcher does, building failures. Like
+// matcher it first runs on a step budget without memoizing, and reruns
+// memoizing (named type, subterm) pairs when the budget runs out.
 type explainer struct {
-	memo map[memoKey]*failure
+	budget   int // steps left; -1: unlimited
+	root     term.Term
+	extended bool
+	over     bool
+	memo     map[memoKey]*failure
 }
 
-func leaf(t term.Term, typ contract.Type, head bool, note string) *failure {
-	return &failure{exp: typ, got: t, head: head, note: note}
+// overMark is returned, and ignored, once the budget is exhausted.
+var overMark = &failure{expStr: "(over budget)"}
+
+func (e *explainer) spend() bool {
+	if e.budget < 0 {
+		return true
+	}
+	if e.budget == 0 {
+		if e.extended {
+			e.over = true
+			return false
+		}
+		e.extended = true
+		e.budget = 64 * termSize(e.root)
+	}
+	e.budget--
+	return !e.over
 }
 
-// union explains t against alternatives. whole is the type to name when no
-// candidate came close (nil: list the alternatives).
+func leaf(t term.Term, typ contract.Type, note string) *failure {
+	return &failure{exp: typ, got: t, note: note}
+}
+
+// union explains t against alternatives. Only alternatives whose outer
+// shape fits t (kind, and tag for tagged tuples and records) are explored:
+// the others cannot match, and are named only when no alternative fits.
+// The explanation follows the candidate that failed deepest in the term;
+// when none got into the term, a single fitting candidate is named with
+// its reason (an arity, a missing key), otherwise the whole union. whole
+// is the type to name (nil: list the alternatives).
 func (e *explainer) union(t term.Term, alts []contract.Type, whole contract.Type, depth int, refs *refFrame) *failure {
+	if len(alts) == 1 {
+		return e.explain(t, alts[0], depth, refs)
+	}
 	var best *failure
 	heads := 0
-	var headFail *failure
 	for _, alt := range alts {
+		if !fits(t, alt) {
+			continue
+		}
+		heads++
 		f := e.explain(t, alt, depth, refs)
 		if f == nil {
 			return nil
 		}
-		if f.head {
-			heads++
-			headFail = f
-		}
-		if best == nil || f.depth > best.depth || (f.depth == best.depth && f.head && !best.head) {
+		if best == nil || f.depth > best.depth {
 			best = f
 		}
 	}
-	if best == nil {
+	switch {
+	case best != nil && (best.depth > 0 || heads == 1):
+		return best
+	case whole != nil:
+		return leaf(t, whole, "")
+	case len(alts) == 0:
 		return &failure{expStr: "nothing (no alternative)", got: t}
 	}
-	if len(alts) == 1 {
-		return best
+	return &failure{expStr: unionText(alts), got: t}
+}
+
+// fits is a necessary condition for t to match typ that looks only at the
+// outside of t: its kind, and the tag of a tagged tuple or a record (not
+// the arity, so that a message with the right tag and a wrong arity is
+// explained against its rule).
+func fits(t term.Term, typ contract.Type) bool {
+	budget := 256
+	return fitsIn(t, typ, nil, &budget)
+}
+
+// fitsIn is fits with the named types already followed (a cycle adds
+// nothing) and a bound on the work, past which it answers true (fits is
+// only a filter).
+func fitsIn(t term.Term, typ contract.Type, seen *refFrame, budget *int) bool {
+	if *budget--; *budget < 0 {
+		return true
 	}
-	if best.depth > 0 {
-		return best
+	switch ty := typ.(type) {
+	case *contract.Literal:
+		return matchLiteral(t, ty.Value)
+	case *contract.Range:
+		return t.Kind() == term.KindInteger
+	case *contract.Predef:
+		return predefKindFits(t, ty.Kind)
+	case *contract.TupleType:
+		tu, ok := t.(term.Tuple)
+		if !ok {
+			return false
+		}
+		if len(tu) > 0 && len(ty.Elems) > 0 {
+			if lit, ok := ty.Elems[0].(*contract.Literal); ok {
+				return matchLiteral(tu[0], lit.Value)
+			}
+		}
+		return len(tu) == len(ty.Elems)
+	case *contract.RecordType:
+		tu, ok := t.(term.Tuple)
+		if !ok || len(tu) == 0 {
+			return false
+		}
+		a, ok := tu[0].(term.Atom)
+		return ok && string(a) == ty.Name
+	case *contract.ListType:
+		return t.Kind() == term.KindList
+	case *contract.MapType:
+		return t.Kind() == term.KindMap
+	case *contract.Union:
+		for _, a := range ty.Alts {
+			if fitsIn(t, a, seen, budget) {
+				return true
+			}
+		}
+		return false
+	case *contract.Ref:
+		if ty.Optional {
+			if a, ok := t.(term.Atom); ok && a == "undefined" {
+				return true
+			}
+		}
+		if ty.Def == nil || ty.Def.Type == nil || seen.has(ty.Def) {
+			return false
+		}
+		return fitsIn(t, ty.Def.Type, &refFrame{ty.Def, seen}, budget)
 	}
-	if heads == 1 {
-		return headFail
-	}
-	if whole != nil {
-		return leaf(t, whole, heads > 0, "")
-	}
-	return &failure{expStr: unionText(alts), got: t, head: heads > 0}
+	return true
 }
 
 func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *refFrame) *failure {
+	if !e.spend() {
+		return overMark
+	}
 	switch ty := typ.(type) {
 	case *contract.Literal:
 		if matchLiteral(t, ty.Value) {
 			return nil
 		}
-		return leaf(t, ty, false, "")
+		return leaf(t, ty, "")
 	case *contract.Range:
 		i, ok := t.(term.Integer)
 		if ok && inRange(i, ty) {
 			return nil
 		}
-		return leaf(t, ty, ok, "")
+		return leaf(t, ty, "")
 	case *contract.Predef:
 		if matchPredef(t, ty) {
 			return nil
 		}
-		return leaf(t, ty, predefKindFits(t, ty.Kind), "")
+		return leaf(t, ty, "")
 	case *contract.Ref:
 		return e.ref(t, ty, depth, refs)
 	case *contract.Union:
@@ -172,7 +270,7 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 	case *contract.TupleType:
 		tu, ok := t.(term.Tuple)
 		if !ok {
-			return leaf(t, ty, false, "")
+			return leaf(t, ty, "")
 		}
 		head := true
 		if len(ty.Elems) > 0 && len(tu) > 0 {
@@ -182,13 +280,13 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 		}
 		if !head {
 			// Another tag: this candidate is not what the sender meant.
-			return leaf(t, ty, false, "")
+			return leaf(t, ty, "")
 		}
 		if len(tu) != len(ty.Elems) {
-			return leaf(t, ty, head, count(len(tu), "element")+" instead of "+strconv.Itoa(len(ty.Elems)))
+			return leaf(t, ty, count(len(tu), "element")+" instead of "+strconv.Itoa(len(ty.Elems)))
 		}
 		if depth >= MaxDepth {
-			return leaf(t, ty, head, tooDeep)
+			return leaf(t, ty, tooDeep)
 		}
 		for i, et := range ty.Elems {
 			if f := e.explain(tu[i], et, depth+1, nil); f != nil {
@@ -201,13 +299,13 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 	case *contract.ListType:
 		l, ok := t.(term.List)
 		if !ok {
-			return leaf(t, ty, false, "")
+			return leaf(t, ty, "")
 		}
 		if n := len(l); n < ty.Min || (ty.Max >= 0 && n > ty.Max) {
-			return leaf(t, ty, true, lengthNote(n, ty))
+			return leaf(t, ty, lengthNote(n, ty))
 		}
 		if len(l) > 0 && depth >= MaxDepth {
-			return leaf(t, ty, true, tooDeep)
+			return leaf(t, ty, tooDeep)
 		}
 		for i, el := range l {
 			if f := e.explain(el, ty.Elem, depth+1, nil); f != nil {
@@ -235,11 +333,11 @@ func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame
 		return &failure{exp: ty, got: t, note: "type " + ty.Name + "() is not defined"}
 	}
 	if refs.has(def) {
-		return leaf(t, ty, false, "")
+		return leaf(t, ty, "")
 	}
 	var key memoKey
 	memoized := false
-	if ptr, n, k, ok := compositeKey(t); ok {
+	if ptr, n, k, ok := compositeKey(t); ok && e.memo != nil {
 		key, memoized = memoKey{def, ptr, n, k}, true
 		if f, seen := e.memo[key]; seen {
 			if f == okMark {
@@ -249,7 +347,7 @@ func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame
 		}
 		// In progress: reaching the same pair again without descending
 		// is a cycle, which adds nothing (least fixed point).
-		e.memo[key] = leaf(t, ty, false, "")
+		e.memo[key] = leaf(t, ty, "")
 	}
 	f := e.explain(t, def.Type, depth, &refFrame{def, refs})
 	if f != nil && f.depth == 0 && f.expStr == "" && f.exp == def.Type {
@@ -271,16 +369,16 @@ func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame
 func (e *explainer) record(t term.Term, ty *contract.RecordType, depth int) *failure {
 	tu, ok := t.(term.Tuple)
 	if !ok || len(tu) == 0 {
-		return leaf(t, ty, false, "")
+		return leaf(t, ty, "")
 	}
 	if a, ok := tu[0].(term.Atom); !ok || string(a) != ty.Name {
-		return leaf(t, ty, false, "")
+		return leaf(t, ty, "")
 	}
 	if len(tu) != recordArity(ty) {
-		return leaf(t, ty, true, count(len(tu), "element")+" instead of "+strconv.Itoa(recordArity(ty)))
+		return leaf(t, ty, count(len(tu), "element")+" instead of "+strconv.Itoa(recordArity(ty)))
 	}
 	if depth >= MaxDepth {
-		return leaf(t, ty, true, tooDeep)
+		return leaf(t, ty, tooDeep)
 	}
 	for i, fd := range ty.Fields {
 		if f := e.explain(tu[i+1], fd.Type, depth+1, nil); f != nil {
@@ -300,10 +398,10 @@ func (e *explainer) record(t term.Term, ty *contract.RecordType, depth int) *fai
 func (e *explainer) mapType(t term.Term, ty *contract.MapType, depth int) *failure {
 	mp, ok := t.(term.Map)
 	if !ok {
-		return leaf(t, ty, false, "")
+		return leaf(t, ty, "")
 	}
 	if len(mp) > 0 && depth >= MaxDepth {
-		return leaf(t, ty, true, tooDeep)
+		return leaf(t, ty, tooDeep)
 	}
 	seen := make([]bool, len(ty.Fields))
 	for _, ent := range mp {
@@ -312,7 +410,7 @@ func (e *explainer) mapType(t term.Term, ty *contract.MapType, depth int) *failu
 			if ty.Open {
 				continue
 			}
-			return leaf(t, ty, true, "key "+term.Truncated(ent.Key, maxTermText)+" not allowed")
+			return leaf(t, ty, "key "+term.Truncated(ent.Key, maxTermText)+" not allowed")
 		}
 		seen[fi] = true
 		if f := e.explain(ent.Value, ty.Fields[fi].Value, depth+1, nil); f != nil {
@@ -321,7 +419,7 @@ func (e *explainer) mapType(t term.Term, ty *contract.MapType, depth int) *failu
 	}
 	for i, fd := range ty.Fields {
 		if fd.Required && !seen[i] {
-			return leaf(t, ty, true, "required key "+fd.Key.String()+" missing")
+			return leaf(t, ty, "required key "+fd.Key.String()+" missing")
 		}
 	}
 	return nil

@@ -502,33 +502,47 @@ func mayMatch(t term.Term, typ contract.Type) bool {
 	return true
 }
 
-// termSize counts the nodes of t without recursion.
+// termSize counts the nodes of t without recursion. Its stack holds one
+// frame per level of nesting (not per element), so measuring a long list
+// costs no memory.
 func termSize(t term.Term) int {
-	n := 0
-	stack := []term.Term{t}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		n++
-		var elems []term.Term
+	type frame struct {
+		elems []term.Term
+		m     term.Map
+		i     int
+	}
+	n := 1
+	var stack []frame
+	push := func(x term.Term) {
 		switch v := x.(type) {
 		case term.Tuple:
-			elems = v
+			stack = append(stack, frame{elems: v})
 		case term.List:
-			elems = v
+			stack = append(stack, frame{elems: v})
 		case term.Map:
-			for _, e := range v {
-				stack = append(stack, e.Key, e.Value)
-			}
+			stack = append(stack, frame{m: v})
 		}
-		for _, e := range elems {
-			switch e.(type) {
-			case term.Tuple, term.List, term.Map:
-				stack = append(stack, e)
-			default:
-				n++
+	}
+	push(t)
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		var next term.Term
+		switch {
+		case f.elems != nil && f.i < len(f.elems):
+			next = f.elems[f.i]
+			f.i++
+		case f.m != nil && f.i < 2*len(f.m):
+			e := f.m[f.i/2]
+			if next = e.Key; f.i%2 == 1 {
+				next = e.Value
 			}
+			f.i++
+		default:
+			stack = stack[:len(stack)-1]
+			continue
 		}
+		n++
+		push(next)
 	}
 	return n
 }

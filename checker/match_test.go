@@ -274,3 +274,19 @@ func TestAmbiguousRecursionIsLinear(t *testing.T) {
 		t.Fatal("should match")
 	}
 }
+
+func TestTermSize(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want int
+	}{
+		{"a", 1},
+		{"[]", 1},
+		{"{a, [1, 2], #{k => {v}}}", 9},
+		{"[[[[x]]]]", 5},
+	} {
+		if got := termSize(term.MustParse(c.text)); got != c.want {
+			t.Errorf("termSize(%s) = %d, want %d", c.text, got, c.want)
+		}
+	}
+}
