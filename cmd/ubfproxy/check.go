@@ -185,7 +185,7 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 			return fmt.Errorf("check: writing json: %w", err)
 		}
 	case formatSARIF:
-		if err := writeSARIF(stdout, findings); err != nil {
+		if err := writeSARIF(stdout, findings, !unreadable); err != nil {
 			return fmt.Errorf("check: writing sarif: %w", err)
 		}
 	}

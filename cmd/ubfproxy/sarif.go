@@ -97,8 +97,10 @@ type sarifRegion struct {
 	StartColumn int `json:"startColumn,omitempty"`
 }
 
-// writeSARIF writes findings as a SARIF 2.1.0 log.
-func writeSARIF(w io.Writer, findings []finding) error {
+// writeSARIF writes findings as a SARIF 2.1.0 log; complete is false when
+// some contract could not be read, so that viewers do not take the log for
+// a full analysis.
+func writeSARIF(w io.Writer, findings []finding, complete bool) error {
 	log := sarifLog{
 		Version: sarifVersion,
 		Schema:  sarifSchema,
@@ -113,7 +115,7 @@ func writeSARIF(w io.Writer, findings []finding) error {
 			// are converted below for lines that are not plain ASCII.
 			ColumnKind:  "utf16CodeUnits",
 			Results:     []sarifResult{},
-			Invocations: []sarifInvoc{{ExecutionSuccessful: true}},
+			Invocations: []sarifInvoc{{ExecutionSuccessful: complete}},
 		}},
 	}
 	run := &log.Runs[0]
