@@ -38,6 +38,7 @@ func TestCheckGolden(t *testing.T) {
 		{"json", []string{"check", "--format", "json", checkData + "/typo.con", checkData + "/warn.con"}, 1},
 		{"json_clean", []string{"check", "--format", "json", checkData + "/ok.con"}, 0},
 		{"missing_file", []string{"check", checkData + "/nonexistent.con"}, 2},
+		{"import_missing", []string{"check", checkData + "/import_missing.con", checkData + "/ok.con"}, 2},
 		{"missing_types", []string{"check", "--types", checkData + "/nonexistent.con", checkData + "/ok.con"}, 2},
 		{"empty_folder", []string{"check", checkData + "/nocontracts"}, 2},
 		{"bad_format", []string{"check", "--format", "xml", checkData + "/ok.con"}, 2},
