@@ -68,7 +68,10 @@
 // (finished, client_left, service_left, violation, timeout, limit, shutdown,
 // error), client_messages, client_bytes, server_messages, server_bytes,
 // duration_ms and, when there is one, error. A connection refused because
-// of MaxSessions is logged as "session refused" with reason limit.
+// of MaxSessions is logged as "session refused" with reason limit, at most
+// once a second, with the number of refusals the record stands for in
+// refused. A panic is logged at ERROR as "panic in session" with panic and
+// stack. Reload logs "contract loaded".
 //
 // # Limits
 //
@@ -77,10 +80,12 @@
 // connection is accepted and closed at once, or answered HTTP 503 on
 // WebSocket), pipelined requests in flight (over it the proxy stops reading
 // from the client until a reply comes back; the ubf wire always keeps strict
-// lock-step towards the service, see contract-language.md §9), idle time
-// (no message either way), reply time (a service that does not answer in
-// time has broken the contract), dial time, and the grace period of a
-// shutdown.
+// lock-step towards the service, see contract-language.md §9: one request
+// outstanding, and a client event only once no request is), idle time (no
+// complete message either way: a client that trickles a frame a byte at a
+// time, or only sends WebSocket pings, is idle), reply time (a service that
+// does not answer in time has broken the contract), dial time, and the
+// grace period of a shutdown.
 //
 // # Half-close
 //

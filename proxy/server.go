@@ -32,6 +32,9 @@ type Server struct {
 	wg       sync.WaitGroup // one per session handler
 	lingers  sync.WaitGroup // client readers draining after their session ended
 
+	refusedLogged time.Time // when the last "session refused" record was written
+	refusedQuiet  int       // refusals since then
+
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
 
@@ -39,6 +42,9 @@ type Server struct {
 	// before it is handled, on the goroutine that handles it.
 	testHook func(session uint64, side wrappers.Side, m wrappers.Message)
 }
+
+// refusalLogEvery is the least time between two "session refused" records.
+const refusalLogEvery = time.Second
 
 // New checks cfg and returns a Server ready to Serve.
 func New(cfg Config) (*Server, error) {
@@ -170,13 +176,24 @@ func (s *Server) admit(clientAddr string) (*session, bool) {
 	s.mu.Lock()
 	if len(s.sessions) >= s.cfg.Limits.MaxSessions || s.draining.Load() {
 		n := len(s.sessions)
+		// A flood of connections must not become a flood of records: at
+		// most one per refusalLogEvery, counting the ones it stands for.
+		now := time.Now()
+		s.refusedQuiet++
+		logIt := now.Sub(s.refusedLogged) >= refusalLogEvery
+		count := s.refusedQuiet
+		if logIt {
+			s.refusedLogged, s.refusedQuiet = now, 0
+		}
 		s.mu.Unlock()
 		s.refused.Add(1)
 		s.metrics.refused.Inc()
 		s.metrics.sessionsTotal.WithLabelValues(string(reasonLimit)).Inc()
 		s.countEnd(reasonLimit)
-		s.cfg.Logger.Warn("session refused", slog.String("client", clientAddr), slog.String("reason", string(reasonLimit)),
-			slog.Int("open", n), slog.Int("max_sessions", s.cfg.Limits.MaxSessions))
+		if logIt {
+			s.cfg.Logger.Warn("session refused", slog.String("client", clientAddr), slog.String("reason", string(reasonLimit)),
+				slog.Int("open", n), slog.Int("max_sessions", s.cfg.Limits.MaxSessions), slog.Int("refused", count))
+		}
 		return nil, false
 	}
 	id := s.nextID.Add(1)
