@@ -1,8 +1,11 @@
 package checker
 
 import (
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+	"weak"
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
@@ -379,3 +382,49 @@ func manyRules(n int) string {
 }
 
 func itoa(i int) string { return term.Int(int64(i)).String() }
+
+// TestCallReplyDoesNotAllocate: the hot path of the proxy, a request and
+// its reply, allocates nothing once the session is warm.
+func TestCallReplyDoesNotAllocate(t *testing.T) {
+	s, _ := Prepare(compileContract(t, sessionContract)).NewSession(Options{})
+	open := term.MustParse(`{open, "f", read}`)
+	ok := term.MustParse(`{ok, 7}`)
+	read := term.MustParse(`{read_line, 7}`)
+	line := term.MustParse(`{ok, "l"}`)
+	info := term.MustParse(`info`)
+	str := term.MustParse(`"v"`)
+	if s.Call(open) != nil || s.Reply(ok) != nil {
+		t.Fatal("open refused")
+	}
+	n := testing.AllocsPerRun(200, func() {
+		if s.Call(read) != nil || s.Reply(line) != nil || s.Call(info) != nil || s.Reply(str) != nil {
+			t.Fatal("refused")
+		}
+		if s.Call(read) != nil || s.Call(read) != nil || s.Reply(line) != nil || s.Reply(line) != nil {
+			t.Fatal("pipelined refused")
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per request and reply", n)
+	}
+}
+
+// TestNewSessionCacheIsWeak: the index NewSession caches is dropped with
+// its contract.
+func TestNewSessionCacheIsWeak(t *testing.T) {
+	c := compileContract(t, sessionContract)
+	NewSession(c, Options{})
+	key := weak.Make(c)
+	if _, ok := machines.Load(key); !ok {
+		t.Fatal("NewSession did not cache the index")
+	}
+	c = nil
+	for i := 0; i < 100; i++ {
+		runtime.GC()
+		if _, ok := machines.Load(key); !ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the cached index outlived its contract")
+}
