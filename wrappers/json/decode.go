@@ -1,0 +1,701 @@
+package json
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// Decoder reads newline-delimited JSON: one value per line. It reuses one
+// buffer for the lines it reads, so a line may arrive in any number of
+// reads.
+type Decoder struct {
+	r      io.Reader
+	lim    wrappers.Limits
+	fields func(string) []string
+
+	buf   []byte
+	start int   // first byte of the current line in buf
+	pos   int   // where to look for the end of the line next
+	end   int   // end of the buffered data
+	base  int64 // stream offset of buf[0]
+	eof   bool
+	rerr  error
+	err   error // sticky
+
+	p       parser
+	strs    map[string]term.Term // interned short strings (object keys mostly)
+	entries []term.MapEntry      // scratch for objects being read
+	elems   []term.Term          // scratch for arrays being read
+}
+
+const (
+	initialBuffer = 4096
+	readChunk     = 4096
+	maxInterned   = 1024
+	maxInternLen  = 32
+)
+
+// NewDecoder returns a decoder reading newline-delimited JSON from r within
+// opts.Limits (zero limits take their defaults). opts.RecordFields, when
+// set, orders the fields of {"$R": name, ...} objects.
+func NewDecoder(r io.Reader, opts wrappers.Options) *Decoder {
+	d := &Decoder{r: r, lim: opts.Limits.WithDefaults(), fields: opts.RecordFields}
+	d.p.d = d
+	return d
+}
+
+// Frame returns the next line's value and the bytes of the line, its
+// newline included. For a line holding only white space it returns a nil
+// term. raw is only valid until the next call. At the end of the stream
+// it returns io.EOF; a last line without a newline is read as a line. A
+// malformed or over-limit line gives a *wrappers.FrameError, and every later
+// call returns it again.
+func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	if d.start == d.end && d.start > 0 {
+		d.base += int64(d.start)
+		d.start, d.pos, d.end = 0, 0, 0
+	}
+	for {
+		if i := indexNL(d.buf[d.pos:d.end]); i >= 0 {
+			lineEnd := d.pos + i + 1
+			if lineEnd-d.start > d.lim.MaxFrame {
+				return nil, nil, d.fail(d.limitAt(d.start+d.lim.MaxFrame, "line longer than %d bytes", d.lim.MaxFrame))
+			}
+			raw = d.buf[d.start:lineEnd]
+			t, err := d.parseLine(d.start, d.pos+i)
+			if err != nil {
+				return nil, nil, d.fail(err)
+			}
+			d.start, d.pos = lineEnd, lineEnd
+			return t, raw, nil
+		}
+		d.pos = d.end
+		if d.end-d.start > d.lim.MaxFrame {
+			return nil, nil, d.fail(d.limitAt(d.start+d.lim.MaxFrame, "line longer than %d bytes", d.lim.MaxFrame))
+		}
+		if d.rerr != nil {
+			return nil, nil, d.fail(d.rerr)
+		}
+		if d.eof {
+			if d.start == d.end {
+				return nil, nil, d.fail(io.EOF)
+			}
+			raw = d.buf[d.start:d.end]
+			t, err := d.parseLine(d.start, d.end)
+			if err != nil {
+				return nil, nil, d.fail(err)
+			}
+			d.start, d.pos = d.end, d.end
+			return t, raw, nil
+		}
+		if err := d.fill(); err != nil {
+			return nil, nil, d.fail(err)
+		}
+	}
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d *Decoder) fail(err error) error {
+	d.err = err
+	return err
+}
+
+func (d *Decoder) fill() error {
+	if d.end == len(d.buf) {
+		if d.start > 0 {
+			n := copy(d.buf, d.buf[d.start:d.end])
+			d.base += int64(d.start)
+			d.pos -= d.start
+			d.start = 0
+			d.end = n
+		}
+		if d.end == len(d.buf) {
+			size := 2 * len(d.buf)
+			if size < initialBuffer {
+				size = initialBuffer
+			}
+			if ceiling := d.lim.MaxFrame + readChunk; size > ceiling {
+				size = ceiling
+			}
+			nb := make([]byte, size)
+			copy(nb, d.buf[:d.end])
+			d.buf = nb
+		}
+	}
+	for tries := 0; tries < 100; tries++ {
+		n, err := d.r.Read(d.buf[d.end:])
+		d.end += n
+		if err == io.EOF {
+			d.eof = true
+		} else if err != nil {
+			d.rerr = fmt.Errorf("json: reading: %w", err)
+		}
+		if n > 0 || err != nil {
+			return nil
+		}
+	}
+	d.rerr = fmt.Errorf("json: reading: %w", io.ErrNoProgress)
+	return nil
+}
+
+func (d *Decoder) errorAt(i int, format string, args ...any) error {
+	return &wrappers.FrameError{Offset: d.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *Decoder) limitAt(i int, format string, args ...any) error {
+	return &wrappers.FrameError{Offset: d.base + int64(i), Msg: fmt.Sprintf(format, args...), Limit: true}
+}
+
+// parseLine reads the value in buf[from:to] (to is the newline or the end
+// of the stream); nil for a blank line.
+func (d *Decoder) parseLine(from, to int) (term.Term, error) {
+	p := &d.p
+	p.b = d.buf[:to]
+	p.i = from
+	p.skipSpace()
+	if p.i == to {
+		return nil, nil
+	}
+	t, err := p.value(0)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.i != to {
+		return nil, d.errorAt(p.i, "unexpected %s after the value (one JSON value per line)", describe(p.b, p.i))
+	}
+	return t, nil
+}
+
+// Decode reads exactly one JSON value from b (white space may surround it,
+// newlines included) within the limits of opts.
+func Decode(b []byte, opts wrappers.Options) (term.Term, error) {
+	d := NewDecoder(nil, opts)
+	d.buf, d.end, d.eof = b, len(b), true
+	p := &d.p
+	p.b = b
+	p.skipSpaceNL()
+	if p.i == len(b) {
+		return nil, d.errorAt(p.i, "no JSON value in the input")
+	}
+	if len(b) > d.lim.MaxFrame {
+		return nil, d.limitAt(d.lim.MaxFrame, "input longer than %d bytes", d.lim.MaxFrame)
+	}
+	t, err := p.value(0)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpaceNL()
+	if p.i != len(b) {
+		return nil, d.errorAt(p.i, "unexpected %s after the value", describe(b, p.i))
+	}
+	return t, nil
+}
+
+func describe(b []byte, i int) string {
+	if i >= len(b) || b[i] == '\n' {
+		return "end of line"
+	}
+	c := b[i]
+	if c >= 0x20 && c < 0x7f {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
+}
+
+type parser struct {
+	d *Decoder
+	b []byte
+	i int
+}
+
+func (p *parser) skipSpace() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) skipSpaceNL() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\r', '\n':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// smallInts holds the boxed integers -1..255 so that decoding them does
+// not allocate. It is filled once and never written again.
+var smallInts = func() [257]term.Term {
+	var a [257]term.Term
+	for i := range a {
+		a[i] = term.Int(int64(i - 1))
+	}
+	return a
+}()
+
+var (
+	atomTrue  term.Term = term.Atom("true")
+	atomFalse term.Term = term.Atom("false")
+	atomNull  term.Term = term.Atom("null")
+	emptyList term.Term = term.List{}
+	emptyMap  term.Term = term.Map{}
+)
+
+func (p *parser) value(depth int) (term.Term, error) {
+	if p.i >= len(p.b) {
+		return nil, p.d.errorAt(p.i, "expected a value, found end of line")
+	}
+	switch c := p.b[p.i]; c {
+	case '"':
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return p.d.intern(s), nil
+	case '{':
+		return p.object(depth + 1)
+	case '[':
+		return p.array(depth + 1)
+	case 't':
+		return p.literal("true", atomTrue)
+	case 'f':
+		return p.literal("false", atomFalse)
+	case 'n':
+		return p.literal("null", atomNull)
+	default:
+		if c == '-' || c >= '0' && c <= '9' {
+			return p.number()
+		}
+	}
+	return nil, p.d.errorAt(p.i, "expected a value, found %s", describe(p.b, p.i))
+}
+
+func (p *parser) literal(word string, t term.Term) (term.Term, error) {
+	if len(p.b)-p.i >= len(word) && string(p.b[p.i:p.i+len(word)]) == word {
+		p.i += len(word)
+		return t, nil
+	}
+	return nil, p.d.errorAt(p.i, "expected %s", word)
+}
+
+func (d *Decoder) intern(s []byte) term.Term {
+	if len(s) > maxInternLen {
+		return term.String(s)
+	}
+	if t, ok := d.strs[string(s)]; ok {
+		return t
+	}
+	t := term.Term(term.String(s))
+	if d.strs == nil {
+		d.strs = make(map[string]term.Term)
+	}
+	if len(d.strs) < maxInterned {
+		d.strs[string(s)] = t
+	}
+	return t
+}
+
+// str reads a string at p.i and returns its bytes, which may alias the
+// input buffer or the parser's scratch; the caller copies them.
+func (p *parser) str() ([]byte, error) {
+	open := p.i
+	p.i++
+	start := p.i
+	b := p.b
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		if c == '"' {
+			if i-start > p.d.lim.MaxBinary {
+				return nil, p.d.limitAt(open, "string longer than %d bytes", p.d.lim.MaxBinary)
+			}
+			p.i = i + 1
+			return b[start:i], nil
+		}
+		if c == '\\' || c < 0x20 {
+			p.i = i
+			return p.strSlow(open, start)
+		}
+	}
+	return nil, p.d.errorAt(open, "unterminated string")
+}
+
+func (p *parser) strSlow(open, start int) ([]byte, error) {
+	b := p.b
+	out := make([]byte, 0, p.i-start+16)
+	out = append(out, b[start:p.i]...)
+	for p.i < len(b) {
+		c := b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			if len(out) > p.d.lim.MaxBinary {
+				return nil, p.d.limitAt(open, "string longer than %d bytes", p.d.lim.MaxBinary)
+			}
+			return out, nil
+		case c < 0x20:
+			if c == '\n' {
+				return nil, p.d.errorAt(open, "unterminated string")
+			}
+			return nil, p.d.errorAt(p.i, "control character 0x%02x in a string must be escaped", c)
+		case c != '\\':
+			out = append(out, c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(b) {
+			return nil, p.d.errorAt(open, "unterminated string")
+		}
+		e := b[p.i+1]
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(b, p.i+2)
+			if !ok {
+				return nil, p.d.errorAt(p.i, `\u needs four hex digits`)
+			}
+			p.i += 6
+			if utf16.IsSurrogate(r) {
+				r2, ok2 := rune(-1), false
+				if p.i+1 < len(b) && b[p.i] == '\\' && b[p.i+1] == 'u' {
+					r2, ok2 = hex4(b, p.i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+					r = dec
+					p.i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return nil, p.d.errorAt(p.i, `unknown escape \%c`, e)
+		}
+		p.i += 2
+	}
+	return nil, p.d.errorAt(open, "unterminated string")
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// number reads a JSON number: without a fraction or exponent it is an
+// integer of any size, otherwise a float.
+func (p *parser) number() (term.Term, error) {
+	b := p.b
+	start := p.i
+	i := p.i
+	neg := false
+	if b[i] == '-' {
+		neg = true
+		i++
+	}
+	ds := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	nd := i - ds
+	if nd == 0 {
+		return nil, p.d.errorAt(start, "'-' is not followed by digits")
+	}
+	if nd > 1 && b[ds] == '0' {
+		return nil, p.d.errorAt(start, "a number may not start with 0")
+	}
+	isFloat := false
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == fs {
+			return nil, p.d.errorAt(i, "expected digits after '.'")
+		}
+		isFloat = true
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		es := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == es {
+			return nil, p.d.errorAt(i, "expected digits in the exponent")
+		}
+		isFloat = true
+	}
+	p.i = i
+	if isFloat {
+		if i-start > 1000 {
+			return nil, p.d.limitAt(start, "number longer than 1000 characters")
+		}
+		f, err := strconv.ParseFloat(string(b[start:i]), 64)
+		if err != nil {
+			return nil, p.d.errorAt(start, "number %s is out of range for a float", b[start:i])
+		}
+		return term.Float(f), nil
+	}
+	if nd <= 18 {
+		var v int64
+		for _, c := range b[ds:i] {
+			v = v*10 + int64(c-'0')
+		}
+		if neg {
+			v = -v
+		}
+		if v >= -1 && v <= 255 {
+			return smallInts[v+1], nil
+		}
+		return term.Int(v), nil
+	}
+	if nd > p.d.lim.MaxIntDigits {
+		return nil, p.d.limitAt(start, "integer longer than %d digits", p.d.lim.MaxIntDigits)
+	}
+	v, ok := term.ParseInteger(string(b[start:i]))
+	if !ok {
+		return nil, p.d.errorAt(start, "bad integer")
+	}
+	return v, nil
+}
+
+func (p *parser) array(depth int) (term.Term, error) {
+	if depth > p.d.lim.MaxDepth {
+		return nil, p.d.limitAt(p.i, "values nested more than %d deep", p.d.lim.MaxDepth)
+	}
+	p.i++
+	p.skipSpace()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return emptyList, nil
+	}
+	d := p.d
+	mark := len(d.elems)
+	for {
+		p.skipSpace()
+		v, err := p.value(depth)
+		if err != nil {
+			d.elems = d.elems[:mark]
+			return nil, err
+		}
+		d.elems = append(d.elems, v)
+		p.skipSpace()
+		if p.i < len(p.b) {
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+				continue
+			case ']':
+				p.i++
+				l := make(term.List, len(d.elems)-mark)
+				copy(l, d.elems[mark:])
+				clear(d.elems[mark:])
+				d.elems = d.elems[:mark]
+				return l, nil
+			}
+		}
+		d.elems = d.elems[:mark]
+		return nil, d.errorAt(p.i, "expected ',' or ']' in an array, found %s", describe(p.b, p.i))
+	}
+}
+
+func (p *parser) object(depth int) (term.Term, error) {
+	if depth > p.d.lim.MaxDepth {
+		return nil, p.d.limitAt(p.i, "values nested more than %d deep", p.d.lim.MaxDepth)
+	}
+	open := p.i
+	p.i++
+	p.skipSpace()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return emptyMap, nil
+	}
+	d := p.d
+	mark := len(d.entries)
+	fail := func(err error) (term.Term, error) {
+		clear(d.entries[mark:])
+		d.entries = d.entries[:mark]
+		return nil, err
+	}
+	for {
+		p.skipSpace()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return fail(d.errorAt(p.i, "expected a string for an object key, found %s", describe(p.b, p.i)))
+		}
+		ks, err := p.str()
+		if err != nil {
+			return fail(err)
+		}
+		k := d.intern(ks)
+		p.skipSpace()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return fail(d.errorAt(p.i, "expected ':' after an object key, found %s", describe(p.b, p.i)))
+		}
+		p.i++
+		p.skipSpace()
+		v, err := p.value(depth)
+		if err != nil {
+			return fail(err)
+		}
+		d.entries = append(d.entries, term.MapEntry{Key: k, Value: v})
+		p.skipSpace()
+		if p.i < len(p.b) {
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+				continue
+			case '}':
+				p.i++
+				t, err := d.jsf(d.entries[mark:], open)
+				if err != nil {
+					return fail(err)
+				}
+				clear(d.entries[mark:])
+				d.entries = d.entries[:mark]
+				return t, nil
+			}
+		}
+		return fail(d.errorAt(p.i, "expected ',' or '}' in an object, found %s", describe(p.b, p.i)))
+	}
+}
+
+// jsf turns an object into a term: the JSF forms {"$A": name} (an atom),
+// {"$T": [...]} (a tuple), {"$R": name, field: value, ...} (a record) and
+// our {"$B": base64} (a binary); any other object is a map. An object
+// that has one of those keys but not the right shape is a map too.
+func (d *Decoder) jsf(es []term.MapEntry, at int) (term.Term, error) {
+	if len(es) == 1 {
+		k := es[0].Key.(term.String)
+		switch k {
+		case "$A":
+			if s, ok := es[0].Value.(term.String); ok {
+				return term.Atom(s), nil
+			}
+		case "$T":
+			if l, ok := es[0].Value.(term.List); ok {
+				return term.Tuple(l), nil
+			}
+		case "$B":
+			if s, ok := es[0].Value.(term.String); ok {
+				b, err := base64.StdEncoding.DecodeString(string(s))
+				if err != nil {
+					return nil, d.errorAt(at, "{\"$B\": ...} holds bad base64: %v", err)
+				}
+				return term.Binary(b), nil
+			}
+		}
+	}
+	for i, e := range es {
+		if e.Key.(term.String) != "$R" {
+			continue
+		}
+		name, ok := e.Value.(term.String)
+		if !ok {
+			break
+		}
+		return d.record(string(name), es, i, at)
+	}
+	m := make(term.Map, len(es))
+	copy(m, es)
+	return m, nil
+}
+
+// record builds {name, v1, ...}: in the contract's field order when
+// RecordFields knows the record (a missing field is 'undefined', as in an
+// Erlang record), otherwise in the object's order.
+func (d *Decoder) record(name string, es []term.MapEntry, skip, at int) (term.Term, error) {
+	var order []string
+	if d.fields != nil {
+		order = d.fields(name)
+	}
+	if order == nil {
+		t := make(term.Tuple, 0, len(es))
+		t = append(t, term.Atom(name))
+		for i, e := range es {
+			if i != skip {
+				t = append(t, e.Value)
+			}
+		}
+		return t, nil
+	}
+	t := make(term.Tuple, len(order)+1)
+	t[0] = term.Atom(name)
+	for i := range order {
+		t[i+1] = term.Atom("undefined")
+	}
+	for i, e := range es {
+		if i == skip {
+			continue
+		}
+		k := string(e.Key.(term.String))
+		found := false
+		for j, f := range order {
+			if f == k {
+				t[j+1] = e.Value
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, d.errorAt(at, "record %s has no field %q", name, k)
+		}
+	}
+	return t, nil
+}
