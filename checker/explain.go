@@ -404,8 +404,9 @@ func (e *explainer) mapType(t term.Term, ty *contract.MapType, depth int) *failu
 		return leaf(t, ty, tooDeep)
 	}
 	seen := make([]bool, len(ty.Fields))
+	find := newFieldFinder(ty, len(mp))
 	for _, ent := range mp {
-		fi := findField(ty, ent.Key)
+		fi := find.find(ent.Key)
 		if fi < 0 {
 			if ty.Open {
 				continue

@@ -228,8 +228,9 @@ func (m *matcher) matchMap(mp term.Map, ty *contract.MapType, depth int) bool {
 	if len(ty.Fields) > 64 {
 		seenBig = make([]bool, len(ty.Fields))
 	}
+	find := newFieldFinder(ty, len(mp))
 	for _, e := range mp {
-		fi := findField(ty, e.Key)
+		fi := find.find(e.Key)
 		if fi < 0 {
 			if !ty.Open {
 				return false
@@ -272,6 +273,44 @@ func keyName(k term.Term) (string, bool) {
 		return string(v), true
 	}
 	return "", false
+}
+
+// bigMapWork is the number of key comparisons (wire keys × fields) past
+// which matching a map first indexes the type's fields by name.
+const bigMapWork = 4096
+
+// fieldFinder finds the field a wire key names. For a map of n entries
+// that would cost more than bigMapWork comparisons it indexes the type's
+// fields by name first, so that a huge map against a type with many fields
+// stays linear.
+type fieldFinder struct {
+	ty     *contract.MapType
+	byName map[string]int
+}
+
+func newFieldFinder(ty *contract.MapType, n int) fieldFinder {
+	f := fieldFinder{ty: ty}
+	if n*len(ty.Fields) > bigMapWork {
+		f.byName = make(map[string]int, len(ty.Fields))
+		for i := len(ty.Fields) - 1; i >= 0; i-- {
+			if name, ok := keyName(ty.Fields[i].Key); ok {
+				f.byName[name] = i
+			}
+		}
+	}
+	return f
+}
+
+func (f fieldFinder) find(k term.Term) int {
+	if f.byName != nil {
+		if name, ok := keyName(k); ok {
+			if i, found := f.byName[name]; found {
+				return i
+			}
+			return -1
+		}
+	}
+	return findField(f.ty, k)
 }
 
 // findField returns the index of the field of ty that the wire key k names,

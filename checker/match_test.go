@@ -187,8 +187,12 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	typ := union(tup(lit("read_line"), ref(fileHandle)), tup(lit("close"), ref(fileHandle)))
 	ok := term.MustParse("{close, 3}")
 	bad := term.MustParse(`{close, "x"}`)
+	person := mapT(false, req("name", stringT), opt("age", rng(intp(0), nil)))
+	joe := term.MustParse(`#{"name" => "Joe", <<"age">> => 42}`)
+	rec := record("point", true, field("x", intT), field("y", list(intT, 0, -1)))
+	pt := term.MustParse(`{point, 1, [2, 3], '$fields', [x, y]}`)
 	if n := testing.AllocsPerRun(100, func() {
-		if !Match(ok, typ) || Match(bad, typ) {
+		if !Match(ok, typ) || Match(bad, typ) || !Match(joe, person) || !Match(pt, rec) {
 			t.Fatal("wrong answer")
 		}
 	}); n != 0 {
@@ -272,6 +276,40 @@ func TestAmbiguousRecursionIsLinear(t *testing.T) {
 	}
 	if !Match(deep, ref(amb)) {
 		t.Fatal("should match")
+	}
+}
+
+// TestBigMap: a map with many keys against a type with many fields is
+// matched through an index of the fields (same answers as without).
+func TestBigMap(t *testing.T) {
+	var fields []contract.MapField
+	for i := 0; i < 100; i++ {
+		fields = append(fields, opt("f"+itoa(i), intT))
+	}
+	fields = append(fields, req("id", intT))
+	closed := mapT(false, fields...)
+	open := mapT(true, fields...)
+	var mp term.Map
+	for i := 0; i < 100; i++ {
+		mp = append(mp, term.MapEntry{Key: term.String("f" + itoa(i)), Value: term.Int(int64(i))})
+	}
+	if Match(mp, closed) {
+		t.Fatal("required id missing, yet matched")
+	}
+	if got, want := Explain(mp, closed), "(required key id missing)"; !strings.HasSuffix(got, want) {
+		t.Errorf("Explain = ...%s, want suffix %s", got[max(0, len(got)-80):], want)
+	}
+	mp = append(mp, term.MapEntry{Key: term.Binary("id"), Value: term.Int(1)})
+	if !Match(mp, closed) {
+		t.Fatalf("should match: %s", Explain(mp, closed))
+	}
+	mp = append(mp, term.MapEntry{Key: term.Atom("zzz"), Value: term.Int(1)})
+	if Match(mp, closed) || !Match(mp, open) {
+		t.Fatal("an unknown key is refused by the closed type only")
+	}
+	mp = append(mp, term.MapEntry{Key: term.Int(5), Value: term.Int(1)})
+	if Match(mp, closed) || !Match(mp, open) {
+		t.Fatal("an integer key is refused by the closed type only")
 	}
 }
 

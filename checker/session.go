@@ -166,6 +166,12 @@ type Options struct {
 // once when it is legal in none of them. When a reply then fixes the state,
 // the next pending request must have been legal in that state; if not, that
 // reply's check reports a PipelinedRequest violation by the client.
+//
+// Events are checked against the states the session is in now, whatever
+// requests are pending. Terminal states accept nothing: neither +anystate
+// rules nor +anystate events keep a conversation alive once it reached one
+// (a session whose states are terminal and non-terminal goes on in the
+// non-terminal ones).
 type Session struct {
 	m          *core
 	err        string // set when the session could not start
