@@ -3,6 +3,7 @@ package contract
 import (
 	"bytes"
 	"errors"
+	"sort"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -37,7 +38,7 @@ func Format(filename string, src []byte) ([]byte, Diagnostics) {
 		}
 		return nil, Diagnostics{{Pos: p, Severity: Error, Code: "syntax", Message: msg}}
 	}
-	p := &printer{comments: f.Comments}
+	p := &printer{comments: f.Comments, src: src}
 	for i, d := range f.Decls {
 		next := len(src) + 1
 		if i+1 < len(f.Decls) {
@@ -97,10 +98,35 @@ func render(lines []outLine) []byte {
 }
 
 type printer struct {
-	out      []outLine
-	comments []grammar.Comment
-	next     int // first comment not printed yet
-	prevLine int // source line where the last printed thing ended; 0 at start
+	src        []byte
+	lineStarts []int // offsets at which lines start, built on first use
+	out        []outLine
+	comments   []grammar.Comment
+	next       int // first comment not printed yet
+	prevLine   int // source line where the last printed thing ended; 0 at start
+}
+
+// endLine returns the line on which a node ends, given its EndPos (the
+// position of the next token or comment): the line of the last non-space
+// byte before it.
+func (p *printer) endLine(next lexer.Position) int {
+	i := min(next.Offset, len(p.src)) - 1
+	for i >= 0 && (p.src[i] == ' ' || p.src[i] == '\t' || p.src[i] == '\r' || p.src[i] == '\n' || p.src[i] == '\f') {
+		i--
+	}
+	if i < 0 {
+		return 1
+	}
+	if p.lineStarts == nil {
+		p.lineStarts = []int{0}
+		for j, c := range p.src {
+			if c == '\n' {
+				p.lineStarts = append(p.lineStarts, j+1)
+			}
+		}
+	}
+	// The line is the number of line starts at or before offset i.
+	return sort.SearchInts(p.lineStarts, i+1)
 }
 
 // blank prints one empty line when the source had at least one between
@@ -158,7 +184,7 @@ func (p *printer) decl(d *grammar.Decl, nextOffset int) {
 	}
 	// Comments inside a declaration move above it (a comment always runs
 	// to the end of its line, so none can sit inside the last line).
-	endLine := d.EndPos.Line
+	endLine := p.endLine(d.EndPos)
 	p.prevLine = d.Pos.Line
 	p.hoist(d.EndPos.Offset, "")
 	lines := simpleDecl(d)
@@ -313,6 +339,9 @@ func (p *printer) ruleSection(d *grammar.Decl, header string, items []sectionIte
 // line, separated by ";" and ended by ".".
 func (p *printer) section(d *grammar.Decl, header, indent string, items []sectionItem, nextOffset int) {
 	headerLine := d.Pos.Line
+	for i := range items {
+		items[i].end.Line = p.endLine(items[i].end)
+	}
 	firstItem := nextOffset
 	if len(items) > 0 {
 		firstItem = items[0].pos.Offset
@@ -376,7 +405,7 @@ func (p *printer) section(d *grammar.Decl, header, indent string, items []sectio
 	// A comment after the last item but before the section's "." on the
 	// same line as the "." is trailing to the last item's line; any other
 	// comment inside the section is printed before the next declaration.
-	p.prevLine = max(p.prevLine, d.EndPos.Line)
+	p.prevLine = max(p.prevLine, p.endLine(d.EndPos))
 }
 
 // hoistInside prints, before an item, the comments that lie inside it on

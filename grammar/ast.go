@@ -30,16 +30,20 @@ type Comment struct {
 
 // Decl is one top-level declaration, from "+" to ".". Exactly one field
 // other than the positions is set.
+//
+// EndPos fields in this package hold the position of the first token or
+// comment after the node (white space is not a token), as participle sets
+// them; the node's own text ends at the last non-space byte before it.
 type Decl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	Meta     *Meta          `parser:"\"+\" ( @@"`
+	State    *StateDecl     `parser:"\"+\" ( @@"`
 	DefType  *DefType       `parser:"| @@"`
-	State    *StateDecl     `parser:"| @@"`
-	AnyState *AnyStateDecl  `parser:"| @@"`
 	Event    *EventDecl     `parser:"| @@"`
+	AnyState *AnyStateDecl  `parser:"| @@"`
 	API      *APIDecl       `parser:"| @@"`
+	Meta     *Meta          `parser:"| @@"`
 	Types    *TypesSection  `parser:"| @@"`
 	UState   *UStateSection `parser:"| @@"`
 	UAny     *UAnySection   `parser:"| @@ ) \".\""`
@@ -172,98 +176,100 @@ type UAnyRule struct {
 	Out    *Type  `parser:"@@ )"`
 }
 
-// Type is T1 | T2 | ... (one alternative when there is no bar).
+// Type is T1 | T2 | ... (one alternative when there is no bar). Type
+// expressions are parsed by Type.Parse (types.go), a recursive-descent
+// parser plugged into participle through its Parseable interface; the
+// structures below are its syntax tree.
 type Type struct {
 	Pos  lexer.Position
-	Alts []*Prim `parser:"@@ ( \"|\" @@ )*"`
+	Alts []*Prim
 }
 
 // Prim is one type form without a top-level bar. Exactly one field other
 // than Pos is set.
 type Prim struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Tuple  *Tuple    `parser:"@@"`
-	List   *List     `parser:"| @@"`
-	ExtRec *Record   `parser:"| \"##\" @@"`
-	Map    *Map      `parser:"| \"#\" \"{\" @@"`
-	Record *Record   `parser:"| \"#\" @@"`
-	Call   *Call     `parser:"| @@"`
-	Range  *IntRange `parser:"| @@"`
-	OpenLo *string   `parser:"| \"..\" @Int"`
-	Float  *string   `parser:"| @Float"`
-	Atom   *string   `parser:"| @( Ident | QAtom )"`
-	String *string   `parser:"| @String"`
-	Binary *string   `parser:"| @Binary"`
+	Call   *Call
+	Atom   *string
+	Tuple  *Tuple
+	Range  *IntRange
+	List   *List
+	String *string
+	Map    *Map
+	Record *Record
+	ExtRec *Record
+	OpenLo *string
+	Float  *string
+	Binary *string
 }
 
 // Tuple is {T1, ..., Tn}.
 type Tuple struct {
 	Pos   lexer.Position
-	Elems []*Type `parser:"\"{\" ( @@ ( \",\" @@ )* )? \"}\""`
+	Elems []*Type
 }
 
 // List is [T] with an optional length suffix; [] is the empty list.
 type List struct {
 	Pos    lexer.Position
-	Elem   *Type   `parser:"\"[\" @@? \"]\""`
-	Plus   bool    `parser:"( @\"+\""`
-	Opt    bool    `parser:"| @\"?\""`
-	Bounds *Bounds `parser:"| @@ )?"`
+	Elem   *Type
+	Plus   bool
+	Opt    bool
+	Bounds *Bounds
 }
 
 // Bounds is a list length suffix {n}, {n,}, {,m} or {n,m}.
 type Bounds struct {
 	Pos   lexer.Position
-	Min   string `parser:"\"{\" @Int?"`
-	Comma bool   `parser:"@\",\"?"`
-	Max   string `parser:"@Int? \"}\""`
+	Min   string
+	Comma bool
+	Max   string
 }
 
 // Map is the part of #{k := T, k2 => T, ..} after "#{".
 type Map struct {
 	Pos     lexer.Position
-	Entries []*MapEntry `parser:"( @@ ( \",\" @@ )* )? \"}\""`
+	Entries []*MapEntry
 }
 
 // MapEntry is key := T, key => T or the trailing "..".
 type MapEntry struct {
 	Pos   lexer.Position
-	Open  bool   `parser:"@\"..\""`
-	Key   string `parser:"| @( Ident | QAtom | String )"`
-	Op    string `parser:"@( \":=\" | \"=>\" )"`
-	Value *Type  `parser:"@@"`
+	Open  bool
+	Key   string
+	Op    string
+	Value *Type
 }
 
 // Record is the part of #rec{f1::T1, f2=Default::T2} after "#" (or "##").
 type Record struct {
 	Pos    lexer.Position
-	Name   *Name    `parser:"@@ \"{\""`
-	Fields []*Field `parser:"( @@ ( \",\" @@ )* )? \"}\""`
+	Name   *Name
+	Fields []*Field
 }
 
 // Field is one record field; Default is a type expression that must be a
 // constant (the compiler checks it).
 type Field struct {
 	Pos     lexer.Position
-	Name    *Name `parser:"@@"`
-	Default *Type `parser:"( \"=\" @@ )?"`
-	Type    *Type `parser:"\"::\" @@"`
+	Name    *Name
+	Default *Type
+	Type    *Type
 }
 
 // Call is name() or name(attr, ...), optionally followed by "?".
 type Call struct {
 	Pos      lexer.Position
-	Name     string  `parser:"@( Ident | QAtom ) \"(\""`
-	Attrs    []*Name `parser:"( @@ ( \",\" @@ )* )? \")\""`
-	Optional bool    `parser:"@\"?\"?"`
+	Name     string
+	Attrs    []*Name
+	Optional bool
 }
 
 // IntRange is an integer, or a range Lo.. or Lo..Hi.
 type IntRange struct {
 	Pos  lexer.Position
-	Lo   string `parser:"@Int"`
-	Dots bool   `parser:"( @\"..\""`
-	Hi   string `parser:"@Int? )?"`
+	Lo   string
+	Dots bool
+	Hi   string
 }

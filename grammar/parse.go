@@ -10,22 +10,6 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// Lexer is the token definition shared by both dialects. Keywords are plain
-// identifiers; the grammar matches them by value, so the dialect of each
-// declaration follows from its keyword (+state or +STATE).
-var Lexer = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "Comment", Pattern: `%[^\n]*`},
-	{Name: "Whitespace", Pattern: `[ \t\r\n\f]+`},
-	{Name: "Binary", Pattern: `<<(?:"(?:[^"\\]|\\.)*"|[^">])*>>`},
-	{Name: "Float", Pattern: `[-+]?\d+\.\d+(?:[eE][-+]?\d+)?`},
-	{Name: "Int", Pattern: `[-+]?\d+(?:#[0-9a-zA-Z]+)?`},
-	{Name: "String", Pattern: `"(?:[^"\\]|\\.)*"`},
-	{Name: "QAtom", Pattern: `'(?:[^'\\]|\\.)*'`},
-	{Name: "Tag", Pattern: "`[^`]*`"},
-	{Name: "Ident", Pattern: `[a-zA-Z_][a-zA-Z0-9_@]*`},
-	{Name: "Punct", Pattern: `\.\.|##|::|:=|=>|<=|->|[.|,;:=#{}\[\]()&?+]`},
-})
-
 var parser = participle.MustBuild[File](
 	participle.Lexer(Lexer),
 	participle.Elide("Comment", "Whitespace"),
@@ -45,42 +29,17 @@ func (e *Error) Error() string {
 
 // Parse reads one contract file. The error, if any, is an *Error.
 func Parse(filename string, src []byte) (*File, error) {
-	comments, err := collectComments(filename, src)
+	toks, err := tokenize(filename, src)
 	if err != nil {
 		return nil, err
 	}
-	f, err := parser.ParseBytes(filename, src)
-	if err != nil {
-		return nil, humanize(filename, src, err)
-	}
-	f.Comments = comments
-	return f, nil
-}
-
-// collectComments lexes src once to keep the comments the parser elides.
-// It also turns lexing errors (a character no token starts with) into an
-// *Error.
-func collectComments(filename string, src []byte) ([]Comment, error) {
-	lex, err := Lexer.LexString(filename, string(src))
-	if err != nil {
-		return nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
-	}
-	symbols := Lexer.Symbols()
-	commentType, punctType := symbols["Comment"], symbols["Punct"]
-	var out []Comment
+	var comments []Comment
 	depth := 0
-	for {
-		tok, err := lex.Next()
-		if err != nil {
-			return nil, lexError(filename, src, err)
-		}
-		if tok.EOF() {
-			return out, nil
-		}
+	for _, tok := range toks {
 		switch tok.Type {
-		case commentType:
-			out = append(out, Comment{Pos: tok.Pos, Text: strings.TrimRight(tok.Value, "\r")})
-		case punctType:
+		case tokComment:
+			comments = append(comments, Comment{Pos: tok.Pos, Text: strings.TrimRight(tok.Value, "\r")})
+		case tokPunct:
 			// The parser recurses once per nesting level: refuse absurd
 			// nesting before it can exhaust the stack.
 			switch tok.Value {
@@ -94,25 +53,21 @@ func collectComments(filename string, src []byte) ([]Comment, error) {
 			}
 		}
 	}
+	peek, err := lexer.Upgrade(&sliceLexer{toks: toks}, tokComment)
+	if err != nil {
+		return nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	}
+	f, err := parser.ParseFromLexer(peek)
+	if err != nil {
+		return nil, humanize(filename, src, err)
+	}
+	f.Comments = comments
+	return f, nil
 }
 
 // MaxDepth bounds how deeply tuples, lists, maps, records and calls may
 // nest in a contract.
 const MaxDepth = 200
-
-func lexError(filename string, src []byte, err error) error {
-	var perr participle.Error
-	if !errors.As(err, &perr) {
-		return &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
-	}
-	pos := perr.Position()
-	pos.Filename = filename
-	rest := ""
-	if pos.Offset >= 0 && pos.Offset < len(src) {
-		rest = string(src[pos.Offset:])
-	}
-	return &Error{Pos: pos, Msg: describeBad(rest)}
-}
 
 // describeBad explains text at which no token starts.
 func describeBad(rest string) string {
