@@ -55,6 +55,9 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 		return nil, cp.sorted(), cp.ioErr
 	}
 	cp.main = filename
+	// A types file that imports the contract itself must not define its
+	// types a second time.
+	cp.imported[filepath.Clean(filename)] = true
 	for _, tf := range opts.TypeFiles {
 		cp.importFile(tf, Pos{File: filename})
 	}
@@ -655,13 +658,23 @@ func badAttrMessage(name string, kind PredefKind, attr string, known bool) strin
 // build creates the states, rules and events.
 func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contract {
 	c := &Contract{File: filename, Types: cp.types, StateIndex: map[string]*State{}}
+	metaAt := map[string]Pos{}
 	for _, d := range f.Decls {
 		switch {
 		case d.Meta != nil:
-			switch d.Meta.Key {
-			case "name", "NAME":
+			key := strings.ToLower(d.Meta.Key)
+			if key != "import" {
+				at := cp.pos(d.Meta.Pos)
+				if prev, ok := metaAt[key]; ok {
+					cp.errorf(at, "duplicate-declaration", "+%s is already given at %s", d.Meta.Key, prev)
+					continue
+				}
+				metaAt[key] = at
+			}
+			switch key {
+			case "name":
 				c.Name, _ = cp.unquoteString(d.Meta.Value, d.Meta.Pos)
-			case "vsn", "VSN":
+			case "vsn":
 				c.Vsn, _ = cp.unquoteString(d.Meta.Value, d.Meta.Pos)
 			}
 		case d.State != nil:
