@@ -350,10 +350,20 @@ func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame
 		e.memo[key] = leaf(t, ty, "")
 	}
 	f := e.explain(t, def.Type, depth, &refFrame{def, refs})
-	if f != nil && f.depth == 0 && f.expStr == "" && f.exp == def.Type {
+	if f != nil && f.depth == 0 && f.exp == def.Type {
+		// The whole body failed: name the type as the contract wrote it
+		// here, with its definition (a chain of names unfolds:
+		// nick() = ubfstring() = string()).
 		g := *f
 		g.exp = ty
-		g.expStr = refText(ty)
+		body := g.expStr
+		if body == "" {
+			body = typeText(def.Type)
+		}
+		g.expStr = ty.String() + " = " + body
+		if ty.Optional {
+			g.expStr += " | undefined"
+		}
 		f = &g
 	}
 	if memoized {
@@ -505,15 +515,6 @@ func unionText(alts []contract.Type) string {
 		b.WriteString(s)
 	}
 	return b.String()
-}
-
-// refText prints a named type with its definition: fileHandle() = integer().
-func refText(r *contract.Ref) string {
-	body := typeText(r.Def.Type)
-	if r.Optional {
-		return r.String() + " = " + body + " | undefined"
-	}
-	return r.String() + " = " + body
 }
 
 func cut(s string, max int) string {

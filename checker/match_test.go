@@ -40,6 +40,8 @@ func matchCases() []matchCase {
 	openMap := mapT(true, req("name", stringT))
 	openReq := tup(lit("open"), ref(fileName), union(lit("read"), lit("write")))
 	readLine := tup(lit("read_line"), ref(fileHandle))
+	ubfstring := def("ubfstring", stringT)
+	nick := def("nick", ref(ubfstring))
 
 	return []matchCase{
 		// Literals.
@@ -94,6 +96,8 @@ func matchCases() []matchCase {
 		{"ref mismatch", ref(fileHandle), "x", "expected fileHandle() = integer(), got x"},
 		{"ref union", ref(mode), "rw", "expected mode() = read | write, got rw"},
 		{"ref builtin", ref(byteT), "300", "expected byte() = 0..255, got 300"},
+		{"ref chain", tup(lit("ok"), ref(nick)), "{ok, joe}", "element 2 of {ok, joe}: expected nick() = ubfstring() = string(), got joe"},
+		{"optional ref chain", optref(nick), "joe", "expected nick()? = ubfstring() = string() | undefined, got joe"},
 		{"optional ref undefined", optref(fileHandle), "undefined", ""},
 		{"optional ref value", optref(fileHandle), "1", ""},
 		{"optional ref other", optref(fileHandle), "x", "expected fileHandle()? = integer() | undefined, got x"},
