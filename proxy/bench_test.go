@@ -241,7 +241,7 @@ func dialLoad(addr string) (*loadClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &loadClient{conn: conn, r: bufio.NewReaderSize(conn, 4096)}
+	c := &loadClient{conn: conn, r: bufio.NewReaderSize(conn, 512)} // replies are under 100 bytes
 	reply, err := c.roundTrip(reqOpen)
 	if err != nil {
 		conn.Close()
