@@ -22,8 +22,8 @@ const (
 //	element 2 of {read_line, "x"}: expected fileHandle() = integer(), got "x"
 //
 // It returns "" when t matches. Explain is the slow path: it allocates and
-// is meant to run once, after Match said no. It is linear in the size of t
-// (named types are memoized per subterm).
+// is meant to run once, after Match said no. Like Match it stays linear in
+// the size of t: past a step budget it memoizes named types per subterm.
 func Explain(t term.Term, typ contract.Type) string {
 	return ExplainAny(t, []contract.Type{typ})
 }
