@@ -28,13 +28,17 @@ var attrByName = map[string]Attr{
 	"ascii": Ascii, "asciiprintable": AsciiPrintable, "nonempty": NonEmpty, "nonundefined": NonUndefined,
 }
 
-// BuiltinNames lists the built-in named types of section 3 of the language
-// in a stable order.
-var BuiltinNames = []string{
+// builtinNames lists the built-in named types of section 3 of the language
+// (and ubf's void() and proplist()) in a stable order.
+var builtinNames = [...]string{
 	"term", "boolean", "byte", "char", "non_neg_integer", "pos_integer", "neg_integer",
 	"number", "nil", "nonempty_string", "module", "node", "mfa", "timeout", "no_return",
 	"ubfstring", "ubfproplist", "int", "pid", "void", "proplist",
 }
+
+// BuiltinNames returns the names (without "()") of the built-in named
+// types, in a stable order.
+func BuiltinNames() []string { return append([]string(nil), builtinNames[:]...) }
 
 // IsReserved reports whether name (without "()") is a predefined or built-in
 // type name that contracts may not redefine.
@@ -42,7 +46,7 @@ func IsReserved(name string) bool {
 	if _, ok := predefKinds[name]; ok {
 		return true
 	}
-	for _, n := range BuiltinNames {
+	for _, n := range builtinNames {
 		if n == name {
 			return true
 		}
@@ -89,7 +93,7 @@ func builtinTypes() map[string]*TypeDef {
 		"proplist": proplistType(0),
 	}
 	out := make(map[string]*TypeDef, len(defs))
-	for _, n := range BuiltinNames {
+	for _, n := range builtinNames {
 		out[n] = &TypeDef{Name: n, Type: defs[n], Builtin: true}
 	}
 	return out

@@ -7,6 +7,39 @@
 //
 // The model is read-only once compiled: the checker and any number of
 // sessions share one *Contract without locking.
+//
+// # Findings
+//
+// Every finding has a stable code. Errors (the contract is refused):
+// "syntax", "import" (an unreadable --types file or +import),
+// "duplicate-type", "duplicate-state" (a second +STATE section, or rules
+// on the built-in stop state), "duplicate-field" (record field or map
+// key), "duplicate-declaration" (+name or +vsn twice), "unknown-type" and
+// "unknown-state" (with "did you mean" when a defined name is within a
+// third of the length in edit distance), "redefined-builtin",
+// "bad-attribute", "empty-range" (also inverted list bounds), "bad-default"
+// (a record default that is not a constant) and "uninhabited-type" (the
+// least fixed point of "some finite term matches": a type defined only in
+// terms of itself matches nothing; none() matches anything).
+//
+// Warnings, computed only for contracts without errors: "unused-type" (a
+// type of the contract itself that no rule or event reaches; files with no
+// rules or events at all are type libraries and are not checked, imported
+// types never are), "unreachable-state" (from the initial state through
+// rule outputs), "no-terminal-path" (a reachable non-terminal state from
+// which no terminal state can be reached), "overlapping-rules" (two rules
+// of one state, or two anystate rules, whose request types can match one
+// term; a state rule and an anystate rule never overlap because anystate
+// rules apply only when no state rule does), "ambiguous-reply" (two
+// replies of one rule that can match one term and lead to different
+// states) and "dead-event" (an event declared only in states unreachable
+// from the initial state).
+//
+// Overlap is decided structurally (overlap.go): exact for literals, ranges,
+// tuples, records, lists with their length bounds and maps with required
+// and optional keys; attributes other than nonempty and nonundefined are
+// ignored, and a search that nests deeper than 32 levels or takes more
+// than 20,000 steps answers "may overlap".
 package contract
 
 import (
