@@ -160,7 +160,7 @@ type Options struct {
 // caller that drops the message (rather than ending the session) may go on.
 // One exception: a PipelinedRequest violation returned by Reply or
 // ReplyState blames the pending request, not the reply, which is taken (the
-// session moves); drop the offending request by ending the session.
+// session moves), and the conversation cannot go on: end the session.
 //
 // Pipelining: a request sent while earlier ones await their reply is
 // checked against every state the session may be in once those replies
