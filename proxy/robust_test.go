@@ -796,3 +796,41 @@ func TestWebSocketControl(t *testing.T) {
 		t.Errorf("session end %v", end)
 	}
 }
+
+// TestShutdownWhileDialing: a session still dialling the service when the
+// grace period ends is ended cleanly (no endpoint yet) and Serve returns.
+func TestShutdownWhileDialing(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
+			dialing := make(chan struct{}, 1)
+			hang := func(ctx context.Context, _, _ string) (net.Conn, error) {
+				dialing <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			p := startProxy(t, svc, Config{Dial: hang, Limits: Limits{DialTimeout: 400 * time.Millisecond, Grace: 50 * time.Millisecond}}, nil)
+			go func() {
+				if c, err := p.tryDial(); err == nil {
+					_ = c.closed()
+					c.close()
+				}
+			}()
+			select {
+			case <-dialing:
+			case <-time.After(ioTimeout):
+				t.Fatal("no dial")
+			}
+			p.cancel()
+			select {
+			case err := <-p.done:
+				p.done <- err
+			case <-time.After(ioTimeout):
+				t.Fatal("Serve did not return")
+			}
+			if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "shutdown" {
+				t.Errorf("session end %v", end)
+			}
+		})
+	}
+}

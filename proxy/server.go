@@ -146,20 +146,19 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: back off as
-				// net/http does rather than spin.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.cfg.Logger.Warn("accept failed; retrying", slog.String("error", err.Error()), slog.Duration("delay", delay))
-				select {
-				case <-time.After(delay):
-					continue
-				case <-ctx.Done():
-					return nil
-				}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("proxy: accept: %w", err)
 			}
-			return fmt.Errorf("proxy: accept: %w", err)
+			// Out of file descriptors and the like: back off as net/http
+			// does rather than spin, and go on serving the open sessions.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.cfg.Logger.Warn("accept failed; retrying", slog.String("error", err.Error()), slog.Duration("delay", delay))
+			select {
+			case <-time.After(delay):
+				continue
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		delay = 0
 		ss, ok := s.admit(conn.RemoteAddr().String())
@@ -167,7 +166,9 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
 			_ = conn.Close()
 			continue
 		}
-		go s.handleTCP(ctx, ss, conn)
+		// A session accepted before shutdown began may still be set up:
+		// the dial time-out bounds it, and the grace period the session.
+		go s.handleTCP(context.WithoutCancel(ctx), ss, conn)
 	}
 }
 
@@ -215,16 +216,25 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 			ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r)})
 		}
 	}()
-	ss.client = newTCPEndpoint(conn, ss.wire.ClientDecoder)
+	client := newTCPEndpoint(conn, ss.wire.ClientDecoder)
+	if !ss.attach(client, nil) {
+		client.close()
+		return
+	}
 	up, err := s.dial(ctx, "tcp", s.cfg.Upstream)
 	if err != nil {
-		ss.service = &deadEndpoint{}
+		ss.attach(client, deadEndpoint{})
 		ss.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("dialing the service: %w", err)})
-		ss.client.close()
+		client.close()
 		return
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
-	ss.service = newTCPEndpoint(up, ss.wire.ServerDecoder)
+	service := newTCPEndpoint(up, ss.wire.ServerDecoder)
+	if !ss.attach(client, service) {
+		service.close()
+		client.close()
+		return
+	}
 	ss.log.Debug("session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
 	ss.run()
 }

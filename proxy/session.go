@@ -203,9 +203,22 @@ func (s *session) newChecker(v *version, initial string) *checker.Session {
 // draining what the client still sends so that it reads the last reply
 // rather than a reset; Server tracks it in lingers.
 func (s *session) run() {
-	s.idle = time.AfterFunc(s.cfg.Limits.IdleTimeout, s.guarded(s.onIdle))
-	s.replyTimer = time.AfterFunc(time.Hour, s.guarded(s.onReplyTimeout))
-	s.replyTimer.Stop()
+	// Both timers exist before either is armed: a callback (which may call
+	// finish, which stops both) happens after the Reset that armed it.
+	rt := time.AfterFunc(time.Hour, s.guarded(s.onReplyTimeout))
+	rt.Stop()
+	idle := time.AfterFunc(time.Hour, s.guarded(s.onIdle))
+	idle.Stop()
+	s.mu.Lock()
+	s.replyTimer, s.idle = rt, idle
+	ended := s.ended
+	s.mu.Unlock()
+	if ended {
+		s.client.close()
+		s.service.close()
+		return
+	}
+	idle.Reset(s.cfg.Limits.IdleTimeout)
 	s.srv.lingers.Add(1)
 	go func() {
 		defer s.srv.lingers.Done()
@@ -220,6 +233,16 @@ func (s *session) run() {
 	s.service.close()
 }
 
+// attach gives the session its endpoints (either may be nil for now). It
+// reports false when the session has already ended (a shutdown while the
+// service was being dialled); the caller then closes what it attached.
+func (s *session) attach(client, service endpoint) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.client, s.service = client, service
+	return !s.ended
+}
+
 // guarded runs f, turning a panic into the end of this session only.
 func (s *session) guarded(f func()) func() {
 	return func() {
@@ -229,8 +252,6 @@ func (s *session) guarded(f func()) func() {
 				s.srv.metrics.panics.Inc()
 				s.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r), code: closeInternal, text: "internal error"})
-				// The reader of the side that panicked stops here; drain
-				// it so the client sees the close rather than a reset.
 			}
 		}()
 		f()
@@ -254,13 +275,14 @@ func (s *session) finish(e endInfo) {
 		s.ended = true
 		s.end = e
 		s.cond.Broadcast()
+		client, service, idle, rt := s.client, s.service, s.idle, s.replyTimer
 		s.mu.Unlock()
 		close(s.endCh)
-		if s.idle != nil {
-			s.idle.Stop()
+		if idle != nil {
+			idle.Stop()
 		}
-		if s.replyTimer != nil {
-			s.replyTimer.Stop()
+		if rt != nil {
+			rt.Stop()
 		}
 		code, text := e.code, e.text
 		if code == 0 {
@@ -275,8 +297,14 @@ func (s *session) finish(e endInfo) {
 		case e.reason == reasonShutdown || e.reason == reasonTimeout || e.reason == reasonError:
 			svcCode = closeGoingAway
 		}
-		s.service.abort(svcCode, text)
-		s.client.shutdown(code, text, time.Now().Add(linger))
+		// Before run, an endpoint may not be there yet; whoever attaches
+		// it then sees the session ended and closes it.
+		if service != nil {
+			service.abort(svcCode, text)
+		}
+		if client != nil {
+			client.shutdown(code, text, time.Now().Add(linger))
+		}
 	})
 }
 

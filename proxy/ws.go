@@ -17,7 +17,7 @@ import (
 // serveWS accepts WebSocket upgrades on ln until ctx is cancelled.
 func (s *Server) serveWS(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handleWS(ctx, w, r) }),
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handleWS(context.WithoutCancel(ctx), w, r) }),
 		ReadHeaderTimeout: s.cfg.Limits.DialTimeout,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -89,7 +89,7 @@ func (s *Server) handleWS(ctx context.Context, w http.ResponseWriter, r *http.Re
 	up, resp, err := d.DialContext(dctx, target, hdr)
 	cancel()
 	if err != nil {
-		ss.client, ss.service = deadEndpoint{}, deadEndpoint{}
+		ss.attach(deadEndpoint{}, deadEndpoint{})
 		if resp != nil {
 			err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)
 		}
@@ -111,14 +111,18 @@ func (s *Server) handleWS(ctx context.Context, w http.ResponseWriter, r *http.Re
 		// Upgrade has answered the client with the HTTP error.
 		_ = up.WriteControl(websocket.CloseMessage, closeMessage(closeGoingAway, "client handshake failed"), time.Now().Add(controlWriteTimeout))
 		_ = up.Close()
-		ss.client, ss.service = deadEndpoint{}, deadEndpoint{}
+		ss.attach(deadEndpoint{}, deadEndpoint{})
 		ss.finish(endInfo{reason: reasonClientLeft, err: fmt.Errorf("upgrading the client: %w", err)})
 		return
 	}
 	ce := newWSEndpoint(cl, ss.wire.ClientDecoder, s.cfg.Limits.MaxFrame)
 	se := newWSEndpoint(up, ss.wire.ServerDecoder, s.cfg.Limits.MaxFrame)
 	link(ce, se)
-	ss.client, ss.service = ce, se
+	if !ss.attach(ce, se) {
+		ce.abort(closeGoingAway, "proxy shutting down")
+		se.abort(closeGoingAway, "proxy shutting down")
+		return
+	}
 	ss.log.Debug("session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
 	ss.run()
 }
