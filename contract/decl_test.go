@@ -120,3 +120,22 @@ func TestImport(t *testing.T) {
 		t.Errorf("unreadable +import: %v", ds)
 	}
 }
+
+func TestAnnotations(t *testing.T) {
+	src := "+TYPES\na() :: a \"a string\";\nb() :: b <<\"a binary\">>;\nc() :: c `a tag`;\nd() :: d.\n+deftype e() = e \"armstrong\".\n"
+	c := mustCompile(t, "ann.con", src)
+	want := map[string]string{"a": "a string", "b": "a binary", "c": "a tag", "d": "", "e": "armstrong"}
+	for name, w := range want {
+		if got := c.Types[name].Annotation; got != w {
+			t.Errorf("%s(): annotation %q, want %q", name, got, w)
+		}
+	}
+}
+
+func TestMixedDialects(t *testing.T) {
+	src := "+NAME(\"mixed\").\n+TYPES\nreq() :: {get, integer()}.\n+state start x req() -> ok x next.\n+STATE next\n  req() => ok & stop.\n"
+	c := mustCompile(t, "mixed.con", src)
+	if c.Name != "mixed" || len(c.State("start").Rules) != 1 || len(c.State("next").Rules) != 1 {
+		t.Errorf("mixed dialects: %+v", c)
+	}
+}

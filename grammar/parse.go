@@ -103,9 +103,13 @@ func humanize(filename string, src []byte, err error) error {
 		if exp == "" {
 			exp = expectationFromMessage(ute.Message())
 		}
-		msg := "unexpected " + found
-		if exp != "" {
-			msg += ", expected " + exp
+		if exp == "" {
+			// Left over after the last declaration the parser could read.
+			exp = `a declaration starting with "+"`
+		}
+		msg := "unexpected " + found + ", expected " + exp
+		if ute.Unexpected.Value == ";" && exp == `"."` {
+			msg += ` (a ";" must be followed by another definition or rule; the last one ends with ".")`
 		}
 		return &Error{Pos: pos, Msg: msg + hint(ute.Unexpected)}
 	}

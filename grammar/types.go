@@ -193,7 +193,7 @@ func (p *typeParser) call(name *lexer.Token) (*Call, error) {
 			if p.accept(")") {
 				break
 			}
-			if err := p.expect(",", `"," | ")"`); err != nil {
+			if err := p.expect(",", `("," | ")")`); err != nil {
 				return nil, err
 			}
 		}
@@ -216,7 +216,7 @@ func (p *typeParser) tuple() (*Tuple, error) {
 		if p.accept("}") {
 			return t, nil
 		}
-		if err := p.expect(",", `"," | "}"`); err != nil {
+		if err := p.expect(",", `("," | "}")`); err != nil {
 			return nil, err
 		}
 	}
@@ -275,7 +275,7 @@ func (p *typeParser) mapType() (*Map, error) {
 			e.Key = t.Value
 			op := p.lex.Peek()
 			if op.Type != tokPunct || op.Value != ":=" && op.Value != "=>" {
-				return nil, p.unexpected(`":=" | "=>"`)
+				return nil, p.unexpected(`(":=" | "=>")`)
 			}
 			p.lex.Next()
 			e.Op = op.Value
@@ -291,7 +291,7 @@ func (p *typeParser) mapType() (*Map, error) {
 		if p.accept("}") {
 			return m, nil
 		}
-		if err := p.expect(",", `"," | "}"`); err != nil {
+		if err := p.expect(",", `("," | "}")`); err != nil {
 			return nil, err
 		}
 	}
@@ -330,7 +330,7 @@ func (p *typeParser) record(at lexer.Position) (*Record, error) {
 		if p.accept("}") {
 			return r, nil
 		}
-		if err := p.expect(",", `"," | "}"`); err != nil {
+		if err := p.expect(",", `("," | "}")`); err != nil {
 			return nil, err
 		}
 	}
