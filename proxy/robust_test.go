@@ -422,7 +422,12 @@ func TestMetaPhase(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, true))
 				p := startProxy(t, svc, Config{Meta: true}, nil)
 				c := p.dial(t)
+				g, err := c.next()
+				if err != nil || g.Kind != wrappers.Greeting {
+					t.Fatalf("want the greeting, got %s %v %v", g.Kind, g.Term, err)
+				}
 				wantReply(t, call(t, c, k, "info"), `"I am a meta server"`)
+				wantReply(t, call(t, c, k, "contract"), `{contract, {{name, "counter"}, {vsn, "1.0"}}}`)
 				wantReply(t, call(t, c, k, "help"), `<<"help text">>`)
 				wantReply(t, call(t, c, k, "services"), `["counter"]`)
 				m := call(t, c, k, `{startSession, "counter", []}`)
@@ -443,6 +448,9 @@ func TestMetaPhase(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, true))
 				p := startProxy(t, svc, Config{Meta: true}, nil)
 				c := p.dial(t)
+				if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
+					t.Fatalf("want the greeting, got %v %v", g.Term, err)
+				}
 				if m := call(t, c, k, "{add, 1}"); !isErrorReply(m, k.errClient) {
 					t.Fatalf("got %v", m.Term)
 				}
@@ -455,6 +463,9 @@ func TestMetaPhase(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, true))
 				p := startProxy(t, svc, Config{Meta: true}, nil)
 				c := p.dial(t)
+				if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
+					t.Fatalf("want the greeting, got %v %v", g.Term, err)
+				}
 				if m := call(t, c, k, `{startSession, "irc", []}`); !isErrorReply(m, k.errClient) {
 					t.Fatalf("got %v", m.Term)
 				}
@@ -830,6 +841,46 @@ func TestShutdownWhileDialing(t *testing.T) {
 			}
 			if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "shutdown" {
 				t.Errorf("session end %v", end)
+			}
+		})
+	}
+}
+
+// TestSimpleRPC: with SimpleRPC the ubf wire carries bare replies.
+func TestSimpleRPC(t *testing.T) {
+	k := ubfKit
+	k.reply = func(r term.Term, _ string) term.Term { return r }
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			svc := startService(t, tr, k, counterService(k, false))
+			p := startProxy(t, svc, Config{SimpleRPC: true}, nil)
+			p.kit = k
+			c := p.dialOpts(t, wrappers.Options{SimpleRPC: true})
+			wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+			if m := call(t, c, k, "{bad, 1}"); !isErrorReply(m, k.errServer) {
+				t.Fatalf("got %v", m.Term)
+			}
+			if v := p.logs.wait(t, "contract violation", 1)[0]; field(v, "kind") != "bad-reply" {
+				t.Errorf("violation %v", v)
+			}
+		})
+	}
+}
+
+// TestBadNextState: a ubf service that announces a state the contract
+// does not allow after its reply has broken the contract.
+func TestBadNextState(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			svc := startService(t, tr, ubfKit, counterService(ubfKit, false))
+			p := startProxy(t, svc, Config{}, nil)
+			c := p.dial(t)
+			if m := call(t, c, ubfKit, "{add, 999}"); !isErrorReply(m, ubfKit.errServer) {
+				t.Fatalf("got %v", m.Term)
+			}
+			v := p.logs.wait(t, "contract violation", 1)[0]
+			if field(v, "kind") != "bad-next-state" || !strings.Contains(field(v, "explanation"), "nowhere") {
+				t.Errorf("violation %v", v)
 			}
 		})
 	}
