@@ -143,7 +143,7 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 	if err := demoPastEOF(ctx, p, ln.Addr().String(), records, received); err != nil {
 		return fmt.Errorf("conversation 4 (past the end): %w", err)
 	}
-	p.footer()
+	p.footer(svcAddr.String(), ln.Addr().String())
 	return nil
 }
 

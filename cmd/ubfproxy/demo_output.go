@@ -88,10 +88,12 @@ func (p *printer) record(v, end record) {
 		v.num("session"), v.str("action"), end.str("reason"), end.num("client_messages"), end.num("server_messages")), "  ", "  ", textWidth))
 }
 
-func (p *printer) footer() {
-	p.printf("\nPut the proxy in front of your own service:\n")
+func (p *printer) footer(service, proxyAddr string) {
+	p.printf("\nThe proxy of this demo as a command (the built-in file server has no ubf meta service, hence --no-meta):\n")
+	p.printf("  ubfproxy run --contract contracts/%s --listen %s --upstream %s --wire ubf --no-meta\n", demoContract, proxyAddr, service)
+	p.printf("In front of your own service (start in monitor mode to see what would break, then kill):\n")
 	p.printf("  ubfproxy check my.con\n")
-	p.printf("  ubfproxy run --contract my.con --listen 127.0.0.1:5000 --upstream 127.0.0.1:4000 --wire ubf\n")
+	p.printf("  ubfproxy run --contract my.con --listen 0.0.0.0:5000 --upstream 127.0.0.1:4000 --wire json --mode monitor\n")
 }
 
 // wrapText breaks text into lines of at most width bytes, the first
