@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ubfproxy/ubfproxy/term"
 )
 
 // The golden files under testdata/replay/ record what a user sees from
@@ -93,4 +97,59 @@ func TestReplayExampleTrace(t *testing.T) {
 	if !strings.Contains(res.stdout, "ok, 16 messages, ends in state stop") {
 		t.Errorf("stdout = %s", res.stdout)
 	}
+}
+
+func TestParseTrace(t *testing.T) {
+	src := "# c\n\n  > {a, 1}   # note\n<{ok}x s % note\r\n<! e\n>! [1]\n< b x\tt\n"
+	lines, err := parseTrace("t", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range lines {
+		s := l.dir + " " + l.msg.String()
+		if l.hasState {
+			s += " x " + l.next
+		}
+		got = append(got, s+" @"+replayItoa(l.line))
+	}
+	want := "> {a, 1} @3|< {ok} x s @4|<! e @5|>! [1] @6|< b x t @7"
+	if strings.Join(got, "|") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(got, "|"), want)
+	}
+}
+
+func replayItoa(i int) string { return fmt.Sprint(i) }
+
+// FuzzParseTrace: the trace parser never panics, reports errors with a
+// position inside the text, and what it reads prints back to the same
+// terms.
+//
+//	go test -run '^$' -fuzz FuzzParseTrace -fuzztime 20s ./cmd/ubfproxy/
+func FuzzParseTrace(f *testing.F) {
+	f.Add("> {open, \"foo.dat\", read}\n< {ok, 7} x ready\n")
+	f.Add("<! {msg, \"joe\", \"hi\"}  # event\n>! ping\n")
+	f.Add("# only a comment\n\n")
+	f.Add("> {a, [1, 2], #{k => <<\"v\">>}} % c\n< x\n")
+	f.Add(">\n")
+	f.Add("< {ok x\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		lines, err := parseTrace("f", []byte(src))
+		if err != nil {
+			var te *traceError
+			if !errors.As(err, &te) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			if te.line < 1 || te.line > strings.Count(src, "\n")+1 || te.col < 1 {
+				t.Fatalf("position %d:%d outside the text: %v", te.line, te.col, err)
+			}
+			return
+		}
+		for _, l := range lines {
+			back, err := term.Parse(l.msg.String())
+			if err != nil || !term.Equal(back, l.msg) {
+				t.Fatalf("line %d: %s does not read back: %v", l.line, l.msg, err)
+			}
+		}
+	})
 }
