@@ -885,3 +885,56 @@ func TestBadNextState(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketHandshake: the client's path, query, subprotocols and Origin
+// reach the service when Upstream has no path, and the client gets the
+// subprotocol the service chose.
+func TestWebSocketHandshake(t *testing.T) {
+	type seen struct{ path, query, proto, origin string }
+	got := make(chan seen, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := websocket.Upgrader{Subprotocols: []string{"ubf", "json"}, CheckOrigin: func(*http.Request) bool { return true }}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		got <- seen{r.URL.Path, r.URL.RawQuery, ws.Subprotocol(), r.Header.Get("Origin")}
+		_ = ws.SetReadDeadline(time.Now().Add(ioTimeout))
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+			_ = ws.WriteMessage(websocket.TextMessage, jsonKit.frame(T("pong")))
+		}
+	})}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+
+	svc := &service{kit: jsonKit, tr: WebSocket}
+	p := startProxy(t, svc, Config{Upstream: "ws://" + ln.Addr().String()}, nil)
+	d := websocket.Dialer{HandshakeTimeout: ioTimeout, Subprotocols: []string{"json", "ubf"}}
+	hdr := http.Header{"Origin": {"http://example.test"}}
+	ws, _, err := d.Dial("ws://"+p.addr+"/chat?room=1", hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if ws.Subprotocol() != "ubf" {
+		t.Errorf("the client got subprotocol %q, want ubf (the service's choice)", ws.Subprotocol())
+	}
+	select {
+	case s := <-got:
+		if s != (seen{"/chat", "room=1", "ubf", "http://example.test"}) {
+			t.Errorf("the service saw %+v", s)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatal("the service got no connection")
+	}
+	c := newWConn(WebSocket, nil, ws, jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder)
+	wantReply(t, call(t, c, jsonKit, "ping"), "pong")
+}
