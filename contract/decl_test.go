@@ -139,3 +139,14 @@ func TestMixedDialects(t *testing.T) {
 		t.Errorf("mixed dialects: %+v", c)
 	}
 }
+
+func TestLoadUnreadable(t *testing.T) {
+	c, ds, err := Load(filepath.Join("testdata", "does-not-exist.con"), Options{})
+	if err == nil || c != nil || ds != nil {
+		t.Errorf("Load of a missing file: %v %v %v", c, ds, err)
+	}
+	c, ds = Compile("x.con", []byte("+state start x a -> b x stop.\n"), Options{TypeFiles: []string{"testdata/none.con"}})
+	if c != nil || len(ds) != 1 || ds[0].Code != "import" || !strings.Contains(ds[0].Message, "testdata/none.con") {
+		t.Errorf("Compile with a missing --types file: %v", ds)
+	}
+}

@@ -59,10 +59,44 @@ func Parse(filename string, src []byte) (*File, error) {
 	}
 	f, err := parser.ParseFromLexer(peek)
 	if err != nil {
-		return nil, humanize(filename, src, err)
+		err = humanize(filename, src, err)
+		var ge *Error
+		if errors.As(err, &ge) && strings.Contains(ge.Msg, nextStateHint) {
+			// Name the separator of the declaration's own dialect.
+			sep := `"x"`
+			if ubfDialectAt(toks, ge.Pos.Offset) {
+				sep = `"&"`
+			}
+			ge.Msg = strings.Replace(ge.Msg, nextStateHint, sep+" and the next state", 1)
+		}
+		return nil, err
 	}
 	f.Comments = comments
 	return f, nil
+}
+
+// nextStateHint stands for the separator before a next state until the
+// dialect of the declaration is known.
+const nextStateHint = `"x" (or "&" in the UBF(B) dialect) and the next state`
+
+// ubfDialectAt reports whether the declaration around offset is in the
+// UBF(B) dialect: its keyword after "+" is upper case.
+func ubfDialectAt(toks []lexer.Token, offset int) bool {
+	for i := len(toks) - 1; i > 0; i-- {
+		t := toks[i]
+		if t.Pos.Offset > offset || t.Type != tokIdent {
+			continue
+		}
+		if prev := toks[i-1]; prev.Type == tokPunct && prev.Value == "+" {
+			switch t.Value {
+			case "STATE", "ANYSTATE", "TYPES", "NAME", "VSN":
+				return true
+			case "state", "anystate", "deftype", "type", "event", "name", "vsn", "import":
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // MaxDepth bounds how deeply tuples, lists, maps, records and calls may
@@ -221,7 +255,7 @@ func rewriteExpect(e string) string {
 	}
 	words = dedupe(words)
 	if len(words) == 2 && words[0] == `"x"` && words[1] == `"&"` {
-		return `"x" (or "&" in the UBF(B) dialect) and the next state`
+		return nextStateHint
 	}
 	return joinOr(words)
 }
