@@ -87,15 +87,19 @@ func TestReplayJSONShape(t *testing.T) {
 	}
 }
 
-// TestReplayExampleTrace: the example of the README conforms to its
-// contract.
-func TestReplayExampleTrace(t *testing.T) {
-	res := runUbfproxy(t, "", "replay", "--contract", "../../contracts/file.con", "../../contracts/file.trace")
-	if res.code != 0 {
-		t.Fatalf("contracts/file.trace does not conform:\n%s", res)
+// TestReplayExampleTraces: every example trace of contracts/ (the README
+// uses them) conforms to the contract of the same name.
+func TestReplayExampleTraces(t *testing.T) {
+	traces, err := filepath.Glob("../../contracts/*.trace")
+	if err != nil || len(traces) == 0 {
+		t.Fatalf("no example traces under contracts/ (%v)", err)
 	}
-	if !strings.Contains(res.stdout, "ok, 16 messages, ends in state stop") {
-		t.Errorf("stdout = %s", res.stdout)
+	for _, tr := range traces {
+		con := strings.TrimSuffix(tr, ".trace") + ".con"
+		res := runUbfproxy(t, "", "replay", "--contract", con, tr)
+		if res.code != 0 || !strings.Contains(res.stdout, ": ok, ") || !strings.Contains(res.stdout, "ends in state stop") {
+			t.Errorf("%s does not conform to %s:\n%s", tr, con, res)
+		}
 	}
 }
 
