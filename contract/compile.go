@@ -229,11 +229,11 @@ func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotat
 		return
 	}
 	if IsReserved(name) {
-		what := "built-in"
 		if _, ok := predefKinds[name]; ok {
-			what = "predefined"
+			cp.errorf(at, "redefined-builtin", "type %s() is predefined and cannot be redefined (rename this type)", name)
+		} else {
+			cp.errorf(at, "redefined-builtin", "type %s() is built in as %s and cannot be redefined (use the built-in type or rename this one)", name, cp.types[name].Type)
 		}
-		cp.errorf(at, "redefined-builtin", "type %s() is %s and cannot be redefined", name, what)
 		return
 	}
 	def := &TypeDef{Name: name, Pos: at, Imported: imported, Annotation: unquoteAnnotation(annotation)}
