@@ -242,8 +242,12 @@ func (p *parser) binary() (Term, error) {
 			}
 			v, err := strconv.ParseUint(p.src[start:p.pos], 10, 8)
 			if err != nil {
+				digits := p.src[start:p.pos]
+				if len(digits) > 20 {
+					digits = digits[:20] + "..."
+				}
 				p.pos = start
-				return nil, p.errorf("binary byte %s is not in 0..255", p.src[start:start+min(len(p.src)-start, 20)])
+				return nil, p.errorf("binary byte %s is not in 0..255", digits)
 			}
 			b = append(b, byte(v))
 		default:
