@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -427,4 +428,48 @@ func TestNewSessionCacheIsWeak(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the cached index outlived its contract")
+}
+
+// TestMachineSharedBySessions runs conversations on one Machine from
+// several goroutines (go test -race checks that the index is read-only).
+func TestMachineSharedBySessions(t *testing.T) {
+	c := compileContract(t, sessionContract)
+	m := Prepare(c)
+	msgs := []string{`{open, "f", read}`, `{ok, 7}`, `{read_line, 7}`, `eof`, `{close, 7}`, `true`}
+	terms := make([]term.Term, len(msgs))
+	for i, s := range msgs {
+		terms[i] = term.MustParse(s)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for n := 0; n < 200; n++ {
+				s, err := m.NewSession(Options{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := 0; i < len(terms); i += 2 {
+					if v := s.Call(terms[i]); v != nil {
+						errs <- v
+						return
+					}
+					if v := s.Reply(terms[i+1]); v != nil {
+						errs <- v
+						return
+					}
+				}
+				if !s.Done() {
+					errs <- errors.New("conversation did not end")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
