@@ -52,7 +52,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 // nil for the arrays Redis ignores (*0 and *-1).
 func (d *clientDecoder) multibulk() (term.Term, error) {
 	p := &d.p
-	at := p.rd.pos
+	at := p.rd.off()
 	p.rd.pos++
 	n, streamed, err := p.header(at, "command array")
 	if err != nil {
@@ -77,8 +77,8 @@ func (d *clientDecoder) multibulk() (term.Term, error) {
 		if err := p.rd.need(1, "a command argument"); err != nil {
 			return nil, err
 		}
-		aat := p.rd.pos
-		if c := p.rd.buf[aat]; c != '$' {
+		aat := p.rd.off()
+		if c := p.rd.buf[p.rd.pos]; c != '$' {
 			return nil, p.rd.errAt(aat, "argument %d of %d of a command is %s, not a bulk string ('$')", i+1, n, quoteByte(c))
 		}
 		p.rd.pos++
@@ -109,10 +109,10 @@ func (d *clientDecoder) multibulk() (term.Term, error) {
 // inline reads a command sent as a line of words (telnet style).
 func (d *clientDecoder) inline() (term.Term, error) {
 	p := &d.p
-	at := p.rd.pos
+	at := p.rd.off()
 	line, _, err := p.rd.line("inline command")
 	if errors.Is(err, io.EOF) {
-		return nil, p.rd.errAt(p.rd.end, "stream ended inside an inline command (frame started at byte %d)", p.rd.offset(at))
+		return nil, p.rd.errAt(p.rd.offset(p.rd.end), "stream ended inside an inline command (frame started at byte %d)", at)
 	}
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func (d *clientDecoder) inline() (term.Term, error) {
 	args, bad := splitArgs(line, d.args[:0])
 	d.args = args[:0]
 	if bad >= 0 {
-		return nil, p.rd.errAt(at+bad, "unbalanced quotes in inline command")
+		return nil, p.rd.errAt(at+int64(bad), "unbalanced quotes in inline command")
 	}
 	if len(args) == 0 {
 		return nil, nil

@@ -40,14 +40,18 @@ func (b *reader) raw() []byte { return b.buf[b.start:b.pos] }
 // offset returns the stream offset of buffer index i.
 func (b *reader) offset(i int) int64 { return b.base + int64(i) }
 
-// errAt builds a syntax error at buffer index i.
-func (b *reader) errAt(i int, format string, args ...any) *wrappers.FrameError {
-	return &wrappers.FrameError{Offset: b.offset(i), Msg: fmt.Sprintf(format, args...)}
+// off returns the stream offset of the parse position. Positions kept
+// across reads are stream offsets: buffer indexes move when fill makes room.
+func (b *reader) off() int64 { return b.offset(b.pos) }
+
+// errAt builds a syntax error at stream offset at.
+func (b *reader) errAt(at int64, format string, args ...any) *wrappers.FrameError {
+	return &wrappers.FrameError{Offset: at, Msg: fmt.Sprintf(format, args...)}
 }
 
-// limitAt builds a limit error at buffer index i.
-func (b *reader) limitAt(i int, format string, args ...any) *wrappers.FrameError {
-	return &wrappers.FrameError{Offset: b.offset(i), Msg: fmt.Sprintf(format, args...), Limit: true}
+// limitAt builds a limit error at stream offset at.
+func (b *reader) limitAt(at int64, format string, args ...any) *wrappers.FrameError {
+	return &wrappers.FrameError{Offset: at, Msg: fmt.Sprintf(format, args...), Limit: true}
 }
 
 // fill reads at least one more byte into the buffer. It moves the current
@@ -99,7 +103,7 @@ func (b *reader) fill() error {
 // eofError turns the end of the stream inside a frame into a FrameError.
 func (b *reader) eofError(err error, what string) error {
 	if errors.Is(err, io.EOF) {
-		return b.errAt(b.end, "stream ended inside %s (frame started at byte %d)", what, b.offset(b.start))
+		return b.errAt(b.offset(b.end), "stream ended inside %s (frame started at byte %d)", what, b.offset(b.start))
 	}
 	return fmt.Errorf("resp: reading %s: %w", what, err)
 }
@@ -108,7 +112,7 @@ func (b *reader) eofError(err error, what string) error {
 // limit.
 func (b *reader) need(n int, what string) error {
 	if b.pos+n-b.start > b.lim.MaxFrame {
-		return b.limitAt(b.pos, "%s would make the frame longer than the limit of %d bytes", what, b.lim.MaxFrame)
+		return b.limitAt(b.off(), "%s would make the frame longer than the limit of %d bytes", what, b.lim.MaxFrame)
 	}
 	for b.end-b.pos < n {
 		if err := b.fill(); err != nil {
@@ -135,7 +139,7 @@ func (b *reader) line(what string) (line []byte, crlf bool, err error) {
 			return line, false, nil
 		}
 		if b.end-b.start > b.lim.MaxFrame {
-			return nil, false, b.limitAt(b.pos, "%s is longer than the frame limit of %d bytes without a line end", what, b.lim.MaxFrame)
+			return nil, false, b.limitAt(b.off(), "%s is longer than the frame limit of %d bytes without a line end", what, b.lim.MaxFrame)
 		}
 		scanned = b.end - b.start // keep the scan position across a move
 		if err := b.fill(); err != nil {

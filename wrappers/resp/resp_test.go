@@ -604,3 +604,18 @@ func TestBuffersAreReused(t *testing.T) {
 		t.Errorf("an earlier term changed when the buffer was reused: %v", first)
 	}
 }
+
+func TestOffsetsAfterTheBufferMoves(t *testing.T) {
+	// Enough good frames that the buffer is compacted many times before
+	// the bad one; the offset must still count from the start of the stream.
+	prefix := strings.Repeat("+OK\r\n", 10000)
+	s := newSession()
+	for range 10001 {
+		s.push(call{})
+	}
+	_, err := drain(t, s.ServerDecoder(iotest.HalfReader(strings.NewReader(prefix+"*2\r\n:1\r\n@\r\n"))))
+	var fe *wrappers.FrameError
+	if !errors.As(err, &fe) || fe.Offset != int64(len(prefix)+8) {
+		t.Fatalf("got %v, want a FrameError at %d", err, len(prefix)+8)
+	}
+}

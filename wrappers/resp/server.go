@@ -37,7 +37,7 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 		return wrappers.Message{}, err
 	}
 	if d.p.endSeq {
-		return wrappers.Message{}, rd.errAt(rd.start, "end marker '.' outside a streamed aggregate")
+		return wrappers.Message{}, rd.errAt(rd.offset(rd.start), "end marker '.' outside a streamed aggregate")
 	}
 	return d.classify(v, c)
 }

@@ -70,7 +70,7 @@ const minElem = 3
 
 // header reads the rest of a type line and parses it as a length or count.
 // It accepts -1 (null) and "?" (streamed) and reports them.
-func (p *parser) header(at int, what string) (n int64, streamed bool, err error) {
+func (p *parser) header(at int64, what string) (n int64, streamed bool, err error) {
 	line, crlf, err := p.rd.line(what)
 	if err != nil {
 		return 0, false, err
@@ -90,7 +90,7 @@ func (p *parser) header(at int, what string) (n int64, streamed bool, err error)
 
 // blob reads n bytes followed by CRLF, starting at the parse position, and
 // returns them as a slice of the buffer, valid until the next read.
-func (p *parser) blob(at int, n int64, what string) ([]byte, error) {
+func (p *parser) blob(at int64, n int64, what string) ([]byte, error) {
 	if n > int64(p.rd.lim.MaxBinary) {
 		return nil, p.rd.limitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, n, p.rd.lim.MaxBinary)
 	}
@@ -102,7 +102,7 @@ func (p *parser) blob(at int, n int64, what string) ([]byte, error) {
 	}
 	b := p.rd.buf[p.rd.pos : p.rd.pos+int(n)]
 	if p.rd.buf[p.rd.pos+int(n)] != '\r' || p.rd.buf[p.rd.pos+int(n)+1] != '\n' {
-		return nil, p.rd.errAt(p.rd.pos+int(n), "%s of %d bytes is not followed by CRLF", what, n)
+		return nil, p.rd.errAt(p.rd.offset(p.rd.pos+int(n)), "%s of %d bytes is not followed by CRLF", what, n)
 	}
 	p.rd.pos += int(n) + 2
 	return b, nil
@@ -110,7 +110,7 @@ func (p *parser) blob(at int, n int64, what string) ([]byte, error) {
 
 // count checks an aggregate's declared number of elements against the
 // frame budget and the depth limit before anything is allocated.
-func (p *parser) count(at int, n int64, per int64, depth int, what string) error {
+func (p *parser) count(at int64, n int64, per int64, depth int, what string) error {
 	if depth > p.rd.lim.MaxDepth {
 		return p.rd.limitAt(at, "%s nested %d deep exceeds the depth limit of %d", what, depth, p.rd.lim.MaxDepth)
 	}
@@ -139,8 +139,8 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 		if err := p.rd.need(1, "a value"); err != nil {
 			return nil, 0, err
 		}
-		at := p.rd.pos
-		c := p.rd.buf[at]
+		at := p.rd.off()
+		c := p.rd.buf[p.rd.pos]
 		p.rd.pos++
 		switch c {
 		case '+':
@@ -245,7 +245,7 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 }
 
 // simpleLine reads the rest of a one-line value, which must end in CRLF.
-func (p *parser) simpleLine(at int, what string) ([]byte, error) {
+func (p *parser) simpleLine(at int64, what string) ([]byte, error) {
 	line, crlf, err := p.rd.line(what)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (p *parser) simpleLine(at int, what string) ([]byte, error) {
 }
 
 // bulk reads a bulk string ($), blob error (!) or verbatim string (=).
-func (p *parser) bulk(at int, c byte) (term.Term, error) {
+func (p *parser) bulk(at int64, c byte) (term.Term, error) {
 	what := typeName(c)
 	n, streamed, err := p.header(at, what)
 	if err != nil {
@@ -293,15 +293,15 @@ func (p *parser) bulk(at int, c byte) (term.Term, error) {
 }
 
 // streamedBulk reads the chunks of a streamed string ($?) up to ";0".
-func (p *parser) streamedBulk(at int) (term.Term, error) {
+func (p *parser) streamedBulk(at int64) (term.Term, error) {
 	var out []byte
 	for {
 		if err := p.rd.need(1, "a streamed string chunk"); err != nil {
 			return nil, err
 		}
-		cat := p.rd.pos
-		if p.rd.buf[cat] != ';' {
-			return nil, p.rd.errAt(cat, "expected ';' (a streamed string chunk), got %s", quoteByte(p.rd.buf[cat]))
+		cat := p.rd.off()
+		if c := p.rd.buf[p.rd.pos]; c != ';' {
+			return nil, p.rd.errAt(cat, "expected ';' (a streamed string chunk), got %s", quoteByte(c))
 		}
 		p.rd.pos++
 		n, streamed, err := p.header(cat, "streamed string chunk")
@@ -326,7 +326,7 @@ func (p *parser) streamedBulk(at int) (term.Term, error) {
 }
 
 // aggregate reads an array (*), set (~) or push (>); all become lists.
-func (p *parser) aggregate(at int, c byte, depth int) (term.Term, error) {
+func (p *parser) aggregate(at int64, c byte, depth int) (term.Term, error) {
 	what := typeName(c)
 	n, streamed, err := p.header(at, what)
 	if err != nil {
@@ -365,7 +365,7 @@ func (p *parser) aggregate(at int, c byte, depth int) (term.Term, error) {
 			return nil, err
 		}
 		if p.endSeq {
-			return nil, p.rd.errAt(p.rd.pos-3, "end marker inside a %s of declared length %d", what, n)
+			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker inside a %s of declared length %d", what, n)
 		}
 		l = append(l, v)
 	}
@@ -373,7 +373,7 @@ func (p *parser) aggregate(at int, c byte, depth int) (term.Term, error) {
 }
 
 // mapValue reads a map (%) or attribute (|).
-func (p *parser) mapValue(at int, depth int) (term.Term, error) {
+func (p *parser) mapValue(at int64, depth int) (term.Term, error) {
 	n, streamed, err := p.header(at, "map")
 	if err != nil {
 		return nil, err
@@ -395,14 +395,14 @@ func (p *parser) mapValue(at int, depth int) (term.Term, error) {
 				p.endSeq = false
 				return m, nil
 			}
-			return nil, p.rd.errAt(p.rd.pos-3, "end marker inside a map of declared length %d", n)
+			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker inside a map of declared length %d", n)
 		}
 		v, _, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
 		if p.endSeq {
-			return nil, p.rd.errAt(p.rd.pos-3, "end marker between a map key and its value")
+			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker between a map key and its value")
 		}
 		if streamed {
 			if err := p.count(at, int64(len(m)+1), 2, depth+1, "map"); err != nil {

@@ -1,0 +1,285 @@
+package line
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// step is one message of a scripted conversation: who sends it, its bytes,
+// and how it must decode ("call {mail, ...}", "event {220, ...}").
+type step struct {
+	server bool
+	in     string
+	want   string
+}
+
+// smtpSession is a whole SMTP conversation as swaks and Postfix hold it,
+// with a multi-line EHLO reply, pipelined recipients, a dot-stuffed body,
+// RSET, NOOP, an AUTH exchange and an error reply.
+var smtpSession = []step{
+	{true, "220 mx.example.org ESMTP Postfix\r\n", `event {220, "mx.example.org ESMTP Postfix"}`},
+	{false, "EHLO client.example.com\r\n", `call {ehlo, "client.example.com"}`},
+	{true, "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+		`reply {250, ["mx.example.org", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "8BITMIME"]}`},
+	{false, "AUTH LOGIN\r\n", `call {auth, "LOGIN"}`},
+	{true, "334 VXNlcm5hbWU6\r\n", `reply {334, "VXNlcm5hbWU6"}`},
+	{false, "am9l\r\n", `call {auth_response, "am9l"}`},
+	{true, "334 UGFzc3dvcmQ6\r\n", `reply {334, "UGFzc3dvcmQ6"}`},
+	{false, "c2VjcmV0\r\n", `call {auth_response, "c2VjcmV0"}`},
+	{true, "235 2.7.0 Authentication successful\r\n", `reply {235, "2.7.0 Authentication successful"}`},
+	{false, "MAIL FROM:<joe@example.com> SIZE=120\r\n", `call {mail, "FROM:<joe@example.com>", "SIZE=120"}`},
+	{true, "250 2.1.0 Ok\r\n", `reply {250, "2.1.0 Ok"}`},
+	{false, "rcpt to:<ann@example.org>\r\n", `call {rcpt, "to:<ann@example.org>"}`},
+	{false, "RCPT TO:<bob@example.org>\n", `call {rcpt, "TO:<bob@example.org>"}`},
+	{true, "250 2.1.5 Ok\r\n", `reply {250, "2.1.5 Ok"}`},
+	{true, "550 5.1.1 <bob@example.org>: Recipient address rejected\r\n", `reply {550, "5.1.1 <bob@example.org>: Recipient address rejected"}`},
+	{false, "DATA\r\n", `call data`},
+	{true, "354 End data with <CR><LF>.<CR><LF>\r\n", `reply {354, "End data with <CR><LF>.<CR><LF>"}`},
+	{false, "Subject: hi\r\n\r\n..leading dot\r\n..\r\nQUIT in the body\r\n.\r\n",
+		`call {data, <<"Subject: hi\r\n\r\n.leading dot\r\n.\r\nQUIT in the body\r\n">>}`},
+	{true, "250 2.0.0 Ok: queued as 4F2A1\r\n", `reply {250, "2.0.0 Ok: queued as 4F2A1"}`},
+	{false, "RSET\r\n", `call rset`},
+	{true, "250 2.0.0 Ok\r\n", `reply {250, "2.0.0 Ok"}`},
+	{false, "NOOP\r\n", `call noop`},
+	{true, "250\r\n", `reply {250, ""}`},
+	{false, "\r\n", `call ''`},
+	{true, "500 5.5.2 Error: bad syntax\r\n", `reply {500, "5.5.2 Error: bad syntax"}`},
+	{false, "BDAT 5 LAST\r\nab\r\nc", `call {bdat, "5", "LAST", <<"ab\r\nc">>}`},
+	{true, "250 2.0.0 Ok\r\n", `reply {250, "2.0.0 Ok"}`},
+	{false, "QUIT\r\n", `call quit`},
+	{true, "221 2.0.0 Bye\r\n", `reply {221, "2.0.0 Bye"}`},
+	{true, "421 4.4.2 timeout\r\n", `event {421, "4.4.2 timeout"}`},
+}
+
+// play runs a scripted conversation through one session, writing each
+// step's bytes to its side's pipe through wrap (one byte at a time, say)
+// and decoding exactly one message, as a proxy would between the two
+// peers. It checks each message and that every byte came back in Raw.
+func play(t *testing.T, w wrappers.Wire, script []step, write func(io.Writer, []byte) error) {
+	t.Helper()
+	sess := w.NewSession(wrappers.Options{})
+	cr, cw := io.Pipe()
+	sr, sw := io.Pipe()
+	decs := [2]wrappers.Decoder{sess.ClientDecoder(cr), sess.ServerDecoder(sr)}
+	pipes := [2]*io.PipeWriter{cw, sw}
+	for i, st := range script {
+		side := 0
+		if st.server {
+			side = 1
+		}
+		done := make(chan error, 1)
+		go func() { done <- write(pipes[side], []byte(st.in)) }()
+		m, err := decs[side].Next()
+		if err != nil {
+			t.Fatalf("step %d (%q): %v", i, st.in, err)
+		}
+		if werr := <-done; werr != nil {
+			t.Fatalf("step %d: the decoder did not take every byte: %v", i, werr)
+		}
+		got := m.Kind.String() + " " + m.Term.String()
+		if got != st.want || string(m.Raw) != st.in {
+			t.Fatalf("step %d:\n got %s raw %q\nwant %s raw %q", i, got, m.Raw, st.want, st.in)
+		}
+	}
+	cw.Close()
+	sw.Close()
+	for i, d := range decs {
+		if _, err := d.Next(); !errors.Is(err, io.EOF) {
+			t.Errorf("decoder %d after the end: %v, want io.EOF", i, err)
+		}
+	}
+}
+
+func writeAll(w io.Writer, b []byte) error { _, err := w.Write(b); return err }
+
+func writeBytes(w io.Writer, b []byte) error {
+	for i := range b {
+		if _, err := w.Write(b[i : i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestSMTPConversation(t *testing.T) {
+	t.Run("whole writes", func(t *testing.T) { play(t, Wire{}, smtpSession, writeAll) })
+	t.Run("one byte at a time", func(t *testing.T) { play(t, Wire{}, smtpSession, writeBytes) })
+}
+
+func TestClientFirst(t *testing.T) {
+	play(t, Wire{ClientFirst: true}, []step{
+		{false, "USER joe\r\n", `call {user, "joe"}`},
+		{true, "+OK send your password\r\n", `reply {'+ok', "send", "your", "password"}`},
+		{false, "LIST\r\n", `call list`},
+		{true, "211-two lines\r\n211 end\r\n", `reply {211, ["two lines", "end"]}`},
+	}, writeAll)
+}
+
+// drain reads every message of d, copying what Next only lends.
+func drain(d wrappers.Decoder) (texts []string, raw []byte, err error) {
+	for range 100000 {
+		m, err := d.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return texts, raw, nil
+			}
+			return texts, raw, err
+		}
+		texts = append(texts, m.Kind.String()+" "+m.Term.String())
+		raw = append(raw, m.Raw...)
+	}
+	panic("decoder does not stop")
+}
+
+func TestServerSplitAtEveryByte(t *testing.T) {
+	stream := "220 hi\r\n250-a\r\n250-b\r\n250 c\r\n354 go\r\n221 bye\r\n"
+	want := `event {220, "hi"}|reply {250, ["a", "b", "c"]}|reply {354, "go"}|reply {221, "bye"}`
+	for i := 0; i <= len(stream); i++ {
+		for _, wrap := range []func(io.Reader) io.Reader{
+			func(r io.Reader) io.Reader { return r },
+			iotest.OneByteReader,
+			iotest.DataErrReader,
+		} {
+			s := Wire{}.NewSession(wrappers.Options{}).(*Session)
+			s.pending = 3
+			r := io.MultiReader(strings.NewReader(stream[:i]), strings.NewReader(stream[i:]))
+			texts, raw, err := drain(s.ServerDecoder(wrap(r)))
+			if err != nil {
+				t.Fatalf("split at %d: %v", i, err)
+			}
+			if strings.Join(texts, "|") != want || string(raw) != stream {
+				t.Fatalf("split at %d: got %v", i, texts)
+			}
+		}
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	lim := wrappers.Limits{MaxFrame: 100, MaxBinary: 50}
+	tests := []struct {
+		name   string
+		server bool
+		data   bool // the client is in DATA mode
+		in     string
+		want   string
+		offset int64
+		limit  bool
+	}{
+		{"multi-line code changes", true, false, "250-a\r\n251 b\r\n", `line 2 of a multi-line 250 reply does not start with 250: "251 b"`, 7, false},
+		{"multi-line without code", true, false, "220 hi\r\n250-a\r\nb\r\n", `line 2 of a multi-line 250 reply does not start with 250: "b"`, 15, false},
+		{"reply cut by the end", true, false, "250-a\r\n250-b", "stream ended inside a reply line (frame started at byte 0)", 12, false},
+		{"command cut by the end", false, false, "NOOP\r\nQUI", "stream ended inside a command line (frame started at byte 6)", 9, false},
+		{"body cut by the end", false, true, "line\r\n", "stream ended inside a DATA body (frame started at byte 0)", 6, false},
+		{"long command", false, false, strings.Repeat("a", 60) + "\r\n", "a command line of 60 bytes exceeds the limit of 50 bytes", 0, true},
+		{"line over the frame limit", false, false, strings.Repeat("a", 200), "is longer than the frame limit of 100 bytes", 0, true},
+		{"long body", false, true, strings.Repeat("abcdefghi\r\n", 6) + ".\r\n", "DATA body exceeds the limit of 50 bytes", 0, true},
+		{"long reply line", true, false, "250 " + strings.Repeat("x", 60) + "\r\n", "reply line of 64 bytes exceeds the limit of 50 bytes", 0, true},
+		{"BDAT over the limit", false, false, "BDAT 99999999999 LAST\r\n", "BDAT chunk of 99999999999 bytes exceeds the limit of 50 bytes", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Wire{ClientFirst: true}.NewSession(wrappers.Options{Limits: lim}).(*Session)
+			s.pending = 5
+			var d wrappers.Decoder
+			if tc.server {
+				d = s.ServerDecoder(strings.NewReader(tc.in))
+			} else {
+				if tc.data {
+					s.next = nextData
+				}
+				d = s.ClientDecoder(strings.NewReader(tc.in))
+			}
+			_, _, err := drain(d)
+			var fe *wrappers.FrameError
+			if !errors.As(err, &fe) {
+				t.Fatalf("got %v, want a FrameError", err)
+			}
+			if !strings.Contains(fe.Msg, tc.want) || fe.Offset != tc.offset || fe.Limit != tc.limit {
+				t.Errorf("got %q at %d (limit %v)\nwant %q at %d (limit %v)", fe.Msg, fe.Offset, fe.Limit, tc.want, tc.offset, tc.limit)
+			}
+		})
+	}
+}
+
+func TestOffsetsAfterTheBufferMoves(t *testing.T) {
+	// Enough good lines that the buffer is compacted many times before the
+	// bad reply; the offset must still count from the start of the stream.
+	prefix := strings.Repeat("250 ok\r\n", 10000)
+	s := Wire{ClientFirst: true}.NewSession(wrappers.Options{}).(*Session)
+	s.pending = 1 << 20
+	_, _, err := drain(s.ServerDecoder(iotest.HalfReader(strings.NewReader(prefix + "250-a\r\n999 b\r\n"))))
+	var fe *wrappers.FrameError
+	if !errors.As(err, &fe) || fe.Offset != int64(len(prefix)+7) {
+		t.Fatalf("got %v, want a FrameError at %d", err, len(prefix)+7)
+	}
+}
+
+func TestDropped(t *testing.T) {
+	sess := Wire{}.NewSession(wrappers.Options{}).(*Session)
+	cr, cw := io.Pipe()
+	c := sess.ClientDecoder(cr)
+	srv := sess.ServerDecoder(strings.NewReader("220 hi\r\n354 go\r\n250 ok\r\n"))
+	if m, err := srv.Next(); err != nil || m.Kind != wrappers.Event {
+		t.Fatalf("greeting: %v %v", m, err)
+	}
+	go cw.Write([]byte("DATA\r\n"))
+	if _, err := c.Next(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := srv.Next()
+	if err != nil || m.Kind != wrappers.Reply {
+		t.Fatalf("354: %v %v", m, err)
+	}
+	// Reject mode replaced the 354 with an error reply: the client's next
+	// line is a command, not a body.
+	sess.Dropped(wrappers.Server, m)
+	go cw.Write([]byte("RSET\r\n"))
+	m, err = c.Next()
+	if err != nil || m.Term.String() != "rset" {
+		t.Fatalf("after a dropped 354: %v %v", m.Term, err)
+	}
+	// A call that was not forwarded gets no reply: the next server line
+	// answers nothing and is an event.
+	sess.Dropped(wrappers.Client, m)
+	if m, err := srv.Next(); err != nil || m.Kind != wrappers.Event {
+		t.Fatalf("after a dropped call: %v %v", m.Kind, err)
+	}
+}
+
+func TestErrorReply(t *testing.T) {
+	s := Wire{}.NewSession(wrappers.Options{})
+	got := string(s.ErrorReply(wrappers.Violation{
+		Side:        wrappers.Client,
+		Message:     term.MustParse(`{rcpt, "TO:<b@c>"}`),
+		States:      []string{"greeted"},
+		Expected:    []string{`{mail, string()}`, "quit"},
+		Explanation: "no rule of state greeted\r\naccepts rcpt",
+	}))
+	want := `503 5.5.1 Contract violation: client sent {rcpt, "TO:<b@c>"} in state greeted; expected {mail, string()} | quit: no rule of state greeted  accepts rcpt` + "\r\n"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	b := s.ErrorReply(wrappers.Violation{Side: wrappers.Server, Explanation: strings.Repeat("é", 600)})
+	if len(b) > maxReplyLine || !bytes.HasPrefix(b, []byte("451 4.3.0 ")) || bytes.Count(b, []byte("\n")) != 1 {
+		t.Errorf("server reply not one bounded line: %q", b)
+	}
+	for _, c := range b[:len(b)-2] {
+		if c < ' ' || c >= 0x7f {
+			t.Fatalf("reply holds byte %#x", c)
+		}
+	}
+	// It decodes as a reply line of this wire.
+	sess := Wire{ClientFirst: true}.NewSession(wrappers.Options{}).(*Session)
+	sess.pending = 1
+	m, err := sess.ServerDecoder(bytes.NewReader(b)).Next()
+	if code, _ := replyCode(m.Term); err != nil || code != 451 {
+		t.Errorf("error reply decodes as %v, %v", m.Term, err)
+	}
+}
