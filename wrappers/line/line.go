@@ -9,7 +9,7 @@
 // {mail, "FROM:<a@b>", "SIZE=1000"}. Words are separated by runs of spaces
 // and tabs. A line of one word is the bare atom, as RESP and UBF write a
 // message without arguments: QUIT is quit, DATA is data. An empty line is
-// the atom ”.
+// the atom with the empty name.
 //
 // A server line that starts with a three-digit code is {Code, Text}, Code
 // an integer and Text the string after the code and its separator
