@@ -151,12 +151,14 @@ func (e *explainer) union(t term.Term, alts []contract.Type, whole contract.Type
 		return e.explain(t, alts[0], depth, refs)
 	}
 	var best *failure
+	var fitting []contract.Type
 	heads := 0
 	for _, alt := range alts {
 		if !fits(t, alt) {
 			continue
 		}
 		heads++
+		fitting = append(fitting, alt)
 		f := e.explain(t, alt, depth, refs)
 		if f == nil {
 			return nil
@@ -172,6 +174,10 @@ func (e *explainer) union(t term.Term, alts []contract.Type, whole contract.Type
 		return leaf(t, whole, "")
 	case len(alts) == 0:
 		return &failure{expStr: "nothing (no alternative)", got: t}
+	case heads > 1:
+		// Several rules fit the outside of the message (same tag,
+		// other arities): name those only.
+		return &failure{expStr: unionText(fitting), got: t}
 	}
 	return &failure{expStr: unionText(alts), got: t}
 }

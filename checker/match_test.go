@@ -186,6 +186,33 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// TestExplainAny: against a state's rules, the explanation names the rules
+// that fit the outside of the message when none got further.
+func TestExplainAny(t *testing.T) {
+	fh := def("fileHandle", intT)
+	rules := []contract.Type{
+		tup(lit("read_line"), ref(fh)),
+		tup(lit("read_line"), intT, intT),
+		tup(lit("close"), ref(fh)),
+		lit("info"),
+	}
+	for _, c := range []struct{ msg, want string }{
+		{"{read_line}", "expected {read_line, fileHandle()} | {read_line, integer(), integer()}, got {read_line}"},
+		{"{read_line, 1, 2, 3}", "expected {read_line, fileHandle()} | {read_line, integer(), integer()}, got {read_line, 1, 2, 3}"},
+		{"{close}", "expected {close, fileHandle()}, got {close} (1 element instead of 2)"},
+		{"{read_line, x}", "element 2 of {read_line, x}: expected fileHandle() = integer(), got x"},
+		{"hello", "expected {read_line, fileHandle()} | {read_line, integer(), integer()} | {close, fileHandle()} | info, got hello"},
+		{"info", ""},
+	} {
+		if got := ExplainAny(term.MustParse(c.msg), rules); got != c.want {
+			t.Errorf("ExplainAny(%s)\n got: %s\nwant: %s", c.msg, got, c.want)
+		}
+	}
+	if got := ExplainAny(term.Atom("x"), nil); got != "expected nothing (no alternative), got x" {
+		t.Errorf("ExplainAny against no types = %s", got)
+	}
+}
+
 func TestMatchDoesNotAllocate(t *testing.T) {
 	fileHandle := def("fileHandle", intT)
 	typ := union(tup(lit("read_line"), ref(fileHandle)), tup(lit("close"), ref(fileHandle)))
