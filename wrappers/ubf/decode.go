@@ -258,7 +258,7 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 				}
 				i++
 			}
-			if i-d.tok > d.lim.MaxBinary {
+			if i-d.tok > d.lim.MaxBinary && q != '%' {
 				return nil, false, d.limitAt(d.tok-1, "%s longer than %d bytes", quotedName(q), d.lim.MaxBinary)
 			}
 			d.pos = i

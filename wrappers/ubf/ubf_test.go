@@ -139,6 +139,8 @@ func TestLimits(t *testing.T) {
 		{"binary over frame budget", strings.Repeat(" ", 90) + `9~123456789~$`, "makes the frame longer than 100 bytes"},
 		{"string", `"hello world"$`, "a string longer than 10 bytes"},
 		{"atom", `'hello world'$`, "an atom longer than 10 bytes"},
+		{"tag", "1`hello world`$", "a tag longer than 10 bytes"},
+		{"comment only bounded by the frame", "%" + strings.Repeat("c", 120) + "% 1$", "frame longer than 100 bytes"},
 		{"tuple depth", `{{{{{{1}}}}}}$`, "tuples nested more than 5 deep"},
 		{"list depth", `# # # # # # 1 & & & & & & $`, "nested more than 5 deep"},
 		{"depth through registers", `{{{1}}}>a {{{a}}}$`, "nested more than 5 deep"},
@@ -162,6 +164,13 @@ func TestLimits(t *testing.T) {
 
 // TestHugeLengthAllocatesNothing checks that a binary's length is refused
 // before any memory is set aside for it.
+func TestLongCommentWithinFrame(t *testing.T) {
+	in := "%" + strings.Repeat("c", 50) + "% 1$"
+	if got, err := Decode([]byte(in), wrappers.Limits{MaxFrame: 100, MaxBinary: 10}); err != nil || !term.Equal(got, term.Int(1)) {
+		t.Fatalf("Decode = %v, %v; a comment is bounded by the frame, not by MaxBinary", got, err)
+	}
+}
+
 func TestHugeLengthAllocatesNothing(t *testing.T) {
 	in := []byte(`99999999999~`)
 	var before, after runtime.MemStats

@@ -1,0 +1,16 @@
+package main
+
+import "testing"
+
+func TestEncodeGolden(t *testing.T) {
+	runCodecGolden(t, "encode", []codecCase{
+		{"ubf_terms", "terms.txt", []string{"--wire", "ubf"}},
+		{"json_terms", "terms.txt", []string{"--wire", "json"}},
+		{"json_map", "json_map.txt", []string{"--wire", "json"}},
+		{"ubf_map", "map.txt", []string{"--wire", "ubf"}},
+		{"ubf_float", "float.txt", []string{"--wire", "ubf"}},
+		{"json_key", "json_key.txt", []string{"--wire", "json"}},
+		{"syntax", "syntax.txt", []string{"--wire", "ubf"}},
+		{"unknown_wire", "terms.txt", []string{"--wire", "xml"}},
+	})
+}
