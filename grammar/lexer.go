@@ -1,7 +1,9 @@
 package grammar
 
 import (
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -66,51 +68,87 @@ func (definition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	toks, err := tokenize(filename, src)
-	if err != nil {
-		return nil, err
+	return newStreamLexer(filename, src), nil
+}
+
+// streamLexer scans tokens on demand, skipping white space. On the way it
+// keeps the comments, refuses absurd bracket nesting (the parser recurses
+// once per level) and notes each declaration's dialect for error messages.
+type streamLexer struct {
+	s        scanner
+	text     string // the source; token values are substrings of it
+	comments []Comment
+	depth    int
+	prevPlus bool
+	decls    []declStart
+}
+
+// declStart records where a declaration's keyword is and its dialect.
+type declStart struct {
+	offset int
+	ubf    bool
+}
+
+func newStreamLexer(filename string, src []byte) *streamLexer {
+	return &streamLexer{
+		s:    scanner{src: src, pos: lexer.Position{Filename: filename, Line: 1, Column: 1}},
+		text: string(src),
 	}
-	return &sliceLexer{toks: toks}, nil
 }
 
-// sliceLexer replays tokens already scanned.
-type sliceLexer struct {
-	toks []lexer.Token
-	i    int
-}
-
-func (l *sliceLexer) Next() (lexer.Token, error) {
-	t := l.toks[l.i]
-	if l.i < len(l.toks)-1 {
-		l.i++
-	}
-	return t, nil
-}
-
-// tokenize scans src completely; the last token is EOF. A byte at which no
-// token starts is an *Error.
-func tokenize(filename string, src []byte) ([]lexer.Token, error) {
-	s := scanner{src: src, pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
-	// Token values are substrings of one copy of the source.
-	text := string(src)
-	toks := make([]lexer.Token, 0, len(src)/6+1)
-	for s.pos.Offset < len(src) {
-		start := s.pos
-		typ, n := s.next()
+func (l *streamLexer) Next() (lexer.Token, error) {
+	for l.s.pos.Offset < len(l.s.src) {
+		start := l.s.pos
+		typ, n := l.s.next()
 		if n == 0 {
-			return nil, &Error{Pos: start, Msg: describeBad(string(src[start.Offset:]))}
+			return lexer.Token{}, &Error{Pos: start, Msg: describeBad(l.text[start.Offset:])}
 		}
+		l.s.advance(n)
 		if typ == tokWhitespace {
-			// White space separates tokens and nothing more: keeping it
-			// out of the stream halves the parser's work.
-			s.advance(n)
 			continue
 		}
-		s.advance(n)
-		toks = append(toks, lexer.Token{Type: typ, Value: text[start.Offset : start.Offset+n], Pos: start})
+		tok := lexer.Token{Type: typ, Value: l.text[start.Offset : start.Offset+n], Pos: start}
+		switch typ {
+		case tokComment:
+			l.comments = append(l.comments, Comment{Pos: start, Text: strings.TrimRight(tok.Value, "\r")})
+			return tok, nil
+		case tokPunct:
+			switch tok.Value {
+			case "{", "[", "(":
+				l.depth++
+				if l.depth > MaxDepth {
+					return lexer.Token{}, &Error{Pos: start, Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
+				}
+			case "}", "]", ")":
+				l.depth--
+			}
+		case tokIdent:
+			if l.prevPlus {
+				switch tok.Value {
+				case "STATE", "ANYSTATE", "TYPES", "NAME", "VSN":
+					l.decls = append(l.decls, declStart{offset: start.Offset, ubf: true})
+				default:
+					l.decls = append(l.decls, declStart{offset: start.Offset})
+				}
+			}
+		}
+		l.prevPlus = typ == tokPunct && tok.Value == "+"
+		return tok, nil
 	}
-	toks = append(toks, lexer.EOFToken(s.pos))
-	return toks, nil
+	return lexer.EOFToken(l.s.pos), nil
+}
+
+// ubfAt reports whether the declaration around offset is in the UBF(B)
+// dialect.
+func (l *streamLexer) ubfAt(offset int) bool {
+	ubf := false
+	for _, d := range l.decls {
+		if d.offset > offset {
+			break
+		}
+		ubf = d.ubf
+	}
+	return ubf
 }
 
 type scanner struct {

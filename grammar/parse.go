@@ -10,9 +10,11 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-var parser = participle.MustBuild[File](
+// declParser parses one declaration; Parse calls it once per declaration
+// on one token stream (with trailing tokens allowed).
+var declParser = participle.MustBuild[Decl](
 	participle.Lexer(Lexer),
-	participle.Elide("Comment", "Whitespace"),
+	participle.Elide("Comment"),
 	participle.UseLookahead(4),
 )
 
@@ -29,79 +31,51 @@ func (e *Error) Error() string {
 
 // Parse reads one contract file. The error, if any, is an *Error.
 func Parse(filename string, src []byte) (*File, error) {
-	toks, err := tokenize(filename, src)
+	lex := newStreamLexer(filename, src)
+	peek, err := lexer.Upgrade(lex, tokComment)
 	if err != nil {
-		return nil, err
-	}
-	var comments []Comment
-	depth := 0
-	for _, tok := range toks {
-		switch tok.Type {
-		case tokComment:
-			comments = append(comments, Comment{Pos: tok.Pos, Text: strings.TrimRight(tok.Value, "\r")})
-		case tokPunct:
-			// The parser recurses once per nesting level: refuse absurd
-			// nesting before it can exhaust the stack.
-			switch tok.Value {
-			case "{", "[", "(":
-				depth++
-				if depth > MaxDepth {
-					return nil, &Error{Pos: tok.Pos, Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
-				}
-			case "}", "]", ")":
-				depth--
-			}
+		var ge *Error
+		if errors.As(err, &ge) {
+			return nil, ge
 		}
-	}
-	peek, err := lexer.Upgrade(&sliceLexer{toks: toks}, tokComment)
-	if err != nil {
 		return nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
 	}
-	f, err := parser.ParseFromLexer(peek)
-	if err != nil {
-		err = humanize(filename, src, err)
-		var ge *Error
-		if errors.As(err, &ge) && strings.Contains(ge.Msg, nextStateHint) {
-			// Name the separator of the declaration's own dialect.
-			sep := `"x"`
-			if ubfDialectAt(toks, ge.Pos.Offset) {
-				sep = `"&"`
-			}
-			ge.Msg = strings.Replace(ge.Msg, nextStateHint, sep+" and the next state", 1)
+	f := &File{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+	// One declaration at a time: participle's backtracking state then
+	// stays small however long the file is.
+	for !peek.Peek().EOF() {
+		d, err := declParser.ParseFromLexer(peek, participle.AllowTrailing(true))
+		if err != nil {
+			return nil, syntaxError(filename, src, lex, err)
 		}
-		return nil, err
+		f.Decls = append(f.Decls, d)
 	}
-	f.Comments = comments
+	f.Comments = lex.comments
 	return f, nil
 }
 
-// nextStateHint stands for the separator before a next state until the
-// dialect of the declaration is known.
-const nextStateHint = `"x" (or "&" in the UBF(B) dialect) and the next state`
-
-// ubfDialectAt reports whether the declaration around offset is in the
-// UBF(B) dialect: its keyword after "+" is upper case.
-func ubfDialectAt(toks []lexer.Token, offset int) bool {
-	for i := len(toks) - 1; i > 0; i-- {
-		t := toks[i]
-		if t.Pos.Offset > offset || t.Type != tokIdent {
-			continue
+// syntaxError phrases a parse error for the author of the contract.
+func syntaxError(filename string, src []byte, lex *streamLexer, err error) error {
+	err = humanize(filename, src, err)
+	var ge *Error
+	if errors.As(err, &ge) && strings.Contains(ge.Msg, nextStateHint) {
+		// Name the separator of the declaration's own dialect.
+		sep := `"x"`
+		if lex.ubfAt(ge.Pos.Offset) {
+			sep = `"&"`
 		}
-		if prev := toks[i-1]; prev.Type == tokPunct && prev.Value == "+" {
-			switch t.Value {
-			case "STATE", "ANYSTATE", "TYPES", "NAME", "VSN":
-				return true
-			case "state", "anystate", "deftype", "type", "event", "name", "vsn", "import":
-				return false
-			}
-		}
+		ge.Msg = strings.Replace(ge.Msg, nextStateHint, sep+" and the next state", 1)
 	}
-	return false
+	return err
 }
 
 // MaxDepth bounds how deeply tuples, lists, maps, records and calls may
 // nest in a contract.
 const MaxDepth = 200
+
+// nextStateHint stands for the separator before a next state until the
+// dialect of the declaration is known.
+const nextStateHint = `"x" (or "&" in the UBF(B) dialect) and the next state`
 
 // describeBad explains text at which no token starts.
 func describeBad(rest string) string {
@@ -137,8 +111,7 @@ func humanize(filename string, src []byte, err error) error {
 		if exp == "" {
 			exp = expectationFromMessage(ute.Message())
 		}
-		if exp == "" {
-			// Left over after the last declaration the parser could read.
+		if exp == "" || exp == `"+"` {
 			exp = `a declaration starting with "+"`
 		}
 		msg := "unexpected " + found + ", expected " + exp
