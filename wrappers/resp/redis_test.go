@@ -1,0 +1,377 @@
+package resp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const redisPassword = "s3cret"
+
+// startRedis starts a real redis-server on a free loopback port, with no
+// persistence, in a temporary directory; it is stopped when the test ends.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (Debian package redis-server); skipping the test against a real Redis")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--requirepass", redisPassword)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not listen on %s within 10s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// recording holds both directions of one relayed connection.
+type recording struct {
+	client, server bytes.Buffer
+	done           chan struct{}
+}
+
+// tee is a TCP relay that records every byte each way.
+type tee struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	recs []*recording
+}
+
+func startTee(t *testing.T, upstream string) *tee {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &tee{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.DialTimeout("tcp", upstream, 5*time.Second)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			rec := &recording{done: make(chan struct{})}
+			tt.mu.Lock()
+			tt.recs = append(tt.recs, rec)
+			tt.mu.Unlock()
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(io.MultiWriter(u, &rec.client), c)
+				_ = u.(*net.TCPConn).CloseWrite()
+			}()
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(io.MultiWriter(c, &rec.server), u)
+				_ = c.(*net.TCPConn).CloseWrite()
+			}()
+			go func() {
+				wg.Wait()
+				c.Close()
+				u.Close()
+				close(rec.done)
+			}()
+		}
+	}()
+	return tt
+}
+
+func (tt *tee) addr() string { return tt.ln.Addr().String() }
+
+// last waits for the n-th recorded connection (from 0) to end.
+func (tt *tee) wait(t *testing.T, n int) *recording {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tt.mu.Lock()
+		var rec *recording
+		if n < len(tt.recs) {
+			rec = tt.recs[n]
+		}
+		tt.mu.Unlock()
+		if rec != nil {
+			select {
+			case <-rec.done:
+				return rec
+			case <-time.After(time.Until(deadline)):
+				t.Fatalf("relayed connection %d did not end within 10s", n)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no relayed connection %d within 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// decodeRecording decodes both directions of rec through one session.
+func decodeRecording(t *testing.T, rec *recording) (client, server []msg) {
+	t.Helper()
+	sess := newSession()
+	client, err := drain(t, sess.ClientDecoder(bytes.NewReader(rec.client.Bytes())))
+	if err != nil {
+		t.Fatalf("decode the recorded client bytes: %v\n%q", err, rec.client.Bytes())
+	}
+	server, err = drain(t, sess.ServerDecoder(bytes.NewReader(rec.server.Bytes())))
+	if err != nil {
+		t.Fatalf("decode the recorded server bytes: %v\n%q", err, rec.server.Bytes())
+	}
+	if joinRaw(client) != rec.client.String() || joinRaw(server) != rec.server.String() {
+		t.Fatal("the decoded frames' raw bytes do not reproduce the recording")
+	}
+	return client, server
+}
+
+// conn is a bare RESP client: it writes commands and reads until it has seen
+// what it waits for.
+type conn struct {
+	t   *testing.T
+	c   net.Conn
+	got []byte
+}
+
+func dial(t *testing.T, addr string) *conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &conn{t: t, c: c}
+}
+
+func cmd(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+func (c *conn) send(s string) {
+	c.t.Helper()
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// await reads until the bytes received so far contain want n times.
+func (c *conn) await(want string, n int) {
+	c.t.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64<<10)
+	for bytes.Count(c.got, []byte(want)) < n {
+		k, err := c.c.Read(buf)
+		c.got = append(c.got, buf[:k]...)
+		if err != nil {
+			c.t.Fatalf("waiting for %d× %q: %v; got %q", n, want, err, c.got)
+		}
+	}
+}
+
+// quit sends QUIT, reads +OK and closes.
+func (c *conn) quit() {
+	c.t.Helper()
+	c.send(cmd("QUIT"))
+	c.await("+OK\r\n", bytes.Count(c.got, []byte("+OK\r\n"))+1)
+	c.c.Close()
+}
+
+func TestRealRedis(t *testing.T) {
+	redis := startRedis(t)
+	tt := startTee(t, redis)
+
+	t.Run("pipelined RESP2", func(t *testing.T) {
+		c := dial(t, tt.addr())
+		var batch strings.Builder
+		batch.WriteString(cmd("AUTH", redisPassword))
+		const n = 100
+		for i := range n {
+			batch.WriteString(cmd("SET", fmt.Sprintf("key:%d", i), fmt.Sprintf("value %d\r\n", i)))
+			batch.WriteString(cmd("GET", fmt.Sprintf("key:%d", i)))
+		}
+		batch.WriteString("PING\r\n") // inline, as telnet sends it
+		batch.WriteString(cmd("GET", "missing"))
+		batch.WriteString(cmd("MGET", "key:1", "missing"))
+		batch.WriteString(cmd("DEL", "key:1", "key:2", "missing"))
+		batch.WriteString(cmd("GET"))
+		batch.WriteString(cmd("MULTI") + cmd("INCR", "n") + cmd("EXPIRE", "n", "100") + cmd("EXEC"))
+		c.send(batch.String())
+		c.await("\r\n*2\r\n:1\r\n:1\r\n", 1) // the EXEC reply, last
+		c.quit()
+		client, server := decodeRecording(t, tt.wait(t, 0))
+		var want []string
+		want = append(want, `call {auth, <<"s3cret">>}`)
+		for i := range n {
+			want = append(want, fmt.Sprintf(`call {set, <<"key:%d">>, <<"value %d\r\n">>}`, i, i), fmt.Sprintf(`call {get, <<"key:%d">>}`, i))
+		}
+		want = append(want, `call ping`, `call {get, <<"missing">>}`, `call {mget, <<"key:1">>, <<"missing">>}`,
+			`call {del, <<"key:1">>, <<"key:2">>, <<"missing">>}`, `call get`,
+			`call multi`, `call {incr, <<"n">>}`, `call {expire, <<"n">>, <<"100">>}`, `call exec`, `call quit`)
+		check(t, "client", client, want, joinRaw(client))
+		want = []string{`reply ok`}
+		for i := range n {
+			want = append(want, `reply ok`, fmt.Sprintf(`reply <<"value %d\r\n">>`, i))
+		}
+		want = append(want, `reply pong`, `reply nil`, `reply [<<"value 1\r\n">>, nil]`, `reply 2`,
+			`reply {error, <<"ERR wrong number of arguments for 'get' command">>}`,
+			`reply ok`, `reply queued`, `reply queued`, `reply [1, 1]`, `reply ok`)
+		check(t, "server", server, want, joinRaw(server))
+	})
+
+	t.Run("pub/sub RESP2", func(t *testing.T) {
+		sub := dial(t, tt.addr())
+		sub.send(cmd("AUTH", redisPassword) + cmd("SUBSCRIBE", "news", "sport") + cmd("PSUBSCRIBE", "alerts.*"))
+		sub.await("alerts.*\r\n:3\r\n", 1)
+		pub := dial(t, redis)
+		pub.send(cmd("AUTH", redisPassword) + cmd("PUBLISH", "news", "hello") + cmd("PUBLISH", "alerts.fire", "run"))
+		pub.await(":1\r\n", 2)
+		sub.await("$3\r\nrun\r\n", 1)
+		sub.send(cmd("PING") + cmd("UNSUBSCRIBE", "news", "sport") + cmd("PUNSUBSCRIBE"))
+		sub.await("punsubscribe", 1)
+		sub.await(":0\r\n", 1)
+		sub.quit()
+		_, server := decodeRecording(t, tt.wait(t, 1))
+		check(t, "server", server, []string{
+			`reply ok`,
+			`reply {subscribe, [<<"news">>, <<"sport">>], 2}`,
+			`reply {psubscribe, [<<"alerts.*">>], 3}`,
+			`event {message, <<"news">>, <<"hello">>}`,
+			`event {pmessage, <<"alerts.*">>, <<"alerts.fire">>, <<"run">>}`,
+			`reply {pong, <<>>}`,
+			`reply {unsubscribe, [<<"news">>, <<"sport">>], 1}`,
+			`reply {punsubscribe, [<<"alerts.*">>], 0}`,
+			`reply ok`,
+		}, joinRaw(server))
+	})
+
+	t.Run("RESP3 types and pushes", func(t *testing.T) {
+		c := dial(t, tt.addr())
+		c.send(cmd("HELLO", "3", "AUTH", "default", redisPassword) +
+			cmd("HSET", "h", "f", "1") + cmd("HGETALL", "h") +
+			cmd("SADD", "s", "x") + cmd("SMEMBERS", "s") +
+			cmd("ZADD", "z", "1.5", "m") + cmd("ZSCORE", "z", "m") +
+			cmd("GET", "nothing") + cmd("INFO", "server") +
+			cmd("SUBSCRIBE", "r3"))
+		c.await(">3\r\n$9\r\nsubscribe\r\n$2\r\nr3\r\n:1\r\n", 1)
+		pub := dial(t, redis)
+		pub.send(cmd("AUTH", redisPassword) + cmd("PUBLISH", "r3", "pushed"))
+		pub.await(":1\r\n", 1)
+		c.await("pushed", 1)
+		c.send(cmd("GET", "nothing"))
+		c.await("_\r\n", 2)
+		c.quit()
+		rec := tt.wait(t, 2)
+		_, server := decodeRecording(t, rec)
+		got := summary(server)
+		if len(got) != 13 {
+			t.Fatalf("got %d messages:\n%s", len(got), strings.Join(got, "\n"))
+		}
+		if !strings.HasPrefix(got[0], `reply #{<<"server">> => <<"redis">>, <<"version">> => `) {
+			t.Errorf("HELLO 3 reply: %s", got[0])
+		}
+		info := got[8]
+		wantRest := map[int]string{
+			1: `reply 1`, 2: `reply #{<<"f">> => <<"1">>}`, 3: `reply 1`, 4: `reply [<<"x">>]`,
+			5: `reply 1`, 6: `reply 1.5`, 7: `reply nil`,
+			9: `reply {subscribe, [<<"r3">>], 1}`, 10: `event {message, <<"r3">>, <<"pushed">>}`,
+			11: `reply nil`, 12: `reply ok`,
+		}
+		for i, w := range wantRest {
+			if got[i] != w {
+				t.Errorf("message %d: got %s, want %s", i, got[i], w)
+			}
+		}
+		// INFO is a verbatim string in RESP3: the term drops its "txt:".
+		if !strings.HasPrefix(info, `reply <<"# Server\r\nredis_version:`) {
+			t.Errorf("INFO reply: %.60s", info)
+		}
+		if !bytes.Contains(rec.server.Bytes(), []byte("=")) {
+			t.Error("Redis did not send a verbatim string")
+		}
+	})
+
+	t.Run("monitor feed", func(t *testing.T) {
+		m := dial(t, tt.addr())
+		m.send(cmd("AUTH", redisPassword) + cmd("MONITOR"))
+		m.await("+OK\r\n", 2)
+		other := dial(t, redis)
+		other.send(cmd("AUTH", redisPassword) + cmd("GET", "watched"))
+		other.await("$-1\r\n", 1)
+		m.await(`"watched"`, 1)
+		m.c.Close()
+		_, server := decodeRecording(t, tt.wait(t, 3))
+		got := summary(server)
+		if len(got) < 3 || got[0] != "reply ok" || got[1] != "reply ok" {
+			t.Fatalf("got %v", got)
+		}
+		for _, g := range got[2:] {
+			if !strings.HasPrefix(g, "event {monitor, <<\"") {
+				t.Errorf("monitor line not an event: %s", g)
+			}
+		}
+		if !strings.Contains(got[len(got)-1], `\"GET\" \"watched\"`) {
+			t.Errorf("last monitor line: %s", got[len(got)-1])
+		}
+	})
+
+	t.Run("redis-cli", func(t *testing.T) {
+		cli, err := exec.LookPath("redis-cli")
+		if err != nil {
+			t.Skip("redis-cli is not installed (Debian package redis-tools)")
+		}
+		_, port, _ := net.SplitHostPort(tt.addr())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", port, "-a", redisPassword, "--no-auth-warning",
+			"INCR", "cli-counter").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "1" {
+			t.Fatalf("redis-cli: %v: %s", err, out)
+		}
+		client, server := decodeRecording(t, tt.wait(t, 4))
+		check(t, "client", client, []string{`call {auth, <<"s3cret">>}`, `call {incr, <<"cli-counter">>}`}, joinRaw(client))
+		check(t, "server", server, []string{`reply ok`, `reply 1`}, joinRaw(server))
+	})
+}
