@@ -29,10 +29,12 @@ type Decoder struct {
 	rerr  error
 	err   error // sticky
 
-	p       parser
-	strs    map[string]term.Term // interned short strings (object keys mostly)
-	entries []term.MapEntry      // scratch for objects being read
-	elems   []term.Term          // scratch for arrays being read
+	p        parser
+	strs     map[string]term.Term // interned short strings (object keys mostly)
+	entries  []term.MapEntry      // scratch for objects being read
+	elems    []term.Term          // scratch for arrays being read
+	arena    []term.Term          // the unused end of the current block for small arrays
+	entArena []term.MapEntry      // the same for objects
 }
 
 const (
@@ -304,6 +306,37 @@ func (p *parser) literal(word string, t term.Term) (term.Term, error) {
 	return nil, p.d.errorAt(p.i, "expected %s", word)
 }
 
+const block, small = 128, 16
+
+// alloc returns a slice of n terms for an array. Small ones are cut from a
+// shared block so that a message costs one allocation for all its small
+// arrays; a block stays alive while any term cut from it does, which for
+// messages that are checked and dropped is soon.
+func (d *Decoder) alloc(n int) []term.Term {
+	if n > small {
+		return make([]term.Term, n)
+	}
+	if len(d.arena) < n {
+		d.arena = make([]term.Term, block)
+	}
+	s := d.arena[:n:n]
+	d.arena = d.arena[n:]
+	return s
+}
+
+// allocEntries is alloc for the entries of an object.
+func (d *Decoder) allocEntries(n int) []term.MapEntry {
+	if n > small {
+		return make([]term.MapEntry, n)
+	}
+	if len(d.entArena) < n {
+		d.entArena = make([]term.MapEntry, block/2)
+	}
+	s := d.entArena[:n:n]
+	d.entArena = d.entArena[n:]
+	return s
+}
+
 func (d *Decoder) intern(s []byte) term.Term {
 	if len(s) > maxInternLen {
 		return term.String(s)
@@ -544,7 +577,7 @@ func (p *parser) array(depth int) (term.Term, error) {
 				continue
 			case ']':
 				p.i++
-				l := make(term.List, len(d.elems)-mark)
+				l := term.List(d.alloc(len(d.elems) - mark))
 				copy(l, d.elems[mark:])
 				clear(d.elems[mark:])
 				d.elems = d.elems[:mark]
@@ -652,7 +685,7 @@ func (d *Decoder) jsf(es []term.MapEntry, at int) (term.Term, error) {
 		}
 		return d.record(string(name), es, i, at)
 	}
-	m := make(term.Map, len(es))
+	m := term.Map(d.allocEntries(len(es)))
 	copy(m, es)
 	return m, nil
 }

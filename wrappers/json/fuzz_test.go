@@ -55,6 +55,9 @@ func FuzzJSONDecode(f *testing.F) {
 			}
 			raw = append(raw, b...)
 			if tm == nil {
+				if len(bytes.Trim(b, " \t\r\n")) != 0 {
+					t.Fatalf("blank line %q holds more than white space", b)
+				}
 				continue
 			}
 			enc, err := AppendEncode(nil, tm)

@@ -43,6 +43,7 @@ type Decoder struct {
 	isReg [256]bool
 	used  []byte // registers set in this frame, to clear them at its end
 	pool  [][]term.Term
+	arena []term.Term // the unused end of the current block for small tuples and lists
 	atoms map[string]term.Term
 }
 
@@ -120,6 +121,11 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 func (d *Decoder) atEnd() (term.Term, []byte, error) {
 	if d.rerr != nil {
 		d.err = d.rerr
+		return nil, nil, d.err
+	}
+	if d.mode == modeNormal && d.pos < d.end {
+		// Only a '>' waits for the byte after it.
+		d.err = d.errorAt(d.pos, "stream ended after '>' without a register name")
 		return nil, nil, d.err
 	}
 	if !d.started && d.mode == modeNormal {
@@ -537,7 +543,7 @@ func (d *Decoder) finish(s *slot) slot {
 	if len(rl) == 0 {
 		s.t = emptyList
 	} else {
-		l := make(term.List, len(rl))
+		l := term.List(d.alloc(len(rl)))
 		for i, e := range rl {
 			l[len(rl)-1-i] = e
 		}
@@ -548,6 +554,26 @@ func (d *Decoder) finish(s *slot) slot {
 	s.rl = nil
 	s.building = false
 	return *s
+}
+
+// alloc returns a slice of n terms for a tuple or list. Small ones are cut
+// from a shared block so that a message costs one allocation for all its
+// small tuples and lists; a block stays alive while any term cut from it
+// does, which for messages that are checked and dropped is soon.
+func (d *Decoder) alloc(n int) []term.Term {
+	const block, small = 128, 16
+	if n == 0 {
+		return []term.Term{}
+	}
+	if n > small {
+		return make([]term.Term, n)
+	}
+	if len(d.arena) < n {
+		d.arena = make([]term.Term, block)
+	}
+	s := d.arena[:n:n]
+	d.arena = d.arena[n:]
+	return s
 }
 
 func (d *Decoder) takeScratch() []term.Term {
@@ -563,12 +589,7 @@ func (d *Decoder) closeTuple() error {
 	m := d.marks[len(d.marks)-1]
 	d.marks = d.marks[:len(d.marks)-1]
 	elems := d.stack[m:]
-	var t term.Tuple
-	if len(elems) > 0 {
-		t = make(term.Tuple, len(elems))
-	} else {
-		t = term.Tuple{}
-	}
+	t := term.Tuple(d.alloc(len(elems)))
 	s := slot{depth: 1, n: 1}
 	for i := range elems {
 		e := d.finish(&elems[i])

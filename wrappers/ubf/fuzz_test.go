@@ -60,6 +60,11 @@ func FuzzUBFDecode(f *testing.F) {
 			}
 			raw = append(raw, b...)
 			if tm == nil {
+				// Filler holds only separators and comments.
+				got, err := Decode(append(append([]byte(nil), b...), " 1$"...), wrappers.Limits{})
+				if err != nil || !term.Equal(got, term.Int(1)) {
+					t.Fatalf("filler %q is not only separators and comments: %v, %v", b, got, err)
+				}
 				continue
 			}
 			enc, err := AppendEncode(nil, tm)

@@ -109,6 +109,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"stream ends in binary", `5~ab`, 4, "inside a binary", false},
 		{"stream ends in tuple", `{1 2`, 4, "1 tuple(s) still open", false},
 		{"stream ends before dollar", `1 2`, 3, "before the '$'", false},
+		{"stream ends after store", `>`, 0, "after '>' without a register name", false},
+		{"stream ends after escape", `"ab\`, 4, "inside a string", false},
 		{"huge binary", `99999999999~`, 11, "binary of 99999999999 bytes is longer than the limit", true},
 		{"binary bigger than int64", `999999999999999999999999~`, 24, "longer than the limit", true},
 		{"second object after dollar", `1$ 2$`, 3, "more than one object", false},
