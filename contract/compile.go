@@ -149,19 +149,11 @@ func (cp *compiler) pos(p lexer.Position) Pos {
 }
 
 func (cp *compiler) parse(filename string, src []byte) (*grammar.File, bool) {
-	f, err := grammar.Parse(filename, src)
-	if err != nil {
-		var ge *grammar.Error
-		if errors.As(err, &ge) {
-			p := cp.pos(ge.Pos)
-			p.File = filename
-			cp.errorf(p, "syntax", "%s", ge.Msg)
-		} else {
-			cp.errorf(Pos{File: filename}, "syntax", "%v", err)
-		}
-		return nil, false
+	f, errs := grammar.ParseAll(filename, src)
+	for _, ge := range errs {
+		cp.errorf(Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, "syntax", "%s", ge.Msg)
 	}
-	return f, true
+	return f, len(errs) == 0
 }
 
 // importFile makes the named types of another contract available.

@@ -2,7 +2,6 @@ package contract
 
 import (
 	"bytes"
-	"errors"
 	"sort"
 	"strings"
 
@@ -27,16 +26,13 @@ import (
 // put one definition or rule per line, rules indented by four spaces, and
 // align "::" (or "=") and "=>" within runs of consecutive lines.
 func Format(filename string, src []byte) ([]byte, Diagnostics) {
-	f, err := grammar.Parse(filename, src)
-	if err != nil {
-		var ge *grammar.Error
-		p := Pos{File: filename, Line: 1, Column: 1}
-		msg := err.Error()
-		if errors.As(err, &ge) {
-			p = Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}
-			msg = ge.Msg
+	f, errs := grammar.ParseAll(filename, src)
+	if len(errs) > 0 {
+		var ds Diagnostics
+		for _, ge := range errs {
+			ds = append(ds, Diagnostic{Pos: Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, Severity: Error, Code: "syntax", Message: ge.Msg})
 		}
-		return nil, Diagnostics{{Pos: p, Severity: Error, Code: "syntax", Message: msg}}
+		return nil, ds
 	}
 	p := &printer{comments: f.Comments, src: src}
 	for i, d := range f.Decls {

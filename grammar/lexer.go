@@ -81,6 +81,10 @@ type streamLexer struct {
 	depth    int
 	prevPlus bool
 	decls    []declStart
+	// err, once set, is the reason the scan stopped; Next then returns
+	// EOF at that position so that the parser can still read what came
+	// before.
+	err *Error
 }
 
 // declStart records where a declaration's keyword is and its dialect.
@@ -97,11 +101,12 @@ func newStreamLexer(filename string, src []byte) *streamLexer {
 }
 
 func (l *streamLexer) Next() (lexer.Token, error) {
-	for l.s.pos.Offset < len(l.s.src) {
+	for l.err == nil && l.s.pos.Offset < len(l.s.src) {
 		start := l.s.pos
 		typ, n := l.s.next()
 		if n == 0 {
-			return lexer.Token{}, &Error{Pos: start, Msg: describeBad(l.text[start.Offset:])}
+			l.err = &Error{Pos: start, Msg: describeBad(l.text[start.Offset:])}
+			break
 		}
 		l.s.advance(n)
 		if typ == tokWhitespace {
@@ -117,7 +122,8 @@ func (l *streamLexer) Next() (lexer.Token, error) {
 			case "{", "[", "(":
 				l.depth++
 				if l.depth > MaxDepth {
-					return lexer.Token{}, &Error{Pos: start, Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
+					l.err = &Error{Pos: start, Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
+					return lexer.EOFToken(start), nil
 				}
 			case "}", "]", ")":
 				l.depth--

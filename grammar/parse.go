@@ -29,36 +29,74 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s", e.Pos.Filename, e.Pos.Line, e.Pos.Column, e.Msg)
 }
 
-// Parse reads one contract file. The error, if any, is an *Error.
+// Parse reads one contract file. The error, if any, is the first syntax
+// error, an *Error.
 func Parse(filename string, src []byte) (*File, error) {
-	lex := newStreamLexer(filename, src)
-	peek, err := lexer.Upgrade(lex, tokComment)
-	if err != nil {
-		var ge *Error
-		if errors.As(err, &ge) {
-			return nil, ge
-		}
-		return nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	f, errs := ParseAll(filename, src)
+	if len(errs) > 0 {
+		return nil, errs[0]
 	}
-	f := &File{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
-	// One declaration at a time: participle's backtracking state then
-	// stays small however long the file is.
-	for !peek.Peek().EOF() {
-		d, err := declParser.ParseFromLexer(peek, participle.AllowTrailing(true))
-		if err != nil {
-			return nil, syntaxError(filename, src, lex, err)
-		}
-		f.Decls = append(f.Decls, d)
-	}
-	f.Comments = lex.comments
 	return f, nil
 }
 
+// MaxErrors bounds how many syntax errors ParseAll reports.
+const MaxErrors = 10
+
+// ParseAll reads one contract file and reports every syntax error, up to
+// MaxErrors: after an error it resumes at the declaration following the
+// next ".". The File holds the declarations that parsed (and every comment
+// read); it is complete only when there are no errors. A character at which
+// no token starts, or absurd nesting, ends the scan: that is the last error.
+func ParseAll(filename string, src []byte) (*File, []*Error) {
+	lex := newStreamLexer(filename, src)
+	f := &File{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+	peek, err := lexer.Upgrade(lex, tokComment)
+	if err != nil { // the stream lexer reports its errors in lex.err
+		return f, []*Error{{Pos: f.Pos, Msg: err.Error()}}
+	}
+	var errs []*Error
+	// One declaration at a time: participle's backtracking state then
+	// stays small however long the file is, and an error stays local.
+	for !peek.Peek().EOF() && len(errs) < MaxErrors {
+		d, err := declParser.ParseFromLexer(peek, participle.AllowTrailing(true))
+		if err == nil {
+			f.Decls = append(f.Decls, d)
+			continue
+		}
+		ge := syntaxError(filename, src, lex, err)
+		errs = append(errs, ge)
+		// Resume after the "." that ends the broken declaration: the first
+		// one at or after the error.
+		for {
+			t := peek.Peek()
+			if t.EOF() {
+				break
+			}
+			peek.Next()
+			if t.Type == tokPunct && t.Value == "." && t.Pos.Offset >= ge.Pos.Offset {
+				break
+			}
+		}
+	}
+	if ge := lex.err; ge != nil && len(errs) < MaxErrors {
+		// The scan stopped there; an error the parser reported at the
+		// truncated end is an artefact of it.
+		if n := len(errs); n > 0 && errs[n-1].Pos.Offset >= ge.Pos.Offset {
+			errs = errs[:n-1]
+		}
+		errs = append(errs, ge)
+	}
+	f.Comments = lex.comments
+	return f, errs
+}
+
 // syntaxError phrases a parse error for the author of the contract.
-func syntaxError(filename string, src []byte, lex *streamLexer, err error) error {
-	err = humanize(filename, src, err)
+func syntaxError(filename string, src []byte, lex *streamLexer, err error) *Error {
 	var ge *Error
-	if errors.As(err, &ge) && strings.Contains(ge.Msg, nextStateHint) {
+	if !errors.As(humanize(filename, src, err), &ge) {
+		ge = &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+	}
+	if strings.Contains(ge.Msg, nextStateHint) {
 		// Name the separator of the declaration's own dialect.
 		sep := `"x"`
 		if lex.ubfAt(ge.Pos.Offset) {
@@ -66,7 +104,7 @@ func syntaxError(filename string, src []byte, lex *streamLexer, err error) error
 		}
 		ge.Msg = strings.Replace(ge.Msg, nextStateHint, sep+" and the next state", 1)
 	}
-	return err
+	return ge
 }
 
 // MaxDepth bounds how deeply tuples, lists, maps, records and calls may

@@ -247,3 +247,23 @@ func TestSyntaxErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAllRecovers(t *testing.T) {
+	src := "+deftype a() = {x.\n+deftype b() = ok.\n+state s x a -> b.\n+state s x a -> b x s.\n+deftype c() = $.\n"
+	f, errs := ParseAll("r.con", []byte(src))
+	var lines []int
+	for _, e := range errs {
+		lines = append(lines, e.Pos.Line)
+	}
+	if len(errs) != 3 || lines[0] != 1 || lines[1] != 3 || lines[2] != 5 {
+		t.Fatalf("errors %v", errs)
+	}
+	if len(f.Decls) != 2 || f.Decls[0].DefType == nil || f.Decls[1].State == nil {
+		t.Errorf("declarations read around the errors: %d", len(f.Decls))
+	}
+	// At most MaxErrors are reported.
+	_, errs = ParseAll("many.con", []byte(strings.Repeat("+state s x a -> b.\n", 50)))
+	if len(errs) != MaxErrors {
+		t.Errorf("%d errors, want %d", len(errs), MaxErrors)
+	}
+}
