@@ -133,7 +133,8 @@ func parseTrace(file string, src []byte) ([]traceLine, error) {
 			return nil, fail(0, "a line must start with > (request), < (reply), >! (client event) or <! (server event); # starts a comment")
 		}
 		rest := body[len(dir):]
-		if strings.TrimSpace(rest) == "" || strings.TrimLeft(rest, " \t")[0] == '#' {
+		// "#{" starts a map term; any other "#" starts a comment.
+		if r := strings.TrimLeft(rest, " \t"); r == "" || r[0] == '#' && !strings.HasPrefix(r, "#{") {
 			return nil, fail(len(dir), "expected a term after %s", dir)
 		}
 		msg, after, err := term.ParsePrefix(rest)
