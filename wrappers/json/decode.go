@@ -30,17 +30,17 @@ type Decoder struct {
 	err   error // sticky
 
 	p        parser
-	strs     map[string]term.Term // interned short strings (object keys mostly)
-	entries  []term.MapEntry      // scratch for objects being read
-	elems    []term.Term          // scratch for arrays being read
-	arena    []term.Term          // the unused end of the current block for small arrays
-	entArena []term.MapEntry      // the same for objects
+	strs     *[cacheSize]cacheEntry // short strings (object keys mostly)
+	atoms    *[cacheSize]cacheEntry // atoms of {"$A": name}
+	entries  []term.MapEntry        // scratch for objects being read
+	elems    []term.Term            // scratch for arrays being read
+	arena    []term.Term            // the unused end of the current block for small arrays
+	entArena []term.MapEntry        // the same for objects
 }
 
 const (
 	initialBuffer = 4096
 	readChunk     = 4096
-	maxInterned   = 1024
 	maxInternLen  = 32
 )
 
@@ -337,21 +337,54 @@ func (d *Decoder) allocEntries(n int) []term.MapEntry {
 	return s
 }
 
+// atom returns the atom named s. Atoms and short strings go through small
+// direct-mapped caches of boxed terms: the atoms, keys and short strings of
+// a protocol repeat from message to message, and a hit costs neither an
+// allocation nor a map lookup.
+func (d *Decoder) atom(s term.String) term.Term {
+	if len(s) > maxInternLen {
+		return term.Atom(s)
+	}
+	if d.atoms == nil {
+		d.atoms = new([cacheSize]cacheEntry)
+	}
+	e := &d.atoms[cacheIndex(string(s))]
+	if e.t == nil || e.s != string(s) {
+		e.s = string(s)
+		e.t = term.Atom(s)
+	}
+	return e.t
+}
+
 func (d *Decoder) intern(s []byte) term.Term {
 	if len(s) > maxInternLen {
 		return term.String(s)
 	}
-	if t, ok := d.strs[string(s)]; ok {
-		return t
-	}
-	t := term.Term(term.String(s))
 	if d.strs == nil {
-		d.strs = make(map[string]term.Term)
+		d.strs = new([cacheSize]cacheEntry)
 	}
-	if len(d.strs) < maxInterned {
-		d.strs[string(s)] = t
+	e := &d.strs[cacheIndex(string(s))]
+	if e.t == nil || e.s != string(s) {
+		e.s = string(s)
+		e.t = term.String(e.s)
 	}
-	return t
+	return e.t
+}
+
+type cacheEntry struct {
+	s string
+	t term.Term
+}
+
+const cacheSize = 512
+
+// cacheIndex hashes s (FNV-1a) to a cache slot.
+func cacheIndex(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h % cacheSize
 }
 
 // str reads a string at p.i and returns its bytes, which may alias the
@@ -659,7 +692,7 @@ func (d *Decoder) jsf(es []term.MapEntry, at int) (term.Term, error) {
 		switch k {
 		case "$A":
 			if s, ok := es[0].Value.(term.String); ok {
-				return term.Atom(s), nil
+				return d.atom(s), nil
 			}
 		case "$T":
 			if l, ok := es[0].Value.(term.List); ok {

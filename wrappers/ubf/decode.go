@@ -44,7 +44,8 @@ type Decoder struct {
 	used  []byte // registers set in this frame, to clear them at its end
 	pool  [][]term.Term
 	arena []term.Term // the unused end of the current block for small tuples and lists
-	atoms map[string]term.Term
+	atoms *[cacheSize]cacheEntry
+	strs  *[cacheSize]cacheEntry
 }
 
 // slot is an entry of the decoder's stack. A list under construction (by
@@ -67,10 +68,10 @@ const (
 )
 
 const (
-	initialBuffer = 4096
-	readChunk     = 4096
-	maxAtomCache  = 1024
-	maxCachedAtom = 64
+	initialBuffer   = 4096
+	readChunk       = 4096
+	maxCachedAtom   = 64
+	maxCachedString = 32
 )
 
 // NewDecoder returns a decoder reading UBF(A) from r within the limits l
@@ -465,7 +466,7 @@ func (d *Decoder) endQuoted(s []byte) error {
 	}
 	switch d.quote {
 	case '"':
-		return d.push(slot{t: term.String(s), n: int64(len(s)) + 1}, at)
+		return d.push(slot{t: d.str(s), n: int64(len(s)) + 1}, at)
 	case '\'':
 		return d.push(slot{t: d.atom(s), n: int64(len(s)) + 1}, at)
 	}
@@ -474,7 +475,8 @@ func (d *Decoder) endQuoted(s []byte) error {
 	if len(d.stack) == top {
 		return d.errorAt(at, "tag `%s` follows no object", s)
 	}
-	x := d.finish(&d.stack[len(d.stack)-1])
+	d.finish(&d.stack[len(d.stack)-1])
+	x := d.stack[len(d.stack)-1]
 	d.stack = d.stack[:len(d.stack)-1]
 	s2 := slot{t: term.Tuple{typeAtom, term.String(s), x.t}, depth: x.depth + 1, n: x.n + int64(len(s)) + 3}
 	if int(s2.depth) > d.lim.MaxDepth {
@@ -502,17 +504,49 @@ func (d *Decoder) atom(s []byte) term.Term {
 	if len(s) > maxCachedAtom {
 		return term.Atom(s)
 	}
-	if t, ok := d.atoms[string(s)]; ok {
-		return t
-	}
-	t := term.Term(term.Atom(s))
 	if d.atoms == nil {
-		d.atoms = make(map[string]term.Term)
+		d.atoms = new([cacheSize]cacheEntry)
 	}
-	if len(d.atoms) < maxAtomCache {
-		d.atoms[string(s)] = t
+	e := &d.atoms[cacheIndex(s)]
+	if e.t == nil || e.s != string(s) {
+		e.s = string(s)
+		e.t = term.Atom(e.s)
 	}
-	return t
+	return e.t
+}
+
+func (d *Decoder) str(s []byte) term.Term {
+	if len(s) > maxCachedString {
+		return term.String(s)
+	}
+	if d.strs == nil {
+		d.strs = new([cacheSize]cacheEntry)
+	}
+	e := &d.strs[cacheIndex(s)]
+	if e.t == nil || e.s != string(s) {
+		e.s = string(s)
+		e.t = term.String(e.s)
+	}
+	return e.t
+}
+
+// cacheEntry is one slot of a direct-mapped cache of boxed terms: the
+// atoms and short strings of a protocol repeat from message to message,
+// and a hit costs neither an allocation nor a map lookup.
+type cacheEntry struct {
+	s string
+	t term.Term
+}
+
+const cacheSize = 256
+
+// cacheIndex hashes s (FNV-1a) to a cache slot.
+func cacheIndex(s []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range s {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h % cacheSize
 }
 
 // frameBottom is the index of the first stack entry that belongs to the
@@ -533,12 +567,15 @@ func (d *Decoder) push(s slot, at int) error {
 	return nil
 }
 
-// finish turns a list under construction into a term.List and returns the
-// slot; other slots are returned unchanged.
-func (d *Decoder) finish(s *slot) slot {
-	if !s.building {
-		return *s
+// finish turns a list under construction into a term.List in place;
+// other slots are left as they are.
+func (d *Decoder) finish(s *slot) {
+	if s.building {
+		d.finishList(s)
 	}
+}
+
+func (d *Decoder) finishList(s *slot) {
 	rl := s.rl
 	if len(rl) == 0 {
 		s.t = emptyList
@@ -553,7 +590,6 @@ func (d *Decoder) finish(s *slot) slot {
 	d.pool = append(d.pool, rl[:0])
 	s.rl = nil
 	s.building = false
-	return *s
 }
 
 // alloc returns a slice of n terms for a tuple or list. Small ones are cut
@@ -592,7 +628,10 @@ func (d *Decoder) closeTuple() error {
 	t := term.Tuple(d.alloc(len(elems)))
 	s := slot{depth: 1, n: 1}
 	for i := range elems {
-		e := d.finish(&elems[i])
+		e := &elems[i]
+		if e.building {
+			d.finishList(e)
+		}
 		t[i] = e.t
 		s.n += e.n
 		if e.depth+1 > s.depth {
@@ -614,7 +653,8 @@ func (d *Decoder) cons() error {
 	if len(d.stack)-d.frameBottom() < 2 {
 		return d.errorAt(d.pos, "'&' needs an element on top of a list, but the stack holds %d item(s) here", len(d.stack)-d.frameBottom())
 	}
-	e := d.finish(&d.stack[len(d.stack)-1])
+	d.finish(&d.stack[len(d.stack)-1])
+	e := d.stack[len(d.stack)-1]
 	l := &d.stack[len(d.stack)-2]
 	if !l.building {
 		old, ok := l.t.(term.List)
@@ -682,7 +722,8 @@ func (d *Decoder) store(key byte) error {
 	if len(d.stack) == d.frameBottom() {
 		return d.errorAt(d.pos, "'>' stores into register %s but there is nothing to store", describeByte(key))
 	}
-	s := d.finish(&d.stack[len(d.stack)-1])
+	d.finish(&d.stack[len(d.stack)-1])
+	s := d.stack[len(d.stack)-1]
 	d.stack[len(d.stack)-1] = slot{}
 	d.stack = d.stack[:len(d.stack)-1]
 	if !d.isReg[key] {
@@ -704,7 +745,8 @@ func (d *Decoder) endObject() (term.Term, error) {
 	if d.pos-d.start > d.lim.MaxFrame {
 		return nil, d.limitAt(d.pos, "frame longer than %d bytes", d.lim.MaxFrame)
 	}
-	s := d.finish(&d.stack[0])
+	d.finish(&d.stack[0])
+	s := d.stack[0]
 	d.stack[0] = slot{}
 	d.stack = d.stack[:0]
 	// Registers last for one object: ubf's driver starts every object
