@@ -41,22 +41,22 @@ type Decoder struct {
 	marks []int // index in stack of each open tuple's first element
 	regs  [256]slot
 	isReg [256]bool
-	used  []byte // registers set in this frame, to clear them at its end
-	pool  [][]term.Term
-	arena []term.Term // the unused end of the current block for small tuples and lists
+	used  []byte        // registers set in this frame, to clear them at its end
+	lists [][]term.Term // elements, last first, of lists under construction
+	free  []int32       // indexes of d.lists not in use
+	arena []term.Term   // the unused end of the current block for small tuples and lists
 	atoms *[cacheSize]cacheEntry
 	strs  *[cacheSize]cacheEntry
 }
 
 // slot is an entry of the decoder's stack. A list under construction (by
-// '#' and '&') keeps its elements last-first in rl until something takes
-// it off the stack; then it becomes a term.List.
+// '#' and '&') keeps its elements last-first in d.lists[list-1] until
+// something takes it off the stack; then it becomes a term.List.
 type slot struct {
-	t        term.Term
-	rl       []term.Term
-	building bool
-	depth    int32 // nesting of tuples and lists in the term
-	n        int64 // size of the term with registers expanded (nodes plus payload bytes)
+	t     term.Term
+	n     int64 // size of the term with registers expanded (nodes plus payload bytes)
+	depth int32 // nesting of tuples and lists in the term
+	list  int32 // 1 + index in d.lists of the list under construction; 0 for a finished term
 }
 
 const (
@@ -324,7 +324,7 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			d.pos++
 		case '#':
 			d.started = true
-			if err := d.push(slot{building: true, rl: d.takeScratch(), depth: 1, n: 1}, d.pos); err != nil {
+			if err := d.push(slot{list: d.newList(), depth: 1, n: 1}, d.pos); err != nil {
 				return nil, false, err
 			}
 			d.pos++
@@ -570,13 +570,13 @@ func (d *Decoder) push(s slot, at int) error {
 // finish turns a list under construction into a term.List in place;
 // other slots are left as they are.
 func (d *Decoder) finish(s *slot) {
-	if s.building {
+	if s.list != 0 {
 		d.finishList(s)
 	}
 }
 
 func (d *Decoder) finishList(s *slot) {
-	rl := s.rl
+	rl := d.lists[s.list-1]
 	if len(rl) == 0 {
 		s.t = emptyList
 	} else {
@@ -587,9 +587,21 @@ func (d *Decoder) finishList(s *slot) {
 		s.t = l
 	}
 	clear(rl)
-	d.pool = append(d.pool, rl[:0])
-	s.rl = nil
-	s.building = false
+	d.lists[s.list-1] = rl[:0]
+	d.free = append(d.free, s.list-1)
+	s.list = 0
+}
+
+// newList returns the list number (1 + index in d.lists) of a new empty
+// list under construction.
+func (d *Decoder) newList() int32 {
+	if n := len(d.free); n > 0 {
+		i := d.free[n-1]
+		d.free = d.free[:n-1]
+		return i + 1
+	}
+	d.lists = append(d.lists, nil)
+	return int32(len(d.lists))
 }
 
 // alloc returns a slice of n terms for a tuple or list. Small ones are cut
@@ -612,15 +624,6 @@ func (d *Decoder) alloc(n int) []term.Term {
 	return s
 }
 
-func (d *Decoder) takeScratch() []term.Term {
-	if n := len(d.pool); n > 0 {
-		s := d.pool[n-1]
-		d.pool = d.pool[:n-1]
-		return s
-	}
-	return nil
-}
-
 func (d *Decoder) closeTuple() error {
 	m := d.marks[len(d.marks)-1]
 	d.marks = d.marks[:len(d.marks)-1]
@@ -629,7 +632,7 @@ func (d *Decoder) closeTuple() error {
 	s := slot{depth: 1, n: 1}
 	for i := range elems {
 		e := &elems[i]
-		if e.building {
+		if e.list != 0 {
 			d.finishList(e)
 		}
 		t[i] = e.t
@@ -656,18 +659,20 @@ func (d *Decoder) cons() error {
 	d.finish(&d.stack[len(d.stack)-1])
 	e := d.stack[len(d.stack)-1]
 	l := &d.stack[len(d.stack)-2]
-	if !l.building {
+	if l.list == 0 {
 		old, ok := l.t.(term.List)
 		if !ok {
 			return d.errorAt(d.pos, "'&' needs a list under the top of the stack, found %s", l.t.Kind())
 		}
-		rl := d.takeScratch()
+		l.list = d.newList()
+		rl := d.lists[l.list-1]
 		for i := len(old) - 1; i >= 0; i-- {
 			rl = append(rl, old[i])
 		}
-		l.rl, l.building, l.t = rl, true, nil
+		d.lists[l.list-1] = rl
+		l.t = nil
 	}
-	l.rl = append(l.rl, e.t)
+	d.lists[l.list-1] = append(d.lists[l.list-1], e.t)
 	l.n += e.n
 	if e.depth+1 > l.depth {
 		l.depth = e.depth + 1
@@ -693,7 +698,7 @@ func (d *Decoder) startBinary() error {
 	}
 	top := d.stack[len(d.stack)-1]
 	i, ok := top.t.(term.Integer)
-	if !ok || top.building {
+	if !ok || top.list != 0 {
 		return d.errorAt(at, "'~' is not preceded by a binary's length")
 	}
 	if i.Sign() < 0 {
