@@ -690,6 +690,14 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 					st.Rules = append(st.Rules, rule)
 				}
 			}
+		case d.AnyAPI != nil:
+			a := d.AnyAPI
+			fn, _ := cp.atomText(a.Func.Text, a.Func.Pos)
+			in := &TupleType{Elems: []Type{&Literal{Value: term.Atom(fn), Pos: cp.pos(a.Func.Pos)}}, Pos: cp.pos(a.Module.Pos)}
+			for _, arg := range a.Args {
+				in.Elems = append(in.Elems, cp.typ(arg))
+			}
+			c.Anystate = append(c.Anystate, &Rule{In: in, Outs: []Output{{Type: cp.typ(a.Out), Pos: cp.pos(a.Out.Pos)}}, Pos: cp.pos(a.Module.Pos)})
 		case d.Event != nil:
 			e := d.Event
 			ev := &Event{Dir: dirOf(e.Dir), Type: cp.typ(e.Type), Pos: cp.pos(e.Type.Pos)}

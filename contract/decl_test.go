@@ -150,3 +150,19 @@ func TestLoadUnreadable(t *testing.T) {
 		t.Errorf("Compile with a missing --types file: %v", ds)
 	}
 }
+
+func TestTalkAPIForms(t *testing.T) {
+	c, ds, err := Load(filepath.Join("testdata", "talk_api.con"), Options{})
+	if err != nil || c == nil {
+		t.Fatalf("%v %v", err, ds)
+	}
+	if len(c.Anystate) != 2 || c.Anystate[1].In.String() != "{stat, fileName()}" || c.Anystate[1].Outs[0].Next != "" {
+		t.Errorf("stateless +type: %+v", c.Anystate)
+	}
+	if c.Anystate[0].In.String() != "{info}" {
+		t.Errorf("no-argument +type compiled to %s", c.Anystate[0].In)
+	}
+	if r := c.State("ready").Rules[0]; r.In.String() != "{read_line, fileHandle()}" || len(r.Outs) != 2 {
+		t.Errorf("+type with states: %+v", r)
+	}
+}

@@ -227,6 +227,9 @@ func simpleDecl(d *grammar.Decl) []string {
 		}
 		head := "+type " + names(a.States) + " x " + a.Module.Text + ":" + a.Func.Text + "(" + strings.Join(args, ", ") + ") ->"
 		return withOutputs(head, a.Outs, " x ")
+	case d.AnyAPI != nil:
+		a := d.AnyAPI
+		return []string{"+type " + a.Module.Text + ":" + a.Func.Text + "(" + typeList(a.Args) + ") -> " + typeText(a.Out) + "."}
 	case d.AnyState != nil:
 		a := d.AnyState
 		if a.Event != nil {

@@ -43,6 +43,7 @@ type Decl struct {
 	Event    *EventDecl     `parser:"| @@"`
 	AnyState *AnyStateDecl  `parser:"| @@"`
 	API      *APIDecl       `parser:"| @@"`
+	AnyAPI   *AnyAPIDecl    `parser:"| @@"`
 	Meta     *Meta          `parser:"| @@"`
 	Types    *TypesSection  `parser:"| @@"`
 	UState   *UStateSection `parser:"| @@"`
@@ -125,6 +126,17 @@ type APIDecl struct {
 	Args   []*Type   `parser:"( @@ ( \",\" @@ )* )? \")\""`
 	Arrow  string    `parser:"@( \"->\" | \"=>\" )"`
 	Outs   []*Output `parser:"@@ ( \"|\" @@ )*"`
+}
+
+// AnyAPIDecl is +type mod:fn(T1, T2) -> OUT., the stateless API form of
+// the talk ("APIs done wrong"): sugar for +anystate {fn, T1, T2} -> OUT.
+type AnyAPIDecl struct {
+	Pos    lexer.Position
+	Module *Name   `parser:"\"type\" @@ \":\""`
+	Func   *Name   `parser:"@@ \"(\""`
+	Args   []*Type `parser:"( @@ ( \",\" @@ )* )? \")\""`
+	Arrow  string  `parser:"@( \"->\" | \"=>\" )"`
+	Out    *Type   `parser:"@@"`
 }
 
 // TypesSection is UBF(B)'s +TYPES def; def; ... def.

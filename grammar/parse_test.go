@@ -89,6 +89,12 @@ func TestParseDialects(t *testing.T) {
 			}
 		}},
 		{"type api no args", `+type s x mod:fn() -> ok x s.`, nil},
+		{"stateless type api", `+type file:stat(string()) -> {ok, integer()} | error.`, func(t *testing.T, f *File) {
+			a := f.Decls[0].AnyAPI
+			if a == nil || a.Module.Text != "file" || a.Func.Text != "stat" || len(a.Args) != 1 || len(a.Out.Alts) != 2 {
+				t.Errorf("%+v", f.Decls[0])
+			}
+		}},
 		{"TYPES", "+TYPES\na() :: a;\nb() = b `tag`;\nc() :: c <<\"doc\">>.", func(t *testing.T, f *File) {
 			ts := f.Decls[0].Types.Defs
 			if len(ts) != 3 || ts[1].Sep != "=" || ts[1].Annotation != "`tag`" || ts[2].Annotation != `<<"doc">>` {
