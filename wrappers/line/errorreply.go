@@ -13,7 +13,7 @@ const maxReplyLine = 512
 
 // ErrorReply implements wrappers.Session. It is one SMTP reply line:
 //
-//	503 5.5.1 Contract violation: client sent {rcpt, "TO:<b@c>"} in state greeted; expected ...
+//	503 5.5.1 Contract violation: client sent {rcpt, "TO:<b@c>"} in state greeted: expected hello() | mailFrom() | ..., got {rcpt, "TO:<b@c>"}
 //
 // for a client that broke the contract — 503 "bad sequence of commands"
 // with the enhanced code 5.5.1 "invalid command" (RFC 3463) is what a
@@ -51,13 +51,13 @@ func ErrorText(v wrappers.Violation) []byte {
 		sb.WriteString(" in state ")
 		sb.WriteString(strings.Join(v.States, " | "))
 	}
-	if len(v.Expected) > 0 {
-		sb.WriteString("; expected ")
-		sb.WriteString(strings.Join(v.Expected, " | "))
-	}
+	// The explanation names what was expected; the list is the fallback.
 	if v.Explanation != "" {
 		sb.WriteString(": ")
 		sb.WriteString(v.Explanation)
+	} else if len(v.Expected) > 0 {
+		sb.WriteString("; expected ")
+		sb.WriteString(strings.Join(v.Expected, " | "))
 	}
 	text := []byte(sb.String())
 	if len(text) > maxReplyLine-2 {

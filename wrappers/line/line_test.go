@@ -262,7 +262,7 @@ func TestErrorReply(t *testing.T) {
 		Expected:    []string{`{mail, string()}`, "quit"},
 		Explanation: "no rule of state greeted\r\naccepts rcpt",
 	}))
-	want := `503 5.5.1 Contract violation: client sent {rcpt, "TO:<b@c>"} in state greeted; expected {mail, string()} | quit: no rule of state greeted  accepts rcpt` + "\r\n"
+	want := `503 5.5.1 Contract violation: client sent {rcpt, "TO:<b@c>"} in state greeted: no rule of state greeted  accepts rcpt` + "\r\n"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

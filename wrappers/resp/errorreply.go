@@ -14,7 +14,9 @@ const maxErrorReply = 1024
 
 // ErrorReply implements wrappers.Session. It is one RESP error line,
 //
-//	-ERR contract: client broke the contract in state ready: sent flushall; expected one of {get, key()} | ...: <explanation>
+//	-ERR contract: client broke the contract in state ready: sent flushall: expected get() | set() | ..., got flushall
+//
+// (the checker's explanation, or else the expected types)
 //
 // with CR, LF and other control bytes replaced by spaces so that it stays
 // one frame, and cut to a bounded length. Redis clients raise it as a
@@ -41,13 +43,13 @@ func ErrorText(v wrappers.Violation) []byte {
 		}
 		sb.WriteString(term.Truncated(v.Message, 200))
 	}
-	if len(v.Expected) > 0 {
-		sb.WriteString("; expected ")
-		sb.WriteString(strings.Join(v.Expected, " | "))
-	}
+	// The explanation names what was expected; the list is the fallback.
 	if v.Explanation != "" {
 		sb.WriteString(": ")
 		sb.WriteString(v.Explanation)
+	} else if len(v.Expected) > 0 {
+		sb.WriteString("; expected ")
+		sb.WriteString(strings.Join(v.Expected, " | "))
 	}
 	text := []byte(sb.String())
 	if len(text) > maxErrorReply {

@@ -556,8 +556,13 @@ func TestErrorReply(t *testing.T) {
 		Explanation: "no rule of state ready accepts flushall\r\nsecond line",
 	}
 	got := string(newSession().ErrorReply(v))
-	want := "-ERR contract: client broke the contract in state ready: sent flushall; expected {get, key()} | {set, key(), value()}: no rule of state ready accepts flushall  second line\r\n"
+	want := "-ERR contract: client broke the contract in state ready: sent flushall: no rule of state ready accepts flushall  second line\r\n"
 	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	noExpl := v
+	noExpl.Explanation = ""
+	if got, want := string(newSession().ErrorReply(noExpl)), "-ERR contract: client broke the contract in state ready: sent flushall; expected {get, key()} | {set, key(), value()}\r\n"; got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 	long := v

@@ -1,0 +1,402 @@
+package proxy_test
+
+// End-to-end tests of ubfproxy in front of a real redis-server with
+// contracts/redis.con: redis-cli and a Go RESP client through the proxy,
+// pipelined and pub/sub traffic, and forbidden commands that must never
+// reach Redis — checked with Redis's own MONITOR on a direct connection.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/contracts"
+	"github.com/ubfproxy/ubfproxy/proxy"
+	"github.com/ubfproxy/ubfproxy/wrappers/resp"
+)
+
+const e2eRedisPassword = "e2e-pw"
+
+// e2eStartRedis starts a real redis-server with a password on a free
+// loopback port, without persistence; it is stopped when the test ends.
+func e2eStartRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (Debian package redis-server); skipping the end-to-end test against a real Redis")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--requirepass", e2eRedisPassword)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not listen on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// redisContract compiles the embedded contracts/redis.con.
+func redisContract(tb testing.TB) *contract.Contract {
+	tb.Helper()
+	src, err := contracts.FS.ReadFile("redis.con")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, diags := contract.Compile("contracts/redis.con", src, contract.Options{})
+	if c == nil || diags.HasErrors() {
+		tb.Fatalf("contracts/redis.con: %v", diags)
+	}
+	return c
+}
+
+// lockedBuffer collects the proxy's JSON log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// e2eStartProxy runs ubfproxy with cfg (contract, upstream and wire filled
+// in by the caller) until the test ends and returns its address.
+func e2eStartProxy(t *testing.T, cfg proxy.Config) string {
+	t.Helper()
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("proxy did not stop within 15s")
+		}
+	})
+	return ln.Addr().String()
+}
+
+// monitor watches every command Redis executes, on a direct connection.
+type monitor struct {
+	c    net.Conn
+	mu   sync.Mutex
+	seen bytes.Buffer
+}
+
+func startMonitor(t *testing.T, redis string) *monitor {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", redis, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	m := &monitor{c: c}
+	if _, err := c.Write([]byte(respCmd("AUTH", e2eRedisPassword) + respCmd("MONITOR"))); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(c)
+		oks := 0
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "+OK\r\n" && oks < 2 {
+				if oks++; oks == 2 {
+					close(ready)
+				}
+				continue
+			}
+			m.mu.Lock()
+			m.seen.WriteString(line)
+			m.mu.Unlock()
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("MONITOR did not start")
+	}
+	return m
+}
+
+// sync makes sure every command sent before it has been seen: it runs a
+// marker command directly and waits for it in the feed.
+func (m *monitor) sync(t *testing.T, redis string) string {
+	t.Helper()
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	c := e2eDial(t, redis)
+	c.send(respCmd("AUTH", e2eRedisPassword) + respCmd("ECHO", marker))
+	c.await(marker, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		s := m.seen.String()
+		m.mu.Unlock()
+		if strings.Contains(s, marker) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("marker %s not seen by MONITOR", marker)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// respConn is a bare RESP client.
+type respConn struct {
+	t   *testing.T
+	c   net.Conn
+	got []byte
+}
+
+func e2eDial(t *testing.T, addr string) *respConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &respConn{t: t, c: c}
+}
+
+func respCmd(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+func (c *respConn) send(s string) {
+	c.t.Helper()
+	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// await reads until the bytes received contain want n times.
+func (c *respConn) await(want string, n int) {
+	c.t.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64<<10)
+	for bytes.Count(c.got, []byte(want)) < n {
+		k, err := c.c.Read(buf)
+		c.got = append(c.got, buf[:k]...)
+		if err != nil {
+			c.t.Fatalf("waiting for %d× %q: %v; got %q", n, want, err, c.got)
+		}
+	}
+}
+
+// closed waits for the proxy to close the connection and returns what came
+// before.
+func (c *respConn) closed() string {
+	c.t.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		k, err := c.c.Read(buf)
+		c.got = append(c.got, buf[:k]...)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.t.Fatalf("connection still open after 10s; got %q", c.got)
+			}
+			return string(c.got)
+		}
+	}
+}
+
+func redisCLI(t *testing.T, addr string, args ...string) (string, error) {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli is not installed (Debian package redis-tools)")
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cli, append([]string{"-h", host, "-p", port, "-a", e2eRedisPassword, "--no-auth-warning"}, args...)...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func TestRedisThroughProxy(t *testing.T) {
+	redis := e2eStartRedis(t)
+	mon := startMonitor(t, redis)
+	var logs lockedBuffer
+	kill := e2eStartProxy(t, proxy.Config{
+		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	reject := e2eStartProxy(t, proxy.Config{
+		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Reject,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+
+	t.Run("redis-cli", func(t *testing.T) {
+		if out, err := redisCLI(t, kill, "SET", "cli:k", "hello"); err != nil || out != "OK" {
+			t.Fatalf("SET: %v %q", err, out)
+		}
+		if out, err := redisCLI(t, kill, "GET", "cli:k"); err != nil || out != "hello" {
+			t.Fatalf("GET: %v %q", err, out)
+		}
+		if out, err := redisCLI(t, kill, "MGET", "cli:k", "cli:none"); err != nil || out != "hello" {
+			t.Fatalf("MGET: %v %q", err, out)
+		}
+		out, _ := redisCLI(t, kill, "FLUSHALL")
+		if !strings.Contains(out, "ERR contract: client broke the contract in state ready: sent flushall") {
+			t.Errorf("FLUSHALL through the proxy: %q", out)
+		}
+		out, _ = redisCLI(t, kill, "CONFIG", "SET", "requirepass", "")
+		if !strings.Contains(out, "ERR contract") {
+			t.Errorf("CONFIG SET through the proxy: %q", out)
+		}
+		// The key is still there: FLUSHALL never ran.
+		if out, err := redisCLI(t, kill, "GET", "cli:k"); err != nil || out != "hello" {
+			t.Fatalf("GET after FLUSHALL was refused: %v %q", err, out)
+		}
+	})
+
+	t.Run("pipelined Go client", func(t *testing.T) {
+		c := e2eDial(t, kill)
+		var batch strings.Builder
+		batch.WriteString(respCmd("AUTH", e2eRedisPassword))
+		const n = 500
+		for i := range n {
+			batch.WriteString(respCmd("SET", fmt.Sprintf("p:%d", i), strconv.Itoa(i)))
+			batch.WriteString(respCmd("INCR", fmt.Sprintf("p:%d", i)))
+		}
+		batch.WriteString(respCmd("MULTI") + respCmd("INCR", "p:0") + respCmd("GET", "p:0") + respCmd("EXEC"))
+		batch.WriteString(respCmd("DEL", "p:1", "p:2"))
+		batch.WriteString(respCmd("QUIT"))
+		c.send(batch.String())
+		got := c.closed()
+		want := "+OK\r\n"
+		for i := range n {
+			want += "+OK\r\n:" + strconv.Itoa(i+1) + "\r\n"
+		}
+		want += "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:2\r\n$1\r\n2\r\n:2\r\n+OK\r\n"
+		if got != want {
+			t.Errorf("replies differ from Redis's own:\n got %q\nwant %q", tail(got), tail(want))
+		}
+	})
+
+	t.Run("pub/sub", func(t *testing.T) {
+		sub := e2eDial(t, kill)
+		sub.send(respCmd("AUTH", e2eRedisPassword) + respCmd("SUBSCRIBE", "e2e:a", "e2e:b") + respCmd("PSUBSCRIBE", "e2e:p.*"))
+		sub.await("e2e:p.*\r\n:3\r\n", 1)
+		pub := e2eDial(t, redis)
+		pub.send(respCmd("AUTH", e2eRedisPassword) + respCmd("PUBLISH", "e2e:a", "one") + respCmd("PUBLISH", "e2e:p.x", "two"))
+		pub.await(":1\r\n", 2)
+		sub.await("$3\r\ntwo\r\n", 1)
+		// In the subscriber state only pub/sub commands are legal: GET
+		// ends the session and never reaches Redis.
+		sub.send(respCmd("PING") + respCmd("UNSUBSCRIBE", "e2e:a") + respCmd("GET", "e2e:sneaky"))
+		got := sub.closed()
+		for _, w := range []string{"*3\r\n$7\r\nmessage\r\n$5\r\ne2e:a\r\n$3\r\none\r\n", "$4\r\npong\r\n",
+			"$11\r\nunsubscribe\r\n$5\r\ne2e:a\r\n:2\r\n", "-ERR contract: client broke the contract in state subscribed: sent {get, <<\"e2e:sneaky\">>}"} {
+			if !strings.Contains(got, w) {
+				t.Errorf("subscriber did not get %q; got %q", w, got)
+			}
+		}
+	})
+
+	t.Run("AUTH first", func(t *testing.T) {
+		c := e2eDial(t, kill)
+		c.send(respCmd("GET", "cli:k"))
+		got := c.closed()
+		if !strings.HasPrefix(got, "-ERR contract: client broke the contract in state start: sent {get, <<\"cli:k\">>}") {
+			t.Errorf("got %q", got)
+		}
+	})
+
+	t.Run("reject mode goes on", func(t *testing.T) {
+		c := e2eDial(t, reject)
+		c.send(respCmd("AUTH", e2eRedisPassword) + respCmd("KEYS", "*") + respCmd("DEBUG", "SLEEP", "0") + respCmd("GET", "cli:k") + respCmd("QUIT"))
+		got := c.closed()
+		// AUTH's reply is pending when KEYS is checked, so the session may
+		// be in start or ready.
+		if !strings.HasPrefix(got, "+OK\r\n-ERR contract: client broke the contract in state ready | start: sent {keys, <<\"*\">>}: expected get() |") ||
+			!strings.HasSuffix(got, "\r\n$5\r\nhello\r\n+OK\r\n") || strings.Count(got, "-ERR contract") != 2 {
+			t.Errorf("got %q", got)
+		}
+	})
+
+	// Nothing forbidden reached Redis, and the allowed commands did.
+	seen := strings.ToLower(mon.sync(t, redis))
+	for _, forbidden := range []string{`"flushall"`, `"config"`, `"keys"`, `"debug"`, `"e2e:sneaky"`} {
+		if strings.Contains(seen, forbidden) {
+			t.Errorf("Redis executed %s, which the contract forbids", forbidden)
+		}
+	}
+	for _, allowed := range []string{`"set" "cli:k" "hello"`, `"incr" "p:499"`, `"exec"`, `"psubscribe" "e2e:p.*"`} {
+		if !strings.Contains(seen, allowed) {
+			t.Errorf("Redis did not execute %s", allowed)
+		}
+	}
+	if n := strings.Count(logs.String(), `"msg":"contract violation"`); n < 5 {
+		t.Errorf("%d violation records in the log, want at least 5:\n%s", n, logs.String())
+	}
+}
+
+// tail shortens a long transcript to its end for a failure message.
+func tail(s string) string {
+	if len(s) > 300 {
+		return "..." + s[len(s)-300:]
+	}
+	return s
+}
