@@ -316,6 +316,13 @@ func (cp *compiler) typeNames() []string {
 // atomText returns the atom a name denotes: bare as written, or unquoted.
 func (cp *compiler) atomText(text string, at lexer.Position) (string, bool) {
 	if !strings.HasPrefix(text, "'") {
+		if c := text[0]; c >= 'A' && c <= 'Z' || c == '_' {
+			// As in Erlang (and ubf), such a name is a variable, and
+			// contracts have none; taking it as an atom would silently
+			// match only that atom.
+			cp.errorf(cp.pos(at), "syntax", "%s is not an atom: a name starting with a capital letter or \"_\" is an Erlang variable, and contracts have none (quote it as '%s', or use a type such as term())", text, text)
+			return "", false
+		}
 		return text, true
 	}
 	t, err := term.Parse(text)
@@ -765,8 +772,8 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 	for _, st := range c.States {
 		for _, r := range st.Rules {
 			for _, o := range r.Outs {
-				if _, ok := c.StateIndex[o.Next]; ok {
-					continue
+				if _, ok := c.StateIndex[o.Next]; ok || o.Next == "" {
+					continue // "" is a name already reported as not an atom
 				}
 				if cp.reported(o.Pos, "unknown-state") {
 					continue
