@@ -191,6 +191,21 @@ func (sd *serverDecoder) Next() (wrappers.Message, error) {
 	return wrappers.Message{}, err
 }
 
+// Dropped implements wrappers.Dropper: a call the proxy did not forward
+// will get no reply, so it must not be paired with the next one.
+func (s *Session) Dropped(side wrappers.Side, m wrappers.Message) {
+	if side != wrappers.Client || m.Kind != wrappers.Call {
+		return
+	}
+	s.mu.Lock()
+	if n := len(s.pending); n > 0 {
+		s.pending = s.pending[:n-1]
+	}
+	s.mu.Unlock()
+}
+
+var _ wrappers.Dropper = (*Session)(nil)
+
 // ErrorReply implements wrappers.Session: ubf's
 // {{clientBrokeContract, Request, Expects}, State}$ or
 // {{serverBrokeContract, Reply, Expects}, State}$, followed by a newline.

@@ -537,6 +537,41 @@ func TestSessionMalformedServerFrame(t *testing.T) {
 	}
 }
 
+// TestSessionDropped checks that a call the proxy drops is not paired with
+// a reply: the reply {contract, start} to 'info' is then a reply with a
+// state, not the answer to the dropped 'contract'.
+func TestSessionDropped(t *testing.T) {
+	s := NewSession(wrappers.Options{})
+	cr, cw := io.Pipe()
+	client := s.ClientDecoder(cr)
+	go func() {
+		cw.Write([]byte("'contract'$\n'info'$\n"))
+		cw.Close()
+	}()
+	m, err := client.Next()
+	if err != nil || !term.Equal(m.Term, term.Atom("contract")) {
+		t.Fatal(m, err)
+	}
+	s.Dropped(wrappers.Client, m)
+	if m, err = client.Next(); err != nil {
+		t.Fatal(err)
+	}
+	server := s.ServerDecoder(strings.NewReader("{'contract','start'}$"))
+	m, err = server.Next()
+	if err != nil || m.NextState != "start" || !term.Equal(m.Term, term.Atom("contract")) {
+		t.Fatalf("reply = %+v, %v; want contract in state start", m, err)
+	}
+	// Not dropped, the same reply answers 'contract': it has no state.
+	s = NewSession(wrappers.Options{})
+	if _, err := s.ClientDecoder(strings.NewReader("'contract'$")).Next(); err != nil {
+		t.Fatal(err)
+	}
+	m, err = s.ServerDecoder(strings.NewReader("{'contract','start'}$")).Next()
+	if err != nil || m.NextState != "" || !term.Equal(m.Term, term.MustParse("{contract, start}")) {
+		t.Fatalf("reply = %+v, %v; want the whole {contract, start} without a state", m, err)
+	}
+}
+
 func TestSessionSimpleRPC(t *testing.T) {
 	s := NewSession(wrappers.Options{SimpleRPC: true})
 	ms := messages(t, s.ServerDecoder(strings.NewReader("{'ok','start'}$'bare'$")))
