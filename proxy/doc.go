@@ -49,13 +49,17 @@
 //     next request). With pipelined requests the error reply takes the place
 //     of the rejected request's reply in the order of replies.
 //   - Monitor: everything is forwarded and every violation reported. After an
-//     illegal request its reply is forwarded unchecked; after an illegal reply
-//     on a wire that announces the next state (UBF(C)), the checker follows
-//     the state the server announced, so one slip is reported once.
+//     illegal request its reply is forwarded unchecked, so one slip is
+//     reported once.
 //
-// A malformed or over-limit frame ends the session in every mode (the
-// stream cannot be resynchronised), as does a reply time-out in Kill and
-// Reject modes.
+// After an illegal reply (Reject and Monitor) the session follows the state
+// the service announced with it (UBF(C)), or else stays in the state it was
+// in; when neither can be decided (several possible states, or other
+// requests still in flight) the session is ended. A malformed or over-limit
+// frame ends the session in every mode (the stream cannot be
+// resynchronised), as do a pipelined request that an earlier reply made
+// illegal (it has reached the service already) and, in Kill and Reject
+// modes, a reply time-out.
 //
 // # Records
 //
