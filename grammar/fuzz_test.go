@@ -13,6 +13,15 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("+state start x {open, string()} -> {ok, integer()} x ready | eof x stop.\n"))
 	f.Add([]byte("+TYPES\na() :: a \"doc\";\nb() = [a()]{1,2}.\n+STATE s\n a() => b() & s;\n EVENT <= a().\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		all, errs := ParseAll("fuzz.con", src)
+		if all == nil || len(errs) > MaxErrors {
+			t.Fatalf("ParseAll returned %v and %d errors", all, len(errs))
+		}
+		for i := 1; i < len(errs); i++ {
+			if errs[i].Pos.Offset < errs[i-1].Pos.Offset {
+				t.Fatalf("errors out of order: %v", errs)
+			}
+		}
 		file, err := Parse("fuzz.con", src)
 		if err != nil {
 			var ge *Error
