@@ -1,6 +1,7 @@
 package ubf
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -250,6 +251,14 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 		case modeQuoted:
 			i := d.pos
 			q := d.quote
+			// Most quoted text has no backslash: find the closing quote
+			// with the vectorised search, then go byte by byte only if a
+			// backslash comes first.
+			if j := bytes.IndexByte(buf[i:], q); j >= 0 && bytes.IndexByte(buf[i:i+j], '\\') < 0 {
+				i += j
+			} else if j < 0 && bytes.IndexByte(buf[i:], '\\') < 0 {
+				i = len(buf)
+			}
 			for i < len(buf) {
 				c := buf[i]
 				if c == q {
