@@ -55,3 +55,30 @@ func TestFileServerModel(t *testing.T) {
 		t.Errorf("active = %+v", active)
 	}
 }
+
+// TestConcurrentCompile compiles contracts from several goroutines at once
+// (run with -race): the parser and compiler share no mutable state.
+func TestConcurrentCompile(t *testing.T) {
+	src, err := os.ReadFile("testdata/ubf/test_plugin.con")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			c, _ := Compile("test_plugin.con", src, Options{})
+			out, _ := Format("test_plugin.con", src)
+			if c == nil || out == nil {
+				done <- "failed"
+				return
+			}
+			done <- dumpModel(c)
+		}()
+	}
+	first := <-done
+	for i := 1; i < 8; i++ {
+		if got := <-done; got != first {
+			t.Fatalf("concurrent compiles differ or failed: %q", got)
+		}
+	}
+}
