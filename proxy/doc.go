@@ -55,11 +55,12 @@
 // After an illegal reply (Reject and Monitor) the session follows the state
 // the service announced with it (UBF(C)), or else stays in the state it was
 // in; when neither can be decided (several possible states, or other
-// requests still in flight) the session is ended. A malformed or over-limit
-// frame ends the session in every mode (the stream cannot be
-// resynchronised), as do a pipelined request that an earlier reply made
-// illegal (it has reached the service already) and, in Kill and Reject
-// modes, a reply time-out.
+// requests still in flight) the session is ended. A request pipelined
+// behind one whose reply made it illegal has reached the service already:
+// Kill ends the session after that reply; Reject and Monitor report it and
+// forward its reply unchecked. A malformed or over-limit frame ends the
+// session in every mode (the stream cannot be resynchronised), as does, in
+// Kill and Reject modes, a reply time-out.
 //
 // # Records
 //

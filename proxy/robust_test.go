@@ -938,3 +938,73 @@ func TestWebSocketHandshake(t *testing.T) {
 	c := newWConn(WebSocket, nil, ws, jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder)
 	wantReply(t, call(t, c, jsonKit, "ping"), "pong")
 }
+
+// TestPipelinedRequestMadeIllegal: a request pipelined behind one whose
+// reply leads where it is not legal has reached the service already. Kill
+// ends the session after the reply; reject and monitor report it, forward
+// its reply unchecked and go on.
+func TestPipelinedRequestMadeIllegal(t *testing.T) {
+	const loginCon = `+name("login").
++state start x login -> ok x ready | denied x start.
++state ready x {add, integer()} -> {ok, integer()} x ready.
+`
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			svc := startService(t, TCP, jsonKit, func(c *wconn) {
+				for {
+					m, err := c.next()
+					if err != nil {
+						return
+					}
+					if term.Equal(m.Term, T("login")) {
+						time.Sleep(20 * time.Millisecond) // let the pipelined request arrive first
+						_ = c.send(jsonKit.frame(T("denied")))
+						continue
+					}
+					_ = c.send(jsonKit.frame(T("{ok, 1}")))
+				}
+			})
+			p := startProxy(t, svc, Config{Mode: mode, Contract: compile(t, loginCon)}, nil)
+			c := p.dial(t)
+			if err := c.send(append(jsonKit.frame(T("login")), jsonKit.frame(T("{add, 1}"))...)); err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantReply(t, m, "denied")
+			if mode == Kill {
+				if m, err := c.next(); err != nil || !isErrorReply(m, jsonKit.errClient) {
+					t.Fatalf("want the error reply, got %v %v", m.Term, err)
+				}
+				if c.closed() == nil {
+					t.Fatal("not closed")
+				}
+			} else {
+				m, err := c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantReply(t, m, "{ok, 1}") // the service's answer, unchecked
+				// Back in start, where login is legal again.
+				if err := c.send(jsonKit.frame(T("login"))); err != nil {
+					t.Fatal(err)
+				}
+				m, err = c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantReply(t, m, "denied")
+			}
+			v := p.logs.wait(t, "contract violation", 1)[0]
+			want := map[Mode]string{Kill: actionKilled, Reject: actionForwarded, Monitor: actionForwarded}[mode]
+			if field(v, "kind") != "pipelined-request" || field(v, "side") != "client" || field(v, "message") != "{add, 1}" || field(v, "action") != want {
+				t.Errorf("violation %v", v)
+			}
+			if n := len(p.logs.find("contract violation")); n != 1 {
+				t.Errorf("%d violation records:\n%s", n, p.logs)
+			}
+		})
+	}
+}

@@ -746,15 +746,10 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		}
 		return true
 	}
-	s.srv.metrics.msg[1][1].Inc()
 	if v != nil && v.Kind == checker.PipelinedRequest {
-		// A pipelined request that this reply made illegal has already
-		// reached the service; it cannot be taken back in any mode.
-		s.mu.Unlock()
-		s.toClient(m.Raw, m, nil)
-		s.kill(*b, reasonViolation)
-		return false
+		return s.pipelinedViolation(m, *b)
 	}
+	s.srv.metrics.msg[1][1].Inc()
 	if s.cfg.Mode == Kill {
 		s.mu.Unlock()
 		s.kill(*b, reasonViolation)
@@ -794,6 +789,55 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		return false
 	}
 	if last {
+		s.finish(endInfo{reason: reasonClientLeft})
+		return false
+	}
+	return true
+}
+
+// pipelinedViolation handles a reply after which a request the client
+// pipelined behind it is not legal (mu held; released here). The reply
+// itself is delivered. The request has reached the service already, so it
+// cannot be rejected: Kill ends the session; Reject and Monitor report it,
+// let the replies to the requests in flight through unchecked, and go on
+// from the state this reply led to, when there is one.
+func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
+	s.srv.metrics.msg[1][0].Inc()
+	s.srv.metrics.msg[0][1].Inc()
+	_, queued := s.pop()
+	states := s.chk.States()
+	done := s.chk.Done()
+	if s.cfg.Mode == Kill || (len(states) != 1 && !done) {
+		s.mu.Unlock()
+		if !s.toClient(m.Raw, m, queued) {
+			return false
+		}
+		if s.cfg.Mode != Kill {
+			b.explanation += "; the session cannot follow the conversation after this reply"
+		}
+		s.kill(b, reasonViolation)
+		return false
+	}
+	if !done {
+		s.chk = s.newChecker(s.cur, states[0])
+	}
+	for i := range s.pending {
+		if !s.pending[i].rejected {
+			s.pending[i].unchecked = true
+		}
+	}
+	last := s.clientDone && s.inflight == 0
+	s.clientW.Lock()
+	s.mu.Unlock()
+	s.report(b, actionForwarded)
+	if !s.writeClientUnlock(m.Raw, m, queued) {
+		return false
+	}
+	switch {
+	case done:
+		s.finish(endInfo{reason: reasonFinished})
+		return false
+	case last:
 		s.finish(endInfo{reason: reasonClientLeft})
 		return false
 	}
