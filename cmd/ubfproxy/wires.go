@@ -6,6 +6,8 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	wjson "github.com/ubfproxy/ubfproxy/wrappers/json"
+	"github.com/ubfproxy/ubfproxy/wrappers/line"
+	"github.com/ubfproxy/ubfproxy/wrappers/resp"
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
@@ -14,6 +16,8 @@ import (
 var proxyWires = map[string]wrappers.Wire{
 	"ubf":  ubf.Wire{},
 	"json": wjson.Wire{},
+	"resp": resp.Wire{},
+	"line": line.Wire{},
 }
 
 // proxyWire returns the wire format named name, or a usage error listing
