@@ -42,6 +42,8 @@ const (
 	initialBuffer = 4096
 	readChunk     = 4096
 	maxInternLen  = 32
+	keepBuffer    = 64 << 10 // a larger buffer is dropped between lines
+	keepScratch   = 4096     // and so is larger scratch
 )
 
 // NewDecoder returns a decoder reading newline-delimited JSON from r within
@@ -66,6 +68,17 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 	if d.start == d.end && d.start > 0 {
 		d.base += int64(d.start)
 		d.start, d.pos, d.end = 0, 0, 0
+		if cap(d.buf) > keepBuffer {
+			// One long line should not pin its buffer for the life of
+			// the connection.
+			d.buf = nil
+		}
+		if cap(d.elems) > keepScratch {
+			d.elems = nil
+		}
+		if cap(d.entries) > keepScratch {
+			d.entries = nil
+		}
 	}
 	for {
 		if i := indexNL(d.buf[d.pos:d.end]); i >= 0 {

@@ -446,3 +446,21 @@ func TestRoundTripRandom(t *testing.T) {
 		t.Fatalf("after the last line: %v", err)
 	}
 }
+
+// TestLongLineReleasesMemory checks that one long line does not pin its
+// buffer for the rest of the connection.
+func TestLongLineReleasesMemory(t *testing.T) {
+	in := "[" + strings.Repeat("1,", 100000) + "1]\n2\n"
+	d := NewDecoder(strings.NewReader(in), wrappers.Options{})
+	for range 2 {
+		if _, _, err := d.Frame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := d.Frame(); err != io.EOF {
+		t.Fatal(err)
+	}
+	if cap(d.buf) > keepBuffer || cap(d.elems) > keepScratch {
+		t.Fatalf("after the long line the decoder holds a %d-byte buffer and %d scratch terms", cap(d.buf), cap(d.elems))
+	}
+}

@@ -71,6 +71,8 @@ const (
 const (
 	initialBuffer   = 4096
 	readChunk       = 4096
+	keepBuffer      = 64 << 10 // a larger buffer is dropped between frames
+	keepSlots       = 4096     // and so is larger scratch
 	maxCachedAtom   = 64
 	maxCachedString = 32
 )
@@ -97,6 +99,11 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		// again so reads fill it from the front.
 		d.base += int64(d.start)
 		d.start, d.pos, d.end = 0, 0, 0
+		if cap(d.buf) > keepBuffer {
+			// One big frame should not pin its buffer for the life of
+			// the connection.
+			d.buf = nil
+		}
 	}
 	for {
 		t, done, err := d.scan()
@@ -772,6 +779,21 @@ func (d *Decoder) endObject() (term.Term, error) {
 	}
 	d.used = d.used[:0]
 	d.started = false
+	// Every list is finished now; let the scratch of a big object go.
+	if cap(d.stack) > keepSlots {
+		d.stack = nil
+	}
+	if cap(d.marks) > keepSlots {
+		d.marks = nil
+	}
+	if len(d.lists) > 64 {
+		d.lists, d.free = nil, nil
+	}
+	for i, l := range d.lists {
+		if cap(l) > keepSlots {
+			d.lists[i] = nil
+		}
+	}
 	return s.t, nil
 }
 

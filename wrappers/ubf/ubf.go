@@ -52,8 +52,9 @@
 // NextState is "", meaning the state does not change. The session knows
 // which reply answers 'contract' because ubf answers calls in order; a
 // {'contract', X} reply whose X is not an atom is taken as such an answer
-// even when that is not known. A server frame that fits none of these is a
-// *wrappers.FrameError.
+// even when that is not known; a proxy that drops a call it did not forward
+// says so with Dropped (wrappers.Dropper) so that the pairing stays right.
+// A server frame that fits none of these is a *wrappers.FrameError.
 //
 // ErrorReply writes ubf's own violation replies:
 //

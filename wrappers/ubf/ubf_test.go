@@ -605,3 +605,29 @@ func TestErrorReply(t *testing.T) {
 		}
 	}
 }
+
+// TestBigFrameReleasesMemory checks that one big frame does not pin its
+// buffer and stack for the rest of the connection.
+func TestBigFrameReleasesMemory(t *testing.T) {
+	var in bytes.Buffer
+	in.WriteString("{")
+	for range 20000 {
+		in.WriteString("1 ")
+	}
+	in.WriteString("}$\n")
+	in.WriteString("1000000~")
+	in.Write(make([]byte, 1000000))
+	in.WriteString("~$\n1$\n")
+	d := NewDecoder(&in, wrappers.Limits{})
+	for range 3 {
+		if _, _, err := d.Frame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := d.Frame(); err != io.EOF {
+		t.Fatal(err)
+	}
+	if cap(d.buf) > keepBuffer || cap(d.stack) > keepSlots {
+		t.Fatalf("after the big frames the decoder holds a %d-byte buffer and %d stack slots", cap(d.buf), cap(d.stack))
+	}
+}
