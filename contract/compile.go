@@ -35,13 +35,6 @@ func Load(path string, opts Options) (*Contract, Diagnostics, error) {
 	return compile(path, src, opts, os.ReadFile)
 }
 
-// readError marks a finding caused by an unreadable file, so Load can turn
-// it into an error.
-type readError struct{ err error }
-
-func (e *readError) Error() string { return e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
-
 func compile(filename string, src []byte, opts Options, read func(string) ([]byte, error)) (*Contract, Diagnostics, error) {
 	cp := &compiler{
 		read:     read,

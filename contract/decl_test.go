@@ -166,3 +166,23 @@ func TestTalkAPIForms(t *testing.T) {
 		t.Errorf("+type with states: %+v", r)
 	}
 }
+
+func TestNestedAndBrokenImports(t *testing.T) {
+	dir := filepath.Join("testdata", "import")
+	c, ds := Compile(filepath.Join(dir, "user.con"), []byte("+import(\"nested.con\").\n+state start x {s, session()} -> reason() x stop.\n"), Options{})
+	if c == nil || len(ds) != 0 {
+		t.Fatalf("nested import: %v", ds)
+	}
+	if d := c.Types["handle"]; d == nil || !d.Imported {
+		t.Errorf("handle() should come through nested.con: %+v", d)
+	}
+	_, ds = Compile(filepath.Join(dir, "user.con"), []byte("+import(\"syntax-broken.con\").\n+state start x a -> b x stop.\n"), Options{})
+	if len(ds) != 1 || ds[0].Code != "syntax" || !strings.HasSuffix(ds[0].Pos.File, "syntax-broken.con") || ds[0].Pos.Line != 1 {
+		t.Errorf("syntax error in an imported file: %v", ds)
+	}
+	// A file importing itself is read once.
+	c, ds = Compile(filepath.Join(dir, "self.con"), []byte("+import(\"self.con\").\n+deftype t() = x.\n+state start x t() -> ok x stop.\n"), Options{})
+	if c == nil {
+		t.Errorf("self import: %v", ds)
+	}
+}

@@ -273,3 +273,30 @@ func TestParseAllRecovers(t *testing.T) {
 		t.Errorf("%d errors, want %d", len(errs), MaxErrors)
 	}
 }
+
+func TestLexerDefinition(t *testing.T) {
+	lex, err := Lexer.Lex("l.con", strings.NewReader("+state s % c\n x 16#ff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym := Lexer.Symbols()
+	var got []string
+	for {
+		tok, err := lex.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.EOF() {
+			break
+		}
+		for name, typ := range sym {
+			if typ == tok.Type {
+				got = append(got, name+":"+tok.Value)
+			}
+		}
+	}
+	want := "Punct:+ Ident:state Ident:s Comment:% c Ident:x Int:16#ff"
+	if strings.Join(got, " ") != want {
+		t.Errorf("tokens %q, want %q", strings.Join(got, " "), want)
+	}
+}
