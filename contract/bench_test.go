@@ -88,3 +88,24 @@ func BenchmarkFormat5000(b *testing.B) {
 		}
 	}
 }
+
+// TestLongTypeChainIsFast guards the inhabitation check against quadratic
+// behaviour: 5,000 types each defined through the next one.
+func TestLongTypeChainIsFast(t *testing.T) {
+	var b strings.Builder
+	const n = 5000
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "+deftype t%d() = {a, t%d()}.\n", i, i+1)
+	}
+	fmt.Fprintf(&b, "+deftype t%d() = leaf.\n+state start x t0() -> ok x stop.\n", n)
+	c, ds := Compile("chain.con", []byte(b.String()), Options{})
+	if c == nil {
+		t.Fatalf("%v", ds[:min(3, len(ds))])
+	}
+	// The same chain without a base case is uninhabited throughout.
+	src := strings.Replace(b.String(), fmt.Sprintf("t%d() = leaf", n), fmt.Sprintf("t%d() = {b, t0()}", n), 1)
+	_, ds = Compile("chain.con", []byte(src), Options{})
+	if len(ds) != n+1 || ds[0].Code != "uninhabited-type" {
+		t.Errorf("%d findings, want %d uninhabited types", len(ds), n+1)
+	}
+}

@@ -17,15 +17,28 @@ func (cp *compiler) checkTypes() {
 			inh[d] = true
 		}
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, name := range cp.order {
-			d := cp.origin[name].def
-			if !inh[d] && d.Type != nil && inhabited(d.Type, inh) {
-				inh[d] = true
-				changed = true
-			}
+	// A worklist: a definition is looked at again only when one it
+	// refers to has just been found inhabited.
+	users := map[*TypeDef][]*TypeDef{}
+	queue := make([]*TypeDef, 0, len(cp.order))
+	for _, name := range cp.order {
+		d := cp.origin[name].def
+		if d.Type == nil {
+			continue
 		}
+		queue = append(queue, d)
+		for _, used := range refsOf(d.Type, nil) {
+			users[used] = append(users[used], d)
+		}
+	}
+	for len(queue) > 0 {
+		d := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if inh[d] || !inhabited(d.Type, inh) {
+			continue
+		}
+		inh[d] = true
+		queue = append(queue, users[d]...)
 	}
 	for _, name := range cp.order {
 		d := cp.origin[name].def
@@ -33,6 +46,36 @@ func (cp *compiler) checkTypes() {
 			cp.errorf(d.Pos, "uninhabited-type", "type %s() matches no term: it is defined only in terms of itself (give it an alternative that does not refer back to it)", name)
 		}
 	}
+}
+
+// refsOf appends the definitions t refers to directly (not through other
+// definitions).
+func refsOf(t Type, out []*TypeDef) []*TypeDef {
+	switch t := t.(type) {
+	case *TupleType:
+		for _, e := range t.Elems {
+			out = refsOf(e, out)
+		}
+	case *ListType:
+		out = refsOf(t.Elem, out)
+	case *Union:
+		for _, a := range t.Alts {
+			out = refsOf(a, out)
+		}
+	case *Ref:
+		if t.Def != nil {
+			out = append(out, t.Def)
+		}
+	case *RecordType:
+		for _, f := range t.Fields {
+			out = refsOf(f.Type, out)
+		}
+	case *MapType:
+		for _, f := range t.Fields {
+			out = refsOf(f.Value, out)
+		}
+	}
+	return out
 }
 
 func inhabited(t Type, inh map[*TypeDef]bool) bool {
