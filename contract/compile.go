@@ -43,30 +43,18 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 		states:   map[string]*stateInfo{},
 		imported: map[string]bool{},
 	}
+	cp.main = filename
 	f, ok := cp.parse(filename, src)
 	if !ok {
 		return nil, cp.sorted(), cp.ioErr
 	}
-	cp.main = filename
 	// A types file that imports the contract itself must not define its
 	// types a second time.
 	cp.imported[filepath.Clean(filename)] = true
 	for _, tf := range opts.TypeFiles {
 		cp.importFile(tf, Pos{File: filename})
 	}
-	for _, d := range f.Decls {
-		if d.Meta != nil && d.Meta.Key == "import" {
-			s, ok := cp.unquoteString(d.Meta.Value, d.Meta.Pos)
-			if !ok {
-				continue
-			}
-			p := s
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(filename), p)
-			}
-			cp.importFile(p, cp.pos(d.Meta.Pos))
-		}
-	}
+	cp.imports(f, filename)
 	cp.declareTypes(f, false)
 	cp.compileTypes()
 	c := cp.build(f, filename, opts)
@@ -168,20 +156,26 @@ func (cp *compiler) importFile(path string, at Pos) {
 	if !ok {
 		return
 	}
-	for _, d := range f.Decls {
-		if d.Meta != nil && d.Meta.Key == "import" {
-			s, ok := cp.unquoteString(d.Meta.Value, d.Meta.Pos)
-			if !ok {
-				continue
-			}
-			p := s
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(path), p)
-			}
-			cp.importFile(p, cp.pos(d.Meta.Pos))
-		}
-	}
+	cp.imports(f, path)
 	cp.declareTypes(f, true)
+}
+
+// imports follows the +import declarations of f, whose paths are relative
+// to the directory of the file that names them.
+func (cp *compiler) imports(f *grammar.File, path string) {
+	for _, d := range f.Decls {
+		if d.Meta == nil || d.Meta.Key != "import" {
+			continue
+		}
+		s, ok := cp.unquoteString(d.Meta.Value, d.Meta.Pos)
+		if !ok {
+			continue
+		}
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(filepath.Dir(path), s)
+		}
+		cp.importFile(s, cp.pos(d.Meta.Pos))
+	}
 }
 
 func unwrapPathError(err error) error {
