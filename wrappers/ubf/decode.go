@@ -32,11 +32,12 @@ type Decoder struct {
 
 	// lexer state, kept across reads
 	mode    uint8
-	quote   byte // the closing byte in modeQuoted
-	hasEsc  bool // a backslash was seen in the current quoted token
-	tok     int  // first byte of the current token in buf
-	binLeft int  // bytes of the binary still expected (modeBinary)
-	started bool // the frame holds something other than separators and comments
+	quote   byte  // the closing byte in modeQuoted
+	hasEsc  bool  // a backslash was seen in the current quoted token
+	tok     int   // first byte of the current token in buf
+	binLeft int   // bytes of the binary still expected (modeBinary)
+	started bool  // the frame holds something other than separators and comments
+	work    int64 // list elements copied in this frame to cons onto lists from registers
 
 	stack []slot
 	marks []int // index in stack of each open tuple's first element
@@ -680,6 +681,13 @@ func (d *Decoder) cons() error {
 		if !ok {
 			return d.errorAt(d.pos, "'&' needs a list under the top of the stack, found %s", l.t.Kind())
 		}
+		// Consing onto a list from a register copies it; charge the
+		// copy to the frame, or "l 1 & l 1 & ..." with a long list in l
+		// would cost time and memory quadratic in the frame.
+		d.work += int64(len(old))
+		if d.work > int64(d.lim.MaxFrame) {
+			return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+		}
 		l.list = d.newList()
 		rl := d.lists[l.list-1]
 		for i := len(old) - 1; i >= 0; i-- {
@@ -779,6 +787,7 @@ func (d *Decoder) endObject() (term.Term, error) {
 	}
 	d.used = d.used[:0]
 	d.started = false
+	d.work = 0
 	// Every list is finished now; let the scratch of a big object go.
 	if cap(d.stack) > keepSlots {
 		d.stack = nil

@@ -147,6 +147,7 @@ func TestLimits(t *testing.T) {
 		{"list depth", `# # # # # # 1 & & & & & & $`, "nested more than 5 deep"},
 		{"depth through registers", `{{{1}}}>a {{{a}}}$`, "nested more than 5 deep"},
 		{"integer digits", strings.Repeat("9", 30) + "$", "integer longer than 20 digits"},
+		{"consing onto a register list again and again", "#" + strings.Repeat("1&", 19) + ">l" + strings.Repeat("l1&>m", 10) + "1$", "expands to more than 100 bytes"},
 		{"register bomb", `{1 1 1 1}>a{a a a a}>a{a a a a}>a{a a a a}>a a$`, "expands to more than 100 bytes"},
 	}
 	for _, tt := range tests {
