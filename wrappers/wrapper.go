@@ -186,3 +186,13 @@ func (e *FrameError) Error() string {
 type Dropper interface {
 	Dropped(side Side, m Message)
 }
+
+// Bufferer is implemented by a Decoder that can tell how many bytes it has
+// already read from its reader but not yet returned in a message. A proxy
+// may hold back the Raw of the messages it forwards while more are
+// buffered, and write them in one call once none are, so that a pipelined
+// batch that arrived in one read also leaves in one write (one system call
+// and one TCP segment instead of one per message).
+type Bufferer interface {
+	Buffered() int
+}

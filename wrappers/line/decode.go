@@ -256,3 +256,9 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
+
+// Buffered implements wrappers.Bufferer.
+func (d *clientDecoder) Buffered() int { return d.rd.buffered() }
+
+// Buffered implements wrappers.Bufferer.
+func (d *serverDecoder) Buffered() int { return d.rd.buffered() }

@@ -283,3 +283,25 @@ func TestErrorReply(t *testing.T) {
 		t.Errorf("error reply decodes as %v, %v", m.Term, err)
 	}
 }
+
+var (
+	_ wrappers.Bufferer = (*clientDecoder)(nil)
+	_ wrappers.Bufferer = (*serverDecoder)(nil)
+	_ wrappers.Dropper  = (*Session)(nil)
+)
+
+func TestBuffered(t *testing.T) {
+	d := Wire{}.NewSession(wrappers.Options{}).ClientDecoder(strings.NewReader("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"))
+	if _, err := d.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.(wrappers.Bufferer).Buffered(); n != len("RCPT TO:<c@d>\r\n") {
+		t.Errorf("Buffered after the first of two pipelined lines: %d", n)
+	}
+	if _, err := d.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.(wrappers.Bufferer).Buffered(); n != 0 {
+		t.Errorf("Buffered after the last line: %d", n)
+	}
+}

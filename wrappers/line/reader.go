@@ -31,8 +31,24 @@ func newReader(r io.Reader, lim wrappers.Limits) reader {
 	return reader{r: r, lim: lim}
 }
 
+// shrinkAbove is the buffer size past which begin lets go of a buffer that
+// one big frame grew, so that it is not pinned for the life of the
+// connection.
+const shrinkAbove = 256 << 10
+
 // begin starts a new frame at the parse position.
-func (b *reader) begin() { b.start = b.pos }
+func (b *reader) begin() {
+	if len(b.buf) > shrinkAbove && b.end-b.pos < minRead {
+		nb := make([]byte, 16<<10)
+		n := copy(nb, b.buf[b.pos:b.end])
+		b.base += int64(b.pos)
+		b.buf, b.pos, b.end = nb, 0, n
+	}
+	b.start = b.pos
+}
+
+// buffered returns how many bytes were read but not yet decoded.
+func (b *reader) buffered() int { return b.end - b.pos }
 
 // raw returns the bytes of the current frame.
 func (b *reader) raw() []byte { return b.buf[b.start:b.pos] }

@@ -252,3 +252,6 @@ func unhex(c byte) byte {
 	}
 	return c - 'A' + 10
 }
+
+// Buffered implements wrappers.Bufferer.
+func (d *clientDecoder) Buffered() int { return d.p.rd.buffered() }

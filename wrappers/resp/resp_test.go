@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strings"
@@ -624,3 +625,74 @@ func TestOffsetsAfterTheBufferMoves(t *testing.T) {
 		t.Fatalf("got %v, want a FrameError at %d", err, len(prefix)+8)
 	}
 }
+
+// BenchmarkDecode measures decoding a pipelined stream of SET and GET
+// commands and their replies, as redis-benchmark sends them.
+func BenchmarkDecode(b *testing.B) {
+	var client, server bytes.Buffer
+	const n = 1000
+	for i := range n {
+		client.WriteString(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n*2\r\n$3\r\nGET\r\n$16\r\nkey:%012d\r\n", i, i))
+		server.WriteString("+OK\r\n$3\r\nxxx\r\n")
+	}
+	b.Run("client", func(b *testing.B) {
+		b.SetBytes(int64(client.Len()))
+		b.ReportAllocs()
+		for b.Loop() {
+			s := newSession()
+			d := s.ClientDecoder(bytes.NewReader(client.Bytes()))
+			for {
+				if _, err := d.Next(); err != nil {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/msg")
+	})
+	b.Run("server", func(b *testing.B) {
+		b.SetBytes(int64(server.Len()))
+		b.ReportAllocs()
+		for b.Loop() {
+			s := newSession()
+			for range 2 * n {
+				s.push(call{})
+			}
+			d := s.ServerDecoder(bytes.NewReader(server.Bytes()))
+			for {
+				if _, err := d.Next(); err != nil {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/msg")
+	})
+}
+
+var (
+	_ wrappers.Bufferer = (*clientDecoder)(nil)
+	_ wrappers.Bufferer = (*serverDecoder)(nil)
+	_ wrappers.Dropper  = (*Session)(nil)
+)
+
+func TestBufferedAndShrink(t *testing.T) {
+	big := "*2\r\n$3\r\nGET\r\n$1000000\r\n" + strings.Repeat("k", 1000000) + "\r\n"
+	stream := cmd3("PING") + cmd3("PING") + big + cmd3("PING")
+	d := newSession().ClientDecoder(strings.NewReader(stream)).(*clientDecoder)
+	var left []int
+	for {
+		if _, err := d.Next(); err != nil {
+			break
+		}
+		left = append(left, d.Buffered())
+	}
+	// The first read takes the whole stream up to the buffer size: the
+	// second PING is still buffered after the first.
+	if len(left) != 4 || left[0] == 0 || left[3] != 0 {
+		t.Errorf("Buffered after each message: %v", left)
+	}
+	if cap(d.p.rd.buf) > shrinkAbove {
+		t.Errorf("the buffer grown by a 1 MB frame is kept: %d bytes", cap(d.p.rd.buf))
+	}
+}
+
+func cmd3(name string) string { return fmt.Sprintf("*1\r\n$%d\r\n%s\r\n", len(name), name) }

@@ -211,3 +211,6 @@ func pushTuple(p *parser, l term.List) term.Term {
 	}
 	return tu
 }
+
+// Buffered implements wrappers.Bufferer.
+func (d *serverDecoder) Buffered() int { return d.p.rd.buffered() }
