@@ -36,6 +36,13 @@
 // The bytes forwarded are the bytes received (wrappers.Message.Raw): the
 // proxy decodes to check and never re-encodes.
 //
+// When a reply leads to a terminal state (stop), the reply is delivered and
+// the session ends (reason finished). A request the client sent before that
+// reply and that the proxy still held (lock-step, MaxPending) is a message
+// after the end: it is judged as such (kind after-end) rather than dropped
+// in silence, so the talk's "silly" client, which reads right behind its
+// close, is reported; it never reaches the service except in Monitor mode.
+//
 // # Modes
 //
 //   - Kill: the wire format's error reply (wrappers.Session.ErrorReply) is

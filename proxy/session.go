@@ -136,7 +136,11 @@ type session struct {
 	inflight   int  // entries of pending sent to the service
 	clientDone bool // the client closed its side; end when nothing is in flight
 	over       bool // the conversation reached a terminal state; the last reply is on its way
-	ended      bool
+	// waiting: the client reader holds a message read before the reply
+	// that ended the conversation, and waits for lock-step or MaxPending;
+	// that message is judged (a message after the end) rather than lost.
+	waiting bool
+	ended   bool
 
 	clientW sync.Mutex // orders and serialises writes to the client
 
@@ -330,6 +334,15 @@ func (s *session) clientLoop() {
 		if !s.fromClient(m) {
 			return
 		}
+		s.mu.Lock()
+		over := s.over
+		s.mu.Unlock()
+		if over {
+			// Reject or monitor mode handled a message sent after the
+			// end; the conversation is still over.
+			s.finish(endInfo{reason: reasonFinished})
+			return
+		}
 	}
 }
 
@@ -407,9 +420,11 @@ func (s *session) armReplyTimer() {
 
 func (s *session) clientCall(m wrappers.Message) bool {
 	s.mu.Lock()
+	s.waiting = true
 	for !s.ended && s.inflight >= s.maxPending {
 		s.cond.Wait()
 	}
+	s.waiting = false
 	if s.ended {
 		s.mu.Unlock()
 		return false
@@ -480,10 +495,12 @@ func (s *session) clientCall(m wrappers.Message) bool {
 
 func (s *session) clientEvent(m wrappers.Message) bool {
 	s.mu.Lock()
+	s.waiting = true
 	for s.lockstep && !s.ended && s.inflight > 0 {
 		// Never let an event share a read with a request at a ubf server.
 		s.cond.Wait()
 	}
+	s.waiting = false
 	if s.ended {
 		s.mu.Unlock()
 		return false
@@ -726,6 +743,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		b = &bb
 	}
 	if b == nil {
+		held := s.waiting // read before pop wakes the client reader
 		_, queued := s.pop()
 		done := s.chk.Done()
 		s.over = done
@@ -737,6 +755,16 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 			return false
 		}
 		switch {
+		case done && held:
+			// The client reader judges the message it holds (a message
+			// after the end) and then ends the session; wait for that
+			// rather than race it with the service's close.
+			s.mu.Lock()
+			for !s.ended {
+				s.cond.Wait()
+			}
+			s.mu.Unlock()
+			return false
 		case done:
 			s.finish(endInfo{reason: reasonFinished})
 			return false

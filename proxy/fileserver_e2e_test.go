@@ -1,0 +1,108 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/contracts"
+	"github.com/ubfproxy/ubfproxy/proxy/fileserver"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// TestFileServerOfTheTalk puts the proxy, with contracts/file.con, in front
+// of the built-in file server of Joe Armstrong's talk (a ubf service): the
+// talk's conversation passes, and the "silly" one (reading after close) is
+// killed before the server sees the read.
+func TestFileServerOfTheTalk(t *testing.T) {
+	src, err := contracts.FS.ReadFile("file.con")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, diags := contract.Compile("file.con", src, contract.Options{})
+	if c == nil {
+		t.Fatal(diags)
+	}
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) { testFileServer(t, c, mode) })
+	}
+}
+
+func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
+	var mu sync.Mutex
+	var seen []string
+	addr, stop, err := fileserver.Listen(context.Background(), "127.0.0.1:0", fileserver.Config{
+		OnRequest: func(req term.Term) {
+			mu.Lock()
+			seen = append(seen, req.String())
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	svc := &service{kit: ubfKit, tr: TCP, addr: addr.String()}
+	p := startProxy(t, svc, Config{Contract: c, Mode: mode}, nil)
+
+	cl := p.dial(t)
+	m := call(t, cl, ubfKit, `{open, "notes.txt", read}`)
+	wantReply(t, m, "{ok, 1}")
+	if m.NextState != "ready" {
+		t.Errorf("announced state %q", m.NextState)
+	}
+	wantReply(t, call(t, cl, ubfKit, "{read_line, 1}"), `{ok, "Black boxes communicate with defined protocols."}`)
+	wantReply(t, call(t, cl, ubfKit, "{close, 1}"), "true")
+	if cl.closed() == nil {
+		t.Fatal("the conversation reached stop but the session is open")
+	}
+	p.logs.wait(t, "session end", 1)
+
+	silly := p.dial(t)
+	wantReply(t, call(t, silly, ubfKit, `{open, "notes.txt", read}`), "{ok, 1}")
+	wantReply(t, call(t, silly, ubfKit, "{read_line, 1}"), `{ok, "Black boxes communicate with defined protocols."}`)
+	// The talk's silly client: it closes, and reads without waiting for
+	// the close's reply.
+	if err := silly.send(append(ubfKit.frame(T("{close, 1}")), ubfKit.frame(T("{read_line, 1}"))...)); err != nil {
+		t.Fatal(err)
+	}
+	m, err = silly.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, m, "true")
+	if mode != Monitor {
+		if m, err := silly.next(); err != nil || !isErrorReply(m, "clientBrokeContract") {
+			t.Fatalf("want clientBrokeContract, got %v %v", m.Term, err)
+		}
+	}
+	if silly.closed() == nil {
+		t.Fatal("not closed")
+	}
+	v := p.logs.wait(t, "contract violation", 1)[0]
+	want := map[Mode]string{Kill: actionKilled, Reject: actionRejected, Monitor: actionForwarded}[mode]
+	if field(v, "contract") != "file_server" || field(v, "states") != `["stop"]` || field(v, "message") != "{read_line, 1}" ||
+		field(v, "kind") != "after-end" || field(v, "action") != want {
+		t.Errorf("violation record %v", v)
+	}
+	ends := p.logs.wait(t, "session end", 2)
+	wantEnd := map[Mode]string{Kill: "violation", Reject: "finished", Monitor: "finished"}[mode]
+	if field(ends[1], "reason") != wantEnd {
+		t.Errorf("session end %v, want reason %s", ends[1], wantEnd)
+	}
+	if mode == Monitor {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	reads := 0
+	for _, r := range seen {
+		if r == "{read_line, 1}" {
+			reads++
+		}
+	}
+	if reads != 2 {
+		t.Errorf("the file server saw %d reads (%v), want 2: the read after close must not reach it", reads, seen)
+	}
+}
