@@ -107,7 +107,8 @@ type Limits struct {
 	// handshake with it).
 	DialTimeout time.Duration
 	// Grace is how long Serve lets open sessions finish once its context is
-	// cancelled, before closing them.
+	// cancelled, before closing them. Zero means the default; a negative
+	// value closes them at once.
 	Grace time.Duration
 }
 
@@ -126,8 +127,8 @@ func DefaultLimits() Limits {
 	}
 }
 
-// WithDefaults returns l with every zero (or negative) field replaced by its
-// default.
+// WithDefaults returns l with every zero or negative field replaced by its
+// default, except a negative Grace, which becomes 0 (close at once).
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxFrame <= 0 {

@@ -243,7 +243,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	}
 	limits := f.limits
 	if limits.Grace == 0 {
-		limits.Grace = time.Nanosecond // close at once; 0 would mean the default
+		limits.Grace = -1 // --grace 0: close at once (0 would mean the library's default)
 	}
 	return proxy.Config{
 		Upstream:      f.upstream,
