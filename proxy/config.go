@@ -106,6 +106,11 @@ type Limits struct {
 	// DialTimeout bounds connecting to the service (and the WebSocket
 	// handshake with it).
 	DialTimeout time.Duration
+	// MaxViolations is how many violation records one session may cause;
+	// past it (reject and monitor modes go on after a violation) the
+	// session ends with reason limit, so that one party cannot flood the
+	// log.
+	MaxViolations int
 	// Grace is how long Serve lets open sessions finish once its context is
 	// cancelled, before closing them. Zero means the default; a negative
 	// value closes them at once.
@@ -116,14 +121,15 @@ type Limits struct {
 func DefaultLimits() Limits {
 	d := wrappers.DefaultLimits()
 	return Limits{
-		MaxFrame:     d.MaxFrame,
-		MaxDepth:     d.MaxDepth,
-		MaxSessions:  10000,
-		MaxPending:   64,
-		IdleTimeout:  5 * time.Minute,
-		ReplyTimeout: 30 * time.Second,
-		DialTimeout:  5 * time.Second,
-		Grace:        10 * time.Second,
+		MaxFrame:      d.MaxFrame,
+		MaxDepth:      d.MaxDepth,
+		MaxSessions:   10000,
+		MaxPending:    64,
+		IdleTimeout:   5 * time.Minute,
+		ReplyTimeout:  30 * time.Second,
+		DialTimeout:   5 * time.Second,
+		MaxViolations: 100,
+		Grace:         10 * time.Second,
 	}
 }
 
@@ -151,6 +157,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.DialTimeout <= 0 {
 		l.DialTimeout = d.DialTimeout
+	}
+	if l.MaxViolations <= 0 {
+		l.MaxViolations = d.MaxViolations
 	}
 	if l.Grace < 0 {
 		l.Grace = 0

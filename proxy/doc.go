@@ -96,8 +96,10 @@
 // outstanding, and a client event only once no request is), idle time (no
 // complete message either way: a client that trickles a frame a byte at a
 // time, or only sends WebSocket pings, is idle), reply time (a service that
-// does not answer in time has broken the contract), dial time, and the
-// grace period of a shutdown.
+// does not answer in time has broken the contract), dial time, violations
+// per session (reject and monitor modes go on after a violation; past
+// MaxViolations the session ends, logged once as "too many violations;
+// ending the session"), and the grace period of a shutdown.
 //
 // # Half-close
 //

@@ -1008,3 +1008,29 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxViolations: in reject mode a client that keeps breaking the
+// contract is cut off after MaxViolations records.
+func TestMaxViolations(t *testing.T) {
+	svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+	p := startProxy(t, svc, Config{Mode: Reject, Limits: Limits{MaxViolations: 3}}, nil)
+	c := p.dial(t)
+	for i := 0; i < 3; i++ {
+		if m := call(t, c, jsonKit, "{sub, 1}"); !isErrorReply(m, jsonKit.errClient) {
+			t.Fatalf("got %v", m.Term)
+		}
+	}
+	if err := c.send(jsonKit.frame(T("{sub, 1}"))); err != nil {
+		t.Fatal(err)
+	}
+	if c.closed() == nil {
+		t.Fatal("not closed")
+	}
+	p.logs.wait(t, "too many violations; ending the session", 1)
+	if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "limit" {
+		t.Errorf("session end %v", end)
+	}
+	if n := len(p.logs.find("contract violation")); n != 3 {
+		t.Errorf("%d violation records, want 3", n)
+	}
+}

@@ -149,6 +149,7 @@ type session struct {
 	endCh   chan struct{} // closed by finish
 
 	clientMsgs, clientBytes, serverMsgs, serverBytes atomic.Int64
+	violations                                       atomic.Int64 // records of this session
 	last                                             atomic.Int64 // unix nanos of the last message either way
 	idle, replyTimer                                 *time.Timer
 }
@@ -975,6 +976,17 @@ func (s *session) report(b breach, action string) {
 	cur := s.cur.c
 	s.mu.Unlock()
 	s.srv.metrics.violation(cur.Name, b.side.String())
+	n := s.violations.Add(1)
+	if max := int64(s.cfg.Limits.MaxViolations); n > max {
+		// Reject and monitor modes let a session go on after a violation;
+		// a party that keeps breaking the contract must not flood the log.
+		if n == max+1 {
+			s.log.Warn("too many violations; ending the session", slog.String("client", s.clientAddr),
+				slog.String("service", s.serviceAddr), slog.String("contract", cur.Name), slog.Int64("max_violations", max))
+			s.finish(endInfo{reason: reasonLimit, err: fmt.Errorf("more than %d violations", max), code: closePolicy, text: "too many violations"})
+		}
+		return
+	}
 	s.srv.violations.Add(1)
 	attrs := []slog.Attr{
 		slog.String("client", s.clientAddr),

@@ -117,6 +117,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.IntVar(&f.limits.MaxDepth, "max-depth", d.MaxDepth, "deepest nesting of tuples, lists and maps accepted")
 	fl.IntVar(&f.limits.MaxSessions, "max-sessions", d.MaxSessions, "sessions open at once; more connections are refused")
 	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held (ubf: always 1)")
+	fl.IntVar(&f.limits.MaxViolations, "max-violations", d.MaxViolations, "violations one session may cause in reject and monitor modes before it is ended")
 	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", d.IdleTimeout, "end a session when no message passed either way for this long")
 	fl.DurationVar(&f.limits.ReplyTimeout, "reply-timeout", d.ReplyTimeout, "a service that takes longer to reply has broken the contract")
 	fl.DurationVar(&f.limits.DialTimeout, "dial-timeout", d.DialTimeout, "time allowed to connect to the service")
@@ -227,6 +228,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	}{
 		{"--max-frame", int64(f.limits.MaxFrame)}, {"--max-depth", int64(f.limits.MaxDepth)},
 		{"--max-sessions", int64(f.limits.MaxSessions)}, {"--max-pending", int64(f.limits.MaxPending)},
+		{"--max-violations", int64(f.limits.MaxViolations)},
 		{"--idle-timeout", int64(f.limits.IdleTimeout)}, {"--reply-timeout", int64(f.limits.ReplyTimeout)},
 		{"--dial-timeout", int64(f.limits.DialTimeout)}, {"--max-log-message", int64(f.maxLogMsg)},
 	} {
