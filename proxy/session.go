@@ -697,21 +697,28 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	var b *breach
 	switch {
 	case head.unchecked:
-		// Monitor mode forwarded an illegal request; its reply says
-		// nothing the checker could follow.
-		head, queued := s.pop()
+		// The request was forwarded although illegal (monitor mode, or a
+		// pipelined request an earlier reply made illegal): its reply says
+		// nothing the checker could follow, except the state the service
+		// announces with it.
+		_, queued := s.pop()
 		if m.NextState != "" && s.inflight == 0 && s.cur.m.HasState(m.NextState) {
 			s.chk = s.newChecker(s.cur, m.NextState)
 		}
-		_ = head
-		s.clientW.Lock()
+		done := s.inflight == 0 && s.chk.Done()
+		s.over = s.over || done
 		last := s.clientDone && s.inflight == 0
+		s.clientW.Lock()
 		s.mu.Unlock()
 		s.srv.metrics.msg[1][2].Inc()
 		if !s.writeClientUnlock(m.Raw, m, queued) {
 			return false
 		}
-		if last {
+		switch {
+		case done:
+			s.finish(endInfo{reason: reasonFinished})
+			return false
+		case last:
 			s.finish(endInfo{reason: reasonClientLeft})
 			return false
 		}
