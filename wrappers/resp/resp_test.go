@@ -696,3 +696,23 @@ func TestBufferedAndShrink(t *testing.T) {
 }
 
 func cmd3(name string) string { return fmt.Sprintf("*1\r\n$%d\r\n%s\r\n", len(name), name) }
+
+func TestLongStreamedAggregate(t *testing.T) {
+	// A streamed array of 2000 elements in a 8 KB frame limit: the limit
+	// is on bytes, not on a count estimated from the bytes left.
+	in := "*?\r\n" + strings.Repeat(":1\r\n", 2000) + ".\r\n"
+	s := Wire{}.NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 8100}}).(*Session)
+	s.push(call{})
+	m, err := s.ServerDecoder(strings.NewReader(in)).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := m.Term.(term.List); !ok || len(l) != 2000 {
+		t.Fatalf("got %v", m.Term)
+	}
+	_, err = s.ServerDecoder(strings.NewReader("*?\r\n" + strings.Repeat(":1\r\n", 3000) + ".\r\n")).Next()
+	var fe *wrappers.FrameError
+	if !errors.As(err, &fe) || !fe.Limit {
+		t.Fatalf("a streamed array over the frame limit: %v", err)
+	}
+}

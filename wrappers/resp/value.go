@@ -352,9 +352,8 @@ func (p *parser) aggregate(at int64, c byte, depth int) (term.Term, error) {
 				p.endSeq = false
 				return l, nil
 			}
-			if err := p.count(at, int64(len(l)+1), 1, depth+1, what); err != nil {
-				return nil, err
-			}
+			// Each element was read within the frame limit, so the list
+			// grows only with the bytes that arrived.
 			l = append(l, v)
 		}
 	}
@@ -403,11 +402,6 @@ func (p *parser) mapValue(at int64, depth int) (term.Term, error) {
 		}
 		if p.endSeq {
 			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker between a map key and its value")
-		}
-		if streamed {
-			if err := p.count(at, int64(len(m)+1), 2, depth+1, "map"); err != nil {
-				return nil, err
-			}
 		}
 		m = append(m, term.MapEntry{Key: k, Value: v})
 	}
