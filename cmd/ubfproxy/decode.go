@@ -46,8 +46,9 @@ and prints them in the trace notation of replay:
   < reply      a reply (server)         <! event   a server event
   # greeting {'ubf1.0', ...}            (UBF(C)'s hello, not part of a contract)
 
-For ubf, a reply {Reply, NextState} is printed as Reply followed by the
-comment "# next state: NextState".
+For ubf, a reply {Reply, NextState} is printed as "< Reply x NextState",
+the trace notation for a reply with the state the server announced, so
+replay checks that state too and encode writes the tuple back.
 
 Malformed input stops decoding with the byte offset and what was wrong
 (exit status 2), after printing the messages before it.`,
@@ -152,7 +153,7 @@ func appendMessage(b []byte, m wrappers.Message, side string) []byte {
 	}
 	b = term.AppendText(b, m.Term)
 	if side != "" && m.NextState != "" {
-		b = append(b, "  # next state: "...)
+		b = append(b, " x "...)
 		b = append(b, m.NextState...)
 	}
 	return append(b, '\n')

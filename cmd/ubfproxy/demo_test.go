@@ -72,13 +72,16 @@ func TestDemo(t *testing.T) {
 			`  connection closed by the proxy (EOF)`,
 			`  => The proxy passed all 8 requests and their replies`,
 		}},
-		// Whether the proxy reports the held read as a violation or ends
-		// the conversation at stop before taking it, the read must not
-		// reach the service.
+		// The proxy holds the read until the close's reply, which leads to
+		// stop: the read is a request after the end, and never reaches
+		// the service.
 		{"3. ", []string{
 			`  client > {close, 1}`,
 			`  client > {read_line, 1}`,
+			`  server < {true, stop}`,
+			`  proxy  < {{clientBrokeContract, {read_line, 1}, []}, stop}`,
 			`  connection closed by the proxy (EOF)`,
+			`  In words: the client broke file_server 1.0 in state stop: it sent {read_line, 1},`,
 			`  => The service received {open, "notes.txt", read} and {close, 1}; the read after close`,
 		}},
 		{"4. ", []string{
@@ -110,14 +113,16 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	// The record is the proxy's JSON line, with the fields the issue asks for.
-	record := regexp.MustCompile(`(?m)^    (\{"time".*"msg":"contract violation".*\})$`).FindStringSubmatch(out)
-	if record == nil {
-		t.Fatalf("no JSON violation record in:\n%s", out)
+	records := regexp.MustCompile(`(?m)^    (\{"time".*"msg":"contract violation".*\})$`).FindAllStringSubmatch(out, -1)
+	if len(records) != 2 {
+		t.Fatalf("want 2 JSON violation records (silly, past the end), got %d in:\n%s", len(records), out)
 	}
-	for _, field := range []string{`"side":"client"`, `"states":["atEof"]`, `"message":"{read_line, 1}"`,
-		`"contract":"file_server"`, `"vsn":"1.0"`, `"action":"killed"`, `"expected":[`, `"session":`} {
-		if !strings.Contains(record[1], field) {
-			t.Errorf("violation record lacks %s: %s", field, record[1])
+	for i, state := range []string{`"states":["stop"]`, `"states":["atEof"]`} {
+		for _, field := range []string{`"side":"client"`, state, `"message":"{read_line, 1}"`,
+			`"contract":"file_server"`, `"vsn":"1.0"`, `"action":"killed"`, `"expected":[`, `"session":`} {
+			if !strings.Contains(records[i][1], field) {
+				t.Errorf("violation record %d lacks %s: %s", i+1, field, records[i][1])
+			}
 		}
 	}
 }

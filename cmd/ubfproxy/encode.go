@@ -23,8 +23,11 @@ func newEncodeCmd() *cobra.Command {
 each as one message of the wire format: for ubf a canonical UBF(A) frame
 "X$" and a newline, for json one line of JSON. Terms are separated by white
 space and usually written one per line; a line starting with "# " is a
-comment, and so are the trace markers "> ", "< ", ">! " and "<! " at the
-start of a line, so the output of "decode --side" can be encoded again.
+comment. Lines in replay's trace notation are understood, so the output of
+"decode --side" can be encoded again: "> T" and "< T" are the term T,
+"< T x State" is a UBF(C) reply {T, State}, and the events ">! T" and "<! T"
+are wrapped as the wire carries them ({'event_in', T} and {'event_out', T}
+for ubf, {"$E": T} for json).
 
 Floats and maps have no UBF(A) form, and a map key must be a string or an
 atom in JSON: such a term is an error (exit status 2) naming its line.`,
@@ -56,7 +59,8 @@ atom in JSON: such a term is an error (exit status 2) naming its line.`,
 			rest := src
 			var buf []byte
 			for {
-				rest = skipTextFiller(rest)
+				var marker string
+				rest, marker = skipTextFiller(rest)
 				if rest == "" {
 					return nil
 				}
@@ -70,6 +74,15 @@ atom in JSON: such a term is an error (exit status 2) naming its line.`,
 					}
 					return usageErrorf("encode: %v", err)
 				}
+				// "Reply x State" is a reply with the state the server
+				// announced: UBF(C) carries it as {Reply, State}.
+				if state, rest, ok := announcedState(after); ok {
+					if wire == "ubf" {
+						t = term.Tuple{t, term.Atom(state)}
+					}
+					after = rest
+				}
+				t = wrapEvent(wire, marker, t)
 				if buf, err = enc(buf[:0], t); err != nil {
 					line, _ := lineCol(src, at)
 					return usageErrorf("encode: line %d: %v", line, err)
@@ -87,8 +100,9 @@ atom in JSON: such a term is an error (exit status 2) naming its line.`,
 }
 
 // skipTextFiller skips white space, comment lines ("# ..." or a lone "#")
-// and trace markers at the start of a line.
-func skipTextFiller(s string) string {
+// and returns the trace marker (>, <, >!, <!) that starts the next term, if
+// any.
+func skipTextFiller(s string) (rest, marker string) {
 	for {
 		s = strings.TrimLeft(s, " \t\r\n,")
 		switch {
@@ -99,13 +113,46 @@ func skipTextFiller(s string) string {
 				s = ""
 			}
 		case strings.HasPrefix(s, ">! "), strings.HasPrefix(s, "<! "):
-			s = s[3:]
+			return s[3:], s[:2]
 		case strings.HasPrefix(s, "> "), strings.HasPrefix(s, "< "):
-			s = s[2:]
+			return s[2:], s[:1]
 		default:
-			return s
+			return s, ""
 		}
 	}
+}
+
+// wrapEvent gives an event of the trace notation the envelope its wire
+// format carries events in: UBF(C)'s {'event_out', E} and {'event_in', E},
+// and {"$E": E} for JSON.
+func wrapEvent(wire, marker string, t term.Term) term.Term {
+	switch {
+	case marker == "<!" && wire == "ubf":
+		return term.Tuple{term.Atom("event_out"), t}
+	case marker == ">!" && wire == "ubf":
+		return term.Tuple{term.Atom("event_in"), t}
+	case (marker == "<!" || marker == ">!") && wire == "json":
+		return term.Map{{Key: term.String("$E"), Value: t}}
+	}
+	return t
+}
+
+// announcedState reads " x State" after a reply's term, as decode --side
+// server prints it and replay reads it.
+func announcedState(s string) (state, rest string, ok bool) {
+	t := strings.TrimLeft(s, " \t")
+	if !strings.HasPrefix(t, "x ") && !strings.HasPrefix(t, "x\t") {
+		return "", s, false
+	}
+	t = strings.TrimLeft(t[1:], " \t")
+	end := strings.IndexAny(t, " \t\r\n#%,")
+	if end < 0 {
+		end = len(t)
+	}
+	if end == 0 {
+		return "", s, false
+	}
+	return t[:end], t[end:], true
 }
 
 func lineCol(s string, off int) (line, col int) {

@@ -11,6 +11,8 @@ func TestEncodeGolden(t *testing.T) {
 		{"ubf_float", "float.txt", []string{"--wire", "ubf"}},
 		{"json_key", "json_key.txt", []string{"--wire", "json"}},
 		{"syntax", "syntax.txt", []string{"--wire", "ubf"}},
+		{"ubf_trace", "trace.txt", []string{"--wire", "ubf"}},
+		{"json_trace", "trace.txt", []string{"--wire", "json"}},
 		{"unknown_wire", "terms.txt", []string{"--wire", "xml"}},
 	})
 }
