@@ -355,6 +355,32 @@ func TestRedisThroughProxy(t *testing.T) {
 		}
 	})
 
+	t.Run("RESP3 with pushes", func(t *testing.T) {
+		c := e2eDial(t, kill)
+		c.send(respCmd("HELLO", "3", "AUTH", "default", e2eRedisPassword) + respCmd("SET", "r3:k", "v3") +
+			respCmd("GET", "r3:k") + respCmd("GET", "r3:none") + respCmd("SUBSCRIBE", "r3:chan"))
+		c.await(">3\r\n$9\r\nsubscribe\r\n$7\r\nr3:chan\r\n:1\r\n", 1)
+		pub := e2eDial(t, redis)
+		pub.send(respCmd("AUTH", e2eRedisPassword) + respCmd("PUBLISH", "r3:chan", "pushed"))
+		pub.await(":1\r\n", 1)
+		c.await("$6\r\npushed\r\n", 1)
+		c.send(respCmd("UNSUBSCRIBE", "r3:chan") + respCmd("GET", "r3:k") + respCmd("QUIT"))
+		got := c.closed()
+		for _, w := range []string{"+OK\r\n$2\r\nv3\r\n_\r\n>3", ">3\r\n$7\r\nmessage\r\n$7\r\nr3:chan\r\n$6\r\npushed\r\n",
+			">3\r\n$11\r\nunsubscribe\r\n$7\r\nr3:chan\r\n:0\r\n$2\r\nv3\r\n+OK\r\n"} {
+			if !strings.Contains(got, w) {
+				t.Errorf("RESP3 client did not get %q; got %q", w, got)
+			}
+		}
+		if strings.Contains(got, "contract") {
+			t.Errorf("a conforming RESP3 session was refused: %q", got)
+		}
+		// redis-cli in RESP3: AUTH, then HELLO 3, then the command.
+		if out, err := redisCLI(t, kill, "-3", "GET", "r3:k"); err != nil || out != "v3" {
+			t.Errorf("redis-cli -3: %v %q", err, out)
+		}
+	})
+
 	t.Run("AUTH first", func(t *testing.T) {
 		c := e2eDial(t, kill)
 		c.send(respCmd("GET", "cli:k"))
