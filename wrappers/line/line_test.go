@@ -305,3 +305,41 @@ func TestBuffered(t *testing.T) {
 		t.Errorf("Buffered after the last line: %d", n)
 	}
 }
+
+// BenchmarkDecode measures decoding an SMTP transaction each way.
+func BenchmarkDecode(b *testing.B) {
+	var client, server bytes.Buffer
+	const n = 200
+	for range n {
+		client.WriteString("MAIL FROM:<joe@example.com>\r\nRCPT TO:<ann@example.org>\r\nRSET\r\n")
+		server.WriteString("250 2.1.0 Ok\r\n250-first\r\n250-second\r\n250 last\r\n250 2.0.0 Ok\r\n")
+	}
+	b.Run("client", func(b *testing.B) {
+		b.SetBytes(int64(client.Len()))
+		b.ReportAllocs()
+		for b.Loop() {
+			d := Wire{}.NewSession(wrappers.Options{}).ClientDecoder(bytes.NewReader(client.Bytes()))
+			for {
+				if _, err := d.Next(); err != nil {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*3*n), "ns/msg")
+	})
+	b.Run("server", func(b *testing.B) {
+		b.SetBytes(int64(server.Len()))
+		b.ReportAllocs()
+		for b.Loop() {
+			s := Wire{ClientFirst: true}.NewSession(wrappers.Options{}).(*Session)
+			s.pending = 3 * n
+			d := s.ServerDecoder(bytes.NewReader(server.Bytes()))
+			for {
+				if _, err := d.Next(); err != nil {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*3*n), "ns/msg")
+	})
+}
