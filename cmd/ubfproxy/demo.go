@@ -100,7 +100,21 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 	defer cancel()
 
 	received := &requestLog{}
-	svcAddr, stopService, err := fileserver.Listen(ctx, "127.0.0.1:0", fileserver.Config{OnRequest: received.add})
+	svcAddr, stopService, err := fileserver.Listen(ctx, "127.0.0.1:0", fileserver.Config{OnRequest: func(req term.Term) {
+		received.add(req)
+		// Closing a file takes the service a moment (a flush, say), so
+		// the silly client's read, sent right behind the close, is always
+		// in the proxy's hands before the close's reply leads to stop.
+		// Without it the proxy could also end the conversation at stop
+		// before reading the read: legal too, but not what the demo is
+		// here to show.
+		if tag, _ := term.Tag(req); tag == "close" {
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}})
 	if err != nil {
 		return err
 	}
