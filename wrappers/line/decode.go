@@ -7,6 +7,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 var (
@@ -18,7 +19,7 @@ var (
 // clientDecoder reads the lines a client sends.
 type clientDecoder struct {
 	s     *Session
-	rd    reader
+	rd    bufread.Reader
 	names interner
 	body  []byte // scratch for a DATA body before it is copied out
 }
@@ -26,8 +27,8 @@ type clientDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
 	rd := &d.rd
-	rd.begin()
-	eof, err := rd.atEOF()
+	rd.Begin()
+	eof, err := rd.AtEOF()
 	if err != nil {
 		return wrappers.Message{}, err
 	}
@@ -57,28 +58,28 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	d.s.mu.Lock()
 	d.s.pending++
 	d.s.mu.Unlock()
-	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.raw()}, nil
+	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.Raw()}, nil
 }
 
 // line reads one line without its CRLF or LF, bounded by MaxBinary.
 func (d *clientDecoder) line(what string) ([]byte, error) {
-	at := d.rd.off()
-	line, _, err := d.rd.line(what)
+	at := d.rd.Off()
+	line, _, err := d.rd.Line(what)
 	if err == io.EOF {
-		return nil, d.rd.errAt(d.rd.offset(d.rd.end), "stream ended inside %s (frame started at byte %d)", what, at)
+		return nil, d.rd.ErrAt(d.rd.Offset(d.rd.End), "stream ended inside %s (frame started at byte %d)", what, at)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(line) > d.rd.lim.MaxBinary {
-		return nil, d.rd.limitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, len(line), d.rd.lim.MaxBinary)
+	if len(line) > d.rd.Lim.MaxBinary {
+		return nil, d.rd.LimitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, len(line), d.rd.Lim.MaxBinary)
 	}
 	return line, nil
 }
 
 // command reads a command line; BDAT takes its chunk with it.
 func (d *clientDecoder) command() (term.Term, error) {
-	at := d.rd.off()
+	at := d.rd.Off()
 	line, err := d.line("a command line")
 	if err != nil {
 		return nil, err
@@ -93,18 +94,18 @@ func (d *clientDecoder) command() (term.Term, error) {
 	if perr != nil || size < 0 {
 		return t, nil // the server will refuse it; nothing follows
 	}
-	if size > int64(d.rd.lim.MaxBinary) {
-		return nil, d.rd.limitAt(at, "BDAT chunk of %d bytes exceeds the limit of %d bytes", size, d.rd.lim.MaxBinary)
+	if size > int64(d.rd.Lim.MaxBinary) {
+		return nil, d.rd.LimitAt(at, "BDAT chunk of %d bytes exceeds the limit of %d bytes", size, d.rd.Lim.MaxBinary)
 	}
-	if int64(d.rd.pos-d.rd.start)+size > int64(d.rd.lim.MaxFrame) {
-		return nil, d.rd.limitAt(at, "BDAT chunk of %d bytes exceeds the frame limit of %d bytes", size, d.rd.lim.MaxFrame)
+	if int64(d.rd.Pos-d.rd.Start)+size > int64(d.rd.Lim.MaxFrame) {
+		return nil, d.rd.LimitAt(at, "BDAT chunk of %d bytes exceeds the frame limit of %d bytes", size, d.rd.Lim.MaxFrame)
 	}
-	if err := d.rd.need(int(size), "a BDAT chunk"); err != nil {
+	if err := d.rd.Need(int(size), "a BDAT chunk"); err != nil {
 		return nil, err
 	}
 	chunk := make([]byte, size)
-	copy(chunk, d.rd.buf[d.rd.pos:])
-	d.rd.pos += int(size)
+	copy(chunk, d.rd.Buf[d.rd.Pos:])
+	d.rd.Pos += int(size)
 	return append(tu, term.Binary(chunk)), nil
 }
 
@@ -112,10 +113,10 @@ func (d *clientDecoder) command() (term.Term, error) {
 func (d *clientDecoder) data() (term.Term, error) {
 	body := d.body[:0]
 	for {
-		rel := d.rd.pos - d.rd.start // fill may move the frame in the buffer
-		line, _, err := d.rd.line("a DATA body")
+		rel := d.rd.Pos - d.rd.Start // fill may move the frame in the buffer
+		line, _, err := d.rd.Line("a DATA body")
 		if err == io.EOF {
-			return nil, d.rd.errAt(d.rd.offset(d.rd.end), "stream ended inside a DATA body (frame started at byte %d)", d.rd.offset(d.rd.start))
+			return nil, d.rd.ErrAt(d.rd.Offset(d.rd.End), "stream ended inside a DATA body (frame started at byte %d)", d.rd.Offset(d.rd.Start))
 		}
 		if err != nil {
 			return nil, err
@@ -123,14 +124,14 @@ func (d *clientDecoder) data() (term.Term, error) {
 		if len(line) == 1 && line[0] == '.' {
 			break
 		}
-		at := d.rd.start + rel
+		at := d.rd.Start + rel
 		if len(line) > 0 && line[0] == '.' {
 			at++ // undo dot-stuffing
 		}
-		if len(body)+d.rd.pos-at > d.rd.lim.MaxBinary {
-			return nil, d.rd.limitAt(d.rd.offset(d.rd.start), "DATA body exceeds the limit of %d bytes", d.rd.lim.MaxBinary)
+		if len(body)+d.rd.Pos-at > d.rd.Lim.MaxBinary {
+			return nil, d.rd.LimitAt(d.rd.Offset(d.rd.Start), "DATA body exceeds the limit of %d bytes", d.rd.Lim.MaxBinary)
 		}
-		body = append(body, d.rd.buf[at:d.rd.pos]...)
+		body = append(body, d.rd.Buf[at:d.rd.Pos]...)
 	}
 	out := make([]byte, len(body))
 	copy(out, body)
@@ -143,7 +144,7 @@ func (d *clientDecoder) data() (term.Term, error) {
 // serverDecoder reads the lines a server sends.
 type serverDecoder struct {
 	s     *Session
-	rd    reader
+	rd    bufread.Reader
 	names interner
 	texts term.List // scratch for a multi-line reply
 }
@@ -151,8 +152,8 @@ type serverDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.rd
-	rd.begin()
-	eof, err := rd.atEOF()
+	rd.Begin()
+	eof, err := rd.AtEOF()
 	if err != nil {
 		return wrappers.Message{}, err
 	}
@@ -181,13 +182,13 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 		}
 	}
 	d.s.mu.Unlock()
-	return wrappers.Message{Kind: kind, Term: t, Raw: rd.raw()}, nil
+	return wrappers.Message{Kind: kind, Term: t, Raw: rd.Raw()}, nil
 }
 
 // reply reads one server message: a coded reply of one or more lines, or a
 // line without a code.
 func (d *serverDecoder) reply() (term.Term, error) {
-	at := d.rd.off()
+	at := d.rd.Off()
 	line, err := d.line(at)
 	if err != nil {
 		return nil, err
@@ -201,7 +202,7 @@ func (d *serverDecoder) reply() (term.Term, error) {
 	}
 	texts := append(d.texts[:0], term.String(text))
 	for sep == '-' {
-		lat := d.rd.off()
+		lat := d.rd.Off()
 		line, err := d.line(lat)
 		if err != nil {
 			return nil, err
@@ -209,7 +210,7 @@ func (d *serverDecoder) reply() (term.Term, error) {
 		var code2 int64
 		code2, sep, text, ok = coded(line)
 		if !ok || code2 != code {
-			return nil, d.rd.errAt(lat, "line %d of a multi-line %d reply does not start with %d: %q", len(texts)+1, code, code, truncate(line))
+			return nil, d.rd.ErrAt(lat, "line %d of a multi-line %d reply does not start with %d: %q", len(texts)+1, code, code, truncate(line))
 		}
 		texts = append(texts, term.String(text))
 	}
@@ -218,15 +219,15 @@ func (d *serverDecoder) reply() (term.Term, error) {
 }
 
 func (d *serverDecoder) line(at int64) ([]byte, error) {
-	line, _, err := d.rd.line("a reply line")
+	line, _, err := d.rd.Line("a reply line")
 	if err == io.EOF {
-		return nil, d.rd.errAt(d.rd.offset(d.rd.end), "stream ended inside a reply (frame started at byte %d)", d.rd.offset(d.rd.start))
+		return nil, d.rd.ErrAt(d.rd.Offset(d.rd.End), "stream ended inside a reply (frame started at byte %d)", d.rd.Offset(d.rd.Start))
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(line) > d.rd.lim.MaxBinary {
-		return nil, d.rd.limitAt(at, "reply line of %d bytes exceeds the limit of %d bytes", len(line), d.rd.lim.MaxBinary)
+	if len(line) > d.rd.Lim.MaxBinary {
+		return nil, d.rd.LimitAt(at, "reply line of %d bytes exceeds the limit of %d bytes", len(line), d.rd.Lim.MaxBinary)
 	}
 	return line, nil
 }
@@ -258,7 +259,7 @@ func truncate(b []byte) string {
 }
 
 // Buffered implements wrappers.Bufferer.
-func (d *clientDecoder) Buffered() int { return d.rd.buffered() }
+func (d *clientDecoder) Buffered() int { return d.rd.Buffered() }
 
 // Buffered implements wrappers.Bufferer.
-func (d *serverDecoder) Buffered() int { return d.rd.buffered() }
+func (d *serverDecoder) Buffered() int { return d.rd.Buffered() }

@@ -46,6 +46,7 @@
 package line
 
 import (
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"io"
 	"sync"
 
@@ -94,12 +95,12 @@ type Session struct {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &clientDecoder{s: s, rd: newReader(r, s.lim), names: interner{}}
+	return &clientDecoder{s: s, rd: bufread.New(r, s.lim, "line"), names: interner{}}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &serverDecoder{s: s, rd: newReader(r, s.lim), names: interner{}}
+	return &serverDecoder{s: s, rd: bufread.New(r, s.lim, "line"), names: interner{}}
 }
 
 // Dropped implements wrappers.Dropper. A call the proxy did not forward

@@ -18,8 +18,8 @@ type clientDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
-	rd.begin()
-	eof, err := rd.atEOF()
+	rd.Begin()
+	eof, err := rd.AtEOF()
 	if err != nil {
 		return wrappers.Message{}, err
 	}
@@ -27,7 +27,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 		return wrappers.Message{}, io.EOF
 	}
 	var t term.Term
-	if rd.buf[rd.pos] == '*' {
+	if rd.Buf[rd.Pos] == '*' {
 		t, err = d.multibulk()
 	} else {
 		t, err = d.inline()
@@ -37,7 +37,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	}
 	if t == nil {
 		// Redis skips empty arrays and blank inline lines without a reply.
-		return wrappers.Message{Kind: wrappers.Filler, Raw: rd.raw()}, nil
+		return wrappers.Message{Kind: wrappers.Filler, Raw: rd.Raw()}, nil
 	}
 	name, _ := term.Tag(t)
 	c := call{op: opOf(name)}
@@ -45,21 +45,21 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 		c.args = len(tu) - 1
 	}
 	d.s.push(c)
-	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.raw()}, nil
+	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.Raw()}, nil
 }
 
 // multibulk reads a command sent as an array of bulk strings. It returns
 // nil for the arrays Redis ignores (*0 and *-1).
 func (d *clientDecoder) multibulk() (term.Term, error) {
 	p := &d.p
-	at := p.rd.off()
-	p.rd.pos++
+	at := p.rd.Off()
+	p.rd.Pos++
 	n, streamed, err := p.header(at, "command array")
 	if err != nil {
 		return nil, err
 	}
 	if streamed {
-		return nil, p.rd.errAt(at+1, "a command cannot be a streamed array")
+		return nil, p.rd.ErrAt(at+1, "a command cannot be a streamed array")
 	}
 	if n <= 0 {
 		return nil, nil
@@ -74,20 +74,20 @@ func (d *clientDecoder) multibulk() (term.Term, error) {
 		tu = make(term.Tuple, 1, capFor(n))
 	}
 	for i := int64(0); i < n; i++ {
-		if err := p.rd.need(1, "a command argument"); err != nil {
+		if err := p.rd.Need(1, "a command argument"); err != nil {
 			return nil, err
 		}
-		aat := p.rd.off()
-		if c := p.rd.buf[p.rd.pos]; c != '$' {
-			return nil, p.rd.errAt(aat, "argument %d of %d of a command is %s, not a bulk string ('$')", i+1, n, quoteByte(c))
+		aat := p.rd.Off()
+		if c := p.rd.Buf[p.rd.Pos]; c != '$' {
+			return nil, p.rd.ErrAt(aat, "argument %d of %d of a command is %s, not a bulk string ('$')", i+1, n, quoteByte(c))
 		}
-		p.rd.pos++
+		p.rd.Pos++
 		ln, streamed, err := p.header(aat, "argument")
 		if err != nil {
 			return nil, err
 		}
 		if streamed || ln < 0 {
-			return nil, p.rd.errAt(aat+1, "argument %d of %d of a command has no length", i+1, n)
+			return nil, p.rd.ErrAt(aat+1, "argument %d of %d of a command has no length", i+1, n)
 		}
 		b, err := p.blob(aat, ln, "argument")
 		if err != nil {
@@ -109,10 +109,10 @@ func (d *clientDecoder) multibulk() (term.Term, error) {
 // inline reads a command sent as a line of words (telnet style).
 func (d *clientDecoder) inline() (term.Term, error) {
 	p := &d.p
-	at := p.rd.off()
-	line, _, err := p.rd.line("inline command")
+	at := p.rd.Off()
+	line, _, err := p.rd.Line("inline command")
 	if errors.Is(err, io.EOF) {
-		return nil, p.rd.errAt(p.rd.offset(p.rd.end), "stream ended inside an inline command (frame started at byte %d)", at)
+		return nil, p.rd.ErrAt(p.rd.Offset(p.rd.End), "stream ended inside an inline command (frame started at byte %d)", at)
 	}
 	if err != nil {
 		return nil, err
@@ -120,14 +120,14 @@ func (d *clientDecoder) inline() (term.Term, error) {
 	args, bad := splitArgs(line, d.args[:0])
 	d.args = args[:0]
 	if bad >= 0 {
-		return nil, p.rd.errAt(at+int64(bad), "unbalanced quotes in inline command")
+		return nil, p.rd.ErrAt(at+int64(bad), "unbalanced quotes in inline command")
 	}
 	if len(args) == 0 {
 		return nil, nil
 	}
 	for _, a := range args {
-		if len(a) > p.rd.lim.MaxBinary {
-			return nil, p.rd.limitAt(at, "inline argument of %d bytes exceeds the limit of %d bytes", len(a), p.rd.lim.MaxBinary)
+		if len(a) > p.rd.Lim.MaxBinary {
+			return nil, p.rd.LimitAt(at, "inline argument of %d bytes exceeds the limit of %d bytes", len(a), p.rd.Lim.MaxBinary)
 		}
 	}
 	name := p.names.atom(args[0])
@@ -254,4 +254,4 @@ func unhex(c byte) byte {
 }
 
 // Buffered implements wrappers.Bufferer.
-func (d *clientDecoder) Buffered() int { return d.p.rd.buffered() }
+func (d *clientDecoder) Buffered() int { return d.p.rd.Buffered() }

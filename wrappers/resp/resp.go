@@ -69,6 +69,7 @@
 package resp
 
 import (
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"io"
 	"strings"
 	"sync"
@@ -174,12 +175,12 @@ type Session struct {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &clientDecoder{s: s, p: parser{rd: newReader(r, s.lim), names: interner{}}}
+	return &clientDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: interner{}}}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &serverDecoder{s: s, p: parser{rd: newReader(r, s.lim), names: interner{}}}
+	return &serverDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: interner{}}}
 }
 
 // Dropped implements wrappers.Dropper: a call the proxy did not forward

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // msg is a decoded message in a comparable form.
@@ -603,8 +604,8 @@ func TestBuffersAreReused(t *testing.T) {
 			first = m.Term
 		}
 	}
-	if cap(d.p.rd.buf) > 64<<10 {
-		t.Errorf("buffer grew to %d bytes for 30-byte frames", cap(d.p.rd.buf))
+	if cap(d.p.rd.Buf) > 64<<10 {
+		t.Errorf("buffer grew to %d bytes for 30-byte frames", cap(d.p.rd.Buf))
 	}
 	if first.String() != `{set, <<"key">>, <<"value">>}` {
 		t.Errorf("an earlier term changed when the buffer was reused: %v", first)
@@ -690,8 +691,8 @@ func TestBufferedAndShrink(t *testing.T) {
 	if len(left) != 4 || left[0] == 0 || left[3] != 0 {
 		t.Errorf("Buffered after each message: %v", left)
 	}
-	if cap(d.p.rd.buf) > shrinkAbove {
-		t.Errorf("the buffer grown by a 1 MB frame is kept: %d bytes", cap(d.p.rd.buf))
+	if cap(d.p.rd.Buf) > bufread.ShrinkAbove {
+		t.Errorf("the buffer grown by a 1 MB frame is kept: %d bytes", cap(d.p.rd.Buf))
 	}
 }
 

@@ -24,8 +24,8 @@ var (
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
-	rd.begin()
-	eof, err := rd.atEOF()
+	rd.Begin()
+	eof, err := rd.AtEOF()
 	if err != nil {
 		return wrappers.Message{}, err
 	}
@@ -37,7 +37,7 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 		return wrappers.Message{}, err
 	}
 	if d.p.endSeq {
-		return wrappers.Message{}, rd.errAt(rd.offset(rd.start), "end marker '.' outside a streamed aggregate")
+		return wrappers.Message{}, rd.ErrAt(rd.Offset(rd.Start), "end marker '.' outside a streamed aggregate")
 	}
 	return d.classify(v, c)
 }
@@ -80,9 +80,9 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 			}
 		}
 	}
-	if c == '+' && s.monitor && bytes.IndexByte(rd.raw(), ' ') >= 0 {
+	if c == '+' && s.monitor && bytes.IndexByte(rd.Raw(), ' ') >= 0 {
 		s.mu.Unlock()
-		text := rd.raw()
+		text := rd.Raw()
 		text = text[1 : len(text)-2]
 		return d.event(term.Tuple{atomMonitor, d.p.bytes.binary(text)}), nil
 	}
@@ -105,11 +105,11 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 }
 
 func (d *serverDecoder) event(t term.Term) wrappers.Message {
-	return wrappers.Message{Kind: wrappers.Event, Term: t, Raw: d.p.rd.raw()}
+	return wrappers.Message{Kind: wrappers.Event, Term: t, Raw: d.p.rd.Raw()}
 }
 
 func (d *serverDecoder) reply(t term.Term) wrappers.Message {
-	return wrappers.Message{Kind: wrappers.Reply, Term: t, Raw: d.p.rd.raw()}
+	return wrappers.Message{Kind: wrappers.Reply, Term: t, Raw: d.p.rd.Raw()}
 }
 
 // merge reads the rest of the want confirmations of kind o that answer one
@@ -120,7 +120,7 @@ func (d *serverDecoder) merge(o op, ch term.Term, n int64, want int) wrappers.Me
 	chans := make(term.List, 1, min(want, 64))
 	chans[0] = ch
 	for len(chans) < want {
-		mark := rd.pos - rd.start // fill may move the frame; keep the mark relative
+		mark := rd.Pos - rd.Start // fill may move the frame; keep the mark relative
 		v, c, err := d.p.value(0)
 		var (
 			o2  op
@@ -137,7 +137,7 @@ func (d *serverDecoder) merge(o op, ch term.Term, n int64, want int) wrappers.Me
 			// Something else came between the confirmations: deliver
 			// those read so far; the frame is read again by the next Next
 			// (and an error, if that was one, is reported then).
-			rd.pos = rd.start + mark
+			rd.Pos = rd.Start + mark
 			d.p.endSeq = false
 			d.s.mu.Lock()
 			d.s.stray[o] += want - len(chans)
@@ -213,4 +213,4 @@ func pushTuple(p *parser, l term.List) term.Term {
 }
 
 // Buffered implements wrappers.Bufferer.
-func (d *serverDecoder) Buffered() int { return d.p.rd.buffered() }
+func (d *serverDecoder) Buffered() int { return d.p.rd.Buffered() }

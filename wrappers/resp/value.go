@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // Terms with fixed spellings.
@@ -58,7 +59,7 @@ func (s *slab) binary(b []byte) term.Binary {
 
 // parser reads RESP values from a reader.
 type parser struct {
-	rd     reader
+	rd     bufread.Reader
 	names  interner
 	bytes  slab
 	endSeq bool // the last value read was a streamed aggregate's end marker
@@ -71,19 +72,19 @@ const minElem = 3
 // header reads the rest of a type line and parses it as a length or count.
 // It accepts -1 (null) and "?" (streamed) and reports them.
 func (p *parser) header(at int64, what string) (n int64, streamed bool, err error) {
-	line, crlf, err := p.rd.line(what)
+	line, crlf, err := p.rd.Line(what)
 	if err != nil {
 		return 0, false, err
 	}
 	if !crlf {
-		return 0, false, p.rd.errAt(at, "%s header is not ended by CRLF", what)
+		return 0, false, p.rd.ErrAt(at, "%s header is not ended by CRLF", what)
 	}
 	if len(line) == 1 && line[0] == '?' {
 		return 0, true, nil
 	}
 	n, perr := strconv.ParseInt(string(line), 10, 64)
 	if perr != nil || len(line) == 0 || (n < 0 && n != -1) || line[0] == '+' {
-		return 0, false, p.rd.errAt(at+1, "invalid %s length %q", what, truncate(line))
+		return 0, false, p.rd.ErrAt(at+1, "invalid %s length %q", what, truncate(line))
 	}
 	return n, false, nil
 }
@@ -91,32 +92,32 @@ func (p *parser) header(at int64, what string) (n int64, streamed bool, err erro
 // blob reads n bytes followed by CRLF, starting at the parse position, and
 // returns them as a slice of the buffer, valid until the next read.
 func (p *parser) blob(at int64, n int64, what string) ([]byte, error) {
-	if n > int64(p.rd.lim.MaxBinary) {
-		return nil, p.rd.limitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, n, p.rd.lim.MaxBinary)
+	if n > int64(p.rd.Lim.MaxBinary) {
+		return nil, p.rd.LimitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, n, p.rd.Lim.MaxBinary)
 	}
-	if int64(p.rd.pos-p.rd.start)+n+2 > int64(p.rd.lim.MaxFrame) {
-		return nil, p.rd.limitAt(at, "%s of %d bytes exceeds the frame limit of %d bytes", what, n, p.rd.lim.MaxFrame)
+	if int64(p.rd.Pos-p.rd.Start)+n+2 > int64(p.rd.Lim.MaxFrame) {
+		return nil, p.rd.LimitAt(at, "%s of %d bytes exceeds the frame limit of %d bytes", what, n, p.rd.Lim.MaxFrame)
 	}
-	if err := p.rd.need(int(n)+2, what); err != nil {
+	if err := p.rd.Need(int(n)+2, what); err != nil {
 		return nil, err
 	}
-	b := p.rd.buf[p.rd.pos : p.rd.pos+int(n)]
-	if p.rd.buf[p.rd.pos+int(n)] != '\r' || p.rd.buf[p.rd.pos+int(n)+1] != '\n' {
-		return nil, p.rd.errAt(p.rd.offset(p.rd.pos+int(n)), "%s of %d bytes is not followed by CRLF", what, n)
+	b := p.rd.Buf[p.rd.Pos : p.rd.Pos+int(n)]
+	if p.rd.Buf[p.rd.Pos+int(n)] != '\r' || p.rd.Buf[p.rd.Pos+int(n)+1] != '\n' {
+		return nil, p.rd.ErrAt(p.rd.Offset(p.rd.Pos+int(n)), "%s of %d bytes is not followed by CRLF", what, n)
 	}
-	p.rd.pos += int(n) + 2
+	p.rd.Pos += int(n) + 2
 	return b, nil
 }
 
 // count checks an aggregate's declared number of elements against the
 // frame budget and the depth limit before anything is allocated.
 func (p *parser) count(at int64, n int64, per int64, depth int, what string) error {
-	if depth > p.rd.lim.MaxDepth {
-		return p.rd.limitAt(at, "%s nested %d deep exceeds the depth limit of %d", what, depth, p.rd.lim.MaxDepth)
+	if depth > p.rd.Lim.MaxDepth {
+		return p.rd.LimitAt(at, "%s nested %d deep exceeds the depth limit of %d", what, depth, p.rd.Lim.MaxDepth)
 	}
-	budget := int64(p.rd.lim.MaxFrame - (p.rd.pos - p.rd.start))
+	budget := int64(p.rd.Lim.MaxFrame - (p.rd.Pos - p.rd.Start))
 	if n > budget/(minElem*per) {
-		return p.rd.limitAt(at, "%s of %d elements cannot fit in the frame limit of %d bytes", what, n, p.rd.lim.MaxFrame)
+		return p.rd.LimitAt(at, "%s of %d elements cannot fit in the frame limit of %d bytes", what, n, p.rd.Lim.MaxFrame)
 	}
 	return nil
 }
@@ -136,20 +137,20 @@ func capFor(n int64) int {
 func (p *parser) value(depth int) (term.Term, byte, error) {
 	p.endSeq = false
 	for {
-		if err := p.rd.need(1, "a value"); err != nil {
+		if err := p.rd.Need(1, "a value"); err != nil {
 			return nil, 0, err
 		}
-		at := p.rd.off()
-		c := p.rd.buf[p.rd.pos]
-		p.rd.pos++
+		at := p.rd.Off()
+		c := p.rd.Buf[p.rd.Pos]
+		p.rd.Pos++
 		switch c {
 		case '+':
 			line, err := p.simpleLine(at, "simple string")
 			if err != nil {
 				return nil, c, err
 			}
-			if len(line) > p.rd.lim.MaxBinary {
-				return nil, c, p.rd.limitAt(at, "simple string of %d bytes exceeds the limit of %d bytes", len(line), p.rd.lim.MaxBinary)
+			if len(line) > p.rd.Lim.MaxBinary {
+				return nil, c, p.rd.LimitAt(at, "simple string of %d bytes exceeds the limit of %d bytes", len(line), p.rd.Lim.MaxBinary)
 			}
 			return p.names.atom(line), c, nil
 		case '-':
@@ -165,7 +166,7 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 			}
 			v, perr := strconv.ParseInt(string(line), 10, 64)
 			if perr != nil {
-				return nil, c, p.rd.errAt(at+1, "invalid integer %q", truncate(line))
+				return nil, c, p.rd.ErrAt(at+1, "invalid integer %q", truncate(line))
 			}
 			return term.Int(v), c, nil
 		case '(':
@@ -173,12 +174,12 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 			if err != nil {
 				return nil, c, err
 			}
-			if len(line) > p.rd.lim.MaxBinary {
-				return nil, c, p.rd.limitAt(at, "big number of %d digits exceeds the limit of %d bytes", len(line), p.rd.lim.MaxBinary)
+			if len(line) > p.rd.Lim.MaxBinary {
+				return nil, c, p.rd.LimitAt(at, "big number of %d digits exceeds the limit of %d bytes", len(line), p.rd.Lim.MaxBinary)
 			}
 			v, ok := term.ParseInteger(string(line))
 			if !ok {
-				return nil, c, p.rd.errAt(at+1, "invalid big number %q", truncate(line))
+				return nil, c, p.rd.ErrAt(at+1, "invalid big number %q", truncate(line))
 			}
 			return v, c, nil
 		case ',':
@@ -188,7 +189,7 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 			}
 			v, perr := strconv.ParseFloat(string(line), 64)
 			if perr != nil && !isRangeErr(perr) {
-				return nil, c, p.rd.errAt(at+1, "invalid double %q", truncate(line))
+				return nil, c, p.rd.ErrAt(at+1, "invalid double %q", truncate(line))
 			}
 			return term.Float(v), c, nil
 		case '#':
@@ -202,14 +203,14 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 			case "f":
 				return atomFalse, c, nil
 			}
-			return nil, c, p.rd.errAt(at+1, "invalid boolean %q (want t or f)", truncate(line))
+			return nil, c, p.rd.ErrAt(at+1, "invalid boolean %q (want t or f)", truncate(line))
 		case '_':
 			line, err := p.simpleLine(at, "null")
 			if err != nil {
 				return nil, c, err
 			}
 			if len(line) != 0 {
-				return nil, c, p.rd.errAt(at+1, "null followed by %q", truncate(line))
+				return nil, c, p.rd.ErrAt(at+1, "null followed by %q", truncate(line))
 			}
 			return atomNil, c, nil
 		case '$', '!', '=':
@@ -234,24 +235,24 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 				return nil, c, err
 			}
 			if len(line) != 0 {
-				return nil, c, p.rd.errAt(at+1, "end marker followed by %q", truncate(line))
+				return nil, c, p.rd.ErrAt(at+1, "end marker followed by %q", truncate(line))
 			}
 			p.endSeq = true
 			return nil, c, nil
 		default:
-			return nil, c, p.rd.errAt(at, "unknown RESP type byte %s", quoteByte(c))
+			return nil, c, p.rd.ErrAt(at, "unknown RESP type byte %s", quoteByte(c))
 		}
 	}
 }
 
 // simpleLine reads the rest of a one-line value, which must end in CRLF.
 func (p *parser) simpleLine(at int64, what string) ([]byte, error) {
-	line, crlf, err := p.rd.line(what)
+	line, crlf, err := p.rd.Line(what)
 	if err != nil {
 		return nil, err
 	}
 	if !crlf {
-		return nil, p.rd.errAt(at, "%s is not ended by CRLF", what)
+		return nil, p.rd.ErrAt(at, "%s is not ended by CRLF", what)
 	}
 	return line, nil
 }
@@ -267,12 +268,12 @@ func (p *parser) bulk(at int64, c byte) (term.Term, error) {
 	switch {
 	case streamed:
 		if c != '$' {
-			return nil, p.rd.errAt(at, "%s cannot be streamed", what)
+			return nil, p.rd.ErrAt(at, "%s cannot be streamed", what)
 		}
 		return p.streamedBulk(at)
 	case n == -1:
 		if c != '$' {
-			return nil, p.rd.errAt(at+1, "%s cannot be null", what)
+			return nil, p.rd.ErrAt(at+1, "%s cannot be null", what)
 		}
 		return atomNil, nil
 	default:
@@ -285,7 +286,7 @@ func (p *parser) bulk(at int64, c byte) (term.Term, error) {
 		return term.Tuple{atomError, p.bytes.binary(b)}, nil
 	case '=':
 		if len(b) < 4 || b[3] != ':' {
-			return nil, p.rd.errAt(at, "verbatim string does not start with a three-letter format and ':'")
+			return nil, p.rd.ErrAt(at, "verbatim string does not start with a three-letter format and ':'")
 		}
 		return p.bytes.binary(b[4:]), nil
 	}
@@ -296,26 +297,26 @@ func (p *parser) bulk(at int64, c byte) (term.Term, error) {
 func (p *parser) streamedBulk(at int64) (term.Term, error) {
 	var out []byte
 	for {
-		if err := p.rd.need(1, "a streamed string chunk"); err != nil {
+		if err := p.rd.Need(1, "a streamed string chunk"); err != nil {
 			return nil, err
 		}
-		cat := p.rd.off()
-		if c := p.rd.buf[p.rd.pos]; c != ';' {
-			return nil, p.rd.errAt(cat, "expected ';' (a streamed string chunk), got %s", quoteByte(c))
+		cat := p.rd.Off()
+		if c := p.rd.Buf[p.rd.Pos]; c != ';' {
+			return nil, p.rd.ErrAt(cat, "expected ';' (a streamed string chunk), got %s", quoteByte(c))
 		}
-		p.rd.pos++
+		p.rd.Pos++
 		n, streamed, err := p.header(cat, "streamed string chunk")
 		if err != nil {
 			return nil, err
 		}
 		if streamed || n < 0 {
-			return nil, p.rd.errAt(cat+1, "invalid streamed string chunk length")
+			return nil, p.rd.ErrAt(cat+1, "invalid streamed string chunk length")
 		}
 		if n == 0 {
 			return term.Binary(out), nil
 		}
-		if int64(len(out))+n > int64(p.rd.lim.MaxBinary) {
-			return nil, p.rd.limitAt(cat, "streamed string longer than the limit of %d bytes", p.rd.lim.MaxBinary)
+		if int64(len(out))+n > int64(p.rd.Lim.MaxBinary) {
+			return nil, p.rd.LimitAt(cat, "streamed string longer than the limit of %d bytes", p.rd.Lim.MaxBinary)
 		}
 		b, err := p.blob(cat, n, "streamed string chunk")
 		if err != nil {
@@ -334,7 +335,7 @@ func (p *parser) aggregate(at int64, c byte, depth int) (term.Term, error) {
 	}
 	if n == -1 {
 		if c != '*' {
-			return nil, p.rd.errAt(at+1, "%s cannot be null", what)
+			return nil, p.rd.ErrAt(at+1, "%s cannot be null", what)
 		}
 		return atomNil, nil
 	}
@@ -364,7 +365,7 @@ func (p *parser) aggregate(at int64, c byte, depth int) (term.Term, error) {
 			return nil, err
 		}
 		if p.endSeq {
-			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker inside a %s of declared length %d", what, n)
+			return nil, p.rd.ErrAt(p.rd.Offset(p.rd.Pos-3), "end marker inside a %s of declared length %d", what, n)
 		}
 		l = append(l, v)
 	}
@@ -378,7 +379,7 @@ func (p *parser) mapValue(at int64, depth int) (term.Term, error) {
 		return nil, err
 	}
 	if n == -1 {
-		return nil, p.rd.errAt(at+1, "map cannot be null")
+		return nil, p.rd.ErrAt(at+1, "map cannot be null")
 	}
 	if err := p.count(at, n, 2, depth+1, "map"); err != nil {
 		return nil, err
@@ -394,14 +395,14 @@ func (p *parser) mapValue(at int64, depth int) (term.Term, error) {
 				p.endSeq = false
 				return m, nil
 			}
-			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker inside a map of declared length %d", n)
+			return nil, p.rd.ErrAt(p.rd.Offset(p.rd.Pos-3), "end marker inside a map of declared length %d", n)
 		}
 		v, _, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
 		if p.endSeq {
-			return nil, p.rd.errAt(p.rd.offset(p.rd.pos-3), "end marker between a map key and its value")
+			return nil, p.rd.ErrAt(p.rd.Offset(p.rd.Pos-3), "end marker between a map key and its value")
 		}
 		m = append(m, term.MapEntry{Key: k, Value: v})
 	}
