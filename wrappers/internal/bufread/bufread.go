@@ -159,6 +159,12 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 	for {
 		if i := bytes.IndexByte(b.Buf[scanned:b.End], '\n'); i >= 0 {
 			e := scanned + i
+			if e+1-b.Start > b.Lim.MaxFrame {
+				// The line end may arrive in the same read as bytes far
+				// past the limit: check the frame here too, not only
+				// before reading more.
+				return nil, false, b.LimitAt(b.Off(), "%s would make the frame longer than the limit of %d bytes", what, b.Lim.MaxFrame)
+			}
 			line = b.Buf[b.Pos:e]
 			b.Pos = e + 1
 			if len(line) > 0 && line[len(line)-1] == '\r' {

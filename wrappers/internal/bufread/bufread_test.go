@@ -1,0 +1,131 @@
+package bufread
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+func lim(frame int) wrappers.Limits {
+	return wrappers.Limits{MaxFrame: frame, MaxDepth: 10, MaxBinary: frame, MaxIntDigits: 10}
+}
+
+// lines reads every line of one frame and returns them, or the first error.
+func lines(r io.Reader, l wrappers.Limits, n int) ([]string, error) {
+	rd := New(r, l, "test")
+	rd.Begin()
+	var out []string
+	for range n {
+		line, _, err := rd.Line("a line")
+		if err != nil {
+			return out, err
+		}
+		out = append(out, string(line))
+	}
+	return out, nil
+}
+
+func TestLineSplitReads(t *testing.T) {
+	in := "one\r\ntwo\nthree\r\n"
+	for name, r := range map[string]io.Reader{
+		"whole":    strings.NewReader(in),
+		"one byte": iotest.OneByteReader(strings.NewReader(in)),
+		"half":     iotest.HalfReader(strings.NewReader(in)),
+	} {
+		got, err := lines(r, lim(1<<10), 3)
+		if err != nil || strings.Join(got, "|") != "one|two|three" {
+			t.Errorf("%s: got %q, %v", name, got, err)
+		}
+	}
+}
+
+func TestLineFrameLimit(t *testing.T) {
+	// Three lines of 5 bytes in one frame of at most 12: the third is
+	// refused whether it arrives in the same read as the first or later.
+	in := "aaaa\nbbbb\ncccc\n"
+	for name, r := range map[string]io.Reader{
+		"whole":    strings.NewReader(in),
+		"one byte": iotest.OneByteReader(strings.NewReader(in)),
+	} {
+		got, err := lines(r, lim(12), 3)
+		var fe *wrappers.FrameError
+		if !errors.As(err, &fe) || !fe.Limit {
+			t.Fatalf("%s: got %q, %v; want a limit error", name, got, err)
+		}
+		if len(got) != 2 {
+			t.Errorf("%s: %d lines before the limit, want 2", name, len(got))
+		}
+		if fe.Offset != 10 {
+			t.Errorf("%s: limit error at byte %d, want 10 (the third line)", name, fe.Offset)
+		}
+	}
+}
+
+func TestLineEOF(t *testing.T) {
+	rd := New(strings.NewReader(""), lim(100), "test")
+	rd.Begin()
+	if _, _, err := rd.Line("a line"); err != io.EOF {
+		t.Errorf("empty stream: %v, want io.EOF", err)
+	}
+	rd = New(strings.NewReader("abc"), lim(100), "test")
+	rd.Begin()
+	_, _, err := rd.Line("a line")
+	var fe *wrappers.FrameError
+	if !errors.As(err, &fe) || fe.Limit || !strings.Contains(fe.Msg, "stream ended inside a line") {
+		t.Errorf("cut line: %v, want a frame error naming the line", err)
+	}
+}
+
+func TestNeed(t *testing.T) {
+	rd := New(iotest.OneByteReader(strings.NewReader("0123456789")), lim(8), "test")
+	rd.Begin()
+	if err := rd.Need(8, "a chunk"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(rd.Buf[rd.Pos : rd.Pos+8]); got != "01234567" {
+		t.Errorf("Need(8) made %q available", got)
+	}
+	rd.Pos += 8
+	var fe *wrappers.FrameError
+	if err := rd.Need(1, "a chunk"); !errors.As(err, &fe) || !fe.Limit {
+		t.Errorf("Need past the frame limit: %v, want a limit error", err)
+	}
+	rd.Begin()
+	if err := rd.Need(3, "a chunk"); !errors.As(err, &fe) || fe.Limit || fe.Offset != 10 {
+		t.Errorf("Need past the end: %v, want a frame error at byte 10", err)
+	}
+}
+
+func TestReadErrorNamesWrapper(t *testing.T) {
+	rd := New(iotest.ErrReader(errors.New("boom")), lim(100), "line")
+	rd.Begin()
+	if _, _, err := rd.Line("a reply line"); err == nil || err.Error() != "line: reading a reply line: boom" {
+		t.Errorf("got %v", err)
+	}
+	if _, err := rd.AtEOF(); err == nil || err.Error() != "line: boom" {
+		t.Errorf("AtEOF: got %v", err)
+	}
+}
+
+func TestShrinkAfterBigFrame(t *testing.T) {
+	big := strings.Repeat("x", ShrinkAbove*2) + "\nsmall\n"
+	rd := New(strings.NewReader(big), lim(ShrinkAbove*4), "test")
+	rd.Begin()
+	if _, _, err := rd.Line("a line"); err != nil {
+		t.Fatal(err)
+	}
+	rd.Begin()
+	if cap(rd.Buf) > ShrinkAbove {
+		t.Errorf("buffer of %d bytes kept after the big frame", cap(rd.Buf))
+	}
+	if line, _, err := rd.Line("a line"); err != nil || string(line) != "small" {
+		t.Errorf("after shrinking: %q, %v", line, err)
+	}
+	if rd.Offset(rd.Start) != int64(ShrinkAbove*2+1) {
+		t.Errorf("offset %d after shrinking, want %d", rd.Offset(rd.Start), ShrinkAbove*2+1)
+	}
+}
