@@ -147,7 +147,12 @@ func (cp *compiler) importFile(path string, at Pos) {
 	src, err := cp.read(path)
 	if err != nil {
 		if cp.ioErr == nil {
-			cp.ioErr = fmt.Errorf("reading types from %s: %w", path, err)
+			if at.Line > 0 {
+				// Name the +import, possibly in another imported file.
+				cp.ioErr = fmt.Errorf("%s: reading types from %s: %w", at, path, err)
+			} else {
+				cp.ioErr = fmt.Errorf("reading types from %s: %w", path, err)
+			}
 		}
 		cp.errorf(at, "import", "cannot read types from %s: %v", path, unwrapPathError(err))
 		return
