@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,14 +16,18 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
-// codecWires are the wire formats decode and encode know.
-var codecWires = map[string]wrappers.Wire{"ubf": ubf.Wire{}, "json": wjson.Wire{}}
-
-func lookupWire(name string) (wrappers.Wire, error) {
-	if w, ok := codecWires[name]; ok {
-		return w, nil
+// lookupWire returns the wire format decode reads. Every format run knows
+// can be decoded with --side; without it only ubf and json, whose frames
+// read the same whichever side sent them.
+func lookupWire(name, side string) (wrappers.Wire, error) {
+	w, ok := proxyWires[name]
+	if !ok {
+		return nil, usageErrorf("decode: unknown wire format %q (want %s)", name, strings.Join(proxyWireNames(), ", "))
 	}
-	return nil, usageErrorf("unknown wire format %q (want ubf or json)", name)
+	if side == "" && name != "ubf" && name != "json" {
+		return nil, usageErrorf("decode: --wire %s needs --side client or --side server: its client and server frames differ", name)
+	}
+	return w, nil
 }
 
 func newDecodeCmd() *cobra.Command {
@@ -50,13 +55,20 @@ For ubf, a reply {Reply, NextState} is printed as "< Reply x NextState",
 the trace notation for a reply with the state the server announced, so
 replay checks that state too and encode writes the tuple back.
 
+resp and line (Redis, SMTP-like text) need --side: a client's and a
+server's frames read differently. They tell a reply from an event by the
+requests outstanding, which decoding one side alone cannot know: with
+--side server their frames all print as events (<!); edit them into
+replies (<) to build a trace.
+
 Malformed input stops decoding with the byte offset and what was wrong
 (exit status 2), after printing the messages before it.`,
 		Example: `  printf "'person'>p # {p \"Joe\" 123} & {p 'fred' 3~abc~} & \$" | ubfproxy decode --wire ubf
-  ubfproxy decode --wire json --side client capture.ndjson`,
+  ubfproxy decode --wire json --side client capture.ndjson
+  printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' | ubfproxy decode --wire resp --side client`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := lookupWire(wire)
+			w, err := lookupWire(wire, side)
 			if err != nil {
 				return err
 			}
@@ -105,7 +117,7 @@ Malformed input stops decoding with the byte offset and what was wrong
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&wire, "wire", "ubf", "wire format: ubf or json")
+	f.StringVar(&wire, "wire", "ubf", "wire format: "+strings.Join(proxyWireNames(), ", ")+" (resp and line need --side)")
 	f.StringVar(&side, "side", "", "classify the frames as sent by the client or the server (trace notation)")
 	f.BoolVar(&simpleRPC, "simple-rpc", false, "ubf: replies are bare, without {Reply, NextState}")
 	f.IntVar(&limits.MaxFrame, "max-frame", 0, "largest frame in bytes (0: 16 MiB)")

@@ -77,6 +77,9 @@ func TestDecodeGolden(t *testing.T) {
 		{"json_server", "json.in", []string{"--wire", "json", "--side", "server"}},
 		{"json_malformed", "json_malformed.in", []string{"--wire", "json"}},
 		{"unknown_wire", "json.in", []string{"--wire", "xml"}},
+		{"resp_client", "resp_client.in", []string{"--wire", "resp", "--side", "client"}},
+		{"resp_no_side", "resp_client.in", []string{"--wire", "resp"}},
+		{"line_server", "line_server.in", []string{"--wire", "line", "--side", "server"}},
 		{"bad_side", "json.in", []string{"--side", "both"}},
 		{"missing_file", "json.in", []string{"no-such-file.ubf"}},
 	})
