@@ -28,11 +28,6 @@ const maxReplyLine = 512
 // bouncing the mail. The line is ASCII, without control bytes, and no
 // longer than the 512 bytes RFC 5321 allows.
 func (s *Session) ErrorReply(v wrappers.Violation) []byte {
-	return ErrorText(v)
-}
-
-// ErrorText renders v as an SMTP reply line (see Session.ErrorReply).
-func ErrorText(v wrappers.Violation) []byte {
 	var sb strings.Builder
 	if v.Side == wrappers.Server {
 		sb.WriteString("451 4.3.0 Contract violation by the service")

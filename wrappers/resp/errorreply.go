@@ -22,11 +22,6 @@ const maxErrorReply = 1024
 // one frame, and cut to a bounded length. Redis clients raise it as a
 // command error, in order, in place of the reply the command would have had.
 func (s *Session) ErrorReply(v wrappers.Violation) []byte {
-	return ErrorText(v)
-}
-
-// ErrorText renders v as a RESP error frame (see Session.ErrorReply).
-func ErrorText(v wrappers.Violation) []byte {
 	var sb strings.Builder
 	sb.WriteString("ERR contract: ")
 	sb.WriteString(v.Side.String())
