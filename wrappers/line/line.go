@@ -46,12 +46,12 @@
 package line
 
 import (
-	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"io"
 	"sync"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // Wire is the line wire format. Its zero value expects the server to greet

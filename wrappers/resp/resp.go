@@ -69,13 +69,13 @@
 package resp
 
 import (
-	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"io"
 	"strings"
 	"sync"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // Wire is the RESP wire format. Its zero value is ready to use.
