@@ -51,11 +51,21 @@ func newDemoCmd() *cobra.Command {
   - a scripted client that holds the talk's "silly" conversation (open,
     close, read_line) with the service directly, then a conversation that
     keeps the contract through the proxy, then the silly one through the
-    proxy.
+    proxy, and last one that reads on past the end of the file without
+    rewinding.
 
-Every message is printed as it passes, then the proxy's record of the
-violation (a log/slog JSON line, as "ubfproxy run" writes them) and the end
-of the killed session. Exit status 0 means every step went as described.`,
+Every message is printed as it passes, then, for each conversation the
+proxy stops, its record of the violation (a log/slog JSON line, as
+"ubfproxy run" writes them) and the end of the killed session. Exit status
+0 means every step went as described.`,
+		Example: `  # the whole story, in a few seconds
+  ubfproxy demo
+
+  # with the UBF(A) bytes of every message as they cross the wire
+  ubfproxy demo --wire
+
+  # just the outcomes and the violation records
+  ubfproxy demo -q`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sigCtx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
