@@ -101,6 +101,20 @@
 // MaxViolations the session ends, logged once as "too many violations;
 // ending the session"), and the grace period of a shutdown.
 //
+// # Pipelining and writes
+//
+// The proxy forwards the original bytes of each message as soon as it has
+// judged it, with one exception that only saves work: while a direction's
+// decoder already holds the bytes of further messages (a pipelined batch
+// that arrived in one read, as redis-benchmark -P sends), the legal
+// messages are collected, in order, and written together once the decoder
+// has nothing more buffered or 64 KiB are collected, so that a batch costs
+// one write instead of one per message. Nothing waits for input that may
+// not come: before the proxy reads more from a side, waits for replies
+// (MaxPending), handles a violation or ends a session, it first writes
+// what it collected. Towards a ubf service every message is its own write
+// (lock-step, above). On WebSocket each message is its own frame anyway.
+//
 // # Half-close
 //
 // When the client closes its side while requests are outstanding, the proxy

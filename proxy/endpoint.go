@@ -16,9 +16,21 @@ type endpoint interface {
 	// next returns the next message this side sent. Its Raw is valid until
 	// the next call. At the end of the stream it returns io.EOF.
 	next() (wrappers.Message, error)
-	// write sends the bytes of one message to this side. text tells a
-	// message-based transport which message type to use.
+	// write sends the bytes of one message to this side, after whatever
+	// queue held back, in one call. text tells a message-based transport
+	// which message type to use.
 	write(raw []byte, text bool) error
+	// queue is write for a message that more messages will follow at once:
+	// a stream transport may hold raw back (copied) to go out with them in
+	// one call, by the next write or flush; it sends what it holds when that
+	// grows past maxHeld. A message transport sends raw at once.
+	queue(raw []byte, text bool) error
+	// flush sends what queue held back.
+	flush() error
+	// more reports whether this side's decoder holds bytes it has read but
+	// not yet returned, so that the next message may be ready without a
+	// read. A decoder that cannot tell says false.
+	more() bool
 	// lastText reports whether the last message read was text (WebSocket
 	// message type); stream transports say true.
 	lastText() bool
@@ -47,21 +59,101 @@ type endpoint interface {
 // drainLimit bounds how much drain reads.
 const drainLimit = 1 << 20
 
+// maxHeld bounds the bytes an endpoint holds back for one write: a long
+// pipelined batch goes out in pieces of about this size rather than all at
+// the end.
+const maxHeld = 64 << 10
+
+// keepHeld is the largest held-back buffer kept between batches; a larger
+// one (a batch of big messages) is let go so that an idle session does not
+// pin it.
+const keepHeld = 16 << 10
+
 // tcpEndpoint is a stream connection decoded by a wire format's decoder.
 type tcpEndpoint struct {
 	conn net.Conn
 	dec  wrappers.Decoder
+	buf  wrappers.Bufferer // dec, when it can tell what it has buffered
+
+	// beforeRead, when set, runs on the reading goroutine before each read
+	// from conn by the decoder: the session sends what it held back, so
+	// that a message never waits for input that may not come.
+	beforeRead func()
+
+	// out holds the bytes queue held back. It is used under the session's
+	// serialisation of writes to this side.
+	out []byte
 }
 
 func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder) *tcpEndpoint {
-	return &tcpEndpoint{conn: conn, dec: newDecoder(conn)}
+	e := &tcpEndpoint{conn: conn}
+	e.dec = newDecoder(hookedReader{e})
+	e.buf, _ = e.dec.(wrappers.Bufferer)
+	return e
+}
+
+// hookedReader is the connection as the decoder reads it.
+type hookedReader struct{ e *tcpEndpoint }
+
+func (r hookedReader) Read(p []byte) (int, error) {
+	if f := r.e.beforeRead; f != nil {
+		f()
+	}
+	return r.e.conn.Read(p)
 }
 
 func (e *tcpEndpoint) next() (wrappers.Message, error) { return e.dec.Next() }
 
+func (e *tcpEndpoint) more() bool { return e.buf != nil && e.buf.Buffered() > 0 }
+
 func (e *tcpEndpoint) write(raw []byte, _ bool) error {
-	_, err := e.conn.Write(raw)
+	switch {
+	case len(e.out) == 0:
+		_, err := e.conn.Write(raw)
+		return err
+	case len(e.out)+len(raw) <= maxHeld:
+		e.out = append(e.out, raw...)
+		return e.flush()
+	default:
+		// A big message goes out from where it is, in the same call.
+		bufs := net.Buffers{e.out, raw}
+		_, err := bufs.WriteTo(e.conn)
+		e.release()
+		return err
+	}
+}
+
+func (e *tcpEndpoint) queue(raw []byte, _ bool) error {
+	if len(e.out)+len(raw) > maxHeld {
+		if err := e.flush(); err != nil {
+			return err
+		}
+		if len(raw) >= maxHeld {
+			_, err := e.conn.Write(raw)
+			return err
+		}
+	}
+	e.out = append(e.out, raw...)
+	return nil
+}
+
+func (e *tcpEndpoint) flush() error {
+	if len(e.out) == 0 {
+		return nil
+	}
+	_, err := e.conn.Write(e.out)
+	e.release()
 	return err
+}
+
+// release empties out after a write, whether or not it succeeded: after a
+// failed write the session ends, and bytes are never sent twice.
+func (e *tcpEndpoint) release() {
+	if cap(e.out) > keepHeld {
+		e.out = nil
+		return
+	}
+	e.out = e.out[:0]
 }
 
 func (e *tcpEndpoint) lastText() bool { return true }

@@ -230,6 +230,9 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder)
+	// What a reader held back goes out before it waits for more input.
+	client.beforeRead = func() { ss.flushService() }
+	service.beforeRead = func() { ss.flushClient() }
 	if !ss.attach(client, service) {
 		service.close()
 		client.close()
@@ -331,6 +334,9 @@ type deadEndpoint struct{}
 
 func (deadEndpoint) next() (wrappers.Message, error) { return wrappers.Message{}, net.ErrClosed }
 func (deadEndpoint) write([]byte, bool) error        { return net.ErrClosed }
+func (deadEndpoint) queue([]byte, bool) error        { return net.ErrClosed }
+func (deadEndpoint) flush() error                    { return nil }
+func (deadEndpoint) more() bool                      { return false }
 func (deadEndpoint) lastText() bool                  { return true }
 func (deadEndpoint) closeWrite() bool                { return false }
 func (deadEndpoint) shutdown(int, string, time.Time) {}

@@ -88,10 +88,10 @@ func (b breach) wire() wrappers.Violation {
 // client in the place of its reply.
 type pendingCall struct {
 	req          term.Term
-	sent         time.Time
-	unchecked    bool // monitor: forwarded although illegal; its reply is not checked
-	startSession bool // meta phase: {startSession, Name, _} for the guarded contract
-	timedOut     bool // monitor: the reply time-out was reported
+	sent         time.Duration // session clock (session.now)
+	unchecked    bool          // monitor: forwarded although illegal; its reply is not checked
+	startSession bool          // meta phase: {startSession, Name, _} for the guarded contract
+	timedOut     bool          // monitor: the reply time-out was reported
 	errReply     []byte
 	rejected     bool // a rejected request (errReply may be nil when the wire has none)
 }
@@ -125,7 +125,7 @@ type session struct {
 	clientAddr, serviceAddr string
 	maxPending              int
 	lockstep                bool
-	started                 time.Time
+	started                 time.Time // also the epoch of the session clock (now)
 
 	mu         sync.Mutex
 	cond       sync.Cond
@@ -141,8 +141,19 @@ type session struct {
 	// that message is judged (a message after the end) rather than lost.
 	waiting bool
 	ended   bool
+	// rtArmed: replyTimer is set. It is left set when its request is
+	// answered and re-armed only when it fires (onReplyTimeout checks the
+	// request then at the head), so that a reply costs no timer update;
+	// it never fires later than the head's deadline, since requests are
+	// sent in order.
+	rtArmed bool
+	// endedA mirrors ended for the readers' check after every message.
+	endedA atomic.Bool
 
 	clientW sync.Mutex // orders and serialises writes to the client
+	// clientHeld (service reader only): the service reader queued bytes
+	// for the client that may not have been sent yet.
+	clientHeld bool
 
 	endOnce sync.Once
 	end     endInfo
@@ -150,7 +161,7 @@ type session struct {
 
 	clientMsgs, clientBytes, serverMsgs, serverBytes atomic.Int64
 	violations                                       atomic.Int64 // records of this session
-	last                                             atomic.Int64 // unix nanos of the last message either way
+	last                                             atomic.Int64 // session clock (now) at the last message either way
 	idle, replyTimer                                 *time.Timer
 }
 
@@ -180,7 +191,7 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 	}
 	ss.chk = ss.newChecker(ss.cur, ss.initialState())
 	ss.log = cfg.Logger.With(slog.Uint64("session", id))
-	ss.last.Store(time.Now().UnixNano())
+	ss.touch()
 	return ss
 }
 
@@ -263,13 +274,14 @@ func (s *session) guarded(f func()) func() {
 	}
 }
 
-func (s *session) isEnded() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ended
-}
+func (s *session) isEnded() bool { return s.endedA.Load() }
 
-func (s *session) touch() { s.last.Store(time.Now().UnixNano()) }
+// now is the session clock: monotonic time since the session started. It
+// is cheaper than time.Now, which also reads the wall clock, and it is read
+// a few times for every message.
+func (s *session) now() time.Duration { return time.Since(s.started) }
+
+func (s *session) touch() { s.last.Store(int64(s.now())) }
 
 // finish ends the session once: the service connection is closed at once,
 // the client's is shut down so that it can still read what was written to
@@ -278,6 +290,7 @@ func (s *session) finish(e endInfo) {
 	s.endOnce.Do(func() {
 		s.mu.Lock()
 		s.ended = true
+		s.endedA.Store(true)
 		s.end = e
 		s.cond.Broadcast()
 		client, service, idle, rt := s.client, s.service, s.idle, s.replyTimer
@@ -341,6 +354,7 @@ func (s *session) clientLoop() {
 		if over {
 			// Reject or monitor mode handled a message sent after the
 			// end; the conversation is still over.
+			s.flushService()
 			s.finish(endInfo{reason: reasonFinished})
 			return
 		}
@@ -365,22 +379,26 @@ func (s *session) fromClient(m wrappers.Message) bool {
 	}
 }
 
-// check times one checker call.
-func (s *session) check(f func() *checker.Violation) *checker.Violation {
-	t0 := time.Now()
+// check times one checker call. It returns the session clock at its end,
+// which stands for the time a request it passed is sent.
+func (s *session) check(f func() *checker.Violation) (*checker.Violation, time.Duration) {
+	t0 := s.now()
 	v := f()
-	s.srv.metrics.checkLatency.Observe(time.Since(t0).Seconds())
-	return v
+	t1 := s.now()
+	s.srv.metrics.checkLatency.Observe((t1 - t0).Seconds())
+	return v, t1
 }
 
 // push appends p to the pending requests (mu held) and arms the reply
-// timer when p is the only one in flight.
+// timer when p is the only one in flight and the timer is not set already
+// (for an earlier deadline: it re-arms itself when it fires).
 func (s *session) push(p pendingCall) {
 	s.pending = append(s.pending, p)
 	if p.errReply == nil && !p.rejected {
 		s.inflight++
-		if s.inflight == 1 {
-			s.replyTimer.Reset(s.cfg.Limits.ReplyTimeout)
+		if s.inflight == 1 && !s.rtArmed {
+			s.replyTimer.Reset(s.cfg.Limits.ReplyTimeout) // p.sent is now, near enough
+			s.rtArmed = true
 		}
 	}
 }
@@ -409,18 +427,30 @@ func (s *session) shift() {
 	s.pending = s.pending[:n]
 }
 
-// armReplyTimer (mu held) sets the reply timer for the oldest request in
-// flight, or stops it.
+// armReplyTimer (mu held) makes sure the reply timer fires by the
+// deadline of the oldest request in flight. A timer still set (for an
+// earlier request) is left alone: it fires sooner, and onReplyTimeout
+// re-arms it for the request at the head then. With nothing in flight it is
+// left to fire once for nothing, rather than stopped after every reply.
 func (s *session) armReplyTimer() {
-	if s.inflight == 0 || s.pending[0].timedOut {
-		s.replyTimer.Stop()
+	if s.rtArmed || s.inflight == 0 || s.pending[0].timedOut {
 		return
 	}
-	s.replyTimer.Reset(time.Until(s.pending[0].sent.Add(s.cfg.Limits.ReplyTimeout)))
+	s.replyTimer.Reset(s.pending[0].sent + s.cfg.Limits.ReplyTimeout - s.now())
+	s.rtArmed = true
 }
 
 func (s *session) clientCall(m wrappers.Message) bool {
 	s.mu.Lock()
+	if !s.ended && s.inflight >= s.maxPending {
+		// The requests held back must reach the service before this one
+		// waits for their replies. Nothing else adds to what is held.
+		s.mu.Unlock()
+		if !s.flushService() {
+			return false
+		}
+		s.mu.Lock()
+	}
 	s.waiting = true
 	for !s.ended && s.inflight >= s.maxPending {
 		s.cond.Wait()
@@ -432,6 +462,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	}
 	var v *checker.Violation
 	var b *breach
+	var sent time.Duration
 	startSession := false
 	if s.meta {
 		if name, ok := startSessionName(m.Term); ok {
@@ -445,14 +476,16 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		}
 	}
 	if b == nil {
-		v = s.check(func() *checker.Violation { return s.chk.Call(m.Term) })
+		v, sent = s.check(func() *checker.Violation { return s.chk.Call(m.Term) })
 		if v != nil {
 			bb := fromChecker(v)
 			b = &bb
 		}
+	} else {
+		sent = s.now()
 	}
 	if b == nil {
-		s.push(pendingCall{req: m.Term, sent: time.Now(), startSession: startSession})
+		s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession})
 		s.mu.Unlock()
 		s.srv.metrics.msg[0][0].Inc()
 		return s.toService(m.Raw)
@@ -460,8 +493,13 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	s.srv.metrics.msg[0][1].Inc()
 	switch s.cfg.Mode {
 	case Monitor:
-		s.push(pendingCall{req: m.Term, sent: time.Now(), unchecked: true})
+		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
 		s.mu.Unlock()
+		// What was held back goes out before the report, which may end
+		// the session (Limits.MaxViolations).
+		if !s.flushService() {
+			return false
+		}
 		s.report(*b, actionForwarded)
 		return s.toService(m.Raw)
 	case Reject:
@@ -474,13 +512,22 @@ func (s *session) clientCall(m wrappers.Message) bool {
 			// this request's place among them.
 			s.push(pendingCall{req: m.Term, errReply: reply, rejected: true})
 			s.mu.Unlock()
+			if !s.flushService() {
+				return false
+			}
 			s.report(*b, actionRejected)
 			return true
 		}
-		s.clientW.Lock()
+		// Nothing in flight: the error reply goes out now. (A service
+		// event written between the unlocks would have raced with it
+		// anyway.)
 		s.mu.Unlock()
+		if !s.flushService() {
+			return false
+		}
+		s.clientW.Lock()
 		s.report(*b, actionRejected)
-		err := s.writeClientLocked(reply, m)
+		err := s.writeClientLocked(reply)
 		s.clientW.Unlock()
 		if err != nil {
 			s.finish(endInfo{reason: reasonClientLeft, err: err})
@@ -489,6 +536,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		return true
 	default:
 		s.mu.Unlock()
+		s.flushService() // the legal requests before it reach the service
 		s.kill(*b, reasonViolation)
 		return false
 	}
@@ -506,7 +554,7 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 		s.mu.Unlock()
 		return false
 	}
-	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
+	v, _ := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
 	s.mu.Unlock()
 	if v == nil {
 		s.srv.metrics.msg[0][0].Inc()
@@ -519,6 +567,9 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 // clientEventViolation handles an illegal client message that is not a
 // request: forwarded in monitor mode, dropped in reject mode.
 func (s *session) clientEventViolation(m wrappers.Message, b breach) bool {
+	if !s.flushService() {
+		return false
+	}
 	switch s.cfg.Mode {
 	case Monitor:
 		s.report(b, actionForwarded)
@@ -535,18 +586,48 @@ func (s *session) clientEventViolation(m wrappers.Message, b breach) bool {
 	}
 }
 
+// toService forwards raw, the message the client reader just decoded. While
+// the client's decoder holds more bytes (a pipelined batch), raw is held
+// back to go out with the messages after it in one write; anything that
+// must not wait — a read that may block, a wait for replies, a violation,
+// the end of the session — calls flushService first. Towards a lock-step
+// (ubf) service every message goes out on its own.
 func (s *session) toService(raw []byte) bool {
 	if len(raw) == 0 {
 		return true
 	}
-	if err := s.service.write(raw, s.client.lastText()); err != nil {
-		s.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("writing to the service: %w", err), code: closeGoingAway, text: "service unavailable"})
+	var err error
+	if !s.lockstep && s.client.more() {
+		err = s.service.queue(raw, s.client.lastText())
+	} else {
+		err = s.service.write(raw, s.client.lastText())
+	}
+	if err != nil {
+		s.serviceWriteFailed(err)
 		return false
 	}
 	return true
 }
 
+// flushService sends what toService held back (client reader only).
+func (s *session) flushService() bool {
+	if err := s.service.flush(); err != nil {
+		s.serviceWriteFailed(err)
+		return false
+	}
+	return true
+}
+
+func (s *session) serviceWriteFailed(err error) {
+	s.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("writing to the service: %w", err), code: closeGoingAway, text: "service unavailable"})
+}
+
 func (s *session) clientReadError(err error) {
+	// The messages before the error (or the end) reach the service before
+	// it is half-closed or the session ends.
+	if !s.flushService() {
+		return
+	}
 	var fe *wrappers.FrameError
 	switch {
 	case errors.Is(err, io.EOF):
@@ -633,7 +714,7 @@ func (s *session) fromService(m wrappers.Message) bool {
 	switch m.Kind {
 	case wrappers.Filler, wrappers.Greeting:
 		s.srv.metrics.msg[1][2].Inc()
-		return s.toClient(m.Raw, m, nil)
+		return s.toClient(m.Raw, nil, true)
 	case wrappers.Reply:
 		return s.serviceReply(m)
 	case wrappers.Event:
@@ -642,12 +723,12 @@ func (s *session) fromService(m wrappers.Message) bool {
 			s.mu.Unlock()
 			return false
 		}
-		v := s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
+		v, _ := s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
 		if v == nil {
 			s.clientW.Lock()
 			s.mu.Unlock()
 			s.srv.metrics.msg[1][0].Inc()
-			return s.writeClientUnlock(m.Raw, m, nil)
+			return s.writeClientUnlock(m.Raw, nil, true)
 		}
 		s.mu.Unlock()
 		s.srv.metrics.msg[1][1].Inc()
@@ -663,10 +744,15 @@ func (s *session) fromService(m wrappers.Message) bool {
 }
 
 func (s *session) serviceEventViolation(m wrappers.Message, b breach) bool {
+	// What was held back reaches the client before the report, which may
+	// end the session.
+	if !s.flushClient() {
+		return false
+	}
 	switch s.cfg.Mode {
 	case Monitor:
 		s.report(b, actionForwarded)
-		return s.toClient(m.Raw, m, nil)
+		return s.toClient(m.Raw, nil, true)
 	case Reject:
 		if s.dropper != nil {
 			s.dropper.Dropped(wrappers.Server, m)
@@ -711,7 +797,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		s.clientW.Lock()
 		s.mu.Unlock()
 		s.srv.metrics.msg[1][2].Inc()
-		if !s.writeClientUnlock(m.Raw, m, queued) {
+		if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 			return false
 		}
 		switch {
@@ -726,7 +812,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	case s.meta && head.startSession:
 		// The announced state belongs to the contract being started, so
 		// the meta contract checks the reply alone.
-		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+		v, _ = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 		if v == nil && isOK(m.Term) {
 			next := m.NextState
 			if next == "" {
@@ -742,9 +828,9 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 			}
 		}
 	case m.NextState != "":
-		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
+		v, _ = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
 	default:
-		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+		v, _ = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 	}
 	if v != nil {
 		bb := fromChecker(v)
@@ -759,7 +845,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		s.clientW.Lock()
 		s.mu.Unlock()
 		s.srv.metrics.msg[1][0].Inc()
-		if !s.writeClientUnlock(m.Raw, m, queued) {
+		if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 			return false
 		}
 		switch {
@@ -820,8 +906,13 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 			s.dropper.Dropped(wrappers.Server, m)
 		}
 	}
+	if err := s.flushClientLocked(); err != nil {
+		s.clientW.Unlock()
+		s.clientWriteFailed(err)
+		return false
+	}
 	s.report(*b, action)
-	if !s.writeClientUnlock(raw, m, queued) {
+	if !s.writeClientUnlock(raw, queued, !last) {
 		return false
 	}
 	if last {
@@ -845,7 +936,7 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 	done := s.chk.Done()
 	if s.cfg.Mode == Kill || (len(states) != 1 && !done) {
 		s.mu.Unlock()
-		if !s.toClient(m.Raw, m, queued) {
+		if !s.toClient(m.Raw, queued, false) {
 			return false
 		}
 		if s.cfg.Mode != Kill {
@@ -865,8 +956,13 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 	last := s.clientDone && s.inflight == 0
 	s.clientW.Lock()
 	s.mu.Unlock()
+	if err := s.flushClientLocked(); err != nil {
+		s.clientW.Unlock()
+		s.clientWriteFailed(err)
+		return false
+	}
 	s.report(b, actionForwarded)
-	if !s.writeClientUnlock(m.Raw, m, queued) {
+	if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 		return false
 	}
 	switch {
@@ -880,37 +976,99 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 	return true
 }
 
-// toClient writes raw and then the queued error replies to the client.
-func (s *session) toClient(raw []byte, m wrappers.Message, queued [][]byte) bool {
+// toClient writes raw and then the queued error replies to the client (see
+// writeClientUnlock).
+func (s *session) toClient(raw []byte, queued [][]byte, hold bool) bool {
 	s.clientW.Lock()
-	return s.writeClientUnlock(raw, m, queued)
+	return s.writeClientUnlock(raw, queued, hold)
 }
 
-// writeClientUnlock writes with clientW held and releases it.
-func (s *session) writeClientUnlock(raw []byte, m wrappers.Message, queued [][]byte) bool {
-	err := s.writeClientLocked(raw, m)
-	for _, q := range queued {
+// writeClientUnlock writes raw and then the queued error replies to the
+// client with clientW held, and releases it. Only the service reader passes
+// hold, and only when the session goes on after this write: while the
+// service's decoder holds more bytes (pipelined replies), the bytes are
+// held back to go out with the replies after them in one write. Whatever
+// must not wait — a read that may block, a violation, an end — sends them
+// first (flushClient, or any write to the client).
+func (s *session) writeClientUnlock(raw []byte, queued [][]byte, hold bool) bool {
+	var err error
+	if hold && s.service.more() {
+		s.clientHeld = true
+		err = s.queueClientLocked(raw)
+		for _, q := range queued {
+			if err == nil {
+				err = s.queueClientLocked(q)
+			}
+		}
+	} else {
+		// The reply and the error replies behind it go out in one write.
+		last := raw
+		if n := len(queued); n > 0 {
+			err = s.queueClientLocked(raw)
+			for _, q := range queued[:n-1] {
+				if err == nil {
+					err = s.queueClientLocked(q)
+				}
+			}
+			last = queued[n-1]
+		}
 		if err == nil {
-			err = s.writeClientLocked(q, m)
+			err = s.writeClientLocked(last)
 		}
 	}
 	s.clientW.Unlock()
 	if err != nil {
-		s.finish(endInfo{reason: reasonClientLeft, err: fmt.Errorf("writing to the client: %w", err)})
+		s.clientWriteFailed(err)
 		return false
 	}
 	return true
 }
 
-func (s *session) writeClientLocked(raw []byte, m wrappers.Message) error {
+func (s *session) writeClientLocked(raw []byte) error {
 	if len(raw) == 0 {
-		return nil
+		return s.client.flush()
 	}
-	_ = m
 	return s.client.write(raw, s.service.lastText())
 }
 
+func (s *session) queueClientLocked(raw []byte) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	return s.client.queue(raw, s.service.lastText())
+}
+
+// flushClient sends what the service reader held back for the client. It
+// is the service reader's beforeRead hook, and runs before anything it
+// does that may end the session.
+func (s *session) flushClient() bool {
+	if !s.clientHeld {
+		return true
+	}
+	s.clientW.Lock()
+	err := s.flushClientLocked()
+	s.clientW.Unlock()
+	if err != nil {
+		s.clientWriteFailed(err)
+		return false
+	}
+	return true
+}
+
+// flushClientLocked is flushClient with clientW held (service reader only).
+func (s *session) flushClientLocked() error {
+	s.clientHeld = false
+	return s.client.flush()
+}
+
+func (s *session) clientWriteFailed(err error) {
+	s.finish(endInfo{reason: reasonClientLeft, err: fmt.Errorf("writing to the client: %w", err)})
+}
+
 func (s *session) serviceReadError(err error) {
+	if !s.flushClient() {
+		return
+	}
 	var fe *wrappers.FrameError
 	switch {
 	case errors.Is(err, io.EOF):
@@ -965,16 +1123,14 @@ func (s *session) killCode(b breach, reason endReason, code int) {
 // bounded in time: a client that does not read cannot hold the session.
 func (s *session) sendErrorReply(b breach) {
 	reply := s.wire.ErrorReply(b.wire())
-	if reply == nil {
-		return
-	}
 	s.client.setWriteDeadline(time.Now().Add(linger))
 	s.clientW.Lock()
 	defer s.clientW.Unlock()
 	if s.isEnded() {
 		return
 	}
-	_ = s.client.write(reply, s.service.lastText())
+	// Replies the service reader held back go first, in the same write.
+	_ = s.writeClientLocked(reply)
 }
 
 // report logs the violation record and counts it.
@@ -1028,7 +1184,7 @@ func nonNil(xs []string) []string {
 
 func (s *session) onIdle() {
 	idle := s.cfg.Limits.IdleTimeout
-	since := time.Since(time.Unix(0, s.last.Load()))
+	since := s.now() - time.Duration(s.last.Load())
 	if since < idle {
 		s.idle.Reset(idle - since)
 		return
@@ -1039,13 +1195,15 @@ func (s *session) onIdle() {
 func (s *session) onReplyTimeout() {
 	rt := s.cfg.Limits.ReplyTimeout
 	s.mu.Lock()
+	s.rtArmed = false
 	if s.ended || s.inflight == 0 || s.pending[0].timedOut {
 		s.mu.Unlock()
 		return
 	}
 	head := &s.pending[0]
-	if wait := time.Until(head.sent.Add(rt)); wait > 0 {
+	if wait := head.sent + rt - s.now(); wait > 0 {
 		s.replyTimer.Reset(wait)
+		s.rtArmed = true
 		s.mu.Unlock()
 		return
 	}

@@ -142,6 +142,14 @@ func (e *wsEndpoint) write(raw []byte, text bool) error {
 	return e.conn.WriteMessage(typ, raw)
 }
 
+// queue sends raw at once: each message is its own WebSocket message.
+func (e *wsEndpoint) queue(raw []byte, text bool) error { return e.write(raw, text) }
+
+func (e *wsEndpoint) flush() error { return nil }
+
+// more is false: a WebSocket message holds one frame, read whole.
+func (e *wsEndpoint) more() bool { return false }
+
 func (e *wsEndpoint) lastText() bool { return e.text }
 
 func (e *wsEndpoint) closeWrite() bool { return false }
