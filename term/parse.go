@@ -266,7 +266,11 @@ func (p *parser) binary() (Term, error) {
 }
 
 // quoted reads a string or quoted atom, undoing the escapes appendQuoted
-// writes: \\ \" \' \n \r \t \xHH.
+// writes (\\ \" \' \n \r \t \xHH) and the rest of Erlang's, which
+// contracts written for ubf may use: \b \d \e \f \s \v, \^C (control
+// character), \ooo (one to three octal digits) and \x{H...}. \xHH and
+// \ooo up to 255 are that byte; \x{H...}, and \ooo above 255, are the code
+// point in UTF-8, as the same character written as it is in a UTF-8 file.
 func (p *parser) quoted(quote byte) (string, error) {
 	start := p.pos
 	p.pos++
@@ -299,7 +303,51 @@ func (p *parser) quoted(quote byte) (string, error) {
 			sb = append(sb, '\r')
 		case 't':
 			sb = append(sb, '\t')
+		case 'b':
+			sb = append(sb, '\b')
+		case 'd':
+			sb = append(sb, 0x7f)
+		case 'e':
+			sb = append(sb, 0x1b)
+		case 'f':
+			sb = append(sb, '\f')
+		case 's':
+			sb = append(sb, ' ')
+		case 'v':
+			sb = append(sb, '\v')
+		case '^':
+			if p.pos+2 >= len(p.src) {
+				return "", p.errorf(`\^ needs a character after it`)
+			}
+			sb = append(sb, p.src[p.pos+2]&31)
+			p.pos++
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			n := 1
+			for n < 3 && p.pos+1+n < len(p.src) && p.src[p.pos+1+n] >= '0' && p.src[p.pos+1+n] <= '7' {
+				n++
+			}
+			v, _ := strconv.ParseUint(p.src[p.pos+1:p.pos+1+n], 8, 16)
+			if v <= 0xff {
+				sb = append(sb, byte(v))
+			} else {
+				sb = utf8.AppendRune(sb, rune(v))
+			}
+			p.pos += n - 1
 		case 'x':
+			if p.pos+2 < len(p.src) && p.src[p.pos+2] == '{' {
+				end := strings.IndexByte(p.src[p.pos+3:], '}')
+				if end < 0 {
+					return "", p.errorf(`\x{ needs a closing }`)
+				}
+				digits := p.src[p.pos+3 : p.pos+3+end]
+				v, err := strconv.ParseUint(digits, 16, 32)
+				if err != nil || digits == "" || v > utf8.MaxRune || (v >= 0xd800 && v <= 0xdfff) {
+					return "", p.errorf(`\x{%s} is not a Unicode code point`, digits)
+				}
+				sb = utf8.AppendRune(sb, rune(v))
+				p.pos += end + 2
+				break
+			}
 			if p.pos+4 > len(p.src) {
 				return "", p.errorf(`\x needs two hex digits`)
 			}

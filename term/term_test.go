@@ -87,6 +87,42 @@ func mustBig(s string) Integer {
 	return BigInt(b)
 }
 
+// TestErlangEscapes: strings and quoted atoms read every escape of
+// Erlang's, which contracts written for ubf may use.
+func TestErlangEscapes(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`"\b\d\e\f\s\v"`, "\b\x7f\x1b\f \v"},
+		{`"\n\r\t\\\"\'"`, "\n\r\t\\\"'"},
+		{`"\^a\^Z\^@"`, "\x01\x1a\x00"},
+		{`"\101\7\0007"`, "A\a\x007"},
+		{`"\377\777"`, "\xff\u01ff"},
+		{`"\x41\xff"`, "A\xff"},
+		{`"caf\x{e9}\x{1F600}\x{41}"`, "café😀A"},
+		{`'it\'s\s\x{e9}'`, "it's é"},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if err != nil {
+			t.Errorf("Parse(%s): %v", tt.in, err)
+			continue
+		}
+		var text string
+		switch v := got.(type) {
+		case String:
+			text = string(v)
+		case Atom:
+			text = string(v)
+		}
+		if text != tt.want {
+			t.Errorf("Parse(%s) = %q, want %q", tt.in, text, tt.want)
+		}
+		// What was read prints back to something that reads the same.
+		if again, err := Parse(got.String()); err != nil || !Equal(again, got) {
+			t.Errorf("Parse(%s) printed as %s does not read back: %v", tt.in, got, err)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		in     string
@@ -101,6 +137,11 @@ func TestParseErrors(t *testing.T) {
 		{`'abc`, 0, "unterminated quoted atom"},
 		{`"a\qb"`, 2, `unknown escape \q`},
 		{`"\x4"`, 1, `\x needs two hex digits`},
+		{`"\x{41"`, 1, `\x{ needs a closing }`},
+		{`"\x{}"`, 1, `\x{} is not a Unicode code point`},
+		{`"\x{d800}"`, 1, `is not a Unicode code point`},
+		{`"\x{110000}"`, 1, `is not a Unicode code point`},
+		{`"\^`, 1, `\^ needs a character after it`},
 		{`<<256>>`, 2, "binary byte 256 is not in 0..255"},
 		{`<<a>>`, 2, "expected a byte or a string in a binary"},
 		{`#{a}`, 3, `expected "=>"`},
