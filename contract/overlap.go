@@ -9,8 +9,8 @@ import (
 // This file decides, for the overlap warnings, whether two types can match
 // one term. The check is structural and errs towards "they overlap" only
 // where it cannot decide (nesting deeper than maxOverlapDepth through
-// recursive types); attributes such as ascii are ignored except where they
-// exclude a constant outright (nonempty, nonundefined).
+// recursive types); attributes are ignored except where they exclude a
+// constant outright (nonempty, nonundefined, ascii, asciiprintable).
 
 const maxOverlapDepth = 32
 
@@ -332,11 +332,11 @@ func (o *overlapper) matchesConst(t Type, v term.Term, depth int) bool {
 			if t.Attrs&NonUndefined != 0 && x == "undefined" {
 				return false
 			}
-			return !(nonEmpty && x == "")
+			return !(nonEmpty && x == "") && asciiOK(string(x), t.Attrs)
 		case term.String:
-			return !(nonEmpty && x == "")
+			return !(nonEmpty && x == "") && asciiOK(string(x), t.Attrs)
 		case term.Binary:
-			return !(nonEmpty && len(x) == 0)
+			return !(nonEmpty && len(x) == 0) && asciiOK(string(x), t.Attrs)
 		case term.List:
 			return !(nonEmpty && len(x) == 0)
 		}
@@ -345,6 +345,18 @@ func (o *overlapper) matchesConst(t Type, v term.Term, depth int) bool {
 	// Constants are scalars or [], which tuples, records and maps never
 	// match.
 	return false
+}
+
+// asciiOK applies the ascii (0..127) and asciiprintable (32..126)
+// attributes to the bytes of a constant, as the checker does.
+func asciiOK(s string, a Attr) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if a&Ascii != 0 && c > 127 || a&AsciiPrintable != 0 && (c < 32 || c > 126) {
+			return false
+		}
+	}
+	return true
 }
 
 // headIndex finds, for a rule's request type, the earlier rules whose
