@@ -27,13 +27,9 @@ type clientDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
 	rd := &d.rd
-	rd.Begin()
-	eof, err := rd.AtEOF()
+	err := rd.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
-	}
-	if eof {
-		return wrappers.Message{}, io.EOF
 	}
 	d.s.mu.Lock()
 	mode := d.s.next
@@ -152,13 +148,9 @@ type serverDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.rd
-	rd.Begin()
-	eof, err := rd.AtEOF()
+	err := rd.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
-	}
-	if eof {
-		return wrappers.Message{}, io.EOF
 	}
 	t, err := d.reply()
 	if err != nil {

@@ -18,13 +18,9 @@ type clientDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
-	rd.Begin()
-	eof, err := rd.AtEOF()
+	err := rd.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
-	}
-	if eof {
-		return wrappers.Message{}, io.EOF
 	}
 	var t term.Term
 	if rd.Buf[rd.Pos] == '*' {

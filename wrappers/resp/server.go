@@ -2,7 +2,6 @@ package resp
 
 import (
 	"bytes"
-	"io"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -24,13 +23,9 @@ var (
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
-	rd.Begin()
-	eof, err := rd.AtEOF()
+	err := rd.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
-	}
-	if eof {
-		return wrappers.Message{}, io.EOF
 	}
 	v, c, err := d.p.value(0)
 	if err != nil {

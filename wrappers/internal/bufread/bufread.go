@@ -24,7 +24,7 @@ const minRead = 4096
 //
 // The parsers of the wrappers work on Buf[Pos:End] directly; they may
 // advance Pos but must not hold indexes into Buf across a call that reads
-// (Fill, Need, Line, AtEOF), because reading may move the frame.
+// (Fill, Need, Line, Frame), because reading may move the frame.
 type Reader struct {
 	Buf   []byte          // the buffer; Buf[Start:End] holds the current frame and what follows
 	Start int             // first byte of the current frame
@@ -186,16 +186,18 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 	}
 }
 
-// AtEOF reports whether the stream has no byte left at the parse position,
-// reading more if needed. It returns a non-EOF read error as is.
-func (b *Reader) AtEOF() (bool, error) {
+// Frame begins a frame at the parse position and makes sure it has a
+// first byte, reading if needed. It returns io.EOF when the stream ends
+// cleanly there (between frames), and other read errors wrapped.
+func (b *Reader) Frame() error {
+	b.Begin()
 	for b.Pos == b.End {
 		if err := b.Fill(); err != nil {
 			if errors.Is(err, io.EOF) {
-				return true, nil
+				return io.EOF
 			}
-			return false, fmt.Errorf("%s: %w", b.name, err)
+			return fmt.Errorf("%s: %w", b.name, err)
 		}
 	}
-	return false, nil
+	return nil
 }

@@ -106,8 +106,8 @@ func TestReadErrorNamesWrapper(t *testing.T) {
 	if _, _, err := rd.Line("a reply line"); err == nil || err.Error() != "line: reading a reply line: boom" {
 		t.Errorf("got %v", err)
 	}
-	if _, err := rd.AtEOF(); err == nil || err.Error() != "line: boom" {
-		t.Errorf("AtEOF: got %v", err)
+	if err := rd.Frame(); err == nil || err.Error() != "line: boom" {
+		t.Errorf("Frame: got %v", err)
 	}
 }
 
