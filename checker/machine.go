@@ -112,9 +112,19 @@ func build(c *contract.Contract) *core {
 			}
 		}
 	}
-	if c.Initial != "" {
+	switch {
+	case c.Initial != "":
 		m.initial = stateOf(c.Initial)
-	} else if len(c.States) > 0 {
+	case !declaresStates(c) && (len(c.Anystate) > 0 || len(c.AnyEvents) > 0):
+		// No state declared, only +anystate rules or events: a stateless
+		// service (the talk's "+type mod:fn(T) -> R." API form). Its
+		// conversation stays in one implicit state, never terminal, where
+		// those rules and events hold; without it the session would start
+		// in stop and refuse every message.
+		m.initial = int32(len(m.states))
+		m.index[statelessState] = m.initial
+		m.states = append(m.states, stateInfo{name: statelessState})
+	case len(c.States) > 0:
 		m.initial = m.index[c.States[0].Name]
 	}
 	for _, st := range c.States {
@@ -136,6 +146,20 @@ func build(c *contract.Contract) *core {
 		}
 	}
 	return m
+}
+
+// statelessState names the one state of a contract that declares none
+// (see build).
+const statelessState = "start"
+
+// declaresStates reports whether c has a state other than stop.
+func declaresStates(c *contract.Contract) bool {
+	for _, st := range c.States {
+		if st.Name != contract.StopState {
+			return true
+		}
+	}
+	return false
 }
 
 func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) ruleIndex {

@@ -292,6 +292,40 @@ func TestSession(t *testing.T) {
 	}
 }
 
+// TestStatelessContract: a contract that declares no state, only the
+// talk's stateless API form and +anystate rules and events, accepts its
+// requests for as long as the conversation lasts (it used to start in stop
+// and refuse everything).
+func TestStatelessContract(t *testing.T) {
+	c := compileContract(t, `
++type file:info() -> string().
++type file:stat(string()) -> {ok, integer()} | {error, string()}.
++anystate ping -> pong.
++anystate event out {tick, integer()}.
+`)
+	s, err := Prepare(c).NewSession(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, s, []step{
+		{op: "call", msg: `{info}`, states: "start"},
+		{op: "reply", msg: `"v1"`, states: "start"},
+		{op: "out", msg: `{tick, 1}`},
+		{op: "call", msg: `{stat, "f"}`},
+		{op: "call", msg: `ping`},
+		{op: "reply", msg: `{ok, 7}`},
+		{op: "reply", msg: `pong`, states: "start"},
+		{op: "call", msg: `{stat, 1}`, kind: BadRequest,
+			want: `client broke the contract in state start: {stat, 1}: element 2 of {stat, 1}: expected string(), got 1`},
+		{op: "call", msg: `{info}`},
+		{op: "reply", msg: `42`, kind: BadReply,
+			want: `server broke the contract in state start: 42: expected string(), got 42 (reply to {info})`},
+	})
+	if s.Done() {
+		t.Error("a stateless conversation is never done by the contract")
+	}
+}
+
 func TestSessionUnknownInitial(t *testing.T) {
 	c := compileContract(t, sessionContract)
 	if _, err := Prepare(c).NewSession(Options{Initial: "nowhere"}); err == nil || err.Error() != `checker: the contract has no state "nowhere"` {

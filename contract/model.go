@@ -79,7 +79,10 @@ type Contract struct {
 	// implicit stop state is included.
 	States     []*State
 	StateIndex map[string]*State
-	// Initial is the name of the initial state (section 5).
+	// Initial is the name of the initial state (section 5); "" when the
+	// contract declares no state (a types file, or a stateless contract of
+	// +anystate rules only, which the checker runs in one implicit state
+	// named start).
 	Initial string
 	// Anystate rules apply in every state when no rule of the state
 	// matches; they never change the state.
