@@ -231,8 +231,14 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	ss.serviceAddr = up.RemoteAddr().String()
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder)
 	// What a reader held back goes out before it waits for more input.
-	client.beforeRead = func() { ss.flushService() }
-	service.beforeRead = func() { ss.flushClient() }
+	client.beforeRead = func() {
+		ss.clientRead = true
+		ss.flushService()
+	}
+	service.beforeRead = func() {
+		ss.serviceRead = true
+		ss.flushClient()
+	}
 	if !ss.attach(client, service) {
 		service.close()
 		client.close()

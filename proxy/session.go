@@ -154,6 +154,12 @@ type session struct {
 	// clientHeld (service reader only): the service reader queued bytes
 	// for the client that may not have been sent yet.
 	clientHeld bool
+	// serviceHeld (client reader only): toService queued bytes for the
+	// service that may not have been sent yet.
+	serviceHeld bool
+	// clientRead and serviceRead (each side's reader only): the reader
+	// read from the connection since its last message (see fresh).
+	clientRead, serviceRead bool
 
 	endOnce sync.Once
 	end     endInfo
@@ -283,6 +289,18 @@ func (s *session) now() time.Duration { return time.Since(s.started) }
 
 func (s *session) touch() { s.last.Store(int64(s.now())) }
 
+// fresh reports whether a message needs touch: whether its last bytes came
+// from a read (*read, set by the endpoint's beforeRead hook) or the decoder
+// held none before it (so it read; the only way on transports without the
+// hook). A message decoded wholly from bytes read for an earlier one
+// arrived with it, and that one touched after the read; so a pipelined
+// batch reads the clock once.
+func fresh(buffered bool, read *bool) bool {
+	r := *read
+	*read = false
+	return r || !buffered
+}
+
 // finish ends the session once: the service connection is closed at once,
 // the client's is shut down so that it can still read what was written to
 // it, and both readers stop.
@@ -330,6 +348,7 @@ func (s *session) finish(e endInfo) {
 
 func (s *session) clientLoop() {
 	for {
+		buffered := s.client.more()
 		m, err := s.client.next()
 		if s.isEnded() {
 			return
@@ -338,7 +357,9 @@ func (s *session) clientLoop() {
 			s.clientReadError(err)
 			return
 		}
-		s.touch()
+		if fresh(buffered, &s.clientRead) {
+			s.touch()
+		}
 		s.clientMsgs.Add(1)
 		s.clientBytes.Add(int64(len(m.Raw)))
 		s.srv.metrics.bytesC[0].Add(float64(len(m.Raw)))
@@ -442,7 +463,7 @@ func (s *session) armReplyTimer() {
 
 func (s *session) clientCall(m wrappers.Message) bool {
 	s.mu.Lock()
-	if !s.ended && s.inflight >= s.maxPending {
+	if s.serviceHeld && !s.ended && s.inflight >= s.maxPending {
 		// The requests held back must reach the service before this one
 		// waits for their replies. Nothing else adds to what is held.
 		s.mu.Unlock()
@@ -598,6 +619,7 @@ func (s *session) toService(raw []byte) bool {
 	}
 	var err error
 	if !s.lockstep && s.client.more() {
+		s.serviceHeld = true
 		err = s.service.queue(raw, s.client.lastText())
 	} else {
 		err = s.service.write(raw, s.client.lastText())
@@ -611,6 +633,10 @@ func (s *session) toService(raw []byte) bool {
 
 // flushService sends what toService held back (client reader only).
 func (s *session) flushService() bool {
+	if !s.serviceHeld {
+		return true
+	}
+	s.serviceHeld = false
 	if err := s.service.flush(); err != nil {
 		s.serviceWriteFailed(err)
 		return false
@@ -689,6 +715,7 @@ func dirIndex(side wrappers.Side) int {
 
 func (s *session) serviceLoop() {
 	for {
+		buffered := s.service.more()
 		m, err := s.service.next()
 		if s.isEnded() {
 			return
@@ -697,7 +724,9 @@ func (s *session) serviceLoop() {
 			s.serviceReadError(err)
 			return
 		}
-		s.touch()
+		if fresh(buffered, &s.serviceRead) {
+			s.touch()
+		}
 		s.serverMsgs.Add(1)
 		s.serverBytes.Add(int64(len(m.Raw)))
 		s.srv.metrics.bytesC[1].Add(float64(len(m.Raw)))
