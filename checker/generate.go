@@ -330,7 +330,7 @@ func (g *generator) predefOnce(p *contract.Predef, depth int) term.Term {
 		return term.Binary(g.text(p.Attrs))
 	case contract.StringT:
 		s := g.text(p.Attrs)
-		if g.r.IntN(4) == 0 {
+		if p.Attrs&contract.WireString == 0 && g.r.IntN(4) == 0 {
 			return charList(s)
 		}
 		return term.String(s)

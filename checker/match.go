@@ -406,7 +406,7 @@ func matchPredef(t term.Term, p *contract.Predef) bool {
 		case term.String:
 			return textAttrsOK(string(v), p.Attrs)
 		case term.List:
-			return v.IsString() && charListAttrsOK(v, p.Attrs)
+			return p.Attrs&contract.WireString == 0 && v.IsString() && charListAttrsOK(v, p.Attrs)
 		}
 		return false
 	case contract.FloatT:

@@ -78,8 +78,9 @@ func builtinTypes() map[string]*TypeDef {
 		"timeout":         &Union{Alts: []Type{atom("infinity"), &Range{Lo: i(0)}}},
 		"no_return":       p(None, 0),
 		// A string on the wire is a term.String: ubf's {'#S', [byte()]}
-		// is how UBF(A) strings look inside ubf, not on the wire.
-		"ubfstring": p(StringT, 0),
+		// is how UBF(A) strings look inside ubf, not on the wire, and ubf
+		// refuses a list of character codes where it expects one.
+		"ubfstring": p(StringT, WireString),
 		"ubfproplist": &TupleType{Elems: []Type{
 			&Literal{Value: term.Atom("#P")},
 			&ListType{Elem: &TupleType{Elems: []Type{p(Any, 0), p(Any, 0)}}, Min: 0, Max: -1},

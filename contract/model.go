@@ -266,6 +266,12 @@ const (
 	AsciiPrintable
 	NonEmpty
 	NonUndefined
+	// WireString narrows string() to a string as the wire carries it
+	// (UBF(A) "...", a JSON string), refusing a list of character codes:
+	// ubf's ubfstring(), which is {'#S', [byte()]} inside ubf and only
+	// ever "..." on the wire. Contracts cannot write it; only the built-in
+	// ubfstring() carries it.
+	WireString
 )
 
 // Predef is a predefined type such as atom(ascii, nonempty).

@@ -84,6 +84,9 @@ func kindsOf(t Type) kindSet {
 		case TupleT:
 			return kTuple
 		case StringT:
+			if t.Attrs&WireString != 0 {
+				return kString
+			}
 			return kString | kList
 		case MapT:
 			return kMap
@@ -272,7 +275,7 @@ func (o *overlapper) predefOverlap(p *Predef, b Type, depth int) bool {
 	}
 	switch p.Kind {
 	case StringT:
-		if l, ok := b.(*ListType); ok {
+		if l, ok := b.(*ListType); ok && p.Attrs&WireString == 0 {
 			if l.Min == 0 && p.Attrs&NonEmpty == 0 {
 				return true // the empty list
 			}
