@@ -10,6 +10,7 @@ package wrappers
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/ubfproxy/ubfproxy/term"
 )
@@ -137,14 +138,39 @@ type Limits struct {
 	// MaxIntDigits bounds the digits of one integer: converting a very
 	// long integer costs time quadratic in its length.
 	MaxIntDigits int
+	// MaxFrameMemory bounds the memory a decoder may hold for one frame:
+	// the term it builds and its working storage (stack, lists under
+	// construction), as the decoder counts them; not the read buffer
+	// that holds the frame's bytes, nor a decoder's fixed overhead of a
+	// few KiB. The bound grows with the frame: it is MemoryFloor (or
+	// MaxFrameMemory, if less) before the first byte, and grows linearly
+	// to MaxFrameMemory at MaxFrame bytes. With the default, 8 times
+	// MaxFrame plus MemoryFloor, a frame of b bytes may cost at most
+	// 8b + 1 MiB: a flood of cheap tokens that would make a decoder
+	// hold many times what was sent ('#' or "{}" repeated, each a
+	// stack item and a term of 16 bytes or more) is refused after a
+	// fraction of it. Ordinary data (integers, atoms, strings,
+	// records) costs 3 to 7 bytes per byte; tuples of one-digit
+	// integers or of register uses cost more and are refused once they
+	// pass the MiB that any frame may cost. Decoders whose terms cannot
+	// cost more than a small multiple of the frame need not count.
+	MaxFrameMemory int
 }
+
+// MemoryFloor is the memory any frame may cost, however short, unless
+// Limits.MaxFrameMemory is lower: a small frame may legitimately cost
+// many times its size.
+const MemoryFloor = 1 << 20
 
 // DefaultLimits are the limits used when none are given.
 func DefaultLimits() Limits {
-	return Limits{MaxFrame: 16 << 20, MaxDepth: 1000, MaxBinary: 16 << 20, MaxIntDigits: 10000}
+	return Limits{MaxFrame: 16 << 20, MaxDepth: 1000, MaxBinary: 16 << 20, MaxIntDigits: 10000,
+		MaxFrameMemory: 8*16<<20 + MemoryFloor}
 }
 
 // WithDefaults returns l with every zero limit replaced by its default.
+// A zero MaxFrameMemory becomes 8 times MaxFrame plus MemoryFloor (after
+// MaxFrame took its default), whatever MaxFrame is.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxFrame <= 0 {
@@ -158,6 +184,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxIntDigits <= 0 {
 		l.MaxIntDigits = d.MaxIntDigits
+	}
+	if l.MaxFrameMemory <= 0 {
+		l.MaxFrameMemory = math.MaxInt
+		if l.MaxFrame <= (math.MaxInt-MemoryFloor)/8 {
+			l.MaxFrameMemory = 8*l.MaxFrame + MemoryFloor
+		}
 	}
 	return l
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 
 	"github.com/ubfproxy/ubfproxy/term"
@@ -39,27 +40,61 @@ type Decoder struct {
 	started bool  // the frame holds something other than separators and comments
 	work    int64 // list elements copied in this frame to cons onto lists from registers
 
-	stack []slot
-	marks []int // index in stack of each open tuple's first element
-	regs  [256]slot
-	isReg [256]bool
-	used  []byte        // registers set in this frame, to clear them at its end
-	lists [][]term.Term // elements, last first, of lists under construction
-	free  []int32       // indexes of d.lists not in use
-	arena []term.Term   // the unused end of the current block for small tuples and lists
-	atoms *[cacheSize]cacheEntry
-	strs  *[cacheSize]cacheEntry
+	// The machine's stack holds terms only; a list under construction
+	// is a building value there. The size and depth of an item that
+	// cannot be read off the term (a non-empty tuple or list) are kept
+	// aside in comps, so that the stack costs 16 bytes an item: it is
+	// the decoder's main scratch, and what a flood of tokens fills.
+	stack []term.Term
+	comps []comp // sizes of the composite items on the stack, in stack order
+	marks []int  // index in stack of each open tuple's first element
+	// Registers set in this frame: regs[c] is 1 + the index in regVals
+	// of register c's value, 0 when it is not set. The table is
+	// allocated by the first '>' a decoder meets: most streams never
+	// use registers.
+	regs    *[256]uint8
+	regVals []regValue
+	lists   [][]term.Term // elements, last first, of lists under construction
+	free    []int32       // indexes of d.lists not in use
+	arena   []term.Term   // the unused end of the current block for small tuples and lists
+	atoms   *[cacheSize]term.Term
+	strs    *[cacheSize]term.Term
+
+	open int // lists under construction on the stack
+
+	// Memory accounting (see Limits.MaxFrameMemory): mem is what the
+	// current frame has cost so far, and it may reach allow before the
+	// budget, which grows with the bytes of the frame, is computed again.
+	mem, allow int64
+	floor      int64 // the budget of a frame before its first byte
+	maxN       int64 // bound on the expanded size of a term: MaxFrame, at most 2^32-1
 }
 
-// slot is an entry of the decoder's stack. A list under construction (by
-// '#' and '&') keeps its elements last-first in d.lists[list-1] until
-// something takes it off the stack; then it becomes a term.List.
-type slot struct {
-	t     term.Term
-	n     int64 // size of the term with registers expanded (nodes plus payload bytes)
-	depth int32 // nesting of tuples and lists in the term
-	list  int32 // 1 + index in d.lists of the list under construction; 0 for a finished term
+// comp records the expanded size and the depth of a composite item of the
+// stack (a non-empty tuple or list, or a list under construction).
+// Scalars and empty tuples and lists have none: scalarMeta derives them.
+type comp struct {
+	at       int32 // index of the item in the stack
+	n, depth uint32
 }
+
+// regValue is a term stored in a register, with its expanded size and
+// depth.
+type regValue struct {
+	t        term.Term
+	n, depth uint32
+	key      byte
+}
+
+// building stands on the stack for a list under construction: it is the
+// index in d.lists of its elements. It never leaves the decoder.
+type building int32
+
+// Kind implements term.Term.
+func (building) Kind() term.Kind { return term.KindList }
+
+// String implements term.Term.
+func (building) String() string { return "[...]" }
 
 const (
 	modeNormal uint8 = iota
@@ -73,15 +108,69 @@ const (
 	initialBuffer   = 4096
 	readChunk       = 4096
 	keepBuffer      = 64 << 10 // a larger buffer is dropped between frames
-	keepSlots       = 4096     // and so is larger scratch
+	keepSlots       = 1024     // and so is larger scratch
 	maxCachedAtom   = 64
 	maxCachedString = 32
+
+	// memFloor is the memory any frame may cost, however short (but
+	// never more than MaxFrameMemory): a small frame may legitimately
+	// cost many times its size (registers, '#'), and the floor keeps
+	// the per-byte budget from refusing it.
+	memFloor = wrappers.MemoryFloor
+	// Costs charged to a frame's budget, in bytes: what the Go runtime
+	// allocates for each thing on 64-bit platforms.
+	termBytes  = 16 // an element of a tuple or list, or a stack item (an interface)
+	boxBytes   = 16 // a boxed integer or string header
+	sliceBytes = 24 // a boxed tuple, list or binary header
+	compBytes  = 12
 )
 
 // NewDecoder returns a decoder reading UBF(A) from r within the limits l
 // (zero limits take their defaults).
 func NewDecoder(r io.Reader, l wrappers.Limits) *Decoder {
-	return &Decoder{r: r, lim: l.WithDefaults()}
+	d := &Decoder{r: r, lim: l.WithDefaults()}
+	d.maxN = min(int64(d.lim.MaxFrame), math.MaxUint32)
+	d.floor = d.budget(0)
+	d.allow = d.floor
+	return d
+}
+
+// budget is the memory a frame may cost once b bytes of it were read: it
+// grows linearly from memFloor (or MaxFrameMemory, if less) at the start
+// of a frame to MaxFrameMemory at MaxFrame bytes.
+func (d *Decoder) budget(b int64) int64 {
+	lim := int64(d.lim.MaxFrameMemory)
+	floor := min(memFloor, lim)
+	return min(lim, floor+int64(d.perByte()*float64(b)))
+}
+
+// perByte is the memory a frame may cost per byte beyond the floor.
+func (d *Decoder) perByte() float64 {
+	return float64(int64(d.lim.MaxFrameMemory)-min(memFloor, int64(d.lim.MaxFrameMemory))) / float64(d.lim.MaxFrame)
+}
+
+// charge adds k bytes to the memory the frame costs, and refuses the
+// frame when that is over its budget. at is where in buf the frame has
+// got to.
+func (d *Decoder) charge(k int64, at int) error {
+	d.mem += k
+	if d.mem <= d.allow {
+		return nil
+	}
+	return d.overBudget(at)
+}
+
+// overBudget computes the budget again for the bytes read so far, and
+// refuses the frame if it is still over.
+func (d *Decoder) overBudget(at int) error {
+	b := max(int64(at-d.start), 0)
+	d.allow = d.budget(b)
+	if d.mem <= d.allow {
+		return nil
+	}
+	return d.limitAt(at, "decoding the frame takes more than %d bytes of memory after %d bytes of it "+
+		"(MaxFrameMemory %d: %.3g bytes per byte of the frame plus %d)",
+		d.allow, b, d.lim.MaxFrameMemory, d.perByte(), min(memFloor, d.lim.MaxFrameMemory))
 }
 
 // Frame returns the next object and every byte consumed for it (the
@@ -309,10 +398,14 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			if buf[d.pos] != '~' {
 				return nil, false, d.errorAt(d.pos, "binary of %d bytes opened at byte %d is not closed by '~' (found %s)", d.pos-d.tok, d.base+int64(d.tok-1), describeByte(buf[d.pos]))
 			}
-			b := make(term.Binary, d.pos-d.tok)
-			copy(b, buf[d.tok:d.pos])
-			n := int64(len(b)) + 1
-			if err := d.push(slot{t: b, n: n}, d.tok-1); err != nil {
+			var b term.Term = emptyBinary
+			if d.pos > d.tok {
+				if err := d.charge(sliceBytes+int64(d.pos-d.tok), d.pos); err != nil {
+					return nil, false, err
+				}
+				b = term.Binary(bytes.Clone(buf[d.tok:d.pos]))
+			}
+			if err := d.push(b, sizeOf(d.pos-d.tok), 0, d.tok-1); err != nil {
 				return nil, false, err
 			}
 			d.pos++
@@ -329,6 +422,11 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 				return nil, false, d.limitAt(d.pos, "tuples nested more than %d deep", d.lim.MaxDepth)
 			}
 			d.started = true
+			if len(d.marks) == cap(d.marks) {
+				if err := d.charge(8*int64(max(cap(d.marks), 8)), d.pos); err != nil {
+					return nil, false, err
+				}
+			}
 			d.marks = append(d.marks, len(d.stack))
 			d.pos++
 		case '}':
@@ -341,7 +439,9 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			d.pos++
 		case '#':
 			d.started = true
-			if err := d.push(slot{list: d.newList(), depth: 1, n: 1}, d.pos); err != nil {
+			// An empty list costs nothing but its stack item: it
+			// becomes a list under construction at its first '&'.
+			if err := d.push(emptyList, 1, 1, d.pos); err != nil {
 				return nil, false, err
 			}
 			d.pos++
@@ -401,7 +501,7 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			if c < 0x20 || c == 0x7f {
 				return nil, false, d.errorAt(d.pos, "unexpected control character %s", describeByte(c))
 			}
-			if !d.isReg[c] {
+			if d.regs == nil || d.regs[c] == 0 {
 				hint := ""
 				if c == '.' {
 					hint = "; UBF(A) has no floats"
@@ -409,7 +509,8 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 				return nil, false, d.errorAt(d.pos, "register %s is not set in this frame%s", describeByte(c), hint)
 			}
 			d.started = true
-			if err := d.push(d.regs[c], d.pos); err != nil {
+			r := &d.regVals[d.regs[c]-1]
+			if err := d.push(r.t, r.n, r.depth, d.pos); err != nil {
 				return nil, false, err
 			}
 			d.pos++
@@ -435,7 +536,37 @@ var smallInts = func() [257]term.Term {
 	return a
 }()
 
-var emptyList term.Term = term.List{}
+// Shared empty values: an empty tuple, list or binary costs no
+// allocation. They are never written to (a slice of length 0 has no
+// element to write, and appending to one allocates).
+var (
+	emptyList   term.Term = term.List{}
+	emptyTuple  term.Term = term.Tuple{}
+	emptyBinary term.Term = term.Binary{}
+)
+
+// sizeOf is the expanded size of a string, atom or binary of n bytes.
+func sizeOf(n int) uint32 {
+	return uint32(min(int64(n)+1, math.MaxUint32))
+}
+
+// scalarMeta is the expanded size and the depth of a stack item that has
+// no entry in d.comps: a scalar, or an empty tuple or list.
+func scalarMeta(t term.Term) (n, depth uint32) {
+	switch v := t.(type) {
+	case term.Integer:
+		return 1, 0
+	case term.Atom:
+		return sizeOf(len(v)), 0
+	case term.String:
+		return sizeOf(len(v)), 0
+	case term.Binary:
+		return sizeOf(len(v)), 0
+	case term.Tuple, term.List:
+		return 1, 1
+	}
+	return 1, 0
+}
 
 func (d *Decoder) pushInt(digits []byte) error {
 	at := d.tok
@@ -459,16 +590,24 @@ func (d *Decoder) pushInt(digits []byte) error {
 		if v >= -1 && v <= 255 {
 			t = smallInts[v+1]
 		} else {
+			if err := d.charge(boxBytes, at); err != nil {
+				return err
+			}
 			t = term.Int(v)
 		}
 	} else {
+		// The big.Int, its words (fewer bytes than digits) and the
+		// text converted on the way.
+		if err := d.charge(boxBytes+32+2*int64(len(digits)), at); err != nil {
+			return err
+		}
 		i, ok := term.ParseInteger(string(digits))
 		if !ok {
 			return d.errorAt(at, "bad integer")
 		}
 		t = i
 	}
-	return d.push(slot{t: t, n: 1}, at)
+	return d.push(t, 1, 0, at)
 }
 
 // endQuoted finishes a string, atom, comment or tag whose content (with
@@ -479,27 +618,44 @@ func (d *Decoder) endQuoted(s []byte) error {
 		return nil
 	}
 	if d.hasEsc {
+		if err := d.charge(int64(len(s)), at); err != nil {
+			return err
+		}
 		s = unescape(s)
 	}
 	switch d.quote {
 	case '"':
-		return d.push(slot{t: d.str(s), n: int64(len(s)) + 1}, at)
+		t := d.str(s)
+		if err := d.charge(0, at); err != nil {
+			return err
+		}
+		return d.push(t, sizeOf(len(s)), 0, at)
 	case '\'':
-		return d.push(slot{t: d.atom(s), n: int64(len(s)) + 1}, at)
+		t := d.atom(s)
+		if err := d.charge(0, at); err != nil {
+			return err
+		}
+		return d.push(t, sizeOf(len(s)), 0, at)
 	}
 	// A tag: X`tag` is {'$TYPE', "tag", X}, as ubf decodes it.
-	top := d.frameBottom()
-	if len(d.stack) == top {
+	if len(d.stack) == d.frameBottom() {
 		return d.errorAt(at, "tag `%s` follows no object", s)
 	}
-	d.finish(&d.stack[len(d.stack)-1])
-	x := d.stack[len(d.stack)-1]
-	d.stack = d.stack[:len(d.stack)-1]
-	s2 := slot{t: term.Tuple{typeAtom, term.String(s), x.t}, depth: x.depth + 1, n: x.n + int64(len(s)) + 3}
-	if int(s2.depth) > d.lim.MaxDepth {
+	if err := d.finishTop(); err != nil {
+		return err
+	}
+	if err := d.charge(sliceBytes+3*termBytes+boxBytes+int64(len(s)), at); err != nil {
+		return err
+	}
+	x, xn, xd := d.pop()
+	n := int64(xn) + int64(len(s)) + 3
+	if n > d.maxN {
+		return d.limitAt(at, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	}
+	if int64(xd)+1 > int64(d.lim.MaxDepth) {
 		return d.limitAt(at, "terms nested more than %d deep", d.lim.MaxDepth)
 	}
-	return d.push(s2, at)
+	return d.push(term.Tuple{typeAtom, term.String(s), x}, uint32(n), xd+1, at)
 }
 
 var typeAtom term.Term = term.Atom("$TYPE")
@@ -517,45 +673,59 @@ func unescape(s []byte) []byte {
 	return out
 }
 
+// atom returns the atom s, adding what it allocated to d.mem (the
+// caller checks the budget).
 func (d *Decoder) atom(s []byte) term.Term {
-	if len(s) > maxCachedAtom {
-		return term.Atom(s)
+	if len(s) <= maxCachedAtom && d.atoms != nil {
+		e := d.atoms[cacheIndex(s)]
+		if a, ok := e.(term.Atom); ok && string(a) == string(s) {
+			return e
+		}
 	}
-	if d.atoms == nil {
-		d.atoms = new([cacheSize]cacheEntry)
-	}
-	e := &d.atoms[cacheIndex(s)]
-	if e.t == nil || e.s != string(s) {
-		e.s = string(s)
-		e.t = term.Atom(e.s)
-	}
-	return e.t
+	return d.newAtom(s)
 }
 
+func (d *Decoder) newAtom(s []byte) term.Term {
+	d.mem += boxBytes + int64(len(s))
+	t := term.Term(term.Atom(s))
+	if len(s) <= maxCachedAtom {
+		if d.atoms == nil {
+			d.atoms = new([cacheSize]term.Term)
+		}
+		d.atoms[cacheIndex(s)] = t
+	}
+	return t
+}
+
+// str returns the string s, adding what it allocated to d.mem (the
+// caller checks the budget).
 func (d *Decoder) str(s []byte) term.Term {
-	if len(s) > maxCachedString {
-		return term.String(s)
+	if len(s) <= maxCachedString && d.strs != nil {
+		e := d.strs[cacheIndex(s)]
+		if a, ok := e.(term.String); ok && string(a) == string(s) {
+			return e
+		}
 	}
-	if d.strs == nil {
-		d.strs = new([cacheSize]cacheEntry)
-	}
-	e := &d.strs[cacheIndex(s)]
-	if e.t == nil || e.s != string(s) {
-		e.s = string(s)
-		e.t = term.String(e.s)
-	}
-	return e.t
+	return d.newStr(s)
 }
 
-// cacheEntry is one slot of a direct-mapped cache of boxed terms: the
-// atoms and short strings of a protocol repeat from message to message,
-// and a hit costs neither an allocation nor a map lookup.
-type cacheEntry struct {
-	s string
-	t term.Term
+func (d *Decoder) newStr(s []byte) term.Term {
+	d.mem += boxBytes + int64(len(s))
+	t := term.Term(term.String(s))
+	if len(s) <= maxCachedString {
+		if d.strs == nil {
+			d.strs = new([cacheSize]term.Term)
+		}
+		d.strs[cacheIndex(s)] = t
+	}
+	return t
 }
 
-const cacheSize = 256
+// The atoms and short strings of a protocol repeat from message to
+// message: each decoder keeps the boxed terms it made last in two small
+// direct-mapped caches, so that a hit costs neither an allocation nor a
+// map lookup.
+const cacheSize = 128
 
 // cacheIndex hashes s (FNV-1a) to a cache slot.
 func cacheIndex(s []byte) uint32 {
@@ -575,50 +745,171 @@ func (d *Decoder) frameBottom() int {
 	return d.marks[len(d.marks)-1]
 }
 
-func (d *Decoder) push(s slot, at int) error {
-	if s.n > int64(d.lim.MaxFrame) {
+// push puts t, of expanded size n and depth depth, on the stack. The
+// stack grows by a quarter once it is large (not by doubling), so that
+// its unused end stays a small part of what the frame is charged.
+func (d *Decoder) push(t term.Term, n, depth uint32, at int) error {
+	if len(d.stack) < cap(d.stack) && depth == 0 {
+		// A scalar on a stack with room: the common case, inlined.
+		d.started = true
+		d.stack = append(d.stack, t)
+		return nil
+	}
+	return d.pushSlow(t, n, depth, at)
+}
+
+func (d *Decoder) pushSlow(t term.Term, n, depth uint32, at int) error {
+	if int64(n) > d.maxN {
 		return d.limitAt(at, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
 	}
 	d.started = true
-	d.stack = append(d.stack, s)
+	if len(d.stack) == cap(d.stack) {
+		if err := d.growStack(at); err != nil {
+			return err
+		}
+	}
+	if depth > 0 && n > 1 {
+		if len(d.comps) == cap(d.comps) {
+			if err := d.growComps(at); err != nil {
+				return err
+			}
+		}
+		d.comps = append(d.comps, comp{at: int32(len(d.stack)), n: n, depth: depth})
+	}
+	d.stack = append(d.stack, t)
 	return nil
 }
 
-// finish turns a list under construction into a term.List in place;
-// other slots are left as they are.
-func (d *Decoder) finish(s *slot) {
-	if s.list != 0 {
-		d.finishList(s)
+// grown is the capacity a slice of capacity c grows to: twice as much
+// while it is small, a quarter more once it is large, so that its unused
+// end stays a small part of what the frame is charged.
+func grown(c, least int) int {
+	if c >= 1024 {
+		return c + c/4
 	}
+	return max(2*c, least)
 }
 
-func (d *Decoder) finishList(s *slot) {
-	rl := d.lists[s.list-1]
-	if len(rl) == 0 {
-		s.t = emptyList
-	} else {
-		l := term.List(d.alloc(len(rl)))
-		for i, e := range rl {
-			l[len(rl)-1-i] = e
+func (d *Decoder) growStack(at int) error {
+	c := cap(d.stack)
+	nc := grown(c, 16)
+	if err := d.charge(int64(nc-c)*termBytes, at); err != nil {
+		return err
+	}
+	ns := make([]term.Term, len(d.stack), nc)
+	copy(ns, d.stack)
+	d.stack = ns
+	return nil
+}
+
+func (d *Decoder) growComps(at int) error {
+	c := cap(d.comps)
+	nc := grown(c, 8)
+	if err := d.charge(int64(nc-c)*compBytes, at); err != nil {
+		return err
+	}
+	ns := make([]comp, len(d.comps), nc)
+	copy(ns, d.comps)
+	d.comps = ns
+	return nil
+}
+
+func (d *Decoder) addComp(c comp, at int) error {
+	if len(d.comps) == cap(d.comps) {
+		if err := d.growComps(at); err != nil {
+			return err
 		}
-		s.t = l
 	}
-	clear(rl)
-	d.lists[s.list-1] = rl[:0]
-	d.free = append(d.free, s.list-1)
-	s.list = 0
+	d.comps = append(d.comps, c)
+	return nil
 }
 
-// newList returns the list number (1 + index in d.lists) of a new empty
-// list under construction.
-func (d *Decoder) newList() int32 {
+// meta returns the expanded size and the depth of stack item i, and the
+// index of its entry in d.comps (-1 if it has none). Items are looked at
+// from the top, so this is quick for the top two.
+func (d *Decoder) meta(i int) (n, depth uint32, ci int) {
+	ci = len(d.comps) - 1
+	for ci >= 0 && int(d.comps[ci].at) > i {
+		ci--
+	}
+	if ci >= 0 && int(d.comps[ci].at) == i {
+		return d.comps[ci].n, d.comps[ci].depth, ci
+	}
+	n, depth = scalarMeta(d.stack[i])
+	return n, depth, -1
+}
+
+// pop takes the top item off the stack (finishTop must have been called
+// for a list under construction).
+func (d *Decoder) pop() (t term.Term, n, depth uint32) {
+	i := len(d.stack) - 1
+	n, depth, ci := d.meta(i)
+	if ci >= 0 {
+		d.comps = d.comps[:ci]
+	}
+	t = d.stack[i]
+	d.stack[i] = nil
+	d.stack = d.stack[:i]
+	return t, n, depth
+}
+
+// finishTop turns the top item into a term.List if it is a list under
+// construction.
+func (d *Decoder) finishTop() error {
+	if d.open == 0 {
+		return nil
+	}
+	return d.finishTopList()
+}
+
+func (d *Decoder) finishTopList() error {
+	i := len(d.stack) - 1
+	if _, ok := d.stack[i].(building); ok {
+		return d.finishList(i)
+	}
+	return nil
+}
+
+// finishList turns the list under construction at stack item i into a
+// term.List in place.
+func (d *Decoder) finishList(i int) error {
+	b := d.stack[i].(building)
+	rl := d.lists[b]
+	if err := d.charge(sliceBytes+int64(len(rl))*termBytes, d.pos); err != nil {
+		return err
+	}
+	l := term.List(d.alloc(len(rl)))
+	for j, e := range rl {
+		l[len(rl)-1-j] = e
+	}
+	d.stack[i] = l
+	d.open--
+	clear(rl)
+	if cap(rl) > keepSlots {
+		// The elements now live in l: let the scratch go, and give the
+		// frame its cost back.
+		d.mem -= int64(cap(rl)) * termBytes
+		rl = nil
+	}
+	d.lists[b] = rl[:0]
+	d.free = append(d.free, int32(b))
+	return nil
+}
+
+// newList returns the index in d.lists of a new list under construction.
+func (d *Decoder) newList(at int) (int32, error) {
 	if n := len(d.free); n > 0 {
 		i := d.free[n-1]
 		d.free = d.free[:n-1]
-		return i + 1
+		return i, nil
+	}
+	if n := cap(d.lists); len(d.lists) == n {
+		if err := d.charge(int64(max(n, 4))*(sliceBytes+4), at); err != nil {
+			return 0, err
+		}
 	}
 	d.lists = append(d.lists, nil)
-	return int32(len(d.lists))
+	return int32(len(d.lists) - 1), nil
 }
 
 // alloc returns a slice of n terms for a tuple or list. Small ones are cut
@@ -627,9 +918,6 @@ func (d *Decoder) newList() int32 {
 // does, which for messages that are checked and dropped is soon.
 func (d *Decoder) alloc(n int) []term.Term {
 	const block, small = 128, 16
-	if n == 0 {
-		return []term.Term{}
-	}
 	if n > small {
 		return make([]term.Term, n)
 	}
@@ -645,26 +933,72 @@ func (d *Decoder) closeTuple() error {
 	m := d.marks[len(d.marks)-1]
 	d.marks = d.marks[:len(d.marks)-1]
 	elems := d.stack[m:]
-	t := term.Tuple(d.alloc(len(elems)))
-	s := slot{depth: 1, n: 1}
-	for i := range elems {
-		e := &elems[i]
-		if e.list != 0 {
-			d.finishList(e)
+	ci := len(d.comps)
+	for ci > 0 && int(d.comps[ci-1].at) >= m {
+		ci--
+	}
+	n, depth := int64(1), uint32(1)
+	t := emptyTuple
+	if len(elems) > 0 {
+		if err := d.charge(sliceBytes+int64(len(elems))*termBytes, d.pos); err != nil {
+			return err
 		}
-		t[i] = e.t
-		s.n += e.n
-		if e.depth+1 > s.depth {
-			s.depth = e.depth + 1
+		tu := term.Tuple(d.alloc(len(elems)))
+		if ci == len(d.comps) && d.open == 0 {
+			// Only scalars (and empty tuples and lists): the common
+			// case of a record or a message, and a quicker loop.
+			for _, e := range elems {
+				en, ed := scalarMeta(e)
+				n += int64(en)
+				depth = max(depth, ed+1)
+			}
+			copy(tu, elems)
+		} else {
+			var err error
+			if n, depth, err = d.closeMixed(tu, elems, m, ci); err != nil {
+				return err
+			}
 		}
+		t = tu
 	}
 	clear(elems)
 	d.stack = d.stack[:m]
-	s.t = t
-	if int(s.depth) > d.lim.MaxDepth {
+	d.comps = d.comps[:ci]
+	if int64(depth) > int64(d.lim.MaxDepth) {
 		return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
 	}
-	return d.push(s, d.pos)
+	if n > d.maxN {
+		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	}
+	return d.push(t, uint32(n), depth, d.pos)
+}
+
+// closeMixed fills tu with the elements of a tuple, stack items m and up,
+// some of them composite (their entries in d.comps start at ci), and adds
+// up their sizes and depths.
+func (d *Decoder) closeMixed(tu term.Tuple, elems []term.Term, m, ci int) (n int64, depth uint32, err error) {
+	n, depth = 1, 1
+	cj := ci
+	for i := range elems {
+		if d.open > 0 {
+			if _, ok := elems[i].(building); ok {
+				if err := d.finishList(m + i); err != nil {
+					return 0, 0, err
+				}
+			}
+		}
+		var en, ed uint32
+		if cj < len(d.comps) && int(d.comps[cj].at) == m+i {
+			en, ed = d.comps[cj].n, d.comps[cj].depth
+			cj++
+		} else {
+			en, ed = scalarMeta(elems[i])
+		}
+		n += int64(en)
+		depth = max(depth, ed+1)
+		tu[i] = elems[i]
+	}
+	return n, depth, nil
 }
 
 // cons implements '&': the top of the stack is put at the front of the
@@ -673,13 +1007,17 @@ func (d *Decoder) cons() error {
 	if len(d.stack)-d.frameBottom() < 2 {
 		return d.errorAt(d.pos, "'&' needs an element on top of a list, but the stack holds %d item(s) here", len(d.stack)-d.frameBottom())
 	}
-	d.finish(&d.stack[len(d.stack)-1])
-	e := d.stack[len(d.stack)-1]
-	l := &d.stack[len(d.stack)-2]
-	if l.list == 0 {
-		old, ok := l.t.(term.List)
+	if err := d.finishTop(); err != nil {
+		return err
+	}
+	e, en, ed := d.pop()
+	i := len(d.stack) - 1
+	ln, ld, ci := d.meta(i)
+	b, ok := d.stack[i].(building)
+	if !ok {
+		old, ok := d.stack[i].(term.List)
 		if !ok {
-			return d.errorAt(d.pos, "'&' needs a list under the top of the stack, found %s", l.t.Kind())
+			return d.errorAt(d.pos, "'&' needs a list under the top of the stack, found %s", d.stack[i].Kind())
 		}
 		// Consing onto a list from a register copies it; charge the
 		// copy to the frame, or "l 1 & l 1 & ..." with a long list in l
@@ -688,28 +1026,58 @@ func (d *Decoder) cons() error {
 		if d.work > int64(d.lim.MaxFrame) {
 			return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
 		}
-		l.list = d.newList()
-		rl := d.lists[l.list-1]
-		for i := len(old) - 1; i >= 0; i-- {
-			rl = append(rl, old[i])
+		j, err := d.newList(d.pos)
+		if err != nil {
+			return err
 		}
-		d.lists[l.list-1] = rl
-		l.t = nil
+		b = building(j)
+		d.open++
+		rl := d.lists[b]
+		for k := len(old) - 1; k >= 0; k-- {
+			if rl, err = d.appendElem(rl, old[k]); err != nil {
+				return err
+			}
+		}
+		d.lists[b] = rl
+		d.stack[i] = b
 	}
-	d.lists[l.list-1] = append(d.lists[l.list-1], e.t)
-	l.n += e.n
-	if e.depth+1 > l.depth {
-		l.depth = e.depth + 1
+	rl, err := d.appendElem(d.lists[b], e)
+	if err != nil {
+		return err
 	}
-	d.stack[len(d.stack)-1] = slot{}
-	d.stack = d.stack[:len(d.stack)-1]
-	if int(l.depth) > d.lim.MaxDepth {
+	d.lists[b] = rl
+	n := int64(ln) + int64(en)
+	depth := max(ld, ed+1)
+	if int64(depth) > int64(d.lim.MaxDepth) {
 		return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
 	}
-	if l.n > int64(d.lim.MaxFrame) {
+	if n > d.maxN {
 		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
 	}
-	return nil
+	if ci >= 0 {
+		d.comps[ci].n, d.comps[ci].depth = uint32(n), depth
+		return nil
+	}
+	return d.addComp(comp{at: int32(i), n: uint32(n), depth: depth}, d.pos)
+}
+
+// appendElem appends e to the elements of a list under construction,
+// charging the frame for the growth. Like the stack, a large list grows
+// by a quarter.
+func (d *Decoder) appendElem(rl []term.Term, e term.Term) ([]term.Term, error) {
+	if c := cap(rl); len(rl) == c {
+		nc := max(2*c, 8)
+		if c >= 1024 {
+			nc = c + c/4
+		}
+		if err := d.charge(int64(nc-c)*termBytes, d.pos); err != nil {
+			return rl, err
+		}
+		nl := make([]term.Term, len(rl), nc)
+		copy(nl, rl)
+		rl = nl
+	}
+	return append(rl, e), nil
 }
 
 // startBinary handles '~' after a length: the length is the integer on top
@@ -720,9 +1088,8 @@ func (d *Decoder) startBinary() error {
 	if len(d.stack) == d.frameBottom() {
 		return d.errorAt(at, "'~' is not preceded by a binary's length")
 	}
-	top := d.stack[len(d.stack)-1]
-	i, ok := top.t.(term.Integer)
-	if !ok || top.list != 0 {
+	i, ok := d.stack[len(d.stack)-1].(term.Integer)
+	if !ok {
 		return d.errorAt(at, "'~' is not preceded by a binary's length")
 	}
 	if i.Sign() < 0 {
@@ -735,7 +1102,7 @@ func (d *Decoder) startBinary() error {
 	if int64(at-d.start)+int64(n)+2 > int64(d.lim.MaxFrame) {
 		return d.limitAt(at, "binary of %d bytes makes the frame longer than %d bytes", n, d.lim.MaxFrame)
 	}
-	d.stack = d.stack[:len(d.stack)-1]
+	d.pop()
 	d.pos++
 	d.tok = d.pos
 	d.binLeft = n
@@ -751,15 +1118,20 @@ func (d *Decoder) store(key byte) error {
 	if len(d.stack) == d.frameBottom() {
 		return d.errorAt(d.pos, "'>' stores into register %s but there is nothing to store", describeByte(key))
 	}
-	d.finish(&d.stack[len(d.stack)-1])
-	s := d.stack[len(d.stack)-1]
-	d.stack[len(d.stack)-1] = slot{}
-	d.stack = d.stack[:len(d.stack)-1]
-	if !d.isReg[key] {
-		d.isReg[key] = true
-		d.used = append(d.used, key)
+	if err := d.finishTop(); err != nil {
+		return err
 	}
-	d.regs[key] = s
+	t, n, depth := d.pop()
+	if d.regs == nil {
+		d.regs = new([256]uint8)
+	}
+	v := regValue{t: t, n: n, depth: depth, key: key}
+	if i := d.regs[key]; i != 0 {
+		d.regVals[i-1] = v
+		return nil
+	}
+	d.regVals = append(d.regVals, v)
+	d.regs[key] = uint8(len(d.regVals))
 	return nil
 }
 
@@ -774,23 +1146,33 @@ func (d *Decoder) endObject() (term.Term, error) {
 	if d.pos-d.start > d.lim.MaxFrame {
 		return nil, d.limitAt(d.pos, "frame longer than %d bytes", d.lim.MaxFrame)
 	}
-	d.finish(&d.stack[0])
-	s := d.stack[0]
-	d.stack[0] = slot{}
+	if err := d.finishTop(); err != nil {
+		return nil, err
+	}
+	t := d.stack[0]
+	d.stack[0] = nil
 	d.stack = d.stack[:0]
+	d.comps = d.comps[:0]
 	// Registers last for one object: ubf's driver starts every object
 	// with an empty register table (ubf_driver:decode/4 calls
 	// ubf:decode_init/2 after each one).
-	for _, k := range d.used {
-		d.isReg[k] = false
-		d.regs[k] = slot{}
+	if len(d.regVals) > 0 {
+		for _, v := range d.regVals {
+			d.regs[v.key] = 0
+		}
+		clear(d.regVals)
+		d.regVals = d.regVals[:0]
 	}
-	d.used = d.used[:0]
 	d.started = false
 	d.work = 0
+	d.mem = 0
+	d.allow = d.floor
 	// Every list is finished now; let the scratch of a big object go.
 	if cap(d.stack) > keepSlots {
 		d.stack = nil
+	}
+	if cap(d.comps) > keepSlots {
+		d.comps = nil
 	}
 	if cap(d.marks) > keepSlots {
 		d.marks = nil
@@ -803,7 +1185,7 @@ func (d *Decoder) endObject() (term.Term, error) {
 			d.lists[i] = nil
 		}
 	}
-	return s.t, nil
+	return t, nil
 }
 
 // Decode reads exactly one UBF(A) object from b (ending with '$'; only

@@ -34,9 +34,25 @@
 // size of the term with every register use expanded is bounded by
 // MaxFrame too, so what the checker walks is never larger than a frame
 // without registers could be, and so are the elements copied when a frame
-// conses onto a list taken from a register. The memory a frame costs is
-// thus proportional to MaxFrame: at most a few dozen bytes per byte of the
-// frame (a stack slot and a tuple element for a one-digit integer).
+// conses onto a list taken from a register.
+//
+// The memory a frame costs is bounded by Limits.MaxFrameMemory. The
+// decoder charges to the frame everything it allocates for it — each
+// stack item (16 bytes, plus 12 for a tuple or list), each element of a
+// tuple or list and of a list under construction (16), each boxed
+// integer, string, atom, binary and tuple header, the growth of its
+// working slices — and refuses the frame, with a limit error at the byte
+// where it happened, once that is over the budget for the bytes read so
+// far: 8 bytes per byte plus 1 MiB with the default limits. What the
+// decoder holds while it decodes a frame of b bytes is thus at most
+// 8b + 1 MiB, plus the read buffer (about 2b at most) and the scratch a
+// decoder keeps between frames (a few dozen KiB at most). Cheap tokens cost what they cost, nothing more: '#' pushes a
+// shared empty list (a list takes working storage only from its first
+// '&'), "{}" a shared empty tuple, and an integer from -1 to 255 a shared
+// boxed value. A decoder allocates its register table (256 bytes) at its
+// first '>', and its caches of atoms and strings (2 KiB each) at their
+// first use, so an idle decoder holds about 12 KiB, a third of it its
+// read buffer.
 //
 // AppendEncode and Encode write canonical UBF(A): no registers, no tags,
 // ',' between tuple elements, nothing between other tokens. Floats and maps
