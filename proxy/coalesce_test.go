@@ -440,3 +440,42 @@ func TestHeldBytesBound(t *testing.T) {
 		t.Errorf("%d requests reached the service in %d writes", n, len(writes))
 	}
 }
+
+// TestKillSendsHeldRequestsFirst: the legal requests of a batch that were
+// held back when a later one in it broke the contract still reach the
+// service, as they would have one by one, before the session is killed.
+func TestKillSendsHeldRequestsFirst(t *testing.T) {
+	// A service that does not answer, so that the proxy has nothing
+	// unread when it closes the connection (which would reset it).
+	svc := startLineService(t, func(int) []byte { return nil })
+	addr, _, _ := coalesceProxy(t, jsonKit, svc, Kill)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var legal []byte
+	for i := range 3 {
+		legal = append(legal, addFrame(jsonKit, i)...)
+	}
+	batch := append(append(bytes.Clone(legal), jsonKit.frame(T("{sub, 1}"))...), addFrame(jsonKit, 3)...)
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	got := readLines(t, c, 1, ioTimeout)
+	m, err := jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder(bytes.NewReader(got)).Next()
+	if err != nil || !isErrorReply(m, jsonKit.errClient) {
+		t.Fatalf("got %q (%v), want the error reply", got, err)
+	}
+	deadline := time.Now().Add(ioTimeout)
+	for {
+		read, _ := svc.transcript()
+		if bytes.Equal(read, legal) {
+			return
+		}
+		if len(read) > len(legal) || time.Now().After(deadline) {
+			t.Fatalf("the service read\n%q\nwant the legal requests before the violation\n%q", read, legal)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
