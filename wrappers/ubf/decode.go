@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -57,8 +58,8 @@ type Decoder struct {
 	lists   [][]term.Term // elements, last first, of lists under construction
 	free    []int32       // indexes of d.lists not in use
 	arena   []term.Term   // the unused end of the current block for small tuples and lists
-	atoms   *[cacheSize]term.Term
-	strs    *[cacheSize]term.Term
+	atoms   *[cacheSize]cacheEntry
+	strs    *[cacheSize]cacheEntry
 
 	open int // lists under construction on the stack
 
@@ -625,12 +626,18 @@ func (d *Decoder) endQuoted(s []byte) error {
 	}
 	switch d.quote {
 	case '"':
+		if d.strs == nil {
+			d.strs = newCache()
+		}
 		t := d.str(s)
 		if err := d.charge(0, at); err != nil {
 			return err
 		}
 		return d.push(t, sizeOf(len(s)), 0, at)
 	case '\'':
+		if d.atoms == nil {
+			d.atoms = newCache()
+		}
 		t := d.atom(s)
 		if err := d.charge(0, at); err != nil {
 			return err
@@ -673,59 +680,61 @@ func unescape(s []byte) []byte {
 	return out
 }
 
-// atom returns the atom s, adding what it allocated to d.mem (the
-// caller checks the budget).
+// atom returns the atom s, adding what it allocated to d.mem (the caller
+// checks the budget). d.atoms must have been allocated.
 func (d *Decoder) atom(s []byte) term.Term {
-	if len(s) <= maxCachedAtom && d.atoms != nil {
-		e := d.atoms[cacheIndex(s)]
-		if a, ok := e.(term.Atom); ok && string(a) == string(s) {
-			return e
-		}
+	if len(s) > maxCachedAtom {
+		d.mem += boxBytes + int64(len(s))
+		return term.Atom(s)
 	}
-	return d.newAtom(s)
-}
-
-func (d *Decoder) newAtom(s []byte) term.Term {
-	d.mem += boxBytes + int64(len(s))
-	t := term.Term(term.Atom(s))
-	if len(s) <= maxCachedAtom {
-		if d.atoms == nil {
-			d.atoms = new([cacheSize]term.Term)
-		}
-		d.atoms[cacheIndex(s)] = t
+	e := &d.atoms[cacheIndex(s)]
+	if e.s != string(s) {
+		d.mem += boxBytes + int64(len(s))
+		e.s = string(s)
+		e.t = term.Atom(e.s)
 	}
-	return t
+	return e.t
 }
 
 // str returns the string s, adding what it allocated to d.mem (the
-// caller checks the budget).
+// caller checks the budget). d.strs must have been allocated.
 func (d *Decoder) str(s []byte) term.Term {
-	if len(s) <= maxCachedString && d.strs != nil {
-		e := d.strs[cacheIndex(s)]
-		if a, ok := e.(term.String); ok && string(a) == string(s) {
-			return e
-		}
+	if len(s) > maxCachedString {
+		d.mem += boxBytes + int64(len(s))
+		return term.String(s)
 	}
-	return d.newStr(s)
+	e := &d.strs[cacheIndex(s)]
+	if e.s != string(s) {
+		d.mem += boxBytes + int64(len(s))
+		e.s = string(s)
+		e.t = term.String(e.s)
+	}
+	return e.t
 }
 
-func (d *Decoder) newStr(s []byte) term.Term {
-	d.mem += boxBytes + int64(len(s))
-	t := term.Term(term.String(s))
-	if len(s) <= maxCachedString {
-		if d.strs == nil {
-			d.strs = new([cacheSize]term.Term)
-		}
-		d.strs[cacheIndex(s)] = t
+// cacheEntry is one slot of a direct-mapped cache: a term and its text.
+type cacheEntry struct {
+	s string
+	t term.Term
+}
+
+// unusedEntry is the text of a cache entry that holds no term yet: it is
+// longer than any cached atom or string, so it matches none.
+var unusedEntry = strings.Repeat("?", max(maxCachedAtom, maxCachedString)+1)
+
+func newCache() *[cacheSize]cacheEntry {
+	c := new([cacheSize]cacheEntry)
+	for i := range c {
+		c[i].s = unusedEntry
 	}
-	return t
+	return c
 }
 
 // The atoms and short strings of a protocol repeat from message to
 // message: each decoder keeps the boxed terms it made last in two small
 // direct-mapped caches, so that a hit costs neither an allocation nor a
 // map lookup.
-const cacheSize = 128
+const cacheSize = 64
 
 // cacheIndex hashes s (FNV-1a) to a cache slot.
 func cacheIndex(s []byte) uint32 {
@@ -970,6 +979,14 @@ func (d *Decoder) closeTuple() error {
 	if n > d.maxN {
 		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
 	}
+	if len(d.stack) < cap(d.stack) && len(d.comps) < cap(d.comps) {
+		// The tuple's elements were just taken off: there is room.
+		if n > 1 {
+			d.comps = append(d.comps, comp{at: int32(len(d.stack)), n: uint32(n), depth: depth})
+		}
+		d.stack = append(d.stack, t)
+		return nil
+	}
 	return d.push(t, uint32(n), depth, d.pos)
 }
 
@@ -1012,6 +1029,31 @@ func (d *Decoder) cons() error {
 	}
 	e, en, ed := d.pop()
 	i := len(d.stack) - 1
+	if b, ok := d.stack[i].(building); ok {
+		// The common case: consing onto a list under construction,
+		// whose entry is the last in d.comps.
+		c := &d.comps[len(d.comps)-1]
+		rl := d.lists[b]
+		if len(rl) == cap(rl) {
+			var err error
+			if rl, err = d.appendElem(rl, e); err != nil {
+				return err
+			}
+		} else {
+			rl = append(rl, e)
+		}
+		d.lists[b] = rl
+		n := int64(c.n) + int64(en)
+		depth := max(c.depth, ed+1)
+		if int64(depth) > int64(d.lim.MaxDepth) {
+			return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
+		}
+		if n > d.maxN {
+			return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+		}
+		c.n, c.depth = uint32(n), depth
+		return nil
+	}
 	ln, ld, ci := d.meta(i)
 	b, ok := d.stack[i].(building)
 	if !ok {
