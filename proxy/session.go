@@ -151,6 +151,12 @@ type session struct {
 	endedA atomic.Bool
 
 	clientW sync.Mutex // orders and serialises writes to the client
+	// muBy and clientWBy: the role holding mu and clientW (roleNone when
+	// free or held by code that cannot panic), see guarded.
+	muBy, clientWBy atomic.Int32
+	// curC is cur.c, for the records: report must not take mu, since it
+	// runs with clientW held and the service reader takes clientW under mu.
+	curC atomic.Pointer[contract.Contract]
 	// clientHeld (service reader only): the service reader queued bytes
 	// for the client that may not have been sent yet.
 	clientHeld bool
@@ -195,6 +201,7 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 	if cfg.Meta {
 		ss.cur, ss.meta = s.meta, true
 	}
+	ss.curC.Store(ss.cur.c)
 	ss.chk = ss.newChecker(ss.cur, ss.initialState())
 	ss.log = cfg.Logger.With(slog.Uint64("session", id))
 	ss.touch()
@@ -227,9 +234,9 @@ func (s *session) newChecker(v *version, initial string) *checker.Session {
 func (s *session) run() {
 	// Both timers exist before either is armed: a callback (which may call
 	// finish, which stops both) happens after the Reset that armed it.
-	rt := time.AfterFunc(time.Hour, s.guarded(s.onReplyTimeout))
+	rt := time.AfterFunc(time.Hour, s.guarded(roleTimer, s.onReplyTimeout))
 	rt.Stop()
-	idle := time.AfterFunc(time.Hour, s.guarded(s.onIdle))
+	idle := time.AfterFunc(time.Hour, s.guarded(roleIdle, s.onIdle))
 	idle.Stop()
 	s.mu.Lock()
 	s.replyTimer, s.idle = rt, idle
@@ -244,13 +251,13 @@ func (s *session) run() {
 	s.srv.lingers.Add(1)
 	go func() {
 		defer s.srv.lingers.Done()
-		s.guarded(s.clientLoop)()
+		s.guarded(roleClient, s.clientLoop)()
 		<-s.endCh // a client that half-closed still gets its replies
 		s.client.drain()
 		s.client.close()
 	}()
 	// Every way out of serviceLoop ends the session first.
-	s.guarded(s.serviceLoop)()
+	s.guarded(roleService, s.serviceLoop)()
 	s.finish(endInfo{reason: reasonError, err: errors.New("service reader stopped without a reason")}) // no-op normally
 	s.service.close()
 }
@@ -265,15 +272,74 @@ func (s *session) attach(client, service endpoint) bool {
 	return !s.ended
 }
 
-// guarded runs f, turning a panic into the end of this session only.
-func (s *session) guarded(f func()) func() {
+// role names the goroutine of a session that holds one of its locks, so
+// that a goroutine that panics knows whether it holds the lock and must
+// release it before ending the session (finish takes mu; a lock that stays
+// held would freeze the session's other goroutine and Serve with it).
+type role int32
+
+const (
+	roleNone    role = iota
+	roleClient       // the client reader
+	roleService      // the service reader
+	roleTimer        // the reply timer's callback
+	roleIdle         // the idle timer's callback (it holds no lock)
+)
+
+func sideRole(side wrappers.Side) role {
+	if side == wrappers.Server {
+		return roleService
+	}
+	return roleClient
+}
+
+// lock takes mu for r; unlock releases it; wait is cond.Wait for r. Every
+// goroutine that may panic while holding mu takes it this way.
+func (s *session) lock(r role) {
+	s.mu.Lock()
+	s.muBy.Store(int32(r))
+}
+
+func (s *session) unlock() {
+	s.muBy.Store(int32(roleNone))
+	s.mu.Unlock()
+}
+
+func (s *session) wait(r role) {
+	s.muBy.Store(int32(roleNone))
+	s.cond.Wait()
+	s.muBy.Store(int32(r))
+}
+
+// lockW and unlockW are lock and unlock for clientW.
+func (s *session) lockW(r role) {
+	s.clientW.Lock()
+	s.clientWBy.Store(int32(r))
+}
+
+func (s *session) unlockW() {
+	s.clientWBy.Store(int32(roleNone))
+	s.clientW.Unlock()
+}
+
+// guarded runs f on the goroutine r, turning a panic into the end of this
+// session only: the locks r holds are released first, the panic is logged
+// with its stack and counted, and the session ends with reason error.
+func (s *session) guarded(r role, f func()) func() {
 	return func() {
 		defer func() {
-			if r := recover(); r != nil {
+			if p := recover(); p != nil {
+				stack := debug.Stack()
+				if s.clientWBy.Load() == int32(r) {
+					s.unlockW()
+				}
+				if s.muBy.Load() == int32(r) {
+					s.unlock()
+				}
 				s.srv.panics.Add(1)
 				s.srv.metrics.panics.Inc()
-				s.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
-				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r), code: closeInternal, text: "internal error"})
+				s.log.Error("panic in session", slog.Any("panic", p), slog.String("stack", string(stack)))
+				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", p), code: closeInternal, text: "internal error"})
 			}
 		}()
 		f()
@@ -369,9 +435,9 @@ func (s *session) clientLoop() {
 		if !s.fromClient(m) {
 			return
 		}
-		s.mu.Lock()
+		s.lock(roleClient)
 		over := s.over
-		s.mu.Unlock()
+		s.unlock()
 		if over {
 			// Reject or monitor mode handled a message sent after the
 			// end; the conversation is still over.
@@ -392,10 +458,10 @@ func (s *session) fromClient(m wrappers.Message) bool {
 	case wrappers.Event:
 		return s.clientEvent(m)
 	default:
-		s.mu.Lock()
+		s.lock(roleClient)
 		b := breach{side: wrappers.Client, kind: "bad-message", states: s.chk.States(), msg: m.Term,
 			explanation: fmt.Sprintf("the client sent a %s; a client sends requests and events", m.Kind)}
-		s.mu.Unlock()
+		s.unlock()
 		return s.clientEventViolation(m, b)
 	}
 }
@@ -462,23 +528,23 @@ func (s *session) armReplyTimer() {
 }
 
 func (s *session) clientCall(m wrappers.Message) bool {
-	s.mu.Lock()
+	s.lock(roleClient)
 	if s.serviceHeld && !s.ended && s.inflight >= s.maxPending {
 		// The requests held back must reach the service before this one
 		// waits for their replies. Nothing else adds to what is held.
-		s.mu.Unlock()
+		s.unlock()
 		if !s.flushService() {
 			return false
 		}
-		s.mu.Lock()
+		s.lock(roleClient)
 	}
 	s.waiting = true
 	for !s.ended && s.inflight >= s.maxPending {
-		s.cond.Wait()
+		s.wait(roleClient)
 	}
 	s.waiting = false
 	if s.ended {
-		s.mu.Unlock()
+		s.unlock()
 		return false
 	}
 	var v *checker.Violation
@@ -507,7 +573,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	}
 	if b == nil {
 		s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession})
-		s.mu.Unlock()
+		s.unlock()
 		s.srv.metrics.msg[0][0].Inc()
 		return s.toService(m.Raw)
 	}
@@ -515,7 +581,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	switch s.cfg.Mode {
 	case Monitor:
 		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
-		s.mu.Unlock()
+		s.unlock()
 		// What was held back goes out before the report, which may end
 		// the session (Limits.MaxViolations).
 		if !s.flushService() {
@@ -532,7 +598,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 			// Earlier replies are still to come: the error reply takes
 			// this request's place among them.
 			s.push(pendingCall{req: m.Term, errReply: reply, rejected: true})
-			s.mu.Unlock()
+			s.unlock()
 			if !s.flushService() {
 				return false
 			}
@@ -542,21 +608,21 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		// Nothing in flight: the error reply goes out now. (A service
 		// event written between the unlocks would have raced with it
 		// anyway.)
-		s.mu.Unlock()
+		s.unlock()
 		if !s.flushService() {
 			return false
 		}
-		s.clientW.Lock()
+		s.lockW(roleClient)
 		s.report(*b, actionRejected)
 		err := s.writeClientLocked(reply)
-		s.clientW.Unlock()
+		s.unlockW()
 		if err != nil {
 			s.finish(endInfo{reason: reasonClientLeft, err: err})
 			return false
 		}
 		return true
 	default:
-		s.mu.Unlock()
+		s.unlock()
 		s.flushService() // the legal requests before it reach the service
 		s.kill(*b, reasonViolation)
 		return false
@@ -564,19 +630,19 @@ func (s *session) clientCall(m wrappers.Message) bool {
 }
 
 func (s *session) clientEvent(m wrappers.Message) bool {
-	s.mu.Lock()
+	s.lock(roleClient)
 	s.waiting = true
 	for s.lockstep && !s.ended && s.inflight > 0 {
 		// Never let an event share a read with a request at a ubf server.
-		s.cond.Wait()
+		s.wait(roleClient)
 	}
 	s.waiting = false
 	if s.ended {
-		s.mu.Unlock()
+		s.unlock()
 		return false
 	}
 	v, _ := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
-	s.mu.Unlock()
+	s.unlock()
 	if v == nil {
 		s.srv.metrics.msg[0][0].Inc()
 		return s.toService(m.Raw)
@@ -657,11 +723,11 @@ func (s *session) clientReadError(err error) {
 	var fe *wrappers.FrameError
 	switch {
 	case errors.Is(err, io.EOF):
-		s.mu.Lock()
+		s.lock(roleClient)
 		s.clientDone = true
 		waiting := s.inflight > 0 && !s.ended
 		over := s.over
-		s.mu.Unlock()
+		s.unlock()
 		if over {
 			// The client read the last reply and left before the
 			// service reader got round to ending the session.
@@ -688,9 +754,9 @@ func (s *session) clientReadError(err error) {
 // frameError ends the session after a malformed or over-limit frame: the
 // stream cannot be read further in any mode.
 func (s *session) frameError(side wrappers.Side, fe *wrappers.FrameError) {
-	s.mu.Lock()
+	s.lock(sideRole(side))
 	b := breach{side: side, kind: "malformed-frame", states: s.chk.States(), explanation: fe.Error()}
-	s.mu.Unlock()
+	s.unlock()
 	reason, code := reasonViolation, closePolicy
 	if fe.Limit {
 		b.kind, reason, code = "limit", reasonLimit, closeTooBig
@@ -747,26 +813,26 @@ func (s *session) fromService(m wrappers.Message) bool {
 	case wrappers.Reply:
 		return s.serviceReply(m)
 	case wrappers.Event:
-		s.mu.Lock()
+		s.lock(roleService)
 		if s.ended {
-			s.mu.Unlock()
+			s.unlock()
 			return false
 		}
 		v, _ := s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
 		if v == nil {
-			s.clientW.Lock()
-			s.mu.Unlock()
+			s.lockW(roleService)
+			s.unlock()
 			s.srv.metrics.msg[1][0].Inc()
 			return s.writeClientUnlock(m.Raw, nil, true)
 		}
-		s.mu.Unlock()
+		s.unlock()
 		s.srv.metrics.msg[1][1].Inc()
 		return s.serviceEventViolation(m, fromChecker(v))
 	default:
-		s.mu.Lock()
+		s.lock(roleService)
 		b := breach{side: wrappers.Server, kind: "bad-message", states: s.chk.States(), msg: m.Term,
 			explanation: fmt.Sprintf("the service sent a %s; a service sends replies and events", m.Kind)}
-		s.mu.Unlock()
+		s.unlock()
 		s.srv.metrics.msg[1][1].Inc()
 		return s.serviceEventViolation(m, b)
 	}
@@ -795,15 +861,15 @@ func (s *session) serviceEventViolation(m wrappers.Message, b breach) bool {
 }
 
 func (s *session) serviceReply(m wrappers.Message) bool {
-	s.mu.Lock()
+	s.lock(roleService)
 	if s.ended {
-		s.mu.Unlock()
+		s.unlock()
 		return false
 	}
 	if s.inflight == 0 {
 		b := breach{side: wrappers.Server, kind: "unexpected-reply", states: s.chk.States(), msg: m.Term,
 			explanation: "a reply with no request outstanding"}
-		s.mu.Unlock()
+		s.unlock()
 		s.srv.metrics.msg[1][1].Inc()
 		return s.serviceEventViolation(m, b)
 	}
@@ -823,8 +889,8 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		done := s.inflight == 0 && s.chk.Done()
 		s.over = s.over || done
 		last := s.clientDone && s.inflight == 0
-		s.clientW.Lock()
-		s.mu.Unlock()
+		s.lockW(roleService)
+		s.unlock()
 		s.srv.metrics.msg[1][2].Inc()
 		if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 			return false
@@ -852,6 +918,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 					explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", s.user.c.Name, next)}
 			} else {
 				s.cur, s.meta = s.user, false
+				s.curC.Store(s.user.c)
 				s.chk = s.newChecker(s.user, next)
 				s.log.Debug("contract started", slog.String("contract", s.user.c.Name), slog.Any("states", s.chk.States()))
 			}
@@ -871,8 +938,8 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		done := s.chk.Done()
 		s.over = done
 		last := s.clientDone && s.inflight == 0
-		s.clientW.Lock()
-		s.mu.Unlock()
+		s.lockW(roleService)
+		s.unlock()
 		s.srv.metrics.msg[1][0].Inc()
 		if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 			return false
@@ -882,11 +949,11 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 			// The client reader judges the message it holds (a message
 			// after the end) and then ends the session; wait for that
 			// rather than race it with the service's close.
-			s.mu.Lock()
+			s.lock(roleService)
 			for !s.ended {
-				s.cond.Wait()
+				s.wait(roleService)
 			}
-			s.mu.Unlock()
+			s.unlock()
 			return false
 		case done:
 			s.finish(endInfo{reason: reasonFinished})
@@ -902,7 +969,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	}
 	s.srv.metrics.msg[1][1].Inc()
 	if s.cfg.Mode == Kill {
-		s.mu.Unlock()
+		s.unlock()
 		s.kill(*b, reasonViolation)
 		return false
 	}
@@ -919,15 +986,15 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		next = states[0]
 	}
 	if s.inflight > 0 || next == "" {
-		s.mu.Unlock()
+		s.unlock()
 		b.explanation += "; the session cannot follow the conversation after this reply"
 		s.kill(*b, reasonViolation)
 		return false
 	}
 	s.chk = s.newChecker(s.cur, next)
 	last := s.clientDone && s.inflight == 0
-	s.clientW.Lock()
-	s.mu.Unlock()
+	s.lockW(roleService)
+	s.unlock()
 	raw, action := m.Raw, actionForwarded
 	if s.cfg.Mode == Reject {
 		raw, action = s.wire.ErrorReply(b.wire()), actionRejected
@@ -936,7 +1003,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		}
 	}
 	if err := s.flushClientLocked(); err != nil {
-		s.clientW.Unlock()
+		s.unlockW()
 		s.clientWriteFailed(err)
 		return false
 	}
@@ -964,7 +1031,7 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 	states := s.chk.States()
 	done := s.chk.Done()
 	if s.cfg.Mode == Kill || (len(states) != 1 && !done) {
-		s.mu.Unlock()
+		s.unlock()
 		if !s.toClient(m.Raw, queued, false) {
 			return false
 		}
@@ -983,10 +1050,10 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 		}
 	}
 	last := s.clientDone && s.inflight == 0
-	s.clientW.Lock()
-	s.mu.Unlock()
+	s.lockW(roleService)
+	s.unlock()
 	if err := s.flushClientLocked(); err != nil {
-		s.clientW.Unlock()
+		s.unlockW()
 		s.clientWriteFailed(err)
 		return false
 	}
@@ -1008,7 +1075,7 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 // toClient writes raw and then the queued error replies to the client (see
 // writeClientUnlock).
 func (s *session) toClient(raw []byte, queued [][]byte, hold bool) bool {
-	s.clientW.Lock()
+	s.lockW(roleService)
 	return s.writeClientUnlock(raw, queued, hold)
 }
 
@@ -1045,7 +1112,7 @@ func (s *session) writeClientUnlock(raw []byte, queued [][]byte, hold bool) bool
 			err = s.writeClientLocked(last)
 		}
 	}
-	s.clientW.Unlock()
+	s.unlockW()
 	if err != nil {
 		s.clientWriteFailed(err)
 		return false
@@ -1074,9 +1141,9 @@ func (s *session) flushClient() bool {
 	if !s.clientHeld {
 		return true
 	}
-	s.clientW.Lock()
+	s.lockW(roleService)
 	err := s.flushClientLocked()
-	s.clientW.Unlock()
+	s.unlockW()
 	if err != nil {
 		s.clientWriteFailed(err)
 		return false
@@ -1101,12 +1168,12 @@ func (s *session) serviceReadError(err error) {
 	var fe *wrappers.FrameError
 	switch {
 	case errors.Is(err, io.EOF):
-		s.mu.Lock()
+		s.lock(roleService)
 		var v *checker.Violation
 		if s.inflight > 0 && !s.pending[0].unchecked {
 			v = s.chk.Close(checker.Server)
 		}
-		s.mu.Unlock()
+		s.unlock()
 		code, text := closeNormal, ""
 		if pc, ok := s.service.(interface{ peerClose() (int, string, bool) }); ok {
 			if c, t, ok := pc.peerClose(); ok {
@@ -1164,9 +1231,7 @@ func (s *session) sendErrorReply(b breach) {
 
 // report logs the violation record and counts it.
 func (s *session) report(b breach, action string) {
-	s.mu.Lock()
-	cur := s.cur.c
-	s.mu.Unlock()
+	cur := s.curC.Load()
 	s.srv.metrics.violation(cur.Name, b.side.String())
 	n := s.violations.Add(1)
 	if max := int64(s.cfg.Limits.MaxViolations); n > max {
@@ -1223,29 +1288,29 @@ func (s *session) onIdle() {
 
 func (s *session) onReplyTimeout() {
 	rt := s.cfg.Limits.ReplyTimeout
-	s.mu.Lock()
+	s.lock(roleTimer)
 	s.rtArmed = false
 	if s.ended || s.inflight == 0 || s.pending[0].timedOut {
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	head := &s.pending[0]
 	if wait := head.sent + rt - s.now(); wait > 0 {
 		s.replyTimer.Reset(wait)
 		s.rtArmed = true
-		s.mu.Unlock()
+		s.unlock()
 		return
 	}
 	b := breach{side: wrappers.Server, kind: "reply-timeout", states: s.chk.States(), request: head.req,
 		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(head.req, s.cfg.MaxLogMessage))}
 	if s.cfg.Mode == Monitor {
 		head.timedOut = true
-		s.mu.Unlock()
+		s.unlock()
 		s.srv.metrics.msg[1][1].Inc()
 		s.report(b, actionReported)
 		return
 	}
-	s.mu.Unlock()
+	s.unlock()
 	s.srv.metrics.msg[1][1].Inc()
 	s.killCode(b, reasonTimeout, closePolicy)
 }

@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// panicWire is a wire whose error reply panics. Reject mode builds the
+// error reply of an illegal request with the session's mutex held, and
+// that of an illegal reply with the client's write lock held: a panic
+// there must end the session, not freeze it with the lock held.
+type panicWire struct{ wrappers.Wire }
+
+type panicSession struct{ wrappers.Session }
+
+func (w panicWire) NewSession(o wrappers.Options) wrappers.Session {
+	return panicSession{w.Wire.NewSession(o)}
+}
+
+func (panicSession) ErrorReply(wrappers.Violation) []byte { panic("injected in ErrorReply") }
+
+// TestPanicUnderLock: a panic while a session lock is held ends that
+// session only (logged with its stack, counted); the other sessions go on
+// and Serve returns after the grace period.
+func TestPanicUnderLock(t *testing.T) {
+	for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
+		for _, k := range kits {
+			t.Run(side.String()+"/"+k.name, func(t *testing.T) {
+				t.Parallel()
+				svc := startService(t, TCP, k, counterService(k, false))
+				p := startProxy(t, svc, Config{Wire: panicWire{k.wire}, Mode: Reject, Limits: Limits{Grace: time.Second}}, nil)
+				other := p.dial(t)
+				wantReply(t, call(t, other, k, "{add, 1}"), "{ok, 2}")
+				victim := p.dial(t)
+				wantReply(t, call(t, victim, k, "{add, 1}"), "{ok, 2}")
+				trigger := "{nope, 1}" // an illegal request
+				if side == wrappers.Server {
+					trigger = "{bad, 1}" // answered off-contract
+				}
+				if err := victim.send(k.frame(T(trigger))); err != nil {
+					t.Fatal(err)
+				}
+				if err := victim.closed(); err == nil {
+					t.Fatal("the panicking session was not closed")
+				}
+				rec := p.logs.wait(t, "panic in session", 1)[0]
+				if field(rec, "panic") != "injected in ErrorReply" || !strings.Contains(field(rec, "stack"), "panic_test.go") {
+					t.Errorf("panic record %v", rec)
+				}
+				wantReply(t, call(t, other, k, "{add, 7}"), "{ok, 8}")
+				if st := p.srv.Stats(); st.Panics != 1 {
+					t.Errorf("stats %+v, want 1 panic", st)
+				}
+				var victimEnd map[string]any
+				for _, e := range p.logs.wait(t, "session end", 1) {
+					victimEnd = e
+				}
+				if field(victimEnd, "reason") != "error" {
+					t.Errorf("session end %v, want reason error", victimEnd)
+				}
+				// Serve returns once the grace period is over, although the
+				// other session is still open.
+				p.cancel()
+				select {
+				case <-p.done:
+					p.done <- nil // for the cleanup's check
+				case <-time.After(time.Second + 3*linger):
+					t.Fatal("Serve did not return after the grace period")
+				}
+			})
+		}
+	}
+}
