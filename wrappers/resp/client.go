@@ -22,11 +22,14 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	if err != nil {
 		return wrappers.Message{}, err
 	}
-	var t term.Term
+	var (
+		t term.Term
+		c call
+	)
 	if rd.Buf[rd.Pos] == '*' {
-		t, err = d.multibulk()
+		t, c, err = d.multibulk()
 	} else {
-		t, err = d.inline()
+		t, c, err = d.inline()
 	}
 	if err != nil {
 		return wrappers.Message{}, err
@@ -35,107 +38,112 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 		// Redis skips empty arrays and blank inline lines without a reply.
 		return wrappers.Message{Kind: wrappers.Filler, Raw: rd.Raw()}, nil
 	}
-	name, _ := term.Tag(t)
-	c := call{op: opOf(name)}
-	if tu, ok := t.(term.Tuple); ok {
-		c.args = len(tu) - 1
-	}
 	d.s.push(c)
 	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.Raw()}, nil
 }
 
+// command returns the term of a command, the bare name or the tuple of the
+// name and the arguments in tu[1:], and the call it makes.
+func (p *parser) command(nm name, tu term.Tuple) (term.Term, call) {
+	if len(tu) == 0 {
+		return nm.atom, call{op: nm.op}
+	}
+	tu[0] = nm.atom
+	return p.ar.tuple(tu), call{op: nm.op, args: len(tu) - 1}
+}
+
 // multibulk reads a command sent as an array of bulk strings. It returns
 // nil for the arrays Redis ignores (*0 and *-1).
-func (d *clientDecoder) multibulk() (term.Term, error) {
+func (d *clientDecoder) multibulk() (term.Term, call, error) {
 	p := &d.p
 	at := p.rd.Off()
 	p.rd.Pos++
 	n, streamed, err := p.header(at, "command array")
 	if err != nil {
-		return nil, err
+		return nil, call{}, err
 	}
 	if streamed {
-		return nil, p.rd.ErrAt(at+1, "a command cannot be a streamed array")
+		return nil, call{}, p.rd.ErrAt(at+1, "a command cannot be a streamed array")
 	}
 	if n <= 0 {
-		return nil, nil
+		return nil, call{}, nil
 	}
 	// The shortest argument is "$0\r\n\r\n", two minimal elements.
 	if err := p.count(at, n, 2, 1, "command array"); err != nil {
-		return nil, err
+		return nil, call{}, err
 	}
-	var name term.Atom
+	var nm name
 	var tu term.Tuple
-	if n > 1 {
+	switch {
+	case n == 1:
+	case n <= maxElems:
+		tu = p.ar.slots(int(n))[:1]
+	default:
 		tu = make(term.Tuple, 1, capFor(n))
 	}
 	for i := int64(0); i < n; i++ {
 		if err := p.rd.Need(1, "a command argument"); err != nil {
-			return nil, err
+			return nil, call{}, err
 		}
 		aat := p.rd.Off()
 		if c := p.rd.Buf[p.rd.Pos]; c != '$' {
-			return nil, p.rd.ErrAt(aat, "argument %d of %d of a command is %s, not a bulk string ('$')", i+1, n, quoteByte(c))
+			return nil, call{}, p.rd.ErrAt(aat, "argument %d of %d of a command is %s, not a bulk string ('$')", i+1, n, quoteByte(c))
 		}
 		p.rd.Pos++
 		ln, streamed, err := p.header(aat, "argument")
 		if err != nil {
-			return nil, err
+			return nil, call{}, err
 		}
 		if streamed || ln < 0 {
-			return nil, p.rd.ErrAt(aat+1, "argument %d of %d of a command has no length", i+1, n)
+			return nil, call{}, p.rd.ErrAt(aat+1, "argument %d of %d of a command has no length", i+1, n)
 		}
 		b, err := p.blob(aat, ln, "argument")
 		if err != nil {
-			return nil, err
+			return nil, call{}, err
 		}
 		if i == 0 {
-			name = p.names.atom(b)
+			nm = p.names.lookup(b)
 			continue
 		}
-		tu = append(tu, p.bytes.binary(b))
+		tu = append(tu, p.ar.binary(b))
 	}
-	if tu == nil {
-		return name, nil
-	}
-	tu[0] = name
-	return tu, nil
+	t, c := p.command(nm, tu)
+	return t, c, nil
 }
 
 // inline reads a command sent as a line of words (telnet style).
-func (d *clientDecoder) inline() (term.Term, error) {
+func (d *clientDecoder) inline() (term.Term, call, error) {
 	p := &d.p
 	at := p.rd.Off()
 	line, _, err := p.rd.Line("inline command")
 	if errors.Is(err, io.EOF) {
-		return nil, p.rd.ErrAt(p.rd.Offset(p.rd.End), "stream ended inside an inline command (frame started at byte %d)", at)
+		return nil, call{}, p.rd.ErrAt(p.rd.Offset(p.rd.End), "stream ended inside an inline command (frame started at byte %d)", at)
 	}
 	if err != nil {
-		return nil, err
+		return nil, call{}, err
 	}
 	args, bad := splitArgs(line, d.args[:0])
 	d.args = args[:0]
 	if bad >= 0 {
-		return nil, p.rd.ErrAt(at+int64(bad), "unbalanced quotes in inline command")
+		return nil, call{}, p.rd.ErrAt(at+int64(bad), "unbalanced quotes in inline command")
 	}
 	if len(args) == 0 {
-		return nil, nil
+		return nil, call{}, nil
 	}
 	for _, a := range args {
 		if len(a) > p.rd.Lim.MaxBinary {
-			return nil, p.rd.LimitAt(at, "inline argument of %d bytes exceeds the limit of %d bytes", len(a), p.rd.Lim.MaxBinary)
+			return nil, call{}, p.rd.LimitAt(at, "inline argument of %d bytes exceeds the limit of %d bytes", len(a), p.rd.Lim.MaxBinary)
 		}
 	}
-	name := p.names.atom(args[0])
-	if len(args) == 1 {
-		return name, nil
+	var tu term.Tuple
+	if len(args) > 1 {
+		tu = p.ar.slots(len(args))
+		for i, a := range args[1:] {
+			tu[i+1] = p.ar.binary(a)
+		}
 	}
-	tu := make(term.Tuple, len(args))
-	tu[0] = name
-	for i, a := range args[1:] {
-		tu[i+1] = p.bytes.binary(a)
-	}
-	return tu, nil
+	t, c := p.command(p.names.lookup(args[0]), tu)
+	return t, c, nil
 }
 
 // splitArgs splits an inline command as Redis's sdssplitargs does: words

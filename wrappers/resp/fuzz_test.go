@@ -4,15 +4,21 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // decodeBoth decodes data as a client stream and as a server stream (after
-// the calls of the client stream) through one session.
-func decodeBoth(data []byte, wrap func(io.Reader) io.Reader) (out []string, raw [2][]byte, errs [2]error) {
+// the calls of the client stream) through one session. It keeps every term
+// to the end, as the proxy keeps requests until their replies, and checks
+// that none changed while later messages were decoded.
+func decodeBoth(t *testing.T, data []byte, wrap func(io.Reader) io.Reader) (out []string, raw [2][]byte, errs [2]error) {
+	t.Helper()
+	var kept []term.Term
 	s := Wire{}.NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxDepth: 8, MaxBinary: 1024}}).(*Session)
 	decs := []wrappers.Decoder{s.ClientDecoder(wrap(bytes.NewReader(data))), s.ServerDecoder(wrap(bytes.NewReader(data)))}
 	for i, d := range decs {
@@ -30,6 +36,16 @@ func decodeBoth(data []byte, wrap func(io.Reader) io.Reader) (out []string, raw 
 				text = m.Term.String()
 			}
 			out = append(out, m.Kind.String()+" "+text)
+			kept = append(kept, m.Term)
+		}
+	}
+	for i, k := range kept {
+		text := "<nil>"
+		if k != nil {
+			text = k.String()
+		}
+		if want := out[i][strings.IndexByte(out[i], ' ')+1:]; text != want {
+			t.Fatalf("message %d changed after later messages were decoded: %s, was %s", i, text, want)
 		}
 	}
 	return out, raw, errs
@@ -43,7 +59,7 @@ func FuzzRESPDecode(f *testing.F) {
 	f.Add([]byte("$?\r\n;2\r\nab\r\n;0\r\n*?\r\n(123\r\n,1.5\r\n.\r\n"))
 	f.Add([]byte("SET \"a\\x41\" 'b\\'c'\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, raw, errs := decodeBoth(data, func(r io.Reader) io.Reader { return r })
+		out, raw, errs := decodeBoth(t, data, func(r io.Reader) io.Reader { return r })
 		for i := range raw {
 			if !bytes.HasPrefix(data, raw[i]) {
 				t.Fatalf("decoder %d: raw bytes are not the input's prefix", i)
@@ -61,7 +77,7 @@ func FuzzRESPDecode(f *testing.F) {
 			}
 		}
 		// Reads of one byte must not change what is decoded.
-		out1, raw1, errs1 := decodeBoth(data, iotest.OneByteReader)
+		out1, raw1, errs1 := decodeBoth(t, data, iotest.OneByteReader)
 		if len(out1) != len(out) {
 			t.Fatalf("one-byte reads decode %d messages, whole reads %d", len(out1), len(out))
 		}

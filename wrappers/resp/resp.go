@@ -175,12 +175,12 @@ type Session struct {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &clientDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: interner{}}}
+	return &clientDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp")}}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &serverDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: interner{}}}
+	return &serverDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp")}}
 }
 
 // Dropped implements wrappers.Dropper: a call the proxy did not forward

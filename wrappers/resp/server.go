@@ -13,7 +13,9 @@ type serverDecoder struct {
 	p parser
 }
 
-var (
+// Atoms of the replies the session watches for; constants, so that storing
+// one in a term.Term allocates nothing.
+const (
 	atomMonitor = term.Atom("monitor")
 	atomPong    = term.Atom("pong")
 	atomOK      = term.Atom("ok")
@@ -79,7 +81,7 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 		s.mu.Unlock()
 		text := rd.Raw()
 		text = text[1 : len(text)-2]
-		return d.event(term.Tuple{atomMonitor, d.p.bytes.binary(text)}), nil
+		return d.event(d.p.ar.tuple2(atomMonitor, d.p.ar.binary(text))), nil
 	}
 	head, ok := s.peek()
 	if !ok {

@@ -1,67 +1,26 @@
 package resp
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
-// Terms with fixed spellings.
-var (
+// Terms with fixed spellings. They are constants so that storing one in a
+// term.Term allocates nothing.
+const (
 	atomNil   = term.Atom("nil")
 	atomTrue  = term.Atom("true")
 	atomFalse = term.Atom("false")
 	atomError = term.Atom("error")
 )
 
-// maxInterned bounds the atom cache of one decoder, so that a peer sending
-// ever new names cannot grow it without end.
-const maxInterned = 1024
-
-// interner turns names read from the wire into lowercased atoms without
-// allocating for names seen before.
-type interner map[string]term.Atom
-
-func (in interner) atom(b []byte) term.Atom {
-	if a, ok := in[string(b)]; ok {
-		return a
-	}
-	a := term.Atom(bytes.ToLower(b))
-	if len(in) < maxInterned {
-		in[string(b)] = a
-	}
-	return a
-}
-
-// slab hands out copies of small byte strings carved from shared chunks, so
-// that a frame with many small arguments costs a few allocations instead of
-// one per argument. A chunk is never written again once handed out, so the
-// binaries stay valid after the decoder moves on.
-type slab struct{ chunk []byte }
-
-const slabChunk = 8 << 10
-
-func (s *slab) binary(b []byte) term.Binary {
-	if len(b) > slabChunk/8 {
-		c := make([]byte, len(b))
-		copy(c, b)
-		return c
-	}
-	if cap(s.chunk)-len(s.chunk) < len(b) || s.chunk == nil {
-		s.chunk = make([]byte, 0, slabChunk)
-	}
-	n := len(s.chunk)
-	s.chunk = append(s.chunk, b...)
-	return term.Binary(s.chunk[n:len(s.chunk):len(s.chunk)])
-}
-
 // parser reads RESP values from a reader.
 type parser struct {
 	rd     bufread.Reader
 	names  interner
-	bytes  slab
+	ar     arena
 	endSeq bool // the last value read was a streamed aggregate's end marker
 }
 
@@ -72,6 +31,22 @@ const minElem = 3
 // header reads the rest of a type line and parses it as a length or count.
 // It accepts -1 (null) and "?" (streamed) and reports them.
 func (p *parser) header(at int64, what string) (n int64, streamed bool, err error) {
+	// Fast path: a length of up to 18 digits and its CRLF already read.
+	// It accepts exactly what the general path below accepts for such a
+	// line, the frame limit included, and leaves everything else to it.
+	buf := p.rd.Buf[p.rd.Pos:p.rd.End]
+	for i := 0; i < len(buf) && i <= 18; i++ {
+		c := buf[i]
+		if '0' <= c && c <= '9' {
+			n = n*10 + int64(c-'0')
+			continue
+		}
+		if c == '\r' && i > 0 && i+1 < len(buf) && buf[i+1] == '\n' && p.rd.Pos+i+2-p.rd.Start <= p.rd.Lim.MaxFrame {
+			p.rd.Pos += i + 2
+			return n, false, nil
+		}
+		break
+	}
 	line, crlf, err := p.rd.Line(what)
 	if err != nil {
 		return 0, false, err
@@ -81,6 +56,9 @@ func (p *parser) header(at int64, what string) (n int64, streamed bool, err erro
 	}
 	if len(line) == 1 && line[0] == '?' {
 		return 0, true, nil
+	}
+	if n, ok := digits(line); ok {
+		return n, false, nil
 	}
 	n, perr := strconv.ParseInt(string(line), 10, 64)
 	if perr != nil || len(line) == 0 || (n < 0 && n != -1) || line[0] == '+' {
@@ -158,17 +136,20 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 			if err != nil {
 				return nil, c, err
 			}
-			return term.Tuple{atomError, p.bytes.binary(line)}, c, nil
+			return p.ar.tuple2(atomError, p.ar.binary(line)), c, nil
 		case ':':
 			line, err := p.simpleLine(at, "integer")
 			if err != nil {
 				return nil, c, err
 			}
-			v, perr := strconv.ParseInt(string(line), 10, 64)
-			if perr != nil {
-				return nil, c, p.rd.ErrAt(at+1, "invalid integer %q", truncate(line))
+			v, ok := digits(line)
+			if !ok {
+				var perr error
+				if v, perr = strconv.ParseInt(string(line), 10, 64); perr != nil {
+					return nil, c, p.rd.ErrAt(at+1, "invalid integer %q", truncate(line))
+				}
 			}
-			return term.Int(v), c, nil
+			return p.ar.integer(v), c, nil
 		case '(':
 			line, err := p.simpleLine(at, "big number")
 			if err != nil {
@@ -245,6 +226,23 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 	}
 }
 
+// digits parses b when it is 1 to 18 decimal digits, which cannot
+// overflow an int64: the common case of a length or count, without the
+// generality of strconv.ParseInt (which the caller falls back to).
+func digits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 // simpleLine reads the rest of a one-line value, which must end in CRLF.
 func (p *parser) simpleLine(at int64, what string) ([]byte, error) {
 	line, crlf, err := p.rd.Line(what)
@@ -283,14 +281,14 @@ func (p *parser) bulk(at int64, c byte) (term.Term, error) {
 	}
 	switch c {
 	case '!':
-		return term.Tuple{atomError, p.bytes.binary(b)}, nil
+		return p.ar.tuple2(atomError, p.ar.binary(b)), nil
 	case '=':
 		if len(b) < 4 || b[3] != ':' {
 			return nil, p.rd.ErrAt(at, "verbatim string does not start with a three-letter format and ':'")
 		}
-		return p.bytes.binary(b[4:]), nil
+		return p.ar.binary(b[4:]), nil
 	}
-	return p.bytes.binary(b), nil
+	return p.ar.binary(b), nil
 }
 
 // streamedBulk reads the chunks of a streamed string ($?) up to ";0".
@@ -358,7 +356,12 @@ func (p *parser) aggregate(at int64, c byte, depth int) (term.Term, error) {
 			l = append(l, v)
 		}
 	}
-	l := make(term.List, 0, capFor(n))
+	var l term.List
+	if n <= maxElems {
+		l = p.ar.slots(int(n))[:0]
+	} else {
+		l = make(term.List, 0, capFor(n))
+	}
 	for i := int64(0); i < n; i++ {
 		v, _, err := p.value(depth + 1)
 		if err != nil {
@@ -369,7 +372,7 @@ func (p *parser) aggregate(at int64, c byte, depth int) (term.Term, error) {
 		}
 		l = append(l, v)
 	}
-	return l, nil
+	return p.ar.list(l), nil
 }
 
 // mapValue reads a map (%) or attribute (|).

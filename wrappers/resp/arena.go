@@ -1,0 +1,192 @@
+package resp
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// A decoded message's term outlives the decoder's next step: the proxy
+// keeps a request's term until its reply arrives (for the report of a bad
+// reply), and the checker may keep terms in its state. So nothing handed
+// out may be written again. The arena below still makes one allocation
+// serve many messages: it carves the pieces of terms — argument bytes,
+// tuple and list elements, and the interface boxes of binaries, tuples,
+// lists and integers — from blocks that are only ever appended to and are
+// replaced, not reused, when full. A block is collected when no term cut
+// from it is alive any more.
+//
+// Boxing is where the allocations were: storing a term.Binary (a 24-byte
+// slice header) in a term.Term makes Go allocate a copy of the header on
+// every conversion. box instead points the interface at a header already
+// stored in a block (see box).
+
+// Block sizes: a block of headers or elements is about 2 KiB, the byte
+// chunk 8 KiB. A retained term pins at most one block of each kind.
+const (
+	bytesChunk  = 8 << 10
+	maxCarved   = bytesChunk / 8 // longer byte strings get their own allocation
+	elemsBlock  = 128
+	maxElems    = 16 // longer tuples and lists get their own allocation
+	headerBlock = 64
+)
+
+// iface is the layout of a non-empty interface value such as term.Term:
+// the type word (the itab) and a pointer to the value. Values that are not
+// pointer-shaped — all the term types boxed here are slices or structs of
+// two words — are always held indirectly, through the data pointer.
+type iface struct {
+	tab  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// box returns proto's dynamic type with the value at p, which must hold a
+// value of that type, never be written again and stay reachable through the
+// returned term (a pointer into a heap block does keep the block alive). It
+// is what the conversion term.Term(*p) does, minus the copy to a fresh
+// allocation. proto must be a zero value of a multi-word type, so that its
+// conversion to term.Term allocates nothing (Go boxes zero slices and zero
+// structs as a pointer to a shared zero value).
+func box(proto term.Term, p unsafe.Pointer) term.Term {
+	(*iface)(unsafe.Pointer(&proto)).data = p
+	return proto
+}
+
+// block hands out the elements of a fixed-size array one at a time, each
+// written once before it is handed out.
+type block[T any] struct {
+	buf  []T
+	used int
+}
+
+func (b *block[T]) put(v T) *T {
+	if b.used == len(b.buf) {
+		b.buf, b.used = make([]T, headerBlock), 0
+	}
+	p := &b.buf[b.used]
+	*p = v
+	b.used++
+	return p
+}
+
+// arena carves the terms of one decoder's messages; see the top of this file.
+type arena struct {
+	bytes []byte      // unused end of the current chunk of argument bytes
+	elems []term.Term // unused end of the current block of tuple and list elements
+	bins  block[term.Binary]
+	tups  block[term.Tuple]
+	lists block[term.List]
+	ints  block[term.Integer]
+}
+
+// binary returns a copy of b as a boxed term.Binary.
+func (a *arena) binary(b []byte) term.Term {
+	return box(term.Binary(nil), unsafe.Pointer(a.bins.put(a.copyBytes(b))))
+}
+
+// copyBytes returns a copy of b that no later call writes over.
+func (a *arena) copyBytes(b []byte) term.Binary {
+	if len(b) > maxCarved {
+		c := make([]byte, len(b))
+		copy(c, b)
+		return c
+	}
+	if cap(a.bytes)-len(a.bytes) < len(b) || a.bytes == nil {
+		a.bytes = make([]byte, 0, bytesChunk)
+	}
+	n := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	return term.Binary(a.bytes[n:len(a.bytes):len(a.bytes)])
+}
+
+// slots returns n zeroed elements, with capacity exactly n so that an
+// append past them cannot reach into another term's elements.
+func (a *arena) slots(n int) []term.Term {
+	if n > maxElems {
+		return make([]term.Term, n)
+	}
+	if len(a.elems) < n || a.elems == nil {
+		a.elems = make([]term.Term, elemsBlock)
+	}
+	s := a.elems[:n:n]
+	a.elems = a.elems[n:]
+	return s
+}
+
+// tuple boxes tu, whose elements come from slots.
+func (a *arena) tuple(tu term.Tuple) term.Term {
+	return box(term.Tuple(nil), unsafe.Pointer(a.tups.put(tu)))
+}
+
+// tuple2 returns the boxed tuple {x, y}.
+func (a *arena) tuple2(x, y term.Term) term.Term {
+	s := a.slots(2)
+	s[0], s[1] = x, y
+	return a.tuple(s)
+}
+
+// list boxes l.
+func (a *arena) list(l term.List) term.Term {
+	return box(term.List(nil), unsafe.Pointer(a.lists.put(l)))
+}
+
+// integer returns v as a boxed term.Integer.
+func (a *arena) integer(v int64) term.Term {
+	return box(term.Integer{}, unsafe.Pointer(a.ints.put(term.Int(v))))
+}
+
+// maxInterned bounds the atom cache of one decoder, so that a peer sending
+// ever new names cannot grow it without end.
+const maxInterned = 1024
+
+// name is an interned name: its spelling on the wire, its lowercased atom
+// (boxed once) and what it means as a command.
+type name struct {
+	spelling string
+	atom     term.Term
+	op       op
+}
+
+// recentNames is the size of the direct-mapped cache in front of the map;
+// a power of two.
+const recentNames = 32
+
+// interner turns names read from the wire into lowercased atoms without
+// allocating for names seen before. A small direct-mapped cache of recent
+// spellings answers the few names a connection repeats without hashing.
+type interner struct {
+	recent [recentNames]name
+	all    map[string]name
+}
+
+func (in *interner) lookup(b []byte) name {
+	if len(b) == 0 {
+		return in.slow(b)
+	}
+	e := &in.recent[(uint(len(b))*31+uint(b[0])*7+uint(b[len(b)-1]))&(recentNames-1)]
+	if e.spelling == string(b) {
+		return *e
+	}
+	n := in.slow(b)
+	*e = n
+	return n
+}
+
+func (in *interner) slow(b []byte) name {
+	if n, ok := in.all[string(b)]; ok {
+		return n
+	}
+	a := term.Atom(bytes.ToLower(b))
+	n := name{spelling: string(b), atom: a, op: opOf(a)}
+	if in.all == nil {
+		in.all = make(map[string]name)
+	}
+	if len(in.all) < maxInterned {
+		in.all[n.spelling] = n
+	}
+	return n
+}
+
+// atom returns the lowercased atom of b.
+func (in *interner) atom(b []byte) term.Term { return in.lookup(b).atom }

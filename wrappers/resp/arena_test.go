@@ -1,0 +1,176 @@
+package resp
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// TestBoxedTermsBehaveAsConverted checks that the terms the arena boxes in
+// place are indistinguishable from ordinary conversions to term.Term.
+func TestBoxedTermsBehaveAsConverted(t *testing.T) {
+	var a arena
+	bin := a.binary([]byte("abc"))
+	tu := a.tuple2(term.Atom("x"), bin)
+	l := a.list(term.List{bin, a.integer(-7)})
+	n := a.integer(1 << 40)
+	tests := []struct {
+		got, want term.Term
+	}{
+		{bin, term.Binary("abc")},
+		{tu, term.Tuple{term.Atom("x"), term.Binary("abc")}},
+		{l, term.List{term.Binary("abc"), term.Int(-7)}},
+		{n, term.Int(1 << 40)},
+	}
+	for _, tt := range tests {
+		if reflect.TypeOf(tt.got) != reflect.TypeOf(tt.want) {
+			t.Errorf("%v has type %T, want %T", tt.got, tt.got, tt.want)
+		}
+		if !term.Equal(tt.got, tt.want) || tt.got.String() != tt.want.String() || tt.got.Kind() != tt.want.Kind() {
+			t.Errorf("got %v, want %v", tt.got, tt.want)
+		}
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%v is not deeply equal to %v", tt.got, tt.want)
+		}
+	}
+	if b, ok := bin.(term.Binary); !ok || string(b) != "abc" {
+		t.Errorf("type assertion of a boxed binary gives %q, %v", b, ok)
+	}
+	if n != term.Term(term.Int(1<<40)) || n == term.Term(term.Int(1<<41)) {
+		t.Error("== on boxed integers does not compare their values")
+	}
+}
+
+// TestRetainedTermsStayValid keeps every term of a long stream, as the
+// proxy keeps requests until their replies, and checks that none was
+// overwritten when the arena's blocks filled up and were replaced, also
+// after garbage collections.
+func TestRetainedTermsStayValid(t *testing.T) {
+	var client, server bytes.Buffer
+	var wantCalls, wantReplies []string
+	long := strings.Repeat("L", maxCarved+1)
+	for i := range 3000 {
+		key := fmt.Sprintf("key:%d", i)
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&client, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(long), long)
+			wantCalls = append(wantCalls, fmt.Sprintf("{set, <<%q>>, <<%q>>}", key, long))
+			server.WriteString("-ERR " + key + "\r\n")
+			wantReplies = append(wantReplies, fmt.Sprintf("{error, <<\"ERR %s\">>}", key))
+		case 1:
+			fmt.Fprintf(&client, "*%d\r\n$4\r\nMGET\r\n", maxElems+2)
+			want := "{mget"
+			fmt.Fprintf(&server, "*%d\r\n", maxElems+1)
+			items := make([]string, 0, maxElems+1)
+			for j := range maxElems + 1 {
+				k := fmt.Sprintf("%s.%d", key, j)
+				fmt.Fprintf(&client, "$%d\r\n%s\r\n", len(k), k)
+				want += fmt.Sprintf(", <<%q>>", k)
+				fmt.Fprintf(&server, ":%d\r\n", i*100+j)
+				items = append(items, fmt.Sprint(i*100+j))
+			}
+			wantCalls = append(wantCalls, want+"}")
+			wantReplies = append(wantReplies, "["+strings.Join(items, ", ")+"]")
+		case 2:
+			fmt.Fprintf(&client, "GET %s\r\n", key)
+			wantCalls = append(wantCalls, fmt.Sprintf("{get, <<%q>>}", key))
+			fmt.Fprintf(&server, "*2\r\n$%d\r\n%s\r\n_\r\n", len(key), key)
+			wantReplies = append(wantReplies, fmt.Sprintf("[<<%q>>, nil]", key))
+		default:
+			client.WriteString("PING\r\n")
+			wantCalls = append(wantCalls, "ping")
+			fmt.Fprintf(&server, "$%d\r\n%s\r\n", len(key), key)
+			wantReplies = append(wantReplies, fmt.Sprintf("<<%q>>", key))
+		}
+	}
+	s := newSession()
+	keep := func(stream []byte, server bool) []term.Term {
+		d := s.ClientDecoder(bytes.NewReader(stream))
+		if server {
+			d = s.ServerDecoder(bytes.NewReader(stream))
+		}
+		var kept []term.Term
+		for {
+			m, err := d.Next()
+			if err != nil {
+				break
+			}
+			kept = append(kept, m.Term)
+		}
+		return kept
+	}
+	calls := keep(client.Bytes(), false)
+	replies := keep(server.Bytes(), true)
+	runtime.GC()
+	runtime.GC()
+	for _, c := range []struct {
+		got  []term.Term
+		want []string
+	}{{calls, wantCalls}, {replies, wantReplies}} {
+		if len(c.got) != len(c.want) {
+			t.Fatalf("decoded %d messages, want %d", len(c.got), len(c.want))
+		}
+		for i, g := range c.got {
+			if g.String() != c.want[i] {
+				t.Fatalf("message %d is %s, want %s", i, term.Truncated(g, 300), c.want[i])
+			}
+		}
+	}
+}
+
+// TestDecodeAllocations bounds the allocations of decoding pipelined
+// commands and replies: the arena's blocks, amortised over many messages.
+func TestDecodeAllocations(t *testing.T) {
+	const n = 4000
+	var client, server bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&client, "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n", i)
+		server.WriteString("+OK\r\n$3\r\nxxx\r\n:12\r\n*2\r\n$1\r\na\r\n:1\r\n")
+	}
+	s := newSession()
+	cd := s.ClientDecoder(bytes.NewReader(client.Bytes()))
+	// The decoders read their first buffer and learn the names first.
+	if _, err := cd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	perCall := allocsPer(n/2, func() {
+		if _, err := cd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for range 4 * n {
+		s.push(call{})
+	}
+	sd := s.ServerDecoder(bytes.NewReader(server.Bytes()))
+	if _, err := sd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	perReply := allocsPer(2*n, func() {
+		if _, err := sd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Before the arena: 4 allocations per SET, 1 per reply.
+	if perCall > 0.25 || perReply > 0.25 {
+		t.Errorf("%.2f allocations per command, %.2f per reply; want at most 0.25", perCall, perReply)
+	}
+	t.Logf("%.3f allocations per command, %.3f per reply", perCall, perReply)
+}
+
+// allocsPer returns the average number of heap allocations of f over runs
+// calls, as a fraction (testing.AllocsPerRun rounds down to an integer).
+func allocsPer(runs int, f func()) float64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(runs)
+}
