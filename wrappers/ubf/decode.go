@@ -734,7 +734,7 @@ func newCache() *[cacheSize]cacheEntry {
 // message: each decoder keeps the boxed terms it made last in two small
 // direct-mapped caches, so that a hit costs neither an allocation nor a
 // map lookup.
-const cacheSize = 64
+const cacheSize = 128
 
 // cacheIndex hashes s (FNV-1a) to a cache slot.
 func cacheIndex(s []byte) uint32 {
@@ -956,12 +956,14 @@ func (d *Decoder) closeTuple() error {
 		if ci == len(d.comps) && d.open == 0 {
 			// Only scalars (and empty tuples and lists): the common
 			// case of a record or a message, and a quicker loop.
-			for _, e := range elems {
+			// (An assignment per element: copy would cost a call
+			// and a bulk write barrier, slower for a few elements.)
+			for i, e := range elems {
 				en, ed := scalarMeta(e)
 				n += int64(en)
 				depth = max(depth, ed+1)
+				tu[i] = e
 			}
-			copy(tu, elems)
 		} else {
 			var err error
 			if n, depth, err = d.closeMixed(tu, elems, m, ci); err != nil {

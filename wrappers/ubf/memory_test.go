@@ -192,8 +192,8 @@ func TestIdleDecoderIsSmall(t *testing.T) {
 		name, frame string
 		max         int64
 	}{
-		{"plain frame", "{'ok',\"hello\",42}$\n", 13 << 10},
-		{"frame using a register", "'ok'>a{a a}$\n", 13 << 10},
+		{"plain frame", "{'ok',\"hello\",42}$\n", 20 << 10},
+		{"frame using a register", "'ok'>a{a a}$\n", 20 << 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			const n = 500

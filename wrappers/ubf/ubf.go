@@ -46,13 +46,13 @@
 // far: 8 bytes per byte plus 1 MiB with the default limits. What the
 // decoder holds while it decodes a frame of b bytes is thus at most
 // 8b + 1 MiB, plus the read buffer (about 2b at most) and the scratch a
-// decoder keeps between frames (a few dozen KiB at most). Cheap tokens cost what they cost, nothing more: '#' pushes a
-// shared empty list (a list takes working storage only from its first
-// '&'), "{}" a shared empty tuple, and an integer from -1 to 255 a shared
-// boxed value. A decoder allocates its register table (256 bytes) at its
-// first '>', and its caches of atoms and strings (2 KiB each) at their
-// first use, so an idle decoder holds about 12 KiB, a third of it its
-// read buffer.
+// decoder keeps between frames (a few dozen KiB at most). Cheap tokens
+// cost what they cost and no more: '#' pushes a shared empty list (a list
+// takes working storage only from its first '&'), "{}" a shared empty
+// tuple, and an integer from -1 to 255 a shared boxed value. A decoder
+// allocates its register table (256 bytes) at its first '>', and its
+// caches of atoms and strings (4 KiB each) at their first use, so an idle
+// decoder holds about 17 KiB, a quarter of it its read buffer.
 //
 // AppendEncode and Encode write canonical UBF(A): no registers, no tags,
 // ',' between tuple elements, nothing between other tokens. Floats and maps
