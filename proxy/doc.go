@@ -55,19 +55,24 @@
 //     unsolicited error reply would be taken for the answer to the client's
 //     next request). With pipelined requests the error reply takes the place
 //     of the rejected request's reply in the order of replies.
-//   - Monitor: everything is forwarded and every violation reported. After an
-//     illegal request its reply is forwarded unchecked, so one slip is
-//     reported once.
+//   - Monitor: everything is forwarded and every violation reported; a
+//     violation never alters the traffic or ends the session (only
+//     MaxViolations, a malformed frame or a limit do). After an illegal
+//     request its reply is forwarded unchecked, so one slip is reported
+//     once.
 //
 // After an illegal reply (Reject and Monitor) the session follows the state
 // the service announced with it (UBF(C)), or else stays in the state it was
-// in; when neither can be decided (several possible states, or other
-// requests still in flight) the session is ended. A request pipelined
-// behind one whose reply made it illegal has reached the service already:
-// Kill ends the session after that reply; Reject and Monitor report it and
-// forward its reply unchecked. A malformed or over-limit frame ends the
-// session in every mode (the stream cannot be resynchronised), as does, in
-// Kill and Reject modes, a reply time-out.
+// in. In Reject mode, when neither can be decided (several possible
+// states, or other requests still in flight) the session is ended. Monitor
+// goes on: the replies to the requests still in flight are forwarded
+// unchecked, and when the state cannot be told the session checks nothing
+// until a reply, with nothing else in flight, announces the state. A
+// request pipelined behind one whose reply made it illegal has reached the
+// service already: Kill ends the session after that reply; Reject and
+// Monitor report it and forward its reply unchecked. A malformed or
+// over-limit frame ends the session in every mode (the stream cannot be
+// resynchronised), as does, in Kill and Reject modes, a reply time-out.
 //
 // # Records
 //

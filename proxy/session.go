@@ -141,6 +141,10 @@ type session struct {
 	// that message is judged (a message after the end) rather than lost.
 	waiting bool
 	ended   bool
+	// unsynced (monitor mode): after an illegal reply the session could
+	// not tell its state; messages go through unchecked until a reply
+	// with nothing else in flight announces the state (see resync).
+	unsynced bool
 	// rtArmed: replyTimer is set. It is left set when its request is
 	// answered and re-armed only when it fires (onReplyTimeout checks the
 	// request then at the head), so that a reply costs no timer update;
@@ -547,6 +551,12 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		s.unlock()
 		return false
 	}
+	if s.unsynced {
+		s.push(pendingCall{req: m.Term, sent: s.now(), unchecked: true})
+		s.unlock()
+		s.srv.metrics.msg[0][2].Inc()
+		return s.toService(m.Raw)
+	}
 	var v *checker.Violation
 	var b *breach
 	var sent time.Duration
@@ -640,6 +650,11 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 	if s.ended {
 		s.unlock()
 		return false
+	}
+	if s.unsynced {
+		s.unlock()
+		s.srv.metrics.msg[0][2].Inc()
+		return s.toService(m.Raw)
 	}
 	v, _ := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
 	s.unlock()
@@ -818,7 +833,10 @@ func (s *session) fromService(m wrappers.Message) bool {
 			s.unlock()
 			return false
 		}
-		v, _ := s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
+		var v *checker.Violation
+		if !s.unsynced {
+			v, _ = s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
+		}
 		if v == nil {
 			s.lockW(roleService)
 			s.unlock()
@@ -884,9 +902,9 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		// announces with it.
 		_, queued := s.pop()
 		if m.NextState != "" && s.inflight == 0 && s.cur.m.HasState(m.NextState) {
-			s.chk = s.newChecker(s.cur, m.NextState)
+			s.resync(m.NextState)
 		}
-		done := s.inflight == 0 && s.chk.Done()
+		done := s.inflight == 0 && !s.unsynced && s.chk.Done()
 		s.over = s.over || done
 		last := s.clientDone && s.inflight == 0
 		s.lockW(roleService)
@@ -985,6 +1003,9 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	case len(states) == 1:
 		next = states[0]
 	}
+	if s.cfg.Mode == Monitor {
+		return s.monitorBadReply(m, *b, next, queued)
+	}
 	if s.inflight > 0 || next == "" {
 		s.unlock()
 		b.explanation += "; the session cannot follow the conversation after this reply"
@@ -1018,6 +1039,69 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	return true
 }
 
+// monitorBadReply forwards an illegal reply in monitor mode (mu held;
+// released here), which never alters traffic for a violation. The session
+// goes on from next, the state the service announced or the only one it
+// was in; the replies to the requests still in flight are forwarded
+// unchecked (the checker's view of them went with the bad reply). With no
+// state to go on from, the session is unsynced: messages are forwarded
+// unchecked until a reply announces a state with nothing in flight.
+func (s *session) monitorBadReply(m wrappers.Message, b breach, next string, queued [][]byte) bool {
+	if s.inflight > 0 {
+		s.markUnchecked()
+		b.explanation += "; the replies to the requests still in flight are forwarded unchecked"
+	}
+	s.resync(next)
+	if next == "" {
+		b.explanation += "; the session's state is unknown, so checking resumes when the service announces one"
+	}
+	done := next != "" && s.inflight == 0 && s.chk.Done()
+	s.over = s.over || done
+	last := s.clientDone && s.inflight == 0
+	s.lockW(roleService)
+	s.unlock()
+	if err := s.flushClientLocked(); err != nil {
+		s.unlockW()
+		s.clientWriteFailed(err)
+		return false
+	}
+	s.report(b, actionForwarded)
+	if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
+		return false
+	}
+	switch {
+	case done:
+		s.finish(endInfo{reason: reasonFinished})
+		return false
+	case last:
+		s.finish(endInfo{reason: reasonClientLeft})
+		return false
+	}
+	return true
+}
+
+// markUnchecked (mu held) lets the replies to the requests in flight
+// through unchecked.
+func (s *session) markUnchecked() {
+	for i := range s.pending {
+		if !s.pending[i].rejected {
+			s.pending[i].unchecked = true
+		}
+	}
+}
+
+// resync (mu held) restarts the checker in state next, or, for "",
+// leaves the session unsynced (monitor mode only): it cannot tell the
+// state, so it checks nothing until a reply announces one.
+func (s *session) resync(next string) {
+	if next == "" {
+		s.unsynced = true
+		return
+	}
+	s.unsynced = false
+	s.chk = s.newChecker(s.cur, next)
+}
+
 // pipelinedViolation handles a reply after which a request the client
 // pipelined behind it is not legal (mu held; released here). The reply
 // itself is delivered. The request has reached the service already, so it
@@ -1030,7 +1114,7 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 	_, queued := s.pop()
 	states := s.chk.States()
 	done := s.chk.Done()
-	if s.cfg.Mode == Kill || (len(states) != 1 && !done) {
+	if s.cfg.Mode == Kill || (s.cfg.Mode == Reject && len(states) != 1 && !done) {
 		s.unlock()
 		if !s.toClient(m.Raw, queued, false) {
 			return false
@@ -1041,14 +1125,15 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 		s.kill(b, reasonViolation)
 		return false
 	}
-	if !done {
-		s.chk = s.newChecker(s.cur, states[0])
+	switch {
+	case done:
+	case len(states) == 1:
+		s.resync(states[0])
+	default: // monitor mode
+		s.resync("")
+		b.explanation += "; the session's state is unknown, so checking resumes when the service announces one"
 	}
-	for i := range s.pending {
-		if !s.pending[i].rejected {
-			s.pending[i].unchecked = true
-		}
-	}
+	s.markUnchecked()
 	last := s.clientDone && s.inflight == 0
 	s.lockW(roleService)
 	s.unlock()
