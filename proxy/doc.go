@@ -125,7 +125,9 @@
 // When the client closes its side while requests are outstanding, the proxy
 // half-closes the service connection and delivers the outstanding replies
 // before ending the session (reason client_left); with nothing outstanding
-// the session ends at once.
+// the session ends at once. A service that then closes without answering
+// is not blamed (no violation, reason client_left): a ubf 2.x server ends
+// every session at the end of its input and never answers after it.
 //
 // # WebSocket
 //
@@ -150,4 +152,14 @@
 // session switches to the contract, starting in the state the server
 // announced with that reply. Starting a session of another service is a
 // client violation. The UBF(C) greeting is passed through unchecked.
+//
+// A real ubf server checks its own replies too, and sends its own report
+// instead of a reply: {{serverBrokeContract, {Req, Reply}, Expected},
+// State} when its reply failed its check (every ubf 2.x server does so for
+// info and description in the meta service, whose "..." replies fail its
+// string() check), {{clientBrokeContract, Req, Expected}, State} when it
+// refused the request. On the ubf wire, a reply the checker rejects that
+// is such a report naming the outstanding request is forwarded as it is,
+// recorded (kind service-reported or service-refused, action forwarded),
+// and the session goes on in the state the service announced.
 package proxy

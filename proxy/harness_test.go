@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -341,8 +340,11 @@ func counterService(k kit, meta bool) func(c *wconn) {
 			req := m.Term
 			if inMeta {
 				switch {
-				case term.Equal(req, T("info")):
-					rep(term.String("I am a meta server"), "start")
+				case term.Equal(req, T("info")), term.Equal(req, T("description")):
+					// As a real ubf 2.x server does: its contract manager
+					// checks its own "..." against string() (a ubfstring
+					// only), fails it, and sends its report instead.
+					rep(T(`{serverBrokeContract, {`+req.String()+`, "I am a meta server"}, [{prim, 1, 1, string}]}`), "start")
 				case term.Equal(req, T("services")):
 					rep(term.List{term.String("counter")}, "start")
 				case term.Equal(req, T("help")):
@@ -617,5 +619,3 @@ func eachCombo(t *testing.T, f func(t *testing.T, tr Transport, k kit)) {
 		}
 	}
 }
-
-var errNotClosed = errors.New("not closed")

@@ -946,6 +946,13 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	default:
 		v, _ = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 	}
+	if v != nil && b == nil && s.lockstep {
+		if sb, ok := ubfSelfReport(m.Term, head.req); ok {
+			if handled, keep := s.serviceSelfReport(m, sb); handled {
+				return keep
+			}
+		}
+	}
 	if v != nil {
 		bb := fromChecker(v)
 		b = &bb
@@ -1255,10 +1262,20 @@ func (s *session) serviceReadError(err error) {
 	case errors.Is(err, io.EOF):
 		s.lock(roleService)
 		var v *checker.Violation
-		if s.inflight > 0 && !s.pending[0].unchecked {
+		clientGone, unanswered := s.clientDone, s.inflight
+		if s.inflight > 0 && !s.pending[0].unchecked && !clientGone {
 			v = s.chk.Close(checker.Server)
 		}
 		s.unlock()
+		if clientGone && unanswered > 0 {
+			// The client ended its input with requests in flight and the
+			// service then closed rather than answer them: a ubf 2.x
+			// server does that at every end of input (it knows no
+			// half-close). The client ended this conversation.
+			s.log.Info("the service closed after the client's end of input", slog.Int("unanswered", unanswered))
+			s.finish(endInfo{reason: reasonClientLeft})
+			return
+		}
 		code, text := closeNormal, ""
 		if pc, ok := s.service.(interface{ peerClose() (int, string, bool) }); ok {
 			if c, t, ok := pc.peerClose(); ok {
@@ -1422,4 +1439,79 @@ func startSessionName(t term.Term) (string, bool) {
 func isOK(t term.Term) bool {
 	tup, ok := t.(term.Tuple)
 	return ok && len(tup) == 2 && tup[0] == term.Term(term.Atom("ok"))
+}
+
+// ubfSelfReport recognises the reports a ubf 2.x server's own contract
+// manager sends in place of a reply: {clientBrokeContract, Req, Expected}
+// when it refused Req under its contract, and {serverBrokeContract, {Req,
+// Reply}, Expected} when its implementation answered Req off its contract
+// (every ubf 2.x server does that for 'info'$ and 'description'$ in its
+// meta service: its string() check fails on its own "..." replies). Both
+// name the request they answer, which tells them from a service that
+// merely replies a tuple of that shape.
+func ubfSelfReport(reply, req term.Term) (breach, bool) {
+	tup, ok := reply.(term.Tuple)
+	if !ok || len(tup) != 3 {
+		return breach{}, false
+	}
+	switch tup[0] {
+	case term.Term(term.Atom("clientBrokeContract")):
+		if !term.Equal(tup[1], req) {
+			return breach{}, false
+		}
+		return breach{side: wrappers.Client, kind: "service-refused", msg: req,
+			explanation: "the service's own contract checker refused the request (ubf clientBrokeContract); its report is forwarded"}, true
+	case term.Term(term.Atom("serverBrokeContract")):
+		inner, ok := tup[1].(term.Tuple)
+		if !ok || len(inner) != 2 || !term.Equal(inner[0], req) {
+			return breach{}, false
+		}
+		return breach{side: wrappers.Server, kind: "service-reported", msg: inner[1], request: req,
+			explanation: "the service's own contract checker caught its reply (ubf serverBrokeContract) and sent its report instead; the report is forwarded"}, true
+	}
+	return breach{}, false
+}
+
+// serviceSelfReport forwards a ubf self-report (mu held; released when
+// handled), records it, and goes on in the state the service announces
+// with it, or in the session's state when it announces none. It is not
+// handled when the session cannot tell the state to go on from.
+func (s *session) serviceSelfReport(m wrappers.Message, b breach) (handled, keep bool) {
+	b.states = s.chk.States()
+	next := ""
+	switch {
+	case m.NextState != "" && s.cur.m.HasState(m.NextState):
+		next = m.NextState
+	case m.NextState == "" && len(b.states) == 1:
+		next = b.states[0]
+	}
+	if next == "" || s.inflight != 1 {
+		return false, false
+	}
+	_, queued := s.pop()
+	s.resync(next)
+	done := s.chk.Done()
+	s.over = done
+	last := s.clientDone && s.inflight == 0
+	s.lockW(roleService)
+	s.unlock()
+	s.srv.metrics.msg[1][2].Inc()
+	if err := s.flushClientLocked(); err != nil {
+		s.unlockW()
+		s.clientWriteFailed(err)
+		return true, false
+	}
+	s.report(b, actionForwarded)
+	if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
+		return true, false
+	}
+	switch {
+	case done:
+		s.finish(endInfo{reason: reasonFinished})
+		return true, false
+	case last:
+		s.finish(endInfo{reason: reasonClientLeft})
+		return true, false
+	}
+	return true, true
 }
