@@ -13,9 +13,9 @@ import (
 // out may be written again. The arena below still makes one allocation
 // serve many messages: it carves the pieces of terms — argument bytes,
 // tuple and list elements, and the interface boxes of binaries, tuples,
-// lists and integers — from blocks that are only ever appended to and are
-// replaced, not reused, when full. A block is collected when no term cut
-// from it is alive any more.
+// lists, maps and integers — from blocks that are only ever appended to
+// and are replaced, not reused, when full. A block is collected when no
+// term cut from it is alive any more.
 //
 // Boxing is where the allocations were: storing a term.Binary (a 24-byte
 // slice header) in a term.Term makes Go allocate a copy of the header on
@@ -77,6 +77,7 @@ type arena struct {
 	bins  block[term.Binary]
 	tups  block[term.Tuple]
 	lists block[term.List]
+	maps  block[term.Map]
 	ints  block[term.Integer]
 }
 
@@ -129,6 +130,11 @@ func (a *arena) tuple2(x, y term.Term) term.Term {
 // list boxes l.
 func (a *arena) list(l term.List) term.Term {
 	return box(term.List(nil), unsafe.Pointer(a.lists.put(l)))
+}
+
+// mapTerm boxes m.
+func (a *arena) mapTerm(m term.Map) term.Term {
+	return box(term.Map(nil), unsafe.Pointer(a.maps.put(m)))
 }
 
 // integer returns v as a boxed term.Integer.

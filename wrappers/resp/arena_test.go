@@ -19,6 +19,7 @@ func TestBoxedTermsBehaveAsConverted(t *testing.T) {
 	tu := a.tuple2(term.Atom("x"), bin)
 	l := a.list(term.List{bin, a.integer(-7)})
 	n := a.integer(1 << 40)
+	m := a.mapTerm(term.Map{{Key: bin, Value: n}})
 	tests := []struct {
 		got, want term.Term
 	}{
@@ -26,6 +27,7 @@ func TestBoxedTermsBehaveAsConverted(t *testing.T) {
 		{tu, term.Tuple{term.Atom("x"), term.Binary("abc")}},
 		{l, term.List{term.Binary("abc"), term.Int(-7)}},
 		{n, term.Int(1 << 40)},
+		{m, term.Map{{Key: term.Binary("abc"), Value: term.Int(1 << 40)}}},
 	}
 	for _, tt := range tests {
 		if reflect.TypeOf(tt.got) != reflect.TypeOf(tt.want) {

@@ -60,6 +60,14 @@
 // streamed aggregates are decoded but attributes inside them are dropped
 // like all others.
 //
+// # Memory
+//
+// A term stays valid after later calls to Next (the proxy keeps a request
+// until its reply arrives). To decode without an allocation per message,
+// the decoders carve terms from blocks of a few KiB that they never write
+// again: a term kept alive keeps its blocks alive, at most about 16 KiB
+// however many terms share them.
+//
 // # Limits
 //
 // Bulk lengths, aggregate counts and nesting are checked against

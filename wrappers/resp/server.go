@@ -201,12 +201,12 @@ func pushTuple(p *parser, l term.List) term.Term {
 	if len(l) == 0 {
 		return term.Tuple{}
 	}
-	tu := make(term.Tuple, len(l))
+	tu := term.Tuple(p.ar.slots(len(l)))
 	copy(tu, l)
 	if b, ok := l[0].(term.Binary); ok {
 		tu[0] = p.names.atom(b)
 	}
-	return tu
+	return p.ar.tuple(tu)
 }
 
 // Buffered implements wrappers.Bufferer.

@@ -396,7 +396,7 @@ func (p *parser) mapValue(at int64, depth int) (term.Term, error) {
 		if p.endSeq {
 			if streamed {
 				p.endSeq = false
-				return m, nil
+				return p.ar.mapTerm(m), nil
 			}
 			return nil, p.rd.ErrAt(p.rd.Offset(p.rd.Pos-3), "end marker inside a map of declared length %d", n)
 		}
@@ -409,7 +409,7 @@ func (p *parser) mapValue(at int64, depth int) (term.Term, error) {
 		}
 		m = append(m, term.MapEntry{Key: k, Value: v})
 	}
-	return m, nil
+	return p.ar.mapTerm(m), nil
 }
 
 func isRangeErr(err error) bool {
