@@ -94,8 +94,10 @@ type Limits struct {
 	// over it is refused.
 	MaxSessions int
 	// MaxPending is how many requests of one session may await their reply
-	// at the service; further requests are held (the proxy stops reading
-	// from that client) until a reply comes back. The ubf wire always uses 1.
+	// at the service, counting in reject mode the rejected requests whose
+	// error reply waits for its place among the replies; further requests
+	// are held (the proxy stops reading from that client) until a reply
+	// comes back. The ubf wire always uses 1.
 	MaxPending int
 	// IdleTimeout ends a session when no message has passed either way for
 	// that long.

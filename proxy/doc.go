@@ -95,7 +95,8 @@
 // Every limit has a default (DefaultLimits): frame size and nesting depth
 // (given to the wrapper's decoders), concurrent sessions (over it a new
 // connection is accepted and closed at once, or answered HTTP 503 on
-// WebSocket), pipelined requests in flight (over it the proxy stops reading
+// WebSocket), pipelined requests in flight (rejected ones awaiting their
+// place among the replies count too; over it the proxy stops reading
 // from the client until a reply comes back; the ubf wire always keeps strict
 // lock-step towards the service, see contract-language.md §9: one request
 // outstanding, and a client event only once no request is), idle time (no

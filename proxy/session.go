@@ -127,15 +127,18 @@ type session struct {
 	lockstep                bool
 	started                 time.Time // also the epoch of the session clock (now)
 
-	mu         sync.Mutex
-	cond       sync.Cond
-	cur        *version // the contract in effect: the meta contract, then user
-	chk        *checker.Session
-	meta       bool
-	pending    []pendingCall
-	inflight   int  // entries of pending sent to the service
-	clientDone bool // the client closed its side; end when nothing is in flight
-	over       bool // the conversation reached a terminal state; the last reply is on its way
+	mu   sync.Mutex
+	cond sync.Cond
+	cur  *version // the contract in effect: the meta contract, then user
+	chk  *checker.Session
+	meta bool
+	// pending: the requests forwarded and awaiting their reply, and the
+	// rejected ones whose error reply takes its place among the replies,
+	// oldest first; pendBuf is the array it lives in (see shift).
+	pending, pendBuf []pendingCall
+	inflight         int  // entries of pending sent to the service
+	clientDone       bool // the client closed its side; end when nothing is in flight
+	over             bool // the conversation reached a terminal state; the last reply is on its way
 	// waiting: the client reader holds a message read before the reply
 	// that ended the conversation, and waits for lock-step or MaxPending;
 	// that message is judged (a message after the end) rather than lost.
@@ -484,7 +487,14 @@ func (s *session) check(f func() *checker.Violation) (*checker.Violation, time.D
 // timer when p is the only one in flight and the timer is not set already
 // (for an earlier deadline: it re-arms itself when it fires).
 func (s *session) push(p pendingCall) {
+	if len(s.pending) == 0 {
+		s.pending = s.pendBuf[:0] // back to the start of the array
+	}
+	c := cap(s.pending)
 	s.pending = append(s.pending, p)
+	if cap(s.pending) != c {
+		s.pendBuf = s.pending[:0] // a new array, which the slice starts
+	}
 	if p.errReply == nil && !p.rejected {
 		s.inflight++
 		if s.inflight == 1 && !s.rtArmed {
@@ -512,10 +522,12 @@ func (s *session) pop() (head pendingCall, queued [][]byte) {
 	return head, queued
 }
 
+// shift drops the head of pending in O(1): the slice moves along its
+// array, and push starts it again at the array's start once it is empty,
+// or gets a new array when it reaches the end.
 func (s *session) shift() {
-	n := copy(s.pending, s.pending[1:])
-	s.pending[n] = pendingCall{}
-	s.pending = s.pending[:n]
+	s.pending[0] = pendingCall{}
+	s.pending = s.pending[1:]
 }
 
 // armReplyTimer (mu held) makes sure the reply timer fires by the
@@ -533,7 +545,7 @@ func (s *session) armReplyTimer() {
 
 func (s *session) clientCall(m wrappers.Message) bool {
 	s.lock(roleClient)
-	if s.serviceHeld && !s.ended && s.inflight >= s.maxPending {
+	if s.serviceHeld && !s.ended && len(s.pending) >= s.maxPending {
 		// The requests held back must reach the service before this one
 		// waits for their replies. Nothing else adds to what is held.
 		s.unlock()
@@ -542,8 +554,11 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		}
 		s.lock(roleClient)
 	}
+	// Rejected requests waiting for their place among the replies count:
+	// a client that floods illegal requests behind a slow one is read no
+	// faster than the service answers.
 	s.waiting = true
-	for !s.ended && s.inflight >= s.maxPending {
+	for !s.ended && len(s.pending) >= s.maxPending {
 		s.wait(roleClient)
 	}
 	s.waiting = false

@@ -1,0 +1,70 @@
+package proxy
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestRejectQueueBounded: in reject mode, illegal requests that a client
+// floods behind a slow legal one wait for their place among the replies;
+// they count toward MaxPending, so the proxy stops reading from that
+// client instead of queueing without bound, and the session still ends
+// within the grace period of a shutdown.
+func TestRejectQueueBounded(t *testing.T) {
+	const maxPending = 8
+	k := jsonKit
+	svc := startService(t, TCP, k, counterService(k, false))
+	p := startProxy(t, svc, Config{Mode: Reject, Limits: Limits{MaxPending: maxPending, Grace: 500 * time.Millisecond, MaxViolations: 1 << 30}}, nil)
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(k.frame(T("{slow, 2000}"))); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		junk := bytes.Repeat(k.frame(T("nope")), 1000)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
+			if _, err := c.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(700 * time.Millisecond)
+	p.srv.mu.Lock()
+	var ss *session
+	for _, s := range p.srv.sessions {
+		ss = s
+	}
+	p.srv.mu.Unlock()
+	if ss == nil {
+		t.Fatal("no open session")
+	}
+	ss.mu.Lock()
+	n := len(ss.pending)
+	ss.mu.Unlock()
+	if n > maxPending {
+		t.Errorf("%d requests pending (MaxPending %d)", n, maxPending)
+	}
+	if got := ss.clientMsgs.Load(); got > maxPending+2 {
+		t.Errorf("the proxy read %d messages from the client while the service was busy (MaxPending %d)", got, maxPending)
+	}
+	p.cancel()
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(500*time.Millisecond + 3*linger):
+		t.Fatal("Serve did not return after the grace period")
+	}
+}
