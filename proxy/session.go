@@ -80,7 +80,7 @@ func fromChecker(v *checker.Violation) breach {
 }
 
 func (b breach) wire() wrappers.Violation {
-	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation}
+	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation, Request: b.request}
 }
 
 // pendingCall is a request forwarded to the service and awaiting its reply,

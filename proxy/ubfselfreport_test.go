@@ -66,8 +66,13 @@ func TestUBFSelfReports(t *testing.T) {
 	}
 	// A report naming another request than the one it answers is the
 	// service's reply like any other, and breaks the contract.
-	if m := call(t, c, k, "{add, 8}"); !isErrorReply(m, k.errServer) {
+	m := call(t, c, k, "{add, 8}")
+	if !isErrorReply(m, k.errServer) {
 		t.Fatalf("got %v", m.Term)
+	}
+	// ubf's shape: {serverBrokeContract, {Req, Reply}, Expects}.
+	if tup, ok := m.Term.(term.Tuple); !ok || len(tup) != 3 || !term.Equal(tup[1], T(`{{add, 8}, {clientBrokeContract, {add, 9}, []}}`)) {
+		t.Errorf("error reply %v, want {serverBrokeContract, {Req, Reply}, _}", m.Term)
 	}
 	if v := p.logs.wait(t, "contract violation", 3)[2]; field(v, "kind") != "bad-reply" || field(v, "action") != actionKilled {
 		t.Errorf("record %v", v)

@@ -94,6 +94,28 @@ type Violation struct {
 	States      []string  // the states the session was in
 	Expected    []string  // the expected types, in contract notation
 	Explanation string    // why the message did not match, in words
+	// Request is, for a violation by the service, the request it was
+	// answering, when known (nil otherwise).
+	Request term.Term
+}
+
+// MaxEcho bounds the text of a message an error reply echoes: a frame of a
+// few kilobytes can stand for a term of megabytes (UBF(A) registers, JSON
+// references), and an error reply must not amplify what it reports.
+const MaxEcho = 1024
+
+// Echo returns t as an error reply carries it: t itself when its text
+// notation is at most MaxEcho bytes long, or else that text cut to MaxEcho
+// bytes and marked "..." (term.Truncated), as a String. It costs O(MaxEcho)
+// plus the largest atom, string or binary in t, whatever t's size.
+func Echo(t term.Term) term.Term {
+	if t == nil {
+		return nil
+	}
+	if s := term.Truncated(t, MaxEcho); len(s) > MaxEcho {
+		return term.String(s)
+	}
+	return t
 }
 
 // Session is one connection's codec: it makes the decoder of each direction

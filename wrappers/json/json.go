@@ -41,9 +41,13 @@
 //	 "expected": ["<type in contract notation>", ...], "state": "ready | atEof",
 //	 "explanation": "<why it did not match>"}
 //
-// with "serverBrokeContract" when the service broke it. "state" names the
-// states the session was in, joined by " | " as a contract writes them
-// ("" when unknown).
+// with "serverBrokeContract" when the service broke it, and then also
+// "request": <the request it was answering> when that is known. "state"
+// names the states the session was in, joined by " | " as a contract
+// writes them ("" when unknown). A message whose text is longer than
+// wrappers.MaxEcho is sent as that text, truncated, as a JSON string
+// (wrappers.Echo): a small frame can stand for a huge term, and an error
+// reply must not amplify it.
 package json
 
 import (
@@ -121,13 +125,10 @@ func ErrorReply(v wrappers.Violation) []byte {
 	b := []byte(`{"error":`)
 	b = appendString(b, who)
 	b = append(b, `,"message":`...)
-	if v.Message == nil {
-		b = append(b, "null"...)
-	} else if mb, err := AppendEncode(b, v.Message); err == nil {
-		b = mb
-	} else {
-		// Something JSON cannot carry (a NaN): send the term's text.
-		b = appendString(b, v.Message.String())
+	b = appendEcho(b, v.Message)
+	if v.Side == wrappers.Server && v.Request != nil {
+		b = append(b, `,"request":`...)
+		b = appendEcho(b, v.Request)
 	}
 	b = append(b, `,"expected":[`...)
 	for i, e := range v.Expected {
@@ -141,6 +142,20 @@ func ErrorReply(v wrappers.Violation) []byte {
 	b = append(b, `,"explanation":`...)
 	b = appendString(b, v.Explanation)
 	return append(b, "}\n"...)
+}
+
+// appendEcho appends t as an error reply echoes it (wrappers.Echo), or
+// null for nil.
+func appendEcho(b []byte, t term.Term) []byte {
+	t = wrappers.Echo(t)
+	if t == nil {
+		return append(b, "null"...)
+	}
+	if mb, err := AppendEncode(b, t); err == nil {
+		return mb
+	}
+	// Something JSON cannot carry (a NaN): send the term's text.
+	return appendString(b, term.Truncated(t, wrappers.MaxEcho))
 }
 
 // Encode writes t to w as one line of JSON.

@@ -78,15 +78,22 @@
 // ErrorReply writes ubf's own violation replies:
 //
 //	{{clientBrokeContract, Request, Expects}, State}$
-//	{{serverBrokeContract, Reply, Expects}, State}$
+//	{{serverBrokeContract, {Request, Reply}, Expects}, State}$
 //
-// Expects is the list of the expected types as strings in the contract
-// notation (ubf sends its internal type terms, which no client can read
-// without ubf's code). State is the session's state as an atom, or a list
-// of atoms when the session may be in several, or 'undefined' when none is
-// known; Request or Reply is 'undefined' when there was no message (a
-// timeout). The explanation of a Violation has no place in ubf's shape and
-// is left out.
+// The second is ubf's shape when the request the service was answering is
+// known (Violation.Request); without it, {serverBrokeContract, Reply,
+// Expects}. Expects is the list of the expected types as strings in the
+// contract notation (ubf sends its internal type terms, which no client
+// can read without ubf's code). State is the session's state as an atom,
+// or a list of atoms when the session may be in several, or 'undefined'
+// when none is known. When there was no message (a reply time-out, a
+// malformed frame), Request or Reply is the explanation as a string (for a
+// malformed frame, the decoder's error: what is wrong, and where), or
+// 'undefined' when there is none; otherwise the explanation has no place
+// in ubf's shape and is left out. A message whose text is longer than
+// wrappers.MaxEcho is sent as that text, truncated, as a string
+// (wrappers.Echo): a small frame can stand for a huge term (registers), and
+// an error reply must not amplify it.
 package ubf
 
 import (
@@ -228,7 +235,8 @@ var _ wrappers.Dropper = (*Session)(nil)
 
 // ErrorReply implements wrappers.Session: ubf's
 // {{clientBrokeContract, Request, Expects}, State}$ or
-// {{serverBrokeContract, Reply, Expects}, State}$, followed by a newline.
+// {{serverBrokeContract, {Request, Reply}, Expects}, State}$, followed by a
+// newline.
 func (s *Session) ErrorReply(v wrappers.Violation) []byte {
 	return ErrorReply(v)
 }
@@ -240,9 +248,16 @@ func ErrorReply(v wrappers.Violation) []byte {
 	if v.Side == wrappers.Server {
 		tag = "serverBrokeContract"
 	}
-	msg := v.Message
-	if msg == nil {
+	msg := wrappers.Echo(v.Message)
+	switch {
+	case msg != nil:
+	case v.Explanation != "":
+		msg = term.String(v.Explanation)
+	default:
 		msg = term.Atom("undefined")
+	}
+	if v.Side == wrappers.Server && v.Request != nil {
+		msg = term.Tuple{wrappers.Echo(v.Request), msg}
 	}
 	expects := make(term.List, len(v.Expected))
 	for i, e := range v.Expected {
@@ -266,7 +281,7 @@ func ErrorReply(v wrappers.Violation) []byte {
 	if err != nil {
 		// The message holds something UBF(A) cannot carry (a float or a
 		// map from another wire format): send its text instead.
-		reply[0].(term.Tuple)[1] = term.String(msg.String())
+		reply[0].(term.Tuple)[1] = term.String(term.Truncated(msg, wrappers.MaxEcho))
 		b, _ = AppendEncode(nil, reply)
 	}
 	return append(b, '\n')
