@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/contracts"
@@ -37,6 +38,15 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 			mu.Lock()
 			seen = append(seen, req.String())
 			mu.Unlock()
+			// Closing takes the server a moment (as in the demo), so the
+			// silly client's read, sent right behind the close, is in the
+			// proxy's hands before the close's reply leads to stop.
+			// Without it the proxy may end the session at stop before it
+			// reads the read (legal too, but not what this test is about),
+			// and the test failed about once in twenty runs.
+			if tag, _ := term.Tag(req); tag == "close" {
+				time.Sleep(50 * time.Millisecond)
+			}
 		},
 	})
 	if err != nil {
@@ -54,9 +64,7 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 	}
 	wantReply(t, call(t, cl, ubfKit, "{read_line, 1}"), `{ok, "Black boxes communicate with defined protocols."}`)
 	wantReply(t, call(t, cl, ubfKit, "{close, 1}"), "true")
-	if cl.closed() == nil {
-		t.Fatal("the conversation reached stop but the session is open")
-	}
+	wantClosed(t, cl) // the conversation reached stop
 	p.logs.wait(t, "session end", 1)
 
 	silly := p.dial(t)
@@ -77,9 +85,7 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 			t.Fatalf("want clientBrokeContract, got %v %v", m.Term, err)
 		}
 	}
-	if silly.closed() == nil {
-		t.Fatal("not closed")
-	}
+	wantClosed(t, silly)
 	v := p.logs.wait(t, "contract violation", 1)[0]
 	want := map[Mode]string{Kill: actionKilled, Reject: actionRejected, Monitor: actionForwarded}[mode]
 	if field(v, "contract") != "file_server" || field(v, "states") != `["stop"]` || field(v, "message") != "{read_line, 1}" ||

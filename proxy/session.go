@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -1383,7 +1384,7 @@ func (s *session) report(b breach, action string) {
 		slog.String("action", action),
 		slog.String("mode", s.cfg.Mode.String()),
 	)
-	s.log.LogAttrs(nil, slog.LevelWarn, "contract violation", attrs...) //nolint:staticcheck // a nil context is allowed
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "contract violation", attrs...)
 }
 
 func nonNil(xs []string) []string {
