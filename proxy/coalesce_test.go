@@ -224,13 +224,13 @@ func TestPipelinedBatchIsCoalesced(t *testing.T) {
 	if !bytes.Equal(got, wrote) {
 		t.Errorf("the client got\n%q\nthe service sent\n%q", got, wrote)
 	}
-	// One write each way when the batch is read in one read; a read
-	// split by the kernel adds one. One per message (100) means no
-	// coalescing.
-	if w := len(toService.get()); w > 4 {
+	// One write each way when the batch is read in one read; every read
+	// the kernel splits it into (more of them on a loaded machine) adds
+	// one. One per message (100) means no coalescing.
+	if w := len(toService.get()); w > n/10 {
 		t.Errorf("%d requests reached the service in %d writes", n, w)
 	}
-	if w := len(toClient.get()); w > 4 {
+	if w := len(toClient.get()); w > n/10 {
 		t.Errorf("%d replies reached the client in %d writes", n, w)
 	}
 }
