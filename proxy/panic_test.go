@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -79,9 +80,18 @@ func TestPanicUnderLock(t *testing.T) {
 // left it open until the read deadline).
 func wantClosed(t testing.TB, c *wconn) {
 	t.Helper()
+	if err := notClosed(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// notClosed returns nil when the peer closed c, and otherwise what came
+// instead: a message, or the read deadline passing.
+func notClosed(c *wconn) error {
 	err := c.closed()
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "want the connection closed") {
-		t.Fatalf("want the connection closed: %v", err)
+		return fmt.Errorf("want the connection closed: %w", err)
 	}
+	return nil
 }

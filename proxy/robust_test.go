@@ -60,8 +60,8 @@ func TestHundredSessionsOneOffSpec(t *testing.T) {
 						if !isErrorReply(m, k.errClient) {
 							errs <- fmt.Errorf("off-spec session got %v, want the error reply", m.Term)
 						}
-						if c.closed() == nil {
-							errs <- errors.New("off-spec session not closed")
+						if err := notClosed(c); err != nil {
+							errs <- fmt.Errorf("off-spec session: %w", err)
 						}
 						return
 					}
@@ -980,9 +980,7 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 				if m, err := c.next(); err != nil || !isErrorReply(m, jsonKit.errClient) {
 					t.Fatalf("want the error reply, got %v %v", m.Term, err)
 				}
-				if c.closed() == nil {
-					t.Fatal("not closed")
-				}
+				wantClosed(t, c)
 			} else {
 				m, err := c.next()
 				if err != nil {
@@ -1025,9 +1023,7 @@ func TestMaxViolations(t *testing.T) {
 	if err := c.send(jsonKit.frame(T("{sub, 1}"))); err != nil {
 		t.Fatal(err)
 	}
-	if c.closed() == nil {
-		t.Fatal("not closed")
-	}
+	wantClosed(t, c)
 	p.logs.wait(t, "too many violations; ending the session", 1)
 	if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "limit" {
 		t.Errorf("session end %v", end)
