@@ -22,50 +22,12 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/contracts"
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy"
 	"github.com/ubfproxy/ubfproxy/wrappers/resp"
 )
 
 const e2eRedisPassword = "e2e-pw"
-
-// e2eStartRedis starts a real redis-server with a password on a free
-// loopback port, without persistence; it is stopped when the test ends.
-func e2eStartRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (Debian package redis-server); skipping the end-to-end test against a real Redis")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--requirepass", e2eRedisPassword)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // redisContract compiles the embedded contracts/redis.con.
 func redisContract(tb testing.TB) *contract.Contract {
@@ -79,24 +41,6 @@ func redisContract(tb testing.TB) *contract.Contract {
 		tb.Fatalf("contracts/redis.con: %v", diags)
 	}
 	return c
-}
-
-// lockedBuffer collects the proxy's JSON log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // e2eStartProxy runs ubfproxy with cfg (contract, upstream and wire filled
@@ -275,9 +219,9 @@ func redisCLI(t *testing.T, addr string, args ...string) (string, error) {
 }
 
 func TestRedisThroughProxy(t *testing.T) {
-	redis := e2eStartRedis(t)
+	redis := realservice.Redis(t, e2eRedisPassword)
 	mon := startMonitor(t, redis)
-	var logs lockedBuffer
+	var logs realservice.Output
 	kill := e2eStartProxy(t, proxy.Config{
 		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),

@@ -11,59 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/contracts"
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy"
 	"github.com/ubfproxy/ubfproxy/wrappers/line"
 )
-
-// e2eStartSMTP starts aiosmtpd on a free loopback port until the test ends
-// and returns its address and output.
-func e2eStartSMTP(t *testing.T) (string, *lockedBuffer) {
-	t.Helper()
-	python := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import aiosmtpd").Run() == nil {
-			python = p
-			break
-		}
-	}
-	if python == "" {
-		t.Skip("no python3 with aiosmtpd (Debian package python3-aiosmtpd); skipping the end-to-end test against a real SMTP server")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, python, "-m", "aiosmtpd", "-n", "-l", addr)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start aiosmtpd: %v", err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr, out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aiosmtpd did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func smtpContract(tb testing.TB) *contract.Contract {
 	tb.Helper()
@@ -123,8 +80,8 @@ func (s *smtpClient) do(line string) string {
 }
 
 func TestSMTPThroughProxy(t *testing.T) {
-	server, serverOut := e2eStartSMTP(t)
-	var logs lockedBuffer
+	server, serverOut := realservice.SMTP(t)
+	var logs realservice.Output
 	start := func(mode proxy.Mode) string {
 		return e2eStartProxy(t, proxy.Config{
 			Contract: smtpContract(t), Upstream: server, Wire: line.Wire{}, Mode: mode,

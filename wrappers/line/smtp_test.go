@@ -2,86 +2,19 @@ package line
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startSMTPServer starts Python's aiosmtpd debugging server (it prints each
-// mail it receives) on a free loopback port; it is stopped when the test
-// ends. It returns the address and the server's output.
-func startSMTPServer(t *testing.T) (string, *syncBuffer) {
-	t.Helper()
-	python := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import aiosmtpd").Run() == nil {
-			python = p
-			break
-		}
-	}
-	if python == "" {
-		t.Skip("no python3 with aiosmtpd (Debian package python3-aiosmtpd); skipping the test against a real SMTP server")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, python, "-m", "aiosmtpd", "-n", "-l", addr)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start aiosmtpd: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr, out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aiosmtpd did not listen on %s within 15s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // relay is a TCP relay that decodes each direction with one line session
 // and forwards each frame's Raw once it is decoded, as the proxy does, so
@@ -210,7 +143,7 @@ func matchAll(t *testing.T, got, want []string) {
 }
 
 func TestRealSMTP(t *testing.T) {
-	addr, serverOut := startSMTPServer(t)
+	addr, serverOut := realservice.SMTP(t)
 	r := startRelay(t, addr)
 
 	t.Run("swaks sends a mail", func(t *testing.T) {
