@@ -41,8 +41,32 @@ type stateInfo struct {
 // others (wild) are tried for every message.
 type ruleIndex struct {
 	rules []ruleInfo
-	byKey map[msgKey][]int32 // each list holds the wild rules too, in order
+	// slots is an open-addressed table of the keyed rule lists (each
+	// holding the wild rules too, in order), len a power of two and at
+	// most half full; nil when no rule is keyed. It does what a
+	// map[msgKey][]int32 did at a fraction of the cost per message: a
+	// short inline hash (slotOf) and, mostly, one probe.
+	slots []keySlot
 	wild  []int32
+}
+
+// keySlot is an entry of ruleIndex.slots; rules is nil in a free one.
+type keySlot struct {
+	key   msgKey
+	rules []int32
+}
+
+// slotOf is the first slot to probe for key k in a table of mask+1 slots:
+// FNV-1a of the tag and arity. Tags are short, so hashing every byte costs
+// little, and contracts with many tags alike but for a middle character
+// (op1, op2, ...) still spread over the table.
+func slotOf(tag term.Atom, arity int32, mask int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(tag); i++ {
+		h = (h ^ uint32(tag[i])) * 16777619
+	}
+	h = (h ^ uint32(arity)) * 16777619
+	return int(h^h>>16) & mask
 }
 
 type msgKey struct {
@@ -192,9 +216,17 @@ func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) r
 		}
 	}
 	if len(keyed) > 0 {
-		ix.byKey = make(map[msgKey][]int32, len(keyed))
+		n := 8
+		for n < 2*len(keyed) {
+			n *= 2
+		}
+		ix.slots = make([]keySlot, n)
 		for _, k := range order {
-			ix.byKey[k] = mergeSorted(keyed[k], ix.wild)
+			i := slotOf(k.tag, k.arity, n-1)
+			for ix.slots[i].rules != nil {
+				i = (i + 1) & (n - 1)
+			}
+			ix.slots[i] = keySlot{key: k, rules: mergeSorted(keyed[k], ix.wild)}
 		}
 	}
 	return ix
@@ -233,21 +265,36 @@ func mergeSorted(a, b []int32) []int32 {
 
 // lookup returns the numbers of the rules that could accept t.
 func (ix *ruleIndex) lookup(t term.Term) []int32 {
-	if ix.byKey == nil {
+	if ix.slots == nil {
 		return ix.wild
 	}
-	tag, ok := term.Tag(t)
-	if !ok {
+	var tag term.Atom
+	var arity int32
+	switch v := t.(type) {
+	case term.Atom:
+		tag, arity = v, -1
+	case term.Tuple:
+		if len(v) == 0 {
+			return ix.wild
+		}
+		a, ok := v[0].(term.Atom)
+		if !ok {
+			return ix.wild
+		}
+		tag, arity = a, int32(len(v))
+	default:
 		return ix.wild
 	}
-	arity := int32(-1)
-	if tu, isTuple := t.(term.Tuple); isTuple {
-		arity = int32(len(tu))
+	mask := len(ix.slots) - 1
+	for i := slotOf(tag, arity, mask); ; i = (i + 1) & mask {
+		e := &ix.slots[i]
+		if e.rules == nil {
+			return ix.wild
+		}
+		if e.key.arity == arity && e.key.tag == tag {
+			return e.rules
+		}
 	}
-	if l, ok := ix.byKey[msgKey{tag, arity}]; ok {
-		return l
-	}
-	return ix.wild
 }
 
 // keysOf lists the (tag, arity) keys a message of type typ can have; wild

@@ -265,6 +265,7 @@ func (s *Server) release(ss *session) {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
 	s.mu.Unlock()
+	ss.flushTallies() // what the readers counted shows before the session counts as ended
 	s.metrics.sessionsOpen.Dec()
 	s.metrics.sessionsTotal.WithLabelValues(string(ss.end.reason)).Inc()
 	s.total.Add(1)

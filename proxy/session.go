@@ -183,6 +183,18 @@ type session struct {
 	violations                                       atomic.Int64 // records of this session
 	last                                             atomic.Int64 // session clock (now) at the last message either way
 	idle, replyTimer                                 *time.Timer
+	// tallies: each reader's counts for the Prometheus counters, by
+	// direction (see tally).
+	tallies [2]tally
+	// checks (mu held): checks made, for sampling checkLatency.
+	checks uint32
+	// clientAt (client reader only): the session clock when the client
+	// reader last read, or last waited for room; it stands for the time a
+	// request is sent (pendingCall.sent), so that a request costs no clock
+	// read of its own.
+	clientAt time.Duration
+	// overA mirrors over for the client reader's check after every message.
+	overA atomic.Bool
 }
 
 func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
@@ -357,11 +369,47 @@ func (s *session) guarded(r role, f func()) func() {
 func (s *session) isEnded() bool { return s.endedA.Load() }
 
 // now is the session clock: monotonic time since the session started. It
-// is cheaper than time.Now, which also reads the wall clock, and it is read
-// a few times for every message.
+// is cheaper than time.Now, which also reads the wall clock. It is read
+// once for every read from a connection (touch), not for every message: a
+// pipelined batch of requests shares one reading (see clientAt, check).
 func (s *session) now() time.Duration { return time.Since(s.started) }
 
-func (s *session) touch() { s.last.Store(int64(s.now())) }
+// touch records activity now for the idle timer and returns the time.
+func (s *session) touch() time.Duration {
+	t := s.now()
+	s.last.Store(int64(t))
+	return t
+}
+
+// setOver sets over (mu held).
+func (s *session) setOver(v bool) {
+	s.over = v
+	s.overA.Store(v)
+}
+
+// count counts one message of direction dir (0 client to service, 1
+// service to client) with verdict v (0 ok, 1 violation, 2 unchecked) in
+// that direction's tally. Only that direction's reader calls it.
+func (s *session) count(dir, v int) {
+	t := &s.tallies[dir]
+	t.msg[v].Add(1)
+	if t.n++; t.n >= tallyFlush {
+		s.flushTally(dir)
+	}
+}
+
+// flushTally adds direction dir's tally to the Prometheus counters.
+func (s *session) flushTally(dir int) {
+	s.tallies[dir].n = 0
+	s.srv.metrics.add(dir, &s.tallies[dir])
+}
+
+// flushTallies adds both tallies to the counters, for the end of the
+// session; it must not touch the owners' n, since a reader may still run.
+func (s *session) flushTallies() {
+	s.srv.metrics.add(0, &s.tallies[0])
+	s.srv.metrics.add(1, &s.tallies[1])
+}
 
 // fresh reports whether a message needs touch: whether its last bytes came
 // from a read (*read, set by the endpoint's beforeRead hook) or the decoder
@@ -421,8 +469,12 @@ func (s *session) finish(e endInfo) {
 // ---- client to service ----
 
 func (s *session) clientLoop() {
+	defer s.flushTally(0)
 	for {
 		buffered := s.client.more()
+		if !buffered {
+			s.flushTally(0) // the read may wait: /metrics must not
+		}
 		m, err := s.client.next()
 		if s.isEnded() {
 			return
@@ -432,21 +484,18 @@ func (s *session) clientLoop() {
 			return
 		}
 		if fresh(buffered, &s.clientRead) {
-			s.touch()
+			s.clientAt = s.touch()
 		}
 		s.clientMsgs.Add(1)
 		s.clientBytes.Add(int64(len(m.Raw)))
-		s.srv.metrics.bytesC[0].Add(float64(len(m.Raw)))
+		s.tallies[0].bytes.Add(uint64(len(m.Raw)))
 		if h := s.srv.testHook; h != nil {
 			h(s.id, wrappers.Client, m)
 		}
 		if !s.fromClient(m) {
 			return
 		}
-		s.lock(roleClient)
-		over := s.over
-		s.unlock()
-		if over {
+		if s.overA.Load() {
 			// Reject or monitor mode handled a message sent after the
 			// end; the conversation is still over.
 			s.flushService()
@@ -459,7 +508,7 @@ func (s *session) clientLoop() {
 func (s *session) fromClient(m wrappers.Message) bool {
 	switch m.Kind {
 	case wrappers.Filler:
-		s.srv.metrics.msg[0][2].Inc()
+		s.count(0, 2)
 		return s.toService(m.Raw)
 	case wrappers.Call:
 		return s.clientCall(m)
@@ -474,14 +523,17 @@ func (s *session) fromClient(m wrappers.Message) bool {
 	}
 }
 
-// check times one checker call. It returns the session clock at its end,
-// which stands for the time a request it passed is sent.
-func (s *session) check(f func() *checker.Violation) (*checker.Violation, time.Duration) {
+// check makes one checker call (mu held), timing every checkSample-th
+// for the checkLatency histogram.
+func (s *session) check(f func() *checker.Violation) *checker.Violation {
+	s.checks++
+	if s.checks%checkSample != 1 {
+		return f()
+	}
 	t0 := s.now()
 	v := f()
-	t1 := s.now()
-	s.srv.metrics.checkLatency.Observe((t1 - t0).Seconds())
-	return v, t1
+	s.srv.metrics.checkLatency.Observe((s.now() - t0).Seconds())
+	return v
 }
 
 // push appends p to the pending requests (mu held) and arms the reply
@@ -558,24 +610,28 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	// Rejected requests waiting for their place among the replies count:
 	// a client that floods illegal requests behind a slow one is read no
 	// faster than the service answers.
-	s.waiting = true
-	for !s.ended && len(s.pending) >= s.maxPending {
-		s.wait(roleClient)
+	if !s.ended && len(s.pending) >= s.maxPending {
+		s.waiting = true
+		s.flushTally(0) // counts stay fresh while the reader waits
+		for !s.ended && len(s.pending) >= s.maxPending {
+			s.wait(roleClient)
+		}
+		s.waiting = false
+		s.clientAt = s.now() // the request is sent now, not when it was read
 	}
-	s.waiting = false
 	if s.ended {
 		s.unlock()
 		return false
 	}
+	sent := s.clientAt
 	if s.unsynced {
-		s.push(pendingCall{req: m.Term, sent: s.now(), unchecked: true})
+		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
 		s.unlock()
-		s.srv.metrics.msg[0][2].Inc()
+		s.count(0, 2)
 		return s.toService(m.Raw)
 	}
 	var v *checker.Violation
 	var b *breach
-	var sent time.Duration
 	startSession := false
 	if s.meta {
 		if name, ok := startSessionName(m.Term); ok {
@@ -589,18 +645,16 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		}
 	}
 	if b == nil {
-		v, sent = s.check(func() *checker.Violation { return s.chk.Call(m.Term) })
+		v = s.check(func() *checker.Violation { return s.chk.Call(m.Term) })
 		if v != nil {
 			bb := fromChecker(v)
 			b = &bb
 		}
-	} else {
-		sent = s.now()
 	}
 	if b == nil {
 		s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession})
 		s.unlock()
-		s.srv.metrics.msg[0][0].Inc()
+		s.count(0, 0)
 		return s.toService(m.Raw)
 	}
 	s.srv.metrics.msg[0][1].Inc()
@@ -669,13 +723,13 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 	}
 	if s.unsynced {
 		s.unlock()
-		s.srv.metrics.msg[0][2].Inc()
+		s.count(0, 2)
 		return s.toService(m.Raw)
 	}
-	v, _ := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
+	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
 	s.unlock()
 	if v == nil {
-		s.srv.metrics.msg[0][0].Inc()
+		s.count(0, 0)
 		return s.toService(m.Raw)
 	}
 	s.srv.metrics.msg[0][1].Inc()
@@ -811,8 +865,12 @@ func dirIndex(side wrappers.Side) int {
 // ---- service to client ----
 
 func (s *session) serviceLoop() {
+	defer s.flushTally(1)
 	for {
 		buffered := s.service.more()
+		if !buffered {
+			s.flushTally(1) // the read may wait: /metrics must not
+		}
 		m, err := s.service.next()
 		if s.isEnded() {
 			return
@@ -826,7 +884,7 @@ func (s *session) serviceLoop() {
 		}
 		s.serverMsgs.Add(1)
 		s.serverBytes.Add(int64(len(m.Raw)))
-		s.srv.metrics.bytesC[1].Add(float64(len(m.Raw)))
+		s.tallies[1].bytes.Add(uint64(len(m.Raw)))
 		if h := s.srv.testHook; h != nil {
 			h(s.id, wrappers.Server, m)
 		}
@@ -839,7 +897,7 @@ func (s *session) serviceLoop() {
 func (s *session) fromService(m wrappers.Message) bool {
 	switch m.Kind {
 	case wrappers.Filler, wrappers.Greeting:
-		s.srv.metrics.msg[1][2].Inc()
+		s.count(1, 2)
 		return s.toClient(m.Raw, nil, true)
 	case wrappers.Reply:
 		return s.serviceReply(m)
@@ -851,12 +909,12 @@ func (s *session) fromService(m wrappers.Message) bool {
 		}
 		var v *checker.Violation
 		if !s.unsynced {
-			v, _ = s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
+			v = s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
 		}
 		if v == nil {
 			s.lockW(roleService)
 			s.unlock()
-			s.srv.metrics.msg[1][0].Inc()
+			s.count(1, 0)
 			return s.writeClientUnlock(m.Raw, nil, true)
 		}
 		s.unlock()
@@ -921,11 +979,11 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 			s.resync(m.NextState)
 		}
 		done := s.inflight == 0 && !s.unsynced && s.chk.Done()
-		s.over = s.over || done
+		s.setOver(s.over || done)
 		last := s.clientDone && s.inflight == 0
 		s.lockW(roleService)
 		s.unlock()
-		s.srv.metrics.msg[1][2].Inc()
+		s.count(1, 2)
 		if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 			return false
 		}
@@ -941,7 +999,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	case s.meta && head.startSession:
 		// The announced state belongs to the contract being started, so
 		// the meta contract checks the reply alone.
-		v, _ = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 		if v == nil && isOK(m.Term) {
 			next := m.NextState
 			if next == "" {
@@ -958,9 +1016,9 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 			}
 		}
 	case m.NextState != "":
-		v, _ = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
+		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
 	default:
-		v, _ = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 	}
 	if v != nil && b == nil && s.lockstep {
 		if sb, ok := ubfSelfReport(m.Term, head.req); ok {
@@ -977,11 +1035,11 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		held := s.waiting // read before pop wakes the client reader
 		_, queued := s.pop()
 		done := s.chk.Done()
-		s.over = done
+		s.setOver(done)
 		last := s.clientDone && s.inflight == 0
 		s.lockW(roleService)
 		s.unlock()
-		s.srv.metrics.msg[1][0].Inc()
+		s.count(1, 0)
 		if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
 			return false
 		}
@@ -1079,7 +1137,7 @@ func (s *session) monitorBadReply(m wrappers.Message, b breach, next string, que
 		b.explanation += "; the session's state is unknown, so checking resumes when the service announces one"
 	}
 	done := next != "" && s.inflight == 0 && s.chk.Done()
-	s.over = s.over || done
+	s.setOver(s.over || done)
 	last := s.clientDone && s.inflight == 0
 	s.lockW(roleService)
 	s.unlock()
@@ -1507,7 +1565,7 @@ func (s *session) serviceSelfReport(m wrappers.Message, b breach) (handled, keep
 	_, queued := s.pop()
 	s.resync(next)
 	done := s.chk.Done()
-	s.over = done
+	s.setOver(done)
 	last := s.clientDone && s.inflight == 0
 	s.lockW(roleService)
 	s.unlock()
