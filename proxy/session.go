@@ -1138,6 +1138,13 @@ func (s *session) monitorBadReply(m wrappers.Message, b breach, next string, que
 	}
 	done := next != "" && s.inflight == 0 && s.chk.Done()
 	s.setOver(s.over || done)
+	return s.forwardReported(m, b, queued, done)
+}
+
+// forwardReported (mu held; released here) reports b, delivers the reply
+// m that came with it and the queued error replies, then ends the session
+// when the conversation is done or the client has left.
+func (s *session) forwardReported(m wrappers.Message, b breach, queued [][]byte, done bool) bool {
 	last := s.clientDone && s.inflight == 0
 	s.lockW(roleService)
 	s.unlock()
@@ -1215,27 +1222,7 @@ func (s *session) pipelinedViolation(m wrappers.Message, b breach) bool {
 		b.explanation += "; the session's state is unknown, so checking resumes when the service announces one"
 	}
 	s.markUnchecked()
-	last := s.clientDone && s.inflight == 0
-	s.lockW(roleService)
-	s.unlock()
-	if err := s.flushClientLocked(); err != nil {
-		s.unlockW()
-		s.clientWriteFailed(err)
-		return false
-	}
-	s.report(b, actionForwarded)
-	if !s.writeClientUnlock(m.Raw, queued, !done && !last) {
-		return false
-	}
-	switch {
-	case done:
-		s.finish(endInfo{reason: reasonFinished})
-		return false
-	case last:
-		s.finish(endInfo{reason: reasonClientLeft})
-		return false
-	}
-	return true
+	return s.forwardReported(m, b, queued, done)
 }
 
 // toClient writes raw and then the queued error replies to the client (see
