@@ -81,7 +81,8 @@ func fromChecker(v *checker.Violation) breach {
 }
 
 func (b breach) wire() wrappers.Violation {
-	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation, Request: b.request}
+	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation, Request: b.request,
+		Event: b.kind == checker.BadEvent.String() || b.kind == checker.WrongDirection.String()}
 }
 
 // pendingCall is a request forwarded to the service and awaiting its reply,

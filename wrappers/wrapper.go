@@ -97,6 +97,10 @@ type Violation struct {
 	// Request is, for a violation by the service, the request it was
 	// answering, when known (nil otherwise).
 	Request term.Term
+	// Event is true when Message was an unsolicited message (an event),
+	// not a request or a reply. A format whose peers never expect an
+	// answer to an event may then have no error reply to send.
+	Event bool
 }
 
 // MaxEcho bounds the text of a message an error reply echoes: a frame of a

@@ -23,6 +23,11 @@ func TestErrorReplyShapes(t *testing.T) {
 			`{{'clientBrokeContract',"ubf: byte 7: unexpected '.'",#},'start'}$` + "\n"},
 		{wrappers.Violation{Side: wrappers.Server, Request: term.Atom("ls"), States: []string{"start"}, Explanation: "no reply within 5s"},
 			`{{'serverBrokeContract',{'ls',"no reply within 5s"},#},'start'}$` + "\n"},
+		// UBF(C) never answers an event: an illegal one, either way, has
+		// no error reply (a client with a call in flight would take it
+		// for that call's reply).
+		{wrappers.Violation{Side: wrappers.Client, Message: term.Atom("ping"), Event: true, States: []string{"active"}}, ""},
+		{wrappers.Violation{Side: wrappers.Server, Message: term.Atom("tock"), Event: true, States: []string{"active"}}, ""},
 	}
 	for _, tt := range tests {
 		got := ErrorReply(tt.v)

@@ -93,7 +93,10 @@
 // in ubf's shape and is left out. A message whose text is longer than
 // wrappers.MaxEcho is sent as that text, truncated, as a string
 // (wrappers.Echo): a small frame can stand for a huge term (registers), and
-// an error reply must not amplify it.
+// an error reply must not amplify it. An illegal event (Violation.Event),
+// from either side, has no error reply: UBF(C) never answers an event, and
+// a reply-shaped frame would be taken by a client with a call in flight
+// for that call's answer; ubf itself drops such events silently.
 package ubf
 
 import (
@@ -244,6 +247,12 @@ func (s *Session) ErrorReply(v wrappers.Violation) []byte {
 // ErrorReply returns the UBF(C) frame reporting v (see the package
 // documentation for its shape).
 func ErrorReply(v wrappers.Violation) []byte {
+	if v.Event {
+		// UBF(C) never answers an event: a reply-shaped frame would be
+		// taken by a client with a call in flight for that call's reply.
+		// ubf itself drops an illegal event silently.
+		return nil
+	}
 	tag := term.Atom("clientBrokeContract")
 	if v.Side == wrappers.Server {
 		tag = "serverBrokeContract"
