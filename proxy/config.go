@@ -90,6 +90,10 @@ type Limits struct {
 	MaxFrame int
 	// MaxDepth is the deepest nesting of tuples, lists and maps accepted.
 	MaxDepth int
+	// MaxFrameMemory bounds the memory a decoder may hold for one frame
+	// (wrappers.Limits.MaxFrameMemory); zero means the wrappers' default,
+	// derived from MaxFrame.
+	MaxFrameMemory int
 	// MaxSessions is how many sessions may be open at once; a connection
 	// over it is refused.
 	MaxSessions int

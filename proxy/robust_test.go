@@ -708,8 +708,13 @@ func TestFrameLimits(t *testing.T) {
 				if err := c.send(k.frame(tc.req)); err != nil {
 					t.Fatal(err)
 				}
-				if err := c.closed(); err == nil {
-					t.Fatal("not closed")
+				// The error reply (naming the limit) where the wire has one,
+				// then the end of the session.
+				if m, err := c.next(); err == nil {
+					if !isErrorReply(m, k.errClient) {
+						t.Fatalf("got %s %v, want the error reply", m.Kind, m.Term)
+					}
+					wantClosed(t, c)
 				}
 				if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "limit" {
 					t.Errorf("session end %v", end)
@@ -720,6 +725,43 @@ func TestFrameLimits(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestFrameMemoryLimit: Limits.MaxFrameMemory reaches the UBF(A) decoder:
+// a frame well under MaxFrame whose decoding would take more memory than
+// allowed ends the session with reason limit, where the default allowance
+// lets it through to the checker.
+func TestFrameMemoryLimit(t *testing.T) {
+	ones := make(term.List, 20000)
+	for i := range ones {
+		ones[i] = term.Int(1)
+	}
+	req := term.Tuple{term.Atom("add"), ones} // about 40 KB of UBF(A)
+	for _, tc := range []struct {
+		name      string
+		memory    int
+		wantKind  string
+		wantEnded string
+	}{
+		{"bounded", 64 << 10, "limit", "limit"},
+		{"default", 0, "bad-request", "violation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := startService(t, TCP, ubfKit, counterService(ubfKit, false))
+			p := startProxy(t, svc, Config{Limits: Limits{MaxFrame: 1 << 20, MaxFrameMemory: tc.memory}}, nil)
+			c := p.dial(t)
+			wantReply(t, call(t, c, ubfKit, "{add, 1}"), "{ok, 2}")
+			if err := c.send(ubfKit.frame(req)); err != nil {
+				t.Fatal(err)
+			}
+			if v := p.logs.wait(t, "contract violation", 1)[0]; field(v, "kind") != tc.wantKind {
+				t.Errorf("violation kind %v, want %s: %v", field(v, "kind"), tc.wantKind, v)
+			}
+			if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != tc.wantEnded {
+				t.Errorf("session end reason %v, want %s: %v", field(end, "reason"), tc.wantEnded, end)
+			}
+		})
+	}
 }
 
 // TestHalfClose: a client that closes its side after a request still gets

@@ -206,7 +206,7 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 	}
 	ss.cond.L = &ss.mu
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
-		Limits:    wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame}.WithDefaults(),
+		Limits:    wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame, MaxFrameMemory: cfg.Limits.MaxFrameMemory}.WithDefaults(),
 		SimpleRPC: cfg.SimpleRPC,
 		// The meta phase has no records; the guarded contract's are the
 		// ones on the wire after it.

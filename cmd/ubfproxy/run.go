@@ -115,6 +115,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.IntVar(&f.maxLogMsg, "max-log-message", proxy.DefaultMaxLogMessage, "characters of a message a violation record shows")
 	fl.IntVar(&f.limits.MaxFrame, "max-frame", d.MaxFrame, "largest frame accepted, in bytes")
 	fl.IntVar(&f.limits.MaxDepth, "max-depth", d.MaxDepth, "deepest nesting of tuples, lists and maps accepted")
+	fl.IntVar(&f.limits.MaxFrameMemory, "max-frame-memory", 0, "memory one frame may take while decoded, in bytes (0: 8 × --max-frame + 1 MiB)")
 	fl.IntVar(&f.limits.MaxSessions, "max-sessions", d.MaxSessions, "sessions open at once; more connections are refused")
 	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held (ubf: always 1)")
 	fl.IntVar(&f.limits.MaxViolations, "max-violations", d.MaxViolations, "violations one session may cause in reject and monitor modes before it is ended")
@@ -235,6 +236,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		if l.v <= 0 {
 			return proxy.Config{}, usageErrorf("run: %s must be positive", l.name)
 		}
+	}
+	if f.limits.MaxFrameMemory < 0 {
+		return proxy.Config{}, usageErrorf("run: --max-frame-memory must not be negative")
 	}
 	if f.limits.Grace < 0 {
 		return proxy.Config{}, usageErrorf("run: --grace must not be negative")
