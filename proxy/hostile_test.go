@@ -314,11 +314,11 @@ func TestHostileSlowloris(t *testing.T) {
 const idleSessions = 2000
 
 // maxIdleSessionBytes bounds the proxy's memory (heap and goroutine stacks
-// in use) per idle session. Measured at 62 to 81 KiB with Go 1.26 on
-// linux/amd64 as the ubf decoder evolved: 16 KiB of stacks (two
-// goroutines), and on the heap mostly the two UBF(A) decoders (read buffer,
-// register table, the chunks atoms and strings are cut from), then the
-// sockets, timers and the checker's session. The bound leaves room for
+// in use) per idle session. Measured at about 50 KiB with Go 1.26 on
+// linux/amd64 (62 to 81 KiB before the UBF(A) decoder allocated its
+// registers lazily): 16 KiB of stacks (two goroutines), and on the heap
+// mostly the two UBF(A) decoders (read buffer, the caches atoms and strings
+// are cut from), then the sockets, timers and the checker's session. The bound leaves room for
 // another runtime or architecture, and still catches a session that holds
 // on to what it has read.
 const maxIdleSessionBytes = 128 << 10
