@@ -232,11 +232,11 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder)
 	// What a reader held back goes out before it waits for more input.
 	client.beforeRead = func() {
-		ss.clientRead = true
+		ss.read[0] = true
 		ss.flushService()
 	}
 	service.beforeRead = func() {
-		ss.serviceRead = true
+		ss.read[1] = true
 		ss.flushClient()
 	}
 	if !ss.attach(client, service) {
@@ -324,10 +324,10 @@ func (ss *session) logEnd() {
 		slog.String("contract", cur.Name),
 		slog.String("vsn", cur.Vsn),
 		slog.String("reason", string(e.reason)),
-		slog.Int64("client_messages", ss.clientMsgs.Load()),
-		slog.Int64("client_bytes", ss.clientBytes.Load()),
-		slog.Int64("server_messages", ss.serverMsgs.Load()),
-		slog.Int64("server_bytes", ss.serverBytes.Load()),
+		slog.Int64("client_messages", ss.msgs[0].Load()),
+		slog.Int64("client_bytes", ss.bytes[0].Load()),
+		slog.Int64("server_messages", ss.msgs[1].Load()),
+		slog.Int64("server_bytes", ss.bytes[1].Load()),
 		slog.Float64("duration_ms", float64(time.Since(ss.started).Microseconds())/1000),
 	}
 	if e.err != nil {

@@ -172,18 +172,21 @@ type session struct {
 	// serviceHeld (client reader only): toService queued bytes for the
 	// service that may not have been sent yet.
 	serviceHeld bool
-	// clientRead and serviceRead (each side's reader only): the reader
-	// read from the connection since its last message (see fresh).
-	clientRead, serviceRead bool
+	// read (each direction's reader only; 0 from the client, 1 from the
+	// service): the reader read from the connection since its last
+	// message (see fresh).
+	read [2]bool
 
 	endOnce sync.Once
 	end     endInfo
 	endCh   chan struct{} // closed by finish
 
-	clientMsgs, clientBytes, serverMsgs, serverBytes atomic.Int64
-	violations                                       atomic.Int64 // records of this session
-	last                                             atomic.Int64 // session clock (now) at the last message either way
-	idle, replyTimer                                 *time.Timer
+	// msgs and bytes count what each direction carried, for the record of
+	// the session's end (0 from the client, 1 from the service).
+	msgs, bytes      [2]atomic.Int64
+	violations       atomic.Int64 // records of this session
+	last             atomic.Int64 // session clock (now) at the last message either way
+	idle, replyTimer *time.Timer
 	// tallies: each reader's counts for the Prometheus counters, by
 	// direction (see tally).
 	tallies [2]tally
@@ -469,29 +472,53 @@ func (s *session) finish(e endInfo) {
 
 // ---- client to service ----
 
+// next reads the next message for the reader of direction dir (0 from the
+// client, 1 from the service): it brings /metrics up to date before a read
+// that may wait, reads the clock only for a message that came from a fresh
+// read, and counts the message. ok is false when the reader must stop (the
+// session ended, or the read failed and was dealt with).
+func (s *session) next(dir int) (m wrappers.Message, ok bool) {
+	ep := s.client
+	if dir == 1 {
+		ep = s.service
+	}
+	buffered := ep.more()
+	if !buffered {
+		s.flushTally(dir) // the read may wait: /metrics must not
+	}
+	m, err := ep.next()
+	if s.isEnded() {
+		return m, false
+	}
+	if err != nil {
+		if dir == 0 {
+			s.clientReadError(err)
+		} else {
+			s.serviceReadError(err)
+		}
+		return m, false
+	}
+	if fresh(buffered, &s.read[dir]) {
+		at := s.touch()
+		if dir == 0 {
+			s.clientAt = at
+		}
+	}
+	s.msgs[dir].Add(1)
+	s.bytes[dir].Add(int64(len(m.Raw)))
+	s.tallies[dir].bytes.Add(uint64(len(m.Raw)))
+	if h := s.srv.testHook; h != nil {
+		h(s.id, [2]wrappers.Side{wrappers.Client, wrappers.Server}[dir], m)
+	}
+	return m, true
+}
+
 func (s *session) clientLoop() {
 	defer s.flushTally(0)
 	for {
-		buffered := s.client.more()
-		if !buffered {
-			s.flushTally(0) // the read may wait: /metrics must not
-		}
-		m, err := s.client.next()
-		if s.isEnded() {
+		m, ok := s.next(0)
+		if !ok {
 			return
-		}
-		if err != nil {
-			s.clientReadError(err)
-			return
-		}
-		if fresh(buffered, &s.clientRead) {
-			s.clientAt = s.touch()
-		}
-		s.clientMsgs.Add(1)
-		s.clientBytes.Add(int64(len(m.Raw)))
-		s.tallies[0].bytes.Add(uint64(len(m.Raw)))
-		if h := s.srv.testHook; h != nil {
-			h(s.id, wrappers.Client, m)
 		}
 		if !s.fromClient(m) {
 			return
@@ -868,26 +895,9 @@ func dirIndex(side wrappers.Side) int {
 func (s *session) serviceLoop() {
 	defer s.flushTally(1)
 	for {
-		buffered := s.service.more()
-		if !buffered {
-			s.flushTally(1) // the read may wait: /metrics must not
-		}
-		m, err := s.service.next()
-		if s.isEnded() {
+		m, ok := s.next(1)
+		if !ok {
 			return
-		}
-		if err != nil {
-			s.serviceReadError(err)
-			return
-		}
-		if fresh(buffered, &s.serviceRead) {
-			s.touch()
-		}
-		s.serverMsgs.Add(1)
-		s.serverBytes.Add(int64(len(m.Raw)))
-		s.tallies[1].bytes.Add(uint64(len(m.Raw)))
-		if h := s.srv.testHook; h != nil {
-			h(s.id, wrappers.Server, m)
 		}
 		if !s.fromService(m) {
 			return
