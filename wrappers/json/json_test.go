@@ -13,6 +13,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
 )
 
 func TestDecodeValues(t *testing.T) {
@@ -225,50 +226,16 @@ func readAll(t *testing.T, r io.Reader) {
 	}
 }
 
-type splitReader struct {
-	data []byte
-	at   int
-}
-
-func (s *splitReader) Read(p []byte) (int, error) {
-	if len(s.data) == 0 {
-		return 0, io.EOF
-	}
-	n := len(s.data)
-	if s.at > 0 && s.at < n {
-		n = s.at
-	}
-	n = copy(p, s.data[:n])
-	s.data = s.data[n:]
-	s.at -= n
-	return n, nil
-}
-
-type chunkReader struct {
-	data []byte
-	rng  *rand.Rand
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := 1 + c.rng.IntN(min(len(c.data), len(p), 17))
-	n = copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
-}
-
 func TestStreamSplitEverywhere(t *testing.T) {
 	readAll(t, strings.NewReader(stream))
 	readAll(t, iotest.OneByteReader(strings.NewReader(stream)))
 	readAll(t, iotest.DataErrReader(strings.NewReader(stream)))
 	for at := 1; at < len(stream); at++ {
-		readAll(t, &splitReader{data: []byte(stream), at: at})
+		readAll(t, splitio.At([]byte(stream), at))
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 100 {
-		readAll(t, &chunkReader{data: []byte(stream), rng: rng})
+		readAll(t, splitio.Chunks([]byte(stream), rng))
 	}
 }
 
@@ -435,7 +402,7 @@ func TestRoundTripRandom(t *testing.T) {
 		}
 		terms = append(terms, tm)
 	}
-	d := NewDecoder(&chunkReader{data: stream.Bytes(), rng: rng}, wrappers.Options{})
+	d := NewDecoder(splitio.Chunks(stream.Bytes(), rng), wrappers.Options{})
 	for i, want := range terms {
 		got, _, err := d.Frame()
 		if err != nil || !term.Equal(got, want) {

@@ -13,6 +13,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
 )
 
 // msg is a decoded message in a comparable form.
@@ -275,30 +276,6 @@ func TestPipelinedExchange(t *testing.T) {
 	check(t, "server", s, wantServer, serverStream)
 }
 
-// splitReader returns its data in two reads, split at n.
-type splitReader struct {
-	data []byte
-	n    int
-}
-
-func (r *splitReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	k := len(r.data)
-	if r.n > 0 && r.n < k {
-		k = r.n
-	}
-	k = min(k, len(p))
-	copy(p, r.data[:k])
-	r.data = r.data[k:]
-	r.n -= k
-	if r.n <= 0 {
-		r.n = len(r.data)
-	}
-	return k, nil
-}
-
 func TestSplitAtEveryByte(t *testing.T) {
 	wrappersUnderTest := map[string]func(io.Reader) io.Reader{
 		"one byte":  iotest.OneByteReader,
@@ -314,10 +291,10 @@ func TestSplitAtEveryByte(t *testing.T) {
 	}
 	for i := 1; i < len(serverStream); i++ {
 		sess := newSession()
-		if _, err := drain(t, sess.ClientDecoder(&splitReader{data: []byte(clientStream), n: i % len(clientStream)})); err != nil {
+		if _, err := drain(t, sess.ClientDecoder(splitio.At([]byte(clientStream), i%len(clientStream)))); err != nil {
 			t.Fatalf("client split at %d: %v", i, err)
 		}
-		s, err := drain(t, sess.ServerDecoder(&splitReader{data: []byte(serverStream), n: i}))
+		s, err := drain(t, sess.ServerDecoder(splitio.At([]byte(serverStream), i)))
 		if err != nil {
 			t.Fatalf("server split at %d: %v", i, err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
 )
 
 // FuzzUBFDecode feeds arbitrary bytes, in chunks of arbitrary sizes, to a
@@ -32,7 +33,7 @@ func FuzzUBFDecode(f *testing.F) {
 	lim := wrappers.Limits{MaxFrame: 256, MaxDepth: 8, MaxBinary: 64, MaxIntDigits: 40}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, seed))
-		d := NewDecoder(&chunkReader{data: data, rng: rng}, lim)
+		d := NewDecoder(splitio.Chunks(data, rng), lim)
 		var raw []byte
 		for {
 			tm, b, err := d.Frame()

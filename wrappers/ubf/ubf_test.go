@@ -13,6 +13,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
 )
 
 func TestDecodeConstructs(t *testing.T) {
@@ -249,53 +250,17 @@ func readAll(t *testing.T, r io.Reader, in string, want []string) {
 	}
 }
 
-// splitReader returns its data in two reads, split at a given position.
-type splitReader struct {
-	data []byte
-	at   int
-}
-
-func (s *splitReader) Read(p []byte) (int, error) {
-	if len(s.data) == 0 {
-		return 0, io.EOF
-	}
-	n := len(s.data)
-	if s.at > 0 && s.at < n {
-		n = s.at
-	}
-	n = copy(p, s.data[:n])
-	s.data = s.data[n:]
-	s.at -= n
-	return n, nil
-}
-
-// chunkReader returns its data in chunks of random sizes.
-type chunkReader struct {
-	data []byte
-	rng  *rand.Rand
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := 1 + c.rng.IntN(min(len(c.data), len(p), 17))
-	n = copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
-}
-
 func TestStreamSplitEverywhere(t *testing.T) {
 	readAll(t, strings.NewReader(stream), stream, streamTerms)
 	readAll(t, iotest.OneByteReader(strings.NewReader(stream)), stream, streamTerms)
 	readAll(t, iotest.DataErrReader(strings.NewReader(stream)), stream, streamTerms)
 	readAll(t, iotest.HalfReader(strings.NewReader(stream)), stream, streamTerms)
 	for at := 1; at < len(stream); at++ {
-		readAll(t, &splitReader{data: []byte(stream), at: at}, stream, streamTerms)
+		readAll(t, splitio.At([]byte(stream), at), stream, streamTerms)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 200 {
-		readAll(t, &chunkReader{data: []byte(stream), rng: rng}, stream, streamTerms)
+		readAll(t, splitio.Chunks([]byte(stream), rng), stream, streamTerms)
 	}
 }
 
@@ -415,7 +380,7 @@ func TestRoundTripRandom(t *testing.T) {
 		terms = append(terms, tm)
 	}
 	// The same terms as one stream, read in random chunks.
-	d := NewDecoder(&chunkReader{data: stream.Bytes(), rng: rng}, wrappers.Limits{})
+	d := NewDecoder(splitio.Chunks(stream.Bytes(), rng), wrappers.Limits{})
 	for i, want := range terms {
 		got, _, err := d.Frame()
 		if err != nil || !term.Equal(got, want) {
