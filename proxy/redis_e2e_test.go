@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -84,7 +83,7 @@ func startMonitor(t *testing.T, redis string) *monitor {
 	}
 	t.Cleanup(func() { c.Close() })
 	m := &monitor{c: c}
-	if _, err := c.Write([]byte(respCmd("AUTH", e2eRedisPassword) + respCmd("MONITOR"))); err != nil {
+	if _, err := c.Write([]byte(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("MONITOR"))); err != nil {
 		t.Fatal(err)
 	}
 	ready := make(chan struct{})
@@ -120,9 +119,9 @@ func startMonitor(t *testing.T, redis string) *monitor {
 func (m *monitor) sync(t *testing.T, redis string) string {
 	t.Helper()
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	c := e2eDial(t, redis)
-	c.send(respCmd("AUTH", e2eRedisPassword) + respCmd("ECHO", marker))
-	c.await(marker, 1)
+	c := realservice.DialRESP(t, redis)
+	c.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("ECHO", marker))
+	c.Await(marker, 1)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		m.mu.Lock()
@@ -135,73 +134,6 @@ func (m *monitor) sync(t *testing.T, redis string) string {
 			t.Fatalf("marker %s not seen by MONITOR", marker)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// respConn is a bare RESP client.
-type respConn struct {
-	t   *testing.T
-	c   net.Conn
-	got []byte
-}
-
-func e2eDial(t *testing.T, addr string) *respConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &respConn{t: t, c: c}
-}
-
-func respCmd(args ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return b.String()
-}
-
-func (c *respConn) send(s string) {
-	c.t.Helper()
-	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.c.Write([]byte(s)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// await reads until the bytes received contain want n times.
-func (c *respConn) await(want string, n int) {
-	c.t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 64<<10)
-	for bytes.Count(c.got, []byte(want)) < n {
-		k, err := c.c.Read(buf)
-		c.got = append(c.got, buf[:k]...)
-		if err != nil {
-			c.t.Fatalf("waiting for %d× %q: %v; got %q", n, want, err, c.got)
-		}
-	}
-}
-
-// closed waits for the proxy to close the connection and returns what came
-// before.
-func (c *respConn) closed() string {
-	c.t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 4096)
-	for {
-		k, err := c.c.Read(buf)
-		c.got = append(c.got, buf[:k]...)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				c.t.Fatalf("connection still open after 10s; got %q", c.got)
-			}
-			return string(c.got)
-		}
 	}
 }
 
@@ -256,19 +188,19 @@ func TestRedisThroughProxy(t *testing.T) {
 	})
 
 	t.Run("pipelined Go client", func(t *testing.T) {
-		c := e2eDial(t, kill)
+		c := realservice.DialRESP(t, kill)
 		var batch strings.Builder
-		batch.WriteString(respCmd("AUTH", e2eRedisPassword))
+		batch.WriteString(realservice.Command("AUTH", e2eRedisPassword))
 		const n = 500
 		for i := range n {
-			batch.WriteString(respCmd("SET", fmt.Sprintf("p:%d", i), strconv.Itoa(i)))
-			batch.WriteString(respCmd("INCR", fmt.Sprintf("p:%d", i)))
+			batch.WriteString(realservice.Command("SET", fmt.Sprintf("p:%d", i), strconv.Itoa(i)))
+			batch.WriteString(realservice.Command("INCR", fmt.Sprintf("p:%d", i)))
 		}
-		batch.WriteString(respCmd("MULTI") + respCmd("INCR", "p:0") + respCmd("GET", "p:0") + respCmd("EXEC"))
-		batch.WriteString(respCmd("DEL", "p:1", "p:2"))
-		batch.WriteString(respCmd("QUIT"))
-		c.send(batch.String())
-		got := c.closed()
+		batch.WriteString(realservice.Command("MULTI") + realservice.Command("INCR", "p:0") + realservice.Command("GET", "p:0") + realservice.Command("EXEC"))
+		batch.WriteString(realservice.Command("DEL", "p:1", "p:2"))
+		batch.WriteString(realservice.Command("QUIT"))
+		c.Send(batch.String())
+		got := c.Closed()
 		want := "+OK\r\n"
 		for i := range n {
 			want += "+OK\r\n:" + strconv.Itoa(i+1) + "\r\n"
@@ -280,17 +212,17 @@ func TestRedisThroughProxy(t *testing.T) {
 	})
 
 	t.Run("pub/sub", func(t *testing.T) {
-		sub := e2eDial(t, kill)
-		sub.send(respCmd("AUTH", e2eRedisPassword) + respCmd("SUBSCRIBE", "e2e:a", "e2e:b") + respCmd("PSUBSCRIBE", "e2e:p.*"))
-		sub.await("e2e:p.*\r\n:3\r\n", 1)
-		pub := e2eDial(t, redis)
-		pub.send(respCmd("AUTH", e2eRedisPassword) + respCmd("PUBLISH", "e2e:a", "one") + respCmd("PUBLISH", "e2e:p.x", "two"))
-		pub.await(":1\r\n", 2)
-		sub.await("$3\r\ntwo\r\n", 1)
+		sub := realservice.DialRESP(t, kill)
+		sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "e2e:a", "e2e:b") + realservice.Command("PSUBSCRIBE", "e2e:p.*"))
+		sub.Await("e2e:p.*\r\n:3\r\n", 1)
+		pub := realservice.DialRESP(t, redis)
+		pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "e2e:a", "one") + realservice.Command("PUBLISH", "e2e:p.x", "two"))
+		pub.Await(":1\r\n", 2)
+		sub.Await("$3\r\ntwo\r\n", 1)
 		// In the subscriber state only pub/sub commands are legal: GET
 		// ends the session and never reaches Redis.
-		sub.send(respCmd("PING") + respCmd("UNSUBSCRIBE", "e2e:a") + respCmd("GET", "e2e:sneaky"))
-		got := sub.closed()
+		sub.Send(realservice.Command("PING") + realservice.Command("UNSUBSCRIBE", "e2e:a") + realservice.Command("GET", "e2e:sneaky"))
+		got := sub.Closed()
 		for _, w := range []string{"*3\r\n$7\r\nmessage\r\n$5\r\ne2e:a\r\n$3\r\none\r\n", "$4\r\npong\r\n",
 			"$11\r\nunsubscribe\r\n$5\r\ne2e:a\r\n:2\r\n", "-ERR contract: client broke the contract in state subscribed: sent {get, <<\"e2e:sneaky\">>}"} {
 			if !strings.Contains(got, w) {
@@ -300,16 +232,16 @@ func TestRedisThroughProxy(t *testing.T) {
 	})
 
 	t.Run("RESP3 with pushes", func(t *testing.T) {
-		c := e2eDial(t, kill)
-		c.send(respCmd("HELLO", "3", "AUTH", "default", e2eRedisPassword) + respCmd("SET", "r3:k", "v3") +
-			respCmd("GET", "r3:k") + respCmd("GET", "r3:none") + respCmd("SUBSCRIBE", "r3:chan"))
-		c.await(">3\r\n$9\r\nsubscribe\r\n$7\r\nr3:chan\r\n:1\r\n", 1)
-		pub := e2eDial(t, redis)
-		pub.send(respCmd("AUTH", e2eRedisPassword) + respCmd("PUBLISH", "r3:chan", "pushed"))
-		pub.await(":1\r\n", 1)
-		c.await("$6\r\npushed\r\n", 1)
-		c.send(respCmd("UNSUBSCRIBE", "r3:chan") + respCmd("GET", "r3:k") + respCmd("QUIT"))
-		got := c.closed()
+		c := realservice.DialRESP(t, kill)
+		c.Send(realservice.Command("HELLO", "3", "AUTH", "default", e2eRedisPassword) + realservice.Command("SET", "r3:k", "v3") +
+			realservice.Command("GET", "r3:k") + realservice.Command("GET", "r3:none") + realservice.Command("SUBSCRIBE", "r3:chan"))
+		c.Await(">3\r\n$9\r\nsubscribe\r\n$7\r\nr3:chan\r\n:1\r\n", 1)
+		pub := realservice.DialRESP(t, redis)
+		pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "r3:chan", "pushed"))
+		pub.Await(":1\r\n", 1)
+		c.Await("$6\r\npushed\r\n", 1)
+		c.Send(realservice.Command("UNSUBSCRIBE", "r3:chan") + realservice.Command("GET", "r3:k") + realservice.Command("QUIT"))
+		got := c.Closed()
 		for _, w := range []string{"+OK\r\n$2\r\nv3\r\n_\r\n>3", ">3\r\n$7\r\nmessage\r\n$7\r\nr3:chan\r\n$6\r\npushed\r\n",
 			">3\r\n$11\r\nunsubscribe\r\n$7\r\nr3:chan\r\n:0\r\n$2\r\nv3\r\n+OK\r\n"} {
 			if !strings.Contains(got, w) {
@@ -326,18 +258,18 @@ func TestRedisThroughProxy(t *testing.T) {
 	})
 
 	t.Run("AUTH first", func(t *testing.T) {
-		c := e2eDial(t, kill)
-		c.send(respCmd("GET", "cli:k"))
-		got := c.closed()
+		c := realservice.DialRESP(t, kill)
+		c.Send(realservice.Command("GET", "cli:k"))
+		got := c.Closed()
 		if !strings.HasPrefix(got, "-ERR contract: client broke the contract in state start: sent {get, <<\"cli:k\">>}") {
 			t.Errorf("got %q", got)
 		}
 	})
 
 	t.Run("reject mode goes on", func(t *testing.T) {
-		c := e2eDial(t, reject)
-		c.send(respCmd("AUTH", e2eRedisPassword) + respCmd("KEYS", "*") + respCmd("DEBUG", "SLEEP", "0") + respCmd("GET", "cli:k") + respCmd("QUIT"))
-		got := c.closed()
+		c := realservice.DialRESP(t, reject)
+		c.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("KEYS", "*") + realservice.Command("DEBUG", "SLEEP", "0") + realservice.Command("GET", "cli:k") + realservice.Command("QUIT"))
+		got := c.Closed()
 		// AUTH's reply may still be pending when KEYS is checked, so the
 		// session is in ready, or in "ready | start".
 		if !strings.HasPrefix(got, "+OK\r\n-ERR contract: client broke the contract in state ready") ||

@@ -8,6 +8,7 @@ package realservice
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -122,5 +123,88 @@ func waitListening(addr string, wait time.Duration) error {
 			return fmt.Errorf("did not listen on %s within %v: %w", addr, wait, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// RESPConn is a bare Redis protocol client for tests: it writes commands as
+// given and reads until it has seen what it waits for, so that a test can
+// pipeline, send what no client library would, and see the bytes as sent.
+type RESPConn struct {
+	tb  testing.TB
+	c   net.Conn
+	got []byte
+}
+
+// DialRESP connects to addr; the connection is closed when the test ends.
+func DialRESP(tb testing.TB, addr string) *RESPConn {
+	tb.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return &RESPConn{tb: tb, c: c}
+}
+
+// Command encodes a command as a RESP array of bulk strings.
+func Command(args ...string) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+// Send writes s as it is.
+func (c *RESPConn) Send(s string) {
+	c.tb.Helper()
+	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.c.Write([]byte(s)); err != nil {
+		c.tb.Fatal(err)
+	}
+}
+
+// Await reads until the bytes received so far contain want n times.
+func (c *RESPConn) Await(want string, n int) {
+	c.tb.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64<<10)
+	for bytes.Count(c.got, []byte(want)) < n {
+		k, err := c.c.Read(buf)
+		c.got = append(c.got, buf[:k]...)
+		if err != nil {
+			c.tb.Fatalf("waiting for %d× %q: %v; got %q", n, want, err, c.got)
+		}
+	}
+}
+
+// Quit sends QUIT, waits for its +OK and closes the connection.
+func (c *RESPConn) Quit() {
+	c.tb.Helper()
+	c.Send(Command("QUIT"))
+	c.Await("+OK\r\n", bytes.Count(c.got, []byte("+OK\r\n"))+1)
+	c.c.Close()
+}
+
+// Close closes the connection.
+func (c *RESPConn) Close() { c.c.Close() }
+
+// Closed waits until the peer closes the connection and returns everything
+// received; it fails the test if the connection is still open after 10 s.
+func (c *RESPConn) Closed() string {
+	c.tb.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		k, err := c.c.Read(buf)
+		c.got = append(c.got, buf[:k]...)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.tb.Fatalf("connection still open after 10s; got %q", c.got)
+			}
+			return string(c.got)
+		}
 	}
 }

@@ -122,84 +122,28 @@ func decodeRecording(t *testing.T, rec *recording) (client, server []msg) {
 	return client, server
 }
 
-// conn is a bare RESP client: it writes commands and reads until it has seen
-// what it waits for.
-type conn struct {
-	t   *testing.T
-	c   net.Conn
-	got []byte
-}
-
-func dial(t *testing.T, addr string) *conn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &conn{t: t, c: c}
-}
-
-func cmd(args ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return b.String()
-}
-
-func (c *conn) send(s string) {
-	c.t.Helper()
-	if _, err := c.c.Write([]byte(s)); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// await reads until the bytes received so far contain want n times.
-func (c *conn) await(want string, n int) {
-	c.t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 64<<10)
-	for bytes.Count(c.got, []byte(want)) < n {
-		k, err := c.c.Read(buf)
-		c.got = append(c.got, buf[:k]...)
-		if err != nil {
-			c.t.Fatalf("waiting for %d× %q: %v; got %q", n, want, err, c.got)
-		}
-	}
-}
-
-// quit sends QUIT, reads +OK and closes.
-func (c *conn) quit() {
-	c.t.Helper()
-	c.send(cmd("QUIT"))
-	c.await("+OK\r\n", bytes.Count(c.got, []byte("+OK\r\n"))+1)
-	c.c.Close()
-}
-
 func TestRealRedis(t *testing.T) {
 	redis := realservice.Redis(t, redisPassword)
 	tt := startTee(t, redis)
 
 	t.Run("pipelined RESP2", func(t *testing.T) {
-		c := dial(t, tt.addr())
+		c := realservice.DialRESP(t, tt.addr())
 		var batch strings.Builder
-		batch.WriteString(cmd("AUTH", redisPassword))
+		batch.WriteString(realservice.Command("AUTH", redisPassword))
 		const n = 100
 		for i := range n {
-			batch.WriteString(cmd("SET", fmt.Sprintf("key:%d", i), fmt.Sprintf("value %d\r\n", i)))
-			batch.WriteString(cmd("GET", fmt.Sprintf("key:%d", i)))
+			batch.WriteString(realservice.Command("SET", fmt.Sprintf("key:%d", i), fmt.Sprintf("value %d\r\n", i)))
+			batch.WriteString(realservice.Command("GET", fmt.Sprintf("key:%d", i)))
 		}
 		batch.WriteString("PING\r\n") // inline, as telnet sends it
-		batch.WriteString(cmd("GET", "missing"))
-		batch.WriteString(cmd("MGET", "key:1", "missing"))
-		batch.WriteString(cmd("DEL", "key:1", "key:2", "missing"))
-		batch.WriteString(cmd("GET"))
-		batch.WriteString(cmd("MULTI") + cmd("INCR", "n") + cmd("EXPIRE", "n", "100") + cmd("EXEC"))
-		c.send(batch.String())
-		c.await("\r\n*2\r\n:1\r\n:1\r\n", 1) // the EXEC reply, last
-		c.quit()
+		batch.WriteString(realservice.Command("GET", "missing"))
+		batch.WriteString(realservice.Command("MGET", "key:1", "missing"))
+		batch.WriteString(realservice.Command("DEL", "key:1", "key:2", "missing"))
+		batch.WriteString(realservice.Command("GET"))
+		batch.WriteString(realservice.Command("MULTI") + realservice.Command("INCR", "n") + realservice.Command("EXPIRE", "n", "100") + realservice.Command("EXEC"))
+		c.Send(batch.String())
+		c.Await("\r\n*2\r\n:1\r\n:1\r\n", 1) // the EXEC reply, last
+		c.Quit()
 		client, server := decodeRecording(t, tt.wait(t, 0))
 		var want []string
 		want = append(want, `call {auth, <<"s3cret">>}`)
@@ -221,17 +165,17 @@ func TestRealRedis(t *testing.T) {
 	})
 
 	t.Run("pub/sub RESP2", func(t *testing.T) {
-		sub := dial(t, tt.addr())
-		sub.send(cmd("AUTH", redisPassword) + cmd("SUBSCRIBE", "news", "sport") + cmd("PSUBSCRIBE", "alerts.*"))
-		sub.await("alerts.*\r\n:3\r\n", 1)
-		pub := dial(t, redis)
-		pub.send(cmd("AUTH", redisPassword) + cmd("PUBLISH", "news", "hello") + cmd("PUBLISH", "alerts.fire", "run"))
-		pub.await(":1\r\n", 2)
-		sub.await("$3\r\nrun\r\n", 1)
-		sub.send(cmd("PING") + cmd("UNSUBSCRIBE", "news", "sport") + cmd("PUNSUBSCRIBE"))
-		sub.await("punsubscribe", 1)
-		sub.await(":0\r\n", 1)
-		sub.quit()
+		sub := realservice.DialRESP(t, tt.addr())
+		sub.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("SUBSCRIBE", "news", "sport") + realservice.Command("PSUBSCRIBE", "alerts.*"))
+		sub.Await("alerts.*\r\n:3\r\n", 1)
+		pub := realservice.DialRESP(t, redis)
+		pub.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("PUBLISH", "news", "hello") + realservice.Command("PUBLISH", "alerts.fire", "run"))
+		pub.Await(":1\r\n", 2)
+		sub.Await("$3\r\nrun\r\n", 1)
+		sub.Send(realservice.Command("PING") + realservice.Command("UNSUBSCRIBE", "news", "sport") + realservice.Command("PUNSUBSCRIBE"))
+		sub.Await("punsubscribe", 1)
+		sub.Await(":0\r\n", 1)
+		sub.Quit()
 		_, server := decodeRecording(t, tt.wait(t, 1))
 		check(t, "server", server, []string{
 			`reply ok`,
@@ -247,21 +191,21 @@ func TestRealRedis(t *testing.T) {
 	})
 
 	t.Run("RESP3 types and pushes", func(t *testing.T) {
-		c := dial(t, tt.addr())
-		c.send(cmd("HELLO", "3", "AUTH", "default", redisPassword) +
-			cmd("HSET", "h", "f", "1") + cmd("HGETALL", "h") +
-			cmd("SADD", "s", "x") + cmd("SMEMBERS", "s") +
-			cmd("ZADD", "z", "1.5", "m") + cmd("ZSCORE", "z", "m") +
-			cmd("GET", "nothing") + cmd("INFO", "server") +
-			cmd("SUBSCRIBE", "r3"))
-		c.await(">3\r\n$9\r\nsubscribe\r\n$2\r\nr3\r\n:1\r\n", 1)
-		pub := dial(t, redis)
-		pub.send(cmd("AUTH", redisPassword) + cmd("PUBLISH", "r3", "pushed"))
-		pub.await(":1\r\n", 1)
-		c.await("pushed", 1)
-		c.send(cmd("GET", "nothing"))
-		c.await("_\r\n", 2)
-		c.quit()
+		c := realservice.DialRESP(t, tt.addr())
+		c.Send(realservice.Command("HELLO", "3", "AUTH", "default", redisPassword) +
+			realservice.Command("HSET", "h", "f", "1") + realservice.Command("HGETALL", "h") +
+			realservice.Command("SADD", "s", "x") + realservice.Command("SMEMBERS", "s") +
+			realservice.Command("ZADD", "z", "1.5", "m") + realservice.Command("ZSCORE", "z", "m") +
+			realservice.Command("GET", "nothing") + realservice.Command("INFO", "server") +
+			realservice.Command("SUBSCRIBE", "r3"))
+		c.Await(">3\r\n$9\r\nsubscribe\r\n$2\r\nr3\r\n:1\r\n", 1)
+		pub := realservice.DialRESP(t, redis)
+		pub.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("PUBLISH", "r3", "pushed"))
+		pub.Await(":1\r\n", 1)
+		c.Await("pushed", 1)
+		c.Send(realservice.Command("GET", "nothing"))
+		c.Await("_\r\n", 2)
+		c.Quit()
 		rec := tt.wait(t, 2)
 		_, server := decodeRecording(t, rec)
 		got := summary(server)
@@ -293,14 +237,14 @@ func TestRealRedis(t *testing.T) {
 	})
 
 	t.Run("monitor feed", func(t *testing.T) {
-		m := dial(t, tt.addr())
-		m.send(cmd("AUTH", redisPassword) + cmd("MONITOR"))
-		m.await("+OK\r\n", 2)
-		other := dial(t, redis)
-		other.send(cmd("AUTH", redisPassword) + cmd("GET", "watched"))
-		other.await("$-1\r\n", 1)
-		m.await(`"watched"`, 1)
-		m.c.Close()
+		m := realservice.DialRESP(t, tt.addr())
+		m.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("MONITOR"))
+		m.Await("+OK\r\n", 2)
+		other := realservice.DialRESP(t, redis)
+		other.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("GET", "watched"))
+		other.Await("$-1\r\n", 1)
+		m.Await(`"watched"`, 1)
+		m.Close()
 		_, server := decodeRecording(t, tt.wait(t, 3))
 		got := summary(server)
 		if len(got) < 3 || got[0] != "reply ok" || got[1] != "reply ok" {
