@@ -1,10 +1,6 @@
 package checker
 
 import (
-	"runtime"
-	"sync"
-	"weak"
-
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
 )
@@ -18,8 +14,7 @@ type Machine struct {
 	core *core
 }
 
-// core is everything a session needs. It holds no pointer to the Contract
-// itself, so that NewSession's cache can key on the Contract weakly.
+// core is everything a session needs.
 type core struct {
 	states  []stateInfo
 	index   map[string]int32
@@ -104,9 +99,15 @@ func (m *Machine) HasState(name string) bool {
 }
 
 // NewSession starts a conversation in opts.Initial, or in the contract's
-// initial state. It fails only when opts.Initial names no state.
+// initial state. It fails only when opts.Initial names no state; the
+// session it then returns as well is never nil, and every check of it is
+// an InvalidSession violation.
 func (m *Machine) NewSession(opts Options) (*Session, error) {
-	return m.core.newSession(opts)
+	s, err := m.core.newSession(opts)
+	if err != nil {
+		return &Session{err: err.Error()}, err
+	}
+	return s, nil
 }
 
 func build(c *contract.Contract) *core {
@@ -400,20 +401,4 @@ func isNone(t contract.Type) bool {
 		}
 	}
 	return false
-}
-
-// machines caches the index NewSession builds, keyed weakly by contract so
-// that a contract no longer in use is dropped with its index.
-var machines sync.Map // weak.Pointer[contract.Contract] -> *core
-
-func cachedCore(c *contract.Contract) *core {
-	key := weak.Make(c)
-	if v, ok := machines.Load(key); ok {
-		return v.(*core)
-	}
-	v, loaded := machines.LoadOrStore(key, build(c))
-	if !loaded {
-		runtime.AddCleanup(c, func(k weak.Pointer[contract.Contract]) { machines.Delete(k) }, key)
-	}
-	return v.(*core)
 }

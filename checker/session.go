@@ -202,16 +202,13 @@ type cand struct {
 	any   bool // an +anystate rule
 }
 
-// NewSession starts a conversation in the initial state. It uses an index
-// of c that is built once per contract and cached; servers should rather
-// call Prepare once and Machine.NewSession per connection. When
-// opts.Initial names no state, every check of the session returns an
+// NewSession starts a conversation in the initial state. It indexes c's
+// rules each time it is called: a program that holds many sessions of one
+// contract should call Prepare once and Machine.NewSession per connection.
+// When opts.Initial names no state, every check of the session returns an
 // InvalidSession violation.
 func NewSession(c *contract.Contract, opts Options) *Session {
-	s, err := cachedCore(c).newSession(opts)
-	if err != nil {
-		return &Session{err: err.Error()}
-	}
+	s, _ := Prepare(c).NewSession(opts)
 	return s
 }
 

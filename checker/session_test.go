@@ -2,11 +2,8 @@ package checker
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
-	"weak"
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
@@ -341,14 +338,28 @@ func TestSessionUnknownInitial(t *testing.T) {
 	}
 }
 
-func TestNewSessionSharesTheIndex(t *testing.T) {
-	c := compileContract(t, sessionContract)
-	a, b := NewSession(c, Options{}), NewSession(c, Options{})
+// TestMachineSessionsShareTheIndex: the sessions of one Machine share its
+// rule index, and a bad initial state gives an error together with a
+// session that refuses everything, never a nil one.
+func TestMachineSessionsShareTheIndex(t *testing.T) {
+	m := Prepare(compileContract(t, sessionContract))
+	a, errA := m.NewSession(Options{})
+	b, errB := m.NewSession(Options{})
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
 	if a.m != b.m {
-		t.Fatal("NewSession rebuilt the index for a second session of the same contract")
+		t.Fatal("two sessions of one Machine have their own index")
 	}
 	if v := a.Call(term.MustParse(`{open, "f", read}`)); v != nil {
 		t.Fatal(v)
+	}
+	bad, err := m.NewSession(Options{Initial: "nowhere"})
+	if err == nil || bad == nil {
+		t.Fatalf("initial state nowhere: session %v, error %v", bad, err)
+	}
+	if v := bad.Call(term.Atom("info")); v == nil || v.Kind != InvalidSession {
+		t.Fatalf("a session with an unknown initial state accepted a call: %v", v)
 	}
 }
 
@@ -442,26 +453,6 @@ func TestCallReplyDoesNotAllocate(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%v allocations per request and reply", n)
 	}
-}
-
-// TestNewSessionCacheIsWeak: the index NewSession caches is dropped with
-// its contract.
-func TestNewSessionCacheIsWeak(t *testing.T) {
-	c := compileContract(t, sessionContract)
-	NewSession(c, Options{})
-	key := weak.Make(c)
-	if _, ok := machines.Load(key); !ok {
-		t.Fatal("NewSession did not cache the index")
-	}
-	c = nil
-	for i := 0; i < 100; i++ {
-		runtime.GC()
-		if _, ok := machines.Load(key); !ok {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the cached index outlived its contract")
 }
 
 // TestMachineSharedBySessions runs conversations on one Machine from

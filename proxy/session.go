@@ -244,10 +244,9 @@ func (s *session) initialState() string {
 // callers have ruled out; a failure still gives a session whose every check
 // is a violation, never a nil pointer.
 func (s *session) newChecker(v *version, initial string) *checker.Session {
-	c, err := v.m.NewSession(checker.Options{Initial: initial, MaxPending: s.maxPending})
-	if err != nil {
-		return checker.NewSession(v.c, checker.Options{Initial: initial, MaxPending: s.maxPending})
-	}
+	// On error the session is still usable: every check of it is a
+	// violation.
+	c, _ := v.m.NewSession(checker.Options{Initial: initial, MaxPending: s.maxPending})
 	return c
 }
 
