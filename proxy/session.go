@@ -216,9 +216,7 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 		RecordFields: v.recordFields,
 	})
 	ss.dropper, _ = ss.wire.(wrappers.Dropper)
-	if cfg.Wire.Name() == "ubf" {
-		// The real ubf server drops a connection that sends two requests
-		// in one read (contract-language.md §9).
+	if ls, ok := cfg.Wire.(wrappers.LockStepper); ok && ls.LockStep() {
 		ss.lockstep, ss.maxPending = true, 1
 	}
 	ss.cur = v

@@ -116,6 +116,10 @@ func (Wire) Name() string { return "ubf" }
 // NewSession implements wrappers.Wire.
 func (Wire) NewSession(opts wrappers.Options) wrappers.Session { return NewSession(opts) }
 
+// LockStep implements wrappers.LockStepper: the real ubf server drops a
+// connection that sends two requests in one read.
+func (Wire) LockStep() bool { return true }
+
 // Session is the codec of one UBF(C) connection.
 type Session struct {
 	opts wrappers.Options
