@@ -1,6 +1,7 @@
 package json
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -81,7 +82,7 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		}
 	}
 	for {
-		if i := indexNL(d.buf[d.pos:d.end]); i >= 0 {
+		if i := bytes.IndexByte(d.buf[d.pos:d.end], '\n'); i >= 0 {
 			lineEnd := d.pos + i + 1
 			if lineEnd-d.start > d.lim.MaxFrame {
 				return nil, nil, d.fail(d.limitAt(d.start+d.lim.MaxFrame, "line longer than %d bytes", d.lim.MaxFrame))
@@ -117,15 +118,6 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 			return nil, nil, d.fail(err)
 		}
 	}
-}
-
-func indexNL(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 func (d *Decoder) fail(err error) error {
