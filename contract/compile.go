@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alecthomas/participle/v2/lexer"
-
 	"github.com/ubfproxy/ubfproxy/grammar"
 	"github.com/ubfproxy/ubfproxy/term"
 )
@@ -125,7 +123,7 @@ func (cp *compiler) sorted() Diagnostics {
 	return ds
 }
 
-func (cp *compiler) pos(p lexer.Position) Pos {
+func (cp *compiler) pos(p grammar.Pos) Pos {
 	return Pos{File: p.Filename, Line: p.Line, Column: p.Column}
 }
 
@@ -306,7 +304,7 @@ func (cp *compiler) typeNames() []string {
 }
 
 // atomText returns the atom a name denotes: bare as written, or unquoted.
-func (cp *compiler) atomText(text string, at lexer.Position) (string, bool) {
+func (cp *compiler) atomText(text string, at grammar.Pos) (string, bool) {
 	if !strings.HasPrefix(text, "'") {
 		if c := text[0]; c >= 'A' && c <= 'Z' || c == '_' {
 			// As in Erlang (and ubf), such a name is a variable, and
@@ -330,7 +328,7 @@ func (cp *compiler) atomText(text string, at lexer.Position) (string, bool) {
 	return string(a), true
 }
 
-func (cp *compiler) unquoteString(text string, at lexer.Position) (string, bool) {
+func (cp *compiler) unquoteString(text string, at grammar.Pos) (string, bool) {
 	t, err := term.Parse(text)
 	if err != nil {
 		cp.errorf(cp.pos(at), "syntax", "bad string %s: %v", text, termErr(err))
@@ -364,7 +362,7 @@ func (cp *compiler) typ(t *grammar.Type) Type {
 	return u
 }
 
-func (cp *compiler) literal(text string, at lexer.Position, what string) Type {
+func (cp *compiler) literal(text string, at grammar.Pos, what string) Type {
 	v, err := term.Parse(text)
 	if err != nil {
 		cp.errorf(cp.pos(at), "syntax", "bad %s %s: %v", what, text, termErr(err))
@@ -373,7 +371,7 @@ func (cp *compiler) literal(text string, at lexer.Position, what string) Type {
 	return &Literal{Value: v, Pos: cp.pos(at)}
 }
 
-func (cp *compiler) integer(text string, at lexer.Position) *term.Integer {
+func (cp *compiler) integer(text string, at grammar.Pos) *term.Integer {
 	v, err := term.Parse(text)
 	if err != nil {
 		cp.errorf(cp.pos(at), "syntax", "bad integer %s: %v", text, termErr(err))

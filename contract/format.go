@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/alecthomas/participle/v2/lexer"
-
 	"github.com/ubfproxy/ubfproxy/grammar"
 )
 
@@ -105,7 +103,7 @@ type printer struct {
 // endLine returns the line on which a node ends, given its EndPos (the
 // position of the next token or comment): the line of the last non-space
 // byte before it.
-func (p *printer) endLine(next lexer.Position) int {
+func (p *printer) endLine(next grammar.Pos) int {
 	i := min(next.Offset, len(p.src)) - 1
 	for i >= 0 && (p.src[i] == ' ' || p.src[i] == '\t' || p.src[i] == '\r' || p.src[i] == '\n' || p.src[i] == '\f') {
 		i--
@@ -278,8 +276,8 @@ func names(ns []*grammar.Name) string {
 
 // sectionItem is one definition or rule of a UBF(B) section.
 type sectionItem struct {
-	pos    lexer.Position
-	end    lexer.Position
+	pos    grammar.Pos
+	end    grammar.Pos
 	lhs    string   // left of the aligned operator
 	op     string   // "::", "=" or "=>", "<="
 	rhs    []string // first line, then continuation lines (rules with several replies)

@@ -9,11 +9,9 @@
 // in File.Comments so that a printer can put them back.
 package grammar
 
-import "github.com/alecthomas/participle/v2/lexer"
-
 // File is one parsed contract file.
 type File struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Decls []*Decl `parser:"@@*"`
 
 	// Comments holds every comment of the file in source order (filled by
@@ -24,7 +22,7 @@ type File struct {
 // Comment is one `%` comment; Text includes the leading percent signs and
 // excludes the line break.
 type Comment struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Text string
 }
 
@@ -35,8 +33,8 @@ type Comment struct {
 // comment after the node (white space is not a token), as participle sets
 // them; the node's own text ends at the last non-space byte before it.
 type Decl struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos    Pos
+	EndPos Pos
 
 	State    *StateDecl     `parser:"\"+\" ( @@"`
 	DefType  *DefType       `parser:"| @@"`
@@ -53,7 +51,7 @@ type Decl struct {
 // Meta is +name("..."), +vsn("..."), +import("...") and the UBF(B)
 // spellings +NAME and +VSN.
 type Meta struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Key   string `parser:"@( \"name\" | \"vsn\" | \"import\" | \"NAME\" | \"VSN\" )"`
 	Value string `parser:"\"(\" @String \")\""` // as written, with quotes
 }
@@ -61,19 +59,19 @@ type Meta struct {
 // Name is an atom used as a name (type, state, record, field, module):
 // Text is as written (a quoted atom keeps its quotes).
 type Name struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Text string `parser:"@( Ident | QAtom )"`
 }
 
 // TypeName is the left-hand side of a type definition: name().
 type TypeName struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Name string `parser:"@( Ident | QAtom ) \"(\" \")\""`
 }
 
 // DefType is the Armstrong dialect's +deftype name() = T.
 type DefType struct {
-	Pos        lexer.Position
+	Pos        Pos
 	Name       *TypeName `parser:"\"deftype\" @@"`
 	Sep        string    `parser:"@( \"=\" | \"::\" )"`
 	Type       *Type     `parser:"@@"`
@@ -82,7 +80,7 @@ type DefType struct {
 
 // StateDecl is +state S1 | S2 x IN -> OUT1 x N1 | OUT2 x N2.
 type StateDecl struct {
-	Pos    lexer.Position
+	Pos    Pos
 	States []*Name   `parser:"\"state\" @@ ( \"|\" @@ )* \"x\""`
 	In     *Type     `parser:"@@"`
 	Arrow  string    `parser:"@( \"->\" | \"=>\" )"`
@@ -92,7 +90,7 @@ type StateDecl struct {
 // Output is one reply and the state it leads to: OUT x N (Armstrong) or
 // OUT & N (UBF(B)).
 type Output struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Type *Type  `parser:"@@"`
 	Sep  string `parser:"@( \"x\" | \"&\" )"`
 	Next *Name  `parser:"@@"`
@@ -100,7 +98,7 @@ type Output struct {
 
 // AnyStateDecl is +anystate IN -> OUT. or +anystate event out|in T.
 type AnyStateDecl struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Dir   string `parser:"\"anystate\" ( \"event\" @( \"out\" | \"in\" )"`
 	Event *Type  `parser:"@@"`
 	In    *Type  `parser:"| @@"`
@@ -110,7 +108,7 @@ type AnyStateDecl struct {
 
 // EventDecl is +event S1 | S2 out|in T.
 type EventDecl struct {
-	Pos    lexer.Position
+	Pos    Pos
 	States []*Name `parser:"\"event\" @@ ( \"|\" @@ )*"`
 	Dir    string  `parser:"@( \"out\" | \"in\" )"`
 	Type   *Type   `parser:"@@"`
@@ -119,7 +117,7 @@ type EventDecl struct {
 // APIDecl is +type S x mod:fn(T1, T2) -> OUT x N., sugar for
 // +state S x {fn, T1, T2} -> OUT x N.
 type APIDecl struct {
-	Pos    lexer.Position
+	Pos    Pos
 	States []*Name   `parser:"\"type\" @@ ( \"|\" @@ )* \"x\""`
 	Module *Name     `parser:"@@ \":\""`
 	Func   *Name     `parser:"@@ \"(\""`
@@ -131,7 +129,7 @@ type APIDecl struct {
 // AnyAPIDecl is +type mod:fn(T1, T2) -> OUT., the stateless API form of
 // the talk ("APIs done wrong"): sugar for +anystate {fn, T1, T2} -> OUT.
 type AnyAPIDecl struct {
-	Pos    lexer.Position
+	Pos    Pos
 	Module *Name   `parser:"\"type\" @@ \":\""`
 	Func   *Name   `parser:"@@ \"(\""`
 	Args   []*Type `parser:"( @@ ( \",\" @@ )* )? \")\""`
@@ -141,14 +139,14 @@ type AnyAPIDecl struct {
 
 // TypesSection is UBF(B)'s +TYPES def; def; ... def.
 type TypesSection struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Defs []*TypeDef `parser:"\"TYPES\" @@ ( \";\" @@ )*"`
 }
 
 // TypeDef is name() :: T "annotation" inside +TYPES (ubf 1.x wrote = for ::).
 type TypeDef struct {
-	Pos        lexer.Position
-	EndPos     lexer.Position
+	Pos        Pos
+	EndPos     Pos
 	Name       *TypeName `parser:"@@"`
 	Sep        string    `parser:"@( \"::\" | \"=\" )"`
 	Type       *Type     `parser:"@@"`
@@ -157,15 +155,15 @@ type TypeDef struct {
 
 // UStateSection is UBF(B)'s +STATE name rule; rule; ... rule.
 type UStateSection struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Name  *Name         `parser:"\"STATE\" @@"`
 	Rules []*UStateRule `parser:"@@ ( \";\" @@ )*"`
 }
 
 // UStateRule is IN => OUT & N | ... or EVENT => T / EVENT <= T.
 type UStateRule struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos    Pos
+	EndPos Pos
 	Dir    string    `parser:"( \"EVENT\" @( \"=>\" | \"<=\" )"`
 	Event  *Type     `parser:"@@"`
 	In     *Type     `parser:"| @@ \"=>\""`
@@ -174,14 +172,14 @@ type UStateRule struct {
 
 // UAnySection is UBF(B)'s +ANYSTATE rule; ... rule.
 type UAnySection struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Rules []*UAnyRule `parser:"\"ANYSTATE\" @@ ( \";\" @@ )*"`
 }
 
 // UAnyRule is IN => OUT or EVENT => T / EVENT <= T.
 type UAnyRule struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos    Pos
+	EndPos Pos
 	Dir    string `parser:"( \"EVENT\" @( \"=>\" | \"<=\" )"`
 	Event  *Type  `parser:"@@"`
 	In     *Type  `parser:"| @@ \"=>\""`
@@ -193,14 +191,14 @@ type UAnyRule struct {
 // parser plugged into participle through its Parseable interface; the
 // structures below are its syntax tree.
 type Type struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Alts []*Prim
 }
 
 // Prim is one type form without a top-level bar. Exactly one field other
 // than Pos is set.
 type Prim struct {
-	Pos lexer.Position
+	Pos Pos
 
 	Call   *Call
 	Atom   *string
@@ -218,13 +216,13 @@ type Prim struct {
 
 // Tuple is {T1, ..., Tn}.
 type Tuple struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Elems []*Type
 }
 
 // List is [T] with an optional length suffix; [] is the empty list.
 type List struct {
-	Pos    lexer.Position
+	Pos    Pos
 	Elem   *Type
 	Plus   bool
 	Opt    bool
@@ -233,7 +231,7 @@ type List struct {
 
 // Bounds is a list length suffix {n}, {n,}, {,m} or {n,m}.
 type Bounds struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Min   string
 	Comma bool
 	Max   string
@@ -241,13 +239,13 @@ type Bounds struct {
 
 // Map is the part of #{k := T, k2 => T, ..} after "#{".
 type Map struct {
-	Pos     lexer.Position
+	Pos     Pos
 	Entries []*MapEntry
 }
 
 // MapEntry is key := T, key => T or the trailing "..".
 type MapEntry struct {
-	Pos   lexer.Position
+	Pos   Pos
 	Open  bool
 	Key   string
 	Op    string
@@ -256,7 +254,7 @@ type MapEntry struct {
 
 // Record is the part of #rec{f1::T1, f2=Default::T2} after "#" (or "##").
 type Record struct {
-	Pos    lexer.Position
+	Pos    Pos
 	Name   *Name
 	Fields []*Field
 }
@@ -264,7 +262,7 @@ type Record struct {
 // Field is one record field; Default is a type expression that must be a
 // constant (the compiler checks it).
 type Field struct {
-	Pos     lexer.Position
+	Pos     Pos
 	Name    *Name
 	Default *Type
 	Type    *Type
@@ -272,7 +270,7 @@ type Field struct {
 
 // Call is name() or name(attr, ...), optionally followed by "?".
 type Call struct {
-	Pos      lexer.Position
+	Pos      Pos
 	Name     string
 	Attrs    []*Name
 	Optional bool
@@ -280,7 +278,7 @@ type Call struct {
 
 // IntRange is an integer, or a range Lo.. or Lo..Hi.
 type IntRange struct {
-	Pos  lexer.Position
+	Pos  Pos
 	Lo   string
 	Dots bool
 	Hi   string

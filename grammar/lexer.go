@@ -105,7 +105,7 @@ func (l *streamLexer) Next() (lexer.Token, error) {
 		start := l.s.pos
 		typ, n := l.s.next()
 		if n == 0 {
-			l.err = &Error{Pos: start, Msg: describeBad(l.text[start.Offset:])}
+			l.err = &Error{Pos: Pos(start), Msg: describeBad(l.text[start.Offset:])}
 			break
 		}
 		l.s.advance(n)
@@ -115,14 +115,14 @@ func (l *streamLexer) Next() (lexer.Token, error) {
 		tok := lexer.Token{Type: typ, Value: l.text[start.Offset : start.Offset+n], Pos: start}
 		switch typ {
 		case tokComment:
-			l.comments = append(l.comments, Comment{Pos: start, Text: strings.TrimRight(tok.Value, "\r")})
+			l.comments = append(l.comments, Comment{Pos: Pos(start), Text: strings.TrimRight(tok.Value, "\r")})
 			return tok, nil
 		case tokPunct:
 			switch tok.Value {
 			case "{", "[", "(":
 				l.depth++
 				if l.depth > MaxDepth {
-					l.err = &Error{Pos: start, Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
+					l.err = &Error{Pos: Pos(start), Msg: fmt.Sprintf("brackets nested more than %d deep", MaxDepth)}
 					return lexer.EOFToken(start), nil
 				}
 			case "}", "]", ")":

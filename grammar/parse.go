@@ -21,7 +21,7 @@ var declParser = participle.MustBuild[Decl](
 // Error is a syntax error: where it happened and what was expected, in words
 // for the author of the contract.
 type Error struct {
-	Pos lexer.Position
+	Pos Pos
 	Msg string
 }
 
@@ -49,7 +49,7 @@ const MaxErrors = 10
 // no token starts, or absurd nesting, ends the scan: that is the last error.
 func ParseAll(filename string, src []byte) (*File, []*Error) {
 	lex := newStreamLexer(filename, src)
-	f := &File{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+	f := &File{Pos: Pos{Filename: filename, Line: 1, Column: 1}}
 	peek, err := lexer.Upgrade(lex, tokComment)
 	if err != nil { // the stream lexer reports its errors in lex.err
 		return f, []*Error{{Pos: f.Pos, Msg: err.Error()}}
@@ -94,7 +94,7 @@ func ParseAll(filename string, src []byte) (*File, []*Error) {
 func syntaxError(filename string, src []byte, lex *streamLexer, err error) *Error {
 	var ge *Error
 	if !errors.As(humanize(filename, src, err), &ge) {
-		ge = &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+		ge = &Error{Pos: Pos{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
 	}
 	if strings.Contains(ge.Msg, nextStateHint) {
 		// Name the separator of the declaration's own dialect.
@@ -138,9 +138,9 @@ func describeBad(rest string) string {
 func humanize(filename string, src []byte, err error) error {
 	var perr participle.Error
 	if !errors.As(err, &perr) {
-		return &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+		return &Error{Pos: Pos{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
 	}
-	pos := perr.Position()
+	pos := Pos(perr.Position())
 	pos.Filename = filename
 	var ute *participle.UnexpectedTokenError
 	if errors.As(err, &ute) {

@@ -77,7 +77,7 @@ func (p *typeParser) unexpected(expect string) error {
 }
 
 func (p *typeParser) typ(t *Type) error {
-	t.Pos = p.lex.Peek().Pos
+	t.Pos = Pos(p.lex.Peek().Pos)
 	for {
 		prim, err := p.prim()
 		if err != nil {
@@ -100,7 +100,7 @@ func (p *typeParser) subType() (*Type, error) {
 
 func (p *typeParser) prim() (*Prim, error) {
 	tok := p.lex.Peek()
-	prim := &Prim{Pos: tok.Pos}
+	prim := &Prim{Pos: Pos(tok.Pos)}
 	var err error
 	switch tok.Type {
 	case tokIdent, tokQAtom:
@@ -113,7 +113,7 @@ func (p *typeParser) prim() (*Prim, error) {
 		}
 	case tokInt:
 		p.lex.Next()
-		r := &IntRange{Pos: tok.Pos, Lo: tok.Value}
+		r := &IntRange{Pos: Pos(tok.Pos), Lo: tok.Value}
 		if p.accept("..") {
 			r.Dots = true
 			if n := p.lex.Peek(); n.Type == tokInt {
@@ -145,11 +145,11 @@ func (p *typeParser) prim() (*Prim, error) {
 			if p.peekPunct("{") {
 				prim.Map, err = p.mapType()
 			} else {
-				prim.Record, err = p.record(tok.Pos)
+				prim.Record, err = p.record(Pos(tok.Pos))
 			}
 		case "##":
 			p.lex.Next()
-			prim.ExtRec, err = p.record(tok.Pos)
+			prim.ExtRec, err = p.record(Pos(tok.Pos))
 		case "..":
 			p.lex.Next()
 			n := p.lex.Peek()
@@ -177,11 +177,11 @@ func (p *typeParser) name(expect string) (*Name, error) {
 		return nil, p.unexpected(expect)
 	}
 	p.lex.Next()
-	return &Name{Pos: t.Pos, Text: t.Value}, nil
+	return &Name{Pos: Pos(t.Pos), Text: t.Value}, nil
 }
 
 func (p *typeParser) call(name *lexer.Token) (*Call, error) {
-	c := &Call{Pos: name.Pos, Name: name.Value}
+	c := &Call{Pos: Pos(name.Pos), Name: name.Value}
 	p.lex.Next() // "("
 	if !p.accept(")") {
 		for {
@@ -203,7 +203,7 @@ func (p *typeParser) call(name *lexer.Token) (*Call, error) {
 }
 
 func (p *typeParser) tuple() (*Tuple, error) {
-	t := &Tuple{Pos: p.lex.Next().Pos}
+	t := &Tuple{Pos: Pos(p.lex.Next().Pos)}
 	if p.accept("}") {
 		return t, nil
 	}
@@ -223,7 +223,7 @@ func (p *typeParser) tuple() (*Tuple, error) {
 }
 
 func (p *typeParser) list() (*List, error) {
-	l := &List{Pos: p.lex.Next().Pos}
+	l := &List{Pos: Pos(p.lex.Next().Pos)}
 	if !p.accept("]") {
 		e, err := p.subType()
 		if err != nil {
@@ -240,7 +240,7 @@ func (p *typeParser) list() (*List, error) {
 	case p.accept("?"):
 		l.Opt = true
 	case p.peekPunct("{"):
-		b := &Bounds{Pos: p.lex.Next().Pos}
+		b := &Bounds{Pos: Pos(p.lex.Next().Pos)}
 		if t := p.lex.Peek(); t.Type == tokInt {
 			b.Min = t.Value
 			p.lex.Next()
@@ -259,13 +259,13 @@ func (p *typeParser) list() (*List, error) {
 }
 
 func (p *typeParser) mapType() (*Map, error) {
-	m := &Map{Pos: p.lex.Next().Pos}
+	m := &Map{Pos: Pos(p.lex.Next().Pos)}
 	if p.accept("}") {
 		return m, nil
 	}
 	for {
 		t := p.lex.Peek()
-		e := &MapEntry{Pos: t.Pos}
+		e := &MapEntry{Pos: Pos(t.Pos)}
 		switch {
 		case t.Type == tokPunct && t.Value == "..":
 			p.lex.Next()
@@ -297,7 +297,7 @@ func (p *typeParser) mapType() (*Map, error) {
 	}
 }
 
-func (p *typeParser) record(at lexer.Position) (*Record, error) {
+func (p *typeParser) record(at Pos) (*Record, error) {
 	n, err := p.name("<ident>")
 	if err != nil {
 		return nil, err
@@ -314,7 +314,7 @@ func (p *typeParser) record(at lexer.Position) (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		f := &Field{Pos: fn.Pos, Name: fn}
+		f := &Field{Pos: Pos(fn.Pos), Name: fn}
 		if p.accept("=") {
 			if f.Default, err = p.subType(); err != nil {
 				return nil, err
