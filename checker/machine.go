@@ -130,13 +130,14 @@ func build(c *contract.Contract) *core {
 	}
 	stateOf(contract.StopState)
 	// Resolve every next state before taking addresses into m.states.
-	for _, st := range c.States {
-		for _, r := range st.Rules {
-			for _, o := range r.Outs {
-				stateOf(o.Next)
-			}
+	contract.Walk(c, contract.Visitor{Rule: func(st *contract.State, r *contract.Rule) {
+		if st == nil {
+			return // anystate rules stay in their state
 		}
-	}
+		for _, o := range r.Outs {
+			stateOf(o.Next)
+		}
+	}})
 	switch {
 	case c.Initial != "":
 		m.initial = stateOf(c.Initial)
@@ -155,21 +156,21 @@ func build(c *contract.Contract) *core {
 	for _, st := range c.States {
 		si := &m.states[m.index[st.Name]]
 		si.rules = buildIndex(st.Rules, m.index, false)
-		for _, ev := range st.Events {
-			if ev.Dir == contract.In || ev.Dir == contract.Out {
-				si.ev[ev.Dir] = append(si.ev[ev.Dir], ev.Type)
-			}
-		}
 		if len(st.Rules) == 0 && len(st.Events) == 0 {
 			si.terminal = true
 		}
 	}
 	m.any = buildIndex(c.Anystate, m.index, true)
-	for _, ev := range c.AnyEvents {
-		if ev.Dir == contract.In || ev.Dir == contract.Out {
-			m.anyEv[ev.Dir] = append(m.anyEv[ev.Dir], ev.Type)
+	contract.Walk(c, contract.Visitor{Event: func(st *contract.State, ev *contract.Event) {
+		if ev.Dir != contract.In && ev.Dir != contract.Out {
+			return
 		}
-	}
+		evs := &m.anyEv
+		if st != nil {
+			evs = &m.states[m.index[st.Name]].ev
+		}
+		evs[ev.Dir] = append(evs[ev.Dir], ev.Type)
+	}})
 	return m
 }
 

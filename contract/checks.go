@@ -51,30 +51,12 @@ func (cp *compiler) checkTypes() {
 // refsOf appends the definitions t refers to directly (not through other
 // definitions).
 func refsOf(t Type, out []*TypeDef) []*TypeDef {
-	switch t := t.(type) {
-	case *TupleType:
-		for _, e := range t.Elems {
-			out = refsOf(e, out)
+	VisitType(t, func(t Type) bool {
+		if r, ok := t.(*Ref); ok && r.Def != nil {
+			out = append(out, r.Def)
 		}
-	case *ListType:
-		out = refsOf(t.Elem, out)
-	case *Union:
-		for _, a := range t.Alts {
-			out = refsOf(a, out)
-		}
-	case *Ref:
-		if t.Def != nil {
-			out = append(out, t.Def)
-		}
-	case *RecordType:
-		for _, f := range t.Fields {
-			out = refsOf(f.Type, out)
-		}
-	case *MapType:
-		for _, f := range t.Fields {
-			out = refsOf(f.Value, out)
-		}
-	}
+		return true
+	})
 	return out
 }
 
@@ -145,27 +127,7 @@ func (cp *compiler) warnings(c *Contract) {
 func (cp *compiler) warnUnused(c *Contract) {
 	used := map[*TypeDef]bool{}
 	any := false
-	mark := func(t Type) { any = true; markUsed(t, used) }
-	for _, st := range c.States {
-		for _, r := range st.Rules {
-			mark(r.In)
-			for _, o := range r.Outs {
-				mark(o.Type)
-			}
-		}
-		for _, e := range st.Events {
-			mark(e.Type)
-		}
-	}
-	for _, r := range c.Anystate {
-		mark(r.In)
-		for _, o := range r.Outs {
-			mark(o.Type)
-		}
-	}
-	for _, e := range c.AnyEvents {
-		mark(e.Type)
-	}
+	WalkTypes(c, func(t Type) { any = true; markUsed(t, used) })
 	if !any {
 		return
 	}
@@ -178,32 +140,16 @@ func (cp *compiler) warnUnused(c *Contract) {
 	}
 }
 
+// markUsed marks the definitions t uses, directly or through other
+// definitions.
 func markUsed(t Type, used map[*TypeDef]bool) {
-	switch t := t.(type) {
-	case *TupleType:
-		for _, e := range t.Elems {
-			markUsed(e, used)
+	VisitType(t, func(t Type) bool {
+		if r, ok := t.(*Ref); ok && r.Def != nil && !used[r.Def] {
+			used[r.Def] = true
+			markUsed(r.Def.Type, used)
 		}
-	case *ListType:
-		markUsed(t.Elem, used)
-	case *Union:
-		for _, a := range t.Alts {
-			markUsed(a, used)
-		}
-	case *Ref:
-		if t.Def != nil && !used[t.Def] {
-			used[t.Def] = true
-			markUsed(t.Def.Type, used)
-		}
-	case *RecordType:
-		for _, f := range t.Fields {
-			markUsed(f.Type, used)
-		}
-	case *MapType:
-		for _, f := range t.Fields {
-			markUsed(f.Value, used)
-		}
-	}
+		return true
+	})
 }
 
 // reachable returns the states reachable from the initial state through
@@ -233,13 +179,9 @@ func (cp *compiler) warnStates(c *Contract, reach map[string]bool) {
 	// States from which a terminal state can be reached: a backward
 	// search from the terminal states.
 	preds := map[string][]string{}
-	for _, st := range c.States {
-		for _, r := range st.Rules {
-			for _, o := range r.Outs {
-				preds[o.Next] = append(preds[o.Next], st.Name)
-			}
-		}
-	}
+	transitions(c, func(st *State, _ *Rule, o Output) {
+		preds[o.Next] = append(preds[o.Next], st.Name)
+	})
 	canEnd := map[string]bool{}
 	var queue []string
 	for _, st := range c.States {
@@ -277,14 +219,15 @@ func (cp *compiler) warnStates(c *Contract, reach map[string]bool) {
 func (cp *compiler) warnDeadEvents(c *Contract, reach map[string]bool) {
 	where := map[*Event][]string{}
 	var order []*Event
-	for _, st := range c.States {
-		for _, e := range st.Events {
-			if _, ok := where[e]; !ok {
-				order = append(order, e)
-			}
-			where[e] = append(where[e], st.Name)
+	Walk(c, Visitor{Event: func(st *State, e *Event) {
+		if st == nil {
+			return // legal in every state, reachable ones included
 		}
-	}
+		if _, ok := where[e]; !ok {
+			order = append(order, e)
+		}
+		where[e] = append(where[e], st.Name)
+	}})
 	for _, e := range order {
 		live := false
 		for _, s := range where[e] {

@@ -50,13 +50,9 @@ func WriteDOT(w io.Writer, c *Contract) error {
 		}
 		fmt.Fprintf(bw, "  %s [%s];\n", id[st.Name], strings.Join(attrs, ", "))
 	}
-	for _, st := range c.States {
-		for _, r := range st.Rules {
-			for _, o := range r.Outs {
-				fmt.Fprintf(bw, "  %s -> %s [label=%s];\n", id[st.Name], id[o.Next], dotQuote(r.In.String()+" / "+o.Type.String()))
-			}
-		}
-	}
+	transitions(c, func(st *State, r *Rule, o Output) {
+		fmt.Fprintf(bw, "  %s -> %s [label=%s];\n", id[st.Name], id[o.Next], dotQuote(r.In.String()+" / "+o.Type.String()))
+	})
 	if lines := anyLines(c); len(lines) > 0 {
 		// \l ends a left-justified line in a DOT label.
 		var b strings.Builder
@@ -85,13 +81,9 @@ func WriteMermaid(w io.Writer, c *Contract) error {
 	if c.Initial != "" {
 		fmt.Fprintf(bw, "    [*] --> %s\n", ids[c.Initial])
 	}
-	for _, st := range c.States {
-		for _, r := range st.Rules {
-			for _, o := range r.Outs {
-				fmt.Fprintf(bw, "    %s --> %s : %s\n", ids[st.Name], ids[o.Next], mermaidEscape(r.In.String()+" / "+o.Type.String()))
-			}
-		}
-	}
+	transitions(c, func(st *State, r *Rule, o Output) {
+		fmt.Fprintf(bw, "    %s --> %s : %s\n", ids[st.Name], ids[o.Next], mermaidEscape(r.In.String()+" / "+o.Type.String()))
+	})
 	for _, st := range c.States {
 		if st.Terminal {
 			fmt.Fprintf(bw, "    %s --> [*]\n", ids[st.Name])
@@ -127,19 +119,26 @@ func eventLabel(e *Event) string {
 
 // anyLines lists the anystate rules and events, one per line.
 func anyLines(c *Contract) []string {
-	if len(c.Anystate) == 0 && len(c.AnyEvents) == 0 {
+	var lines []string
+	Walk(c, Visitor{
+		Rule: func(st *State, r *Rule) {
+			if st != nil {
+				return
+			}
+			for _, o := range r.Outs {
+				lines = append(lines, r.In.String()+" / "+o.Type.String())
+			}
+		},
+		Event: func(st *State, e *Event) {
+			if st == nil {
+				lines = append(lines, eventLabel(e))
+			}
+		},
+	})
+	if len(lines) == 0 {
 		return nil
 	}
-	lines := []string{"in any state:"}
-	for _, r := range c.Anystate {
-		for _, o := range r.Outs {
-			lines = append(lines, r.In.String()+" / "+o.Type.String())
-		}
-	}
-	for _, e := range c.AnyEvents {
-		lines = append(lines, eventLabel(e))
-	}
-	return lines
+	return append([]string{"in any state:"}, lines...)
 }
 
 func dotQuote(s string) string { return `"` + dotEscape(s) + `"` }

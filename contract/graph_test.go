@@ -39,11 +39,11 @@ func TestGraphContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs := 0
-	for _, st := range c.States {
-		for _, r := range st.Rules {
+	Walk(c, Visitor{Rule: func(st *State, r *Rule) {
+		if st != nil {
 			outputs += len(r.Outs)
 		}
-	}
+	}})
 	var dot, mmd bytes.Buffer
 	_ = WriteDOT(&dot, c)
 	_ = WriteMermaid(&mmd, c)

@@ -137,18 +137,14 @@ func compileWithU(t *testing.T, dialect, src, extra string) (Type, Diagnostics) 
 	return c.Types["t"].Type, ds
 }
 
-func findRef(ty Type) *Ref {
-	switch x := ty.(type) {
-	case *Ref:
-		return x
-	case *Union:
-		for _, a := range x.Alts {
-			if r := findRef(a); r != nil {
-				return r
-			}
+func findRef(ty Type) (ref *Ref) {
+	VisitType(ty, func(t Type) bool {
+		if r, ok := t.(*Ref); ok && ref == nil {
+			ref = r
 		}
-	}
-	return nil
+		return ref == nil
+	})
+	return ref
 }
 
 func literal(v term.Term) func(*testing.T, Type) {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"reflect"
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/contract"
@@ -13,18 +12,6 @@ const peopleCon = `+name("people").
 +state start x {add, person()} -> ok x start.
 +state start x {find, string()} -> #found{who :: person(), score :: integer()} x start.
 `
-
-func TestRecordFields(t *testing.T) {
-	c, diags := contract.Compile("people.con", []byte(peopleCon), contract.Options{})
-	if c == nil {
-		t.Fatal(diags)
-	}
-	got := recordFields(c)
-	want := map[string][]string{"person": {"name", "age"}, "found": {"who", "score"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("recordFields = %v, want %v", got, want)
-	}
-}
 
 // TestJSONRecordsInContractOrder: a JSF record whose fields come in
 // another order than the contract's is checked in the contract's order,
