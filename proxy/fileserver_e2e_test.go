@@ -87,9 +87,9 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 	}
 	wantClosed(t, silly)
 	v := p.logs.wait(t, "contract violation", 1)[0]
-	want := map[Mode]string{Kill: actionKilled, Reject: actionRejected, Monitor: actionForwarded}[mode]
+	want := map[Mode]action{Kill: actionKilled, Reject: actionRejected, Monitor: actionForwarded}[mode]
 	if field(v, "contract") != "file_server" || field(v, "states") != `["stop"]` || field(v, "message") != "{read_line, 1}" ||
-		field(v, "kind") != "after-end" || field(v, "action") != want {
+		field(v, "kind") != "after-end" || field(v, "action") != string(want) {
 		t.Errorf("violation record %v", v)
 	}
 	ends := p.logs.wait(t, "session end", 2)

@@ -9,19 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Message directions, as metric labels.
-const (
-	dirClientToServer = "client_to_server"
-	dirServerToClient = "server_to_client"
-)
-
-// Verdicts of a message, as metric labels.
-const (
-	verdictOK        = "ok"        // checked and legal
-	verdictViolation = "violation" // checked and illegal
-	verdictUnchecked = "unchecked" // forwarded without a check (filler, greeting, monitor mode's follow-ups)
-)
-
 // metrics are a Server's Prometheus collectors. The label sets used on the
 // hot path are resolved once, so counting a message is an atomic add.
 type metrics struct {
@@ -35,8 +22,8 @@ type metrics struct {
 	refused       prometheus.Counter
 	reloads       prometheus.Counter
 
-	msg    [2][3]prometheus.Counter // [direction][verdict]
-	bytesC [2]prometheus.Counter
+	// up and down are the counters of each direction (see session.up).
+	up, down flowCounters
 
 	mu   sync.Mutex
 	viol map[[2]string]prometheus.Counter
@@ -80,11 +67,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
-	for d, dir := range []string{dirClientToServer, dirServerToClient} {
-		for v, verdict := range []string{verdictOK, verdictViolation, verdictUnchecked} {
-			m.msg[d][v] = m.messages.WithLabelValues(dir, verdict)
+	for _, d := range []direction{clientToService, serviceToClient} {
+		fc := m.flow(d)
+		for v, label := range verdictLabels {
+			fc.msg[v] = m.messages.WithLabelValues(d.label(), label)
 		}
-		m.bytesC[d] = m.bytes.WithLabelValues(dir)
+		fc.bytes = m.bytes.WithLabelValues(d.label())
 	}
 	for _, r := range allReasons {
 		m.sessionsTotal.WithLabelValues(string(r)) // export zeros, so rates exist from the start
@@ -116,21 +104,36 @@ const tallyFlush = 64
 // every core. Anyone may flush (Swap), so the end of a session can add
 // what its readers still hold before it is counted as ended.
 type tally struct {
-	msg   [3]atomic.Uint64 // by verdict: ok, violation, unchecked
+	msg   [numVerdicts]atomic.Uint64
 	bytes atomic.Uint64
 	n     int // messages since the last flush (owner only)
 	_     [64]byte
 }
 
-// add moves t's counts into the counters for direction dir.
-func (m *metrics) add(dir int, t *tally) {
+// flowCounters are the counters of one direction, resolved once.
+type flowCounters struct {
+	msg   [numVerdicts]prometheus.Counter
+	bytes prometheus.Counter
+}
+
+// flow returns the counters of direction d.
+func (m *metrics) flow(d direction) *flowCounters {
+	if d == serviceToClient {
+		return &m.down
+	}
+	return &m.up
+}
+
+// add moves t's counts into the counters for direction d.
+func (m *metrics) add(d direction, t *tally) {
+	fc := m.flow(d)
 	for v := range t.msg {
 		if n := t.msg[v].Swap(0); n != 0 {
-			m.msg[dir][v].Add(float64(n))
+			fc.msg[v].Add(float64(n))
 		}
 	}
 	if n := t.bytes.Swap(0); n != 0 {
-		m.bytesC[dir].Add(float64(n))
+		fc.bytes.Add(float64(n))
 	}
 }
 

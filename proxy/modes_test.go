@@ -94,7 +94,7 @@ type violationCase struct {
 	// receives next (a reply, or "" when nothing comes before the next call)
 	rejectNext, monitorNext string
 	// action in reject mode
-	rejectAction string
+	rejectAction action
 }
 
 var violationCases = []violationCase{
@@ -207,8 +207,8 @@ func testViolation(t *testing.T, tr Transport, k kit, vc violationCase, mode Mod
 
 	recs := p.logs.wait(t, "contract violation", 1)
 	r := recs[0]
-	wantAction := map[Mode]string{Kill: actionKilled, Reject: vc.rejectAction, Monitor: actionForwarded}[mode]
-	if field(r, "side") != vc.side || field(r, "kind") != vc.kind || field(r, "action") != wantAction ||
+	wantAction := map[Mode]action{Kill: actionKilled, Reject: vc.rejectAction, Monitor: actionForwarded}[mode]
+	if field(r, "side") != vc.side || field(r, "kind") != vc.kind || field(r, "action") != string(wantAction) ||
 		field(r, "contract") != "counter" || field(r, "vsn") != "1.0" || field(r, "states") != `["start"]` ||
 		field(r, "explanation") == "" || field(r, "session") == "" || field(r, "client") == "" || field(r, "service") == "" {
 		t.Errorf("violation record %v: want side %s, kind %s, action %s, states [start]", r, vc.side, vc.kind, wantAction)

@@ -36,7 +36,7 @@ func TestMonitorPipelinedBadReply(t *testing.T) {
 		t.Fatalf("violations %v", recs)
 	}
 	for _, r := range recs {
-		if field(r, "action") != actionForwarded {
+		if field(r, "action") != string(actionForwarded) {
 			t.Errorf("record %v, want action forwarded", r)
 		}
 	}
@@ -82,7 +82,7 @@ func TestMonitorUnsyncedBadReply(t *testing.T) {
 	wantReply(t, call(t, c, k, "{anything, 1}"), "whatever")
 	wantReply(t, call(t, c, k, "ping"), "bang")
 	recs := p.logs.wait(t, "contract violation", 1)
-	if len(recs) != 1 || field(recs[0], "kind") != "bad-reply" || field(recs[0], "action") != actionForwarded {
+	if len(recs) != 1 || field(recs[0], "kind") != "bad-reply" || field(recs[0], "action") != string(actionForwarded) {
 		t.Fatalf("violations %v, want the one bad reply, forwarded", recs)
 	}
 	if ends := p.logs.find("session end"); len(ends) != 0 {

@@ -57,7 +57,7 @@ func TestRejectQueueBounded(t *testing.T) {
 	if n > maxPending {
 		t.Errorf("%d requests pending (MaxPending %d)", n, maxPending)
 	}
-	if got := ss.msgs[0].Load(); got > maxPending+2 {
+	if got := ss.up.msgs.Load(); got > maxPending+2 {
 		t.Errorf("the proxy read %d messages from the client while the service was busy (MaxPending %d)", got, maxPending)
 	}
 	p.cancel()

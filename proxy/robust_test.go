@@ -442,7 +442,7 @@ func TestMetaPhase(t *testing.T) {
 				}
 				// ubf's own report on its info reply is forwarded and
 				// recorded, not blamed on the service.
-				if v := p.logs.find("contract violation"); len(v) != 1 || field(v[0], "kind") != "service-reported" || field(v[0], "action") != actionForwarded {
+				if v := p.logs.find("contract violation"); len(v) != 1 || field(v[0], "kind") != "service-reported" || field(v[0], "action") != string(actionForwarded) {
 					t.Errorf("violations: %v", v)
 				}
 			})
@@ -1042,8 +1042,8 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 				wantReply(t, m, "denied")
 			}
 			v := p.logs.wait(t, "contract violation", 1)[0]
-			want := map[Mode]string{Kill: actionKilled, Reject: actionForwarded, Monitor: actionForwarded}[mode]
-			if field(v, "kind") != "pipelined-request" || field(v, "side") != "client" || field(v, "message") != "{add, 1}" || field(v, "action") != want {
+			want := map[Mode]action{Kill: actionKilled, Reject: actionForwarded, Monitor: actionForwarded}[mode]
+			if field(v, "kind") != "pipelined-request" || field(v, "side") != "client" || field(v, "message") != "{add, 1}" || field(v, "action") != string(want) {
 				t.Errorf("violation %v", v)
 			}
 			if n := len(p.logs.find("contract violation")); n != 1 {

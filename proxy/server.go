@@ -232,11 +232,11 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder)
 	// What a reader held back goes out before it waits for more input.
 	client.beforeRead = func() {
-		ss.read[0] = true
+		ss.up.read = true
 		ss.flushService()
 	}
 	service.beforeRead = func() {
-		ss.read[1] = true
+		ss.down.read = true
 		ss.flushClient()
 	}
 	if !ss.attach(client, service) {
@@ -324,10 +324,10 @@ func (ss *session) logEnd() {
 		slog.String("contract", cur.Name),
 		slog.String("vsn", cur.Vsn),
 		slog.String("reason", string(e.reason)),
-		slog.Int64("client_messages", ss.msgs[0].Load()),
-		slog.Int64("client_bytes", ss.bytes[0].Load()),
-		slog.Int64("server_messages", ss.msgs[1].Load()),
-		slog.Int64("server_bytes", ss.bytes[1].Load()),
+		slog.Int64("client_messages", ss.up.msgs.Load()),
+		slog.Int64("client_bytes", ss.up.bytes.Load()),
+		slog.Int64("server_messages", ss.down.msgs.Load()),
+		slog.Int64("server_bytes", ss.down.bytes.Load()),
 		slog.Float64("duration_ms", float64(time.Since(ss.started).Microseconds())/1000),
 	}
 	if e.err != nil {

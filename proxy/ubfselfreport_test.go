@@ -59,7 +59,7 @@ func TestUBFSelfReports(t *testing.T) {
 	wantReply(t, call(t, c, k, "ping"), "pong")
 	recs := p.logs.wait(t, "contract violation", 2)
 	for i, want := range []struct{ side, kind, contract string }{{"server", "service-reported", "ubf_meta"}, {"client", "service-refused", "counter"}} {
-		if field(recs[i], "side") != want.side || field(recs[i], "kind") != want.kind || field(recs[i], "action") != actionForwarded ||
+		if field(recs[i], "side") != want.side || field(recs[i], "kind") != want.kind || field(recs[i], "action") != string(actionForwarded) ||
 			field(recs[i], "contract") != want.contract {
 			t.Errorf("record %d: %v", i, recs[i])
 		}
@@ -74,7 +74,7 @@ func TestUBFSelfReports(t *testing.T) {
 	if tup, ok := m.Term.(term.Tuple); !ok || len(tup) != 3 || !term.Equal(tup[1], T(`{{add, 8}, {clientBrokeContract, {add, 9}, []}}`)) {
 		t.Errorf("error reply %v, want {serverBrokeContract, {Req, Reply}, _}", m.Term)
 	}
-	if v := p.logs.wait(t, "contract violation", 3)[2]; field(v, "kind") != "bad-reply" || field(v, "action") != actionKilled {
+	if v := p.logs.wait(t, "contract violation", 3)[2]; field(v, "kind") != "bad-reply" || field(v, "action") != string(actionKilled) {
 		t.Errorf("record %v", v)
 	}
 }

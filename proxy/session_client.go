@@ -1,0 +1,281 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// This file is the client reader: it judges what the client sends and
+// forwards it to the service, or does what the mode says about it.
+
+func (s *session) clientLoop() {
+	defer s.flushTally(clientToService)
+	for {
+		m, ok := s.next(clientToService)
+		if !ok {
+			return
+		}
+		if !s.fromClient(m) {
+			return
+		}
+		if s.overA.Load() {
+			// Reject or monitor mode handled a message sent after the
+			// end; the conversation is still over.
+			s.flushService()
+			s.finish(endInfo{reason: reasonFinished})
+			return
+		}
+	}
+}
+
+func (s *session) fromClient(m wrappers.Message) bool {
+	switch m.Kind {
+	case wrappers.Filler:
+		s.count(clientToService, verdictUnchecked)
+		return s.toService(m.Raw)
+	case wrappers.Call:
+		return s.clientCall(m)
+	case wrappers.Event:
+		return s.clientEvent(m)
+	default:
+		s.lock(roleClient)
+		b := breach{side: wrappers.Client, kind: "bad-message", states: s.chk.States(), msg: m.Term,
+			explanation: fmt.Sprintf("the client sent a %s; a client sends requests and events", m.Kind)}
+		s.unlock()
+		return s.clientEventViolation(m, b)
+	}
+}
+
+func (s *session) clientCall(m wrappers.Message) bool {
+	s.lock(roleClient)
+	if s.serviceHeld && !s.ended && len(s.pending) >= s.maxPending {
+		// The requests held back must reach the service before this one
+		// waits for their replies. Nothing else adds to what is held.
+		s.unlock()
+		if !s.flushService() {
+			return false
+		}
+		s.lock(roleClient)
+	}
+	// Rejected requests waiting for their place among the replies count:
+	// a client that floods illegal requests behind a slow one is read no
+	// faster than the service answers.
+	if !s.ended && len(s.pending) >= s.maxPending {
+		s.waiting = true
+		s.flushTally(clientToService) // counts stay fresh while the reader waits
+		for !s.ended && len(s.pending) >= s.maxPending {
+			s.wait(roleClient)
+		}
+		s.waiting = false
+		s.clientAt = s.now() // the request is sent now, not when it was read
+	}
+	if s.ended {
+		s.unlock()
+		return false
+	}
+	sent := s.clientAt
+	if s.unsynced {
+		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
+		s.unlock()
+		s.count(clientToService, verdictUnchecked)
+		return s.toService(m.Raw)
+	}
+	b, startSession := s.judgeCall(m)
+	if b == nil {
+		s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession})
+		s.unlock()
+		s.count(clientToService, verdictOK)
+		return s.toService(m.Raw)
+	}
+	s.countNow(clientToService, verdictViolation)
+	switch act := decide(s.cfg.Mode, illegalRequest, false); act {
+	case actionForwarded:
+		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
+		s.unlock()
+		// What was held back goes out before the report, which may end
+		// the session (Limits.MaxViolations).
+		if !s.flushService() {
+			return false
+		}
+		s.report(*b, act)
+		return s.toService(m.Raw)
+	case actionRejected:
+		reply := s.wire.ErrorReply(b.wire())
+		if s.dropper != nil {
+			s.dropper.Dropped(wrappers.Client, m)
+		}
+		if len(s.pending) > 0 {
+			// Earlier replies are still to come: the error reply takes
+			// this request's place among them.
+			s.push(pendingCall{req: m.Term, errReply: reply, rejected: true})
+			s.unlock()
+			if !s.flushService() {
+				return false
+			}
+			s.report(*b, act)
+			return true
+		}
+		// Nothing in flight: the error reply goes out now. (A service
+		// event written between the unlocks would have raced with it
+		// anyway.)
+		s.unlock()
+		if !s.flushService() {
+			return false
+		}
+		s.lockW(roleClient)
+		s.report(*b, act)
+		err := s.writeClientLocked(reply)
+		s.unlockW()
+		if err != nil {
+			s.finish(endInfo{reason: reasonClientLeft, err: err})
+			return false
+		}
+		return true
+	default:
+		s.unlock()
+		s.flushService() // the legal requests before it reach the service
+		s.kill(*b, reasonViolation)
+		return false
+	}
+}
+
+// judgeCall checks the request m (mu held): it returns the violation, or
+// nil, and whether m starts the guarded contract (in the meta phase).
+func (s *session) judgeCall(m wrappers.Message) (b *breach, startSession bool) {
+	if s.meta {
+		if b, startSession = s.judgeStartSession(m.Term); b != nil {
+			return b, false
+		}
+	}
+	if v := s.check(func() *checker.Violation { return s.chk.Call(m.Term) }); v != nil {
+		bb := fromChecker(v)
+		return &bb, false
+	}
+	return nil, startSession
+}
+
+func (s *session) clientEvent(m wrappers.Message) bool {
+	s.lock(roleClient)
+	s.waiting = true
+	for s.lockstep && !s.ended && s.inflight > 0 {
+		// Never let an event share a read with a request at a ubf server.
+		s.wait(roleClient)
+	}
+	s.waiting = false
+	if s.ended {
+		s.unlock()
+		return false
+	}
+	if s.unsynced {
+		s.unlock()
+		s.count(clientToService, verdictUnchecked)
+		return s.toService(m.Raw)
+	}
+	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
+	s.unlock()
+	if v == nil {
+		s.count(clientToService, verdictOK)
+		return s.toService(m.Raw)
+	}
+	s.countNow(clientToService, verdictViolation)
+	return s.clientEventViolation(m, fromChecker(v))
+}
+
+// clientEventViolation handles an illegal client message that is not a
+// request: forwarded in monitor mode, dropped in reject mode.
+func (s *session) clientEventViolation(m wrappers.Message, b breach) bool {
+	if !s.flushService() {
+		return false
+	}
+	switch act := decide(s.cfg.Mode, illegalMessage, false); act {
+	case actionForwarded:
+		s.report(b, act)
+		return s.toService(m.Raw)
+	case actionDropped:
+		if s.dropper != nil {
+			s.dropper.Dropped(wrappers.Client, m)
+		}
+		s.report(b, act)
+		return true
+	default:
+		s.kill(b, reasonViolation)
+		return false
+	}
+}
+
+// toService forwards raw, the message the client reader just decoded. While
+// the client's decoder holds more bytes (a pipelined batch), raw is held
+// back to go out with the messages after it in one write; anything that
+// must not wait — a read that may block, a wait for replies, a violation,
+// the end of the session — calls flushService first. Towards a lock-step
+// (ubf) service every message goes out on its own.
+func (s *session) toService(raw []byte) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	var err error
+	if !s.lockstep && s.client.more() {
+		s.serviceHeld = true
+		err = s.service.queue(raw, s.client.lastText())
+	} else {
+		err = s.service.write(raw, s.client.lastText())
+	}
+	if err != nil {
+		s.serviceWriteFailed(err)
+		return false
+	}
+	return true
+}
+
+// flushService sends what toService held back (client reader only).
+func (s *session) flushService() bool {
+	if !s.serviceHeld {
+		return true
+	}
+	s.serviceHeld = false
+	if err := s.service.flush(); err != nil {
+		s.serviceWriteFailed(err)
+		return false
+	}
+	return true
+}
+
+func (s *session) serviceWriteFailed(err error) {
+	s.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("writing to the service: %w", err), code: closeGoingAway, text: "service unavailable"})
+}
+
+func (s *session) clientReadError(err error) {
+	// The messages before the error (or the end) reach the service before
+	// it is half-closed or the session ends.
+	if !s.flushService() {
+		return
+	}
+	var fe *wrappers.FrameError
+	switch {
+	case errors.Is(err, io.EOF):
+		s.lock(roleClient)
+		s.clientDone = true
+		waiting := s.inflight > 0 && !s.ended
+		over := s.over
+		s.unlock()
+		if over {
+			// The client read the last reply and left before the
+			// service reader got round to ending the session.
+			s.finish(endInfo{reason: reasonFinished})
+			return
+		}
+		if waiting && s.service.closeWrite() {
+			return // the service loop ends the session after the last reply
+		}
+		code, text := peerCloseOf(s.client)
+		s.finish(endInfo{reason: reasonClientLeft, code: code, text: text})
+	case errors.As(err, &fe):
+		s.frameError(wrappers.Client, fe)
+	default:
+		s.finish(endInfo{reason: reasonClientLeft, err: err})
+	}
+}

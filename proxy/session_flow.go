@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"sync/atomic"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// direction is one of the two ways messages go through a session. Each has
+// its own reader goroutine, counts and metric labels.
+type direction uint8
+
+// The directions.
+const (
+	clientToService direction = iota // read by the client reader
+	serviceToClient                  // read by the service reader
+)
+
+// label is the direction as the metrics name it.
+func (d direction) label() string {
+	if d == serviceToClient {
+		return "server_to_client"
+	}
+	return "client_to_server"
+}
+
+// sender is the side that sends the messages of d.
+func (d direction) sender() wrappers.Side {
+	if d == serviceToClient {
+		return wrappers.Server
+	}
+	return wrappers.Client
+}
+
+// directionFrom is the direction of the messages side sends.
+func directionFrom(side wrappers.Side) direction {
+	if side == wrappers.Server {
+		return serviceToClient
+	}
+	return clientToService
+}
+
+// verdict is how a message was judged, as the metrics count it.
+type verdict uint8
+
+// The verdicts.
+const (
+	verdictOK        verdict = iota // checked and legal
+	verdictViolation                // checked and illegal
+	verdictUnchecked                // forwarded without a check (filler, greeting, monitor mode's follow-ups)
+	numVerdicts
+)
+
+var verdictLabels = [numVerdicts]string{verdictOK: "ok", verdictViolation: "violation", verdictUnchecked: "unchecked"}
+
+// flow is what one direction's reader reads and counts.
+type flow struct {
+	// read (the reader only): the reader read from the connection since
+	// its last message (see fresh); set by the endpoint's beforeRead hook.
+	read bool
+	// msgs and bytes count what the direction carried, for the record of
+	// the session's end.
+	msgs, bytes atomic.Int64
+	// tally holds the counts not yet added to the Prometheus counters.
+	tally tally
+}
+
+// flow returns direction d's flow.
+func (s *session) flow(d direction) *flow {
+	if d == serviceToClient {
+		return &s.down
+	}
+	return &s.up
+}
+
+// endpointOf returns the endpoint direction d is read from.
+func (s *session) endpointOf(d direction) endpoint {
+	if d == serviceToClient {
+		return s.service
+	}
+	return s.client
+}
+
+// next reads the next message for the reader of direction d: it brings
+// /metrics up to date before a read that may wait, reads the clock only for
+// a message that came from a fresh read, and counts the message. ok is
+// false when the reader must stop (the session ended, or the read failed
+// and was dealt with).
+func (s *session) next(d direction) (m wrappers.Message, ok bool) {
+	ep, f := s.endpointOf(d), s.flow(d)
+	buffered := ep.more()
+	if !buffered {
+		s.flushTally(d) // the read may wait: /metrics must not
+	}
+	m, err := ep.next()
+	if s.isEnded() {
+		return m, false
+	}
+	if err != nil {
+		if d == clientToService {
+			s.clientReadError(err)
+		} else {
+			s.serviceReadError(err)
+		}
+		return m, false
+	}
+	if fresh(buffered, &f.read) {
+		at := s.touch()
+		if d == clientToService {
+			s.clientAt = at
+		}
+	}
+	f.msgs.Add(1)
+	f.bytes.Add(int64(len(m.Raw)))
+	f.tally.bytes.Add(uint64(len(m.Raw)))
+	if h := s.srv.testHook; h != nil {
+		h(s.id, d.sender(), m)
+	}
+	return m, true
+}
+
+// fresh reports whether a message needs touch: whether its last bytes came
+// from a read (*read, set by the endpoint's beforeRead hook) or the decoder
+// held none before it (so it read; the only way on transports without the
+// hook). A message decoded wholly from bytes read for an earlier one
+// arrived with it, and that one touched after the read; so a pipelined
+// batch reads the clock once.
+func fresh(buffered bool, read *bool) bool {
+	r := *read
+	*read = false
+	return r || !buffered
+}
+
+// count counts one message of direction d with verdict v in that
+// direction's tally. Only that direction's reader calls it.
+func (s *session) count(d direction, v verdict) {
+	t := &s.flow(d).tally
+	t.msg[v].Add(1)
+	if t.n++; t.n >= tallyFlush {
+		s.flushTally(d)
+	}
+}
+
+// countNow counts one message of direction d with verdict v straight in
+// the Prometheus counters, for the counts any goroutine may make.
+func (s *session) countNow(d direction, v verdict) {
+	s.srv.metrics.flow(d).msg[v].Inc()
+}
+
+// flushTally adds direction d's tally to the Prometheus counters (d's
+// reader only).
+func (s *session) flushTally(d direction) {
+	t := &s.flow(d).tally
+	t.n = 0
+	s.srv.metrics.add(d, t)
+}
+
+// flushTallies adds both tallies to the counters, for the end of the
+// session; it must not touch the owners' n, since a reader may still run.
+func (s *session) flushTallies() {
+	s.srv.metrics.add(clientToService, &s.up.tally)
+	s.srv.metrics.add(serviceToClient, &s.down.tally)
+}

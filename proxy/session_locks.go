@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+)
+
+// A session has two locks. mu guards its conversation state (the checker,
+// the pending requests, the flags); clientW orders and serialises the
+// writes to the client, which both readers make. Every function that takes
+// one releases it, with one exception, named by its type: the service
+// reader takes clientW while it still holds mu (a clientTurn), so that the
+// reply it decided on reaches the client before anything the client reader
+// decides after it, and the write that uses the turn releases it.
+
+// role names the goroutine of a session that holds one of its locks, so
+// that a goroutine that panics knows whether it holds the lock and must
+// release it before ending the session (finish takes mu; a lock that stays
+// held would freeze the session's other goroutine and Serve with it).
+type role int32
+
+const (
+	roleNone    role = iota
+	roleClient       // the client reader
+	roleService      // the service reader
+	roleTimer        // the reply timer's callback
+	roleIdle         // the idle timer's callback (it holds no lock)
+)
+
+// lock takes mu for r; unlock releases it; wait is cond.Wait for r. Every
+// goroutine that may panic while holding mu takes it this way.
+func (s *session) lock(r role) {
+	s.mu.Lock()
+	s.muBy.Store(int32(r))
+}
+
+func (s *session) unlock() {
+	s.muBy.Store(int32(roleNone))
+	s.mu.Unlock()
+}
+
+func (s *session) wait(r role) {
+	s.muBy.Store(int32(roleNone))
+	s.cond.Wait()
+	s.muBy.Store(int32(r))
+}
+
+// lockW and unlockW are lock and unlock for clientW.
+func (s *session) lockW(r role) {
+	s.clientW.Lock()
+	s.clientWBy.Store(int32(r))
+}
+
+func (s *session) unlockW() {
+	s.clientWBy.Store(int32(roleNone))
+	s.clientW.Unlock()
+}
+
+// clientTurn is clientW held by the service reader: taken (takeTurn) while
+// mu is held, before mu is let go, and released by the write that uses it
+// (writeClient, deliver). It is the one lock a session passes from the
+// function that takes it to another.
+type clientTurn struct{ s *session }
+
+// takeTurn takes clientW for the service reader (mu held).
+func (s *session) takeTurn() clientTurn {
+	s.lockW(roleService)
+	return clientTurn{s}
+}
+
+// release gives the turn up.
+func (w clientTurn) release() { w.s.unlockW() }
+
+// guarded runs f on the goroutine r, turning a panic into the end of this
+// session only: the locks r holds are released first, the panic is logged
+// with its stack and counted, and the session ends with reason error.
+func (s *session) guarded(r role, f func()) func() {
+	return func() {
+		defer func() {
+			if p := recover(); p != nil {
+				stack := debug.Stack()
+				if s.clientWBy.Load() == int32(r) {
+					s.unlockW()
+				}
+				if s.muBy.Load() == int32(r) {
+					s.unlock()
+				}
+				s.srv.panics.Add(1)
+				s.srv.metrics.panics.Inc()
+				s.log.Error("panic in session", slog.Any("panic", p), slog.String("stack", string(stack)))
+				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", p), code: closeInternal, text: "internal error"})
+			}
+		}()
+		f()
+	}
+}

@@ -1,0 +1,104 @@
+package proxy
+
+import (
+	"github.com/ubfproxy/ubfproxy/checker"
+)
+
+// This file holds what both readers do to the conversation state with mu
+// held: check a message, queue a request, take its reply off the queue,
+// restart the checker.
+
+// check makes one checker call (mu held), timing every checkSample-th
+// for the checkLatency histogram.
+func (s *session) check(f func() *checker.Violation) *checker.Violation {
+	s.checks++
+	if s.checks%checkSample != 1 {
+		return f()
+	}
+	t0 := s.now()
+	v := f()
+	s.srv.metrics.checkLatency.Observe((s.now() - t0).Seconds())
+	return v
+}
+
+// push appends p to the pending requests (mu held) and arms the reply
+// timer when p is the only one in flight and the timer is not set already
+// (for an earlier deadline: it re-arms itself when it fires).
+func (s *session) push(p pendingCall) {
+	if len(s.pending) == 0 {
+		s.pending = s.pendBuf[:0] // back to the start of the array
+	}
+	c := cap(s.pending)
+	s.pending = append(s.pending, p)
+	if cap(s.pending) != c {
+		s.pendBuf = s.pending[:0] // a new array, which the slice starts
+	}
+	if p.errReply == nil && !p.rejected {
+		s.inflight++
+		if s.inflight == 1 && !s.rtArmed {
+			s.replyTimer.Reset(s.cfg.Limits.ReplyTimeout) // p.sent is now, near enough
+			s.rtArmed = true
+		}
+	}
+}
+
+// pop removes the oldest request in flight (mu held), re-arms the reply
+// timer for the next one, and returns the error replies of rejected
+// requests that were queued behind it.
+func (s *session) pop() (head pendingCall, queued [][]byte) {
+	head = s.pending[0]
+	s.shift()
+	s.inflight--
+	for len(s.pending) > 0 && s.pending[0].rejected {
+		if r := s.pending[0].errReply; r != nil {
+			queued = append(queued, r)
+		}
+		s.shift()
+	}
+	s.armReplyTimer()
+	s.cond.Broadcast()
+	return head, queued
+}
+
+// shift drops the head of pending in O(1): the slice moves along its
+// array, and push starts it again at the array's start once it is empty,
+// or gets a new array when it reaches the end.
+func (s *session) shift() {
+	s.pending[0] = pendingCall{}
+	s.pending = s.pending[1:]
+}
+
+// armReplyTimer (mu held) makes sure the reply timer fires by the
+// deadline of the oldest request in flight. A timer still set (for an
+// earlier request) is left alone: it fires sooner, and onReplyTimeout
+// re-arms it for the request at the head then. With nothing in flight it is
+// left to fire once for nothing, rather than stopped after every reply.
+func (s *session) armReplyTimer() {
+	if s.rtArmed || s.inflight == 0 || s.pending[0].timedOut {
+		return
+	}
+	s.replyTimer.Reset(s.pending[0].sent + s.cfg.Limits.ReplyTimeout - s.now())
+	s.rtArmed = true
+}
+
+// markUnchecked (mu held) lets the replies to the requests in flight
+// through unchecked.
+func (s *session) markUnchecked() {
+	for i := range s.pending {
+		if !s.pending[i].rejected {
+			s.pending[i].unchecked = true
+		}
+	}
+}
+
+// resync (mu held) restarts the checker in state next, or, for "",
+// leaves the session unsynced (monitor mode only): it cannot tell the
+// state, so it checks nothing until a reply announces one.
+func (s *session) resync(next string) {
+	if next == "" {
+		s.unsynced = true
+		return
+	}
+	s.unsynced = false
+	s.chk = s.newChecker(s.cur, next)
+}
