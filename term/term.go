@@ -3,8 +3,9 @@
 // their equality and ordering; and the literal text notation that commands
 // print and read ({ok, "Joe", <<"bytes">>, 42, 1.5, [a, b], #{k => v}}).
 //
-// A Term is one of the concrete types of this package. The set is closed:
-// code that switches on a Term's dynamic type may rely on it.
+// A Term is one of the concrete types of this package. The set is closed
+// (Term has an unexported method, as go/ast's Expr has): code that switches
+// on a Term's dynamic type may rely on it.
 package term
 
 import (
@@ -51,6 +52,9 @@ type Term interface {
 	Kind() Kind
 	// String returns the term in the literal text notation.
 	String() string
+	// termNode seals the interface: only the types of this package
+	// implement it.
+	termNode()
 }
 
 // Atom is a symbolic constant such as ok or 'Quoted atom'.
@@ -112,6 +116,15 @@ func (List) Kind() Kind { return KindList }
 
 // Kind implements Term.
 func (Map) Kind() Kind { return KindMap }
+
+func (Atom) termNode()    {}
+func (Integer) termNode() {}
+func (Float) termNode()   {}
+func (String) termNode()  {}
+func (Binary) termNode()  {}
+func (Tuple) termNode()   {}
+func (List) termNode()    {}
+func (Map) termNode()     {}
 
 // Int returns the Integer with value v.
 func Int(v int64) Integer { return Integer{small: v} }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/carve"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
 
 // Decoder reads newline-delimited JSON: one value per line. It reuses one
@@ -30,19 +32,20 @@ type Decoder struct {
 	rerr  error
 	err   error // sticky
 
-	p        parser
-	strs     *[cacheSize]cacheEntry // short strings (object keys mostly)
-	atoms    *[cacheSize]cacheEntry // atoms of {"$A": name}
-	entries  []term.MapEntry        // scratch for objects being read
-	elems    []term.Term            // scratch for arrays being read
-	arena    []term.Term            // the unused end of the current block for small arrays
-	entArena []term.MapEntry        // the same for objects
+	p       parser
+	strs    intern.Cache[term.Term]     // short strings (object keys mostly)
+	atoms   intern.Cache[term.Term]     // atoms of {"$A": name}
+	entries []term.MapEntry             // scratch for objects being read
+	elems   []term.Term                 // scratch for arrays being read
+	elemsAt carve.Slices[term.Term]     // the elements of small arrays
+	entsAt  carve.Slices[term.MapEntry] // the entries of small objects
 }
 
 const (
 	initialBuffer = 4096
 	readChunk     = 4096
 	maxInternLen  = 32
+	cacheSize     = 512
 	keepBuffer    = 64 << 10 // a larger buffer is dropped between lines
 	keepScratch   = 4096     // and so is larger scratch
 )
@@ -51,7 +54,8 @@ const (
 // opts.Limits (zero limits take their defaults). opts.RecordFields, when
 // set, orders the fields of {"$R": name, ...} objects.
 func NewDecoder(r io.Reader, opts wrappers.Options) *Decoder {
-	d := &Decoder{r: r, lim: opts.Limits.WithDefaults(), fields: opts.RecordFields}
+	d := &Decoder{r: r, lim: opts.Limits.WithDefaults(), fields: opts.RecordFields,
+		strs: intern.New[term.Term](cacheSize, maxInternLen), atoms: intern.New[term.Term](cacheSize, maxInternLen)}
 	d.p.d = d
 	return d
 }
@@ -311,86 +315,26 @@ func (p *parser) literal(word string, t term.Term) (term.Term, error) {
 	return nil, p.d.errorAt(p.i, "expected %s", word)
 }
 
-const block, small = 128, 16
+// Blocks of small arrays and objects (see package carve), 2 KiB each.
+const (
+	elemsBlock   = 128
+	entriesBlock = 64
+)
 
-// alloc returns a slice of n terms for an array. Small ones are cut from a
-// shared block so that a message costs one allocation for all its small
-// arrays; a block stays alive while any term cut from it does, which for
-// messages that are checked and dropped is soon.
-func (d *Decoder) alloc(n int) []term.Term {
-	if n > small {
-		return make([]term.Term, n)
-	}
-	if len(d.arena) < n {
-		d.arena = make([]term.Term, block)
-	}
-	s := d.arena[:n:n]
-	d.arena = d.arena[n:]
-	return s
-}
-
-// allocEntries is alloc for the entries of an object.
-func (d *Decoder) allocEntries(n int) []term.MapEntry {
-	if n > small {
-		return make([]term.MapEntry, n)
-	}
-	if len(d.entArena) < n {
-		d.entArena = make([]term.MapEntry, block/2)
-	}
-	s := d.entArena[:n:n]
-	d.entArena = d.entArena[n:]
-	return s
-}
-
-// atom returns the atom named s. Atoms and short strings go through small
-// direct-mapped caches of boxed terms: the atoms, keys and short strings of
-// a protocol repeat from message to message, and a hit costs neither an
-// allocation nor a map lookup.
+// atom returns the atom named s. Atoms and short strings go through
+// caches (see package intern).
 func (d *Decoder) atom(s term.String) term.Term {
-	if len(s) > maxInternLen {
-		return term.Atom(s)
-	}
-	if d.atoms == nil {
-		d.atoms = new([cacheSize]cacheEntry)
-	}
-	e := &d.atoms[cacheIndex(string(s))]
-	if e.t == nil || e.s != string(s) {
-		e.s = string(s)
-		e.t = term.Atom(s)
-	}
-	return e.t
+	t, _ := d.atoms.GetString(string(s), newAtom)
+	return t
 }
 
 func (d *Decoder) intern(s []byte) term.Term {
-	if len(s) > maxInternLen {
-		return term.String(s)
-	}
-	if d.strs == nil {
-		d.strs = new([cacheSize]cacheEntry)
-	}
-	e := &d.strs[cacheIndex(string(s))]
-	if e.t == nil || e.s != string(s) {
-		e.s = string(s)
-		e.t = term.String(e.s)
-	}
-	return e.t
+	t, _ := d.strs.Get(s, newString)
+	return t
 }
 
-type cacheEntry struct {
-	s string
-	t term.Term
-}
-
-const cacheSize = 512
-
-// cacheIndex hashes s (FNV-1a) to a cache slot.
-func cacheIndex(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h % cacheSize
-}
+func newAtom(s string) term.Term   { return term.Atom(s) }
+func newString(s string) term.Term { return term.String(s) }
 
 // str reads a string at p.i and returns its bytes, which may alias the
 // input buffer or the parser's scratch; the caller copies them.
@@ -615,7 +559,7 @@ func (p *parser) array(depth int) (term.Term, error) {
 				continue
 			case ']':
 				p.i++
-				l := term.List(d.alloc(len(d.elems) - mark))
+				l := term.List(d.elemsAt.Cut(len(d.elems)-mark, elemsBlock))
 				copy(l, d.elems[mark:])
 				clear(d.elems[mark:])
 				d.elems = d.elems[:mark]
@@ -723,7 +667,7 @@ func (d *Decoder) jsf(es []term.MapEntry, at int) (term.Term, error) {
 		}
 		return d.record(string(name), es, i, at)
 	}
-	m := term.Map(d.allocEntries(len(es)))
+	m := term.Map(d.entsAt.Cut(len(es), entriesBlock))
 	copy(m, es)
 	return m, nil
 }

@@ -80,7 +80,7 @@ func (d *clientDecoder) command() (term.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := words(line, d.names)
+	t := words(line, &d.names)
 	tu, ok := t.(term.Tuple)
 	if !ok || tu[0] != term.Term(atomBdat) {
 		return t, nil
@@ -187,7 +187,7 @@ func (d *serverDecoder) reply() (term.Term, error) {
 	}
 	code, sep, text, ok := coded(line)
 	if !ok {
-		return words(line, d.names), nil
+		return words(line, &d.names), nil
 	}
 	if sep != '-' {
 		return term.Tuple{term.Int(code), term.String(text)}, nil

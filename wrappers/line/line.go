@@ -52,6 +52,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
 
 // Wire is the line wire format. Its zero value expects the server to greet
@@ -95,12 +96,12 @@ type Session struct {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &clientDecoder{s: s, rd: bufread.New(r, s.lim, "line"), names: interner{}}
+	return &clientDecoder{s: s, rd: bufread.New(r, s.lim, "line"), names: newInterner()}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &serverDecoder{s: s, rd: bufread.New(r, s.lim, "line"), names: interner{}}
+	return &serverDecoder{s: s, rd: bufread.New(r, s.lim, "line"), names: newInterner()}
 }
 
 // Dropped implements wrappers.Dropper. A call the proxy did not forward
@@ -135,32 +136,26 @@ func replyCode(t term.Term) (int64, bool) {
 }
 
 // interner turns words into lowercased atoms without allocating for words
-// seen before; it is bounded so a peer cannot grow it without end.
-type interner map[string]term.Atom
+// seen before (see package intern).
+type interner = intern.Cache[term.Atom]
 
-const maxInterned = 256
+func newInterner() interner { return intern.New[term.Atom](256, 64) }
 
-func (in interner) atom(b []byte) term.Atom {
-	if a, ok := in[string(b)]; ok {
-		return a
-	}
-	lower := make([]byte, len(b))
-	for i, c := range b {
+func lowerAtom(word string) term.Atom {
+	lower := make([]byte, len(word))
+	for i := 0; i < len(word); i++ {
+		c := word[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		lower[i] = c
 	}
-	a := term.Atom(lower)
-	if len(in) < maxInterned {
-		in[string(b)] = a
-	}
-	return a
+	return term.Atom(lower)
 }
 
 // words splits a line at runs of spaces and tabs into the term described
 // in the package comment.
-func words(line []byte, names interner) term.Term {
+func words(line []byte, names *interner) term.Term {
 	var tu term.Tuple
 	i := 0
 	for {
@@ -175,7 +170,8 @@ func words(line []byte, names interner) term.Term {
 			j++
 		}
 		if tu == nil {
-			tu = term.Tuple{names.atom(line[i:j])}
+			a, _ := names.Get(line[i:j], lowerAtom)
+			tu = term.Tuple{a}
 		} else {
 			tu = append(tu, term.String(line[i:j]))
 		}

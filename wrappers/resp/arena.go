@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/carve"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
 
 // A decoded message's term outlives the decoder's next step: the proxy
@@ -28,7 +30,7 @@ const (
 	bytesChunk  = 8 << 10
 	maxCarved   = bytesChunk / 8 // longer byte strings get their own allocation
 	elemsBlock  = 128
-	maxElems    = 16 // longer tuples and lists get their own allocation
+	maxElems    = carve.Small // longer tuples and lists get their own allocation
 	headerBlock = 64
 )
 
@@ -47,7 +49,8 @@ type iface struct {
 // is what the conversion term.Term(*p) does, minus the copy to a fresh
 // allocation. proto must be a zero value of a multi-word type, so that its
 // conversion to term.Term allocates nothing (Go boxes zero slices and zero
-// structs as a pointer to a shared zero value).
+// structs as a pointer to a shared zero value). TestBoxAssumptions checks
+// both assumptions.
 func box(proto term.Term, p unsafe.Pointer) term.Term {
 	(*iface)(unsafe.Pointer(&proto)).data = p
 	return proto
@@ -72,8 +75,8 @@ func (b *block[T]) put(v T) *T {
 
 // arena carves the terms of one decoder's messages; see the top of this file.
 type arena struct {
-	bytes []byte      // unused end of the current chunk of argument bytes
-	elems []term.Term // unused end of the current block of tuple and list elements
+	bytes []byte                  // unused end of the current chunk of argument bytes
+	elems carve.Slices[term.Term] // tuple and list elements
 	bins  block[term.Binary]
 	tups  block[term.Tuple]
 	lists block[term.List]
@@ -103,17 +106,7 @@ func (a *arena) copyBytes(b []byte) term.Binary {
 
 // slots returns n zeroed elements, with capacity exactly n so that an
 // append past them cannot reach into another term's elements.
-func (a *arena) slots(n int) []term.Term {
-	if n > maxElems {
-		return make([]term.Term, n)
-	}
-	if len(a.elems) < n || a.elems == nil {
-		a.elems = make([]term.Term, elemsBlock)
-	}
-	s := a.elems[:n:n]
-	a.elems = a.elems[n:]
-	return s
-}
+func (a *arena) slots(n int) []term.Term { return a.elems.Cut(n, elemsBlock) }
 
 // tuple boxes tu, whose elements come from slots.
 func (a *arena) tuple(tu term.Tuple) term.Term {
@@ -142,57 +135,32 @@ func (a *arena) integer(v int64) term.Term {
 	return box(term.Integer{}, unsafe.Pointer(a.ints.put(term.Int(v))))
 }
 
-// maxInterned bounds the atom cache of one decoder, so that a peer sending
-// ever new names cannot grow it without end.
-const maxInterned = 1024
-
-// name is an interned name: its spelling on the wire, its lowercased atom
-// (boxed once) and what it means as a command.
+// name is what an interned name read from the wire stands for: its
+// lowercased atom (boxed once) and what it means as a command.
 type name struct {
-	spelling string
-	atom     term.Term
-	op       op
+	atom term.Term
+	op   op
 }
 
-// recentNames is the size of the direct-mapped cache in front of the map;
-// a power of two.
-const recentNames = 32
+// Names are cached per decoder (see package intern): a connection repeats
+// a few command names and simple strings. Longer strings are made each time.
+const (
+	nameSlots  = 256
+	maxNameLen = 64
+)
 
-// interner turns names read from the wire into lowercased atoms without
-// allocating for names seen before. A small direct-mapped cache of recent
-// spellings answers the few names a connection repeats without hashing.
-type interner struct {
-	recent [recentNames]name
-	all    map[string]name
+func newNames() intern.Cache[name] { return intern.New[name](nameSlots, maxNameLen) }
+
+func makeName(spelling string) name {
+	a := term.Atom(bytes.ToLower([]byte(spelling)))
+	return name{atom: a, op: opOf(a)}
 }
 
-func (in *interner) lookup(b []byte) name {
-	if len(b) == 0 {
-		return in.slow(b)
-	}
-	e := &in.recent[(uint(len(b))*31+uint(b[0])*7+uint(b[len(b)-1]))&(recentNames-1)]
-	if e.spelling == string(b) {
-		return *e
-	}
-	n := in.slow(b)
-	*e = n
-	return n
-}
-
-func (in *interner) slow(b []byte) name {
-	if n, ok := in.all[string(b)]; ok {
-		return n
-	}
-	a := term.Atom(bytes.ToLower(b))
-	n := name{spelling: string(b), atom: a, op: opOf(a)}
-	if in.all == nil {
-		in.all = make(map[string]name)
-	}
-	if len(in.all) < maxInterned {
-		in.all[n.spelling] = n
-	}
+// lookup returns the name spelt b.
+func (p *parser) lookup(b []byte) name {
+	n, _ := p.names.Get(b, makeName)
 	return n
 }
 
 // atom returns the lowercased atom of b.
-func (in *interner) atom(b []byte) term.Term { return in.lookup(b).atom }
+func (p *parser) atom(b []byte) term.Term { return p.lookup(b).atom }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ubfproxy/ubfproxy/term"
 )
@@ -175,4 +176,27 @@ func allocsPer(runs int, f func()) float64 {
 	}
 	runtime.ReadMemStats(&after)
 	return float64(after.Mallocs-before.Mallocs) / float64(runs)
+}
+
+var protoSink term.Term
+
+// TestBoxAssumptions checks what box relies on, so that a change of Go's
+// interface layout or of the term types fails here rather than corrupting
+// terms: a term.Term is two words, and converting the zero value of each
+// boxed type to term.Term allocates nothing.
+func TestBoxAssumptions(t *testing.T) {
+	if unsafe.Sizeof(term.Term(nil)) != unsafe.Sizeof(iface{}) {
+		t.Fatalf("term.Term is %d bytes, iface %d", unsafe.Sizeof(term.Term(nil)), unsafe.Sizeof(iface{}))
+	}
+	for _, proto := range []func() term.Term{
+		func() term.Term { return term.Binary(nil) },
+		func() term.Term { return term.Tuple(nil) },
+		func() term.Term { return term.List(nil) },
+		func() term.Term { return term.Map(nil) },
+		func() term.Term { return term.Integer{} },
+	} {
+		if n := testing.AllocsPerRun(100, func() { protoSink = proto() }); n != 0 {
+			t.Errorf("converting the zero %T to term.Term allocates %v times", proto(), n)
+		}
+	}
 }

@@ -102,7 +102,7 @@ func (d *clientDecoder) multibulk() (term.Term, call, error) {
 			return nil, call{}, err
 		}
 		if i == 0 {
-			nm = p.names.lookup(b)
+			nm = p.lookup(b)
 			continue
 		}
 		tu = append(tu, p.ar.binary(b))
@@ -142,7 +142,7 @@ func (d *clientDecoder) inline() (term.Term, call, error) {
 			tu[i+1] = p.ar.binary(a)
 		}
 	}
-	t, c := p.command(p.names.lookup(args[0]), tu)
+	t, c := p.command(p.lookup(args[0]), tu)
 	return t, c, nil
 }
 

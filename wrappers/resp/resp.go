@@ -183,12 +183,12 @@ type Session struct {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &clientDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp")}}
+	return &clientDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: newNames()}}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &serverDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp")}}
+	return &serverDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: newNames()}}
 }
 
 // Dropped implements wrappers.Dropper: a call the proxy did not forward

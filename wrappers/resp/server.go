@@ -204,7 +204,7 @@ func pushTuple(p *parser, l term.List) term.Term {
 	tu := term.Tuple(p.ar.slots(len(l)))
 	copy(tu, l)
 	if b, ok := l[0].(term.Binary); ok {
-		tu[0] = p.names.atom(b)
+		tu[0] = p.atom(b)
 	}
 	return p.ar.tuple(tu)
 }

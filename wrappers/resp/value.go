@@ -5,6 +5,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
 
 // Terms with fixed spellings. They are constants so that storing one in a
@@ -19,7 +20,7 @@ const (
 // parser reads RESP values from a reader.
 type parser struct {
 	rd     bufread.Reader
-	names  interner
+	names  intern.Cache[name]
 	ar     arena
 	endSeq bool // the last value read was a streamed aggregate's end marker
 }
@@ -130,7 +131,7 @@ func (p *parser) value(depth int) (term.Term, byte, error) {
 			if len(line) > p.rd.Lim.MaxBinary {
 				return nil, c, p.rd.LimitAt(at, "simple string of %d bytes exceeds the limit of %d bytes", len(line), p.rd.Lim.MaxBinary)
 			}
-			return p.names.atom(line), c, nil
+			return p.atom(line), c, nil
 		case '-':
 			line, err := p.simpleLine(at, "error")
 			if err != nil {

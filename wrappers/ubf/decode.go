@@ -6,10 +6,11 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/carve"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
 
 // Decoder reads UBF(A) objects from a byte stream, one frame (object
@@ -28,24 +29,25 @@ type Decoder struct {
 	pos   int   // next byte to scan
 	end   int   // end of the buffered data
 	base  int64 // stream offset of buf[0]
-	eof   bool  // the reader returned io.EOF
 	rerr  error // a read error other than io.EOF, reported once buffered data is used
 	err   error // sticky error: the stream cannot be read further
 
-	// lexer state, kept across reads
+	// lexer state, kept across reads (the small fields together: an
+	// idle decoder's size counts)
 	mode    uint8
 	quote   byte  // the closing byte in modeQuoted
 	hasEsc  bool  // a backslash was seen in the current quoted token
+	started bool  // the frame holds something other than separators and comments
+	eof     bool  // the reader returned io.EOF
 	tok     int   // first byte of the current token in buf
 	binLeft int   // bytes of the binary still expected (modeBinary)
-	started bool  // the frame holds something other than separators and comments
 	work    int64 // list elements copied in this frame to cons onto lists from registers
 
 	// The machine's stack holds terms only; a list under construction
-	// is a building value there. The size and depth of an item that
-	// cannot be read off the term (a non-empty tuple or list) are kept
-	// aside in comps, so that the stack costs 16 bytes an item: it is
-	// the decoder's main scratch, and what a flood of tokens fills.
+	// is a nil item there (see building). The size and depth of an item
+	// that cannot be read off the term (a non-empty tuple or list) are
+	// kept aside in comps, so that the stack costs 16 bytes an item: it
+	// is the decoder's main scratch, and what a flood of tokens fills.
 	stack []term.Term
 	comps []comp // sizes of the composite items on the stack, in stack order
 	marks []int  // index in stack of each open tuple's first element
@@ -55,13 +57,11 @@ type Decoder struct {
 	// use registers.
 	regs    *[256]uint8
 	regVals []regValue
-	lists   [][]term.Term // elements, last first, of lists under construction
-	free    []int32       // indexes of d.lists not in use
-	arena   []term.Term   // the unused end of the current block for small tuples and lists
-	atoms   *[cacheSize]cacheEntry
-	strs    *[cacheSize]cacheEntry
-
-	open int // lists under construction on the stack
+	builds  []building              // the lists under construction on the stack
+	lists   [][]term.Term           // elements, last first, of builds[k] in lists[k]; scratch beyond
+	elems   carve.Slices[term.Term] // the elements of small tuples and lists
+	atoms   intern.Cache[term.Term]
+	strs    intern.Cache[term.Term]
 
 	// Memory accounting (see Limits.MaxFrameMemory): mem is what the
 	// current frame has cost so far, and it may reach allow before the
@@ -71,14 +71,6 @@ type Decoder struct {
 	maxN       int64 // bound on the expanded size of a term: MaxFrame, at most 2^32-1
 }
 
-// comp records the expanded size and the depth of a composite item of the
-// stack (a non-empty tuple or list, or a list under construction).
-// Scalars and empty tuples and lists have none: scalarMeta derives them.
-type comp struct {
-	at       int32 // index of the item in the stack
-	n, depth uint32
-}
-
 // regValue is a term stored in a register, with its expanded size and
 // depth.
 type regValue struct {
@@ -86,16 +78,6 @@ type regValue struct {
 	n, depth uint32
 	key      byte
 }
-
-// building stands on the stack for a list under construction: it is the
-// index in d.lists of its elements. It never leaves the decoder.
-type building int32
-
-// Kind implements term.Term.
-func (building) Kind() term.Kind { return term.KindList }
-
-// String implements term.Term.
-func (building) String() string { return "[...]" }
 
 const (
 	modeNormal uint8 = iota
@@ -129,7 +111,8 @@ const (
 // NewDecoder returns a decoder reading UBF(A) from r within the limits l
 // (zero limits take their defaults).
 func NewDecoder(r io.Reader, l wrappers.Limits) *Decoder {
-	d := &Decoder{r: r, lim: l.WithDefaults()}
+	d := &Decoder{r: r, lim: l.WithDefaults(),
+		atoms: intern.New[term.Term](cacheSize, maxCachedAtom), strs: intern.New[term.Term](cacheSize, maxCachedString)}
 	d.maxN = min(int64(d.lim.MaxFrame), math.MaxUint32)
 	d.floor = d.budget(0)
 	d.allow = d.floor
@@ -546,29 +529,6 @@ var (
 	emptyBinary term.Term = term.Binary{}
 )
 
-// sizeOf is the expanded size of a string, atom or binary of n bytes.
-func sizeOf(n int) uint32 {
-	return uint32(min(int64(n)+1, math.MaxUint32))
-}
-
-// scalarMeta is the expanded size and the depth of a stack item that has
-// no entry in d.comps: a scalar, or an empty tuple or list.
-func scalarMeta(t term.Term) (n, depth uint32) {
-	switch v := t.(type) {
-	case term.Integer:
-		return 1, 0
-	case term.Atom:
-		return sizeOf(len(v)), 0
-	case term.String:
-		return sizeOf(len(v)), 0
-	case term.Binary:
-		return sizeOf(len(v)), 0
-	case term.Tuple, term.List:
-		return 1, 1
-	}
-	return 1, 0
-}
-
 func (d *Decoder) pushInt(digits []byte) error {
 	at := d.tok
 	neg := digits[0] == '-'
@@ -626,18 +586,12 @@ func (d *Decoder) endQuoted(s []byte) error {
 	}
 	switch d.quote {
 	case '"':
-		if d.strs == nil {
-			d.strs = newCache()
-		}
 		t := d.str(s)
 		if err := d.charge(0, at); err != nil {
 			return err
 		}
 		return d.push(t, sizeOf(len(s)), 0, at)
 	case '\'':
-		if d.atoms == nil {
-			d.atoms = newCache()
-		}
 		t := d.atom(s)
 		if err := d.charge(0, at); err != nil {
 			return err
@@ -681,448 +635,32 @@ func unescape(s []byte) []byte {
 }
 
 // atom returns the atom s, adding what it allocated to d.mem (the caller
-// checks the budget). d.atoms must have been allocated.
+// checks the budget).
 func (d *Decoder) atom(s []byte) term.Term {
-	if len(s) > maxCachedAtom {
+	t, made := d.atoms.Get(s, newAtom)
+	if made {
 		d.mem += boxBytes + int64(len(s))
-		return term.Atom(s)
 	}
-	e := &d.atoms[cacheIndex(s)]
-	if e.s != string(s) {
-		d.mem += boxBytes + int64(len(s))
-		e.s = string(s)
-		e.t = term.Atom(e.s)
-	}
-	return e.t
+	return t
 }
 
 // str returns the string s, adding what it allocated to d.mem (the
-// caller checks the budget). d.strs must have been allocated.
+// caller checks the budget).
 func (d *Decoder) str(s []byte) term.Term {
-	if len(s) > maxCachedString {
+	t, made := d.strs.Get(s, newString)
+	if made {
 		d.mem += boxBytes + int64(len(s))
-		return term.String(s)
 	}
-	e := &d.strs[cacheIndex(s)]
-	if e.s != string(s) {
-		d.mem += boxBytes + int64(len(s))
-		e.s = string(s)
-		e.t = term.String(e.s)
-	}
-	return e.t
+	return t
 }
 
-// cacheEntry is one slot of a direct-mapped cache: a term and its text.
-type cacheEntry struct {
-	s string
-	t term.Term
-}
-
-// unusedEntry is the text of a cache entry that holds no term yet: it is
-// longer than any cached atom or string, so it matches none.
-var unusedEntry = strings.Repeat("?", max(maxCachedAtom, maxCachedString)+1)
-
-func newCache() *[cacheSize]cacheEntry {
-	c := new([cacheSize]cacheEntry)
-	for i := range c {
-		c[i].s = unusedEntry
-	}
-	return c
-}
+func newAtom(s string) term.Term   { return term.Atom(s) }
+func newString(s string) term.Term { return term.String(s) }
 
 // The atoms and short strings of a protocol repeat from message to
 // message: each decoder keeps the boxed terms it made last in two small
-// direct-mapped caches, so that a hit costs neither an allocation nor a
-// map lookup.
+// caches (see package intern).
 const cacheSize = 128
-
-// cacheIndex hashes s (FNV-1a) to a cache slot.
-func cacheIndex(s []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range s {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return h % cacheSize
-}
-
-// frameBottom is the index of the first stack entry that belongs to the
-// innermost open tuple (or to the top level).
-func (d *Decoder) frameBottom() int {
-	if len(d.marks) == 0 {
-		return 0
-	}
-	return d.marks[len(d.marks)-1]
-}
-
-// push puts t, of expanded size n and depth depth, on the stack. The
-// stack grows by a quarter once it is large (not by doubling), so that
-// its unused end stays a small part of what the frame is charged.
-func (d *Decoder) push(t term.Term, n, depth uint32, at int) error {
-	if len(d.stack) < cap(d.stack) && depth == 0 {
-		// A scalar on a stack with room: the common case, inlined.
-		d.started = true
-		d.stack = append(d.stack, t)
-		return nil
-	}
-	return d.pushSlow(t, n, depth, at)
-}
-
-func (d *Decoder) pushSlow(t term.Term, n, depth uint32, at int) error {
-	if int64(n) > d.maxN {
-		return d.limitAt(at, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
-	}
-	d.started = true
-	if len(d.stack) == cap(d.stack) {
-		if err := d.growStack(at); err != nil {
-			return err
-		}
-	}
-	if depth > 0 && n > 1 {
-		if len(d.comps) == cap(d.comps) {
-			if err := d.growComps(at); err != nil {
-				return err
-			}
-		}
-		d.comps = append(d.comps, comp{at: int32(len(d.stack)), n: n, depth: depth})
-	}
-	d.stack = append(d.stack, t)
-	return nil
-}
-
-// grown is the capacity a slice of capacity c grows to: twice as much
-// while it is small, a quarter more once it is large, so that its unused
-// end stays a small part of what the frame is charged.
-func grown(c, least int) int {
-	if c >= 1024 {
-		return c + c/4
-	}
-	return max(2*c, least)
-}
-
-func (d *Decoder) growStack(at int) error {
-	c := cap(d.stack)
-	nc := grown(c, 16)
-	if err := d.charge(int64(nc-c)*termBytes, at); err != nil {
-		return err
-	}
-	ns := make([]term.Term, len(d.stack), nc)
-	copy(ns, d.stack)
-	d.stack = ns
-	return nil
-}
-
-func (d *Decoder) growComps(at int) error {
-	c := cap(d.comps)
-	nc := grown(c, 8)
-	if err := d.charge(int64(nc-c)*compBytes, at); err != nil {
-		return err
-	}
-	ns := make([]comp, len(d.comps), nc)
-	copy(ns, d.comps)
-	d.comps = ns
-	return nil
-}
-
-func (d *Decoder) addComp(c comp, at int) error {
-	if len(d.comps) == cap(d.comps) {
-		if err := d.growComps(at); err != nil {
-			return err
-		}
-	}
-	d.comps = append(d.comps, c)
-	return nil
-}
-
-// meta returns the expanded size and the depth of stack item i, and the
-// index of its entry in d.comps (-1 if it has none). Items are looked at
-// from the top, so this is quick for the top two.
-func (d *Decoder) meta(i int) (n, depth uint32, ci int) {
-	ci = len(d.comps) - 1
-	for ci >= 0 && int(d.comps[ci].at) > i {
-		ci--
-	}
-	if ci >= 0 && int(d.comps[ci].at) == i {
-		return d.comps[ci].n, d.comps[ci].depth, ci
-	}
-	n, depth = scalarMeta(d.stack[i])
-	return n, depth, -1
-}
-
-// pop takes the top item off the stack (finishTop must have been called
-// for a list under construction).
-func (d *Decoder) pop() (t term.Term, n, depth uint32) {
-	i := len(d.stack) - 1
-	n, depth, ci := d.meta(i)
-	if ci >= 0 {
-		d.comps = d.comps[:ci]
-	}
-	t = d.stack[i]
-	d.stack[i] = nil
-	d.stack = d.stack[:i]
-	return t, n, depth
-}
-
-// finishTop turns the top item into a term.List if it is a list under
-// construction.
-func (d *Decoder) finishTop() error {
-	if d.open == 0 {
-		return nil
-	}
-	return d.finishTopList()
-}
-
-func (d *Decoder) finishTopList() error {
-	i := len(d.stack) - 1
-	if _, ok := d.stack[i].(building); ok {
-		return d.finishList(i)
-	}
-	return nil
-}
-
-// finishList turns the list under construction at stack item i into a
-// term.List in place.
-func (d *Decoder) finishList(i int) error {
-	b := d.stack[i].(building)
-	rl := d.lists[b]
-	if err := d.charge(sliceBytes+int64(len(rl))*termBytes, d.pos); err != nil {
-		return err
-	}
-	l := term.List(d.alloc(len(rl)))
-	for j, e := range rl {
-		l[len(rl)-1-j] = e
-	}
-	d.stack[i] = l
-	d.open--
-	clear(rl)
-	if cap(rl) > keepSlots {
-		// The elements now live in l: let the scratch go, and give the
-		// frame its cost back.
-		d.mem -= int64(cap(rl)) * termBytes
-		rl = nil
-	}
-	d.lists[b] = rl[:0]
-	d.free = append(d.free, int32(b))
-	return nil
-}
-
-// newList returns the index in d.lists of a new list under construction.
-func (d *Decoder) newList(at int) (int32, error) {
-	if n := len(d.free); n > 0 {
-		i := d.free[n-1]
-		d.free = d.free[:n-1]
-		return i, nil
-	}
-	if n := cap(d.lists); len(d.lists) == n {
-		if err := d.charge(int64(max(n, 4))*(sliceBytes+4), at); err != nil {
-			return 0, err
-		}
-	}
-	d.lists = append(d.lists, nil)
-	return int32(len(d.lists) - 1), nil
-}
-
-// alloc returns a slice of n terms for a tuple or list. Small ones are cut
-// from a shared block so that a message costs one allocation for all its
-// small tuples and lists; a block stays alive while any term cut from it
-// does, which for messages that are checked and dropped is soon.
-func (d *Decoder) alloc(n int) []term.Term {
-	const block, small = 128, 16
-	if n > small {
-		return make([]term.Term, n)
-	}
-	if len(d.arena) < n {
-		d.arena = make([]term.Term, block)
-	}
-	s := d.arena[:n:n]
-	d.arena = d.arena[n:]
-	return s
-}
-
-func (d *Decoder) closeTuple() error {
-	m := d.marks[len(d.marks)-1]
-	d.marks = d.marks[:len(d.marks)-1]
-	elems := d.stack[m:]
-	ci := len(d.comps)
-	for ci > 0 && int(d.comps[ci-1].at) >= m {
-		ci--
-	}
-	n, depth := int64(1), uint32(1)
-	t := emptyTuple
-	if len(elems) > 0 {
-		if err := d.charge(sliceBytes+int64(len(elems))*termBytes, d.pos); err != nil {
-			return err
-		}
-		tu := term.Tuple(d.alloc(len(elems)))
-		if ci == len(d.comps) && d.open == 0 {
-			// Only scalars (and empty tuples and lists): the common
-			// case of a record or a message, and a quicker loop.
-			// (An assignment per element: copy would cost a call
-			// and a bulk write barrier, slower for a few elements.)
-			for i, e := range elems {
-				en, ed := scalarMeta(e)
-				n += int64(en)
-				depth = max(depth, ed+1)
-				tu[i] = e
-			}
-		} else {
-			var err error
-			if n, depth, err = d.closeMixed(tu, elems, m, ci); err != nil {
-				return err
-			}
-		}
-		t = tu
-	}
-	clear(elems)
-	d.stack = d.stack[:m]
-	d.comps = d.comps[:ci]
-	if int64(depth) > int64(d.lim.MaxDepth) {
-		return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
-	}
-	if n > d.maxN {
-		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
-	}
-	if len(d.stack) < cap(d.stack) && len(d.comps) < cap(d.comps) {
-		// The tuple's elements were just taken off: there is room.
-		if n > 1 {
-			d.comps = append(d.comps, comp{at: int32(len(d.stack)), n: uint32(n), depth: depth})
-		}
-		d.stack = append(d.stack, t)
-		return nil
-	}
-	return d.push(t, uint32(n), depth, d.pos)
-}
-
-// closeMixed fills tu with the elements of a tuple, stack items m and up,
-// some of them composite (their entries in d.comps start at ci), and adds
-// up their sizes and depths.
-func (d *Decoder) closeMixed(tu term.Tuple, elems []term.Term, m, ci int) (n int64, depth uint32, err error) {
-	n, depth = 1, 1
-	cj := ci
-	for i := range elems {
-		if d.open > 0 {
-			if _, ok := elems[i].(building); ok {
-				if err := d.finishList(m + i); err != nil {
-					return 0, 0, err
-				}
-			}
-		}
-		var en, ed uint32
-		if cj < len(d.comps) && int(d.comps[cj].at) == m+i {
-			en, ed = d.comps[cj].n, d.comps[cj].depth
-			cj++
-		} else {
-			en, ed = scalarMeta(elems[i])
-		}
-		n += int64(en)
-		depth = max(depth, ed+1)
-		tu[i] = elems[i]
-	}
-	return n, depth, nil
-}
-
-// cons implements '&': the top of the stack is put at the front of the
-// list under it (lists are written last element first).
-func (d *Decoder) cons() error {
-	if len(d.stack)-d.frameBottom() < 2 {
-		return d.errorAt(d.pos, "'&' needs an element on top of a list, but the stack holds %d item(s) here", len(d.stack)-d.frameBottom())
-	}
-	if err := d.finishTop(); err != nil {
-		return err
-	}
-	e, en, ed := d.pop()
-	i := len(d.stack) - 1
-	if b, ok := d.stack[i].(building); ok {
-		// The common case: consing onto a list under construction,
-		// whose entry is the last in d.comps.
-		c := &d.comps[len(d.comps)-1]
-		rl := d.lists[b]
-		if len(rl) == cap(rl) {
-			var err error
-			if rl, err = d.appendElem(rl, e); err != nil {
-				return err
-			}
-		} else {
-			rl = append(rl, e)
-		}
-		d.lists[b] = rl
-		n := int64(c.n) + int64(en)
-		depth := max(c.depth, ed+1)
-		if int64(depth) > int64(d.lim.MaxDepth) {
-			return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
-		}
-		if n > d.maxN {
-			return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
-		}
-		c.n, c.depth = uint32(n), depth
-		return nil
-	}
-	ln, ld, ci := d.meta(i)
-	b, ok := d.stack[i].(building)
-	if !ok {
-		old, ok := d.stack[i].(term.List)
-		if !ok {
-			return d.errorAt(d.pos, "'&' needs a list under the top of the stack, found %s", d.stack[i].Kind())
-		}
-		// Consing onto a list from a register copies it; charge the
-		// copy to the frame, or "l 1 & l 1 & ..." with a long list in l
-		// would cost time and memory quadratic in the frame.
-		d.work += int64(len(old))
-		if d.work > int64(d.lim.MaxFrame) {
-			return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
-		}
-		j, err := d.newList(d.pos)
-		if err != nil {
-			return err
-		}
-		b = building(j)
-		d.open++
-		rl := d.lists[b]
-		for k := len(old) - 1; k >= 0; k-- {
-			if rl, err = d.appendElem(rl, old[k]); err != nil {
-				return err
-			}
-		}
-		d.lists[b] = rl
-		d.stack[i] = b
-	}
-	rl, err := d.appendElem(d.lists[b], e)
-	if err != nil {
-		return err
-	}
-	d.lists[b] = rl
-	n := int64(ln) + int64(en)
-	depth := max(ld, ed+1)
-	if int64(depth) > int64(d.lim.MaxDepth) {
-		return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
-	}
-	if n > d.maxN {
-		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
-	}
-	if ci >= 0 {
-		d.comps[ci].n, d.comps[ci].depth = uint32(n), depth
-		return nil
-	}
-	return d.addComp(comp{at: int32(i), n: uint32(n), depth: depth}, d.pos)
-}
-
-// appendElem appends e to the elements of a list under construction,
-// charging the frame for the growth. Like the stack, a large list grows
-// by a quarter.
-func (d *Decoder) appendElem(rl []term.Term, e term.Term) ([]term.Term, error) {
-	if c := cap(rl); len(rl) == c {
-		nc := max(2*c, 8)
-		if c >= 1024 {
-			nc = c + c/4
-		}
-		if err := d.charge(int64(nc-c)*termBytes, d.pos); err != nil {
-			return rl, err
-		}
-		nl := make([]term.Term, len(rl), nc)
-		copy(nl, rl)
-		rl = nl
-	}
-	return append(rl, e), nil
-}
 
 // startBinary handles '~' after a length: the length is the integer on top
 // of the stack. The limits are checked here, before any byte of the binary
@@ -1222,7 +760,7 @@ func (d *Decoder) endObject() (term.Term, error) {
 		d.marks = nil
 	}
 	if len(d.lists) > 64 {
-		d.lists, d.free = nil, nil
+		d.lists, d.builds = nil, nil
 	}
 	for i, l := range d.lists {
 		if cap(l) > keepSlots {
