@@ -43,7 +43,7 @@ func (cp *compiler) checkTypes() {
 	for _, name := range cp.order {
 		d := cp.origin[name].def
 		if d.Type != nil && !inh[d] {
-			cp.errorf(d.Pos, "uninhabited-type", "type %s() matches no term: it is defined only in terms of itself (give it an alternative that does not refer back to it)", name)
+			cp.reportf(d.Pos, CodeUninhabitedType, "type %s() matches no term: it is defined only in terms of itself (give it an alternative that does not refer back to it)", name)
 		}
 	}
 }
@@ -136,7 +136,7 @@ func (cp *compiler) warnUnused(c *Contract) {
 		if d.Imported || used[d] || d.Pos.File != cp.main {
 			continue
 		}
-		cp.warnf(d.Pos, "unused-type", "type %s() is defined but never used", name)
+		cp.reportf(d.Pos, CodeUnusedType, "type %s() is defined but never used", name)
 	}
 }
 
@@ -205,11 +205,11 @@ func (cp *compiler) warnStates(c *Contract, reach map[string]bool) {
 			continue
 		}
 		if !reach[st.Name] {
-			cp.warnf(st.Pos, "unreachable-state", "state %q is not reachable from the initial state %q", st.Name, c.Initial)
+			cp.reportf(st.Pos, CodeUnreachableState, "state %q is not reachable from the initial state %q", st.Name, c.Initial)
 			continue
 		}
 		if !st.Terminal && !canEnd[st.Name] {
-			cp.warnf(st.Pos, "no-terminal-path", "no terminal state can be reached from state %q: the conversation can never end by the contract (add a rule leading to stop)", st.Name)
+			cp.reportf(st.Pos, CodeNoTerminalPath, "no terminal state can be reached from state %q: the conversation can never end by the contract (add a rule leading to stop)", st.Name)
 		}
 	}
 }
@@ -240,7 +240,7 @@ func (cp *compiler) warnDeadEvents(c *Contract, reach map[string]bool) {
 		for i, s := range where[e] {
 			qs[i] = fmt.Sprintf("%q", s)
 		}
-		cp.warnf(e.Pos, "dead-event", "event %s (%s) can never be sent: it is declared only in %s, which the initial state %q never leads to",
+		cp.reportf(e.Pos, CodeDeadEvent, "event %s (%s) can never be sent: it is declared only in %s, which the initial state %q never leads to",
 			e.Type, e.Dir, plural(len(qs), "state ", "states ")+strings.Join(qs, ", "), c.Initial)
 	}
 }
@@ -265,7 +265,7 @@ func (cp *compiler) warnOverlaps(rules []*Rule, where string) {
 		keys := heads(r.In, 0)
 		for _, i := range idx.candidates(keys, j) {
 			if overlaps(rules[i].In, r.In) {
-				cp.warnf(r.Pos, "overlapping-rules", "in %s, request type %s overlaps request type %s of the rule at %s: a request matching both is checked against both rules",
+				cp.reportf(r.Pos, CodeOverlappingRules, "in %s, request type %s overlaps request type %s of the rule at %s: a request matching both is checked against both rules",
 					where, r.In, rules[i].In, rules[i].Pos)
 				break
 			}
@@ -283,7 +283,7 @@ func (cp *compiler) warnAmbiguous(r *Rule, state string) {
 			if a.Next == b.Next || !overlaps(a.Type, b.Type) {
 				continue
 			}
-			cp.warnf(b.Type.Position(), "ambiguous-reply", "in state %q, reply %s leading to %q overlaps reply %s leading to %q: a reply matching both leaves the session in either state",
+			cp.reportf(b.Type.Position(), CodeAmbiguousReply, "in state %q, reply %s leading to %q overlaps reply %s leading to %q: a reply matching both leaves the session in either state",
 				state, b.Type, b.Next, a.Type, a.Next)
 			break
 		}

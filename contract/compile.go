@@ -96,12 +96,10 @@ type compiler struct {
 	redefs     []redef
 }
 
-func (cp *compiler) errorf(p Pos, code, format string, args ...any) {
-	cp.diags = append(cp.diags, Diagnostic{Pos: p, Severity: Error, Code: code, Message: fmt.Sprintf(format, args...)})
-}
-
-func (cp *compiler) warnf(p Pos, code, format string, args ...any) {
-	cp.diags = append(cp.diags, Diagnostic{Pos: p, Severity: Warning, Code: code, Message: fmt.Sprintf(format, args...)})
+// reportf records a finding; its severity is its code's (codes.go).
+func (cp *compiler) reportf(p Pos, code Code, format string, args ...any) {
+	info, _ := code.Info()
+	cp.diags = append(cp.diags, Diagnostic{Pos: p, Severity: info.Severity, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
 func (cp *compiler) sorted() Diagnostics {
@@ -130,7 +128,7 @@ func (cp *compiler) pos(p grammar.Pos) Pos {
 func (cp *compiler) parse(filename string, src []byte) (*grammar.File, bool) {
 	f, errs := grammar.ParseAll(filename, src)
 	for _, ge := range errs {
-		cp.errorf(Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, "syntax", "%s", ge.Msg)
+		cp.reportf(Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, CodeSyntax, "%s", ge.Msg)
 	}
 	return f, len(errs) == 0
 }
@@ -152,7 +150,7 @@ func (cp *compiler) importFile(path string, at Pos) {
 				cp.ioErr = fmt.Errorf("reading types from %s: %w", path, err)
 			}
 		}
-		cp.errorf(at, "import", "cannot read types from %s: %v", path, unwrapPathError(err))
+		cp.reportf(at, CodeImport, "cannot read types from %s: %v", path, unwrapPathError(err))
 		return
 	}
 	f, ok := cp.parse(path, src)
@@ -212,9 +210,9 @@ func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotat
 	}
 	if IsReserved(name) {
 		if _, ok := predefKinds[name]; ok {
-			cp.errorf(at, "redefined-builtin", "type %s() is predefined and cannot be redefined (rename this type)", name)
+			cp.reportf(at, CodeRedefinedBuiltin, "type %s() is predefined and cannot be redefined (rename this type)", name)
 		} else {
-			cp.errorf(at, "redefined-builtin", "type %s() is built in as %s and cannot be redefined (use the built-in type or rename this one)", name, cp.types[name].Type)
+			cp.reportf(at, CodeRedefinedBuiltin, "type %s() is built in as %s and cannot be redefined (use the built-in type or rename this one)", name, cp.types[name].Type)
 		}
 		return
 	}
@@ -234,7 +232,7 @@ func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotat
 			cp.redefs = append(cp.redefs, redef{prev: prev, cur: src, bothImported: true})
 			return
 		default:
-			cp.errorf(at, "duplicate-type", "type %s() is already defined at %s", name, prev.nameAt)
+			cp.reportf(at, CodeDuplicateType, "type %s() is already defined at %s", name, prev.nameAt)
 			return
 		}
 	}
@@ -284,9 +282,9 @@ func (cp *compiler) compileTypes() {
 			continue
 		}
 		if r.bothImported {
-			cp.errorf(r.cur.nameAt, "duplicate-type", "type %s() is imported twice with different definitions (%s and %s)", r.cur.def.Name, r.prev.nameAt, r.cur.nameAt)
+			cp.reportf(r.cur.nameAt, CodeDuplicateType, "type %s() is imported twice with different definitions (%s and %s)", r.cur.def.Name, r.prev.nameAt, r.cur.nameAt)
 		} else {
-			cp.errorf(r.cur.nameAt, "duplicate-type", "type %s() is imported from %s with a different definition; an imported type may be defined again only with the same definition", r.cur.def.Name, r.prev.nameAt)
+			cp.reportf(r.cur.nameAt, CodeDuplicateType, "type %s() is imported from %s with a different definition; an imported type may be defined again only with the same definition", r.cur.def.Name, r.prev.nameAt)
 		}
 	}
 }
@@ -310,19 +308,19 @@ func (cp *compiler) atomText(text string, at grammar.Pos) (string, bool) {
 			// As in Erlang (and ubf), such a name is a variable, and
 			// contracts have none; taking it as an atom would silently
 			// match only that atom.
-			cp.errorf(cp.pos(at), "syntax", "%s is not an atom: a name starting with a capital letter or \"_\" is an Erlang variable, and contracts have none (quote it as '%s', or use a type such as term())", text, text)
+			cp.reportf(cp.pos(at), CodeSyntax, "%s is not an atom: a name starting with a capital letter or \"_\" is an Erlang variable, and contracts have none (quote it as '%s', or use a type such as term())", text, text)
 			return "", false
 		}
 		return text, true
 	}
 	t, err := term.Parse(text)
 	if err != nil {
-		cp.errorf(cp.pos(at), "syntax", "bad quoted atom %s: %v", text, termErr(err))
+		cp.reportf(cp.pos(at), CodeSyntax, "bad quoted atom %s: %v", text, termErr(err))
 		return "", false
 	}
 	a, ok := t.(term.Atom)
 	if !ok {
-		cp.errorf(cp.pos(at), "syntax", "bad quoted atom %s", text)
+		cp.reportf(cp.pos(at), CodeSyntax, "bad quoted atom %s", text)
 		return "", false
 	}
 	return string(a), true
@@ -331,12 +329,12 @@ func (cp *compiler) atomText(text string, at grammar.Pos) (string, bool) {
 func (cp *compiler) unquoteString(text string, at grammar.Pos) (string, bool) {
 	t, err := term.Parse(text)
 	if err != nil {
-		cp.errorf(cp.pos(at), "syntax", "bad string %s: %v", text, termErr(err))
+		cp.reportf(cp.pos(at), CodeSyntax, "bad string %s: %v", text, termErr(err))
 		return "", false
 	}
 	s, ok := t.(term.String)
 	if !ok {
-		cp.errorf(cp.pos(at), "syntax", "expected a string, found %s", text)
+		cp.reportf(cp.pos(at), CodeSyntax, "expected a string, found %s", text)
 		return "", false
 	}
 	return string(s), true
@@ -365,7 +363,7 @@ func (cp *compiler) typ(t *grammar.Type) Type {
 func (cp *compiler) literal(text string, at grammar.Pos, what string) Type {
 	v, err := term.Parse(text)
 	if err != nil {
-		cp.errorf(cp.pos(at), "syntax", "bad %s %s: %v", what, text, termErr(err))
+		cp.reportf(cp.pos(at), CodeSyntax, "bad %s %s: %v", what, text, termErr(err))
 		return &Literal{Value: term.Atom("?"), Pos: cp.pos(at)}
 	}
 	return &Literal{Value: v, Pos: cp.pos(at)}
@@ -374,12 +372,12 @@ func (cp *compiler) literal(text string, at grammar.Pos, what string) Type {
 func (cp *compiler) integer(text string, at grammar.Pos) *term.Integer {
 	v, err := term.Parse(text)
 	if err != nil {
-		cp.errorf(cp.pos(at), "syntax", "bad integer %s: %v", text, termErr(err))
+		cp.reportf(cp.pos(at), CodeSyntax, "bad integer %s: %v", text, termErr(err))
 		return nil
 	}
 	i, ok := v.(term.Integer)
 	if !ok {
-		cp.errorf(cp.pos(at), "syntax", "bad integer %s", text)
+		cp.reportf(cp.pos(at), CodeSyntax, "bad integer %s", text)
 		return nil
 	}
 	return &i
@@ -417,7 +415,7 @@ func (cp *compiler) prim(p *grammar.Prim) Type {
 			r.Hi = cp.integer(p.Range.Hi, p.Pos)
 		}
 		if r.Lo != nil && r.Hi != nil && r.Lo.Cmp(*r.Hi) > 0 {
-			cp.errorf(at, "empty-range", "range %s is empty: its start is greater than its end (write %s..%s)", r, r.Hi.Text(), r.Lo.Text())
+			cp.reportf(at, CodeEmptyRange, "range %s is empty: its start is greater than its end (write %s..%s)", r, r.Hi.Text(), r.Lo.Text())
 		}
 		return r
 	case p.OpenLo != nil:
@@ -435,14 +433,14 @@ func (cp *compiler) prim(p *grammar.Prim) Type {
 	case p.Binary != nil:
 		return cp.literal(*p.Binary, p.Pos, "binary")
 	}
-	cp.errorf(at, "syntax", "empty type")
+	cp.reportf(at, CodeSyntax, "empty type")
 	return &Predef{Kind: Any, Pos: at}
 }
 
 func (cp *compiler) list(l *grammar.List, at Pos) Type {
 	if l.Elem == nil {
 		if l.Plus || l.Opt || l.Bounds != nil {
-			cp.errorf(at, "empty-range", "[] is the empty list; it takes no length suffix (write [T]+ or [T]{n,m} with an element type)")
+			cp.reportf(at, CodeEmptyRange, "[] is the empty list; it takes no length suffix (write [T]+ or [T]{n,m} with an element type)")
 		}
 		return &Literal{Value: term.List{}, Pos: at}
 	}
@@ -458,14 +456,14 @@ func (cp *compiler) list(l *grammar.List, at Pos) Type {
 		num := func(s string) (int, bool) {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 0 {
-				cp.errorf(bat, "empty-range", "list length %s must be a non-negative decimal integer", s)
+				cp.reportf(bat, CodeEmptyRange, "list length %s must be a non-negative decimal integer", s)
 				return 0, false
 			}
 			return n, true
 		}
 		switch {
 		case b.Min == "" && b.Max == "":
-			cp.errorf(bat, "empty-range", "list length bounds need a number: write {n}, {n,}, {,m} or {n,m}")
+			cp.reportf(bat, CodeEmptyRange, "list length bounds need a number: write {n}, {n,}, {,m} or {n,m}")
 		case !b.Comma:
 			if n, ok := num(b.Min); ok {
 				lt.Min, lt.Max = n, n
@@ -482,7 +480,7 @@ func (cp *compiler) list(l *grammar.List, at Pos) Type {
 				}
 			}
 			if lt.Max >= 0 && lt.Min > lt.Max {
-				cp.errorf(bat, "empty-range", "list length bounds {%d,%d} are empty: the minimum is greater than the maximum", lt.Min, lt.Max)
+				cp.reportf(bat, CodeEmptyRange, "list length bounds {%d,%d} are empty: the minimum is greater than the maximum", lt.Min, lt.Max)
 			}
 		}
 	}
@@ -497,14 +495,14 @@ func (cp *compiler) record(r *grammar.Record, ext bool, at Pos) Type {
 		fname, _ := cp.atomText(f.Name.Text, f.Name.Pos)
 		fat := cp.pos(f.Name.Pos)
 		if prev, ok := seen[fname]; ok {
-			cp.errorf(fat, "duplicate-field", "field %s of record #%s is already defined at %s", fname, name, prev)
+			cp.reportf(fat, CodeDuplicateField, "field %s of record #%s is already defined at %s", fname, name, prev)
 		}
 		seen[fname] = fat
 		fld := Field{Name: fname, Type: cp.typ(f.Type)}
 		if f.Default != nil {
 			v, ok := cp.constant(f.Default)
 			if !ok {
-				cp.errorf(cp.pos(f.Default.Pos), "bad-default", "the default of field %s must be a constant (an atom, number, string, binary, [] or a tuple of constants)", fname)
+				cp.reportf(cp.pos(f.Default.Pos), CodeBadDefault, "the default of field %s must be a constant (an atom, number, string, binary, [] or a tuple of constants)", fname)
 			}
 			fld.Default = v
 		}
@@ -547,7 +545,7 @@ func (cp *compiler) mapType(m *grammar.Map, at Pos) Type {
 		eat := cp.pos(e.Pos)
 		if e.Open {
 			if i != len(m.Entries)-1 {
-				cp.errorf(eat, "syntax", "\"..\" must be the last entry of a map type")
+				cp.reportf(eat, CodeSyntax, "\"..\" must be the last entry of a map type")
 			}
 			mt.Open = true
 			continue
@@ -569,7 +567,7 @@ func (cp *compiler) mapType(m *grammar.Map, at Pos) Type {
 		}
 		k := keyName(key)
 		if prev, ok := seen[k]; ok {
-			cp.errorf(eat, "duplicate-field", "map key %s is already given at %s", key, prev)
+			cp.reportf(eat, CodeDuplicateField, "map key %s is already given at %s", key, prev)
 		}
 		seen[k] = eat
 		mt.Fields = append(mt.Fields, MapField{Key: key, Required: e.Op == ":=", Value: cp.typ(e.Value)})
@@ -609,7 +607,7 @@ func (cp *compiler) call(c *grammar.Call, at Pos) Type {
 			}
 			bit, known := attrByName[an]
 			if !known || allowedAttrs[kind]&bit == 0 {
-				cp.errorf(cp.pos(a.Pos), "bad-attribute", "%s", badAttrMessage(name, kind, an, known))
+				cp.reportf(cp.pos(a.Pos), CodeBadAttribute, "%s", badAttrMessage(name, kind, an, known))
 				continue
 			}
 			pd.Attrs |= bit
@@ -620,7 +618,7 @@ func (cp *compiler) call(c *grammar.Call, at Pos) Type {
 		return pd
 	}
 	if len(c.Attrs) > 0 {
-		cp.errorf(cp.pos(c.Attrs[0].Pos), "bad-attribute", "type %s() takes no attributes; only predefined types such as atom(ascii) or binary(nonempty) do", name)
+		cp.reportf(cp.pos(c.Attrs[0].Pos), CodeBadAttribute, "type %s() takes no attributes; only predefined types such as atom(ascii) or binary(nonempty) do", name)
 	}
 	ref := &Ref{Name: name, Optional: c.Optional, Pos: at}
 	cp.refs = append(cp.refs, ref)
@@ -655,7 +653,7 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 			if key != "import" {
 				at := cp.pos(d.Meta.Pos)
 				if prev, ok := metaAt[key]; ok {
-					cp.errorf(at, "duplicate-declaration", "+%s is already given at %s", d.Meta.Key, prev)
+					cp.reportf(at, CodeDuplicateDeclaration, "+%s is already given at %s", d.Meta.Key, prev)
 					continue
 				}
 				metaAt[key] = at
@@ -765,14 +763,14 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 				if _, ok := c.StateIndex[o.Next]; ok || o.Next == "" {
 					continue // "" is a name already reported as not an atom
 				}
-				if cp.reported(o.Pos, "unknown-state") {
+				if cp.reported(o.Pos, CodeUnknownState) {
 					continue
 				}
 				msg := fmt.Sprintf("state %q is not defined", o.Next)
 				if s := suggest(o.Next, names); s != "" {
 					msg += fmt.Sprintf(" (did you mean %s?)", s)
 				}
-				cp.errorf(o.Pos, "unknown-state", "%s", msg)
+				cp.reportf(o.Pos, CodeUnknownState, "%s", msg)
 			}
 		}
 	}
@@ -784,7 +782,7 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 			if s := suggest(opts.Initial, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", s)
 			}
-			cp.errorf(Pos{File: filename}, "unknown-state", "%s", msg)
+			cp.reportf(Pos{File: filename}, CodeUnknownState, "%s", msg)
 		}
 		c.Initial = opts.Initial
 	case c.StateIndex["start"] != nil:
@@ -795,7 +793,7 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 	return c
 }
 
-func (cp *compiler) reported(p Pos, code string) bool {
+func (cp *compiler) reported(p Pos, code Code) bool {
 	for _, d := range cp.diags {
 		if d.Pos == p && d.Code == code {
 			return true
@@ -822,14 +820,14 @@ func (cp *compiler) resolveLate() {
 			ref.Def = def
 			continue
 		}
-		if cp.reported(ref.Pos, "unknown-type") {
+		if cp.reported(ref.Pos, CodeUnknownType) {
 			continue
 		}
 		msg := fmt.Sprintf("type %s() is not defined", ref.Name)
 		if s := suggest(ref.Name, cp.typeNames()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s()?)", s)
 		}
-		cp.errorf(ref.Pos, "unknown-type", "%s", msg)
+		cp.reportf(ref.Pos, CodeUnknownType, "%s", msg)
 	}
 }
 
@@ -867,12 +865,12 @@ func (cp *compiler) defineState(n *grammar.Name, section bool) *State {
 	}
 	at := cp.pos(n.Pos)
 	if name == StopState {
-		cp.errorf(at, "duplicate-state", "state stop is built in and terminal: it cannot have rules or events")
+		cp.reportf(at, CodeDuplicateState, "state stop is built in and terminal: it cannot have rules or events")
 		return nil
 	}
 	if info, ok := cp.states[name]; ok {
 		if section && info.section {
-			cp.errorf(at, "duplicate-state", "state %q is already defined at %s", name, info.state.Pos)
+			cp.reportf(at, CodeDuplicateState, "state %q is already defined at %s", name, info.state.Pos)
 		}
 		info.section = info.section || section
 		return info.state
@@ -894,7 +892,7 @@ func (cp *compiler) proplistWithAttrs(c *grammar.Call, at Pos) Type {
 		}
 		if an != "nonempty" {
 			_, known := attrByName[an]
-			cp.errorf(cp.pos(a.Pos), "bad-attribute", "%s", badAttrMessage("proplist", ListT, an, known))
+			cp.reportf(cp.pos(a.Pos), CodeBadAttribute, "%s", badAttrMessage("proplist", ListT, an, known))
 			continue
 		}
 		lt.Min = 1

@@ -28,7 +28,7 @@ func Format(filename string, src []byte) ([]byte, Diagnostics) {
 	if len(errs) > 0 {
 		var ds Diagnostics
 		for _, ge := range errs {
-			ds = append(ds, Diagnostic{Pos: Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, Severity: Error, Code: "syntax", Message: ge.Msg})
+			ds = append(ds, Diagnostic{Pos: Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, Severity: Error, Code: CodeSyntax, Message: ge.Msg})
 		}
 		return nil, ds
 	}

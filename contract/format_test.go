@@ -117,7 +117,7 @@ func commentTexts(t *testing.T, name string, src []byte) []string {
 func codes(ds Diagnostics) string {
 	var cs []string
 	for _, d := range ds {
-		cs = append(cs, d.Code)
+		cs = append(cs, string(d.Code))
 	}
 	sort.Strings(cs)
 	return strings.Join(cs, ",")

@@ -23,7 +23,7 @@ func (s Severity) String() string {
 type Diagnostic struct {
 	Pos      Pos
 	Severity Severity
-	Code     string // stable identifier, e.g. "unknown-state"
+	Code     Code // stable identifier, e.g. CodeUnknownState
 	Message  string
 }
 

@@ -10,7 +10,8 @@
 //
 // # Findings
 //
-// Every finding has a stable code. Errors (the contract is refused):
+// Every finding has a stable code (a Code; Codes documents each one).
+// Errors (the contract is refused):
 // "syntax", "import" (an unreadable --types file or +import),
 // "duplicate-type", "duplicate-state" (a second +STATE section, or rules
 // on the built-in stop state), "duplicate-field" (record field or map

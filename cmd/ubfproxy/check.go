@@ -80,15 +80,22 @@ usage errors and files that cannot be read.`,
 // finding is one diagnostic as check reports it; the JSON field names are
 // part of the CLI's interface.
 type finding struct {
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Column   int    `json:"column"`
-	Severity string `json:"severity"`
-	Code     string `json:"code"`
-	Message  string `json:"message"`
+	File     string        `json:"file"`
+	Line     int           `json:"line"`
+	Column   int           `json:"column"`
+	Severity string        `json:"severity"`
+	Code     contract.Code `json:"code"`
+	Message  string        `json:"message"`
 }
 
 func (f finding) isError() bool { return f.Severity == contract.Error.String() }
+
+func (f finding) severity() contract.Severity {
+	if f.isError() {
+		return contract.Error
+	}
+	return contract.Warning
+}
 
 func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []string) error {
 	switch f.format {
@@ -204,11 +211,8 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 func (f finding) text() string {
 	d := contract.Diagnostic{
 		Pos:      contract.Pos{File: f.File, Line: f.Line, Column: f.Column},
-		Severity: contract.Error,
+		Severity: f.severity(),
 		Message:  f.Message,
-	}
-	if !f.isError() {
-		d.Severity = contract.Warning
 	}
 	return d.Error()
 }

@@ -161,6 +161,9 @@ func TestCheckSARIF(t *testing.T) {
 						ShortDescription struct {
 							Text string `json:"text"`
 						} `json:"shortDescription"`
+						Help struct {
+							Text string `json:"text"`
+						} `json:"help"`
 					} `json:"rules"`
 				} `json:"driver"`
 			} `json:"tool"`
@@ -198,8 +201,8 @@ func TestCheckSARIF(t *testing.T) {
 	}
 	rules := map[string]int{}
 	for i, rule := range d.Rules {
-		if rule.ID == "" || rule.ShortDescription.Text == "" {
-			t.Errorf("rule %d = %+v: empty id or description", i, rule)
+		if rule.ID == "" || rule.ShortDescription.Text == "" || rule.Help.Text == "" {
+			t.Errorf("rule %d = %+v: empty id, description or help", i, rule)
 		}
 		rules[rule.ID] = i
 	}

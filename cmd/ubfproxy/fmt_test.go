@@ -230,7 +230,7 @@ func modelFingerprint(c *contract.Contract) string {
 func diagCodes(ds contract.Diagnostics) string {
 	var out []string
 	for _, d := range ds {
-		out = append(out, d.Severity.String()+":"+d.Code)
+		out = append(out, d.Severity.String()+":"+string(d.Code))
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")

@@ -5,13 +5,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ubfproxy/ubfproxy/contract"
 )
 
 // SARIF 2.1.0 output of check, the subset GitHub code scanning and other
-// SARIF viewers read: one run, the tool with one rule per diagnostic code,
+// SARIF viewers read: one run, the tool with one rule per diagnostic code
+// (contract.Codes: description, help and default level),
 // one result per finding with its physical location.
 //
 // Reference: https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html
@@ -58,6 +60,7 @@ type sarifRule struct {
 	ID                   string        `json:"id"`
 	Name                 string        `json:"name"`
 	ShortDescription     sarifMessage  `json:"shortDescription"`
+	Help                 sarifMessage  `json:"help"`
 	HelpURI              string        `json:"helpUri"`
 	DefaultConfiguration sarifRuleConf `json:"defaultConfiguration"`
 }
@@ -120,28 +123,18 @@ func writeSARIF(w io.Writer, findings []finding, complete bool) error {
 	}
 	run := &log.Runs[0]
 
-	// Rules in order of code, so that the output does not depend on the
-	// order of findings.
-	levels := make(map[string]string)
-	for _, f := range findings {
-		if f.isError() || levels[f.Code] == "" {
-			levels[f.Code] = sarifLevel(f)
-		}
-	}
-	codes := make([]string, 0, len(levels))
-	for code := range levels {
-		codes = append(codes, code)
-	}
-	slices.Sort(codes)
-	index := make(map[string]int, len(codes))
-	for i, code := range codes {
-		index[code] = i
+	// Every code the compiler reports is a rule, in the order of
+	// contract.Codes, so that rule indexes do not depend on the findings.
+	index := make(map[contract.Code]int)
+	for i, ci := range contract.Codes() {
+		index[ci.Code] = i
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
-			ID:                   code,
-			Name:                 ruleName(code),
-			ShortDescription:     sarifMessage{Text: ruleDescription(code)},
+			ID:                   string(ci.Code),
+			Name:                 ruleName(string(ci.Code)),
+			ShortDescription:     sarifMessage{Text: ci.Short},
+			Help:                 sarifMessage{Text: ci.Help},
 			HelpURI:              projectURI + "#ubfproxy-check",
-			DefaultConfiguration: sarifRuleConf{Level: levels[code]},
+			DefaultConfiguration: sarifRuleConf{Level: sarifLevel(ci.Severity)},
 		})
 	}
 
@@ -155,9 +148,9 @@ func writeSARIF(w io.Writer, findings []finding, complete bool) error {
 			}
 		}
 		run.Results = append(run.Results, sarifResult{
-			RuleID:    f.Code,
+			RuleID:    string(f.Code),
 			RuleIndex: index[f.Code],
-			Level:     sarifLevel(f),
+			Level:     sarifLevel(f.severity()),
 			Message:   sarifMessage{Text: f.Message},
 			Locations: []sarifLocation{{PhysicalLocation: loc}},
 		})
@@ -165,8 +158,8 @@ func writeSARIF(w io.Writer, findings []finding, complete bool) error {
 	return writeJSON(w, log)
 }
 
-func sarifLevel(f finding) string {
-	if f.isError() {
+func sarifLevel(s contract.Severity) string {
+	if s == contract.Error {
 		return "error"
 	}
 	return "warning"
@@ -176,22 +169,12 @@ func sarifLevel(f finding) string {
 // SARIF viewers show ("UnknownState").
 func ruleName(code string) string {
 	var b strings.Builder
-	for _, part := range strings.FieldsFunc(code, func(r rune) bool { return r == '-' || r == '_' || r == ' ' }) {
+	for _, part := range strings.Split(code, "-") {
 		r, size := utf8.DecodeRuneInString(part)
 		b.WriteString(strings.ToUpper(string(r)))
 		b.WriteString(part[size:])
 	}
 	return b.String()
-}
-
-// ruleDescription turns a code into a sentence ("unknown state").
-func ruleDescription(code string) string {
-	s := strings.NewReplacer("-", " ", "_", " ").Replace(code)
-	if s == "" {
-		return "finding"
-	}
-	r, size := utf8.DecodeRuneInString(s)
-	return strings.ToUpper(string(r)) + s[size:]
 }
 
 // artifactLocation names a file as SARIF wants it: a URI relative to the
