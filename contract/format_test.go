@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/grammar"
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
 
 // fixtures lists every contract under testdata with the --types files it
@@ -91,7 +92,7 @@ func TestFormatGolden(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", f, diags)
 		}
-		checkGolden(t, strings.TrimSuffix(f, ".con")+".golden", out)
+		golden.Check(t, strings.TrimSuffix(f, ".con")+".golden", out)
 	}
 }
 

@@ -1,33 +1,12 @@
 package contract
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// checkGolden compares got with the golden file, or rewrites it with
-// -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
 
 // TestFindingsGolden compiles one contract per finding under
 // testdata/errors and compares the text users see with the golden file.
@@ -50,7 +29,7 @@ func TestFindingsGolden(t *testing.T) {
 				b.WriteString(d.Error())
 				b.WriteString("\n")
 			}
-			checkGolden(t, strings.TrimSuffix(f, ".con")+".golden", []byte(b.String()))
+			golden.Check(t, strings.TrimSuffix(f, ".con")+".golden", []byte(b.String()))
 			code := expectedCode(name)
 			found := false
 			for _, d := range diags {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
 
 func TestGraphGolden(t *testing.T) {
@@ -26,8 +28,8 @@ func TestGraphGolden(t *testing.T) {
 		if err := WriteMermaid(&mmd, c); err != nil {
 			t.Fatal(err)
 		}
-		checkGolden(t, base+".dot.golden", dot.Bytes())
-		checkGolden(t, base+".mmd.golden", mmd.Bytes())
+		golden.Check(t, base+".dot.golden", dot.Bytes())
+		golden.Check(t, base+".mmd.golden", mmd.Bytes())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
 
 const checkData = "testdata/check"
@@ -51,7 +52,7 @@ func TestCheckGolden(t *testing.T) {
 			if res.code != tt.code {
 				t.Errorf("exit status %d, want %d\n%s", res.code, tt.code, res)
 			}
-			checkGolden(t, filepath.Join(checkData, tt.name+".golden"), res.String())
+			golden.Check(t, filepath.Join(checkData, tt.name+".golden"), []byte(res.String()))
 		})
 	}
 }

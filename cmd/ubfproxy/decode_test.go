@@ -2,26 +2,21 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 	"github.com/ubfproxy/ubfproxy/term"
 )
 
 // The golden files under testdata/decode and testdata/encode record the
 // exit status, standard output and standard error of one command line
-// reading one input file. Rewrite them after an intended change with
+// reading one input file. Rewrite them after an intended change
+// (internal/golden) with
 //
 //	go test ./cmd/ubfproxy/ -run 'Decode|Encode' -update
-
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
 
 type codecCase struct {
 	name  string // golden file testdata/<cmd>/<name>.golden
@@ -33,7 +28,6 @@ type codecCase struct {
 // with the golden file.
 func runCodecGolden(t *testing.T, cmd string, cases []codecCase) {
 	t.Helper()
-	update := flag.Lookup("update").Value.String() == "true"
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join("testdata", cmd, c.input))
@@ -44,20 +38,7 @@ func runCodecGolden(t *testing.T, cmd string, cases []codecCase) {
 			code := run(append([]string{cmd}, c.args...), bytes.NewReader(in), &stdout, &stderr)
 			got := "$ ubfproxy " + cmd + " " + strings.Join(c.args, " ") + " < " + c.input + "\nexit " +
 				string(rune('0'+code)) + "\n-- stdout --\n" + stdout.String() + "-- stderr --\n" + stderr.String()
-			golden := filepath.Join("testdata", cmd, c.name+".golden")
-			if update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s:\n--- got ---\n%s--- want ---\n%s", golden, got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", cmd, c.name+".golden"), []byte(got))
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
 
 const fmtData = "testdata/fmt"
@@ -41,7 +42,7 @@ func TestFmtGolden(t *testing.T) {
 			if res.code != tt.code {
 				t.Errorf("exit status %d, want %d\n%s", res.code, tt.code, res)
 			}
-			checkGolden(t, filepath.Join(fmtData, tt.name+".golden"), res.String())
+			golden.Check(t, filepath.Join(fmtData, tt.name+".golden"), []byte(res.String()))
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
 
 const graphData = "testdata/graph"
@@ -32,7 +34,7 @@ func TestGraphGolden(t *testing.T) {
 			if res.code != tt.code {
 				t.Errorf("exit status %d, want %d\n%s", res.code, tt.code, res)
 			}
-			checkGolden(t, filepath.Join(graphData, tt.name+".golden"), res.String())
+			golden.Check(t, filepath.Join(graphData, tt.name+".golden"), []byte(res.String()))
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 	"github.com/ubfproxy/ubfproxy/term"
 )
 
@@ -64,7 +65,7 @@ func TestReplayGolden(t *testing.T) {
 			if res.code != tc.code {
 				t.Errorf("exit %d, want %d\n%s", res.code, tc.code, res)
 			}
-			checkGolden(t, rp(tc.name+".golden"), res.String())
+			golden.Check(t, rp(tc.name+".golden"), []byte(res.String()))
 		})
 	}
 }
