@@ -133,7 +133,7 @@ func writeSARIF(w io.Writer, findings []finding, complete bool) error {
 			Name:                 ruleName(string(ci.Code)),
 			ShortDescription:     sarifMessage{Text: ci.Short},
 			Help:                 sarifMessage{Text: ci.Help},
-			HelpURI:              projectURI + "#ubfproxy-check",
+			HelpURI:              helpURI(ci.Code),
 			DefaultConfiguration: sarifRuleConf{Level: sarifLevel(ci.Severity)},
 		})
 	}
@@ -175,6 +175,12 @@ func ruleName(code string) string {
 		b.WriteString(part[size:])
 	}
 	return b.String()
+}
+
+// helpURI is the page of the repository's documentation that explains a
+// code: what it means, an example, how to fix or allow it.
+func helpURI(code contract.Code) string {
+	return projectURI + "/blob/main/docs/codes/" + url.PathEscape(string(code)) + ".md"
 }
 
 // artifactLocation names a file as SARIF wants it: a URI relative to the
