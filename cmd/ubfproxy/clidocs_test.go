@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra/doc"
+
+	"github.com/ubfproxy/ubfproxy/internal/golden"
 )
 
 // cliDocs is where the CLI reference lives, relative to this package.
@@ -23,7 +25,7 @@ func TestCLIDocs(t *testing.T) {
 	if err := generateCLIDocs(dir); err != nil {
 		t.Fatal(err)
 	}
-	if updateGolden() {
+	if golden.Updating() {
 		if err := os.RemoveAll(cliDocs); err != nil {
 			t.Fatal(err)
 		}
