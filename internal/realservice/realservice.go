@@ -1,14 +1,16 @@
 // Package realservice starts the real services the tests check the wire
-// formats and the proxy against — redis-server and Python's aiosmtpd — on a
-// free loopback port, for the duration of one test. A test that needs a
-// service whose program is not installed is skipped with a message naming
-// the Debian package; .ci/run installs them, so CI never skips.
+// formats and the proxy against — redis-server, Python's aiosmtpd, ngircd,
+// memcached, vsftpd and dovecot's POP3 server — on a free loopback port,
+// each with its own temporary configuration and directories, for the
+// duration of one test. A test that needs a service whose program is not
+// installed is skipped with a message naming the Debian package; .ci/run
+// installs them, so CI never skips. It also holds the bare clients the
+// tests talk to those services with.
 package realservice
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -62,20 +64,24 @@ func Redis(tb testing.TB, password string) string {
 // the test ends.
 func SMTP(tb testing.TB) (string, *Output) {
 	tb.Helper()
-	python := ""
-	// Debian's python3 first: python3-aiosmtpd installs there, while a
-	// python3 earlier on PATH (pyenv) may lack it.
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import aiosmtpd").Run() == nil {
-			python = p
-			break
-		}
-	}
+	python := pythonWith("aiosmtpd")
 	if python == "" {
 		tb.Skip("no python3 with aiosmtpd (Debian package python3-aiosmtpd); skipping the test against a real SMTP server")
 	}
 	addr := freeAddr(tb)
 	return addr, start(tb, "aiosmtpd", addr, 15*time.Second, python, "-m", "aiosmtpd", "-n", "-l", addr)
+}
+
+// pythonWith returns a python3 that can import module, or "" if none can.
+// Debian's python3 comes first: Debian's python3-* packages install there,
+// while a python3 earlier on PATH (pyenv) may lack them.
+func pythonWith(module string) string {
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import "+module).Run() == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
@@ -95,6 +101,9 @@ func start(tb testing.TB, name, addr string, wait time.Duration, bin string, arg
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
+	// Servers that fork a process per connection (vsftpd, dovecot) are
+	// stopped with all their children, not only the listener.
+	ownGroup(cmd)
 	out := &Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -126,85 +135,8 @@ func waitListening(addr string, wait time.Duration) error {
 	}
 }
 
-// RESPConn is a bare Redis protocol client for tests: it writes commands as
-// given and reads until it has seen what it waits for, so that a test can
-// pipeline, send what no client library would, and see the bytes as sent.
-type RESPConn struct {
-	tb  testing.TB
-	c   net.Conn
-	got []byte
-}
-
-// DialRESP connects to addr; the connection is closed when the test ends.
-func DialRESP(tb testing.TB, addr string) *RESPConn {
-	tb.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	return &RESPConn{tb: tb, c: c}
-}
-
-// Command encodes a command as a RESP array of bulk strings.
-func Command(args ...string) string {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return b.String()
-}
-
-// Send writes s as it is.
-func (c *RESPConn) Send(s string) {
-	c.tb.Helper()
-	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.c.Write([]byte(s)); err != nil {
-		c.tb.Fatal(err)
-	}
-}
-
-// Await reads until the bytes received so far contain want n times.
-func (c *RESPConn) Await(want string, n int) {
-	c.tb.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 64<<10)
-	for bytes.Count(c.got, []byte(want)) < n {
-		k, err := c.c.Read(buf)
-		c.got = append(c.got, buf[:k]...)
-		if err != nil {
-			c.tb.Fatalf("waiting for %d× %q: %v; got %q", n, want, err, c.got)
-		}
-	}
-}
-
-// Quit sends QUIT, waits for its +OK and closes the connection.
-func (c *RESPConn) Quit() {
-	c.tb.Helper()
-	c.Send(Command("QUIT"))
-	c.Await("+OK\r\n", bytes.Count(c.got, []byte("+OK\r\n"))+1)
-	c.c.Close()
-}
-
-// Close closes the connection.
-func (c *RESPConn) Close() { c.c.Close() }
-
-// Closed waits until the peer closes the connection and returns everything
-// received; it fails the test if the connection is still open after 10 s.
-func (c *RESPConn) Closed() string {
-	c.tb.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 4096)
-	for {
-		k, err := c.c.Read(buf)
-		c.got = append(c.got, buf[:k]...)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				c.tb.Fatalf("connection still open after 10s; got %q", c.got)
-			}
-			return string(c.got)
-		}
-	}
+// portOf returns the port of a host:port address.
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
