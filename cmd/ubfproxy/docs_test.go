@@ -15,6 +15,9 @@ import (
 	"unicode"
 
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/golden"
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // The pages under docs/ quote example files and show commands with their
@@ -511,5 +514,36 @@ func TestDocsSARIFHelp(t *testing.T) {
 		if _, err := os.Stat(page); err != nil {
 			t.Errorf("rule %s: %v", rule.ID, err)
 		}
+	}
+}
+
+// TestDocsErrorReplies keeps the error replies the wire pages show true:
+// docs/examples/wires/<wire>/error-reply.<ext> is what that wire sends for
+// two typical violations, one by each side (rewrite with -update).
+func TestDocsErrorReplies(t *testing.T) {
+	t.Chdir(repoRoot)
+	expected := []string{"{read_line, fileHandle()}", "{close, fileHandle()}", "{rewind, fileHandle()}", "info"}
+	violations := []wrappers.Violation{{
+		Side:        wrappers.Client,
+		Message:     term.MustParse(`{read_line, "7"}`),
+		States:      []string{"ready"},
+		Expected:    expected,
+		Explanation: `element 2 of {read_line, "7"}: expected fileHandle() = integer(), got "7"`,
+	}, {
+		Side:        wrappers.Server,
+		Message:     term.MustParse(`{ok, "7"}`),
+		Request:     term.MustParse(`{open, "notes.txt", read}`),
+		States:      []string{"start"},
+		Expected:    []string{"{ok, fileHandle()}", "{error, string()}"},
+		Explanation: `element 2 of {ok, "7"}: expected fileHandle() = integer(), got "7"`,
+	}}
+	for _, file := range []string{"ubf/error-reply.ubf", "json/error-reply.ndjson", "resp/error-reply.resp"} {
+		name, _, _ := strings.Cut(file, "/")
+		sess := proxyWires[name].NewSession(wrappers.Options{})
+		var got []byte
+		for _, v := range violations {
+			got = append(got, sess.ErrorReply(v)...)
+		}
+		golden.Check(t, filepath.Join(docsRoot, "examples", "wires", file), got)
 	}
 }
