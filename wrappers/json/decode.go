@@ -11,6 +11,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/carve"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
@@ -19,18 +20,11 @@ import (
 // buffer for the lines it reads, so a line may arrive in any number of
 // reads.
 type Decoder struct {
-	r      io.Reader
-	lim    wrappers.Limits
+	// rd holds the lines: rd.Start is the first byte of the current
+	// line, rd.Pos where to look for its end next.
+	rd     bufread.Reader
 	fields func(string) []string
-
-	buf   []byte
-	start int   // first byte of the current line in buf
-	pos   int   // where to look for the end of the line next
-	end   int   // end of the buffered data
-	base  int64 // stream offset of buf[0]
-	eof   bool
-	rerr  error
-	err   error // sticky
+	err    error // sticky
 
 	p       parser
 	strs    intern.Cache[term.Term]     // short strings (object keys mostly)
@@ -42,19 +36,16 @@ type Decoder struct {
 }
 
 const (
-	initialBuffer = 4096
-	readChunk     = 4096
-	maxInternLen  = 32
-	cacheSize     = 512
-	keepBuffer    = 64 << 10 // a larger buffer is dropped between lines
-	keepScratch   = 4096     // and so is larger scratch
+	maxInternLen = 32
+	cacheSize    = 512
+	keepScratch  = 4096 // larger scratch is dropped between lines
 )
 
 // NewDecoder returns a decoder reading newline-delimited JSON from r within
 // opts.Limits (zero limits take their defaults). opts.RecordFields, when
 // set, orders the fields of {"$R": name, ...} objects.
 func NewDecoder(r io.Reader, opts wrappers.Options) *Decoder {
-	d := &Decoder{r: r, lim: opts.Limits.WithDefaults(), fields: opts.RecordFields,
+	d := &Decoder{rd: bufread.New(r, opts.Limits.WithDefaults(), "json"), fields: opts.RecordFields,
 		strs: intern.New[term.Term](cacheSize, maxInternLen), atoms: intern.New[term.Term](cacheSize, maxInternLen)}
 	d.p.d = d
 	return d
@@ -70,14 +61,8 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 	if d.err != nil {
 		return nil, nil, d.err
 	}
-	if d.start == d.end && d.start > 0 {
-		d.base += int64(d.start)
-		d.start, d.pos, d.end = 0, 0, 0
-		if cap(d.buf) > keepBuffer {
-			// One long line should not pin its buffer for the life of
-			// the connection.
-			d.buf = nil
-		}
+	rd := &d.rd
+	if rd.Pos == rd.End {
 		if cap(d.elems) > keepScratch {
 			d.elems = nil
 		}
@@ -85,42 +70,37 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 			d.entries = nil
 		}
 	}
+	rd.Begin()
 	for {
-		if i := bytes.IndexByte(d.buf[d.pos:d.end], '\n'); i >= 0 {
-			lineEnd := d.pos + i + 1
-			if lineEnd-d.start > d.lim.MaxFrame {
-				return nil, nil, d.fail(d.limitAt(d.start+d.lim.MaxFrame, "line longer than %d bytes", d.lim.MaxFrame))
+		if i := bytes.IndexByte(rd.Buf[rd.Pos:rd.End], '\n'); i >= 0 {
+			lineEnd := rd.Pos + i + 1
+			if lineEnd-rd.Start > rd.Lim.MaxFrame {
+				return nil, nil, d.fail(d.limitAt(rd.Start+rd.Lim.MaxFrame, "line longer than %d bytes", rd.Lim.MaxFrame))
 			}
-			raw = d.buf[d.start:lineEnd]
-			t, err := d.parseLine(d.start, d.pos+i)
+			t, err := d.parseLine(rd.Start, rd.Pos+i)
 			if err != nil {
 				return nil, nil, d.fail(err)
 			}
-			d.start, d.pos = lineEnd, lineEnd
-			return t, raw, nil
+			rd.Pos = lineEnd
+			return t, rd.Raw(), nil
 		}
-		d.pos = d.end
-		if d.end-d.start > d.lim.MaxFrame {
-			return nil, nil, d.fail(d.limitAt(d.start+d.lim.MaxFrame, "line longer than %d bytes", d.lim.MaxFrame))
+		rd.Pos = rd.End
+		if rd.End-rd.Start > rd.Lim.MaxFrame {
+			return nil, nil, d.fail(d.limitAt(rd.Start+rd.Lim.MaxFrame, "line longer than %d bytes", rd.Lim.MaxFrame))
 		}
-		if d.rerr != nil {
-			return nil, nil, d.fail(d.rerr)
-		}
-		if d.eof {
-			if d.start == d.end {
+		if err := rd.Err(); err == io.EOF {
+			if rd.Start == rd.End {
 				return nil, nil, d.fail(io.EOF)
 			}
-			raw = d.buf[d.start:d.end]
-			t, err := d.parseLine(d.start, d.end)
+			t, err := d.parseLine(rd.Start, rd.End)
 			if err != nil {
 				return nil, nil, d.fail(err)
 			}
-			d.start, d.pos = d.end, d.end
-			return t, raw, nil
+			return t, rd.Raw(), nil
+		} else if err != nil {
+			return nil, nil, d.fail(fmt.Errorf("json: reading: %w", err))
 		}
-		if err := d.fill(); err != nil {
-			return nil, nil, d.fail(err)
-		}
+		_ = rd.Fill() // its error is rd.Err(), handled above once the bytes before it are used
 	}
 }
 
@@ -129,57 +109,19 @@ func (d *Decoder) fail(err error) error {
 	return err
 }
 
-func (d *Decoder) fill() error {
-	if d.end == len(d.buf) {
-		if d.start > 0 {
-			n := copy(d.buf, d.buf[d.start:d.end])
-			d.base += int64(d.start)
-			d.pos -= d.start
-			d.start = 0
-			d.end = n
-		}
-		if d.end == len(d.buf) {
-			size := 2 * len(d.buf)
-			if size < initialBuffer {
-				size = initialBuffer
-			}
-			if ceiling := d.lim.MaxFrame + readChunk; size > ceiling {
-				size = ceiling
-			}
-			nb := make([]byte, size)
-			copy(nb, d.buf[:d.end])
-			d.buf = nb
-		}
-	}
-	for tries := 0; tries < 100; tries++ {
-		n, err := d.r.Read(d.buf[d.end:])
-		d.end += n
-		if err == io.EOF {
-			d.eof = true
-		} else if err != nil {
-			d.rerr = fmt.Errorf("json: reading: %w", err)
-		}
-		if n > 0 || err != nil {
-			return nil
-		}
-	}
-	d.rerr = fmt.Errorf("json: reading: %w", io.ErrNoProgress)
-	return nil
-}
-
 func (d *Decoder) errorAt(i int, format string, args ...any) error {
-	return &wrappers.FrameError{Offset: d.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+	return d.rd.ErrAt(d.rd.Offset(i), format, args...)
 }
 
 func (d *Decoder) limitAt(i int, format string, args ...any) error {
-	return &wrappers.FrameError{Offset: d.base + int64(i), Msg: fmt.Sprintf(format, args...), Limit: true}
+	return d.rd.LimitAt(d.rd.Offset(i), format, args...)
 }
 
 // parseLine reads the value in buf[from:to] (to is the newline or the end
 // of the stream); nil for a blank line.
 func (d *Decoder) parseLine(from, to int) (term.Term, error) {
 	p := &d.p
-	p.b = d.buf[:to]
+	p.b = d.rd.Buf[:to]
 	p.i = from
 	p.skipSpace()
 	if p.i == to {
@@ -200,15 +142,15 @@ func (d *Decoder) parseLine(from, to int) (term.Term, error) {
 // newlines included) within the limits of opts.
 func Decode(b []byte, opts wrappers.Options) (term.Term, error) {
 	d := NewDecoder(nil, opts)
-	d.buf, d.end, d.eof = b, len(b), true
+	d.rd = bufread.Bytes(b, d.rd.Lim, "json")
 	p := &d.p
 	p.b = b
 	p.skipSpaceNL()
 	if p.i == len(b) {
 		return nil, d.errorAt(p.i, "no JSON value in the input")
 	}
-	if len(b) > d.lim.MaxFrame {
-		return nil, d.limitAt(d.lim.MaxFrame, "input longer than %d bytes", d.lim.MaxFrame)
+	if len(b) > d.rd.Lim.MaxFrame {
+		return nil, d.limitAt(d.rd.Lim.MaxFrame, "input longer than %d bytes", d.rd.Lim.MaxFrame)
 	}
 	t, err := p.value(0)
 	if err != nil {
@@ -346,8 +288,8 @@ func (p *parser) str() ([]byte, error) {
 	for i := start; i < len(b); i++ {
 		c := b[i]
 		if c == '"' {
-			if i-start > p.d.lim.MaxBinary {
-				return nil, p.d.limitAt(open, "string longer than %d bytes", p.d.lim.MaxBinary)
+			if i-start > p.d.rd.Lim.MaxBinary {
+				return nil, p.d.limitAt(open, "string longer than %d bytes", p.d.rd.Lim.MaxBinary)
 			}
 			p.i = i + 1
 			return b[start:i], nil
@@ -369,8 +311,8 @@ func (p *parser) strSlow(open, start int) ([]byte, error) {
 		switch {
 		case c == '"':
 			p.i++
-			if len(out) > p.d.lim.MaxBinary {
-				return nil, p.d.limitAt(open, "string longer than %d bytes", p.d.lim.MaxBinary)
+			if len(out) > p.d.rd.Lim.MaxBinary {
+				return nil, p.d.limitAt(open, "string longer than %d bytes", p.d.rd.Lim.MaxBinary)
 			}
 			return out, nil
 		case c < 0x20:
@@ -521,8 +463,8 @@ func (p *parser) number() (term.Term, error) {
 		}
 		return term.Int(v), nil
 	}
-	if nd > p.d.lim.MaxIntDigits {
-		return nil, p.d.limitAt(start, "integer longer than %d digits", p.d.lim.MaxIntDigits)
+	if nd > p.d.rd.Lim.MaxIntDigits {
+		return nil, p.d.limitAt(start, "integer longer than %d digits", p.d.rd.Lim.MaxIntDigits)
 	}
 	v, ok := term.ParseInteger(string(b[start:i]))
 	if !ok {
@@ -532,8 +474,8 @@ func (p *parser) number() (term.Term, error) {
 }
 
 func (p *parser) array(depth int) (term.Term, error) {
-	if depth > p.d.lim.MaxDepth {
-		return nil, p.d.limitAt(p.i, "values nested more than %d deep", p.d.lim.MaxDepth)
+	if depth > p.d.rd.Lim.MaxDepth {
+		return nil, p.d.limitAt(p.i, "values nested more than %d deep", p.d.rd.Lim.MaxDepth)
 	}
 	p.i++
 	p.skipSpace()
@@ -572,8 +514,8 @@ func (p *parser) array(depth int) (term.Term, error) {
 }
 
 func (p *parser) object(depth int) (term.Term, error) {
-	if depth > p.d.lim.MaxDepth {
-		return nil, p.d.limitAt(p.i, "values nested more than %d deep", p.d.lim.MaxDepth)
+	if depth > p.d.rd.Lim.MaxDepth {
+		return nil, p.d.limitAt(p.i, "values nested more than %d deep", p.d.rd.Lim.MaxDepth)
 	}
 	open := p.i
 	p.i++

@@ -35,8 +35,8 @@ func FuzzJSONDecode(f *testing.F) {
 		var raw []byte
 		for {
 			tm, b, err := d.Frame()
-			if cap(d.buf) > lim.Limits.MaxFrame+readChunk {
-				t.Fatalf("buffer of %d bytes, beyond the limit", cap(d.buf))
+			if cap(d.rd.Buf) > lim.Limits.MaxFrame+4096 {
+				t.Fatalf("buffer of %d bytes, beyond the limit", cap(d.rd.Buf))
 			}
 			if err == io.EOF {
 				if !bytes.Equal(raw, data) {

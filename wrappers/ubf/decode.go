@@ -9,6 +9,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/carve"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
@@ -21,16 +22,10 @@ import (
 // decoded object and its bytes. The decoders of a Session classify them as
 // UBF(C) messages.
 type Decoder struct {
-	r   io.Reader
-	lim wrappers.Limits
-
-	buf   []byte
-	start int   // first byte of the current frame in buf
-	pos   int   // next byte to scan
-	end   int   // end of the buffered data
-	base  int64 // stream offset of buf[0]
-	rerr  error // a read error other than io.EOF, reported once buffered data is used
-	err   error // sticky error: the stream cannot be read further
+	// rd holds the frame: rd.Start is its first byte, rd.Pos the next
+	// byte to scan.
+	rd  bufread.Reader
+	err error // sticky error: the stream cannot be read further
 
 	// lexer state, kept across reads (the small fields together: an
 	// idle decoder's size counts)
@@ -38,8 +33,7 @@ type Decoder struct {
 	quote   byte  // the closing byte in modeQuoted
 	hasEsc  bool  // a backslash was seen in the current quoted token
 	started bool  // the frame holds something other than separators and comments
-	eof     bool  // the reader returned io.EOF
-	tok     int   // first byte of the current token in buf
+	tok     int   // first byte of the current token in rd.Buf
 	binLeft int   // bytes of the binary still expected (modeBinary)
 	work    int64 // list elements copied in this frame to cons onto lists from registers
 
@@ -67,8 +61,6 @@ type Decoder struct {
 	// current frame has cost so far, and it may reach allow before the
 	// budget, which grows with the bytes of the frame, is computed again.
 	mem, allow int64
-	floor      int64 // the budget of a frame before its first byte
-	maxN       int64 // bound on the expanded size of a term: MaxFrame, at most 2^32-1
 }
 
 // regValue is a term stored in a register, with its expanded size and
@@ -88,10 +80,7 @@ const (
 )
 
 const (
-	initialBuffer   = 4096
-	readChunk       = 4096
-	keepBuffer      = 64 << 10 // a larger buffer is dropped between frames
-	keepSlots       = 1024     // and so is larger scratch
+	keepSlots       = 1024 // larger scratch is dropped between frames
 	maxCachedAtom   = 64
 	maxCachedString = 32
 
@@ -111,26 +100,30 @@ const (
 // NewDecoder returns a decoder reading UBF(A) from r within the limits l
 // (zero limits take their defaults).
 func NewDecoder(r io.Reader, l wrappers.Limits) *Decoder {
-	d := &Decoder{r: r, lim: l.WithDefaults(),
+	d := &Decoder{rd: bufread.New(r, l.WithDefaults(), "ubf"),
 		atoms: intern.New[term.Term](cacheSize, maxCachedAtom), strs: intern.New[term.Term](cacheSize, maxCachedString)}
-	d.maxN = min(int64(d.lim.MaxFrame), math.MaxUint32)
-	d.floor = d.budget(0)
-	d.allow = d.floor
+	d.allow = d.floor()
 	return d
 }
+
+// maxN bounds the expanded size of a term: MaxFrame, at most 2^32-1.
+func (d *Decoder) maxN() int64 { return min(int64(d.rd.Lim.MaxFrame), math.MaxUint32) }
+
+// floor is the budget of a frame before its first byte.
+func (d *Decoder) floor() int64 { return min(memFloor, int64(d.rd.Lim.MaxFrameMemory)) }
 
 // budget is the memory a frame may cost once b bytes of it were read: it
 // grows linearly from memFloor (or MaxFrameMemory, if less) at the start
 // of a frame to MaxFrameMemory at MaxFrame bytes.
 func (d *Decoder) budget(b int64) int64 {
-	lim := int64(d.lim.MaxFrameMemory)
+	lim := int64(d.rd.Lim.MaxFrameMemory)
 	floor := min(memFloor, lim)
 	return min(lim, floor+int64(d.perByte()*float64(b)))
 }
 
 // perByte is the memory a frame may cost per byte beyond the floor.
 func (d *Decoder) perByte() float64 {
-	return float64(int64(d.lim.MaxFrameMemory)-min(memFloor, int64(d.lim.MaxFrameMemory))) / float64(d.lim.MaxFrame)
+	return float64(int64(d.rd.Lim.MaxFrameMemory)-min(memFloor, int64(d.rd.Lim.MaxFrameMemory))) / float64(d.rd.Lim.MaxFrame)
 }
 
 // charge adds k bytes to the memory the frame costs, and refuses the
@@ -147,14 +140,14 @@ func (d *Decoder) charge(k int64, at int) error {
 // overBudget computes the budget again for the bytes read so far, and
 // refuses the frame if it is still over.
 func (d *Decoder) overBudget(at int) error {
-	b := max(int64(at-d.start), 0)
+	b := max(int64(at-d.rd.Start), 0)
 	d.allow = d.budget(b)
 	if d.mem <= d.allow {
 		return nil
 	}
 	return d.limitAt(at, "decoding the frame takes more than %d bytes of memory after %d bytes of it "+
 		"(MaxFrameMemory %d: %.3g bytes per byte of the frame plus %d)",
-		d.allow, b, d.lim.MaxFrameMemory, d.perByte(), min(memFloor, d.lim.MaxFrameMemory))
+		d.allow, b, d.rd.Lim.MaxFrameMemory, d.perByte(), min(memFloor, d.rd.Lim.MaxFrameMemory))
 }
 
 // Frame returns the next object and every byte consumed for it (the
@@ -168,17 +161,7 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 	if d.err != nil {
 		return nil, nil, d.err
 	}
-	if d.start == d.end && d.start > 0 && d.mode == modeNormal && !d.started {
-		// The previous frame used up the buffer: start at its beginning
-		// again so reads fill it from the front.
-		d.base += int64(d.start)
-		d.start, d.pos, d.end = 0, 0, 0
-		if cap(d.buf) > keepBuffer {
-			// One big frame should not pin its buffer for the life of
-			// the connection.
-			d.buf = nil
-		}
-	}
+	d.rd.Begin() // between frames: the mode is normal, and nothing is started
 	for {
 		t, done, err := d.scan()
 		if err != nil {
@@ -186,11 +169,9 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 			return nil, nil, err
 		}
 		if done {
-			raw = d.buf[d.start:d.pos]
-			d.start = d.pos
-			return t, raw, nil
+			return t, d.rd.Raw(), nil
 		}
-		if d.eof || d.rerr != nil {
+		if d.rd.Err() != nil {
 			return d.atEnd()
 		}
 		if err := d.fill(); err != nil {
@@ -202,30 +183,29 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 
 // atEnd handles the end of the input with the current frame incomplete.
 func (d *Decoder) atEnd() (term.Term, []byte, error) {
-	if d.rerr != nil {
-		d.err = d.rerr
+	if err := d.rd.Err(); err != io.EOF {
+		d.err = fmt.Errorf("ubf: reading: %w", err)
 		return nil, nil, d.err
 	}
-	if d.mode == modeNormal && d.pos < d.end {
+	if d.mode == modeNormal && d.rd.Pos < d.rd.End {
 		// Only a '>' waits for the byte after it.
-		d.err = d.errorAt(d.pos, "stream ended after '>' without a register name")
+		d.err = d.errorAt(d.rd.Pos, "stream ended after '>' without a register name")
 		return nil, nil, d.err
 	}
 	if !d.started && d.mode == modeNormal {
-		if d.start == d.end {
+		if d.rd.Start == d.rd.End {
 			d.err = io.EOF
 			return nil, nil, io.EOF
 		}
-		raw := d.buf[d.start:d.end]
-		d.start, d.pos = d.end, d.end
-		return nil, raw, nil
+		d.rd.Pos = d.rd.End
+		return nil, d.rd.Raw(), nil
 	}
 	var what string
 	switch d.mode {
 	case modeQuoted:
-		what = "inside " + quotedName(d.quote) + " opened at byte " + strconv.FormatInt(d.base+int64(d.tok-1), 10)
+		what = "inside " + quotedName(d.quote) + " opened at byte " + strconv.FormatInt(d.rd.Offset(d.tok-1), 10)
 	case modeBinary, modeTilde:
-		what = "inside a binary opened at byte " + strconv.FormatInt(d.base+int64(d.tok-1), 10)
+		what = "inside a binary opened at byte " + strconv.FormatInt(d.rd.Offset(d.tok-1), 10)
 	default:
 		if len(d.marks) > 0 {
 			what = fmt.Sprintf("with %d tuple(s) still open", len(d.marks))
@@ -233,7 +213,7 @@ func (d *Decoder) atEnd() (term.Term, []byte, error) {
 			what = "before the '$' that ends the object"
 		}
 	}
-	d.err = d.errorAt(d.end, "stream ended %s", what)
+	d.err = d.errorAt(d.rd.End, "stream ended %s", what)
 	return nil, nil, d.err
 }
 
@@ -249,78 +229,42 @@ func quotedName(q byte) string {
 	return "a tag"
 }
 
-// fill reads more input, making room in the buffer first. It refuses to
-// hold more than one frame's limit.
+// fill reads more input, keeping d.tok on its byte. It refuses to hold
+// more than one frame's limit.
 func (d *Decoder) fill() error {
-	if d.end == len(d.buf) {
-		if d.start > 0 {
-			n := copy(d.buf, d.buf[d.start:d.end])
-			shift := d.start
-			d.base += int64(shift)
-			d.start = 0
-			d.pos -= shift
-			d.tok -= shift
-			d.end = n
-		}
-		if d.end == len(d.buf) {
-			if d.end-d.start > d.lim.MaxFrame {
-				return d.limitAt(d.end, "frame longer than %d bytes", d.lim.MaxFrame)
-			}
-			size := 2 * len(d.buf)
-			if size < initialBuffer {
-				size = initialBuffer
-			}
-			if ceiling := d.lim.MaxFrame + readChunk; size > ceiling {
-				size = ceiling
-			}
-			if size <= d.end {
-				return d.limitAt(d.end, "frame longer than %d bytes", d.lim.MaxFrame)
-			}
-			nb := make([]byte, size)
-			copy(nb, d.buf[:d.end])
-			d.buf = nb
-		}
+	if d.rd.End-d.rd.Start > d.rd.Lim.MaxFrame {
+		return d.limitAt(d.rd.Start+d.rd.Lim.MaxFrame, "frame longer than %d bytes", d.rd.Lim.MaxFrame)
 	}
-	for tries := 0; tries < 100; tries++ {
-		n, err := d.r.Read(d.buf[d.end:])
-		d.end += n
-		if err == io.EOF {
-			d.eof = true
-		} else if err != nil {
-			d.rerr = fmt.Errorf("ubf: reading: %w", err)
-		}
-		if n > 0 || err != nil {
-			return nil
-		}
-	}
-	d.rerr = fmt.Errorf("ubf: reading: %w", io.ErrNoProgress)
+	tok := d.tok - d.rd.Start
+	_ = d.rd.Fill() // its error is d.rd.Err(), handled once the bytes before it are used
+	d.tok = d.rd.Start + tok
 	return nil
 }
 
 func (d *Decoder) errorAt(i int, format string, args ...any) error {
-	return &wrappers.FrameError{Offset: d.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+	return d.rd.ErrAt(d.rd.Offset(i), format, args...)
 }
 
 func (d *Decoder) limitAt(i int, format string, args ...any) error {
-	return &wrappers.FrameError{Offset: d.base + int64(i), Msg: fmt.Sprintf(format, args...), Limit: true}
+	return d.rd.LimitAt(d.rd.Offset(i), format, args...)
 }
 
 // scan runs the UBF(A) machine over the buffered bytes. It returns done
 // when a '$' completed an object; otherwise it has consumed everything it
 // can and needs more input.
 func (d *Decoder) scan() (term.Term, bool, error) {
-	buf := d.buf[:d.end]
-	for d.pos < len(buf) {
+	buf := d.rd.Buf[:d.rd.End]
+	for d.rd.Pos < len(buf) {
 		switch d.mode {
 		case modeInt:
-			i := d.pos
+			i := d.rd.Pos
 			for i < len(buf) && buf[i] >= '0' && buf[i] <= '9' {
 				i++
 			}
-			if i-d.tok > d.lim.MaxIntDigits+1 {
-				return nil, false, d.limitAt(d.tok, "integer longer than %d digits", d.lim.MaxIntDigits)
+			if i-d.tok > d.rd.Lim.MaxIntDigits+1 {
+				return nil, false, d.limitAt(d.tok, "integer longer than %d digits", d.rd.Lim.MaxIntDigits)
 			}
-			d.pos = i
+			d.rd.Pos = i
 			if i == len(buf) {
 				return nil, false, nil
 			}
@@ -330,7 +274,7 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			d.mode = modeNormal
 			continue
 		case modeQuoted:
-			i := d.pos
+			i := d.rd.Pos
 			q := d.quote
 			// Most quoted text has no backslash: find the closing quote
 			// with the vectorised search, then go byte by byte only if a
@@ -355,85 +299,85 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 				}
 				i++
 			}
-			if i-d.tok > d.lim.MaxBinary && q != '%' {
-				return nil, false, d.limitAt(d.tok-1, "%s longer than %d bytes", quotedName(q), d.lim.MaxBinary)
+			if i-d.tok > d.rd.Lim.MaxBinary && q != '%' {
+				return nil, false, d.limitAt(d.tok-1, "%s longer than %d bytes", quotedName(q), d.rd.Lim.MaxBinary)
 			}
-			d.pos = i
+			d.rd.Pos = i
 			if i >= len(buf) || buf[i] != q {
 				return nil, false, nil
 			}
 			if err := d.endQuoted(buf[d.tok:i]); err != nil {
 				return nil, false, err
 			}
-			d.pos = i + 1
+			d.rd.Pos = i + 1
 			d.mode = modeNormal
 			continue
 		case modeBinary:
-			if len(buf)-d.pos < d.binLeft {
-				d.binLeft -= len(buf) - d.pos
-				d.pos = len(buf)
+			if len(buf)-d.rd.Pos < d.binLeft {
+				d.binLeft -= len(buf) - d.rd.Pos
+				d.rd.Pos = len(buf)
 				return nil, false, nil
 			}
-			d.pos += d.binLeft
+			d.rd.Pos += d.binLeft
 			d.binLeft = 0
 			d.mode = modeTilde
 			continue
 		case modeTilde:
-			if buf[d.pos] != '~' {
-				return nil, false, d.errorAt(d.pos, "binary of %d bytes opened at byte %d is not closed by '~' (found %s)", d.pos-d.tok, d.base+int64(d.tok-1), describeByte(buf[d.pos]))
+			if buf[d.rd.Pos] != '~' {
+				return nil, false, d.errorAt(d.rd.Pos, "binary of %d bytes opened at byte %d is not closed by '~' (found %s)", d.rd.Pos-d.tok, d.rd.Offset(d.tok-1), describeByte(buf[d.rd.Pos]))
 			}
 			var b term.Term = emptyBinary
-			if d.pos > d.tok {
-				if err := d.charge(sliceBytes+int64(d.pos-d.tok), d.pos); err != nil {
+			if d.rd.Pos > d.tok {
+				if err := d.charge(sliceBytes+int64(d.rd.Pos-d.tok), d.rd.Pos); err != nil {
 					return nil, false, err
 				}
-				b = term.Binary(bytes.Clone(buf[d.tok:d.pos]))
+				b = term.Binary(bytes.Clone(buf[d.tok:d.rd.Pos]))
 			}
-			if err := d.push(b, sizeOf(d.pos-d.tok), 0, d.tok-1); err != nil {
+			if err := d.push(b, sizeOf(d.rd.Pos-d.tok), 0, d.tok-1); err != nil {
 				return nil, false, err
 			}
-			d.pos++
+			d.rd.Pos++
 			d.mode = modeNormal
 			continue
 		}
 
-		c := buf[d.pos]
+		c := buf[d.rd.Pos]
 		switch c {
 		case ' ', '\n', '\r', '\t', ',':
-			d.pos++
+			d.rd.Pos++
 		case '{':
-			if len(d.marks) >= d.lim.MaxDepth {
-				return nil, false, d.limitAt(d.pos, "tuples nested more than %d deep", d.lim.MaxDepth)
+			if len(d.marks) >= d.rd.Lim.MaxDepth {
+				return nil, false, d.limitAt(d.rd.Pos, "tuples nested more than %d deep", d.rd.Lim.MaxDepth)
 			}
 			d.started = true
 			if len(d.marks) == cap(d.marks) {
-				if err := d.charge(8*int64(max(cap(d.marks), 8)), d.pos); err != nil {
+				if err := d.charge(8*int64(max(cap(d.marks), 8)), d.rd.Pos); err != nil {
 					return nil, false, err
 				}
 			}
 			d.marks = append(d.marks, len(d.stack))
-			d.pos++
+			d.rd.Pos++
 		case '}':
 			if len(d.marks) == 0 {
-				return nil, false, d.errorAt(d.pos, "'}' closes no tuple")
+				return nil, false, d.errorAt(d.rd.Pos, "'}' closes no tuple")
 			}
 			if err := d.closeTuple(); err != nil {
 				return nil, false, err
 			}
-			d.pos++
+			d.rd.Pos++
 		case '#':
 			d.started = true
 			// An empty list costs nothing but its stack item: it
 			// becomes a list under construction at its first '&'.
-			if err := d.push(emptyList, 1, 1, d.pos); err != nil {
+			if err := d.push(emptyList, 1, 1, d.rd.Pos); err != nil {
 				return nil, false, err
 			}
-			d.pos++
+			d.rd.Pos++
 		case '&':
 			if err := d.cons(); err != nil {
 				return nil, false, err
 			}
-			d.pos++
+			d.rd.Pos++
 		case '"', '\'', '%', '`':
 			if c != '%' {
 				d.started = true
@@ -441,40 +385,40 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			d.mode = modeQuoted
 			d.quote = c
 			d.hasEsc = false
-			d.pos++
-			d.tok = d.pos
+			d.rd.Pos++
+			d.tok = d.rd.Pos
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			d.started = true
 			d.mode = modeInt
-			d.tok = d.pos
-			d.pos++
+			d.tok = d.rd.Pos
+			d.rd.Pos++
 		case '~':
 			if err := d.startBinary(); err != nil {
 				return nil, false, err
 			}
 		case '>':
-			if d.pos+1 == len(buf) {
+			if d.rd.Pos+1 == len(buf) {
 				return nil, false, nil
 			}
-			if err := d.store(buf[d.pos+1]); err != nil {
+			if err := d.store(buf[d.rd.Pos+1]); err != nil {
 				return nil, false, err
 			}
-			d.pos += 2
+			d.rd.Pos += 2
 		case '$':
 			t, err := d.endObject()
 			if err != nil {
 				return nil, false, err
 			}
-			d.pos++
+			d.rd.Pos++
 			// Take the separators that end the line with this frame, so
 			// that a frame written as "X$\n" is forwarded whole.
 		trailing:
-			for d.pos < len(buf) {
-				switch buf[d.pos] {
+			for d.rd.Pos < len(buf) {
+				switch buf[d.rd.Pos] {
 				case ' ', '\t', '\r', ',':
-					d.pos++
+					d.rd.Pos++
 				case '\n':
-					d.pos++
+					d.rd.Pos++
 					break trailing
 				default:
 					break trailing
@@ -483,21 +427,21 @@ func (d *Decoder) scan() (term.Term, bool, error) {
 			return t, true, nil
 		default:
 			if c < 0x20 || c == 0x7f {
-				return nil, false, d.errorAt(d.pos, "unexpected control character %s", describeByte(c))
+				return nil, false, d.errorAt(d.rd.Pos, "unexpected control character %s", describeByte(c))
 			}
 			if d.regs == nil || d.regs[c] == 0 {
 				hint := ""
 				if c == '.' {
 					hint = "; UBF(A) has no floats"
 				}
-				return nil, false, d.errorAt(d.pos, "register %s is not set in this frame%s", describeByte(c), hint)
+				return nil, false, d.errorAt(d.rd.Pos, "register %s is not set in this frame%s", describeByte(c), hint)
 			}
 			d.started = true
 			r := &d.regVals[d.regs[c]-1]
-			if err := d.push(r.t, r.n, r.depth, d.pos); err != nil {
+			if err := d.push(r.t, r.n, r.depth, d.rd.Pos); err != nil {
 				return nil, false, err
 			}
-			d.pos++
+			d.rd.Pos++
 		}
 	}
 	return nil, false, nil
@@ -610,11 +554,11 @@ func (d *Decoder) endQuoted(s []byte) error {
 	}
 	x, xn, xd := d.pop()
 	n := int64(xn) + int64(len(s)) + 3
-	if n > d.maxN {
-		return d.limitAt(at, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	if n > d.maxN() {
+		return d.limitAt(at, "object expands to more than %d bytes through registers", d.rd.Lim.MaxFrame)
 	}
-	if int64(xd)+1 > int64(d.lim.MaxDepth) {
-		return d.limitAt(at, "terms nested more than %d deep", d.lim.MaxDepth)
+	if int64(xd)+1 > int64(d.rd.Lim.MaxDepth) {
+		return d.limitAt(at, "terms nested more than %d deep", d.rd.Lim.MaxDepth)
 	}
 	return d.push(term.Tuple{typeAtom, term.String(s), x}, uint32(n), xd+1, at)
 }
@@ -666,7 +610,7 @@ const cacheSize = 128
 // of the stack. The limits are checked here, before any byte of the binary
 // is buffered.
 func (d *Decoder) startBinary() error {
-	at := d.pos
+	at := d.rd.Pos
 	if len(d.stack) == d.frameBottom() {
 		return d.errorAt(at, "'~' is not preceded by a binary's length")
 	}
@@ -677,16 +621,16 @@ func (d *Decoder) startBinary() error {
 	if i.Sign() < 0 {
 		return d.errorAt(at, "binary length %s is negative", i.Text())
 	}
-	if !i.IsInt64() || i.Int64() > int64(d.lim.MaxBinary) {
-		return d.limitAt(at, "binary of %s bytes is longer than the limit of %d", i.Text(), d.lim.MaxBinary)
+	if !i.IsInt64() || i.Int64() > int64(d.rd.Lim.MaxBinary) {
+		return d.limitAt(at, "binary of %s bytes is longer than the limit of %d", i.Text(), d.rd.Lim.MaxBinary)
 	}
 	n := int(i.Int64())
-	if int64(at-d.start)+int64(n)+2 > int64(d.lim.MaxFrame) {
-		return d.limitAt(at, "binary of %d bytes makes the frame longer than %d bytes", n, d.lim.MaxFrame)
+	if int64(at-d.rd.Start)+int64(n)+2 > int64(d.rd.Lim.MaxFrame) {
+		return d.limitAt(at, "binary of %d bytes makes the frame longer than %d bytes", n, d.rd.Lim.MaxFrame)
 	}
 	d.pop()
-	d.pos++
-	d.tok = d.pos
+	d.rd.Pos++
+	d.tok = d.rd.Pos
 	d.binLeft = n
 	d.mode = modeBinary
 	return nil
@@ -695,10 +639,10 @@ func (d *Decoder) startBinary() error {
 // store implements '>C': the top of the stack goes into register C.
 func (d *Decoder) store(key byte) error {
 	if key < 0x20 || key == 0x7f {
-		return d.errorAt(d.pos+1, "register name is the control character %s", describeByte(key))
+		return d.errorAt(d.rd.Pos+1, "register name is the control character %s", describeByte(key))
 	}
 	if len(d.stack) == d.frameBottom() {
-		return d.errorAt(d.pos, "'>' stores into register %s but there is nothing to store", describeByte(key))
+		return d.errorAt(d.rd.Pos, "'>' stores into register %s but there is nothing to store", describeByte(key))
 	}
 	if err := d.finishTop(); err != nil {
 		return err
@@ -720,13 +664,13 @@ func (d *Decoder) store(key byte) error {
 // endObject handles '$': exactly one object must be on the stack.
 func (d *Decoder) endObject() (term.Term, error) {
 	if len(d.marks) > 0 {
-		return nil, d.errorAt(d.pos, "'$' inside a tuple (%d still open)", len(d.marks))
+		return nil, d.errorAt(d.rd.Pos, "'$' inside a tuple (%d still open)", len(d.marks))
 	}
 	if len(d.stack) != 1 {
-		return nil, d.errorAt(d.pos, "'$' needs exactly one object on the stack, found %d", len(d.stack))
+		return nil, d.errorAt(d.rd.Pos, "'$' needs exactly one object on the stack, found %d", len(d.stack))
 	}
-	if d.pos-d.start > d.lim.MaxFrame {
-		return nil, d.limitAt(d.pos, "frame longer than %d bytes", d.lim.MaxFrame)
+	if d.rd.Pos-d.rd.Start > d.rd.Lim.MaxFrame {
+		return nil, d.limitAt(d.rd.Pos, "frame longer than %d bytes", d.rd.Lim.MaxFrame)
 	}
 	if err := d.finishTop(); err != nil {
 		return nil, err
@@ -748,7 +692,7 @@ func (d *Decoder) endObject() (term.Term, error) {
 	d.started = false
 	d.work = 0
 	d.mem = 0
-	d.allow = d.floor
+	d.allow = d.floor()
 	// Every list is finished now; let the scratch of a big object go.
 	if cap(d.stack) > keepSlots {
 		d.stack = nil
@@ -774,10 +718,10 @@ func (d *Decoder) endObject() (term.Term, error) {
 // separators and comments may follow it) within the limits l.
 func Decode(b []byte, l wrappers.Limits) (term.Term, error) {
 	d := NewDecoder(nil, l)
-	d.buf, d.end, d.eof = b, len(b), true
+	d.rd = bufread.Bytes(b, d.rd.Lim, "ubf")
 	var t term.Term
 	for {
-		at := d.base + int64(d.start)
+		at := d.rd.Off()
 		t2, _, err := d.Frame()
 		if err == io.EOF {
 			break

@@ -37,8 +37,8 @@ func FuzzUBFDecode(f *testing.F) {
 		var raw []byte
 		for {
 			tm, b, err := d.Frame()
-			if cap(d.buf) > lim.MaxFrame+readChunk {
-				t.Fatalf("buffer of %d bytes, beyond the limit", cap(d.buf))
+			if cap(d.rd.Buf) > lim.MaxFrame+4096 {
+				t.Fatalf("buffer of %d bytes, beyond the limit", cap(d.rd.Buf))
 			}
 			if err == io.EOF {
 				if !bytes.Equal(raw, data) {

@@ -23,6 +23,9 @@ import (
 // limits (MaxFrameMemory is 8 times MaxFrame).
 const memPerByte = 8
 
+// readChunk bounds what the read buffer holds past the bytes of a frame.
+const readChunk = 4096
+
 func heldWhileDecoding(input []byte, lim wrappers.Limits) (held int64, terms int, err error) {
 	var before, after runtime.MemStats
 	runtime.GC()

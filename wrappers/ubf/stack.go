@@ -70,8 +70,8 @@ func (d *Decoder) push(t term.Term, n, depth uint32, at int) error {
 }
 
 func (d *Decoder) pushSlow(t term.Term, n, depth uint32, at int) error {
-	if int64(n) > d.maxN {
-		return d.limitAt(at, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	if int64(n) > d.maxN() {
+		return d.limitAt(at, "object expands to more than %d bytes through registers", d.rd.Lim.MaxFrame)
 	}
 	d.started = true
 	if len(d.stack) == cap(d.stack) {
@@ -187,7 +187,7 @@ func (d *Decoder) finishTopList() error {
 // term.List in place; the caller takes it off d.builds.
 func (d *Decoder) finishList(k int) error {
 	rl := d.lists[k]
-	if err := d.charge(sliceBytes+int64(len(rl))*termBytes, d.pos); err != nil {
+	if err := d.charge(sliceBytes+int64(len(rl))*termBytes, d.rd.Pos); err != nil {
 		return err
 	}
 	l := term.List(d.elems.Cut(len(rl), elemsBlock))
@@ -238,7 +238,7 @@ func (d *Decoder) closeTuple() error {
 	n, depth := int64(1), uint32(1)
 	t := emptyTuple
 	if len(elems) > 0 {
-		if err := d.charge(sliceBytes+int64(len(elems))*termBytes, d.pos); err != nil {
+		if err := d.charge(sliceBytes+int64(len(elems))*termBytes, d.rd.Pos); err != nil {
 			return err
 		}
 		tu := term.Tuple(d.elems.Cut(len(elems), elemsBlock))
@@ -264,11 +264,11 @@ func (d *Decoder) closeTuple() error {
 	clear(elems)
 	d.stack = d.stack[:m]
 	d.comps = d.comps[:ci]
-	if int64(depth) > int64(d.lim.MaxDepth) {
-		return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
+	if int64(depth) > int64(d.rd.Lim.MaxDepth) {
+		return d.limitAt(d.rd.Pos, "terms nested more than %d deep", d.rd.Lim.MaxDepth)
 	}
-	if n > d.maxN {
-		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	if n > d.maxN() {
+		return d.limitAt(d.rd.Pos, "object expands to more than %d bytes through registers", d.rd.Lim.MaxFrame)
 	}
 	if len(d.stack) < cap(d.stack) && len(d.comps) < cap(d.comps) {
 		// The tuple's elements were just taken off: there is room.
@@ -278,7 +278,7 @@ func (d *Decoder) closeTuple() error {
 		d.stack = append(d.stack, t)
 		return nil
 	}
-	return d.push(t, uint32(n), depth, d.pos)
+	return d.push(t, uint32(n), depth, d.rd.Pos)
 }
 
 // closeMixed fills tu with the elements of a tuple, stack items m and up,
@@ -318,7 +318,7 @@ func (d *Decoder) closeMixed(tu term.Tuple, elems []term.Term, m, ci int) (n int
 // list under it (lists are written last element first).
 func (d *Decoder) cons() error {
 	if len(d.stack)-d.frameBottom() < 2 {
-		return d.errorAt(d.pos, "'&' needs an element on top of a list, but the stack holds %d item(s) here", len(d.stack)-d.frameBottom())
+		return d.errorAt(d.rd.Pos, "'&' needs an element on top of a list, but the stack holds %d item(s) here", len(d.stack)-d.frameBottom())
 	}
 	if err := d.finishTop(); err != nil {
 		return err
@@ -342,11 +342,11 @@ func (d *Decoder) cons() error {
 		d.lists[k] = rl
 		n := int64(c.n) + int64(en)
 		depth := max(c.depth, ed+1)
-		if int64(depth) > int64(d.lim.MaxDepth) {
-			return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
+		if int64(depth) > int64(d.rd.Lim.MaxDepth) {
+			return d.limitAt(d.rd.Pos, "terms nested more than %d deep", d.rd.Lim.MaxDepth)
 		}
-		if n > d.maxN {
-			return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+		if n > d.maxN() {
+			return d.limitAt(d.rd.Pos, "object expands to more than %d bytes through registers", d.rd.Lim.MaxFrame)
 		}
 		c.n, c.depth = uint32(n), depth
 		return nil
@@ -354,16 +354,16 @@ func (d *Decoder) cons() error {
 	ln, ld, ci := d.meta(i)
 	old, ok := d.stack[i].(term.List)
 	if !ok {
-		return d.errorAt(d.pos, "'&' needs a list under the top of the stack, found %s", d.stack[i].Kind())
+		return d.errorAt(d.rd.Pos, "'&' needs a list under the top of the stack, found %s", d.stack[i].Kind())
 	}
 	// Consing onto a list from a register copies it; charge the copy to
 	// the frame, or "l 1 & l 1 & ..." with a long list in l would cost
 	// time and memory quadratic in the frame.
 	d.work += int64(len(old))
-	if d.work > int64(d.lim.MaxFrame) {
-		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	if d.work > int64(d.rd.Lim.MaxFrame) {
+		return d.limitAt(d.rd.Pos, "object expands to more than %d bytes through registers", d.rd.Lim.MaxFrame)
 	}
-	j, err := d.newList(i, d.pos)
+	j, err := d.newList(i, d.rd.Pos)
 	if err != nil {
 		return err
 	}
@@ -380,17 +380,17 @@ func (d *Decoder) cons() error {
 	d.lists[j] = rl
 	n := int64(ln) + int64(en)
 	depth := max(ld, ed+1)
-	if int64(depth) > int64(d.lim.MaxDepth) {
-		return d.limitAt(d.pos, "terms nested more than %d deep", d.lim.MaxDepth)
+	if int64(depth) > int64(d.rd.Lim.MaxDepth) {
+		return d.limitAt(d.rd.Pos, "terms nested more than %d deep", d.rd.Lim.MaxDepth)
 	}
-	if n > d.maxN {
-		return d.limitAt(d.pos, "object expands to more than %d bytes through registers", d.lim.MaxFrame)
+	if n > d.maxN() {
+		return d.limitAt(d.rd.Pos, "object expands to more than %d bytes through registers", d.rd.Lim.MaxFrame)
 	}
 	if ci >= 0 {
 		d.comps[ci].n, d.comps[ci].depth = uint32(n), depth
 		return nil
 	}
-	return d.addComp(comp{at: int32(i), n: uint32(n), depth: depth}, d.pos)
+	return d.addComp(comp{at: int32(i), n: uint32(n), depth: depth}, d.rd.Pos)
 }
 
 // appendElem appends e to the elements of a list under construction,
@@ -402,7 +402,7 @@ func (d *Decoder) appendElem(rl []term.Term, e term.Term) ([]term.Term, error) {
 		if c >= 1024 {
 			nc = c + c/4
 		}
-		if err := d.charge(int64(nc-c)*termBytes, d.pos); err != nil {
+		if err := d.charge(int64(nc-c)*termBytes, d.rd.Pos); err != nil {
 			return rl, err
 		}
 		nl := make([]term.Term, len(rl), nc)

@@ -180,7 +180,7 @@ type serverDecoder struct {
 }
 
 func (sd *serverDecoder) Next() (wrappers.Message, error) {
-	at := sd.d.base + int64(sd.d.start)
+	at := sd.d.rd.Off()
 	t, raw, err := sd.d.Frame()
 	if err != nil {
 		return wrappers.Message{}, err

@@ -1,8 +1,9 @@
-// Package bufread is the buffered reader the line-oriented wrappers (resp
-// and line) frame their streams with: one contiguous, reused buffer per
-// direction, so that a frame's raw bytes are a sub-slice and need no copy,
-// with the frame and binary limits of wrappers.Limits checked as bytes
-// arrive.
+// Package bufread is the buffered reader every wrapper frames its stream
+// with: one contiguous, reused buffer per direction, so that a frame's raw
+// bytes are a sub-slice and need no copy, with the frame and binary limits
+// of wrappers.Limits checked as bytes arrive. The line-oriented wires
+// (resp, line) use its Line and Need; the others (ubf, json) scan the
+// buffer themselves and use it for the buffer, offsets and errors.
 package bufread
 
 import (
@@ -14,8 +15,16 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
-// minRead is the smallest free space handed to the underlying Read.
-const minRead = 4096
+// Buffer sizes. A proxy holds two readers per connection, most of them
+// idle between small messages: the first buffer is small, and one that a
+// big frame grew is let go.
+const (
+	// firstBuffer is the size of the buffer made by the first read.
+	firstBuffer = 4096
+	// minRead is the least free space handed to the underlying Read:
+	// below it, the buffer is compacted or grown first.
+	minRead = 512
+)
 
 // Reader buffers one direction of a stream so that a whole frame sits in
 // one contiguous slice: the frame's Raw is then a sub-slice of the buffer
@@ -38,26 +47,47 @@ type Reader struct {
 }
 
 // New returns a Reader of r checked against lim; name (the wrapper's
-// name, "resp" or "line") prefixes the errors of the underlying reader.
+// name: "resp", "line", "json" or "ubf") prefixes the errors of the
+// underlying reader.
 func New(r io.Reader, lim wrappers.Limits, name string) Reader {
 	return Reader{r: r, Lim: lim, name: name}
 }
 
-// ShrinkAbove is the buffer size past which begin lets go of a buffer that
+// Bytes returns a Reader of b alone, as if a reader had returned b and
+// then io.EOF. The Reader never writes to b.
+func Bytes(b []byte, lim wrappers.Limits, name string) Reader {
+	return Reader{Buf: b, End: len(b), Lim: lim, name: name, err: io.EOF}
+}
+
+// ShrinkAbove is the buffer size past which Begin lets go of a buffer that
 // one big frame grew, so that it is not pinned for the life of the
 // connection.
-const ShrinkAbove = 256 << 10
+const ShrinkAbove = 64 << 10
 
-// Begin starts a new frame at the parse position.
+// Begin starts a new frame at the parse position. When nothing is
+// buffered past it, the buffer starts over from its front (and a grown
+// one is let go), so that later reads need not move the frame.
 func (b *Reader) Begin() {
-	if len(b.Buf) > ShrinkAbove && b.End-b.Pos < minRead {
-		nb := make([]byte, 16<<10)
+	switch {
+	case b.Pos == b.End && b.Pos > 0:
+		b.base += int64(b.Pos)
+		b.Pos, b.End = 0, 0
+		if len(b.Buf) > ShrinkAbove {
+			b.Buf = nil
+		}
+	case len(b.Buf) > ShrinkAbove && b.End-b.Pos < minRead:
+		nb := make([]byte, firstBuffer)
 		n := copy(nb, b.Buf[b.Pos:b.End])
 		b.base += int64(b.Pos)
 		b.Buf, b.Pos, b.End = nb, 0, n
 	}
 	b.Start = b.Pos
 }
+
+// Err returns the error the underlying reader returned, io.EOF at the end
+// of the stream, or nil while it may give more bytes. Bytes read with the
+// error are in the buffer before it is returned here.
+func (b *Reader) Err() error { return b.err }
 
 // Buffered returns how many bytes were read but not yet decoded.
 func (b *Reader) Buffered() int { return b.End - b.Pos }
@@ -85,7 +115,9 @@ func (b *Reader) LimitAt(at int64, format string, args ...any) *wrappers.FrameEr
 // Fill reads at least one more byte into the buffer. It moves the current
 // frame to the front of the buffer, or grows the buffer, when the free
 // space at the end runs short. Indexes into buf held by callers are stale
-// after fill; only b.Start, b.Pos and b.End are kept up to date.
+// after fill; only b.Start, b.Pos and b.End are kept up to date (a caller
+// keeps others relative to b.Start). It returns the reader's error once
+// every byte read before it is in the buffer.
 func (b *Reader) Fill() error {
 	if b.err != nil {
 		return b.err
@@ -99,16 +131,7 @@ func (b *Reader) Fill() error {
 			b.Start = 0
 		}
 		if len(b.Buf)-b.End < minRead {
-			size := 2 * len(b.Buf)
-			if size < b.End+minRead {
-				size = b.End + minRead
-			}
-			if size < 16*1024 {
-				size = 16 * 1024
-			}
-			nb := make([]byte, size)
-			copy(nb, b.Buf[:b.End])
-			b.Buf = nb
+			b.grow()
 		}
 	}
 	for range 100 {
@@ -126,6 +149,19 @@ func (b *Reader) Fill() error {
 	}
 	b.err = io.ErrNoProgress
 	return b.err
+}
+
+// grow makes room for a read of at least minRead bytes: twice the buffer,
+// but no more than a frame of the limit and a read need.
+func (b *Reader) grow() {
+	size := max(2*len(b.Buf), firstBuffer)
+	if ceiling := b.Lim.MaxFrame + minRead; size > ceiling && b.Lim.MaxFrame > 0 {
+		size = ceiling
+	}
+	size = max(size, b.End+minRead)
+	nb := make([]byte, size)
+	copy(nb, b.Buf[:b.End])
+	b.Buf = nb
 }
 
 // EOFError turns the end of the stream inside a frame into a FrameError.

@@ -129,3 +129,63 @@ func TestShrinkAfterBigFrame(t *testing.T) {
 		t.Errorf("offset %d after shrinking, want %d", rd.Offset(rd.Start), ShrinkAbove*2+1)
 	}
 }
+
+// TestBytes: a Reader of a byte slice gives its bytes, then io.EOF, and
+// never writes to the slice.
+func TestBytes(t *testing.T) {
+	in := []byte("one\ntwo")
+	rd := Bytes(in, lim(100), "test")
+	rd.Begin()
+	line, _, err := rd.Line("a line")
+	if err != nil || string(line) != "one" {
+		t.Fatalf("Line = %q, %v", line, err)
+	}
+	rd.Begin()
+	var fe *wrappers.FrameError
+	if _, _, err := rd.Line("a line"); !errors.As(err, &fe) || fe.Offset != 7 {
+		t.Fatalf("a last line without LF: %v, want a FrameError at byte 7", err)
+	}
+	if rd.Err() != io.EOF || rd.Fill() != io.EOF {
+		t.Errorf("Err = %v after the bytes, want io.EOF", rd.Err())
+	}
+	if string(in) != "one\ntwo" {
+		t.Errorf("the input was written to: %q", in)
+	}
+}
+
+// TestOffsetsAcrossStartingOver: when a frame used up the buffer, the next
+// starts at its front again, and stream offsets go on counting.
+func TestOffsetsAcrossStartingOver(t *testing.T) {
+	rd := New(iotest.OneByteReader(strings.NewReader("ab\ncd\n")), lim(100), "test")
+	for i, want := range []int64{0, 3} {
+		rd.Begin()
+		if got := rd.Off(); got != want {
+			t.Errorf("frame %d starts at offset %d, want %d", i, got, want)
+		}
+		if _, _, err := rd.Line("a line"); err != nil {
+			t.Fatal(err)
+		}
+		if rd.Buffered() != 0 {
+			t.Fatalf("%d bytes buffered after a one-byte read's line", rd.Buffered())
+		}
+	}
+	if rd.Start != 0 {
+		t.Errorf("the second frame starts at index %d, want 0 (the buffer starts over)", rd.Start)
+	}
+}
+
+// TestBufferBoundedByFrame: a buffer grows by doubling, but not past a
+// frame of the limit and one read.
+func TestBufferBoundedByFrame(t *testing.T) {
+	const frame = 10000
+	rd := New(strings.NewReader(strings.Repeat("x", 3*frame)), lim(frame), "test")
+	rd.Begin()
+	_, _, err := rd.Line("a line")
+	var fe *wrappers.FrameError
+	if !errors.As(err, &fe) || !fe.Limit {
+		t.Fatalf("a line past the limit: %v", err)
+	}
+	if cap(rd.Buf) > frame+minRead {
+		t.Errorf("buffer of %d bytes for a frame limit of %d", cap(rd.Buf), frame)
+	}
+}
