@@ -179,8 +179,16 @@ func TestDocsCodePages(t *testing.T) {
 		if !have[code] {
 			t.Errorf("code %s has no page: write docs/codes/%s.md (what it means, an example, how to fix it)", code, code)
 		}
-		if !strings.Contains(string(index), "("+code+".md)") {
+		// The index lists errors, then warnings under "## Warnings".
+		at := strings.Index(string(index), "("+code+".md)")
+		warnings := strings.Index(string(index), "\n## Warnings\n")
+		switch {
+		case at < 0:
 			t.Errorf("docs/codes/README.md does not link to %s.md", code)
+		case warnings < 0:
+			t.Errorf("docs/codes/README.md has no \"## Warnings\" section")
+		case (at > warnings) != (ci.Severity == contract.Warning):
+			t.Errorf("docs/codes/README.md lists %s (%s) in the wrong section", code, ci.Severity)
 		}
 		if page, err := os.ReadFile(filepath.Join(docsRoot, "codes", code+".md")); err == nil {
 			if title := fmt.Sprintf("# `%s` (%s)\n", code, ci.Severity); !strings.HasPrefix(string(page), title) {
