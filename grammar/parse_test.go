@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
 )
 
 func TestParseDialects(t *testing.T) {
@@ -233,6 +236,12 @@ func TestSyntaxErrors(t *testing.T) {
 		{"+TYPES\na() :: a;\n.", 2, 9, `the last one ends with "."`},
 		{"state s x a -> b x c.", 1, 1, `expected a declaration starting with "+"`},
 		{"+foo.", 1, 2, `expected a declaration keyword`},
+		{"+name(foo).", 1, 7, `unexpected "foo", expected a string`},
+		{"+type m:f(a b) -> c.", 1, 13, `unexpected "b", expected ")"`},
+		{"+deftype a() = atom(ascii b).", 1, 27, `unexpected "b", expected "," or ")"`},
+		{"+anystate -> c.", 1, 11, `unexpected "->", expected "event" or a type`},
+		{"+deftype a() = [b.", 1, 18, `unexpected ".", expected "]"`},
+		{"+deftype a() = #{k b}.", 1, 20, `unexpected "b", expected ":=" or "=>"`},
 		{"+deftype a() = \"abc.", 1, 16, `unterminated string`},
 		{"+deftype a() = 'abc.", 1, 16, `unterminated quoted atom`},
 		{"+deftype a() = $.", 1, 16, `unexpected character '$'`},
@@ -298,5 +307,23 @@ func TestLexerDefinition(t *testing.T) {
 	want := "Punct:+ Ident:state Ident:s Comment:% c Ident:x Int:16#ff"
 	if strings.Join(got, " ") != want {
 		t.Errorf("tokens %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestExpectedGrammar pins what the error messages rest on: participle
+// names the grammar node it expected, in its EBNF, after the token.
+func TestExpectedGrammar(t *testing.T) {
+	lex := newStreamLexer("e.con", []byte("+state s x a -> b."))
+	peek, err := lexer.Upgrade(lex, tokComment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = declParser.ParseFromLexer(peek, participle.AllowTrailing(true))
+	var ute *participle.UnexpectedTokenError
+	if !errors.As(err, &ute) {
+		t.Fatalf("error %v (%T) is not an UnexpectedTokenError", err, err)
+	}
+	if got, want := expectedGrammar(ute), `("x" | "&") Name`; got != want {
+		t.Errorf("expected grammar %q, want %q", got, want)
 	}
 }
