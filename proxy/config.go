@@ -186,22 +186,18 @@ type Config struct {
 	// Upstream is the service: host:port with TCP, a ws:// or wss:// URL
 	// with WebSocket. Required.
 	Upstream string
-	// Wire is the service's wire format. Required.
+	// Wire is the service's wire format, configured (ubf.Wire{Meta: true}
+	// for a real ubf server's meta service first, for instance). Required.
+	// What it implements of wrappers.LockStepper, wrappers.Prelude and
+	// wrappers.SelfReporter, the sessions follow.
 	Wire wrappers.Wire
 	// Transport is TCP (default) or WebSocket, for both sides.
 	Transport Transport
 	// Mode is what to do on a violation; Kill by default.
 	Mode Mode
-	// SimpleRPC: UBF(C) replies are bare, without {Reply, NextState}.
-	SimpleRPC bool
 	// Initial names the contract's starting state; "" means the contract's
 	// own (start, or the first state declared).
 	Initial string
-	// Meta starts every session in ubf's meta service, checked against the
-	// built-in meta contract, until {startSession, Name, _} for Contract is
-	// accepted (real ubf 2.x servers without a start plugin). Only for a
-	// wire named "ubf".
-	Meta bool
 	// Limits bound sessions; zero fields take their defaults.
 	Limits Limits
 	// MaxLogMessage caps the text of a message in a violation record, in
@@ -250,9 +246,6 @@ func (c *Config) check() error {
 	}
 	if c.Mode > Monitor {
 		errs = append(errs, fmt.Sprintf("unknown mode %d", c.Mode))
-	}
-	if c.Meta && c.Wire != nil && c.Wire.Name() != "ubf" {
-		errs = append(errs, fmt.Sprintf("the ubf meta phase needs the ubf wire, not %s", c.Wire.Name()))
 	}
 	if c.Contract != nil && c.Initial != "" && c.Contract.State(c.Initial) == nil {
 		errs = append(errs, fmt.Sprintf("initial state %q is not a state of contract %s", c.Initial, c.Contract.Name))

@@ -145,9 +145,15 @@
 //
 // # Real ubf 2.x servers
 //
-// With Config.Meta (the ubf wire), the session starts in ubf's meta
-// service, checked against the built-in meta contract (meta.con: help,
-// info, description, services, contract, {startSession, Name, Args},
+// The proxy knows no wire format; what a format needs beyond framing it
+// says through optional interfaces of its Wire, which sessions follow:
+// wrappers.LockStepper (one request at a time towards the service),
+// wrappers.Prelude (a phase before the guarded contract) and
+// wrappers.SelfReporter (the service's own violation reports).
+//
+// With ubf.Wire{Meta: true}, the session starts in ubf's meta service, the
+// wire's prelude, checked against its contract (wrappers/ubf/meta.con:
+// help, info, description, services, contract, {startSession, Name, Args},
 // {restartService, Name, Args}). Once {startSession, Name, _} for the
 // guarded contract (Name equal to its +name) is answered {ok, _}, the
 // session switches to the contract, starting in the state the server
@@ -159,8 +165,9 @@
 // State} when its reply failed its check (every ubf 2.x server does so for
 // info and description in the meta service, whose "..." replies fail its
 // string() check), {{clientBrokeContract, Req, Expected}, State} when it
-// refused the request. On the ubf wire, a reply the checker rejects that
-// is such a report naming the outstanding request is forwarded as it is,
-// recorded (kind service-reported or service-refused, action forwarded),
-// and the session goes on in the state the service announced.
+// refused the request. On the ubf wire (its SelfReporter), a reply the
+// checker rejects that is such a report naming the outstanding request is
+// forwarded as it is, recorded (kind service-reported or service-refused,
+// action forwarded), and the session goes on in the state the service
+// announced.
 package proxy

@@ -353,7 +353,7 @@ func counterService(k kit, meta bool) func(c *wconn) {
 					// The contract manager answers without a state.
 					out(T(`{contract, {{name, "counter"}, {vsn, "1.0"}}}`))
 				default:
-					if name, ok := startSessionName(req); ok && name == "counter" {
+					if name, ok := (ubf.Wire{}).StartRequest(req); ok && name == "counter" {
 						inMeta = false
 						rep(T("{ok, ok}"), "start")
 					} else {
@@ -536,21 +536,8 @@ func (p *testProxy) dial(t testing.TB) *wconn {
 	return c
 }
 
-// dialOpts is dial with the client's wire options.
-func (p *testProxy) dialOpts(t testing.TB, opts wrappers.Options) *wconn {
-	t.Helper()
-	c, err := p.tryDialOpts(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.close)
-	return c
-}
-
-func (p *testProxy) tryDial() (*wconn, error) { return p.tryDialOpts(wrappers.Options{}) }
-
-func (p *testProxy) tryDialOpts(opts wrappers.Options) (*wconn, error) {
-	sess := p.kit.wire.NewSession(opts)
+func (p *testProxy) tryDial() (*wconn, error) {
+	sess := p.kit.wire.NewSession(wrappers.Options{})
 	if p.tr == WebSocket {
 		d := websocket.Dialer{HandshakeTimeout: ioTimeout}
 		ws, resp, err := d.Dial("ws://"+p.addr+"/", nil)

@@ -412,7 +412,7 @@ func TestPanicIsolated(t *testing.T) {
 	}
 }
 
-// TestMetaPhase: with Meta, a session is checked against ubf's meta
+// TestMetaPhase: with ubf.Wire.Meta, a session is checked against ubf's meta
 // contract until startSession for the guarded contract is accepted.
 func TestMetaPhase(t *testing.T) {
 	for _, tr := range transports {
@@ -420,7 +420,7 @@ func TestMetaPhase(t *testing.T) {
 			k := ubfKit
 			t.Run("conforming", func(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, true))
-				p := startProxy(t, svc, Config{Meta: true}, nil)
+				p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}}, nil)
 				c := p.dial(t)
 				g, err := c.next()
 				if err != nil || g.Kind != wrappers.Greeting {
@@ -448,7 +448,7 @@ func TestMetaPhase(t *testing.T) {
 			})
 			t.Run("request before startSession", func(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, true))
-				p := startProxy(t, svc, Config{Meta: true}, nil)
+				p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}}, nil)
 				c := p.dial(t)
 				if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
 					t.Fatalf("want the greeting, got %v %v", g.Term, err)
@@ -463,7 +463,7 @@ func TestMetaPhase(t *testing.T) {
 			})
 			t.Run("another service", func(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, true))
-				p := startProxy(t, svc, Config{Meta: true}, nil)
+				p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}}, nil)
 				c := p.dial(t)
 				if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
 					t.Fatalf("want the greeting, got %v %v", g.Term, err)
@@ -892,16 +892,16 @@ func TestShutdownWhileDialing(t *testing.T) {
 	}
 }
 
-// TestSimpleRPC: with SimpleRPC the ubf wire carries bare replies.
+// TestSimpleRPC: with Wire.SimpleRPC the ubf wire carries bare replies.
 func TestSimpleRPC(t *testing.T) {
 	k := ubfKit
+	k.wire = ubf.Wire{SimpleRPC: true}
 	k.reply = func(r term.Term, _ string) term.Term { return r }
 	for _, tr := range transports {
 		t.Run(tr.String(), func(t *testing.T) {
 			svc := startService(t, tr, k, counterService(k, false))
-			p := startProxy(t, svc, Config{SimpleRPC: true}, nil)
-			p.kit = k
-			c := p.dialOpts(t, wrappers.Options{SimpleRPC: true})
+			p := startProxy(t, svc, Config{}, nil)
+			c := p.dial(t)
 			wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 			if m := call(t, c, k, "{bad, 1}"); !isErrorReply(m, k.errServer) {
 				t.Fatalf("got %v", m.Term)

@@ -20,8 +20,11 @@ import (
 type Server struct {
 	cfg     Config
 	metrics *metrics
-	meta    *version // the ubf meta contract, when Config.Meta
-	current atomic.Pointer[version]
+	// prelude is the wire's prelude (wrappers.Prelude), nil without one;
+	// reporter is the wire as a wrappers.SelfReporter, nil when it is not.
+	prelude  *prelude
+	reporter wrappers.SelfReporter
+	current  atomic.Pointer[version]
 
 	nextID   atomic.Uint64
 	draining atomic.Bool
@@ -57,13 +60,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
 	s.metrics = m
-	if cfg.Meta {
-		mc, err := MetaContract()
-		if err != nil {
-			return nil, err
-		}
-		s.meta = newVersion(mc)
+	if s.prelude, err = newPrelude(cfg.Wire); err != nil {
+		return nil, err
 	}
+	s.reporter, _ = cfg.Wire.(wrappers.SelfReporter)
 	s.current.Store(newVersion(cfg.Contract))
 	return s, nil
 }

@@ -58,7 +58,7 @@ type pendingCall struct {
 	req          term.Term
 	sent         time.Duration // session clock (session.now)
 	unchecked    bool          // monitor: forwarded although illegal; its reply is not checked
-	startSession bool          // meta phase: {startSession, Name, _} for the guarded contract
+	startSession bool          // prelude: the request that starts the guarded contract
 	timedOut     bool          // monitor: the reply time-out was reported
 	errReply     []byte
 	rejected     bool // a rejected request (errReply may be nil when the wire has none)
@@ -97,9 +97,11 @@ type session struct {
 
 	mu   sync.Mutex
 	cond sync.Cond
-	cur  *version // the contract in effect: the meta contract, then user
+	cur  *version // the contract in effect: the prelude's, then user
 	chk  *checker.Session
-	meta bool
+	// inPrelude: the session is in the wire's prelude (wrappers.Prelude),
+	// checked against its contract, until the guarded service starts.
+	inPrelude bool
 	// pending: the requests forwarded and awaiting their reply, and the
 	// rejected ones whose error reply takes its place among the replies,
 	// oldest first; pendBuf is the array it lives in (see shift).
@@ -169,9 +171,8 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 	}
 	ss.cond.L = &ss.mu
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
-		Limits:    wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame, MaxFrameMemory: cfg.Limits.MaxFrameMemory}.WithDefaults(),
-		SimpleRPC: cfg.SimpleRPC,
-		// The meta phase has no records; the guarded contract's are the
+		Limits: wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame, MaxFrameMemory: cfg.Limits.MaxFrameMemory}.WithDefaults(),
+		// The prelude has no records; the guarded contract's are the
 		// ones on the wire after it.
 		RecordFields: v.recordFields,
 	})
@@ -180,8 +181,8 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 		ss.lockstep, ss.maxPending = true, 1
 	}
 	ss.cur = v
-	if cfg.Meta {
-		ss.cur, ss.meta = s.meta, true
+	if s.prelude != nil {
+		ss.cur, ss.inPrelude = s.prelude.v, true
 	}
 	ss.curC.Store(ss.cur.c)
 	ss.chk = ss.newChecker(ss.cur, ss.initialState())
@@ -191,7 +192,7 @@ func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
 }
 
 func (s *session) initialState() string {
-	if s.meta {
+	if s.inPrelude {
 		return ""
 	}
 	return s.cfg.Initial

@@ -144,9 +144,9 @@ func (s *session) clientCall(m wrappers.Message) bool {
 }
 
 // judgeCall checks the request m (mu held): it returns the violation, or
-// nil, and whether m starts the guarded contract (in the meta phase).
+// nil, and whether m starts the guarded contract (in the prelude).
 func (s *session) judgeCall(m wrappers.Message) (b *breach, startSession bool) {
-	if s.meta {
+	if s.inPrelude {
 		if b, startSession = s.judgeStartSession(m.Term); b != nil {
 			return b, false
 		}

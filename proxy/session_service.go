@@ -191,15 +191,15 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	var v *checker.Violation
 	var b *breach
 	switch {
-	case s.meta && head.startSession:
+	case s.inPrelude && head.startSession:
 		v, b = s.judgeStarted(m, head)
 	case m.NextState != "":
 		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
 	default:
 		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 	}
-	if v != nil && b == nil && s.lockstep {
-		if sb, ok := ubfSelfReport(m.Term, head.req); ok {
+	if v != nil && b == nil {
+		if sb, ok := s.selfReport(m.Term, head.req); ok {
 			if d, ok := s.selfReported(m, sb); ok {
 				return stepDeliver, d
 			}

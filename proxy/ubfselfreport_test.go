@@ -5,6 +5,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
 // realMetaService plays a ubf 2.x server as it really behaves on the wire
@@ -48,7 +49,7 @@ func realMetaService(k kit) func(c *wconn) {
 func TestUBFSelfReports(t *testing.T) {
 	k := ubfKit
 	svc := startService(t, TCP, k, realMetaService(k))
-	p := startProxy(t, svc, Config{Meta: true}, nil)
+	p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}}, nil)
 	c := p.dial(t)
 	if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
 		t.Fatalf("want the greeting, got %v %v", g.Term, err)

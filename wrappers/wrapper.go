@@ -146,8 +146,6 @@ type Wire interface {
 // Options configure a wire format for one connection.
 type Options struct {
 	Limits Limits
-	// SimpleRPC: UBF(C) replies are bare, without {Reply, NextState}.
-	SimpleRPC bool
 	// RecordFields, when set, gives the field names of the record type
 	// called name in the contract's order, or nil when the contract has no
 	// such record. Formats that carry records as named fields (JSON's
@@ -262,4 +260,40 @@ type Bufferer interface {
 // towards the service and writes every message on its own.
 type LockStepper interface {
 	LockStep() bool
+}
+
+// Prelude is implemented by a Wire whose sessions may begin with a service
+// of the wire's own before the guarded one: ubf's meta service, where a
+// client asks for help, the list of services and their contracts, and
+// then asks for the service it wants with {startSession, Name, Args}. A
+// proxy checks that phase against the prelude's contract, and the guarded
+// contract from the reply that starts the guarded service on.
+type Prelude interface {
+	// PreludeContract returns the contract of the prelude, in the contract
+	// language, with a file name for the positions of its diagnostics; ok
+	// is false when the wire, as configured, has no prelude.
+	PreludeContract() (file string, src []byte, ok bool)
+	// StartRequest returns the name of the service req asks to start,
+	// when req is such a request.
+	StartRequest(req term.Term) (service string, ok bool)
+	// Started reports whether reply, the answer to a start request,
+	// started the service.
+	Started(reply term.Term) bool
+	// StartExpected is the request that starts service, in contract
+	// notation, as a violation record names what was expected.
+	StartExpected(service string) string
+}
+
+// SelfReporter is implemented by a Wire whose services have a contract
+// checker of their own and send its report in the place of a reply (ubf's
+// clientBrokeContract and serverBrokeContract). Such a reply breaks the
+// proxy's contract, yet it is the service's answer, not a fault: a proxy
+// forwards it and records the report.
+type SelfReporter interface {
+	// SelfReport reports whether reply, answering req, is such a report,
+	// and returns it: Side is who broke the contract in the service's
+	// view; Message the offending message (req when the client broke it,
+	// the service's own reply otherwise); Request, when the service broke
+	// it, the request it answered; Explanation what the report says.
+	SelfReport(reply, req term.Term) (Violation, bool)
 }

@@ -77,7 +77,11 @@ Malformed input stops decoding with the byte offset and what was wrong
 				return err
 			}
 			defer closeIn()
-			opts := wrappers.Options{Limits: limits, SimpleRPC: simpleRPC}
+			if u, ok := w.(ubf.Wire); ok {
+				u.SimpleRPC = simpleRPC
+				w = u
+			}
+			opts := wrappers.Options{Limits: limits}
 			sess := w.NewSession(opts)
 			var next func() (wrappers.Message, error)
 			switch side {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/proxy"
+	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
 // runFlags are the flags of run.
@@ -165,7 +166,7 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("upstream", f.upstream),
 		slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("wire", f.wire),
-		slog.String("transport", f.transport), slog.String("mode", f.mode), slog.Bool("meta", cfg.Meta))
+		slog.String("transport", f.transport), slog.String("mode", f.mode), slog.Bool("meta", hasPrelude(cfg.Wire)))
 
 	reloadDone := make(chan struct{})
 	go func() {
@@ -208,6 +209,10 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	w, err := proxyWire(f.wire)
 	if err != nil {
 		return proxy.Config{}, err
+	}
+	if u, ok := w.(ubf.Wire); ok {
+		u.SimpleRPC, u.Meta = f.simpleRPC, !f.noMeta
+		w = u
 	}
 	tr, err := proxy.ParseTransport(f.transport)
 	if err != nil {
@@ -256,9 +261,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Wire:          w,
 		Transport:     tr,
 		Mode:          mode,
-		SimpleRPC:     f.simpleRPC,
 		Initial:       f.initial,
-		Meta:          f.wire == "ubf" && !f.noMeta,
 		Limits:        limits,
 		MaxLogMessage: f.maxLogMsg,
 		Logger:        logger,

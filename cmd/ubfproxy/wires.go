@@ -38,3 +38,14 @@ func proxyWireNames() []string {
 	slices.Sort(names)
 	return names
 }
+
+// hasPrelude reports whether sessions on w begin with a prelude (ubf's
+// meta service).
+func hasPrelude(w wrappers.Wire) bool {
+	p, ok := w.(wrappers.Prelude)
+	if !ok {
+		return false
+	}
+	_, _, ok = p.PreludeContract()
+	return ok
+}

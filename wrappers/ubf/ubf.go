@@ -64,7 +64,7 @@
 // whose Term is E; anything else is a Call. From the server: {'ubf1.0',
 // Service, Help} as the first frame is the Greeting; {'event_out', E} is an
 // Event whose Term is E; a reply is {Reply, NextState} with NextState an
-// atom (Term is Reply, NextState its name), or, with Options.SimpleRPC,
+// atom (Term is Reply, NextState its name), or, with Wire.SimpleRPC,
 // the bare reply. The answer to the call 'contract' is {'contract',
 // ContractTerm} without a state (the contract manager answers it itself):
 // it is a Reply whose Term is the whole {'contract', ContractTerm} and whose
@@ -108,13 +108,24 @@ import (
 )
 
 // Wire is the ubf wire format (UBF(A) frames, UBF(C) conversation).
-type Wire struct{}
+type Wire struct {
+	// SimpleRPC: the service's replies are bare, without {Reply,
+	// NextState} (ubf's simple rpc).
+	SimpleRPC bool
+	// Meta: sessions begin in the service's meta service, as with a real
+	// ubf 2.x server without a start plugin (see Prelude).
+	Meta bool
+}
 
 // Name implements wrappers.Wire.
 func (Wire) Name() string { return "ubf" }
 
 // NewSession implements wrappers.Wire.
-func (Wire) NewSession(opts wrappers.Options) wrappers.Session { return NewSession(opts) }
+func (w Wire) NewSession(opts wrappers.Options) wrappers.Session {
+	s := NewSession(opts)
+	s.simpleRPC = w.SimpleRPC
+	return s
+}
 
 // LockStep implements wrappers.LockStepper: the real ubf server drops a
 // connection that sends two requests in one read.
@@ -122,14 +133,16 @@ func (Wire) LockStep() bool { return true }
 
 // Session is the codec of one UBF(C) connection.
 type Session struct {
-	opts wrappers.Options
+	opts      wrappers.Options
+	simpleRPC bool // Wire.SimpleRPC
 
 	mu         sync.Mutex
 	pending    []bool // one per call not yet answered: whether it was 'contract'
 	serverSeen bool   // the server has sent a frame
 }
 
-// NewSession returns the codec of one connection.
+// NewSession returns the codec of one connection whose replies carry
+// their state (Wire.NewSession configures simple rpc).
 func NewSession(opts wrappers.Options) *Session {
 	opts.Limits = opts.Limits.WithDefaults()
 	return &Session{opts: opts}
@@ -207,7 +220,7 @@ func (sd *serverDecoder) Next() (wrappers.Message, error) {
 		s.pending = s.pending[1:]
 	}
 	s.mu.Unlock()
-	if s.opts.SimpleRPC {
+	if s.simpleRPC {
 		return wrappers.Message{Kind: wrappers.Reply, Term: t, Raw: raw}, nil
 	}
 	if isTuple && len(tup) == 2 {

@@ -544,7 +544,7 @@ func TestSessionDropped(t *testing.T) {
 }
 
 func TestSessionSimpleRPC(t *testing.T) {
-	s := NewSession(wrappers.Options{SimpleRPC: true})
+	s := Wire{SimpleRPC: true}.NewSession(wrappers.Options{})
 	ms := messages(t, s.ServerDecoder(strings.NewReader("{'ok','start'}$'bare'$")))
 	if len(ms) != 2 || ms[0].Kind != wrappers.Reply || ms[0].NextState != "" ||
 		!term.Equal(ms[0].Term, term.MustParse(`{ok, start}`)) || !term.Equal(ms[1].Term, term.Atom("bare")) {
