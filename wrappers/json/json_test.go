@@ -9,12 +9,12 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
 func TestDecodeValues(t *testing.T) {
@@ -170,14 +170,12 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewDecoder(iotest.OneByteReader(strings.NewReader(tt.in)), lim)
-			_, _, err := d.Frame()
-			var fe *wrappers.FrameError
-			if !errors.As(err, &fe) || !fe.Limit || !strings.Contains(fe.Msg, tt.msg) {
-				t.Fatalf("Frame(%q) = %v, want a limit error containing %q", tt.in, err, tt.msg)
-			}
-			if cap(d.rd.Buf) > lim.Limits.MaxFrame+4096 {
-				t.Fatalf("buffer grew to %d bytes", cap(d.rd.Buf))
+			// However the bytes arrive, the same limit error.
+			err := wiretest.TestWire(Wire{}, wiretest.Conversation{Name: tt.name, Options: lim, Turns: []wiretest.Turn{
+				{Side: wrappers.Client, In: tt.in, Err: tt.msg, Limit: true},
+			}})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
@@ -190,53 +188,19 @@ const stream = "{\"$T\": [{\"$A\": \"open\"}, \"foo.dat\", {\"$A\": \"read\"}]}\
 	"{\"$E\": {\"msg\": \"héllo\\n\"}}\n" +
 	"\"last line without newline\""
 
-var streamTerms = []string{
-	`{open, "foo.dat", read}`, "", "",
-	`[1, 123456789012345678901234567890, -2.5, null]`,
-	`#{"$E" => #{"msg" => "héllo\n"}}`,
-	`"last line without newline"`,
-}
-
-func readAll(t *testing.T, r io.Reader) {
-	t.Helper()
-	d := NewDecoder(r, wrappers.Options{})
-	var raw []byte
-	i := 0
-	for ; ; i++ {
-		tm, b, err := d.Frame()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Frame: %v", err)
-		}
-		raw = append(raw, b...)
-		if i >= len(streamTerms) {
-			t.Fatalf("too many frames")
-		}
-		if streamTerms[i] == "" {
-			if tm != nil {
-				t.Fatalf("frame %d = %s, want a blank line", i, tm)
-			}
-		} else if tm == nil || !term.Equal(tm, term.MustParse(streamTerms[i])) {
-			t.Fatalf("frame %d = %v, want %s", i, tm, streamTerms[i])
-		}
-	}
-	if i != len(streamTerms) || string(raw) != stream {
-		t.Fatalf("%d frames, raw %q; want %d frames and the stream", i, raw, len(streamTerms))
-	}
-}
-
-func TestStreamSplitEverywhere(t *testing.T) {
-	readAll(t, strings.NewReader(stream))
-	readAll(t, iotest.OneByteReader(strings.NewReader(stream)))
-	readAll(t, iotest.DataErrReader(strings.NewReader(stream)))
-	for at := 1; at < len(stream); at++ {
-		readAll(t, splitio.At([]byte(stream), at))
-	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	for range 100 {
-		readAll(t, splitio.Chunks([]byte(stream), rng))
+// TestWire checks a stream of every shape with wiretest: decoded the same,
+// and forwarded byte for byte, however the bytes arrive.
+func TestWire(t *testing.T) {
+	err := wiretest.TestWire(Wire{}, wiretest.Conversation{Name: "every shape", Turns: []wiretest.Turn{
+		{Side: wrappers.Client, In: stream, Want: []string{
+			`call {open, "foo.dat", read}`, "filler", "filler",
+			`call [1, 123456789012345678901234567890, -2.5, null]`,
+			`event #{"msg" => "héllo\n"}`,
+			`call "last line without newline"`,
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -42,7 +42,7 @@ func decodeAlternating(data []byte, wrap func(io.Reader) io.Reader) (out []strin
 
 func FuzzLineDecode(f *testing.F) {
 	for _, st := range smtpSession {
-		f.Add([]byte(st.in))
+		f.Add([]byte(st.In))
 	}
 	f.Add([]byte("220 hi\r\n354 go\r\n250-a\r\n250 b\r\n"))
 	f.Add([]byte("DATA\r\nx\r\n..y\r\n.\r\nQUIT\r\n"))

@@ -10,116 +10,75 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
-// step is one message of a scripted conversation: who sends it, its bytes,
-// and how it must decode ("call {mail, ...}", "event {220, ...}").
-type step struct {
-	server bool
-	in     string
-	want   string
+// srv and cli are a turn of a scripted conversation: the bytes one side
+// sends and the one message they must decode to ("call {mail, ...}",
+// "event {220, ...}").
+func srv(in, want string) wiretest.Turn {
+	return wiretest.Turn{Side: wrappers.Server, In: in, Want: []string{want}}
+}
+
+func cli(in, want string) wiretest.Turn {
+	return wiretest.Turn{Side: wrappers.Client, In: in, Want: []string{want}}
 }
 
 // smtpSession is a whole SMTP conversation as swaks and Postfix hold it,
 // with a multi-line EHLO reply, pipelined recipients, a dot-stuffed body,
 // RSET, NOOP, an AUTH exchange and an error reply.
-var smtpSession = []step{
-	{true, "220 mx.example.org ESMTP Postfix\r\n", `event {220, "mx.example.org ESMTP Postfix"}`},
-	{false, "EHLO client.example.com\r\n", `call {ehlo, "client.example.com"}`},
-	{true, "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
-		`reply {250, ["mx.example.org", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "8BITMIME"]}`},
-	{false, "AUTH LOGIN\r\n", `call {auth, "LOGIN"}`},
-	{true, "334 VXNlcm5hbWU6\r\n", `reply {334, "VXNlcm5hbWU6"}`},
-	{false, "am9l\r\n", `call {auth_response, "am9l"}`},
-	{true, "334 UGFzc3dvcmQ6\r\n", `reply {334, "UGFzc3dvcmQ6"}`},
-	{false, "c2VjcmV0\r\n", `call {auth_response, "c2VjcmV0"}`},
-	{true, "235 2.7.0 Authentication successful\r\n", `reply {235, "2.7.0 Authentication successful"}`},
-	{false, "MAIL FROM:<joe@example.com> SIZE=120\r\n", `call {mail, "FROM:<joe@example.com>", "SIZE=120"}`},
-	{true, "250 2.1.0 Ok\r\n", `reply {250, "2.1.0 Ok"}`},
-	{false, "rcpt to:<ann@example.org>\r\n", `call {rcpt, "to:<ann@example.org>"}`},
-	{false, "RCPT TO:<bob@example.org>\n", `call {rcpt, "TO:<bob@example.org>"}`},
-	{true, "250 2.1.5 Ok\r\n", `reply {250, "2.1.5 Ok"}`},
-	{true, "550 5.1.1 <bob@example.org>: Recipient address rejected\r\n", `reply {550, "5.1.1 <bob@example.org>: Recipient address rejected"}`},
-	{false, "DATA\r\n", `call data`},
-	{true, "354 End data with <CR><LF>.<CR><LF>\r\n", `reply {354, "End data with <CR><LF>.<CR><LF>"}`},
-	{false, "Subject: hi\r\n\r\n..leading dot\r\n..\r\nQUIT in the body\r\n.\r\n",
-		`call {data, <<"Subject: hi\r\n\r\n.leading dot\r\n.\r\nQUIT in the body\r\n">>}`},
-	{true, "250 2.0.0 Ok: queued as 4F2A1\r\n", `reply {250, "2.0.0 Ok: queued as 4F2A1"}`},
-	{false, "RSET\r\n", `call rset`},
-	{true, "250 2.0.0 Ok\r\n", `reply {250, "2.0.0 Ok"}`},
-	{false, "NOOP\r\n", `call noop`},
-	{true, "250\r\n", `reply {250, ""}`},
-	{false, "\r\n", `call ''`},
-	{true, "500 5.5.2 Error: bad syntax\r\n", `reply {500, "5.5.2 Error: bad syntax"}`},
-	{false, "BDAT 5 LAST\r\nab\r\nc", `call {bdat, "5", "LAST", <<"ab\r\nc">>}`},
-	{true, "250 2.0.0 Ok\r\n", `reply {250, "2.0.0 Ok"}`},
-	{false, "QUIT\r\n", `call quit`},
-	{true, "221 2.0.0 Bye\r\n", `reply {221, "2.0.0 Bye"}`},
-	{true, "421 4.4.2 timeout\r\n", `event {421, "4.4.2 timeout"}`},
+var smtpSession = []wiretest.Turn{
+	srv("220 mx.example.org ESMTP Postfix\r\n", `event {220, "mx.example.org ESMTP Postfix"}`),
+	cli("EHLO client.example.com\r\n", `call {ehlo, "client.example.com"}`),
+	srv("250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+		`reply {250, ["mx.example.org", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "8BITMIME"]}`),
+	cli("AUTH LOGIN\r\n", `call {auth, "LOGIN"}`),
+	srv("334 VXNlcm5hbWU6\r\n", `reply {334, "VXNlcm5hbWU6"}`),
+	cli("am9l\r\n", `call {auth_response, "am9l"}`),
+	srv("334 UGFzc3dvcmQ6\r\n", `reply {334, "UGFzc3dvcmQ6"}`),
+	cli("c2VjcmV0\r\n", `call {auth_response, "c2VjcmV0"}`),
+	srv("235 2.7.0 Authentication successful\r\n", `reply {235, "2.7.0 Authentication successful"}`),
+	cli("MAIL FROM:<joe@example.com> SIZE=120\r\n", `call {mail, "FROM:<joe@example.com>", "SIZE=120"}`),
+	srv("250 2.1.0 Ok\r\n", `reply {250, "2.1.0 Ok"}`),
+	cli("rcpt to:<ann@example.org>\r\n", `call {rcpt, "to:<ann@example.org>"}`),
+	cli("RCPT TO:<bob@example.org>\n", `call {rcpt, "TO:<bob@example.org>"}`),
+	srv("250 2.1.5 Ok\r\n", `reply {250, "2.1.5 Ok"}`),
+	srv("550 5.1.1 <bob@example.org>: Recipient address rejected\r\n", `reply {550, "5.1.1 <bob@example.org>: Recipient address rejected"}`),
+	cli("DATA\r\n", `call data`),
+	srv("354 End data with <CR><LF>.<CR><LF>\r\n", `reply {354, "End data with <CR><LF>.<CR><LF>"}`),
+	cli("Subject: hi\r\n\r\n..leading dot\r\n..\r\nQUIT in the body\r\n.\r\n",
+		`call {data, <<"Subject: hi\r\n\r\n.leading dot\r\n.\r\nQUIT in the body\r\n">>}`),
+	srv("250 2.0.0 Ok: queued as 4F2A1\r\n", `reply {250, "2.0.0 Ok: queued as 4F2A1"}`),
+	cli("RSET\r\n", `call rset`),
+	srv("250 2.0.0 Ok\r\n", `reply {250, "2.0.0 Ok"}`),
+	cli("NOOP\r\n", `call noop`),
+	srv("250\r\n", `reply {250, ""}`),
+	cli("\r\n", `call ''`),
+	srv("500 5.5.2 Error: bad syntax\r\n", `reply {500, "5.5.2 Error: bad syntax"}`),
+	cli("BDAT 5 LAST\r\nab\r\nc", `call {bdat, "5", "LAST", <<"ab\r\nc">>}`),
+	srv("250 2.0.0 Ok\r\n", `reply {250, "2.0.0 Ok"}`),
+	cli("QUIT\r\n", `call quit`),
+	srv("221 2.0.0 Bye\r\n", `reply {221, "2.0.0 Bye"}`),
+	srv("421 4.4.2 timeout\r\n", `event {421, "4.4.2 timeout"}`),
 }
 
-// play runs a scripted conversation through one session, writing each
-// step's bytes to its side's pipe through wrap (one byte at a time, say)
-// and decoding exactly one message, as a proxy would between the two
-// peers. It checks each message and that every byte came back in Raw.
-func play(t *testing.T, w wrappers.Wire, script []step, write func(io.Writer, []byte) error) {
-	t.Helper()
-	sess := w.NewSession(wrappers.Options{})
-	cr, cw := io.Pipe()
-	sr, sw := io.Pipe()
-	decs := [2]wrappers.Decoder{sess.ClientDecoder(cr), sess.ServerDecoder(sr)}
-	pipes := [2]*io.PipeWriter{cw, sw}
-	for i, st := range script {
-		side := 0
-		if st.server {
-			side = 1
-		}
-		done := make(chan error, 1)
-		go func() { done <- write(pipes[side], []byte(st.in)) }()
-		m, err := decs[side].Next()
-		if err != nil {
-			t.Fatalf("step %d (%q): %v", i, st.in, err)
-		}
-		if werr := <-done; werr != nil {
-			t.Fatalf("step %d: the decoder did not take every byte: %v", i, werr)
-		}
-		got := m.Kind.String() + " " + m.Term.String()
-		if got != st.want || string(m.Raw) != st.in {
-			t.Fatalf("step %d:\n got %s raw %q\nwant %s raw %q", i, got, m.Raw, st.want, st.in)
-		}
+// TestWire checks SMTP and POP3 conversations with wiretest: each message
+// decoded the same, and forwarded byte for byte, however the bytes arrive
+// (the old play test wrote each step through a pipe whole and one byte at
+// a time; wiretest tries every split).
+func TestWire(t *testing.T) {
+	if err := wiretest.TestWire(Wire{}, wiretest.Conversation{Name: "smtp", Turns: smtpSession}); err != nil {
+		t.Error(err)
 	}
-	cw.Close()
-	sw.Close()
-	for i, d := range decs {
-		if _, err := d.Next(); !errors.Is(err, io.EOF) {
-			t.Errorf("decoder %d after the end: %v, want io.EOF", i, err)
-		}
+	err := wiretest.TestWire(Wire{ClientFirst: true}, wiretest.Conversation{Name: "client first", Turns: []wiretest.Turn{
+		cli("USER joe\r\n", `call {user, "joe"}`),
+		srv("+OK send your password\r\n", `reply {'+ok', "send", "your", "password"}`),
+		cli("LIST\r\n", `call list`),
+		srv("211-two lines\r\n211 end\r\n", `reply {211, ["two lines", "end"]}`),
+	}})
+	if err != nil {
+		t.Error(err)
 	}
-}
-
-func writeAll(w io.Writer, b []byte) error { _, err := w.Write(b); return err }
-
-func writeBytes(w io.Writer, b []byte) error {
-	for i := range b {
-		if _, err := w.Write(b[i : i+1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func TestSMTPConversation(t *testing.T) {
-	t.Run("whole writes", func(t *testing.T) { play(t, Wire{}, smtpSession, writeAll) })
-	t.Run("one byte at a time", func(t *testing.T) { play(t, Wire{}, smtpSession, writeBytes) })
-}
-
-func TestClientFirst(t *testing.T) {
-	play(t, Wire{ClientFirst: true}, []step{
-		{false, "USER joe\r\n", `call {user, "joe"}`},
-		{true, "+OK send your password\r\n", `reply {'+ok', "send", "your", "password"}`},
-		{false, "LIST\r\n", `call list`},
-		{true, "211-two lines\r\n211 end\r\n", `reply {211, ["two lines", "end"]}`},
-	}, writeAll)
 }
 
 // drain reads every message of d, copying what Next only lends.
@@ -136,29 +95,6 @@ func drain(d wrappers.Decoder) (texts []string, raw []byte, err error) {
 		raw = append(raw, m.Raw...)
 	}
 	panic("decoder does not stop")
-}
-
-func TestServerSplitAtEveryByte(t *testing.T) {
-	stream := "220 hi\r\n250-a\r\n250-b\r\n250 c\r\n354 go\r\n221 bye\r\n"
-	want := `event {220, "hi"}|reply {250, ["a", "b", "c"]}|reply {354, "go"}|reply {221, "bye"}`
-	for i := 0; i <= len(stream); i++ {
-		for _, wrap := range []func(io.Reader) io.Reader{
-			func(r io.Reader) io.Reader { return r },
-			iotest.OneByteReader,
-			iotest.DataErrReader,
-		} {
-			s := Wire{}.NewSession(wrappers.Options{}).(*Session)
-			s.pending = 3
-			r := io.MultiReader(strings.NewReader(stream[:i]), strings.NewReader(stream[i:]))
-			texts, raw, err := drain(s.ServerDecoder(wrap(r)))
-			if err != nil {
-				t.Fatalf("split at %d: %v", i, err)
-			}
-			if strings.Join(texts, "|") != want || string(raw) != stream {
-				t.Fatalf("split at %d: got %v", i, texts)
-			}
-		}
-	}
 }
 
 func TestMalformed(t *testing.T) {

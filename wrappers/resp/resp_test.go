@@ -13,7 +13,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
-	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
 // msg is a decoded message in a comparable form.
@@ -212,7 +212,7 @@ const serverStream = "+OK\r\n" +
 
 var wantClient = []string{
 	`call {auth, <<"secret">>}`, `call ping`, `call {set, <<"k">>, <<"va\r\nl">>}`, `call {get, <<"k">>}`,
-	`filler `, `call hello`, `call {subscribe, <<"a">>, <<"b">>}`, `call ping`, `call unsubscribe`,
+	`filler`, `call hello`, `call {subscribe, <<"a">>, <<"b">>}`, `call ping`, `call unsubscribe`,
 }
 
 var wantServer = []string{
@@ -270,35 +270,15 @@ func check(t *testing.T, label string, got []msg, want []string, stream string) 
 	}
 }
 
-func TestPipelinedExchange(t *testing.T) {
-	c, s := exchange(t, clientStream, serverStream, func(r io.Reader) io.Reader { return r })
-	check(t, "client", c, wantClient, clientStream)
-	check(t, "server", s, wantServer, serverStream)
-}
-
-func TestSplitAtEveryByte(t *testing.T) {
-	wrappersUnderTest := map[string]func(io.Reader) io.Reader{
-		"one byte":  iotest.OneByteReader,
-		"half":      iotest.HalfReader,
-		"data+EOF":  iotest.DataErrReader,
-		"one+EOF":   func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) },
-		"timeout-2": func(r io.Reader) io.Reader { return r },
-	}
-	for name, wrap := range wrappersUnderTest {
-		c, s := exchange(t, clientStream, serverStream, wrap)
-		check(t, name+" client", c, wantClient, clientStream)
-		check(t, name+" server", s, wantServer, serverStream)
-	}
-	for i := 1; i < len(serverStream); i++ {
-		sess := newSession()
-		if _, err := drain(t, sess.ClientDecoder(splitio.At([]byte(clientStream), i%len(clientStream)))); err != nil {
-			t.Fatalf("client split at %d: %v", i, err)
-		}
-		s, err := drain(t, sess.ServerDecoder(splitio.At([]byte(serverStream), i)))
-		if err != nil {
-			t.Fatalf("server split at %d: %v", i, err)
-		}
-		check(t, "server split", s, wantServer, serverStream)
+// TestWire checks the pipelined exchange with wiretest: decoded the
+// same, and forwarded byte for byte, however the bytes arrive.
+func TestWire(t *testing.T) {
+	err := wiretest.TestWire(Wire{}, wiretest.Conversation{Name: "pipelined exchange", Turns: []wiretest.Turn{
+		{Side: wrappers.Client, In: clientStream, Want: wantClient},
+		{Side: wrappers.Server, In: serverStream, Want: wantServer},
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

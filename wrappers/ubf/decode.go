@@ -171,13 +171,16 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		if done {
 			return t, d.rd.Raw(), nil
 		}
+		if d.rd.End-d.rd.Start > d.rd.Lim.MaxFrame {
+			// scan stopped at the limit (see scan), whatever was read
+			// past it.
+			d.err = d.limitAt(d.rd.Start+d.rd.Lim.MaxFrame, "frame longer than %d bytes", d.rd.Lim.MaxFrame)
+			return nil, nil, d.err
+		}
 		if d.rd.Err() != nil {
 			return d.atEnd()
 		}
-		if err := d.fill(); err != nil {
-			d.err = err
-			return nil, nil, err
-		}
+		d.fill()
 	}
 }
 
@@ -229,16 +232,12 @@ func quotedName(q byte) string {
 	return "a tag"
 }
 
-// fill reads more input, keeping d.tok on its byte. It refuses to hold
-// more than one frame's limit.
-func (d *Decoder) fill() error {
-	if d.rd.End-d.rd.Start > d.rd.Lim.MaxFrame {
-		return d.limitAt(d.rd.Start+d.rd.Lim.MaxFrame, "frame longer than %d bytes", d.rd.Lim.MaxFrame)
-	}
+// fill reads more input, keeping d.tok on its byte. A read error is
+// d.rd.Err(), handled once the bytes before it are used.
+func (d *Decoder) fill() {
 	tok := d.tok - d.rd.Start
-	_ = d.rd.Fill() // its error is d.rd.Err(), handled once the bytes before it are used
+	_ = d.rd.Fill()
 	d.tok = d.rd.Start + tok
-	return nil
 }
 
 func (d *Decoder) errorAt(i int, format string, args ...any) error {
@@ -252,8 +251,16 @@ func (d *Decoder) limitAt(i int, format string, args ...any) error {
 // scan runs the UBF(A) machine over the buffered bytes. It returns done
 // when a '$' completed an object; otherwise it has consumed everything it
 // can and needs more input.
+//
+// It sees no byte past the frame limit (but the '$' that ends a frame of
+// the limit): where a frame is refused for its length must not depend on
+// how much was read past it.
 func (d *Decoder) scan() (term.Term, bool, error) {
-	buf := d.rd.Buf[:d.rd.End]
+	end := d.rd.End
+	if end-d.rd.Start > d.rd.Lim.MaxFrame {
+		end = d.rd.Start + d.rd.Lim.MaxFrame + 1
+	}
+	buf := d.rd.Buf[:end]
 	for d.rd.Pos < len(buf) {
 		switch d.mode {
 		case modeInt:

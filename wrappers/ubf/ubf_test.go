@@ -15,6 +15,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
 func TestDecodeConstructs(t *testing.T) {
@@ -158,14 +159,12 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewDecoder(iotest.OneByteReader(strings.NewReader(tt.in)), small)
-			_, _, err := d.Frame()
-			var fe *wrappers.FrameError
-			if !errors.As(err, &fe) || !fe.Limit || !strings.Contains(fe.Msg, tt.msg) {
-				t.Fatalf("Frame(%q) error = %v, want a limit error containing %q", tt.in, err, tt.msg)
-			}
-			if cap(d.rd.Buf) > small.MaxFrame+4096 {
-				t.Fatalf("buffer grew to %d bytes, beyond the frame limit", cap(d.rd.Buf))
+			// However the bytes arrive, the same limit error.
+			err := wiretest.TestWire(Wire{}, wiretest.Conversation{Name: tt.name, Options: wrappers.Options{Limits: small}, Turns: []wiretest.Turn{
+				{Side: wrappers.Client, In: tt.in, Err: tt.msg, Limit: true},
+			}})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
@@ -213,93 +212,36 @@ const stream = "{'ubf1.0',\"file_server\",\"help: 'info'$\"}$\n" +
 	"{123456789012345678901234567890 -5 \"a\\\"b\"}`tag`$ \t\n" +
 	" 10 ~0123456789~$\n\n"
 
-var streamTerms = []string{
-	`{'ubf1.0', "file_server", "help: 'info'$"}`,
-	`{{ok, ok}, start}`,
-	`[{person, fred, <<"abc">>}, {person, "Joe", 123}]`,
-	`{event_out, {msg, "joe", <<"binary $~ x">>}}`,
-	`{'$TYPE', "tag", {123456789012345678901234567890, -5, "a\"b"}}`,
-	`<<"0123456789">>`,
-}
-
-// readAll decodes everything r gives and checks the terms and that the
-// Raw of every frame put together is the stream.
-func readAll(t *testing.T, r io.Reader, in string, want []string) {
-	t.Helper()
-	d := NewDecoder(r, wrappers.Limits{})
-	var got []term.Term
-	var raw []byte
-	for {
-		tm, b, err := d.Frame()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Frame: %v", err)
-		}
-		raw = append(raw, b...)
-		if tm != nil {
-			got = append(got, tm)
-		}
+// TestWire checks streams of every shape with wiretest: decoded the same,
+// and forwarded byte for byte (a frame's Raw ends with the separators
+// after its '$' up to a newline), however the bytes arrive.
+func TestWire(t *testing.T) {
+	client := func(in string, want ...string) wiretest.Turn {
+		return wiretest.Turn{Side: wrappers.Client, In: in, Want: want}
 	}
-	if string(raw) != in {
-		t.Fatalf("raw bytes differ:\n got %q\nwant %q", raw, in)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d terms %v, want %d", len(got), got, len(want))
-	}
-	for i := range want {
-		if !term.Equal(got[i], term.MustParse(want[i])) {
-			t.Fatalf("term %d = %s, want %s", i, got[i], want[i])
-		}
-	}
-}
-
-func TestStreamSplitEverywhere(t *testing.T) {
-	readAll(t, strings.NewReader(stream), stream, streamTerms)
-	readAll(t, iotest.OneByteReader(strings.NewReader(stream)), stream, streamTerms)
-	readAll(t, iotest.DataErrReader(strings.NewReader(stream)), stream, streamTerms)
-	readAll(t, iotest.HalfReader(strings.NewReader(stream)), stream, streamTerms)
-	for at := 1; at < len(stream); at++ {
-		readAll(t, splitio.At([]byte(stream), at), stream, streamTerms)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 200 {
-		readAll(t, splitio.Chunks([]byte(stream), rng), stream, streamTerms)
-	}
-}
-
-func TestRawFramesEndWithTheirNewline(t *testing.T) {
-	d := NewDecoder(strings.NewReader("  1$\n2$ \r\n3$x$\n"), wrappers.Limits{})
-	var raws []string
-	for {
-		_, raw, err := d.Frame()
-		if err != nil {
-			var fe *wrappers.FrameError
-			if errors.As(err, &fe) {
-				break // the x register
-			}
-			t.Fatal(err)
-		}
-		raws = append(raws, string(raw))
-	}
-	want := []string{"  1$\n", "2$ \r\n", "3$"}
-	if strings.Join(raws, "|") != strings.Join(want, "|") {
-		t.Fatalf("raw frames %q, want %q", raws, want)
-	}
-	// Trailing separators and comments come back as filler at the end.
-	d = NewDecoder(strings.NewReader("1$\n %bye% \n"), wrappers.Limits{})
-	if _, raw, err := d.Frame(); err != nil || string(raw) != "1$\n" {
-		t.Fatalf("first frame %q, %v", raw, err)
-	}
-	if tm, raw, err := d.Frame(); err != nil || tm != nil || string(raw) != " %bye% \n" {
-		t.Fatalf("filler = %v %q %v", tm, raw, err)
-	}
-	if _, _, err := d.Frame(); err != io.EOF {
-		t.Fatalf("after the filler: %v, want io.EOF", err)
-	}
-	if _, _, err := d.Frame(); err != io.EOF {
-		t.Fatalf("io.EOF is not sticky: %v", err)
+	err := wiretest.TestWire(Wire{},
+		wiretest.Conversation{Name: "every shape", Turns: []wiretest.Turn{client(stream,
+			`call {'ubf1.0', "file_server", "help: 'info'$"}`,
+			`call {{ok, ok}, start}`,
+			`call [{person, fred, <<"abc">>}, {person, "Joe", 123}]`,
+			`call {event_out, {msg, "joe", <<"binary $~ x">>}}`,
+			`call {'$TYPE', "tag", {123456789012345678901234567890, -5, "a\"b"}}`,
+			`call <<"0123456789">>`,
+			"filler",
+		)}},
+		wiretest.Conversation{Name: "raw frames end with their newline", Turns: []wiretest.Turn{
+			client("  1$\n", "call 1"),
+			client("2$ \r\n", "call 2"),
+			client("3$", "call 3"),
+			{Side: wrappers.Client, In: "x$\n", Err: "register 'x' is not set"},
+		}},
+		wiretest.Conversation{Name: "trailing comment", Turns: []wiretest.Turn{
+			client("1$\n", "call 1"),
+			client(" %bye% \n", "filler"),
+		}},
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

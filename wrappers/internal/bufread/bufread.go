@@ -199,7 +199,7 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 				// The line end may arrive in the same read as bytes far
 				// past the limit: check the frame here too, not only
 				// before reading more.
-				return nil, false, b.LimitAt(b.Off(), "%s would make the frame longer than the limit of %d bytes", what, b.Lim.MaxFrame)
+				return nil, false, b.lineTooLong(what)
 			}
 			line = b.Buf[b.Pos:e]
 			b.Pos = e + 1
@@ -209,7 +209,7 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 			return line, false, nil
 		}
 		if b.End-b.Start > b.Lim.MaxFrame {
-			return nil, false, b.LimitAt(b.Off(), "%s is longer than the frame limit of %d bytes without a line end", what, b.Lim.MaxFrame)
+			return nil, false, b.lineTooLong(what)
 		}
 		scanned = b.End - b.Start // keep the scan position across a move
 		if err := b.Fill(); err != nil {
@@ -220,6 +220,13 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 		}
 		scanned += b.Start
 	}
+}
+
+// lineTooLong is the error of a line past the frame limit: the same
+// whether its end arrived or not, so that it does not depend on how the
+// bytes were read.
+func (b *Reader) lineTooLong(what string) error {
+	return b.LimitAt(b.Off(), "%s is longer than the frame limit of %d bytes", what, b.Lim.MaxFrame)
 }
 
 // Frame begins a frame at the parse position and makes sure it has a
