@@ -12,83 +12,39 @@ import (
 	"strings"
 
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/term"
 )
 
-// Side names who broke the contract.
-type Side uint8
+// Side names who broke the contract (violation.Side, which the wire
+// formats share).
+type Side = violation.Side
 
 // The sides.
 const (
-	Client Side = iota + 1
-	Server
+	Client = violation.Client
+	Server = violation.Server
 )
 
-func (s Side) String() string {
-	if s == Server {
-		return "server"
-	}
-	return "client"
-}
+// Kind says what sort of violation happened (violation.Kind, which the
+// proxy shares). The checker returns the kinds from BadRequest to
+// InvalidSession.
+type Kind = violation.Kind
 
-// Kind says what sort of violation happened.
-type Kind uint8
-
-// The kinds of violations.
+// The kinds of violations the checker finds; see violation.Kind for each.
 const (
-	// BadRequest: no rule of the current states (nor +anystate) accepts
-	// the client's request.
-	BadRequest Kind = iota + 1
-	// BadReply: the server's reply matches no output of the rules the
-	// request matched.
-	BadReply
-	// BadNextState: the server announced a next state the contract does
-	// not allow after that reply.
-	BadNextState
-	// BadEvent: no event of the current states accepts the message in the
-	// direction it was sent.
-	BadEvent
-	// WrongDirection: the event is declared, but for the other side.
-	WrongDirection
-	// AfterEnd: a message after the conversation reached a terminal state
-	// or was closed.
-	AfterEnd
-	// UnexpectedReply: a reply with no request outstanding.
-	UnexpectedReply
-	// TooManyPending: the client pipelined more requests than
-	// Options.MaxPending allows.
-	TooManyPending
-	// Unanswered: the server closed the connection while a request whose
-	// reply is not none() was outstanding.
-	Unanswered
-	// PipelinedRequest: a request sent before an earlier reply arrived is
-	// not legal in the state that reply led to.
-	PipelinedRequest
-	// InvalidSession: the session could not start (unknown initial state).
-	InvalidSession
+	BadRequest       = violation.BadRequest
+	BadReply         = violation.BadReply
+	BadNextState     = violation.BadNextState
+	BadEvent         = violation.BadEvent
+	WrongDirection   = violation.WrongDirection
+	AfterEnd         = violation.AfterEnd
+	UnexpectedReply  = violation.UnexpectedReply
+	TooManyPending   = violation.TooManyPending
+	Unanswered       = violation.Unanswered
+	PipelinedRequest = violation.PipelinedRequest
+	InvalidSession   = violation.InvalidSession
 )
-
-var kindNames = [...]string{
-	BadRequest:       "bad-request",
-	BadReply:         "bad-reply",
-	BadNextState:     "bad-next-state",
-	BadEvent:         "bad-event",
-	WrongDirection:   "wrong-direction",
-	AfterEnd:         "after-end",
-	UnexpectedReply:  "unexpected-reply",
-	TooManyPending:   "too-many-pending",
-	Unanswered:       "unanswered",
-	PipelinedRequest: "pipelined-request",
-	InvalidSession:   "invalid-session",
-}
-
-// String returns a stable identifier such as "bad-request".
-func (k Kind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
-	}
-	return "unknown"
-}
 
 // Violation says how a message broke the contract.
 type Violation struct {
@@ -101,33 +57,12 @@ type Violation struct {
 	Explanation string          // why Message did not match the closest candidate, or what else went wrong
 }
 
-// maxMessageText bounds how much of the message Error prints.
-const maxMessageText = 200
-
 // Error is a one-line message for people and logs:
 //
 //	client broke the contract in state ready: {read_line, "x"}: element 2 of {read_line, "x"}: expected fileHandle() = integer(), got "x"
 func (v *Violation) Error() string {
 	var b strings.Builder
-	b.WriteString(v.Side.String())
-	b.WriteString(" broke the contract")
-	switch len(v.States) {
-	case 0:
-	case 1:
-		b.WriteString(" in state ")
-		b.WriteString(v.States[0])
-	default:
-		b.WriteString(" in states ")
-		b.WriteString(strings.Join(v.States, ", "))
-	}
-	if v.Message != nil {
-		b.WriteString(": ")
-		b.WriteString(term.Truncated(v.Message, maxMessageText))
-	}
-	if v.Explanation != "" {
-		b.WriteString(": ")
-		b.WriteString(v.Explanation)
-	}
+	violation.Line(&b, violation.Plain, v.Side, v.States, v.Message, v.Explanation, nil)
 	return b.String()
 }
 

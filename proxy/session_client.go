@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -43,7 +44,7 @@ func (s *session) fromClient(m wrappers.Message) bool {
 		return s.clientEvent(m)
 	default:
 		s.lock(roleClient)
-		b := breach{side: wrappers.Client, kind: "bad-message", states: s.chk.States(), msg: m.Term,
+		b := breach{side: wrappers.Client, kind: violation.BadMessage, states: s.chk.States(), msg: m.Term,
 			explanation: fmt.Sprintf("the client sent a %s; a client sends requests and events", m.Kind)}
 		s.unlock()
 		return s.clientEventViolation(m, b)

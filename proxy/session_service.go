@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -58,7 +59,7 @@ func (s *session) fromService(m wrappers.Message) bool {
 		return s.serviceEventViolation(m, fromChecker(v))
 	default:
 		s.lock(roleService)
-		b := breach{side: wrappers.Server, kind: "bad-message", states: s.chk.States(), msg: m.Term,
+		b := breach{side: wrappers.Server, kind: violation.BadMessage, states: s.chk.States(), msg: m.Term,
 			explanation: fmt.Sprintf("the service sent a %s; a service sends replies and events", m.Kind)}
 		s.unlock()
 		s.countNow(serviceToClient, verdictViolation)
@@ -179,7 +180,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 		return stepStop, delivery{}
 	}
 	if s.inflight == 0 {
-		b := breach{side: wrappers.Server, kind: "unexpected-reply", states: s.chk.States(), msg: m.Term,
+		b := breach{side: wrappers.Server, kind: violation.UnexpectedReply, states: s.chk.States(), msg: m.Term,
 			explanation: "a reply with no request outstanding"}
 		s.countNow(serviceToClient, verdictViolation)
 		return stepUnsolicited, delivery{b: &b}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -15,7 +16,7 @@ import (
 // breach is a violation as the proxy reports it.
 type breach struct {
 	side        wrappers.Side
-	kind        string // the checker's violation kind, or what the proxy saw
+	kind        violation.Kind
 	states      []string
 	msg         term.Term
 	request     term.Term // for a bad reply: the request it answered
@@ -24,17 +25,13 @@ type breach struct {
 }
 
 func fromChecker(v *checker.Violation) breach {
-	side := wrappers.Client
-	if v.Side == checker.Server {
-		side = wrappers.Server
-	}
-	return breach{side: side, kind: v.Kind.String(), states: v.States, msg: v.Message, request: v.Request,
+	return breach{side: v.Side, kind: v.Kind, states: v.States, msg: v.Message, request: v.Request,
 		expected: v.ExpectedStrings(), explanation: v.Explanation}
 }
 
 func (b breach) wire() wrappers.Violation {
 	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation, Request: b.request,
-		Event: b.kind == checker.BadEvent.String() || b.kind == checker.WrongDirection.String()}
+		Event: b.kind.Event()}
 }
 
 // lostSuffix ends the explanation of a violation after which the session
@@ -124,11 +121,11 @@ func (s *session) frameError(side wrappers.Side, fe *wrappers.FrameError) {
 		r = roleService
 	}
 	s.lock(r)
-	b := breach{side: side, kind: "malformed-frame", states: s.chk.States(), explanation: fe.Error()}
+	b := breach{side: side, kind: violation.MalformedFrame, states: s.chk.States(), explanation: fe.Error()}
 	s.unlock()
 	reason, code := reasonViolation, closePolicy
 	if fe.Limit {
-		b.kind, reason, code = "limit", reasonLimit, closeTooBig
+		b.kind, reason, code = violation.OverLimit, reasonLimit, closeTooBig
 	}
 	s.countNow(d, verdictViolation)
 	if act := decide(s.cfg.Mode, brokenStream, true); act != actionKilled {
@@ -157,7 +154,7 @@ func (s *session) onReplyTimeout() {
 		s.unlock()
 		return
 	}
-	b := breach{side: wrappers.Server, kind: "reply-timeout", states: s.chk.States(), request: head.req,
+	b := breach{side: wrappers.Server, kind: violation.ReplyTimeout, states: s.chk.States(), request: head.req,
 		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(head.req, s.cfg.MaxLogMessage))}
 	act := decide(s.cfg.Mode, lateReply, false)
 	if act != actionKilled {
@@ -217,7 +214,7 @@ func (s *session) report(b breach, act action) {
 		slog.String("contract", cur.Name),
 		slog.String("vsn", cur.Vsn),
 		slog.String("side", b.side.String()),
-		slog.String("kind", b.kind),
+		slog.String("kind", b.kind.String()),
 		slog.Any("states", nonNil(b.states)),
 	}
 	if b.msg != nil {

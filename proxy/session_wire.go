@@ -7,6 +7,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/checker"
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -54,7 +55,7 @@ func (s *session) judgeStartSession(req term.Term) (b *breach, start bool) {
 		return nil, false
 	}
 	if name != s.user.c.Name {
-		return &breach{side: wrappers.Client, kind: "bad-request", states: s.chk.States(), msg: req,
+		return &breach{side: wrappers.Client, kind: violation.BadRequest, states: s.chk.States(), msg: req,
 			expected:    []string{p.StartExpected(s.user.c.Name)},
 			explanation: fmt.Sprintf("this proxy guards the service %s only, not %s", term.String(s.user.c.Name), term.String(name))}, false
 	}
@@ -76,7 +77,7 @@ func (s *session) judgeStarted(m wrappers.Message, head pendingCall) (*checker.V
 		next = s.cfg.Initial
 	}
 	if next != "" && !s.user.m.HasState(next) {
-		return nil, &breach{side: wrappers.Server, kind: "bad-next-state", states: s.chk.States(), msg: m.Term, request: head.req,
+		return nil, &breach{side: wrappers.Server, kind: violation.BadNextState, states: s.chk.States(), msg: m.Term, request: head.req,
 			explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", s.user.c.Name, next)}
 	}
 	s.cur, s.inPrelude = s.user, false
@@ -96,9 +97,9 @@ func (s *session) selfReport(reply, req term.Term) (breach, bool) {
 	if !ok {
 		return breach{}, false
 	}
-	kind := "service-reported"
+	kind := violation.ServiceReported
 	if v.Side == wrappers.Client {
-		kind = "service-refused"
+		kind = violation.ServiceRefused
 	}
 	return breach{side: v.Side, kind: kind, msg: v.Message, request: v.Request, explanation: v.Explanation}, true
 }

@@ -4,7 +4,8 @@
 // classifying it (greeting, call, reply, event), and encoding the error
 // replies the format has for contract violations. Each format lives in a
 // sub-package (ubf, json, resp, line); this package holds only the shared
-// vocabulary and imports nothing but term.
+// vocabulary and imports nothing but term and internal/violation (the
+// words for a broken contract it shares with the checker).
 package wrappers
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/term"
 )
 
@@ -70,21 +72,15 @@ type Decoder interface {
 	Next() (Message, error)
 }
 
-// Side names a party to a conversation.
-type Side uint8
+// Side names a party to a conversation (violation.Side, the checker's
+// Side too).
+type Side = violation.Side
 
 // The sides.
 const (
-	Client Side = iota + 1
-	Server
+	Client = violation.Client
+	Server = violation.Server
 )
-
-func (s Side) String() string {
-	if s == Server {
-		return "server"
-	}
-	return "client"
-}
 
 // Violation is what a wire format needs to know to tell a client that the
 // contract was broken.

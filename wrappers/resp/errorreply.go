@@ -3,7 +3,7 @@ package resp
 import (
 	"strings"
 
-	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -24,28 +24,7 @@ const maxErrorReply = 1024
 func (s *Session) ErrorReply(v wrappers.Violation) []byte {
 	var sb strings.Builder
 	sb.WriteString("ERR contract: ")
-	sb.WriteString(v.Side.String())
-	sb.WriteString(" broke the contract")
-	if len(v.States) > 0 {
-		sb.WriteString(" in state ")
-		sb.WriteString(strings.Join(v.States, " | "))
-	}
-	if v.Message != nil {
-		if v.Side == wrappers.Server {
-			sb.WriteString(": replied ")
-		} else {
-			sb.WriteString(": sent ")
-		}
-		sb.WriteString(term.Truncated(v.Message, 200))
-	}
-	// The explanation names what was expected; the list is the fallback.
-	if v.Explanation != "" {
-		sb.WriteString(": ")
-		sb.WriteString(v.Explanation)
-	} else if len(v.Expected) > 0 {
-		sb.WriteString("; expected ")
-		sb.WriteString(strings.Join(v.Expected, " | "))
-	}
+	violation.Line(&sb, violation.Reply, v.Side, v.States, v.Message, v.Explanation, v.Expected)
 	text := []byte(sb.String())
 	if len(text) > maxErrorReply {
 		text = append(text[:maxErrorReply-3], "..."...)
