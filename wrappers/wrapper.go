@@ -36,9 +36,13 @@ const (
 	// Event is an unsolicited message, from the client (the client
 	// decoder) or from the server (the server decoder).
 	Event
+	// Unknown is a message whose wire does not say whether it is a call,
+	// a reply, a transition or an event (text lines): the contract
+	// decides (docs/language.md: transitions in both directions).
+	Unknown
 )
 
-var kindNames = [...]string{Filler: "filler", Greeting: "greeting", Call: "call", Reply: "reply", Event: "event"}
+var kindNames = [...]string{Filler: "filler", Greeting: "greeting", Call: "call", Reply: "reply", Event: "event", Unknown: "unknown"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

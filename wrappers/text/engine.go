@@ -1,0 +1,226 @@
+package text
+
+import (
+	"io"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
+)
+
+// Family describes one text protocol on the shared engine. Its functions
+// read one message each through the decoder they are given, which offers
+// the pieces every family frames with: a line, a data block of a given
+// length, a dot-terminated body or list.
+type Family struct {
+	// Name is the wire's name on the command line.
+	Name string
+	// greets: the server speaks first; its first message answers no
+	// request.
+	greets bool
+	// command reads one client message, read as f says (a command line,
+	// a message body, an AUTH response), and returns its term (nil for a
+	// line that carries no message) and the request it makes. A request
+	// whose answer is answerUntracked is not queued: the server's answer
+	// to it is framed alike whatever it answers.
+	command func(d *clientDecoder, f follow) (term.Term, request, error)
+	// reply reads one server message. req is the request it answers when
+	// ok, the oldest one waiting; without one (the greeting, a line the
+	// server sends unasked, a family that queues nothing) ok is false. It
+	// returns the term and how the client's next line is to be read.
+	reply func(d *serverDecoder, req request, ok bool) (term.Term, follow, error)
+	// errorReply is the protocol's own refusal (wrappers.Session).
+	errorReply func(v wrappers.Violation) []byte
+}
+
+// follow says how the client's next line is read.
+type follow uint8
+
+const (
+	followCommand follow = iota
+	followBody           // SMTP: the mail after DATA was answered 354
+	followAuth           // SMTP 334, POP3 "+ ": one line answering an AUTH challenge
+)
+
+// answer says how the answer to a request is framed.
+type answer uint8
+
+const (
+	answerUntracked answer = iota // nothing to queue: the answer frames itself, or there is none
+	answerLine                    // one status line (the family's own syntax)
+	answerLines                   // POP3: a dot-terminated list of lines when the status is +OK
+	answerBody                    // POP3: a dot-terminated mail when the status is +OK
+	answerValues                  // memcached get: VALUE blocks up to END
+	answerStats                   // memcached stats: lines up to END
+	answerData                    // SMTP DATA: 354 makes the client send the body
+	answerAuth                    // SMTP/POP3 AUTH: a challenge makes the client send a response
+)
+
+// request is what the server decoder needs to know of a request to frame
+// its answer.
+type request struct {
+	answer answer
+}
+
+// input is one direction's reader with the framing pieces the families
+// share. Every slice it returns is valid until its next read.
+type input struct {
+	rd bufread.Reader
+}
+
+// line reads one line up to LF, CR before it allowed, and returns it
+// without its line end. The stream ending inside it is a FrameError.
+func (in *input) line(what string) ([]byte, error) {
+	at := in.rd.Off()
+	line, _, err := in.rd.Line(what)
+	if err == io.EOF {
+		return nil, in.rd.ErrAt(in.rd.Offset(in.rd.End), "stream ended inside %s (frame started at byte %d)", what, in.rd.Offset(in.rd.Start))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(line) > in.rd.Lim.MaxBinary {
+		return nil, in.rd.LimitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, len(line), in.rd.Lim.MaxBinary)
+	}
+	return line, nil
+}
+
+// block reads n bytes and, when crlf, the CRLF that must follow them, and
+// returns a copy of the n bytes as a binary. Bytes other than CRLF after
+// the n are a FrameError: the block was not the length its command named.
+func (in *input) block(n int64, crlf bool, what string) (term.Binary, error) {
+	at := in.rd.Off()
+	end := n
+	if crlf {
+		end += 2
+	}
+	if n > int64(in.rd.Lim.MaxBinary) {
+		return nil, in.rd.LimitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, n, in.rd.Lim.MaxBinary)
+	}
+	if int64(in.rd.Pos-in.rd.Start)+end > int64(in.rd.Lim.MaxFrame) {
+		return nil, in.rd.LimitAt(at, "%s of %d bytes exceeds the frame limit of %d bytes", what, n, in.rd.Lim.MaxFrame)
+	}
+	if err := in.rd.Need(int(end), what); err != nil {
+		return nil, err
+	}
+	b := make(term.Binary, n)
+	copy(b, in.rd.Buf[in.rd.Pos:])
+	if crlf {
+		if t := in.rd.Buf[in.rd.Pos+int(n) : in.rd.Pos+int(end)]; t[0] != '\r' || t[1] != '\n' {
+			return nil, in.rd.ErrAt(at+n, "%s is not the %d bytes its command named: %q follows them instead of CRLF", what, n, t)
+		}
+	}
+	in.rd.Pos += int(end)
+	return b, nil
+}
+
+// dotBody reads lines up to one holding a lone "." and returns them as one
+// binary, line ends kept, with the dot-stuffing undone (RFC 5321 4.5.2,
+// RFC 1939 3): "..x" is ".x". The "." line is not part of it.
+func (in *input) dotBody(what string, scratch *[]byte) (term.Binary, error) {
+	body := (*scratch)[:0]
+	for {
+		rel := in.rd.Pos - in.rd.Start // a read may move the frame in the buffer
+		line, err := in.line(what)
+		if err != nil {
+			return nil, err
+		}
+		if len(line) == 1 && line[0] == '.' {
+			break
+		}
+		at := in.rd.Start + rel
+		if len(line) > 0 && line[0] == '.' {
+			at++
+		}
+		if len(body)+in.rd.Pos-at > in.rd.Lim.MaxBinary {
+			return nil, in.rd.LimitAt(in.rd.Offset(in.rd.Start), "%s exceeds the limit of %d bytes", what, in.rd.Lim.MaxBinary)
+		}
+		body = append(body, in.rd.Buf[at:in.rd.Pos]...)
+	}
+	out := make(term.Binary, len(body))
+	copy(out, body)
+	if cap(body) <= 1<<20 {
+		*scratch = body[:0]
+	}
+	return out, nil
+}
+
+// dotLines reads lines up to one holding a lone "." and returns them as a
+// list of strings, dot-stuffing undone.
+func (in *input) dotLines(what string) (term.List, error) {
+	var l term.List
+	for {
+		line, err := in.line(what)
+		if err != nil {
+			return nil, err
+		}
+		if len(line) == 1 && line[0] == '.' {
+			return l, nil
+		}
+		if len(line) > 0 && line[0] == '.' {
+			line = line[1:]
+		}
+		l = append(l, term.String(line))
+	}
+}
+
+// side is what each direction's decoder holds.
+type side struct {
+	in    input
+	verbs intern.Cache[term.Atom]
+	body  []byte // scratch for a mail body before it is copied out
+}
+
+// clientDecoder reads what a client sends.
+type clientDecoder struct {
+	side
+	s *Session
+}
+
+// Next implements wrappers.Decoder.
+func (d *clientDecoder) Next() (wrappers.Message, error) {
+	if err := d.in.rd.Frame(); err != nil {
+		return wrappers.Message{}, err
+	}
+	t, req, err := d.s.fam.command(d, d.s.follow())
+	if err != nil {
+		return wrappers.Message{}, err
+	}
+	if t == nil {
+		return wrappers.Message{Kind: wrappers.Filler, Raw: d.in.rd.Raw()}, nil
+	}
+	if req.answer != answerUntracked {
+		d.s.push(req)
+	}
+	return wrappers.Message{Kind: wrappers.Unknown, Term: t, Raw: d.in.rd.Raw()}, nil
+}
+
+// Buffered implements wrappers.Bufferer.
+func (d *clientDecoder) Buffered() int { return d.in.rd.Buffered() }
+
+// serverDecoder reads what a server sends.
+type serverDecoder struct {
+	side
+	s *Session
+}
+
+// Next implements wrappers.Decoder.
+func (d *serverDecoder) Next() (wrappers.Message, error) {
+	if err := d.in.rd.Frame(); err != nil {
+		return wrappers.Message{}, err
+	}
+	req, ok := d.s.head()
+	t, next, err := d.s.fam.reply(d, req, ok)
+	if err != nil {
+		return wrappers.Message{}, err
+	}
+	if t == nil {
+		return wrappers.Message{Kind: wrappers.Filler, Raw: d.in.rd.Raw()}, nil
+	}
+	d.s.answered(ok, next)
+	return wrappers.Message{Kind: wrappers.Unknown, Term: t, Raw: d.in.rd.Raw()}, nil
+}
+
+// Buffered implements wrappers.Bufferer.
+func (d *serverDecoder) Buffered() int { return d.in.rd.Buffered() }

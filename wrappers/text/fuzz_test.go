@@ -1,0 +1,126 @@
+package text
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// decodeBoth decodes data through one session of fam as the client's
+// stream and as the server's, taking one message from each in turn so that
+// each decoder's framing sees what the other decoded.
+func decodeBoth(fam *Family, data []byte, wrap func(io.Reader) io.Reader) (out []string, raw [2][]byte, errs [2]error) {
+	s := NewWire(fam).NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxBinary: 1024}})
+	decs := [2]wrappers.Decoder{s.ClientDecoder(wrap(bytes.NewReader(data))), s.ServerDecoder(wrap(bytes.NewReader(data)))}
+	var done [2]bool
+	for range 10000 {
+		if done[0] && done[1] {
+			break
+		}
+		for i, d := range decs {
+			if done[i] {
+				continue
+			}
+			m, err := d.Next()
+			if err != nil {
+				done[i] = true
+				if !errors.Is(err, io.EOF) {
+					errs[i] = err
+				}
+				continue
+			}
+			raw[i] = append(raw[i], m.Raw...)
+			if m.Kind != wrappers.Filler && m.Kind != wrappers.Unknown {
+				out = append(out, "kind "+m.Kind.String())
+			}
+			if m.Term != nil {
+				out = append(out, m.Term.String())
+			} else {
+				out = append(out, "filler")
+			}
+		}
+	}
+	return out, raw, errs
+}
+
+// fuzzFamily checks that any input is decoded without a panic into
+// messages whose raw bytes are the input (up to a FrameError at a place
+// inside it), that no message is of a kind the wire cannot know, and that
+// reading a byte at a time decodes the same.
+func fuzzFamily(f *testing.F, fam *Family) {
+	for _, c := range conversationSeeds(f, fam) {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, raw, errs := decodeBoth(fam, data, func(r io.Reader) io.Reader { return r })
+		for i := range raw {
+			if !bytes.HasPrefix(data, raw[i]) {
+				t.Fatalf("decoder %d: raw bytes are not the input's prefix", i)
+			}
+			if errs[i] != nil {
+				var fe *wrappers.FrameError
+				if !errors.As(errs[i], &fe) {
+					t.Fatalf("decoder %d: error %v is not a FrameError", i, errs[i])
+				}
+				if fe.Offset < int64(len(raw[i])) || fe.Offset > int64(len(data)) {
+					t.Fatalf("decoder %d: error offset %d outside [%d, %d]", i, fe.Offset, len(raw[i]), len(data))
+				}
+			} else if len(raw[i]) != len(data) {
+				t.Fatalf("decoder %d: stopped at %d of %d bytes without an error", i, len(raw[i]), len(data))
+			}
+		}
+		for _, o := range out {
+			if len(o) > 5 && o[:5] == "kind " {
+				t.Fatalf("a text wire made a message of %s", o)
+			}
+		}
+		out1, raw1, errs1 := decodeBoth(fam, data, iotest.OneByteReader)
+		if len(out1) != len(out) {
+			t.Fatalf("one-byte reads decode %d messages, whole reads %d", len(out1), len(out))
+		}
+		for i := range out {
+			if out[i] != out1[i] {
+				t.Fatalf("message %d: %s vs %s", i, out[i], out1[i])
+			}
+		}
+		for i := range raw {
+			if !bytes.Equal(raw[i], raw1[i]) || (errs[i] == nil) != (errs1[i] == nil) {
+				t.Fatalf("decoder %d differs with one-byte reads", i)
+			}
+		}
+	})
+}
+
+// conversationSeeds returns, for each conversation of fam under testdata,
+// its client bytes and its server bytes.
+func conversationSeeds(f *testing.F, fam *Family) [][]byte {
+	f.Helper()
+	files := conversationFiles(fam)
+	if len(files) == 0 {
+		f.Fatalf("no conversations for %s", fam.Name)
+	}
+	var seeds [][]byte
+	for _, file := range files {
+		var sides [2][]byte
+		for _, c := range readConversation(f, file) {
+			i := 0
+			if c.side == wrappers.Server {
+				i = 1
+			}
+			sides[i] = append(sides[i], c.data...)
+		}
+		seeds = append(seeds, sides[0], sides[1])
+	}
+	return seeds
+}
+
+func FuzzSMTP(f *testing.F)      { fuzzFamily(f, SMTP) }
+func FuzzFTP(f *testing.F)       { fuzzFamily(f, FTP) }
+func FuzzPOP3(f *testing.F)      { fuzzFamily(f, POP3) }
+func FuzzIRC(f *testing.F)       { fuzzFamily(f, IRC) }
+func FuzzMemcached(f *testing.F) { fuzzFamily(f, Memcached) }
+func FuzzLine(f *testing.F)      { fuzzFamily(f, Line) }

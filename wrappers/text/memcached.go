@@ -1,0 +1,287 @@
+package text
+
+import (
+	"bytes"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// Memcached is the family of memcached's text protocol (its protocol.txt:
+// the classic commands and the meta commands).
+//
+// A command is {verb, Word, ...}, split at runs of spaces. Unlike the
+// other families the verb keeps its case: memcached's commands are
+// case-sensitive (it answers SET with ERROR), so SET is the atom 'SET',
+// which no rule written for set matches. A storage command carries the
+// data block its line announces, as a binary at the end: set k 0 0 5 then
+// hello is {set, "k", "0", "0", "5", <<"hello">>}, with noreply {set, "k",
+// "0", "0", "5", "noreply", <<"hello">>}; likewise add, replace, append,
+// prepend, cas, and the meta ms. The block is exactly the length the
+// command named, followed by CRLF; anything else is a malformed frame
+// from the client. A command line memcached refuses before it reads the
+// block (a key over 250 bytes, a field that is not a number) carries no
+// block, as memcached reads none.
+//
+// An answer is framed by the command it answers, never by what a value
+// holds. A one-line answer is the lower-cased atom of its word (STORED is
+// stored, END is 'end', NOT_FOUND is not_found, the meta HD is hd); a
+// number is an integer (incr's 8); ERROR, CLIENT_ERROR and SERVER_ERROR
+// with a message are {error, Text}, {client_error, Text} and
+// {server_error, Text}; other lines are {word, Word, ...} as commands are
+// (VERSION 1.6.18 is {version, "1.6.18"}). The answer to get, gets, gat
+// and gats is the list of its values up to END, each {value, Key, Flags,
+// Bytes, Data} or with gets {value, Key, Flags, Bytes, Cas, Data}, Data a
+// binary ([] for END alone); the answer to stats is the list of its lines
+// up to END ({stat, Name, Value}, ...). A meta VA answer carries its
+// block: {va, Size, Flag, ..., Data}. Commands with noreply (and meta
+// commands with the q flag) get no answer; they wait for none.
+var Memcached = &Family{
+	Name:       "memcached",
+	command:    memcachedCommand,
+	reply:      memcachedReply,
+	errorReply: memcachedErrorReply,
+}
+
+// memcachedMaxKey is the longest key memcached takes.
+const memcachedMaxKey = 250
+
+var (
+	atomValue       = term.Atom("value")
+	atomVA          = term.Atom("va")
+	atomError       = term.Atom("error")
+	atomClientError = term.Atom("client_error")
+	atomServerError = term.Atom("server_error")
+)
+
+// fields splits line into at most len(buf) words.
+func fields(line []byte, buf [][]byte) [][]byte {
+	f := buf[:0]
+	for i := 0; len(f) < cap(f); {
+		var w []byte
+		if w, i = nextWord(line, i); w == nil {
+			break
+		}
+		f = append(f, w)
+	}
+	return f
+}
+
+func memcachedCommand(d *clientDecoder, _ follow) (term.Term, request, error) {
+	line, err := d.in.line("a command line")
+	if err != nil {
+		return nil, request{}, err
+	}
+	var buf [8][]byte
+	f := fields(line, buf[:])
+	if len(f) == 0 {
+		return words(&d.verbs, line, false, nil), request{answerLine}, nil
+	}
+	noreply := bytes.Equal(f[len(f)-1], []byte("noreply"))
+	size := int64(-1) // the length of the data block the line announces
+	req := request{answerLine}
+	switch string(f[0]) {
+	case "set", "add", "replace", "append", "prepend":
+		// verb key flags exptime bytes [noreply]
+		if len(f) >= 5 && storageLine(f[1], f[2], f[3]) {
+			size = int32Size(f[4])
+		}
+	case "cas":
+		// cas key flags exptime bytes unique [noreply]
+		if len(f) >= 6 && storageLine(f[1], f[2], f[3]) && number(f[5]) >= 0 {
+			size = int32Size(f[4])
+		}
+	case "ms":
+		// ms key datalen flag*
+		if len(f) >= 3 && len(f[1]) <= memcachedMaxKey {
+			size = int32Size(f[2])
+		}
+		noreply = metaQuiet(f[3:])
+	case "mg", "md", "ma", "mn", "me":
+		noreply = len(f) > 2 && metaQuiet(f[2:])
+	case "get", "gets", "gat", "gats":
+		req = request{answerValues}
+	case "stats":
+		req = request{answerStats}
+	case "lru_crawler":
+		if len(f) > 1 && string(f[1]) == "metadump" {
+			req = request{answerStats}
+		}
+	case "delete", "incr", "decr", "touch", "flush_all", "verbosity":
+	default:
+		noreply = false // only the commands that take it
+	}
+	var block term.Term
+	if size >= 0 {
+		b, err := d.in.block(size, true, "the data block of "+string(f[0]))
+		if err != nil {
+			return nil, request{}, err
+		}
+		block = b
+	}
+	t := words(&d.verbs, line, false, block)
+	if noreply {
+		req = request{answerUntracked}
+	}
+	return t, req, nil
+}
+
+// storageLine reports whether memcached reads the block of a storage
+// command with this key, flags and exptime: it refuses the line without
+// reading it otherwise.
+func storageLine(key, flags, exptime []byte) bool {
+	if len(key) > memcachedMaxKey {
+		return false
+	}
+	if n := number(flags); n < 0 || n > 1<<32-1 {
+		return false
+	}
+	e := exptime
+	if len(e) > 0 && e[0] == '-' {
+		e = e[1:]
+	}
+	return number(e) >= 0 && number(e) <= 1<<31-1
+}
+
+// int32Size is the value of a block length memcached accepts, or -1.
+func int32Size(b []byte) int64 {
+	n := number(b)
+	if n > 1<<31-3 { // memcached adds 2 for the CRLF to an int
+		return -1
+	}
+	return n
+}
+
+// metaQuiet reports whether meta flags hold q: the command is answered
+// only when it fails.
+func metaQuiet(flags [][]byte) bool {
+	for _, fl := range flags {
+		if len(fl) == 1 && fl[0] == 'q' {
+			return true
+		}
+	}
+	return false
+}
+
+func memcachedReply(d *serverDecoder, req request, ok bool) (term.Term, follow, error) {
+	line, err := d.in.line("an answer line")
+	if err != nil {
+		return nil, followCommand, err
+	}
+	if !ok {
+		req = request{answerLine}
+	}
+	switch {
+	case bytes.HasPrefix(line, []byte("VA ")):
+		t, err := memcachedBlockLine(d, line, 1, "the data block of a VA answer")
+		return t, followCommand, err
+	case req.answer == answerValues && bytes.HasPrefix(line, []byte("VALUE ")):
+	case req.answer == answerValues && string(line) == "END":
+		return term.List{}, followCommand, nil
+	case req.answer == answerStats && statsLine(line):
+	default:
+		return memcachedLine(d, line), followCommand, nil
+	}
+	var l term.List
+	for string(line) != "END" {
+		var t term.Term
+		switch {
+		case req.answer == answerStats:
+			t = memcachedLine(d, line)
+		case bytes.HasPrefix(line, []byte("VALUE ")):
+			// VALUE key flags bytes [cas]
+			if t, err = memcachedBlockLine(d, line, 3, "the data block of a VALUE"); err != nil {
+				return nil, followCommand, err
+			}
+		default:
+			return nil, followCommand, d.in.rd.ErrAt(d.in.rd.Off()-int64(len(line))-1, "in the answer to a get, %q where a VALUE line or END belongs", quote(line))
+		}
+		l = append(l, t)
+		if line, err = d.in.line("an answer line"); err != nil {
+			return nil, followCommand, err
+		}
+	}
+	return l, followCommand, nil
+}
+
+// statsLine reports whether line starts the list answering stats (or
+// lru_crawler metadump), rather than being a one-line answer (OK, RESET,
+// an error).
+func statsLine(line []byte) bool {
+	for _, p := range []string{"STAT ", "PREFIX ", "ITEM ", "key="} {
+		if bytes.HasPrefix(line, []byte(p)) {
+			return true
+		}
+	}
+	return string(line) == "END"
+}
+
+// memcachedBlockLine reads the block whose length is word n of line and
+// returns {word, Word, ..., Data}.
+func memcachedBlockLine(d *serverDecoder, line []byte, n int, what string) (term.Term, error) {
+	var buf [8][]byte
+	f := fields(line, buf[:])
+	size := int64(-1)
+	if n < len(f) {
+		size = int32Size(f[n])
+	}
+	if size < 0 {
+		return nil, d.in.rd.ErrAt(d.in.rd.Off()-int64(len(line))-1, "%q does not give the length of its data block", quote(line))
+	}
+	t := words(&d.verbs, line, true, nil).(term.Tuple)
+	b, err := d.in.block(size, true, what)
+	if err != nil {
+		return nil, err
+	}
+	return append(t, b), nil
+}
+
+// memcachedLine is a one-line answer.
+func memcachedLine(d *serverDecoder, line []byte) term.Term {
+	if n := number(line); n >= 0 {
+		return term.Int(n)
+	}
+	if digits(line) && len(line) <= 20 { // a 64-bit counter past what number takes
+		if v, ok := term.ParseInteger(string(line)); ok {
+			return v
+		}
+	}
+	for _, e := range []struct {
+		word string
+		atom term.Atom
+	}{{"ERROR", atomError}, {"CLIENT_ERROR", atomClientError}, {"SERVER_ERROR", atomServerError}} {
+		if rest, ok := bytes.CutPrefix(line, []byte(e.word)); ok && len(rest) > 0 && (rest[0] == ' ' || rest[0] == ':') {
+			return term.Tuple{e.atom, term.String(bytes.TrimLeft(rest[1:], " "))}
+		}
+	}
+	return words(&d.verbs, line, true, nil)
+}
+
+// memcachedErrorReply: CLIENT_ERROR, what memcached answers a command it
+// will not take, for a client; SERVER_ERROR when the service broke the
+// contract. A client that sent noreply waits for no answer and would take
+// the line for the answer to its next command: it gets none.
+func memcachedErrorReply(v wrappers.Violation) []byte {
+	if v.Side == wrappers.Server {
+		return replyLine("SERVER_ERROR contract violation by the service", v, 1024)
+	}
+	if v.Event || hasNoreply(v.Message) {
+		return nil
+	}
+	return replyLine("CLIENT_ERROR contract violation", v, 1024)
+}
+
+// hasNoreply reports whether a command term says noreply (or is a quiet
+// meta command).
+func hasNoreply(t term.Term) bool {
+	tu, ok := t.(term.Tuple)
+	if !ok {
+		return false
+	}
+	for _, e := range tu[1:] {
+		if s, ok := e.(term.String); ok && (s == "noreply" || s == "q") {
+			return true
+		}
+	}
+	return false
+}

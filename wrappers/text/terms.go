@@ -1,0 +1,144 @@
+package text
+
+import (
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
+)
+
+// Verbs repeat from line to line: a decoder makes their atoms through a
+// small cache, so a hit allocates nothing and a peer sending ever new
+// words cannot grow it.
+func newVerbs() intern.Cache[term.Atom] { return intern.New[term.Atom](64, 32) }
+
+// lower returns the atom of b in lower case.
+func lower(s string) term.Atom {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return term.Atom(b)
+		}
+	}
+	return term.Atom(s)
+}
+
+// asIs returns the atom of s as it is.
+func asIs(s string) term.Atom { return term.Atom(s) }
+
+// verb returns the atom of a verb, lower-cased (fold) or as written.
+func verb(c *intern.Cache[term.Atom], b []byte, fold bool) term.Atom {
+	mk := asIs
+	if fold {
+		mk = lower
+	}
+	a, _ := c.Get(b, mk)
+	return a
+}
+
+// nextWord returns the word of line starting at or after i (after a run
+// of spaces) and the index after it; w is nil at the end of the line.
+func nextWord(line []byte, i int) (w []byte, next int) {
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(line) && line[j] != ' ' {
+		j++
+	}
+	if i == j {
+		return nil, j
+	}
+	return line[i:j], j
+}
+
+// words splits a line at runs of spaces into the verb, as an atom, and
+// the other words as strings: {verb, "arg", ...}, or the bare verb atom
+// when there are no others, or the empty atom for a line without words.
+// extra, when not nil, is appended as the last element (a data block).
+func words(c *intern.Cache[term.Atom], line []byte, fold bool, extra term.Term) term.Term {
+	w, i := nextWord(line, 0)
+	if w == nil {
+		if extra != nil {
+			return term.Tuple{term.Atom(""), extra}
+		}
+		return term.Atom("")
+	}
+	v := verb(c, w, fold)
+	n := 1
+	for j := i; ; n++ {
+		if w, j = nextWord(line, j); w == nil {
+			break
+		}
+	}
+	if extra != nil {
+		n++
+	}
+	if n == 1 {
+		return v
+	}
+	tu := make(term.Tuple, 1, n)
+	tu[0] = v
+	for {
+		if w, i = nextWord(line, i); w == nil {
+			break
+		}
+		tu = append(tu, term.String(w))
+	}
+	if extra != nil {
+		tu = append(tu, extra)
+	}
+	return tu
+}
+
+// coded splits a reply line "250-text", "250 text" or "250" into its
+// parts: sep is '-', ' ' or 0. ok is false for a line that does not start
+// with three digits followed by '-', ' ' or its end.
+func coded(line []byte) (code int64, sep byte, text []byte, ok bool) {
+	if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) {
+		return 0, 0, nil, false
+	}
+	if len(line) > 3 && line[3] != ' ' && line[3] != '-' {
+		return 0, 0, nil, false
+	}
+	code = int64(line[0]-'0')*100 + int64(line[1]-'0')*10 + int64(line[2]-'0')
+	if len(line) == 3 {
+		return code, 0, nil, true
+	}
+	return code, line[3], line[4:], true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// digits reports whether b is a non-empty run of decimal digits.
+func digits(b []byte) bool {
+	for _, c := range b {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// number returns the value of a run of at most 18 decimal digits, or -1.
+func number(b []byte) int64 {
+	if !digits(b) || len(b) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range b {
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// quote shortens b for an error message.
+func quote(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
