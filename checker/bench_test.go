@@ -1,7 +1,9 @@
 package checker
 
 import (
+	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/contract"
@@ -71,6 +73,43 @@ func BenchmarkCallReply(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSharedTag checks a request and its reply in a state whose rules
+// all share one tag and arity and differ by their first argument (as a
+// command with sub-commands: {config, get, ...}, {config, set, ...}), with
+// 10 and 5,000 such rules, the request matching the first rule and the last.
+func BenchmarkSharedTag(b *testing.B) {
+	for _, n := range []int{10, 5000} {
+		m := Prepare(compileContract(b, sharedTagRules(n)))
+		for _, which := range []int{0, n - 1} {
+			b.Run("rules="+itoa(n)+"/rule="+itoa(which), func(b *testing.B) {
+				s, err := m.NewSession(Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				call := term.Tuple{term.Atom("op"), term.Atom("k" + itoa(which)), term.Int(1)}
+				reply := term.Tuple{term.Atom("ok"), term.Int(int64(which))}
+				for b.Loop() {
+					if v := s.Call(call); v != nil {
+						b.Fatal(v)
+					}
+					if v := s.Reply(reply); v != nil {
+						b.Fatal(v)
+					}
+				}
+			})
+		}
+	}
+}
+
+// sharedTagRules is a contract of n rules in state s for {op, kI, integer()}.
+func sharedTagRules(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "+state s x {op, k%d, integer()} -> {ok, %d} x s.\n", i, i)
+	}
+	return b.String()
 }
 
 // BenchmarkPipelined sends 8 requests before their replies.

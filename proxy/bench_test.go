@@ -467,3 +467,6 @@ func TestComparisonHarness(t *testing.T) {
 		t.Errorf("ubfproxy stats %+v; want no violations and its 3 sessions open", st)
 	}
 }
+
+// Close closes the client's connection.
+func (c *loadClient) Close() error { return c.conn.Close() }

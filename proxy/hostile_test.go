@@ -347,7 +347,7 @@ func TestFileServerProcess(t *testing.T) {
 }
 
 // startFileServerProcess runs the file server in a child process.
-func startFileServerProcess(t *testing.T) string {
+func startFileServerProcess(t testing.TB) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFileServerProcess$")
 	cmd.Env = append(os.Environ(), fileServerProcessEnv+"=1")
@@ -395,7 +395,7 @@ func startFileServerProcess(t *testing.T) string {
 
 // ensureFiles makes sure the process may open n files, raising its soft
 // limit if needed, or skips the test.
-func ensureFiles(t *testing.T, n uint64) {
+func ensureFiles(t testing.TB, n uint64) {
 	t.Helper()
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -426,52 +426,15 @@ func TestHostileIdleConnections(t *testing.T) {
 	log := &recordLog{}
 	srv, addr := startUBFProxy(t, svc, proxy.Config{Logger: jsonLogger(log)})
 
-	heap0, stack0 := inUse()
-	goroutines0 := runtime.NumGoroutine()
-
 	// Each client opens the file and then goes quiet: a conversation
 	// waiting in state ready, with every buffer the session needs.
-	clients := make([]*loadClient, idleSessions)
-	var wg sync.WaitGroup
-	errs := make(chan error, idleSessions)
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < idleSessions; i += 8 {
-				c, err := dialLoad(addr)
-				if err != nil {
-					errs <- fmt.Errorf("client %d: %w", i, err)
-					return
-				}
-				clients[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, c := range clients {
-			if c != nil {
-				c.conn.Close()
-			}
-		}
-	})
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	clients, m := holdIdle(t, idleSessions, func() (*loadClient, error) { return dialLoad(addr) })
 	if n := srv.OpenSessions(); n != idleSessions {
 		t.Fatalf("%d sessions open, want %d", n, idleSessions)
 	}
-
-	heap1, stack1 := inUse()
-	goroutines := runtime.NumGoroutine() - goroutines0
-	perSession := (int64(heap1+stack1) - int64(heap0+stack0)) / idleSessions
-	t.Logf("%d idle sessions: heap in use +%d KiB, stacks +%d KiB, %d goroutines; %d bytes (%.1f KiB) and %.1f goroutines per session",
-		idleSessions, (int64(heap1)-int64(heap0))>>10, (int64(stack1)-int64(stack0))>>10, goroutines,
-		perSession, float64(perSession)/1024, float64(goroutines)/idleSessions)
-	if perSession > maxIdleSessionBytes {
-		t.Errorf("%d bytes per idle session, want at most %d", perSession, maxIdleSessionBytes)
+	m.report(t, idleSessions)
+	if m.perSession > maxIdleSessionBytes {
+		t.Errorf("%d bytes per idle session, want at most %d", m.perSession, maxIdleSessionBytes)
 	}
 
 	// Another session is served meanwhile, promptly.

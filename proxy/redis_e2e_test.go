@@ -44,7 +44,7 @@ func redisContract(tb testing.TB) *contract.Contract {
 
 // e2eStartProxy runs ubfproxy with cfg (contract, upstream and wire filled
 // in by the caller) until the test ends and returns its address.
-func e2eStartProxy(t *testing.T, cfg proxy.Config) string {
+func e2eStartProxy(t testing.TB, cfg proxy.Config) string {
 	t.Helper()
 	srv, err := proxy.New(cfg)
 	if err != nil {

@@ -1,0 +1,51 @@
+# bench-common.sh: what the benchmark scripts share, sourced by them with
+# NAME (for messages) and PASSWORD set: a checked list of tools, a work
+# directory and the processes started, both cleaned up at exit, free
+# loopback ports, the two proxies built, and redis-server started.
+
+# needs bin...: exits unless every bin is installed.
+needs() {
+	for bin in "$@"; do
+		command -v "$bin" >/dev/null || { echo "$NAME: $bin is not installed" >&2; exit 2; }
+	done
+	[ -f contracts/redis.con ] || { echo "$NAME: run from the repository root" >&2; exit 2; }
+}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# wait_port port: waits up to a minute (valgrind starts slowly) until
+# something listens on port.
+wait_port() {
+	for _ in $(seq 1 600); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "$NAME: nothing listens on port $1" >&2
+	exit 1
+}
+
+# build_proxies: $work/ubfproxy and $work/passthrough.
+build_proxies() {
+	echo "building ubfproxy and the pass-through proxy..." >&2
+	go build -o "$work/ubfproxy" ./cmd/ubfproxy
+	go build -o "$work/passthrough" ./scripts/passthrough
+}
+
+# start_redis: redis-server on a free port ($redis_port) with PASSWORD and
+# no persistence.
+start_redis() {
+	redis_port=$(free_port)
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$work" --requirepass "$PASSWORD" --logfile "$work/redis.log" &
+	pids+=($!)
+	wait_port "$redis_port"
+}

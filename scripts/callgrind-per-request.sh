@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# callgrind-per-request.sh: user-space instructions per proxied Redis GET,
+# counted by valgrind's callgrind, for ubfproxy (--wire resp, enforcing
+# contracts/redis.con) and for the plain pass-through proxy
+# (scripts/passthrough). Instruction counts do not depend on what else the
+# machine is doing, so they show a change of a few percent that throughput
+# runs on a shared machine cannot.
+#
+# One client on one connection sends GETs one at a time (c=1), as
+# redis-benchmark -t get -c 1 does: after AUTH and WARMUP requests the
+# counters are zeroed, REQUESTS more are sent, and the profile is dumped
+# (callgrind_control -d) while the proxy still runs; the total over those
+# requests divided by REQUESTS is the figure. It counts every thread of the
+# proxy process (the Go scheduler and netpoller, the GC), not the kernel,
+# and nothing of the connection's set-up.
+#
+# Usage: scripts/callgrind-per-request.sh          (from the repository root)
+#        REQUESTS=5000 KEEP=/tmp/cg scripts/callgrind-per-request.sh
+#        (KEEP=dir leaves the profiles there, for callgrind_annotate)
+#
+# Needs valgrind, redis-server, redis-cli (Debian: redis-tools), python3
+# and Go.
+set -euo pipefail
+
+REQUESTS=${REQUESTS:-2000}
+WARMUP=${WARMUP:-500}
+PASSWORD=bench-pw
+
+NAME=callgrind-per-request
+. "$(dirname "$0")/bench-common.sh"
+needs valgrind callgrind_control redis-server redis-cli python3 go
+build_proxies
+start_redis
+redis-cli -p "$redis_port" -a "$PASSWORD" --no-auth-warning set key xxx >/dev/null
+
+# The client: AUTH, WARMUP GETs, "warm" on stdout; then, on a line from
+# stdin, REQUESTS GETs and "done". Each reply is read whole before the next
+# request goes out.
+cat >"$work/client.py" <<'EOF'
+import socket, sys
+port, pw, warm, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", int(port)))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def call(req, want):
+    s.sendall(req)
+    got = b""
+    while len(got) < len(want):
+        b = s.recv(4096)
+        if not b:
+            sys.exit("connection closed; got %r" % got)
+        got += b
+    if got != want:
+        sys.exit("unexpected reply %r, want %r" % (got, want))
+call(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(pw), pw.encode()), b"+OK\r\n")
+get, reply = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", b"$3\r\nxxx\r\n"
+for _ in range(warm):
+    call(get, reply)
+print("warm", flush=True)
+sys.stdin.readline()
+for _ in range(n):
+    call(get, reply)
+print("done", flush=True)
+EOF
+
+# measure name port command...: runs the proxy under callgrind and prints
+# its name and the instructions counted over the REQUESTS requests.
+measure() {
+	local name=$1 port=$2
+	shift 2
+	# Go binaries under valgrind: no asynchronous preemption (its signals)
+	# and no RDTSCP, which valgrind does not emulate.
+	GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
+		--callgrind-out-file="$work/$name.%p.out" "$@" 2>"$work/$name.valgrind.log" &
+	local pid=$!
+	pids+=("$pid")
+	wait_port "$port"
+	mkfifo "$work/$name.go"
+	python3 "$work/client.py" "$port" "$PASSWORD" "$WARMUP" "$REQUESTS" <"$work/$name.go" >"$work/$name.client" &
+	local cpid=$!
+	exec 4>"$work/$name.go"
+	until grep -q warm "$work/$name.client"; do
+		kill -0 "$cpid" 2>/dev/null || { echo "callgrind-per-request: the client failed against $name" >&2; exit 1; }
+		sleep 0.1
+	done
+	callgrind_control -z "$pid" >/dev/null 2>&1
+	echo go >&4
+	exec 4>&-
+	wait "$cpid" || { echo "callgrind-per-request: the client failed against $name" >&2; exit 1; }
+	# Dump while the proxy runs: a profile written at exit is not
+	# reliably complete for a Go process killed by a signal.
+	callgrind_control -d "$pid" >/dev/null 2>&1
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	# The dump made by -d has a part number; its totals are the
+	# instructions since the zeroing.
+	local dump total
+	dump=$(ls -t "$work/$name".*.out.* | head -1)
+	total=$(awk '/^(totals|summary):/ { print $2; exit }' "$dump")
+	if [ -n "${KEEP:-}" ]; then
+		mkdir -p "$KEEP"
+		cp "$dump" "$KEEP/$name.out"
+	fi
+	echo "$name $total"
+}
+
+plain_port=$(free_port)
+ubf_port=$(free_port)
+plain=$(measure plain "$plain_port" "$work/passthrough" -listen "127.0.0.1:$plain_port" -upstream "127.0.0.1:$redis_port")
+ubf=$(measure ubfproxy "$ubf_port" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+	--listen "127.0.0.1:$ubf_port" --upstream "127.0.0.1:$redis_port")
+
+python3 - "$REQUESTS" "$plain" "$ubf" <<'EOF'
+import sys
+n = int(sys.argv[1])
+per = {}
+print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n} requests after a warm-up)")
+print()
+print("| proxy | instructions / request |")
+print("|---|---:|")
+for arg in sys.argv[2:]:
+    name, total = arg.split()
+    per[name] = int(total) / n
+    print(f"| {name} | {per[name]:,.0f} |")
+print()
+print(f"ubfproxy / plain: {per['ubfproxy'] / per['plain']:.2f}")
+EOF
