@@ -1,6 +1,8 @@
 package checker
 
 import (
+	"slices"
+
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
 )
@@ -33,7 +35,10 @@ type stateInfo struct {
 // ruleIndex finds the rules that could accept a message without trying
 // them all: rules whose input type fixes the message's tag (the atom, or
 // the first element of a tuple) and arity are listed under that key; the
-// others (wild) are tried for every message.
+// others (wild) are tried for every message. Where many rules share a key
+// and fix the first argument to an atom or binary literal (sub-commands:
+// {config, get, ...}, {config, set, ...}), the key's rules are indexed by
+// that argument too (argIndex).
 type ruleIndex struct {
 	rules []ruleInfo
 	// slots is an open-addressed table of the keyed rule lists (each
@@ -49,6 +54,38 @@ type ruleIndex struct {
 type keySlot struct {
 	key   msgKey
 	rules []int32
+	args  *argIndex // nil unless argIndexMin rules of the key fix their first argument
+}
+
+// argIndexMin is how many rules of one key must fix their first argument
+// for the key to get an argIndex: below it, trying them costs less than a
+// map lookup.
+const argIndexMin = 8
+
+// argIndex lists a key's rules by the message's first argument (the
+// element after the tag): the rules whose input type allows that atom or
+// binary there, and the rules that do not fix it (rest), in declaration
+// order; rest alone for any other first argument.
+type argIndex struct {
+	atoms map[term.Atom][]int32
+	bins  map[string][]int32
+	rest  []int32
+}
+
+// lookup returns the rules that could accept a message with first
+// argument arg.
+func (a *argIndex) lookup(arg term.Term) []int32 {
+	switch v := arg.(type) {
+	case term.Atom:
+		if r, ok := a.atoms[v]; ok {
+			return r
+		}
+	case term.Binary:
+		if r, ok := a.bins[string(v)]; ok {
+			return r
+		}
+	}
+	return a.rest
 }
 
 // slotOf is the first slot to probe for key k in a table of mask+1 slots:
@@ -228,10 +265,132 @@ func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) r
 			for ix.slots[i].rules != nil {
 				i = (i + 1) & (n - 1)
 			}
-			ix.slots[i] = keySlot{key: k, rules: mergeSorted(keyed[k], ix.wild)}
+			rules := mergeSorted(keyed[k], ix.wild)
+			ix.slots[i] = keySlot{key: k, rules: rules, args: buildArgIndex(ix.rules, rules, k)}
 		}
 	}
 	return ix
+}
+
+// buildArgIndex indexes the rules of key k (in declaration order) by their
+// first argument, or returns nil when fewer than argIndexMin of them fix it.
+func buildArgIndex(infos []ruleInfo, rules []int32, k msgKey) *argIndex {
+	if k.arity < 2 {
+		return nil
+	}
+	a := &argIndex{atoms: map[term.Atom][]int32{}, bins: map[string][]int32{}}
+	fixed := 0
+	for _, r := range rules {
+		lits, ok := firstArgs(infos[r].in, k, map[*contract.TypeDef]bool{})
+		if !ok || len(lits) == 0 {
+			a.rest = append(a.rest, r)
+			continue
+		}
+		fixed++
+		for _, l := range lits {
+			switch v := l.(type) {
+			case term.Atom:
+				a.atoms[v] = addRule(a.atoms[v], r)
+			case term.Binary:
+				a.bins[string(v)] = addRule(a.bins[string(v)], r)
+			}
+		}
+	}
+	if fixed < argIndexMin {
+		return nil
+	}
+	for v, rs := range a.atoms {
+		a.atoms[v] = mergeSorted(rs, a.rest)
+	}
+	for v, rs := range a.bins {
+		a.bins[v] = mergeSorted(rs, a.rest)
+	}
+	return a
+}
+
+// addRule appends rule r unless it is already last (a union naming the
+// same literal twice).
+func addRule(rs []int32, r int32) []int32 {
+	if len(rs) > 0 && rs[len(rs)-1] == r {
+		return rs
+	}
+	return append(rs, r)
+}
+
+// firstArgs lists the atom and binary literals that the first argument of
+// a message of type typ with key k can be; ok is false when typ allows
+// such a message with any other first argument. Alternatives of typ with
+// another key add nothing.
+func firstArgs(typ contract.Type, k msgKey, seen map[*contract.TypeDef]bool) (lits []term.Term, ok bool) {
+	switch ty := typ.(type) {
+	case *contract.TupleType:
+		if len(ty.Elems) != int(k.arity) {
+			return nil, true
+		}
+		tags, ok := atomsOf(ty.Elems[0], map[*contract.TypeDef]bool{})
+		if !ok {
+			return nil, false
+		}
+		if !slices.Contains(tags, k.tag) {
+			return nil, true
+		}
+		return literalsOf(ty.Elems[1], map[*contract.TypeDef]bool{})
+	case *contract.Literal:
+		return nil, true // an atom: arity -1, never k's
+	case *contract.RecordType:
+		return nil, term.Atom(ty.Name) != k.tag || int32(recordArity(ty)) != k.arity
+	case *contract.Union:
+		for _, alt := range ty.Alts {
+			ls, ok := firstArgs(alt, k, seen)
+			if !ok {
+				return nil, false
+			}
+			lits = append(lits, ls...)
+		}
+		return lits, true
+	case *contract.Ref:
+		if ty.Def == nil || ty.Def.Type == nil || seen[ty.Def] {
+			return nil, false
+		}
+		seen[ty.Def] = true
+		defer delete(seen, ty.Def)
+		return firstArgs(ty.Def.Type, k, seen) // Optional adds undefined, an atom
+	}
+	return nil, false
+}
+
+// literalsOf lists the terms a type consists of, when it is a finite set
+// of atom and binary literals.
+func literalsOf(t contract.Type, seen map[*contract.TypeDef]bool) ([]term.Term, bool) {
+	switch ty := t.(type) {
+	case *contract.Literal:
+		switch ty.Value.(type) {
+		case term.Atom, term.Binary:
+			return []term.Term{ty.Value}, true
+		}
+		return nil, false
+	case *contract.Union:
+		var out []term.Term
+		for _, alt := range ty.Alts {
+			ls, ok := literalsOf(alt, seen)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, ls...)
+		}
+		return out, true
+	case *contract.Ref:
+		if ty.Def == nil || ty.Def.Type == nil || seen[ty.Def] {
+			return nil, false
+		}
+		seen[ty.Def] = true
+		ls, ok := literalsOf(ty.Def.Type, seen)
+		if ok && ty.Optional {
+			ls = append(ls, term.Atom("undefined"))
+		}
+		return ls, ok
+	}
+	return nil, false
 }
 
 // mergeSorted merges two ascending lists of rule numbers, dropping
@@ -267,8 +426,30 @@ func mergeSorted(a, b []int32) []int32 {
 
 // lookup returns the numbers of the rules that could accept t.
 func (ix *ruleIndex) lookup(t term.Term) []int32 {
-	if ix.slots == nil {
+	e := ix.find(t)
+	switch {
+	case e == nil:
 		return ix.wild
+	case e.args != nil:
+		return e.args.lookup(t.(term.Tuple)[1])
+	}
+	return e.rules
+}
+
+// lookupKey returns the numbers of the rules for t's tag and arity,
+// whatever its arguments: the candidates a violation is explained against.
+func (ix *ruleIndex) lookupKey(t term.Term) []int32 {
+	if e := ix.find(t); e != nil {
+		return e.rules
+	}
+	return ix.wild
+}
+
+// find returns the slot of t's tag and arity, or nil when no rule is
+// listed under them.
+func (ix *ruleIndex) find(t term.Term) *keySlot {
+	if ix.slots == nil {
+		return nil
 	}
 	var tag term.Atom
 	var arity int32
@@ -277,24 +458,24 @@ func (ix *ruleIndex) lookup(t term.Term) []int32 {
 		tag, arity = v, -1
 	case term.Tuple:
 		if len(v) == 0 {
-			return ix.wild
+			return nil
 		}
 		a, ok := v[0].(term.Atom)
 		if !ok {
-			return ix.wild
+			return nil
 		}
 		tag, arity = a, int32(len(v))
 	default:
-		return ix.wild
+		return nil
 	}
 	mask := len(ix.slots) - 1
 	for i := slotOf(tag, arity, mask); ; i = (i + 1) & mask {
 		e := &ix.slots[i]
 		if e.rules == nil {
-			return ix.wild
+			return nil
 		}
 		if e.key.arity == arity && e.key.tag == tag {
-			return e.rules
+			return e
 		}
 	}
 }

@@ -340,7 +340,7 @@ func (s *Session) badRequest(t term.Term, states []int32) *Violation {
 		for i := range si.rules.rules {
 			v.Expected = append(v.Expected, si.rules.rules[i].in)
 		}
-		for _, ri := range si.rules.lookup(t) {
+		for _, ri := range si.rules.lookupKey(t) {
 			candidates = append(candidates, si.rules.rules[ri].in)
 		}
 	}
@@ -355,7 +355,7 @@ func (s *Session) badRequest(t term.Term, states []int32) *Violation {
 	for i := range s.m.any.rules {
 		v.Expected = append(v.Expected, s.m.any.rules[i].in)
 	}
-	for _, ri := range s.m.any.lookup(t) {
+	for _, ri := range s.m.any.lookupKey(t) {
 		candidates = append(candidates, s.m.any.rules[ri].in)
 	}
 	if len(candidates) == 0 {
