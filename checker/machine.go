@@ -538,32 +538,17 @@ func keysOf(typ contract.Type) (keys []msgKey, wild bool) {
 // atomsOf lists the atoms a type consists of, when it is a finite set of
 // atom literals.
 func atomsOf(t contract.Type, seen map[*contract.TypeDef]bool) ([]term.Atom, bool) {
-	switch ty := t.(type) {
-	case *contract.Literal:
-		a, ok := ty.Value.(term.Atom)
-		return []term.Atom{a}, ok
-	case *contract.Union:
-		var out []term.Atom
-		for _, alt := range ty.Alts {
-			as, ok := atomsOf(alt, seen)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, as...)
-		}
-		return out, true
-	case *contract.Ref:
-		if ty.Def == nil || ty.Def.Type == nil || seen[ty.Def] {
+	lits, ok := literalsOf(t, seen)
+	if !ok {
+		return nil, false
+	}
+	atoms := make([]term.Atom, len(lits))
+	for i, l := range lits {
+		if atoms[i], ok = l.(term.Atom); !ok {
 			return nil, false
 		}
-		seen[ty.Def] = true
-		as, ok := atomsOf(ty.Def.Type, seen)
-		if ok && ty.Optional {
-			as = append(as, "undefined")
-		}
-		return as, ok
 	}
-	return nil, false
+	return atoms, true
 }
 
 // isNone reports whether t is none(), directly or through named types
