@@ -98,7 +98,7 @@
 // WebSocket), pipelined requests in flight (rejected ones awaiting their
 // place among the replies count too; over it the proxy stops reading
 // from the client until a reply comes back; the ubf wire always keeps strict
-// lock-step towards the service, see contract-language.md §9: one request
+// lock-step towards the service, see docs/wires/ubf.md: one request
 // outstanding, and a client event only once no request is), idle time (no
 // complete message either way: a client that trickles a frame a byte at a
 // time, or only sends WebSocket pings, is idle), reply time (a service that

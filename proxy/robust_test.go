@@ -486,7 +486,7 @@ func TestMetaPhase(t *testing.T) {
 
 // TestUBFLockStep: a client that pipelines requests, and sends an event
 // right behind a request, in one write; a ubf service must see each in a
-// read of its own (contract-language.md §9).
+// read of its own (docs/wires/ubf.md, "How the real ubf 2.x server behaves").
 func TestUBFLockStep(t *testing.T) {
 	var overlaps, reads atomic.Int32 // reads holding two requests; reads
 	handle := func(c *wconn) {

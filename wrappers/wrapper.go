@@ -256,7 +256,7 @@ type Bufferer interface {
 // LockStepper is implemented by a Wire whose services cannot take a request
 // before they have answered the previous one, nor an event in the same read
 // as a request (the real ubf 2.x server drops such a connection,
-// contract-language.md §9). A proxy then keeps one request outstanding
+// docs/wires/ubf.md). A proxy then keeps one request outstanding
 // towards the service and writes every message on its own.
 type LockStepper interface {
 	LockStep() bool
