@@ -13,6 +13,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/internal/golden"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
 // A conversation file (testdata/FAMILY/NAME.conv) is the bytes of a
@@ -115,61 +116,76 @@ func (f *feed) Read(p []byte) (int, error) {
 }
 
 // decodeConversation runs a conversation through one session of fam and
-// returns what the decoders made of it, one line per message.
-func decodeConversation(fam *Family, chunks []chunk, lim wrappers.Limits) string {
+// returns its turns with what the decoders made of each chunk.
+func decodeConversation(fam *Family, chunks []chunk, lim wrappers.Limits) []wiretest.Turn {
 	s := NewWire(fam).NewSession(wrappers.Options{Limits: lim})
 	feeds := map[wrappers.Side]*feed{wrappers.Client: {}, wrappers.Server: {}}
 	decs := map[wrappers.Side]wrappers.Decoder{
 		wrappers.Client: s.ClientDecoder(feeds[wrappers.Client]),
 		wrappers.Server: s.ServerDecoder(feeds[wrappers.Server]),
 	}
-	failed := map[wrappers.Side]bool{}
-	var out strings.Builder
-	mark := map[wrappers.Side]string{wrappers.Client: ">", wrappers.Server: "<"}
-	next := func(side wrappers.Side) {
-		m, err := decs[side].Next()
-		switch {
-		case errors.Is(err, io.EOF):
-		case err != nil:
-			failed[side] = true
-			fmt.Fprintf(&out, "%s error: %v\n", mark[side], err)
-		case m.Kind == wrappers.Filler:
-			fmt.Fprintf(&out, "%s filler %q\n", mark[side], m.Raw)
-		default:
-			fmt.Fprintf(&out, "%s %s %s\n", mark[side], m.Kind, m.Term)
-		}
-	}
+	var turns []wiretest.Turn
 	for _, c := range chunks {
-		if failed[c.side] {
-			continue
-		}
+		tn := wiretest.Turn{Side: c.side, In: string(c.data)}
 		feeds[c.side].data = append(feeds[c.side].data, c.data...)
-		for !failed[c.side] && (len(feeds[c.side].data) > 0 || decs[c.side].(wrappers.Bufferer).Buffered() > 0) {
-			next(c.side)
+		for tn.Err == "" && (len(feeds[c.side].data) > 0 || decs[c.side].(wrappers.Bufferer).Buffered() > 0) {
+			m, err := decs[c.side].Next()
+			var fe *wrappers.FrameError
+			switch {
+			case errors.As(err, &fe):
+				tn.Err, tn.Limit = fe.Msg, fe.Limit
+			case err != nil:
+				tn.Err = "not a FrameError: " + err.Error()
+			default:
+				tn.Want = append(tn.Want, wiretest.Describe(m))
+			}
+		}
+		turns = append(turns, tn)
+		if tn.Err != "" {
+			break // the stream cannot be read further
 		}
 	}
-	for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
-		feeds[side].done = true
-		if !failed[side] {
-			next(side)
+	return turns
+}
+
+// render writes turns as a golden file shows them: "> " for what the
+// client sent, "< " for the server, one line per message or error.
+func render(turns []wiretest.Turn) string {
+	var out strings.Builder
+	for _, tn := range turns {
+		mark := ">"
+		if tn.Side == wrappers.Server {
+			mark = "<"
+		}
+		for _, w := range tn.Want {
+			fmt.Fprintf(&out, "%s %s\n", mark, w)
+		}
+		if tn.Err != "" {
+			fmt.Fprintf(&out, "%s error: %s\n", mark, tn.Err)
 		}
 	}
 	return out.String()
 }
 
-// TestConversations decodes every conversation under testdata/FAMILY/ and
-// compares the result with its golden file.
+// TestConversations decodes every conversation under testdata/FAMILY/,
+// compares the result with its golden file, and has wiretest check that
+// the same comes out however the bytes arrive.
 func TestConversations(t *testing.T) {
+	lim := wrappers.Limits{MaxFrame: 4096, MaxBinary: 1024}
 	for _, fam := range Families() {
 		files := conversationFiles(fam)
 		if len(files) == 0 {
 			t.Errorf("no conversations for %s under testdata/%s", fam.Name, fam.Name)
 		}
 		for _, file := range files {
-			t.Run(fam.Name+"/"+strings.TrimSuffix(filepath.Base(file), ".conv"), func(t *testing.T) {
-				chunks := readConversation(t, file)
-				got := decodeConversation(fam, chunks, wrappers.Limits{MaxFrame: 4096, MaxBinary: 1024})
-				golden.Check(t, strings.TrimSuffix(file, ".conv")+".golden", []byte(got))
+			name := strings.TrimSuffix(filepath.Base(file), ".conv")
+			t.Run(fam.Name+"/"+name, func(t *testing.T) {
+				turns := decodeConversation(fam, readConversation(t, file), lim)
+				golden.Check(t, strings.TrimSuffix(file, ".conv")+".golden", []byte(render(turns)))
+				conv := wiretest.Conversation{Name: name, Options: wrappers.Options{Limits: lim}, Turns: turns}
+				if err := wiretest.TestWire(NewWire(fam), conv); err != nil {
+					t.Error(err)
+				}
 			})
 		}
 	}

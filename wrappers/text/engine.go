@@ -1,6 +1,7 @@
 package text
 
 import (
+	"errors"
 	"io"
 
 	"github.com/ubfproxy/ubfproxy/term"
@@ -170,6 +171,19 @@ type side struct {
 	in    input
 	verbs intern.Cache[term.Atom]
 	body  []byte // scratch for a mail body before it is copied out
+	// err is the FrameError the stream broke with: it cannot be read
+	// further, and every later call returns it again.
+	err error
+}
+
+// fail records a FrameError (not the end of the stream or a read error,
+// which the reader keeps itself) so that later calls return it again.
+func (d *side) fail(err error) error {
+	var fe *wrappers.FrameError
+	if errors.As(err, &fe) {
+		d.err = err
+	}
+	return err
 }
 
 // clientDecoder reads what a client sends.
@@ -180,12 +194,15 @@ type clientDecoder struct {
 
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
+	if d.err != nil {
+		return wrappers.Message{}, d.err
+	}
 	if err := d.in.rd.Frame(); err != nil {
 		return wrappers.Message{}, err
 	}
 	t, req, err := d.s.fam.command(d, d.s.follow())
 	if err != nil {
-		return wrappers.Message{}, err
+		return wrappers.Message{}, d.fail(err)
 	}
 	if t == nil {
 		return wrappers.Message{Kind: wrappers.Filler, Raw: d.in.rd.Raw()}, nil
@@ -207,13 +224,16 @@ type serverDecoder struct {
 
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
+	if d.err != nil {
+		return wrappers.Message{}, d.err
+	}
 	if err := d.in.rd.Frame(); err != nil {
 		return wrappers.Message{}, err
 	}
 	req, ok := d.s.head()
 	t, next, err := d.s.fam.reply(d, req, ok)
 	if err != nil {
-		return wrappers.Message{}, err
+		return wrappers.Message{}, d.fail(err)
 	}
 	if t == nil {
 		return wrappers.Message{Kind: wrappers.Filler, Raw: d.in.rd.Raw()}, nil
