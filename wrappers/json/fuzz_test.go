@@ -10,6 +10,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
 // FuzzJSONDecode feeds arbitrary bytes, in chunks of arbitrary sizes, to a
@@ -30,6 +31,10 @@ func FuzzJSONDecode(f *testing.F) {
 	}
 	lim := wrappers.Options{Limits: wrappers.Limits{MaxFrame: 256, MaxDepth: 8, MaxBinary: 64, MaxIntDigits: 40}}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		// Through a session, the same however the bytes arrive.
+		if err := wiretest.CheckBytes(Wire{}, lim, data); err != nil {
+			t.Fatal(err)
+		}
 		rng := rand.New(rand.NewPCG(seed, seed))
 		d := NewDecoder(splitio.Chunks(data, rng), lim)
 		var raw []byte

@@ -146,3 +146,27 @@ func (w strictLines) NewSession(opts wrappers.Options) wrappers.Session {
 	opts.Limits.MaxFrame--
 	return w.lines.NewSession(opts)
 }
+
+func TestCheckBytes(t *testing.T) {
+	small := wrappers.Options{Limits: wrappers.Limits{MaxFrame: 8}}
+	if err := CheckBytes(lines{}, small, []byte("a\nbb\n"+strings.Repeat("c", 20))); err != nil {
+		t.Fatalf("a good wire: %v", err)
+	}
+	tests := []struct {
+		name string
+		w    lines
+		data string
+		want string
+	}{
+		{"raw short", lines{shortRaw: true}, "a\nb\n", `"ab", is not a prefix`},
+		{"error depends on the reads", lines{looseError: true}, "a\n" + strings.Repeat("c", 20), "when the bytes come whole"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckBytes(tt.w, small, []byte(tt.data))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckBytes = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
