@@ -446,7 +446,10 @@ func TestCallReplyDoesNotAllocate(t *testing.T) {
 		if s.Call(read) != nil || s.Reply(line) != nil || s.Call(info) != nil || s.Reply(str) != nil {
 			t.Fatal("refused")
 		}
-		if s.Call(read) != nil || s.Call(read) != nil || s.Reply(line) != nil || s.Reply(line) != nil {
+		// Two calls, then their two replies: each check is a step.
+		call1, call2 := s.Call(read), s.Call(read)
+		reply1, reply2 := s.Reply(line), s.Reply(line)
+		if call1 != nil || call2 != nil || reply1 != nil || reply2 != nil {
 			t.Fatal("pipelined refused")
 		}
 	})
