@@ -14,9 +14,9 @@ var predefKinds = map[string]PredefKind{
 var allowedAttrs = map[PredefKind]Attr{
 	Any:      NonEmpty | NonUndefined,
 	AtomT:    Ascii | AsciiPrintable | NonEmpty | NonUndefined,
-	BinaryT:  Ascii | AsciiPrintable | NonEmpty,
+	BinaryT:  Ascii | AsciiPrintable | NonEmpty | Secret,
 	ListT:    NonEmpty,
-	StringT:  Ascii | AsciiPrintable | NonEmpty,
+	StringT:  Ascii | AsciiPrintable | NonEmpty | Secret,
 	TupleT:   NonEmpty,
 	MapT:     NonEmpty,
 	None:     0,
@@ -26,7 +26,14 @@ var allowedAttrs = map[PredefKind]Attr{
 
 var attrByName = map[string]Attr{
 	"ascii": Ascii, "asciiprintable": AsciiPrintable, "nonempty": NonEmpty, "nonundefined": NonUndefined,
+	"secret": Secret,
 }
+
+// patternAttr is the one attribute with an argument, pattern("RE"),
+// allowed on the types whose values have a text (patternKinds).
+const patternAttr = "pattern"
+
+var patternKinds = map[PredefKind]bool{StringT: true, BinaryT: true, AtomT: true}
 
 // builtinNames lists the built-in named types of section 3 of the language
 // (and ubf's void() and proplist()) in a stable order.

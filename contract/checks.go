@@ -153,22 +153,22 @@ func markUsed(t Type, used map[*TypeDef]bool) {
 }
 
 // reachable returns the states reachable from the initial state through
-// rule outputs (anystate rules never change the state).
+// rule outputs and transitions (anystate rules and events never change
+// the state).
 func reachable(c *Contract) map[string]bool {
+	succ := map[string][]string{}
+	edges(c, func(st *State, next string, _ Pos) {
+		succ[st.Name] = append(succ[st.Name], next)
+	})
 	seen := map[string]bool{c.Initial: true}
 	queue := []string{c.Initial}
 	for len(queue) > 0 {
-		st := c.StateIndex[queue[0]]
+		n := queue[0]
 		queue = queue[1:]
-		if st == nil {
-			continue
-		}
-		for _, r := range st.Rules {
-			for _, o := range r.Outs {
-				if !seen[o.Next] {
-					seen[o.Next] = true
-					queue = append(queue, o.Next)
-				}
+		for _, next := range succ[n] {
+			if !seen[next] {
+				seen[next] = true
+				queue = append(queue, next)
 			}
 		}
 	}
@@ -179,8 +179,8 @@ func (cp *compiler) warnStates(c *Contract, reach map[string]bool) {
 	// States from which a terminal state can be reached: a backward
 	// search from the terminal states.
 	preds := map[string][]string{}
-	transitions(c, func(st *State, _ *Rule, o Output) {
-		preds[o.Next] = append(preds[o.Next], st.Name)
+	edges(c, func(st *State, next string, _ Pos) {
+		preds[next] = append(preds[next], st.Name)
 	})
 	canEnd := map[string]bool{}
 	var queue []string
@@ -240,8 +240,12 @@ func (cp *compiler) warnDeadEvents(c *Contract, reach map[string]bool) {
 		for i, s := range where[e] {
 			qs[i] = fmt.Sprintf("%q", s)
 		}
-		cp.reportf(e.Pos, CodeDeadEvent, "event %s (%s) can never be sent: it is declared only in %s, which the initial state %q never leads to",
-			e.Type, e.Dir, plural(len(qs), "state ", "states ")+strings.Join(qs, ", "), c.Initial)
+		what := "event"
+		if e.Transition {
+			what = "transition"
+		}
+		cp.reportf(e.Pos, CodeDeadEvent, "%s %s (%s) can never be sent: it is declared only in %s, which the initial state %q never leads to",
+			what, e.Type, e.Dir, plural(len(qs), "state ", "states ")+strings.Join(qs, ", "), c.Initial)
 	}
 }
 

@@ -20,6 +20,8 @@ const (
 	CodeEmptyRange           Code = "empty-range"
 	CodeBadDefault           Code = "bad-default"
 	CodeUninhabitedType      Code = "uninhabited-type"
+	CodeBadTail              Code = "bad-tail"
+	CodeBadPattern           Code = "bad-pattern"
 
 	CodeUnusedType       Code = "unused-type"
 	CodeUnreachableState Code = "unreachable-state"
@@ -80,6 +82,12 @@ var codeTable = [...]CodeInfo{
 	{CodeUninhabitedType, Error,
 		"A type matches no term: it is defined only in terms of itself.",
 		"Give the type an alternative that does not refer back to it, such as an atom or the empty list."},
+	{CodeBadTail, Error,
+		"A tuple's tail ..L is not the tuple's last element, or L is not a list type.",
+		"Write the tail last, alone, as a list type: {del, ..[key()]+} or {mget, ..[key()]{1,8}}."},
+	{CodeBadPattern, Error,
+		"The regular expression of a pattern(\"RE\") attribute does not compile.",
+		"Write the pattern in the syntax of Go's regexp (RE2): no back-references or look-arounds; a backslash escapes as in that syntax."},
 	{CodeUnusedType, Warning,
 		"A type of the contract is defined but no rule or event uses it.",
 		"Remove the type, or use it; types meant for other contracts belong in a file without rules (a type library)."},

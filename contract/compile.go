@@ -38,6 +38,7 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 		origin:   map[string]*typeSource{},
 		states:   map[string]*stateInfo{},
 		imported: map[string]bool{},
+		vars:     map[string]*varInfo{},
 	}
 	cp.main = filename
 	f, ok := cp.parse(filename, src)
@@ -92,6 +93,10 @@ type compiler struct {
 	stateOrder []*State
 	refs       []*Ref
 	redefs     []redef
+	tails      []*TupleType // tails written as a named type, checked once names resolve
+
+	vars     map[string]*varInfo
+	varOrder []string // variable names by slot
 }
 
 // reportf records a finding; its severity is its code's (codes.go).

@@ -36,6 +36,8 @@ func (cp *compiler) build(f *grammar.File, filename string, opts Options) *Contr
 	// Types referenced by rules are compiled after the type definitions,
 	// so resolve their names now.
 	cp.resolveLate()
+	cp.resolveTails()
+	c.Vars = cp.varOrder
 	cp.stateTable(c)
 	c.Name = cp.nameOr(c.Name, filename)
 	cp.initial(c, filename, opts.Initial)
@@ -62,8 +64,13 @@ func (cp *compiler) meta(c *Contract, m *grammar.Meta, metaAt map[string]Pos) {
 	}
 }
 
-// stateDecl adds +state S1 | S2 x In -> Outs to each of its states.
+// stateDecl adds +state S1 | S2 x In -> Outs, or the transition
+// +state S1 | S2 out|in T1 x N1 | T2 x N2, to each of its states.
 func (cp *compiler) stateDecl(s *grammar.StateDecl) {
+	if s.Dir != "" {
+		cp.addTransitions(s.States, dirOf(s.Dir), s.Outs)
+		return
+	}
 	cp.addRule(s.States, &Rule{In: cp.typ(s.In), Outs: cp.outputs(s.Outs), Pos: cp.pos(s.In.Pos)})
 }
 
@@ -97,14 +104,36 @@ func (cp *compiler) addRule(states []*grammar.Name, rule *Rule) {
 	}
 }
 
-// eventDecl adds +event S1 | S2 Dir T to each of its states.
+// eventDecl adds +event S1 | S2 Dir T to each of its states: a transition
+// back to the state itself.
 func (cp *compiler) eventDecl(e *grammar.EventDecl) {
-	ev := &Event{Dir: dirOf(e.Dir), Type: cp.typ(e.Type), Pos: cp.pos(e.Type.Pos)}
+	t := cp.typ(e.Type)
 	for _, n := range e.States {
 		if st := cp.defineState(n, false); st != nil {
-			st.Events = append(st.Events, ev)
+			st.Events = append(st.Events, &Event{Dir: dirOf(e.Dir), Type: t, Next: st.Name, Pos: cp.pos(e.Type.Pos)})
 		}
 	}
+}
+
+// addTransitions adds the transitions T1 x N1 | T2 x N2 in direction dir
+// to each of the named states; the Events are shared, as their next
+// states do not depend on the state they leave.
+func (cp *compiler) addTransitions(states []*grammar.Name, dir Direction, outs []*grammar.Output) {
+	evs := cp.transitionEvents(dir, outs)
+	for _, n := range states {
+		if st := cp.defineState(n, false); st != nil {
+			st.Events = append(st.Events, evs...)
+		}
+	}
+}
+
+// transitionEvents compiles the alternatives of a transition.
+func (cp *compiler) transitionEvents(dir Direction, outs []*grammar.Output) []*Event {
+	evs := make([]*Event, 0, len(outs))
+	for _, o := range cp.outputs(outs) {
+		evs = append(evs, &Event{Dir: dir, Type: o.Type, Next: o.Next, Transition: true, Pos: o.Type.Position(), NextPos: o.Pos})
+	}
+	return evs
 }
 
 // anyStateDecl adds +anystate In -> Out or +anystate event Dir T.
@@ -117,15 +146,25 @@ func (cp *compiler) anyStateDecl(c *Contract, a *grammar.AnyStateDecl) {
 	c.Anystate = append(c.Anystate, &Rule{In: cp.typ(a.In), Outs: []Output{{Type: out, Pos: cp.pos(a.Out.Pos)}}, Pos: cp.pos(a.In.Pos)})
 }
 
-// ubfState defines a state by its UBF(B) +STATE section of rules and
-// EVENT transitions.
+// ubfState defines a state by its UBF(B) +STATE section of rules, events
+// (EVENT => T) and transitions (EVENT => T & N | ...).
 func (cp *compiler) ubfState(u *grammar.UStateSection) {
 	st := cp.defineState(u.Name, true)
 	for _, r := range u.Rules {
 		if r.Event != nil {
-			ev := &Event{Dir: ubfDir(r.Dir), Type: cp.typ(r.Event), Pos: cp.pos(r.Event.Pos)}
+			var evs []*Event
+			if r.Next != nil {
+				first := &grammar.Output{Pos: r.Event.Pos, Type: r.Event, Sep: "&", Next: r.Next}
+				evs = cp.transitionEvents(ubfDir(r.Dir), append([]*grammar.Output{first}, r.More...))
+			} else {
+				ev := &Event{Dir: ubfDir(r.Dir), Type: cp.typ(r.Event), Pos: cp.pos(r.Event.Pos)}
+				if st != nil {
+					ev.Next = st.Name
+				}
+				evs = []*Event{ev}
+			}
 			if st != nil {
-				st.Events = append(st.Events, ev)
+				st.Events = append(st.Events, evs...)
 			}
 			continue
 		}
@@ -166,18 +205,18 @@ func (cp *compiler) stateTable(c *Contract) {
 		c.StateIndex[st.Name] = st
 	}
 	names := stateNames(c)
-	transitions(c, func(_ *State, _ *Rule, o Output) {
-		if _, ok := c.StateIndex[o.Next]; ok || o.Next == "" {
+	edges(c, func(_ *State, next string, at Pos) {
+		if _, ok := c.StateIndex[next]; ok || next == "" {
 			return // "" is a name already reported as not an atom
 		}
-		if cp.reported(o.Pos, CodeUnknownState) {
+		if cp.reported(at, CodeUnknownState) {
 			return
 		}
-		msg := fmt.Sprintf("state %q is not defined", o.Next)
-		if s := suggest(o.Next, names); s != "" {
+		msg := fmt.Sprintf("state %q is not defined", next)
+		if s := suggest(next, names); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
-		cp.reportf(o.Pos, CodeUnknownState, "%s", msg)
+		cp.reportf(at, CodeUnknownState, "%s", msg)
 	})
 }
 

@@ -3,6 +3,8 @@ package contract
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,10 +131,10 @@ func (cp *compiler) typeNames() []string {
 func (cp *compiler) atomText(text string, at grammar.Pos) (string, bool) {
 	if !strings.HasPrefix(text, "'") {
 		if c := text[0]; c >= 'A' && c <= 'Z' || c == '_' {
-			// As in Erlang (and ubf), such a name is a variable, and
-			// contracts have none; taking it as an atom would silently
-			// match only that atom.
-			cp.reportf(cp.pos(at), CodeSyntax, "%s is not an atom: a name starting with a capital letter or \"_\" is an Erlang variable, and contracts have none (quote it as '%s', or use a type such as term())", text, text)
+			// As in Erlang (and ubf), such a name is a variable, which
+			// stands only for a value inside a message type; taking it
+			// as an atom would silently match only that atom.
+			cp.reportf(cp.pos(at), CodeSyntax, "%s is not an atom: a name starting with a capital letter or \"_\" is a variable, which can only stand for a value in a message type (quote it as '%s' to name an atom)", text, text)
 			return "", false
 		}
 		return text, true
@@ -211,11 +213,14 @@ func (cp *compiler) prim(p *grammar.Prim) Type {
 	at := cp.pos(p.Pos)
 	switch {
 	case p.Tuple != nil:
-		tt := &TupleType{Pos: at, Elems: []Type{}}
-		for _, e := range p.Tuple.Elems {
-			tt.Elems = append(tt.Elems, cp.typ(e))
-		}
-		return tt
+		return cp.tuple(p.Tuple, at)
+	case p.Tail != nil:
+		cp.reportf(at, CodeBadTail, "..%s is a tuple's tail: it may only be the whole last element of a tuple, not an alternative or an earlier element", primText(p.Tail))
+		return cp.prim(p.Tail)
+	case p.Bind != nil:
+		return cp.bind(p.Bind)
+	case p.Var != nil:
+		return cp.variable(*p.Var, p.Pos)
 	case p.List != nil:
 		return cp.list(p.List, at)
 	case p.Record != nil:
@@ -259,6 +264,98 @@ func (cp *compiler) prim(p *grammar.Prim) Type {
 	}
 	cp.reportf(at, CodeSyntax, "empty type")
 	return &Predef{Kind: Any, Pos: at}
+}
+
+// tuple compiles {T1, ..., Tn} and {T1, ..., ..L}: a tail is taken only
+// as the last element, alone (not as an alternative).
+func (cp *compiler) tuple(t *grammar.Tuple, at Pos) Type {
+	tt := &TupleType{Pos: at, Elems: []Type{}}
+	for i, e := range t.Elems {
+		if i == len(t.Elems)-1 && len(e.Alts) == 1 && e.Alts[0].Tail != nil {
+			cp.tail(tt, e.Alts[0])
+			break
+		}
+		tt.Elems = append(tt.Elems, cp.typ(e))
+	}
+	return tt
+}
+
+// tail sets the tail of tt from ..L. A list type written in place is
+// taken at once; list() is [any()]; a named type is checked once names
+// are resolved (resolveTails).
+func (cp *compiler) tail(tt *TupleType, p *grammar.Prim) {
+	at := cp.pos(p.Pos)
+	switch l := cp.prim(p.Tail).(type) {
+	case *ListType:
+		tt.Tail = l
+	case *Literal:
+		if lv, ok := l.Value.(term.List); ok && len(lv) == 0 {
+			tt.Tail = &ListType{Elem: &Predef{Kind: Any}, Min: 0, Max: 0, Pos: l.Pos}
+			return
+		}
+		cp.badTail(at, l)
+	case *Predef:
+		if l.Kind == ListT {
+			tt.Tail = predefListTail(l)
+			return
+		}
+		cp.badTail(at, l)
+	case *Ref:
+		if l.Optional {
+			cp.badTail(at, l)
+			return
+		}
+		tt.TailRef = l
+		cp.tails = append(cp.tails, tt)
+	default:
+		cp.badTail(at, l)
+	}
+}
+
+// predefListTail is list() as a tail: any elements, at least one when
+// nonempty.
+func predefListTail(p *Predef) *ListType {
+	l := &ListType{Elem: &Predef{Kind: Any}, Min: 0, Max: -1, Pos: p.Pos}
+	if p.Attrs&NonEmpty != 0 {
+		l.Min = 1
+	}
+	return l
+}
+
+func (cp *compiler) badTail(at Pos, t Type) {
+	cp.reportf(at, CodeBadTail, "the tail ..%s of a tuple must be a list type, such as ..[T], ..[T]+ or ..[T]{1,8}", t)
+}
+
+// resolveTails gives the tuples whose tail is a named type that type's
+// list, once every name is resolved.
+func (cp *compiler) resolveTails() {
+	for _, tt := range cp.tails {
+		switch l := deref(tt.TailRef).(type) {
+		case *ListType:
+			tt.Tail = l
+		case *Predef:
+			if l.Kind == ListT {
+				tt.Tail = predefListTail(l)
+				continue
+			}
+			cp.badTailRef(tt)
+		case *Literal:
+			if lv, ok := l.Value.(term.List); ok && len(lv) == 0 {
+				tt.Tail = &ListType{Elem: &Predef{Kind: Any}, Min: 0, Max: 0}
+				continue
+			}
+			cp.badTailRef(tt)
+		default:
+			if tt.TailRef.Def != nil { // an unknown name is reported already
+				cp.badTailRef(tt)
+			}
+		}
+	}
+}
+
+func (cp *compiler) badTailRef(tt *TupleType) {
+	r := tt.TailRef
+	cp.reportf(r.Pos, CodeBadTail, "the tail ..%s of a tuple must be a list type, and %s is %s", r, r, r.Def.Type)
 }
 
 func (cp *compiler) list(l *grammar.List, at Pos) Type {
@@ -425,16 +522,7 @@ func (cp *compiler) call(c *grammar.Call, at Pos) Type {
 	if isPredef {
 		pd := &Predef{Kind: kind, Pos: at}
 		for _, a := range c.Attrs {
-			an, ok := cp.atomText(a.Text, a.Pos)
-			if !ok {
-				continue
-			}
-			bit, known := attrByName[an]
-			if !known || allowedAttrs[kind]&bit == 0 {
-				cp.reportf(cp.pos(a.Pos), CodeBadAttribute, "%s", badAttrMessage(name, kind, an, known))
-				continue
-			}
-			pd.Attrs |= bit
+			cp.predefAttr(pd, name, a)
 		}
 		if c.Optional {
 			return &Union{Alts: []Type{pd, &Literal{Value: term.Atom("undefined"), Pos: at}}, Pos: at}
@@ -449,12 +537,84 @@ func (cp *compiler) call(c *grammar.Call, at Pos) Type {
 	return ref
 }
 
+// predefAttr adds one attribute to a predefined type: a flag such as
+// nonempty, or pattern("RE").
+func (cp *compiler) predefAttr(pd *Predef, name string, a *grammar.Attr) {
+	an, ok := cp.atomText(a.Name.Text, a.Pos)
+	if !ok {
+		return
+	}
+	at := cp.pos(a.Pos)
+	if an == patternAttr {
+		switch {
+		case !patternKinds[pd.Kind]:
+			cp.reportf(at, CodeBadAttribute, "%s", badAttrMessage(name, pd.Kind, an, true))
+		case a.Arg == "":
+			cp.reportf(at, CodeBadAttribute, "pattern needs a regular expression: write pattern(\"RE\")")
+		case pd.Pattern != nil:
+			cp.reportf(at, CodeBadAttribute, "%s() is given two patterns; combine them into one regular expression", name)
+		default:
+			pd.PatternText, pd.Pattern = cp.pattern(a.Arg, a.Pos)
+		}
+		return
+	}
+	if a.Arg != "" {
+		cp.reportf(at, CodeBadAttribute, "attribute %q takes no argument; only pattern(\"RE\") does", an)
+		return
+	}
+	bit, known := attrByName[an]
+	if !known || allowedAttrs[pd.Kind]&bit == 0 {
+		cp.reportf(at, CodeBadAttribute, "%s", badAttrMessage(name, pd.Kind, an, known))
+		return
+	}
+	pd.Attrs |= bit
+}
+
+// pattern compiles the argument of pattern("RE"), as written with its
+// quotes. The text between the quotes is the regular expression as is,
+// but for \" which stands for a double quote: a backslash is the regular
+// expression's own escape, so "\d+" means digits. The expression is
+// checked alone (so that an unbalanced ")" cannot pair with the anchoring
+// group) and then compiled anchored at both ends.
+func (cp *compiler) pattern(quoted string, at grammar.Pos) (string, *regexp.Regexp) {
+	body := quoted[1 : len(quoted)-1]
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		if body[i] == '\\' && i+1 < len(body) {
+			if body[i+1] != '"' {
+				b.WriteByte('\\')
+			}
+			i++
+		}
+		b.WriteByte(body[i])
+	}
+	re := b.String()
+	if _, err := regexp.Compile(re); err != nil {
+		cp.reportf(cp.pos(at), CodeBadPattern, "pattern %s does not compile: %s", quoted, patternErr(err))
+		return re, nil
+	}
+	return re, regexp.MustCompile(`^(?:` + re + `)$`)
+}
+
+// patternErr is regexp's error without its "error parsing regexp: "
+// prefix.
+func patternErr(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s: `%s`", se.Code, se.Expr)
+	}
+	return err.Error()
+}
+
 func badAttrMessage(name string, kind PredefKind, attr string, known bool) string {
 	var allowed []string
 	for _, an := range attrNames {
 		if allowedAttrs[kind]&an.a != 0 {
 			allowed = append(allowed, an.name)
 		}
+	}
+	if patternKinds[kind] {
+		allowed = append(allowed, patternAttr+`("RE")`)
 	}
 	what := fmt.Sprintf("attribute %q is not allowed on %s()", attr, name)
 	if !known {
@@ -471,11 +631,11 @@ func (cp *compiler) proplistWithAttrs(c *grammar.Call, at Pos) Type {
 	lt := proplistType(0).(*ListType)
 	lt.Pos = at
 	for _, a := range c.Attrs {
-		an, ok := cp.atomText(a.Text, a.Pos)
+		an, ok := cp.atomText(a.Name.Text, a.Pos)
 		if !ok {
 			continue
 		}
-		if an != "nonempty" {
+		if an != "nonempty" || a.Arg != "" {
 			_, known := attrByName[an]
 			cp.reportf(cp.pos(a.Pos), CodeBadAttribute, "%s", badAttrMessage("proplist", ListT, an, known))
 			continue

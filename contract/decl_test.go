@@ -43,8 +43,17 @@ func TestDeclarations(t *testing.T) {
 	if len(c.AnyEvents) != 2 || c.AnyEvents[0].Dir != Out || c.AnyEvents[1].Dir != In {
 		t.Errorf("anystate events %+v", c.AnyEvents)
 	}
-	if len(running.Events) != 2 || len(idle.Events) != 1 || running.Events[0] != idle.Events[0] || running.Events[1].Dir != In {
+	// An event is a transition back to its own state: each state has its
+	// own, sharing the type.
+	if len(running.Events) != 2 || len(idle.Events) != 1 || running.Events[0].Type != idle.Events[0].Type || running.Events[1].Dir != In {
 		t.Errorf("events running %+v idle %+v", running.Events, idle.Events)
+	}
+	for _, st := range []*State{running, idle} {
+		for _, e := range st.Events {
+			if e.Next != st.Name || e.Transition {
+				t.Errorf("event %s of %s: next %q, transition %v", e.Type, st.Name, e.Next, e.Transition)
+			}
+		}
 	}
 	if !c.State("stop").Terminal || running.Terminal {
 		t.Error("terminal marking")

@@ -215,6 +215,9 @@ func simpleDecl(d *grammar.Decl) []string {
 		return []string{s + "."}
 	case d.State != nil:
 		s := d.State
+		if s.Dir != "" {
+			return withOutputs("+state "+names(s.States)+" "+s.Dir, s.Outs, " x ")
+		}
 		head := "+state " + names(s.States) + " x " + typeText(s.In) + " ->"
 		return withOutputs(head, s.Outs, " x ")
 	case d.API != nil:
@@ -288,9 +291,17 @@ func ustateItems(s *grammar.UStateSection) []sectionItem {
 	items := make([]sectionItem, len(s.Rules))
 	for i, r := range s.Rules {
 		it := sectionItem{pos: r.Pos, end: r.EndPos}
-		if r.Event != nil {
+		switch {
+		case r.Event != nil && r.Next != nil:
+			it.lhs, it.op = "EVENT", r.Dir
+			it.rhs = append(it.rhs, typeText(r.Event)+" & "+r.Next.Text)
+			for _, o := range r.More {
+				it.rhs = append(it.rhs, outputText(o, " & "))
+			}
+			it.contOp = true
+		case r.Event != nil:
 			it.lhs, it.op, it.rhs = "EVENT", r.Dir, []string{typeText(r.Event)}
-		} else {
+		default:
 			it.lhs, it.op = typeText(r.In), "=>"
 			for _, o := range r.Outs {
 				it.rhs = append(it.rhs, outputText(o, " & "))
@@ -495,7 +506,10 @@ func primText(p *grammar.Prim) string {
 	case p.Call != nil:
 		attrs := make([]string, len(p.Call.Attrs))
 		for i, a := range p.Call.Attrs {
-			attrs[i] = a.Text
+			attrs[i] = a.Name.Text
+			if a.Arg != "" {
+				attrs[i] += "(" + a.Arg + ")"
+			}
 		}
 		s := p.Call.Name + "(" + strings.Join(attrs, ", ") + ")"
 		if p.Call.Optional {
@@ -510,6 +524,12 @@ func primText(p *grammar.Prim) string {
 		return s
 	case p.OpenLo != nil:
 		return ".." + *p.OpenLo
+	case p.Tail != nil:
+		return ".." + primText(p.Tail)
+	case p.Var != nil:
+		return *p.Var
+	case p.Bind != nil:
+		return p.Bind.Var + " = " + typeText(p.Bind.Type)
 	case p.Float != nil:
 		return *p.Float
 	case p.Atom != nil:

@@ -127,7 +127,7 @@ func codes(ds Diagnostics) string {
 // dumpModel prints everything in a compiled contract except positions.
 func dumpModel(c *Contract) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name %q vsn %q initial %q\n", c.Name, c.Vsn, c.Initial)
+	fmt.Fprintf(&b, "name %q vsn %q initial %q vars %v\n", c.Name, c.Vsn, c.Initial, c.Vars)
 	var names []string
 	for n, d := range c.Types {
 		if !d.Builtin {
@@ -149,7 +149,7 @@ func dumpModel(c *Contract) string {
 			b.WriteString("\n")
 		}
 		for _, e := range s.Events {
-			fmt.Fprintf(&b, "  event %s %s\n", e.Dir, e.Type)
+			fmt.Fprintf(&b, "  event %s %s x %s transition=%v\n", e.Dir, e.Type, e.Next, e.Transition)
 		}
 	}
 	for _, r := range c.Anystate {

@@ -45,6 +45,7 @@ package contract
 
 import (
 	"fmt"
+	"regexp"
 
 	"github.com/ubfproxy/ubfproxy/term"
 )
@@ -90,6 +91,10 @@ type Contract struct {
 	Anystate []*Rule
 	// AnyEvents are events legal in every state.
 	AnyEvents []*Event
+	// Vars names the contract's variables by slot (Bind.Slot, Var.Slot):
+	// one slot per distinct name, whether written in a rule or in a
+	// named type.
+	Vars []string
 }
 
 // State returns the state named name, or nil.
@@ -149,11 +154,24 @@ func (d Direction) String() string {
 	return "out"
 }
 
-// Event is an unsolicited message allowed in a state.
+// Event is a message from one side that gets no answer: an event, which
+// keeps the state (+event S out T, EVENT => T), or a transition, which
+// leads to Next (+state S out T x N, EVENT => T & N). An event is exactly
+// a transition back to its own state, so both are Events of the state and
+// only Next decides where the conversation goes.
 type Event struct {
 	Dir  Direction
 	Type Type
-	Pos  Pos
+	// Next is the state the message leads to. For a state's events it is
+	// always set (the state itself for an event); it is "" only for
+	// anystate events, which keep whatever state the session is in.
+	Next string
+	// Transition is true when the message was written as a transition
+	// (with its next state), even one back to its own state; diagrams and
+	// explanations use it, matching does not.
+	Transition bool
+	Pos        Pos // of the type
+	NextPos    Pos // of the next state's name; zero when not written
 }
 
 // Type is a type expression of section 3 of the language. The set of
@@ -178,10 +196,38 @@ type Range struct {
 	Pos    Pos
 }
 
-// TupleType matches tuples of exactly len(Elems) elements.
+// TupleType matches tuples of exactly len(Elems) elements, or, with a
+// Tail (..L), tuples of len(Elems) or more elements whose remaining
+// elements, taken as a list, match Tail.
 type TupleType struct {
 	Elems []Type
-	Pos   Pos
+	// Tail is the list type of a trailing ..L; nil when the tuple has a
+	// fixed arity. The compiler resolves it to a list type also when it
+	// was written as list() or as a named list type (see TailRef).
+	Tail *ListType
+	// TailRef is the named type the tail was written as (..keys()), for
+	// printing; nil otherwise.
+	TailRef *Ref
+	Pos     Pos
+}
+
+// Bind is V = T: it matches what T matches and, when the message is
+// accepted, binds the variable to the matched term.
+type Bind struct {
+	Name string
+	// Slot numbers the variable in Contract.Vars, so that a session can
+	// keep its bindings in an array.
+	Slot int
+	Type Type
+	Pos  Pos
+}
+
+// Var is a bare variable V: it matches only the term the variable is
+// bound to, and nothing while it is unbound.
+type Var struct {
+	Name string
+	Slot int // as Bind.Slot
+	Pos  Pos
 }
 
 // ListType matches lists whose elements all match Elem and whose length is
@@ -273,11 +319,22 @@ const (
 	// ever "..." on the wire. Contracts cannot write it; only the built-in
 	// ubfstring() carries it.
 	WireString
+
+	// Secret marks string() and binary() values that records, replay
+	// output and error replies write as <secret>.
+	Secret
 )
 
-// Predef is a predefined type such as atom(ascii, nonempty).
+// Predef is a predefined type such as atom(ascii, nonempty) or
+// string(pattern("#.+")).
 type Predef struct {
 	Kind  PredefKind
 	Attrs Attr
-	Pos   Pos
+	// Pattern, when not nil, is the pattern("RE") attribute: the whole text
+	// of the value (a binary's bytes) must match. It is compiled anchored
+	// at both ends, once per contract.
+	Pattern *regexp.Regexp
+	// PatternText is RE as written between the quotes, for printing.
+	PatternText string
+	Pos         Pos
 }

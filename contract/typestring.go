@@ -34,6 +34,18 @@ func (t *MapType) Position() Pos { return t.Pos }
 // Position implements Type.
 func (t *Predef) Position() Pos { return t.Pos }
 
+// Position implements Type.
+func (t *Bind) Position() Pos { return t.Pos }
+
+// Position implements Type.
+func (t *Var) Position() Pos { return t.Pos }
+
+// String implements Type.
+func (t *Bind) String() string { return t.Name + " = " + t.Type.String() }
+
+// String implements Type.
+func (t *Var) String() string { return t.Name }
+
 // String implements Type.
 func (t *Literal) String() string { return t.Value.String() }
 
@@ -51,7 +63,19 @@ func (t *Range) String() string {
 }
 
 // String implements Type.
-func (t *TupleType) String() string { return "{" + joinTypes(t.Elems, ", ") + "}" }
+func (t *TupleType) String() string {
+	if t.Tail == nil {
+		return "{" + joinTypes(t.Elems, ", ") + "}"
+	}
+	var tail Type = t.Tail
+	if t.TailRef != nil {
+		tail = t.TailRef
+	}
+	if len(t.Elems) == 0 {
+		return "{.." + tail.String() + "}"
+	}
+	return "{" + joinTypes(t.Elems, ", ") + ", .." + tail.String() + "}"
+}
 
 // String implements Type.
 func (t *ListType) String() string {
@@ -152,7 +176,7 @@ func (k PredefKind) String() string {
 var attrNames = []struct {
 	a    Attr
 	name string
-}{{Ascii, "ascii"}, {AsciiPrintable, "asciiprintable"}, {NonEmpty, "nonempty"}, {NonUndefined, "nonundefined"}}
+}{{Ascii, "ascii"}, {AsciiPrintable, "asciiprintable"}, {NonEmpty, "nonempty"}, {NonUndefined, "nonundefined"}, {Secret, "secret"}}
 
 // String implements Type.
 func (t *Predef) String() string {
@@ -161,6 +185,9 @@ func (t *Predef) String() string {
 		if t.Attrs&an.a != 0 {
 			attrs = append(attrs, an.name)
 		}
+	}
+	if t.Pattern != nil {
+		attrs = append(attrs, "pattern("+quotePattern(t.PatternText)+")")
 	}
 	return t.Kind.String() + "(" + strings.Join(attrs, ", ") + ")"
 }
@@ -171,4 +198,10 @@ func joinTypes(ts []Type, sep string) string {
 		parts[i] = t.String()
 	}
 	return strings.Join(parts, sep)
+}
+
+// quotePattern writes a pattern as the language reads it: between double
+// quotes, with only the double quote escaped (see compiler.pattern).
+func quotePattern(re string) string {
+	return `"` + strings.ReplaceAll(re, `"`, `\"`) + `"`
 }

@@ -46,6 +46,33 @@ func transitions(c *Contract, fn func(st *State, r *Rule, o Output)) {
 	}})
 }
 
+// edges calls fn for every edge of the state machine, in Walk's order:
+// each output of a state's rules, then each of its transitions (events
+// included, as edges back to the state itself); at is where the next
+// state is named (the type's position for an event, which names none).
+func edges(c *Contract, fn func(st *State, next string, at Pos)) {
+	Walk(c, Visitor{
+		Rule: func(st *State, r *Rule) {
+			if st == nil {
+				return
+			}
+			for _, o := range r.Outs {
+				fn(st, o.Next, o.Pos)
+			}
+		},
+		Event: func(st *State, e *Event) {
+			if st == nil {
+				return
+			}
+			at := e.NextPos
+			if at.Line == 0 {
+				at = e.Pos
+			}
+			fn(st, e.Next, at)
+		},
+	})
+}
+
 // WalkTypes calls fn, in Walk's order, for each type a message is checked
 // against: every rule's request and replies, and every event.
 func WalkTypes(c *Contract, fn func(Type)) {
@@ -74,6 +101,11 @@ func VisitType(t Type, fn func(Type) bool) {
 		for _, e := range t.Elems {
 			VisitType(e, fn)
 		}
+		if t.TailRef != nil {
+			VisitType(t.TailRef, fn)
+		} else if t.Tail != nil {
+			VisitType(t.Tail, fn)
+		}
 	case *ListType:
 		VisitType(t.Elem, fn)
 	case *Union:
@@ -88,6 +120,8 @@ func VisitType(t Type, fn func(Type) bool) {
 		for _, f := range t.Fields {
 			VisitType(f.Value, fn)
 		}
+	case *Bind:
+		VisitType(t.Type, fn)
 	}
 }
 

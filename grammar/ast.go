@@ -78,12 +78,15 @@ type DefType struct {
 	Annotation string    `parser:"@( String | Binary | Tag )?"`
 }
 
-// StateDecl is +state S1 | S2 x IN -> OUT1 x N1 | OUT2 x N2.
+// StateDecl is a call, +state S1 | S2 x IN -> OUT1 x N1 | OUT2 x N2., or
+// a transition, +state S1 | S2 out|in T1 x N1 | T2 x N2. (Dir is set and In
+// and Arrow are empty).
 type StateDecl struct {
 	Pos    Pos
-	States []*Name   `parser:"\"state\" @@ ( \"|\" @@ )* \"x\""`
-	In     *Type     `parser:"@@"`
-	Arrow  string    `parser:"@( \"->\" | \"=>\" )"`
+	States []*Name   `parser:"\"state\" @@ ( \"|\" @@ )*"`
+	Dir    string    `parser:"( @( \"out\" | \"in\" )"`
+	In     *Type     `parser:"| \"x\" @@"`
+	Arrow  string    `parser:"@( \"->\" | \"=>\" ) )"`
 	Outs   []*Output `parser:"@@ ( \"|\" @@ )*"`
 }
 
@@ -160,12 +163,17 @@ type UStateSection struct {
 	Rules []*UStateRule `parser:"@@ ( \";\" @@ )*"`
 }
 
-// UStateRule is IN => OUT & N | ... or EVENT => T / EVENT <= T.
+// UStateRule is IN => OUT & N | ..., an event EVENT => T / EVENT <= T, or
+// a transition EVENT => T1 & N1 | T2 & N2 (and with <=). In a transition,
+// Event is the first alternative's type, Next its state and More the
+// other alternatives.
 type UStateRule struct {
 	Pos    Pos
 	EndPos Pos
 	Dir    string    `parser:"( \"EVENT\" @( \"=>\" | \"<=\" )"`
 	Event  *Type     `parser:"@@"`
+	Next   *Name     `parser:"( \"&\" @@"`
+	More   []*Output `parser:"( \"|\" @@ )* )?"`
 	In     *Type     `parser:"| @@ \"=>\""`
 	Outs   []*Output `parser:"@@ ( \"|\" @@ )* )"`
 }
@@ -212,6 +220,19 @@ type Prim struct {
 	OpenLo *string
 	Float  *string
 	Binary *string
+	// Tail is ..L, the rest of a tuple (the compiler checks that it is a
+	// tuple's last element and a list type).
+	Tail *Prim
+	// Var is a bare variable V; Bind is V = T.
+	Var  *string
+	Bind *Bind
+}
+
+// Bind is V = T: a variable bound to what T matches.
+type Bind struct {
+	Pos  Pos
+	Var  string
+	Type *Type
 }
 
 // Tuple is {T1, ..., Tn}.
@@ -272,8 +293,16 @@ type Field struct {
 type Call struct {
 	Pos      Pos
 	Name     string
-	Attrs    []*Name
+	Attrs    []*Attr
 	Optional bool
+}
+
+// Attr is an attribute of a predefined type: a name such as nonempty, or
+// a name with a string argument such as pattern("[a-z]+").
+type Attr struct {
+	Pos  Pos
+	Name *Name
+	Arg  string // the argument as written, quotes included; "" when none
 }
 
 // IntRange is an integer, or a range Lo.. or Lo..Hi.

@@ -11,10 +11,14 @@ import (
 // Parseable interface). The grammar, in participle's notation:
 //
 //	Type     = Prim ( "|" Prim )* .
-//	Prim     = Call | Atom | Tuple | IntRange | List | String | Map
-//	         | Record | ExtRec | OpenLo | Float | Binary .
-//	Call     = (Ident | QAtom) "(" ( Name ( "," Name )* )? ")" "?"? .
+//	Prim     = Call | Bind | Var | Atom | Tuple | IntRange | List | String
+//	         | Map | Record | ExtRec | OpenLo | Tail | Float | Binary .
+//	Call     = (Ident | QAtom) "(" ( Attr ( "," Attr )* )? ")" "?"? .
+//	Attr     = Name ( "(" String ")" )? .
+//	Bind     = Variable "=" Type .
+//	Var      = Variable .
 //	Atom     = Ident | QAtom .
+//	Tail     = ".." Prim .          (when no Int follows the "..")
 //	Tuple    = "{" ( Type ( "," Type )* )? "}" .
 //	IntRange = Int ( ".." Int? )? .
 //	OpenLo   = ".." Int .
@@ -27,7 +31,8 @@ import (
 
 // Parse implements participle.Parseable.
 func (t *Type) Parse(lex *lexer.PeekingLexer) error {
-	if !startsType(lex.Peek()) {
+	if t := lex.Peek(); !startsType(t) || t.Type == tokIdent && t.Value == "EVENT" {
+		// EVENT starts a UBF(B) event rule, never a type.
 		return participle.NextMatch
 	}
 	p := typeParser{lex: lex}
@@ -105,6 +110,17 @@ func (p *typeParser) prim() (*Prim, error) {
 	switch tok.Type {
 	case tokIdent, tokQAtom:
 		p.lex.Next()
+		if tok.Type == tokIdent && IsVariable(tok.Value) && !p.peekPunct("(") {
+			if p.accept("=") {
+				b := &Bind{Pos: Pos(tok.Pos), Var: tok.Value}
+				b.Type, err = p.subType()
+				prim.Bind = b
+			} else {
+				v := tok.Value
+				prim.Var = &v
+			}
+			break
+		}
 		if p.peekPunct("(") {
 			prim.Call, err = p.call(tok)
 		} else {
@@ -154,7 +170,12 @@ func (p *typeParser) prim() (*Prim, error) {
 			p.lex.Next()
 			n := p.lex.Peek()
 			if n.Type != tokInt {
-				return nil, p.unexpected("<int>")
+				// ..L, a tuple's tail.
+				if !startsType(n) {
+					return nil, p.unexpected("<int> or a list type")
+				}
+				prim.Tail, err = p.prim()
+				break
 			}
 			p.lex.Next()
 			v := n.Value
@@ -171,6 +192,12 @@ func (p *typeParser) prim() (*Prim, error) {
 	return prim, nil
 }
 
+// IsVariable reports whether an identifier is a variable: it starts with
+// an upper-case letter, as in Erlang.
+func IsVariable(ident string) bool {
+	return ident != "" && ident[0] >= 'A' && ident[0] <= 'Z'
+}
+
 func (p *typeParser) name(expect string) (*Name, error) {
 	t := p.lex.Peek()
 	if t.Type != tokIdent && t.Type != tokQAtom {
@@ -185,9 +212,21 @@ func (p *typeParser) call(name *lexer.Token) (*Call, error) {
 	p.lex.Next() // "("
 	if !p.accept(")") {
 		for {
-			a, err := p.name("<ident>")
+			n, err := p.name("<ident>")
 			if err != nil {
 				return nil, err
+			}
+			a := &Attr{Pos: n.Pos, Name: n}
+			if p.accept("(") {
+				s := p.lex.Peek()
+				if s.Type != tokString {
+					return nil, p.unexpected("<string>")
+				}
+				p.lex.Next()
+				a.Arg = s.Value
+				if err := p.expect(")", `")"`); err != nil {
+					return nil, err
+				}
 			}
 			c.Attrs = append(c.Attrs, a)
 			if p.accept(")") {
