@@ -20,8 +20,10 @@ import (
 // prepend, cas, and the meta ms. The block is exactly the length the
 // command named, followed by CRLF; anything else is a malformed frame
 // from the client. A command line memcached refuses before it reads the
-// block (a key over 250 bytes, a field that is not a number) carries no
-// block, as memcached reads none.
+// block (too many words, a key over 250 bytes, a field that is not a
+// number as memcached reads numbers) carries no block, as memcached reads
+// none: its block's bytes are the next command, for memcached and the
+// wire alike.
 //
 // An answer is framed by the command it answers, never by what a value
 // holds. A one-line answer is the lower-cased atom of its word (STORED is
@@ -82,19 +84,19 @@ func memcachedCommand(d *clientDecoder, _ follow) (term.Term, request, error) {
 	req := request{answerLine}
 	switch string(f[0]) {
 	case "set", "add", "replace", "append", "prepend":
-		// verb key flags exptime bytes [noreply]
-		if len(f) >= 5 && storageLine(f[1], f[2], f[3]) {
-			size = int32Size(f[4])
+		// verb key flags exptime bytes [noreply]; more words is ERROR
+		if len(f) <= 6 && len(f) >= 5 && storageLine(f[1], f[2], f[3]) {
+			size = blockSize(f[4])
 		}
 	case "cas":
 		// cas key flags exptime bytes unique [noreply]
-		if len(f) >= 6 && storageLine(f[1], f[2], f[3]) && number(f[5]) >= 0 {
-			size = int32Size(f[4])
+		if len(f) <= 7 && len(f) >= 6 && storageLine(f[1], f[2], f[3]) && unsigned(f[5]) {
+			size = blockSize(f[4])
 		}
 	case "ms":
 		// ms key datalen flag*
 		if len(f) >= 3 && len(f[1]) <= memcachedMaxKey {
-			size = int32Size(f[2])
+			size = blockSize(f[2])
 		}
 		noreply = metaQuiet(f[3:])
 	case "mg", "md", "ma", "mn", "me":
@@ -128,25 +130,66 @@ func memcachedCommand(d *clientDecoder, _ follow) (term.Term, request, error) {
 
 // storageLine reports whether memcached reads the block of a storage
 // command with this key, flags and exptime: it refuses the line without
-// reading it otherwise.
+// reading the block otherwise (observed: a key over 250 bytes, flags that
+// are negative or over 64 bits, an exptime that is not a number).
 func storageLine(key, flags, exptime []byte) bool {
-	if len(key) > memcachedMaxKey {
+	if len(key) > memcachedMaxKey || !unsigned(flags) {
 		return false
 	}
-	if n := number(flags); n < 0 || n > 1<<32-1 {
-		return false
-	}
-	e := exptime
-	if len(e) > 0 && e[0] == '-' {
-		e = e[1:]
-	}
-	return number(e) >= 0 && number(e) <= 1<<31-1
+	_, ok := signed(exptime)
+	return ok
 }
 
-// int32Size is the value of a block length memcached accepts, or -1.
-func int32Size(b []byte) int64 {
-	n := number(b)
-	if n > 1<<31-3 { // memcached adds 2 for the CRLF to an int
+// unsigned reports whether b is a number memcached reads as unsigned 64
+// bits (strtoull with its checks): digits, a '+' before them allowed.
+func unsigned(b []byte) bool {
+	if len(b) > 0 && b[0] == '+' {
+		b = b[1:]
+	}
+	if !digits(b) {
+		return false
+	}
+	var n uint64
+	for _, c := range b {
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return false
+		}
+		n = n*10 + d
+	}
+	return true
+}
+
+// signed returns the value of b as memcached reads a signed 64-bit number
+// (strtoll): digits with an optional sign.
+func signed(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg, b = b[0] == '-', b[1:]
+	}
+	if !digits(b) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		d := int64(c - '0')
+		if n > (1<<63-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// blockSize is the length of a data block as memcached takes it, or -1
+// when it refuses the line: not a number, negative, or so big that the
+// length with its CRLF overflows an int32.
+func blockSize(b []byte) int64 {
+	n, ok := signed(b)
+	if !ok || n < 0 || n > 1<<31-3 {
 		return -1
 	}
 	return n
@@ -223,7 +266,7 @@ func memcachedBlockLine(d *serverDecoder, line []byte, n int, what string) (term
 	f := fields(line, buf[:])
 	size := int64(-1)
 	if n < len(f) {
-		size = int32Size(f[n])
+		size = blockSize(f[n])
 	}
 	if size < 0 {
 		return nil, d.in.rd.ErrAt(d.in.rd.Off()-int64(len(line))-1, "%q does not give the length of its data block", quote(line))

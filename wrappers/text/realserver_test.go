@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +135,10 @@ func has(t *testing.T, transcript string, lines ...string) {
 	}
 }
 
+// quiet matches the commands of the transcript that wait for no answer:
+// noreply last (before the block), or a meta command's q flag.
+var quiet = regexp.MustCompile(`"noreply"(, <<.*>>)?}$|"q"`)
+
 // TestRealMemcached: values that look like protocol lines, noreply,
 // multi-get and a meta get, through the relay, get the answers memcached
 // gives directly, and decode to the terms the docs promise.
@@ -156,9 +161,41 @@ func TestRealMemcached(t *testing.T) {
 			t.Errorf("%q: got %q, want %q", st.send, got, st.want)
 		}
 	}
+	// Lines memcached refuses before it reads their block, or takes in
+	// ways a strict reading would not: the wire must read a block exactly
+	// when memcached does, or the answers stop matching the commands.
+	edges := []string{
+		"set " + strings.Repeat("k", 251) + " 0 0 1\r\nx\r\n",
+		"set " + strings.Repeat("k", 250) + " 0 0 1\r\nx\r\n",
+		"set k x 0 1\r\nx\r\n", "set k -1 0 1\r\nx\r\n", "set k 0 x 1\r\nx\r\n",
+		"set k 18446744073709551615 0 1\r\nx\r\n", "set k 18446744073709551616 0 1\r\nx\r\n",
+		"set k +1 +5 +1\r\nx\r\n", "set k 0 -0 -0\r\n\r\n", "set k 0 99999999999 1\r\nx\r\n",
+		"set k 0 0 1 extra\r\nx\r\n", "set k 0 0 1 noreply extra\r\nx\r\n",
+		"set k 0 0 2147483646\r\n\r\n", "set k 0 0 -1\r\nx\r\n", "set\tk 0 0 1\r\nx\r\n",
+		"cas k 0 0 1\r\nx\r\n", "cas k 0 0 1 abc\r\nx\r\n", "cas k 0 0 1 -5\r\nx\r\n", "cas k 0 0 1 +5\r\nx\r\n",
+		"ms k +2\r\nhi\r\n", "ms k x\r\nhi\r\n", "ms k 2 q\r\nhi\r\n",
+	}
+	for _, e := range edges {
+		c.Send(e)
+	}
+	c.Exchange("version\r\n", "VERSION ")
+	c.Next("\r\n")
+	tr := r.check(t)
+	asked, answered := 0, 0
+	for _, l := range strings.Split(tr, "\n") {
+		switch {
+		case strings.HasPrefix(l, "> ") && !quiet.MatchString(l):
+			asked++
+		case strings.HasPrefix(l, "< "):
+			answered++
+		}
+	}
+	if asked != answered {
+		t.Errorf("%d commands that wait for an answer, %d answers:\n%s", asked, answered, tr)
+	}
 	c.Send("quit\r\n")
 	c.Closed()
-	tr := r.check(t)
+	tr = r.check(t)
 	has(t, tr,
 		`> {set, "a", "0", "0", "6", <<"354 go">>}`,
 		`> {set, "d", "0", "0", "6", "noreply", <<"BDAT 5">>}`,
