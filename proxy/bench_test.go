@@ -41,6 +41,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/contracts"
 	"github.com/ubfproxy/ubfproxy/proxy"
 	"github.com/ubfproxy/ubfproxy/proxy/fileserver"
+	"github.com/ubfproxy/ubfproxy/proxy/proxytest"
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
@@ -77,29 +78,18 @@ func startUBFProxy(tb testing.TB, upstream string, cfg proxy.Config) (*proxy.Ser
 	cfg.Contract = fileContract(tb)
 	cfg.Upstream = upstream
 	cfg.Wire = ubf.Wire{}
+	return serveProxy(tb, cfg)
+}
+
+// serveProxy runs ubfproxy for cfg until the test ends and returns it and
+// its address.
+func serveProxy(tb testing.TB, cfg proxy.Config) (*proxy.Server, string) {
+	tb.Helper()
 	srv, err := proxy.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("proxy.Serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			tb.Error("proxy.Serve did not return within 15s of its context ending")
-		}
-	})
-	return srv, ln.Addr().String()
+	return srv, proxytest.Start(tb, srv).Addr
 }
 
 // plainProxy is the baseline: for each client it dials upstream and copies

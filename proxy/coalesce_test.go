@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ubfproxy/ubfproxy/proxy/proxytest"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -156,25 +157,10 @@ func coalesceProxy(t *testing.T, k kit, svc *lineService, mode Mode) (addr strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, loggedListener{ln, toClient}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(3*linger + srv.cfg.Limits.Grace):
-			t.Errorf("Serve did not return after its context was cancelled")
-		}
-	})
-	return ln.Addr().String(), toService, toClient
+	p := proxytest.NewUnstarted(t, srv)
+	p.Listener = loggedListener{p.Listener, toClient}
+	p.Start()
+	return p.Addr, toService, toClient
 }
 
 // readLines reads from c until n lines have come, within timeout.

@@ -7,7 +7,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/proxy/proxytest"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	wjson "github.com/ubfproxy/ubfproxy/wrappers/json"
@@ -34,14 +34,16 @@ const ioTimeout = 5 * time.Second
 
 // counterCon is the contract of the scripted service. Its requests say what
 // the service does: add answers correctly, bad breaks the contract, slow
-// answers late, crash closes without answering, events sends events first,
-// badevent sends an event the contract does not allow.
+// answers late, hold answers when the test lets it (heldCounterService),
+// crash closes without answering, events sends events first, badevent
+// sends an event the contract does not allow.
 const counterCon = `+name("counter").
 +vsn("1.0").
 
 +state start x {add, integer()} -> {ok, integer()} x start.
 +state start x {bad, integer()} -> {ok, integer()} x start.
 +state start x {slow, integer()} -> {ok, integer()} x start.
++state start x {hold, integer()} -> {ok, integer()} x start.
 +state start x {crash, integer()} -> {ok, integer()} x start.
 +state start x {events, integer()} -> ok x start.
 +state start x {badevent, integer()} -> ok x start.
@@ -318,7 +320,12 @@ func (s *service) conn(t testing.TB, i int) *wconn {
 
 // counterService answers the requests of counterCon; with meta it first
 // plays ubf's meta service until {startSession, "counter", _}.
-func counterService(k kit, meta bool) func(c *wconn) {
+func counterService(k kit, meta bool) func(c *wconn) { return heldCounterService(k, meta, nil) }
+
+// heldCounterService is counterService whose answer to {hold, N} waits
+// until release is closed (or ioTimeout passes), so that a test knows the
+// service has not answered yet whatever the machine's load.
+func heldCounterService(k kit, meta bool, release <-chan struct{}) func(c *wconn) {
 	return func(c *wconn) {
 		state := "start"
 		out := func(t term.Term) bool { return c.send(k.frame(t)) == nil }
@@ -385,6 +392,12 @@ func counterService(k kit, meta bool) func(c *wconn) {
 				rep(term.Tuple{term.Atom("ok"), term.String("oops")}, state)
 			case "slow":
 				time.Sleep(time.Duration(n) * time.Millisecond)
+				rep(term.Tuple{term.Atom("ok"), term.Int(n)}, state)
+			case "hold":
+				select {
+				case <-release:
+				case <-time.After(ioTimeout):
+				}
 				rep(term.Tuple{term.Atom("ok"), term.Int(n)}, state)
 			case "crash":
 				return
@@ -474,13 +487,12 @@ func (l *logBuf) String() string {
 
 // testProxy is a running Server.
 type testProxy struct {
-	srv    *Server
-	addr   string // host:port
-	tr     Transport
-	kit    kit
-	logs   *logBuf
-	cancel context.CancelFunc
-	done   chan error
+	*proxytest.Server
+	srv  *Server
+	addr string // host:port
+	tr   Transport
+	kit  kit
+	logs *logBuf
 }
 
 // startProxy runs a Server for cfg (Wire, Transport, Upstream and Logger
@@ -504,25 +516,8 @@ func startProxy(t testing.TB, svc *service, cfg Config, hook func(uint64, wrappe
 		t.Fatal(err)
 	}
 	srv.testHook = hook
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &testProxy{srv: srv, addr: ln.Addr().String(), tr: svc.tr, kit: svc.kit, logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-p.done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(3*linger + srv.cfg.Limits.Grace):
-			t.Errorf("Serve did not return after its context was cancelled")
-		}
-	})
-	return p
+	ps := proxytest.Start(t, srv)
+	return &testProxy{Server: ps, srv: srv, addr: ps.Addr, tr: svc.tr, kit: svc.kit, logs: logs}
 }
 
 // dial connects a client to the proxy.

@@ -108,7 +108,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	})
 	b.Run("resp", func(b *testing.B) {
 		redis := realservice.Redis(b, e2eRedisPassword)
-		addr := e2eStartProxy(b, proxy.Config{Contract: redisContract(b), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill})
+		_, addr := serveProxy(b, proxy.Config{Contract: redisContract(b), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill})
 		_, m := holdIdle(b, idleSessions, func() (net.Conn, error) { return respAuthed(addr, e2eRedisPassword) })
 		reportIdle(b, m)
 	})

@@ -64,11 +64,8 @@ func TestPanicUnderLock(t *testing.T) {
 				}
 				// Serve returns once the grace period is over, although the
 				// other session is still open.
-				p.cancel()
-				select {
-				case <-p.done:
-					p.done <- nil // for the cleanup's check
-				case <-time.After(time.Second + 3*linger):
+				p.Shutdown()
+				if !p.Wait(time.Second + 3*linger) {
 					t.Fatal("Serve did not return after the grace period")
 				}
 			})

@@ -42,32 +42,6 @@ func redisContract(tb testing.TB) *contract.Contract {
 	return c
 }
 
-// e2eStartProxy runs ubfproxy with cfg (contract, upstream and wire filled
-// in by the caller) until the test ends and returns its address.
-func e2eStartProxy(t testing.TB, cfg proxy.Config) string {
-	t.Helper()
-	srv, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("proxy did not stop within 15s")
-		}
-	})
-	return ln.Addr().String()
-}
-
 // monitor watches every command Redis executes, on a direct connection.
 type monitor struct {
 	c    net.Conn
@@ -154,11 +128,11 @@ func TestRedisThroughProxy(t *testing.T) {
 	redis := realservice.Redis(t, e2eRedisPassword)
 	mon := startMonitor(t, redis)
 	var logs realservice.Output
-	kill := e2eStartProxy(t, proxy.Config{
+	_, kill := serveProxy(t, proxy.Config{
 		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
-	reject := e2eStartProxy(t, proxy.Config{
+	_, reject := serveProxy(t, proxy.Config{
 		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Reject,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	})

@@ -60,11 +60,8 @@ func TestRejectQueueBounded(t *testing.T) {
 	if got := ss.up.msgs.Load(); got > maxPending+2 {
 		t.Errorf("the proxy read %d messages from the client while the service was busy (MaxPending %d)", got, maxPending)
 	}
-	p.cancel()
-	select {
-	case err := <-p.done:
-		p.done <- err
-	case <-time.After(500*time.Millisecond + 3*linger):
+	p.Shutdown()
+	if !p.Wait(500*time.Millisecond + 3*linger) {
 		t.Fatal("Serve did not return after the grace period")
 	}
 }

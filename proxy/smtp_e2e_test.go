@@ -83,10 +83,11 @@ func TestSMTPThroughProxy(t *testing.T) {
 	server, serverOut := realservice.SMTP(t)
 	var logs realservice.Output
 	start := func(mode proxy.Mode) string {
-		return e2eStartProxy(t, proxy.Config{
+		_, addr := serveProxy(t, proxy.Config{
 			Contract: smtpContract(t), Upstream: server, Wire: line.Wire{}, Mode: mode,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
+		return addr
 	}
 	kill, reject := start(proxy.Kill), start(proxy.Reject)
 

@@ -52,7 +52,7 @@ func TestKindNames(t *testing.T) {
 		}
 		seen[n] = k
 	}
-	if Kind(0).String() != "unknown" || (ServiceReported + 1).String() != "unknown" {
+	if Kind(0).String() != "unknown" || (ServiceReported+1).String() != "unknown" {
 		t.Error("a kind out of range has a name")
 	}
 	for k := BadRequest; k <= ServiceReported; k++ {

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// TestPipelining: the json wire lets requests overlap (up to MaxPending);
+// replies come back in order, and in reject mode an error reply takes the
+// rejected request's place among them.
+func TestPipelining(t *testing.T) {
+	for _, mode := range []Mode{Kill, Reject} {
+		t.Run(mode.String(), func(t *testing.T) {
+			svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+			p := startProxy(t, svc, Config{Mode: mode, Limits: Limits{MaxPending: 4}}, nil)
+			c := p.dial(t)
+			var batch []byte
+			want := []string{}
+			for i := 0; i < 20; i++ {
+				req := fmt.Sprintf("{add, %d}", i)
+				w := fmt.Sprintf("{ok, %d}", i+1)
+				if mode == Reject && i%7 == 3 {
+					req, w = "{sub, 1}", "error"
+				}
+				batch = append(batch, jsonKit.frame(T(req))...)
+				want = append(want, w)
+			}
+			if err := c.send(batch); err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range want {
+				m, err := c.next()
+				if err != nil {
+					t.Fatalf("reply %d: %v", i, err)
+				}
+				if w == "error" {
+					if !isErrorReply(m, jsonKit.errClient) {
+						t.Fatalf("reply %d: got %v, want the error reply", i, m.Term)
+					}
+					continue
+				}
+				wantReply(t, m, w)
+			}
+		})
+	}
+}
+
+// TestPipelinedRequestMadeIllegal: a request pipelined behind one whose
+// reply leads where it is not legal has reached the service already. Kill
+// ends the session after the reply; reject and monitor report it, forward
+// its reply unchecked and go on.
+func TestPipelinedRequestMadeIllegal(t *testing.T) {
+	const loginCon = `+name("login").
++state start x login -> ok x ready | denied x start.
++state ready x {add, integer()} -> {ok, integer()} x ready.
+`
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			svc := startService(t, TCP, jsonKit, func(c *wconn) {
+				for {
+					m, err := c.next()
+					if err != nil {
+						return
+					}
+					if term.Equal(m.Term, T("login")) {
+						time.Sleep(20 * time.Millisecond) // let the pipelined request arrive first
+						_ = c.send(jsonKit.frame(T("denied")))
+						continue
+					}
+					_ = c.send(jsonKit.frame(T("{ok, 1}")))
+				}
+			})
+			p := startProxy(t, svc, Config{Mode: mode, Contract: compile(t, loginCon)}, nil)
+			c := p.dial(t)
+			if err := c.send(append(jsonKit.frame(T("login")), jsonKit.frame(T("{add, 1}"))...)); err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantReply(t, m, "denied")
+			if mode == Kill {
+				if m, err := c.next(); err != nil || !isErrorReply(m, jsonKit.errClient) {
+					t.Fatalf("want the error reply, got %v %v", m.Term, err)
+				}
+				wantClosed(t, c)
+			} else {
+				m, err := c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantReply(t, m, "{ok, 1}") // the service's answer, unchecked
+				// Back in start, where login is legal again.
+				if err := c.send(jsonKit.frame(T("login"))); err != nil {
+					t.Fatal(err)
+				}
+				m, err = c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantReply(t, m, "denied")
+			}
+			v := p.logs.wait(t, "contract violation", 1)[0]
+			want := map[Mode]action{Kill: actionKilled, Reject: actionForwarded, Monitor: actionForwarded}[mode]
+			if field(v, "kind") != "pipelined-request" || field(v, "side") != "client" || field(v, "message") != "{add, 1}" || field(v, "action") != string(want) {
+				t.Errorf("violation %v", v)
+			}
+			if n := len(p.logs.find("contract violation")); n != 1 {
+				t.Errorf("%d violation records:\n%s", n, p.logs)
+			}
+		})
+	}
+}
