@@ -7,6 +7,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/carve"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/intern"
 )
 
@@ -170,7 +171,8 @@ func (in *input) dotLines(what string) (term.List, error) {
 type side struct {
 	in    input
 	verbs intern.Cache[term.Atom]
-	body  []byte // scratch for a mail body before it is copied out
+	elems carve.Slices[term.Term] // the elements of tuples
+	body  []byte                  // scratch for a mail body before it is copied out
 	// err is the FrameError the stream broke with: it cannot be read
 	// further, and every later call returns it again.
 	err error

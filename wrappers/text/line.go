@@ -36,7 +36,7 @@ func (d *side) lineTerm() (term.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := words(&d.verbs, line, true, nil)
+	t := d.words(line, true, nil)
 	first, _ := nextWord(line, 0)
 	n := number(first)
 	if n < 0 {

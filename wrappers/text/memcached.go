@@ -56,6 +56,25 @@ var (
 	atomServerError = term.Atom("server_error")
 )
 
+// blockOf names the data block of a command that has one, for errors.
+func blockOf(verb []byte) string {
+	switch string(verb) {
+	case "set":
+		return "the data block of set"
+	case "add":
+		return "the data block of add"
+	case "replace":
+		return "the data block of replace"
+	case "append":
+		return "the data block of append"
+	case "prepend":
+		return "the data block of prepend"
+	case "cas":
+		return "the data block of cas"
+	}
+	return "the data block of ms"
+}
+
 // fields splits line into at most len(buf) words.
 func fields(line []byte, buf [][]byte) [][]byte {
 	f := buf[:0]
@@ -77,7 +96,7 @@ func memcachedCommand(d *clientDecoder, _ follow) (term.Term, request, error) {
 	var buf [8][]byte
 	f := fields(line, buf[:])
 	if len(f) == 0 {
-		return words(&d.verbs, line, false, nil), request{answerLine}, nil
+		return d.words(line, false, nil), request{answerLine}, nil
 	}
 	noreply := bytes.Equal(f[len(f)-1], []byte("noreply"))
 	size := int64(-1) // the length of the data block the line announces
@@ -113,15 +132,22 @@ func memcachedCommand(d *clientDecoder, _ follow) (term.Term, request, error) {
 	default:
 		noreply = false // only the commands that take it
 	}
-	var block term.Term
-	if size >= 0 {
-		b, err := d.in.block(size, true, "the data block of "+string(f[0]))
-		if err != nil {
-			return nil, request{}, err
+	if size < 0 {
+		t := d.words(line, false, nil)
+		if noreply {
+			req = request{answerUntracked}
 		}
-		block = b
+		return t, req, nil
 	}
-	t := words(&d.verbs, line, false, block)
+	// The term is made before the block is read: reading may move the
+	// line in the buffer. Its last element is the block's place.
+	what := blockOf(f[0])
+	t := d.words(line, false, term.Binary(nil)).(term.Tuple)
+	b, err := d.in.block(size, true, what)
+	if err != nil {
+		return nil, request{}, err
+	}
+	t[len(t)-1] = b
 	if noreply {
 		req = request{answerUntracked}
 	}
@@ -271,12 +297,13 @@ func memcachedBlockLine(d *serverDecoder, line []byte, n int, what string) (term
 	if size < 0 {
 		return nil, d.in.rd.ErrAt(d.in.rd.Off()-int64(len(line))-1, "%q does not give the length of its data block", quote(line))
 	}
-	t := words(&d.verbs, line, true, nil).(term.Tuple)
+	t := d.words(line, true, term.Binary(nil)).(term.Tuple) // before the read moves line
 	b, err := d.in.block(size, true, what)
 	if err != nil {
 		return nil, err
 	}
-	return append(t, b), nil
+	t[len(t)-1] = b
+	return t, nil
 }
 
 // memcachedLine is a one-line answer.
@@ -297,7 +324,7 @@ func memcachedLine(d *serverDecoder, line []byte) term.Term {
 			return term.Tuple{e.atom, term.String(bytes.TrimLeft(rest[1:], " "))}
 		}
 	}
-	return words(&d.verbs, line, true, nil)
+	return d.words(line, true, nil)
 }
 
 // memcachedErrorReply: CLIENT_ERROR, what memcached answers a command it

@@ -46,7 +46,7 @@ func pop3Command(d *clientDecoder, f follow) (term.Term, request, error) {
 	if err != nil {
 		return nil, request{}, err
 	}
-	t := words(&d.verbs, line, true, nil)
+	t := d.words(line, true, nil)
 	name, args := t, 0
 	if tu, ok := t.(term.Tuple); ok {
 		name, args = tu[0], len(tu)-1
@@ -88,7 +88,7 @@ func pop3Reply(d *serverDecoder, req request, ok bool) (term.Term, follow, error
 		}
 		return term.Tuple{atomContinue, term.String(line[min(2, len(line)):])}, next, nil
 	default:
-		return words(&d.verbs, line, true, nil), followCommand, nil
+		return d.words(line, true, nil), followCommand, nil
 	}
 	if !ok {
 		return term.Tuple{status, term.String(text)}, followCommand, nil

@@ -53,7 +53,7 @@ func smtpCommand(d *clientDecoder, f follow) (term.Term, request, error) {
 	if err != nil {
 		return nil, request{}, err
 	}
-	t := words(&d.verbs, line, true, nil)
+	t := d.words(line, true, nil)
 	switch t {
 	case term.Term(atomData):
 		return t, request{answerData}, nil
@@ -120,7 +120,7 @@ func codedReply(d *serverDecoder, strict bool) (t term.Term, code int64, err err
 	}
 	code, sep, text, ok := coded(line)
 	if !ok {
-		return words(&d.verbs, line, true, nil), -1, nil
+		return d.words(line, true, nil), -1, nil
 	}
 	if sep != '-' {
 		return term.Tuple{term.Int(code), term.String(text)}, code, nil

@@ -59,7 +59,9 @@ func nextWord(line []byte, i int) (w []byte, next int) {
 // the other words as strings: {verb, "arg", ...}, or the bare verb atom
 // when there are no others, or the empty atom for a line without words.
 // extra, when not nil, is appended as the last element (a data block).
-func words(c *intern.Cache[term.Atom], line []byte, fold bool, extra term.Term) term.Term {
+// The words share one string, and the tuple is cut from a shared block:
+// a line costs a few allocations however many words it has.
+func (d *side) words(line []byte, fold bool, extra term.Term) term.Term {
 	w, i := nextWord(line, 0)
 	if w == nil {
 		if extra != nil {
@@ -67,8 +69,8 @@ func words(c *intern.Cache[term.Atom], line []byte, fold bool, extra term.Term) 
 		}
 		return term.Atom("")
 	}
-	v := verb(c, w, fold)
-	n := 1
+	v := verb(&d.verbs, w, fold)
+	n, rest := 1, i
 	for j := i; ; n++ {
 		if w, j = nextWord(line, j); w == nil {
 			break
@@ -80,16 +82,23 @@ func words(c *intern.Cache[term.Atom], line []byte, fold bool, extra term.Term) 
 	if n == 1 {
 		return v
 	}
-	tu := make(term.Tuple, 1, n)
+	tu := term.Tuple(d.elems.Cut(n, 128))
 	tu[0] = v
-	for {
-		if w, i = nextWord(line, i); w == nil {
+	k := 1
+	text := string(line[rest:])
+	for j := 0; ; k++ {
+		var a int
+		for a = j; a < len(text) && text[a] == ' '; a++ {
+		}
+		if a == len(text) {
 			break
 		}
-		tu = append(tu, term.String(w))
+		for j = a; j < len(text) && text[j] != ' '; j++ {
+		}
+		tu[k] = term.String(text[a:j])
 	}
 	if extra != nil {
-		tu = append(tu, extra)
+		tu[k] = extra
 	}
 	return tu
 }

@@ -147,10 +147,15 @@ func (s *Session) answered(had bool, next follow) {
 	if !s.greeted {
 		s.greeted = true
 	} else if had && len(s.queue) > 0 {
-		s.queue[0] = request{}
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {
-			s.queue = s.queue[:0:0] // let a long pipeline's array go
+			// Start again at the front of the array, unless a long
+			// pipeline grew it: then let it go.
+			if cap(s.queue) > 256 {
+				s.queue = nil
+			} else {
+				s.queue = s.queue[:0:cap(s.queue)]
+			}
 		}
 	}
 	if next != followCommand {

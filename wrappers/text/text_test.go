@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/ubfproxy/ubfproxy/internal/golden"
 	"github.com/ubfproxy/ubfproxy/term"
@@ -225,5 +226,40 @@ func TestErrorReplies(t *testing.T) {
 	noreply.Message = term.Tuple{term.Atom("delete"), term.String("k"), term.String("noreply")}
 	if b := Memcached.errorReply(noreply); b != nil {
 		t.Errorf("memcached answers a noreply command: %q", b)
+	}
+}
+
+// TestLongStream: terms made from a line stay right when reading the rest
+// of the message moves the buffer (streams longer than the buffer, read in
+// pieces that end anywhere).
+func TestLongStream(t *testing.T) {
+	var c, s strings.Builder
+	for i := range 3000 {
+		v := strings.Repeat(string(rune('a'+i%26)), i%97)
+		fmt.Fprintf(&c, "set key:%d %d 0 %d\r\n%s\r\nget key:%d\r\n", i, i, len(v), v, i)
+		fmt.Fprintf(&s, "STORED\r\nVALUE key:%d %d %d\r\n%s\r\nEND\r\n", i, i, len(v), v)
+	}
+	for _, wrap := range []func(io.Reader) io.Reader{iotest.HalfReader, iotest.OneByteReader} {
+		sess := NewWire(Memcached).NewSession(wrappers.Options{})
+		cd, sd := sess.ClientDecoder(wrap(strings.NewReader(c.String()))), sess.ServerDecoder(wrap(strings.NewReader(s.String())))
+		for i := range 3000 {
+			v := strings.Repeat(string(rune('a'+i%26)), i%97)
+			want := []string{
+				fmt.Sprintf(`{set, "key:%d", "%d", "0", "%d", %s}`, i, i, len(v), term.Binary(v)),
+				fmt.Sprintf(`{get, "key:%d"}`, i),
+			}
+			for _, w := range want {
+				m, err := cd.Next()
+				if err != nil || m.Term.String() != w {
+					t.Fatalf("command %d: got %v, %v; want %s", i, m.Term, err, w)
+				}
+			}
+			for _, w := range []string{"stored", fmt.Sprintf(`[{value, "key:%d", "%d", "%d", %s}]`, i, i, len(v), term.Binary(v))} {
+				m, err := sd.Next()
+				if err != nil || m.Term.String() != w {
+					t.Fatalf("answer %d: got %v, %v; want %s", i, m.Term, err, w)
+				}
+			}
+		}
 	}
 }
