@@ -176,10 +176,17 @@ func TestDocsCodePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	language, err := os.ReadFile(filepath.Join(docsRoot, "language.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, ci := range contract.Codes() {
 		code := string(ci.Code)
 		if !have[code] {
 			t.Errorf("code %s has no page: write docs/codes/%s.md (what it means, an example, how to fix it)", code, code)
+		}
+		if !strings.Contains(string(language), "(codes/"+code+".md)") {
+			t.Errorf("docs/language.md (section 6, what check reports) does not link to codes/%s.md", code)
 		}
 		// The index lists errors, then warnings under "## Warnings".
 		at := strings.Index(string(index), "("+code+".md)")
