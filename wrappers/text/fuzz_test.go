@@ -55,6 +55,10 @@ func fuzzFamily(f *testing.F, fam *Family) {
 	for _, c := range conversationSeeds(f, fam) {
 		f.Add(c)
 	}
+	// The rules of every family, for each of them: none may fire in another.
+	f.Add([]byte("DATA\r\n354 go\r\nBDAT 3\r\nabcset k 0 0 2\r\nhi\r\nVALUE k 0 2\r\nhi\r\nEND\r\n"))
+	f.Add([]byte("+OK\r\nLIST\r\n+OK 1\r\n1 2\r\n..x\r\n.\r\n211-a\r\n b\r\n211 c\r\n@t=1 :p 001 n :x y\r\n"))
+	f.Add([]byte("AUTH PLAIN\r\n334 x\r\n+ \r\nmg k v\r\nVA 2\r\nhi\r\nget k\nEND\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, raw, errs := decodeBoth(fam, data, func(r io.Reader) io.Reader { return r })
 		for i := range raw {

@@ -263,3 +263,41 @@ func TestLongStream(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCrossRules: the lines that mean something in one protocol are
+// plain lines in the others — one message each, no bytes swallowed, no
+// mode switched.
+func TestNoCrossRules(t *testing.T) {
+	lines := []string{"354 go", "DATA", "BDAT 5", "250-x", "VALUE x 0 1", "+OK", "AUTH PLAIN", ".", "END", "RETR 1", "get x", ":p 001 x"}
+	stream := strings.Join(lines, "\r\n") + "\r\n"
+	tests := []struct {
+		fam    *Family
+		client bool // decode the lines as the client's (else as the server's)
+	}{
+		{FTP, true}, {POP3, true}, {IRC, true}, {IRC, false}, {Memcached, true}, {Memcached, false}, {Line, true}, {Line, false},
+	}
+	for _, tt := range tests {
+		sess := NewWire(tt.fam).NewSession(wrappers.Options{})
+		d := sess.ServerDecoder(strings.NewReader(stream))
+		if tt.client {
+			d = sess.ClientDecoder(strings.NewReader(stream))
+		}
+		n := 0
+		for {
+			m, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", tt.fam.Name, err)
+			}
+			if n < len(lines) && string(m.Raw) != lines[n]+"\r\n" {
+				t.Errorf("%s (client %v): message %d is %q, want the line %q", tt.fam.Name, tt.client, n, m.Raw, lines[n])
+			}
+			n++
+		}
+		if n != len(lines) {
+			t.Errorf("%s (client %v): %d messages from %d lines", tt.fam.Name, tt.client, n, len(lines))
+		}
+	}
+}
