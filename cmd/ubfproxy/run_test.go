@@ -183,14 +183,23 @@ func TestRunProxy(t *testing.T) {
 	if got := talk(`{"$A": "ping"}`); got != `{"$A": "pong"}`+"\n" {
 		t.Fatalf("got %q", got)
 	}
-	resp, err := http.Get("http://" + maddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 1`) {
-		t.Errorf("metrics:\n%s", body)
+	// The proxy adds message counts in batches, a read behind at most: the
+	// client's request is counted once its session reads again (here, the
+	// end of the connection), which may come after the reply reached us.
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get("http://" + maddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics after 5s:\n%s", body)
+		}
 	}
 
 	// SIGHUP with a new version: loaded.
