@@ -31,12 +31,16 @@ func Explain(t term.Term, typ contract.Type) string {
 // ExplainAny is Explain against several types at once, as a union: the
 // explanation follows the candidate that came closest. A state's rules are
 // explained this way against a request that none of them accepts.
-func ExplainAny(t term.Term, types []contract.Type) string {
-	e := explainer{budget: fastBudget, root: t}
+func ExplainAny(t term.Term, types []contract.Type) string { return explainVars(t, types, nil) }
+
+// explainVars is ExplainAny with the variables of a session: a bare
+// variable is explained with the value it is bound to.
+func explainVars(t term.Term, types []contract.Type, vars *varCtx) string {
+	e := explainer{budget: fastBudget, root: t, vars: vars}
 	f := e.union(t, types, nil, 0, nil)
 	if e.over {
 		// Overlapping recursive alternatives: memoize to stay linear.
-		e = explainer{budget: -1, memo: make(map[memoKey]*failure)}
+		e = explainer{budget: -1, memo: make(map[memoKey]*failure), vars: vars}
 		f = e.union(t, types, nil, 0, nil)
 	}
 	if f == nil {
@@ -114,6 +118,7 @@ type explainer struct {
 	extended bool
 	over     bool
 	memo     map[memoKey]*failure
+	vars     *varCtx // nil: no variable is bound
 }
 
 // overMark is returned, and ignored, once the budget is exhausted.
@@ -215,7 +220,7 @@ func fitsIn(t term.Term, typ contract.Type, seen *refFrame, budget *int) bool {
 				return matchLiteral(tu[0], lit.Value)
 			}
 		}
-		return len(tu) == len(ty.Elems)
+		return arityFits(len(tu), ty)
 	case *contract.RecordType:
 		tu, ok := t.(term.Tuple)
 		if !ok || len(tu) == 0 {
@@ -244,6 +249,8 @@ func fitsIn(t term.Term, typ contract.Type, seen *refFrame, budget *int) bool {
 			return false
 		}
 		return fitsIn(t, ty.Def.Type, &refFrame{ty.Def, seen}, budget)
+	case *contract.Bind:
+		return fitsIn(t, ty.Type, seen, budget)
 	}
 	return true
 }
@@ -288,8 +295,8 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 			// Another tag: this candidate is not what the sender meant.
 			return leaf(t, ty, "")
 		}
-		if len(tu) != len(ty.Elems) {
-			return leaf(t, ty, count(len(tu), "element")+" instead of "+strconv.Itoa(len(ty.Elems)))
+		if !arityFits(len(tu), ty) {
+			return leaf(t, ty, count(len(tu), "element")+" instead of "+arityText(ty))
 		}
 		if depth >= MaxDepth {
 			return leaf(t, ty, tooDeep)
@@ -299,7 +306,19 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 				return f.under("element " + strconv.Itoa(i+1))
 			}
 		}
+		if ty.Tail != nil {
+			elem := ty.Tail.Elem
+			for i := len(ty.Elems); i < len(tu); i++ {
+				if f := e.explain(tu[i], elem, depth+1, nil); f != nil {
+					return f.under("element " + strconv.Itoa(i+1))
+				}
+			}
+		}
 		return nil
+	case *contract.Bind:
+		return e.explain(t, ty.Type, depth, refs)
+	case *contract.Var:
+		return e.variable(t, ty)
 	case *contract.RecordType:
 		return e.record(t, ty, depth)
 	case *contract.ListType:
@@ -323,6 +342,40 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 		return e.mapType(t, ty, depth)
 	}
 	return &failure{expStr: "a known type", got: t}
+}
+
+// arityText says how many elements a tuple type takes: "3", "at least 2",
+// "2 to 9".
+func arityText(ty *contract.TupleType) string {
+	n := len(ty.Elems)
+	if ty.Tail == nil {
+		return strconv.Itoa(n)
+	}
+	lt := ty.Tail
+	switch {
+	case lt.Max < 0:
+		return "at least " + strconv.Itoa(n+lt.Min)
+	case lt.Min == lt.Max:
+		return strconv.Itoa(n + lt.Min)
+	}
+	return strconv.Itoa(n+lt.Min) + " to " + strconv.Itoa(n+lt.Max)
+}
+
+// variable explains t against a bare V: the value V is bound to, or that
+// it is not bound.
+func (e *explainer) variable(t term.Term, ty *contract.Var) *failure {
+	var val term.Term
+	ok := false
+	if e.vars != nil {
+		val, ok = e.vars.lookup(ty.Slot)
+	}
+	if !ok {
+		return &failure{exp: ty, got: t, note: ty.Name + " is not bound, so it matches nothing"}
+	}
+	if matchLiteral(t, val) {
+		return nil
+	}
+	return &failure{exp: ty, expStr: ty.Name + " (bound to " + term.Truncated(val, maxTermText) + ")", got: t}
 }
 
 // tooDeep notes a term nested beyond MaxDepth.

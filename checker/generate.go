@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"regexp"
+	"regexp/syntax"
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
@@ -15,8 +17,22 @@ import (
 // shallowest alternative); a type whose every value is deeper is generated
 // at its minimum depth. It returns nil when typ has no value at all (a
 // named type defined only in terms of itself).
+//
+// A bare variable has no value here (nothing is bound), so a type that
+// needs one has none; GenerateIn gives variables their values.
 func Generate(r *rand.Rand, typ contract.Type, maxDepth int) term.Term {
-	g := generator{r: r, height: make(map[*contract.TypeDef]int)}
+	return GenerateIn(r, typ, maxDepth, nil)
+}
+
+// Env gives variables their values by name, as Session.Bindings reports
+// them.
+type Env map[string]term.Term
+
+// GenerateIn is Generate with the variables of env: a bare variable
+// generates its value (nil, no term, when env does not bind it), and
+// V = T generates a value of T.
+func GenerateIn(r *rand.Rand, typ contract.Type, maxDepth int, env Env) term.Term {
+	g := generator{r: r, height: make(map[*contract.TypeDef]int), env: env}
 	g.measure(typ)
 	return g.gen(typ, maxDepth, 0)
 }
@@ -25,8 +41,10 @@ func Generate(r *rand.Rand, typ contract.Type, maxDepth int) term.Term {
 const infinite = math.MaxInt32
 
 type generator struct {
-	r      *rand.Rand
-	height map[*contract.TypeDef]int // least nesting of a value of each named type
+	r        *rand.Rand
+	height   map[*contract.TypeDef]int // least nesting of a value of each named type
+	env      Env
+	patterns map[*regexp.Regexp]*syntax.Regexp // parsed once per pattern
 }
 
 // measure computes the height of every named type reachable from typ, as a
@@ -56,6 +74,11 @@ func (g *generator) measure(typ contract.Type) {
 			for _, e := range ty.Elems {
 				collect(e)
 			}
+			if ty.Tail != nil {
+				collect(ty.Tail)
+			}
+		case *contract.Bind:
+			collect(ty.Type)
 		case *contract.ListType:
 			collect(ty.Elem)
 		case *contract.RecordType:
@@ -102,7 +125,18 @@ func (g *generator) h(t contract.Type) int {
 		}
 		return best
 	case *contract.TupleType:
-		return 1 + g.maxH(len(ty.Elems), func(i int) contract.Type { return ty.Elems[i] })
+		h := 1 + g.maxH(len(ty.Elems), func(i int) contract.Type { return ty.Elems[i] })
+		if ty.Tail != nil && ty.Tail.Min > 0 {
+			h = max(h, plus1(g.h(ty.Tail.Elem)))
+		}
+		return h
+	case *contract.Bind:
+		return g.h(ty.Type)
+	case *contract.Var:
+		if _, ok := g.env[ty.Name]; ok {
+			return 0
+		}
+		return infinite
 	case *contract.RecordType:
 		return 1 + g.maxH(len(ty.Fields), func(i int) contract.Type { return ty.Fields[i].Type })
 	case *contract.ListType:
@@ -186,13 +220,27 @@ func (g *generator) gen(t contract.Type, depth, hops int) term.Term {
 		}
 		return g.gen(best, depth, hops)
 	case *contract.TupleType:
-		out := make(term.Tuple, len(ty.Elems))
-		for i, e := range ty.Elems {
+		n := len(ty.Elems)
+		if ty.Tail != nil {
+			n += g.length(ty.Tail, depth)
+		}
+		out := make(term.Tuple, n)
+		for i := range out {
+			var e contract.Type
+			if i < len(ty.Elems) {
+				e = ty.Elems[i]
+			} else {
+				e = ty.Tail.Elem
+			}
 			if out[i] = g.gen(e, depth-1, 0); out[i] == nil {
 				return nil
 			}
 		}
 		return out
+	case *contract.Bind:
+		return g.gen(ty.Type, depth, hops)
+	case *contract.Var:
+		return g.env[ty.Name]
 	case *contract.RecordType:
 		out := make(term.Tuple, 0, recordArity(ty))
 		out = append(out, term.Atom(ty.Name))
@@ -212,15 +260,7 @@ func (g *generator) gen(t contract.Type, depth, hops int) term.Term {
 		}
 		return out
 	case *contract.ListType:
-		n := ty.Min
-		hi := ty.Max
-		if hi < 0 || hi > ty.Min+4 {
-			hi = ty.Min + 4
-		}
-		if depth > 0 && g.h(ty.Elem) < depth {
-			n += g.r.IntN(hi - ty.Min + 1)
-		}
-		out := make(term.List, n)
+		out := make(term.List, g.length(ty, depth))
 		for i := range out {
 			if out[i] = g.gen(ty.Elem, depth-1, 0); out[i] == nil {
 				return nil
@@ -231,6 +271,25 @@ func (g *generator) gen(t contract.Type, depth, hops int) term.Term {
 		return g.mapValue(ty, depth)
 	}
 	return nil
+}
+
+// maxTailSpread is how far past its minimum a tuple's tail grows when its
+// bound allows: every length up to there is generated (bounds such as
+// {1,8} in full).
+const maxTailSpread = 16
+
+// length picks the length of a list (or a tuple's tail) of type ty: its
+// minimum, or, when depth leaves room for an element, any length up to a
+// few past it (up to maxTailSpread for a bounded one).
+func (g *generator) length(ty *contract.ListType, depth int) int {
+	hi := ty.Max
+	if hi < 0 || hi > ty.Min+maxTailSpread {
+		hi = ty.Min + 4
+	}
+	if depth > 0 && g.h(ty.Elem) < depth {
+		return ty.Min + g.r.IntN(hi-ty.Min+1)
+	}
+	return ty.Min
 }
 
 func charList(s string) term.List {
@@ -321,6 +380,22 @@ func (g *generator) predef(p *contract.Predef, depth int) term.Term {
 }
 
 func (g *generator) predefOnce(p *contract.Predef, depth int) term.Term {
+	if p.Pattern != nil {
+		s, ok := g.matching(p)
+		if !ok {
+			return nil
+		}
+		switch p.Kind {
+		case contract.AtomT:
+			return term.Atom(s)
+		case contract.BinaryT:
+			return term.Binary(s)
+		}
+		if p.Attrs&contract.WireString == 0 && g.r.IntN(4) == 0 {
+			return charList(s)
+		}
+		return term.String(s)
+	}
 	switch p.Kind {
 	case contract.Any, contract.None:
 		return g.randomTerm(depth, p.Attrs)

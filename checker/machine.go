@@ -21,15 +21,39 @@ type core struct {
 	states  []stateInfo
 	index   map[string]int32
 	initial int32
-	any     ruleIndex // +anystate rules; outputs keep the state
-	anyEv   [3][]contract.Type
+	any     ruleIndex    // +anystate rules; outputs keep the state
+	anyTr   [3]ruleIndex // +anystate events, by contract.Direction; they keep the state
+	vars    []string     // variable names by slot
 }
 
 type stateInfo struct {
 	name     string
 	terminal bool
 	rules    ruleIndex
-	ev       [3][]contract.Type // by contract.Direction
+	// tr holds the transitions by contract.Direction (in: client, out:
+	// server); an event is a transition back to its own state.
+	tr [3]ruleIndex
+}
+
+// dirCall selects the call rules where a contract.Direction selects
+// transitions (indexOf).
+const dirCall contract.Direction = 0
+
+// indexOf returns the state's rules for dir: its calls (dirCall) or its
+// transitions in that direction.
+func (si *stateInfo) indexOf(dir contract.Direction) *ruleIndex {
+	if dir == dirCall {
+		return &si.rules
+	}
+	return &si.tr[dir]
+}
+
+// anyIndex is indexOf for the +anystate rules and events.
+func (m *core) anyIndex(dir contract.Direction) *ruleIndex {
+	if dir == dirCall {
+		return &m.any
+	}
+	return &m.anyTr[dir]
 }
 
 // ruleIndex finds the rules that could accept a message without trying
@@ -106,11 +130,13 @@ type msgKey struct {
 	arity int32 // -1 for a bare atom
 }
 
+// ruleInfo is a call rule, or a transition (outs nil, next its state).
 type ruleInfo struct {
-	rule     *contract.Rule
+	rule     *contract.Rule // nil for a transition
 	in       contract.Type
 	outs     []outInfo
-	mayClose bool // an output is none(): the server may close instead
+	next     int32 // a transition's next state; -1: the state it was taken from
+	mayClose bool  // an output is none(): the server may close instead
 }
 
 type outInfo struct {
@@ -167,14 +193,22 @@ func build(c *contract.Contract) *core {
 	}
 	stateOf(contract.StopState)
 	// Resolve every next state before taking addresses into m.states.
-	contract.Walk(c, contract.Visitor{Rule: func(st *contract.State, r *contract.Rule) {
-		if st == nil {
-			return // anystate rules stay in their state
-		}
-		for _, o := range r.Outs {
-			stateOf(o.Next)
-		}
-	}})
+	contract.Walk(c, contract.Visitor{
+		Rule: func(st *contract.State, r *contract.Rule) {
+			if st == nil {
+				return // anystate rules stay in their state
+			}
+			for _, o := range r.Outs {
+				stateOf(o.Next)
+			}
+		},
+		Event: func(st *contract.State, ev *contract.Event) {
+			if st != nil && ev.Next != "" {
+				stateOf(ev.Next)
+			}
+		},
+	})
+	m.vars = c.Vars
 	switch {
 	case c.Initial != "":
 		m.initial = stateOf(c.Initial)
@@ -192,23 +226,56 @@ func build(c *contract.Contract) *core {
 	}
 	for _, st := range c.States {
 		si := &m.states[m.index[st.Name]]
-		si.rules = buildIndex(st.Rules, m.index, false)
+		si.rules = buildIndex(callInfos(st.Rules, m.index, false))
+		si.tr = transitionIndexes(st, st.Events, m.index)
 		if len(st.Rules) == 0 && len(st.Events) == 0 {
 			si.terminal = true
 		}
 	}
-	m.any = buildIndex(c.Anystate, m.index, true)
-	contract.Walk(c, contract.Visitor{Event: func(st *contract.State, ev *contract.Event) {
-		if ev.Dir != contract.In && ev.Dir != contract.Out {
-			return
-		}
-		evs := &m.anyEv
-		if st != nil {
-			evs = &m.states[m.index[st.Name]].ev
-		}
-		evs[ev.Dir] = append(evs[ev.Dir], ev.Type)
-	}})
+	m.any = buildIndex(callInfos(c.Anystate, m.index, true))
+	m.anyTr = transitionIndexes(nil, c.AnyEvents, m.index)
 	return m
+}
+
+func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool) []ruleInfo {
+	infos := make([]ruleInfo, len(rules))
+	for i, r := range rules {
+		ri := ruleInfo{rule: r, in: r.In, next: -1}
+		for _, o := range r.Outs {
+			next := int32(-1)
+			if !anystate && o.Next != "" {
+				next = index[o.Next]
+			}
+			ri.outs = append(ri.outs, outInfo{typ: o.Type, next: next})
+			if isNone(o.Type) {
+				ri.mayClose = true
+			}
+		}
+		infos[i] = ri
+	}
+	return infos
+}
+
+// transitionIndexes indexes the transitions of st (nil: the anystate
+// events) by direction. A transition to its own state is an event and
+// stays (next -1), as do all anystate events.
+func transitionIndexes(st *contract.State, evs []*contract.Event, index map[string]int32) [3]ruleIndex {
+	var by [3][]ruleInfo
+	for _, ev := range evs {
+		if ev.Dir != contract.In && ev.Dir != contract.Out {
+			continue
+		}
+		next := int32(-1)
+		if st != nil && ev.Next != "" && ev.Next != st.Name {
+			next = index[ev.Next]
+		}
+		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, next: next})
+	}
+	var out [3]ruleIndex
+	for d, infos := range by {
+		out[d] = buildIndex(infos)
+	}
+	return out
 }
 
 // statelessState names the one state of a contract that declares none
@@ -225,24 +292,18 @@ func declaresStates(c *contract.Contract) bool {
 	return false
 }
 
-func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) ruleIndex {
-	ix := ruleIndex{rules: make([]ruleInfo, len(rules))}
+// anyArity is the arity of the key of a tuple type with a tail ..L: the
+// tag alone. Such rules are listed under it and, merged, under every
+// (tag, arity) key of the same tag, so that find probes a second time only
+// when no rule names the exact arity.
+const anyArity = -2
+
+func buildIndex(rules []ruleInfo) ruleIndex {
+	ix := ruleIndex{rules: rules}
 	keyed := make(map[msgKey][]int32)
 	var order []msgKey
 	for i, r := range rules {
-		ri := ruleInfo{rule: r, in: r.In}
-		for _, o := range r.Outs {
-			next := int32(-1)
-			if !anystate && o.Next != "" {
-				next = index[o.Next]
-			}
-			ri.outs = append(ri.outs, outInfo{typ: o.Type, next: next})
-			if isNone(o.Type) {
-				ri.mayClose = true
-			}
-		}
-		ix.rules[i] = ri
-		keys, wild := keysOf(r.In)
+		keys, wild := keysOf(r.in)
 		if wild {
 			ix.wild = append(ix.wild, int32(i))
 			continue
@@ -251,7 +312,7 @@ func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) r
 			if _, seen := keyed[k]; !seen {
 				order = append(order, k)
 			}
-			keyed[k] = append(keyed[k], int32(i))
+			keyed[k] = addRule(keyed[k], int32(i))
 		}
 	}
 	if len(keyed) > 0 {
@@ -266,6 +327,9 @@ func buildIndex(rules []*contract.Rule, index map[string]int32, anystate bool) r
 				i = (i + 1) & (n - 1)
 			}
 			rules := mergeSorted(keyed[k], ix.wild)
+			if k.arity >= 0 {
+				rules = mergeSorted(rules, keyed[msgKey{k.tag, anyArity}])
+			}
 			ix.slots[i] = keySlot{key: k, rules: rules, args: buildArgIndex(ix.rules, rules, k)}
 		}
 	}
@@ -324,7 +388,14 @@ func addRule(rs []int32, r int32) []int32 {
 func firstArgs(typ contract.Type, k msgKey, seen map[*contract.TypeDef]bool) (lits []term.Term, ok bool) {
 	switch ty := typ.(type) {
 	case *contract.TupleType:
-		if len(ty.Elems) != int(k.arity) {
+		if ty.Tail != nil {
+			if len(ty.Elems) > int(k.arity) {
+				return nil, true
+			}
+			if len(ty.Elems) < 2 {
+				return nil, false // the first argument is the tail's
+			}
+		} else if len(ty.Elems) != int(k.arity) {
 			return nil, true
 		}
 		tags, ok := atomsOf(ty.Elems[0], map[*contract.TypeDef]bool{})
@@ -355,6 +426,8 @@ func firstArgs(typ contract.Type, k msgKey, seen map[*contract.TypeDef]bool) (li
 		seen[ty.Def] = true
 		defer delete(seen, ty.Def)
 		return firstArgs(ty.Def.Type, k, seen) // Optional adds undefined, an atom
+	case *contract.Bind:
+		return firstArgs(ty.Type, k, seen)
 	}
 	return nil, false
 }
@@ -389,6 +462,8 @@ func literalsOf(t contract.Type, seen map[*contract.TypeDef]bool) ([]term.Term, 
 			ls = append(ls, term.Atom("undefined"))
 		}
 		return ls, ok
+	case *contract.Bind:
+		return literalsOf(ty.Type, seen)
 	}
 	return nil, false
 }
@@ -468,6 +543,14 @@ func (ix *ruleIndex) find(t term.Term) *keySlot {
 	default:
 		return nil
 	}
+	if e := ix.probe(tag, arity); e != nil || arity < 0 {
+		return e
+	}
+	return ix.probe(tag, anyArity)
+}
+
+// probe returns the slot of the key (tag, arity), or nil.
+func (ix *ruleIndex) probe(tag term.Atom, arity int32) *keySlot {
 	mask := len(ix.slots) - 1
 	for i := slotOf(tag, arity, mask); ; i = (i + 1) & mask {
 		e := &ix.slots[i]
@@ -501,10 +584,16 @@ func keysOf(typ contract.Type) (keys []msgKey, wild bool) {
 			if !ok {
 				return false
 			}
+			arity := int32(len(ty.Elems))
+			if ty.Tail != nil {
+				arity = anyArity
+			}
 			for _, a := range tags {
-				keys = append(keys, msgKey{a, int32(len(ty.Elems))})
+				keys = append(keys, msgKey{a, arity})
 			}
 			return true
+		case *contract.Bind:
+			return visit(ty.Type, seen)
 		case *contract.RecordType:
 			keys = append(keys, msgKey{term.Atom(ty.Name), int32(recordArity(ty))})
 			return true

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"strings"
 	"unsafe"
 
 	"github.com/ubfproxy/ubfproxy/contract"
@@ -26,14 +27,96 @@ const fastBudget = 1 << 14
 // that matches or fails within a linear number of steps, which is every term
 // unless the type has overlapping recursive alternatives; then it falls back
 // to a memoized walk, still linear in the size of t.
-func Match(t term.Term, typ contract.Type) bool {
-	m := matcher{budget: fastBudget, root: t}
+//
+// A bare variable matches nothing here (no variable is bound outside a
+// session); V = T matches what T matches.
+func Match(t term.Term, typ contract.Type) bool { return matchVars(t, typ, nil) }
+
+// matchVars is Match with the variables of vars (nil: none bound). The
+// bindings V = T makes are appended to vars.out, in the order met.
+func matchVars(t term.Term, typ contract.Type, vars *varCtx) bool {
+	mark := 0
+	if vars != nil {
+		mark = len(*vars.out)
+	}
+	m := matcher{budget: fastBudget, root: t, vars: vars}
 	ok := m.match(t, typ, 0, nil)
 	if !m.over {
 		return ok
 	}
-	mm := matcher{budget: -1, memo: make(map[memoKey]memoState)}
+	if vars != nil {
+		*vars.out = (*vars.out)[:mark]
+		vars.unknown = false
+	}
+	mm := matcher{budget: -1, memo: make(map[memoKey]memoState), vars: vars}
 	return mm.match(t, typ, 0, nil)
+}
+
+// varCtx is what a match sees of a session's variables: the bindings of
+// the state it is checked in, those its request made (for a reply), and
+// where the bindings it makes go. A binding takes effect only when the
+// message is accepted, so within one message a bare variable sees the
+// bindings from before it.
+type varCtx struct {
+	env   []binding  // by slot; nil when nothing is bound
+	extra []newBind  // on top of env: the request's own bindings, for its reply
+	out   *[]newBind // V = T appends here
+	// spec: the values are not known yet (a request pipelined behind
+	// replies that may bind them): a bare variable matches anything and
+	// sets unknown.
+	spec    bool
+	unknown bool
+}
+
+// binding is a variable's value in one state of a session, with the
+// message that bound it.
+type binding struct {
+	val term.Term // nil: not bound
+	seq int32     // the message that bound it (Session.seq)
+	by  Role      // what that message was
+}
+
+// newBind is a binding a message makes, applied when it is accepted.
+type newBind struct {
+	slot int32
+	val  term.Term
+}
+
+// lookup returns the value of the variable in slot, if bound.
+func (v *varCtx) lookup(slot int) (term.Term, bool) {
+	for i := len(v.extra) - 1; i >= 0; i-- {
+		if int(v.extra[i].slot) == slot {
+			return v.extra[i].val, true
+		}
+	}
+	if slot < len(v.env) && v.env[slot].val != nil {
+		return v.env[slot].val, true
+	}
+	return nil, false
+}
+
+// matchBare is the match of a bare variable: t must be the bound value.
+func (v *varCtx) matchBare(t term.Term, slot int) bool {
+	if v == nil {
+		return false
+	}
+	if v.spec {
+		v.unknown = true
+		return true
+	}
+	val, ok := v.lookup(slot)
+	return ok && matchLiteral(t, val)
+}
+
+// arityFits reports whether a tuple of n elements has the arity of ty:
+// exactly its elements, or with a tail ..L, at least those and as many
+// more as L's bounds allow.
+func arityFits(n int, ty *contract.TupleType) bool {
+	if ty.Tail == nil {
+		return n == len(ty.Elems)
+	}
+	rest := n - len(ty.Elems)
+	return rest >= ty.Tail.Min && (ty.Tail.Max < 0 || rest <= ty.Tail.Max)
 }
 
 // refFrame records a named type entered at the current term position, so
@@ -96,6 +179,7 @@ type matcher struct {
 	extended bool // the budget was raised to a multiple of the term's size
 	over     bool
 	memo     map[memoKey]memoState
+	vars     *varCtx // nil outside a session
 }
 
 func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFrame) bool {
@@ -156,20 +240,49 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		return m.match(t, def.Type, depth, &refFrame{def, refs})
 	case *contract.Union:
 		for _, alt := range ty.Alts {
-			if mayMatch(t, alt) && m.match(t, alt, depth, refs) {
+			if !mayMatch(t, alt) {
+				continue
+			}
+			if m.vars == nil {
+				if m.match(t, alt, depth, refs) {
+					return true
+				}
+				continue
+			}
+			mark := len(*m.vars.out)
+			if m.match(t, alt, depth, refs) {
 				return true
 			}
+			*m.vars.out = (*m.vars.out)[:mark] // bindings of a failed alternative
 		}
 		return false
 	case *contract.TupleType:
 		tu, ok := t.(term.Tuple)
-		if !ok || len(tu) != len(ty.Elems) || depth >= MaxDepth {
+		if !ok || depth >= MaxDepth || !arityFits(len(tu), ty) {
 			return false
 		}
 		for i, e := range ty.Elems {
 			if !m.match(tu[i], e, depth+1, nil) {
 				return false
 			}
+		}
+		if ty.Tail != nil {
+			elem := ty.Tail.Elem
+			for _, x := range tu[len(ty.Elems):] {
+				if !m.match(x, elem, depth+1, nil) {
+					return false
+				}
+			}
+		}
+		return true
+	case *contract.Var:
+		return m.vars.matchBare(t, ty.Slot)
+	case *contract.Bind:
+		if !m.match(t, ty.Type, depth, refs) {
+			return false
+		}
+		if m.vars != nil {
+			*m.vars.out = append(*m.vars.out, newBind{slot: int32(ty.Slot), val: t})
 		}
 		return true
 	case *contract.RecordType:
@@ -397,16 +510,21 @@ func matchPredef(t term.Term, p *contract.Predef) bool {
 		return p.Attrs&contract.NonEmpty == 0 || !isEmpty(t)
 	case contract.AtomT:
 		a, ok := t.(term.Atom)
-		return ok && textAttrsOK(string(a), p.Attrs)
+		return ok && textAttrsOK(string(a), p.Attrs) && patternOK(string(a), p)
 	case contract.BinaryT:
 		b, ok := t.(term.Binary)
-		return ok && textAttrsOK(unsafe.String(unsafe.SliceData(b), len(b)), p.Attrs)
+		if !ok {
+			return false
+		}
+		s := unsafe.String(unsafe.SliceData(b), len(b))
+		return textAttrsOK(s, p.Attrs) && patternOK(s, p)
 	case contract.StringT:
 		switch v := t.(type) {
 		case term.String:
-			return textAttrsOK(string(v), p.Attrs)
+			return textAttrsOK(string(v), p.Attrs) && patternOK(string(v), p)
 		case term.List:
-			return p.Attrs&contract.WireString == 0 && v.IsString() && charListAttrsOK(v, p.Attrs)
+			return p.Attrs&contract.WireString == 0 && v.IsString() && charListAttrsOK(v, p.Attrs) &&
+				(p.Pattern == nil || p.Pattern.MatchString(charListText(v)))
 		}
 		return false
 	case contract.FloatT:
@@ -463,6 +581,23 @@ func textAttrsOK(s string, a contract.Attr) bool {
 	return true
 }
 
+// patternOK applies pattern("RE"), which the contract compiled once,
+// anchored at both ends.
+func patternOK(s string, p *contract.Predef) bool {
+	return p.Pattern == nil || p.Pattern.MatchString(s)
+}
+
+// charListText is the text of a list of character codes (a string as ubf
+// writes it), for matching a pattern. It allocates; such strings are rare on
+// the wire.
+func charListText(l term.List) string {
+	var b strings.Builder
+	for _, e := range l {
+		b.WriteRune(rune(e.(term.Integer).Int64()))
+	}
+	return b.String()
+}
+
 func charListAttrsOK(l term.List, a contract.Attr) bool {
 	if a&contract.NonEmpty != 0 && len(l) == 0 {
 		return false
@@ -503,7 +638,7 @@ func mayMatch(t term.Term, typ contract.Type) bool {
 			return ok
 		case *contract.TupleType:
 			tu, ok := t.(term.Tuple)
-			if !ok || len(tu) != len(ty.Elems) {
+			if !ok || !arityFits(len(tu), ty) {
 				return false
 			}
 			if len(tu) > 0 {
@@ -533,6 +668,9 @@ func mayMatch(t term.Term, typ contract.Type) bool {
 				return false
 			}
 			typ = ty.Def.Type
+			continue
+		case *contract.Bind:
+			typ = ty.Type
 			continue
 		default:
 			return true

@@ -1,6 +1,8 @@
 // Package checker decides whether messages keep a contract: it matches terms
 // against types (explaining, on a mismatch, where and why), and follows
-// conversations as state machines with Session.
+// conversations as state machines with Session: calls and their replies,
+// transitions in both directions (events are transitions back to the same
+// state), and the values variables are bound to.
 //
 // A server prepares each contract once with Prepare and starts a Session per
 // connection with Machine.NewSession; the check of a request and its reply
@@ -9,71 +11,11 @@ package checker
 
 import (
 	"fmt"
-	"strings"
+	"math"
 
 	"github.com/ubfproxy/ubfproxy/contract"
-	"github.com/ubfproxy/ubfproxy/internal/violation"
 	"github.com/ubfproxy/ubfproxy/term"
 )
-
-// Side names who broke the contract (violation.Side, which the wire
-// formats share).
-type Side = violation.Side
-
-// The sides.
-const (
-	Client = violation.Client
-	Server = violation.Server
-)
-
-// Kind says what sort of violation happened (violation.Kind, which the
-// proxy shares). The checker returns the kinds from BadRequest to
-// InvalidSession.
-type Kind = violation.Kind
-
-// The kinds of violations the checker finds; see violation.Kind for each.
-const (
-	BadRequest       = violation.BadRequest
-	BadReply         = violation.BadReply
-	BadNextState     = violation.BadNextState
-	BadEvent         = violation.BadEvent
-	WrongDirection   = violation.WrongDirection
-	AfterEnd         = violation.AfterEnd
-	UnexpectedReply  = violation.UnexpectedReply
-	TooManyPending   = violation.TooManyPending
-	Unanswered       = violation.Unanswered
-	PipelinedRequest = violation.PipelinedRequest
-	InvalidSession   = violation.InvalidSession
-)
-
-// Violation says how a message broke the contract.
-type Violation struct {
-	Side        Side
-	Kind        Kind
-	States      []string        // the states the session was in (or may be in, for a pipelined request)
-	Message     term.Term       // the offending message; for Unanswered the request left unanswered; nil for InvalidSession
-	Request     term.Term       // for BadReply and BadNextState, the request being answered
-	Expected    []contract.Type // the input types of the states, the outputs of the matched rules, or the events allowed
-	Explanation string          // why Message did not match the closest candidate, or what else went wrong
-}
-
-// Error is a one-line message for people and logs:
-//
-//	client broke the contract in state ready: {read_line, "x"}: element 2 of {read_line, "x"}: expected fileHandle() = integer(), got "x"
-func (v *Violation) Error() string {
-	var b strings.Builder
-	violation.Line(&b, violation.Plain, v.Side, v.States, v.Message, v.Explanation, nil)
-	return b.String()
-}
-
-// ExpectedStrings returns the expected types in the contract's notation.
-func (v *Violation) ExpectedStrings() []string {
-	out := make([]string, len(v.Expected))
-	for i, t := range v.Expected {
-		out[i] = t.String()
-	}
-	return out
-}
 
 // DefaultMaxPending is the number of pipelined requests a session holds
 // when Options.MaxPending is 0.
@@ -83,58 +25,157 @@ const DefaultMaxPending = 128
 type Options struct {
 	// Initial names the starting state; "" means the contract's.
 	Initial string
-	// MaxPending bounds the requests awaiting their reply; one more is a
-	// TooManyPending violation. 0 means DefaultMaxPending.
+	// MaxPending bounds the client messages awaiting their turn: calls
+	// awaiting their reply, and client transitions sent behind them. One
+	// more is a TooManyPending violation. 0 means DefaultMaxPending.
 	MaxPending int
 }
 
 // Session follows one conversation. It is not safe for concurrent use: one
 // connection owns it.
 //
+// The session holds the states the conversation may be in (usually one),
+// each with its own bindings of the contract's variables. A message is
+// checked in each of them; the states where it is not legal are dropped,
+// and it is a violation when it is legal in none.
+//
 // A message that breaks the contract leaves the session as it was, so a
 // caller that drops the message (rather than ending the session) may go on.
-// One exception: a PipelinedRequest violation returned by Reply or
-// ReplyState blames the pending request, not the reply, which is taken (the
+// One exception: a PipelinedRequest violation returned by Reply, ReplyState
+// or Server blames the pending request, not the reply, which is taken (the
 // session moves), and the conversation cannot go on: end the session.
 //
-// Pipelining: a request sent while earlier ones await their reply is
-// checked against every state the session may be in once those replies
-// arrive — the next states of all outputs of the rules the previous pending
-// request matched (its own state for +anystate rules). It is rejected at
-// once when it is legal in none of them. When a reply then fixes the state,
-// the next pending request must have been legal in that state; if not, that
-// reply's check reports a PipelinedRequest violation by the client.
+// Pipelining: a client message sent while calls await their reply (a call,
+// or an in transition) is checked against every state the session may be
+// in once those replies arrive, with the variables those replies may bind
+// taken as unknown (matching anything). It is rejected at once when it is
+// legal in none of them. When a reply then fixes the state, the next
+// pending message is checked again, exactly, in that state with its
+// bindings; if it is not legal there, that reply's check reports a
+// PipelinedRequest violation by the client. Foresee tells, without
+// checking anything, whether a message would be legal whatever the
+// pending replies are (what a proxy that must never forward an illegal
+// request needs).
 //
-// Events are checked against the states the session is in now, whatever
-// requests are pending. Terminal states accept nothing: neither +anystate
-// rules nor +anystate events keep a conversation alive once it reached one
-// (a session whose states are terminal and non-terminal goes on in the
-// non-terminal ones).
+// Server transitions and events are checked in the states the session is
+// in now, whatever calls are pending; the reply to a pending call then
+// moves the session as the call's rule says. Terminal states accept
+// nothing: neither +anystate rules nor +anystate events keep a
+// conversation alive once it reached one (a session whose states are
+// terminal and non-terminal goes on in the non-terminal ones).
 type Session struct {
 	m          *core
 	err        string // set when the session could not start
-	cur        []int32
-	spare      []int32
+	nv         int    // variables of the contract
+	cur, spare configSet
 	curBuf     [2]int32
 	spareBuf   [2]int32
-	ring       []pending // FIFO of requests awaiting replies
-	head, n    int
-	maxPending int
+	// ring is the FIFO of client messages awaiting their turn: calls
+	// awaiting their reply, and in transitions behind them. Its head is
+	// always a call checked exactly (settle).
+	ring       []pending
+	head, n    int32
+	calls      int32 // calls among the n
+	maxPending int32
 	closed     bool
-	spec       []int32 // scratch: states reachable after the pending replies
+	seq        int32     // messages checked so far
+	spec       []int32   // scratch: states reachable after the pending replies
+	binds      []newBind // scratch: the bindings a reply makes
 }
 
-// pending is a request awaiting its reply, with the (state, rule) pairs
-// that accepted it.
+// configSet is the states a session may be in, each with its bindings:
+// state i's are vals[i*nv : (i+1)*nv].
+type configSet struct {
+	states []int32
+	vals   []binding
+}
+
+func (c *configSet) env(i, nv int) []binding {
+	if c.vals == nil || nv == 0 {
+		return nil
+	}
+	return c.vals[i*nv : (i+1)*nv]
+}
+
+func (c *configSet) reset() {
+	c.states = c.states[:0]
+	c.vals = c.vals[:0]
+}
+
+// add appends state st with the bindings env, then binds (made by message
+// seq, a by), unless st is there already: a state keeps the bindings of
+// the first way the message led to it.
+func (c *configSet) add(st int32, env []binding, nv int, binds [2][]newBind, seq [2]int32, by [2]Role) {
+	if hasState(c.states, st) {
+		return
+	}
+	c.states = append(c.states, st)
+	if nv == 0 {
+		return
+	}
+	base := len(c.vals)
+	c.vals = appendEnv(c.vals, env, nv)
+	for k := range binds {
+		for _, nb := range binds[k] {
+			c.vals[base+int(nb.slot)] = binding{val: nb.val, seq: seq[k], by: by[k]}
+		}
+	}
+}
+
+// appendEnv appends the nv bindings of env, or nv unbound ones when env is
+// nil.
+func appendEnv(dst, env []binding, nv int) []binding {
+	if env != nil {
+		return append(dst, env...)
+	}
+	for i := 0; i < nv; i++ {
+		dst = append(dst, binding{})
+	}
+	return dst
+}
+
+// pending is a client message awaiting its turn (or being checked), with
+// the (state, rule) pairs that accepted it.
 type pending struct {
 	msg   term.Term
 	cands []cand
+	vars  *pendingVars // nil while the contract has no variables
+	seq   int32
+	call  bool // a call; otherwise an in transition queued behind calls
+	spec  bool // checked against the states after the pending replies: check again at the head
+}
+
+// pendingVars is what a pending message knows of variables.
+type pendingVars struct {
+	binds []newBind // the bindings each candidate made: cand.lo:cand.hi
+	envs  []binding // each candidate's bindings before the message: cand i at i*nv
+}
+
+func (e *pending) reset(t term.Term, seq int32, nv int) {
+	e.msg, e.seq, e.call, e.spec = t, seq, false, false
+	e.cands = e.cands[:0]
+	if nv == 0 {
+		return
+	}
+	if e.vars == nil {
+		e.vars = &pendingVars{}
+	}
+	e.vars.binds, e.vars.envs = e.vars.binds[:0], e.vars.envs[:0]
+}
+
+// bindsOf returns the bindings candidate c made.
+func (e *pending) bindsOf(c cand) []newBind {
+	if e.vars == nil {
+		return nil
+	}
+	return e.vars.binds[c.lo:c.hi]
 }
 
 type cand struct {
-	state int32
-	rule  int32
-	any   bool // an +anystate rule
+	state  int32
+	rule   int32
+	any    bool  // an +anystate rule or event
+	lo, hi int32 // its bindings in pending.binds
 }
 
 // NewSession starts a conversation in the initial state. It indexes c's
@@ -159,12 +200,16 @@ func (m *core) newSession(opts Options) (*Session, error) {
 	if len(m.states) == 0 {
 		return nil, fmt.Errorf("checker: the contract has no states")
 	}
-	s := &Session{m: m, maxPending: opts.MaxPending}
-	if s.maxPending <= 0 {
-		s.maxPending = DefaultMaxPending
+	max := opts.MaxPending
+	if max <= 0 || max > math.MaxInt32-1 {
+		max = DefaultMaxPending
 	}
-	s.cur = append(s.curBuf[:0], init)
-	s.spare = s.spareBuf[:0]
+	s := &Session{m: m, nv: len(m.vars), maxPending: int32(max)}
+	s.cur.states = append(s.curBuf[:0], init)
+	s.spare.states = s.spareBuf[:0]
+	if s.nv > 0 {
+		s.cur.vals = make([]binding, s.nv)
+	}
 	return s, nil
 }
 
@@ -173,7 +218,7 @@ func (s *Session) States() []string {
 	if s.m == nil {
 		return nil
 	}
-	return s.names(s.cur)
+	return s.names(s.cur.states)
 }
 
 func (s *Session) names(states []int32) []string {
@@ -190,7 +235,7 @@ func (s *Session) Done() bool {
 	if s.m == nil || s.closed {
 		return true
 	}
-	for _, st := range s.cur {
+	for _, st := range s.cur.states {
 		if !s.m.states[st].terminal {
 			return false
 		}
@@ -198,8 +243,56 @@ func (s *Session) Done() bool {
 	return true
 }
 
-// Pending returns how many requests await their reply.
-func (s *Session) Pending() int { return s.n }
+// Pending returns how many calls await their reply.
+func (s *Session) Pending() int { return int(s.calls) }
+
+// Seq returns how many messages the session has checked (legal or not);
+// Binding.Seq numbers messages the same way.
+func (s *Session) Seq() int { return int(s.seq) }
+
+// ReplyDue reports whether the i-th call awaiting its reply (0 is the
+// oldest) must be answered: false when a rule it was accepted by allows
+// none() as the reply, which the service may never send. A reply
+// time-out applies to a call only when this is true; transitions and
+// events are never answered.
+func (s *Session) ReplyDue(i int) bool {
+	for k := 0; k < int(s.n); k++ {
+		e := s.at(k)
+		if !e.call {
+			continue
+		}
+		if i > 0 {
+			i--
+			continue
+		}
+		for _, c := range e.cands {
+			if s.rule(c, dirCall).mayClose {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// Bindings returns the variables bound in the states the session may be
+// in, state by state in the order of States, variables in the order the
+// contract names them; unbound ones are left out.
+func (s *Session) Bindings() []Binding {
+	if s.m == nil {
+		return nil
+	}
+	var out []Binding
+	for i, st := range s.cur.states {
+		env := s.cur.env(i, s.nv)
+		for slot, b := range env {
+			if b.val != nil {
+				out = append(out, Binding{State: s.m.states[st].name, Var: s.m.vars[slot], Value: b.val, Seq: int(b.seq), By: b.by})
+			}
+		}
+	}
+	return out
+}
 
 // ended returns the violation for a message after the end, or nil.
 func (s *Session) ended(t term.Term, side Side) *Violation {
@@ -217,57 +310,258 @@ func (s *Session) ended(t term.Term, side Side) *Violation {
 	return nil
 }
 
-// Call checks a client request. It returns nil when the request is legal.
+// Call checks a client request (a message the wire marks as a call). It
+// returns nil when the request is legal.
 func (s *Session) Call(t term.Term) *Violation {
-	if v := s.ended(t, Client); v != nil {
-		return v
+	_, v := s.client(t, true, false)
+	return v
+}
+
+// EventIn checks a message the client sent unasked (the wire marks it as
+// an event): an in transition or event of the current states.
+func (s *Session) EventIn(t term.Term) *Violation {
+	_, v := s.client(t, false, true)
+	return v
+}
+
+// Client checks a message from the client whose kind the wire does not
+// say, and says what it was: a call if a call rule of a current state (or
+// +anystate) accepts it, else an in transition or event if one accepts
+// it, else a violation.
+func (s *Session) Client(t term.Term) (Role, *Violation) { return s.client(t, true, true) }
+
+// Reply checks the server's reply to the oldest outstanding request.
+func (s *Session) Reply(t term.Term) *Violation {
+	_, v := s.server(t, "", false, true, false)
+	return v
+}
+
+// ReplyState is Reply for wire formats that carry the state the server
+// announces; that state must be one the contract allows after this reply.
+// The session then continues in that state only.
+func (s *Session) ReplyState(t term.Term, next string) *Violation {
+	_, v := s.server(t, next, true, true, false)
+	return v
+}
+
+// EventOut checks a message the server sent unasked (the wire marks it as
+// an event, or it is a greeting): an out transition or event of the
+// current states.
+func (s *Session) EventOut(t term.Term) *Violation {
+	_, v := s.server(t, "", false, false, true)
+	return v
+}
+
+// Server checks a message from the server whose kind the wire does not
+// say, and says what it was: the reply to the oldest pending call if it
+// matches one of that call's replies, else an out transition or event if
+// one accepts it, else a violation (of the pending call's reply, when a
+// call is pending).
+func (s *Session) Server(t term.Term) (Role, *Violation) { return s.server(t, "", false, true, true) }
+
+// client checks a client message as a call, an in transition, or either
+// (calls first).
+func (s *Session) client(t term.Term, asCall, asIn bool) (Role, *Violation) {
+	role := RoleCall
+	if !asCall {
+		role = RoleEvent
 	}
+	if v := s.ended(t, Client); v != nil {
+		return role, v
+	}
+	s.seq++
 	if s.n >= s.maxPending {
-		return &Violation{Side: Client, Kind: TooManyPending, States: s.States(), Message: t,
+		return role, &Violation{Side: Client, Kind: TooManyPending, States: s.States(), Message: t,
 			Explanation: fmt.Sprintf("%d requests already await their reply (the limit)", s.n)}
 	}
-	states := s.cur
-	if s.n > 0 {
-		states = s.afterPending()
+	spec := s.n > 0
+	set := &s.cur
+	if spec {
+		set = &configSet{states: s.afterPending()}
 	}
-	e := s.push(t)
-	for _, st := range states {
+	e := s.slot(t)
+	e.spec = spec
+	if asCall {
+		s.collect(e, t, set, spec, dirCall)
+		if len(e.cands) > 0 {
+			e.call = true
+			s.commit()
+			return RoleCall, nil
+		}
+	}
+	if asIn {
+		s.collect(e, t, set, spec, contract.In)
+		if len(e.cands) > 0 {
+			role := s.transitionRole(e, contract.In)
+			if spec {
+				s.commit()
+				return role, nil
+			}
+			s.apply(e, contract.In, RoleTransition)
+			e.msg = nil
+			return role, nil
+		}
+	}
+	e.msg = nil
+	return role, s.badClient(t, set, spec, asCall, asIn)
+}
+
+// slot returns the ring's slot after the pending messages, reset for
+// checking t (message s.seq): a message is checked in place and, if it
+// must wait its turn, committed there; otherwise the slot stays free. The
+// ring grows up to MaxPending slots and the one being checked.
+func (s *Session) slot(t term.Term) *pending {
+	if int(s.n) == len(s.ring) {
+		size := 2 * len(s.ring)
+		if size < 1 {
+			size = 1
+		}
+		if size > int(s.maxPending)+1 {
+			size = int(s.maxPending) + 1
+		}
+		ring := make([]pending, size)
+		for i := range int(s.n) {
+			ring[i] = *s.at(i)
+		}
+		s.ring, s.head = ring, 0
+	}
+	e := s.at(int(s.n))
+	e.reset(t, s.seq, s.nv)
+	return e
+}
+
+// commit makes the message checked in slot() pending.
+func (s *Session) commit() {
+	if s.at(int(s.n)).call {
+		s.calls++
+	}
+	s.n++
+}
+
+// at returns the k-th message of the ring, 0 being the head.
+func (s *Session) at(k int) *pending { return &s.ring[(int(s.head)+k)%len(s.ring)] }
+
+// pop drops the head of the ring.
+func (s *Session) pop() {
+	e := &s.ring[s.head]
+	if e.call {
+		s.calls--
+	}
+	e.msg = nil
+	s.head = int32((int(s.head) + 1) % len(s.ring))
+	s.n--
+}
+
+// collect appends to e the candidates that accept t in the states of set:
+// the state's rules of kind dir (calls, or transitions in a direction),
+// and, where none of them does, the +anystate ones. spec: set holds no
+// bindings (the states after pending replies), every bare variable is
+// unknown and matches.
+//
+// It reports whether a candidate was accepted thanks to an unknown value.
+func (s *Session) collect(e *pending, t term.Term, set *configSet, spec bool, dir contract.Direction) (unknown bool) {
+	for i, st := range set.states {
 		si := &s.m.states[st]
 		if si.terminal {
 			continue
 		}
-		matched := false
-		for _, ri := range si.rules.lookup(t) {
-			if Match(t, si.rules.rules[ri].in) {
-				e.cands = append(e.cands, cand{state: st, rule: ri})
-				matched = true
-			}
+		env := set.env(i, s.nv)
+		matched, unk := s.try(e, t, st, env, si.indexOf(dir), false, spec)
+		if !matched || unk {
+			// +anystate rules apply when no rule of the state does;
+			// when that hangs on unknown values, they may.
+			_, unk2 := s.try(e, t, st, env, s.m.anyIndex(dir), true, spec)
+			unk = unk || unk2
 		}
-		if matched {
-			continue
-		}
-		for _, ri := range s.m.any.lookup(t) {
-			if Match(t, s.m.any.rules[ri].in) {
-				e.cands = append(e.cands, cand{state: st, rule: ri, any: true})
-			}
-		}
+		unknown = unknown || unk
 	}
-	if len(e.cands) > 0 {
-		return nil
-	}
-	s.n-- // not accepted: the request is not pending
-	e.msg = nil
-	return s.badRequest(t, states)
+	return unknown
 }
 
-// afterPending returns the states the session may be in once every pending
-// reply has arrived.
+func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *ruleIndex, any, spec bool) (matched, unknown bool) {
+	pv := e.vars
+	for _, ri := range ix.lookup(t) {
+		if pv == nil {
+			// No variables: nothing to bind or look up.
+			if matchVars(t, ix.rules[ri].in, nil) {
+				e.cands = append(e.cands, cand{state: st, rule: ri, any: any})
+				matched = true
+			}
+			continue
+		}
+		lo := len(pv.binds)
+		vars := varCtx{env: env, out: &pv.binds, spec: spec}
+		if !matchVars(t, ix.rules[ri].in, &vars) {
+			pv.binds = pv.binds[:lo]
+			continue
+		}
+		e.cands = append(e.cands, cand{state: st, rule: ri, any: any, lo: int32(lo), hi: int32(len(pv.binds))})
+		pv.envs = appendEnv(pv.envs, env, s.nv)
+		matched = true
+		unknown = unknown || vars.unknown
+	}
+	return matched, unknown
+}
+
+func (s *Session) rule(c cand, dir contract.Direction) *ruleInfo {
+	if c.any {
+		return &s.m.anyIndex(dir).rules[c.rule]
+	}
+	return &s.m.states[c.state].indexOf(dir).rules[c.rule]
+}
+
+// transitionRole is RoleEvent when every transition that accepted e keeps
+// its state, RoleTransition otherwise.
+func (s *Session) transitionRole(e *pending, dir contract.Direction) Role {
+	for _, c := range e.cands {
+		if n := s.rule(c, dir).next; n >= 0 && n != c.state {
+			return RoleTransition
+		}
+	}
+	return RoleEvent
+}
+
+// apply moves the session by the transitions that accepted e, which
+// become the session's states with their bindings.
+func (s *Session) apply(e *pending, dir contract.Direction, by Role) {
+	next := &s.spare
+	next.reset()
+	if by == RoleTransition {
+		by = s.transitionRole(e, dir)
+	}
+	for i, c := range e.cands {
+		n := s.rule(c, dir).next
+		if n < 0 {
+			n = c.state
+		}
+		next.add(n, s.envOf(e, i), s.nv, [2][]newBind{e.bindsOf(c)}, [2]int32{e.seq}, [2]Role{by})
+	}
+	s.cur, s.spare = s.spare, s.cur
+}
+
+func (s *Session) envOf(e *pending, i int) []binding {
+	if s.nv == 0 || e.vars == nil {
+		return nil
+	}
+	return e.vars.envs[i*s.nv : (i+1)*s.nv]
+}
+
+// afterPending returns the states the session may be in once every
+// pending call is answered and every queued transition applied: the next
+// states of the last pending message's candidates.
 func (s *Session) afterPending() []int32 {
-	last := &s.ring[(s.head+s.n-1)%len(s.ring)]
+	last := s.at(int(s.n) - 1)
 	s.spec = s.spec[:0]
 	for _, c := range last.cands {
-		ri := s.rule(c)
-		for _, o := range ri.outs {
+		if !last.call {
+			n := s.rule(c, contract.In).next
+			if n < 0 {
+				n = c.state
+			}
+			s.spec = addState(s.spec, n)
+			continue
+		}
+		for _, o := range s.rule(c, dirCall).outs {
 			next := o.next
 			if next < 0 {
 				next = c.state
@@ -278,18 +572,9 @@ func (s *Session) afterPending() []int32 {
 	return s.spec
 }
 
-func (s *Session) rule(c cand) *ruleInfo {
-	if c.any {
-		return &s.m.any.rules[c.rule]
-	}
-	return &s.m.states[c.state].rules.rules[c.rule]
-}
-
 func addState(set []int32, st int32) []int32 {
-	for _, x := range set {
-		if x == st {
-			return set
-		}
+	if hasState(set, st) {
+		return set
 	}
 	return append(set, st)
 }
@@ -303,275 +588,161 @@ func hasState(set []int32, st int32) bool {
 	return false
 }
 
-// push appends a request to the FIFO, growing it up to maxPending, and
-// returns its slot with an empty candidate list (capacity kept).
-func (s *Session) push(t term.Term) *pending {
-	if s.n == len(s.ring) {
-		size := 2 * len(s.ring)
-		if size < 2 {
-			size = 2
-		}
-		if size > s.maxPending {
-			size = s.maxPending
-		}
-		ring := make([]pending, size)
-		for i := 0; i < s.n; i++ {
-			ring[i] = s.ring[(s.head+i)%len(s.ring)]
-		}
-		s.ring, s.head = ring, 0
+// server checks a server message as the reply to the oldest pending call
+// (asReply), as an out transition or event (asOut), or either (reply
+// first).
+func (s *Session) server(t term.Term, announced string, hasAnnounced, asReply, asOut bool) (Role, *Violation) {
+	role := RoleReply
+	if !asReply {
+		role = RoleEvent
 	}
-	e := &s.ring[(s.head+s.n)%len(s.ring)]
-	e.msg = t
-	e.cands = e.cands[:0]
-	s.n++
-	return e
-}
-
-func (s *Session) badRequest(t term.Term, states []int32) *Violation {
-	v := &Violation{Side: Client, Kind: BadRequest, States: s.names(states), Message: t}
-	var candidates []contract.Type
-	live := false
-	for _, st := range states {
-		si := &s.m.states[st]
-		if si.terminal {
-			continue
-		}
-		live = true
-		for i := range si.rules.rules {
-			v.Expected = append(v.Expected, si.rules.rules[i].in)
-		}
-		for _, ri := range si.rules.lookupKey(t) {
-			candidates = append(candidates, si.rules.rules[ri].in)
-		}
-	}
-	if !live {
-		v.Kind = AfterEnd
-		v.Explanation = "the conversation will have ended (terminal state) when this request arrives"
-		if s.n == 0 {
-			v.Explanation = "the conversation ended in a terminal state; no message may follow"
-		}
-		return v
-	}
-	for i := range s.m.any.rules {
-		v.Expected = append(v.Expected, s.m.any.rules[i].in)
-	}
-	for _, ri := range s.m.any.lookupKey(t) {
-		candidates = append(candidates, s.m.any.rules[ri].in)
-	}
-	if len(candidates) == 0 {
-		candidates = v.Expected
-	}
-	if len(candidates) == 0 {
-		v.Explanation = "no request is allowed in this state"
-		return v
-	}
-	v.Explanation = ExplainAny(t, candidates)
-	if s.n > 0 {
-		v.Explanation += " (checked against the states the pending replies may lead to)"
-	}
-	return v
-}
-
-// Reply checks the server's reply to the oldest outstanding request.
-func (s *Session) Reply(t term.Term) *Violation { return s.reply(t, "", false) }
-
-// ReplyState is Reply for wire formats that carry the state the server
-// announces; that state must be one the contract allows after this reply.
-// The session then continues in that state only.
-func (s *Session) ReplyState(t term.Term, next string) *Violation { return s.reply(t, next, true) }
-
-func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) *Violation {
 	if s.m == nil {
-		return s.ended(t, Server)
+		return role, s.ended(t, Server)
 	}
-	if s.n == 0 {
-		if v := s.ended(t, Server); v != nil {
-			return v
+	if s.closed || (s.calls == 0 && s.Done()) {
+		return role, s.ended(t, Server)
+	}
+	s.seq++
+	if asReply && s.calls > 0 {
+		if v, ok := s.reply(t, announced, hasAnnounced); ok || !asOut || hasAnnounced {
+			return RoleReply, v
 		}
-		return &Violation{Side: Server, Kind: UnexpectedReply, States: s.States(), Message: t,
-			Explanation: "a reply with no request outstanding"}
 	}
-	if s.closed {
-		return s.ended(t, Server)
+	if asOut && !s.Done() {
+		e := s.slot(t)
+		s.collect(e, t, &s.cur, false, contract.Out)
+		e.msg = nil
+		if len(e.cands) > 0 {
+			role := s.transitionRole(e, contract.Out)
+			s.apply(e, contract.Out, RoleTransition)
+			return role, nil
+		}
 	}
+	if asReply && s.calls > 0 {
+		return RoleReply, s.badReply(t, &s.ring[s.head])
+	}
+	if asOut {
+		return role, s.badServerEvent(t, asReply)
+	}
+	if v := s.ended(t, Server); v != nil {
+		return role, v
+	}
+	return role, &Violation{Side: Server, Kind: UnexpectedReply, States: s.States(), Message: t,
+		Explanation: "a reply with no request outstanding"}
+}
+
+// reply matches t against the replies of the head call. ok is false when
+// none accepts it (the session is unchanged, v is the BadReply, or
+// BadNextState when hasAnnounced). When ok, v is nil or the
+// PipelinedRequest violation of a message queued behind the call.
+func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Violation, ok bool) {
 	e := &s.ring[s.head]
-	next := s.spare[:0]
-	valid := false
-	for _, c := range e.cands {
-		if !hasState(s.cur, c.state) {
-			continue
-		}
-		valid = true
-		ri := s.rule(c)
-		for _, o := range ri.outs {
-			if Match(t, o.typ) {
-				n := o.next
-				if n < 0 {
-					n = c.state
+	next := &s.spare
+	next.reset()
+	for i, c := range e.cands {
+		env := s.replyEnv(e, i)
+		extra := e.bindsOf(c)
+		for _, o := range s.rule(c, dirCall).outs {
+			if s.nv == 0 {
+				if !matchVars(t, o.typ, nil) {
+					continue
 				}
-				next = addState(next, n)
+			} else {
+				s.binds = s.binds[:0]
+				vars := varCtx{env: env, extra: extra, out: &s.binds}
+				if !matchVars(t, o.typ, &vars) {
+					continue
+				}
 			}
+			n := o.next
+			if n < 0 {
+				n = c.state
+			}
+			next.add(n, env, s.nv, [2][]newBind{extra, s.binds}, [2]int32{e.seq, s.seq}, [2]Role{RoleCall, RoleReply})
 		}
 	}
-	if !valid {
-		return s.pipelineViolation(e.msg)
-	}
-	if len(next) == 0 {
-		s.spare = next
-		return s.badReply(t, e)
+	if len(next.states) == 0 {
+		return s.badReply(t, e), false
 	}
 	if hasAnnounced {
-		i, ok := s.m.index[announced]
-		if !ok || !hasState(next, i) {
-			s.spare = next
+		i, known := s.m.index[announced]
+		k := -1
+		if known {
+			for j, st := range next.states {
+				if st == i {
+					k = j
+				}
+			}
+		}
+		if k < 0 {
 			v := s.badReply(t, e)
 			v.Kind = BadNextState
 			v.Explanation = fmt.Sprintf("announced next state %s, but the contract allows only %s after this reply",
-				announced, strings.Join(s.names(next), ", "))
-			return v
+				announced, joinNames(s.names(next.states)))
+			return v, false
 		}
-		next = append(next[:0], i)
+		keep(next, k, s.nv)
 	}
-	// Accept: pop the request and move.
-	e.msg = nil
-	s.head = (s.head + 1) % len(s.ring)
-	s.n--
-	s.cur, s.spare = next, s.cur
-	if s.n > 0 {
-		nx := &s.ring[s.head]
-		for _, c := range nx.cands {
-			if hasState(s.cur, c.state) {
-				return nil
-			}
-		}
-		return s.pipelineViolation(nx.msg)
-	}
-	return nil
+	s.cur, s.spare = s.spare, s.cur
+	s.pop()
+	return s.settle(), true
 }
 
-func (s *Session) pipelineViolation(req term.Term) *Violation {
-	v := &Violation{Side: Client, Kind: PipelinedRequest, States: s.States(), Message: req}
-	live := false
-	for _, st := range s.cur {
-		si := &s.m.states[st]
-		if si.terminal {
-			continue
-		}
-		live = true
-		for i := range si.rules.rules {
-			v.Expected = append(v.Expected, si.rules.rules[i].in)
-		}
+// keep reduces set to its k-th state.
+func keep(set *configSet, k, nv int) {
+	set.states[0] = set.states[k]
+	set.states = set.states[:1]
+	if nv > 0 {
+		copy(set.vals, set.vals[k*nv:(k+1)*nv])
+		set.vals = set.vals[:nv]
 	}
-	if !live {
-		v.Explanation = "request pipelined before the reply that ended the conversation"
-		return v
-	}
-	for i := range s.m.any.rules {
-		v.Expected = append(v.Expected, s.m.any.rules[i].in)
-	}
-	v.Explanation = "request pipelined before the reply that led here, and not legal here: " + ExplainAny(req, v.Expected)
-	return v
 }
 
-func (s *Session) badReply(t term.Term, e *pending) *Violation {
-	v := &Violation{Side: Server, Kind: BadReply, States: s.States(), Message: t, Request: e.msg}
-	seen := make(map[contract.Type]bool)
-	for _, c := range e.cands {
-		if !hasState(s.cur, c.state) {
-			continue
-		}
-		for _, o := range s.rule(c).outs {
-			if !seen[o.typ] {
-				seen[o.typ] = true
-				v.Expected = append(v.Expected, o.typ)
-			}
-		}
-	}
-	v.Explanation = ExplainAny(t, v.Expected) + " (reply to " + term.Truncated(e.msg, maxTermText) + ")"
-	return v
-}
-
-// EventIn checks an event sent by the client.
-func (s *Session) EventIn(t term.Term) *Violation { return s.event(t, contract.In) }
-
-// EventOut checks an event sent by the server (a greeting included).
-func (s *Session) EventOut(t term.Term) *Violation { return s.event(t, contract.Out) }
-
-func (s *Session) event(t term.Term, dir contract.Direction) *Violation {
-	side := Client
-	if dir == contract.Out {
-		side = Server
-	}
-	if v := s.ended(t, side); v != nil {
-		return v
-	}
-	if s.eventMatches(t, dir) {
+// replyEnv is the bindings the i-th candidate of the call e answers in:
+// those of its state now, when the session is still in it (server events
+// since the call may have bound variables), else those it was accepted
+// with.
+func (s *Session) replyEnv(e *pending, i int) []binding {
+	if s.nv == 0 {
 		return nil
 	}
-	v := &Violation{Side: side, Kind: BadEvent, States: s.States(), Message: t}
-	seen := make(map[contract.Type]bool)
-	add := func(ts []contract.Type) {
-		for _, x := range ts {
-			if !seen[x] {
-				seen[x] = true
-				v.Expected = append(v.Expected, x)
-			}
+	st := e.cands[i].state
+	for k, x := range s.cur.states {
+		if x == st {
+			return s.cur.env(k, s.nv)
 		}
 	}
-	for _, st := range s.cur {
-		if !s.m.states[st].terminal {
-			add(s.m.states[st].ev[dir])
-		}
-	}
-	add(s.m.anyEv[dir])
-	other := contract.In
-	if dir == contract.In {
-		other = contract.Out
-	}
-	if s.eventMatches(t, other) {
-		v.Kind = WrongDirection
-		v.Explanation = fmt.Sprintf("declared as an event from the %s (%s), not from the %s (%s)",
-			sideOf(other), other, side, dir)
-		return v
-	}
-	if len(v.Expected) == 0 {
-		v.Explanation = fmt.Sprintf("no %s event (%s) is allowed here", side, dir)
-		return v
-	}
-	v.Explanation = ExplainAny(t, v.Expected)
-	return v
+	return s.envOf(e, i)
 }
 
-func sideOf(d contract.Direction) Side {
-	if d == contract.Out {
-		return Server
-	}
-	return Client
-}
-
-func (s *Session) eventMatches(t term.Term, dir contract.Direction) bool {
-	live := false
-	for _, st := range s.cur {
-		si := &s.m.states[st]
-		if si.terminal {
-			continue
+// settle checks the messages queued behind a reply that was just taken,
+// now that the state is known: in transitions are applied, up to the next
+// call, which is checked exactly and stays at the head. A message that is
+// not legal now is a PipelinedRequest violation.
+func (s *Session) settle() *Violation {
+	for s.n > 0 {
+		e := &s.ring[s.head]
+		if !e.spec {
+			return nil
 		}
-		live = true
-		for _, et := range si.ev[dir] {
-			if Match(t, et) {
-				return true
-			}
+		dir := contract.In
+		if e.call {
+			dir = dirCall
 		}
-	}
-	if !live {
-		return false
-	}
-	for _, et := range s.m.anyEv[dir] {
-		if Match(t, et) {
-			return true
+		e.reset(e.msg, e.seq, s.nv)
+		e.call = dir == dirCall
+		s.collect(e, e.msg, &s.cur, false, dir)
+		if len(e.cands) == 0 {
+			return s.pipelineViolation(e.msg)
 		}
+		e.spec = false
+		if e.call {
+			return nil
+		}
+		s.apply(e, contract.In, RoleTransition)
+		s.pop()
 	}
-	return false
+	return nil
 }
 
 // Close reports that side closed the connection; it is a violation when the
@@ -586,15 +757,15 @@ func (s *Session) Close(side Side) *Violation {
 	if side != Server {
 		return nil
 	}
-	for i := 0; i < s.n; i++ {
-		e := &s.ring[(s.head+i)%len(s.ring)]
+	for i := range int(s.n) {
+		e := s.at(i)
+		if !e.call {
+			continue
+		}
 		ok := false
 		var expected []contract.Type
 		for _, c := range e.cands {
-			if i == 0 && !hasState(s.cur, c.state) {
-				continue
-			}
-			ri := s.rule(c)
+			ri := s.rule(c, dirCall)
 			if ri.mayClose {
 				ok = true
 				break

@@ -38,12 +38,23 @@ A trace is a text file with one message per line, in the literal term notation:
   < {ok, 7}                          server to client: the reply
   < {ok, 7} x ready                  a reply with the next state the server
                                      announced (as UBF(C) carries it)
-  <! {msg, "joe", "hi"}              server to client: an event
-  >! ping                            client to server: an event
+  <! {msg, "joe", "hi"}              server to client, unasked: an out
+                                     transition or event (a greeting too)
+  >! ping                            client to server, unasked: an in
+                                     transition or event
 
 A comment may also end a message line (after # or %). Replies answer requests
 in order, so a trace may pipeline: several requests, then their replies. TRACE
 may be - for standard input.
+
+> and < lines are read as the proxy reads a wire that does not mark events:
+the contract decides. A > line is a request if a call rule of the current
+states accepts it, else an in transition or event; a < line is the reply to
+the oldest pending request if it matches one of that request's replies, else
+an out transition or event (so FTP's 150 reply and the 226 after it may both
+be written <). >! and <! lines are always transitions or events, never
+requests or replies. A violation that involves variables names the values
+they were bound to and the trace line that bound them.
 
 A trace may stop anywhere: ending in a non-terminal state, or with requests
 unanswered, is not a violation (recordings are often cut). A message after
@@ -281,11 +292,20 @@ func runReplay(stdin io.Reader, stdout, stderr io.Writer, f replayFlags, args []
 			return usageErrorf("replay: %v", err)
 		}
 		res.OK = true
+		// seqLines[i] is the trace line of the session's message i+1,
+		// for saying where a variable was bound.
+		var seqLines []int
 		for _, tl := range lines {
 			res.Messages++
+			seqLines = append(seqLines, tl.line)
 			if v := replayStep(s, tl); v != nil {
 				res.OK = false
-				res.Violation = describeViolation(tl.line, v)
+				res.Violation = describeViolation(tl.line, v, func(seq int) string {
+					if seq < 1 || seq > len(seqLines) {
+						return ""
+					}
+					return fmt.Sprintf("at line %d", seqLines[seq-1])
+				})
 				break
 			}
 		}
@@ -320,24 +340,30 @@ func runReplay(stdin io.Reader, stdout, stderr io.Writer, f replayFlags, args []
 	return nil
 }
 
-// replayStep checks one message.
+// replayStep checks one message: > and < lines are classified by the
+// contract (as on a wire that does not mark events), >! and <! lines are
+// transitions or events.
 func replayStep(s *checker.Session, tl traceLine) *checker.Violation {
+	var v *checker.Violation
 	switch tl.dir {
 	case dirCall:
-		return s.Call(tl.msg)
+		_, v = s.Client(tl.msg)
 	case dirReply:
 		if tl.hasState {
 			return s.ReplyState(tl.msg, tl.next)
 		}
-		return s.Reply(tl.msg)
+		_, v = s.Server(tl.msg)
 	case dirEventIn:
-		return s.EventIn(tl.msg)
+		v = s.EventIn(tl.msg)
 	default:
-		return s.EventOut(tl.msg)
+		v = s.EventOut(tl.msg)
 	}
+	return v
 }
 
-func describeViolation(line int, v *checker.Violation) *violationResult {
+// describeViolation is v as the report shows it; place says where the
+// message numbered seq was (the line that bound a variable).
+func describeViolation(line int, v *checker.Violation, place func(seq int) string) *violationResult {
 	out := &violationResult{
 		Line:        line,
 		Side:        v.Side.String(),
@@ -345,7 +371,7 @@ func describeViolation(line int, v *checker.Violation) *violationResult {
 		States:      v.States,
 		Explanation: v.Explanation,
 		Expected:    v.ExpectedStrings(),
-		Error:       v.Error(),
+		Error:       v.Describe(place),
 	}
 	if v.Message != nil {
 		out.Message = v.Message.String()

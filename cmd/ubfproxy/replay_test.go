@@ -44,6 +44,13 @@ func TestReplayGolden(t *testing.T) {
 		{"stdin", "> info\n< \"v1\"\n", []string{"--contract", con, "-"}, 0},
 		{"initial", "", []string{"--contract", con, "--initial", "ready", rp("ready.trace")}, 0},
 		{"types", "", []string{"--contract", rp("uses_types.con"), "--types", rp("types.con"), rp("uses_types.trace")}, 1},
+		{"handle_ok", "", []string{"--contract", rp("handle.con"), rp("handle_ok.trace")}, 0},
+		{"handle_wrong", "", []string{"--contract", rp("handle.con"), rp("handle_wrong.trace")}, 1},
+		{"handle_wrong_json", "", []string{"--contract", rp("handle.con"), "--format", "json", rp("handle_wrong.trace")}, 1},
+		{"ftp_ok", "", []string{"--contract", rp("ftp.con"), rp("ftp_ok.trace")}, 0},
+		{"ftp_early", "", []string{"--contract", rp("ftp.con"), rp("ftp_early.trace")}, 1},
+		{"ftp_sending", "", []string{"--contract", rp("ftp.con"), rp("ftp_sending.trace")}, 1},
+		{"ftp_bad_tail", "", []string{"--contract", rp("ftp.con"), rp("ftp_bad_tail.trace")}, 1},
 		{"bad_direction", "", []string{"--contract", con, rp("bad_direction.trace")}, 2},
 		{"bad_term", "", []string{"--contract", con, rp("bad_term.trace")}, 2},
 		{"bad_trailing", "", []string{"--contract", con, rp("bad_trailing.trace")}, 2},
@@ -82,7 +89,7 @@ func TestReplayJSONShape(t *testing.T) {
 		t.Fatalf("report = %+v", rep)
 	}
 	v := rep.Traces[0].Violation
-	if v.Line != 3 || v.Side != "client" || v.Kind != "bad-request" || len(v.Expected) != 4 ||
+	if v.Line != 3 || v.Side != "client" || v.Kind != "bad-request" || len(v.Expected) != 5 ||
 		!strings.Contains(v.Explanation, `expected fileHandle() = integer(), got "x"`) {
 		t.Errorf("violation = %+v", v)
 	}

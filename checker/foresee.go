@@ -1,0 +1,99 @@
+package checker
+
+import (
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Outlook is what Foresee says of a client message sent while calls await
+// their reply.
+type Outlook uint8
+
+// The outlooks.
+const (
+	// Legal: the message is legal in every state the pending replies may
+	// lead to, with every binding they may make: it may go to the service
+	// now.
+	Legal Outlook = iota + 1
+	// Illegal: the message is legal in none of those states, whatever
+	// the replies bind (or the session has ended): checking it now
+	// (Client, Call, EventIn) reports the violation.
+	Illegal
+	// Undecided: the message is legal after some replies and not after
+	// others, or hangs on values the replies may bind. Hold it until
+	// Pending is 0, then check it.
+	Undecided
+)
+
+var outlookNames = [...]string{Legal: "legal", Illegal: "illegal", Undecided: "undecided"}
+
+func (o Outlook) String() string {
+	if int(o) < len(outlookNames) && outlookNames[o] != "" {
+		return outlookNames[o]
+	}
+	return "unknown"
+}
+
+// Foresee says, without checking it or changing the session, whether the
+// client message t, sent now, will be legal once the pending replies have
+// arrived, whatever they turn out to be (as a call or an in transition,
+// classified as Client does). With nothing pending it says whether t is
+// legal now. A proxy that must never let an illegal request reach the
+// service forwards a pipelined request only when this is Legal.
+//
+// The states the pending replies may lead to are taken from the contract
+// (every reply a pending call's rules allow, every transition queued
+// behind it), and every variable read while they are pending is taken as
+// unknown, so Legal is sure; Undecided may be said of a message that the
+// actual replies would have allowed.
+func (s *Session) Foresee(t term.Term) Outlook {
+	if s.m == nil || s.closed {
+		return Illegal
+	}
+	if s.n == 0 {
+		if ok, _ := s.wouldAccept(t, &s.cur, false); s.Done() || !ok {
+			return Illegal
+		}
+		return Legal
+	}
+	states := s.afterPending()
+	legal, illegal := 0, 0
+	for _, st := range states {
+		buf := [1]int32{st}
+		one := configSet{states: buf[:]}
+		if s.m.states[st].terminal {
+			illegal++
+			continue
+		}
+		switch ok, unknown := s.wouldAccept(t, &one, true); {
+		case !ok:
+			illegal++
+		case !unknown:
+			legal++
+		}
+		// Otherwise legal here only if values not known yet allow it.
+	}
+	switch {
+	case legal == len(states) && legal > 0:
+		return Legal
+	case illegal == len(states):
+		return Illegal
+	}
+	return Undecided
+}
+
+// wouldAccept reports whether a call or an in transition of set accepts t,
+// and whether that took a value not known yet (spec), using the ring's
+// free slot as scratch.
+func (s *Session) wouldAccept(t term.Term, set *configSet, spec bool) (ok, unknown bool) {
+	e := s.slot(t)
+	defer func() { e.msg = nil }()
+	for _, dir := range [...]contract.Direction{dirCall, contract.In} {
+		e.reset(t, 0, s.nv)
+		unknown = s.collect(e, t, set, spec, dir)
+		if len(e.cands) > 0 {
+			return true, unknown
+		}
+	}
+	return false, false
+}
