@@ -85,9 +85,15 @@ type tcpEndpoint struct {
 	out []byte
 }
 
-func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder) *tcpEndpoint {
+// newTCPEndpoint decodes conn with a decoder from newDecoder, reading into
+// buffers lent by pool when the connection allows it (see lendingReader).
+func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder, pool *bufferPool) *tcpEndpoint {
 	e := &tcpEndpoint{conn: conn}
-	e.dec = newDecoder(hookedReader{e})
+	if lr := newLendingReader(e, pool); lr != nil {
+		e.dec = newDecoder(lr)
+	} else {
+		e.dec = newDecoder(hookedReader{e})
+	}
 	e.buf, _ = e.dec.(wrappers.Bufferer)
 	return e
 }

@@ -314,14 +314,14 @@ func TestHostileSlowloris(t *testing.T) {
 const idleSessions = 2000
 
 // maxIdleSessionBytes bounds the proxy's memory (heap and goroutine stacks
-// in use) per idle session. Measured at about 50 KiB with Go 1.26 on
-// linux/amd64 (62 to 81 KiB before the UBF(A) decoder allocated its
-// registers lazily): 16 KiB of stacks (two goroutines), and on the heap
-// mostly the two UBF(A) decoders (read buffer, the caches atoms and strings
-// are cut from), then the sockets, timers and the checker's session. The bound leaves room for
-// another runtime or architecture, and still catches a session that holds
-// on to what it has read.
-const maxIdleSessionBytes = 128 << 10
+// in use) per idle session. Measured at about 25 KiB with Go 1.26 on
+// linux/amd64 (50 KiB before the decoders' caches and arenas were sized by
+// use and read buffers lent only while bytes wait): 16 KiB of stacks (two
+// goroutines), and on the heap the sockets, timers, the session and the
+// checker's session, the decoders' few cache slots. The bound leaves room
+// for another runtime or architecture, and still catches a session that
+// holds on to a read buffer or to what it has read.
+const maxIdleSessionBytes = 48 << 10
 
 // fileServerProcessEnv makes the test binary a file server (see
 // TestFileServerProcess), so that the idle-connections test measures the

@@ -38,6 +38,9 @@ type Server struct {
 	refusedLogged time.Time // when the last "session refused" record was written
 	refusedQuiet  int       // refusals since then
 
+	// buffers lends the sessions' decoders their read buffers.
+	buffers bufferPool
+
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
 
@@ -216,7 +219,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 			ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r)})
 		}
 	}()
-	client := newTCPEndpoint(conn, ss.wire.ClientDecoder)
+	client := newTCPEndpoint(conn, ss.wire.ClientDecoder, &s.buffers)
 	if !ss.attach(client, nil) {
 		client.close()
 		return
@@ -229,7 +232,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 		return
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
-	service := newTCPEndpoint(up, ss.wire.ServerDecoder)
+	service := newTCPEndpoint(up, ss.wire.ServerDecoder, &s.buffers)
 	// What a reader held back goes out before it waits for more input.
 	client.beforeRead = func() {
 		ss.up.read = true

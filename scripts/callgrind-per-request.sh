@@ -17,6 +17,9 @@
 # Usage: scripts/callgrind-per-request.sh          (from the repository root)
 #        REQUESTS=5000 KEEP=/tmp/cg scripts/callgrind-per-request.sh
 #        (KEEP=dir leaves the profiles there, for callgrind_annotate)
+#        PROCS=1 scripts/callgrind-per-request.sh
+#        (GOMAXPROCS for both proxies: with 1, idle processors do not spin
+#        looking for work, which on a busy machine varies from run to run)
 #
 # Needs valgrind, redis-server, redis-cli (Debian: redis-tools), python3
 # and Go.
@@ -69,7 +72,7 @@ measure() {
 	shift 2
 	# Go binaries under valgrind: no asynchronous preemption (its signals)
 	# and no RDTSCP, which valgrind does not emulate.
-	GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind \
+	GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off GOMAXPROCS=${PROCS:-} valgrind --tool=callgrind \
 		--callgrind-out-file="$work/$name.%p.out" "$@" 2>"$work/$name.valgrind.log" &
 	local pid=$!
 	pids+=("$pid")

@@ -253,6 +253,29 @@ type Bufferer interface {
 	Buffered() int
 }
 
+// Lender is implemented by an io.Reader that lends the buffers it reads
+// into, so that a decoder holds no buffer while its connection is idle: a
+// decoder with nothing buffered gives its buffer back (Return) and gets
+// the next one with the next bytes (ReadLent), which waits for them
+// without a buffer in hand. With thousands of idle connections, the read
+// buffers are then as many as the connections that have bytes to decode.
+//
+// The bytes of a returned buffer may be overwritten by any other reader
+// of the lender, so a decoder returns it only when nothing it has handed
+// out (a Message's Raw) may still be read: at the start of the next
+// message, when Raw has become invalid anyway.
+type Lender interface {
+	io.Reader
+	// ReadLent waits until the stream has bytes or fails, then reads
+	// them into a lent buffer, which it returns with the number of bytes
+	// read (as Read does) when n > 0 or err == nil. It lends no buffer
+	// (nil) when it returns n == 0 with an error.
+	ReadLent() (buf []byte, n int, err error)
+	// Return gives back a buffer ReadLent lent; the caller no longer uses
+	// it.
+	Return(buf []byte)
+}
+
 // LockStepper is implemented by a Wire whose services cannot take a request
 // before they have answered the previous one, nor an event in the same read
 // as a request (the real ubf 2.x server drops such a connection,

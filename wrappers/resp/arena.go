@@ -24,14 +24,18 @@ import (
 // every conversion. box instead points the interface at a header already
 // stored in a block (see box).
 
-// Block sizes: a block of headers or elements is about 2 KiB, the byte
-// chunk 8 KiB. A retained term pins at most one block of each kind.
+// Block sizes: a block of headers or elements is up to about 2 KiB, the
+// byte chunk up to 8 KiB; the first ones are small and each new one twice
+// the last, so that an idle connection after a few small messages holds
+// little. A retained term pins at most one block of each kind.
 const (
+	firstChunk  = 256
 	bytesChunk  = 8 << 10
 	maxCarved   = bytesChunk / 8 // longer byte strings get their own allocation
 	elemsBlock  = 128
 	maxElems    = carve.Small // longer tuples and lists get their own allocation
 	headerBlock = 64
+	firstBlock  = 4
 )
 
 // iface is the layout of a non-empty interface value such as term.Term:
@@ -65,7 +69,7 @@ type block[T any] struct {
 
 func (b *block[T]) put(v T) *T {
 	if b.used == len(b.buf) {
-		b.buf, b.used = make([]T, headerBlock), 0
+		b.buf, b.used = make([]T, min(max(2*len(b.buf), firstBlock), headerBlock)), 0
 	}
 	p := &b.buf[b.used]
 	*p = v
@@ -76,6 +80,7 @@ func (b *block[T]) put(v T) *T {
 // arena carves the terms of one decoder's messages; see the top of this file.
 type arena struct {
 	bytes []byte                  // unused end of the current chunk of argument bytes
+	chunk int                     // the size of the last chunk
 	elems carve.Slices[term.Term] // tuple and list elements
 	bins  block[term.Binary]
 	tups  block[term.Tuple]
@@ -97,7 +102,8 @@ func (a *arena) copyBytes(b []byte) term.Binary {
 		return c
 	}
 	if cap(a.bytes)-len(a.bytes) < len(b) || a.bytes == nil {
-		a.bytes = make([]byte, 0, bytesChunk)
+		a.chunk = min(max(2*a.chunk, firstChunk, len(b)), bytesChunk)
+		a.bytes = make([]byte, 0, a.chunk)
 	}
 	n := len(a.bytes)
 	a.bytes = append(a.bytes, b...)

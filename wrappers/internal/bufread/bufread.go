@@ -41,16 +41,23 @@ type Reader struct {
 	End   int             // end of the bytes read so far
 	Lim   wrappers.Limits // the limits frames are checked against
 	r     io.Reader
-	base  int64  // stream offset of Buf[0]
-	err   error  // sticky error of the underlying reader
-	name  string // prefix of read errors: the wrapper's name
+	// lender is r when it lends buffers (wrappers.Lender): Buf is then
+	// given back whenever nothing is buffered, and lent says whether Buf
+	// is the lender's.
+	lender wrappers.Lender
+	lent   bool
+	base   int64  // stream offset of Buf[0]
+	err    error  // sticky error of the underlying reader
+	name   string // prefix of read errors: the wrapper's name
 }
 
 // New returns a Reader of r checked against lim; name (the wrapper's
 // name: "resp", "line", "json" or "ubf") prefixes the errors of the
-// underlying reader.
+// underlying reader. When r is a wrappers.Lender, the Reader reads into
+// its buffers and holds none while nothing is buffered.
 func New(r io.Reader, lim wrappers.Limits, name string) Reader {
-	return Reader{r: r, Lim: lim, name: name}
+	l, _ := r.(wrappers.Lender)
+	return Reader{r: r, lender: l, Lim: lim, name: name}
 }
 
 // Bytes returns a Reader of b alone, as if a reader had returned b and
@@ -66,14 +73,18 @@ const ShrinkAbove = 64 << 10
 
 // Begin starts a new frame at the parse position. When nothing is
 // buffered past it, the buffer starts over from its front (and a grown
-// one is let go), so that later reads need not move the frame.
+// one is let go, a lent one given back), so that later reads need not
+// move the frame.
 func (b *Reader) Begin() {
 	switch {
 	case b.Pos == b.End && b.Pos > 0:
 		b.base += int64(b.Pos)
 		b.Pos, b.End = 0, 0
-		if len(b.Buf) > ShrinkAbove {
-			b.Buf = nil
+		if b.lent {
+			b.lender.Return(b.Buf)
+			b.Buf, b.lent = nil, false
+		} else if len(b.Buf) > ShrinkAbove || b.lender != nil {
+			b.Buf = nil // the next read borrows one
 		}
 	case len(b.Buf) > ShrinkAbove && b.End-b.Pos < minRead:
 		nb := make([]byte, firstBuffer)
@@ -122,6 +133,16 @@ func (b *Reader) Fill() error {
 	if b.err != nil {
 		return b.err
 	}
+	if b.Buf == nil && b.lender != nil {
+		// Nothing is buffered: wait for bytes without a buffer.
+		buf, n, err := b.lender.ReadLent()
+		if buf != nil {
+			b.Buf, b.lent = buf, true
+		}
+		if done, err := b.took(n, err); done {
+			return err
+		}
+	}
 	if len(b.Buf)-b.End < minRead {
 		if b.Start > 0 {
 			n := copy(b.Buf, b.Buf[b.Start:b.End])
@@ -135,20 +156,28 @@ func (b *Reader) Fill() error {
 		}
 	}
 	for range 100 {
-		n, err := b.r.Read(b.Buf[b.End:])
-		b.End += n
-		if err != nil {
-			b.err = err
-		}
-		if n > 0 {
-			return nil
-		}
-		if err != nil {
+		if done, err := b.took(b.r.Read(b.Buf[b.End:])); done {
 			return err
 		}
 	}
 	b.err = io.ErrNoProgress
 	return b.err
+}
+
+// took accounts for a read of n bytes that returned err; done says whether
+// Fill is done (it read bytes, or failed), with what Fill returns.
+func (b *Reader) took(n int, err error) (done bool, _ error) {
+	b.End += n
+	if err != nil {
+		b.err = err
+	}
+	switch {
+	case n > 0:
+		return true, nil
+	case err != nil:
+		return true, err
+	}
+	return false, nil
 }
 
 // grow makes room for a read of at least minRead bytes: twice the buffer,
@@ -161,6 +190,10 @@ func (b *Reader) grow() {
 	size = max(size, b.End+minRead)
 	nb := make([]byte, size)
 	copy(nb, b.Buf[:b.End])
+	if b.lent {
+		b.lender.Return(b.Buf)
+		b.lent = false
+	}
 	b.Buf = nb
 }
 

@@ -189,3 +189,91 @@ func TestBufferBoundedByFrame(t *testing.T) {
 		t.Errorf("buffer of %d bytes for a frame limit of %d", cap(rd.Buf), frame)
 	}
 }
+
+// lender is a wrappers.Lender over r that lends buffers of size bytes and
+// counts them.
+type lender struct {
+	r        io.Reader
+	size     int
+	out      int      // buffers lent and not returned
+	returned [][]byte // every buffer given back
+}
+
+func (l *lender) Read(p []byte) (int, error) { return l.r.Read(p) }
+
+func (l *lender) ReadLent() ([]byte, int, error) {
+	buf := make([]byte, l.size)
+	n, err := l.r.Read(buf)
+	if n == 0 && err != nil {
+		return nil, 0, err
+	}
+	l.out++
+	return buf, n, err
+}
+
+func (l *lender) Return(buf []byte) {
+	l.out--
+	l.returned = append(l.returned, buf)
+}
+
+// TestLender: a Reader over a Lender reads into lent buffers, holds none
+// between frames when nothing is buffered, keeps one while bytes wait,
+// gives a lent buffer back when a big frame grows it, and decodes the same
+// lines as without a lender, whatever the reads.
+func TestLender(t *testing.T) {
+	in := "one\ntwo\nthree-" + strings.Repeat("x", 100) + "\nfour\n"
+	want := []string{"one", "two", "three-" + strings.Repeat("x", 100), "four"}
+	for name, mk := range map[string]func() io.Reader{
+		"whole":    func() io.Reader { return strings.NewReader(in) },
+		"one byte": func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
+		"half":     func() io.Reader { return iotest.HalfReader(strings.NewReader(in)) },
+	} {
+		l := &lender{r: mk(), size: 16}
+		rd := New(l, lim(1<<10), "test")
+		var got []string
+		for {
+			if err := rd.Frame(); err != nil {
+				if err != io.EOF {
+					t.Fatalf("%s: %v", name, err)
+				}
+				break
+			}
+			line, _, err := rd.Line("a line")
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got = append(got, string(line))
+			if rd.Buffered() > 0 && rd.Buf == nil {
+				t.Fatalf("%s: bytes buffered without a buffer", name)
+			}
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: got %q, want %q", name, got, want)
+		}
+		if l.out != 0 {
+			t.Errorf("%s: %d buffers still lent at the end", name, l.out)
+		}
+		if len(l.returned) == 0 {
+			t.Errorf("%s: no buffer given back", name)
+		}
+	}
+
+	// Between frames with nothing buffered, no buffer is held.
+	l := &lender{r: strings.NewReader("a\nb\n"), size: 64}
+	rd := New(l, lim(1<<10), "test")
+	if err := rd.Frame(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := rd.Line("a line"); err != nil {
+		t.Fatal(err)
+	}
+	if l.out != 1 || rd.Buffered() != 2 {
+		t.Fatalf("%d buffers lent, %d bytes buffered after the first line; want 1 and 2", l.out, rd.Buffered())
+	}
+	rd.Frame()
+	rd.Line("a line")
+	rd.Begin()
+	if l.out != 0 || rd.Buf != nil {
+		t.Errorf("%d buffers lent (buffer %v) with nothing buffered; want none", l.out, rd.Buf != nil)
+	}
+}

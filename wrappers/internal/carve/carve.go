@@ -14,10 +14,13 @@ package carve
 // allocation.
 const Small = 16
 
-// Slices cuts slices of T from blocks of block elements (at least Small).
-// The zero value is ready to use.
+// Slices cuts slices of T from blocks of up to block elements (at least
+// Small): the first block is Small long and each new one twice the last,
+// so that a connection that decoded one small message holds a small
+// block. The zero value is ready to use.
 type Slices[T any] struct {
 	free []T // the unused end of the current block
+	next int // the size of the next block
 }
 
 // Cut returns n zeroed elements, with capacity exactly n so that an
@@ -28,7 +31,8 @@ func (s *Slices[T]) Cut(n, block int) []T {
 		return make([]T, n)
 	}
 	if len(s.free) < n || s.free == nil {
-		s.free = make([]T, block)
+		size := min(max(s.next, Small), block)
+		s.free, s.next = make([]T, size), 2*size
 	}
 	c := s.free[:n:n]
 	s.free = s.free[n:]

@@ -10,14 +10,20 @@ import "strings"
 // Cache is a direct-mapped cache from short byte strings to the values
 // made from them: each key has one slot, and a new key takes the slot
 // over. Its memory is bounded by its size, so a peer sending ever new
-// names cannot grow it; the slots are allocated on first use, so a
-// decoder that never interns costs nothing. The zero Cache caches
-// nothing; make one with New.
+// names cannot grow it. It is sized by use: no slots until the first key,
+// then firstSlots, four times as many whenever a new key would evict
+// another, up to its size; so the decoders of an idle connection that
+// used a few names hold a few slots, not the thousands of bytes of a full
+// cache. The zero Cache caches nothing; make one with New.
 type Cache[V any] struct {
 	slots  []entry[V]
-	mask   uint32
+	mask   uint32 // len(slots)-1
+	size   uint32 // the most slots; 0 in the zero Cache
 	maxLen uint32 // a decoder holds several caches: keep this small
 }
+
+// firstSlots is the number of slots a cache starts with.
+const firstSlots = 8
 
 type entry[V any] struct {
 	key string
@@ -38,7 +44,7 @@ func New[V any](size, maxLen int) Cache[V] {
 	if size < 2 || size&(size-1) != 0 || size > 1<<20 || maxLen < 0 || maxLen > MaxKey {
 		panic("intern: the size of a cache must be a power of two, and its keys at most MaxKey bytes long")
 	}
-	return Cache[V]{mask: uint32(size - 1), maxLen: uint32(maxLen)}
+	return Cache[V]{size: uint32(size), maxLen: uint32(maxLen)}
 }
 
 // Get returns the value for b: the cached one, or else mk(string(b)),
@@ -54,25 +60,38 @@ func (c *Cache[V]) GetString(s string, mk func(string) V) (v V, made bool) {
 }
 
 func get[K ~string | ~[]byte, V any](c *Cache[V], k K, mk func(string) V) (v V, made bool) {
-	if len(k) > int(c.maxLen) || c.mask == 0 {
+	if len(k) > int(c.maxLen) || c.size == 0 {
 		return mk(string(k)), true
 	}
 	if c.slots == nil {
-		c.alloc()
+		c.resize(min(firstSlots, c.size))
 	}
-	e := &c.slots[hash(k)&c.mask]
-	if e.key != string(k) {
-		e.key = string(k)
-		e.val = mk(e.key)
-		return e.val, true
+	h := hash(k)
+	e := &c.slots[h&c.mask]
+	if e.key == string(k) {
+		return e.val, false
 	}
-	return e.val, false
+	if e.key != unused && len(c.slots) < int(c.size) {
+		c.resize(min(4*uint32(len(c.slots)), c.size))
+		e = &c.slots[h&c.mask]
+	}
+	e.key = string(k)
+	e.val = mk(e.key)
+	return e.val, true
 }
 
-func (c *Cache[V]) alloc() {
-	c.slots = make([]entry[V], c.mask+1)
+// resize moves the cache to n slots, keeping the entries that still have
+// a slot of their own.
+func (c *Cache[V]) resize(n uint32) {
+	old := c.slots
+	c.slots, c.mask = make([]entry[V], n), n-1
 	for i := range c.slots {
 		c.slots[i].key = unused
+	}
+	for _, e := range old {
+		if e.key != unused {
+			c.slots[hash(e.key)&c.mask] = e
+		}
 	}
 }
 

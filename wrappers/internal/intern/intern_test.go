@@ -82,3 +82,41 @@ func TestGetString(t *testing.T) {
 		t.Errorf("GetString(ok) = %q, %v; want the cached ok!", v, made)
 	}
 }
+
+// TestSizedByUse: a cache holds no slots until its first key, a few while
+// few keys are used, and grows to its size, no further, as keys collide;
+// keys cached before a growth are still hits after it.
+func TestSizedByUse(t *testing.T) {
+	c := New[int](256, 16)
+	mk := func(s string) int { return len(s) }
+	if c.slots != nil {
+		t.Fatal("slots before the first key")
+	}
+	c.Get([]byte("get"), mk)
+	c.Get([]byte("ok"), mk)
+	if len(c.slots) > 4*firstSlots { // one growth if they collide
+		t.Fatalf("%d slots for two keys, want at most %d", len(c.slots), 4*firstSlots)
+	}
+	for i := range 1000 {
+		c.Get([]byte(strconv.Itoa(i)), mk)
+	}
+	if len(c.slots) != 256 {
+		t.Fatalf("%d slots after 1,000 keys, want the size, 256", len(c.slots))
+	}
+	hits := 0
+	for i := 900; i < 1000; i++ {
+		if _, made := c.Get([]byte(strconv.Itoa(i)), mk); !made {
+			hits++
+		}
+	}
+	if hits < 30 {
+		t.Errorf("%d of the last 100 keys still cached, want most", hits)
+	}
+	small := New[int](4, 16)
+	for i := range 100 {
+		small.Get([]byte(strconv.Itoa(i)), mk)
+	}
+	if len(small.slots) != 4 {
+		t.Errorf("%d slots in a cache of size 4", len(small.slots))
+	}
+}

@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// readBufferSize is the size of the read buffers a Server lends to its
+// decoders: a few pipelined commands, or one typical message, fit; a
+// bigger frame grows a buffer of the decoder's own.
+const readBufferSize = 4096
+
+// bufferPool lends read buffers to the decoders of all the sessions of one
+// Server (see wrappers.Lender): a decoder holds one only while it has
+// bytes to decode, so idle sessions hold none.
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) get() []byte {
+	if b, ok := bp.p.Get().(*[readBufferSize]byte); ok {
+		return b[:]
+	}
+	return make([]byte, readBufferSize)
+}
+
+func (bp *bufferPool) put(b []byte) {
+	if cap(b) != readBufferSize {
+		return // not one of ours
+	}
+	bp.p.Put((*[readBufferSize]byte)(b[:readBufferSize]))
+}
+
+// lendingReader is a TCP connection as the decoder reads it when the
+// connection gives access to its socket: it waits for bytes with the
+// runtime's poller and borrows a buffer only once there are some, so that
+// a session idle in a read holds no buffer.
+type lendingReader struct {
+	hookedReader
+	raw  syscall.RawConn
+	pool *bufferPool
+	// read is the callback of raw.Read, made once (a method value
+	// allocates); buf, n and err are its results.
+	read func(fd uintptr) bool
+	buf  []byte
+	n    int
+	err  error
+}
+
+// newLendingReader returns a Lender for e's connection, or nil when the
+// connection has no socket to wait on.
+func newLendingReader(e *tcpEndpoint, pool *bufferPool) *lendingReader {
+	sc, ok := e.conn.(syscall.Conn)
+	if !ok || pool == nil {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &lendingReader{hookedReader: hookedReader{e}, raw: raw, pool: pool}
+	r.read = r.tryRead
+	return r
+}
+
+// ReadLent implements wrappers.Lender.
+func (r *lendingReader) ReadLent() ([]byte, int, error) {
+	if f := r.e.beforeRead; f != nil {
+		f()
+	}
+	r.buf, r.n, r.err = nil, 0, nil
+	if err := r.raw.Read(r.read); err != nil {
+		// Closed or past a deadline while waiting: the error conn.Read
+		// gives, under its name.
+		var op *net.OpError
+		if errors.As(err, &op) {
+			e := *op
+			e.Op = "read"
+			err = &e
+		}
+		r.release()
+		return nil, 0, err
+	}
+	buf, n, err := r.buf, r.n, r.err
+	r.buf = nil
+	if n == 0 && err != nil {
+		r.pool.put(buf)
+		return nil, 0, err
+	}
+	return buf, n, err
+}
+
+// tryRead reads what the socket holds into a borrowed buffer; with
+// nothing there, it gives the buffer back and has raw.Read wait.
+func (r *lendingReader) tryRead(fd uintptr) bool {
+	if r.buf == nil {
+		r.buf = r.pool.get()
+	}
+	n, err := syscall.Read(int(fd), r.buf)
+	for err == syscall.EINTR {
+		n, err = syscall.Read(int(fd), r.buf)
+	}
+	switch {
+	case err == syscall.EAGAIN:
+		r.release()
+		return false
+	case err != nil:
+		r.n, r.err = 0, &net.OpError{Op: "read", Net: "tcp", Source: r.e.conn.LocalAddr(), Addr: r.e.conn.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+	case n == 0:
+		r.n, r.err = 0, io.EOF
+	default:
+		r.n = n
+	}
+	return true
+}
+
+// release gives back the buffer a read borrowed and did not fill.
+func (r *lendingReader) release() {
+	if r.buf != nil {
+		r.pool.put(r.buf)
+		r.buf = nil
+	}
+}
+
+// Return implements wrappers.Lender.
+func (r *lendingReader) Return(buf []byte) { r.pool.put(buf) }
+
+var _ wrappers.Lender = (*lendingReader)(nil)
