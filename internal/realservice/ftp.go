@@ -24,6 +24,10 @@ type FTPServer struct {
 	// directory "pub" holding "readme". A test checks the server's state
 	// afterwards here (a refused DELE left the file).
 	Root string
+	// Home is the directory PWD names after the login: "/" when the
+	// server runs as root and confines the session to Root; Root itself
+	// otherwise, as vsftpd can then neither chroot nor change user.
+	Home string
 }
 
 // FTP starts vsftpd on a free loopback port with anonymous read-only
@@ -55,12 +59,14 @@ func FTP(tb testing.TB) *FTPServer {
 	}
 	tb.Cleanup(func() { _ = os.Chmod(root, 0o755) }) // so TempDir can remove it
 
-	privileged := "NO"
+	privileged, home := "NO", "/"
 	if os.Geteuid() != 0 {
 		// Without root vsftpd can neither chroot nor change user: it then
 		// serves as the user who started it.
-		privileged = "YES"
+		privileged, home = "YES", root
 	}
+	// seccomp and namespaces are off: they fail in containers, and the
+	// listener is on loopback only.
 	conf := fmt.Sprintf(`listen=YES
 listen_ipv6=NO
 listen_address=127.0.0.1
@@ -90,10 +96,8 @@ idle_session_timeout=60
 `, port, privileged, root, empty, filepath.Join(dir, "vsftpd.log"))
 	path := filepath.Join(dir, "vsftpd.conf")
 	writeFile(tb, path, conf)
-	// seccomp and namespaces off: they fail in containers, and the
-	// listener is on loopback only.
 	start(tb, "vsftpd", addr, 10*time.Second, bin, path)
-	return &FTPServer{Addr: addr, Root: root}
+	return &FTPServer{Addr: addr, Root: root, Home: home}
 }
 
 func writeFile(tb testing.TB, path, content string) {

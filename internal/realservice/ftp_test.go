@@ -21,7 +21,7 @@ func TestFTP(t *testing.T) {
 		// RFC 959 multi-line replies: the middle lines do not start with
 		// the code.
 		{"FEAT\r\n", "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n"},
-		{"SYST\r\nPWD\r\n", "215 UNIX Type: L8\r\n257 \"/\" is the current directory\r\n"},
+		{"SYST\r\nPWD\r\n", "215 UNIX Type: L8\r\n257 \"" + srv.Home + "\" is the current directory\r\n"},
 		// The argument is the rest of the line, spaces and all.
 		{"SIZE my file.txt\r\n", "213 29\r\n"},
 		{"SIZE  my file.txt\r\n", "550 Could not get file size.\r\n"},

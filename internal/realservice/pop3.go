@@ -61,13 +61,17 @@ func POP3(tb testing.TB) *POP3Server {
 	// internal ones as dovecot (users the Debian package creates) and
 	// reads the mail as nobody; otherwise everything runs as the user who
 	// started it.
-	loginUser, internalUser, mailUser := "dovenull", "dovecot", "nobody"
+	loginUser, internalUser, internalGroup, mailUser := "dovenull", "dovecot", "dovecot", "nobody"
 	if os.Geteuid() != 0 {
 		u, err := user.Current()
 		if err != nil {
 			tb.Fatal(err)
 		}
-		loginUser, internalUser, mailUser = u.Username, u.Username, u.Username
+		g, err := user.LookupGroupId(u.Gid)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		loginUser, internalUser, internalGroup, mailUser = u.Username, u.Username, g.Name, u.Username
 	}
 	mu, err := user.Lookup(mailUser)
 	if err != nil {
@@ -109,6 +113,7 @@ auth_mechanisms = plain
 auth_failure_delay = 0
 default_login_user = %[3]s
 default_internal_user = %[4]s
+default_internal_group = %[10]s
 mail_location = maildir:%[5]s
 passdb {
   driver = passwd-file
@@ -131,9 +136,17 @@ service pop3-login {
 service anvil {
   chroot =
 }
-`, dir, port, loginUser, internalUser, maildir, passwd, uid, gid, home)
+`, dir, port, loginUser, internalUser, maildir, passwd, uid, gid, home, internalGroup)
 	path := filepath.Join(dir, "dovecot.conf")
 	writeFile(tb, path, conf)
+	// dovecot logs to its file, not to its output: show it when the test
+	// failed. Cleanups run last first, so this runs while the file exists.
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
+			tb.Logf("dovecot's log:\n%s", b)
+		}
+	})
 	// -F: stay in the foreground.
 	start(tb, "dovecot", addr, 15*time.Second, bin, "-F", "-c", path)
 	return &POP3Server{Addr: addr, Maildir: maildir}
