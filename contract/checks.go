@@ -68,7 +68,9 @@ func inhabited(t Type, inh map[*TypeDef]bool) bool {
 				return false
 			}
 		}
-		return true
+		return t.Tail == nil || inhabited(t.Tail, inh)
+	case *Bind:
+		return inhabited(t.Type, inh)
 	case *ListType:
 		return t.Min == 0 || inhabited(t.Elem, inh)
 	case *Union:
@@ -105,6 +107,7 @@ func inhabited(t Type, inh map[*TypeDef]bool) bool {
 // resolved.
 func (cp *compiler) warnings(c *Contract) {
 	cp.warnUnused(c)
+	cp.warnUnusedVars()
 	if c.Initial == "" {
 		return
 	}
@@ -116,8 +119,82 @@ func (cp *compiler) warnings(c *Contract) {
 		for _, r := range st.Rules {
 			cp.warnAmbiguous(r, st.Name)
 		}
+		cp.warnTransitions(c, st)
 	}
 	cp.warnOverlaps(c.Anystate, "+anystate")
+}
+
+// warnTransitions reports, in one state, the messages the contract cannot
+// classify by itself (section 11): a client message that matches both a
+// call and an in transition (it is taken as the call), a server message
+// that matches both a reply of a call and an out transition (it is taken
+// as the reply while the call is pending), and two transitions or events
+// in one direction that overlap and lead to different states.
+func (cp *compiler) warnTransitions(c *Contract, st *State) {
+	if len(st.Events) == 0 && len(c.AnyEvents) == 0 {
+		return
+	}
+	evs := append(append([]*Event(nil), st.Events...), c.AnyEvents...)
+	// Anystate rules are left out: their replies are typically term()
+	// (contract(), info()), which would flag every out transition.
+	for _, e := range st.Events {
+		if !e.Transition {
+			// Section 11 names transitions: an event (+event, EVENT => T)
+			// that looks like a reply is the first language's long-standing
+			// form, and the checker's precedence decides it.
+			continue
+		}
+		if msg := callOverlap(e, st.Rules); msg != "" {
+			cp.reportf(e.Pos, CodeAmbiguousTransition, "in state %q, %s %s overlaps %s", st.Name, eventKind(e), e.Type, msg)
+		}
+	}
+	for j, e := range evs {
+		if j >= len(st.Events) {
+			break // two anystate events lead nowhere
+		}
+		for _, f := range evs[:j] {
+			if f.Dir == e.Dir && nextOf(f, st) != nextOf(e, st) && overlaps(f.Type, e.Type) {
+				cp.reportf(e.Pos, CodeAmbiguousTransition, "in state %q, %s %s leading to %q overlaps %s %s leading to %q: a message matching both leaves the session in either state",
+					st.Name, eventKind(e), e.Type, nextOf(e, st), eventKind(f), f.Type, nextOf(f, st))
+				break
+			}
+		}
+	}
+}
+
+// callOverlap describes the first rule whose request (for an in event) or
+// one of whose replies (for an out event) overlaps e, or returns "".
+func callOverlap(e *Event, rules []*Rule) string {
+	for _, r := range rules {
+		if e.Dir == In && overlaps(r.In, e.Type) {
+			return fmt.Sprintf("the request %s of the rule at %s: a client message matching both is taken as the call", r.In, r.Pos)
+		}
+		if e.Dir != Out {
+			continue
+		}
+		for _, o := range r.Outs {
+			if overlaps(o.Type, e.Type) {
+				return fmt.Sprintf("the reply %s to %s (rule at %s): a server message matching both is taken as the reply while that call is pending", o.Type, r.In, r.Pos)
+			}
+		}
+	}
+	return ""
+}
+
+// nextOf is the state an event leads to from st: anystate events stay.
+func nextOf(e *Event, st *State) string {
+	if e.Next == "" {
+		return st.Name
+	}
+	return e.Next
+}
+
+// eventKind names an event in messages: "out transition", "in event".
+func eventKind(e *Event) string {
+	if e.Transition {
+		return e.Dir.String() + " transition"
+	}
+	return e.Dir.String() + " event"
 }
 
 // warnUnused reports the contract's own types that no rule or event uses,

@@ -22,6 +22,7 @@ const (
 	CodeUninhabitedType      Code = "uninhabited-type"
 	CodeBadTail              Code = "bad-tail"
 	CodeBadPattern           Code = "bad-pattern"
+	CodeUnboundVariable      Code = "unbound-variable"
 
 	CodeUnusedType       Code = "unused-type"
 	CodeUnreachableState Code = "unreachable-state"
@@ -29,6 +30,9 @@ const (
 	CodeOverlappingRules Code = "overlapping-rules"
 	CodeAmbiguousReply   Code = "ambiguous-reply"
 	CodeDeadEvent        Code = "dead-event"
+
+	CodeUnusedVariable      Code = "unused-variable"
+	CodeAmbiguousTransition Code = "ambiguous-transition"
 )
 
 // CodeInfo documents a code: the severity of its findings, what they mean
@@ -88,6 +92,9 @@ var codeTable = [...]CodeInfo{
 	{CodeBadPattern, Error,
 		"The regular expression of a pattern(\"RE\") attribute does not compile.",
 		"Write the pattern in the syntax of Go's regexp (RE2): no back-references or look-arounds; a backslash escapes as in that syntax."},
+	{CodeUnboundVariable, Error,
+		"A variable is used but bound nowhere in the contract, so it can never match.",
+		"Bind the variable where its value first appears, as {ok, H = fileHandle()}, or correct its name."},
 	{CodeUnusedType, Warning,
 		"A type of the contract is defined but no rule or event uses it.",
 		"Remove the type, or use it; types meant for other contracts belong in a file without rules (a type library)."},
@@ -106,6 +113,12 @@ var codeTable = [...]CodeInfo{
 	{CodeDeadEvent, Warning,
 		"An event is declared only in states the initial state never leads to.",
 		"Declare the event in a reachable state, or make its states reachable."},
+	{CodeUnusedVariable, Warning,
+		"A variable is bound but never used: the binding has no effect.",
+		"Use the variable where the value must come back, or drop the binding (write the type alone)."},
+	{CodeAmbiguousTransition, Warning,
+		"In one state, a message can match a call and an in transition, a reply and an out transition, or two transitions leading to different states.",
+		"Make the types disjoint; otherwise the call (for a client message) or the reply (for a server message) wins, and two transitions leave the session in both states."},
 }
 
 // Codes returns the documentation of every code, errors first, in a fixed

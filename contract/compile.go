@@ -56,6 +56,7 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 	cp.compileTypes()
 	c := cp.build(f, filename, opts)
 	cp.checkTypes()
+	cp.checkVars()
 	if !cp.diags.HasErrors() {
 		cp.warnings(c)
 	}

@@ -36,3 +36,31 @@ func (cp *compiler) variable(name string, p grammar.Pos) Type {
 	v.uses = append(v.uses, at)
 	return &Var{Name: name, Slot: v.slot, Pos: at}
 }
+
+// checkVars reports each variable used but bound nowhere in the contract
+// (an error: it could never match), at every use.
+func (cp *compiler) checkVars() {
+	for _, name := range cp.varOrder {
+		v := cp.vars[name]
+		if len(v.binds) > 0 {
+			continue
+		}
+		for _, at := range v.uses {
+			cp.reportf(at, CodeUnboundVariable, "variable %s is used but bound nowhere: it can never match (bind it where its value first appears, as in {ok, %s = T})", name, name)
+		}
+	}
+}
+
+// warnUnusedVars reports each variable of the contract itself that is
+// bound but never used: the binding has no effect. Variables bound in an
+// imported type library are not reported, as unused imported types are
+// not.
+func (cp *compiler) warnUnusedVars() {
+	for _, name := range cp.varOrder {
+		v := cp.vars[name]
+		if len(v.uses) > 0 || len(v.binds) == 0 || v.binds[0].File != cp.main {
+			continue
+		}
+		cp.reportf(v.binds[0], CodeUnusedVariable, "variable %s is bound but never used: the binding has no effect (use %s where the value must come back, or drop \"%s =\")", name, name, name)
+	}
+}

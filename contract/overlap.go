@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"regexp"
 	"strconv"
 
 	"github.com/ubfproxy/ubfproxy/term"
@@ -19,7 +20,10 @@ const maxOverlapDepth = 32
 // answers "they may overlap".
 const maxOverlapSteps = 20000
 
-// overlaps reports whether some term matches both a and b.
+// overlaps reports whether some term matches both a and b. Two different
+// patterns are taken to overlap (whether two regular expressions share a
+// string is not worth deciding here: "may overlap" is the safe answer);
+// a pattern is checked exactly against a constant.
 func overlaps(a, b Type) bool {
 	o := &overlapper{steps: maxOverlapSteps}
 	return o.overlapAt(a, b, 0)
@@ -43,8 +47,18 @@ const (
 
 // deref follows named types to their definition; an optional reference
 // becomes a union with the atom undefined.
+//
+// A binding V = T matches what T matches, so it is looked through; a bare
+// variable can be bound to any term, so it is any().
 func deref(t Type) Type {
 	for i := 0; i < 64; i++ {
+		switch v := t.(type) {
+		case *Bind:
+			t = v.Type
+			continue
+		case *Var:
+			return &Predef{Kind: Any, Pos: v.Pos}
+		}
 		r, ok := t.(*Ref)
 		if !ok || r.Def == nil || r.Def.Type == nil {
 			return t
@@ -168,9 +182,9 @@ func (o *overlapper) overlapAt(a, b Type, depth int) bool {
 		}
 		return true
 	case *TupleType:
-		return o.tuplesOverlap(x.Elems, tupleElems(b), depth+1)
+		return o.tuplesOverlap(x.Elems, x.Tail, tupleElems(b), tailOf(b), depth+1)
 	case *RecordType:
-		return o.tuplesOverlap(tupleElems(x), tupleElems(b), depth+1)
+		return o.tuplesOverlap(tupleElems(x), nil, tupleElems(b), tailOf(b), depth+1)
 	case *ListType:
 		if y, ok := b.(*ListType); ok {
 			lo := max(x.Min, y.Min)
@@ -219,12 +233,46 @@ func tupleElems(t Type) []Type {
 	return nil
 }
 
-func (o *overlapper) tuplesOverlap(x, y []Type, depth int) bool {
-	if len(x) != len(y) {
+// tailOf returns the tail of a tuple type (nil for anything else).
+func tailOf(t Type) *ListType {
+	if tt, ok := t.(*TupleType); ok {
+		return tt.Tail
+	}
+	return nil
+}
+
+// tuplesOverlap decides two tuple types, each a fixed prefix and an
+// optional tail. Some tuple matches both if there is a length both allow
+// and, at that length, every position's two element types overlap; the
+// shortest common length is the one with the fewest positions to check.
+func (o *overlapper) tuplesOverlap(x []Type, xt *ListType, y []Type, yt *ListType, depth int) bool {
+	n, m := len(x), len(y)
+	lo, hi := max(n, m), -1 // the common lengths [lo, hi]; hi < 0: unbounded
+	bound := func(fixed int, t *ListType) {
+		if t == nil {
+			lo, hi = max(lo, fixed), minBound(hi, fixed)
+			return
+		}
+		lo = max(lo, fixed+t.Min)
+		if t.Max >= 0 {
+			hi = minBound(hi, fixed+t.Max)
+		}
+	}
+	bound(n, xt)
+	bound(m, yt)
+	if hi >= 0 && lo > hi {
 		return false
 	}
-	for i := range x {
-		if !o.overlapAt(x[i], y[i], depth) {
+	at := func(elems []Type, tail *ListType, i int) Type {
+		if i < len(elems) {
+			return elems[i]
+		}
+		return tail.Elem
+	}
+	// Positions past both prefixes all compare the two tails' elements:
+	// one comparison stands for them all.
+	for i := 0; i < lo && i <= max(n, m); i++ {
+		if !o.overlapAt(at(x, xt, i), at(y, yt, i), depth) {
 			return false
 		}
 	}
@@ -287,7 +335,8 @@ func (o *overlapper) predefOverlap(p *Predef, b Type, depth int) bool {
 		}
 	case TupleT:
 		if p.Attrs&NonEmpty != 0 {
-			return len(tupleElems(b)) > 0
+			t := tailOf(b)
+			return len(tupleElems(b)) > 0 || t != nil && t.Max != 0 && o.overlapAt(t.Elem, &Predef{Kind: Any}, depth)
 		}
 	case MapT:
 		if m, ok := b.(*MapType); ok && p.Attrs&NonEmpty != 0 {
@@ -330,6 +379,9 @@ func (o *overlapper) matchesConst(t Type, v term.Term, depth int) bool {
 			return false
 		}
 		nonEmpty := t.Attrs&NonEmpty != 0
+		if t.Pattern != nil && !patternMatchesConst(t.Pattern, v) {
+			return false
+		}
 		switch x := v.(type) {
 		case term.Atom:
 			if t.Attrs&NonUndefined != 0 && x == "undefined" {
@@ -347,6 +399,23 @@ func (o *overlapper) matchesConst(t Type, v term.Term, depth int) bool {
 	}
 	// Constants are scalars or [], which tuples, records and maps never
 	// match.
+	return false
+}
+
+// patternMatchesConst applies a pattern to the text of a constant: an
+// atom's name, a string, a binary's bytes; the empty list is the empty
+// string. Other constants have no text and never match.
+func patternMatchesConst(re *regexp.Regexp, v term.Term) bool {
+	switch x := v.(type) {
+	case term.Atom:
+		return re.MatchString(string(x))
+	case term.String:
+		return re.MatchString(string(x))
+	case term.Binary:
+		return re.Match(x)
+	case term.List:
+		return len(x) == 0 && re.MatchString("")
+	}
 	return false
 }
 
@@ -405,6 +474,9 @@ func heads(t Type, depth int) []string {
 		return []string{kindKey(kindOfTerm(x.Value))}
 	case *TupleType, *RecordType:
 		elems := tupleElems(t)
+		if tailOf(t) != nil {
+			return []string{"t"} // of any arity from len(elems) on
+		}
 		k := "t" + strconv.Itoa(len(elems))
 		if len(elems) > 0 {
 			if l, ok := deref(elems[0]).(*Literal); ok {

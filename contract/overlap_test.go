@@ -65,9 +65,43 @@ func TestOverlaps(t *testing.T) {
 		{"tree()", "leaf", true},
 		{"tree()", "{node, leaf, leaf}", true},
 		{"tree()", "{node, 1, leaf}", false},
+		// Tuple tails: the lengths both allow, element by element.
+		{"{del, ..[binary()]+}", "{del}", false},
+		{"{del, ..[binary()]}", "{del}", true},
+		{"{del, ..[binary()]+}", "{del, <<\"a\">>, <<\"b\">>}", true},
+		{"{del, ..[binary()]+}", "{del, <<\"a\">>, 1}", false},
+		{"{del, ..[binary()]{1,2}}", "{del, binary(), binary(), binary()}", false},
+		{"{del, ..[binary()]}", "{get, ..[binary()]}", false},
+		{"{del, ..[binary()]{2,}}", "{del, binary(), ..[binary()]{,1}}", true}, // three elements
+		{"{del, ..[binary()]{3,}}", "{del, binary(), ..[binary()]{,1}}", false},
+		{"{del, ..[binary()]{2,}}", "{del, binary(), ..[binary()]{,2}}", true},
+		{"{del, ..[integer()]+}", "{del, ..[atom()]+}", false},
+		{"{del, ..[integer()]}", "{del, ..[atom()]}", true}, // {del}
+		{"{set, binary(), ..[atom()]}", "{set, ..[binary()]}", true},
+		{"{set, binary(), ..[atom()]+}", "{set, ..[binary()]}", false},
+		{"{..[atom()]}", "tuple(nonempty)", true},
+		{"{..[atom()]{0}}", "tuple(nonempty)", false},
+		{"{set, ..list()}", "#rec{f :: integer()}", false},
+		{"{rec, ..list()}", "#rec{f :: integer()}", true},
+		// Patterns: exact against constants, "may overlap" between two.
+		{`<<"NX">>`, `binary(pattern("(?i)nx|xx"))`, true},
+		{`<<"nx">>`, `binary(pattern("(?i)nx|xx"))`, true},
+		{`<<"nxx">>`, `binary(pattern("(?i)nx|xx"))`, false},
+		{`"#go"`, `string(pattern("#[a-z]+"))`, true},
+		{`"go"`, `string(pattern("#[a-z]+"))`, false},
+		{`abc`, `atom(pattern("[a-z]+"))`, true},
+		{`'A'`, `atom(pattern("[a-z]+"))`, false},
+		{`string(pattern("a+"))`, `string(pattern("b+"))`, true},
+		{`string(pattern("a+"))`, `binary(pattern("a+"))`, false},
+		// A binding matches what its type matches; a bare variable anything.
+		{"{ok, H = 1..5}", "{ok, 6..}", false},
+		{"{ok, H = 1..5}", "{ok, 5..}", true},
+		{"{read, V}", "{read, 7}", true},
+		{"{read, V}", "{write, 7}", false},
 	}
 	for _, tt := range tests {
-		src := "+deftype u() = x.\n+deftype tree() = leaf | {node, tree(), tree()}.\n+deftype a() = " + tt.a + ".\n+deftype b() = " + tt.b + ".\n+state start x {a(), b(), u(), tree()} -> ok x stop.\n"
+		src := "+deftype u() = x.\n+deftype tree() = leaf | {node, tree(), tree()}.\n+deftype a() = " + tt.a + ".\n+deftype b() = " + tt.b + ".\n" +
+			"+state start x {a(), b(), u(), tree()} -> ok x stop.\n+state start x {v, V = x, H = y} -> {V, H} x stop.\n"
 		c, ds := Compile("o.con", []byte(src), Options{})
 		if c == nil {
 			t.Fatalf("%s / %s: %v", tt.a, tt.b, ds)
