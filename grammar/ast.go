@@ -80,14 +80,20 @@ type DefType struct {
 
 // StateDecl is a call, +state S1 | S2 x IN -> OUT1 x N1 | OUT2 x N2., or
 // a transition, +state S1 | S2 out|in T1 x N1 | T2 x N2. (Dir is set and In
-// and Arrow are empty).
+// and Arrow are empty). It is parsed by hand (StateDecl.Parse, in
+// decls.go): the most common declaration, and participle's groups cost
+// allocations per declaration. Its grammar:
+//
+//	StateDecl = "state" Name ( "|" Name )*
+//	            ( "x" Type ( "->" | "=>" ) | ( "out" | "in" ) )
+//	            Output ( "|" Output )* .
 type StateDecl struct {
 	Pos    Pos
-	States []*Name   `parser:"\"state\" @@ ( \"|\" @@ )*"`
-	Dir    string    `parser:"( @( \"out\" | \"in\" )"`
-	In     *Type     `parser:"| \"x\" @@"`
-	Arrow  string    `parser:"@( \"->\" | \"=>\" ) )"`
-	Outs   []*Output `parser:"@@ ( \"|\" @@ )*"`
+	States []*Name
+	In     *Type
+	Arrow  string
+	Dir    string
+	Outs   []*Output
 }
 
 // Output is one reply and the state it leads to: OUT x N (Armstrong) or

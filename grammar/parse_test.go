@@ -313,7 +313,7 @@ func TestLexerDefinition(t *testing.T) {
 // TestExpectedGrammar pins what the error messages rest on: participle
 // names the grammar node it expected, in its EBNF, after the token.
 func TestExpectedGrammar(t *testing.T) {
-	lex := newStreamLexer("e.con", []byte("+state s x a -> b."))
+	lex := newStreamLexer("e.con", []byte("+STATE s\n a => b."))
 	peek, err := lexer.Upgrade(lex, tokComment)
 	if err != nil {
 		t.Fatal(err)

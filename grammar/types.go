@@ -172,7 +172,7 @@ func (p *typeParser) prim() (*Prim, error) {
 			if n.Type != tokInt {
 				// ..L, a tuple's tail.
 				if !startsType(n) {
-					return nil, p.unexpected("<int> or a list type")
+					return nil, p.unexpected("(<int> | List)")
 				}
 				prim.Tail, err = p.prim()
 				break
