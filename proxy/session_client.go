@@ -93,19 +93,14 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		return s.toService(m.Raw)
 	}
 	s.countNow(clientToService, verdictViolation)
-	switch act := decide(s.cfg.Mode, illegalRequest, false); act {
+	act := decide(s.cfg.Mode, illegalRequest, false)
+	var reply []byte
+	queued := false
+	switch act {
 	case actionForwarded:
 		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
-		s.unlock()
-		// What was held back goes out before the report, which may end
-		// the session (Limits.MaxViolations).
-		if !s.flushService() {
-			return false
-		}
-		s.report(*b, act)
-		return s.toService(m.Raw)
 	case actionRejected:
-		reply := s.wire.ErrorReply(b.wire())
+		reply = s.wire.ErrorReply(b.wire())
 		if s.dropper != nil {
 			s.dropper.Dropped(wrappers.Client, m)
 		}
@@ -113,35 +108,43 @@ func (s *session) clientCall(m wrappers.Message) bool {
 			// Earlier replies are still to come: the error reply takes
 			// this request's place among them.
 			s.push(pendingCall{req: m.Term, errReply: reply, rejected: true})
-			s.unlock()
-			if !s.flushService() {
-				return false
-			}
-			s.report(*b, act)
-			return true
+			queued = true
 		}
-		// Nothing in flight: the error reply goes out now. (A service
-		// event written between the unlocks would have raced with it
-		// anyway.)
-		s.unlock()
-		if !s.flushService() {
-			return false
-		}
-		s.lockW(roleClient)
-		s.report(*b, act)
-		err := s.writeClientLocked(reply)
-		s.unlockW()
-		if err != nil {
-			s.finish(endInfo{reason: reasonClientLeft, err: err})
-			return false
-		}
+	}
+	s.unlock()
+	return s.illegalCall(m, *b, act, reply, queued)
+}
+
+// illegalCall carries out act, decided about the illegal request m: reply
+// is its error reply, queued says it waits for its place among the
+// replies. What was held back goes to the service first, and before the
+// report, which may end the session (Limits.MaxViolations).
+func (s *session) illegalCall(m wrappers.Message, b breach, act action, reply []byte, queued bool) bool {
+	flushed := s.flushService() // the legal requests before it reach the service
+	switch {
+	case act == actionKilled:
+		s.kill(b, reasonViolation)
+		return false
+	case !flushed:
+		return false
+	case act == actionForwarded:
+		s.report(b, act)
+		return s.toService(m.Raw)
+	case queued:
+		s.report(b, act)
 		return true
-	default:
-		s.unlock()
-		s.flushService() // the legal requests before it reach the service
-		s.kill(*b, reasonViolation)
+	}
+	// Nothing in flight: the error reply goes out now. (A service event
+	// written since the decision would have raced with it anyway.)
+	s.lockW(roleClient)
+	s.report(b, act)
+	err := s.writeClientLocked(reply)
+	s.unlockW()
+	if err != nil {
+		s.finish(endInfo{reason: reasonClientLeft, err: err})
 		return false
 	}
+	return true
 }
 
 // judgeCall checks the request m (mu held): it returns the violation, or
