@@ -427,13 +427,13 @@ func TestHeldBytesBound(t *testing.T) {
 	}
 }
 
-// TestKillSendsHeldRequestsFirst: the legal requests of a batch that were
-// held back when a later one in it broke the contract still reach the
-// service, as they would have one by one, before the session is killed.
-func TestKillSendsHeldRequestsFirst(t *testing.T) {
-	// A service that does not answer, so that the proxy has nothing
-	// unread when it closes the connection (which would reset it).
-	svc := startLineService(t, func(int) []byte { return nil })
+// TestKillDeliversExecutedRepliesFirst: the legal requests of a batch
+// before one that breaks the contract still reach the service, as they
+// would have one by one; kill mode then delivers their replies, then the
+// error reply, and only then closes. The illegal request and the one
+// after it never reach the service.
+func TestKillDeliversExecutedRepliesFirst(t *testing.T) {
+	svc := startLineService(t, okReply(jsonKit))
 	addr, _, _ := coalesceProxy(t, jsonKit, svc, Kill)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -448,20 +448,26 @@ func TestKillSendsHeldRequestsFirst(t *testing.T) {
 	if _, err := c.Write(batch); err != nil {
 		t.Fatal(err)
 	}
-	got := readLines(t, c, 1, ioTimeout)
-	m, err := jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder(bytes.NewReader(got)).Next()
-	if err != nil || !isErrorReply(m, jsonKit.errClient) {
-		t.Fatalf("got %q (%v), want the error reply", got, err)
+	_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+	got, err := io.ReadAll(c) // until the proxy closes
+	if err != nil {
+		t.Fatalf("reading until the close: %v (got %q)", err, got)
 	}
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		read, _ := svc.transcript()
-		if bytes.Equal(read, legal) {
-			return
+	dec := jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder(bytes.NewReader(got))
+	for i := range 3 {
+		m, err := dec.Next()
+		if err != nil {
+			t.Fatalf("reply %d: %v (got %q)", i, err, got)
 		}
-		if len(read) > len(legal) || time.Now().After(deadline) {
-			t.Fatalf("the service read\n%q\nwant the legal requests before the violation\n%q", read, legal)
-		}
-		time.Sleep(time.Millisecond)
+		wantReply(t, m, fmt.Sprintf("{ok, %d}", i+1))
+	}
+	if m, err := dec.Next(); err != nil || !isErrorReply(m, jsonKit.errClient) {
+		t.Fatalf("after the replies: %v (%v), want the error reply; got %q", m.Term, err, got)
+	}
+	if m, err := dec.Next(); err != io.EOF {
+		t.Fatalf("after the error reply: %v (%v), want the end", m.Term, err)
+	}
+	if read, _ := svc.transcript(); !bytes.Equal(read, legal) {
+		t.Fatalf("the service read\n%q\nwant the legal requests before the violation\n%q", read, legal)
 	}
 }

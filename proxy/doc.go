@@ -109,6 +109,20 @@
 //
 // # Pipelining and writes
 //
+// A request read while others await their reply is forwarded at once
+// only when it is legal in every state those replies may lead to
+// (checker.Session.Foresee says Legal). Otherwise, in Kill and Reject
+// modes, the client reader holds it, reading nothing more from the client,
+// until nothing is in flight, and then checks it in the state the replies
+// led to: a request the contract makes illegal never reaches the service.
+// Reject mode answers a request illegal whatever the replies at once, its
+// error reply queued in the request's place among the replies; Kill mode
+// holds it too, so that the client gets the replies to the requests the
+// service executed, then the error reply, then the close. Monitor mode
+// never holds (it never alters the traffic for the contract's sake): a
+// pipelined request a reply made illegal is reported after the fact, as
+// the PipelinedRequest kind.
+//
 // The proxy forwards the original bytes of each message as soon as it has
 // judged it, with one exception that only saves work: while a direction's
 // decoder already holds the bytes of further messages (a pipelined batch

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,9 +50,12 @@ func TestPipelining(t *testing.T) {
 }
 
 // TestPipelinedRequestMadeIllegal: a request pipelined behind one whose
-// reply leads where it is not legal has reached the service already. Kill
-// ends the session after the reply; reject and monitor report it, forward
-// its reply unchecked and go on.
+// reply may lead where it is not legal is held until that reply has come:
+// kill and reject modes then judge it in the state the reply led to, so it
+// never reaches the service (kill: the reply, the error reply, the close;
+// reject: the error reply in its place). Monitor mode never holds: it
+// forwards it, reports it when the reply makes it illegal, and forwards its
+// reply unchecked.
 func TestPipelinedRequestMadeIllegal(t *testing.T) {
 	const loginCon = `+name("login").
 +state start x login -> ok x ready | denied x start.
@@ -59,6 +63,7 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 `
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
+			var adds atomic.Int32
 			svc := startService(t, TCP, jsonKit, func(c *wconn) {
 				for {
 					m, err := c.next()
@@ -70,6 +75,7 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 						_ = c.send(jsonKit.frame(T("denied")))
 						continue
 					}
+					adds.Add(1)
 					_ = c.send(jsonKit.frame(T("{ok, 1}")))
 				}
 			})
@@ -83,17 +89,18 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantReply(t, m, "denied")
+			m, err = c.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode == Monitor {
+				wantReply(t, m, "{ok, 1}") // the service's answer, unchecked
+			} else if !isErrorReply(m, jsonKit.errClient) {
+				t.Fatalf("want the error reply, got %v", m.Term)
+			}
 			if mode == Kill {
-				if m, err := c.next(); err != nil || !isErrorReply(m, jsonKit.errClient) {
-					t.Fatalf("want the error reply, got %v %v", m.Term, err)
-				}
 				wantClosed(t, c)
 			} else {
-				m, err := c.next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				wantReply(t, m, "{ok, 1}") // the service's answer, unchecked
 				// Back in start, where login is legal again.
 				if err := c.send(jsonKit.frame(T("login"))); err != nil {
 					t.Fatal(err)
@@ -105,12 +112,16 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 				wantReply(t, m, "denied")
 			}
 			v := p.logs.wait(t, "contract violation", 1)[0]
-			want := map[Mode]action{Kill: actionKilled, Reject: actionForwarded, Monitor: actionForwarded}[mode]
-			if field(v, "kind") != "pipelined-request" || field(v, "side") != "client" || field(v, "message") != "{add, 1}" || field(v, "action") != string(want) {
+			want := map[Mode]action{Kill: actionKilled, Reject: actionRejected, Monitor: actionForwarded}[mode]
+			kind := map[Mode]string{Kill: "bad-request", Reject: "bad-request", Monitor: "pipelined-request"}[mode]
+			if field(v, "kind") != kind || field(v, "side") != "client" || field(v, "message") != "{add, 1}" || field(v, "action") != string(want) {
 				t.Errorf("violation %v", v)
 			}
 			if n := len(p.logs.find("contract violation")); n != 1 {
 				t.Errorf("%d violation records:\n%s", n, p.logs)
+			}
+			if n, want := adds.Load(), map[Mode]int32{Monitor: 1}[mode]; n != want {
+				t.Errorf("the service executed {add, 1} %d times, want %d", n, want)
 			}
 		})
 	}

@@ -66,13 +66,17 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	// a client that floods illegal requests behind a slow one is read no
 	// faster than the service answers.
 	if !s.ended && len(s.pending) >= s.maxPending {
-		s.waiting = true
-		s.flushTally(clientToService) // counts stay fresh while the reader waits
-		for !s.ended && len(s.pending) >= s.maxPending {
-			s.wait(roleClient)
+		s.holdUntil(func() bool { return len(s.pending) < s.maxPending })
+	}
+	if !s.ended && !s.unsynced && s.inflight > 0 && s.mustHold(m) {
+		// A request the pending replies may make illegal never reaches
+		// the service before they have settled the state.
+		s.unlock()
+		if !s.flushService() {
+			return false
 		}
-		s.waiting = false
-		s.clientAt = s.now() // the request is sent now, not when it was read
+		s.lock(roleClient)
+		s.holdUntil(func() bool { return s.inflight == 0 })
 	}
 	if s.ended {
 		s.unlock()
@@ -145,6 +149,45 @@ func (s *session) illegalCall(m wrappers.Message, b breach, act action, reply []
 		return false
 	}
 	return true
+}
+
+// mustHold reports whether the request m, read while others are in flight,
+// must wait for their replies (mu held). Forwarding it now is safe only
+// when it is legal in every state those replies may lead to. Kill mode
+// holds an illegal request too, so that the replies to the legal requests
+// the service already executed reach the client before the error reply;
+// reject mode answers it at once, its error reply queued in its place
+// among the replies. Monitor mode never alters the traffic for the
+// contract's sake, so it never holds.
+func (s *session) mustHold(m wrappers.Message) bool {
+	if s.cfg.Mode == Monitor || s.inPrelude {
+		return false
+	}
+	switch s.chk.Foresee(m.Term) {
+	case checker.Legal:
+		return false
+	case checker.Illegal:
+		return s.cfg.Mode == Kill
+	}
+	return true
+}
+
+// holdUntil waits (mu held) until ready reports true or the session ends.
+// The client reader reads nothing meanwhile: what a session holds back is
+// the one request and what its decoder had already read (Limits.MaxFrame,
+// and the memory budget). The request is sent when the wait ends, not when
+// it was read.
+func (s *session) holdUntil(ready func() bool) {
+	if s.ended || ready() {
+		return
+	}
+	s.waiting = true
+	s.flushTally(clientToService) // counts stay fresh while the reader waits
+	for !s.ended && !ready() {
+		s.wait(roleClient)
+	}
+	s.waiting = false
+	s.clientAt = s.now()
 }
 
 // judgeCall checks the request m (mu held): it returns the violation, or

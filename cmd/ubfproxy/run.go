@@ -58,6 +58,17 @@ Modes (--mode), for a message that breaks the contract:
            reply; drop illegal events (ubf's own behaviour)
   monitor  forward everything, log every violation (to roll a contract out)
 
+Pipelining: a client may send requests before the replies to earlier ones have
+come. In kill and reject modes a request is forwarded at once only when it is
+legal in every state the pending replies may lead to; otherwise it is held
+(the proxy reads nothing more from that client) until those replies have come,
+and then checked in the state they actually led to. So a request the contract
+makes illegal never reaches the service: AUTH with a wrong password and SET in
+one write get the AUTH's error, then the error reply for the SET, which Redis
+never sees. In kill mode the replies to the requests the service already
+executed reach the client before the error reply. What one session holds is
+bounded by --max-pending and --max-frame. Monitor mode never holds.
+
 Every violation and every session end is one JSON log line on stderr (--log-format
 text for people). Metrics are served on --metrics at /metrics, with /healthz.
 
@@ -118,7 +129,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.IntVar(&f.limits.MaxDepth, "max-depth", d.MaxDepth, "deepest nesting of tuples, lists and maps accepted")
 	fl.IntVar(&f.limits.MaxFrameMemory, "max-frame-memory", 0, "memory one frame may take while decoded, in bytes (0: 8 × --max-frame + 1 MiB)")
 	fl.IntVar(&f.limits.MaxSessions, "max-sessions", d.MaxSessions, "sessions open at once; more connections are refused")
-	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held (ubf: always 1)")
+	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held, as is a request the pending replies may make illegal (ubf: always 1)")
 	fl.IntVar(&f.limits.MaxViolations, "max-violations", d.MaxViolations, "violations one session may cause in reject and monitor modes before it is ended")
 	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", d.IdleTimeout, "end a session when no message passed either way for this long")
 	fl.DurationVar(&f.limits.ReplyTimeout, "reply-timeout", d.ReplyTimeout, "a service that takes longer to reply has broken the contract")
