@@ -5,6 +5,15 @@
 // current state, and forwards the original bytes of each legal message. A
 // message that breaks the contract is handled as the Mode says.
 //
+// Where the wire says what a message is (a UBF(C) event, a JSON $E), the
+// session checks it as that; where it does not (wrappers.Unknown: the text
+// wires), the contract decides with checker.Session.Client and Server: a
+// client message is a call if a call rule of the current states accepts
+// it, else an in transition or event; a service message is the reply to
+// the oldest pending call if it matches one of that call's replies, else
+// an out transition or event (a greeting is an out transition of the
+// initial state). Only calls await a reply.
+//
 // # API
 //
 //	srv, err := proxy.New(proxy.Config{
@@ -102,7 +111,9 @@
 // outstanding, and a client event only once no request is), idle time (no
 // complete message either way: a client that trickles a frame a byte at a
 // time, or only sends WebSocket pings, is idle), reply time (a service that
-// does not answer in time has broken the contract), dial time, violations
+// does not answer a call in time has broken the contract; transitions and
+// events are never answered, nor need a call whose reply is none()), dial
+// time, violations
 // per session (reject and monitor modes go on after a violation; past
 // MaxViolations the session ends, logged once as "too many violations;
 // ending the session"), and the grace period of a shutdown.

@@ -60,6 +60,7 @@ type pendingCall struct {
 	unchecked    bool          // monitor: forwarded although illegal; its reply is not checked
 	startSession bool          // prelude: the request that starts the guarded contract
 	timedOut     bool          // monitor: the reply time-out was reported
+	noDeadline   bool          // its reply may be none(): no reply time-out
 	errReply     []byte
 	rejected     bool // a rejected request (errReply may be nil when the wire has none)
 }

@@ -38,7 +38,9 @@ func (s *session) fromClient(m wrappers.Message) bool {
 	case wrappers.Filler:
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
-	case wrappers.Call:
+	case wrappers.Call, wrappers.Unknown:
+		// A message whose wire does not say what it is goes the way of
+		// a request: the contract decides whether it is one (judgeCall).
 		return s.clientCall(m)
 	case wrappers.Event:
 		return s.clientEvent(m)
@@ -84,14 +86,23 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	}
 	sent := s.clientAt
 	if s.unsynced {
-		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
+		if m.Kind == wrappers.Call {
+			// Without a state the contract cannot say whether a message
+			// of unknown kind awaits a reply: only requests are queued.
+			s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
+		}
 		s.unlock()
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
 	}
-	b, startSession := s.judgeCall(m)
+	b, startSession, call := s.judgeCall(m)
 	if b == nil {
-		s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession})
+		if call {
+			// The reply time-out does not apply to a call whose reply
+			// may be none(): the service need never answer it.
+			s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession,
+				noDeadline: !s.chk.ReplyDue(s.chk.Pending() - 1)})
+		}
 		s.unlock()
 		s.count(clientToService, verdictOK)
 		return s.toService(m.Raw)
@@ -191,18 +202,29 @@ func (s *session) holdUntil(ready func() bool) {
 }
 
 // judgeCall checks the request m (mu held): it returns the violation, or
-// nil, and whether m starts the guarded contract (in the prelude).
-func (s *session) judgeCall(m wrappers.Message) (b *breach, startSession bool) {
+// nil, whether m starts the guarded contract (in the prelude), and whether
+// it is a call awaiting a reply: a message of unknown kind is classified
+// by the contract, and may be an in transition or event instead.
+func (s *session) judgeCall(m wrappers.Message) (b *breach, startSession, call bool) {
 	if s.inPrelude {
 		if b, startSession = s.judgeStartSession(m.Term); b != nil {
-			return b, false
+			return b, false, true
 		}
 	}
-	if v := s.check(func() *checker.Violation { return s.chk.Call(m.Term) }); v != nil {
+	role := checker.RoleCall
+	v := s.check(func() *checker.Violation {
+		if m.Kind == wrappers.Unknown {
+			var v *checker.Violation
+			role, v = s.chk.Client(m.Term)
+			return v
+		}
+		return s.chk.Call(m.Term)
+	})
+	if v != nil {
 		bb := fromChecker(v)
-		return &bb, false
+		return &bb, false, true
 	}
-	return nil, startSession
+	return nil, startSession, role == checker.RoleCall
 }
 
 func (s *session) clientEvent(m wrappers.Message) bool {

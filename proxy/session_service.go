@@ -38,15 +38,27 @@ func (s *session) fromService(m wrappers.Message) bool {
 		return s.toClient(m.Raw, nil, true)
 	case wrappers.Reply:
 		return s.serviceReply(m)
-	case wrappers.Event:
+	case wrappers.Event, wrappers.Unknown:
 		s.lock(roleService)
 		if s.ended {
 			s.unlock()
 			return false
 		}
+		if m.Kind == wrappers.Unknown && s.inflight > 0 {
+			// The contract decides whether it is the reply (judgeReply).
+			// Only this reader lowers inflight, so it is still > 0 there.
+			s.unlock()
+			return s.serviceReply(m)
+		}
 		var v *checker.Violation
 		if !s.unsynced {
-			v = s.check(func() *checker.Violation { return s.chk.EventOut(m.Term) })
+			v = s.check(func() *checker.Violation {
+				if m.Kind == wrappers.Unknown {
+					_, v := s.chk.Server(m.Term)
+					return v
+				}
+				return s.chk.EventOut(m.Term)
+			})
 		}
 		if v == nil {
 			w := s.takeTurn()
@@ -191,11 +203,20 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	}
 	var v *checker.Violation
 	var b *breach
+	role := checker.RoleReply
 	switch {
 	case s.inPrelude && head.startSession:
 		v, b = s.judgeStarted(m, head)
 	case m.NextState != "":
 		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
+	case m.Kind == wrappers.Unknown:
+		// The reply, or else a transition or event of the server's
+		// while the call is pending.
+		v = s.check(func() *checker.Violation {
+			var v *checker.Violation
+			role, v = s.chk.Server(m.Term)
+			return v
+		})
 	default:
 		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 	}
@@ -213,6 +234,13 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 		return s.badReply(m, fromChecker(v))
 	case b != nil:
 		return s.badReply(m, *b)
+	}
+	if role != checker.RoleReply {
+		// A transition or event: the call is still pending.
+		done := s.chk.Done()
+		s.setOver(done)
+		s.count(serviceToClient, verdictOK)
+		return stepDeliver, delivery{raw: m.Raw, done: done}
 	}
 	held := s.waiting // read before pop wakes the client reader
 	_, queued := s.pop()

@@ -35,7 +35,7 @@ func (s *session) push(p pendingCall) {
 	}
 	if p.errReply == nil && !p.rejected {
 		s.inflight++
-		if s.inflight == 1 && !s.rtArmed {
+		if s.inflight == 1 && !s.rtArmed && !p.noDeadline {
 			s.replyTimer.Reset(s.cfg.Limits.ReplyTimeout) // p.sent is now, near enough
 			s.rtArmed = true
 		}
@@ -74,7 +74,7 @@ func (s *session) shift() {
 // re-arms it for the request at the head then. With nothing in flight it is
 // left to fire once for nothing, rather than stopped after every reply.
 func (s *session) armReplyTimer() {
-	if s.rtArmed || s.inflight == 0 || s.pending[0].timedOut {
+	if s.rtArmed || s.inflight == 0 || s.pending[0].timedOut || s.pending[0].noDeadline {
 		return
 	}
 	s.replyTimer.Reset(s.pending[0].sent + s.cfg.Limits.ReplyTimeout - s.now())

@@ -25,8 +25,14 @@ type breach struct {
 }
 
 func fromChecker(v *checker.Violation) breach {
+	explanation := v.Explanation
+	if len(v.Bindings) > 0 {
+		// The values the variables were bound to, in words: "H is bound
+		// to 7 by the reply".
+		explanation += "; " + v.BindingsText(func(int) string { return "" })
+	}
 	return breach{side: v.Side, kind: v.Kind, states: v.States, msg: v.Message, request: v.Request,
-		expected: v.ExpectedStrings(), explanation: v.Explanation}
+		expected: v.ExpectedStrings(), explanation: explanation}
 }
 
 func (b breach) wire() wrappers.Violation {
@@ -143,7 +149,7 @@ func (s *session) onReplyTimeout() {
 	rt := s.cfg.Limits.ReplyTimeout
 	s.lock(roleTimer)
 	s.rtArmed = false
-	if s.ended || s.inflight == 0 || s.pending[0].timedOut {
+	if s.ended || s.inflight == 0 || s.pending[0].timedOut || s.pending[0].noDeadline {
 		s.unlock()
 		return
 	}
