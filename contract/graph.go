@@ -11,9 +11,11 @@ import (
 
 // WriteDOT draws the state machine in Graphviz DOT: one node per state (the
 // initial state bold with an entry arrow, terminal states as double
-// circles, a state's events listed under its name), one edge per rule
-// output labelled "request / reply", and a note listing the anystate rules
-// and anystate events.
+// circles, a state's events listed under its name), one solid edge per
+// rule output labelled "request / reply", one edge per transition (dashed
+// and labelled "out T" for the server's, dotted and labelled "in T" for
+// the client's), and a note listing the anystate rules and anystate
+// events.
 func WriteDOT(w io.Writer, c *Contract) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "digraph %s {\n", dotQuote(c.Name))
@@ -39,7 +41,9 @@ func WriteDOT(w io.Writer, c *Contract) error {
 		var attrs []string
 		label := st.Name
 		for _, e := range st.Events {
-			label += "\n" + eventLabel(e)
+			if !e.Transition {
+				label += "\n" + eventLabel(e)
+			}
 		}
 		attrs = append(attrs, "label="+dotQuote(label))
 		if st.Terminal {
@@ -52,6 +56,13 @@ func WriteDOT(w io.Writer, c *Contract) error {
 	}
 	transitions(c, func(st *State, r *Rule, o Output) {
 		fmt.Fprintf(bw, "  %s -> %s [label=%s];\n", id[st.Name], id[o.Next], dotQuote(r.In.String()+" / "+o.Type.String()))
+	})
+	moves(c, func(st *State, e *Event) {
+		style := "dashed"
+		if e.Dir == In {
+			style = "dotted"
+		}
+		fmt.Fprintf(bw, "  %s -> %s [label=%s, style=%s];\n", id[st.Name], id[e.Next], dotQuote(moveLabel(e)), style)
 	})
 	if lines := anyLines(c); len(lines) > 0 {
 		// \l ends a left-justified line in a DOT label.
@@ -68,7 +79,9 @@ func WriteDOT(w io.Writer, c *Contract) error {
 
 // WriteMermaid draws the state machine as a Mermaid stateDiagram-v2, with
 // the same content as WriteDOT: [*] marks the initial state and follows
-// terminal states; events and anystate rules are notes.
+// terminal states; events and anystate rules are notes. Mermaid's state
+// diagrams draw every transition alike, so a transition's label says its
+// direction ("out T", "in T"), where DOT also changes the line.
 func WriteMermaid(w io.Writer, c *Contract) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("stateDiagram-v2\n")
@@ -84,18 +97,27 @@ func WriteMermaid(w io.Writer, c *Contract) error {
 	transitions(c, func(st *State, r *Rule, o Output) {
 		fmt.Fprintf(bw, "    %s --> %s : %s\n", ids[st.Name], ids[o.Next], mermaidEscape(r.In.String()+" / "+o.Type.String()))
 	})
+	moves(c, func(st *State, e *Event) {
+		fmt.Fprintf(bw, "    %s --> %s : %s\n", ids[st.Name], ids[e.Next], mermaidEscape(moveLabel(e)))
+	})
 	for _, st := range c.States {
 		if st.Terminal {
 			fmt.Fprintf(bw, "    %s --> [*]\n", ids[st.Name])
 		}
 	}
 	for _, st := range c.States {
-		if len(st.Events) == 0 {
+		var notes []string
+		for _, e := range st.Events {
+			if !e.Transition {
+				notes = append(notes, eventLabel(e))
+			}
+		}
+		if len(notes) == 0 {
 			continue
 		}
 		fmt.Fprintf(bw, "    note right of %s\n", ids[st.Name])
-		for _, e := range st.Events {
-			fmt.Fprintf(bw, "        %s\n", mermaidEscape(eventLabel(e)))
+		for _, n := range notes {
+			fmt.Fprintf(bw, "        %s\n", mermaidEscape(n))
 		}
 		bw.WriteString("    end note\n")
 	}
@@ -111,6 +133,21 @@ func WriteMermaid(w io.Writer, c *Contract) error {
 		bw.WriteString("    end note\n")
 	}
 	return bw.Flush()
+}
+
+// moves calls fn for every transition written as one (+state S out T x N,
+// EVENT => T & N), in Walk's order; events are drawn in their states.
+func moves(c *Contract, fn func(st *State, e *Event)) {
+	Walk(c, Visitor{Event: func(st *State, e *Event) {
+		if st != nil && e.Transition {
+			fn(st, e)
+		}
+	}})
+}
+
+// moveLabel labels a transition's edge with its direction and type.
+func moveLabel(e *Event) string {
+	return e.Dir.String() + " " + e.Type.String()
 }
 
 func eventLabel(e *Event) string {

@@ -14,6 +14,7 @@ func TestGraphGolden(t *testing.T) {
 		filepath.Join("testdata", "file_server.con"),
 		filepath.Join("testdata", "ubf", "irc_plugin.con"),
 		filepath.Join("testdata", "graph", "odd_names.con"),
+		filepath.Join("testdata", "graph", "transfer.con"),
 	}
 	for _, in := range inputs {
 		c, diags, err := Load(in, Options{})
@@ -69,5 +70,34 @@ func TestGraphContent(t *testing.T) {
 	}
 	if !strings.Contains(mmd.String(), "info / string()") || !strings.Contains(dot.String(), `info / string()\l`) {
 		t.Error("anystate rules not listed")
+	}
+}
+
+// TestGraphTransitions: each transition is an edge of its own style (DOT)
+// and labelled with its direction (both); events stay in their states.
+func TestGraphTransitions(t *testing.T) {
+	c := mustCompile(t, "g.con", "+state start out hello x ready | bye x stop.\n+state ready in quit x stop.\n+state ready x ping -> pong x ready.\n+event ready out tick.\n")
+	var dot, mmd bytes.Buffer
+	if err := WriteDOT(&dot, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMermaid(&mmd, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`s0 -> s1 [label="out hello", style=dashed];`,
+		`s0 -> s2 [label="out bye", style=dashed];`,
+		`s1 -> s2 [label="in quit", style=dotted];`,
+		`s1 -> s1 [label="ping / pong"];`,
+		`s1 [label="ready\nevent out tick"];`,
+	} {
+		if !strings.Contains(dot.String(), want) {
+			t.Errorf("dot lacks %s:\n%s", want, dot.String())
+		}
+	}
+	for _, want := range []string{"start --> ready : out hello", "ready --> stop : in quit", "note right of ready\n        event out tick"} {
+		if !strings.Contains(mmd.String(), want) {
+			t.Errorf("mermaid lacks %q:\n%s", want, mmd.String())
+		}
 	}
 }
