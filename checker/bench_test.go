@@ -235,3 +235,75 @@ func BenchmarkSessionMemory(b *testing.B) {
 	b.ReportMetric(idle, "idle-bytes/session")
 	b.ReportMetric(active, "active-bytes/session")
 }
+
+// BenchmarkLang2 measures the forms of language 2 against the first
+// release's Call+Reply in the same run (call-reply-baseline: the request
+// and reply of BenchmarkCallReply with 10 rules):
+//
+//   - call-reply-variable: a request that checks a bound variable and a
+//     reply that binds it again ({read, H} -> {ok, H = integer()});
+//   - pattern-64: a 64-byte string against a pattern;
+//   - tail-100: a tuple with a 100-element tail.
+func BenchmarkLang2(b *testing.B) {
+	b.Run("call-reply-baseline", func(b *testing.B) {
+		s, _ := Prepare(compileContract(b, manyRules(10))).NewSession(Options{})
+		callReply(b, s, term.MustParse(`{op5, 1, <<"x">>}`), term.MustParse(`{ok5, 5}`))
+	})
+	b.Run("call-reply-variable", func(b *testing.B) {
+		s, _ := Prepare(compileContract(b, `
++state start x {open, string()} -> {ok, H = integer()} x ready.
++state ready x {read, H} -> {ok, H = integer()} x ready | eof x ready.
++state ready x {close, H} -> true x stop.
+`)).NewSession(Options{})
+		if s.Call(term.MustParse(`{open, "f"}`)) != nil || s.Reply(term.MustParse(`{ok, 7}`)) != nil {
+			b.Fatal("open refused")
+		}
+		callReply(b, s, term.MustParse(`{read, 7}`), term.MustParse(`{ok, 7}`))
+	})
+	c := compileContract(b, `
++deftype addr() = string(pattern("[a-z0-9_.+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*")).
++deftype key() = binary(nonempty).
++state s x {mail, addr()} -> ok x s.
++state s x {mget, ..[key()]} -> ok x s.
+`)
+	rules := c.State("s").Rules
+	text := strings.Repeat("a", 39) + "@example-mail.example.org"
+	if len(text) != 64 {
+		b.Fatalf("address of %d bytes", len(text))
+	}
+	var addr term.Term = term.String(text) // a Term: converting a String would allocate
+	addrT := rules[0].In.(*contract.TupleType).Elems[1]
+	b.Run("pattern-64", func(b *testing.B) {
+		if !Match(addr, addrT) {
+			b.Fatal("no match")
+		}
+		for b.Loop() {
+			Match(addr, addrT)
+		}
+	})
+	keys := term.Tuple{term.Atom("mget")}
+	for i := range 100 {
+		keys = append(keys, term.Binary("key:"+itoa(i)))
+	}
+	var msg term.Term = keys
+	b.Run("tail-100", func(b *testing.B) {
+		if !Match(msg, rules[1].In) {
+			b.Fatal("no match")
+		}
+		for b.Loop() {
+			Match(msg, rules[1].In)
+		}
+	})
+}
+
+func callReply(b *testing.B, s *Session, call, reply term.Term) {
+	b.Helper()
+	for b.Loop() {
+		if v := s.Call(call); v != nil {
+			b.Fatal(v)
+		}
+		if v := s.Reply(reply); v != nil {
+			b.Fatal(v)
+		}
+	}
+}

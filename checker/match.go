@@ -267,12 +267,7 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 			}
 		}
 		if ty.Tail != nil {
-			elem := ty.Tail.Elem
-			for _, x := range tu[len(ty.Elems):] {
-				if !m.match(x, elem, depth+1, nil) {
-					return false
-				}
-			}
+			return m.matchTail(tu[len(ty.Elems):], ty.Tail.Elem, depth+1)
 		}
 		return true
 	case *contract.Var:
@@ -326,6 +321,41 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		return m.matchMap(mp, ty, depth)
 	}
 	return false
+}
+
+// matchTail matches the elements of a tuple's tail (or any run of terms)
+// against elem. A tail may be long (an IRC message's words, a hundred keys
+// of MGET): when elem is, through plain named types, a predefined type, its
+// elements are checked without the recursion's bookkeeping, which a
+// predefined type does not need (it never descends).
+func (m *matcher) matchTail(xs []term.Term, elem contract.Type, depth int) bool {
+	if p, ok := plainType(elem).(*contract.Predef); ok && m.vars == nil {
+		for _, x := range xs {
+			if !matchPredef(x, p) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, x := range xs {
+		if !m.match(x, elem, depth, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainType follows named types that are not optional (name()? adds
+// undefined) to the type they stand for.
+func plainType(t contract.Type) contract.Type {
+	for hops := 0; hops < maxHops; hops++ {
+		r, ok := t.(*contract.Ref)
+		if !ok || r.Optional || r.Def == nil || r.Def.Type == nil {
+			return t
+		}
+		t = r.Def.Type
+	}
+	return t
 }
 
 func recordArity(r *contract.RecordType) int {

@@ -25,7 +25,12 @@ const richContract = `
 +deftype preds() = {any(nonundefined), atom(ascii, nonempty), binary(asciiprintable), string(nonempty), list(nonempty), tuple(), map(), float(), integer(), none()}.
 +deftype opt() = fileName()?.
 +deftype builtins() = {term(), boolean(), byte(), char(), number(), nil(), nonempty_string(), mfa(), timeout(), ubfstring(), ubfproplist(), int(), pid()}.
-+deftype all() = {tree(), nested(), rec(), xrec(), json(), closed(), lists(), lits(), ranges(), preds(), opt(), builtins()}.
++deftype tails() = {tail, ..[integer()]} | {tail, atom(), ..[binary()]+} | {tail, a, b, ..[word()]{2,5}} | {tail, x, ..[byte()]{,0}}.
++deftype word() = string(pattern("[a-z]+[0-9]?")).
++deftype pats() = {string(nonempty, pattern("#[^ ,\x07]+")), binary(pattern("(?i)nx|xx|get")), atom(pattern("[a-z][a-z0-9_]*")),
+                   string(ascii, pattern(".{2,4}")), binary(pattern("[0-9]{1,3}(\.[0-9]{1,3}){3}")), string(pattern("(?i)QUIT|quit"))}.
++deftype vars() = {bound, H = integer(), N = word()} | {used, H, N} | {both, G = tails(), G}.
++deftype all() = {tree(), nested(), rec(), xrec(), json(), closed(), lists(), lits(), ranges(), preds(), opt(), builtins(), tails(), pats(), vars()}.
 +state start x {go, all()} -> ok x start.
 `
 
@@ -49,7 +54,9 @@ func typesUnderTest(t testing.TB) ([]string, []contract.Type, []*contract.Contra
 	}
 	var names []string
 	var types []contract.Type
+	typesOwner = typesOwner[:0]
 	for _, c := range contracts {
+		from := len(types)
 		defs := make([]string, 0, len(c.Types))
 		for n := range c.Types {
 			defs = append(defs, n)
@@ -79,9 +86,15 @@ func typesUnderTest(t testing.TB) ([]string, []contract.Type, []*contract.Contra
 		for _, r := range c.Anystate {
 			add("anystate", r)
 		}
+		for range types[from:] {
+			typesOwner = append(typesOwner, c)
+		}
 	}
 	return names, types, contracts
 }
+
+// typesOwner is, after typesUnderTest, the contract of each type.
+var typesOwner []*contract.Contract
 
 // TestGeneratedTermsMatch: a term generated from a type always matches it.
 func TestGeneratedTermsMatch(t *testing.T) {
@@ -91,19 +104,69 @@ func TestGeneratedTermsMatch(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i, typ := range types {
+		// Every variable is bound, to a value of its own; a bare
+		// variable generates it and matches it.
+		env, vars := bindAll(typesOwner[i])
 		for n := 0; n < 60; n++ {
 			depth := n % 6
-			v := Generate(r, typ, depth)
+			v := GenerateIn(r, typ, depth, env)
 			if v == nil {
 				t.Fatalf("%s: Generate(%s, depth %d) gave nothing", names[i], typ, depth)
 			}
-			if !Match(v, typ) {
-				t.Fatalf("%s: generated %s does not match %s: %s", names[i], v, typ, Explain(v, typ))
+			var out []newBind
+			ctx := varCtx{env: vars, out: &out}
+			if !matchVars(v, typ, &ctx) {
+				t.Fatalf("%s: generated %s does not match %s: %s", names[i], v, typ, explainVars(v, []contract.Type{typ}, &ctx))
 			}
-			if e := Explain(v, typ); e != "" {
+			if e := explainVars(v, []contract.Type{typ}, &ctx); e != "" {
 				t.Fatalf("%s: Explain disagrees with Match for %s: %s", names[i], v, e)
 			}
 		}
+	}
+}
+
+// bindAll binds every variable of c to an atom naming it, as an Env and
+// as a session's bindings.
+func bindAll(c *contract.Contract) (Env, []binding) {
+	env := Env{}
+	vars := make([]binding, len(c.Vars))
+	for slot, name := range c.Vars {
+		v := term.Atom("value_of_" + name)
+		env[name], vars[slot] = v, binding{val: v}
+	}
+	return env, vars
+}
+
+// TestGeneratedTails: a tuple's tail is generated at every length its
+// bound allows, and a pattern's strings vary.
+func TestGeneratedTails(t *testing.T) {
+	c := compileContract(t, richContract)
+	r := rand.New(rand.NewPCG(3, 4))
+	tails := c.Types["tails"].Type.(*contract.Union)
+	for _, alt := range tails.Alts {
+		tt := alt.(*contract.TupleType)
+		lo, hi := len(tt.Elems)+tt.Tail.Min, len(tt.Elems)+tt.Tail.Max
+		if tt.Tail.Max < 0 {
+			hi = lo + 4
+		}
+		seen := map[int]bool{}
+		for range 400 {
+			v := Generate(r, alt, 3).(term.Tuple)
+			seen[len(v)] = true
+		}
+		for n := lo; n <= hi; n++ {
+			if !seen[n] {
+				t.Errorf("%s: no tuple of %d elements generated (saw %v)", alt, n, seen)
+			}
+		}
+	}
+	word := &contract.Ref{Name: "word", Def: c.Types["word"]}
+	distinct := map[string]bool{}
+	for range 100 {
+		distinct[Generate(r, word, 1).String()] = true
+	}
+	if len(distinct) < 20 {
+		t.Errorf("only %d distinct words generated", len(distinct))
 	}
 }
 
