@@ -27,8 +27,7 @@ import (
 //     code examples, which must trigger their code);
 //   - every trace under docs/examples conforms to the contract its
 //     "# contract:" line names, and every trace under a folder named broken
-//     breaks it (except under lang2/, whose meaning at run time is not
-//     built yet);
+//     breaks it;
 //   - a fenced block after <!-- file: PATH --> is that file, byte for byte
 //     (PATH is relative to the page), and every example file is quoted or
 //     named by some page;
@@ -41,11 +40,6 @@ const repoRoot = "../.."
 
 // docsRoot is the documentation folder, relative to the repository's root.
 const docsRoot = "docs"
-
-// lang2Dir holds the examples of language 2 (transitions both ways, tuple
-// tails, string patterns, variables): check accepts them, but replay does
-// not give them their meaning yet, so their traces are not replayed.
-const lang2Dir = "docs/examples/lang2"
 
 // codesExamples holds one contract per diagnostic code, each triggering it.
 const codesExamples = "docs/examples/codes"
@@ -99,7 +93,7 @@ var traceContract = regexp.MustCompile(`(?m)^# contract: (\S+)\s*$`)
 
 func TestDocsExampleTraces(t *testing.T) {
 	t.Chdir(repoRoot)
-	forEachExample(t, ".trace", []string{lang2Dir}, func(t *testing.T, trace string, src []byte) {
+	forEachExample(t, ".trace", nil, func(t *testing.T, trace string, src []byte) {
 		m := traceContract.FindSubmatch(src)
 		if m == nil {
 			t.Fatalf("%s has no \"# contract: FILE\" line", trace)
