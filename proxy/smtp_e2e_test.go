@@ -19,7 +19,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/contracts"
 	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy"
-	"github.com/ubfproxy/ubfproxy/wrappers/line"
+	"github.com/ubfproxy/ubfproxy/wrappers/text"
 )
 
 func smtpContract(tb testing.TB) *contract.Contract {
@@ -84,7 +84,7 @@ func TestSMTPThroughProxy(t *testing.T) {
 	var logs realservice.Output
 	start := func(mode proxy.Mode) string {
 		_, addr := serveProxy(t, proxy.Config{
-			Contract: smtpContract(t), Upstream: server, Wire: line.Wire{}, Mode: mode,
+			Contract: smtpContract(t), Upstream: server, Wire: text.NewWire(text.SMTP), Mode: mode,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		return addr

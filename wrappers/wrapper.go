@@ -3,7 +3,7 @@
 // messages, decoding each to a term while keeping its original bytes,
 // classifying it (greeting, call, reply, event), and encoding the error
 // replies the format has for contract violations. Each format lives in a
-// sub-package (ubf, json, resp, line); this package holds only the shared
+// sub-package (ubf, json, resp, and text for the line protocols); this package holds only the shared
 // vocabulary and imports nothing but term and internal/violation (the
 // words for a broken contract it shares with the checker).
 package wrappers
@@ -137,7 +137,8 @@ type Session interface {
 
 // Wire is a wire format.
 type Wire interface {
-	// Name is the format's name on the command line (ubf, json, resp, line).
+	// Name is the format's name on the command line (ubf, json, resp, smtp,
+	// ftp, pop3, irc, memcached, line).
 	Name() string
 	// NewSession returns the codec of one connection.
 	NewSession(opts Options) Session

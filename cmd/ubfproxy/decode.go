@@ -55,17 +55,23 @@ For ubf, a reply {Reply, NextState} is printed as "< Reply x NextState",
 the trace notation for a reply with the state the server announced, so
 replay checks that state too and encode writes the tuple back.
 
-resp and line (Redis, SMTP-like text) need --side: a client's and a
-server's frames read differently. They tell a reply from an event by the
-requests outstanding, which decoding one side alone cannot know: with
---side server their frames all print as events (<!); edit them into
-replies (<) to build a trace.
+resp and the text wires (smtp, ftp, pop3, irc, memcached, line) need
+--side: a client's and a server's frames read differently. resp tells a
+reply from an event by the requests outstanding, which decoding one side
+alone cannot know: with --side server its frames all print as events (<!);
+edit them into replies (<) to build a trace. A text wire does not say what
+a message is: its lines print as "> T" (client) and "< T" (server), which
+replay classifies by the contract (a call, a reply, a transition or an
+event). Where the framing of an answer depends on the request (POP3's LIST,
+memcached's get), decoding the server's side alone frames every answer as
+one line.
 
 Malformed input stops decoding with the byte offset and what was wrong
 (exit status 2), after printing the messages before it.`,
 		Example: `  printf "'person'>p # {p \"Joe\" 123} & {p 'fred' 3~abc~} & \$" | ubfproxy decode --wire ubf
   ubfproxy decode --wire json --side client capture.ndjson
-  printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' | ubfproxy decode --wire resp --side client`,
+  printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' | ubfproxy decode --wire resp --side client
+  printf 'PRIVMSG #erlang :hello joe\r\n' | ubfproxy decode --wire irc --side client`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := lookupWire(wire, side)
@@ -121,7 +127,7 @@ Malformed input stops decoding with the byte offset and what was wrong
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&wire, "wire", "ubf", "wire format: "+strings.Join(proxyWireNames(), ", ")+" (resp and line need --side)")
+	f.StringVar(&wire, "wire", "ubf", "wire format: "+strings.Join(proxyWireNames(), ", ")+" (all but ubf and json need --side)")
 	f.StringVar(&side, "side", "", "classify the frames as sent by the client or the server (trace notation)")
 	f.BoolVar(&simpleRPC, "simple-rpc", false, "ubf: replies are bare, without {Reply, NextState}")
 	f.IntVar(&limits.MaxFrame, "max-frame", 0, "largest frame in bytes (0: 16 MiB)")
@@ -159,6 +165,13 @@ func appendMessage(b []byte, m wrappers.Message, side string) []byte {
 			b = append(b, "> "...)
 		case wrappers.Reply:
 			b = append(b, "< "...)
+		case wrappers.Unknown:
+			// The contract decides what it is (replay does).
+			if side == "client" {
+				b = append(b, "> "...)
+			} else {
+				b = append(b, "< "...)
+			}
 		case wrappers.Event:
 			if side == "client" {
 				b = append(b, ">! "...)

@@ -60,7 +60,11 @@ func TestDecodeGolden(t *testing.T) {
 		{"unknown_wire", "json.in", []string{"--wire", "xml"}},
 		{"resp_client", "resp_client.in", []string{"--wire", "resp", "--side", "client"}},
 		{"resp_no_side", "resp_client.in", []string{"--wire", "resp"}},
-		{"line_server", "line_server.in", []string{"--wire", "line", "--side", "server"}},
+		{"smtp_server", "smtp_server.in", []string{"--wire", "smtp", "--side", "server"}},
+		{"line_server", "smtp_server.in", []string{"--wire", "line", "--side", "server"}},
+		{"irc_client", "irc_client.in", []string{"--wire", "irc", "--side", "client"}},
+		{"memcached_client", "memcached_client.in", []string{"--wire", "memcached", "--side", "client"}},
+		{"text_no_side", "irc_client.in", []string{"--wire", "irc"}},
 		{"bad_side", "json.in", []string{"--side", "both"}},
 		{"missing_file", "json.in", []string{"no-such-file.ubf"}},
 	})

@@ -10,12 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
 	wjson "github.com/ubfproxy/ubfproxy/wrappers/json"
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
 func newEncodeCmd() *cobra.Command {
-	var wire string
+	var wire, side string
 	cmd := &cobra.Command{
 		Use:   "encode [FILE]",
 		Short: "Write terms given in the text notation as wire bytes",
@@ -29,20 +30,41 @@ comment. Lines in replay's trace notation are understood, so the output of
 are wrapped as the wire carries them ({'event_in', T} and {'event_out', T}
 for ubf, {"$E": T} for json).
 
+For the text wires (smtp, ftp, pop3, irc, memcached, line) each term is one
+message as docs/wires describes it: "> T" (or ">! T") a client's, "< T" (or
+"<! T") a server's; a term without a marker is sent by --side (client unless
+told). A POP3 answer carries its dot-terminated block itself ({ok, Text,
+[Line, ...]}), as a memcached command carries its data block (the binary at
+its end).
+
 Floats and maps have no UBF(A) form, and a map key must be a string or an
-atom in JSON: such a term is an error (exit status 2) naming its line.`,
+atom in JSON; a text wire cannot carry a word with a space where it splits
+at spaces, nor a line break inside a line: such a term is an error (exit
+status 2) naming its line.`,
 		Example: `  echo '{person, "Joe", 123, <<"abc">>, [a, b]}' | ubfproxy encode --wire ubf
-  echo '{open, "foo.dat", read}' | ubfproxy encode --wire json`,
+  echo '{open, "foo.dat", read}' | ubfproxy encode --wire json
+  echo '{privmsg, "#erlang", "hello joe"}' | ubfproxy encode --wire irc
+  printf '> {set, "k", "0", "0", "2", <<"hi">>}\n< stored\n' | ubfproxy encode --wire memcached`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var enc func([]byte, term.Term) ([]byte, error)
-			switch wire {
-			case "ubf":
+			fam := textFamily(wire)
+			switch {
+			case wire == "ubf":
 				enc = ubf.AppendEncode
-			case "json":
+			case wire == "json":
 				enc = wjson.AppendEncode
+			case fam == nil:
+				return usageErrorf("unknown wire format %q (want %s)", wire, strings.Join(encodeWireNames(), ", "))
+			}
+			var bareSide wrappers.Side
+			switch side {
+			case "client":
+				bareSide = wrappers.Client
+			case "server":
+				bareSide = wrappers.Server
 			default:
-				return usageErrorf("unknown wire format %q (want ubf or json)", wire)
+				return usageErrorf("--side must be client or server, not %q", side)
 			}
 			in, closeIn, err := openInput(cmd, args)
 			if err != nil {
@@ -82,12 +104,26 @@ atom in JSON: such a term is an error (exit status 2) naming its line.`,
 					}
 					after = rest
 				}
-				t = wrapEvent(wire, marker, t)
-				if buf, err = enc(buf[:0], t); err != nil {
+				if fam != nil {
+					// A text message carries its own line ends.
+					from := bareSide
+					switch marker {
+					case ">", ">!":
+						from = wrappers.Client
+					case "<", "<!":
+						from = wrappers.Server
+					}
+					buf, err = fam.AppendEncode(buf[:0], from, t)
+				} else {
+					t = wrapEvent(wire, marker, t)
+					if buf, err = enc(buf[:0], t); err == nil {
+						buf = append(buf, '\n')
+					}
+				}
+				if err != nil {
 					line, _ := lineCol(src, at)
 					return usageErrorf("encode: line %d: %v", line, err)
 				}
-				buf = append(buf, '\n')
 				if _, err := out.Write(buf); err != nil {
 					return fmt.Errorf("encode: writing: %w", err)
 				}
@@ -95,8 +131,21 @@ atom in JSON: such a term is an error (exit status 2) naming its line.`,
 			}
 		},
 	}
-	cmd.Flags().StringVar(&wire, "wire", "ubf", "wire format: ubf or json")
+	cmd.Flags().StringVar(&wire, "wire", "ubf", "wire format: "+strings.Join(encodeWireNames(), ", "))
+	cmd.Flags().StringVar(&side, "side", "client", "text wires: who sends a term without a > or < marker (client or server)")
 	return cmd
+}
+
+// encodeWireNames lists the wire formats encode writes: every one run
+// knows but resp, whose terms (RESP values) are not a contract's.
+func encodeWireNames() []string {
+	var names []string
+	for _, n := range proxyWireNames() {
+		if n != "resp" {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // skipTextFiller skips white space, comment lines ("# ..." or a lone "#")

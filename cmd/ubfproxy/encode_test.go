@@ -14,5 +14,8 @@ func TestEncodeGolden(t *testing.T) {
 		{"ubf_trace", "trace.txt", []string{"--wire", "ubf"}},
 		{"json_trace", "trace.txt", []string{"--wire", "json"}},
 		{"unknown_wire", "terms.txt", []string{"--wire", "xml"}},
+		{"pop3_trace", "pop3_trace.txt", []string{"--wire", "pop3"}},
+		{"irc_terms", "irc_terms.txt", []string{"--wire", "irc"}},
+		{"memcached_server", "memcached_server.txt", []string{"--wire", "memcached", "--side", "server"}},
 	})
 }

@@ -79,6 +79,14 @@ server announces then is where the contract starts. Pass --no-meta for a
 service that starts directly in the contract. The ubf wire also keeps strict
 lock-step towards the service (one request at a time).
 
+The text wires (smtp, ftp, pop3, irc, memcached, line) do not say which
+message is a call, a reply or an unasked message: the contract does. A
+client line is a call when a call rule of the current state matches it,
+else an "in" transition or event; a service line is the reply to the oldest
+pending call when it matches one of its replies, else an "out" transition
+or event (a greeting, IRC's PRIVMSG from others, FTP's 226 after 150).
+docs/wires has the terms each line becomes.
+
 With --transport ws both sides speak WebSocket: --upstream is a ws:// URL and
 each WebSocket message carries one frame of the wire format.
 

@@ -46,7 +46,7 @@ func TestRunUsage(t *testing.T) {
 		{"no upstream", []string{"run", "--contract", con, "--listen", ":0"}, 2, "--upstream required"},
 		{"argument", append(base, "extra"), 2, "unknown command"},
 		{"unknown flag", append(base, "--frobnicate"), 2, "unknown flag"},
-		{"wire", append(base, "--wire", "xml"), 2, `unknown wire format "xml" (want json, line, resp, ubf)`},
+		{"wire", append(base, "--wire", "xml"), 2, `unknown wire format "xml" (want ftp, irc, json, line, memcached, pop3, resp, smtp, ubf)`},
 		{"mode", append(base, "--mode", "scold"), 2, "unknown mode"},
 		{"transport", append(base, "--transport", "udp"), 2, "unknown transport"},
 		{"no-meta with json", append(base, "--wire", "json", "--no-meta"), 2, "--no-meta applies to --wire ubf only"},

@@ -34,6 +34,9 @@ type Family struct {
 	reply func(d *serverDecoder, req request, ok bool) (term.Term, follow, error)
 	// errorReply is the protocol's own refusal (wrappers.Session).
 	errorReply func(v wrappers.Violation) []byte
+	// encodeCommand and encodeReply write a client's and a server's
+	// message: the inverse of command and reply (AppendEncode).
+	encodeCommand, encodeReply func(b []byte, t term.Term) ([]byte, error)
 }
 
 // follow says how the client's next line is read.
@@ -41,8 +44,8 @@ type follow uint8
 
 const (
 	followCommand follow = iota
-	followBody           // SMTP: the mail after DATA was answered 354
-	followAuth           // SMTP 334, POP3 "+ ": one line answering an AUTH challenge
+	followBody           // a dot-terminated body (the family says when: SMTP's mail after 354)
+	followAuth           // one line answering a challenge (SMTP's 334, POP3's "+ ")
 )
 
 // answer says how the answer to a request is framed.
@@ -55,8 +58,8 @@ const (
 	answerBody                    // POP3: a dot-terminated mail when the status is +OK
 	answerValues                  // memcached get: VALUE blocks up to END
 	answerStats                   // memcached stats: lines up to END
-	answerData                    // SMTP DATA: 354 makes the client send the body
-	answerAuth                    // SMTP/POP3 AUTH: a challenge makes the client send a response
+	answerData                    // a positive answer makes the client send a body (SMTP's DATA)
+	answerAuth                    // a challenge makes the client send a response (AUTH)
 )
 
 // request is what the server decoder needs to know of a request to frame

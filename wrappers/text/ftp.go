@@ -23,11 +23,13 @@ import (
 // line that starts "Code ". A transfer is answered twice — 150, then 226
 // or 426 — each its own message.
 var FTP = &Family{
-	Name:       "ftp",
-	greets:     true,
-	command:    ftpCommand,
-	reply:      ftpReply,
-	errorReply: ftpErrorReply,
+	Name:          "ftp",
+	greets:        true,
+	command:       ftpCommand,
+	reply:         ftpReply,
+	errorReply:    ftpErrorReply,
+	encodeCommand: ftpEncodeCommand,
+	encodeReply:   appendCoded,
 }
 
 func ftpCommand(d *clientDecoder, _ follow) (term.Term, request, error) {

@@ -20,10 +20,12 @@ import (
 // {privmsg, "#a", "hi"}}); tags wrap the rest likewise, {tags, "a=b;c",
 // Message}. An empty line is no message: it is forwarded unchecked.
 var IRC = &Family{
-	Name:       "irc",
-	command:    ircClient,
-	reply:      ircServer,
-	errorReply: ircErrorReply,
+	Name:          "irc",
+	command:       ircClient,
+	reply:         ircServer,
+	errorReply:    ircErrorReply,
+	encodeCommand: ircEncode,
+	encodeReply:   ircEncode,
 }
 
 var (

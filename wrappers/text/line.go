@@ -15,10 +15,12 @@ import (
 // 250 ok is {250, "ok"}), the others strings. A line of one word is that
 // word alone (QUIT is quit), an empty line the empty atom ”.
 var Line = &Family{
-	Name:       "line",
-	command:    lineClient,
-	reply:      lineServer,
-	errorReply: lineErrorReply,
+	Name:          "line",
+	command:       lineClient,
+	reply:         lineServer,
+	errorReply:    lineErrorReply,
+	encodeCommand: lineEncode,
+	encodeReply:   lineEncode,
 }
 
 func lineClient(d *clientDecoder, _ follow) (term.Term, request, error) {

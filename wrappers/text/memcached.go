@@ -39,10 +39,12 @@ import (
 // block: {va, Size, Flag, ..., Data}. Commands with noreply (and meta
 // commands with the q flag) get no answer; they wait for none.
 var Memcached = &Family{
-	Name:       "memcached",
-	command:    memcachedCommand,
-	reply:      memcachedReply,
-	errorReply: memcachedErrorReply,
+	Name:          "memcached",
+	command:       memcachedCommand,
+	reply:         memcachedReply,
+	errorReply:    memcachedErrorReply,
+	encodeCommand: memcachedEncodeCommand,
+	encodeReply:   memcachedEncodeReply,
 }
 
 // memcachedMaxKey is the longest key memcached takes.

@@ -25,11 +25,13 @@ import (
 // and the CRLF line ends kept. -ERR is always one line. Commands may be
 // pipelined (RFC 2449): each answer is framed by its own command.
 var POP3 = &Family{
-	Name:       "pop3",
-	greets:     true,
-	command:    pop3Command,
-	reply:      pop3Reply,
-	errorReply: pop3ErrorReply,
+	Name:          "pop3",
+	greets:        true,
+	command:       pop3Command,
+	reply:         pop3Reply,
+	errorReply:    pop3ErrorReply,
+	encodeCommand: pop3EncodeCommand,
+	encodeReply:   pop3EncodeReply,
 }
 
 var (

@@ -23,11 +23,13 @@ import (
 // another code is a malformed frame. A server line without a code is read
 // like a command line.
 var SMTP = &Family{
-	Name:       "smtp",
-	greets:     true,
-	command:    smtpCommand,
-	reply:      smtpReply,
-	errorReply: smtpErrorReply,
+	Name:          "smtp",
+	greets:        true,
+	command:       smtpCommand,
+	reply:         smtpReply,
+	errorReply:    smtpErrorReply,
+	encodeCommand: smtpEncodeCommand,
+	encodeReply:   appendCoded,
 }
 
 var (
