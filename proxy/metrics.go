@@ -9,27 +9,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are a Server's Prometheus collectors. The label sets used on the
-// hot path are resolved once, so counting a message is an atomic add.
+// metrics are a Server's Prometheus collectors. Messages and bytes are
+// counted by each session's readers in their own tallies and summed when
+// /metrics is read (flows), so counting a message is an uncontended atomic
+// add and nothing is flushed on the way.
 type metrics struct {
 	sessionsOpen  prometheus.Gauge
 	sessionsTotal *prometheus.CounterVec
-	messages      *prometheus.CounterVec
+	flows         *flowCollector
 	violations    *prometheus.CounterVec
-	bytes         *prometheus.CounterVec
 	checkLatency  prometheus.Histogram
 	panics        prometheus.Counter
 	refused       prometheus.Counter
 	reloads       prometheus.Counter
 
-	// up and down are the counters of each direction (see session.up).
-	up, down flowCounters
-
 	mu   sync.Mutex
 	viol map[[2]string]prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers a Server's collectors with reg; live calls its
+// function with the tallies of every open session, and holds off tally
+// flushes meanwhile (see flowCollector).
+func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally))) (*metrics, error) {
 	m := &metrics{
 		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ubfproxy_sessions_open", Help: "Sessions open now.",
@@ -37,15 +38,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sessionsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ubfproxy_sessions_total", Help: "Sessions ended, by end reason (limit includes connections refused over the session limit).",
 		}, []string{"reason"}),
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ubfproxy_messages_total", Help: "Messages seen, by direction and verdict.",
-		}, []string{"direction", "verdict"}),
+		flows: &flowCollector{
+			messages: prometheus.NewDesc("ubfproxy_messages_total", "Messages seen, by direction and verdict.", []string{"direction", "verdict"}, nil),
+			bytes:    prometheus.NewDesc("ubfproxy_bytes_total", "Bytes received, by direction.", []string{"direction"}, nil),
+			live:     live,
+		},
 		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ubfproxy_violations_total", Help: "Contract violations, by contract and by the side that broke it.",
 		}, []string{"contract", "side"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ubfproxy_bytes_total", Help: "Bytes received, by direction.",
-		}, []string{"direction"}),
 		checkLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ubfproxy_check_duration_seconds",
 			Help:    "Time the checker takes to judge one message, sampled: every " + checkSampleText + " check of a session is timed (the first included).",
@@ -62,17 +62,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		viol: make(map[[2]string]prometheus.Counter),
 	}
-	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.messages, m.violations, m.bytes, m.checkLatency, m.panics, m.refused, m.reloads} {
+	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
-	}
-	for _, d := range []direction{clientToService, serviceToClient} {
-		fc := m.flow(d)
-		for v, label := range verdictLabels {
-			fc.msg[v] = m.messages.WithLabelValues(d.label(), label)
-		}
-		fc.bytes = m.bytes.WithLabelValues(d.label())
 	}
 	for _, r := range allReasons {
 		m.sessionsTotal.WithLabelValues(string(r)) // export zeros, so rates exist from the start
@@ -91,49 +84,76 @@ const (
 	checkSampleText = "16th"
 )
 
-// tallyFlush bounds how many messages a reader counts before it adds them
-// to the Prometheus counters; it also adds them before every read that may
-// block, so /metrics lags a session by at most this many messages and
-// never by an idle wait.
-const tallyFlush = 64
-
-// tally is one reader's message and byte counts not yet added to the
-// Prometheus counters (see session.flushTally). Counting a message in the
-// reader's own tally is an uncontended atomic add on a line only that
-// reader writes, where a Prometheus counter is shared by every session on
-// every core. Anyone may flush (Swap), so the end of a session can add
-// what its readers still hold before it is counted as ended.
+// tally is one direction's message and byte counts of one session (see
+// session.up) not yet moved to the totals of ended sessions. Counting a
+// message in the reader's own tally is an uncontended atomic add on a line
+// only that reader writes, where a shared counter is written by every
+// session on every core. /metrics adds the tallies of open sessions to the
+// totals, so it is exact without the readers ever flushing.
 type tally struct {
 	msg   [numVerdicts]atomic.Uint64
 	bytes atomic.Uint64
-	n     int // messages since the last flush (owner only)
 	_     [64]byte
 }
 
-// flowCounters are the counters of one direction, resolved once.
-type flowCounters struct {
-	msg   [numVerdicts]prometheus.Counter
-	bytes prometheus.Counter
+// flowCollector exports ubfproxy_messages_total and ubfproxy_bytes_total:
+// the totals of ended sessions (moved there from their tallies, and counts
+// made outside a reader) plus the tallies of the open ones. A tally is
+// moved with the same lock held as live takes, so a scrape never sees a
+// count in both places or in neither and the counters never go back.
+type flowCollector struct {
+	messages, bytes *prometheus.Desc
+	live            func(func(up, down *tally))
+	up, down        tally // totals
 }
 
-// flow returns the counters of direction d.
-func (m *metrics) flow(d direction) *flowCounters {
+// totals returns the totals of direction d.
+func (fc *flowCollector) totals(d direction) *tally {
 	if d == serviceToClient {
-		return &m.down
+		return &fc.down
 	}
-	return &m.up
+	return &fc.up
 }
 
-// add moves t's counts into the counters for direction d.
-func (m *metrics) add(d direction, t *tally) {
-	fc := m.flow(d)
+// move adds t's counts to the totals of direction d and empties t; the
+// caller holds the lock live takes.
+func (fc *flowCollector) move(d direction, t *tally) {
+	to := fc.totals(d)
 	for v := range t.msg {
-		if n := t.msg[v].Swap(0); n != 0 {
-			fc.msg[v].Add(float64(n))
-		}
+		to.msg[v].Add(t.msg[v].Swap(0))
 	}
-	if n := t.bytes.Swap(0); n != 0 {
-		fc.bytes.Add(float64(n))
+	to.bytes.Add(t.bytes.Swap(0))
+}
+
+// Describe implements prometheus.Collector.
+func (fc *flowCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- fc.messages
+	ch <- fc.bytes
+}
+
+// Collect implements prometheus.Collector.
+func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
+	var sum [2]struct {
+		msg   [numVerdicts]uint64
+		bytes uint64
+	}
+	add := func(d direction, t *tally) {
+		for v := range t.msg {
+			sum[d].msg[v] += t.msg[v].Load()
+		}
+		sum[d].bytes += t.bytes.Load()
+	}
+	fc.live(func(up, down *tally) {
+		add(clientToService, up)
+		add(serviceToClient, down)
+	})
+	add(clientToService, &fc.up)
+	add(serviceToClient, &fc.down)
+	for _, d := range []direction{clientToService, serviceToClient} {
+		for v, label := range verdictLabels {
+			ch <- prometheus.MustNewConstMetric(fc.messages, prometheus.CounterValue, float64(sum[d].msg[v]), d.label(), label)
+		}
+		ch <- prometheus.MustNewConstMetric(fc.bytes, prometheus.CounterValue, float64(sum[d].bytes), d.label())
 	}
 }
 

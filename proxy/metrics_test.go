@@ -11,14 +11,13 @@ import (
 
 // TestMetricsFreshWhileOpen: the readers count messages in their own
 // tallies, yet /metrics shows every message of a session that is still
-// open and idle (the tallies are added before a read that may wait, and
-// every tallyFlush messages), and the check latency histogram holds one
-// sample in checkSample checks.
+// open and idle (a scrape adds the open sessions' tallies), and the check
+// latency histogram holds one sample in checkSample checks.
 func TestMetricsFreshWhileOpen(t *testing.T) {
 	svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
 	p := startProxy(t, svc, Config{}, nil)
 	c := p.dial(t)
-	const n = 100 // over tallyFlush
+	const n = 100
 	for range n {
 		wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
 	}
@@ -63,4 +62,81 @@ func TestMetricsFreshWhileOpen(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", w, body)
 		}
 	}
+}
+
+// TestMetricsNeverGoBack: while sessions start, exchange and end (their
+// tallies moving to the totals), every scrape shows the message counter at
+// least where the last one did, and the last scrape shows every message.
+func TestMetricsNeverGoBack(t *testing.T) {
+	svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+	p := startProxy(t, svc, Config{}, nil)
+	h := p.srv.MetricsHandler()
+	const metric = `ubfproxy_messages_total{direction="client_to_server",verdict="ok"} `
+	scrape := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, metric); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				return n
+			}
+		}
+		t.Fatalf("/metrics has no %s", metric)
+		return 0
+	}
+	const workers, sessions, calls = 4, 10, 5
+	done := make(chan struct{})
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			for range sessions {
+				c, err := p.tryDial()
+				if err != nil {
+					errs <- err
+					return
+				}
+				for range calls {
+					if err := c.send(jsonKit.frame(T("{add, 1}"))); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := c.next(); err != nil {
+						errs <- err
+						return
+					}
+				}
+				c.close()
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for range workers {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		close(done)
+	}()
+	last, scrapes := 0, 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		n := scrape()
+		scrapes++
+		if n < last {
+			t.Fatalf("scrape %d: the counter went back from %d to %d", scrapes, last, n)
+		}
+		last = n
+	}
+	if n := scrape(); n != workers*sessions*calls {
+		t.Errorf("%d requests counted, want %d", n, workers*sessions*calls)
+	}
+	t.Logf("%d scrapes", scrapes)
 }

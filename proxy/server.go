@@ -58,7 +58,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, sessions: make(map[uint64]*session)}
-	m, err := newMetrics(cfg.Registry)
+	m, err := newMetrics(cfg.Registry, s.eachTally)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
@@ -103,7 +103,11 @@ type Stats struct {
 
 // Stats returns the Server's counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Open: s.OpenSessions(), Total: s.total.Load(), Violations: s.violations.Load(),
+	// With mu held, a session is either open or counted as ended
+	// (release moves it under mu), never neither.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Open: len(s.sessions), Total: s.total.Load(), Violations: s.violations.Load(),
 		Refused: s.refused.Load(), Panics: s.panics.Load(), Ends: map[string]int64{}}
 	s.ends.Range(func(k, v any) bool {
 		st.Ends[string(k.(endReason))] = v.(*atomic.Int64).Load()
@@ -267,14 +271,23 @@ func (s *Server) release(ss *session) {
 	ss.finish(endInfo{reason: reasonError, err: errors.New("session ended without a reason")}) // no-op when it has one
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
+	ss.flushTallies() // with mu held: a scrape sees the counts in the session or in the totals
+	s.total.Add(1)    // and Stats sees the session open or ended
+	s.countEnd(ss.end.reason)
 	s.mu.Unlock()
-	ss.flushTallies() // what the readers counted shows before the session counts as ended
 	s.metrics.sessionsOpen.Dec()
 	s.metrics.sessionsTotal.WithLabelValues(string(ss.end.reason)).Inc()
-	s.total.Add(1)
-	s.countEnd(ss.end.reason)
 	ss.logEnd()
 	s.wg.Done()
+}
+
+// eachTally calls f with the tallies of every open session, with mu held.
+func (s *Server) eachTally(f func(up, down *tally)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		f(&ss.up.tally, &ss.down.tally)
+	}
 }
 
 func (s *Server) countEnd(r endReason) {

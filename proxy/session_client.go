@@ -193,7 +193,6 @@ func (s *session) holdUntil(ready func() bool) {
 		return
 	}
 	s.waiting = true
-	s.flushTally(clientToService) // counts stay fresh while the reader waits
 	for !s.ended && !ready() {
 		s.wait(roleClient)
 	}

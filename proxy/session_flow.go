@@ -81,17 +81,14 @@ func (s *session) endpointOf(d direction) endpoint {
 	return s.client
 }
 
-// next reads the next message for the reader of direction d: it brings
-// /metrics up to date before a read that may wait, reads the clock only for
-// a message that came from a fresh read, and counts the message. ok is
+// next reads the next message for the reader of direction d: it reads the
+// clock only for a message that came from a fresh read, and counts the
+// message. ok is
 // false when the reader must stop (the session ended, or the read failed
 // and was dealt with).
 func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 	ep, f := s.endpointOf(d), s.flow(d)
 	buffered := ep.more()
-	if !buffered {
-		s.flushTally(d) // the read may wait: /metrics must not
-	}
 	m, err := ep.next()
 	if s.isEnded() {
 		return m, false
@@ -134,30 +131,26 @@ func fresh(buffered bool, read *bool) bool {
 // count counts one message of direction d with verdict v in that
 // direction's tally. Only that direction's reader calls it.
 func (s *session) count(d direction, v verdict) {
-	t := &s.flow(d).tally
-	t.msg[v].Add(1)
-	if t.n++; t.n >= tallyFlush {
-		s.flushTally(d)
-	}
+	s.flow(d).tally.msg[v].Add(1)
 }
 
 // countNow counts one message of direction d with verdict v straight in
-// the Prometheus counters, for the counts any goroutine may make.
+// the totals, for the counts any goroutine may make.
 func (s *session) countNow(d direction, v verdict) {
-	s.srv.metrics.flow(d).msg[v].Inc()
+	s.srv.metrics.flows.totals(d).msg[v].Add(1)
 }
 
-// flushTally adds direction d's tally to the Prometheus counters (d's
-// reader only).
+// flushTally moves direction d's tally to the totals, for a reader that
+// stops: it may count after the session was let go.
 func (s *session) flushTally(d direction) {
-	t := &s.flow(d).tally
-	t.n = 0
-	s.srv.metrics.add(d, t)
+	s.srv.mu.Lock()
+	s.srv.metrics.flows.move(d, &s.flow(d).tally)
+	s.srv.mu.Unlock()
 }
 
-// flushTallies adds both tallies to the counters, for the end of the
-// session; it must not touch the owners' n, since a reader may still run.
+// flushTallies moves both tallies to the totals (srv.mu held), as the
+// session is let go.
 func (s *session) flushTallies() {
-	s.srv.metrics.add(clientToService, &s.up.tally)
-	s.srv.metrics.add(serviceToClient, &s.down.tally)
+	s.srv.metrics.flows.move(clientToService, &s.up.tally)
+	s.srv.metrics.flows.move(serviceToClient, &s.down.tally)
 }

@@ -82,8 +82,10 @@ func (d *clientDecoder) multibulk() (term.Term, call, error) {
 		tu = make(term.Tuple, 1, capFor(n))
 	}
 	for i := int64(0); i < n; i++ {
-		if err := p.rd.Need(1, "a command argument"); err != nil {
-			return nil, call{}, err
+		if !p.rd.Has(1) {
+			if err := p.rd.Need(1, "a command argument"); err != nil {
+				return nil, call{}, err
+			}
 		}
 		aat := p.rd.Off()
 		if c := p.rd.Buf[p.rd.Pos]; c != '$' {

@@ -30,8 +30,21 @@ type parser struct {
 const minElem = 3
 
 // header reads the rest of a type line and parses it as a length or count.
-// It accepts -1 (null) and "?" (streamed) and reports them.
+// It accepts -1 (null) and "?" (streamed) and reports them. A one-digit
+// length already read (the usual: command arrays, short keys and values)
+// is taken inline; everything else goes to headerLine.
 func (p *parser) header(at int64, what string) (n int64, streamed bool, err error) {
+	if i := p.rd.Pos; p.rd.End-i >= 3 && i+3-p.rd.Start <= p.rd.Lim.MaxFrame {
+		if d := p.rd.Buf[i] - '0'; d <= 9 && p.rd.Buf[i+1] == '\r' && p.rd.Buf[i+2] == '\n' {
+			p.rd.Pos = i + 3
+			return int64(d), false, nil
+		}
+	}
+	return p.headerLine(at, what)
+}
+
+// headerLine is header for any line.
+func (p *parser) headerLine(at int64, what string) (n int64, streamed bool, err error) {
 	// Fast path: a length of up to 18 digits and its CRLF already read.
 	// It accepts exactly what the general path below accepts for such a
 	// line, the frame limit included, and leaves everything else to it.
@@ -77,8 +90,10 @@ func (p *parser) blob(at int64, n int64, what string) ([]byte, error) {
 	if int64(p.rd.Pos-p.rd.Start)+n+2 > int64(p.rd.Lim.MaxFrame) {
 		return nil, p.rd.LimitAt(at, "%s of %d bytes exceeds the frame limit of %d bytes", what, n, p.rd.Lim.MaxFrame)
 	}
-	if err := p.rd.Need(int(n)+2, what); err != nil {
-		return nil, err
+	if !p.rd.Has(int(n) + 2) {
+		if err := p.rd.Need(int(n)+2, what); err != nil {
+			return nil, err
+		}
 	}
 	b := p.rd.Buf[p.rd.Pos : p.rd.Pos+int(n)]
 	if p.rd.Buf[p.rd.Pos+int(n)] != '\r' || p.rd.Buf[p.rd.Pos+int(n)+1] != '\n' {
@@ -116,8 +131,10 @@ func capFor(n int64) int {
 func (p *parser) value(depth int) (term.Term, byte, error) {
 	p.endSeq = false
 	for {
-		if err := p.rd.Need(1, "a value"); err != nil {
-			return nil, 0, err
+		if !p.rd.Has(1) {
+			if err := p.rd.Need(1, "a value"); err != nil {
+				return nil, 0, err
+			}
 		}
 		at := p.rd.Off()
 		c := p.rd.Buf[p.rd.Pos]

@@ -205,6 +205,14 @@ func (b *Reader) EOFError(err error, what string) error {
 	return fmt.Errorf("%s: reading %s: %w", b.name, what, err)
 }
 
+// Has reports whether n bytes from the parse position are buffered and
+// within the frame limit, so that Need would return nil at once. It
+// inlines, and spares the hot paths of the parsers a call.
+func (b *Reader) Has(n int) bool {
+	e := b.Pos + n
+	return e <= b.End && e-b.Start <= b.Lim.MaxFrame
+}
+
 // Need makes n bytes available from the parse position, within the frame
 // limit.
 func (b *Reader) Need(n int, what string) error {
