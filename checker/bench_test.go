@@ -242,7 +242,8 @@ func BenchmarkSessionMemory(b *testing.B) {
 //
 //   - call-reply-variable: a request that checks a bound variable and a
 //     reply that binds it again ({read, H} -> {ok, H = integer()});
-//   - pattern-64: a 64-byte string against a pattern;
+//   - pattern-64: a 64-byte string against a pattern, with the machine's
+//     automaton (pattern-64-regexp: by Go's regexp alone);
 //   - tail-100: a tuple with a 100-element tail.
 func BenchmarkLang2(b *testing.B) {
 	b.Run("call-reply-baseline", func(b *testing.B) {
@@ -273,7 +274,19 @@ func BenchmarkLang2(b *testing.B) {
 	}
 	var addr term.Term = term.String(text) // a Term: converting a String would allocate
 	addrT := rules[0].In.(*contract.TupleType).Elems[1]
+	m := Prepare(c)
 	b.Run("pattern-64", func(b *testing.B) {
+		// As a session checks it: with the machine's automaton.
+		if !m.Match(addr, addrT) {
+			b.Fatal("no match")
+		}
+		for b.Loop() {
+			m.Match(addr, addrT)
+		}
+	})
+	b.Run("pattern-64-regexp", func(b *testing.B) {
+		// The same check by Go's regexp alone (Match, outside a
+		// machine).
 		if !Match(addr, addrT) {
 			b.Fatal("no match")
 		}

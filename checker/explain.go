@@ -272,7 +272,7 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 		}
 		return leaf(t, ty, "")
 	case *contract.Predef:
-		if matchPredef(t, ty) {
+		if matchPredef(t, ty, nil) {
 			return nil
 		}
 		return leaf(t, ty, "")

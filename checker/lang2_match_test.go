@@ -119,7 +119,7 @@ func TestMatchVars(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var out []newBind
 			vars := varCtx{env: env, extra: c.extra, out: &out}
-			if got := matchVars(term.MustParse(c.term), c.typ, &vars); got != c.ok {
+			if got := matchVars(term.MustParse(c.term), c.typ, &vars, nil); got != c.ok {
 				t.Fatalf("matchVars = %v, want %v", got, c.ok)
 			}
 			var got string
@@ -150,7 +150,7 @@ func TestMatchLang2DoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() {
 		out = out[:0]
 		vars := varCtx{env: env, out: &out}
-		if !Match(msg, set) || !matchVars(r7, read, &vars) || !matchVars(ok7, ok, &vars) {
+		if !Match(msg, set) || !matchVars(r7, read, &vars, nil) || !matchVars(ok7, ok, &vars, nil) {
 			t.Fatal("wrong answer")
 		}
 	}); n != 0 {

@@ -24,6 +24,7 @@ type core struct {
 	any     ruleIndex    // +anystate rules; outputs keep the state
 	anyTr   [3]ruleIndex // +anystate events, by contract.Direction; they keep the state
 	vars    []string     // variable names by slot
+	pats    patternSet   // the patterns' automata
 }
 
 type stateInfo struct {
@@ -209,6 +210,7 @@ func build(c *contract.Contract) *core {
 		},
 	})
 	m.vars = c.Vars
+	m.pats = collectPatterns(c)
 	switch {
 	case c.Initial != "":
 		m.initial = stateOf(c.Initial)

@@ -30,16 +30,23 @@ const fastBudget = 1 << 14
 //
 // A bare variable matches nothing here (no variable is bound outside a
 // session); V = T matches what T matches.
-func Match(t term.Term, typ contract.Type) bool { return matchVars(t, typ, nil) }
+func Match(t term.Term, typ contract.Type) bool { return matchVars(t, typ, nil, nil) }
 
-// matchVars is Match with the variables of vars (nil: none bound). The
-// bindings V = T makes are appended to vars.out, in the order met.
-func matchVars(t term.Term, typ contract.Type, vars *varCtx) bool {
+// Match is the package's Match with the machine's compiled patterns (see
+// patterndfa.go): what sessions use.
+func (m *Machine) Match(t term.Term, typ contract.Type) bool {
+	return matchVars(t, typ, nil, m.core.pats)
+}
+
+// matchVars is Match with the variables of vars (nil: none bound) and the
+// pattern automata of ps. The bindings V = T makes are appended to
+// vars.out, in the order met.
+func matchVars(t term.Term, typ contract.Type, vars *varCtx, ps patternSet) bool {
 	mark := 0
 	if vars != nil {
 		mark = len(*vars.out)
 	}
-	m := matcher{budget: fastBudget, root: t, vars: vars}
+	m := matcher{budget: fastBudget, root: t, vars: vars, pats: ps}
 	ok := m.match(t, typ, 0, nil)
 	if !m.over {
 		return ok
@@ -48,7 +55,7 @@ func matchVars(t term.Term, typ contract.Type, vars *varCtx) bool {
 		*vars.out = (*vars.out)[:mark]
 		vars.unknown = false
 	}
-	mm := matcher{budget: -1, memo: make(map[memoKey]memoState), vars: vars}
+	mm := matcher{budget: -1, memo: make(map[memoKey]memoState), vars: vars, pats: ps}
 	return mm.match(t, typ, 0, nil)
 }
 
@@ -179,7 +186,8 @@ type matcher struct {
 	extended bool // the budget was raised to a multiple of the term's size
 	over     bool
 	memo     map[memoKey]memoState
-	vars     *varCtx // nil outside a session
+	vars     *varCtx    // nil outside a session
+	pats     patternSet // the machine's pattern automata; nil: regexps only
 }
 
 func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFrame) bool {
@@ -204,7 +212,7 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		i, ok := t.(term.Integer)
 		return ok && inRange(i, ty)
 	case *contract.Predef:
-		return matchPredef(t, ty)
+		return matchPredef(t, ty, m.pats)
 	case *contract.Ref:
 		if ty.Optional {
 			if a, ok := t.(term.Atom); ok && a == "undefined" {
@@ -331,7 +339,7 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 func (m *matcher) matchTail(xs []term.Term, elem contract.Type, depth int) bool {
 	if p, ok := plainType(elem).(*contract.Predef); ok && m.vars == nil {
 		for _, x := range xs {
-			if !matchPredef(x, p) {
+			if !matchPredef(x, p, m.pats) {
 				return false
 			}
 		}
@@ -529,7 +537,7 @@ func inRange(i term.Integer, r *contract.Range) bool {
 // matchPredef checks a predefined type with its attributes. Attributes that
 // do not apply to a kind of term are ignored (the contract compiler refuses
 // them where ubf does).
-func matchPredef(t term.Term, p *contract.Predef) bool {
+func matchPredef(t term.Term, p *contract.Predef, ps patternSet) bool {
 	if p.Attrs&contract.NonUndefined != 0 {
 		if a, ok := t.(term.Atom); ok && a == "undefined" {
 			return false
@@ -540,21 +548,21 @@ func matchPredef(t term.Term, p *contract.Predef) bool {
 		return p.Attrs&contract.NonEmpty == 0 || !isEmpty(t)
 	case contract.AtomT:
 		a, ok := t.(term.Atom)
-		return ok && textAttrsOK(string(a), p.Attrs) && patternOK(string(a), p)
+		return ok && textAttrsOK(string(a), p.Attrs) && ps.patternOK(string(a), p)
 	case contract.BinaryT:
 		b, ok := t.(term.Binary)
 		if !ok {
 			return false
 		}
 		s := unsafe.String(unsafe.SliceData(b), len(b))
-		return textAttrsOK(s, p.Attrs) && patternOK(s, p)
+		return textAttrsOK(s, p.Attrs) && ps.patternOK(s, p)
 	case contract.StringT:
 		switch v := t.(type) {
 		case term.String:
-			return textAttrsOK(string(v), p.Attrs) && patternOK(string(v), p)
+			return textAttrsOK(string(v), p.Attrs) && ps.patternOK(string(v), p)
 		case term.List:
 			return p.Attrs&contract.WireString == 0 && v.IsString() && charListAttrsOK(v, p.Attrs) &&
-				(p.Pattern == nil || p.Pattern.MatchString(charListText(v)))
+				(p.Pattern == nil || ps.patternOK(charListText(v), p))
 		}
 		return false
 	case contract.FloatT:
@@ -609,12 +617,6 @@ func textAttrsOK(s string, a contract.Attr) bool {
 		}
 	}
 	return true
-}
-
-// patternOK applies pattern("RE"), which the contract compiled once,
-// anchored at both ends.
-func patternOK(s string, p *contract.Predef) bool {
-	return p.Pattern == nil || p.Pattern.MatchString(s)
 }
 
 // charListText is the text of a list of character codes (a string as ubf

@@ -483,7 +483,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 	for _, ri := range ix.lookup(t) {
 		if pv == nil {
 			// No variables: nothing to bind or look up.
-			if matchVars(t, ix.rules[ri].in, nil) {
+			if matchVars(t, ix.rules[ri].in, nil, s.m.pats) {
 				e.cands = append(e.cands, cand{state: st, rule: ri, any: any})
 				matched = true
 			}
@@ -491,7 +491,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 		}
 		lo := len(pv.binds)
 		vars := varCtx{env: env, out: &pv.binds, spec: spec}
-		if !matchVars(t, ix.rules[ri].in, &vars) {
+		if !matchVars(t, ix.rules[ri].in, &vars, s.m.pats) {
 			pv.binds = pv.binds[:lo]
 			continue
 		}
@@ -644,13 +644,13 @@ func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Vi
 		extra := e.bindsOf(c)
 		for _, o := range s.rule(c, dirCall).outs {
 			if s.nv == 0 {
-				if !matchVars(t, o.typ, nil) {
+				if !matchVars(t, o.typ, nil, s.m.pats) {
 					continue
 				}
 			} else {
 				s.binds = s.binds[:0]
 				vars := varCtx{env: env, extra: extra, out: &s.binds}
-				if !matchVars(t, o.typ, &vars) {
+				if !matchVars(t, o.typ, &vars, s.m.pats) {
 					continue
 				}
 			}
