@@ -192,7 +192,9 @@
 // string() check), {{clientBrokeContract, Req, Expected}, State} when it
 // refused the request. On the ubf wire (its SelfReporter), a reply the
 // checker rejects that is such a report naming the outstanding request is
-// forwarded as it is, recorded (kind service-reported or service-refused,
-// action forwarded), and the session goes on in the state the service
-// announced.
+// forwarded as it is and recorded (kind service-reported or
+// service-refused, side as the report names it). In reject and monitor
+// modes the session goes on in the state the service announced; in kill
+// mode the report is the error reply and the session ends once it is out,
+// except in the prelude, where a ubf server reports its own info replies.
 package proxy

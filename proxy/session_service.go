@@ -123,6 +123,9 @@ type delivery struct {
 	// held: the client reader holds a message read before the end; it
 	// judges that message and ends the session.
 	held bool
+	// kill: raw is the service's own report of a violation (kill mode);
+	// the session ends for b once it is out, with no error reply of ours.
+	kill bool
 }
 
 func (s *session) serviceReply(m wrappers.Message) bool {
@@ -162,10 +165,13 @@ func (s *session) deliver(w clientTurn, d delivery) bool {
 		}
 		s.report(*d.b, d.act)
 	}
-	if !s.writeClient(w, d.raw, d.queued, !d.done && !d.last) {
+	if !s.writeClient(w, d.raw, d.queued, !d.done && !d.last && !d.kill) {
 		return false
 	}
 	switch {
+	case d.kill:
+		s.finish(endInfo{reason: reasonViolation, err: errors.New(d.b.explanation), code: closePolicy, text: d.b.explanation})
+		return false
 	case d.done && d.held:
 		// The client reader judges the message it holds (a message after
 		// the end) and then ends the session; wait for that rather than

@@ -107,9 +107,20 @@ func (s *session) selfReport(reply, req term.Term) (breach, bool) {
 // selfReported (mu held) decides about a service's self-report b: it is
 // forwarded and recorded, and the session goes on in the state the
 // service announces with it, or in the session's state when it announces
-// none. ok is false when the session cannot tell the state to go on from;
+// none. In kill mode the session ends once the report is out: the report
+// is the error reply, and the record names the side it names. The prelude
+// is spared: a ubf 2.x server's meta service reports its own answers to
+// info and description every time (docs/wires/ubf.md), which no client can
+// avoid. ok is false when the session cannot tell the state to go on from;
 // the reply is then judged as the illegal reply it is.
 func (s *session) selfReported(m wrappers.Message, b breach) (d delivery, ok bool) {
+	if s.cfg.Mode == Kill && !s.inPrelude {
+		_, queued := s.pop()
+		b.states = s.chk.States()
+		b.explanation += "; kill mode ends the session after it"
+		s.countNow(serviceToClient, verdictUnchecked)
+		return delivery{raw: m.Raw, queued: queued, b: &b, act: actionKilled, kill: true}, true
+	}
 	b.states = s.chk.States()
 	next := ""
 	switch {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/term"
@@ -45,8 +46,55 @@ func realMetaService(k kit) func(c *wconn) {
 }
 
 // TestUBFSelfReports: a ubf server's own reports in place of a reply are
-// forwarded and recorded, and the session goes on.
+// forwarded and recorded. In reject and monitor modes the session goes on;
+// in kill mode it ends once the report is out, with a record naming the
+// side the report names, except in the meta phase, where every ubf 2.x
+// server reports its own info reply.
 func TestUBFSelfReports(t *testing.T) {
+	k := ubfKit
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			svc := startService(t, TCP, k, realMetaService(k))
+			p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}, Mode: mode}, nil)
+			c := p.dial(t)
+			if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
+				t.Fatalf("want the greeting, got %v %v", g.Term, err)
+			}
+			wantReply(t, call(t, c, k, "info"), `{serverBrokeContract, {info, "I am a meta server"}, [{prim, 1, 1, string}]}`)
+			wantReply(t, call(t, c, k, `{startSession, "counter", []}`), "{ok, ok}")
+			wantReply(t, call(t, c, k, "{add, 7}"), `{clientBrokeContract, {add, 7}, []}`)
+			action := string(actionForwarded)
+			if mode == Kill {
+				action = string(actionKilled)
+				if err := c.closed(); err == nil {
+					t.Fatal("kill mode: the session goes on after the service's report")
+				}
+				if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "violation" {
+					t.Errorf("session end %v", end)
+				}
+				// The service's report was the error reply: no other.
+				if _, got := c.transcript(); strings.Count(got, "clientBrokeContract") != 1 {
+					t.Errorf("the client got %q", got)
+				}
+			} else {
+				wantReply(t, call(t, c, k, "ping"), "pong")
+			}
+			recs := p.logs.wait(t, "contract violation", 2)
+			for i, want := range []struct{ side, kind, contract, action string }{
+				{"server", "service-reported", "ubf_meta", string(actionForwarded)},
+				{"client", "service-refused", "counter", action}} {
+				if field(recs[i], "side") != want.side || field(recs[i], "kind") != want.kind || field(recs[i], "action") != want.action ||
+					field(recs[i], "contract") != want.contract {
+					t.Errorf("record %d: %v", i, recs[i])
+				}
+			}
+		})
+	}
+}
+
+// TestUBFNotASelfReport: a report naming another request than the one it
+// answers is the service's reply like any other, and breaks the contract.
+func TestUBFNotASelfReport(t *testing.T) {
 	k := ubfKit
 	svc := startService(t, TCP, k, realMetaService(k))
 	p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}}, nil)
@@ -54,19 +102,7 @@ func TestUBFSelfReports(t *testing.T) {
 	if g, err := c.next(); err != nil || g.Kind != wrappers.Greeting {
 		t.Fatalf("want the greeting, got %v %v", g.Term, err)
 	}
-	wantReply(t, call(t, c, k, "info"), `{serverBrokeContract, {info, "I am a meta server"}, [{prim, 1, 1, string}]}`)
 	wantReply(t, call(t, c, k, `{startSession, "counter", []}`), "{ok, ok}")
-	wantReply(t, call(t, c, k, "{add, 7}"), `{clientBrokeContract, {add, 7}, []}`)
-	wantReply(t, call(t, c, k, "ping"), "pong")
-	recs := p.logs.wait(t, "contract violation", 2)
-	for i, want := range []struct{ side, kind, contract string }{{"server", "service-reported", "ubf_meta"}, {"client", "service-refused", "counter"}} {
-		if field(recs[i], "side") != want.side || field(recs[i], "kind") != want.kind || field(recs[i], "action") != string(actionForwarded) ||
-			field(recs[i], "contract") != want.contract {
-			t.Errorf("record %d: %v", i, recs[i])
-		}
-	}
-	// A report naming another request than the one it answers is the
-	// service's reply like any other, and breaks the contract.
 	m := call(t, c, k, "{add, 8}")
 	if !isErrorReply(m, k.errServer) {
 		t.Fatalf("got %v", m.Term)
@@ -75,7 +111,7 @@ func TestUBFSelfReports(t *testing.T) {
 	if tup, ok := m.Term.(term.Tuple); !ok || len(tup) != 3 || !term.Equal(tup[1], T(`{{add, 8}, {clientBrokeContract, {add, 9}, []}}`)) {
 		t.Errorf("error reply %v, want {serverBrokeContract, {Req, Reply}, _}", m.Term)
 	}
-	if v := p.logs.wait(t, "contract violation", 3)[2]; field(v, "kind") != "bad-reply" || field(v, "action") != string(actionKilled) {
+	if v := p.logs.wait(t, "contract violation", 1)[0]; field(v, "kind") != "bad-reply" || field(v, "action") != string(actionKilled) {
 		t.Errorf("record %v", v)
 	}
 }

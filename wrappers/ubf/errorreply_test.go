@@ -23,17 +23,31 @@ func TestErrorReplyShapes(t *testing.T) {
 			`{{'clientBrokeContract',"ubf: byte 7: unexpected '.'",#},'start'}$` + "\n"},
 		{wrappers.Violation{Side: wrappers.Server, Request: term.Atom("ls"), States: []string{"start"}, Explanation: "no reply within 5s"},
 			`{{'serverBrokeContract',{'ls',"no reply within 5s"},#},'start'}$` + "\n"},
-		// UBF(C) never answers an event: an illegal one, either way, has
-		// no error reply (a client with a call in flight would take it
-		// for that call's reply).
-		{wrappers.Violation{Side: wrappers.Client, Message: term.Atom("ping"), Event: true, States: []string{"active"}}, ""},
-		{wrappers.Violation{Side: wrappers.Server, Message: term.Atom("tock"), Event: true, States: []string{"active"}}, ""},
+		// An event that ends the session (kill mode) is answered as a
+		// request is: the client may be waiting for a reply.
+		{wrappers.Violation{Side: wrappers.Client, Message: term.Atom("ping"), Event: true, States: []string{"active"}},
+			`{{'clientBrokeContract','ping',#},'active'}$` + "\n"},
+		{wrappers.Violation{Side: wrappers.Server, Message: term.Atom("tock"), Event: true, States: []string{"active"}, Expected: []string{"tick"}},
+			`{{'serverBrokeContract','tock',#"tick"&},'active'}$` + "\n"},
 	}
 	for _, tt := range tests {
 		got := ErrorReply(tt.v)
 		if string(got) != tt.want {
 			t.Errorf("ErrorReply(%+v) =\n %s\nwant\n %s", tt.v, got, tt.want)
 		}
+	}
+}
+
+// TestSimpleRPCErrorReply: in simple rpc, ubf's own error replies are bare
+// (no state), and so are the proxy's.
+func TestSimpleRPCErrorReply(t *testing.T) {
+	v := wrappers.Violation{Side: wrappers.Client, Message: term.MustParse("{get, 42}"), States: []string{"start"}, Expected: []string{"{get, string()}"}}
+	want := `{'clientBrokeContract',{'get',42},#"{get, string()}"&}$` + "\n"
+	if got := (Wire{SimpleRPC: true}).NewSession(wrappers.Options{}).ErrorReply(v); string(got) != want {
+		t.Errorf("simple rpc session: got %s want %s", got, want)
+	}
+	if got := (Wire{}).NewSession(wrappers.Options{}).ErrorReply(v); !strings.HasSuffix(string(got), ",'start'}$\n") {
+		t.Errorf("with state: got %s", got)
 	}
 }
 

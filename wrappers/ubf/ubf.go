@@ -93,10 +93,11 @@
 // in ubf's shape and is left out. A message whose text is longer than
 // wrappers.MaxEcho is sent as that text, truncated, as a string
 // (wrappers.Echo): a small frame can stand for a huge term (registers), and
-// an error reply must not amplify it. An illegal event (Violation.Event),
-// from either side, has no error reply: UBF(C) never answers an event, and
-// a reply-shaped frame would be taken by a client with a call in flight
-// for that call's answer; ubf itself drops such events silently.
+// an error reply must not amplify it. With Wire.SimpleRPC the error reply is
+// bare, {clientBrokeContract, Request, Expects}$, as ubf's own are in
+// simple rpc. An illegal event (Violation.Event) gets the same error reply
+// as a request: a proxy asks for one only when the event ends the session
+// (kill mode), and the client may be waiting for the reply to a call.
 package ubf
 
 import (
@@ -256,20 +257,16 @@ var _ wrappers.Dropper = (*Session)(nil)
 // ErrorReply implements wrappers.Session: ubf's
 // {{clientBrokeContract, Request, Expects}, State}$ or
 // {{serverBrokeContract, {Request, Reply}, Expects}, State}$, followed by a
-// newline.
+// newline; with simple rpc, without the state.
 func (s *Session) ErrorReply(v wrappers.Violation) []byte {
-	return ErrorReply(v)
+	return errorReply(v, s.simpleRPC)
 }
 
-// ErrorReply returns the UBF(C) frame reporting v (see the package
-// documentation for its shape).
-func ErrorReply(v wrappers.Violation) []byte {
-	if v.Event {
-		// UBF(C) never answers an event: a reply-shaped frame would be
-		// taken by a client with a call in flight for that call's reply.
-		// ubf itself drops an illegal event silently.
-		return nil
-	}
+// ErrorReply returns the UBF(C) frame reporting v, with the state (see the
+// package documentation for its shape).
+func ErrorReply(v wrappers.Violation) []byte { return errorReply(v, false) }
+
+func errorReply(v wrappers.Violation, bare bool) []byte {
 	tag := term.Atom("clientBrokeContract")
 	if v.Side == wrappers.Server {
 		tag = "serverBrokeContract"
@@ -302,12 +299,16 @@ func ErrorReply(v wrappers.Violation) []byte {
 		}
 		state = l
 	}
-	reply := term.Tuple{term.Tuple{tag, msg, expects}, state}
+	report := term.Tuple{tag, msg, expects}
+	var reply term.Term = term.Tuple{report, state}
+	if bare {
+		reply = report
+	}
 	b, err := AppendEncode(nil, reply)
 	if err != nil {
 		// The message holds something UBF(A) cannot carry (a float or a
 		// map from another wire format): send its text instead.
-		reply[0].(term.Tuple)[1] = term.String(term.Truncated(msg, wrappers.MaxEcho))
+		report[1] = term.String(term.Truncated(msg, wrappers.MaxEcho))
 		b, _ = AppendEncode(nil, reply)
 	}
 	return append(b, '\n')
