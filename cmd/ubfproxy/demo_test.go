@@ -87,7 +87,7 @@ func TestDemo(t *testing.T) {
 		{"4. ", []string{
 			`  server < {eof, atEof}`,
 			`  client > {read_line, 1}`,
-			`  proxy  < {{clientBrokeContract, {read_line, 1}, ["{close, fileHandle()}", "{rewind, fileHandle()}", "info"]}, atEof}`,
+			`  proxy  < {{clientBrokeContract, {read_line, 1}, ["{close, H}", "{rewind, H}", "info"]}, atEof}`,
 			`  connection closed by the proxy (EOF)`,
 			`"level":"WARN","msg":"contract violation"`,
 			`  In words: the client broke file_server 1.0 in state atEof: it sent {read_line, 1},`,
