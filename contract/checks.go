@@ -3,6 +3,8 @@ package contract
 import (
 	"fmt"
 	"strings"
+
+	didyoumean "github.com/ubfproxy/ubfproxy/internal/suggest"
 )
 
 // checkTypes reports types that can match no term. A type is inhabited
@@ -371,43 +373,8 @@ func (cp *compiler) warnAmbiguous(r *Rule, state string) {
 	}
 }
 
-// suggest returns the candidate closest to name by edit distance, or ""
-// when none is close enough to be a plausible typo.
+// suggest returns the candidate closest to name, or "" when none is close
+// enough to be a plausible typo (internal/suggest).
 func suggest(name string, candidates []string) string {
-	best, bestD := "", 1<<30
-	limit := max(1, len(name)/3)
-	for _, c := range candidates {
-		if c == name {
-			continue
-		}
-		d := editDistance(strings.ToLower(name), strings.ToLower(c))
-		if d < bestD || d == bestD && c < best {
-			best, bestD = c, d
-		}
-	}
-	if bestD <= limit {
-		return best
-	}
-	return ""
-}
-
-// editDistance is the Levenshtein distance in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return didyoumean.Closest(name, candidates)
 }

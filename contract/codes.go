@@ -23,6 +23,7 @@ const (
 	CodeBadTail              Code = "bad-tail"
 	CodeBadPattern           Code = "bad-pattern"
 	CodeUnboundVariable      Code = "unbound-variable"
+	CodeDuplicateRule        Code = "duplicate-rule"
 
 	CodeUnusedType       Code = "unused-type"
 	CodeUnreachableState Code = "unreachable-state"
@@ -33,6 +34,8 @@ const (
 
 	CodeUnusedVariable      Code = "unused-variable"
 	CodeAmbiguousTransition Code = "ambiguous-transition"
+	CodeNoStates            Code = "no-states"
+	CodeUnusedSuppression   Code = "unused-suppression"
 )
 
 // CodeInfo documents a code: the severity of its findings, what they mean
@@ -95,6 +98,9 @@ var codeTable = [...]CodeInfo{
 	{CodeUnboundVariable, Error,
 		"A variable is used but bound nowhere in the contract, so it can never match.",
 		"Bind the variable where its value first appears, as {ok, H = fileHandle()}, or correct its name."},
+	{CodeDuplicateRule, Error,
+		"A rule repeats another rule of the same state exactly: the same request, the same replies, the same next states.",
+		"Remove one of the two rules; if they were meant to differ, correct the one that is wrong."},
 	{CodeUnusedType, Warning,
 		"A type of the contract is defined but no rule or event uses it.",
 		"Remove the type, or use it; types meant for other contracts belong in a file without rules (a type library)."},
@@ -119,6 +125,12 @@ var codeTable = [...]CodeInfo{
 	{CodeAmbiguousTransition, Warning,
 		"In one state, a message can match a call and an in transition, a reply and an out transition, or two transitions leading to different states.",
 		"Make the types disjoint; otherwise the call (for a client message) or the reply (for a server message) wins, and two transitions leave the session in both states."},
+	{CodeNoStates, Warning,
+		"The contract defines no states, rules, events or types: it allows no conversation.",
+		"Add +state rules (or +anystate rules for a stateless service), or remove the file."},
+	{CodeUnusedSuppression, Warning,
+		"A % ubfproxy:ignore comment suppresses nothing: the line after it has no finding of that code, or the comment is malformed.",
+		"Remove the comment, or correct it: % ubfproxy:ignore CODE: reason, on the line before the finding, naming a warning's code."},
 }
 
 // Codes returns the documentation of every code, errors first, in a fixed

@@ -45,6 +45,7 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 	if !ok {
 		return nil, cp.sorted(), cp.ioErr
 	}
+	cp.suppressions(filename, f.Comments)
 	// A types file that imports the contract itself must not define its
 	// types a second time.
 	cp.imported[filepath.Clean(filename)] = true
@@ -57,9 +58,12 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 	c := cp.build(f, filename, opts)
 	cp.checkTypes()
 	cp.checkVars()
+	cp.checkDuplicateRules(c)
 	if !cp.diags.HasErrors() {
 		cp.warnings(c)
+		cp.checkNoStates(c, f)
 	}
+	cp.filterFindings(opts.Disable)
 	diags := cp.sorted()
 	if diags.HasErrors() {
 		return nil, diags, cp.ioErr
@@ -98,6 +102,8 @@ type compiler struct {
 
 	vars     map[string]*varInfo
 	varOrder []string // variable names by slot
+
+	ignores []*suppression // ubfproxy:ignore comments (findings.go)
 }
 
 // reportf records a finding; its severity is its code's (codes.go).
@@ -161,6 +167,7 @@ func (cp *compiler) importFile(path string, at Pos) {
 	if !ok {
 		return
 	}
+	cp.suppressions(path, f.Comments)
 	cp.imports(f, path)
 	cp.declareTypes(f, true)
 }

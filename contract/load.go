@@ -52,4 +52,7 @@ type Options struct {
 	TypeFiles []string
 	// Initial overrides the initial state when non-empty.
 	Initial string
+	// Disable lists codes of warnings not to report (check --disable).
+	// Errors cannot be disabled.
+	Disable []Code
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/ebnf"
 	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/ubfproxy/ubfproxy/internal/suggest"
 )
 
 // Error is a syntax error: where it happened and what was expected, in words
@@ -51,6 +53,11 @@ func unexpectedMessage(ute *participle.UnexpectedTokenError, ubf bool) string {
 		exp = `a declaration starting with "+"`
 	}
 	msg := "unexpected " + describeToken(t) + ", expected " + exp
+	if exp == declarationKeywords {
+		if k := keywordTypo(t.Value); k != "" {
+			msg += fmt.Sprintf(" (did you mean +%s?)", k)
+		}
+	}
 	if t.Value == ";" && exp == `"."` {
 		msg += ` (a ";" must be followed by another definition or rule; the last one ends with ".")`
 	}
@@ -107,6 +114,18 @@ var nodeWords = map[string]string{
 // declarationNodes are the kinds of declaration after "+": expecting one
 // of them is expecting a declaration keyword.
 var declarationNodes = map[string]bool{"Meta": true, "DefType": true, "StateDecl": true}
+
+// keywordTypo returns the declaration keyword word probably meant, in the
+// dialect its case suggests, or "".
+func keywordTypo(word string) string {
+	if word == "" {
+		return ""
+	}
+	if strings.ToUpper(word) == word {
+		return suggest.Closest(word, []string{"NAME", "VSN", "TYPES", "STATE", "ANYSTATE"})
+	}
+	return suggest.Closest(word, []string{"name", "vsn", "import", "deftype", "state", "anystate", "event", "type"})
+}
 
 const declarationKeywords = "a declaration keyword: name, vsn, import, deftype, state, anystate, event, type, or in the UBF(B) dialect NAME, VSN, TYPES, STATE, ANYSTATE"
 

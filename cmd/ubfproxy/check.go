@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/suggest"
 )
 
 // Output formats of check.
@@ -21,9 +23,10 @@ const (
 )
 
 type checkFlags struct {
-	strict bool
-	format string
-	types  []string
+	strict  bool
+	format  string
+	types   []string
+	disable []string
 }
 
 func newCheckCmd() *cobra.Command {
@@ -41,10 +44,22 @@ below it, in lexical order (folders starting with a dot are skipped). A PATH
 of - reads one contract from standard input.
 
 Output formats:
-  text   one line per finding, file:line:col: error|warning: message, as go vet
-         prints them, and a summary line on stderr
+  text   one line per finding, file:line:col: error|warning: message [code],
+         as go vet prints them, and a summary line on stderr
   json   an array of {file, line, column, severity, code, message}; [] if clean
   sarif  SARIF 2.1.0, for GitHub code scanning (upload-sarif) and other tools
+
+A --types file or +import that cannot be read is an error finding (code
+import) of the contract that names it.
+
+Warnings can be turned off: --disable CODE for every contract checked, or a
+comment on the line before the finding for that finding alone:
+
+  % ubfproxy:ignore overlapping-rules: the service answers "all" like any key
+
+A suppression must give its reason after the colon; one that suppresses
+nothing is itself a warning (unused-suppression). Errors cannot be turned
+off. Every code has a page under docs/codes/.
 
 Exit status: 0 when no contract has errors (warnings are allowed unless
 --strict), 1 when a contract has errors (or warnings with --strict), 2 for
@@ -57,6 +72,9 @@ usage errors and files that cannot be read.`,
 
   # from an editor: the buffer on standard input
   ubfproxy check --format json - < contracts/file.con
+
+  # every warning but overlapping rules fails the job
+  ubfproxy check --strict --disable overlapping-rules contracts/
 
   # findings for GitHub code scanning
   ubfproxy check --format sarif contracts/ > ubfproxy.sarif`,
@@ -74,6 +92,7 @@ usage errors and files that cannot be read.`,
 	fl.BoolVar(&f.strict, "strict", false, "treat warnings as errors (exit status 1)")
 	fl.StringVar(&f.format, "format", formatText, "output format: text, json or sarif")
 	fl.StringArrayVar(&f.types, "types", nil, "contract `FILE` whose named types every checked contract may use (repeatable)")
+	fl.StringSliceVar(&f.disable, "disable", nil, "do not report warnings of this `CODE` (repeatable, or comma-separated)")
 	return withFlagHint(cmd)
 }
 
@@ -103,8 +122,9 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 	default:
 		return usageErrorf("check: unknown --format %q (want text, json or sarif)", f.format)
 	}
-	if err := checkReadable(f.types); err != nil {
-		return usageErrorf("check: --types %v", err)
+	disable, err := disabledCodes(f.disable)
+	if err != nil {
+		return err
 	}
 	// "-" is a contract read from standard input (for editors); it is
 	// checked first, whatever its place among the arguments.
@@ -119,7 +139,6 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 	}
 	var files []string
 	if len(paths) > 0 {
-		var err error
 		if files, err = expandPaths(paths); err != nil {
 			return usageErrorf("check: %v", err)
 		}
@@ -131,7 +150,7 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 		checked    int
 		unreadable bool
 	)
-	opts := contract.Options{TypeFiles: f.types}
+	opts := contract.Options{TypeFiles: f.types, Disable: disable}
 	// A finding in a --types file would otherwise be repeated for every
 	// contract that uses it.
 	record := func(diags contract.Diagnostics) {
@@ -161,7 +180,9 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 	}
 	for _, file := range files {
 		_, diags, err := contract.Load(file, opts)
-		if err != nil {
+		if err != nil && diags == nil {
+			// The contract itself cannot be read; an unreadable --types
+			// file or +import is a finding in diags.
 			fmt.Fprintf(stderr, "ubfproxy: check: %v\n", err)
 			unreadable = true
 			continue
@@ -206,15 +227,42 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 	return nil
 }
 
-// text formats a finding as go vet does. It mirrors contract.Diagnostic.Error
-// so that the JSON and text outputs can come from one list.
+// text formats a finding as go vet does, with its code at the end for
+// --disable and ubfproxy:ignore. It mirrors contract.Diagnostic.Error so
+// that the JSON and text outputs can come from one list.
 func (f finding) text() string {
 	d := contract.Diagnostic{
 		Pos:      contract.Pos{File: f.File, Line: f.Line, Column: f.Column},
 		Severity: f.severity(),
 		Message:  f.Message,
 	}
-	return d.Error()
+	return d.Error() + " [" + string(f.Code) + "]"
+}
+
+// disabledCodes checks the codes given to --disable: each must be the code
+// of a warning.
+func disabledCodes(names []string) ([]contract.Code, error) {
+	var codes []contract.Code
+	for _, name := range names {
+		code := contract.Code(strings.TrimSpace(name))
+		info, ok := code.Info()
+		switch {
+		case !ok:
+			msg := fmt.Sprintf("check: --disable %s: no such code", name)
+			var known []string
+			for _, ci := range contract.Codes() {
+				known = append(known, string(ci.Code))
+			}
+			if s := suggest.Closest(name, known); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			return nil, usageErrorf("%s; the codes are listed in docs/codes/", msg)
+		case info.Severity == contract.Error:
+			return nil, usageErrorf("check: --disable %s: %s is an error, and errors cannot be disabled (only warnings)", name, name)
+		}
+		codes = append(codes, code)
+	}
+	return codes, nil
 }
 
 // checkSummary is the line check prints on stderr in text mode.
