@@ -658,6 +658,10 @@ func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Vi
 			if n < 0 {
 				n = c.state
 			}
+			if s.nv == 0 {
+				next.states = addState(next.states, n)
+				continue
+			}
 			next.add(n, env, s.nv, [2][]newBind{extra, s.binds}, [2]int32{e.seq, s.seq}, [2]Role{RoleCall, RoleReply})
 		}
 	}

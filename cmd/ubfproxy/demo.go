@@ -51,8 +51,9 @@ func newDemoCmd() *cobra.Command {
   - a scripted client that holds the talk's "silly" conversation (open,
     close, read_line) with the service directly, then a conversation that
     keeps the contract through the proxy, then the silly one through the
-    proxy, and last one that reads on past the end of the file without
-    rewinding.
+    proxy, one that reads on past the end of the file without rewinding,
+    and last one that reads with a handle the service never gave (the
+    contract binds the handle open returns to a variable, H).
 
 Every message is printed as it passes, then, for each conversation the
 proxy stops, its record of the violation (a log/slog JSON line, as
@@ -91,7 +92,7 @@ proxy stops, its record of the violation (a log/slog JSON line, as
 	return cmd
 }
 
-// runDemo starts the service and the proxy, holds the three conversations
+// runDemo starts the service and the proxy, holds the five conversations
 // and stops everything again. It returns an error when a step did not go as
 // the demo says it does.
 func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
@@ -166,6 +167,9 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 	}
 	if err := demoPastEOF(ctx, p, ln.Addr().String(), records, received); err != nil {
 		return fmt.Errorf("conversation 4 (past the end): %w", err)
+	}
+	if err := demoWrongHandle(ctx, p, ln.Addr().String(), records, received); err != nil {
+		return fmt.Errorf("conversation 5 (a handle never given): %w", err)
 	}
 	p.footer(svcAddr.String(), ln.Addr().String())
 	return nil
@@ -341,6 +345,46 @@ func demoPastEOF(ctx context.Context, p *printer, addr string, records *recordLo
 		return err
 	}
 	return serviceReceived(p, received, 1+reads, "the read past the end never reached it.")
+}
+
+// demoWrongHandle opens a file and reads with another handle than the one
+// open returned. The naive service would answer; the contract binds the
+// handle to H, so the proxy kills the session, and its record says what H
+// is bound to.
+func demoWrongHandle(ctx context.Context, p *printer, addr string, records *recordLog, received *requestLog) error {
+	p.section("5. Reading with a handle the service never gave, through the proxy")
+	received.reset()
+	beforeEnd := records.count("session end")
+	beforeViolation := records.count("contract violation")
+	cl, err := dialDemo(ctx, p, addr)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	reply, err := cl.call(term.MustParse(`{open, "notes.txt", read}`))
+	if err != nil {
+		return err
+	}
+	h, ok := okValue(reply)
+	hi, isInt := h.(term.Integer)
+	if !ok || !isInt || !hi.IsInt64() {
+		return fmt.Errorf("open was answered %s; the demo expects {{ok, Handle}, State} with an integer handle", reply)
+	}
+	if err := cl.send(term.Tuple{term.Atom("read_line"), term.Int(hi.Int64() + 1)}); err != nil {
+		return err
+	}
+	errReply, err := cl.receiveAll()
+	if err != nil {
+		return err
+	}
+	end, err := records.wait(ctx, "session end", beforeEnd+1)
+	if err != nil {
+		return err
+	}
+	if err := showKill(ctx, p, records, beforeViolation, end, errReply); err != nil {
+		return err
+	}
+	return serviceReceived(p, received, 1, "the read with a handle it never gave never reached it.")
 }
 
 // showKill checks and prints the violation record of a killed session.

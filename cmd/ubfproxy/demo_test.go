@@ -95,6 +95,19 @@ func TestDemo(t *testing.T) {
 			`(session end: reason violation, after`,
 			`never reached it.`,
 		}},
+		// contracts/file.con binds the handle open returned to H: a
+		// read with another handle is refused, and the record says
+		// what H is bound to.
+		{"5. ", []string{
+			`  client > {open, "notes.txt", read}`,
+			`  server < {{ok, 1}, ready}`,
+			`  client > {read_line, 2}`,
+			`  proxy  < {{clientBrokeContract, {read_line, 2}, [`,
+			`  connection closed by the proxy (EOF)`,
+			`"explanation":"element 2 of {read_line, 2}: expected H (bound to 1), got 2; H is bound to 1 by the reply"`,
+			`  In words: the client broke file_server 1.0 in state ready: it sent {read_line, 2},`,
+			`  => The service received {open, "notes.txt", read}; the read with a handle it never`,
+		}},
 	}
 	for _, tt := range tests {
 		s := find(tt.section)
@@ -114,11 +127,15 @@ func TestDemo(t *testing.T) {
 	}
 	// The record is the proxy's JSON line, with the fields the issue asks for.
 	records := regexp.MustCompile(`(?m)^    (\{"time".*"msg":"contract violation".*\})$`).FindAllStringSubmatch(out, -1)
-	if len(records) != 2 {
-		t.Fatalf("want 2 JSON violation records (silly, past the end), got %d in:\n%s", len(records), out)
+	if len(records) != 3 {
+		t.Fatalf("want 3 JSON violation records (silly, past the end, a handle never given), got %d in:\n%s", len(records), out)
 	}
-	for i, state := range []string{`"states":["stop"]`, `"states":["atEof"]`} {
-		for _, field := range []string{`"side":"client"`, state, `"message":"{read_line, 1}"`,
+	for i, want := range []struct{ state, msg string }{
+		{`"states":["stop"]`, `"message":"{read_line, 1}"`},
+		{`"states":["atEof"]`, `"message":"{read_line, 1}"`},
+		{`"states":["ready"]`, `"message":"{read_line, 2}"`},
+	} {
+		for _, field := range []string{`"side":"client"`, want.state, want.msg,
 			`"contract":"file_server"`, `"vsn":"1.0"`, `"action":"killed"`, `"expected":[`, `"session":`} {
 			if !strings.Contains(records[i][1], field) {
 				t.Errorf("violation record %d lacks %s: %s", i+1, field, records[i][1])
