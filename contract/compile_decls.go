@@ -89,7 +89,13 @@ func (cp *compiler) anyAPIDecl(c *Contract, a *grammar.AnyAPIDecl) {
 func (cp *compiler) apiRequest(mod, fn *grammar.Name, args []*grammar.Type) *TupleType {
 	name, _ := cp.atomText(fn.Text, fn.Pos)
 	in := &TupleType{Elems: []Type{&Literal{Value: term.Atom(name), Pos: cp.pos(fn.Pos)}}, Pos: cp.pos(mod.Pos)}
-	for _, arg := range args {
+	for i, arg := range args {
+		// The arguments are the tuple's elements after fn: the last may
+		// be a tail (mod:fn(key(), ..[key()])).
+		if i == len(args)-1 && len(arg.Alts) == 1 && arg.Alts[0].Tail != nil {
+			cp.tail(in, arg.Alts[0])
+			break
+		}
 		in.Elems = append(in.Elems, cp.typ(arg))
 	}
 	return in

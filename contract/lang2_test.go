@@ -102,10 +102,14 @@ func TestTails(t *testing.T) {
 		{typ: "{none, ..[]}", fixed: 1, tail: "[any()]{0}", min: 0, max: 0, printed: "{none, ..[any()]{0}}"},
 		{typ: "{range, ..-1}", fixed: 2, printed: "{range, ..-1}"},
 		{typ: "{del, ..[key()]+}", fixed: 1, tail: "[key()]+", min: 1, max: -1, ubfDialect: true},
+		{typ: "kv:mset(key(), ..[key()]{,7})", fixed: 2, tail: "[key()]{,7}", min: 0, max: 7, printed: "{mset, key(), ..[key()]{,7}}"},
 	}
 	for _, tt := range tests {
 		src := "+deftype key() = binary().\n+deftype flag() = nx | xx.\n+deftype keys() = [key()]{1,8}.\n" +
 			"+state start x " + tt.typ + " -> ok x start.\n+state start x {k, keys(), flag()} -> ok x stop.\n"
+		if strings.HasPrefix(tt.typ, "kv:") { // the API form of the talk
+			src = strings.Replace(src, "+state start x "+tt.typ, "+type start x "+tt.typ, 1)
+		}
 		if tt.ubfDialect {
 			src = "+TYPES\nkey() :: binary();\nm() :: " + tt.typ + ".\n+STATE start\n m() => ok & start;\n {k, key()} => ok & stop.\n"
 		}
