@@ -296,27 +296,30 @@ func (cp *compiler) warnStates(c *Contract, reach map[string]bool) {
 // warnDeadEvents reports events that can never be sent: those declared
 // only in states that cannot be reached from the initial state.
 func (cp *compiler) warnDeadEvents(c *Contract, reach map[string]bool) {
-	where := map[*Event][]string{}
+	// One declaration gives each of its states an Event of its own (an
+	// event's next state is the state itself): group them by where the
+	// type was written.
+	where := map[Pos][]string{}
 	var order []*Event
 	Walk(c, Visitor{Event: func(st *State, e *Event) {
 		if st == nil {
 			return // legal in every state, reachable ones included
 		}
-		if _, ok := where[e]; !ok {
+		if _, ok := where[e.Pos]; !ok {
 			order = append(order, e)
 		}
-		where[e] = append(where[e], st.Name)
+		where[e.Pos] = append(where[e.Pos], st.Name)
 	}})
 	for _, e := range order {
 		live := false
-		for _, s := range where[e] {
+		for _, s := range where[e.Pos] {
 			live = live || reach[s]
 		}
 		if live {
 			continue
 		}
-		qs := make([]string, len(where[e]))
-		for i, s := range where[e] {
+		qs := make([]string, len(where[e.Pos]))
+		for i, s := range where[e.Pos] {
 			qs[i] = fmt.Sprintf("%q", s)
 		}
 		what := "event"

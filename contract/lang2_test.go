@@ -226,3 +226,17 @@ func TestBindScope(t *testing.T) {
 		t.Errorf("V = b | c binds %s", b.Type)
 	}
 }
+
+// TestDeadEventSharedDeclaration: an event declared for a reachable and an
+// unreachable state can be sent (each state has its own Event).
+func TestDeadEventSharedDeclaration(t *testing.T) {
+	_, ds := Compile("d.con", []byte("+state start x go -> ok x stop.\n+state lost x q -> r x stop.\n+event start | lost out tick.\n"), Options{})
+	for _, d := range ds {
+		if d.Code == CodeDeadEvent {
+			t.Errorf("%v", d)
+		}
+	}
+	if len(ds) != 1 || ds[0].Code != CodeUnreachableState {
+		t.Errorf("findings %v", ds)
+	}
+}
