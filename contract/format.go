@@ -11,10 +11,12 @@ import (
 // Format prints a contract in its canonical layout. It works on the syntax
 // tree, so literals keep their spelling (16#ff stays 16#ff), each
 // declaration keeps its dialect, and every comment survives: a comment at
-// the end of a line stays at the end of that declaration's or rule's line;
-// any other comment is printed on its own line before the declaration or
-// rule it precedes (a comment inside a multi-line declaration moves above
-// it). Formatting is idempotent and does not change meaning. A file with a
+// the end of a line stays at the end of that declaration's or rule's line,
+// or of that reply's or union alternative's line; a comment on its own
+// line between two alternatives stays between them; any other comment is
+// printed on its own line before the declaration or rule it precedes (a
+// comment inside a type spanning lines moves above it). A +deftype union
+// the source broke over several lines keeps its breaks. Formatting is idempotent and does not change meaning. A file with a
 // syntax error is not formatted; the error is returned as a finding.
 //
 // The layout: one declaration per paragraph line, at most one blank line
@@ -176,10 +178,20 @@ func (p *printer) decl(d *grammar.Decl, nextOffset int) {
 		p.ruleSection(d, "+ANYSTATE", uanyItems(d.UAny), nextOffset)
 		return
 	}
-	// Comments inside a declaration move above it (a comment always runs
-	// to the end of its line, so none can sit inside the last line).
 	endLine := p.endLine(d.EndPos)
 	p.prevLine = d.Pos.Line
+	if groups := unionLines(d); len(groups) > 1 {
+		p.unionDecl(d.DefType, groups, d.EndPos.Offset, endLine, nextOffset)
+		p.prevLine = endLine
+		return
+	}
+	if head, outs, sep := alternatives(d); len(outs) > 1 {
+		p.altDecl(head, outs, sep, endLine, nextOffset)
+		p.prevLine = endLine
+		return
+	}
+	// Comments inside a declaration move above it (a comment always runs
+	// to the end of its line, so none can sit inside the last line).
 	p.hoist(d.EndPos.Offset, "")
 	lines := simpleDecl(d)
 	comment := p.trailing(endLine, nextOffset)
@@ -200,6 +212,173 @@ func (p *printer) hoist(offset int, indent string) {
 		p.out = append(p.out, outLine{text: indent + p.comments[p.next].Text, own: true})
 		p.next++
 	}
+}
+
+// alternatives returns the head of an Armstrong declaration with replies
+// or transitions (its text up to the arrow), the alternatives and their
+// separator; outs is nil for other declarations.
+func alternatives(d *grammar.Decl) (head string, outs []*grammar.Output, sep string) {
+	switch {
+	case d.State != nil && d.State.Dir != "":
+		return "+state " + names(d.State.States) + " " + d.State.Dir, d.State.Outs, " x "
+	case d.State != nil:
+		return "+state " + names(d.State.States) + " x " + typeText(d.State.In) + " ->", d.State.Outs, " x "
+	case d.API != nil:
+		a := d.API
+		args := make([]string, len(a.Args))
+		for i, t := range a.Args {
+			args[i] = typeText(t)
+		}
+		return "+type " + names(a.States) + " x " + a.Module.Text + ":" + a.Func.Text + "(" + strings.Join(args, ", ") + ") ->", a.Outs, " x "
+	}
+	return "", nil, ""
+}
+
+// altDecl prints an Armstrong declaration with several alternatives, one
+// a line, keeping the comments where they were written: a comment at the
+// end of the head's line or of an alternative's line stays there, and a
+// comment on its own line between two alternatives stays between them.
+// Only a comment inside the head or inside one alternative's type moves,
+// above the declaration or above that alternative.
+func (p *printer) altDecl(head string, outs []*grammar.Output, sep string, endLine, nextOffset int) {
+	headEnd := p.codeLineBefore(outs[0].Pos.Offset)
+	p.hoistUntil(outs[0].Pos.Offset, headEnd, "")
+	headComment := p.trailing(headEnd, outs[0].Pos.Offset)
+	p.line(head, headComment)
+	for i, o := range outs {
+		prefix := "      "
+		if i > 0 {
+			prefix = "    | "
+		}
+		text := prefix + outputText(o, sep)
+		// Own-line comments before the alternative (and any inside it,
+		// but not one on its last line) go on their own lines before it.
+		last := o.Next.Pos.Line
+		p.hoistUntil(o.Next.Pos.Offset, last, "    ")
+		limit := nextOffset
+		if i+1 < len(outs) {
+			limit = outs[i+1].Pos.Offset
+			p.line(text, p.trailing(last, limit))
+			continue
+		}
+		p.line(text+".", p.trailing(endLine, limit))
+	}
+}
+
+// unionLines groups the alternatives of a +deftype's union by the source
+// line each starts on, when the author broke the union over several lines
+// (and gave no annotation, which would end the last line).
+func unionLines(d *grammar.Decl) [][]*grammar.Prim {
+	if d.DefType == nil || d.DefType.Annotation != "" {
+		return nil
+	}
+	var groups [][]*grammar.Prim
+	for i, a := range d.DefType.Type.Alts {
+		if i == 0 || a.Pos.Line > d.DefType.Type.Alts[i-1].Pos.Line {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], a)
+	}
+	return groups
+}
+
+// unionDecl prints a +deftype whose union the source broke over several
+// lines, keeping the breaks: each continuation line starts with "|" under
+// the "=", and comments stay at the end of their line or on their own
+// line between two alternatives, as in altDecl.
+func (p *printer) unionDecl(t *grammar.DefType, groups [][]*grammar.Prim, end, endLine, nextOffset int) {
+	head := "+deftype " + t.Name.Name + "() " + t.Sep + " "
+	indent := strings.Repeat(" ", len(head)-len(t.Sep)-1)
+	for k, g := range groups {
+		parts := make([]string, len(g))
+		for i, a := range g {
+			parts[i] = primText(a)
+		}
+		text := indent + "| " + strings.Join(parts, " | ")
+		if k == 0 {
+			text = head + strings.Join(parts, " | ")
+		}
+		if k == len(groups)-1 {
+			p.hoistUntil(end, endLine, indent)
+			p.line(text+".", p.trailing(endLine, nextOffset))
+			continue
+		}
+		next := groups[k+1][0].Pos.Offset
+		last := p.codeLineBefore(p.barBefore(next))
+		p.hoistUntil(next, last, indent)
+		p.line(text, p.trailing(last, next))
+	}
+}
+
+// hoistUntil prints on their own lines the comments before offset that do
+// not lie on line keep (a comment there is trailing to that line).
+func (p *printer) hoistUntil(offset, keep int, indent string) {
+	for p.next < len(p.comments) {
+		c := p.comments[p.next]
+		if c.Pos.Offset >= offset || c.Pos.Line == keep {
+			return
+		}
+		p.out = append(p.out, outLine{text: indent + c.Text, own: true})
+		p.next++
+	}
+}
+
+// codeLineBefore returns the line of the last byte of code before offset,
+// skipping white space and comments.
+func (p *printer) codeLineBefore(offset int) int {
+	ci := p.next
+	for ci < len(p.comments) && p.comments[ci].Pos.Offset < offset {
+		ci++
+	}
+	ci-- // the last comment starting before offset
+	i := offset - 1
+	for i >= 0 {
+		if ci >= p.next {
+			c := p.comments[ci]
+			if i >= c.Pos.Offset {
+				if i < c.Pos.Offset+len(c.Text) {
+					i = c.Pos.Offset - 1
+					ci--
+					continue
+				}
+			} else {
+				ci--
+				continue
+			}
+		}
+		if b := p.src[i]; b != ' ' && b != '\t' && b != '\r' && b != '\n' && b != '\f' {
+			break
+		}
+		i--
+	}
+	return p.endLine(grammar.Pos{Offset: i + 1})
+}
+
+// barBefore returns the offset of the "|" that separates the alternative
+// at offset from the one before it, or offset when white space and a "|"
+// do not come right before it.
+func (p *printer) barBefore(offset int) int {
+	for i := offset - 1; i >= 0; i-- {
+		switch p.src[i] {
+		case ' ', '\t', '\r', '\n', '\f':
+			continue
+		case '|':
+			return i
+		}
+		break
+	}
+	return offset
+}
+
+// lineHasCode reports whether the line holding offset has something other
+// than white space before offset.
+func lineHasCode(src []byte, offset int) bool {
+	for i := offset - 1; i >= 0 && src[i] != '\n'; i-- {
+		if src[i] != ' ' && src[i] != '\t' {
+			return true
+		}
+	}
+	return false
 }
 
 func simpleDecl(d *grammar.Decl) []string {
@@ -281,10 +460,11 @@ func names(ns []*grammar.Name) string {
 type sectionItem struct {
 	pos    grammar.Pos
 	end    grammar.Pos
-	lhs    string   // left of the aligned operator
-	op     string   // "::", "=" or "=>", "<="
-	rhs    []string // first line, then continuation lines (rules with several replies)
-	contOp bool     // continuation lines start with "|"
+	lhs    string          // left of the aligned operator
+	op     string          // "::", "=" or "=>", "<="
+	rhs    []string        // first line, then continuation lines (rules with several replies)
+	contOp bool            // continuation lines start with "|"
+	alts   []*grammar.Name // for several replies: each one's next state, where it ends
 }
 
 func ustateItems(s *grammar.UStateSection) []sectionItem {
@@ -295,8 +475,10 @@ func ustateItems(s *grammar.UStateSection) []sectionItem {
 		case r.Event != nil && r.Next != nil:
 			it.lhs, it.op = "EVENT", r.Dir
 			it.rhs = append(it.rhs, typeText(r.Event)+" & "+r.Next.Text)
+			it.alts = append(it.alts, r.Next)
 			for _, o := range r.More {
 				it.rhs = append(it.rhs, outputText(o, " & "))
+				it.alts = append(it.alts, o.Next)
 			}
 			it.contOp = true
 		case r.Event != nil:
@@ -305,6 +487,7 @@ func ustateItems(s *grammar.UStateSection) []sectionItem {
 			it.lhs, it.op = typeText(r.In), "=>"
 			for _, o := range r.Outs {
 				it.rhs = append(it.rhs, outputText(o, " & "))
+				it.alts = append(it.alts, o.Next)
 			}
 			it.contOp = true
 		}
@@ -386,25 +569,30 @@ func (p *printer) section(d *grammar.Decl, header, indent string, items []sectio
 		if i+1 < len(items) {
 			limit = items[i+1].pos.Offset
 		}
-		// Hoist comments inside the item, except one on its last line.
-		p.hoistInside(it, indent)
 		term := ";"
 		if i == len(items)-1 {
 			term = "."
 		}
-		comment := p.trailing(it.end.Line, limit)
 		w := widths[i]
 		first := indent + pad(it.lhs, w) + " " + it.op + " " + it.rhs[0]
 		if len(it.rhs) == 1 {
-			p.line(first+term, comment)
+			// Hoist comments inside the item, except one on its last line.
+			p.hoistInside(it, indent)
+			p.line(first+term, p.trailing(it.end.Line, limit))
 		} else {
-			p.line(first, "")
-			for k, r := range it.rhs[1:] {
-				l := indent + strings.Repeat(" ", w) + " |  " + r
-				if k == len(it.rhs)-2 {
-					p.line(l+term, comment)
+			// Several replies: each keeps the comments at the end of its
+			// line and on their own lines before it (altDecl).
+			for k, r := range it.rhs {
+				l := first
+				if k > 0 {
+					l = indent + strings.Repeat(" ", w) + " |  " + r
+				}
+				end := it.alts[k]
+				p.hoistUntil(end.Pos.Offset, end.Pos.Line, indent)
+				if k == len(it.rhs)-1 {
+					p.line(l+term, p.trailing(it.end.Line, limit))
 				} else {
-					p.line(l, "")
+					p.line(l, p.trailing(end.Pos.Line, limit))
 				}
 			}
 		}

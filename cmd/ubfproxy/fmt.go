@@ -16,18 +16,19 @@ import (
 const stdinName = "<standard input>"
 
 type fmtFlags struct {
-	write, list, diff bool
+	write, list, diff, check bool
 }
 
 func newFmtCmd() *cobra.Command {
 	var f fmtFlags
 	cmd := &cobra.Command{
-		Use:   "fmt [-w] [-l] [-d] [PATH...]",
+		Use:   "fmt [-w] [-l] [-d] [--check] [PATH...]",
 		Short: "Print contracts in the canonical layout (like gofmt)",
 		Long: `fmt prints contracts in their canonical layout: one declaration per
 paragraph, alternatives aligned, the same spacing everywhere. Comments are
-kept and the meaning never changes; formatting a formatted file changes
-nothing. The dialect of the file (Armstrong or UBF(B)) is kept.
+kept where they were written (a comment at the end of a reply's line
+stays on that reply) and the meaning never changes; formatting a
+formatted file changes nothing. The dialect of the file (Armstrong or UBF(B)) is kept.
 
 A PATH is a contract file or a folder (every *.con file below it). Without a
 PATH, fmt reads standard input and writes standard output.
@@ -36,16 +37,19 @@ By default the formatted contracts are printed. The flags change that:
   -l  list the files whose layout differs from the canonical one
   -w  rewrite those files in place (their permissions are kept)
   -d  print a unified diff from each file to its canonical layout
+  --check  print nothing but the names of the files whose layout differs,
+      and exit with status 1 if there is any (for CI; add -d to see how)
 
-Exit status: 0 on success (also when files differ; test the output of -l
-in CI), 1 when a contract has syntax errors (they are printed and the file
-is left alone), 2 for usage errors and files that cannot be read or written.`,
+Exit status: 0 on success (also when files differ, unless --check), 1 when
+a contract has syntax errors (they are printed and the file is left alone)
+or, with --check, when a file is not formatted, 2 for usage errors and
+files that cannot be read or written.`,
 		Example: `  # show what would change, then rewrite every contract
   ubfproxy fmt -d contracts/
   ubfproxy fmt -w contracts/
 
   # fail a CI job when a contract is not formatted
-  test -z "$(ubfproxy fmt -l contracts/)"
+  ubfproxy fmt --check contracts/
 
   # format from an editor: standard input to standard output
   ubfproxy fmt < contracts/file.con`,
@@ -57,12 +61,14 @@ is left alone), 2 for usage errors and files that cannot be read or written.`,
 	fl.BoolVarP(&f.write, "write", "w", false, "write the result to the file instead of standard output")
 	fl.BoolVarP(&f.list, "list", "l", false, "list files whose formatting differs")
 	fl.BoolVarP(&f.diff, "diff", "d", false, "print a unified diff instead of the formatted contract")
+	fl.BoolVar(&f.check, "check", false, "list files whose formatting differs and exit with status 1 if any does")
 	return withFlagHint(cmd)
 }
 
 // fmtStatus accumulates the outcome of formatting several files.
 type fmtStatus struct {
 	syntaxErrors bool // exit 1
+	unformatted  bool // exit 1 with --check
 	ioErrors     bool // exit 2
 }
 
@@ -70,7 +76,7 @@ func (s fmtStatus) err() error {
 	switch {
 	case s.ioErrors:
 		return &exitError{code: exitUsage}
-	case s.syntaxErrors:
+	case s.syntaxErrors, s.unformatted:
 		return &exitError{code: exitViolation}
 	}
 	return nil
@@ -118,7 +124,10 @@ func formatOne(stdout, stderr io.Writer, f fmtFlags, name string, src []byte, wr
 		return
 	}
 	changed := !bytes.Equal(src, out)
-	if f.list && changed {
+	if f.check && changed {
+		st.unformatted = true
+	}
+	if (f.list || f.check) && changed {
 		fmt.Fprintln(stdout, name)
 	}
 	if f.write && changed && write != nil {
@@ -131,7 +140,7 @@ func formatOne(stdout, stderr io.Writer, f fmtFlags, name string, src []byte, wr
 	if f.diff && changed {
 		stdout.Write(unifiedDiff(name+".orig", name, src, out))
 	}
-	if !f.list && !f.write && !f.diff {
+	if !f.list && !f.write && !f.diff && !f.check {
 		stdout.Write(out)
 	}
 }

@@ -35,6 +35,11 @@ func TestFmtGolden(t *testing.T) {
 		{"syntax_stdin", "+state a x -> b x stop.\n", []string{"fmt"}, 1},
 		{"write_stdin", messySrc, []string{"fmt", "-w"}, 2},
 		{"missing", "", []string{"fmt", fmtData + "/nonexistent.con"}, 2},
+		{"check", "", []string{"fmt", "--check", fmtData + "/src", fmtData + "/clean"}, 1},
+		{"check_clean", "", []string{"fmt", "--check", fmtData + "/clean"}, 0},
+		{"check_diff", "", []string{"fmt", "--check", "-d", messy}, 1},
+		{"check_stdin", messySrc, []string{"fmt", "--check"}, 1},
+		{"check_stdin_clean", readTestFile(t, fmtData+"/clean/commented.con"), []string{"fmt", "--check"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
