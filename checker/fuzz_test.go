@@ -16,6 +16,9 @@ func FuzzMatch(f *testing.F) {
 	f.Add(`#{name => "x", "age" => 3, tags => ["a"]}`)
 	f.Add(`[[[[[[[[[[x]]]]]]]]]]`)
 	f.Add(`{open, "foo.dat", read}`)
+	f.Add(`{tail, a, b, "x1", "y", "z"}`)
+	f.Add(`{"#chan", <<"NX">>, op_1, "abc", <<"10.0.0.1">>, "QUIT"}`)
+	f.Add(`{bound, 7, "joe"}`)
 	_, types, contracts := typesUnderTest(f)
 	machines := make([]*Machine, len(contracts))
 	for i, c := range contracts {
@@ -38,7 +41,19 @@ func FuzzMatch(f *testing.F) {
 			s.Reply(v)
 			s.EventIn(v)
 			s.EventOut(v)
+			s.Foresee(v)
+			s.Client(v)
+			s.Client(v) // pipelined behind the first, if it was a call
+			s.Server(v)
+			s.Server(v)
 			s.Close(Server)
+			for _, typ := range types {
+				// The machine's pattern automata decide as the
+				// regexps do.
+				if mc.Match(v, typ) != Match(v, typ) {
+					t.Fatalf("%s against %s: the automata and the regexps disagree", v, typ)
+				}
+			}
 		}
 	})
 }

@@ -405,3 +405,32 @@ func TestCallReplyWithVariablesDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per run", n)
 	}
 }
+
+// TestPipelinedTransition: an in transition sent behind a call waits its
+// turn: it is applied once the reply arrives, and reported then when the
+// reply's state does not allow it.
+func TestPipelinedTransition(t *testing.T) {
+	m := Prepare(compileContract(t, transitionsContract))
+	s, _ := m.NewSession(Options{})
+	runRoles(t, s, []roleStep{
+		{op: "server", msg: `{220, "hi"}`},
+		{op: "client", msg: `{fire, "x"}`, role: RoleCall},
+		{op: "client", msg: `{part, "#c"}`, role: RoleTransition, states: "ready"},
+		{op: "server", msg: `ok`, role: RoleReply, states: "parted"},
+		{op: "client", msg: `{join, "#c"}`, role: RoleCall},
+	})
+	if s.Pending() != 1 {
+		t.Errorf("pending %d, want 1", s.Pending())
+	}
+	s, _ = m.NewSession(Options{})
+	runRoles(t, s, []roleStep{
+		{op: "server", msg: `{220, "hi"}`},
+		{op: "client", msg: `{retr, "f"}`, role: RoleCall},
+		{op: "client", msg: `{say, "x"}`, role: RoleEvent},
+		{op: "server", msg: `{150, "opening"}`, kind: PipelinedRequest, states: "sending",
+			want: `{say, "x"}: request pipelined before the reply that led here, and not legal here: expected ping, got {say, "x"}`},
+	})
+	if s.Pending() != 0 {
+		t.Errorf("pending %d after the refused transition, want 0", s.Pending())
+	}
+}

@@ -737,7 +737,13 @@ func (s *Session) settle() *Violation {
 		e.call = dir == dirCall
 		s.collect(e, e.msg, &s.cur, false, dir)
 		if len(e.cands) == 0 {
-			return s.pipelineViolation(e.msg)
+			v := s.pipelineViolation(e.msg)
+			if !e.call {
+				// A transition awaits no reply: it leaves the queue,
+				// whose head stays a call.
+				s.pop()
+			}
+			return v
 		}
 		e.spec = false
 		if e.call {
