@@ -45,15 +45,17 @@ const (
 	// BadNextState: the server announced a next state the contract does
 	// not allow after that reply.
 	BadNextState
-	// BadEvent: no event of the current states accepts the message in the
-	// direction it was sent.
+	// BadEvent: no transition or event of the current states accepts the
+	// message in the direction it was sent.
 	BadEvent
-	// WrongDirection: the event is declared, but for the other side.
+	// WrongDirection: the transition or event is declared, but for the
+	// other side.
 	WrongDirection
 	// AfterEnd: a message after the conversation reached a terminal state
 	// or was closed.
 	AfterEnd
-	// UnexpectedReply: a reply with no request outstanding.
+	// UnexpectedReply: a reply with no request outstanding (where no out
+	// transition or event accepts it either).
 	UnexpectedReply
 	// TooManyPending: the client pipelined more requests than
 	// Options.MaxPending allows.
