@@ -281,8 +281,9 @@ func transitionIndexes(st *contract.State, evs []*contract.Event, index map[stri
 }
 
 // statelessState names the one state of a contract that declares none
-// (see build).
-const statelessState = "start"
+// (see build): none, as ubf's stateless services (statelessrpc) announce
+// it with every reply.
+const statelessState = "none"
 
 // declaresStates reports whether c has a state other than stop.
 func declaresStates(c *contract.Contract) bool {

@@ -292,7 +292,8 @@ func TestSession(t *testing.T) {
 // TestStatelessContract: a contract that declares no state, only the
 // talk's stateless API form and +anystate rules and events, accepts its
 // requests for as long as the conversation lasts (it used to start in stop
-// and refuse everything).
+// and refuse everything), in the state none that ubf's stateless services
+// announce.
 func TestStatelessContract(t *testing.T) {
 	c := compileContract(t, `
 +type file:info() -> string().
@@ -305,18 +306,21 @@ func TestStatelessContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSteps(t, s, []step{
-		{op: "call", msg: `{info}`, states: "start"},
-		{op: "reply", msg: `"v1"`, states: "start"},
+		{op: "call", msg: `{info}`, states: "none"},
+		{op: "reply", msg: `"v1"`, states: "none"},
 		{op: "out", msg: `{tick, 1}`},
 		{op: "call", msg: `{stat, "f"}`},
 		{op: "call", msg: `ping`},
 		{op: "reply", msg: `{ok, 7}`},
-		{op: "reply", msg: `pong`, states: "start"},
+		{op: "reply", msg: `pong`, states: "none"},
+		// ubf's statelessrpc services announce none with every reply.
+		{op: "call", msg: `ping`},
+		{op: "reply@none", msg: `pong`, states: "none"},
 		{op: "call", msg: `{stat, 1}`, kind: BadRequest,
-			want: `client broke the contract in state start: {stat, 1}: element 2 of {stat, 1}: expected string(), got 1`},
+			want: `client broke the contract in state none: {stat, 1}: element 2 of {stat, 1}: expected string(), got 1`},
 		{op: "call", msg: `{info}`},
 		{op: "reply", msg: `42`, kind: BadReply,
-			want: `server broke the contract in state start: 42: expected string(), got 42 (reply to {info})`},
+			want: `server broke the contract in state none: 42: expected string(), got 42 (reply to {info})`},
 	})
 	if s.Done() {
 		t.Error("a stateless conversation is never done by the contract")

@@ -51,6 +51,42 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("unknown mode %q (want kill, reject or monitor)", s)
 }
 
+// Unguarded says what a session in a prelude (ubf's meta service) does with
+// a request that starts a service no contract is for.
+type Unguarded uint8
+
+// The policies; the zero value is ForwardUnguarded.
+const (
+	// ForwardUnguarded forwards the request and lets the service answer
+	// it. A refusal (ubf's {error, noSuchService}) leaves the session in
+	// the prelude; a service that starts is passed through unchecked.
+	ForwardUnguarded Unguarded = iota
+	// RefuseUnguarded treats the request as a client violation: it is
+	// answered with the wire's error reply and not forwarded (kill and
+	// reject modes).
+	RefuseUnguarded
+)
+
+var unguardedNames = [...]string{ForwardUnguarded: "forward", RefuseUnguarded: "refuse"}
+
+func (u Unguarded) String() string {
+	if int(u) < len(unguardedNames) {
+		return unguardedNames[u]
+	}
+	return fmt.Sprintf("Unguarded(%d)", u)
+}
+
+// ParseUnguarded reads a policy's name as the command line spells it
+// (forward, refuse).
+func ParseUnguarded(s string) (Unguarded, error) {
+	for i, n := range unguardedNames {
+		if s == n {
+			return Unguarded(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown policy %q (want forward or refuse)", s)
+}
+
 // Transport is how clients and the service are reached.
 type Transport uint8
 
@@ -183,6 +219,16 @@ const DefaultMaxLogMessage = 512
 type Config struct {
 	// Contract is the compiled contract to enforce. Required.
 	Contract *contract.Contract
+	// Services are more contracts, for a wire whose sessions begin in a
+	// prelude that starts a service by name (one ubf 2.x server hosting
+	// several services): the prelude's start request, or a greeting that
+	// names a service, picks among Contract and Services the contract
+	// whose +name it names. Names must differ; without a prelude,
+	// Services must be empty.
+	Services []*contract.Contract
+	// Unguarded is what the prelude does with a start request naming a
+	// service no contract is for; ForwardUnguarded by default.
+	Unguarded Unguarded
 	// Upstream is the service: host:port with TCP, a ws:// or wss:// URL
 	// with WebSocket. Required.
 	Upstream string
@@ -213,6 +259,22 @@ type Config struct {
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
 	// the handshake.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// distinctNames reports two contracts of one proxy with the same +name: a
+// start request could not tell them apart.
+func distinctNames(first *contract.Contract, more []*contract.Contract) error {
+	seen := map[string]string{first.Name: first.File}
+	for _, c := range more {
+		if c == nil {
+			return errors.New("a nil contract among the services")
+		}
+		if f, dup := seen[c.Name]; dup {
+			return fmt.Errorf("two contracts are named %q (%s and %s)", c.Name, f, c.File)
+		}
+		seen[c.Name] = c.File
+	}
+	return nil
 }
 
 // check validates c and fills in its defaults.
@@ -249,6 +311,14 @@ func (c *Config) check() error {
 	}
 	if c.Contract != nil && c.Initial != "" && c.Contract.State(c.Initial) == nil {
 		errs = append(errs, fmt.Sprintf("initial state %q is not a state of contract %s", c.Initial, c.Contract.Name))
+	}
+	if c.Contract != nil {
+		if err := distinctNames(c.Contract, c.Services); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if c.Unguarded > RefuseUnguarded {
+		errs = append(errs, fmt.Sprintf("unknown unguarded policy %d", c.Unguarded))
 	}
 	if len(errs) > 0 {
 		return errors.New("proxy: " + strings.Join(errs, "; "))

@@ -179,11 +179,15 @@
 // With ubf.Wire{Meta: true}, the session starts in ubf's meta service, the
 // wire's prelude, checked against its contract (wrappers/ubf/meta.con:
 // help, info, description, services, contract, {startSession, Name, Args},
-// {restartService, Name, Args}). Once {startSession, Name, _} for the
-// guarded contract (Name equal to its +name) is answered {ok, _}, the
-// session switches to the contract, starting in the state the server
-// announced with that reply. Starting a session of another service is a
-// client violation. The UBF(C) greeting is passed through unchecked.
+// {restartService, Name, Args}). Once {startSession, Name, _} is answered
+// {ok, _} for a service a contract is for (Config.Contract or one of
+// Config.Services, whose +name is Name), the session switches to that
+// contract, starting in the state the server announced with that reply. A
+// service no contract is for is forwarded (Config.Unguarded: the server
+// answers; a service it starts passes unchecked) or refused as a client
+// violation. The UBF(C) greeting is passed through unchecked; when it
+// names a service a contract is for (a startplugin server), that contract
+// starts at once.
 //
 // A real ubf server checks its own replies too, and sends its own report
 // instead of a reply: {{serverBrokeContract, {Req, Reply}, Expected},

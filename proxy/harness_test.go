@@ -333,8 +333,9 @@ func heldCounterService(k kit, meta bool, release <-chan struct{}) func(c *wconn
 		inMeta := meta
 		if meta {
 			// The greeting's help text holds '$' and a newline: framing
-			// must use the decoder, not a split.
-			out(T(`{'ubf1.0', "counter", "type 'info'$\n to know more"}`))
+			// must use the decoder, not a split. It names the meta
+			// server, as ubf's serverhello does.
+			out(T(`{'ubf1.0', "meta_server", "type 'info'$\n to know more"}`))
 		}
 		for {
 			m, err := c.next()

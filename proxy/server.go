@@ -24,7 +24,7 @@ type Server struct {
 	// reporter is the wire as a wrappers.SelfReporter, nil when it is not.
 	prelude  *prelude
 	reporter wrappers.SelfReporter
-	current  atomic.Pointer[version]
+	current  atomic.Pointer[guard]
 
 	nextID   atomic.Uint64
 	draining atomic.Bool
@@ -66,30 +66,41 @@ func New(cfg Config) (*Server, error) {
 	if s.prelude, err = newPrelude(cfg.Wire); err != nil {
 		return nil, err
 	}
+	if len(cfg.Services) > 0 && s.prelude == nil {
+		return nil, fmt.Errorf("proxy: more than one contract needs a wire whose sessions start a service by name (ubf with its meta service); the %s wire, as configured, has none", cfg.Wire.Name())
+	}
 	s.reporter, _ = cfg.Wire.(wrappers.SelfReporter)
-	s.current.Store(newVersion(cfg.Contract))
+	s.current.Store(newGuard(cfg.Contract, cfg.Services))
 	return s, nil
 }
 
-// Reload makes c the contract of every session that starts from now on;
-// open sessions keep the version they started with. c must be compiled
-// (contract.Compile or Load without errors). It fails when Config.Initial
-// names a state c does not define.
-func (s *Server) Reload(c *contract.Contract) error {
+// Reload makes c, and services as Config.Services, the contracts of every
+// session that starts from now on; open sessions keep the versions they
+// started with. They must be compiled (contract.Compile or Load without
+// errors). It fails when Config.Initial names a state c does not define,
+// when two contracts have one name, or when services are given to a
+// proxy whose wire has no prelude.
+func (s *Server) Reload(c *contract.Contract, services ...*contract.Contract) error {
 	if c == nil {
 		return errors.New("proxy: reload: no contract")
 	}
 	if s.cfg.Initial != "" && c.State(s.cfg.Initial) == nil {
 		return fmt.Errorf("proxy: reload: initial state %q is not a state of contract %s", s.cfg.Initial, c.Name)
 	}
-	s.current.Store(newVersion(c))
+	if err := distinctNames(c, services); err != nil {
+		return fmt.Errorf("proxy: reload: %w", err)
+	}
+	if len(services) > 0 && s.prelude == nil {
+		return errors.New("proxy: reload: more than one contract needs a wire with a prelude")
+	}
+	s.current.Store(newGuard(c, services))
 	s.metrics.reloads.Inc()
 	s.cfg.Logger.Info("contract loaded", slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("file", c.File))
 	return nil
 }
 
 // Contract returns the contract new sessions use.
-func (s *Server) Contract() *contract.Contract { return s.current.Load().c }
+func (s *Server) Contract() *contract.Contract { return s.current.Load().first.c }
 
 // Stats are a Server's counters since it was created.
 type Stats struct {

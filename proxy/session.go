@@ -55,14 +55,17 @@ type endInfo struct {
 // or (errReply != nil) a rejected request whose error reply must reach the
 // client in the place of its reply.
 type pendingCall struct {
-	req          term.Term
-	sent         time.Duration // session clock (session.now)
-	unchecked    bool          // monitor: forwarded although illegal; its reply is not checked
-	startSession bool          // prelude: the request that starts the guarded contract
-	timedOut     bool          // monitor: the reply time-out was reported
-	noDeadline   bool          // its reply may be none(): no reply time-out
-	errReply     []byte
-	rejected     bool // a rejected request (errReply may be nil when the wire has none)
+	req       term.Term
+	sent      time.Duration // session clock (session.now)
+	unchecked bool          // monitor: forwarded although illegal; its reply is not checked
+	// starts (prelude): the request starts the service of that name;
+	// start is its contract, nil for a service no contract is for.
+	starts     string
+	start      *version
+	timedOut   bool // monitor: the reply time-out was reported
+	noDeadline bool // its reply may be none(): no reply time-out
+	errReply   []byte
+	rejected   bool // a rejected request (errReply may be nil when the wire has none)
 }
 
 // version is a contract as sessions use it.
@@ -79,13 +82,30 @@ func newVersion(c *contract.Contract) *version {
 // recordFields implements wrappers.Options.RecordFields.
 func (v *version) recordFields(name string) []string { return v.records[name] }
 
+// guard is the contracts a session may enforce, fixed at its start: first
+// (Config.Contract) unless a prelude picks another by its name.
+type guard struct {
+	first  *version
+	byName map[string]*version
+}
+
+func newGuard(first *contract.Contract, more []*contract.Contract) *guard {
+	g := &guard{first: newVersion(first), byName: make(map[string]*version, 1+len(more))}
+	g.byName[first.Name] = g.first
+	for _, c := range more {
+		g.byName[c.Name] = newVersion(c)
+	}
+	return g
+}
+
 // session is one client connection and its connection to the service.
 type session struct {
 	srv     *Server
 	id      uint64
 	cfg     *Config
 	log     *slog.Logger
-	user    *version // the contract this session enforces, fixed at its start
+	guard   *guard   // the contracts this session may enforce, fixed at its start
+	user    *version // the contract it enforces: guard.first, or one the prelude picked
 	wire    wrappers.Session
 	dropper wrappers.Dropper
 	client  endpoint
@@ -99,7 +119,11 @@ type session struct {
 	mu   sync.Mutex
 	cond sync.Cond
 	cur  *version // the contract in effect: the prelude's, then user
-	chk  *checker.Session
+	// unguarded: the prelude started a service no contract is for
+	// (ForwardUnguarded); its traffic passes unchecked (unsynced, for
+	// good).
+	unguarded bool
+	chk       *checker.Session
 	// inPrelude: the session is in the wire's prelude (wrappers.Prelude),
 	// checked against its contract, until the guarded service starts.
 	inPrelude bool
@@ -164,10 +188,11 @@ type session struct {
 	overA atomic.Bool
 }
 
-func (s *Server) newSession(id uint64, v *version, clientAddr string) *session {
+func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
 	cfg := &s.cfg
+	v := g.first
 	ss := &session{
-		srv: s, id: id, cfg: cfg, user: v, clientAddr: clientAddr, serviceAddr: cfg.Upstream,
+		srv: s, id: id, cfg: cfg, guard: g, user: v, clientAddr: clientAddr, serviceAddr: cfg.Upstream,
 		maxPending: cfg.Limits.MaxPending, started: time.Now(), endCh: make(chan struct{}),
 	}
 	ss.cond.L = &ss.mu

@@ -95,12 +95,12 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
 	}
-	b, startSession, call := s.judgeCall(m)
+	b, st, call := s.judgeCall(m)
 	if b == nil {
 		if call {
 			// The reply time-out does not apply to a call whose reply
 			// may be none(): the service need never answer it.
-			s.push(pendingCall{req: m.Term, sent: sent, startSession: startSession,
+			s.push(pendingCall{req: m.Term, sent: sent, starts: st.name, start: st.v,
 				noDeadline: !s.chk.ReplyDue(s.chk.Pending() - 1)})
 		}
 		s.unlock()
@@ -201,13 +201,14 @@ func (s *session) holdUntil(ready func() bool) {
 }
 
 // judgeCall checks the request m (mu held): it returns the violation, or
-// nil, whether m starts the guarded contract (in the prelude), and whether
-// it is a call awaiting a reply: a message of unknown kind is classified
-// by the contract, and may be an in transition or event instead.
-func (s *session) judgeCall(m wrappers.Message) (b *breach, startSession, call bool) {
+// nil, what m starts (in the prelude: the service it names and its
+// contract), and whether it is a call awaiting a reply: a message of
+// unknown kind is classified by the contract, and may be an in transition
+// or event instead.
+func (s *session) judgeCall(m wrappers.Message) (b *breach, st startReq, call bool) {
 	if s.inPrelude {
-		if b, startSession = s.judgeStartSession(m.Term); b != nil {
-			return b, false, true
+		if b, st = s.judgeStartSession(m.Term); b != nil {
+			return b, startReq{}, true
 		}
 	}
 	role := checker.RoleCall
@@ -221,9 +222,9 @@ func (s *session) judgeCall(m wrappers.Message) (b *breach, startSession, call b
 	})
 	if v != nil {
 		bb := fromChecker(v)
-		return &bb, false, true
+		return &bb, startReq{}, true
 	}
-	return nil, startSession, role == checker.RoleCall
+	return nil, st, role == checker.RoleCall
 }
 
 func (s *session) clientEvent(m wrappers.Message) bool {

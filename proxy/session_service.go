@@ -33,7 +33,13 @@ func (s *session) serviceLoop() {
 
 func (s *session) fromService(m wrappers.Message) bool {
 	switch m.Kind {
-	case wrappers.Filler, wrappers.Greeting:
+	case wrappers.Filler:
+		s.count(serviceToClient, verdictUnchecked)
+		return s.toClient(m.Raw, nil, true)
+	case wrappers.Greeting:
+		s.lock(roleService)
+		s.greeted(m)
+		s.unlock()
 		s.count(serviceToClient, verdictUnchecked)
 		return s.toClient(m.Raw, nil, true)
 	case wrappers.Reply:
@@ -211,9 +217,11 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	var b *breach
 	role := checker.RoleReply
 	switch {
-	case s.inPrelude && head.startSession:
+	case s.inPrelude && head.starts != "":
 		v, b = s.judgeStarted(m, head)
-	case m.NextState != "":
+	case m.NextState != "" && !s.inPrelude:
+		// The state a reply of the prelude announces is not followed:
+		// ubf's meta service announces start, or none when stateless.
 		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
 	case m.Kind == wrappers.Unknown:
 		// The reply, or else a transition or event of the server's
@@ -262,7 +270,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 // except the state the service announces with it.
 func (s *session) uncheckedReply(m wrappers.Message) delivery {
 	_, queued := s.pop()
-	if m.NextState != "" && s.inflight == 0 && s.cur.m.HasState(m.NextState) {
+	if m.NextState != "" && s.inflight == 0 && !s.unguarded && s.cur.m.HasState(m.NextState) {
 		s.resync(m.NextState)
 	}
 	done := s.inflight == 0 && !s.unsynced && s.chk.Done()

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/ubfproxy/ubfproxy/checker"
@@ -45,46 +46,105 @@ func newPrelude(w wrappers.Wire) (*prelude, error) {
 	return &prelude{p: p, v: newVersion(c)}, nil
 }
 
-// judgeStartSession (mu held, prelude phase) recognises the request that
-// starts a service: start says it starts the guarded contract; b is the
-// violation when it names another service.
-func (s *session) judgeStartSession(req term.Term) (b *breach, start bool) {
+// startReq is what a request of the prelude starts: the service name (""
+// when it starts none) and its contract (nil when no contract is for it).
+type startReq struct {
+	name string
+	v    *version
+}
+
+// judgeStartSession (mu held, prelude phase) recognises a request that
+// starts a service, and finds the contract of that service. A service no
+// contract is for is forwarded (ForwardUnguarded), or refused: b is then
+// the violation.
+func (s *session) judgeStartSession(req term.Term) (b *breach, st startReq) {
 	p := s.srv.prelude.p
 	name, ok := p.StartRequest(req)
 	if !ok {
-		return nil, false
+		return nil, startReq{}
 	}
-	if name != s.user.c.Name {
-		return &breach{side: wrappers.Client, kind: violation.BadRequest, states: s.chk.States(), msg: req,
-			expected:    []string{p.StartExpected(s.user.c.Name)},
-			explanation: fmt.Sprintf("this proxy guards the service %s only, not %s", term.String(s.user.c.Name), term.String(name))}, false
+	v := s.guard.byName[name]
+	if v == nil && s.cfg.Unguarded == RefuseUnguarded {
+		names := make([]string, 0, len(s.guard.byName))
+		expected := make([]string, 0, len(s.guard.byName))
+		for n := range s.guard.byName {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			expected = append(expected, p.StartExpected(n))
+		}
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = term.String(n).String()
+		}
+		return &breach{side: wrappers.Client, kind: violation.BadRequest, states: s.chk.States(), msg: req, expected: expected,
+			explanation: fmt.Sprintf("this proxy guards the services %s only, not %s, and refuses the others (--unguarded refuse)",
+				strings.Join(quoted, ", "), term.String(name))}, startReq{}
 	}
-	return nil, true
+	return nil, startReq{name: name, v: v}
 }
 
-// judgeStarted (mu held) checks the reply to the request that starts the
-// guarded service and, when it started it, switches the session to the
-// guarded contract in the state the service announced. The announced state
-// belongs to the contract being started, so the prelude's contract checks
-// the reply alone.
+// judgeStarted (mu held) checks the reply to a request that starts a
+// service and, when it started it, leaves the prelude: for a guarded
+// service, the session goes on in its contract, in the state the service
+// announced; for another, everything passes unchecked. A refusal (ubf's
+// {error, noSuchService}) leaves the session in the prelude. The announced
+// state belongs to the service being started, so the prelude's contract
+// checks the reply alone.
 func (s *session) judgeStarted(m wrappers.Message, head pendingCall) (*checker.Violation, *breach) {
 	v := s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
 	if v != nil || !s.srv.prelude.p.Started(m.Term) {
 		return v, nil
 	}
+	if head.start == nil {
+		s.inPrelude, s.unguarded = false, true
+		s.resync("")
+		s.log.Info("unguarded service started; its traffic passes unchecked", slog.String("service", head.starts))
+		return nil, nil
+	}
 	next := m.NextState
 	if next == "" {
-		next = s.cfg.Initial
+		next = s.initialOf(head.start)
 	}
-	if next != "" && !s.user.m.HasState(next) {
+	if next != "" && !head.start.m.HasState(next) {
 		return nil, &breach{side: wrappers.Server, kind: violation.BadNextState, states: s.chk.States(), msg: m.Term, request: head.req,
-			explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", s.user.c.Name, next)}
+			explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", head.start.c.Name, next)}
 	}
-	s.cur, s.inPrelude = s.user, false
-	s.curC.Store(s.user.c)
-	s.chk = s.newChecker(s.user, next)
-	s.log.Debug("contract started", slog.String("contract", s.user.c.Name), slog.Any("states", s.chk.States()))
+	s.enter(head.start, next)
 	return nil, nil
+}
+
+// initialOf is the state v starts in when the service does not say:
+// Config.Initial for Config.Contract, the contract's own otherwise.
+func (s *session) initialOf(v *version) string {
+	if v == s.guard.first {
+		return s.cfg.Initial
+	}
+	return ""
+}
+
+// enter (mu held) leaves the prelude for the contract v, in state next ("":
+// its own initial state).
+func (s *session) enter(v *version, next string) {
+	s.user, s.cur, s.inPrelude = v, v, false
+	s.curC.Store(v.c)
+	s.chk = s.newChecker(v, next)
+	s.log.Debug("contract started", slog.String("contract", v.c.Name), slog.Any("states", s.chk.States()))
+}
+
+// greeted (mu held) follows a greeting: one that names a service a
+// contract is for (ubf's startplugin servers) means the session is inside
+// that service already, in its initial state; any other (ubf's
+// serverhello, naming the meta server) leaves the session in the prelude.
+func (s *session) greeted(m wrappers.Message) {
+	if !s.inPrelude || s.inflight > 0 {
+		return
+	}
+	name, ok := s.srv.prelude.p.GreetingService(m.Term)
+	if v := s.guard.byName[name]; ok && v != nil {
+		s.enter(v, s.initialOf(v))
+	}
 }
 
 // selfReport returns the service's own report of a violation that reply,
@@ -122,11 +182,15 @@ func (s *session) selfReported(m wrappers.Message, b breach) (d delivery, ok boo
 		return delivery{raw: m.Raw, queued: queued, b: &b, act: actionKilled, kill: true}, true
 	}
 	b.states = s.chk.States()
+	announced := m.NextState
+	if s.inPrelude {
+		announced = "" // the prelude's announced states are not followed
+	}
 	next := ""
 	switch {
-	case m.NextState != "" && s.cur.m.HasState(m.NextState):
-		next = m.NextState
-	case m.NextState == "" && len(b.states) == 1:
+	case announced != "" && s.cur.m.HasState(announced):
+		next = announced
+	case announced == "" && len(b.states) == 1:
 		next = b.states[0]
 	}
 	if next == "" || s.inflight != 1 {

@@ -306,6 +306,12 @@ type Prelude interface {
 	// StartExpected is the request that starts service, in contract
 	// notation, as a violation record names what was expected.
 	StartExpected(service string) string
+	// GreetingService returns the service a greeting (a Greeting
+	// message's Term) names, when it names one. A proxy with a contract
+	// for that service starts it at once: the session is inside it
+	// already (ubf's startplugin servers); a greeting naming another
+	// (ubf's meta server) leaves the session in the prelude.
+	GreetingService(greeting term.Term) (service string, ok bool)
 }
 
 // SelfReporter is implemented by a Wire whose services have a contract

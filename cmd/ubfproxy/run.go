@@ -23,7 +23,8 @@ import (
 
 // runFlags are the flags of run.
 type runFlags struct {
-	contract  string
+	contracts []string
+	unguarded string
 	types     []string
 	listen    string
 	upstream  string
@@ -74,9 +75,15 @@ text for people). Metrics are served on --metrics at /metrics, with /healthz.
 
 With --wire ubf the proxy follows ubf 2.x servers: it passes the greeting and
 checks their meta service (help, info, services, contract, startSession...)
-until {startSession, Name, Args} for this contract is accepted; the state the
-server announces then is where the contract starts. Pass --no-meta for a
-service that starts directly in the contract. The ubf wire also keeps strict
+until {startSession, Name, Args} is accepted for a service a --contract is for
+(its +NAME is Name; give --contract once per service the server hosts); the
+state the server announces then is where that contract starts. A startSession
+naming a service no --contract is for is forwarded (--unguarded forward: the
+server answers it, and a service it starts passes unchecked) or refused with
+the error reply (--unguarded refuse). A greeting naming a service a --contract
+is for (a server started with startplugin) starts that contract at once. A
+contract without states is stateless: its state on the wire is none. Pass
+--no-meta for a service that starts directly in the contract. The ubf wire also keeps strict
 lock-step towards the service (one request at a time).
 
 The text wires (smtp, ftp, pop3, irc, memcached, line) do not say which
@@ -119,7 +126,8 @@ usage errors, unreadable files or an address that cannot be used.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.contract, "contract", "", "contract `FILE` to enforce (required)")
+	fl.StringArrayVar(&f.contracts, "contract", nil, "contract `FILE` to enforce (required; repeatable with --wire ubf: the meta phase picks the contract by the name in startSession)")
+	fl.StringVar(&f.unguarded, "unguarded", "forward", "with --wire ubf: a startSession naming a service no --contract is for is forwarded (the service answers; a service it starts is passed through unchecked) or refused with the error reply: forward or refuse")
 	fl.StringArrayVar(&f.types, "types", nil, "contract `FILE` whose named types the contract may use (repeatable)")
 	fl.StringVar(&f.listen, "listen", "", "`ADDR` to accept clients on, host:port (required)")
 	fl.StringVar(&f.upstream, "upstream", "", "the service: host:port, or a ws:// URL with --transport ws (required)")
@@ -153,14 +161,15 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 	if err != nil {
 		return err
 	}
-	if err := checkReadable(append([]string{f.contract}, f.types...)); err != nil {
+	if err := checkReadable(append(append([]string(nil), f.contracts...), f.types...)); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("run: %w", err)}
 	}
-	c, err := loadContract(f, stderr)
+	cs, err := loadContracts(f, stderr)
 	if err != nil {
 		return err
 	}
-	cfg.Contract = c
+	c := cs[0]
+	cfg.Contract, cfg.Services = c, cs[1:]
 	srv, err := proxy.New(cfg)
 	if err != nil {
 		return usageErrorf("run: %v", err)
@@ -217,7 +226,11 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 // config turns the flags into a proxy.Config (without the contract).
 func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	var missing []string
-	for _, m := range []struct{ name, val string }{{"--contract", f.contract}, {"--listen", f.listen}, {"--upstream", f.upstream}} {
+	first := ""
+	if len(f.contracts) > 0 {
+		first = f.contracts[0]
+	}
+	for _, m := range []struct{ name, val string }{{"--contract", first}, {"--listen", f.listen}, {"--upstream", f.upstream}} {
 		if m.val == "" {
 			missing = append(missing, m.name)
 		}
@@ -246,6 +259,15 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	}
 	if f.simpleRPC && f.wire != "ubf" {
 		return proxy.Config{}, usageErrorf("run: --simple-rpc applies to --wire ubf only")
+	}
+	if len(f.contracts) > 1 && !hasPrelude(w) {
+		return proxy.Config{}, usageErrorf("run: --contract more than once needs --wire ubf with its meta phase (not --no-meta): only startSession picks a contract by name")
+	}
+	var unguarded proxy.Unguarded // forward, when the flag is not set
+	if f.unguarded != "" {
+		if unguarded, err = proxy.ParseUnguarded(f.unguarded); err != nil {
+			return proxy.Config{}, usageErrorf("run: --unguarded: %v", err)
+		}
 	}
 	for _, l := range []struct {
 		name string
@@ -280,6 +302,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Wire:          w,
 		Transport:     tr,
 		Mode:          mode,
+		Unguarded:     unguarded,
 		Initial:       f.initial,
 		Limits:        limits,
 		MaxLogMessage: f.maxLogMsg,
@@ -302,40 +325,63 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, usageErrorf("run: --log-format %q: want json or text", format)
 }
 
-// loadContract compiles the contract, printing its findings; errors end
-// the command with status 1.
-func loadContract(f runFlags, stderr io.Writer) (*contract.Contract, error) {
-	c, diags, err := contract.Load(f.contract, contract.Options{TypeFiles: f.types, Initial: f.initial})
-	if err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("run: %w", err)}
+// contractOptions are the options the i-th --contract compiles with:
+// --initial applies to the first.
+func (f runFlags) contractOptions(i int) contract.Options {
+	o := contract.Options{TypeFiles: f.types}
+	if i == 0 {
+		o.Initial = f.initial
 	}
-	printDiagnostics(stderr, diags)
-	if c == nil || diags.HasErrors() {
-		fmt.Fprintf(stderr, "ubfproxy: run: %s has errors; not starting\n", f.contract)
-		return nil, &exitError{code: exitViolation}
-	}
-	return c, nil
+	return o
 }
 
-// reload re-reads the contract on SIGHUP; a contract that does not compile
-// is logged and the running one stays.
-func reload(srv *proxy.Server, f runFlags, log *slog.Logger) {
-	c, diags, err := contract.Load(f.contract, contract.Options{TypeFiles: f.types, Initial: f.initial})
-	if err == nil && (c == nil || diags.HasErrors()) {
-		var msgs []string
-		for _, d := range sortDiagnostics(diags) {
-			if d.Severity == contract.Error {
-				msgs = append(msgs, d.Error())
-			}
+// loadContracts compiles the contracts, printing their findings; errors
+// end the command with status 1.
+func loadContracts(f runFlags, stderr io.Writer) ([]*contract.Contract, error) {
+	cs := make([]*contract.Contract, len(f.contracts))
+	for i, file := range f.contracts {
+		c, diags, err := contract.Load(file, f.contractOptions(i))
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("run: %w", err)}
 		}
-		err = errors.New(strings.Join(msgs, "; "))
+		printDiagnostics(stderr, diags)
+		if c == nil || diags.HasErrors() {
+			fmt.Fprintf(stderr, "ubfproxy: run: %s has errors; not starting\n", file)
+			return nil, &exitError{code: exitViolation}
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}
+
+// reload re-reads the contracts on SIGHUP; when one does not compile, the
+// failure is logged and the running ones stay.
+func reload(srv *proxy.Server, f runFlags, log *slog.Logger) {
+	cs := make([]*contract.Contract, len(f.contracts))
+	var err error
+	for i, file := range f.contracts {
+		c, diags, lerr := contract.Load(file, f.contractOptions(i))
+		if lerr == nil && (c == nil || diags.HasErrors()) {
+			var msgs []string
+			for _, d := range sortDiagnostics(diags) {
+				if d.Severity == contract.Error {
+					msgs = append(msgs, d.Error())
+				}
+			}
+			lerr = errors.New(strings.Join(msgs, "; "))
+		}
+		if lerr != nil {
+			err = fmt.Errorf("%s: %w", file, lerr)
+			break
+		}
+		cs[i] = c
 	}
 	if err == nil {
-		err = srv.Reload(c)
+		err = srv.Reload(cs[0], cs[1:]...)
 	}
 	if err != nil {
 		old := srv.Contract()
-		log.Error("reload failed; keeping the running contract", slog.String("file", f.contract),
+		log.Error("reload failed; keeping the running contract", slog.String("file", strings.Join(f.contracts, ", ")),
 			slog.String("error", err.Error()), slog.String("contract", old.Name), slog.String("vsn", old.Vsn))
 	}
 }

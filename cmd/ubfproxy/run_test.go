@@ -149,7 +149,7 @@ func TestRunProxy(t *testing.T) {
 
 	dir := t.TempDir()
 	con := writeFile(t, dir, "svc.con", runCon)
-	f := runFlags{contract: con, listen: "127.0.0.1:0", upstream: svc.Addr().String(), wire: "json",
+	f := runFlags{contracts: []string{con}, listen: "127.0.0.1:0", upstream: svc.Addr().String(), wire: "json",
 		transport: "tcp", mode: "kill", metrics: "127.0.0.1:0", logFormat: "json", logLevel: "info", maxLogMsg: 100}
 	f.limits.MaxFrame, f.limits.MaxDepth, f.limits.MaxSessions, f.limits.MaxPending, f.limits.MaxViolations = 1<<16, 100, 10, 4, 10
 	f.limits.IdleTimeout, f.limits.ReplyTimeout, f.limits.DialTimeout, f.limits.Grace = time.Minute, time.Second, time.Second, 200*time.Millisecond

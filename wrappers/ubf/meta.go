@@ -38,13 +38,7 @@ func (Wire) StartRequest(req term.Term) (string, bool) {
 	if !ok || len(tup) != 3 || tup[0] != term.Term(atomStartSession) {
 		return "", false
 	}
-	switch n := tup[1].(type) {
-	case term.String:
-		return string(n), true
-	case term.Binary:
-		return string(n), true
-	}
-	return "", false
+	return serviceName(tup[1])
 }
 
 // Started implements wrappers.Prelude: {ok, _} answers a startSession that
@@ -53,6 +47,28 @@ func (Wire) StartRequest(req term.Term) (string, bool) {
 func (Wire) Started(reply term.Term) bool {
 	tup, ok := reply.(term.Tuple)
 	return ok && len(tup) == 2 && tup[0] == term.Term(atomOK)
+}
+
+// GreetingService implements wrappers.Prelude: {'ubf1.0', Service, Help}
+// names Service, a string or a binary. A server started with startplugin
+// names its service; with serverhello, the meta server ("meta_server"
+// unless configured otherwise).
+func (Wire) GreetingService(g term.Term) (string, bool) {
+	tup, ok := g.(term.Tuple)
+	if !ok || len(tup) != 3 || tup[0] != term.Term(atomHello) {
+		return "", false
+	}
+	return serviceName(tup[1])
+}
+
+func serviceName(t term.Term) (string, bool) {
+	switch n := t.(type) {
+	case term.String:
+		return string(n), true
+	case term.Binary:
+		return string(n), true
+	}
+	return "", false
 }
 
 // StartExpected implements wrappers.Prelude.
