@@ -38,6 +38,14 @@ func (m *Machine) Match(t term.Term, typ contract.Type) bool {
 	return matchVars(t, typ, nil, m.core.pats)
 }
 
+// MatchShape is Match where a bare variable matches any term: whether t
+// has the shape of typ whatever the variables are bound to. Coverage uses
+// it to say which rule a message already checked by a session exercised.
+func (m *Machine) MatchShape(t term.Term, typ contract.Type) bool {
+	var out []newBind
+	return matchVars(t, typ, &varCtx{out: &out, spec: true}, m.core.pats)
+}
+
 // matchVars is Match with the variables of vars (nil: none bound) and the
 // pattern automata of ps. The bindings V = T makes are appended to
 // vars.out, in the order met.

@@ -43,36 +43,49 @@ func expandPaths(args []string) ([]string, error) {
 			add(arg)
 			continue
 		}
-		// WalkDir does not follow a symbolic link at its root; a trailing
-		// separator makes the link resolve, and the paths it produces are
-		// still spelt from the argument.
-		root := arg
-		if li, err := os.Lstat(arg); err == nil && li.Mode()&fs.ModeSymlink != 0 {
-			root = arg + string(filepath.Separator)
-		}
-		found := 0
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return describePathError(p, err)
-			}
-			if d.IsDir() {
-				if p != root && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if strings.HasSuffix(d.Name(), contractExt) && d.Type().IsRegular() {
-				found++
-				add(p)
-			}
-			return nil
-		})
+		found, err := filesBelow(arg, contractExt)
 		if err != nil {
 			return nil, err
 		}
-		if found == 0 {
-			return nil, fmt.Errorf("%s: no %s files in this folder or below", arg, "*"+contractExt)
+		for _, p := range found {
+			add(p)
 		}
+	}
+	return files, nil
+}
+
+// filesBelow lists the regular files below the folder arg whose name ends
+// in ext, in lexical order, skipping folders whose name starts with a dot.
+// A folder without any is an error naming it.
+func filesBelow(arg, ext string) ([]string, error) {
+	// WalkDir does not follow a symbolic link at its root; a trailing
+	// separator makes the link resolve, and the paths it produces are
+	// still spelt from the argument.
+	root := arg
+	if li, err := os.Lstat(arg); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		root = arg + string(filepath.Separator)
+	}
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return describePathError(p, err)
+		}
+		if d.IsDir() {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ext) && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no *%s files in this folder or below", arg, ext)
 	}
 	return files, nil
 }

@@ -1,0 +1,315 @@
+// Package coverage counts which parts of a contract conversations
+// exercised: every rule of every state, every reply alternative of those
+// rules, every transition and every event, with the +anystate ones. replay
+// --coverage reports it for recorded traces, ubfproxy test for generated
+// conversations, and the proxy exports the counts of live traffic.
+//
+// A Tracker is told each message a checker.Session accepted, with the
+// states the session was in before it; it finds the items the message
+// matches by shape (checker.Machine.MatchShape: the session has already
+// checked the variables' values).
+package coverage
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// Kind is the kind of a coverage item.
+type Kind string
+
+// The kinds of items.
+const (
+	KindRule       Kind = "rule"       // a call rule: its request was sent
+	KindReply      Kind = "reply"      // one reply alternative of a rule: it was answered
+	KindTransition Kind = "transition" // a transition to another state was taken
+	KindEvent      Kind = "event"      // an event (a transition back to its state) was sent
+)
+
+// All is the key of the summary of every kind in Summarize.
+const All Kind = "all"
+
+// AnyState is the State of the items of +anystate rules and events.
+const AnyState = "+anystate"
+
+// Item is one part of the contract and how often it was exercised; the
+// JSON names are part of the CLI's interface.
+type Item struct {
+	Kind  Kind   `json:"kind"`
+	State string `json:"state"`
+	// Rule is the item in the contract's notation: the request type of a
+	// rule; "REQUEST -> REPLY x NEXT" for a reply; "out T x N" or "in T"
+	// for a transition or an event.
+	Rule  string `json:"rule"`
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Count int    `json:"count"`
+}
+
+// hit is a rule a pending call matched, in one state.
+type hit struct {
+	rule  *contract.Rule
+	items []int // the rule's item, then one per reply alternative
+}
+
+// Tracker counts the items of one contract. It is not safe for concurrent
+// use; Merge combines trackers of the same contract.
+type Tracker struct {
+	m     *checker.Machine
+	items []Item
+	// rules[state] are the call rules of a state with their items;
+	// events[state] its transitions and events.
+	rules  map[string][]hit
+	events map[string][]eventItem
+	// pending holds, per call awaiting its reply (oldest first), the rules
+	// it matched.
+	pending [][]hit
+}
+
+type eventItem struct {
+	ev   *contract.Event
+	item int
+}
+
+// New lists the items of the machine's contract, none exercised yet.
+func New(m *checker.Machine) *Tracker {
+	c := m.Contract()
+	t := &Tracker{m: m, rules: map[string][]hit{}, events: map[string][]eventItem{}}
+	addRules := func(state string, rules []*contract.Rule) {
+		for _, r := range rules {
+			h := hit{rule: r, items: []int{t.add(KindRule, state, r.In.String(), r.Pos)}}
+			for _, o := range r.Outs {
+				text := r.In.String() + " -> " + o.Type.String()
+				if o.Next != "" {
+					text += " x " + o.Next
+				}
+				h.items = append(h.items, t.add(KindReply, state, text, o.Pos))
+			}
+			t.rules[state] = append(t.rules[state], h)
+		}
+	}
+	addEvents := func(state string, evs []*contract.Event) {
+		for _, e := range evs {
+			kind, text := KindEvent, e.Dir.String()+" "+e.Type.String()
+			if e.Next != "" && e.Next != state {
+				kind, text = KindTransition, text+" x "+e.Next
+			}
+			t.events[state] = append(t.events[state], eventItem{ev: e, item: t.add(kind, state, text, e.Type.Position())})
+		}
+	}
+	for _, st := range c.States {
+		if st.Name == contract.StopState && len(st.Rules) == 0 && len(st.Events) == 0 {
+			continue
+		}
+		addRules(st.Name, st.Rules)
+		addEvents(st.Name, st.Events)
+	}
+	addRules(AnyState, c.Anystate)
+	addEvents(AnyState, c.AnyEvents)
+	return t
+}
+
+func (t *Tracker) add(kind Kind, state, rule string, at contract.Pos) int {
+	t.items = append(t.items, Item{Kind: kind, State: state, Rule: rule, File: at.File, Line: at.Line})
+	return len(t.items) - 1
+}
+
+// Reset forgets the calls awaiting replies, for the next conversation;
+// the counts stay.
+func (t *Tracker) Reset() { t.pending = t.pending[:0] }
+
+// Call counts a request the session accepted as a call in states: the
+// rules of those states it matches, or the +anystate rules it matches in
+// a state where no rule does. It returns the items counted.
+func (t *Tracker) Call(states []string, msg term.Term) []Item {
+	var hits []hit
+	var counted []Item
+	for _, st := range states {
+		found := false
+		for _, h := range t.rules[st] {
+			if t.m.MatchShape(msg, h.rule.In) {
+				hits, found = append(hits, h), true
+			}
+		}
+		if !found {
+			for _, h := range t.rules[AnyState] {
+				if t.m.MatchShape(msg, h.rule.In) {
+					hits = append(hits, h)
+				}
+			}
+		}
+	}
+	hits = dedupe(hits)
+	for _, h := range hits {
+		t.items[h.items[0]].Count++
+		counted = append(counted, t.items[h.items[0]])
+	}
+	t.pending = append(t.pending, hits)
+	return counted
+}
+
+// Reply counts the reply to the oldest call awaiting one: the reply
+// alternatives of that call's rules it matches.
+func (t *Tracker) Reply(msg term.Term) []Item {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	hits := t.pending[0]
+	t.pending = slices.Delete(t.pending, 0, 1)
+	var counted []Item
+	for _, h := range hits {
+		for i, o := range h.rule.Outs {
+			if t.m.MatchShape(msg, o.Type) {
+				it := &t.items[h.items[i+1]]
+				it.Count++
+				counted = append(counted, *it)
+			}
+		}
+	}
+	return counted
+}
+
+// Message counts a transition or event sent in dir in states: those of
+// the states it matches, or the +anystate ones.
+func (t *Tracker) Message(states []string, dir contract.Direction, msg term.Term) []Item {
+	var counted []Item
+	seen := map[int]bool{}
+	for _, st := range states {
+		found := false
+		for _, e := range t.events[st] {
+			if e.ev.Dir == dir && t.m.MatchShape(msg, e.ev.Type) {
+				found = true
+				if !seen[e.item] {
+					seen[e.item] = true
+					t.items[e.item].Count++
+					counted = append(counted, t.items[e.item])
+				}
+			}
+		}
+		if found {
+			continue
+		}
+		for _, e := range t.events[AnyState] {
+			if e.ev.Dir == dir && t.m.MatchShape(msg, e.ev.Type) && !seen[e.item] {
+				seen[e.item] = true
+				t.items[e.item].Count++
+				counted = append(counted, t.items[e.item])
+			}
+		}
+	}
+	return counted
+}
+
+// Observe counts a message the session accepted in the role it returned;
+// client says which side sent it, states where the session was before.
+func (t *Tracker) Observe(states []string, client bool, role checker.Role, msg term.Term) []Item {
+	switch role {
+	case checker.RoleCall:
+		return t.Call(states, msg)
+	case checker.RoleReply:
+		return t.Reply(msg)
+	case checker.RoleTransition, checker.RoleEvent:
+		dir := contract.Out
+		if client {
+			dir = contract.In
+		}
+		return t.Message(states, dir, msg)
+	}
+	return nil
+}
+
+func dedupe(hits []hit) []hit {
+	var out []hit
+	for _, h := range hits {
+		if !slices.ContainsFunc(out, func(o hit) bool { return o.items[0] == h.items[0] }) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Items returns the items in the contract's order with their counts.
+func (t *Tracker) Items() []Item { return slices.Clone(t.items) }
+
+// Merge adds the counts of o, a tracker of the same contract.
+func (t *Tracker) Merge(o *Tracker) {
+	for i := range t.items {
+		if i < len(o.items) {
+			t.items[i].Count += o.items[i].Count
+		}
+	}
+}
+
+// Summary is how much of a contract was exercised, by kind and in all.
+type Summary struct {
+	Covered int     `json:"covered"`
+	Total   int     `json:"total"`
+	Percent float64 `json:"percent"`
+}
+
+// Summarize counts the items exercised at least once, per kind and in all
+// (under All).
+func Summarize(items []Item) map[Kind]Summary {
+	out := map[Kind]Summary{}
+	for _, it := range items {
+		for _, k := range []Kind{All, it.Kind} {
+			s := out[k]
+			s.Total++
+			if it.Count > 0 {
+				s.Covered++
+			}
+			out[k] = s
+		}
+	}
+	for k, s := range out {
+		s.Percent = percent(s.Covered, s.Total)
+		out[k] = s
+	}
+	return out
+}
+
+// percent is covered/total in percent, rounded down to a tenth so that a
+// contract just short of a threshold never passes by rounding; 100 when
+// there is nothing to cover.
+func percent(covered, total int) float64 {
+	if total == 0 {
+		return 100
+	}
+	return float64(covered*1000/total) / 10
+}
+
+// Table writes items as a table, one per line, with a summary line.
+func Table(items []Item) string {
+	var b strings.Builder
+	wState, wKind := len("STATE"), len("KIND")
+	for _, it := range items {
+		wState = max(wState, len(it.State))
+		wKind = max(wKind, len(it.Kind))
+	}
+	fmt.Fprintf(&b, "%6s  %-*s  %-*s  %s\n", "COUNT", wKind, "KIND", wState, "STATE", "RULE")
+	for _, it := range items {
+		fmt.Fprintf(&b, "%6d  %-*s  %-*s  %s", it.Count, wKind, it.Kind, wState, it.State, it.Rule)
+		if it.Line > 0 {
+			fmt.Fprintf(&b, "  (line %d)", it.Line)
+		}
+		b.WriteByte('\n')
+	}
+	sum := Summarize(items)
+	all := sum[All]
+	fmt.Fprintf(&b, "coverage: %.1f%% (%d of %d items", all.Percent, all.Covered, all.Total)
+	for _, k := range []struct {
+		kind  Kind
+		words string
+	}{{KindRule, "rules"}, {KindReply, "replies"}, {KindTransition, "transitions"}, {KindEvent, "events"}} {
+		if s, ok := sum[k.kind]; ok {
+			fmt.Fprintf(&b, "; %s %d/%d", k.words, s.Covered, s.Total)
+		}
+	}
+	b.WriteString(")\n")
+	return b.String()
+}
