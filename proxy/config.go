@@ -130,6 +130,17 @@ type Limits struct {
 	// (wrappers.Limits.MaxFrameMemory); zero means the wrappers' default,
 	// derived from MaxFrame.
 	MaxFrameMemory int
+	// MaxMemory bounds the memory, in bytes, of the proxy's sessions: their
+	// read buffers and decoding state beyond wrappers.BudgetFree each
+	// (small frames cost nothing) may take half of it between them, the
+	// rest being headroom for the garbage big frames leave behind until
+	// the garbage collector runs (a program should set the Go runtime's
+	// soft memory limit, debug.SetMemoryLimit, near MaxMemory, as
+	// ubfproxy run does). A session whose next frame would need more is
+	// refused (its error reply, a record, reason limit); no other session
+	// is touched. While 90% of the sessions' share is in use, new
+	// connections are refused. The default is DefaultMaxMemory.
+	MaxMemory int64
 	// MaxSessions is how many sessions may be open at once; a connection
 	// over it is refused.
 	MaxSessions int
@@ -159,12 +170,27 @@ type Limits struct {
 	Grace time.Duration
 }
 
+// MaxMemoryCeiling is the largest default memory budget (Limits.MaxMemory).
+const MaxMemoryCeiling = 1 << 30
+
+// DefaultMaxMemory is the default memory budget: a quarter of the memory
+// the process may use (the machine's RAM, or its cgroup's limit when
+// lower), at most MaxMemoryCeiling; the ceiling when that is unknown.
+func DefaultMaxMemory() int64 {
+	ram := physicalMemory()
+	if ram <= 0 {
+		return MaxMemoryCeiling
+	}
+	return min(MaxMemoryCeiling, ram/4)
+}
+
 // DefaultLimits returns the limits used for every zero field of Limits.
 func DefaultLimits() Limits {
 	d := wrappers.DefaultLimits()
 	return Limits{
 		MaxFrame:      d.MaxFrame,
 		MaxDepth:      d.MaxDepth,
+		MaxMemory:     DefaultMaxMemory(),
 		MaxSessions:   10000,
 		MaxPending:    64,
 		IdleTimeout:   5 * time.Minute,
@@ -187,6 +213,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxSessions <= 0 {
 		l.MaxSessions = d.MaxSessions
+	}
+	if l.MaxMemory <= 0 {
+		l.MaxMemory = d.MaxMemory
 	}
 	if l.MaxPending <= 0 {
 		l.MaxPending = d.MaxPending

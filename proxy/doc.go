@@ -102,7 +102,11 @@
 // # Limits
 //
 // Every limit has a default (DefaultLimits): frame size and nesting depth
-// (given to the wrapper's decoders), concurrent sessions (over it a new
+// (given to the wrapper's decoders), the memory of all sessions together
+// (MaxMemory: their read buffers and decoding state share half of it
+// through wrappers.Limits.Budget; the session whose frame would take more
+// is refused as over a limit, and new connections are refused while 90%
+// of that half is in use), concurrent sessions (over it a new
 // connection is accepted and closed at once, or answered HTTP 503 on
 // WebSocket), pipelined requests in flight (rejected ones awaiting their
 // place among the replies count too; over it the proxy stops reading

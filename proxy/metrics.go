@@ -30,7 +30,7 @@ type metrics struct {
 // newMetrics registers a Server's collectors with reg; live calls its
 // function with the tallies of every open session, and holds off tally
 // flushes meanwhile (see flowCollector).
-func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally))) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget) (*metrics, error) {
 	m := &metrics{
 		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ubfproxy_sessions_open", Help: "Sessions open now.",
@@ -55,14 +55,20 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally))) (*m
 			Name: "ubfproxy_panics_total", Help: "Panics recovered while handling a session.",
 		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ubfproxy_connections_refused_total", Help: "Connections refused because the session limit was reached.",
+			Name: "ubfproxy_connections_refused_total", Help: "Connections refused because the session limit was reached, or the memory budget was used past its high-water mark.",
 		}),
 		reloads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ubfproxy_contract_reloads_total", Help: "Contracts installed by Reload.",
 		}),
 		viol: make(map[[2]string]prometheus.Counter),
 	}
-	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads} {
+	memInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ubfproxy_memory_in_use_bytes", Help: "Memory the sessions' buffers and decoding state hold of the budget (--max-memory).",
+	}, func() float64 { return float64(budget.used.Load()) })
+	memMax := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ubfproxy_memory_budget_bytes", Help: "The memory budget (--max-memory).",
+	}, func() float64 { return float64(budget.max) })
+	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, memInUse, memMax} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

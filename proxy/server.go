@@ -40,6 +40,8 @@ type Server struct {
 
 	// buffers lends the sessions' decoders their read buffers.
 	buffers bufferPool
+	// budget is Limits.MaxMemory, shared by every session's decoders.
+	budget *memBudget
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
@@ -57,8 +59,8 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, sessions: make(map[uint64]*session)}
-	m, err := newMetrics(cfg.Registry, s.eachTally)
+	s := &Server{cfg: cfg, sessions: make(map[uint64]*session), budget: newMemBudget(cfg.Limits.MaxMemory)}
+	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
@@ -108,8 +110,11 @@ type Stats struct {
 	Total      int64            // sessions ended
 	Ends       map[string]int64 // sessions ended, by reason
 	Violations int64            // violation records
-	Refused    int64            // connections refused over MaxSessions
-	Panics     int64            // panics recovered
+	Refused    int64            // connections refused over MaxSessions or the memory budget's high-water mark
+	// MemoryInUse is what the sessions hold of the memory budget now
+	// (Limits.MaxMemory).
+	MemoryInUse int64
+	Panics      int64 // panics recovered
 }
 
 // Stats returns the Server's counters.
@@ -119,13 +124,17 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{Open: len(s.sessions), Total: s.total.Load(), Violations: s.violations.Load(),
-		Refused: s.refused.Load(), Panics: s.panics.Load(), Ends: map[string]int64{}}
+		Refused: s.refused.Load(), Panics: s.panics.Load(), Ends: map[string]int64{}, MemoryInUse: s.budget.used.Load()}
 	s.ends.Range(func(k, v any) bool {
 		st.Ends[string(k.(endReason))] = v.(*atomic.Int64).Load()
 		return true
 	})
 	return st
 }
+
+// MemoryInUse returns what the sessions hold of the memory budget
+// (Limits.MaxMemory) now.
+func (s *Server) MemoryInUse() int64 { return s.budget.used.Load() }
 
 // OpenSessions returns how many sessions are open.
 func (s *Server) OpenSessions() int {
@@ -190,10 +199,11 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// admit registers a new session, or refuses it over the session limit.
+// admit registers a new session, or refuses it over the session limit or
+// while the memory budget is used past its high-water mark.
 func (s *Server) admit(clientAddr string) (*session, bool) {
 	s.mu.Lock()
-	if len(s.sessions) >= s.cfg.Limits.MaxSessions || s.draining.Load() {
+	if len(s.sessions) >= s.cfg.Limits.MaxSessions || s.draining.Load() || s.budget.overHigh() {
 		n := len(s.sessions)
 		// A flood of connections must not become a flood of records: at
 		// most one per refusalLogEvery, counting the ones it stands for.
@@ -211,7 +221,8 @@ func (s *Server) admit(clientAddr string) (*session, bool) {
 		s.countEnd(reasonLimit)
 		if logIt {
 			s.cfg.Logger.Warn("session refused", slog.String("client", clientAddr), slog.String("reason", string(reasonLimit)),
-				slog.Int("open", n), slog.Int("max_sessions", s.cfg.Limits.MaxSessions), slog.Int("refused", count))
+				slog.Int("open", n), slog.Int("max_sessions", s.cfg.Limits.MaxSessions),
+				slog.Int64("memory_in_use", s.budget.used.Load()), slog.Int64("max_memory", s.budget.max), slog.Int("refused", count))
 		}
 		return nil, false
 	}
@@ -286,6 +297,7 @@ func (s *Server) release(ss *session) {
 	s.total.Add(1)    // and Stats sees the session open or ended
 	s.countEnd(ss.end.reason)
 	s.mu.Unlock()
+	ss.mem.close()
 	s.metrics.sessionsOpen.Dec()
 	s.metrics.sessionsTotal.WithLabelValues(string(ss.end.reason)).Inc()
 	ss.logEnd()

@@ -114,7 +114,10 @@ type session struct {
 	clientAddr, serviceAddr string
 	maxPending              int
 	lockstep                bool
-	started                 time.Time // also the epoch of the session clock (now)
+	// mem is the session's share of the memory budget, given back when
+	// the session is released.
+	mem     *account
+	started time.Time // also the epoch of the session clock (now)
 
 	mu   sync.Mutex
 	cond sync.Cond
@@ -196,8 +199,10 @@ func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
 		maxPending: cfg.Limits.MaxPending, started: time.Now(), endCh: make(chan struct{}),
 	}
 	ss.cond.L = &ss.mu
+	ss.mem = &account{b: s.budget}
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
-		Limits: wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame, MaxFrameMemory: cfg.Limits.MaxFrameMemory}.WithDefaults(),
+		Limits: wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame,
+			MaxFrameMemory: cfg.Limits.MaxFrameMemory, Budget: ss.mem}.WithDefaults(),
 		// The prelude has no records; the guarded contract's are the
 		// ones on the wire after it.
 		RecordFields: v.recordFields,

@@ -180,7 +180,28 @@ type Limits struct {
 	// pass the MiB that any frame may cost. Decoders whose terms cannot
 	// cost more than a small multiple of the frame need not count.
 	MaxFrameMemory int
+	// Budget, when set, is memory the decoders of many connections share
+	// (a process-wide bound): a decoder asks it before it holds more than
+	// BudgetFree bytes of read buffer or of decoding state, gives back
+	// what it took when the frame ends, and refuses the frame with a
+	// limit error when the budget says no. Nil means no shared bound.
+	Budget Budget
 }
+
+// Budget is memory shared by many decoders. Its methods are called from
+// the goroutines of many connections at once.
+type Budget interface {
+	// Take asks for n more bytes; it reports false, and takes nothing,
+	// when they are not available.
+	Take(n int64) bool
+	// Give returns n bytes that Take granted.
+	Give(n int64)
+}
+
+// BudgetFree is how much read buffer, and how much decoding state, one
+// decoder may hold without asking Limits.Budget: the small frames of
+// ordinary traffic never touch the shared budget.
+const BudgetFree = 64 << 10
 
 // MemoryFloor is the memory any frame may cost, however short, unless
 // Limits.MaxFrameMemory is lower: a small frame may legitimately cost

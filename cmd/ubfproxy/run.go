@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ type runFlags struct {
 	logFormat string
 	logLevel  string
 	maxLogMsg int
+	maxMemory byteSize
 	limits    proxy.Limits
 }
 
@@ -144,6 +146,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.IntVar(&f.limits.MaxFrame, "max-frame", d.MaxFrame, "largest frame accepted, in bytes")
 	fl.IntVar(&f.limits.MaxDepth, "max-depth", d.MaxDepth, "deepest nesting of tuples, lists and maps accepted")
 	fl.IntVar(&f.limits.MaxFrameMemory, "max-frame-memory", 0, "memory one frame may take while decoded, in bytes (0: 8 × --max-frame + 1 MiB)")
+	fl.Var(&f.maxMemory, "max-memory", "memory the proxy's sessions may use, like 512MiB: their buffers and decoding state may take half (a session that needs more is refused; new connections are refused past 90% of that half) (default a quarter of RAM, at most 1GiB)")
 	fl.IntVar(&f.limits.MaxSessions, "max-sessions", d.MaxSessions, "sessions open at once; more connections are refused")
 	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held, as is a request the pending replies may make illegal (ubf: always 1)")
 	fl.IntVar(&f.limits.MaxViolations, "max-violations", d.MaxViolations, "violations one session may cause in reject and monitor modes before it is ended")
@@ -174,6 +177,11 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 	if err != nil {
 		return usageErrorf("run: %v", err)
 	}
+	// The sessions hold half of --max-memory at most; the Go runtime's
+	// soft limit makes the garbage collector keep the whole heap, garbage
+	// included, near --max-memory too (garbage would otherwise grow to
+	// the size of the live heap).
+	debug.SetMemoryLimit(cfg.Limits.MaxMemory)
 	log := cfg.Logger
 
 	var lc net.ListenConfig
@@ -208,6 +216,8 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 			}
 		}
 	}()
+
+	go returnMemory(ctx, srv)
 
 	err = srv.Serve(ctx, ln)
 	<-reloadDone
@@ -294,6 +304,10 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		return proxy.Config{}, err
 	}
 	limits := f.limits
+	limits.MaxMemory = int64(f.maxMemory)
+	if limits.MaxMemory == 0 {
+		limits.MaxMemory = proxy.DefaultMaxMemory()
+	}
 	if limits.Grace == 0 {
 		limits.Grace = -1 // --grace 0: close at once (0 would mean the library's default)
 	}
@@ -383,5 +397,30 @@ func reload(srv *proxy.Server, f runFlags, log *slog.Logger) {
 		old := srv.Contract()
 		log.Error("reload failed; keeping the running contract", slog.String("file", strings.Join(f.contracts, ", ")),
 			slog.String("error", err.Error()), slog.String("contract", old.Name), slog.String("vsn", old.Vsn))
+	}
+}
+
+// returnMemory gives the system back what big frames held once their
+// sessions let it go: the Go runtime returns freed memory by itself only
+// slowly, after a collection that nothing may trigger for minutes once the
+// traffic calms down. It checks once a second and frees when the sessions
+// hold at least freeAfterDrop less than at their peak since the last time.
+func returnMemory(ctx context.Context, srv *proxy.Server) {
+	const freeAfterDrop = 32 << 20
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var peak int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		used := srv.MemoryInUse()
+		peak = max(peak, used)
+		if peak-used >= freeAfterDrop {
+			debug.FreeOSMemory()
+			peak = used
+		}
 	}
 }

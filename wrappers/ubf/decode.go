@@ -60,7 +60,9 @@ type Decoder struct {
 	// Memory accounting (see Limits.MaxFrameMemory): mem is what the
 	// current frame has cost so far, and it may reach allow before the
 	// budget, which grows with the bytes of the frame, is computed again.
-	mem, allow int64
+	// shared is what the frame took from Limits.Budget, which it needs
+	// once mem is past wrappers.BudgetFree.
+	mem, allow, shared int64
 }
 
 // regValue is a term stored in a register, with its expanded size and
@@ -102,9 +104,22 @@ const (
 func NewDecoder(r io.Reader, l wrappers.Limits) *Decoder {
 	d := &Decoder{rd: bufread.New(r, l.WithDefaults(), "ubf"),
 		atoms: intern.New[term.Term](cacheSize, maxCachedAtom), strs: intern.New[term.Term](cacheSize, maxCachedString)}
-	d.allow = d.floor()
+	d.allow = d.firstAllow()
 	return d
 }
+
+// firstAllow is what a frame may cost before the budget is computed
+// again: its floor, and no more than it may cost without asking the
+// shared budget.
+func (d *Decoder) firstAllow() int64 {
+	if d.rd.Lim.Budget != nil {
+		return min(d.floor(), wrappers.BudgetFree)
+	}
+	return d.floor()
+}
+
+// sharedChunk is the least a frame asks of the shared budget at once.
+const sharedChunk = 1 << 20
 
 // maxN bounds the expanded size of a term: MaxFrame, at most 2^32-1.
 func (d *Decoder) maxN() int64 { return min(int64(d.rd.Lim.MaxFrame), math.MaxUint32) }
@@ -142,12 +157,34 @@ func (d *Decoder) charge(k int64, at int) error {
 func (d *Decoder) overBudget(at int) error {
 	b := max(int64(at-d.rd.Start), 0)
 	d.allow = d.budget(b)
-	if d.mem <= d.allow {
+	if d.mem > d.allow {
+		return d.limitAt(at, "decoding the frame takes more than %d bytes of memory after %d bytes of it "+
+			"(MaxFrameMemory %d: %.3g bytes per byte of the frame plus %d)",
+			d.allow, b, d.rd.Lim.MaxFrameMemory, d.perByte(), min(memFloor, d.rd.Lim.MaxFrameMemory))
+	}
+	bud := d.rd.Lim.Budget
+	if bud == nil {
 		return nil
 	}
-	return d.limitAt(at, "decoding the frame takes more than %d bytes of memory after %d bytes of it "+
-		"(MaxFrameMemory %d: %.3g bytes per byte of the frame plus %d)",
-		d.allow, b, d.rd.Lim.MaxFrameMemory, d.perByte(), min(memFloor, d.rd.Lim.MaxFrameMemory))
+	if paid := wrappers.BudgetFree + d.shared; d.mem > paid {
+		// Ask for a chunk at once, but never for more than the frame may
+		// still cost.
+		more := min(max(d.mem-paid, sharedChunk), d.allow-paid)
+		if !bud.Take(more) {
+			return d.limitAt(at, "the proxy's shared memory budget cannot hold the %d bytes decoding this frame takes after %d bytes of it", d.mem, b)
+		}
+		d.shared += more
+	}
+	d.allow = min(d.allow, wrappers.BudgetFree+d.shared)
+	return nil
+}
+
+// giveShared returns what the frame took from the shared budget.
+func (d *Decoder) giveShared() {
+	if d.shared > 0 {
+		d.rd.Lim.Budget.Give(d.shared)
+		d.shared = 0
+	}
 }
 
 // Frame returns the next object and every byte consumed for it (the
@@ -524,13 +561,17 @@ func (d *Decoder) pushInt(digits []byte) error {
 
 // endQuoted finishes a string, atom, comment or tag whose content (with
 // escapes still in) is s.
+//
+// Its memory is charged at its end (end, in buf): the budget grows with the
+// bytes read, and a long string's bytes are all read by then; charging at
+// its start refused every string over MemoryFloor.
 func (d *Decoder) endQuoted(s []byte) error {
-	at := d.tok - 1
+	at, end := d.tok-1, d.rd.Pos
 	if d.quote == '%' {
 		return nil
 	}
 	if d.hasEsc {
-		if err := d.charge(int64(len(s)), at); err != nil {
+		if err := d.charge(int64(len(s)), end); err != nil {
 			return err
 		}
 		s = unescape(s)
@@ -538,13 +579,13 @@ func (d *Decoder) endQuoted(s []byte) error {
 	switch d.quote {
 	case '"':
 		t := d.str(s)
-		if err := d.charge(0, at); err != nil {
+		if err := d.charge(0, end); err != nil {
 			return err
 		}
 		return d.push(t, sizeOf(len(s)), 0, at)
 	case '\'':
 		t := d.atom(s)
-		if err := d.charge(0, at); err != nil {
+		if err := d.charge(0, end); err != nil {
 			return err
 		}
 		return d.push(t, sizeOf(len(s)), 0, at)
@@ -699,7 +740,8 @@ func (d *Decoder) endObject() (term.Term, error) {
 	d.started = false
 	d.work = 0
 	d.mem = 0
-	d.allow = d.floor()
+	d.allow = d.firstAllow()
+	d.giveShared()
 	// Every list is finished now; let the scratch of a big object go.
 	if cap(d.stack) > keepSlots {
 		d.stack = nil

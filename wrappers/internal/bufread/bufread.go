@@ -46,9 +46,12 @@ type Reader struct {
 	// is the lender's.
 	lender wrappers.Lender
 	lent   bool
-	base   int64  // stream offset of Buf[0]
-	err    error  // sticky error of the underlying reader
-	name   string // prefix of read errors: the wrapper's name
+	base   int64 // stream offset of Buf[0]
+	// charged is what Buf took from Lim.Budget: its size once past
+	// wrappers.BudgetFree, else nothing.
+	charged int64
+	err     error  // sticky error of the underlying reader
+	name    string // prefix of read errors: the wrapper's name
 }
 
 // New returns a Reader of r checked against lim; name (the wrapper's
@@ -85,14 +88,36 @@ func (b *Reader) Begin() {
 			b.Buf, b.lent = nil, false
 		} else if len(b.Buf) > ShrinkAbove || b.lender != nil {
 			b.Buf = nil // the next read borrows one
+			b.uncharge()
 		}
 	case len(b.Buf) > ShrinkAbove && b.End-b.Pos < minRead:
 		nb := make([]byte, firstBuffer)
 		n := copy(nb, b.Buf[b.Pos:b.End])
 		b.base += int64(b.Pos)
 		b.Buf, b.Pos, b.End = nb, 0, n
+		b.uncharge()
 	}
 	b.Start = b.Pos
+}
+
+// uncharge gives back what the buffer took from the budget (the buffer
+// was let go).
+func (b *Reader) uncharge() {
+	if b.charged > 0 {
+		b.Lim.Budget.Give(b.charged)
+		b.charged = 0
+	}
+}
+
+// Release lets go of the buffer and gives back what it took from the
+// budget, for a reader that will not be read again.
+func (b *Reader) Release() {
+	if b.lent {
+		b.lender.Return(b.Buf)
+		b.lent = false
+	}
+	b.Buf, b.Start, b.Pos, b.End = nil, 0, 0, 0
+	b.uncharge()
 }
 
 // Err returns the error the underlying reader returned, io.EOF at the end
@@ -152,7 +177,10 @@ func (b *Reader) Fill() error {
 			b.Start = 0
 		}
 		if len(b.Buf)-b.End < minRead {
-			b.grow()
+			if err := b.grow(); err != nil {
+				b.err = err
+				return err
+			}
 		}
 	}
 	for range 100 {
@@ -182,12 +210,22 @@ func (b *Reader) took(n int, err error) (done bool, _ error) {
 
 // grow makes room for a read of at least minRead bytes: twice the buffer,
 // but no more than a frame of the limit and a read need.
-func (b *Reader) grow() {
+// A buffer past wrappers.BudgetFree is paid for from Lim.Budget first;
+// when the budget says no, the frame is refused with a limit error.
+func (b *Reader) grow() error {
 	size := max(2*len(b.Buf), firstBuffer)
 	if ceiling := b.Lim.MaxFrame + minRead; size > ceiling && b.Lim.MaxFrame > 0 {
 		size = ceiling
 	}
 	size = max(size, b.End+minRead)
+	if b.Lim.Budget != nil && size > wrappers.BudgetFree {
+		if more := int64(size) - b.charged; more > 0 {
+			if !b.Lim.Budget.Take(more) {
+				return b.LimitAt(b.Offset(b.End), "the proxy's shared memory budget cannot hold a %d-byte buffer for this frame (it started at byte %d)", size, b.Offset(b.Start))
+			}
+			b.charged += more
+		}
+	}
 	nb := make([]byte, size)
 	copy(nb, b.Buf[:b.End])
 	if b.lent {
@@ -195,6 +233,7 @@ func (b *Reader) grow() {
 		b.lent = false
 	}
 	b.Buf = nb
+	return nil
 }
 
 // EOFError turns the end of the stream inside a frame into a FrameError.

@@ -277,3 +277,64 @@ func TestLender(t *testing.T) {
 		t.Errorf("%d buffers lent (buffer %v) with nothing buffered; want none", l.out, rd.Buf != nil)
 	}
 }
+
+// countingBudget is a wrappers.Budget of max bytes.
+type countingBudget struct{ max, used int64 }
+
+func (b *countingBudget) Take(n int64) bool {
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *countingBudget) Give(n int64) { b.used -= n }
+
+// TestBufferBudget: a buffer past wrappers.BudgetFree is paid for from the
+// shared budget, given back once the frame that grew it ends; a buffer the
+// budget cannot pay for refuses the frame with a limit error, and small
+// frames never touch the budget.
+func TestBufferBudget(t *testing.T) {
+	long := strings.Repeat("x", 1<<20)
+	b := &countingBudget{max: 4 << 20}
+	l := lim(8 << 20)
+	l.Budget = b
+	rd := New(strings.NewReader("short\n"+long+"\nshort\n"), l, "test")
+	rd.Begin()
+	if _, _, err := rd.Line("a line"); err != nil || b.used != 0 {
+		t.Fatalf("short line: %v, %d bytes of the budget taken", err, b.used)
+	}
+	rd.Begin()
+	if _, _, err := rd.Line("a line"); err != nil {
+		t.Fatal(err)
+	}
+	if b.used < 1<<20 {
+		t.Fatalf("a buffer for a 1 MiB line took %d bytes of the budget", b.used)
+	}
+	rd.Begin()
+	if _, _, err := rd.Line("a line"); err != nil {
+		t.Fatal(err)
+	}
+	rd.Begin() // nothing buffered: the big buffer goes
+	if b.used != 0 {
+		t.Fatalf("%d bytes of the budget still taken after the frame ended", b.used)
+	}
+
+	b = &countingBudget{max: 512 << 10}
+	l.Budget = b
+	rd = New(strings.NewReader(long+"\n"), l, "test")
+	rd.Begin()
+	_, _, err := rd.Line("a line")
+	var fe *wrappers.FrameError
+	if !errors.As(err, &fe) || !fe.Limit || !strings.Contains(fe.Msg, "shared memory budget") {
+		t.Fatalf("over the budget: %v, want a limit error", err)
+	}
+	if b.used > b.max {
+		t.Fatalf("%d bytes taken of a budget of %d", b.used, b.max)
+	}
+	rd.Release()
+	if b.used != 0 {
+		t.Fatalf("Release left %d bytes of the budget taken", b.used)
+	}
+}
