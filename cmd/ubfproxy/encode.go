@@ -12,6 +12,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	wjson "github.com/ubfproxy/ubfproxy/wrappers/json"
+	"github.com/ubfproxy/ubfproxy/wrappers/resp"
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
@@ -29,6 +30,11 @@ comment. Lines in replay's trace notation are understood, so the output of
 "< T x State" is a UBF(C) reply {T, State}, and the events ">! T" and "<! T"
 are wrapped as the wire carries them ({'event_in', T} and {'event_out', T}
 for ubf, {"$E": T} for json).
+
+For resp, "> T" (or a bare T with --side client) is a command, an array of
+bulk strings ({set, <<"k">>, <<"v">>} is SET k v), and "< T" a server frame:
+{error, Text} an error, ok a simple string, nil a null, integers, binaries,
+lists and maps as RESP3 writes them.
 
 For the text wires (smtp, ftp, pop3, irc, memcached, line) each term is one
 message as docs/wires describes it: "> T" (or ">! T") a client's, "< T" (or
@@ -54,7 +60,7 @@ status 2) naming its line.`,
 				enc = ubf.AppendEncode
 			case wire == "json":
 				enc = wjson.AppendEncode
-			case fam == nil:
+			case fam == nil && wire != "resp":
 				return usageErrorf("unknown wire format %q (want %s)", wire, strings.Join(encodeWireNames(), ", "))
 			}
 			var bareSide wrappers.Side
@@ -104,17 +110,20 @@ status 2) naming its line.`,
 					}
 					after = rest
 				}
-				if fam != nil {
+				from := bareSide
+				switch marker {
+				case ">", ">!":
+					from = wrappers.Client
+				case "<", "<!":
+					from = wrappers.Server
+				}
+				switch {
+				case fam != nil:
 					// A text message carries its own line ends.
-					from := bareSide
-					switch marker {
-					case ">", ">!":
-						from = wrappers.Client
-					case "<", "<!":
-						from = wrappers.Server
-					}
 					buf, err = fam.AppendEncode(buf[:0], from, t)
-				} else {
+				case wire == "resp":
+					buf, err = resp.AppendEncode(buf[:0], from, t)
+				default:
 					t = wrapEvent(wire, marker, t)
 					if buf, err = enc(buf[:0], t); err == nil {
 						buf = append(buf, '\n')
@@ -138,15 +147,7 @@ status 2) naming its line.`,
 
 // encodeWireNames lists the wire formats encode writes: every one run
 // knows but resp, whose terms (RESP values) are not a contract's.
-func encodeWireNames() []string {
-	var names []string
-	for _, n := range proxyWireNames() {
-		if n != "resp" {
-			names = append(names, n)
-		}
-	}
-	return names
-}
+func encodeWireNames() []string { return proxyWireNames() }
 
 // skipTextFiller skips white space, comment lines ("# ..." or a lone "#")
 // and returns the trace marker (>, <, >!, <!) that starts the next term, if

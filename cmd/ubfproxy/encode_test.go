@@ -17,5 +17,8 @@ func TestEncodeGolden(t *testing.T) {
 		{"pop3_trace", "pop3_trace.txt", []string{"--wire", "pop3"}},
 		{"irc_terms", "irc_terms.txt", []string{"--wire", "irc"}},
 		{"memcached_server", "memcached_server.txt", []string{"--wire", "memcached", "--side", "server"}},
+		{"resp_trace", "resp_trace.txt", []string{"--wire", "resp"}},
+		{"resp_server", "resp_server.txt", []string{"--wire", "resp", "--side", "server"}},
+		{"resp_client_bad", "resp_server.txt", []string{"--wire", "resp", "--side", "client"}},
 	})
 }
