@@ -43,7 +43,8 @@ func (o Outlook) String() string {
 //
 // The states the pending replies may lead to are taken from the contract
 // (every reply a pending call's rules allow, every transition queued
-// behind it), and every variable read while they are pending is taken as
+// behind it), and a variable that a pending message's rules may bind (or
+// any variable, while the session is in several states) is taken as
 // unknown, so Legal is sure; Undecided may be said of a message that the
 // actual replies would have allowed.
 func (s *Session) Foresee(t term.Term) Outlook {
@@ -57,6 +58,7 @@ func (s *Session) Foresee(t term.Term) Outlook {
 		return Legal
 	}
 	states := s.afterPending()
+	s.prepareKnown()
 	legal, illegal := 0, 0
 	for _, st := range states {
 		buf := [1]int32{st}

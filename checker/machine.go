@@ -136,8 +136,9 @@ type ruleInfo struct {
 	rule     *contract.Rule // nil for a transition
 	in       contract.Type
 	outs     []outInfo
-	next     int32 // a transition's next state; -1: the state it was taken from
-	mayClose bool  // an output is none(): the server may close instead
+	next     int32   // a transition's next state; -1: the state it was taken from
+	mayClose bool    // an output is none(): the server may close instead
+	binds    []int32 // the variables its message or replies may bind
 }
 
 type outInfo struct {
@@ -253,9 +254,30 @@ func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool) []
 				ri.mayClose = true
 			}
 		}
+		ri.binds = boundVars(append([]contract.Type{r.In}, outTypes(r)...))
 		infos[i] = ri
 	}
 	return infos
+}
+
+func outTypes(r *contract.Rule) []contract.Type {
+	out := make([]contract.Type, len(r.Outs))
+	for i, o := range r.Outs {
+		out[i] = o.Type
+	}
+	return out
+}
+
+// boundVars lists the slots of the variables types bind (V = T),
+// following named types.
+func boundVars(types []contract.Type) []int32 {
+	var out []int32
+	eachVar(types, func(slot int, bound bool) {
+		if bound && !slices.Contains(out, int32(slot)) {
+			out = append(out, int32(slot))
+		}
+	})
+	return out
 }
 
 // transitionIndexes indexes the transitions of st (nil: the anystate
@@ -271,7 +293,7 @@ func transitionIndexes(st *contract.State, evs []*contract.Event, index map[stri
 		if st != nil && ev.Next != "" && ev.Next != st.Name {
 			next = index[ev.Next]
 		}
-		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, next: next})
+		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, next: next, binds: boundVars([]contract.Type{ev.Type})})
 	}
 	var out [3]ruleIndex
 	for d, infos := range by {

@@ -81,6 +81,9 @@ type varCtx struct {
 	// sets unknown.
 	spec    bool
 	unknown bool
+	// dirty (with spec) marks the variables the pending messages may
+	// bind; the others keep the values of env.
+	dirty []bool
 }
 
 // binding is a variable's value in one state of a session, with the
@@ -115,7 +118,7 @@ func (v *varCtx) matchBare(t term.Term, slot int) bool {
 	if v == nil {
 		return false
 	}
-	if v.spec {
+	if v.spec && (v.env == nil || v.dirty == nil || v.dirty[slot]) {
 		v.unknown = true
 		return true
 	}

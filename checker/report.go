@@ -267,16 +267,32 @@ func (s *Session) bindingOf(state string, slot int, vars varCtx) Binding {
 // named types.
 func usedVars(types []contract.Type, nv int) []int {
 	used := make([]bool, nv)
+	eachVar(types, func(slot int, bound bool) {
+		if !bound && slot < nv {
+			used[slot] = true
+		}
+	})
+	var out []int
+	for slot, u := range used {
+		if u {
+			out = append(out, slot)
+		}
+	}
+	return out
+}
+
+// eachVar calls fn for every variable written in types, bound (V = T) or
+// bare, following named types (each once).
+func eachVar(types []contract.Type, fn func(slot int, bound bool)) {
 	seen := map[*contract.TypeDef]bool{}
 	var walk func(t contract.Type)
 	walk = func(t contract.Type) {
 		contract.VisitType(t, func(x contract.Type) bool {
 			switch ty := x.(type) {
 			case *contract.Var:
-				if ty.Slot < nv {
-					used[ty.Slot] = true
-				}
+				fn(ty.Slot, false)
 			case *contract.Bind:
+				fn(ty.Slot, true)
 				walk(ty.Type)
 			case *contract.TupleType:
 				if ty.Tail != nil {
@@ -294,13 +310,6 @@ func usedVars(types []contract.Type, nv int) []int {
 	for _, t := range types {
 		walk(t)
 	}
-	var out []int
-	for slot, u := range used {
-		if u {
-			out = append(out, slot)
-		}
-	}
-	return out
 }
 
 func hasBinding(bs []Binding, state, name string) bool {

@@ -78,9 +78,56 @@ type Session struct {
 	calls      int32 // calls among the n
 	maxPending int32
 	closed     bool
-	seq        int32     // messages checked so far
-	spec       []int32   // scratch: states reachable after the pending replies
-	binds      []newBind // scratch: the bindings a reply makes
+	seq        int32    // messages checked so far
+	x          *scratch // made on first use: an idle session does without
+}
+
+// scratch is what a session reuses from one message to the next.
+type scratch struct {
+	spec  []int32   // states reachable after the pending replies
+	binds []newBind // the bindings a reply makes
+	// What a message checked behind pending ones may take for known of
+	// the variables: the bindings of the session's only state (known;
+	// nil while it is in several), except those a pending message's
+	// rules may bind (dirty).
+	known []binding
+	dirty []bool
+}
+
+func (s *Session) scr() *scratch {
+	if s.x == nil {
+		s.x = &scratch{}
+	}
+	return s.x
+}
+
+// prepareKnown fills the scratch's known and dirty for checking a message
+// behind the pending ones; a contract without variables needs nothing.
+func (s *Session) prepareKnown() {
+	if s.nv == 0 {
+		return
+	}
+	k := s.scr()
+	if k.dirty == nil {
+		k.dirty = make([]bool, s.nv)
+	}
+	k.known = nil
+	if len(s.cur.states) == 1 {
+		k.known = s.cur.env(0, s.nv)
+	}
+	clear(k.dirty)
+	for i := range int(s.n) {
+		e := s.at(i)
+		dir := contract.In
+		if e.call {
+			dir = dirCall
+		}
+		for _, c := range e.cands {
+			for _, slot := range s.rule(c, dir).binds {
+				k.dirty[slot] = true
+			}
+		}
+	}
 }
 
 // configSet is the states a session may be in, each with its bindings:
@@ -378,6 +425,7 @@ func (s *Session) client(t term.Term, asCall, asIn bool) (Role, *Violation) {
 	set := &s.cur
 	if spec {
 		set = &configSet{states: s.afterPending()}
+		s.prepareKnown()
 	}
 	e := s.slot(t)
 	e.spec = spec
@@ -466,6 +514,9 @@ func (s *Session) collect(e *pending, t term.Term, set *configSet, spec bool, di
 			continue
 		}
 		env := set.env(i, s.nv)
+		if spec && s.x != nil {
+			env = s.x.known
+		}
 		matched, unk := s.try(e, t, st, env, si.indexOf(dir), false, spec)
 		if !matched || unk {
 			// +anystate rules apply when no rule of the state does;
@@ -491,6 +542,9 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 		}
 		lo := len(pv.binds)
 		vars := varCtx{env: env, out: &pv.binds, spec: spec}
+		if spec && s.x != nil {
+			vars.dirty = s.x.dirty
+		}
 		if !matchVars(t, ix.rules[ri].in, &vars, s.m.pats) {
 			pv.binds = pv.binds[:lo]
 			continue
@@ -551,14 +605,15 @@ func (s *Session) envOf(e *pending, i int) []binding {
 // states of the last pending message's candidates.
 func (s *Session) afterPending() []int32 {
 	last := s.at(int(s.n) - 1)
-	s.spec = s.spec[:0]
+	x := s.scr()
+	x.spec = x.spec[:0]
 	for _, c := range last.cands {
 		if !last.call {
 			n := s.rule(c, contract.In).next
 			if n < 0 {
 				n = c.state
 			}
-			s.spec = addState(s.spec, n)
+			x.spec = addState(x.spec, n)
 			continue
 		}
 		for _, o := range s.rule(c, dirCall).outs {
@@ -566,10 +621,10 @@ func (s *Session) afterPending() []int32 {
 			if next < 0 {
 				next = c.state
 			}
-			s.spec = addState(s.spec, next)
+			x.spec = addState(x.spec, next)
 		}
 	}
-	return s.spec
+	return x.spec
 }
 
 func addState(set []int32, st int32) []int32 {
@@ -648,8 +703,9 @@ func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Vi
 					continue
 				}
 			} else {
-				s.binds = s.binds[:0]
-				vars := varCtx{env: env, extra: extra, out: &s.binds}
+				x := s.scr()
+				x.binds = x.binds[:0]
+				vars := varCtx{env: env, extra: extra, out: &x.binds}
 				if !matchVars(t, o.typ, &vars, s.m.pats) {
 					continue
 				}
@@ -662,7 +718,7 @@ func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Vi
 				next.states = addState(next.states, n)
 				continue
 			}
-			next.add(n, env, s.nv, [2][]newBind{extra, s.binds}, [2]int32{e.seq, s.seq}, [2]Role{RoleCall, RoleReply})
+			next.add(n, env, s.nv, [2][]newBind{extra, s.x.binds}, [2]int32{e.seq, s.seq}, [2]Role{RoleCall, RoleReply})
 		}
 	}
 	if len(next.states) == 0 {
