@@ -36,6 +36,13 @@ const (
 	CodeAmbiguousTransition Code = "ambiguous-transition"
 	CodeNoStates            Code = "no-states"
 	CodeUnusedSuppression   Code = "unused-suppression"
+
+	// Findings of "ubfproxy breaking" (CodeInfo.Command "breaking").
+	CodeBreaksClientRequest  Code = "breaks-client-request"
+	CodeBreaksClientReply    Code = "breaks-client-reply"
+	CodeBreaksServiceRequest Code = "breaks-service-request"
+	CodeBreaksServiceReply   Code = "breaks-service-reply"
+	CodeMayBreak             Code = "may-break"
 )
 
 // CodeInfo documents a code: the severity of its findings, what they mean
@@ -45,6 +52,17 @@ type CodeInfo struct {
 	Severity Severity
 	Short    string // one sentence: what the finding says
 	Help     string // how to resolve it
+}
+
+// Command is the command that reports the code: "check" for the
+// compiler's findings, "breaking" for those of the comparison of two
+// contracts.
+func (ci CodeInfo) Command() string {
+	switch ci.Code {
+	case CodeBreaksClientRequest, CodeBreaksClientReply, CodeBreaksServiceRequest, CodeBreaksServiceReply, CodeMayBreak:
+		return "breaking"
+	}
+	return "check"
 }
 
 // codeTable is the one table of codes; the compiler takes a finding's severity
@@ -131,10 +149,25 @@ var codeTable = [...]CodeInfo{
 	{CodeUnusedSuppression, Warning,
 		"A % ubfproxy:ignore comment suppresses nothing: the line after it has no finding of that code, or the comment is malformed.",
 		"Remove the comment, or correct it: % ubfproxy:ignore CODE: reason, on the line before the finding, naming a warning's code."},
+	{CodeBreaksClientRequest, Error,
+		"A client message the old contract accepts in this conversation is refused by the new one: old clients that send it break.",
+		"Accept the message again in the new contract (widen the request type, restore the rule or the state), or version the protocol."},
+	{CodeBreaksClientReply, Error,
+		"The new contract lets the service send a reply or message that the old contract does not allow there: old clients do not expect it.",
+		"Narrow the new reply type to what the old contract allowed, or version the protocol so that old clients are not served by the new service."},
+	{CodeBreaksServiceRequest, Warning,
+		"The new contract accepts a client message that the old contract refused there: a service written to the old contract never had to handle it.",
+		"Make sure the service handles the new message before the new contract is enforced in front of it; this is how a protocol grows, hence a warning."},
+	{CodeBreaksServiceReply, Warning,
+		"A reply or message the old contract let the service send is refused by the new contract: an old service behind the new contract breaks it.",
+		"Keep allowing the old reply in the new contract, or update the service before the new contract is enforced in front of it."},
+	{CodeMayBreak, Warning,
+		"Whether every message of one contract's type is allowed by the other could not be decided (two different patterns), and no sample message showed a difference.",
+		"Check the two types by hand; if the new pattern accepts everything the old one did, suppress the finding with breaking --disable may-break."},
 }
 
 // Codes returns the documentation of every code, errors first, in a fixed
-// order.
+// order; those of breaking come last.
 func Codes() []CodeInfo {
 	return append([]CodeInfo(nil), codeTable[:]...)
 }

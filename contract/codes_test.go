@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestCodeTable: every code is documented once, with a severity, and has
-// a contract under testdata/errors that produces it (TestFindingsGolden).
+// TestCodeTable: every code is documented once, with a severity, and
+// every code of check has a contract under testdata/errors that produces
+// it (TestFindingsGolden).
 func TestCodeTable(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "errors", "*.con"))
 	if err != nil {
@@ -29,7 +30,8 @@ func TestCodeTable(t *testing.T) {
 		if !strings.HasSuffix(ci.Short, ".") || !strings.HasSuffix(ci.Help, ".") {
 			t.Errorf("code %q: description %q and help %q should be sentences", ci.Code, ci.Short, ci.Help)
 		}
-		if !exercised[ci.Code] {
+		// The comparison's codes are exercised by compat's tests.
+		if ci.Command() == "check" && !exercised[ci.Code] {
 			t.Errorf("code %q: no contract under testdata/errors produces it", ci.Code)
 		}
 		if info, ok := ci.Code.Info(); !ok || info != ci {

@@ -247,7 +247,7 @@ func disabledCodes(names []string) ([]contract.Code, error) {
 		code := contract.Code(strings.TrimSpace(name))
 		info, ok := code.Info()
 		switch {
-		case !ok:
+		case !ok || info.Command() != "check":
 			msg := fmt.Sprintf("check: --disable %s: no such code", name)
 			var known []string
 			for _, ci := range contract.Codes() {

@@ -115,6 +115,10 @@ func TestDocsCodeExamples(t *testing.T) {
 	t.Chdir(repoRoot)
 	for _, code := range diagnosticCodes(t) {
 		t.Run(code, func(t *testing.T) {
+			if info, _ := contract.Code(code).Info(); info.Command() == "breaking" {
+				breakingCodeExample(t, code)
+				return
+			}
 			file := filepath.Join(codesExamples, code+".con")
 			if _, err := os.Stat(file); err != nil {
 				t.Fatalf("code %s has no example: %v", code, err)
@@ -144,6 +148,26 @@ func TestDocsCodeExamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// breakingCodeExample checks that the two versions of a code of breaking,
+// CODE.old.con and CODE.new.con, make breaking report it.
+func breakingCodeExample(t *testing.T, code string) {
+	t.Helper()
+	base := filepath.Join(codesExamples, code)
+	r := runUbfproxy(t, "", "breaking", "--format", "json", base+".old.con", base+".new.con")
+	var got []comparison
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("breaking --format json %s.{old,new}.con: %v\n%s", base, err, r)
+	}
+	for _, c := range got {
+		for _, f := range c.Findings {
+			if string(f.Code) == code {
+				return
+			}
+		}
+	}
+	t.Errorf("%s.old.con and %s.new.con do not make breaking report %s\n%s", base, base, code, r)
 }
 
 // TestDocsCodePages keeps docs/codes in step with the codes check emits:

@@ -104,6 +104,11 @@ type sarifRegion struct {
 // some contract could not be read, so that viewers do not take the log for
 // a full analysis.
 func writeSARIF(w io.Writer, findings []finding, complete bool) error {
+	return writeSARIFFor(w, findings, complete, "check")
+}
+
+// writeSARIFFor is writeSARIF with the rules of command's codes.
+func writeSARIFFor(w io.Writer, findings []finding, complete bool, command string) error {
 	log := sarifLog{
 		Version: sarifVersion,
 		Schema:  sarifSchema,
@@ -126,8 +131,11 @@ func writeSARIF(w io.Writer, findings []finding, complete bool) error {
 	// Every code the compiler reports is a rule, in the order of
 	// contract.Codes, so that rule indexes do not depend on the findings.
 	index := make(map[contract.Code]int)
-	for i, ci := range contract.Codes() {
-		index[ci.Code] = i
+	for _, ci := range contract.Codes() {
+		if ci.Command() != command {
+			continue
+		}
+		index[ci.Code] = len(run.Tool.Driver.Rules)
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 			ID:                   string(ci.Code),
 			Name:                 ruleName(string(ci.Code)),
