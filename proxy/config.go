@@ -154,7 +154,10 @@ type Limits struct {
 	// that long.
 	IdleTimeout time.Duration
 	// ReplyTimeout is how long the service may take to answer a request;
-	// past it the service has broken the contract.
+	// past it the service has broken the contract. Zero means the
+	// default; a negative value turns the time-out off (a service whose
+	// answers may take any time, such as an IRC server that throttles
+	// its clients).
 	ReplyTimeout time.Duration
 	// DialTimeout bounds connecting to the service (and the WebSocket
 	// handshake with it).
@@ -202,7 +205,8 @@ func DefaultLimits() Limits {
 }
 
 // WithDefaults returns l with every zero or negative field replaced by its
-// default, except a negative Grace, which becomes 0 (close at once).
+// default, except a negative Grace, which becomes 0 (close at once), and a
+// negative ReplyTimeout, which stays (no reply time-out).
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxFrame <= 0 {
@@ -223,7 +227,7 @@ func (l Limits) WithDefaults() Limits {
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = d.IdleTimeout
 	}
-	if l.ReplyTimeout <= 0 {
+	if l.ReplyTimeout == 0 {
 		l.ReplyTimeout = d.ReplyTimeout
 	}
 	if l.DialTimeout <= 0 {

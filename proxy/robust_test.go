@@ -445,3 +445,41 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("/healthz after shutdown: %d", code)
 	}
 }
+
+// TestReplyTimeoutOff: with a negative ReplyTimeout (run --reply-timeout
+// 0) a service may take any time to answer; and a session that reaches
+// MaxPending says so once in the log, however many requests wait.
+func TestReplyTimeoutOff(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
+	svc := startService(t, TCP, jsonKit, heldCounterService(jsonKit, false, release))
+	p := startProxy(t, svc, Config{Limits: Limits{ReplyTimeout: -1, MaxPending: 1}}, nil)
+	c := p.dial(t)
+	// The second and third wait for the first's reply: MaxPending 1.
+	for _, req := range []string{"{hold, 1}", "{add, 1}", "{add, 2}"} {
+		if err := c.send(jsonKit.frame(T(req))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.logs.wait(t, "the session reached --max-pending: reading the client waits for replies", 1)
+	// Three times the default would be too long for a test; what matters
+	// is that no time-out is armed at all, which a second shows as well
+	// as a minute (the default would be 30 s, a 100 ms one fires at once).
+	time.Sleep(time.Second)
+	if v := p.logs.find("contract violation"); len(v) > 0 {
+		t.Fatalf("a violation with the time-out off: %v", v)
+	}
+	letGo()
+	for _, want := range []string{"{ok, 1}", "{ok, 2}", "{ok, 3}"} {
+		m, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantReply(t, m, want)
+	}
+	if n := len(p.logs.find("the session reached --max-pending: reading the client waits for replies")); n != 1 {
+		t.Errorf("max-pending logged %d times, want once", n)
+	}
+}

@@ -141,7 +141,9 @@ type session struct {
 	// that ended the conversation, and waits for lock-step or MaxPending;
 	// that message is judged (a message after the end) rather than lost.
 	waiting bool
-	ended   bool
+	// pendingFull: the session reached MaxPending once (logged once).
+	pendingFull bool
+	ended       bool
 	// unsynced (monitor mode): after an illegal reply the session could
 	// not tell its state; messages go through unchecked until a reply
 	// with nothing else in flight announces the state (see resync).

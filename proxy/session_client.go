@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/ubfproxy/ubfproxy/checker"
 	"github.com/ubfproxy/ubfproxy/internal/violation"
+	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -68,6 +70,15 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	// a client that floods illegal requests behind a slow one is read no
 	// faster than the service answers.
 	if !s.ended && len(s.pending) >= s.maxPending {
+		if !s.pendingFull {
+			// Once per session, so that a stall has a cause in the log
+			// (a service that never answers what the contract calls a
+			// call, where it should be an in transition) without a
+			// record per request of a busy pipelining client.
+			s.pendingFull = true
+			s.log.Warn("the session reached --max-pending: reading the client waits for replies",
+				slog.Int("max_pending", s.maxPending), slog.String("oldest", term.Truncated(s.pending[0].req, s.cfg.MaxLogMessage)))
+		}
 		s.holdUntil(func() bool { return len(s.pending) < s.maxPending })
 	}
 	if !s.ended && !s.unsynced && s.inflight > 0 && s.mustHold(m) {
@@ -101,7 +112,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 			// The reply time-out does not apply to a call whose reply
 			// may be none(): the service need never answer it.
 			s.push(pendingCall{req: m.Term, sent: sent, starts: st.name, start: st.v,
-				noDeadline: !s.chk.ReplyDue(s.chk.Pending() - 1)})
+				noDeadline: s.cfg.Limits.ReplyTimeout < 0 || !s.chk.ReplyDue(s.chk.Pending()-1)})
 		}
 		s.unlock()
 		s.count(clientToService, verdictOK)

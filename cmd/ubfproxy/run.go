@@ -151,7 +151,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.IntVar(&f.limits.MaxPending, "max-pending", d.MaxPending, "requests of one session awaiting their reply; more are held, as is a request the pending replies may make illegal (ubf: always 1)")
 	fl.IntVar(&f.limits.MaxViolations, "max-violations", d.MaxViolations, "violations one session may cause in reject and monitor modes before it is ended")
 	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", d.IdleTimeout, "end a session when no message passed either way for this long")
-	fl.DurationVar(&f.limits.ReplyTimeout, "reply-timeout", d.ReplyTimeout, "a service that takes longer to reply has broken the contract")
+	fl.DurationVar(&f.limits.ReplyTimeout, "reply-timeout", d.ReplyTimeout, "a service that takes longer to reply has broken the contract (0: no time-out)")
 	fl.DurationVar(&f.limits.DialTimeout, "dial-timeout", d.DialTimeout, "time allowed to connect to the service")
 	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
 	return withFlagHint(cmd)
@@ -286,12 +286,15 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		{"--max-frame", int64(f.limits.MaxFrame)}, {"--max-depth", int64(f.limits.MaxDepth)},
 		{"--max-sessions", int64(f.limits.MaxSessions)}, {"--max-pending", int64(f.limits.MaxPending)},
 		{"--max-violations", int64(f.limits.MaxViolations)},
-		{"--idle-timeout", int64(f.limits.IdleTimeout)}, {"--reply-timeout", int64(f.limits.ReplyTimeout)},
+		{"--idle-timeout", int64(f.limits.IdleTimeout)},
 		{"--dial-timeout", int64(f.limits.DialTimeout)}, {"--max-log-message", int64(f.maxLogMsg)},
 	} {
 		if l.v <= 0 {
 			return proxy.Config{}, usageErrorf("run: %s must be positive", l.name)
 		}
+	}
+	if f.limits.ReplyTimeout < 0 {
+		return proxy.Config{}, usageErrorf("run: --reply-timeout must not be negative (0 turns it off)")
 	}
 	if f.limits.MaxFrameMemory < 0 {
 		return proxy.Config{}, usageErrorf("run: --max-frame-memory must not be negative")
@@ -307,6 +310,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	limits.MaxMemory = int64(f.maxMemory)
 	if limits.MaxMemory == 0 {
 		limits.MaxMemory = proxy.DefaultMaxMemory()
+	}
+	if limits.ReplyTimeout == 0 {
+		limits.ReplyTimeout = -1 // off: proxy.Limits takes 0 for the default
 	}
 	if limits.Grace == 0 {
 		limits.Grace = -1 // --grace 0: close at once (0 would mean the library's default)

@@ -52,6 +52,7 @@ func TestRunUsage(t *testing.T) {
 		{"no-meta with json", append(base, "--wire", "json", "--no-meta"), 2, "--no-meta applies to --wire ubf only"},
 		{"limit", append(base, "--max-frame", "0"), 2, "--max-frame must be positive"},
 		{"duration", append(base, "--idle-timeout", "soon"), 2, "invalid argument"},
+		{"negative reply time-out", append(base, "--reply-timeout", "-1s"), 2, "--reply-timeout must not be negative (0 turns it off)"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},
