@@ -114,6 +114,10 @@ usage errors, unreadable files or an address that cannot be used.`,
   ubfproxy run --contract bank.con --wire json --mode monitor \
       --listen 127.0.0.1:7000 --upstream 10.0.0.5:7000
 
+  # an IRC server, with the shipped policy (no OPER, KILL, DIE...)
+  ubfproxy run --contract contracts/ircd.con --wire irc \
+      --listen :6667 --upstream 127.0.0.1:6668
+
   # WebSocket on both sides
   ubfproxy run --contract chat.con --wire json --transport ws \
       --listen :8080 --upstream ws://chat.internal:8080/`,
