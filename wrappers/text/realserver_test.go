@@ -224,8 +224,8 @@ func TestRealFTP(t *testing.T) {
 		`< {211, ["Features:", " EPRT", " EPSV", " MDTM", " PASV", " REST STREAM", " SIZE", " TVFS", "End"]}`,
 		`> {retr, "my file.txt"}`,
 		`< {226, "Transfer complete."}`,
-		`> {dele, "readme"}`,
-		`< {550, "Permission denied."}`)
+		`> {cwd, "pub"}`,
+		`< {250, "Directory successfully changed."}`)
 }
 
 // TestRealPOP3: Python's poplib session through the relay prints what it
