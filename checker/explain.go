@@ -275,6 +275,9 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 		if matchPredef(t, ty, nil) {
 			return nil
 		}
+		if ty.Attrs&contract.CodeList != 0 && t.Kind() == term.KindString {
+			return leaf(t, ty, "in the UBF(B) dialect string() is a list of character codes, as in ubf; a \"...\" string is ubfstring()")
+		}
 		return leaf(t, ty, "")
 	case *contract.Ref:
 		return e.ref(t, ty, depth, refs)

@@ -391,7 +391,7 @@ func (g *generator) predefOnce(p *contract.Predef, depth int) term.Term {
 		case contract.BinaryT:
 			return term.Binary(s)
 		}
-		if p.Attrs&contract.WireString == 0 && g.r.IntN(4) == 0 {
+		if p.Attrs&contract.CodeList != 0 || p.Attrs&contract.WireString == 0 && g.r.IntN(4) == 0 {
 			return charList(s)
 		}
 		return term.String(s)
@@ -405,7 +405,7 @@ func (g *generator) predefOnce(p *contract.Predef, depth int) term.Term {
 		return term.Binary(g.text(p.Attrs))
 	case contract.StringT:
 		s := g.text(p.Attrs)
-		if p.Attrs&contract.WireString == 0 && g.r.IntN(4) == 0 {
+		if p.Attrs&contract.CodeList != 0 || p.Attrs&contract.WireString == 0 && g.r.IntN(4) == 0 {
 			return charList(s)
 		}
 		return term.String(s)

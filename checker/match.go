@@ -570,7 +570,7 @@ func matchPredef(t term.Term, p *contract.Predef, ps patternSet) bool {
 	case contract.StringT:
 		switch v := t.(type) {
 		case term.String:
-			return textAttrsOK(string(v), p.Attrs) && ps.patternOK(string(v), p)
+			return p.Attrs&contract.CodeList == 0 && textAttrsOK(string(v), p.Attrs) && ps.patternOK(string(v), p)
 		case term.List:
 			return p.Attrs&contract.WireString == 0 && v.IsString() && charListAttrsOK(v, p.Attrs) &&
 				(p.Pattern == nil || ps.patternOK(charListText(v), p))

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/contract"
@@ -44,5 +45,61 @@ func TestBuiltinStringRules(t *testing.T) {
 		if got := Match(term.MustParse(tt.value), typ); got != tt.want {
 			t.Errorf("%s() against %s: got %v, want %v (%s)", tt.typ, tt.value, got, tt.want, Explain(term.MustParse(tt.value), typ))
 		}
+	}
+}
+
+// TestUBFDialectStringRules: in a declaration of the UBF(B) dialect, types
+// mean what ubf means: string() is a list of character codes only, and a
+// "..." on the wire is ubfstring() only (ubf refuses {msg, "g7", "hi"}
+// where its contract says string()). An Armstrong declaration in the same
+// file keeps the string rules above.
+func TestUBFDialectStringRules(t *testing.T) {
+	c, ds := contract.Compile("s.con", []byte(`
++NAME("strings").
++TYPES
+s() :: string();
+u() :: ubfstring();
+n() :: nonempty_string();
+m() :: {msg, ubfstring(), string()}.
++deftype a() = string().
++STATE start
+    {s, s()} => ok & start;
+    {m, m()} => ok & start;
+    {inline, string()} => ok & start.
++state start x {a, a()} -> ok x start.
+`), contract.Options{})
+	if c == nil {
+		t.Fatalf("compile: %v", ds)
+	}
+	inline := c.State("start").Rules[2].In
+	tests := []struct {
+		typ, value string
+		want       bool
+	}{
+		{"s", `"abc"`, false},
+		{"s", `[97, 98, 99]`, true},
+		{"s", `[]`, true},
+		{"s", `<<"abc">>`, false},
+		{"u", `"abc"`, true},
+		{"u", `[97, 98, 99]`, false},
+		{"n", `"abc"`, false},
+		{"n", `[97]`, true},
+		{"n", `[]`, false},
+		{"m", `{msg, "g7", "hi there"}`, false},
+		{"m", `{msg, "g7", [104, 105]}`, true},
+		{"a", `"abc"`, true},
+		{"a", `[97, 98, 99]`, true},
+	}
+	for _, tt := range tests {
+		typ := c.Types[tt.typ].Type
+		if got := Match(term.MustParse(tt.value), typ); got != tt.want {
+			t.Errorf("%s() against %s: got %v, want %v (%s)", tt.typ, tt.value, got, tt.want, Explain(term.MustParse(tt.value), typ))
+		}
+	}
+	if Match(term.MustParse(`{inline, "abc"}`), inline) || !Match(term.MustParse(`{inline, "abc"}`), &contract.TupleType{Elems: []contract.Type{&contract.Literal{Value: term.Atom("inline")}, c.Types["u"].Type}}) {
+		t.Errorf("string() written in a +STATE section must refuse \"...\"")
+	}
+	if got := Explain(term.MustParse(`"abc"`), c.Types["s"].Type); !strings.Contains(got, "list of character codes") {
+		t.Errorf("explanation %q does not say why", got)
 	}
 }

@@ -45,6 +45,10 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 	if !ok {
 		return nil, cp.sorted(), cp.ioErr
 	}
+	if namedInUBFDialect(f) {
+		// ubf's nonempty_string() is [char()]+, like its string().
+		cp.types["nonempty_string"].Type.(*Predef).Attrs |= CodeList
+	}
 	cp.suppressions(filename, f.Comments)
 	// A types file that imports the contract itself must not define its
 	// types a second time.
@@ -73,6 +77,7 @@ func compile(filename string, src []byte, opts Options, read func(string) ([]byt
 
 type typeSource struct {
 	def    *TypeDef
+	ubf    bool // defined in a UBF(B) +TYPES section
 	syntax *grammar.Type
 	file   string
 	nameAt Pos
@@ -102,6 +107,10 @@ type compiler struct {
 
 	vars     map[string]*varInfo
 	varOrder []string // variable names by slot
+
+	// ubfDecl: the declaration being compiled is in the UBF(B) dialect,
+	// where string() means what it means in ubf (CodeList).
+	ubfDecl bool
 
 	ignores []*suppression // ubfproxy:ignore comments (findings.go)
 }
@@ -140,7 +149,19 @@ func (cp *compiler) parse(filename string, src []byte) (*grammar.File, bool) {
 	for _, ge := range errs {
 		cp.reportf(Pos{File: filename, Line: ge.Pos.Line, Column: ge.Pos.Column}, CodeSyntax, "%s", ge.Msg)
 	}
+
 	return f, len(errs) == 0
+}
+
+// namedInUBFDialect reports whether f names itself in the UBF(B) dialect
+// (+NAME or +VSN): the built-in types then mean what they mean in ubf.
+func namedInUBFDialect(f *grammar.File) bool {
+	for _, d := range f.Decls {
+		if d.Meta != nil && (d.Meta.Key == "NAME" || d.Meta.Key == "VSN") {
+			return true
+		}
+	}
+	return false
 }
 
 // importFile makes the named types of another contract available.

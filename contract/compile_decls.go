@@ -155,6 +155,8 @@ func (cp *compiler) anyStateDecl(c *Contract, a *grammar.AnyStateDecl) {
 // ubfState defines a state by its UBF(B) +STATE section of rules, events
 // (EVENT => T) and transitions (EVENT => T & N | ...).
 func (cp *compiler) ubfState(u *grammar.UStateSection) {
+	cp.ubfDecl = true
+	defer func() { cp.ubfDecl = false }()
 	st := cp.defineState(u.Name, true)
 	for _, r := range u.Rules {
 		if r.Event != nil {
@@ -183,6 +185,8 @@ func (cp *compiler) ubfState(u *grammar.UStateSection) {
 
 // ubfAnystate adds the rules and events of a UBF(B) +ANYSTATE section.
 func (cp *compiler) ubfAnystate(c *Contract, u *grammar.UAnySection) {
+	cp.ubfDecl = true
+	defer func() { cp.ubfDecl = false }()
 	for _, r := range u.Rules {
 		if r.Event != nil {
 			c.AnyEvents = append(c.AnyEvents, &Event{Dir: ubfDir(r.Dir), Type: cp.typ(r.Event), Pos: cp.pos(r.Event.Pos)})

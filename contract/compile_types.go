@@ -19,16 +19,16 @@ func (cp *compiler) declareTypes(f *grammar.File, imported bool) {
 	for _, d := range f.Decls {
 		switch {
 		case d.DefType != nil:
-			cp.declareType(d.DefType.Name, d.DefType.Type, d.DefType.Annotation, imported)
+			cp.declareType(d.DefType.Name, d.DefType.Type, d.DefType.Annotation, imported, false)
 		case d.Types != nil:
 			for _, td := range d.Types.Defs {
-				cp.declareType(td.Name, td.Type, td.Annotation, imported)
+				cp.declareType(td.Name, td.Type, td.Annotation, imported, true)
 			}
 		}
 	}
 }
 
-func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotation string, imported bool) {
+func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotation string, imported, ubf bool) {
 	at := cp.pos(n.Pos)
 	name, ok := cp.atomText(n.Name, n.Pos)
 	if !ok {
@@ -43,7 +43,7 @@ func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotat
 		return
 	}
 	def := &TypeDef{Name: name, Pos: at, Imported: imported, Annotation: unquoteAnnotation(annotation)}
-	src := &typeSource{def: def, syntax: body, file: at.File, nameAt: at}
+	src := &typeSource{def: def, ubf: ubf, syntax: body, file: at.File, nameAt: at}
 	if prev, ok := cp.origin[name]; ok {
 		switch {
 		case prev.def.Imported && !imported:
@@ -95,14 +95,14 @@ func unquoteAnnotation(a string) string {
 func (cp *compiler) compileTypes() {
 	for _, name := range cp.order {
 		src := cp.origin[name]
-		src.def.Type = cp.typ(src.syntax)
+		src.def.Type = cp.sourceType(src)
 	}
 	for _, r := range cp.redefs {
 		if r.prev.def.Type == nil {
-			r.prev.def.Type = cp.typ(r.prev.syntax)
+			r.prev.def.Type = cp.sourceType(r.prev)
 		}
 		if r.cur.def.Type == nil {
-			r.cur.def.Type = cp.typ(r.cur.syntax)
+			r.cur.def.Type = cp.sourceType(r.cur)
 		}
 		if r.prev.def.Type.String() == r.cur.def.Type.String() {
 			continue
@@ -172,6 +172,13 @@ func termErr(err error) string {
 		return se.Msg
 	}
 	return err.Error()
+}
+
+// sourceType compiles the body of a type definition in its dialect.
+func (cp *compiler) sourceType(src *typeSource) Type {
+	cp.ubfDecl = src.ubf
+	defer func() { cp.ubfDecl = false }()
+	return cp.typ(src.syntax)
 }
 
 // typ compiles a type expression.
@@ -521,6 +528,9 @@ func (cp *compiler) call(c *grammar.Call, at Pos) Type {
 	}
 	if isPredef {
 		pd := &Predef{Kind: kind, Pos: at}
+		if kind == StringT && cp.ubfDecl {
+			pd.Attrs |= CodeList
+		}
 		for _, a := range c.Attrs {
 			cp.predefAttr(pd, name, a)
 		}

@@ -323,6 +323,12 @@ const (
 	// Secret marks string() and binary() values that records, replay
 	// output and error replies write as <secret>.
 	Secret
+	// CodeList narrows string() to a list of character codes, refusing a
+	// string as the wire carries it: string() as ubf means it, which is
+	// what string() means in a contract written in the UBF(B) dialect
+	// (and nonempty_string() in a contract of that dialect). Contracts
+	// cannot write it.
+	CodeList
 )
 
 // Predef is a predefined type such as atom(ascii, nonempty) or

@@ -98,8 +98,11 @@ func kindsOf(t Type) kindSet {
 		case TupleT:
 			return kTuple
 		case StringT:
-			if t.Attrs&WireString != 0 {
+			switch {
+			case t.Attrs&WireString != 0:
 				return kString
+			case t.Attrs&CodeList != 0:
+				return kList
 			}
 			return kString | kList
 		case MapT:

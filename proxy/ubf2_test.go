@@ -30,7 +30,11 @@ nick() :: ubfstring().
 
 +STATE active
    {join, ubfstring()} => ok & active;
+   {msg, ubfstring(), string()} => ok & active;
    logoff => ok & stop.
+
++ANYSTATE
+   info => string().
 `
 
 const testCon = `+NAME("test").
@@ -109,6 +113,10 @@ func (u ubf2Server) handle(k kit) func(c *wconn) {
 				reply, next = T(`{ok, "nick1"}`), "active"
 			case service == "irc" && state == "active" && term.Equal(req, T(`{join, "g7"}`)):
 				reply = T("ok")
+			case service == "irc" && state == "active" && len(tupleOf(req)) == 3 && tupleOf(req)[0] == term.Term(term.Atom("msg")):
+				reply = T("ok")
+			case service == "irc" && term.Equal(req, T("info")):
+				reply = term.String("I am irc") // "...": not string() as ubf means it
 			case service == "test" && term.Equal(req, T("ping")):
 				reply = T("pong")
 			case service == "test" && term.Equal(req, T("{echo, 5}")):
@@ -280,6 +288,40 @@ func TestUBFStateless(t *testing.T) {
 	}
 	if v := p.logs.wait(t, "contract violation", 1)[0]; field(v, "contract") != "test" || field(v, "states") != `["none"]` {
 		t.Errorf("violation record %v", v)
+	}
+}
+
+func tupleOf(t term.Term) term.Tuple {
+	tup, _ := t.(term.Tuple)
+	return tup
+}
+
+// TestUBFDialectStrings: under a contract in the UBF(B) dialect, types
+// mean what ubf means: a "..." where it says string() (a list of character
+// codes) breaks the contract, from the client ({msg, "g7", "hi there"}, as
+// ubf refuses it under its irc contract) and from the service (its own
+// "..." answer to info).
+func TestUBFDialectStrings(t *testing.T) {
+	k := ubfKit
+	svc := startService(t, TCP, k, ubf2Server{}.handle(k))
+	p := startProxy(t, svc, Config{Wire: ubf.Wire{Meta: true}, Mode: Reject, Contract: compile(t, ircCon)}, nil)
+	c := p.dial(t)
+	wantReply(t, call(t, c, k, `{startSession, "irc", []}`), "{ok, ok}")
+	wantReply(t, call(t, c, k, "logon"), `{ok, "nick1"}`)
+	if m := call(t, c, k, `{msg, "g7", "hi there"}`); !isErrorReply(m, k.errClient) {
+		t.Fatalf("{msg, \"g7\", \"hi there\"}: got %v", m.Term)
+	}
+	wantReply(t, call(t, c, k, `{msg, "g7", [104, 105]}`), "ok")
+	if m := call(t, c, k, "info"); !isErrorReply(m, k.errServer) {
+		t.Fatalf("info: got %v", m.Term)
+	}
+	recs := p.logs.wait(t, "contract violation", 2)
+	if field(recs[0], "side") != "client" || !strings.Contains(field(recs[0], "explanation"), "list of character codes") ||
+		field(recs[1], "side") != "server" || field(recs[1], "kind") != "bad-reply" {
+		t.Errorf("records %v", recs)
+	}
+	if _, got := svc.conn(t, 0).transcript(); strings.Contains(got, "hi there") {
+		t.Errorf("the service got the refused request: %q", got)
 	}
 }
 
