@@ -35,6 +35,7 @@ type demoOptions struct {
 	quiet   bool
 	wire    bool
 	timeout time.Duration
+	serve   string
 }
 
 func newDemoCmd() *cobra.Command {
@@ -58,7 +59,12 @@ func newDemoCmd() *cobra.Command {
 Every message is printed as it passes, then, for each conversation the
 proxy stops, its record of the violation (a log/slog JSON line, as
 "ubfproxy run" writes them) and the end of the killed session. Exit status
-0 means every step went as described.`,
+0 means every step went as described.
+
+demo --serve ADDR runs only the demo's service, the file server, on ADDR
+(such as 127.0.0.1:4000; port 0 picks a free one), until interrupted, so
+that run, test and replay can be tried against it; it prints the address
+and the commands.`,
 		Example: `  # the whole story, in a few seconds
   ubfproxy demo
 
@@ -66,11 +72,17 @@ proxy stops, its record of the violation (a log/slog JSON line, as
   ubfproxy demo --wire
 
   # just the outcomes and the violation records
-  ubfproxy demo -q`,
+  ubfproxy demo -q
+
+  # keep the file server running, to try run and test against it
+  ubfproxy demo --serve 127.0.0.1:4000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sigCtx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if opts.serve != "" {
+				return serveDemo(sigCtx, cmd.OutOrStdout(), opts.serve)
+			}
 			ctx, cancel := context.WithTimeout(sigCtx, opts.timeout)
 			defer cancel()
 			err := runDemo(ctx, cmd.OutOrStdout(), opts)
@@ -89,7 +101,22 @@ proxy stops, its record of the violation (a log/slog JSON line, as
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "print only the outcome of each conversation and the violation record")
 	f.BoolVar(&opts.wire, "wire", false, "also print the UBF(A) bytes of every message")
 	f.DurationVar(&opts.timeout, "timeout", 30*time.Second, "give up if the demo has not finished by then")
+	f.StringVar(&opts.serve, "serve", "", "only run the demo's file server on `ADDR` until interrupted")
 	return cmd
+}
+
+// serveDemo runs the demo's file server on addr until ctx ends.
+func serveDemo(ctx context.Context, out io.Writer, addr string) error {
+	at, stop, err := fileserver.Listen(ctx, addr, fileserver.Config{})
+	if err != nil {
+		return usageErrorf("demo: --serve %s: %v", addr, err)
+	}
+	defer stop()
+	fmt.Fprintf(out, "the demo's file server (contracts/%s, UBF(A)) is listening on %s; Ctrl-C stops it\n", demoContract, at)
+	fmt.Fprintf(out, "  ubfproxy run --contract contracts/%s --listen 127.0.0.1:5000 --upstream %s --wire ubf --no-meta\n", demoContract, at)
+	fmt.Fprintf(out, "  ubfproxy test --contract contracts/%s --wire ubf --upstream %s\n", demoContract, at)
+	<-ctx.Done()
+	return nil
 }
 
 // runDemo starts the service and the proxy, holds the five conversations

@@ -94,6 +94,7 @@ state machine whose edges are typed messages, written down in a .con file.
 		newDecodeCmd(),
 		newEncodeCmd(),
 		newRunCmd(),
+		newTestCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
 	)

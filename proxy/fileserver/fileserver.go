@@ -56,6 +56,10 @@ type Config struct {
 	// receives, before it answers, so that a demo or a test can show what
 	// reached the service. It is called from the connection's goroutine.
 	OnRequest func(req term.Term)
+	// Rewrite, when set, is given every request with the reply and the
+	// state the server is about to send and returns what it sends
+	// instead: a test makes a broken variant of the server with it.
+	Rewrite func(req, reply term.Term, state string) (term.Term, string)
 }
 
 // Server serves the file protocol. Its methods are safe for concurrent use.
@@ -65,6 +69,7 @@ type Server struct {
 	idle   time.Duration
 	log    *slog.Logger
 	onReq  func(term.Term)
+	lie    func(req, reply term.Term, state string) (term.Term, string)
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -91,6 +96,7 @@ func New(cfg Config) *Server {
 		idle:   cfg.IdleTimeout,
 		log:    log,
 		onReq:  cfg.OnRequest,
+		lie:    cfg.Rewrite,
 		conns:  make(map[net.Conn]struct{}),
 	}
 }
@@ -201,6 +207,9 @@ func (s *Server) ServeConn(conn net.Conn) {
 			s.onReq(req)
 		}
 		reply, state := conv.answer(req)
+		if s.lie != nil {
+			reply, state = s.lie(req, reply, state)
+		}
 		out, err = appendReply(out[:0], reply, state)
 		if err != nil {
 			s.log.Error("file server cannot encode its reply", "err", err)
