@@ -140,12 +140,8 @@ func (cp *compiler) warnTransitions(c *Contract, st *State) {
 	// Anystate rules are left out: their replies are typically term()
 	// (contract(), info()), which would flag every out transition.
 	for _, e := range st.Events {
-		if !e.Transition {
-			// Section 11 names transitions: an event (+event, EVENT => T)
-			// that looks like a reply is the first language's long-standing
-			// form, and the checker's precedence decides it.
-			continue
-		}
+		// An event is a transition back to its own state (+event S out T
+		// means +state S out T x S), so it is as ambiguous as one.
 		if msg := callOverlap(e, st.Rules); msg != "" {
 			cp.reportf(e.Pos, CodeAmbiguousTransition, "in state %q, %s %s overlaps %s", st.Name, eventKind(e), e.Type, msg)
 		}
