@@ -37,6 +37,9 @@ type sampler struct {
 	hintVars map[int][]contract.Type // the hints' contract's variables
 	env      checker.Env
 	r        *rand.Rand
+	// extra are the parts of the request a reply answers: a variable the
+	// request bound (not yet in env) has one of them as its value.
+	extra []term.Term
 }
 
 func newSampler(vars, hintVars map[int][]contract.Type, env checker.Env) *sampler {
@@ -56,7 +59,7 @@ func (s *sampler) raw(t contract.Type, hints []contract.Type, depth int) []term.
 		if v, ok := s.env[ty.Name]; ok && v != nil {
 			return []term.Term{v}
 		}
-		var out []term.Term
+		out := append([]term.Term(nil), s.extra...)
 		for _, alt := range s.vars[ty.Slot] {
 			out = append(out, s.raw(alt, hints, depth+1)...)
 		}

@@ -65,8 +65,9 @@ type walker struct {
 	opts     Options
 	found    map[string]int // dedupe key -> index in findings
 	findings []Finding
-	seen     map[string]bool
-	queue    [][][]Step // buckets of conversations by length
+	seen     map[string]bool // pairs expanded
+	queued   map[string]int  // pairs queued, by the length of their conversation
+	queue    [][][]Step      // buckets of conversations by length
 }
 
 // Compare walks OLD and NEW together from their initial states over the
@@ -80,36 +81,34 @@ func Compare(oldC, newC *contract.Contract, opts Options) *Result {
 		opts.MaxSteps = 64
 	}
 	w := &walker{
-		old:   side{c: oldC, m: checker.Prepare(oldC), vars: varTypes(oldC)},
-		new:   side{c: newC, m: checker.Prepare(newC), vars: varTypes(newC)},
-		opts:  opts,
-		found: make(map[string]int),
-		seen:  make(map[string]bool),
+		old:    side{c: oldC, m: checker.Prepare(oldC), vars: varTypes(oldC)},
+		new:    side{c: newC, m: checker.Prepare(newC), vars: varTypes(newC)},
+		opts:   opts,
+		found:  make(map[string]int),
+		seen:   make(map[string]bool),
+		queued: make(map[string]int),
 	}
 	res := &Result{}
-	w.push(nil)
+	w.queue = [][][]Step{{nil}}
 	for n := 0; n < len(w.queue); n++ {
 		for i := 0; i < len(w.queue[n]); i++ {
-			prefix := w.queue[n][i]
-			o, _ := replay(w.old.m, prefix)
-			nw, _ := replay(w.new.m, prefix)
-			key := pairKey(o, nw)
-			if w.seen[key] {
+			nd := w.newNode(w.queue[n][i])
+			if w.seen[nd.key] {
 				continue
 			}
 			if len(w.seen) >= opts.MaxPairs {
 				res.Truncated = true
 				break
 			}
-			w.seen[key] = true
-			if o.Done() {
+			w.seen[nd.key] = true
+			if nd.o.Done() {
 				continue
 			}
-			if len(prefix) >= opts.MaxSteps {
+			if len(nd.prefix) >= opts.MaxSteps {
 				res.Truncated = true
 				continue
 			}
-			w.expand(prefix, o, nw)
+			w.expand(nd)
 		}
 	}
 	res.Pairs = len(w.seen)
@@ -117,8 +116,50 @@ func Compare(oldC, newC *contract.Contract, opts Options) *Result {
 	return res
 }
 
-func (w *walker) push(trace []Step) {
+// node is a conversation both contracts accept, with a session of each
+// that has checked it. A message that breaks a contract leaves its
+// session as it was, so the sessions are checked again (replayed) only
+// after a message was accepted.
+type node struct {
+	w      *walker
+	prefix []Step
+	o, n   *checker.Session
+	dirty  bool
+	key    string // the pair of state sets the conversation leads to
+	// request is the pending call of a node that awaits its reply: the
+	// values the reply may repeat come from it.
+	request term.Term
+}
+
+func (w *walker) newNode(prefix []Step) *node {
+	nd := &node{w: w, prefix: prefix}
+	nd.o, _ = replay(w.old.m, prefix)
+	nd.n, _ = replay(w.new.m, prefix)
+	nd.key = pairKey(nd.o, nd.n)
+	return nd
+}
+
+// sessions returns the node's sessions, replayed if a message moved them.
+func (nd *node) sessions() (o, n *checker.Session) {
+	if nd.dirty {
+		nd.o, _ = replay(nd.w.old.m, nd.prefix)
+		nd.n, _ = replay(nd.w.new.m, nd.prefix)
+		nd.dirty = false
+	}
+	return nd.o, nd.n
+}
+
+// push queues a conversation that leads to the pair key, unless one as
+// short is queued already.
+func (w *walker) push(trace []Step, key string) {
 	n := len(trace)
+	if w.seen[key] {
+		return
+	}
+	if l, ok := w.queued[key]; ok && l <= n {
+		return
+	}
+	w.queued[key] = n
 	for len(w.queue) <= n {
 		w.queue = append(w.queue, nil)
 	}
@@ -274,64 +315,73 @@ func typesOf(ms []msgType) []contract.Type {
 	return out
 }
 
-// expand tries every message either side allows after prefix.
-func (w *walker) expand(prefix []Step, o, n *checker.Session) {
+// expand tries every message either side allows after the node's
+// conversation.
+func (w *walker) expand(nd *node) {
+	o, n := nd.o, nd.n
 	oldClient, newClient := w.old.clientTypes(o), w.new.clientTypes(n)
-	repliesDone := make(map[string]bool)
-	onBoth := func(st Step) {
-		w.afterClient(prefix, st, repliesDone)
-	}
-	w.tryTypes(prefix, o, n, oldClient, newClient, true, onBoth)
-	w.tryTypes(prefix, o, n, newClient, oldClient, false, onBoth)
 	oldServer, newServer := w.old.serverTypes(o), w.new.serverTypes(n)
-	next := func(st Step) { w.push(appendStep(prefix, st)) }
-	w.tryTypes(prefix, o, n, oldServer, newServer, true, next)
-	w.tryTypes(prefix, o, n, newServer, oldServer, false, next)
+	repliesDone := make(map[string]bool)
+	onClient := func(st Step, o, n *checker.Session) {
+		trace := appendStep(nd.prefix, st)
+		if o.Pending() == 0 {
+			w.push(trace, pairKey(o, n))
+			return
+		}
+		// A call: its replies are tried now. Requests the same rules
+		// accept have the same replies, so one of them is enough.
+		_, om := w.old.replyTypes(o, st.Msg)
+		_, nm := w.new.replyTypes(n, st.Msg)
+		if key := om + "|" + nm; repliesDone[key] {
+			return
+		} else {
+			repliesDone[key] = true
+		}
+		// The sessions have checked exactly trace: they become the
+		// reply node's, and this node's are replayed for what follows.
+		child := &node{w: w, prefix: trace, o: o, n: n, key: nd.key, request: st.Msg}
+		nd.dirty = true
+		w.replies(child)
+	}
+	w.tryTypes(nd, oldClient, newClient, true, onClient)
+	w.tryTypes(nd, newClient, oldClient, false, onClient)
+	next := func(st Step, o, n *checker.Session) { w.push(appendStep(nd.prefix, st), pairKey(o, n)) }
+	w.tryTypes(nd, oldServer, newServer, true, next)
+	w.tryTypes(nd, newServer, oldServer, false, next)
 }
 
 func appendStep(prefix []Step, st Step) []Step {
 	return append(slices.Clip(prefix), st)
 }
 
-// afterClient continues a conversation with a client message both sides
-// accepted: a call goes on with its replies, anything else is the next
-// pair.
-func (w *walker) afterClient(prefix []Step, st Step, repliesDone map[string]bool) {
-	trace := appendStep(prefix, st)
-	o, _ := replay(w.old.m, trace)
-	n, _ := replay(w.new.m, trace)
-	if o.Pending() == 0 {
-		w.push(trace)
-		return
-	}
-	before, _ := replay(w.old.m, prefix)
-	beforeNew, _ := replay(w.new.m, prefix)
-	oldReplies, om := w.old.replyTypes(before, st.Msg)
-	newReplies, nm := w.new.replyTypes(beforeNew, st.Msg)
-	// Requests the same rules accept have the same replies: one of them
-	// is enough.
-	if key := om + "|" + nm; repliesDone[key] {
-		return
-	} else {
-		repliesDone[key] = true
-	}
-	next := func(r Step) { w.push(appendStep(trace, r)) }
-	w.tryTypes(trace, o, n, oldReplies, newReplies, true, next)
-	w.tryTypes(trace, o, n, newReplies, oldReplies, false, next)
+// replies tries the replies either contract allows to the call that ends
+// the node's conversation.
+func (w *walker) replies(nd *node) {
+	oldReplies, _ := w.old.replyTypes(nd.o, nd.request)
+	newReplies, _ := w.new.replyTypes(nd.n, nd.request)
+	next := func(r Step, o, n *checker.Session) { w.push(appendStep(nd.prefix, r), pairKey(o, n)) }
+	w.tryTypes(nd, oldReplies, newReplies, true, next)
+	w.tryTypes(nd, newReplies, oldReplies, false, next)
 }
 
 // tryTypes sends samples of each type of from (a message one contract
 // allows next) through both contracts; fromOld says which contract from
-// belongs to. A sample both accept continues the walk (both); one the
-// other contract refuses is a finding, and a type whose samples the other
-// contract all accepts but inclusion cannot confirm is a "may break".
-func (w *walker) tryTypes(prefix []Step, o, n *checker.Session, from, other []msgType, fromOld bool, both func(Step)) {
+// belongs to. A sample both accept continues the walk (both, with the
+// sessions after it); one the other contract refuses is a finding, and a
+// type whose samples the other contract all accepts but inclusion cannot
+// confirm is a "may break".
+func (w *walker) tryTypes(nd *node, from, other []msgType, fromOld bool, both func(Step, *checker.Session, *checker.Session)) {
 	src, dst := w.old, w.new
+	o, n := nd.sessions()
+	oldStates, newStates := o.States(), n.States()
 	srcS := o
 	if !fromOld {
 		src, dst, srcS = w.new, w.old, n
 	}
 	sm := newSampler(src.vars, dst.vars, env(srcS))
+	if nd.request != nil {
+		sm.extra = subterms(nd.request)
+	}
 	otherTypes := typesOf(other)
 	for _, mt := range from {
 		witnessed := false
@@ -340,39 +390,58 @@ func (w *walker) tryTypes(prefix []Step, o, n *checker.Session, from, other []ms
 		slices.SortStableFunc(samples, func(a, b term.Term) int { return len(a.String()) - len(b.String()) })
 		for _, msg := range samples {
 			st := Step{Dir: mt.dir, Msg: msg}
-			trace := appendStep(prefix, st)
-			_, vo := replay(w.old.m, trace)
-			_, vn := replay(w.new.m, trace)
-			vSrc, vDst := vo, vn
+			o, n := nd.sessions()
+			srcS, dstS := o, n
 			if !fromOld {
-				vSrc, vDst = vn, vo
+				srcS, dstS = n, o
 			}
-			switch {
-			case vSrc != nil:
+			if v := apply(srcS, st); v != nil {
 				// Not a message of this type where the source contract
 				// is (a rule that another one shadows, a variable bound
-				// to another value).
-			case vDst == nil:
-				both(st)
-			default:
-				witnessed = true
-				w.report(o, n, mt, fromOld, trace, vDst)
+				// to another value); the session is as it was.
+				continue
 			}
+			nd.dirty = true
+			if v := apply(dstS, st); v != nil {
+				witnessed = true
+				w.report(oldStates, newStates, mt, fromOld, appendStep(nd.prefix, st), v)
+				continue
+			}
+			both(st, o, n)
 		}
 		if witnessed {
 			continue
 		}
-		inc := NewIncluder(src.c, dst.c)
 		var verdict Verdict
 		if len(otherTypes) == 0 {
 			verdict = No
 		} else {
-			verdict = inc.Include(mt.typ, &contract.Union{Alts: otherTypes})
+			verdict = NewIncluder(src.c, dst.c).Include(mt.typ, &contract.Union{Alts: otherTypes})
 		}
 		if verdict != Yes {
-			w.reportMaybe(prefix, o, n, mt, fromOld, otherTypes, verdict)
+			w.reportMaybe(nd.prefix, oldStates, newStates, mt, fromOld, otherTypes, verdict)
 		}
 	}
+}
+
+// subterms are t and every term inside it.
+func subterms(t term.Term) []term.Term {
+	out := []term.Term{t}
+	switch v := t.(type) {
+	case term.Tuple:
+		for _, e := range v {
+			out = append(out, subterms(e)...)
+		}
+	case term.List:
+		for _, e := range v {
+			out = append(out, subterms(e)...)
+		}
+	case term.Map:
+		for _, e := range v {
+			out = append(out, subterms(e.Value)...)
+		}
+	}
+	return out
 }
 
 // kindOf says what a message one contract allows and the other refuses
@@ -390,16 +459,16 @@ func kindOf(mt msgType, fromOld bool) contract.Code {
 	return CodeServiceReply
 }
 
-func (w *walker) report(o, n *checker.Session, mt msgType, fromOld bool, trace []Step, v *checker.Violation) {
+func (w *walker) report(oldStates, newStates []string, mt msgType, fromOld bool, trace []Step, v *checker.Violation) {
 	code := kindOf(mt, fromOld)
-	key := fmt.Sprintf("%s|%s|%s|%s", code, pairKey(o, n), mt.pos, mt.typ)
+	key := fmt.Sprintf("%s|%s|%s|%s|%s", code, oldStates, newStates, mt.pos, mt.typ)
 	if _, dup := w.found[key]; dup {
 		return
 	}
 	f := Finding{
 		Code:        code,
-		OldStates:   o.States(),
-		NewStates:   n.States(),
+		OldStates:   oldStates,
+		NewStates:   newStates,
 		Role:        mt.role,
 		Type:        mt.typ.String(),
 		Pos:         mt.pos,
@@ -412,8 +481,8 @@ func (w *walker) report(o, n *checker.Session, mt msgType, fromOld bool, trace [
 	w.findings = append(w.findings, f)
 }
 
-func (w *walker) reportMaybe(prefix []Step, o, n *checker.Session, mt msgType, fromOld bool, other []contract.Type, verdict Verdict) {
-	key := fmt.Sprintf("%s|%s|%s|%s", CodeMayBreak, pairKey(o, n), mt.pos, mt.typ)
+func (w *walker) reportMaybe(prefix []Step, oldStates, newStates []string, mt msgType, fromOld bool, other []contract.Type, verdict Verdict) {
+	key := fmt.Sprintf("%s|%s|%s|%s|%s", CodeMayBreak, oldStates, newStates, mt.pos, mt.typ)
 	if _, dup := w.found[key]; dup {
 		return
 	}
@@ -428,8 +497,8 @@ func (w *walker) reportMaybe(prefix []Step, o, n *checker.Session, mt msgType, f
 	f := Finding{
 		Code:        CodeMayBreak,
 		Breaks:      kindOf(mt, fromOld),
-		OldStates:   o.States(),
-		NewStates:   n.States(),
+		OldStates:   oldStates,
+		NewStates:   newStates,
 		Role:        mt.role,
 		Type:        mt.typ.String(),
 		Pos:         mt.pos,
