@@ -353,6 +353,10 @@ func (s *session) clientReadError(err error) {
 		}
 		code, text := peerCloseOf(s.client)
 		s.finish(endInfo{reason: reasonClientLeft, code: code, text: text})
+	case errors.As(err, &fe) && fe.Truncated:
+		// The client hung up in the middle of a frame: it left; it broke
+		// no contract (nothing of the frame reached the service).
+		s.finish(endInfo{reason: reasonClientLeft, err: fmt.Errorf("the client left in the middle of a frame: %w", fe)})
 	case errors.As(err, &fe):
 		s.frameError(wrappers.Client, fe)
 	default:

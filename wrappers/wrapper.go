@@ -245,6 +245,9 @@ type FrameError struct {
 	Offset int64  // byte offset in the stream where the problem was found
 	Msg    string // what was wrong
 	Limit  bool   // a limit was exceeded (rather than a syntax error)
+	// Truncated: the stream ended inside the frame (the peer closed or
+	// left mid-frame), rather than holding a wrong byte.
+	Truncated bool
 }
 
 func (e *FrameError) Error() string {

@@ -119,7 +119,7 @@ func (d *clientDecoder) inline() (term.Term, call, error) {
 	at := p.rd.Off()
 	line, _, err := p.rd.Line("inline command")
 	if errors.Is(err, io.EOF) {
-		return nil, call{}, p.rd.ErrAt(p.rd.Offset(p.rd.End), "stream ended inside an inline command (frame started at byte %d)", at)
+		return nil, call{}, p.rd.EndedAt(p.rd.Offset(p.rd.End), "stream ended inside an inline command (frame started at byte %d)", at)
 	}
 	if err != nil {
 		return nil, call{}, err

@@ -80,7 +80,7 @@ func (in *input) line(what string) ([]byte, error) {
 	at := in.rd.Off()
 	line, _, err := in.rd.Line(what)
 	if err == io.EOF {
-		return nil, in.rd.ErrAt(in.rd.Offset(in.rd.End), "stream ended inside %s (frame started at byte %d)", what, in.rd.Offset(in.rd.Start))
+		return nil, in.rd.EndedAt(in.rd.Offset(in.rd.End), "stream ended inside %s (frame started at byte %d)", what, in.rd.Offset(in.rd.Start))
 	}
 	if err != nil {
 		return nil, err

@@ -229,7 +229,7 @@ func (d *Decoder) atEnd() (term.Term, []byte, error) {
 	}
 	if d.mode == modeNormal && d.rd.Pos < d.rd.End {
 		// Only a '>' waits for the byte after it.
-		d.err = d.errorAt(d.rd.Pos, "stream ended after '>' without a register name")
+		d.err = d.rd.EndedAt(d.rd.Offset(d.rd.Pos), "stream ended after '>' without a register name")
 		return nil, nil, d.err
 	}
 	if !d.started && d.mode == modeNormal {
@@ -253,7 +253,7 @@ func (d *Decoder) atEnd() (term.Term, []byte, error) {
 			what = "before the '$' that ends the object"
 		}
 	}
-	d.err = d.errorAt(d.rd.End, "stream ended %s", what)
+	d.err = d.rd.EndedAt(d.rd.Offset(d.rd.End), "stream ended %s", what)
 	return nil, nil, d.err
 }
 

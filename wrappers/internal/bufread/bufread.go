@@ -143,6 +143,12 @@ func (b *Reader) ErrAt(at int64, format string, args ...any) *wrappers.FrameErro
 	return &wrappers.FrameError{Offset: at, Msg: fmt.Sprintf(format, args...)}
 }
 
+// EndedAt builds the error of a stream that ended inside a frame, at
+// stream offset at.
+func (b *Reader) EndedAt(at int64, format string, args ...any) *wrappers.FrameError {
+	return &wrappers.FrameError{Offset: at, Msg: fmt.Sprintf(format, args...), Truncated: true}
+}
+
 // LimitAt builds a limit error at stream offset at.
 func (b *Reader) LimitAt(at int64, format string, args ...any) *wrappers.FrameError {
 	return &wrappers.FrameError{Offset: at, Msg: fmt.Sprintf(format, args...), Limit: true}
@@ -239,7 +245,7 @@ func (b *Reader) grow() error {
 // EOFError turns the end of the stream inside a frame into a FrameError.
 func (b *Reader) EOFError(err error, what string) error {
 	if errors.Is(err, io.EOF) {
-		return b.ErrAt(b.Offset(b.End), "stream ended inside %s (frame started at byte %d)", what, b.Offset(b.Start))
+		return b.EndedAt(b.Offset(b.End), "stream ended inside %s (frame started at byte %d)", what, b.Offset(b.Start))
 	}
 	return fmt.Errorf("%s: reading %s: %w", b.name, what, err)
 }

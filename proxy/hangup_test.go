@@ -1,0 +1,62 @@
+package proxy_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/proxy"
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers/resp"
+)
+
+// TestClientHangsUpMidFrame: clients that close in the middle of a frame
+// (slow clients giving up) have left; they broke no contract: the session
+// ends with reason client_left, and no violation is recorded or counted.
+func TestClientHangsUpMidFrame(t *testing.T) {
+	const n = 20
+	cases := []struct {
+		name    string
+		start   func(t *testing.T) (srv *proxy.Server, addr string, log *recordLog)
+		partial string
+	}{
+		{"ubf", func(t *testing.T) (*proxy.Server, string, *recordLog) {
+			h := newHostileSetup(t, proxy.Limits{})
+			return h.srv, h.addr, h.log
+		}, `{'open', "half a file na`},
+		{"resp", func(t *testing.T) (*proxy.Server, string, *recordLog) {
+			svc := startCapturing(t, resp.Wire{}, func(term.Term) []byte { return []byte("+OK\r\n") })
+			log := &recordLog{}
+			srv, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: svc.addr, Wire: resp.Wire{}, Logger: jsonLogger(log)})
+			return srv, addr, log
+		}, "*2\r\n$4\r\nAUTH\r\n$10\r\nsupers"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, addr, log := tc.start(t)
+			for range n {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Write([]byte(tc.partial)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Millisecond) // the proxy reads the partial frame first
+				c.Close()
+				end := log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
+				if end["reason"] != "client_left" {
+					t.Fatalf("session end %v, want reason client_left", end)
+				}
+			}
+			for _, r := range log.all() {
+				if r["msg"] == "contract violation" {
+					t.Errorf("a violation record for a client that left: %v", r)
+				}
+			}
+			if v := srv.Stats().Violations; v != 0 {
+				t.Errorf("%d violations counted", v)
+			}
+		})
+	}
+}
