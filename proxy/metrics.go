@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -21,7 +23,7 @@ type metrics struct {
 	checkLatency  prometheus.Histogram
 	panics        prometheus.Counter
 	refused       prometheus.Counter
-	reloads       prometheus.Counter
+	reloads       *prometheus.CounterVec
 
 	mu   sync.Mutex
 	viol map[[2]string]prometheus.Counter
@@ -57,9 +59,9 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ubfproxy_connections_refused_total", Help: "Connections refused because the session limit was reached, or the memory budget was used past its high-water mark.",
 		}),
-		reloads: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ubfproxy_contract_reloads_total", Help: "Contracts installed by Reload.",
-		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ubfproxy_reloads_total", Help: "Contract reloads, by result: ok (installed) or failed (the running contract stays).",
+		}, []string{"result"}),
 		viol: make(map[[2]string]prometheus.Counter),
 	}
 	memInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -73,11 +75,29 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 			return nil, err
 		}
 	}
+	// The Go runtime's and the process's own metrics (memory, garbage
+	// collection, goroutines, CPU, file descriptors, RSS); a registry
+	// that has them already keeps its own.
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(c); err != nil && !errors.As(err, &are) {
+			return nil, err
+		}
+	}
 	for _, r := range allReasons {
 		m.sessionsTotal.WithLabelValues(string(r)) // export zeros, so rates exist from the start
 	}
+	for _, r := range []string{reloadOK, reloadFailed} {
+		m.reloads.WithLabelValues(r)
+	}
 	return m, nil
 }
+
+// The results of a reload (ubfproxy_reloads_total).
+const (
+	reloadOK     = "ok"
+	reloadFailed = "failed"
+)
 
 // checkSample is how often a session times a check for checkLatency:
 // every checkSample-th one (a power of two). Reading the clock twice for

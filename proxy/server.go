@@ -83,6 +83,21 @@ func New(cfg Config) (*Server, error) {
 // when two contracts have one name, or when services are given to a
 // proxy whose wire has no prelude.
 func (s *Server) Reload(c *contract.Contract, services ...*contract.Contract) error {
+	if err := s.reload(c, services); err != nil {
+		s.ReloadFailed()
+		return err
+	}
+	s.metrics.reloads.WithLabelValues(reloadOK).Inc()
+	s.cfg.Logger.Info("contract loaded", slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("file", c.File))
+	return nil
+}
+
+// ReloadFailed counts a reload that failed before Reload could be called
+// (a contract that does not compile) in ubfproxy_reloads_total{result="failed"};
+// Reload counts its own failures.
+func (s *Server) ReloadFailed() { s.metrics.reloads.WithLabelValues(reloadFailed).Inc() }
+
+func (s *Server) reload(c *contract.Contract, services []*contract.Contract) error {
 	if c == nil {
 		return errors.New("proxy: reload: no contract")
 	}
@@ -96,8 +111,6 @@ func (s *Server) Reload(c *contract.Contract, services ...*contract.Contract) er
 		return errors.New("proxy: reload: more than one contract needs a wire with a prelude")
 	}
 	s.current.Store(newGuard(c, services))
-	s.metrics.reloads.Inc()
-	s.cfg.Logger.Info("contract loaded", slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("file", c.File))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -40,6 +41,7 @@ type runFlags struct {
 	logLevel  string
 	maxLogMsg int
 	maxMemory byteSize
+	pprof     bool
 	limits    proxy.Limits
 }
 
@@ -144,6 +146,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.StringVar(&f.initial, "initial", "", "start the contract in `STATE` instead of its own initial state")
 	fl.BoolVar(&f.noMeta, "no-meta", false, "with --wire ubf: the service starts in the contract, not in ubf's meta service")
 	fl.StringVar(&f.metrics, "metrics", "", "serve /metrics and /healthz on `ADDR` (host:port); off when empty")
+	fl.BoolVar(&f.pprof, "pprof", false, "with --metrics: serve Go's profiles (net/http/pprof) under /debug/pprof/ on the metrics listener")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log records as json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	fl.IntVar(&f.maxLogMsg, "max-log-message", proxy.DefaultMaxLogMessage, "characters of a message a violation record shows")
@@ -200,7 +203,7 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 			ln.Close()
 			return usageErrorf("run: cannot serve metrics on %s: %v", f.metrics, err)
 		}
-		msrv = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		msrv = &http.Server{Handler: metricsMux(srv, f.pprof), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = msrv.Serve(mln) }()
 		log.Info("metrics", slog.String("addr", mln.Addr().String()))
 	}
@@ -267,6 +270,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	mode, err := proxy.ParseMode(f.mode)
 	if err != nil {
 		return proxy.Config{}, usageErrorf("run: --mode: %v", err)
+	}
+	if f.pprof && f.metrics == "" {
+		return proxy.Config{}, usageErrorf("run: --pprof needs --metrics (the profiles are served on the metrics listener)")
 	}
 	if f.noMeta && f.wire != "ubf" {
 		return proxy.Config{}, usageErrorf("run: --no-meta applies to --wire ubf only")
@@ -401,7 +407,9 @@ func reload(srv *proxy.Server, f runFlags, log *slog.Logger) {
 		cs[i] = c
 	}
 	if err == nil {
-		err = srv.Reload(cs[0], cs[1:]...)
+		err = srv.Reload(cs[0], cs[1:]...) // counts its own result
+	} else {
+		srv.ReloadFailed()
 	}
 	if err != nil {
 		old := srv.Contract()
@@ -433,4 +441,21 @@ func returnMemory(ctx context.Context, srv *proxy.Server) {
 			peak = used
 		}
 	}
+}
+
+// metricsMux serves the proxy's /metrics and /healthz and, with pprof, Go's
+// profiles under /debug/pprof/: the metrics listener is the operator's,
+// never the clients'.
+func metricsMux(srv *proxy.Server, pprof bool) http.Handler {
+	if !pprof {
+		return srv.MetricsHandler()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.MetricsHandler())
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	return mux
 }

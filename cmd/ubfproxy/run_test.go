@@ -151,7 +151,7 @@ func TestRunProxy(t *testing.T) {
 	dir := t.TempDir()
 	con := writeFile(t, dir, "svc.con", runCon)
 	f := runFlags{contracts: []string{con}, listen: "127.0.0.1:0", upstream: svc.Addr().String(), wire: "json",
-		transport: "tcp", mode: "kill", metrics: "127.0.0.1:0", logFormat: "json", logLevel: "info", maxLogMsg: 100}
+		transport: "tcp", mode: "kill", metrics: "127.0.0.1:0", logFormat: "json", logLevel: "info", maxLogMsg: 100, pprof: true}
 	f.limits.MaxFrame, f.limits.MaxDepth, f.limits.MaxSessions, f.limits.MaxPending, f.limits.MaxViolations = 1<<16, 100, 10, 4, 10
 	f.limits.IdleTimeout, f.limits.ReplyTimeout, f.limits.DialTimeout, f.limits.Grace = time.Minute, time.Second, time.Second, 200*time.Millisecond
 
@@ -226,6 +226,34 @@ func TestRunProxy(t *testing.T) {
 	v, _ := waitLog(t, logs, "contract violation", 0)
 	if v["vsn"] != "2" || v["message"] != "pang" {
 		t.Errorf("violation record %v", v)
+	}
+	// The reloads by result, the Go runtime's and the process's metrics,
+	// and (--pprof) the profiles, on the metrics listener.
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + maddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	metrics := get("/metrics")
+	for _, w := range []string{`ubfproxy_reloads_total{result="ok"} 1`, `ubfproxy_reloads_total{result="failed"} 1`,
+		"go_goroutines ", "go_memstats_heap_inuse_bytes ", "process_resident_memory_bytes ", "process_open_fds "} {
+		if !strings.Contains(metrics, w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	if p := get("/debug/pprof/"); !strings.Contains(p, "goroutine") {
+		t.Errorf("/debug/pprof/ gave %.200q", p)
+	}
+	if p := get("/debug/pprof/goroutine?debug=1"); !strings.Contains(p, "goroutine profile") {
+		t.Errorf("the goroutine profile: %.200q", p)
 	}
 
 	cancel()
