@@ -157,29 +157,7 @@ func TestFmtRepositoryContracts(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			src := []byte(readTestFile(t, file))
-			once, diags := contract.Format(file, src)
-			if diags.HasErrors() {
-				t.Fatalf("fmt: %v", diags)
-			}
-			twice, diags := contract.Format(file, once)
-			if diags.HasErrors() {
-				t.Fatalf("formatted contract does not parse: %v\n%s", diags, once)
-			}
-			if string(once) != string(twice) {
-				t.Errorf("fmt is not idempotent:\n%s", unifiedDiff("once", "twice", once, twice))
-			}
-			c1, d1 := contract.Compile(file, src, contract.Options{})
-			c2, d2 := contract.Compile(file, once, contract.Options{})
-			if c1 == nil || c2 == nil {
-				t.Fatalf("compile: before %v, after fmt %v", d1, d2)
-			}
-			if m1, m2 := modelFingerprint(c1), modelFingerprint(c2); m1 != m2 {
-				t.Errorf("fmt changed the model:\n%s", unifiedDiff("before", "after", []byte(m1), []byte(m2)))
-			}
-			if diagCodes(d1) != diagCodes(d2) {
-				t.Errorf("fmt changed the findings: %v -> %v", d1, d2)
-			}
+			src, once := checkFmtRoundTrip(t, file)
 			switch filepath.Base(file) {
 			case "file.con", "bank.con", "chat.con", "jobqueue.con", "irc.con":
 				if string(once) != string(src) {
@@ -188,6 +166,37 @@ func TestFmtRepositoryContracts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkFmtRoundTrip formats file twice and fails t unless fmt is
+// idempotent and the formatted contract compiles to the same model with
+// the same findings. It returns the source and its formatted text.
+func checkFmtRoundTrip(t *testing.T, file string) (src, once []byte) {
+	t.Helper()
+	src = []byte(readTestFile(t, file))
+	once, diags := contract.Format(file, src)
+	if diags.HasErrors() {
+		t.Fatalf("fmt: %v", diags)
+	}
+	twice, diags := contract.Format(file, once)
+	if diags.HasErrors() {
+		t.Fatalf("formatted contract does not parse: %v\n%s", diags, once)
+	}
+	if string(once) != string(twice) {
+		t.Errorf("fmt is not idempotent:\n%s", unifiedDiff("once", "twice", once, twice))
+	}
+	c1, d1 := contract.Compile(file, src, contract.Options{})
+	c2, d2 := contract.Compile(file, once, contract.Options{})
+	if c1 == nil || c2 == nil {
+		t.Fatalf("compile: before %v, after fmt %v", d1, d2)
+	}
+	if m1, m2 := modelFingerprint(c1), modelFingerprint(c2); m1 != m2 {
+		t.Errorf("fmt changed the model:\n%s", unifiedDiff("before", "after", []byte(m1), []byte(m2)))
+	}
+	if diagCodes(d1) != diagCodes(d2) {
+		t.Errorf("fmt changed the findings: %v -> %v", d1, d2)
+	}
+	return src, once
 }
 
 // modelFingerprint prints everything of a compiled contract but positions,
