@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ubfproxy/ubfproxy/contract"
 )
 
 // contractExt is the extension of contract files looked for below folders.
@@ -88,6 +91,24 @@ func filesBelow(arg, ext string) ([]string, error) {
 		return nil, fmt.Errorf("%s: no *%s files in this folder or below", arg, ext)
 	}
 	return files, nil
+}
+
+// loadContract compiles the contract a command works with: unreadable
+// files and a contract with errors (printed on stderr) are usage errors
+// naming the command.
+func loadContract(stderr io.Writer, cmd, file string, types []string) (*contract.Contract, error) {
+	if err := checkReadable(append([]string{file}, types...)); err != nil {
+		return nil, usageErrorf("%s: %v", cmd, err)
+	}
+	c, diags, err := contract.Load(file, contract.Options{TypeFiles: types})
+	if err != nil {
+		return nil, usageErrorf("%s: %v", cmd, err)
+	}
+	if c == nil || diags.HasErrors() {
+		printDiagnostics(stderr, diags)
+		return nil, usageErrorf("%s: %s has errors; see ubfproxy check %s", cmd, file, file)
+	}
+	return c, nil
 }
 
 // describePathError words a file system error for a user: the path first,

@@ -90,6 +90,7 @@ state machine whose edges are typed messages, written down in a .con file.
 		newFmtCmd(),
 		newGraphCmd(),
 		newReplayCmd(),
+		newEvalCmd(),
 		newBreakingCmd(),
 		newDecodeCmd(),
 		newEncodeCmd(),

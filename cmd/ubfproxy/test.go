@@ -15,7 +15,6 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/checker"
 	"github.com/ubfproxy/ubfproxy/checker/coverage"
-	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/internal/conformance"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -118,16 +117,9 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, f testFlags) error {
 		return usageErrorf("test: unknown wire format %q (want %s)", f.wire, strings.Join(proxyWireNames(), ", "))
 	}
 	enc := clientEncoder(f.wire)
-	if err := checkReadable(append([]string{f.contract}, f.types...)); err != nil {
-		return usageErrorf("test: %v", err)
-	}
-	c, diags, err := contract.Load(f.contract, contract.Options{TypeFiles: f.types})
+	c, err := loadContract(stderr, "test", f.contract, f.types)
 	if err != nil {
-		return usageErrorf("test: %v", err)
-	}
-	if c == nil || diags.HasErrors() {
-		printDiagnostics(stderr, diags)
-		return usageErrorf("test: %s has errors; see ubfproxy check %s", f.contract, f.contract)
+		return err
 	}
 	m := checker.Prepare(c)
 	if f.initial != "" && !m.HasState(f.initial) {
