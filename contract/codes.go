@@ -93,7 +93,7 @@ var codeTable = [...]CodeInfo{
 		"A rule leads to a state that is not defined, or --initial names no state.",
 		"Add rules for the state, lead to stop to end the conversation, or correct the name as suggested."},
 	{CodeRedefinedBuiltin, Error,
-		"A contract defines a type whose name is predefined or built in.",
+		"A contract defines a type whose name is predefined or built in, with another meaning.",
 		"Use the built-in type, or give the contract's type another name."},
 	{CodeBadAttribute, Error,
 		"A type is given an attribute it does not take.",

@@ -108,6 +108,10 @@ type compiler struct {
 	vars     map[string]*varInfo
 	varOrder []string // variable names by slot
 
+	// builtinRedefs are definitions of predefined or built-in names,
+	// accepted when they mean what the name means (checkBuiltinRedef).
+	builtinRedefs []*typeSource
+
 	// ubfDecl: the declaration being compiled is in the UBF(B) dialect,
 	// where string() means what it means in ubf (CodeList).
 	ubfDecl bool

@@ -35,11 +35,11 @@ func (cp *compiler) declareType(n *grammar.TypeName, body *grammar.Type, annotat
 		return
 	}
 	if IsReserved(name) {
-		if _, ok := predefKinds[name]; ok {
-			cp.reportf(at, CodeRedefinedBuiltin, "type %s() is predefined and cannot be redefined (rename this type)", name)
-		} else {
-			cp.reportf(at, CodeRedefinedBuiltin, "type %s() is built in as %s and cannot be redefined (use the built-in type or rename this one)", name, cp.types[name].Type)
-		}
+		// ubf's own src/ubf_types_builtin.con defines the built-in types
+		// as they are built in: such a definition is accepted once its
+		// body is compiled and found to mean the same (builtinRedefs).
+		def := &TypeDef{Name: name, Pos: at}
+		cp.builtinRedefs = append(cp.builtinRedefs, &typeSource{def: def, ubf: ubf, syntax: body, file: at.File, nameAt: at})
 		return
 	}
 	def := &TypeDef{Name: name, Pos: at, Imported: imported, Annotation: unquoteAnnotation(annotation)}
@@ -96,6 +96,9 @@ func (cp *compiler) compileTypes() {
 	for _, name := range cp.order {
 		src := cp.origin[name]
 		src.def.Type = cp.sourceType(src)
+	}
+	for _, src := range cp.builtinRedefs {
+		cp.checkBuiltinRedef(src)
 	}
 	for _, r := range cp.redefs {
 		if r.prev.def.Type == nil {
