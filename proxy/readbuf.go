@@ -69,6 +69,11 @@ type lendingReader struct {
 	buf  []byte
 	n    int
 	err  error
+	// spare is the buffer the decoder gave back just before it asks for
+	// the next read (Return, then ReadLent): the read tries it first, and
+	// it goes to the pool only if the read must wait. So a read that
+	// finds bytes costs no pool operation, and one that waits two.
+	spare []byte
 }
 
 // newLendingReader returns a Lender for e's connection, or nil when the
@@ -93,7 +98,12 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 		f()
 	}
 	r.buf, r.n, r.err = nil, 0, nil
-	if err := r.raw.Read(r.read); err != nil {
+	err := r.raw.Read(r.read)
+	if r.spare != nil { // raw.Read failed before trying a read
+		r.pool.put(r.spare)
+		r.spare = nil
+	}
+	if err != nil {
 		// Closed or past a deadline while waiting: the error conn.Read
 		// gives, under its name.
 		var op *net.OpError
@@ -118,7 +128,9 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 // nothing there, it gives the buffer back and has raw.Read wait.
 func (r *lendingReader) tryRead(fd uintptr) bool {
 	if r.buf == nil {
-		r.buf = r.pool.get()
+		if r.buf, r.spare = r.spare, nil; r.buf == nil {
+			r.buf = r.pool.get()
+		}
 	}
 	n, err := syscall.Read(int(fd), r.buf)
 	for err == syscall.EINTR {
@@ -146,7 +158,13 @@ func (r *lendingReader) release() {
 	}
 }
 
-// Return implements wrappers.Lender.
-func (r *lendingReader) Return(buf []byte) { r.pool.put(buf) }
+// Return implements wrappers.Lender. The buffer is kept as the spare of
+// the read that follows (see spare).
+func (r *lendingReader) Return(buf []byte) {
+	if r.spare != nil {
+		r.pool.put(r.spare)
+	}
+	r.spare = buf
+}
 
 var _ wrappers.Lender = (*lendingReader)(nil)
