@@ -10,6 +10,8 @@ import (
 	"github.com/ubfproxy/ubfproxy/contracts"
 	"github.com/ubfproxy/ubfproxy/proxy/fileserver"
 	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
 // TestFileServerOfTheTalk puts the proxy, with contracts/file.con, in front
@@ -110,5 +112,44 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 	}
 	if reads != 2 {
 		t.Errorf("the file server saw %d reads (%v), want 2: the read after close must not reach it", reads, seen)
+	}
+}
+
+// TestFileServerStartPlugin: the file server greeting with its service's
+// name, as a ubf 2.x server started with startplugin does; the proxy, in
+// ubf's meta mode, takes the greeting to mean the session is inside
+// file_server already and checks the talk's conversation against
+// contracts/file.con from the first request.
+func TestFileServerStartPlugin(t *testing.T) {
+	src, err := contracts.FS.ReadFile("file.con")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, diags := contract.Compile("file.con", src, contract.Options{})
+	if c == nil {
+		t.Fatal(diags)
+	}
+	addr, stop, err := fileserver.Listen(context.Background(), "127.0.0.1:0", fileserver.Config{Greeting: c.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	svc := &service{kit: ubfKit, tr: TCP, addr: addr.String()}
+	p := startProxy(t, svc, Config{Contract: c, Wire: ubf.Wire{Meta: true}}, nil)
+	cl := p.dial(t)
+	if g, err := cl.next(); err != nil || g.Kind != wrappers.Greeting {
+		t.Fatalf("want the greeting, got %v %v", g.Term, err)
+	}
+	wantReply(t, call(t, cl, ubfKit, `{open, "notes.txt", read}`), "{ok, 1}")
+	wantReply(t, call(t, cl, ubfKit, "{read_line, 1}"), `{ok, "Black boxes communicate with defined protocols."}`)
+	if v := p.logs.find("contract violation"); len(v) != 0 {
+		t.Errorf("violations: %v", v)
+	}
+	// The file contract, not the meta one, judges a bad request.
+	if m := call(t, cl, ubfKit, "{read_line, 9, 9}"); !isErrorReply(m, ubfKit.errClient) {
+		t.Fatalf("got %v", m.Term)
+	}
+	if v := p.logs.wait(t, "contract violation", 1)[0]; field(v, "contract") != c.Name || field(v, "states") != `["ready"]` {
+		t.Errorf("violation record %v", v)
 	}
 }

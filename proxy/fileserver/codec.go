@@ -36,6 +36,17 @@ func (d *requestDecoder) next() (req term.Term, isCall bool, err error) {
 	}
 }
 
+// greeting returns the UBF(C) greeting {'ubf1.0', Service, Help}$ naming
+// service, or nil when service is "".
+func greeting(service string) []byte {
+	if service == "" {
+		return nil
+	}
+	out, _ := ubf.AppendEncode(nil, term.Tuple{term.Atom("ubf1.0"), term.String(service),
+		term.String("the file server of the talk: open, read_line, rewind, close, info")})
+	return append(out, '\n')
+}
+
 // appendReply appends the UBF(C) reply {Reply, State}$ and the newline ubf
 // servers end their frames with.
 func appendReply(dst []byte, reply term.Term, state string) ([]byte, error) {

@@ -60,6 +60,11 @@ type Config struct {
 	// state the server is about to send and returns what it sends
 	// instead: a test makes a broken variant of the server with it.
 	Rewrite func(req, reply term.Term, state string) (term.Term, string)
+	// Greeting, when set, is the service name the server greets every
+	// connection with, {'ubf1.0', Greeting, Help}$, before any request,
+	// as a ubf 2.x server started with startplugin greets with its
+	// service's name. Empty: no greeting (the client speaks first).
+	Greeting string
 }
 
 // Server serves the file protocol. Its methods are safe for concurrent use.
@@ -70,6 +75,7 @@ type Server struct {
 	log    *slog.Logger
 	onReq  func(term.Term)
 	lie    func(req, reply term.Term, state string) (term.Term, string)
+	hello  []byte // the greeting frame, nil for none
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -97,6 +103,7 @@ func New(cfg Config) *Server {
 		log:    log,
 		onReq:  cfg.OnRequest,
 		lie:    cfg.Rewrite,
+		hello:  greeting(cfg.Greeting),
 		conns:  make(map[net.Conn]struct{}),
 	}
 }
@@ -188,6 +195,12 @@ func (s *Server) ServeConn(conn net.Conn) {
 	defer conn.Close()
 	dec := newRequestDecoder(conn, s.limits)
 	conv := newConversation(s.files)
+	if s.hello != nil {
+		if _, err := conn.Write(s.hello); err != nil {
+			s.log.Warn("file server connection ended", "client", conn.RemoteAddr().String(), "err", err)
+			return
+		}
+	}
 	var out []byte
 	for {
 		if s.idle > 0 {

@@ -210,3 +210,20 @@ func TestStopClosesConnections(t *testing.T) {
 		t.Error("the listener still accepts after stop")
 	}
 }
+
+// TestGreeting: with Greeting, every connection starts with the UBF(C)
+// greeting naming the service, before any request; without, the client
+// speaks first.
+func TestGreeting(t *testing.T) {
+	c, r := dial(t, start(t, fileserver.Config{Greeting: "file_server"}))
+	if got, want := readFrame(t, r), reply(t, `{'ubf1.0', "file_server", "the file server of the talk: open, read_line, rewind, close, info"}`); got != want {
+		t.Errorf("greeting %q, want %q", got, want)
+	}
+	if got, want := call(t, c, r, `{open, "notes.txt", read}`), reply(t, "{{ok, 1}, ready}"); got != want {
+		t.Errorf("after the greeting: %q, want %q", got, want)
+	}
+	c, r = dial(t, start(t, fileserver.Config{}))
+	if got, want := call(t, c, r, `{open, "notes.txt", read}`), reply(t, "{{ok, 1}, ready}"); got != want {
+		t.Errorf("without a greeting: %q, want %q", got, want)
+	}
+}
