@@ -272,6 +272,10 @@ type Config struct {
 	Wire wrappers.Wire
 	// Transport is TCP (default) or WebSocket, for both sides.
 	Transport Transport
+	// ForwardClientPath (WebSocket only) dials the service at the path
+	// and query of the client's request rather than Upstream's. Off by
+	// default: the client's path is unchecked input.
+	ForwardClientPath bool
 	// Mode is what to do on a violation; Kill by default.
 	Mode Mode
 	// Initial names the contract's starting state; "" means the contract's

@@ -162,13 +162,15 @@
 // # WebSocket
 //
 // With TransportWebSocket the listener accepts HTTP upgrades. For each, the
-// proxy first dials Upstream (a ws:// or wss:// URL; when its path is empty
-// the client's path and query are used), offering the client's
+// proxy first dials Upstream (a ws:// or wss:// URL, as written: the
+// client's path and query are used only with Config.ForwardClientPath),
+// offering the client's
 // subprotocols and Origin, then completes the client's upgrade with the
 // subprotocol the service chose (HTTP 502 when the service cannot be
 // reached). Each WebSocket message is one frame of the wire format: it must
 // decode to exactly one message (plus white space) and is forwarded whole,
-// with its message type. Pings, pongs and close frames are forwarded. A
+// with its message type; a text message that is not UTF-8 ends the session
+// with close code 1007 (RFC 6455, section 8.1). Pings, pongs and close frames are forwarded. A
 // session that goes off-spec is closed with code 1008 (policy violation)
 // and the explanation as reason.
 //

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -176,10 +177,28 @@ func TestWebSocketControl(t *testing.T) {
 	}
 }
 
-// TestWebSocketHandshake: the client's path, query, subprotocols and Origin
-// reach the service when Upstream has no path, and the client gets the
-// subprotocol the service chose.
+// TestWebSocketHandshake: the client's subprotocols and Origin reach the
+// service, and the client gets the subprotocol the service chose. The
+// service is dialled at Upstream's path and query, whatever the client
+// asked for, unless ForwardClientPath says to use the client's.
 func TestWebSocketHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		upstreamPath, clientPath string
+		forward                  bool
+		wantPath, wantQuery      string
+	}{
+		{"/", "/admin/internal?as_user=root", false, "/", ""},
+		{"", "/admin/internal?as_user=root", false, "", ""},
+		{"/svc?v=2", "/admin/internal?as_user=root", false, "/svc", "v=2"},
+		{"/", "/chat?room=1", true, "/chat", "room=1"},
+	} {
+		t.Run(fmt.Sprintf("%s,%s,%v", tc.upstreamPath, tc.clientPath, tc.forward), func(t *testing.T) {
+			testWebSocketHandshake(t, tc.upstreamPath, tc.clientPath, tc.forward, tc.wantPath, tc.wantQuery)
+		})
+	}
+}
+
+func testWebSocketHandshake(t *testing.T, upstreamPath, clientPath string, forward bool, wantPath, wantQuery string) {
 	type seen struct{ path, query, proto, origin string }
 	got := make(chan seen, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -206,10 +225,10 @@ func TestWebSocketHandshake(t *testing.T) {
 	defer hs.Close()
 
 	svc := &service{kit: jsonKit, tr: WebSocket}
-	p := startProxy(t, svc, Config{Upstream: "ws://" + ln.Addr().String()}, nil)
+	p := startProxy(t, svc, Config{Upstream: "ws://" + ln.Addr().String() + upstreamPath, ForwardClientPath: forward}, nil)
 	d := websocket.Dialer{HandshakeTimeout: ioTimeout, Subprotocols: []string{"json", "ubf"}}
 	hdr := http.Header{"Origin": {"http://example.test"}}
-	ws, _, err := d.Dial("ws://"+p.addr+"/chat?room=1", hdr)
+	ws, _, err := d.Dial("ws://"+p.addr+clientPath, hdr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +238,10 @@ func TestWebSocketHandshake(t *testing.T) {
 	}
 	select {
 	case s := <-got:
-		if s != (seen{"/chat", "room=1", "ubf", "http://example.test"}) {
+		if wantPath == "" {
+			wantPath = "/" // an empty path is requested as /
+		}
+		if s != (seen{wantPath, wantQuery, "ubf", "http://example.test"}) {
 			t.Errorf("the service saw %+v", s)
 		}
 	case <-time.After(ioTimeout):

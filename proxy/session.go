@@ -335,7 +335,7 @@ func (s *session) finish(e endInfo) {
 		switch {
 		case e.reason == reasonClientLeft:
 			svcCode, text = code, e.text
-		case code == closePolicy || code == closeTooBig:
+		case code == closePolicy || code == closeTooBig || code == closeInvalidData:
 			svcCode = closeGoingAway
 		case e.reason == reasonShutdown || e.reason == reasonTimeout || e.reason == reasonError:
 			svcCode = closeGoingAway

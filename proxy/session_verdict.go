@@ -130,8 +130,11 @@ func (s *session) frameError(side wrappers.Side, fe *wrappers.FrameError) {
 	b := breach{side: side, kind: violation.MalformedFrame, states: s.chk.States(), explanation: fe.Error()}
 	s.unlock()
 	reason, code := reasonViolation, closePolicy
-	if fe.Limit {
+	switch {
+	case fe.Limit:
 		b.kind, reason, code = violation.OverLimit, reasonLimit, closeTooBig
+	case fe.Msg == invalidTextMsg:
+		code = closeInvalidData
 	}
 	s.countNow(d, verdictViolation)
 	if act := decide(s.cfg.Mode, brokenStream, true); act != actionKilled {

@@ -36,19 +36,19 @@ func (s *Server) serveWS(ctx context.Context, ln net.Listener) error {
 	return fmt.Errorf("proxy: serving WebSocket: %w", err)
 }
 
-// upstreamURL is the service's URL for a client's request: Upstream, with
-// the client's path and query when Upstream has no path.
+// upstreamURL is the service's URL for a client's request: Upstream as
+// written, path and query included. The client's path and query are
+// unchecked input (GET /admin/internal?as_user=root): they reach the
+// service only with Config.ForwardClientPath, and then replace Upstream's.
 func (s *Server) upstreamURL(r *http.Request) string {
+	if !s.cfg.ForwardClientPath {
+		return s.cfg.Upstream
+	}
 	u, err := url.Parse(s.cfg.Upstream)
 	if err != nil {
 		return s.cfg.Upstream
 	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = r.URL.Path
-		if u.RawQuery == "" {
-			u.RawQuery = r.URL.RawQuery
-		}
-	}
+	u.Path, u.RawPath, u.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
 	return u.String()
 }
 

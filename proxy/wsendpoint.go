@@ -16,11 +16,12 @@ import (
 
 // WebSocket close codes the proxy sends (RFC 6455, section 7.4.1).
 const (
-	closeNormal         = websocket.CloseNormalClosure     // 1000
-	closeGoingAway      = websocket.CloseGoingAway         // 1001
-	closePolicy         = websocket.ClosePolicyViolation   // 1008
-	closeTooBig         = websocket.CloseMessageTooBig     // 1009
-	closeInternal       = websocket.CloseInternalServerErr // 1011
+	closeNormal         = websocket.CloseNormalClosure           // 1000
+	closeGoingAway      = websocket.CloseGoingAway               // 1001
+	closePolicy         = websocket.ClosePolicyViolation         // 1008
+	closeTooBig         = websocket.CloseMessageTooBig           // 1009
+	closeInvalidData    = websocket.CloseInvalidFramePayloadData // 1007
+	closeInternal       = websocket.CloseInternalServerErr       // 1011
 	controlWriteTimeout = time.Second
 )
 
@@ -92,6 +93,20 @@ func (e *wsEndpoint) next() (wrappers.Message, error) {
 	}
 	e.text = typ == websocket.TextMessage
 	data := e.buf.Bytes()
+	if e.text && !utf8.Valid(data) {
+		// RFC 6455 section 8.1: an endpoint that receives text that is
+		// not UTF-8 fails the connection (close code 1007); it is never
+		// forwarded.
+		i := 0
+		for i < len(data) {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return wrappers.Message{}, &wrappers.FrameError{Offset: int64(i), Msg: invalidTextMsg}
+	}
 	e.rd.Reset(data)
 	dec := e.newDecoder(&e.rd)
 	var got wrappers.Message
@@ -122,6 +137,10 @@ func (e *wsEndpoint) next() (wrappers.Message, error) {
 	got.Raw = data // the message is forwarded whole
 	return got, nil
 }
+
+// invalidTextMsg is the message of the FrameError for a text message that
+// is not UTF-8; the session closes with closeInvalidData for it.
+const invalidTextMsg = "a WebSocket text message that is not valid UTF-8"
 
 func (e *wsEndpoint) readError(err error) error {
 	var ce *websocket.CloseError

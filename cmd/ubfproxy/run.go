@@ -42,6 +42,7 @@ type runFlags struct {
 	maxLogMsg int
 	maxMemory byteSize
 	pprof     bool
+	wsPath    bool
 	limits    proxy.Limits
 }
 
@@ -98,8 +99,10 @@ pending call when it matches one of its replies, else an "out" transition
 or event (a greeting, IRC's PRIVMSG from others, FTP's 226 after 150).
 docs/wires has the terms each line becomes.
 
-With --transport ws both sides speak WebSocket: --upstream is a ws:// URL and
-each WebSocket message carries one frame of the wire format.
+With --transport ws both sides speak WebSocket: --upstream is a ws:// URL, dialled
+as written (path and query included; --ws-forward-client-path uses the client's
+instead), and each WebSocket message carries one frame of the wire format. A
+text message that is not UTF-8 closes the session with code 1007.
 
 Signals: SIGTERM or SIGINT stops accepting, lets open sessions finish for
 --grace, then closes them. SIGHUP re-reads the contract (and --types): new
@@ -146,6 +149,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.StringVar(&f.initial, "initial", "", "start the contract in `STATE` instead of its own initial state")
 	fl.BoolVar(&f.noMeta, "no-meta", false, "with --wire ubf: the service starts in the contract, not in ubf's meta service")
 	fl.StringVar(&f.metrics, "metrics", "", "serve /metrics and /healthz on `ADDR` (host:port); off when empty")
+	fl.BoolVar(&f.wsPath, "ws-forward-client-path", false, "with --transport ws: dial the service at the client's request path and query instead of --upstream's (unchecked client input; off by default)")
 	fl.BoolVar(&f.pprof, "pprof", false, "with --metrics: serve Go's profiles (net/http/pprof) under /debug/pprof/ on the metrics listener")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log records as json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
@@ -271,6 +275,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	if err != nil {
 		return proxy.Config{}, usageErrorf("run: --mode: %v", err)
 	}
+	if f.wsPath && f.transport != "ws" {
+		return proxy.Config{}, usageErrorf("run: --ws-forward-client-path applies to --transport ws only")
+	}
 	if f.pprof && f.metrics == "" {
 		return proxy.Config{}, usageErrorf("run: --pprof needs --metrics (the profiles are served on the metrics listener)")
 	}
@@ -328,15 +335,16 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		limits.Grace = -1 // --grace 0: close at once (0 would mean the library's default)
 	}
 	return proxy.Config{
-		Upstream:      f.upstream,
-		Wire:          w,
-		Transport:     tr,
-		Mode:          mode,
-		Unguarded:     unguarded,
-		Initial:       f.initial,
-		Limits:        limits,
-		MaxLogMessage: f.maxLogMsg,
-		Logger:        logger,
+		Upstream:          f.upstream,
+		Wire:              w,
+		Transport:         tr,
+		ForwardClientPath: f.wsPath,
+		Mode:              mode,
+		Unguarded:         unguarded,
+		Initial:           f.initial,
+		Limits:            limits,
+		MaxLogMessage:     f.maxLogMsg,
+		Logger:            logger,
 	}, nil
 }
 
