@@ -19,6 +19,15 @@ import (
 // talk's conversation passes, and the "silly" one (reading after close) is
 // killed before the server sees the read.
 func TestFileServerOfTheTalk(t *testing.T) {
+	c := fileContract(t)
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) { testFileServer(t, c, mode) })
+	}
+}
+
+// fileContract compiles contracts/file.con.
+func fileContract(t *testing.T) *contract.Contract {
+	t.Helper()
 	src, err := contracts.FS.ReadFile("file.con")
 	if err != nil {
 		t.Fatal(err)
@@ -27,9 +36,7 @@ func TestFileServerOfTheTalk(t *testing.T) {
 	if c == nil {
 		t.Fatal(diags)
 	}
-	for _, mode := range modes {
-		t.Run(mode.String(), func(t *testing.T) { testFileServer(t, c, mode) })
-	}
+	return c
 }
 
 func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
@@ -121,14 +128,7 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 // file_server already and checks the talk's conversation against
 // contracts/file.con from the first request.
 func TestFileServerStartPlugin(t *testing.T) {
-	src, err := contracts.FS.ReadFile("file.con")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, diags := contract.Compile("file.con", src, contract.Options{})
-	if c == nil {
-		t.Fatal(diags)
-	}
+	c := fileContract(t)
 	addr, stop, err := fileserver.Listen(context.Background(), "127.0.0.1:0", fileserver.Config{Greeting: c.Name})
 	if err != nil {
 		t.Fatal(err)
