@@ -46,9 +46,47 @@ func newSampler(vars, hintVars map[int][]contract.Type, env checker.Env) *sample
 	return &sampler{vars: vars, hintVars: hintVars, env: env, r: rand.New(rand.NewPCG(1, 2))}
 }
 
-// of returns samples of t, telling it apart from hints.
+// of returns samples of t, telling it apart from hints. Each alternative
+// of a union gets its own share, so that a long union (a command() of
+// every request) still has its boundary samples in every alternative.
 func (s *sampler) of(t contract.Type, hints []contract.Type, depth int) []term.Term {
-	return dedupe(s.raw(t, hints, depth))
+	var alts []contract.Type
+	if depth <= maxSampleDepth {
+		alts = s.alternatives(t, 0)
+	}
+	if len(alts) <= 1 {
+		return dedupe(s.raw(t, hints, depth), maxSamples)
+	}
+	var out []term.Term
+	for _, alt := range alts {
+		out = append(out, dedupe(s.raw(alt, hints, depth), maxSamples)...)
+	}
+	return dedupe(out, maxSamples*len(alts))
+}
+
+// alternatives flattens the unions t stands for through names and
+// bindings (not variables, whose samples are their values).
+func (s *sampler) alternatives(t contract.Type, depth int) []contract.Type {
+	if depth > maxSampleDepth {
+		return []contract.Type{t}
+	}
+	switch ty := t.(type) {
+	case *contract.Ref:
+		out := s.alternatives(ty.Def.Type, depth+1)
+		if ty.Optional {
+			out = append(out, undefinedAtom)
+		}
+		return out
+	case *contract.Bind:
+		return s.alternatives(ty.Type, depth+1)
+	case *contract.Union:
+		var out []contract.Type
+		for _, a := range ty.Alts {
+			out = append(out, s.alternatives(a, depth+1)...)
+		}
+		return out
+	}
+	return []contract.Type{t}
 }
 
 func (s *sampler) raw(t contract.Type, hints []contract.Type, depth int) []term.Term {
@@ -393,15 +431,23 @@ func combine(elems [][]term.Term) [][]term.Term {
 	for i, e := range elems {
 		base[i] = e[0]
 	}
+	// Round robin over the positions, so that a cut of the list keeps
+	// variations of every element.
 	out := [][]term.Term{base}
-	for i, e := range elems {
-		for _, v := range e[1:] {
-			c := append([]term.Term(nil), base...)
-			c[i] = v
-			out = append(out, c)
+	for j := 1; ; j++ {
+		added := false
+		for i, e := range elems {
+			if j < len(e) {
+				c := append([]term.Term(nil), base...)
+				c[i] = e[j]
+				out = append(out, c)
+				added = true
+			}
+		}
+		if !added {
+			return out
 		}
 	}
-	return out
 }
 
 func (s *sampler) list(l *contract.ListType, hints []contract.Type, depth int) []term.Term {
@@ -527,8 +573,8 @@ func uniqueInts(xs []int) []int {
 	return out
 }
 
-// dedupe drops repeated terms and keeps at most maxSamples.
-func dedupe(ts []term.Term) []term.Term {
+// dedupe drops repeated terms and keeps at most limit.
+func dedupe(ts []term.Term, limit int) []term.Term {
 	seen := make(map[string]bool)
 	var out []term.Term
 	for _, t := range ts {
@@ -541,7 +587,7 @@ func dedupe(ts []term.Term) []term.Term {
 		}
 		seen[k] = true
 		out = append(out, t)
-		if len(out) == maxSamples {
+		if len(out) == limit {
 			break
 		}
 	}
