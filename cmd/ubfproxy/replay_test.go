@@ -174,3 +174,18 @@ func FuzzParseTrace(f *testing.F) {
 		}
 	})
 }
+
+// TestShippedContractsCoverage replays every trace under contracts/ (each
+// against the contract its "# contract:" line names) as CI does: all
+// conform, and every shipped contract that has traces is covered to 80%.
+func TestShippedContractsCoverage(t *testing.T) {
+	r := runUbfproxy(t, "", "replay", "--coverage", "--min-coverage", "80", "../../contracts")
+	if r.code != exitOK {
+		t.Fatalf("replay --coverage --min-coverage 80 contracts/:\n%s", r)
+	}
+	covered := strings.Count(r.stdout, ": coverage by ")
+	cons, _ := filepath.Glob("../../contracts/*.con")
+	if covered != len(cons) {
+		t.Errorf("%d contracts have traces, of %d shipped: add traces for the others", covered, len(cons))
+	}
+}
