@@ -278,6 +278,9 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 		if ty.Attrs&contract.CodeList != 0 && t.Kind() == term.KindString {
 			return leaf(t, ty, "in the UBF(B) dialect string() is a list of character codes, as in ubf; a \"...\" string is ubfstring()")
 		}
+		if ty.Attrs&contract.WireString != 0 && t.Kind() == term.KindList {
+			return leaf(t, ty, "ubfstring() is a \"...\" string, as ubf's; a list of character codes is not one")
+		}
 		return leaf(t, ty, "")
 	case *contract.Ref:
 		return e.ref(t, ty, depth, refs)
@@ -415,7 +418,8 @@ func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame
 	if f != nil && f.depth == 0 && f.exp == def.Type {
 		// The whole body failed: name the type as the contract wrote it
 		// here, with its definition (a chain of names unfolds:
-		// nick() = ubfstring() = string()).
+		// nick() = ubfstring() = ... down to the first body that is not a
+		// name).
 		g := *f
 		g.exp = ty
 		body := g.expStr
@@ -423,6 +427,11 @@ func (e *explainer) ref(t term.Term, ty *contract.Ref, depth int, refs *refFrame
 			body = typeText(def.Type)
 		}
 		g.expStr = ty.String() + " = " + body
+		if pd, ok := def.Type.(*contract.Predef); ok && def.Builtin && pd.Attrs&contract.WireString != 0 {
+			// ubfstring()'s body prints as string(), which in the UBF(B)
+			// dialect means the list of character codes it refuses.
+			g.expStr = ty.String()
+		}
 		if ty.Optional {
 			g.expStr += " | undefined"
 		}
