@@ -91,8 +91,10 @@
 // expected, explanation and action (killed, rejected, dropped, forwarded).
 // Every session end is logged at INFO (WARN for error and limit) with the
 // message "session end" and session, client, service, contract, vsn, reason
-// (finished, client_left, service_left, violation, timeout, limit, shutdown,
-// error), client_messages, client_bytes, server_messages, server_bytes,
+// (finished, client_left, service_left, service_unreachable, local_limit,
+// violation, timeout, limit, shutdown, error; a client that hangs up in the
+// middle of a frame has left, and a service that cannot be dialled or
+// breaks its connection gets the client the wire's error reply), client_messages, client_bytes, server_messages, server_bytes,
 // duration_ms and, when there is one, error. A connection refused because
 // of MaxSessions is logged as "session refused" with reason limit, at most
 // once a second, with the number of refusals the record stands for in

@@ -109,7 +109,9 @@ func freeAddr(t *testing.T) string {
 }
 
 // TestServiceRefuses: a service that refuses the connection ends each
-// session with a clear record; the proxy goes on.
+// session with a clear record (reason service_unreachable); a TCP client
+// gets the wire's error reply saying so (a WebSocket client HTTP 502); the
+// proxy goes on.
 func TestServiceRefuses(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.String(), func(t *testing.T) {
@@ -130,6 +132,9 @@ func TestServiceRefuses(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if m, err := c.next(); err != nil || !isErrorReply(m, jsonKit.errServer) || !strings.Contains(string(m.Raw), "cannot be reached") {
+					t.Fatalf("got %q (%v), want the error reply saying the service cannot be reached", m.Raw, err)
+				}
 				if err := c.closed(); err == nil {
 					t.Fatal("the client connection was not closed")
 				}
@@ -137,7 +142,7 @@ func TestServiceRefuses(t *testing.T) {
 			}
 			ends := p.logs.wait(t, "session end", 3)
 			for _, r := range ends {
-				if field(r, "reason") != "service_left" || !strings.Contains(field(r, "error"), "dialing the service") ||
+				if field(r, "reason") != "service_unreachable" || !strings.Contains(field(r, "error"), "cannot be reached") ||
 					!strings.Contains(field(r, "error"), "refused") {
 					t.Errorf("session end record %v", r)
 				}
@@ -300,7 +305,7 @@ func TestDialTimeout(t *testing.T) {
 				t.Errorf("gave up after %v; the dial time-out is 100ms", d)
 			}
 			end := p.logs.wait(t, "session end", 1)[0]
-			if field(end, "reason") != "service_left" || !strings.Contains(field(end, "error"), "deadline") {
+			if field(end, "reason") != "service_unreachable" || !strings.Contains(field(end, "error"), "deadline") {
 				t.Errorf("session end %v", end)
 			}
 		})

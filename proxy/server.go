@@ -266,7 +266,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	up, err := s.dial(ctx, "tcp", s.cfg.Upstream)
 	if err != nil {
 		ss.attach(client, deadEndpoint{})
-		ss.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("dialing the service: %w", err)})
+		ss.serviceGone(dialFailed(err), fmt.Errorf("the service cannot be reached: %w", err))
 		client.close()
 		return
 	}

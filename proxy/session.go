@@ -28,15 +28,20 @@ type endReason string
 const (
 	reasonFinished    endReason = "finished"     // the conversation reached a terminal state
 	reasonClientLeft  endReason = "client_left"  // the client closed (or reset) its connection
-	reasonServiceLeft endReason = "service_left" // the service closed, reset, or could not be reached
-	reasonViolation   endReason = "violation"    // a party broke the contract and the mode ended the session
-	reasonTimeout     endReason = "timeout"      // idle time-out, or the service did not reply in time
-	reasonLimit       endReason = "limit"        // a frame over a limit, or the session limit
-	reasonShutdown    endReason = "shutdown"     // the proxy stopped and the grace period ran out
-	reasonError       endReason = "error"        // a panic or another internal error
+	reasonServiceLeft endReason = "service_left" // the service closed or reset its connection
+	// reasonServiceUnreachable: the service could not be dialled.
+	reasonServiceUnreachable endReason = "service_unreachable"
+	// reasonLocalLimit: the proxy itself ran out of a resource (file
+	// descriptors) dialling the service.
+	reasonLocalLimit endReason = "local_limit"
+	reasonViolation  endReason = "violation" // a party broke the contract and the mode ended the session
+	reasonTimeout    endReason = "timeout"   // idle time-out, or the service did not reply in time
+	reasonLimit      endReason = "limit"     // a frame over a limit, or the session limit
+	reasonShutdown   endReason = "shutdown"  // the proxy stopped and the grace period ran out
+	reasonError      endReason = "error"     // a panic or another internal error
 )
 
-var allReasons = []endReason{reasonFinished, reasonClientLeft, reasonServiceLeft, reasonViolation,
+var allReasons = []endReason{reasonFinished, reasonClientLeft, reasonServiceLeft, reasonServiceUnreachable, reasonLocalLimit, reasonViolation,
 	reasonTimeout, reasonLimit, reasonShutdown, reasonError}
 
 // linger bounds how long a session that is ending waits for the client to

@@ -325,7 +325,7 @@ func (s *session) flushService() bool {
 }
 
 func (s *session) serviceWriteFailed(err error) {
-	s.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("writing to the service: %w", err), code: closeGoingAway, text: "service unavailable"})
+	s.serviceGone(reasonServiceLeft, fmt.Errorf("writing to the service: %w", err))
 }
 
 func (s *session) clientReadError(err error) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"syscall"
 
 	"github.com/ubfproxy/ubfproxy/checker"
 	"github.com/ubfproxy/ubfproxy/internal/violation"
@@ -488,6 +489,8 @@ func (s *session) serviceReadError(err error) {
 		}
 		code, text := peerCloseOf(s.service)
 		s.finish(endInfo{reason: reasonServiceLeft, code: code, text: text})
+	case errors.As(err, &fe) && fe.Truncated:
+		s.serviceGone(reasonServiceLeft, fmt.Errorf("the service left in the middle of a frame: %w", fe))
 	case errors.As(err, &fe):
 		s.frameError(wrappers.Server, fe)
 	default:
@@ -495,6 +498,28 @@ func (s *session) serviceReadError(err error) {
 			s.finish(endInfo{reason: reasonServiceLeft, err: err})
 			return
 		}
-		s.finish(endInfo{reason: reasonServiceLeft, err: err, code: closeGoingAway, text: "service connection lost"})
+		s.serviceGone(reasonServiceLeft, fmt.Errorf("the service connection was lost: %w", err))
 	}
+}
+
+// serviceGone ends the session after the service failed it (it could not
+// be reached, or its connection broke): the client gets the wire's error
+// reply, where the wire has one, saying so, rather than a bare close. It
+// is no contract violation: nothing is recorded but the session's end.
+func (s *session) serviceGone(reason endReason, err error) {
+	s.lock(roleService)
+	states := s.chk.States()
+	s.unlock()
+	s.sendErrorReply(breach{side: wrappers.Server, states: states, explanation: err.Error()})
+	s.finish(endInfo{reason: reason, err: err, code: closeGoingAway, text: "service unavailable"})
+}
+
+// dialFailed is the reason a failed dial of the service ends a session
+// with: the proxy's own lack of file descriptors is local_limit, anything
+// else service_unreachable.
+func dialFailed(err error) endReason {
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		return reasonLocalLimit
+	}
+	return reasonServiceUnreachable
 }

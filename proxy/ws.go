@@ -93,7 +93,7 @@ func (s *Server) handleWS(ctx context.Context, w http.ResponseWriter, r *http.Re
 		if resp != nil {
 			err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)
 		}
-		ss.finish(endInfo{reason: reasonServiceLeft, err: fmt.Errorf("dialing the service: %w", err)})
+		ss.finish(endInfo{reason: dialFailed(err), err: fmt.Errorf("the service cannot be reached: %w", err)})
 		http.Error(w, "ubfproxy: the service cannot be reached", http.StatusBadGateway)
 		return
 	}
