@@ -67,6 +67,23 @@ func TestPOP3ThroughProxy(t *testing.T) {
 			t.Errorf("the session lost its point: %q", direct)
 		}
 	})
+	t.Run("AUTH PLAIN", func(t *testing.T) {
+		// The "+ " challenge makes the next line the client's response,
+		// {auth_response, ...}, answered again.
+		sasl := func(addr string) string {
+			c := realservice.Dial(t, addr)
+			got := c.Next("ready.\r\n")
+			got += c.Exchange("AUTH PLAIN\r\n", "\r\n")
+			got += c.Exchange("AGFsaWNlAHNlY3JldA==\r\n", "\r\n") // \0alice\0secret
+			got += c.Exchange("STAT\r\nQUIT\r\n", "Logging out.\r\n")
+			return got
+		}
+		direct := sasl(srv.Addr)
+		sameAsDirect(t, direct, sasl(p.addr))
+		if !strings.Contains(direct, "+ \r\n+OK Logged in.\r\n+OK 2 ") {
+			t.Errorf("the session lost its point: %q", direct)
+		}
+	})
 	p.noViolations(t)
 
 	t.Run("refused commands never reach the server", func(t *testing.T) {

@@ -45,9 +45,22 @@ func wordText(t term.Term, upper bool) (string, error) {
 		return "", fmt.Errorf("%q holds a line break", s)
 	}
 	if upper {
-		s = strings.ToUpper(s)
+		s = asciiUpper(s)
 	}
 	return s, nil
+}
+
+// asciiUpper upper-cases the ASCII letters of s and keeps every other
+// byte, as the decoders lower-case verbs (strings.ToUpper would replace
+// bytes that are not UTF-8).
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // appendWords appends a command line split at spaces: the verb (upper
@@ -262,6 +275,9 @@ func ircEncode(b []byte, t term.Term) ([]byte, error) {
 		if err != nil {
 			return b, err
 		}
+		if s == "" || strings.ContainsRune(s, ' ') || s[0] == '@' || s[0] == ':' {
+			return b, fmt.Errorf("command %q is not one word that starts neither @ (tags) nor : (a prefix)", s)
+		}
 		b = append(b, s...)
 	}
 	for i, e := range elems[1:] {
@@ -325,7 +341,7 @@ func memcachedEncodeLine(b []byte, t term.Term) ([]byte, error) {
 	case term.Term(atomError), term.Term(atomClientError), term.Term(atomServerError):
 		if len(tu) == 2 {
 			s, err := oneLine(tu[1])
-			b = append(b, strings.ToUpper(string(tu[0].(term.Atom)))...)
+			b = append(b, asciiUpper(string(tu[0].(term.Atom)))...)
 			return append(append(append(b, ' '), s...), '\r', '\n'), err
 		}
 	}
