@@ -292,6 +292,12 @@ type Config struct {
 	// nil makes a new registry owned by the Server. Two Servers must not
 	// share one registry.
 	Registry *prometheus.Registry
+	// RuleMetrics counts, in ubfproxy_transitions_total{contract,state,rule},
+	// the rule every accepted request matched and the transition or event
+	// every accepted unanswered message was, so that the metrics show which
+	// parts of a contract live traffic uses. It costs a second match of
+	// each message against its state's rules; off by default.
+	RuleMetrics bool
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
 	// the handshake.

@@ -7,8 +7,11 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/term"
 )
 
 // metrics are a Server's Prometheus collectors. Messages and bytes are
@@ -24,6 +27,7 @@ type metrics struct {
 	panics        prometheus.Counter
 	refused       prometheus.Counter
 	reloads       *prometheus.CounterVec
+	rules         *prometheus.CounterVec
 
 	mu   sync.Mutex
 	viol map[[2]string]prometheus.Counter
@@ -62,6 +66,10 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ubfproxy_reloads_total", Help: "Contract reloads, by result: ok (installed) or failed (the running contract stays).",
 		}, []string{"result"}),
+		rules: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ubfproxy_transitions_total",
+			Help: "Messages accepted, by contract, state and the rule (a request's type) or transition or event (in T, out T x N) they matched (Config.RuleMetrics, run --metrics).",
+		}, []string{"contract", "state", "rule"}),
 		viol: make(map[[2]string]prometheus.Counter),
 	}
 	memInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -70,7 +78,7 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 	memMax := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ubfproxy_memory_budget_bytes", Help: "The memory budget (--max-memory).",
 	}, func() float64 { return float64(budget.max) })
-	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, memInUse, memMax} {
+	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, m.rules, memInUse, memMax} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -180,6 +188,14 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(fc.messages, prometheus.CounterValue, float64(sum[d].msg[v]), d.label(), label)
 		}
 		ch <- prometheus.MustNewConstMetric(fc.bytes, prometheus.CounterValue, float64(sum[d].bytes), d.label())
+	}
+}
+
+// exercised counts the rules, transitions and events of contract v that
+// the accepted message msg matched in states.
+func (m *metrics) exercised(v *version, states []string, client bool, role checker.Role, msg term.Term) {
+	for _, it := range v.cover.Exercised(states, client, role, msg) {
+		m.rules.WithLabelValues(v.c.Name, it.State, it.Rule).Inc()
 	}
 }
 

@@ -140,3 +140,23 @@ func TestMetricsNeverGoBack(t *testing.T) {
 	}
 	t.Logf("%d scrapes", scrapes)
 }
+
+// TestMetricsTransitions: with RuleMetrics, every accepted request counts
+// its rule, by contract and state, in ubfproxy_transitions_total; without
+// it nothing is counted.
+func TestMetricsTransitions(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+		p := startProxy(t, svc, Config{RuleMetrics: on}, nil)
+		c := p.dial(t)
+		for range 3 {
+			wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
+		}
+		rec := httptest.NewRecorder()
+		p.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		want := `ubfproxy_transitions_total{contract="counter",rule="{add, integer()}",state="start"} 3`
+		if got := strings.Contains(rec.Body.String(), want); got != on {
+			t.Errorf("RuleMetrics %v: /metrics has %q: %v\n%s", on, want, got, rec.Body.String())
+		}
+	}
+}

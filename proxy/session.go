@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/checker/coverage"
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -78,10 +79,12 @@ type version struct {
 	c       *contract.Contract
 	m       *checker.Machine
 	records map[string][]string // record fields by record name, for the wire
+	cover   *coverage.Tracker   // the rules and transitions, for ubfproxy_transitions_total (read only)
 }
 
 func newVersion(c *contract.Contract) *version {
-	return &version{c: c, m: checker.Prepare(c), records: recordFields(c)}
+	m := checker.Prepare(c)
+	return &version{c: c, m: m, records: recordFields(c), cover: coverage.New(m)}
 }
 
 // recordFields implements wrappers.Options.RecordFields.

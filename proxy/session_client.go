@@ -211,6 +211,24 @@ func (s *session) holdUntil(ready func() bool) {
 	s.clientAt = s.now()
 }
 
+// statesForMetrics returns the session's states before a check (mu held)
+// when Config.RuleMetrics is on, for countRules.
+func (s *session) statesForMetrics() []string {
+	if !s.cfg.RuleMetrics {
+		return nil
+	}
+	return s.chk.States()
+}
+
+// countRules counts in ubfproxy_transitions_total what the accepted
+// message msg exercised in states (mu held; nothing when RuleMetrics is
+// off).
+func (s *session) countRules(states []string, client bool, role checker.Role, msg term.Term) {
+	if s.cfg.RuleMetrics && s.cur != nil {
+		s.srv.metrics.exercised(s.cur, states, client, role, msg)
+	}
+}
+
 // judgeCall checks the request m (mu held): it returns the violation, or
 // nil, what m starts (in the prelude: the service it names and its
 // contract), and whether it is a call awaiting a reply: a message of
@@ -223,6 +241,7 @@ func (s *session) judgeCall(m wrappers.Message) (b *breach, st startReq, call bo
 		}
 	}
 	role := checker.RoleCall
+	before := s.statesForMetrics()
 	v := s.check(func() *checker.Violation {
 		if m.Kind == wrappers.Unknown {
 			var v *checker.Violation
@@ -235,6 +254,7 @@ func (s *session) judgeCall(m wrappers.Message) (b *breach, st startReq, call bo
 		bb := fromChecker(v)
 		return &bb, startReq{}, true
 	}
+	s.countRules(before, true, role, m.Term)
 	return nil, st, role == checker.RoleCall
 }
 
@@ -255,7 +275,11 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
 	}
+	before := s.statesForMetrics()
 	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
+	if v == nil {
+		s.countRules(before, true, checker.RoleTransition, m.Term)
+	}
 	s.unlock()
 	if v == nil {
 		s.count(clientToService, verdictOK)

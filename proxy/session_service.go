@@ -59,13 +59,19 @@ func (s *session) fromService(m wrappers.Message) bool {
 		}
 		var v *checker.Violation
 		if !s.unsynced {
+			before := s.statesForMetrics()
+			role := checker.RoleTransition
 			v = s.check(func() *checker.Violation {
 				if m.Kind == wrappers.Unknown {
-					_, v := s.chk.Server(m.Term)
+					var v *checker.Violation
+					role, v = s.chk.Server(m.Term)
 					return v
 				}
 				return s.chk.EventOut(m.Term)
 			})
+			if v == nil {
+				s.countRules(before, false, role, m.Term)
+			}
 		}
 		if v == nil {
 			w := s.takeTurn()

@@ -127,8 +127,19 @@ func (t *Tracker) Reset() { t.pending = t.pending[:0] }
 // rules of those states it matches, or the +anystate rules it matches in
 // a state where no rule does. It returns the items counted.
 func (t *Tracker) Call(states []string, msg term.Term) []Item {
-	var hits []hit
+	hits := t.matchCall(states, msg)
 	var counted []Item
+	for _, h := range hits {
+		t.items[h.items[0]].Count++
+		counted = append(counted, t.items[h.items[0]])
+	}
+	t.pending = append(t.pending, hits)
+	return counted
+}
+
+// matchCall finds the rules a call matches in states, without counting.
+func (t *Tracker) matchCall(states []string, msg term.Term) []hit {
+	var hits []hit
 	for _, st := range states {
 		found := false
 		for _, h := range t.rules[st] {
@@ -144,13 +155,7 @@ func (t *Tracker) Call(states []string, msg term.Term) []Item {
 			}
 		}
 	}
-	hits = dedupe(hits)
-	for _, h := range hits {
-		t.items[h.items[0]].Count++
-		counted = append(counted, t.items[h.items[0]])
-	}
-	t.pending = append(t.pending, hits)
-	return counted
+	return dedupe(hits)
 }
 
 // Reply counts the reply to the oldest call awaiting one: the reply
@@ -178,31 +183,60 @@ func (t *Tracker) Reply(msg term.Term) []Item {
 // the states it matches, or the +anystate ones.
 func (t *Tracker) Message(states []string, dir contract.Direction, msg term.Term) []Item {
 	var counted []Item
+	for _, i := range t.matchMessage(states, dir, msg) {
+		t.items[i].Count++
+		counted = append(counted, t.items[i])
+	}
+	return counted
+}
+
+// matchMessage finds the transitions and events msg matches in states,
+// without counting.
+func (t *Tracker) matchMessage(states []string, dir contract.Direction, msg term.Term) []int {
+	var out []int
 	seen := map[int]bool{}
-	for _, st := range states {
+	add := func(evs []eventItem) bool {
 		found := false
-		for _, e := range t.events[st] {
+		for _, e := range evs {
 			if e.ev.Dir == dir && t.m.MatchShape(msg, e.ev.Type) {
 				found = true
 				if !seen[e.item] {
 					seen[e.item] = true
-					t.items[e.item].Count++
-					counted = append(counted, t.items[e.item])
+					out = append(out, e.item)
 				}
 			}
 		}
-		if found {
-			continue
-		}
-		for _, e := range t.events[AnyState] {
-			if e.ev.Dir == dir && t.m.MatchShape(msg, e.ev.Type) && !seen[e.item] {
-				seen[e.item] = true
-				t.items[e.item].Count++
-				counted = append(counted, t.items[e.item])
-			}
+		return found
+	}
+	for _, st := range states {
+		if !add(t.events[st]) {
+			add(t.events[AnyState])
 		}
 	}
-	return counted
+	return out
+}
+
+// Exercised returns, without counting anything, the rules a call and the
+// transitions or events a message exercise in states: what a proxy counts
+// for live traffic. Replies are left out (they need the call they answer).
+// It only reads the tracker, so sessions may share one.
+func (t *Tracker) Exercised(states []string, client bool, role checker.Role, msg term.Term) []Item {
+	var out []Item
+	switch role {
+	case checker.RoleCall:
+		for _, h := range t.matchCall(states, msg) {
+			out = append(out, t.items[h.items[0]])
+		}
+	case checker.RoleTransition, checker.RoleEvent:
+		dir := contract.Out
+		if client {
+			dir = contract.In
+		}
+		for _, i := range t.matchMessage(states, dir, msg) {
+			out = append(out, t.items[i])
+		}
+	}
+	return out
 }
 
 // Observe counts a message the session accepted in the role it returned;

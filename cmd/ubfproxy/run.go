@@ -76,7 +76,9 @@ executed reach the client before the error reply. What one session holds is
 bounded by --max-pending and --max-frame. Monitor mode never holds.
 
 Every violation and every session end is one JSON log line on stderr (--log-format
-text for people). Metrics are served on --metrics at /metrics, with /healthz.
+text for people). Metrics are served on --metrics at /metrics, with /healthz; they include
+ubfproxy_transitions_total{contract,state,rule}, how often live traffic used
+each rule, transition and event of the contract.
 
 With --wire ubf the proxy follows ubf 2.x servers: it passes the greeting and
 checks their meta service (help, info, services, contract, startSession...)
@@ -345,6 +347,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Limits:            limits,
 		MaxLogMessage:     f.maxLogMsg,
 		Logger:            logger,
+		// Only when metrics are served: counting the rules costs a
+		// second match of every message.
+		RuleMetrics: f.metrics != "",
 	}, nil
 }
 
