@@ -128,8 +128,11 @@ type replayVerdict struct {
 
 // version is one contract to compare: its text and the name it is known by.
 type version struct {
-	name string // as positions name it
+	name string // as the output names it
 	src  []byte
+	// path is the file the version is compiled as, which +import paths
+	// are relative to: for a git version, the working copy's path.
+	path string
 }
 
 func runBreaking(stdout, stderr io.Writer, f breakingFlags, args []string) error {
@@ -153,7 +156,7 @@ func runBreaking(stdout, stderr io.Writer, f breakingFlags, args []string) error
 			if err != nil {
 				return usageErrorf("breaking: %v", describePathError(name, err))
 			}
-			vs[i] = version{name: name, src: src}
+			vs[i] = version{name: name, src: src, path: name}
 		}
 		pairs = append(pairs, vs)
 	} else {
@@ -170,7 +173,7 @@ func runBreaking(stdout, stderr io.Writer, f breakingFlags, args []string) error
 				fmt.Fprintf(stderr, "ubfproxy: breaking: %s is new since %s: nothing to compare\n", name, f.againstGit)
 				continue
 			}
-			pairs = append(pairs, [2]version{{name: f.againstGit + ":" + name, src: old}, {name: name, src: src}})
+			pairs = append(pairs, [2]version{{name: f.againstGit + ":" + name, src: old, path: name}, {name: name, src: src, path: name}})
 		}
 	}
 
@@ -264,10 +267,13 @@ func runBreaking(stdout, stderr io.Writer, f breakingFlags, args []string) error
 // compileVersion compiles one version; a contract with errors cannot be
 // compared.
 func compileVersion(v version, types []string, stderr io.Writer) (*contract.Contract, error) {
-	c, diags := contract.Compile(v.name, v.src, contract.Options{TypeFiles: types})
+	c, diags := contract.Compile(v.path, v.src, contract.Options{TypeFiles: types})
 	if diags.HasErrors() || c == nil {
 		for _, d := range sortDiagnostics(diags) {
 			if d.Severity == contract.Error {
+				if d.Pos.File == v.path {
+					d.Pos.File = v.name
+				}
 				fmt.Fprintln(stderr, d.Error())
 			}
 		}
@@ -296,8 +302,14 @@ func toBreakingFinding(fd compat.Finding, p [2]version) breakingFinding {
 		Replay:    replayVerdict{Old: old, New: new},
 		in:        p[1].name,
 	}
-	if fd.InOld && !strings.Contains(p[0].name, ":") {
-		bf.in = p[0].name
+	if fd.InOld {
+		if p[0].name == p[0].path {
+			bf.in = p[0].name
+		}
+		if bf.File == p[0].path {
+			// The old version as the output names it (REF:FILE).
+			bf.File = p[0].name
+		}
 	}
 	if bf.File == "" {
 		// A built-in type has no position: name the contract.

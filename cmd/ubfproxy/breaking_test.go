@@ -127,14 +127,25 @@ func TestBreakingAgainstGit(t *testing.T) {
 	}
 	write(file, breakingOld)
 	write(other, breakingOld)
+	// A contract that imports types: the old version's +import is read
+	// beside the file, as for the new one.
+	imp := filepath.Join(sub, "imp.con")
+	writeText := func(path, src string) {
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeText(filepath.Join(sub, "types.con"), "+deftype key() = atom().\n")
+	writeText(imp, "+import(\"types.con\").\n+state start x {get, key()} -> ok x start.\n")
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-q", "-m", "v1")
 	write(file, breakingNew)
+	writeText(imp, "+import(\"types.con\").\n+state start x {get, key(), integer()} -> ok x start.\n")
 	added := filepath.Join(sub, "added.con")
 	write(added, breakingNew)
 
-	r := runUbfproxy(t, "", "breaking", "--format", "json", "--against-git", "HEAD", file, other, added)
+	r := runUbfproxy(t, "", "breaking", "--format", "json", "--against-git", "HEAD", file, other, added, imp)
 	if r.code != exitViolation {
 		t.Fatalf("want exit 1:\n%s", r)
 	}
@@ -142,8 +153,11 @@ func TestBreakingAgainstGit(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatalf("%v\n%s", err, r)
 	}
-	if len(got) != 2 {
-		t.Fatalf("want two comparisons (added.con is new):\n%s", r)
+	if len(got) != 3 {
+		t.Fatalf("want three comparisons (added.con is new):\n%s", r)
+	}
+	if f := got[2].Findings; len(f) == 0 || f[0].Code != "breaks-client-request" || f[0].File != "HEAD:"+imp {
+		t.Errorf("imp.con: want the old request {get, key()} refused, at HEAD:%s:\n%s", imp, r)
 	}
 	if got[0].Old != "HEAD:"+file || len(got[0].Findings) == 0 {
 		t.Errorf("files.con: want findings against HEAD:\n%s", r)
