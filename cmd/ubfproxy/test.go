@@ -51,8 +51,9 @@ reply and anything else the service sends.
 The first message by which the service breaks the contract ends the run
 (a reply not allowed, a reply due and not sent within --timeout, the
 connection closed with a request unanswered). The conversation that shows
-it is then shrunk: requests are left out as long as the service still
-breaks the contract the same way, each try a new conversation. The result
+it is then shrunk: requests are left out, then their values generated
+again smaller, as long as the service still breaks the contract the same
+way, each try a new conversation. The result
 is written as a trace (--out) that replay reproduces, with a "# contract:"
 line, so that it can join the traces checked in CI.
 
