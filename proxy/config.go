@@ -272,6 +272,11 @@ type Config struct {
 	Wire wrappers.Wire
 	// Transport is TCP (default) or WebSocket, for both sides.
 	Transport Transport
+	// Explain chooses how much of a violation the client's error reply
+	// tells (the records always tell everything): ExplainBrief (the
+	// default) the rule broken, ExplainFull every alternative the state
+	// allows too, ExplainNone only that the contract was broken.
+	Explain Explain
 	// ForwardClientPath (WebSocket only) dials the service at the path
 	// and query of the client's request rather than Upstream's. Off by
 	// default: the client's path is unchecked input.
@@ -377,4 +382,27 @@ func (c *Config) check() error {
 		c.Registry = prometheus.NewRegistry()
 	}
 	return nil
+}
+
+// Explain is how much of a violation the client's error reply tells.
+type Explain uint8
+
+// The explain levels.
+const (
+	ExplainBrief Explain = iota // the rule broken and why; not every alternative (the default)
+	ExplainFull                 // everything the record holds: every alternative the state allows
+	ExplainNone                 // only that the contract was broken, in which state
+)
+
+// ParseExplain parses full, brief or none ("" is brief).
+func ParseExplain(s string) (Explain, error) {
+	switch s {
+	case "brief", "":
+		return ExplainBrief, nil
+	case "full":
+		return ExplainFull, nil
+	case "none":
+		return ExplainNone, nil
+	}
+	return 0, fmt.Errorf("unknown explain level %q (want full, brief or none)", s)
 }

@@ -126,7 +126,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	case actionForwarded:
 		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
 	case actionRejected:
-		reply = s.wire.ErrorReply(b.wire())
+		reply = s.wire.ErrorReply(b.wire(s.cfg.Explain))
 		if s.dropper != nil {
 			s.dropper.Dropped(wrappers.Client, m)
 		}

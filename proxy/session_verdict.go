@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/checker"
@@ -35,9 +36,25 @@ func fromChecker(v *checker.Violation) breach {
 		expected: v.ExpectedStrings(), explanation: explanation}
 }
 
-func (b breach) wire() wrappers.Violation {
-	return wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation, Request: b.request,
+// wire is b as the client's error reply shows it, which ex trims: the
+// records keep everything.
+func (b breach) wire(ex Explain) wrappers.Violation {
+	v := wrappers.Violation{Side: b.side, Message: b.msg, States: b.states, Expected: b.expected, Explanation: b.explanation, Request: b.request,
 		Event: b.kind.Event()}
+	switch ex {
+	case ExplainBrief:
+		// The rule broken (the explanation names the closest one), not
+		// every alternative the state allows. When no rule is close (no
+		// rule shares the message's tag and size), the explanation lists
+		// them all; it says so instead.
+		v.Expected = nil
+		if strings.HasPrefix(v.Explanation, "expected ") && strings.Contains(v.Explanation, " | ") {
+			v.Explanation = "no rule of this state accepts this message"
+		}
+	case ExplainNone:
+		v.Expected, v.Explanation = nil, ""
+	}
+	return v
 }
 
 // lostSuffix ends the explanation of a violation after which the session
@@ -190,7 +207,7 @@ func (s *session) killCode(b breach, reason endReason, code int) {
 // sendErrorReply writes the wire format's error reply for b to the client,
 // bounded in time: a client that does not read cannot hold the session.
 func (s *session) sendErrorReply(b breach) {
-	reply := s.wire.ErrorReply(b.wire())
+	reply := s.wire.ErrorReply(b.wire(s.cfg.Explain))
 	s.client.setWriteDeadline(time.Now().Add(linger))
 	s.clientW.Lock()
 	defer s.clientW.Unlock()

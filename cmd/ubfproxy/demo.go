@@ -166,6 +166,7 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 		Mode:     proxy.Kill,
 		Logger:   slog.New(slog.NewJSONHandler(records, nil)),
 		Limits:   proxy.Limits{Grace: time.Second},
+		Explain:  proxy.ExplainFull, // the demo shows the whole policy in the error reply
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ type runFlags struct {
 	maxLogMsg int
 	maxMemory byteSize
 	pprof     bool
+	explain   string
 	wsPath    bool
 	limits    proxy.Limits
 }
@@ -152,6 +153,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.BoolVar(&f.noMeta, "no-meta", false, "with --wire ubf: the service starts in the contract, not in ubf's meta service")
 	fl.StringVar(&f.metrics, "metrics", "", "serve /metrics and /healthz on `ADDR` (host:port); off when empty")
 	fl.BoolVar(&f.wsPath, "ws-forward-client-path", false, "with --transport ws: dial the service at the client's request path and query instead of --upstream's (unchecked client input; off by default)")
+	fl.StringVar(&f.explain, "explain", "brief", "what a client's error reply tells of a violation: full (every alternative the state allows), brief (the rule broken and why) or none; the log records always tell everything")
 	fl.BoolVar(&f.pprof, "pprof", false, "with --metrics: serve Go's profiles (net/http/pprof) under /debug/pprof/ on the metrics listener")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log records as json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
@@ -277,6 +279,10 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	if err != nil {
 		return proxy.Config{}, usageErrorf("run: --mode: %v", err)
 	}
+	explain, err := proxy.ParseExplain(f.explain)
+	if err != nil {
+		return proxy.Config{}, usageErrorf("run: --explain: %v", err)
+	}
 	if f.wsPath && f.transport != "ws" {
 		return proxy.Config{}, usageErrorf("run: --ws-forward-client-path applies to --transport ws only")
 	}
@@ -341,6 +347,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Wire:              w,
 		Transport:         tr,
 		ForwardClientPath: f.wsPath,
+		Explain:           explain,
 		Mode:              mode,
 		Unguarded:         unguarded,
 		Initial:           f.initial,
