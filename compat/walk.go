@@ -49,6 +49,78 @@ type side struct {
 	c    *contract.Contract
 	m    *checker.Machine
 	vars map[int][]contract.Type
+	// rules indexes each state's rules ("" for anystate rules) by their
+	// request's tag (see tagOf), so that a request is matched only against
+	// the rules that may accept it; untagged rules are under the tag "".
+	rules map[string]map[term.Atom][]*contract.Rule
+}
+
+// tag is what every request of a rule starts with: the atom itself, or a
+// tuple's first element; ok is false when the rule's requests vary.
+type tag struct {
+	atom term.Atom
+	ok   bool
+}
+
+func newSide(c *contract.Contract) side {
+	sd := side{c: c, m: checker.Prepare(c), vars: varTypes(c), rules: make(map[string]map[term.Atom][]*contract.Rule)}
+	add := func(state string, rules []*contract.Rule) {
+		idx := make(map[term.Atom][]*contract.Rule)
+		for _, r := range rules {
+			t := tagOf(r.In, 0)
+			idx[t.atom] = append(idx[t.atom], r)
+		}
+		sd.rules[state] = idx
+	}
+	for _, st := range c.States {
+		add(st.Name, st.Rules)
+	}
+	add("", c.Anystate)
+	return sd
+}
+
+// candidates are the rules of state ("" for anystate) that may accept a
+// request with that tag.
+func (sd side) candidates(state string, reqTag term.Atom, tagged bool) []*contract.Rule {
+	idx := sd.rules[state]
+	if !tagged {
+		var all []*contract.Rule
+		for _, rs := range idx {
+			all = append(all, rs...)
+		}
+		return all
+	}
+	if reqTag == "" {
+		return idx[""]
+	}
+	return append(slices.Clip(idx[reqTag]), idx[""]...)
+}
+
+func tagOf(t contract.Type, depth int) tag {
+	if depth > maxSampleDepth {
+		return tag{}
+	}
+	switch ty := t.(type) {
+	case *contract.Literal:
+		if a, ok := ty.Value.(term.Atom); ok {
+			return tag{a, true}
+		}
+	case *contract.Ref:
+		if !ty.Optional {
+			return tagOf(ty.Def.Type, depth+1)
+		}
+	case *contract.Bind:
+		return tagOf(ty.Type, depth+1)
+	case *contract.RecordType:
+		return tag{term.Atom(ty.Name), true}
+	case *contract.TupleType:
+		if len(ty.Elems) > 0 {
+			if first := tagOf(ty.Elems[0], depth+1); first.ok {
+				return first
+			}
+		}
+	}
+	return tag{}
 }
 
 // msgType is a type of messages one side may send in a state: a call
@@ -81,8 +153,8 @@ func Compare(oldC, newC *contract.Contract, opts Options) *Result {
 		opts.MaxSteps = 64
 	}
 	w := &walker{
-		old:    side{c: oldC, m: checker.Prepare(oldC), vars: varTypes(oldC)},
-		new:    side{c: newC, m: checker.Prepare(newC), vars: varTypes(newC)},
+		old:    newSide(oldC),
+		new:    newSide(newC),
 		opts:   opts,
 		found:  make(map[string]int),
 		seen:   make(map[string]bool),
@@ -280,29 +352,24 @@ func (sd side) events(s *checker.Session, dir contract.Direction) []*contract.Ev
 // same rules accept.
 func (sd side) replyTypes(s *checker.Session, request term.Term) (out []msgType, matched string) {
 	e := env(s)
-	accepts := func(r *contract.Rule) bool {
-		return checker.Match(request, withEnv(r.In, sd.vars, e))
-	}
+	reqTag, tagged := term.Tag(request)
 	var ids []string
-	take := func(r *contract.Rule) {
-		ids = append(ids, r.Pos.String())
-		for _, o := range r.Outs {
-			out = append(out, msgType{typ: o.Type, pos: o.Type.Position(), role: "reply", dir: DirReply})
+	take := func(state string) {
+		for _, r := range sd.candidates(state, reqTag, tagged) {
+			if !checker.Match(request, withEnv(r.In, sd.vars, e)) {
+				continue
+			}
+			ids = append(ids, r.Pos.String())
+			for _, o := range r.Outs {
+				out = append(out, msgType{typ: o.Type, pos: o.Type.Position(), role: "reply", dir: DirReply})
+			}
 		}
 	}
 	for _, st := range sd.states(s) {
-		for _, r := range st.Rules {
-			if accepts(r) {
-				take(r)
-			}
-		}
+		take(st.Name)
 	}
 	if len(ids) == 0 {
-		for _, r := range sd.c.Anystate {
-			if accepts(r) {
-				take(r)
-			}
-		}
+		take("")
 	}
 	return out, strings.Join(ids, ";")
 }
@@ -385,7 +452,7 @@ func (w *walker) tryTypes(nd *node, from, other []msgType, fromOld bool, both fu
 	otherTypes := typesOf(other)
 	for _, mt := range from {
 		witnessed := false
-		samples := sm.of(mt.typ, otherTypes, 0)
+		samples := sm.of(mt.typ, hintsFor(mt.typ, otherTypes), 0)
 		// The shortest sample that shows a difference is the clearest.
 		slices.SortStableFunc(samples, func(a, b term.Term) int { return len(a.String()) - len(b.String()) })
 		for _, msg := range samples {
@@ -422,6 +489,22 @@ func (w *walker) tryTypes(nd *node, from, other []msgType, fromOld bool, both fu
 			w.reportMaybe(nd.prefix, oldStates, newStates, mt, fromOld, otherTypes, verdict)
 		}
 	}
+}
+
+// hintsFor keeps the types of others that can share a message with t:
+// those with t's tag, and those without a tag. Samples need no others.
+func hintsFor(t contract.Type, others []contract.Type) []contract.Type {
+	tt := tagOf(t, 0)
+	if !tt.ok {
+		return others
+	}
+	var out []contract.Type
+	for _, o := range others {
+		if ot := tagOf(o, 0); !ot.ok || ot.atom == tt.atom {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // subterms are t and every term inside it.
