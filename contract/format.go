@@ -370,17 +370,6 @@ func (p *printer) barBefore(offset int) int {
 	return offset
 }
 
-// lineHasCode reports whether the line holding offset has something other
-// than white space before offset.
-func lineHasCode(src []byte, offset int) bool {
-	for i := offset - 1; i >= 0 && src[i] != '\n'; i-- {
-		if src[i] != ' ' && src[i] != '\t' {
-			return true
-		}
-	}
-	return false
-}
-
 func simpleDecl(d *grammar.Decl) []string {
 	switch {
 	case d.Meta != nil:

@@ -51,8 +51,6 @@ var Memcached = &Family{
 const memcachedMaxKey = 250
 
 var (
-	atomValue       = term.Atom("value")
-	atomVA          = term.Atom("va")
 	atomError       = term.Atom("error")
 	atomClientError = term.Atom("client_error")
 	atomServerError = term.Atom("server_error")
