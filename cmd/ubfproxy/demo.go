@@ -318,15 +318,7 @@ func demoSilly(ctx context.Context, p *printer, addr string, records *recordLog,
 	if err := cl.send(silly[1:]...); err != nil {
 		return err
 	}
-	errReply, err := cl.receiveAll()
-	if err != nil {
-		return err
-	}
-	end, err := records.wait(ctx, "session end", beforeEnd+1)
-	if err != nil {
-		return err
-	}
-	if err := showKill(ctx, p, records, beforeViolation, end, errReply); err != nil {
+	if err := showKill(ctx, p, cl, records, beforeViolation, beforeEnd); err != nil {
 		return err
 	}
 	return serviceReceived(p, received, 2, "the read after close never reached it.")
@@ -361,15 +353,7 @@ func demoPastEOF(ctx context.Context, p *printer, addr string, records *recordLo
 	if err := cl.send(term.MustParse(`{read_line, 1}`)); err != nil {
 		return err
 	}
-	errReply, err := cl.receiveAll()
-	if err != nil {
-		return err
-	}
-	end, err := records.wait(ctx, "session end", beforeEnd+1)
-	if err != nil {
-		return err
-	}
-	if err := showKill(ctx, p, records, beforeViolation, end, errReply); err != nil {
+	if err := showKill(ctx, p, cl, records, beforeViolation, beforeEnd); err != nil {
 		return err
 	}
 	return serviceReceived(p, received, 1+reads, "the read past the end never reached it.")
@@ -401,6 +385,15 @@ func demoWrongHandle(ctx context.Context, p *printer, addr string, records *reco
 	if err := cl.send(term.Tuple{term.Atom("read_line"), term.Int(hi.Int64() + 1)}); err != nil {
 		return err
 	}
+	if err := showKill(ctx, p, cl, records, beforeViolation, beforeEnd); err != nil {
+		return err
+	}
+	return serviceReceived(p, received, 1, "the read with a handle it never gave never reached it.")
+}
+
+// showKill reads the client's last frames up to the close, then checks and
+// prints the violation and session-end records of the killed session.
+func showKill(ctx context.Context, p *printer, cl *demoClient, records *recordLog, beforeViolation, beforeEnd int) error {
 	errReply, err := cl.receiveAll()
 	if err != nil {
 		return err
@@ -409,14 +402,6 @@ func demoWrongHandle(ctx context.Context, p *printer, addr string, records *reco
 	if err != nil {
 		return err
 	}
-	if err := showKill(ctx, p, records, beforeViolation, end, errReply); err != nil {
-		return err
-	}
-	return serviceReceived(p, received, 1, "the read with a handle it never gave never reached it.")
-}
-
-// showKill checks and prints the violation record of a killed session.
-func showKill(ctx context.Context, p *printer, records *recordLog, beforeViolation int, end record, errReply term.Term) error {
 	v, err := records.wait(ctx, "contract violation", beforeViolation+1)
 	if err != nil {
 		return err
