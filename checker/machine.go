@@ -25,6 +25,7 @@ type core struct {
 	anyTr   [3]ruleIndex // +anystate events, by contract.Direction; they keep the state
 	vars    []string     // variable names by slot
 	pats    patternSet   // the patterns' automata
+	secrets *redactor    // nil when the contract has no secret type
 }
 
 type stateInfo struct {
@@ -212,6 +213,7 @@ func build(c *contract.Contract) *core {
 	})
 	m.vars = c.Vars
 	m.pats = collectPatterns(c)
+	m.secrets = newRedactor(c)
 	switch {
 	case c.Initial != "":
 		m.initial = stateOf(c.Initial)

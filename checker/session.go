@@ -409,6 +409,12 @@ func (s *Session) Server(t term.Term) (Role, *Violation) { return s.server(t, ""
 // client checks a client message as a call, an in transition, or either
 // (calls first).
 func (s *Session) client(t term.Term, asCall, asIn bool) (Role, *Violation) {
+	role, v := s.checkClient(t, asCall, asIn)
+	return role, s.redact(v)
+}
+
+// checkClient is client before the violation's secrets are hidden.
+func (s *Session) checkClient(t term.Term, asCall, asIn bool) (Role, *Violation) {
 	role := RoleCall
 	if !asCall {
 		role = RoleEvent
@@ -647,6 +653,12 @@ func hasState(set []int32, st int32) bool {
 // (asReply), as an out transition or event (asOut), or either (reply
 // first).
 func (s *Session) server(t term.Term, announced string, hasAnnounced, asReply, asOut bool) (Role, *Violation) {
+	role, v := s.checkServer(t, announced, hasAnnounced, asReply, asOut)
+	return role, s.redact(v)
+}
+
+// checkServer is server before the violation's secrets are hidden.
+func (s *Session) checkServer(t term.Term, announced string, hasAnnounced, asReply, asOut bool) (Role, *Violation) {
 	role := RoleReply
 	if !asReply {
 		role = RoleEvent
@@ -815,7 +827,10 @@ func (s *Session) settle() *Violation {
 // server leaves a request unanswered whose reply is not none(). The client
 // may close at any time. After Close every message is an AfterEnd
 // violation.
-func (s *Session) Close(side Side) *Violation {
+func (s *Session) Close(side Side) *Violation { return s.redact(s.close(side)) }
+
+// close is Close before the violation's secrets are hidden.
+func (s *Session) close(side Side) *Violation {
 	if s.m == nil || s.closed {
 		return nil
 	}

@@ -77,7 +77,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 			// record per request of a busy pipelining client.
 			s.pendingFull = true
 			s.log.Warn("the session reached --max-pending: reading the client waits for replies",
-				slog.Int("max_pending", s.maxPending), slog.String("oldest", term.Truncated(s.pending[0].req, s.cfg.MaxLogMessage)))
+				slog.Int("max_pending", s.maxPending), slog.String("oldest", term.Truncated(s.chk.Redact(s.pending[0].req), s.cfg.MaxLogMessage)))
 		}
 		s.holdUntil(func() bool { return len(s.pending) < s.maxPending })
 	}
@@ -126,7 +126,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	case actionForwarded:
 		s.push(pendingCall{req: m.Term, sent: sent, unchecked: true})
 	case actionRejected:
-		reply = s.wire.ErrorReply(b.wire(s.cfg.Explain))
+		reply = s.wire.ErrorReply(s.hide(*b).wire(s.cfg.Explain))
 		if s.dropper != nil {
 			s.dropper.Dropped(wrappers.Client, m)
 		}

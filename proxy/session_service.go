@@ -315,7 +315,7 @@ func (s *session) badReply(m wrappers.Message, b breach) (replyStep, delivery) {
 	if s.dropper != nil {
 		s.dropper.Dropped(wrappers.Server, m)
 	}
-	return stepDeliver, delivery{raw: s.wire.ErrorReply(b.wire(s.cfg.Explain)), queued: queued, b: &b, act: act,
+	return stepDeliver, delivery{raw: s.wire.ErrorReply(s.hide(b).wire(s.cfg.Explain)), queued: queued, b: &b, act: act,
 		last: s.clientDone && s.inflight == 0}
 }
 

@@ -181,7 +181,7 @@ func (s *session) onReplyTimeout() {
 		return
 	}
 	b := breach{side: wrappers.Server, kind: violation.ReplyTimeout, states: s.chk.States(), request: head.req,
-		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(head.req, s.cfg.MaxLogMessage))}
+		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(s.chk.Redact(head.req), s.cfg.MaxLogMessage))}
 	act := decide(s.cfg.Mode, lateReply, false)
 	if act != actionKilled {
 		head.timedOut = true
@@ -204,10 +204,20 @@ func (s *session) killCode(b breach, reason endReason, code int) {
 	s.finish(endInfo{reason: reason, err: errors.New(b.explanation), code: code, text: b.explanation})
 }
 
+// hide is b with the values of the contract's secret types written
+// <secret>: records and error replies never show a password. The
+// checker's violations come hidden already; the proxy's own (a frame the
+// sender never sends, a reply timeout) are hidden here.
+func (s *session) hide(b breach) breach {
+	b.msg = s.chk.Redact(b.msg)
+	b.request = s.chk.Redact(b.request)
+	return b
+}
+
 // sendErrorReply writes the wire format's error reply for b to the client,
 // bounded in time: a client that does not read cannot hold the session.
 func (s *session) sendErrorReply(b breach) {
-	reply := s.wire.ErrorReply(b.wire(s.cfg.Explain))
+	reply := s.wire.ErrorReply(s.hide(b).wire(s.cfg.Explain))
 	s.client.setWriteDeadline(time.Now().Add(linger))
 	s.clientW.Lock()
 	defer s.clientW.Unlock()
@@ -220,6 +230,7 @@ func (s *session) sendErrorReply(b breach) {
 
 // report logs the violation record and counts it.
 func (s *session) report(b breach, act action) {
+	b = s.hide(b)
 	cur := s.curC.Load()
 	s.srv.metrics.violation(cur.Name, b.side.String())
 	n := s.violations.Add(1)

@@ -47,6 +47,8 @@ func TestReplayGolden(t *testing.T) {
 		{"handle_ok", "", []string{"--contract", rp("handle.con"), rp("handle_ok.trace")}, 0},
 		{"handle_wrong", "", []string{"--contract", rp("handle.con"), rp("handle_wrong.trace")}, 1},
 		{"handle_wrong_json", "", []string{"--contract", rp("handle.con"), "--format", "json", rp("handle_wrong.trace")}, 1},
+		{"secret", "", []string{"--contract", rp("secret.con"), rp("secret.trace"), rp("secret_reply.trace")}, 1},
+		{"secret_json", "", []string{"--contract", rp("secret.con"), "--format", "json", rp("secret.trace"), rp("secret_reply.trace")}, 1},
 		{"ftp_ok", "", []string{"--contract", rp("ftp.con"), rp("ftp_ok.trace")}, 0},
 		{"ftp_early", "", []string{"--contract", rp("ftp.con"), rp("ftp_early.trace")}, 1},
 		{"ftp_sending", "", []string{"--contract", rp("ftp.con"), rp("ftp_sending.trace")}, 1},
