@@ -69,68 +69,23 @@ func varTypes(c *contract.Contract) map[int][]contract.Type {
 		return out
 	}
 	seen := make(map[*contract.TypeDef]bool)
-	var visit func(t contract.Type)
-	visit = func(t contract.Type) {
+	var visit func(t contract.Type) bool
+	visit = func(t contract.Type) bool {
 		switch ty := t.(type) {
 		case *contract.Bind:
 			out[ty.Slot] = append(out[ty.Slot], ty.Type)
-			visit(ty.Type)
 		case *contract.Ref:
 			if ty.Def != nil && !seen[ty.Def] {
 				seen[ty.Def] = true
-				visit(ty.Def.Type)
-			}
-		case *contract.Union:
-			for _, a := range ty.Alts {
-				visit(a)
-			}
-		case *contract.TupleType:
-			for _, e := range ty.Elems {
-				visit(e)
-			}
-			if ty.Tail != nil {
-				visit(ty.Tail)
-			}
-		case *contract.ListType:
-			visit(ty.Elem)
-		case *contract.RecordType:
-			for _, f := range ty.Fields {
-				visit(f.Type)
-			}
-		case *contract.MapType:
-			for _, f := range ty.Fields {
-				visit(f.Value)
+				contract.VisitType(ty.Def.Type, visit)
 			}
 		}
+		return true
 	}
-	each := func(t contract.Type) {
-		if t != nil {
-			visit(t)
-		}
-	}
-	for _, st := range c.States {
-		for _, r := range st.Rules {
-			each(r.In)
-			for _, o := range r.Outs {
-				each(o.Type)
-			}
-		}
-		for _, e := range st.Events {
-			each(e.Type)
-		}
-	}
-	for _, r := range c.Anystate {
-		each(r.In)
-		for _, o := range r.Outs {
-			each(o.Type)
-		}
-	}
-	for _, e := range c.AnyEvents {
-		each(e.Type)
-	}
+	contract.WalkTypes(c, func(t contract.Type) { contract.VisitType(t, visit) })
 	for _, d := range c.Types {
 		if !d.Builtin {
-			each(d.Type)
+			contract.VisitType(d.Type, visit)
 		}
 	}
 	return out
