@@ -305,8 +305,7 @@ func demoConforming(ctx context.Context, p *printer, addr string, records *recor
 func demoSilly(ctx context.Context, p *printer, addr string, records *recordLog, received *requestLog) error {
 	p.section("3. The silly conversation, through the proxy")
 	received.reset()
-	beforeEnd := records.count("session end")
-	beforeViolation := records.count("contract violation")
+	marks := markRecords(records)
 	cl, err := dialDemo(ctx, p, addr)
 	if err != nil {
 		return err
@@ -318,7 +317,7 @@ func demoSilly(ctx context.Context, p *printer, addr string, records *recordLog,
 	if err := cl.send(silly[1:]...); err != nil {
 		return err
 	}
-	if err := showKill(ctx, p, cl, records, beforeViolation, beforeEnd); err != nil {
+	if err := showKill(ctx, p, cl, records, marks); err != nil {
 		return err
 	}
 	return serviceReceived(p, received, 2, "the read after close never reached it.")
@@ -331,8 +330,7 @@ func demoSilly(ctx context.Context, p *printer, addr string, records *recordLog,
 func demoPastEOF(ctx context.Context, p *printer, addr string, records *recordLog, received *requestLog) error {
 	p.section("4. Reading past the end without rewinding, through the proxy")
 	received.reset()
-	beforeEnd := records.count("session end")
-	beforeViolation := records.count("contract violation")
+	marks := markRecords(records)
 	cl, err := dialDemo(ctx, p, addr)
 	if err != nil {
 		return err
@@ -353,7 +351,7 @@ func demoPastEOF(ctx context.Context, p *printer, addr string, records *recordLo
 	if err := cl.send(term.MustParse(`{read_line, 1}`)); err != nil {
 		return err
 	}
-	if err := showKill(ctx, p, cl, records, beforeViolation, beforeEnd); err != nil {
+	if err := showKill(ctx, p, cl, records, marks); err != nil {
 		return err
 	}
 	return serviceReceived(p, received, 1+reads, "the read past the end never reached it.")
@@ -366,8 +364,7 @@ func demoPastEOF(ctx context.Context, p *printer, addr string, records *recordLo
 func demoWrongHandle(ctx context.Context, p *printer, addr string, records *recordLog, received *requestLog) error {
 	p.section("5. Reading with a handle the service never gave, through the proxy")
 	received.reset()
-	beforeEnd := records.count("session end")
-	beforeViolation := records.count("contract violation")
+	marks := markRecords(records)
 	cl, err := dialDemo(ctx, p, addr)
 	if err != nil {
 		return err
@@ -385,24 +382,36 @@ func demoWrongHandle(ctx context.Context, p *printer, addr string, records *reco
 	if err := cl.send(term.Tuple{term.Atom("read_line"), term.Int(hi.Int64() + 1)}); err != nil {
 		return err
 	}
-	if err := showKill(ctx, p, cl, records, beforeViolation, beforeEnd); err != nil {
+	if err := showKill(ctx, p, cl, records, marks); err != nil {
 		return err
 	}
 	return serviceReceived(p, received, 1, "the read with a handle it never gave never reached it.")
 }
 
+// recordMarks are the counts of the proxy's violation and session-end
+// records before a conversation starts, so that showKill waits for that
+// conversation's own records and not an earlier one's.
+type recordMarks struct{ violations, ends int }
+
+func markRecords(records *recordLog) recordMarks {
+	return recordMarks{
+		violations: records.count("contract violation"),
+		ends:       records.count("session end"),
+	}
+}
+
 // showKill reads the client's last frames up to the close, then checks and
 // prints the violation and session-end records of the killed session.
-func showKill(ctx context.Context, p *printer, cl *demoClient, records *recordLog, beforeViolation, beforeEnd int) error {
+func showKill(ctx context.Context, p *printer, cl *demoClient, records *recordLog, before recordMarks) error {
 	errReply, err := cl.receiveAll()
 	if err != nil {
 		return err
 	}
-	end, err := records.wait(ctx, "session end", beforeEnd+1)
+	end, err := records.wait(ctx, "session end", before.ends+1)
 	if err != nil {
 		return err
 	}
-	v, err := records.wait(ctx, "contract violation", beforeViolation+1)
+	v, err := records.wait(ctx, "contract violation", before.violations+1)
 	if err != nil {
 		return err
 	}
