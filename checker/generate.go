@@ -51,47 +51,20 @@ type generator struct {
 // least fixed point: start from infinite and lower until nothing changes.
 func (g *generator) measure(typ contract.Type) {
 	var defs []*contract.TypeDef
-	var collect func(t contract.Type)
-	collect = func(t contract.Type) {
-		switch ty := t.(type) {
-		case *contract.Ref:
-			if ty.Def == nil {
-				return
-			}
-			if _, ok := g.height[ty.Def]; ok {
-				return
-			}
-			g.height[ty.Def] = infinite
-			defs = append(defs, ty.Def)
-			if ty.Def.Type != nil {
-				collect(ty.Def.Type)
-			}
-		case *contract.Union:
-			for _, a := range ty.Alts {
-				collect(a)
-			}
-		case *contract.TupleType:
-			for _, e := range ty.Elems {
-				collect(e)
-			}
-			if ty.Tail != nil {
-				collect(ty.Tail)
-			}
-		case *contract.Bind:
-			collect(ty.Type)
-		case *contract.ListType:
-			collect(ty.Elem)
-		case *contract.RecordType:
-			for _, f := range ty.Fields {
-				collect(f.Type)
-			}
-		case *contract.MapType:
-			for _, f := range ty.Fields {
-				collect(f.Value)
-			}
+	var collect func(t contract.Type) bool
+	collect = func(t contract.Type) bool {
+		ref, ok := t.(*contract.Ref)
+		if !ok || ref.Def == nil {
+			return true
 		}
+		if _, ok := g.height[ref.Def]; !ok {
+			g.height[ref.Def] = infinite
+			defs = append(defs, ref.Def)
+			contract.VisitType(ref.Def.Type, collect)
+		}
+		return true
 	}
-	collect(typ)
+	contract.VisitType(typ, collect)
 	for changed := true; changed; {
 		changed = false
 		for _, d := range defs {
