@@ -503,11 +503,11 @@ func (in *Includer) mapType(a *contract.MapType, b contract.Type, depth int) Ver
 	worst := Yes
 	inB := make(map[string]contract.MapField)
 	for _, f := range tb.Fields {
-		inB[keyName(f.Key)] = f
+		inB[contract.KeyName(f.Key)] = f
 	}
 	inA := make(map[string]bool)
 	for _, f := range a.Fields {
-		name := keyName(f.Key)
+		name := contract.KeyName(f.Key)
 		inA[name] = true
 		g, ok := inB[name]
 		if !ok {
@@ -522,10 +522,10 @@ func (in *Includer) mapType(a *contract.MapType, b contract.Type, depth int) Ver
 		}
 	}
 	for _, g := range tb.Fields {
-		name := keyName(g.Key)
+		name := contract.KeyName(g.Key)
 		af := false
 		for _, f := range a.Fields {
-			if keyName(f.Key) == name {
+			if contract.KeyName(f.Key) == name {
 				af = f.Required
 			}
 		}
@@ -541,17 +541,4 @@ func (in *Includer) mapType(a *contract.MapType, b contract.Type, depth int) Ver
 		}
 	}
 	return worst
-}
-
-// keyName is a map key's name, whether written as an atom or a string.
-func keyName(k term.Term) string {
-	switch v := k.(type) {
-	case term.Atom:
-		return string(v)
-	case term.String:
-		return string(v)
-	case term.Binary:
-		return string(v)
-	}
-	return k.String()
 }

@@ -503,7 +503,7 @@ func (s *sampler) mapType(m *contract.MapType, hints []contract.Type, depth int)
 		for _, h := range s.flat(hints) {
 			if hm, ok := h.(*contract.MapType); ok {
 				for _, g := range hm.Fields {
-					if keyName(g.Key) == keyName(f.Key) {
+					if contract.KeyName(g.Key) == contract.KeyName(f.Key) {
 						fh = append(fh, g.Value)
 					}
 				}
@@ -530,7 +530,7 @@ func (s *sampler) mapType(m *contract.MapType, hints []contract.Type, depth int)
 		for _, e := range extra {
 			replaced := false
 			for i := range out {
-				if keyName(out[i].Key) == keyName(e.Key) {
+				if contract.KeyName(out[i].Key) == contract.KeyName(e.Key) {
 					out[i].Value = e.Value
 					replaced = true
 				}

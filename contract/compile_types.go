@@ -496,7 +496,7 @@ func (cp *compiler) mapType(m *grammar.Map, at Pos) Type {
 			}
 			key = term.Atom(a)
 		}
-		k := keyName(key)
+		k := KeyName(key)
 		if prev, ok := seen[k]; ok {
 			cp.reportf(eat, CodeDuplicateField, "map key %s is already given at %s", key, prev)
 		}
@@ -506,11 +506,16 @@ func (cp *compiler) mapType(m *grammar.Map, at Pos) Type {
 	return mt
 }
 
-func keyName(k term.Term) string {
+// KeyName is the name a map key stands for: the text of an atom or a
+// string (JSON keys are strings; the contract writes atoms), so #{id, "id"}
+// names one key twice. A binary, which only the wire carries, names the same.
+func KeyName(k term.Term) string {
 	switch v := k.(type) {
 	case term.Atom:
 		return string(v)
 	case term.String:
+		return string(v)
+	case term.Binary:
 		return string(v)
 	}
 	return k.String()

@@ -296,14 +296,14 @@ func rangesMeet(x, y *Range) bool {
 func (o *overlapper) mapsOverlap(x, y *MapType, depth int) bool {
 	find := func(m *MapType, k string) (MapField, bool) {
 		for _, f := range m.Fields {
-			if keyName(f.Key) == k {
+			if KeyName(f.Key) == k {
 				return f, true
 			}
 		}
 		return MapField{}, false
 	}
 	for _, f := range x.Fields {
-		g, ok := find(y, keyName(f.Key))
+		g, ok := find(y, KeyName(f.Key))
 		switch {
 		case !ok && f.Required && !y.Open:
 			return false
@@ -312,7 +312,7 @@ func (o *overlapper) mapsOverlap(x, y *MapType, depth int) bool {
 		}
 	}
 	for _, g := range y.Fields {
-		if _, ok := find(x, keyName(g.Key)); !ok && g.Required && !x.Open {
+		if _, ok := find(x, KeyName(g.Key)); !ok && g.Required && !x.Open {
 			return false
 		}
 	}
