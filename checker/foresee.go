@@ -60,9 +60,10 @@ func (s *Session) Foresee(t term.Term) Outlook {
 	states := s.afterPending()
 	s.prepareKnown()
 	legal, illegal := 0, 0
+	x := s.scr()
+	one := configSet{states: x.one[:]}
 	for _, st := range states {
-		buf := [1]int32{st}
-		one := configSet{states: buf[:]}
+		x.one[0] = st
 		if s.m.states[st].terminal {
 			illegal++
 			continue

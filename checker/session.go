@@ -92,6 +92,7 @@ type scratch struct {
 	// rules may bind (dirty).
 	known []binding
 	dirty []bool
+	one   [1]int32 // the one state Foresee tries at a time, kept off the heap per call
 }
 
 func (s *Session) scr() *scratch {
