@@ -173,7 +173,7 @@ func (in *input) dotLines(what string) (term.List, error) {
 // side is what each direction's decoder holds.
 type side struct {
 	in    input
-	verbs intern.Cache[term.Atom]
+	verbs intern.Cache[term.Term]
 	elems carve.Slices[term.Term] // the elements of tuples
 	body  []byte                  // scratch for a mail body before it is copied out
 	// err is the FrameError the stream broke with: it cannot be read

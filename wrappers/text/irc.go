@@ -57,7 +57,7 @@ func (d *side) ircMessage() (term.Term, error) {
 const ircMaxParams = 15
 
 // ircParse parses one line; nil for an empty line.
-func ircParse(verbs *intern.Cache[term.Atom], line []byte) term.Term {
+func ircParse(verbs *intern.Cache[term.Term], line []byte) term.Term {
 	var outer [2]struct {
 		tag  term.Atom
 		text []byte

@@ -7,11 +7,12 @@ import (
 
 // Verbs repeat from line to line: a decoder makes their atoms through a
 // small cache, so a hit allocates nothing and a peer sending ever new
-// words cannot grow it.
-func newVerbs() intern.Cache[term.Atom] { return intern.New[term.Atom](64, 32) }
+// words cannot grow it. The cache holds the atoms already boxed as
+// terms: an Atom put into a term.Term is a new allocation each time.
+func newVerbs() intern.Cache[term.Term] { return intern.New[term.Term](64, 32) }
 
-// lower returns the atom of b in lower case.
-func lower(s string) term.Atom {
+// lower returns the atom of s in lower case.
+func lower(s string) term.Term {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; 'A' <= c && c <= 'Z' {
 			b := []byte(s)
@@ -27,10 +28,10 @@ func lower(s string) term.Atom {
 }
 
 // asIs returns the atom of s as it is.
-func asIs(s string) term.Atom { return term.Atom(s) }
+func asIs(s string) term.Term { return term.Atom(s) }
 
 // verb returns the atom of a verb, lower-cased (fold) or as written.
-func verb(c *intern.Cache[term.Atom], b []byte, fold bool) term.Atom {
+func verb(c *intern.Cache[term.Term], b []byte, fold bool) term.Term {
 	mk := asIs
 	if fold {
 		mk = lower
