@@ -17,6 +17,9 @@
 # Usage: scripts/callgrind-per-request.sh          (from the repository root)
 #        REQUESTS=5000 KEEP=/tmp/cg scripts/callgrind-per-request.sh
 #        (KEEP=dir leaves the profiles there, for callgrind_annotate)
+#        PIPELINE=16 scripts/callgrind-per-request.sh
+#        (the client writes PIPELINE GETs at once and then reads their
+#        replies, as redis-benchmark -P does; the figure is still per GET)
 #        PROCS=1 scripts/callgrind-per-request.sh
 #        (GOMAXPROCS for both proxies: with 1, idle processors do not spin
 #        looking for work, which on a busy machine varies from run to run)
@@ -26,6 +29,7 @@
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}
+PIPELINE=${PIPELINE:-1}
 WARMUP=${WARMUP:-500}
 PASSWORD=bench-pw
 
@@ -41,7 +45,7 @@ redis-cli -p "$redis_port" -a "$PASSWORD" --no-auth-warning set key xxx >/dev/nu
 # request goes out.
 cat >"$work/client.py" <<'EOF'
 import socket, sys
-port, pw, warm, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+port, pw, warm, n, p = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 s = socket.create_connection(("127.0.0.1", int(port)))
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 def call(req, want):
@@ -56,12 +60,12 @@ def call(req, want):
         sys.exit("unexpected reply %r, want %r" % (got, want))
 call(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(pw), pw.encode()), b"+OK\r\n")
 get, reply = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", b"$3\r\nxxx\r\n"
-for _ in range(warm):
-    call(get, reply)
+for _ in range(warm // p):
+    call(get * p, reply * p)
 print("warm", flush=True)
 sys.stdin.readline()
-for _ in range(n):
-    call(get, reply)
+for _ in range(n // p):
+    call(get * p, reply * p)
 print("done", flush=True)
 EOF
 
@@ -78,7 +82,7 @@ measure() {
 	pids+=("$pid")
 	wait_port "$port"
 	mkfifo "$work/$name.go"
-	python3 "$work/client.py" "$port" "$PASSWORD" "$WARMUP" "$REQUESTS" <"$work/$name.go" >"$work/$name.client" &
+	python3 "$work/client.py" "$port" "$PASSWORD" "$WARMUP" "$REQUESTS" "$PIPELINE" <"$work/$name.go" >"$work/$name.client" &
 	local cpid=$!
 	exec 4>"$work/$name.go"
 	until grep -q warm "$work/$name.client"; do
@@ -112,15 +116,17 @@ plain=$(measure plain "$plain_port" "$work/passthrough" -listen "127.0.0.1:$plai
 ubf=$(measure ubfproxy "$ubf_port" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
 	--listen "127.0.0.1:$ubf_port" --upstream "127.0.0.1:$redis_port")
 
-python3 - "$REQUESTS" "$plain" "$ubf" <<'EOF'
+python3 - "$((REQUESTS / PIPELINE * PIPELINE))" "$PIPELINE" "$plain" "$ubf" <<'EOF'
 import sys
 n = int(sys.argv[1])
 per = {}
-print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n} requests after a warm-up)")
+p = int(sys.argv[2])
+print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n} requests after a warm-up"
+      + (f", {p} GETs written at once)" if p > 1 else ")"))
 print()
 print("| proxy | instructions / request |")
 print("|---|---:|")
-for arg in sys.argv[2:]:
+for arg in sys.argv[3:]:
     name, total = arg.split()
     per[name] = int(total) / n
     print(f"| {name} | {per[name]:,.0f} |")
