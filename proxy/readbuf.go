@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -23,7 +24,13 @@ const readBufferSize = 4096
 // buffer back at once, so a request takes two or three buffers from the
 // pool, and sync.Pool's pinning cost four times what an uncontended lock
 // does. It keeps at most keptBuffers; the rest go to the collector.
+//
+// One buffer goes through a slot of its own, an atomic swap rather than the
+// lock: a read that waits gives its buffer back and takes one when bytes
+// came, so with few sessions busy at once the one buffer is all a request
+// needs, and the lock serves only the rest.
 type bufferPool struct {
+	last atomic.Pointer[[readBufferSize]byte]
 	mu   sync.Mutex
 	free []*[readBufferSize]byte
 }
@@ -33,6 +40,9 @@ type bufferPool struct {
 const keptBuffers = 256
 
 func (bp *bufferPool) get() []byte {
+	if b := bp.last.Swap(nil); b != nil {
+		return b[:]
+	}
 	bp.mu.Lock()
 	if n := len(bp.free); n > 0 {
 		b := bp.free[n-1]
@@ -48,9 +58,13 @@ func (bp *bufferPool) put(b []byte) {
 	if cap(b) != readBufferSize {
 		return // not one of ours
 	}
+	a := (*[readBufferSize]byte)(b[:readBufferSize])
+	if bp.last.CompareAndSwap(nil, a) {
+		return
+	}
 	bp.mu.Lock()
 	if len(bp.free) < keptBuffers {
-		bp.free = append(bp.free, (*[readBufferSize]byte)(b[:readBufferSize]))
+		bp.free = append(bp.free, a)
 	}
 	bp.mu.Unlock()
 }
@@ -133,11 +147,11 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 		}
 	}
 	n, err := syscall.Read(int(fd), r.buf)
-	for err == syscall.EINTR {
+	for isErrno(err, syscall.EINTR) {
 		n, err = syscall.Read(int(fd), r.buf)
 	}
 	switch {
-	case err == syscall.EAGAIN:
+	case isErrno(err, syscall.EAGAIN):
 		r.release()
 		return false
 	case err != nil:
@@ -148,6 +162,14 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 		r.n = n
 	}
 	return true
+}
+
+// isErrno reports whether err is the errno e. It compares the number: err
+// == e would compare two interfaces, a runtime call each time a read
+// finds nothing (twice a message).
+func isErrno(err error, e syscall.Errno) bool {
+	en, ok := err.(syscall.Errno)
+	return ok && en == e
 }
 
 // release gives back the buffer a read borrowed and did not fill.

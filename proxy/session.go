@@ -162,13 +162,18 @@ type session struct {
 	// it never fires later than the head's deadline, since requests are
 	// sent in order.
 	rtArmed bool
+	// waiters is the number of readers in wait, so that a reply wakes
+	// readers only when one waits.
+	waiters int
 	// endedA mirrors ended for the readers' check after every message.
 	endedA atomic.Bool
 
 	clientW sync.Mutex // orders and serialises writes to the client
-	// muBy and clientWBy: the role holding mu and clientW (roleNone when
-	// free or held by code that cannot panic), see guarded.
-	muBy, clientWBy atomic.Int32
+	// muBy and clientWBy (each guarded by its lock): the role holding mu
+	// and clientW (roleNone when free or held by code that cannot panic);
+	// holds: what each role holds, see guarded and holding.
+	muBy, clientWBy role
+	holds           [numRoles]holding
 	// curC is cur.c, for the records: report must not take mu, since it
 	// runs with clientW held and the service reader takes clientW under mu.
 	curC atomic.Pointer[contract.Contract]

@@ -18,7 +18,7 @@ import (
 // that a goroutine that panics knows whether it holds the lock and must
 // release it before ending the session (finish takes mu; a lock that stays
 // held would freeze the session's other goroutine and Serve with it).
-type role int32
+type role uint8
 
 const (
 	roleNone    role = iota
@@ -26,34 +26,49 @@ const (
 	roleService      // the service reader
 	roleTimer        // the reply timer's callback
 	roleIdle         // the idle timer's callback (it holds no lock)
+	numRoles
 )
+
+// holding is what locks a role holds, for its own goroutine to read when
+// it panics. A role's entry is written only with the lock in question
+// held, and by the role's goroutine, so that goroutine reads it without a
+// lock and without an atomic: the bookkeeping of a lock is two plain
+// stores, not two atomic exchanges.
+type holding struct{ mu, clientW bool }
 
 // lock takes mu for r; unlock releases it; wait is cond.Wait for r. Every
 // goroutine that may panic while holding mu takes it this way.
 func (s *session) lock(r role) {
 	s.mu.Lock()
-	s.muBy.Store(int32(r))
+	s.muBy = r
+	s.holds[r].mu = true
 }
 
 func (s *session) unlock() {
-	s.muBy.Store(int32(roleNone))
+	s.holds[s.muBy].mu = false
+	s.muBy = roleNone
 	s.mu.Unlock()
 }
 
+// wait leaves r's holding alone: r holds mu again when it can run again.
 func (s *session) wait(r role) {
-	s.muBy.Store(int32(roleNone))
+	s.muBy = roleNone
+	s.waiters++
 	s.cond.Wait()
-	s.muBy.Store(int32(r))
+	s.waiters--
+	s.muBy = r
 }
 
 // lockW and unlockW are lock and unlock for clientW.
 func (s *session) lockW(r role) {
 	s.clientW.Lock()
-	s.clientWBy.Store(int32(r))
+	s.clientWBy = r
+	s.holds[r].clientW = true
 }
 
 func (s *session) unlockW() {
-	s.clientWBy.Store(int32(roleNone))
+	s.holds[s.clientWBy].clientW = false
+	s.clientWBy = roleNone
 	s.clientW.Unlock()
 }
 
@@ -80,10 +95,10 @@ func (s *session) guarded(r role, f func()) func() {
 		defer func() {
 			if p := recover(); p != nil {
 				stack := debug.Stack()
-				if s.clientWBy.Load() == int32(r) {
+				if s.holds[r].clientW {
 					s.unlockW()
 				}
-				if s.muBy.Load() == int32(r) {
+				if s.holds[r].mu {
 					s.unlock()
 				}
 				s.srv.panics.Add(1)

@@ -264,7 +264,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 		return stepDeliver, delivery{raw: m.Raw, done: done}
 	}
 	held := s.waiting // read before pop wakes the client reader
-	_, queued := s.pop()
+	queued := s.pop()
 	done := s.chk.Done()
 	s.setOver(done)
 	s.count(serviceToClient, verdictOK)
@@ -276,7 +276,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 // earlier reply made illegal): it says nothing the checker could follow,
 // except the state the service announces with it.
 func (s *session) uncheckedReply(m wrappers.Message) delivery {
-	_, queued := s.pop()
+	queued := s.pop()
 	if m.NextState != "" && s.inflight == 0 && !s.unguarded && s.cur.m.HasState(m.NextState) {
 		s.resync(m.NextState)
 	}
@@ -307,7 +307,7 @@ func (s *session) badReply(m wrappers.Message, b breach) (replyStep, delivery) {
 		}
 		return stepKill, delivery{b: &b}
 	}
-	_, queued := s.pop()
+	queued := s.pop()
 	if act == actionForwarded {
 		return stepDeliver, s.monitorBadReply(m, b, next, queued)
 	}
@@ -349,7 +349,7 @@ func (s *session) monitorBadReply(m wrappers.Message, b breach, next string, que
 func (s *session) pipelined(m wrappers.Message, b breach) (replyStep, delivery) {
 	s.countNow(serviceToClient, verdictOK)
 	s.countNow(clientToService, verdictViolation)
-	_, queued := s.pop()
+	queued := s.pop()
 	states := s.chk.States()
 	done := s.chk.Done()
 	act := decide(s.cfg.Mode, illegalPipelined, len(states) != 1 && !done)

@@ -175,7 +175,7 @@ func (s *session) selfReport(reply, req term.Term) (breach, bool) {
 // the reply is then judged as the illegal reply it is.
 func (s *session) selfReported(m wrappers.Message, b breach) (d delivery, ok bool) {
 	if s.cfg.Mode == Kill && !s.inPrelude {
-		_, queued := s.pop()
+		queued := s.pop()
 		b.states = s.chk.States()
 		b.explanation += "; kill mode ends the session after it"
 		s.countNow(serviceToClient, verdictUnchecked)
@@ -196,7 +196,7 @@ func (s *session) selfReported(m wrappers.Message, b breach) (d delivery, ok boo
 	if next == "" || s.inflight != 1 {
 		return delivery{}, false
 	}
-	_, queued := s.pop()
+	queued := s.pop()
 	s.resync(next)
 	done := s.chk.Done()
 	s.setOver(done)

@@ -51,10 +51,9 @@ type iface struct {
 // value of that type, never be written again and stay reachable through the
 // returned term (a pointer into a heap block does keep the block alive). It
 // is what the conversion term.Term(*p) does, minus the copy to a fresh
-// allocation. proto must be a zero value of a multi-word type, so that its
-// conversion to term.Term allocates nothing (Go boxes zero slices and zero
-// structs as a pointer to a shared zero value). TestBoxAssumptions checks
-// both assumptions.
+// allocation. proto is one of the prototypes below: a multi-word type
+// (held indirectly, through the data pointer), boxed once.
+// TestBoxAssumptions checks the layout box relies on.
 func box(proto term.Term, p unsafe.Pointer) term.Term {
 	(*iface)(unsafe.Pointer(&proto)).data = p
 	return proto
@@ -89,9 +88,19 @@ type arena struct {
 	ints  block[term.Integer]
 }
 
+// The prototypes box is given: zero values of each boxed type, converted
+// once (a conversion, even of a zero value, is a runtime call).
+var (
+	protoBinary  term.Term = term.Binary(nil)
+	protoTuple   term.Term = term.Tuple(nil)
+	protoList    term.Term = term.List(nil)
+	protoMap     term.Term = term.Map(nil)
+	protoInteger term.Term = term.Integer{}
+)
+
 // binary returns a copy of b as a boxed term.Binary.
 func (a *arena) binary(b []byte) term.Term {
-	return box(term.Binary(nil), unsafe.Pointer(a.bins.put(a.copyBytes(b))))
+	return box(protoBinary, unsafe.Pointer(a.bins.put(a.copyBytes(b))))
 }
 
 // copyBytes returns a copy of b that no later call writes over.
@@ -116,7 +125,7 @@ func (a *arena) slots(n int) []term.Term { return a.elems.Cut(n, elemsBlock) }
 
 // tuple boxes tu, whose elements come from slots.
 func (a *arena) tuple(tu term.Tuple) term.Term {
-	return box(term.Tuple(nil), unsafe.Pointer(a.tups.put(tu)))
+	return box(protoTuple, unsafe.Pointer(a.tups.put(tu)))
 }
 
 // tuple2 returns the boxed tuple {x, y}.
@@ -128,17 +137,17 @@ func (a *arena) tuple2(x, y term.Term) term.Term {
 
 // list boxes l.
 func (a *arena) list(l term.List) term.Term {
-	return box(term.List(nil), unsafe.Pointer(a.lists.put(l)))
+	return box(protoList, unsafe.Pointer(a.lists.put(l)))
 }
 
 // mapTerm boxes m.
 func (a *arena) mapTerm(m term.Map) term.Term {
-	return box(term.Map(nil), unsafe.Pointer(a.maps.put(m)))
+	return box(protoMap, unsafe.Pointer(a.maps.put(m)))
 }
 
 // integer returns v as a boxed term.Integer.
 func (a *arena) integer(v int64) term.Term {
-	return box(term.Integer{}, unsafe.Pointer(a.ints.put(term.Int(v))))
+	return box(protoInteger, unsafe.Pointer(a.ints.put(term.Int(v))))
 }
 
 // name is what an interned name read from the wire stands for: its
@@ -162,8 +171,12 @@ func makeName(spelling string) name {
 	return name{atom: a, op: opOf(a)}
 }
 
-// lookup returns the name spelt b.
+// lookup returns the name spelt b: a known one from the shared table
+// (see names.go), any other through the decoder's cache.
 func (p *parser) lookup(b []byte) name {
+	if n, ok := knownName(b); ok {
+		return n
+	}
 	n, _ := p.names.Get(b, makeName)
 	return n
 }

@@ -29,14 +29,85 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	if err != nil {
 		return wrappers.Message{}, err
 	}
-	v, c, err := d.p.value(0)
-	if err != nil {
-		return wrappers.Message{}, err
-	}
-	if d.p.endSeq {
-		return wrappers.Message{}, rd.ErrAt(rd.Offset(rd.Start), "end marker '.' outside a streamed aggregate")
+	v, c, ok := d.quickValue()
+	if !ok {
+		v, c, err = d.p.value(0)
+		if err != nil {
+			return wrappers.Message{}, err
+		}
+		if d.p.endSeq {
+			return wrappers.Message{}, rd.ErrAt(rd.Offset(rd.Start), "end marker '.' outside a streamed aggregate")
+		}
 	}
 	return d.classify(v, c)
+}
+
+// quickSimple is the longest simple string quickValue takes.
+const quickSimple = 32
+
+// quickValue decodes the usual replies straight from the buffer: a bulk
+// string of up to 99 bytes, a null bulk string, a short simple string, an
+// integer of up to 18 digits, all of it buffered. It gives what value
+// would, and consumes what value would; anything else it leaves alone
+// (ok false, nothing consumed) for value, which also reports the errors.
+func (d *serverDecoder) quickValue() (term.Term, byte, bool) {
+	p := &d.p
+	rd := &p.rd
+	buf := p.quickBuf()
+	if len(buf) < 4 {
+		return nil, 0, false
+	}
+	switch c := buf[0]; c {
+	case '$':
+		if len(buf) >= 5 && buf[1] == '-' && buf[2] == '1' && buf[3] == '\r' && buf[4] == '\n' {
+			rd.Pos += 5
+			return atomNil, c, true
+		}
+		b, e, ok := quickBulk(buf, 0, rd.Lim.MaxBinary)
+		if !ok {
+			return nil, 0, false
+		}
+		rd.Pos += e + 2
+		return p.ar.binary(buf[b:e]), c, true
+	case '+', ':':
+		e := quickLine(buf)
+		if e < 0 {
+			return nil, 0, false
+		}
+		line := buf[1:e]
+		if c == '+' {
+			if len(line) > rd.Lim.MaxBinary {
+				return nil, 0, false
+			}
+			rd.Pos += e + 2
+			return p.atom(line), c, true
+		}
+		v, ok := digits(line)
+		if !ok {
+			return nil, 0, false
+		}
+		rd.Pos += e + 2
+		return p.ar.integer(v), c, true
+	}
+	return nil, 0, false
+}
+
+// quickLine returns the index of the CR that ends the one-line value at
+// the start of buf when the line is at most quickSimple bytes long and
+// its CRLF is in buf, or -1.
+func quickLine(buf []byte) int {
+	for i := 1; i < len(buf)-1 && i <= quickSimple+1; i++ {
+		switch buf[i] {
+		case '\r':
+			if buf[i+1] == '\n' {
+				return i
+			}
+			return -1
+		case '\n':
+			return -1
+		}
+	}
+	return -1
 }
 
 // classify decides what a whole server frame is; see the package comment.

@@ -1,0 +1,55 @@
+package proxy_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
+	"github.com/ubfproxy/ubfproxy/proxy"
+	"github.com/ubfproxy/ubfproxy/wrappers/resp"
+)
+
+// BenchmarkRedisGET is one client sending GETs one at a time (c=1) through
+// the proxy, enforcing contracts/redis.con in front of a real Redis: the
+// per-request path of scripts/callgrind-per-request.sh as a Go benchmark.
+// Its allocs/op and B/op are the proxy's own per request (the client reads
+// into one buffer and allocates nothing); its ns/op is the round trip,
+// Redis and the loopback included, so compare it only with another build
+// in the same run.
+func BenchmarkRedisGET(b *testing.B) {
+	redis := realservice.Redis(b, e2eRedisPassword)
+	direct, err := respAuthed(redis, e2eRedisPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ok := make([]byte, 5)
+	if _, err := io.WriteString(direct, realservice.Command("SET", "key", "xxx")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(direct, ok); err != nil || string(ok) != "+OK\r\n" {
+		b.Fatalf("SET answered %q (%v)", ok, err)
+	}
+	direct.Close()
+	_, addr := serveProxy(b, proxy.Config{Contract: redisContract(b), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill})
+	conn, err := respAuthed(addr, e2eRedisPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	get := []byte(realservice.Command("GET", "key"))
+	want := []byte("$3\r\nxxx\r\n")
+	got := make([]byte, len(want))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := conn.Write(get); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, got); err != nil {
+			b.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			b.Fatalf("GET answered %q, want %q", got, want)
+		}
+	}
+}
