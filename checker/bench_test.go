@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -319,4 +320,37 @@ func callReply(b *testing.B, s *Session, call, reply term.Term) {
 			b.Fatal(v)
 		}
 	}
+}
+
+// redisSession is a session of contracts/redis.con after AUTH, as the
+// proxy checks a Redis connection (--wire resp).
+func redisSession(tb testing.TB) *Session {
+	tb.Helper()
+	c, diags, err := contract.Load(filepath.Join("..", "contracts", "redis.con"), contract.Options{})
+	if err != nil || diags.HasErrors() {
+		tb.Fatalf("contracts/redis.con: %v %v", err, diags)
+	}
+	s, err := Prepare(c).NewSession(Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if v := s.Call(term.Tuple{term.Atom("auth"), term.Binary("pw")}); v != nil {
+		tb.Fatal(v)
+	}
+	if v := s.Reply(term.Atom("ok")); v != nil {
+		tb.Fatal(v)
+	}
+	return s
+}
+
+// BenchmarkRedisGet checks a GET and its reply as the proxy does for
+// Redis: contracts/redis.con, the terms the RESP wrapper decodes
+// (scripts/callgrind-per-request.sh counts the same exchange).
+func BenchmarkRedisGet(b *testing.B) {
+	s := redisSession(b)
+	// Terms, not Tuples: a Tuple passed as a Term would be converted
+	// (allocated) on every call.
+	var call term.Term = term.Tuple{term.Atom("get"), term.Binary("key")}
+	var reply term.Term = term.Binary("xxx")
+	callReply(b, s, call, reply)
 }

@@ -3,12 +3,13 @@ package checker
 import (
 	"testing"
 
+	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
 )
 
 // FuzzMatch reads a term in the text notation and checks it against every
 // type of the rich contract and as a message of a session: nothing panics,
-// and Explain agrees with Match. Seeds: testdata/fuzz/FuzzMatch.
+// Explain agrees with Match, and the compiled types with the interpreter. Seeds: testdata/fuzz/FuzzMatch.
 //
 //	go test -run '^$' -fuzz FuzzMatch -fuzztime 20s ./checker/
 func FuzzMatch(f *testing.F) {
@@ -21,19 +22,31 @@ func FuzzMatch(f *testing.F) {
 	f.Add(`{bound, 7, "joe"}`)
 	_, types, contracts := typesUnderTest(f)
 	machines := make([]*Machine, len(contracts))
+	comps := map[*contract.Contract]*compiler{}
 	for i, c := range contracts {
 		machines[i] = Prepare(c)
+		comps[c] = newCompiler(machines[i].core.pats)
+	}
+	// Each type compiled as its contract's machine compiles it, with the
+	// contract's variables bound.
+	nodes := make([]*cnode, len(types))
+	envs := make([][]binding, len(types))
+	for i, typ := range types {
+		c := typesOwner[i]
+		nodes[i] = comps[c].compile(typ)
+		_, envs[i] = bindAll(c)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		v, err := term.Parse(text)
 		if err != nil {
 			return
 		}
-		for _, typ := range types {
+		for i, typ := range types {
 			m := Match(v, typ)
 			if e := Explain(v, typ); m != (e == "") {
 				t.Fatalf("%s against %s: Match %v but Explain %q", v, typ, m, e)
 			}
+			agree(t, "fuzz", v, typ, nodes[i], envs[i], comps[typesOwner[i]].pats)
 		}
 		for _, mc := range machines {
 			s, _ := mc.NewSession(Options{})

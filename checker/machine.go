@@ -136,6 +136,7 @@ type msgKey struct {
 type ruleInfo struct {
 	rule     *contract.Rule // nil for a transition
 	in       contract.Type
+	inC      *cnode // in compiled; nil: the interpreter matches it
 	outs     []outInfo
 	next     int32   // a transition's next state; -1: the state it was taken from
 	mayClose bool    // an output is none(): the server may close instead
@@ -144,7 +145,8 @@ type ruleInfo struct {
 
 type outInfo struct {
 	typ  contract.Type
-	next int32 // -1: stay in the state the rule was taken from (anystate)
+	c    *cnode // typ compiled; nil: the interpreter matches it
+	next int32  // -1: stay in the state the rule was taken from (anystate)
 }
 
 // Prepare indexes c for checking. A model built by contract.Compile is
@@ -214,6 +216,7 @@ func build(c *contract.Contract) *core {
 	m.vars = c.Vars
 	m.pats = collectPatterns(c)
 	m.secrets = newRedactor(c)
+	comp := newCompiler(m.pats)
 	switch {
 	case c.Initial != "":
 		m.initial = stateOf(c.Initial)
@@ -231,27 +234,27 @@ func build(c *contract.Contract) *core {
 	}
 	for _, st := range c.States {
 		si := &m.states[m.index[st.Name]]
-		si.rules = buildIndex(callInfos(st.Rules, m.index, false))
-		si.tr = transitionIndexes(st, st.Events, m.index)
+		si.rules = buildIndex(callInfos(st.Rules, m.index, false, comp))
+		si.tr = transitionIndexes(st, st.Events, m.index, comp)
 		if len(st.Rules) == 0 && len(st.Events) == 0 {
 			si.terminal = true
 		}
 	}
-	m.any = buildIndex(callInfos(c.Anystate, m.index, true))
-	m.anyTr = transitionIndexes(nil, c.AnyEvents, m.index)
+	m.any = buildIndex(callInfos(c.Anystate, m.index, true, comp))
+	m.anyTr = transitionIndexes(nil, c.AnyEvents, m.index, comp)
 	return m
 }
 
-func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool) []ruleInfo {
+func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool, comp *compiler) []ruleInfo {
 	infos := make([]ruleInfo, len(rules))
 	for i, r := range rules {
-		ri := ruleInfo{rule: r, in: r.In, next: -1}
+		ri := ruleInfo{rule: r, in: r.In, inC: comp.compile(r.In), next: -1}
 		for _, o := range r.Outs {
 			next := int32(-1)
 			if !anystate && o.Next != "" {
 				next = index[o.Next]
 			}
-			ri.outs = append(ri.outs, outInfo{typ: o.Type, next: next})
+			ri.outs = append(ri.outs, outInfo{typ: o.Type, c: comp.compile(o.Type), next: next})
 			if isNone(o.Type) {
 				ri.mayClose = true
 			}
@@ -285,7 +288,7 @@ func boundVars(types []contract.Type) []int32 {
 // transitionIndexes indexes the transitions of st (nil: the anystate
 // events) by direction. A transition to its own state is an event and
 // stays (next -1), as do all anystate events.
-func transitionIndexes(st *contract.State, evs []*contract.Event, index map[string]int32) [3]ruleIndex {
+func transitionIndexes(st *contract.State, evs []*contract.Event, index map[string]int32, comp *compiler) [3]ruleIndex {
 	var by [3][]ruleInfo
 	for _, ev := range evs {
 		if ev.Dir != contract.In && ev.Dir != contract.Out {
@@ -295,7 +298,7 @@ func transitionIndexes(st *contract.State, evs []*contract.Event, index map[stri
 		if st != nil && ev.Next != "" && ev.Next != st.Name {
 			next = index[ev.Next]
 		}
-		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, next: next, binds: boundVars([]contract.Type{ev.Type})})
+		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: comp.compile(ev.Type), next: next, binds: boundVars([]contract.Type{ev.Type})})
 	}
 	var out [3]ruleIndex
 	for d, infos := range by {

@@ -50,12 +50,28 @@ func (m *Machine) MatchShape(t term.Term, typ contract.Type) bool {
 // pattern automata of ps. The bindings V = T makes are appended to
 // vars.out, in the order met.
 func matchVars(t term.Term, typ contract.Type, vars *varCtx, ps patternSet) bool {
+	return matchNode(t, typ, nil, vars, ps)
+}
+
+// matchNode is matchVars by the compiled form of typ, n (nil: not
+// compiled). Past the step budget (spent only by the recursive named types
+// in n), the match starts again as the interpreter's memoized walk of typ.
+func matchNode(t term.Term, typ contract.Type, n *cnode, vars *varCtx, ps patternSet) bool {
+	if n != nil && n.pure {
+		// No variable to bind or look up, no step to count.
+		return (*matcher)(nil).run(n, t, 0)
+	}
 	mark := 0
 	if vars != nil {
 		mark = len(*vars.out)
 	}
 	m := matcher{budget: fastBudget, root: t, vars: vars, pats: ps}
-	ok := m.match(t, typ, 0, nil)
+	var ok bool
+	if n != nil {
+		ok = m.run(n, t, 0)
+	} else {
+		ok = m.match(t, typ, 0, nil)
+	}
 	if !m.over {
 		return ok
 	}
@@ -319,11 +335,7 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		return true
 	case *contract.ListType:
 		l, ok := t.(term.List)
-		if !ok {
-			return false
-		}
-		n := len(l)
-		if n < ty.Min || (ty.Max >= 0 && n > ty.Max) || (n > 0 && depth >= MaxDepth) {
+		if !ok || !listFits(len(l), ty, depth) {
 			return false
 		}
 		for _, e := range l {
@@ -337,9 +349,15 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		if !ok || (len(mp) > 0 && depth >= MaxDepth) {
 			return false
 		}
-		return m.matchMap(mp, ty, depth)
+		return m.matchMap(mp, ty, nil, depth)
 	}
 	return false
+}
+
+// listFits reports whether a list of n elements at depth may match ty: its
+// length is within ty's bounds and, unless empty, it is not too deep.
+func listFits(n int, ty *contract.ListType, depth int) bool {
+	return n >= ty.Min && (ty.Max < 0 || n <= ty.Max) && (n == 0 || depth < MaxDepth)
 }
 
 // matchTail matches the elements of a tuple's tail (or any run of terms)
@@ -384,7 +402,9 @@ func recordArity(r *contract.RecordType) int {
 	return len(r.Fields) + 1
 }
 
-func (m *matcher) matchMap(mp term.Map, ty *contract.MapType, depth int) bool {
+// matchMap matches mp against ty, its values against vals (the compiled
+// values of ty's fields) or, when vals is nil, by the interpreter.
+func (m *matcher) matchMap(mp term.Map, ty *contract.MapType, vals []*cnode, depth int) bool {
 	var seen uint64
 	var seenBig []bool
 	if len(ty.Fields) > 64 {
@@ -399,7 +419,11 @@ func (m *matcher) matchMap(mp term.Map, ty *contract.MapType, depth int) bool {
 			}
 			continue
 		}
-		if !m.match(e.Value, ty.Fields[fi].Value, depth+1, nil) {
+		if vals != nil {
+			if !m.run(vals[fi], e.Value, depth+1) {
+				return false
+			}
+		} else if !m.match(e.Value, ty.Fields[fi].Value, depth+1, nil) {
 			return false
 		}
 		if seenBig != nil {
@@ -549,6 +573,12 @@ func inRange(i term.Integer, r *contract.Range) bool {
 // do not apply to a kind of term are ignored (the contract compiler refuses
 // them where ubf does).
 func matchPredef(t term.Term, p *contract.Predef, ps patternSet) bool {
+	return predefOK(t, p, ps.dfaOf(p))
+}
+
+// predefOK is matchPredef with the pattern's automaton d (nil: none, the
+// regexp decides).
+func predefOK(t term.Term, p *contract.Predef, d *byteDFA) bool {
 	if p.Attrs&contract.NonUndefined != 0 {
 		if a, ok := t.(term.Atom); ok && a == "undefined" {
 			return false
@@ -559,21 +589,21 @@ func matchPredef(t term.Term, p *contract.Predef, ps patternSet) bool {
 		return p.Attrs&contract.NonEmpty == 0 || !isEmpty(t)
 	case contract.AtomT:
 		a, ok := t.(term.Atom)
-		return ok && textAttrsOK(string(a), p.Attrs) && ps.patternOK(string(a), p)
+		return ok && textAttrsOK(string(a), p.Attrs) && patternOK(d, string(a), p)
 	case contract.BinaryT:
 		b, ok := t.(term.Binary)
 		if !ok {
 			return false
 		}
 		s := unsafe.String(unsafe.SliceData(b), len(b))
-		return textAttrsOK(s, p.Attrs) && ps.patternOK(s, p)
+		return textAttrsOK(s, p.Attrs) && patternOK(d, s, p)
 	case contract.StringT:
 		switch v := t.(type) {
 		case term.String:
-			return p.Attrs&contract.CodeList == 0 && textAttrsOK(string(v), p.Attrs) && ps.patternOK(string(v), p)
+			return p.Attrs&contract.CodeList == 0 && textAttrsOK(string(v), p.Attrs) && patternOK(d, string(v), p)
 		case term.List:
 			return p.Attrs&contract.WireString == 0 && v.IsString() && charListAttrsOK(v, p.Attrs) &&
-				(p.Pattern == nil || ps.patternOK(charListText(v), p))
+				(p.Pattern == nil || patternOK(d, charListText(v), p))
 		}
 		return false
 	case contract.FloatT:

@@ -55,12 +55,22 @@ func (d *byteDFA) matches(s string) (ok, decided bool) {
 	return d.accept[st], true
 }
 
-// patternOK applies pattern("RE") to s.
-func (ps patternSet) patternOK(s string, p *contract.Predef) bool {
+// dfaOf returns the automaton of p's pattern, or nil when p has none or
+// the set has no automaton for it.
+func (ps patternSet) dfaOf(p *contract.Predef) *byteDFA {
+	if p.Pattern == nil || ps == nil {
+		return nil
+	}
+	return ps[p.Pattern]
+}
+
+// patternOK applies pattern("RE") to s, by d (p's automaton, or nil) where
+// it decides, else by the regexp.
+func patternOK(d *byteDFA, s string, p *contract.Predef) bool {
 	if p.Pattern == nil {
 		return true
 	}
-	if d := ps[p.Pattern]; d != nil {
+	if d != nil {
 		if ok, decided := d.matches(s); decided {
 			return ok
 		}

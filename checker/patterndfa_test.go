@@ -72,7 +72,7 @@ func TestPatternDFAAgreesWithRegexp(t *testing.T) {
 				}
 				s = b.String()
 			}
-			if got, want := ps.patternOK(s, pd), re.MatchString(s); got != want {
+			if got, want := patternOK(ps.dfaOf(pd), s, pd), re.MatchString(s); got != want {
 				t.Fatalf("%q on %q: automaton says %v, regexp %v", p.re, s, got, want)
 			}
 		}

@@ -541,7 +541,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 	for _, ri := range ix.lookup(t) {
 		if pv == nil {
 			// No variables: nothing to bind or look up.
-			if matchVars(t, ix.rules[ri].in, nil, s.m.pats) {
+			if r := &ix.rules[ri]; matchNode(t, r.in, r.inC, nil, s.m.pats) {
 				e.cands = append(e.cands, cand{state: st, rule: ri, any: any})
 				matched = true
 			}
@@ -552,7 +552,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 		if spec && s.x != nil {
 			vars.dirty = s.x.dirty
 		}
-		if !matchVars(t, ix.rules[ri].in, &vars, s.m.pats) {
+		if r := &ix.rules[ri]; !matchNode(t, r.in, r.inC, &vars, s.m.pats) {
 			pv.binds = pv.binds[:lo]
 			continue
 		}
@@ -712,14 +712,14 @@ func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Vi
 		extra := e.bindsOf(c)
 		for _, o := range s.rule(c, dirCall).outs {
 			if s.nv == 0 {
-				if !matchVars(t, o.typ, nil, s.m.pats) {
+				if !matchNode(t, o.typ, o.c, nil, s.m.pats) {
 					continue
 				}
 			} else {
 				x := s.scr()
 				x.binds = x.binds[:0]
 				vars := varCtx{env: env, extra: extra, out: &x.binds}
-				if !matchVars(t, o.typ, &vars, s.m.pats) {
+				if !matchNode(t, o.typ, o.c, &vars, s.m.pats) {
 					continue
 				}
 			}
