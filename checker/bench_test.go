@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -132,6 +133,66 @@ func BenchmarkPipelined(b *testing.B) {
 				b.Fatal(v)
 			}
 		}
+	}
+}
+
+// BenchmarkPipelinedRedis is what the proxy asks of a session of
+// contracts/redis.con for a batch of 16 pipelined GETs (redis-benchmark
+// -P 16): each request is foreseen (Foresee) and checked, its reply
+// time-out looked up (ReplyDue), and then the 16 replies are checked,
+// each settling the request behind it. call checks with Call, matching
+// the request again; foreseen with CallForeseen, as the proxy does.
+func BenchmarkPipelinedRedis(b *testing.B) {
+	src, err := os.ReadFile("../contracts/redis.con")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := Prepare(compileContract(b, string(src)))
+	var auth term.Term = term.Tuple{term.Atom("auth"), term.Binary("pw")}
+	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("key")}
+	var value term.Term = term.Binary("xxx")
+	const batch = 16
+	for _, foreseen := range []bool{false, true} {
+		name := "call"
+		if foreseen {
+			name = "foreseen"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := m.NewSession(Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v := s.Call(auth); v != nil {
+				b.Fatal(v)
+			}
+			if v := s.Reply(term.Atom("ok")); v != nil {
+				b.Fatal(v)
+			}
+			for b.Loop() {
+				for range batch {
+					if o := s.Foresee(get); o != Legal {
+						b.Fatalf("GET foreseen %s", o)
+					}
+					var v *Violation
+					if foreseen {
+						v = s.CallForeseen()
+					} else {
+						v = s.Call(get)
+					}
+					if v != nil {
+						b.Fatal(v)
+					}
+					if !s.ReplyDue(s.Pending() - 1) {
+						b.Fatal("GET's reply not due")
+					}
+				}
+				for range batch {
+					if v := s.Reply(value); v != nil {
+						b.Fatal(v)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -47,12 +47,20 @@ func (o Outlook) String() string {
 // any variable, while the session is in several states) is taken as
 // unknown, so Legal is sure; Undecided may be said of a message that the
 // actual replies would have allowed.
+//
+// Foresee remembers t for CallForeseen and ClientForeseen, which check it
+// without matching it again when nothing was checked in between.
 func (s *Session) Foresee(t term.Term) Outlook {
-	if s.m == nil || s.closed {
+	s.fore = foresight{msg: t, has: true, seq: s.seq}
+	if s.Done() {
+		// Ended, or in terminal states (which a server transition may
+		// reach while calls are pending): every check says AfterEnd.
 		return Illegal
 	}
 	if s.n == 0 {
-		if ok, _ := s.wouldAccept(t, &s.cur, false); s.Done() || !ok {
+		ok, _, dir := s.wouldAccept(t, &s.cur, false)
+		s.fore.left, s.fore.dir = ok, dir
+		if !ok {
 			return Illegal
 		}
 		return Legal
@@ -68,13 +76,16 @@ func (s *Session) Foresee(t term.Term) Outlook {
 			illegal++
 			continue
 		}
-		switch ok, unknown := s.wouldAccept(t, &one, true); {
+		ok, unknown, dir := s.wouldAccept(t, &one, true)
+		switch {
 		case !ok:
 			illegal++
 		case !unknown:
 			legal++
 		}
 		// Otherwise legal here only if values not known yet allow it.
+		// With one state, the candidates it left are the check's.
+		s.fore.left, s.fore.dir, s.fore.state = ok && len(states) == 1, dir, st
 	}
 	switch {
 	case legal == len(states) && legal > 0:
@@ -86,17 +97,18 @@ func (s *Session) Foresee(t term.Term) Outlook {
 }
 
 // wouldAccept reports whether a call or an in transition of set accepts t,
-// and whether that took a value not known yet (spec), using the ring's
-// free slot as scratch.
-func (s *Session) wouldAccept(t term.Term, set *configSet, spec bool) (ok, unknown bool) {
+// whether that took a value not known yet (spec), and which kind of rule
+// did (dirCall first), using the ring's free slot as scratch: its
+// candidates stay there.
+func (s *Session) wouldAccept(t term.Term, set *configSet, spec bool) (ok, unknown bool, dir contract.Direction) {
 	e := s.slot(t)
 	defer func() { e.msg = nil }()
 	for _, dir := range [...]contract.Direction{dirCall, contract.In} {
 		e.reset(t, 0, s.nv)
 		unknown = s.collect(e, t, set, spec, dir)
 		if len(e.cands) > 0 {
-			return true, unknown
+			return true, unknown, dir
 		}
 	}
-	return false, false
+	return false, false, 0
 }

@@ -208,6 +208,65 @@ func TestReplyDue(t *testing.T) {
 	}
 }
 
+// TestReplyDueFromBothEnds: ReplyDue finds the i-th pending call whichever
+// end of the queue it counts from, with in transitions and events queued
+// between the calls and the queue wrapped round its ring.
+func TestReplyDueFromBothEnds(t *testing.T) {
+	s, _ := Prepare(compileContract(t, transitionsContract)).NewSession(Options{MaxPending: 8})
+	if _, v := s.Server(term.MustParse(`{220, "hi"}`)); v != nil {
+		t.Fatal(v)
+	}
+	var due []bool // what ReplyDue must say of each pending call, oldest first
+	send := func(msg string) {
+		t.Helper()
+		role, v := s.Client(term.MustParse(msg))
+		if v != nil {
+			t.Fatalf("%s: %v", msg, v)
+		}
+		if role == RoleCall {
+			due = append(due, msg != `{fire, "x"}`)
+		}
+	}
+	check := func() {
+		t.Helper()
+		if s.Pending() != len(due) {
+			t.Fatalf("pending %d, want %d", s.Pending(), len(due))
+		}
+		for i, want := range due {
+			if got := s.ReplyDue(i); got != want {
+				t.Errorf("ReplyDue(%d) of %d = %v, want %v", i, len(due), got, want)
+			}
+		}
+		if s.ReplyDue(-1) || s.ReplyDue(len(due)) {
+			t.Errorf("ReplyDue out of range is true")
+		}
+	}
+	reply := func() {
+		t.Helper()
+		if v := s.Reply(term.MustParse(`{550, "no"}`)); v != nil {
+			t.Fatal(v)
+		}
+		due = due[1:]
+	}
+	for _, msg := range []string{`{retr, "a"}`, `{say, "w"}`, `{retr, "b"}`, `ping`, `{retr, "c"}`} {
+		send(msg)
+	}
+	check()
+	reply()
+	reply()
+	for _, msg := range []string{`{say, "w"}`, `{retr, "d"}`, `ping`, `{retr, "e"}`, `{retr, "f"}`} {
+		send(msg)
+	}
+	check() // the queue now wraps round the ring's end
+	reply()
+	send(`{retr, "g"}`)
+	check()
+	// A call the service need never answer (none()) is not due: the
+	// newest, counted from the queue's end.
+	send(`{fire, "x"}`)
+	check()
+}
+
 func TestVariables(t *testing.T) {
 	m := Prepare(compileContract(t, varsContract))
 	cases := []struct {

@@ -78,8 +78,24 @@ type Session struct {
 	calls      int32 // calls among the n
 	maxPending int32
 	closed     bool
-	seq        int32    // messages checked so far
+	seq        int32 // messages checked so far
+	fore       foresight
 	x          *scratch // made on first use: an idle session does without
+}
+
+// foresight is what Foresee leaves for the check of the same message that
+// follows it (CallForeseen, ClientForeseen).
+type foresight struct {
+	msg term.Term // the message foreseen
+	has bool      // msg is still to be checked: no client message was since
+	seq int32     // Session.seq when it was foreseen: a server message since spoils the match
+	// left: Foresee left in the ring's free slot the candidates that
+	// accept msg among the rules of kind dir (dirCall, or contract.In when
+	// no call accepts it), matched in the very states, with the very
+	// bindings, that the check uses.
+	left  bool
+	dir   contract.Direction
+	state int32 // with calls pending, the one state they lead to
 }
 
 // scratch is what a session reuses from one message to the next.
@@ -189,6 +205,9 @@ type pending struct {
 	cands []cand
 	vars  *pendingVars // nil while the contract has no variables
 	seq   int32
+	// alone is the state it was checked in behind pending replies when
+	// they may lead to that one state only; -1 otherwise.
+	alone int32
 	call  bool // a call; otherwise an in transition queued behind calls
 	spec  bool // checked against the states after the pending replies: check again at the head
 }
@@ -200,7 +219,7 @@ type pendingVars struct {
 }
 
 func (e *pending) reset(t term.Term, seq int32, nv int) {
-	e.msg, e.seq, e.call, e.spec = t, seq, false, false
+	e.msg, e.seq, e.call, e.spec, e.alone = t, seq, false, false, -1
 	e.cands = e.cands[:0]
 	if nv == 0 {
 		return
@@ -303,14 +322,25 @@ func (s *Session) Seq() int { return int(s.seq) }
 // none() as the reply, which the service may never send. A reply
 // time-out applies to a call only when this is true; transitions and
 // events are never answered.
+//
+// The ring is walked from the end nearer to the call: a proxy asks about
+// the newest call after each one, which costs the same however many are
+// pending.
 func (s *Session) ReplyDue(i int) bool {
-	for k := 0; k < int(s.n); k++ {
+	if i < 0 || i >= int(s.calls) {
+		return false
+	}
+	k, step, skip := 0, 1, i
+	if back := int(s.calls) - 1 - i; back < i {
+		k, step, skip = int(s.n)-1, -1, back
+	}
+	for ; ; k += step {
 		e := s.at(k)
 		if !e.call {
 			continue
 		}
-		if i > 0 {
-			i--
+		if skip > 0 {
+			skip--
 			continue
 		}
 		for _, c := range e.cands {
@@ -320,7 +350,6 @@ func (s *Session) ReplyDue(i int) bool {
 		}
 		return true
 	}
-	return false
 }
 
 // Bindings returns the variables bound in the states the session may be
@@ -361,14 +390,14 @@ func (s *Session) ended(t term.Term, side Side) *Violation {
 // Call checks a client request (a message the wire marks as a call). It
 // returns nil when the request is legal.
 func (s *Session) Call(t term.Term) *Violation {
-	_, v := s.client(t, true, false)
+	_, v := s.client(t, true, false, false)
 	return v
 }
 
 // EventIn checks a message the client sent unasked (the wire marks it as
 // an event): an in transition or event of the current states.
 func (s *Session) EventIn(t term.Term) *Violation {
-	_, v := s.client(t, false, true)
+	_, v := s.client(t, false, true, false)
 	return v
 }
 
@@ -376,7 +405,30 @@ func (s *Session) EventIn(t term.Term) *Violation {
 // say, and says what it was: a call if a call rule of a current state (or
 // +anystate) accepts it, else an in transition or event if one accepts
 // it, else a violation.
-func (s *Session) Client(t term.Term) (Role, *Violation) { return s.client(t, true, true) }
+func (s *Session) Client(t term.Term) (Role, *Violation) { return s.client(t, true, true, false) }
+
+// CallForeseen is Call of the message last given to Foresee. When nothing
+// was checked since, it takes the match Foresee made rather than making it
+// again: a proxy that foresees each pipelined request and then checks it
+// matches it once. A check of a client message (this one, or Call, Client,
+// EventIn) uses the foresight up: without a message foreseen since, it
+// reports an InvalidSession violation.
+func (s *Session) CallForeseen() *Violation {
+	_, v := s.clientForeseen(true, false)
+	return v
+}
+
+// ClientForeseen is Client of the message last given to Foresee, as
+// CallForeseen is Call.
+func (s *Session) ClientForeseen() (Role, *Violation) { return s.clientForeseen(true, true) }
+
+func (s *Session) clientForeseen(asCall, asIn bool) (Role, *Violation) {
+	if !s.fore.has {
+		return RoleCall, &Violation{Side: Client, Kind: InvalidSession,
+			Explanation: "no message was foreseen since the last client message was checked"}
+	}
+	return s.client(s.fore.msg, asCall, asIn, s.fore.left && s.fore.seq == s.seq)
+}
 
 // Reply checks the server's reply to the oldest outstanding request.
 func (s *Session) Reply(t term.Term) *Violation {
@@ -408,18 +460,21 @@ func (s *Session) EventOut(t term.Term) *Violation {
 func (s *Session) Server(t term.Term) (Role, *Violation) { return s.server(t, "", false, true, true) }
 
 // client checks a client message as a call, an in transition, or either
-// (calls first).
-func (s *Session) client(t term.Term, asCall, asIn bool) (Role, *Violation) {
-	role, v := s.checkClient(t, asCall, asIn)
+// (calls first). foreseen: Foresee left t's candidates in the ring's free
+// slot (foresight.left) and nothing was checked since.
+func (s *Session) client(t term.Term, asCall, asIn, foreseen bool) (Role, *Violation) {
+	role, v := s.checkClient(t, asCall, asIn, foreseen)
 	return role, s.redact(v)
 }
 
 // checkClient is client before the violation's secrets are hidden.
-func (s *Session) checkClient(t term.Term, asCall, asIn bool) (Role, *Violation) {
+func (s *Session) checkClient(t term.Term, asCall, asIn, foreseen bool) (Role, *Violation) {
 	role := RoleCall
 	if !asCall {
 		role = RoleEvent
 	}
+	f := s.fore
+	s.fore = foresight{} // used up, and the message not kept alive
 	if v := s.ended(t, Client); v != nil {
 		return role, v
 	}
@@ -429,6 +484,15 @@ func (s *Session) checkClient(t term.Term, asCall, asIn bool) (Role, *Violation)
 			Explanation: fmt.Sprintf("%d requests already await their reply (the limit)", s.n)}
 	}
 	spec := s.n > 0
+	if foreseen && (f.dir == dirCall && asCall || f.dir == contract.In && asIn) {
+		// The slot holds what collect would find below.
+		e := s.at(int(s.n))
+		e.msg, e.seq, e.spec = t, s.seq, spec
+		if spec {
+			e.alone = f.state
+		}
+		return s.admit(e, f.dir, spec), nil
+	}
 	set := &s.cur
 	if spec {
 		set = &configSet{states: s.afterPending()}
@@ -436,29 +500,43 @@ func (s *Session) checkClient(t term.Term, asCall, asIn bool) (Role, *Violation)
 	}
 	e := s.slot(t)
 	e.spec = spec
+	if spec && len(set.states) == 1 {
+		e.alone = set.states[0]
+	}
 	if asCall {
 		s.collect(e, t, set, spec, dirCall)
 		if len(e.cands) > 0 {
-			e.call = true
-			s.commit()
-			return RoleCall, nil
+			return s.admit(e, dirCall, spec), nil
 		}
 	}
 	if asIn {
 		s.collect(e, t, set, spec, contract.In)
 		if len(e.cands) > 0 {
-			role := s.transitionRole(e, contract.In)
-			if spec {
-				s.commit()
-				return role, nil
-			}
-			s.apply(e, contract.In, RoleTransition)
-			e.msg = nil
-			return role, nil
+			return s.admit(e, contract.In, spec), nil
 		}
 	}
 	e.msg = nil
 	return role, s.badClient(t, set, spec, asCall, asIn)
+}
+
+// admit takes the client message checked in the ring's free slot e, whose
+// candidates are of kind dir: a call, or a transition behind pending
+// calls (spec), waits its turn; any other transition moves the session
+// now.
+func (s *Session) admit(e *pending, dir contract.Direction, spec bool) Role {
+	if dir == dirCall {
+		e.call = true
+		s.commit()
+		return RoleCall
+	}
+	role := s.transitionRole(e, contract.In)
+	if spec {
+		s.commit()
+		return role
+	}
+	s.apply(e, contract.In, RoleTransition)
+	e.msg = nil
+	return role
 }
 
 // slot returns the ring's slot after the pending messages, reset for
@@ -802,9 +880,15 @@ func (s *Session) settle() *Violation {
 		if e.call {
 			dir = dirCall
 		}
-		e.reset(e.msg, e.seq, s.nv)
-		e.call = dir == dirCall
-		s.collect(e, e.msg, &s.cur, false, dir)
+		if s.nv > 0 || len(s.cur.states) != 1 || e.alone != s.cur.states[0] {
+			// Checked exactly, now that the state is known. (Checked
+			// behind the replies in the one state the session is now
+			// in, and with no variables to tell the checks apart, its
+			// candidates are already the exact ones.)
+			e.reset(e.msg, e.seq, s.nv)
+			e.call = dir == dirCall
+			s.collect(e, e.msg, &s.cur, false, dir)
+		}
 		if len(e.cands) == 0 {
 			v := s.pipelineViolation(e.msg)
 			if !e.call {

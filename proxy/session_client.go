@@ -81,15 +81,20 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		}
 		s.holdUntil(func() bool { return len(s.pending) < s.maxPending })
 	}
-	if !s.ended && !s.unsynced && s.inflight > 0 && s.mustHold(m) {
-		// A request the pending replies may make illegal never reaches
-		// the service before they have settled the state.
-		s.unlock()
-		if !s.flushService() {
-			return false
+	foreseen := false // the checker foresaw m and checked nothing since
+	if !s.ended && !s.unsynced && s.inflight > 0 {
+		var hold bool
+		if hold, foreseen = s.mustHold(m); hold {
+			// A request the pending replies may make illegal never
+			// reaches the service before they have settled the state.
+			foreseen = false
+			s.unlock()
+			if !s.flushService() {
+				return false
+			}
+			s.lock(roleClient)
+			s.holdUntil(func() bool { return s.inflight == 0 })
 		}
-		s.lock(roleClient)
-		s.holdUntil(func() bool { return s.inflight == 0 })
 	}
 	if s.ended {
 		s.unlock()
@@ -106,7 +111,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
 	}
-	b, st, call := s.judgeCall(m)
+	b, st, call := s.judgeCall(m, foreseen)
 	if b == nil {
 		if call {
 			// The reply time-out does not apply to a call whose reply
@@ -174,24 +179,25 @@ func (s *session) illegalCall(m wrappers.Message, b breach, act action, reply []
 }
 
 // mustHold reports whether the request m, read while others are in flight,
-// must wait for their replies (mu held). Forwarding it now is safe only
+// must wait for their replies (mu held), and whether it asked the checker
+// to foresee m (see judgeCall). Forwarding it now is safe only
 // when it is legal in every state those replies may lead to. Kill mode
 // holds an illegal request too, so that the replies to the legal requests
 // the service already executed reach the client before the error reply;
 // reject mode answers it at once, its error reply queued in its place
 // among the replies. Monitor mode never alters the traffic for the
 // contract's sake, so it never holds.
-func (s *session) mustHold(m wrappers.Message) bool {
+func (s *session) mustHold(m wrappers.Message) (hold, foreseen bool) {
 	if s.cfg.Mode == Monitor || s.inPrelude {
-		return false
+		return false, false
 	}
 	switch s.chk.Foresee(m.Term) {
 	case checker.Legal:
-		return false
+		return false, true
 	case checker.Illegal:
-		return s.cfg.Mode == Kill
+		return s.cfg.Mode == Kill, true
 	}
-	return true
+	return true, true
 }
 
 // holdUntil waits (mu held) until ready reports true or the session ends.
@@ -233,8 +239,9 @@ func (s *session) countRules(states []string, client bool, role checker.Role, ms
 // nil, what m starts (in the prelude: the service it names and its
 // contract), and whether it is a call awaiting a reply: a message of
 // unknown kind is classified by the contract, and may be an in transition
-// or event instead.
-func (s *session) judgeCall(m wrappers.Message) (b *breach, st startReq, call bool) {
+// or event instead. foreseen: the checker foresaw m and has checked
+// nothing since, so the check takes the match Foresee made.
+func (s *session) judgeCall(m wrappers.Message, foreseen bool) (b *breach, st startReq, call bool) {
 	if s.inPrelude {
 		if b, st = s.judgeStartSession(m.Term); b != nil {
 			return b, startReq{}, true
@@ -243,12 +250,18 @@ func (s *session) judgeCall(m wrappers.Message) (b *breach, st startReq, call bo
 	role := checker.RoleCall
 	before := s.statesForMetrics()
 	v := s.check(func() *checker.Violation {
-		if m.Kind == wrappers.Unknown {
-			var v *checker.Violation
+		var v *checker.Violation
+		switch {
+		case m.Kind != wrappers.Unknown && foreseen:
+			v = s.chk.CallForeseen()
+		case m.Kind != wrappers.Unknown:
+			v = s.chk.Call(m.Term)
+		case foreseen:
+			role, v = s.chk.ClientForeseen()
+		default:
 			role, v = s.chk.Client(m.Term)
-			return v
 		}
-		return s.chk.Call(m.Term)
+		return v
 	})
 	if v != nil {
 		bb := fromChecker(v)
