@@ -102,13 +102,14 @@ func (s *Session) Foresee(t term.Term) Outlook {
 // candidates stay there.
 func (s *Session) wouldAccept(t term.Term, set *configSet, spec bool) (ok, unknown bool, dir contract.Direction) {
 	e := s.slot(t)
-	defer func() { e.msg = nil }()
 	for _, dir := range [...]contract.Direction{dirCall, contract.In} {
 		e.reset(t, 0, s.nv)
 		unknown = s.collect(e, t, set, spec, dir)
 		if len(e.cands) > 0 {
+			e.msg = nil
 			return true, unknown, dir
 		}
 	}
+	e.msg = nil
 	return false, false, 0
 }

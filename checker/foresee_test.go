@@ -123,6 +123,15 @@ func sameSession(t *testing.T, name string, log []string, a, b *Session) {
 	if sa != sb {
 		t.Fatalf("%s: checked %s, foreseen %s\n%v", name, sa, sb, log)
 	}
+	// afterPending's answer kept from the last message must be what it
+	// works out afresh.
+	if b.n > 0 {
+		kept := fmt.Sprint(b.afterPending())
+		b.x.after = afterKey{}
+		if fresh := fmt.Sprint(b.afterPending()); kept != fresh {
+			t.Fatalf("%s: states after the pending replies %s, worked out afresh %s\n%v", name, kept, fresh, log)
+		}
+	}
 }
 
 // TestSettleAsWithVariables: a request checked behind pending replies in

@@ -101,6 +101,7 @@ type foresight struct {
 // scratch is what a session reuses from one message to the next.
 type scratch struct {
 	spec  []int32   // states reachable after the pending replies
+	after afterKey  // whose states spec holds
 	binds []newBind // the bindings a reply makes
 	// What a message checked behind pending ones may take for known of
 	// the variables: the bindings of the session's only state (known;
@@ -109,6 +110,15 @@ type scratch struct {
 	known []binding
 	dirty []bool
 	one   [1]int32 // the one state Foresee tries at a time, kept off the heap per call
+}
+
+// afterKey names the one candidate (and its kind) whose next states
+// scratch.spec holds, when one: afterPending's answer for a last pending
+// message accepted by that candidate alone.
+type afterKey struct {
+	state, rule int32
+	any, call   bool
+	one         bool // spec is for this candidate
 }
 
 func (s *Session) scr() *scratch {
@@ -571,8 +581,15 @@ func (s *Session) commit() {
 	s.n++
 }
 
-// at returns the k-th message of the ring, 0 being the head.
-func (s *Session) at(k int) *pending { return &s.ring[(int(s.head)+k)%len(s.ring)] }
+// at returns the k-th message of the ring, 0 being the head, for k up to
+// the ring's size (head+k wraps round once at most: no division).
+func (s *Session) at(k int) *pending {
+	i := int(s.head) + k
+	if i >= len(s.ring) {
+		i -= len(s.ring)
+	}
+	return &s.ring[i]
+}
 
 // pop drops the head of the ring.
 func (s *Session) pop() {
@@ -581,7 +598,9 @@ func (s *Session) pop() {
 		s.calls--
 	}
 	e.msg = nil
-	s.head = int32((int(s.head) + 1) % len(s.ring))
+	if s.head++; int(s.head) == len(s.ring) {
+		s.head = 0
+	}
 	s.n--
 }
 
@@ -691,6 +710,17 @@ func (s *Session) envOf(e *pending, i int) []binding {
 func (s *Session) afterPending() []int32 {
 	last := s.at(int(s.n) - 1)
 	x := s.scr()
+	// A client that pipelines one command after another asks this of
+	// messages accepted by the same one rule, time after time.
+	key := afterKey{call: last.call}
+	if len(last.cands) == 1 {
+		c := last.cands[0]
+		key = afterKey{state: c.state, rule: c.rule, any: c.any, call: last.call, one: true}
+		if key == x.after {
+			return x.spec
+		}
+	}
+	x.after = key
 	x.spec = x.spec[:0]
 	for _, c := range last.cands {
 		if !last.call {
