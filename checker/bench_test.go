@@ -2,7 +2,6 @@ package checker
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -143,12 +142,6 @@ func BenchmarkPipelined(b *testing.B) {
 // each settling the request behind it. call checks with Call, matching
 // the request again; foreseen with CallForeseen, as the proxy does.
 func BenchmarkPipelinedRedis(b *testing.B) {
-	src, err := os.ReadFile("../contracts/redis.con")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := Prepare(compileContract(b, string(src)))
-	var auth term.Term = term.Tuple{term.Atom("auth"), term.Binary("pw")}
 	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("key")}
 	var value term.Term = term.Binary("xxx")
 	const batch = 16
@@ -158,16 +151,7 @@ func BenchmarkPipelinedRedis(b *testing.B) {
 			name = "foreseen"
 		}
 		b.Run(name, func(b *testing.B) {
-			s, err := m.NewSession(Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if v := s.Call(auth); v != nil {
-				b.Fatal(v)
-			}
-			if v := s.Reply(term.Atom("ok")); v != nil {
-				b.Fatal(v)
-			}
+			s := redisSession(b)
 			for b.Loop() {
 				for range batch {
 					if o := s.Foresee(get); o != Legal {
