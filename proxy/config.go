@@ -171,6 +171,13 @@ type Limits struct {
 	// cancelled, before closing them. Zero means the default; a negative
 	// value closes them at once.
 	Grace time.Duration
+	// ParkDelay is how long a session's reader waits for input, with
+	// nothing buffered, before it parks: its goroutine ends, and one
+	// starts again when its connection has bytes to read, so that an idle
+	// session holds no goroutine and no stack. It applies to TCP on Linux;
+	// WebSocket sessions and other systems keep their goroutines. A
+	// negative value turns parking off.
+	ParkDelay time.Duration
 }
 
 // MaxMemoryCeiling is the largest default memory budget (Limits.MaxMemory).
@@ -201,12 +208,14 @@ func DefaultLimits() Limits {
 		DialTimeout:   5 * time.Second,
 		MaxViolations: 100,
 		Grace:         10 * time.Second,
+		ParkDelay:     time.Second,
 	}
 }
 
 // WithDefaults returns l with every zero or negative field replaced by its
 // default, except a negative Grace, which becomes 0 (close at once), and a
-// negative ReplyTimeout, which stays (no reply time-out).
+// negative ReplyTimeout or ParkDelay, which stays (no reply time-out, no
+// parking).
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxFrame <= 0 {
@@ -235,6 +244,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxViolations <= 0 {
 		l.MaxViolations = d.MaxViolations
+	}
+	if l.ParkDelay == 0 {
+		l.ParkDelay = d.ParkDelay
 	}
 	if l.Grace < 0 {
 		l.Grace = 0

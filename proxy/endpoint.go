@@ -74,6 +74,9 @@ type tcpEndpoint struct {
 	conn net.Conn
 	dec  wrappers.Decoder
 	buf  wrappers.Bufferer // dec, when it can tell what it has buffered
+	// lr is what dec reads when the connection has a socket to wait on
+	// (see lendingReader), nil otherwise.
+	lr *lendingReader
 
 	// beforeRead, when set, runs on the reading goroutine before each read
 	// from conn by the decoder: the session sends what it held back, so
@@ -89,8 +92,8 @@ type tcpEndpoint struct {
 // buffers lent by pool when the connection allows it (see lendingReader).
 func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder, pool *bufferPool) *tcpEndpoint {
 	e := &tcpEndpoint{conn: conn}
-	if lr := newLendingReader(e, pool); lr != nil {
-		e.dec = newDecoder(lr)
+	if e.lr = newLendingReader(e, pool); e.lr != nil {
+		e.dec = newDecoder(e.lr)
 	} else {
 		e.dec = newDecoder(hookedReader{e})
 	}

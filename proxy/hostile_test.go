@@ -314,14 +314,21 @@ func TestHostileSlowloris(t *testing.T) {
 const idleSessions = 2000
 
 // maxIdleSessionBytes bounds the proxy's memory (heap and goroutine stacks
-// in use) per idle session. Measured at about 25 KiB with Go 1.26 on
-// linux/amd64 (50 KiB before the decoders' caches and arenas were sized by
-// use and read buffers lent only while bytes wait): 16 KiB of stacks (two
-// goroutines), and on the heap the sockets, timers, the session and the
-// checker's session, the decoders' few cache slots. The bound leaves room
-// for another runtime or architecture, and still catches a session that
-// holds on to a read buffer or to what it has read.
+// in use) per idle session, before its readers park. Measured at about
+// 25 KiB with Go 1.26 on linux/amd64 (50 KiB before the decoders' caches
+// and arenas were sized by use and read buffers lent only while bytes
+// wait): 16 KiB of stacks (two goroutines), and on the heap the sockets,
+// timers, the session and the checker's session, the decoders' few cache
+// slots. The bound leaves room for another runtime or architecture, and
+// still catches a session that holds on to a read buffer or to what it has
+// read.
 const maxIdleSessionBytes = 48 << 10
+
+// maxParkedSessionBytes bounds the same once the readers have parked
+// (Limits.ParkDelay): measured at about 10 KiB, the heap alone (the
+// client's socket in this process included; BenchmarkIdleSessionMemory
+// has the figures).
+const maxParkedSessionBytes = 16 << 10
 
 // fileServerProcessEnv makes the test binary a file server (see
 // TestFileServerProcess), so that the idle-connections test measures the
@@ -432,9 +439,16 @@ func TestHostileIdleConnections(t *testing.T) {
 	if n := srv.OpenSessions(); n != idleSessions {
 		t.Fatalf("%d sessions open, want %d", n, idleSessions)
 	}
-	m.report(t, idleSessions)
+	m.report(t, idleSessions, "just after the exchange")
 	if m.perSession > maxIdleSessionBytes {
 		t.Errorf("%d bytes per idle session, want at most %d", m.perSession, maxIdleSessionBytes)
+	}
+	// Past the park delay, their readers park: no goroutine, no stack.
+	waitParked(t, srv, 2*idleSessions, proxy.DefaultLimits().ParkDelay+10*time.Second)
+	m = m.base.since(idleSessions)
+	m.report(t, idleSessions, "idle past the park delay")
+	if m.perSession > maxParkedSessionBytes || m.goroutines > 0.01 {
+		t.Errorf("%d bytes and %.2f goroutines per parked session, want at most %d and none", m.perSession, m.goroutines, maxParkedSessionBytes)
 	}
 
 	// Another session is served meanwhile, promptly.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -88,6 +89,10 @@ type lendingReader struct {
 	// it goes to the pool only if the read must wait. So a read that
 	// finds bytes costs no pool operation, and one that waits two.
 	spare []byte
+	// park is the parking of the direction this reader reads, and ended
+	// its session's endedA; nil while the reader cannot park (park.go).
+	park  *dirPark
+	ended *atomic.Bool
 }
 
 // newLendingReader returns a Lender for e's connection, or nil when the
@@ -118,6 +123,10 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 		r.spare = nil
 	}
 	if err != nil {
+		r.release()
+		if r.park.parkedErr(err) {
+			return nil, 0, wrappers.ErrParked // between frames: park
+		}
 		// Closed or past a deadline while waiting: the error conn.Read
 		// gives, under its name.
 		var op *net.OpError
@@ -126,7 +135,6 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 			e.Op = "read"
 			err = &e
 		}
-		r.release()
 		return nil, 0, err
 	}
 	buf, n, err := r.buf, r.n, r.err
@@ -136,6 +144,30 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 		return nil, 0, err
 	}
 	return buf, n, err
+}
+
+// Read reads in the middle of a frame (wrappers.Lender): kicked there by
+// the sweeper, the reader does not park, but clears the deadline and reads
+// on.
+func (r *lendingReader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.hookedReader.Read(p)
+		if err == nil || !r.park.parkedErr(err) {
+			return n, err
+		}
+		r.setReadDeadline(time.Time{})
+		r.park.state.CompareAndSwap(parkKicked, parkDeclined)
+	}
+}
+
+// setReadDeadline sets the connection's read deadline for parking. When
+// the session has ended, the deadline its shutdown set (which t may have
+// replaced) is set again: its client reader drains for linger.
+func (r *lendingReader) setReadDeadline(t time.Time) {
+	_ = r.e.conn.SetReadDeadline(t)
+	if r.ended.Load() {
+		_ = r.e.conn.SetReadDeadline(time.Now().Add(linger))
+	}
 }
 
 // tryRead reads what the socket holds into a borrowed buffer; with

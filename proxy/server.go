@@ -42,6 +42,9 @@ type Server struct {
 	buffers bufferPool
 	// budget is Limits.MaxMemory, shared by every session's decoders.
 	budget *memBudget
+	// parker holds the connections of idle sessions' parked readers
+	// (park.go); nil when they do not park. Set before the first session.
+	parker *parker
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
@@ -128,6 +131,9 @@ type Stats struct {
 	// (Limits.MaxMemory).
 	MemoryInUse int64
 	Panics      int64 // panics recovered
+	// Parked is how many readers of idle sessions are parked now: they
+	// hold no goroutine (Limits.ParkDelay).
+	Parked int
 }
 
 // Stats returns the Server's counters.
@@ -138,6 +144,9 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	st := Stats{Open: len(s.sessions), Total: s.total.Load(), Violations: s.violations.Load(),
 		Refused: s.refused.Load(), Panics: s.panics.Load(), Ends: map[string]int64{}, MemoryInUse: s.budget.used.Load()}
+	if s.parker != nil {
+		st.Parked = s.parker.held()
+	}
 	s.ends.Range(func(k, v any) bool {
 		st.Ends[string(k.(endReason))] = v.(*atomic.Int64).Load()
 		return true
@@ -169,6 +178,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.Transport == WebSocket {
 		err = s.serveWS(ctx, ln)
 	} else {
+		stopParking := s.startParking()
+		defer stopParking() // once every session has ended (drain)
 		err = s.serveTCP(ctx, ln)
 	}
 	s.drain()
@@ -249,15 +260,8 @@ func (s *Server) admit(clientAddr string) (*session, bool) {
 }
 
 func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
-	defer s.release(ss)
-	defer func() {
-		if r := recover(); r != nil {
-			s.panics.Add(1)
-			s.metrics.panics.Inc()
-			ss.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
-			ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r)})
-		}
-	}()
+	defer s.releaseUnlessRunning(ss)
+	defer s.recoverPanic(ss)
 	client := newTCPEndpoint(conn, ss.wire.ClientDecoder, &s.buffers)
 	if !ss.attach(client, nil) {
 		client.close()
@@ -286,6 +290,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 		client.close()
 		return
 	}
+	ss.enablePark(client, service)
 	ss.log.Debug("session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
 	ss.run()
 }
@@ -299,6 +304,26 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, addr)
+}
+
+// recoverPanic, deferred by a session's goroutine outside its readers
+// (which have their own, see guarded), turns a panic into the end of that
+// session only.
+func (s *Server) recoverPanic(ss *session) {
+	if r := recover(); r != nil {
+		s.panics.Add(1)
+		s.metrics.panics.Inc()
+		ss.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r), code: closeInternal, text: "internal error"})
+	}
+}
+
+// releaseUnlessRunning, deferred by the goroutine that sets a session up,
+// lets it go unless run started it: its service reader does then.
+func (s *Server) releaseUnlessRunning(ss *session) {
+	if !ss.running {
+		s.release(ss)
+	}
 }
 
 // release unregisters an ended session and writes its record.

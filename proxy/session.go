@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -204,6 +203,10 @@ type session struct {
 	clientAt time.Duration
 	// overA mirrors over for the client reader's check after every message.
 	overA atomic.Bool
+	// parks is the parking of each direction's reader (park.go).
+	parks [2]dirPark
+	// running: run has started; the service reader lets the session go.
+	running bool
 }
 
 func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
@@ -255,10 +258,9 @@ func (s *session) newChecker(v *version, initial string) *checker.Session {
 	return c
 }
 
-// run drives the session until it has ended. The service connection is
-// already established. The client's reader may outlive run by up to linger,
-// draining what the client still sends so that it reads the last reply
-// rather than a reset; Server tracks it in lingers.
+// run starts the session's readers, the service's on this goroutine (see
+// read): it returns when the service reader parks or the session has
+// ended and been let go. The service connection is already established.
 func (s *session) run() {
 	// Both timers exist before either is armed: a callback (which may call
 	// finish, which stops both) happens after the Reset that armed it.
@@ -277,17 +279,9 @@ func (s *session) run() {
 	}
 	idle.Reset(s.cfg.Limits.IdleTimeout)
 	s.srv.lingers.Add(1)
-	go func() {
-		defer s.srv.lingers.Done()
-		s.guarded(roleClient, s.clientLoop)()
-		<-s.endCh // a client that half-closed still gets its replies
-		s.client.drain()
-		s.client.close()
-	}()
-	// Every way out of serviceLoop ends the session first.
-	s.guarded(roleService, s.serviceLoop)()
-	s.finish(endInfo{reason: reasonError, err: errors.New("service reader stopped without a reason")}) // no-op normally
-	s.service.close()
+	go s.read(clientToService)
+	s.running = true // from here on the service reader lets the session go
+	s.read(serviceToClient)
 }
 
 // attach gives the session its endpoints (either may be nil for now). It
@@ -333,6 +327,10 @@ func (s *session) finish(e endInfo) {
 		s.cond.Broadcast()
 		client, service, idle, rt := s.client, s.service, s.idle, s.replyTimer
 		s.mu.Unlock()
+		if p := s.srv.parker; p != nil {
+			// Before the connections close: the parker unregisters them.
+			p.unpark(s)
+		}
 		close(s.endCh)
 		if idle != nil {
 			idle.Stop()

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -94,6 +95,12 @@ func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 		return m, false
 	}
 	if err != nil {
+		if errors.Is(err, wrappers.ErrParked) {
+			// Kicked while waiting between frames: the reader parks
+			// (park.go).
+			s.parks[d].parking = true
+			return m, false
+		}
 		if d == clientToService {
 			s.clientReadError(err)
 		} else {

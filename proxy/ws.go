@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -62,15 +61,8 @@ func (s *Server) handleWS(ctx context.Context, w http.ResponseWriter, r *http.Re
 		http.Error(w, "ubfproxy: too many sessions", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.release(ss)
-	defer func() {
-		if rec := recover(); rec != nil {
-			s.panics.Add(1)
-			s.metrics.panics.Inc()
-			ss.log.Error("panic in session", slog.Any("panic", rec), slog.String("stack", string(debug.Stack())))
-			ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", rec), code: closeInternal, text: "internal error"})
-		}
-	}()
+	defer s.releaseUnlessRunning(ss)
+	defer s.recoverPanic(ss)
 
 	// Dial the service first, so that a client is upgraded only when there
 	// is a service to talk to, with the subprotocol the service chose.

@@ -9,6 +9,7 @@
 package wrappers
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -300,6 +301,15 @@ type Lender interface {
 	// it.
 	Return(buf []byte)
 }
+
+// ErrParked is what a Lender's ReadLent returns, having read nothing, when
+// its owner stops waiting for input for now: a proxy lets an idle
+// connection's reader go rather than keep it blocked in a read. ReadLent is
+// only called with nothing buffered, between frames, so the decoder has
+// nothing to keep: its Next returns ErrParked (wrapped or not, for
+// errors.Is) and, unlike every other error, does not keep it; the next call
+// of Next reads again and decodes the next frame as if nothing happened.
+var ErrParked = errors.New("reading parked with nothing buffered")
 
 // LockStepper is implemented by a Wire whose services cannot take a request
 // before they have answered the previous one, nor an event in the same read

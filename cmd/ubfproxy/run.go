@@ -169,6 +169,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.DurationVar(&f.limits.ReplyTimeout, "reply-timeout", d.ReplyTimeout, "a service that takes longer to reply has broken the contract (0: no time-out)")
 	fl.DurationVar(&f.limits.DialTimeout, "dial-timeout", d.DialTimeout, "time allowed to connect to the service")
 	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
+	fl.DurationVar(&f.limits.ParkDelay, "park-delay", d.ParkDelay, "a session idle this long gives up its goroutines and stacks until its next message (Linux, tcp; 0: never)")
 	return withFlagHint(cmd)
 }
 
@@ -327,6 +328,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	if f.limits.Grace < 0 {
 		return proxy.Config{}, usageErrorf("run: --grace must not be negative")
 	}
+	if f.limits.ParkDelay < 0 {
+		return proxy.Config{}, usageErrorf("run: --park-delay must not be negative (0 turns parking off)")
+	}
 	logger, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return proxy.Config{}, err
@@ -341,6 +345,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	}
 	if limits.Grace == 0 {
 		limits.Grace = -1 // --grace 0: close at once (0 would mean the library's default)
+	}
+	if limits.ParkDelay == 0 {
+		limits.ParkDelay = -1 // --park-delay 0: never park
 	}
 	return proxy.Config{
 		Upstream:          f.upstream,

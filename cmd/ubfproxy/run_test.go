@@ -53,6 +53,7 @@ func TestRunUsage(t *testing.T) {
 		{"limit", append(base, "--max-frame", "0"), 2, "--max-frame must be positive"},
 		{"duration", append(base, "--idle-timeout", "soon"), 2, "invalid argument"},
 		{"negative reply time-out", append(base, "--reply-timeout", "-1s"), 2, "--reply-timeout must not be negative (0 turns it off)"},
+		{"negative park delay", append(base, "--park-delay", "-1s"), 2, "--park-delay must not be negative (0 turns parking off)"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},

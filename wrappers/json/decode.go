@@ -97,6 +97,8 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 				return nil, nil, d.fail(err)
 			}
 			return t, rd.Raw(), nil
+		} else if err == wrappers.ErrParked {
+			return nil, nil, fmt.Errorf("json: reading: %w", err) // not kept (see wrappers.ErrParked)
 		} else if err != nil {
 			return nil, nil, d.fail(fmt.Errorf("json: reading: %w", err))
 		}

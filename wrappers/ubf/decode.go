@@ -224,6 +224,9 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 // atEnd handles the end of the input with the current frame incomplete.
 func (d *Decoder) atEnd() (term.Term, []byte, error) {
 	if err := d.rd.Err(); err != io.EOF {
+		if err == wrappers.ErrParked {
+			return nil, nil, fmt.Errorf("ubf: reading: %w", err) // not kept (see wrappers.ErrParked)
+		}
 		d.err = fmt.Errorf("ubf: reading: %w", err)
 		return nil, nil, d.err
 	}

@@ -19,7 +19,11 @@
 //     however the bytes arrive, and again on every later call;
 //   - a conversation that decodes within the limits still decodes, the
 //     same, with MaxFrame lowered to its longest message (a limit counts
-//     a frame's bytes, nothing more).
+//     a frame's bytes, nothing more);
+//   - a decoder that reads through a wrappers.Lender decodes the same when
+//     every read between frames is first answered with wrappers.ErrParked
+//     (a proxy parking an idle connection): Next returns it, and the next
+//     call goes on.
 package wiretest
 
 import (
@@ -115,6 +119,7 @@ func testConversation(w wrappers.Wire, c Conversation) error {
 	try(plan{name: "one at a time, the end in the last read", wrap: func(r io.Reader) io.Reader {
 		return iotest.DataErrReader(iotest.OneByteReader(r))
 	}})
+	try(plan{name: "parked between frames", park: true})
 	for i := 1; i < max(longest[wrappers.Client], longest[wrappers.Server]); i++ {
 		try(plan{name: fmt.Sprintf("split at byte %d", i), splitAt: i})
 	}
@@ -163,6 +168,7 @@ type plan struct {
 	wrap      func(io.Reader) io.Reader // an iotest reader around the stream
 	splitAt   int                       // the first read ends at this byte of the stream
 	rng       *rand.Rand                // reads of 1 to 17 bytes, drawn from rng
+	park      bool                      // the stream is a Lender that parks once before each read between frames
 	onMessage func(wrappers.Message)
 }
 
@@ -186,6 +192,9 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 		if p.wrap != nil {
 			r = p.wrap(r)
 		}
+		if p.park {
+			r = &parkingFeed{feed: f, parkedAt: -1}
+		}
 		if side == wrappers.Client {
 			decs[side] = sess.ClientDecoder(r)
 		} else {
@@ -199,7 +208,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 		f.avail += len(tn.In)
 		raw := raws[tn.Side]
 		for j, want := range tn.Want {
-			m, err := d.Next()
+			m, err := next(d)
 			if err != nil {
 				return "", fmt.Errorf("turn %d (%s %q), message %d: %w%s", i, tn.Side, tn.In, j, err, f.starved())
 			}
@@ -235,7 +244,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 	}
 	for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
 		for k := range 2 {
-			if m, err := decs[side].Next(); err != io.EOF {
+			if m, err := next(decs[side]); err != io.EOF {
 				return "", fmt.Errorf("%s stream, call %d after the last turn: got %q, %v; want io.EOF", side, k+1, Describe(m), err)
 			}
 		}
@@ -248,7 +257,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 func wantError(d wrappers.Decoder, tn Turn, i int) (string, error) {
 	var first error
 	for k := range 2 {
-		m, err := d.Next()
+		m, err := next(d)
 		var fe *wrappers.FrameError
 		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, tn.Err) || fe.Limit != tn.Limit {
 			return "", fmt.Errorf("turn %d (%s %q), call %d after its messages: got %q, %v; want a FrameError (limit %v) containing %q",
@@ -261,6 +270,20 @@ func wantError(d wrappers.Decoder, tn Turn, i int) (string, error) {
 		}
 	}
 	return first.Error(), nil
+}
+
+// next is d.Next, called again while it returns wrappers.ErrParked (a
+// parkingFeed parks at most once at each offset, so twice in a row is a
+// decoder that kept the error).
+func next(d wrappers.Decoder) (wrappers.Message, error) {
+	m, err := d.Next()
+	if errors.Is(err, wrappers.ErrParked) {
+		m, err = d.Next()
+		if errors.Is(err, wrappers.ErrParked) {
+			return m, fmt.Errorf("Next returned wrappers.ErrParked again, without reading: a parked read must not be kept: %w", err)
+		}
+	}
+	return m, err
 }
 
 // feed is one side's stream as its decoder reads it: only the bytes of the
@@ -316,3 +339,29 @@ func (f *feed) starved() string {
 	}
 	return " (the decoder read past the turn: its message needs bytes of a later one)"
 }
+
+// parkingFeed is a feed as a proxy's parking reader is: a wrappers.Lender
+// whose ReadLent (asked only between frames, with nothing buffered) first
+// answers wrappers.ErrParked, once at each offset of the stream, and reads
+// when asked again.
+type parkingFeed struct {
+	*feed
+	parkedAt int // the offset of the last park
+}
+
+// ReadLent implements wrappers.Lender.
+func (f *parkingFeed) ReadLent() ([]byte, int, error) {
+	if f.off != f.parkedAt {
+		f.parkedAt = f.off
+		return nil, 0, wrappers.ErrParked
+	}
+	buf := make([]byte, 4096)
+	n, err := f.Read(buf)
+	if n == 0 && err != nil {
+		return nil, 0, err
+	}
+	return buf, n, err
+}
+
+// Return implements wrappers.Lender.
+func (f *parkingFeed) Return([]byte) {}

@@ -1,6 +1,7 @@
 package wiretest
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ type lines struct {
 	greedy      bool // the first message waits for the end of the stream
 	lyingBuffer bool // Buffered says 0
 	looseError  bool // the error of a long line is at the end of what was read
+	keepParked  bool // a parked read is kept as the error of every later call
 }
 
 func (w lines) Name() string { return "lines" }
@@ -53,7 +55,9 @@ func (d *decoder) Next() (wrappers.Message, error) {
 		return wrappers.Message{}, d.err
 	}
 	if err := d.rd.Frame(); err != nil {
-		d.err = err
+		if d.w.keepParked || !errors.Is(err, wrappers.ErrParked) {
+			d.err = err
+		}
 		return wrappers.Message{}, err
 	}
 	if d.w.greedy {
@@ -115,6 +119,7 @@ func TestWireFindsBugs(t *testing.T) {
 		{"reads past its turn", lines{greedy: true}, chat, "read past the turn"},
 		{"buffered lies", lines{lyingBuffer: true}, chat, "Buffered says 0 bytes, but 12 were read"},
 		{"error depends on the reads", lines{looseError: true}, tooLong, "bytes one at a time"},
+		{"keeps a parked read", lines{keepParked: true}, chat, "parked between frames: turn 0"},
 		{"wrong message", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\n", Want: []string{`call "b"`}}}}, `want call "b"`},
 		{"missing error", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\n", Want: []string{`call "a"`}, Err: "boom"}}}, "want a FrameError"},
 		{"message left over", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\nb\n", Want: []string{`call "a"`}}}}, `not the bytes sent "a\nb\n"`},

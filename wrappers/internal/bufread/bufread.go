@@ -50,8 +50,10 @@ type Reader struct {
 	// charged is what Buf took from Lim.Budget: its size once past
 	// wrappers.BudgetFree, else nothing.
 	charged int64
-	err     error  // sticky error of the underlying reader
-	name    string // prefix of read errors: the wrapper's name
+	// err is the sticky error of the underlying reader, but for
+	// wrappers.ErrParked, which the next Begin forgets.
+	err  error
+	name string // prefix of read errors: the wrapper's name
 }
 
 // New returns a Reader of r checked against lim; name (the wrapper's
@@ -98,6 +100,11 @@ func (b *Reader) Begin() {
 		b.uncharge()
 	}
 	b.Start = b.Pos
+	if b.err == wrappers.ErrParked {
+		// The lender stopped waiting with nothing buffered (it is only
+		// asked then): the new frame reads again.
+		b.err = nil
+	}
 }
 
 // uncharge gives back what the buffer took from the budget (the buffer

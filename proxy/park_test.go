@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+)
+
+// testParkDelay is the park delay of the tests: short, so that they wait
+// little, and yet many sweeps longer than a request takes.
+const testParkDelay = 30 * time.Millisecond
+
+// waitParked waits until p has n readers parked.
+func (p *testProxy) waitParked(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for p.srv.Stats().Parked != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d readers parked, want %d", p.srv.Stats().Parked, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// endReason waits for the session end record and returns its reason.
+func (p *testProxy) endReason(t testing.TB) string {
+	t.Helper()
+	return field(p.logs.wait(t, "session end", 1)[0], "reason")
+}
+
+// TestParkedSessions: a session idle past the park delay holds no
+// goroutine (both its readers park), and goes on as if nothing happened
+// whichever side speaks first, or ends as it would have: its peer closes,
+// the idle time-out, the reply time-out, a violation, the proxy's
+// shutdown.
+func TestParkedSessions(t *testing.T) {
+	type env struct {
+		t   *testing.T
+		k   kit
+		p   *testProxy
+		c   *wconn // the client, after {add, 1} was answered and both readers parked
+		svc *wconn // the service's end of the session
+	}
+	tests := []struct {
+		name   string
+		limits Limits
+		// run plays the rest of the session; it returns the end reason
+		// it wants, "" when the session must still be open.
+		run func(e env) string
+	}{
+		{"client speaks first", Limits{}, func(e env) string {
+			wantReply(e.t, call(e.t, e.c, e.k, "{add, 2}"), "{ok, 3}")
+			e.p.waitParked(e.t, 2) // and parks again
+			wantReply(e.t, call(e.t, e.c, e.k, "{add, 3}"), "{ok, 4}")
+			wantReply(e.t, call(e.t, e.c, e.k, "bye"), "bye")
+			return "finished"
+		}},
+		{"service speaks first", Limits{}, func(e env) string {
+			if err := e.svc.send(e.k.frame(e.k.eventOut(T("{tick, 7}")))); err != nil {
+				e.t.Fatal(err)
+			}
+			m, err := e.c.next()
+			if err != nil || m.Kind != wrappers.Event || !term.Equal(m.Term, T("{tick, 7}")) {
+				e.t.Fatalf("got %s %v (%v), want the event {tick, 7}", m.Kind, m.Term, err)
+			}
+			e.p.waitParked(e.t, 2)
+			wantReply(e.t, call(e.t, e.c, e.k, "{add, 5}"), "{ok, 6}")
+			return ""
+		}},
+		{"client closes", Limits{}, func(e env) string {
+			e.c.close()
+			return "client_left"
+		}},
+		{"service closes", Limits{}, func(e env) string {
+			e.svc.close()
+			if err := e.c.closed(); err == nil {
+				e.t.Error("the client's connection was not closed")
+			}
+			return "service_left"
+		}},
+		{"idle time-out", Limits{IdleTimeout: 300 * time.Millisecond}, func(e env) string {
+			if err := e.c.closed(); err == nil {
+				e.t.Error("the client's connection was not closed")
+			}
+			return "timeout"
+		}},
+		{"service breaks the contract", Limits{}, func(e env) string {
+			if err := e.svc.send(e.k.frame(e.k.eventOut(T("{tock, 1}")))); err != nil {
+				e.t.Fatal(err)
+			}
+			m, err := e.c.next()
+			if err != nil || !isErrorReply(m, e.k.errServer) {
+				e.t.Fatalf("got %s %v (%v), want the error reply", m.Kind, m.Term, err)
+			}
+			if err := e.c.closed(); err == nil {
+				e.t.Error("the client's connection was not closed")
+			}
+			return "violation"
+		}},
+		{"reply time-out", Limits{ReplyTimeout: 300 * time.Millisecond}, func(e env) string {
+			// The service holds its answer: both readers park waiting,
+			// and the reply timer ends the session.
+			if err := e.c.send(e.k.frame(T("{hold, 1}"))); err != nil {
+				e.t.Fatal(err)
+			}
+			m, err := e.c.next()
+			if err != nil || !isErrorReply(m, e.k.errServer) {
+				e.t.Fatalf("got %s %v (%v), want the error reply", m.Kind, m.Term, err)
+			}
+			return "timeout"
+		}},
+		{"shutdown", Limits{Grace: 50 * time.Millisecond}, func(e env) string {
+			e.p.Shutdown()
+			if !e.p.Wait(ioTimeout) {
+				e.t.Fatal("Serve did not return with a parked session")
+			}
+			return "shutdown"
+		}},
+	}
+	for _, tt := range tests {
+		for _, k := range kits {
+			t.Run(tt.name+"/"+k.name, func(t *testing.T) {
+				t.Parallel()
+				svc := startService(t, TCP, k, heldCounterService(k, false, nil))
+				lim := tt.limits
+				lim.ParkDelay = testParkDelay
+				p := startProxy(t, svc, Config{Limits: lim}, nil)
+				c := p.dial(t)
+				wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+				p.waitParked(t, 2)
+				want := tt.run(env{t: t, k: k, p: p, c: c, svc: svc.conn(t, 0)})
+				if want == "" {
+					if n := len(p.logs.find("session end")); n != 0 {
+						t.Fatalf("the session ended: %s", p.logs)
+					}
+					return
+				}
+				if got := p.endReason(t); got != want {
+					t.Errorf("the session ended with reason %s, want %s; log:\n%s", got, want, p.logs)
+				}
+				p.waitParked(t, 0)
+				if !p.Wait(0) {
+					p.Shutdown()
+					if !p.Wait(ioTimeout) {
+						t.Fatal("Serve did not return")
+					}
+				}
+				if st := p.srv.Stats(); st.Open != 0 || st.Panics != 0 {
+					t.Errorf("stats after the end: %+v", st)
+				}
+			})
+		}
+	}
+}
+
+// TestParkMidFrame: a reader kicked in the middle of a frame does not park
+// (its decoder holds bytes); it reads on, and the frame, finished later,
+// is handled as any other.
+func TestParkMidFrame(t *testing.T) {
+	for _, k := range kits {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			svc := startService(t, TCP, k, counterService(k, false))
+			p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: testParkDelay}}, nil)
+			c := p.dial(t)
+			wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+			p.waitParked(t, 2)
+			frame := k.frame(T("{add, 41}"))
+			if err := c.send(frame[:3]); err != nil {
+				t.Fatal(err)
+			}
+			// The client reader wakes for the first bytes, is kicked
+			// again (several sweeps pass) and must not park: only the
+			// service reader is parked.
+			time.Sleep(10 * testParkDelay)
+			if n := p.srv.Stats().Parked; n != 1 {
+				t.Errorf("%d readers parked with a frame half read, want 1 (the service's)", n)
+			}
+			if err := c.send(frame[3:]); err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantReply(t, m, "{ok, 42}")
+			p.waitParked(t, 2)
+			if ends := p.logs.find("session end"); len(ends) != 0 {
+				t.Fatalf("the session ended: %v", ends)
+			}
+		})
+	}
+}
+
+// TestParkedGoroutines: idle sessions past the park delay hold no
+// goroutine of the proxy's, and all of them go on when their clients speak.
+// WebSocket sessions keep theirs.
+func TestParkedGoroutines(t *testing.T) {
+	const n = 40
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
+			p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: testParkDelay}}, nil)
+			before := runtime.NumGoroutine()
+			clients := make([]*wconn, n)
+			for i := range clients {
+				clients[i] = p.dial(t)
+				wantReply(t, call(t, clients[i], jsonKit, "{add, 1}"), "{ok, 2}")
+			}
+			wantParked := 2 * n
+			if tr == WebSocket {
+				wantParked = 0
+				time.Sleep(10 * testParkDelay)
+			}
+			p.waitParked(t, wantParked)
+			// The service has a goroutine for each connection; the proxy
+			// none when its readers have parked, two a session otherwise.
+			added := runtime.NumGoroutine() - before - n
+			perSession := 0
+			if tr == WebSocket {
+				perSession = 2
+			}
+			if added < perSession*n || added > perSession*n+n/10 {
+				t.Errorf("%d goroutines added for %d idle sessions besides the service's, want about %d", added, n, perSession*n)
+			}
+			for i, c := range clients {
+				wantReply(t, call(t, c, jsonKit, "{add, 2}"), "{ok, 3}")
+				if i%10 == 0 {
+					t.Logf("%d goroutines with %d sessions idle, %d readers parked", runtime.NumGoroutine(), n, p.srv.Stats().Parked)
+				}
+			}
+		})
+	}
+}

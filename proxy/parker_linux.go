@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+)
+
+// parker waits, with one goroutine and an epoll instance of its own, on
+// the connections of the readers that parked (see park.go), and starts a
+// reader again for each connection that becomes readable or hangs up.
+//
+// A connection is registered level-triggered and one-shot: one that
+// already has bytes when it parks fires at once, so no wake-up is lost,
+// and each registration fires once. The event carries the reader's key
+// (parkKey), never the file descriptor, which the system reuses once a
+// connection is closed; a key the parker no longer holds (its session
+// ended and unparked it) is ignored. The runtime's own poller keeps the
+// descriptor registered too; the two do not interfere.
+type parker struct {
+	epfd int
+	// wake is a pipe whose read end is registered with key 0, which no
+	// reader has (session ids start at 1): a byte written to it stops run.
+	wake [2]int
+	done chan struct{} // closed when run returns
+
+	mu     sync.Mutex
+	parked map[uint64]parkedReader
+}
+
+// parkEvents is what a parked connection is waited for: bytes, the peer's
+// end of input, or (always reported) a hang-up or error.
+const parkEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+func newParker() (*parker, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	p := &parker{epfd: epfd, done: make(chan struct{}), parked: make(map[uint64]parkedReader)}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("pipe2: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		p.closeFDs()
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return p, nil
+}
+
+// park registers the connection raw of direction d of s, whose reader is
+// about to end, and reports whether it did: not when the session has
+// ended (checked under mu, which unpark takes after the session is marked
+// ended, so that a reader never parks after its session's unpark), nor
+// when the connection is closed or cannot be registered.
+func (p *parker) park(s *session, d direction, raw syscall.RawConn) bool {
+	key := parkKey(s, d)
+	ev := syscall.EpollEvent{Events: parkEvents, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.isEnded() {
+		return false
+	}
+	var err error
+	// Control keeps the descriptor from being closed (and reused) while
+	// it is registered.
+	cerr := raw.Control(func(fd uintptr) {
+		// A descriptor that parked before is still registered, disabled
+		// since it fired.
+		if err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev); err == syscall.ENOENT {
+			err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}
+	})
+	if cerr != nil || err != nil {
+		return false
+	}
+	s.parks[d].state.Store(parkParked)
+	p.parked[key] = parkedReader{s: s, d: d}
+	return true
+}
+
+// unpark takes back the parked readers of s, which has ended, and starts
+// them to do what follows the end on their side.
+func (p *parker) unpark(s *session) {
+	var rs [2]parkedReader
+	n := 0
+	p.mu.Lock()
+	for d := range 2 {
+		key := parkKey(s, direction(d))
+		if r, ok := p.parked[key]; ok {
+			delete(p.parked, key)
+			rs[n] = r
+			n++
+		}
+	}
+	p.mu.Unlock()
+	for _, r := range rs[:n] {
+		// Unregistered so that its end (a close by the peer) does not
+		// wake the parker for nothing; a closed connection is gone from
+		// epoll already.
+		_ = r.s.parks[r.d].lr.raw.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+		r.resume(true)
+	}
+}
+
+// held returns how many readers are parked.
+func (p *parker) held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.parked)
+}
+
+// run waits for parked connections to become readable and starts their
+// readers again, until close.
+func (p *parker) run() {
+	defer close(p.done)
+	events := make([]syscall.EpollEvent, 64)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			// Only a broken epoll instance fails: the parked readers
+			// still end with their sessions (unpark).
+			return
+		}
+		for _, ev := range events[:n] {
+			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if key == 0 {
+				return
+			}
+			p.mu.Lock()
+			r, ok := p.parked[key]
+			delete(p.parked, key)
+			p.mu.Unlock()
+			if ok {
+				r.resume(false)
+			}
+		}
+	}
+}
+
+// close stops run and releases the parker's descriptors. Every session
+// has ended: no reader is parked.
+func (p *parker) close() {
+	_, _ = syscall.Write(p.wake[1], []byte{0})
+	<-p.done
+	p.closeFDs()
+}
+
+func (p *parker) closeFDs() {
+	syscall.Close(p.wake[0])
+	syscall.Close(p.wake[1])
+	syscall.Close(p.epfd)
+}
