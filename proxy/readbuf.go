@@ -173,19 +173,24 @@ func (r *lendingReader) setReadDeadline(t time.Time) {
 // tryRead reads what the socket holds into a borrowed buffer; with
 // nothing there, it gives the buffer back and has raw.Read wait.
 func (r *lendingReader) tryRead(fd uintptr) bool {
-	if r.buf == nil {
-		if r.buf, r.spare = r.spare, nil; r.buf == nil {
-			r.buf = r.pool.get()
-		}
+	// ReadLent starts with no buffer, and one that finds nothing gives it
+	// back: the buffer is a local until the read filled it.
+	buf := r.spare
+	if buf != nil {
+		r.spare = nil
+	} else {
+		buf = r.pool.get()
 	}
-	n, err := syscall.Read(int(fd), r.buf)
+	n, err := syscall.Read(int(fd), buf)
 	for isErrno(err, syscall.EINTR) {
-		n, err = syscall.Read(int(fd), r.buf)
+		n, err = syscall.Read(int(fd), buf)
 	}
-	switch {
-	case isErrno(err, syscall.EAGAIN):
-		r.release()
+	if isErrno(err, syscall.EAGAIN) {
+		r.pool.put(buf)
 		return false
+	}
+	r.buf = buf
+	switch {
 	case err != nil:
 		r.n, r.err = 0, &net.OpError{Op: "read", Net: "tcp", Source: r.e.conn.LocalAddr(), Addr: r.e.conn.RemoteAddr(), Err: os.NewSyscallError("read", err)}
 	case n == 0:

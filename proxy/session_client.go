@@ -249,20 +249,19 @@ func (s *session) judgeCall(m wrappers.Message, foreseen bool) (b *breach, st st
 	}
 	role := checker.RoleCall
 	before := s.statesForMetrics()
-	v := s.check(func() *checker.Violation {
-		var v *checker.Violation
-		switch {
-		case m.Kind != wrappers.Unknown && foreseen:
-			v = s.chk.CallForeseen()
-		case m.Kind != wrappers.Unknown:
-			v = s.chk.Call(m.Term)
-		case foreseen:
-			role, v = s.chk.ClientForeseen()
-		default:
-			role, v = s.chk.Client(m.Term)
-		}
-		return v
-	})
+	var v *checker.Violation
+	t0 := s.startCheck()
+	switch {
+	case m.Kind != wrappers.Unknown && foreseen:
+		v = s.chk.CallForeseen()
+	case m.Kind != wrappers.Unknown:
+		v = s.chk.Call(m.Term)
+	case foreseen:
+		role, v = s.chk.ClientForeseen()
+	default:
+		role, v = s.chk.Client(m.Term)
+	}
+	s.endCheck(t0)
 	if v != nil {
 		bb := fromChecker(v)
 		return &bb, startReq{}, true

@@ -216,7 +216,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 		s.countNow(serviceToClient, verdictViolation)
 		return stepUnsolicited, delivery{b: &b}
 	}
-	head := s.pending[0]
+	head := &s.pending[0] // read before pop
 	if head.unchecked {
 		return stepDeliver, s.uncheckedReply(m)
 	}
@@ -225,7 +225,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	role := checker.RoleReply
 	switch {
 	case s.inPrelude && head.starts != "":
-		v, b = s.judgeStarted(m, head)
+		v, b = s.judgeStarted(m, *head)
 	case m.NextState != "" && !s.inPrelude:
 		// The state a reply of the prelude announces is not followed:
 		// ubf's meta service announces start, or none when stateless.
@@ -239,7 +239,9 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 			return v
 		})
 	default:
-		v = s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+		t0 := s.startCheck()
+		v = s.chk.Reply(m.Term)
+		s.endCheck(t0)
 	}
 	if v != nil && b == nil {
 		if sb, ok := s.selfReport(m.Term, head.req); ok {

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/ubfproxy/ubfproxy/checker"
 )
 
@@ -9,22 +11,37 @@ import (
 // restart the checker.
 
 // check makes one checker call (mu held), timing every checkSample-th
-// for the checkLatency histogram.
+// for the checkLatency histogram. The calls made for every request and
+// reply use startCheck and endCheck themselves, without a closure.
 func (s *session) check(f func() *checker.Violation) *checker.Violation {
-	s.checks++
-	if s.checks%checkSample != 1 {
-		return f()
-	}
-	return s.timedCheck(f)
+	t0 := s.startCheck()
+	v := f()
+	s.endCheck(t0)
+	return v
 }
 
-// timedCheck is check for a check that is timed. It is apart so that check
-// is inlined, and with it the call of f, at its callers.
-func (s *session) timedCheck(f func() *checker.Violation) *checker.Violation {
-	t0 := s.now()
-	v := f()
+// startCheck counts a checker call about to be made (mu held) and returns
+// the time it starts when it is one of those timed (see check), else -1.
+func (s *session) startCheck() time.Duration {
+	s.checks++
+	if s.checks%checkSample != 1 {
+		return -1
+	}
+	return s.now()
+}
+
+// endCheck observes the duration of a checker call that startCheck timed
+// from t0.
+func (s *session) endCheck(t0 time.Duration) {
+	if t0 >= 0 {
+		s.observeCheck(t0)
+	}
+}
+
+// observeCheck is endCheck for a timed call; apart, so that endCheck is
+// inlined.
+func (s *session) observeCheck(t0 time.Duration) {
 	s.srv.metrics.checkLatency.Observe((s.now() - t0).Seconds())
-	return v
 }
 
 // push appends p to the pending requests (mu held) and arms the reply
