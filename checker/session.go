@@ -483,8 +483,10 @@ func (s *Session) checkClient(t term.Term, asCall, asIn, foreseen bool) (Role, *
 	if !asCall {
 		role = RoleEvent
 	}
-	f := s.fore
-	s.fore = foresight{} // used up, and the message not kept alive
+	var f foresight
+	if s.fore.has {
+		f, s.fore = s.fore, foresight{} // used up, and the message not kept alive
+	}
 	if v := s.ended(t, Client); v != nil {
 		return role, v
 	}
@@ -516,7 +518,9 @@ func (s *Session) checkClient(t term.Term, asCall, asIn, foreseen bool) (Role, *
 	if asCall {
 		s.collect(e, t, set, spec, dirCall)
 		if len(e.cands) > 0 {
-			return s.admit(e, dirCall, spec), nil
+			e.call = true
+			s.commit()
+			return RoleCall, nil
 		}
 	}
 	if asIn {
