@@ -113,6 +113,13 @@ func (r hookedReader) Read(p []byte) (int, error) {
 
 func (e *tcpEndpoint) next() (wrappers.Message, error) { return e.dec.Next() }
 
+// trim lets go of the decoder's scratch, between frames (wrappers.Trimmer).
+func (e *tcpEndpoint) trim() {
+	if t, ok := e.dec.(wrappers.Trimmer); ok {
+		t.Trim()
+	}
+}
+
 func (e *tcpEndpoint) more() bool { return e.buf != nil && e.buf.Buffered() > 0 }
 
 func (e *tcpEndpoint) write(raw []byte, _ bool) error {

@@ -104,6 +104,7 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		}
 		p.parking = false
 		p.lr.setReadDeadline(time.Time{})
+		p.lr.e.trim()
 		if s.srv.parker.park(s, d, p.lr.raw) {
 			return true
 		}

@@ -311,6 +311,15 @@ type Lender interface {
 // of Next reads again and decodes the next frame as if nothing happened.
 var ErrParked = errors.New("reading parked with nothing buffered")
 
+// Trimmer is implemented by a Decoder that keeps scratch between frames:
+// stacks, caches and arenas sized by the frames it decoded. Trim lets go
+// of it, leaving every term already decoded intact; it is called between
+// frames, when a proxy parks an idle connection (see ErrParked), and
+// costs the frames after it the allocations the scratch saved.
+type Trimmer interface {
+	Trim()
+}
+
 // LockStepper is implemented by a Wire whose services cannot take a request
 // before they have answered the previous one, nor an event in the same read
 // as a request (the real ubf 2.x server drops such a connection,

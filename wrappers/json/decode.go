@@ -658,3 +658,11 @@ func (d *Decoder) record(name string, es []term.MapEntry, skip, at int) (term.Te
 	}
 	return t, nil
 }
+
+// Trim implements wrappers.Trimmer.
+func (d *Decoder) Trim() {
+	d.entries, d.elems, d.p.b = nil, nil, nil
+	d.elemsAt, d.entsAt = carve.Slices[term.Term]{}, carve.Slices[term.MapEntry]{}
+	d.strs.Reset()
+	d.atoms.Reset()
+}

@@ -101,6 +101,9 @@ type msgDecoder struct {
 	kind wrappers.Kind
 }
 
+// Trim implements wrappers.Trimmer.
+func (m *msgDecoder) Trim() { m.d.Trim() }
+
 func (m *msgDecoder) Next() (wrappers.Message, error) {
 	t, raw, err := m.d.Frame()
 	if err != nil {

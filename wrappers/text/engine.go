@@ -191,6 +191,13 @@ func (d *side) fail(err error) error {
 	return err
 }
 
+// Trim implements wrappers.Trimmer.
+func (d *side) Trim() {
+	d.verbs.Reset()
+	d.elems = carve.Slices[term.Term]{}
+	d.body = nil
+}
+
 // clientDecoder reads what a client sends.
 type clientDecoder struct {
 	side

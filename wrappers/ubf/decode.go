@@ -794,3 +794,13 @@ func Decode(b []byte, l wrappers.Limits) (term.Term, error) {
 	}
 	return t, nil
 }
+
+// Trim implements wrappers.Trimmer.
+func (d *Decoder) Trim() {
+	d.stack, d.comps, d.marks = nil, nil, nil
+	d.regs, d.regVals = nil, nil
+	d.builds, d.lists = nil, nil
+	d.elems = carve.Slices[term.Term]{}
+	d.atoms.Reset()
+	d.strs.Reset()
+}

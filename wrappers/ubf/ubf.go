@@ -171,6 +171,9 @@ type clientDecoder struct {
 	d *Decoder
 }
 
+// Trim implements wrappers.Trimmer.
+func (c *clientDecoder) Trim() { c.d.Trim() }
+
 func (c *clientDecoder) Next() (wrappers.Message, error) {
 	t, raw, err := c.d.Frame()
 	if err != nil {
@@ -192,6 +195,9 @@ type serverDecoder struct {
 	s *Session
 	d *Decoder
 }
+
+// Trim implements wrappers.Trimmer.
+func (sd *serverDecoder) Trim() { sd.d.Trim() }
 
 func (sd *serverDecoder) Next() (wrappers.Message, error) {
 	at := sd.d.rd.Off()

@@ -23,7 +23,7 @@
 //   - a decoder that reads through a wrappers.Lender decodes the same when
 //     every read between frames is first answered with wrappers.ErrParked
 //     (a proxy parking an idle connection): Next returns it, and the next
-//     call goes on.
+//     call goes on, after Trim when the decoder is a wrappers.Trimmer.
 package wiretest
 
 import (
@@ -272,12 +272,15 @@ func wantError(d wrappers.Decoder, tn Turn, i int) (string, error) {
 	return first.Error(), nil
 }
 
-// next is d.Next, called again while it returns wrappers.ErrParked (a
-// parkingFeed parks at most once at each offset, so twice in a row is a
-// decoder that kept the error).
+// next is d.Next, called again, after Trim when d has it, while it returns
+// wrappers.ErrParked (a parkingFeed parks at most once at each offset, so
+// twice in a row is a decoder that kept the error).
 func next(d wrappers.Decoder) (wrappers.Message, error) {
 	m, err := d.Next()
 	if errors.Is(err, wrappers.ErrParked) {
+		if t, ok := d.(wrappers.Trimmer); ok {
+			t.Trim()
+		}
 		m, err = d.Next()
 		if errors.Is(err, wrappers.ErrParked) {
 			return m, fmt.Errorf("Next returned wrappers.ErrParked again, without reading: a parked read must not be kept: %w", err)

@@ -103,3 +103,7 @@ func hash[K ~string | ~[]byte](k K) uint32 {
 	}
 	return h
 }
+
+// Reset empties the cache and lets go of its slots; it fills again as
+// keys come.
+func (c *Cache[V]) Reset() { c.slots, c.mask = nil, 0 }

@@ -54,6 +54,29 @@ func TestEviction(t *testing.T) {
 	}
 }
 
+// TestReset: a reset cache holds no slot, and caches again from its
+// first slots.
+func TestReset(t *testing.T) {
+	c := New[int](64, 8)
+	mk := func(s string) int { return len(s) }
+	for i := range 100 {
+		c.Get([]byte(strconv.Itoa(i)), mk)
+	}
+	c.Reset()
+	if c.slots != nil {
+		t.Fatalf("%d slots after Reset, want none", len(c.slots))
+	}
+	if _, made := c.Get([]byte("7"), mk); !made {
+		t.Error("a key was found after Reset")
+	}
+	if _, made := c.Get([]byte("7"), mk); made {
+		t.Error("a key was not cached again after Reset")
+	}
+	if len(c.slots) != firstSlots {
+		t.Errorf("%d slots after Reset and one key, want %d", len(c.slots), firstSlots)
+	}
+}
+
 func TestZeroCacheCachesNothing(t *testing.T) {
 	var c Cache[string]
 	for range 2 {
