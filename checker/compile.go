@@ -503,6 +503,40 @@ func refsOf(t contract.Type, fn func(*contract.TypeDef)) {
 	})
 }
 
+// leafOK decides the commonest leaves (an atom literal, binary(),
+// integer()) where a node's children are matched, saving the call to run;
+// handled is false for any other node. It must stay small enough to
+// inline.
+func leafOK(n *cnode, t term.Term) (ok, handled bool) {
+	switch n.op {
+	case opAtom:
+		a, is := t.(term.Atom)
+		return is && a == n.atom, true
+	case opBinary:
+		b, is := t.(term.Binary)
+		return is && (len(b) > 0 || !n.nonEmpty), true
+	case opInteger:
+		_, is := t.(term.Integer)
+		return is, true
+	}
+	return false, false
+}
+
+// each matches every term of xs against n (a list's elements, a tuple's
+// tail).
+func (m *matcher) each(n *cnode, xs []term.Term, depth int) bool {
+	for _, x := range xs {
+		if ok, handled := leafOK(n, x); handled {
+			if !ok {
+				return false
+			}
+		} else if !m.run(n, x, depth) {
+			return false
+		}
+	}
+	return true
+}
+
 // run is match for a compiled type: whether t matches n at depth. It
 // spends no step budget; only an opRef's interpreter does. m may be nil
 // for a pure tree.
@@ -534,21 +568,33 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 		if !ok || depth >= MaxDepth || !arityFits(len(tu), n.tuple) {
 			return false
 		}
-		for i, k := range n.kids {
-			if !m.run(k, tu[i], depth+1) {
+		kids := n.kids
+		i := 0
+		if n.keyed {
+			// The tag (an atom literal) compared here, not by a call.
+			if a, ok := tu[0].(term.Atom); !ok || a != n.atom {
+				return false
+			}
+			i = 1
+		}
+		for ; i < len(kids); i++ {
+			if ok, handled := leafOK(kids[i], tu[i]); handled {
+				if !ok {
+					return false
+				}
+			} else if !m.run(kids[i], tu[i], depth+1) {
 				return false
 			}
 		}
-		if n.elem != nil {
-			for _, x := range tu[len(n.kids):] {
-				if !m.run(n.elem, x, depth+1) {
-					return false
-				}
-			}
-		}
-		return true
+		return n.elem == nil || m.each(n.elem, tu[len(kids):], depth+1)
 	case opUnion:
 		for _, alt := range n.disp.candidates(t) {
+			if ok, handled := leafOK(alt, t); handled {
+				if ok {
+					return true
+				}
+				continue
+			}
 			if m == nil || m.vars == nil {
 				if m.run(alt, t, depth) {
 					return true
@@ -590,12 +636,7 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 		if !ok || !listFits(len(l), n.list, depth) {
 			return false
 		}
-		for _, e := range l {
-			if !m.run(n.elem, e, depth+1) {
-				return false
-			}
-		}
-		return true
+		return m.each(n.elem, l, depth+1)
 	case opMap:
 		mp, ok := t.(term.Map)
 		if !ok || (len(mp) > 0 && depth >= MaxDepth) {

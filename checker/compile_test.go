@@ -227,3 +227,68 @@ func TestCompiledHostileTerms(t *testing.T) {
 		t.Fatal("a million bytes with an atom at the end accepted")
 	}
 }
+
+// TestShortPathsAgree: Call and Reply take short ways in the usual case
+// (callPlain, replyOne); driven with the same random conversations, a
+// session checked by them and one checked by the general way (client,
+// server) agree on every violation, state, binding and pending count.
+func TestShortPathsAgree(t *testing.T) {
+	_, _, contracts := typesUnderTest(t)
+	r := rand.New(rand.NewPCG(9, 10))
+	accepted := [2]int{} // calls, replies
+	for _, c := range contracts {
+		m := Prepare(c)
+		for conv := 0; conv < 40; conv++ {
+			short, _ := m.NewSession(Options{MaxPending: 4})
+			general, _ := m.NewSession(Options{MaxPending: 4})
+			var last *contract.Rule // the rule the last call was generated from
+			for step := 0; step < 30; step++ {
+				// Mostly messages the current state's rules allow, so
+				// that conversations go somewhere.
+				var rules []*contract.Rule
+				if st := c.State(short.States()[0]); st != nil {
+					rules = st.Rules
+				}
+				rules = append(rules[:len(rules):len(rules)], c.Anystate...)
+				call := r.IntN(2) == 0
+				var msg term.Term
+				switch {
+				case r.IntN(5) == 0 || len(rules) == 0:
+					msg = RandomTerm(r, 3)
+				case call:
+					last = rules[r.IntN(len(rules))]
+					msg = Generate(r, last.In, 3)
+				case last != nil && len(last.Outs) > 0:
+					msg = Generate(r, last.Outs[r.IntN(len(last.Outs))].Type, 3)
+				default:
+					msg = Generate(r, rules[r.IntN(len(rules))].In, 3)
+				}
+				var v1, v2 *Violation
+				if call {
+					v1 = short.Call(msg)
+					_, v2 = general.client(msg, true, false, false)
+				} else {
+					v1 = short.Reply(msg)
+					_, v2 = general.server(msg, "", false, true, false)
+				}
+				if (v1 == nil) != (v2 == nil) || v1 != nil && v1.Error() != v2.Error() {
+					t.Fatalf("%s: %s: short way %v, general way %v", c.Name, msg, v1, v2)
+				}
+				if v1 == nil && call {
+					accepted[0]++
+				} else if v1 == nil {
+					accepted[1]++
+				}
+				if !slices.Equal(short.States(), general.States()) || short.Pending() != general.Pending() ||
+					short.Seq() != general.Seq() || fmt.Sprint(short.Bindings()) != fmt.Sprint(general.Bindings()) {
+					t.Fatalf("%s: after %s: short way in %v (%d pending), general way in %v (%d pending)",
+						c.Name, msg, short.States(), short.Pending(), general.States(), general.Pending())
+				}
+			}
+		}
+	}
+	t.Logf("%d calls and %d replies accepted", accepted[0], accepted[1])
+	if accepted[0] < 1000 || accepted[1] < 500 {
+		t.Errorf("too few messages accepted to exercise the short ways: %d calls, %d replies", accepted[0], accepted[1])
+	}
+}

@@ -138,9 +138,13 @@ type ruleInfo struct {
 	in       contract.Type
 	inC      *cnode // in compiled; nil: the interpreter matches it
 	outs     []outInfo
-	next     int32   // a transition's next state; -1: the state it was taken from
-	mayClose bool    // an output is none(): the server may close instead
-	binds    []int32 // the variables its message or replies may bind
+	next     int32 // a transition's next state; -1: the state it was taken from
+	mayClose bool  // an output is none(): the server may close instead
+	// oneNext: every output leads to the same state (the same next, or
+	// all stay): a reply need not be tried against the outputs after the
+	// first that matches.
+	oneNext bool
+	binds   []int32 // the variables its message or replies may bind
 }
 
 type outInfo struct {
@@ -258,6 +262,10 @@ func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool, co
 			if isNone(o.Type) {
 				ri.mayClose = true
 			}
+		}
+		ri.oneNext = true
+		for _, o := range ri.outs {
+			ri.oneNext = ri.oneNext && o.next == ri.outs[0].next
 		}
 		ri.binds = boundVars(append([]contract.Type{r.In}, outTypes(r)...))
 		infos[i] = ri
@@ -573,23 +581,23 @@ func (ix *ruleIndex) find(t term.Term) *keySlot {
 	default:
 		return nil
 	}
-	if e := ix.probe(tag, arity); e != nil || arity < 0 {
-		return e
-	}
-	return ix.probe(tag, anyArity)
-}
-
-// probe returns the slot of the key (tag, arity), or nil.
-func (ix *ruleIndex) probe(tag term.Atom, arity int32) *keySlot {
+	// The probe loop is written here, not called, to keep the per-message
+	// path short: (tag, arity), then, for a tuple, (tag, anyArity).
 	mask := len(ix.slots) - 1
-	for i := slotOf(tag, arity, mask); ; i = (i + 1) & mask {
-		e := &ix.slots[i]
-		if e.rules == nil {
+	for {
+		for i := slotOf(tag, arity, mask); ; i = (i + 1) & mask {
+			e := &ix.slots[i]
+			if e.rules == nil {
+				break
+			}
+			if e.key.arity == arity && e.key.tag == tag {
+				return e
+			}
+		}
+		if arity < 0 {
 			return nil
 		}
-		if e.key.arity == arity && e.key.tag == tag {
-			return e
-		}
+		arity = anyArity
 	}
 }
 

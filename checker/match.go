@@ -57,10 +57,25 @@ func matchVars(t term.Term, typ contract.Type, vars *varCtx, ps patternSet) bool
 // compiled). Past the step budget (spent only by the recursive named types
 // in n), the match starts again as the interpreter's memoized walk of typ.
 func matchNode(t term.Term, typ contract.Type, n *cnode, vars *varCtx, ps patternSet) bool {
-	if n != nil && n.pure {
-		// No variable to bind or look up, no step to count.
-		return (*matcher)(nil).run(n, t, 0)
+	if ok, decided := n.quick(t); decided {
+		// No variable to bind or look up, no step to count: no matcher.
+		return ok
 	}
+	return matchBudget(t, typ, n, vars, ps)
+}
+
+// quick is matchNode's way for a pure n, small enough to inline into the
+// session's short ways: decided is false when n is nil or not pure.
+func (n *cnode) quick(t term.Term) (ok, decided bool) {
+	if n == nil || !n.pure {
+		return false, false
+	}
+	return (*matcher)(nil).run(n, t, 0), true
+}
+
+// matchBudget is matchNode with a matcher: variables, and the step budget
+// of the interpreter.
+func matchBudget(t term.Term, typ contract.Type, n *cnode, vars *varCtx, ps patternSet) bool {
 	mark := 0
 	if vars != nil {
 		mark = len(*vars.out)

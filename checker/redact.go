@@ -320,8 +320,13 @@ func hideCut(s, p string) string {
 // of its bindings, and their prints in its explanation.
 func (s *Session) redact(v *Violation) *Violation {
 	if v == nil || s.m == nil || s.m.secrets == nil {
-		return v
+		return v // small enough to inline: no cost for an accepted message
 	}
+	return s.hideSecrets(v)
+}
+
+// hideSecrets is redact for a violation of a contract with secret types.
+func (s *Session) hideSecrets(v *Violation) *Violation {
 	r := s.m.secrets
 	var hidden []term.Term
 	if v.Message != nil {

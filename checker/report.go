@@ -161,7 +161,7 @@ func (s *Session) badReply(t term.Term, e *pending) *Violation {
 	v := &Violation{Side: Server, Kind: BadReply, States: s.States(), Message: t, Request: e.msg}
 	seen := make(map[contract.Type]bool)
 	for _, c := range e.cands {
-		for _, o := range s.rule(c, dirCall).outs {
+		for _, o := range c.info.outs {
 			if !seen[o.typ] {
 				seen[o.typ] = true
 				v.Expected = append(v.Expected, o.typ)

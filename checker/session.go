@@ -116,9 +116,10 @@ type scratch struct {
 // scratch.spec holds, when one: afterPending's answer for a last pending
 // message accepted by that candidate alone.
 type afterKey struct {
-	state, rule int32
-	any, call   bool
-	one         bool // spec is for this candidate
+	state int32
+	info  *ruleInfo
+	call  bool
+	one   bool // spec is for this candidate
 }
 
 func (s *Session) scr() *scratch {
@@ -144,13 +145,8 @@ func (s *Session) prepareKnown() {
 	}
 	clear(k.dirty)
 	for i := range int(s.n) {
-		e := s.at(i)
-		dir := contract.In
-		if e.call {
-			dir = dirCall
-		}
-		for _, c := range e.cands {
-			for _, slot := range s.rule(c, dir).binds {
+		for _, c := range s.at(i).cands {
+			for _, slot := range c.info.binds {
 				k.dirty[slot] = true
 			}
 		}
@@ -250,9 +246,8 @@ func (e *pending) bindsOf(c cand) []newBind {
 
 type cand struct {
 	state  int32
-	rule   int32
-	any    bool  // an +anystate rule or event
-	lo, hi int32 // its bindings in pending.binds
+	info   *ruleInfo // the rule or transition (of the state or +anystate)
+	lo, hi int32     // its bindings in pending.binds
 }
 
 // NewSession starts a conversation in the initial state. It indexes c's
@@ -354,7 +349,7 @@ func (s *Session) ReplyDue(i int) bool {
 			continue
 		}
 		for _, c := range e.cands {
-			if s.rule(c, dirCall).mayClose {
+			if c.info.mayClose {
 				return false
 			}
 		}
@@ -383,6 +378,14 @@ func (s *Session) Bindings() []Binding {
 
 // ended returns the violation for a message after the end, or nil.
 func (s *Session) ended(t term.Term, side Side) *Violation {
+	if s.m != nil && !s.closed && !s.Done() {
+		return nil
+	}
+	return s.endedViolation(t, side)
+}
+
+// endedViolation is ended's violation, when there is one.
+func (s *Session) endedViolation(t term.Term, side Side) *Violation {
 	if s.m == nil {
 		return &Violation{Side: side, Kind: InvalidSession, Message: t, Explanation: s.err}
 	}
@@ -400,8 +403,52 @@ func (s *Session) ended(t term.Term, side Side) *Violation {
 // Call checks a client request (a message the wire marks as a call). It
 // returns nil when the request is legal.
 func (s *Session) Call(t term.Term) *Violation {
+	if s.callPlain(t) {
+		return nil
+	}
 	_, v := s.client(t, true, false, false)
 	return v
+}
+
+// callPlain is Call's short way, for the usual case: the session in one
+// state, no request pending, a contract without variables, and a rule of
+// the state accepting t (so +anystate rules do not apply). It takes t as
+// checkClient would and reports true, or reports false having changed
+// nothing, and the general way decides.
+func (s *Session) callPlain(t term.Term) bool {
+	if s.m == nil || s.closed || s.n != 0 || s.nv != 0 || len(s.cur.states) != 1 {
+		return false
+	}
+	st := s.cur.states[0]
+	si := &s.m.states[st]
+	if si.terminal {
+		return false
+	}
+	if s.fore.has {
+		s.fore = foresight{} // a client message uses it up, as in checkClient
+	}
+	s.seq++
+	e := s.slot(t)
+	// try's loop, for no variables.
+	ix := &si.rules
+	for _, ri := range ix.lookup(t) {
+		r := &ix.rules[ri]
+		ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
+		if !decided {
+			ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
+		}
+		if ok {
+			e.cands = append(e.cands, cand{state: st, info: r})
+		}
+	}
+	if len(e.cands) == 0 {
+		s.seq--
+		e.msg = nil
+		return false
+	}
+	e.call = true
+	s.commit()
+	return true
 }
 
 // EventIn checks a message the client sent unasked (the wire marks it as
@@ -442,6 +489,17 @@ func (s *Session) clientForeseen(asCall, asIn bool) (Role, *Violation) {
 
 // Reply checks the server's reply to the oldest outstanding request.
 func (s *Session) Reply(t term.Term) *Violation {
+	if s.m != nil && !s.closed && s.calls > 0 {
+		// What checkServer does with a reply to a pending call.
+		s.seq++
+		var v *Violation
+		if e := &s.ring[s.head]; s.nv == 0 && len(e.cands) == 1 && e.cands[0].info.oneNext {
+			v, _ = s.replyOne(t, e)
+		} else {
+			v, _ = s.reply(t, "", false)
+		}
+		return s.redact(v)
+	}
 	_, v := s.server(t, "", false, true, false)
 	return v
 }
@@ -487,8 +545,8 @@ func (s *Session) checkClient(t term.Term, asCall, asIn, foreseen bool) (Role, *
 	if s.fore.has {
 		f, s.fore = s.fore, foresight{} // used up, and the message not kept alive
 	}
-	if v := s.ended(t, Client); v != nil {
-		return role, v
+	if s.m == nil || s.closed || s.Done() {
+		return role, s.endedViolation(t, Client)
 	}
 	s.seq++
 	if s.n >= s.maxPending {
@@ -543,12 +601,12 @@ func (s *Session) admit(e *pending, dir contract.Direction, spec bool) Role {
 		s.commit()
 		return RoleCall
 	}
-	role := s.transitionRole(e, contract.In)
+	role := s.transitionRole(e)
 	if spec {
 		s.commit()
 		return role
 	}
-	s.apply(e, contract.In, RoleTransition)
+	s.apply(e, RoleTransition)
 	e.msg = nil
 	return role
 }
@@ -559,22 +617,28 @@ func (s *Session) admit(e *pending, dir contract.Direction, spec bool) Role {
 // ring grows up to MaxPending slots and the one being checked.
 func (s *Session) slot(t term.Term) *pending {
 	if int(s.n) == len(s.ring) {
-		size := 2 * len(s.ring)
-		if size < 1 {
-			size = 1
-		}
-		if size > int(s.maxPending)+1 {
-			size = int(s.maxPending) + 1
-		}
-		ring := make([]pending, size)
-		for i := range int(s.n) {
-			ring[i] = *s.at(i)
-		}
-		s.ring, s.head = ring, 0
+		s.grow()
 	}
 	e := s.at(int(s.n))
 	e.reset(t, s.seq, s.nv)
 	return e
+}
+
+// grow makes the ring larger (its messages kept, in order): twice as
+// large, up to MaxPending slots and the one being checked.
+func (s *Session) grow() {
+	size := 2 * len(s.ring)
+	if size < 1 {
+		size = 1
+	}
+	if size > int(s.maxPending)+1 {
+		size = int(s.maxPending) + 1
+	}
+	ring := make([]pending, size)
+	for i := range int(s.n) {
+		ring[i] = *s.at(i)
+	}
+	s.ring, s.head = ring, 0
 }
 
 // commit makes the message checked in slot() pending.
@@ -625,11 +689,11 @@ func (s *Session) collect(e *pending, t term.Term, set *configSet, spec bool, di
 		if spec && s.x != nil {
 			env = s.x.known
 		}
-		matched, unk := s.try(e, t, st, env, si.indexOf(dir), false, spec)
+		matched, unk := s.try(e, t, st, env, si.indexOf(dir), spec)
 		if !matched || unk {
 			// +anystate rules apply when no rule of the state does;
 			// when that hangs on unknown values, they may.
-			_, unk2 := s.try(e, t, st, env, s.m.anyIndex(dir), true, spec)
+			_, unk2 := s.try(e, t, st, env, s.m.anyIndex(dir), spec)
 			unk = unk || unk2
 		}
 		unknown = unknown || unk
@@ -637,13 +701,13 @@ func (s *Session) collect(e *pending, t term.Term, set *configSet, spec bool, di
 	return unknown
 }
 
-func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *ruleIndex, any, spec bool) (matched, unknown bool) {
+func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *ruleIndex, spec bool) (matched, unknown bool) {
 	pv := e.vars
 	for _, ri := range ix.lookup(t) {
 		if pv == nil {
 			// No variables: nothing to bind or look up.
 			if r := &ix.rules[ri]; matchNode(t, r.in, r.inC, nil, s.m.pats) {
-				e.cands = append(e.cands, cand{state: st, rule: ri, any: any})
+				e.cands = append(e.cands, cand{state: st, info: &ix.rules[ri]})
 				matched = true
 			}
 			continue
@@ -657,7 +721,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 			pv.binds = pv.binds[:lo]
 			continue
 		}
-		e.cands = append(e.cands, cand{state: st, rule: ri, any: any, lo: int32(lo), hi: int32(len(pv.binds))})
+		e.cands = append(e.cands, cand{state: st, info: &ix.rules[ri], lo: int32(lo), hi: int32(len(pv.binds))})
 		pv.envs = appendEnv(pv.envs, env, s.nv)
 		matched = true
 		unknown = unknown || vars.unknown
@@ -665,18 +729,11 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 	return matched, unknown
 }
 
-func (s *Session) rule(c cand, dir contract.Direction) *ruleInfo {
-	if c.any {
-		return &s.m.anyIndex(dir).rules[c.rule]
-	}
-	return &s.m.states[c.state].indexOf(dir).rules[c.rule]
-}
-
 // transitionRole is RoleEvent when every transition that accepted e keeps
 // its state, RoleTransition otherwise.
-func (s *Session) transitionRole(e *pending, dir contract.Direction) Role {
+func (s *Session) transitionRole(e *pending) Role {
 	for _, c := range e.cands {
-		if n := s.rule(c, dir).next; n >= 0 && n != c.state {
+		if n := c.info.next; n >= 0 && n != c.state {
 			return RoleTransition
 		}
 	}
@@ -685,14 +742,14 @@ func (s *Session) transitionRole(e *pending, dir contract.Direction) Role {
 
 // apply moves the session by the transitions that accepted e, which
 // become the session's states with their bindings.
-func (s *Session) apply(e *pending, dir contract.Direction, by Role) {
+func (s *Session) apply(e *pending, by Role) {
 	next := &s.spare
 	next.reset()
 	if by == RoleTransition {
-		by = s.transitionRole(e, dir)
+		by = s.transitionRole(e)
 	}
 	for i, c := range e.cands {
-		n := s.rule(c, dir).next
+		n := c.info.next
 		if n < 0 {
 			n = c.state
 		}
@@ -719,7 +776,7 @@ func (s *Session) afterPending() []int32 {
 	key := afterKey{call: last.call}
 	if len(last.cands) == 1 {
 		c := last.cands[0]
-		key = afterKey{state: c.state, rule: c.rule, any: c.any, call: last.call, one: true}
+		key = afterKey{state: c.state, info: c.info, call: last.call, one: true}
 		if key == x.after {
 			return x.spec
 		}
@@ -728,14 +785,14 @@ func (s *Session) afterPending() []int32 {
 	x.spec = x.spec[:0]
 	for _, c := range last.cands {
 		if !last.call {
-			n := s.rule(c, contract.In).next
+			n := c.info.next
 			if n < 0 {
 				n = c.state
 			}
 			x.spec = addState(x.spec, n)
 			continue
 		}
-		for _, o := range s.rule(c, dirCall).outs {
+		for _, o := range c.info.outs {
 			next := o.next
 			if next < 0 {
 				next = c.state
@@ -793,8 +850,8 @@ func (s *Session) checkServer(t term.Term, announced string, hasAnnounced, asRep
 		s.collect(e, t, &s.cur, false, contract.Out)
 		e.msg = nil
 		if len(e.cands) > 0 {
-			role := s.transitionRole(e, contract.Out)
-			s.apply(e, contract.Out, RoleTransition)
+			role := s.transitionRole(e)
+			s.apply(e, RoleTransition)
 			return role, nil
 		}
 	}
@@ -819,58 +876,97 @@ func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Vi
 	e := &s.ring[s.head]
 	next := &s.spare
 	next.reset()
-	for i, c := range e.cands {
-		env := s.replyEnv(e, i)
-		extra := e.bindsOf(c)
-		for _, o := range s.rule(c, dirCall).outs {
-			if s.nv == 0 {
-				if !matchNode(t, o.typ, o.c, nil, s.m.pats) {
-					continue
-				}
-			} else {
-				x := s.scr()
-				x.binds = x.binds[:0]
-				vars := varCtx{env: env, extra: extra, out: &x.binds}
-				if !matchNode(t, o.typ, o.c, &vars, s.m.pats) {
-					continue
-				}
-			}
-			n := o.next
-			if n < 0 {
-				n = c.state
-			}
-			if s.nv == 0 {
-				next.states = addState(next.states, n)
+	for i := range e.cands {
+		c := &e.cands[i]
+		for k := range c.info.outs {
+			o := &c.info.outs[k]
+			if s.nv > 0 {
+				s.replyBinding(t, e, i, o, next)
 				continue
 			}
-			next.add(n, env, s.nv, [2][]newBind{extra, s.x.binds}, [2]int32{e.seq, s.seq}, [2]Role{RoleCall, RoleReply})
+			if matchNode(t, o.typ, o.c, nil, s.m.pats) {
+				next.states = addState(next.states, o.nextFrom(c.state))
+			}
 		}
 	}
 	if len(next.states) == 0 {
 		return s.badReply(t, e), false
 	}
 	if hasAnnounced {
-		i, known := s.m.index[announced]
-		k := -1
-		if known {
-			for j, st := range next.states {
-				if st == i {
-					k = j
-				}
-			}
-		}
-		if k < 0 {
-			v := s.badReply(t, e)
-			v.Kind = BadNextState
-			v.Explanation = fmt.Sprintf("announced next state %s, but the contract allows only %s after this reply",
-				announced, joinNames(s.names(next.states)))
+		if v := s.announced(t, e, next, announced); v != nil {
 			return v, false
 		}
-		keep(next, k, s.nv)
 	}
 	s.cur, s.spare = s.spare, s.cur
 	s.pop()
 	return s.settle(), true
+}
+
+// announced reduces next, the states the reply t to e allows, to the
+// state the server announced, or returns the BadNextState violation when
+// that is not one of them.
+func (s *Session) announced(t term.Term, e *pending, next *configSet, announced string) *Violation {
+	i, known := s.m.index[announced]
+	k := -1
+	if known {
+		for j, st := range next.states {
+			if st == i {
+				k = j
+			}
+		}
+	}
+	if k < 0 {
+		v := s.badReply(t, e)
+		v.Kind = BadNextState
+		v.Explanation = fmt.Sprintf("announced next state %s, but the contract allows only %s after this reply",
+			announced, joinNames(s.names(next.states)))
+		return v
+	}
+	keep(next, k, s.nv)
+	return nil
+}
+
+// replyOne is reply for the usual case (Reply takes it): a contract
+// without variables, a call accepted by one rule whose outputs all lead to
+// one state, no state announced. The first output that matches decides, and the session goes
+// to that state, as reply would take it there.
+func (s *Session) replyOne(t term.Term, e *pending) (v *Violation, ok bool) {
+	c := &e.cands[0]
+	for k := range c.info.outs {
+		o := &c.info.outs[k]
+		ok, decided := o.c.quick(t) // matchNode, inlined for the usual case
+		if !decided {
+			ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
+		}
+		if ok {
+			s.cur.states = append(s.cur.states[:0], o.nextFrom(c.state)) // no bindings to keep
+			s.pop()
+			return s.settle(), true
+		}
+	}
+	return s.badReply(t, e), false
+}
+
+// replyBinding adds to next the state the output o of e's i-th candidate
+// leads to, with its bindings, when the reply t matches o (a contract with
+// variables).
+func (s *Session) replyBinding(t term.Term, e *pending, i int, o *outInfo, next *configSet) {
+	c := e.cands[i]
+	env, extra := s.replyEnv(e, i), e.bindsOf(c)
+	x := s.scr()
+	x.binds = x.binds[:0]
+	vars := varCtx{env: env, extra: extra, out: &x.binds}
+	if matchNode(t, o.typ, o.c, &vars, s.m.pats) {
+		next.add(o.nextFrom(c.state), env, s.nv, [2][]newBind{extra, x.binds}, [2]int32{e.seq, s.seq}, [2]Role{RoleCall, RoleReply})
+	}
+}
+
+// nextFrom is the state o leads to from state st.
+func (o *outInfo) nextFrom(st int32) int32 {
+	if o.next < 0 {
+		return st
+	}
+	return o.next
 }
 
 // keep reduces set to its k-th state.
@@ -936,7 +1032,7 @@ func (s *Session) settle() *Violation {
 		if e.call {
 			return nil
 		}
-		s.apply(e, contract.In, RoleTransition)
+		s.apply(e, RoleTransition)
 		s.pop()
 	}
 	return nil
@@ -965,7 +1061,7 @@ func (s *Session) close(side Side) *Violation {
 		ok := false
 		var expected []contract.Type
 		for _, c := range e.cands {
-			ri := s.rule(c, dirCall)
+			ri := c.info
 			if ri.mayClose {
 				ok = true
 				break
