@@ -334,7 +334,7 @@ func (s *session) toService(raw []byte) bool {
 		return true
 	}
 	var err error
-	if !s.lockstep && s.client.more() {
+	if !s.lockstep && s.up.more {
 		s.serviceHeld = true
 		err = s.service.queue(raw, s.client.lastText())
 	} else {

@@ -59,6 +59,10 @@ type flow struct {
 	// read (the reader only): the reader read from the connection since
 	// its last message (see fresh); set by the endpoint's beforeRead hook.
 	read bool
+	// more (the reader only): the decoder still held bytes after the
+	// last message, so the next may come without a read; the decision to
+	// hold a write back for the messages after it asks the same.
+	more bool
 	// msgs and bytes count what the direction carried, for the record of
 	// the session's end.
 	msgs, bytes atomic.Int64
@@ -89,7 +93,7 @@ func (s *session) endpointOf(d direction) endpoint {
 // and was dealt with).
 func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 	ep, f := s.endpointOf(d), s.flow(d)
-	buffered := ep.more()
+	buffered := f.more // nothing reads the decoder between its messages
 	m, err := ep.next()
 	if s.isEnded() {
 		return m, false
@@ -108,6 +112,7 @@ func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 		}
 		return m, false
 	}
+	f.more = ep.more()
 	if fresh(buffered, &f.read) {
 		at := s.touch()
 		if d == clientToService {

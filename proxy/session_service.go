@@ -388,7 +388,7 @@ func (s *session) toClient(raw []byte, queued [][]byte, hold bool) bool {
 // (flushClient, or any write to the client).
 func (s *session) writeClient(w clientTurn, raw []byte, queued [][]byte, hold bool) bool {
 	var err error
-	if hold && s.service.more() {
+	if hold && s.down.more {
 		s.clientHeld = true
 		err = s.queueClientLocked(raw)
 		for _, q := range queued {

@@ -65,7 +65,8 @@ const quickArgs = 8
 // multibulk would read, and gives the same term, but in one pass over
 // local indexes rather than through the general readers. Anything else it
 // leaves alone (ok false, nothing consumed) for multibulk, which also
-// reports the errors.
+// reports the errors; the arena may then have handed out pieces of a term
+// nobody uses, which costs a few of its bytes and nothing else.
 func (d *clientDecoder) quickCommand() (term.Term, call, bool) {
 	p := &d.p
 	rd := &p.rd
@@ -77,25 +78,24 @@ func (d *clientDecoder) quickCommand() (term.Term, call, bool) {
 	if n < 1 || n > quickArgs {
 		return nil, call{}, false
 	}
-	var words [quickArgs][2]int // start and end of each word in buf
-	i := 4
-	for k := range n {
-		b, e, ok := quickBulk(buf, i, rd.Lim.MaxBinary)
-		if !ok {
-			return nil, call{}, false
-		}
-		words[k] = [2]int{b, e}
-		i = e + 2
+	b, e, ok := quickBulk(buf, 4, rd.Lim.MaxBinary)
+	if !ok {
+		return nil, call{}, false
 	}
-	rd.Pos += i
-	nm := p.lookup(buf[words[0][0]:words[0][1]])
+	nm := p.lookup(buf[b:e])
+	i := e + 2
 	var tu term.Tuple
 	if n > 1 {
 		tu = p.ar.slots(n)
 		for k := 1; k < n; k++ {
-			tu[k] = p.ar.binary(buf[words[k][0]:words[k][1]])
+			if b, e, ok = quickBulk(buf, i, rd.Lim.MaxBinary); !ok {
+				return nil, call{}, false
+			}
+			tu[k] = p.ar.binary(buf[b:e])
+			i = e + 2
 		}
 	}
+	rd.Pos += i
 	t, c := p.command(nm, tu)
 	return t, c, true
 }
