@@ -265,6 +265,18 @@ func TestReplyDueFromBothEnds(t *testing.T) {
 	// newest, counted from the queue's end.
 	send(`{fire, "x"}`)
 	check()
+
+	// A contract with no none() reply: every pending call is due,
+	// transitions queued between them are not counted.
+	s, _ = Prepare(compileContract(t, `
++state s x {op, integer()} -> ok x s.
++state s in note x s.
+`)).NewSession(Options{})
+	due = nil
+	for _, msg := range []string{`{op, 1}`, `note`, `{op, 2}`, `note`, `{op, 3}`} {
+		send(msg)
+	}
+	check()
 }
 
 func TestVariables(t *testing.T) {

@@ -26,6 +26,9 @@ type core struct {
 	vars    []string     // variable names by slot
 	pats    patternSet   // the patterns' automata
 	secrets *redactor    // nil when the contract has no secret type
+	// allDue: no call rule allows none() as its reply, so every pending
+	// call must be answered (ReplyDue needs no look at the queue).
+	allDue bool
 }
 
 type stateInfo struct {
@@ -246,7 +249,21 @@ func build(c *contract.Contract) *core {
 	}
 	m.any = buildIndex(callInfos(c.Anystate, m.index, true, comp))
 	m.anyTr = transitionIndexes(nil, c.AnyEvents, m.index, comp)
+	m.allDue = !mayClose(&m.any)
+	for i := range m.states {
+		m.allDue = m.allDue && !mayClose(&m.states[i].rules)
+	}
 	return m
+}
+
+// mayClose reports whether a call rule of ix allows none() as its reply.
+func mayClose(ix *ruleIndex) bool {
+	for i := range ix.rules {
+		if ix.rules[i].mayClose {
+			return true
+		}
+	}
+	return false
 }
 
 func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool, comp *compiler) []ruleInfo {

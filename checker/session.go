@@ -335,6 +335,9 @@ func (s *Session) ReplyDue(i int) bool {
 	if i < 0 || i >= int(s.calls) {
 		return false
 	}
+	if s.m.allDue {
+		return true
+	}
 	k, step, skip := 0, 1, i
 	if back := int(s.calls) - 1 - i; back < i {
 		k, step, skip = int(s.n)-1, -1, back
