@@ -37,10 +37,14 @@
 // One client connection is one session, with its own connection to the
 // service and its own checker.Session: a panic or hostile input in one
 // session ends that session only (recovered, logged with its stack and
-// counted). Each session is driven by two goroutines, one per direction; the
-// checker is consulted under a per-session mutex, and no lock is held while
-// writing to a socket, so a client that does not read cannot stall the
-// checker of its own session, let alone another.
+// counted). Each session is driven by two goroutines, one per direction,
+// while it is busy: a reader that has waited longer than Limits.ParkDelay
+// with nothing buffered parks (TCP on Linux), handing its connection to
+// the Server's parker, one goroutine on an epoll instance, and a reader
+// starts again when the connection has bytes or hangs up; an idle session
+// holds no goroutine. The checker is consulted under a per-session mutex,
+// and no lock is held while writing to a socket, so a client that does not
+// read cannot stall the checker of its own session, let alone another.
 //
 // The bytes forwarded are the bytes received (wrappers.Message.Raw): the
 // proxy decodes to check and never re-encodes.

@@ -105,12 +105,35 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		p.parking = false
 		p.lr.setReadDeadline(time.Time{})
 		p.lr.e.trim()
+		if d == clientToService {
+			s.trimPending()
+		}
 		if s.srv.parker.park(s, d, p.lr.raw) {
 			return true
 		}
 		p.state.Store(parkReading)
 	}
 	return false
+}
+
+// trimPending lets go of the array of the pending requests when none is
+// pending, for a client reader that parks: its next request makes one
+// again.
+func (s *session) trimPending() {
+	s.mu.Lock()
+	if len(s.pending) == 0 {
+		s.pending, s.pendBuf = nil, nil
+	}
+	s.mu.Unlock()
+}
+
+// waitEnd waits until the session has ended.
+func (s *session) waitEnd() {
+	s.mu.Lock()
+	for !s.ended {
+		s.cond.Wait()
+	}
+	s.mu.Unlock()
 }
 
 // parkedReader is the direction of a session a parker holds.
@@ -145,7 +168,7 @@ func (s *session) read(d direction) {
 		if s.readOn(d, s.guarded(roleClient, s.clientLoop)) {
 			return
 		}
-		<-s.endCh // a client that half-closed still gets its replies
+		s.waitEnd() // a client that half-closed still gets its replies
 		s.client.drain()
 		s.client.close()
 		s.srv.lingers.Done()

@@ -291,7 +291,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 		return
 	}
 	ss.enablePark(client, service)
-	ss.log.Debug("session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
+	ss.logAttrs(slog.LevelDebug, "session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
 	ss.run()
 }
 
@@ -313,7 +313,7 @@ func (s *Server) recoverPanic(ss *session) {
 	if r := recover(); r != nil {
 		s.panics.Add(1)
 		s.metrics.panics.Inc()
-		ss.log.Error("panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		ss.logAttrs(slog.LevelError, "panic in session", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 		ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", r), code: closeInternal, text: "internal error"})
 	}
 }
@@ -410,7 +410,7 @@ func (ss *session) logEnd() {
 	if e.err != nil {
 		attrs = append(attrs, slog.String("error", e.err.Error()))
 	}
-	ss.log.LogAttrs(context.Background(), level, "session end", attrs...)
+	ss.logAttrs(level, "session end", attrs...)
 }
 
 // deadEndpoint stands for a service that could not be reached.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -110,7 +111,6 @@ type session struct {
 	srv     *Server
 	id      uint64
 	cfg     *Config
-	log     *slog.Logger
 	guard   *guard   // the contracts this session may enforce, fixed at its start
 	user    *version // the contract it enforces: guard.first, or one the prelude picked
 	wire    wrappers.Session
@@ -123,7 +123,7 @@ type session struct {
 	lockstep                bool
 	// mem is the session's share of the memory budget, given back when
 	// the session is released.
-	mem     *account
+	mem     account
 	started time.Time // also the epoch of the session clock (now)
 
 	mu   sync.Mutex
@@ -185,7 +185,6 @@ type session struct {
 
 	endOnce sync.Once
 	end     endInfo
-	endCh   chan struct{} // closed by finish
 
 	// up and down are what each direction's reader owns and counts:
 	// up from the client to the service, down the other way.
@@ -214,13 +213,13 @@ func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
 	v := g.first
 	ss := &session{
 		srv: s, id: id, cfg: cfg, guard: g, user: v, clientAddr: clientAddr, serviceAddr: cfg.Upstream,
-		maxPending: cfg.Limits.MaxPending, started: time.Now(), endCh: make(chan struct{}),
+		maxPending: cfg.Limits.MaxPending, started: time.Now(),
 	}
 	ss.cond.L = &ss.mu
-	ss.mem = &account{b: s.budget}
+	ss.mem.b = s.budget
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
 		Limits: wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame,
-			MaxFrameMemory: cfg.Limits.MaxFrameMemory, Budget: ss.mem}.WithDefaults(),
+			MaxFrameMemory: cfg.Limits.MaxFrameMemory, Budget: &ss.mem}.WithDefaults(),
 		// The prelude has no records; the guarded contract's are the
 		// ones on the wire after it.
 		RecordFields: v.recordFields,
@@ -235,9 +234,20 @@ func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
 	}
 	ss.curC.Store(ss.cur.c)
 	ss.chk = ss.newChecker(ss.cur, ss.initialState())
-	ss.log = cfg.Logger.With(slog.Uint64("session", id))
 	ss.touch()
 	return ss
+}
+
+// logAttrs writes a record of this session: its id first, then attrs. The
+// session keeps no logger of its own (Logger.With would hold a copy of the
+// handler with the id formatted, a few hundred bytes, for the session's
+// life): it pays one allocation a record instead.
+func (s *session) logAttrs(level slog.Level, msg string, attrs ...slog.Attr) {
+	l, ctx := s.cfg.Logger, context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	l.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.Uint64("session", s.id)}, attrs...)...)
 }
 
 func (s *session) initialState() string {
@@ -331,7 +341,6 @@ func (s *session) finish(e endInfo) {
 			// Before the connections close: the parker unregisters them.
 			p.unpark(s)
 		}
-		close(s.endCh)
 		if idle != nil {
 			idle.Stop()
 		}

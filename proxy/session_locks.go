@@ -103,7 +103,7 @@ func (s *session) guarded(r role, f func()) func() {
 				}
 				s.srv.panics.Add(1)
 				s.srv.metrics.panics.Inc()
-				s.log.Error("panic in session", slog.Any("panic", p), slog.String("stack", string(stack)))
+				s.logAttrs(slog.LevelError, "panic in session", slog.Any("panic", p), slog.String("stack", string(stack)))
 				s.finish(endInfo{reason: reasonError, err: fmt.Errorf("panic: %v", p), code: closeInternal, text: "internal error"})
 			}
 		}()

@@ -480,7 +480,7 @@ func (s *session) serviceReadError(err error) {
 			// service then closed rather than answer them: a ubf 2.x
 			// server does that at every end of input (it knows no
 			// half-close). The client ended this conversation.
-			s.log.Info("the service closed after the client's end of input", slog.Int("unanswered", unanswered))
+			s.logAttrs(slog.LevelInfo, "the service closed after the client's end of input", slog.Int("unanswered", unanswered))
 			s.finish(endInfo{reason: reasonClientLeft})
 			return
 		}

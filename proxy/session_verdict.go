@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -238,7 +237,7 @@ func (s *session) report(b breach, act action) {
 		// Reject and monitor modes let a session go on after a violation;
 		// a party that keeps breaking the contract must not flood the log.
 		if n == max+1 {
-			s.log.Warn("too many violations; ending the session", slog.String("client", s.clientAddr),
+			s.logAttrs(slog.LevelWarn, "too many violations; ending the session", slog.String("client", s.clientAddr),
 				slog.String("service", s.serviceAddr), slog.String("contract", cur.Name), slog.Int64("max_violations", max))
 			s.finish(endInfo{reason: reasonLimit, err: fmt.Errorf("more than %d violations", max), code: closePolicy, text: "too many violations"})
 		}
@@ -266,7 +265,7 @@ func (s *session) report(b breach, act action) {
 		slog.String("action", string(act)),
 		slog.String("mode", s.cfg.Mode.String()),
 	)
-	s.log.LogAttrs(context.Background(), slog.LevelWarn, "contract violation", attrs...)
+	s.logAttrs(slog.LevelWarn, "contract violation", attrs...)
 }
 
 func nonNil(xs []string) []string {

@@ -100,7 +100,7 @@ func (s *session) judgeStarted(m wrappers.Message, head pendingCall) (*checker.V
 	if head.start == nil {
 		s.inPrelude, s.unguarded = false, true
 		s.resync("")
-		s.log.Info("unguarded service started; its traffic passes unchecked", slog.String("service", head.starts))
+		s.logAttrs(slog.LevelInfo, "unguarded service started; its traffic passes unchecked", slog.String("service", head.starts))
 		return nil, nil
 	}
 	next := m.NextState
@@ -130,7 +130,7 @@ func (s *session) enter(v *version, next string) {
 	s.user, s.cur, s.inPrelude = v, v, false
 	s.curC.Store(v.c)
 	s.chk = s.newChecker(v, next)
-	s.log.Debug("contract started", slog.String("contract", v.c.Name), slog.Any("states", s.chk.States()))
+	s.logAttrs(slog.LevelDebug, "contract started", slog.String("contract", v.c.Name), slog.Any("states", s.chk.States()))
 }
 
 // greeted (mu held) follows a greeting: one that names a service a

@@ -115,6 +115,6 @@ func (s *Server) handleWS(ctx context.Context, w http.ResponseWriter, r *http.Re
 		se.abort(closeGoingAway, "proxy shutting down")
 		return
 	}
-	ss.log.Debug("session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
+	ss.logAttrs(slog.LevelDebug, "session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
 	ss.run()
 }
