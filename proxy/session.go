@@ -61,16 +61,16 @@ type endInfo struct {
 // or (errReply != nil) a rejected request whose error reply must reach the
 // client in the place of its reply.
 type pendingCall struct {
-	req       term.Term
-	sent      time.Duration // session clock (session.now)
-	unchecked bool          // monitor: forwarded although illegal; its reply is not checked
-	// starts (prelude): the request starts the service of that name;
-	// start is its contract, nil for a service no contract is for.
-	starts     string
-	start      *version
+	req  term.Term
+	sent time.Duration // session clock (session.now)
+	// start (prelude): the request starts a service (see startReq); nil
+	// for every other request, so that the entry stays small.
+	start    *startReq
+	errReply []byte
+	// The flags last, packed into one word.
+	unchecked  bool // monitor: forwarded although illegal; its reply is not checked
 	timedOut   bool // monitor: the reply time-out was reported
 	noDeadline bool // its reply may be none(): no reply time-out
-	errReply   []byte
 	rejected   bool // a rejected request (errReply may be nil when the wire has none)
 }
 

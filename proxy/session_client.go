@@ -116,7 +116,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		if call {
 			// The reply time-out does not apply to a call whose reply
 			// may be none(): the service need never answer it.
-			s.push(pendingCall{req: m.Term, sent: sent, starts: st.name, start: st.v,
+			s.push(pendingCall{req: m.Term, sent: sent, start: st.ref(),
 				noDeadline: s.cfg.Limits.ReplyTimeout < 0 || !s.chk.ReplyDue(s.chk.Pending()-1)})
 		}
 		s.unlock()

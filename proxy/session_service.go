@@ -161,13 +161,13 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 	}
 	w := s.takeTurn()
 	s.unlock()
-	return s.deliver(w, d)
+	return s.deliver(w, &d)
 }
 
 // deliver sends d with the turn w, which it releases, and then ends the
 // session when the conversation is done or the client has left. It reports
 // whether the service reader goes on.
-func (s *session) deliver(w clientTurn, d delivery) bool {
+func (s *session) deliver(w clientTurn, d *delivery) bool {
 	if d.b != nil {
 		// What was held back goes before the report, which may end the
 		// session (Limits.MaxViolations).
@@ -224,7 +224,7 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	var b *breach
 	role := checker.RoleReply
 	switch {
-	case s.inPrelude && head.starts != "":
+	case s.inPrelude && head.start != nil:
 		v, b = s.judgeStarted(m, *head)
 	case m.NextState != "" && !s.inPrelude:
 		// The state a reply of the prelude announces is not followed:

@@ -53,6 +53,17 @@ type startReq struct {
 	v    *version
 }
 
+// ref returns st in a pendingCall's start: nil when the request starts no
+// service.
+func (st startReq) ref() *startReq {
+	if st.name == "" {
+		return nil
+	}
+	p := new(startReq) // made here, so that the usual nil costs nothing
+	*p = st
+	return p
+}
+
 // judgeStartSession (mu held, prelude phase) recognises a request that
 // starts a service, and finds the contract of that service. A service no
 // contract is for is forwarded (ForwardUnguarded), or refused: b is then
@@ -97,21 +108,22 @@ func (s *session) judgeStarted(m wrappers.Message, head pendingCall) (*checker.V
 	if v != nil || !s.srv.prelude.p.Started(m.Term) {
 		return v, nil
 	}
-	if head.start == nil {
+	start := head.start.v
+	if start == nil {
 		s.inPrelude, s.unguarded = false, true
 		s.resync("")
-		s.logAttrs(slog.LevelInfo, "unguarded service started; its traffic passes unchecked", slog.String("service", head.starts))
+		s.logAttrs(slog.LevelInfo, "unguarded service started; its traffic passes unchecked", slog.String("service", head.start.name))
 		return nil, nil
 	}
 	next := m.NextState
 	if next == "" {
-		next = s.initialOf(head.start)
+		next = s.initialOf(start)
 	}
-	if next != "" && !head.start.m.HasState(next) {
+	if next != "" && !start.m.HasState(next) {
 		return nil, &breach{side: wrappers.Server, kind: violation.BadNextState, states: s.chk.States(), msg: m.Term, request: head.req,
-			explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", head.start.c.Name, next)}
+			explanation: fmt.Sprintf("the service started %s in state %s, which the contract does not define", start.c.Name, next)}
 	}
-	s.enter(head.start, next)
+	s.enter(start, next)
 	return nil, nil
 }
 
