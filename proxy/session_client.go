@@ -22,7 +22,7 @@ func (s *session) clientLoop() {
 		if !ok {
 			return
 		}
-		if !s.fromClient(m) {
+		if !s.fromClient(&m) {
 			return
 		}
 		if s.overA.Load() {
@@ -35,7 +35,7 @@ func (s *session) clientLoop() {
 	}
 }
 
-func (s *session) fromClient(m wrappers.Message) bool {
+func (s *session) fromClient(m *wrappers.Message) bool {
 	switch m.Kind {
 	case wrappers.Filler:
 		s.count(clientToService, verdictUnchecked)
@@ -45,17 +45,17 @@ func (s *session) fromClient(m wrappers.Message) bool {
 		// a request: the contract decides whether it is one (judgeCall).
 		return s.clientCall(m)
 	case wrappers.Event:
-		return s.clientEvent(m)
+		return s.clientEvent(*m)
 	default:
 		s.lock(roleClient)
 		b := breach{side: wrappers.Client, kind: violation.BadMessage, states: s.chk.States(), msg: m.Term,
 			explanation: fmt.Sprintf("the client sent a %s; a client sends requests and events", m.Kind)}
 		s.unlock()
-		return s.clientEventViolation(m, b)
+		return s.clientEventViolation(*m, b)
 	}
 }
 
-func (s *session) clientCall(m wrappers.Message) bool {
+func (s *session) clientCall(m *wrappers.Message) bool {
 	s.lock(roleClient)
 	if s.serviceHeld && !s.ended && len(s.pending) >= s.maxPending {
 		// The requests held back must reach the service before this one
@@ -133,7 +133,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 	case actionRejected:
 		reply = s.wire.ErrorReply(s.hide(*b).wire(s.cfg.Explain))
 		if s.dropper != nil {
-			s.dropper.Dropped(wrappers.Client, m)
+			s.dropper.Dropped(wrappers.Client, *m)
 		}
 		if len(s.pending) > 0 {
 			// Earlier replies are still to come: the error reply takes
@@ -143,7 +143,7 @@ func (s *session) clientCall(m wrappers.Message) bool {
 		}
 	}
 	s.unlock()
-	return s.illegalCall(m, *b, act, reply, queued)
+	return s.illegalCall(*m, *b, act, reply, queued)
 }
 
 // illegalCall carries out act, decided about the illegal request m: reply
@@ -187,7 +187,7 @@ func (s *session) illegalCall(m wrappers.Message, b breach, act action, reply []
 // reject mode answers it at once, its error reply queued in its place
 // among the replies. Monitor mode never alters the traffic for the
 // contract's sake, so it never holds.
-func (s *session) mustHold(m wrappers.Message) (hold, foreseen bool) {
+func (s *session) mustHold(m *wrappers.Message) (hold, foreseen bool) {
 	if s.cfg.Mode == Monitor || s.inPrelude {
 		return false, false
 	}
@@ -241,7 +241,7 @@ func (s *session) countRules(states []string, client bool, role checker.Role, ms
 // unknown kind is classified by the contract, and may be an in transition
 // or event instead. foreseen: the checker foresaw m and has checked
 // nothing since, so the check takes the match Foresee made.
-func (s *session) judgeCall(m wrappers.Message, foreseen bool) (b *breach, st startReq, call bool) {
+func (s *session) judgeCall(m *wrappers.Message, foreseen bool) (b *breach, st startReq, call bool) {
 	if s.inPrelude {
 		if b, st = s.judgeStartSession(m.Term); b != nil {
 			return b, startReq{}, true

@@ -26,20 +26,20 @@ func (s *session) serviceLoop() {
 		if !ok {
 			return
 		}
-		if !s.fromService(m) {
+		if !s.fromService(&m) {
 			return
 		}
 	}
 }
 
-func (s *session) fromService(m wrappers.Message) bool {
+func (s *session) fromService(m *wrappers.Message) bool {
 	switch m.Kind {
 	case wrappers.Filler:
 		s.count(serviceToClient, verdictUnchecked)
 		return s.toClient(m.Raw, nil, true)
 	case wrappers.Greeting:
 		s.lock(roleService)
-		s.greeted(m)
+		s.greeted(*m)
 		s.unlock()
 		s.count(serviceToClient, verdictUnchecked)
 		return s.toClient(m.Raw, nil, true)
@@ -81,14 +81,14 @@ func (s *session) fromService(m wrappers.Message) bool {
 		}
 		s.unlock()
 		s.countNow(serviceToClient, verdictViolation)
-		return s.serviceEventViolation(m, fromChecker(v))
+		return s.serviceEventViolation(*m, fromChecker(v))
 	default:
 		s.lock(roleService)
 		b := breach{side: wrappers.Server, kind: violation.BadMessage, states: s.chk.States(), msg: m.Term,
 			explanation: fmt.Sprintf("the service sent a %s; a service sends replies and events", m.Kind)}
 		s.unlock()
 		s.countNow(serviceToClient, verdictViolation)
-		return s.serviceEventViolation(m, b)
+		return s.serviceEventViolation(*m, b)
 	}
 }
 
@@ -141,7 +141,7 @@ type delivery struct {
 	kill bool
 }
 
-func (s *session) serviceReply(m wrappers.Message) bool {
+func (s *session) serviceReply(m *wrappers.Message) bool {
 	s.lock(roleService)
 	step, d := s.judgeReply(m)
 	switch step {
@@ -150,7 +150,7 @@ func (s *session) serviceReply(m wrappers.Message) bool {
 		return false
 	case stepUnsolicited:
 		s.unlock()
-		return s.serviceEventViolation(m, *d.b)
+		return s.serviceEventViolation(*m, *d.b)
 	case stepKill:
 		s.unlock()
 		if d.raw != nil && !s.toClient(d.raw, d.queued, false) {
@@ -206,7 +206,7 @@ func (s *session) deliver(w clientTurn, d *delivery) bool {
 }
 
 // judgeReply judges the reply m (mu held) and decides what to do with it.
-func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
+func (s *session) judgeReply(m *wrappers.Message) (replyStep, delivery) {
 	if s.ended {
 		return stepStop, delivery{}
 	}
@@ -218,14 +218,14 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	}
 	head := &s.pending[0] // read before pop
 	if head.unchecked {
-		return stepDeliver, s.uncheckedReply(m)
+		return stepDeliver, s.uncheckedReply(*m)
 	}
 	var v *checker.Violation
 	var b *breach
 	role := checker.RoleReply
 	switch {
 	case s.inPrelude && head.start != nil:
-		v, b = s.judgeStarted(m, *head)
+		v, b = s.judgeStarted(*m, *head)
 	case m.NextState != "" && !s.inPrelude:
 		// The state a reply of the prelude announces is not followed:
 		// ubf's meta service announces start, or none when stateless.
@@ -245,18 +245,18 @@ func (s *session) judgeReply(m wrappers.Message) (replyStep, delivery) {
 	}
 	if v != nil && b == nil {
 		if sb, ok := s.selfReport(m.Term, head.req); ok {
-			if d, ok := s.selfReported(m, sb); ok {
+			if d, ok := s.selfReported(*m, sb); ok {
 				return stepDeliver, d
 			}
 		}
 	}
 	switch {
 	case v != nil && v.Kind == checker.PipelinedRequest:
-		return s.pipelined(m, fromChecker(v))
+		return s.pipelined(*m, fromChecker(v))
 	case v != nil:
-		return s.badReply(m, fromChecker(v))
+		return s.badReply(*m, fromChecker(v))
 	case b != nil:
-		return s.badReply(m, *b)
+		return s.badReply(*m, *b)
 	}
 	if role != checker.RoleReply {
 		// A transition or event: the call is still pending.
