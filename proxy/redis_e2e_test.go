@@ -277,3 +277,43 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// TestRedisParked: a session to a real Redis whose readers parked goes on
+// as before, whichever side speaks first: the client with a GET, or Redis
+// with a message published to a channel the client subscribed to.
+func TestRedisParked(t *testing.T) {
+	redis := realservice.Redis(t, e2eRedisPassword)
+	srv, addr := serveProxy(t, proxy.Config{
+		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill,
+		Limits: proxy.Limits{ParkDelay: 30 * time.Millisecond},
+	})
+	c := realservice.DialRESP(t, addr)
+	if got := c.Exchange(realservice.Command("AUTH", e2eRedisPassword)+realservice.Command("SET", "park:k", "v1"), "+OK\r\n+OK\r\n"); got != "+OK\r\n+OK\r\n" {
+		t.Fatalf("AUTH and SET answered %q", got)
+	}
+	waitParked(t, srv, 2, 5*time.Second)
+	if got := c.Exchange(realservice.Command("GET", "park:k"), "v1\r\n"); got != "$2\r\nv1\r\n" {
+		t.Fatalf("GET after parking answered %q", got)
+	}
+	sub := realservice.DialRESP(t, addr)
+	sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "park:ch"))
+	sub.Await("park:ch\r\n:1\r\n", 1)
+	waitParked(t, srv, 4, 5*time.Second)
+	pub := realservice.DialRESP(t, redis)
+	pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "park:ch", "hello"))
+	pub.Await(":1\r\n", 1)
+	sub.Await("$7\r\nmessage\r\n$7\r\npark:ch\r\n$5\r\nhello\r\n", 1)
+	waitParked(t, srv, 4, 5*time.Second)
+	c.Quit()
+	sub.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.OpenSessions() > 0 || srv.Stats().Parked > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%+v after the clients left", srv.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := srv.Stats(); st.Violations != 0 || st.Panics != 0 {
+		t.Errorf("stats %+v, want no violation and no panic", st)
+	}
+}
