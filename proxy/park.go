@@ -149,6 +149,7 @@ func parkKey(s *session, d direction) uint64 { return s.id<<1 | uint64(d) }
 // resume starts a reader for a direction the parker let go of: it reads on
 // or, after the session's end, does what follows the end on its side.
 func (r parkedReader) resume(ended bool) {
+	r.s.srv.parked.Add(-1)
 	st := parkReading
 	if ended {
 		st = parkOff

@@ -1,7 +1,11 @@
 package proxy
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,6 +241,11 @@ func TestParkedGoroutines(t *testing.T) {
 				time.Sleep(10 * testParkDelay)
 			}
 			p.waitParked(t, wantParked)
+			rec := httptest.NewRecorder()
+			p.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			if want := fmt.Sprintf("ubfproxy_readers_parked %d\n", wantParked); !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
 			// The service has a goroutine for each connection; the proxy
 			// none when its readers have parked, two a session otherwise.
 			added := runtime.NumGoroutine() - before - n

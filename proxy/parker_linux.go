@@ -78,6 +78,7 @@ func (p *parker) park(s *session, d direction, raw syscall.RawConn) bool {
 	}
 	s.parks[d].state.Store(parkParked)
 	p.parked[key] = parkedReader{s: s, d: d}
+	s.srv.parked.Add(1)
 	return true
 }
 
@@ -105,13 +106,6 @@ func (p *parker) unpark(s *session) {
 		})
 		r.resume(true)
 	}
-}
-
-// held returns how many readers are parked.
-func (p *parker) held() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.parked)
 }
 
 // run waits for parked connections to become readable and starts their

@@ -12,6 +12,5 @@ func newParker() (*parker, error) { return nil, nil }
 
 func (*parker) park(*session, direction, syscall.RawConn) bool { return false }
 func (*parker) unpark(*session)                                {}
-func (*parker) held() int                                      { return 0 }
 func (*parker) run()                                           {}
 func (*parker) close()                                         {}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -45,6 +47,8 @@ type Server struct {
 	// parker holds the connections of idle sessions' parked readers
 	// (park.go); nil when they do not park. Set before the first session.
 	parker *parker
+	// parked counts the readers the parker holds.
+	parked atomic.Int64
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
@@ -68,6 +72,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
 	s.metrics = m
+	parked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ubfproxy_readers_parked", Help: "Readers of idle sessions parked now, holding no goroutine (--park-delay).",
+	}, func() float64 { return float64(s.parked.Load()) })
+	if err := cfg.Registry.Register(parked); err != nil {
+		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+	}
 	if s.prelude, err = newPrelude(cfg.Wire); err != nil {
 		return nil, err
 	}
@@ -144,9 +154,7 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	st := Stats{Open: len(s.sessions), Total: s.total.Load(), Violations: s.violations.Load(),
 		Refused: s.refused.Load(), Panics: s.panics.Load(), Ends: map[string]int64{}, MemoryInUse: s.budget.used.Load()}
-	if s.parker != nil {
-		st.Parked = s.parker.held()
-	}
+	st.Parked = int(s.parked.Load())
 	s.ends.Range(func(k, v any) bool {
 		st.Ends[string(k.(endReason))] = v.(*atomic.Int64).Load()
 		return true
