@@ -130,20 +130,20 @@ func TestCompiledUnionDispatch(t *testing.T) {
 
 // TestCompiledNamedTypes: recursive named types are left to the
 // interpreter (opRef), the others inlined; a type whose inlined tree would
-// be huge (shared named types nested: t8() written out is 4^8 nodes) is
+// be huge (shared named types nested: t20() written out is 4^20 nodes) is
 // not compiled, and is still
 // matched right.
 func TestCompiledNamedTypes(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("+deftype t0() = integer() | {z, atom()}.\n")
-	for i := 1; i <= 8; i++ {
+	for i := 1; i <= 20; i++ {
 		fmt.Fprintf(&b, "+deftype t%d() = {a, t%d(), t%d()} | {a, t%d(), t%d()}.\n", i, i-1, i-1, i-1, i-1)
 	}
 	b.WriteString(`+deftype tree() = {node, tree(), tree()} | {leaf, integer()}.
 +deftype loop() = loop() | integer().
 +deftype wrap() = {w, tree(), loop(), t3()}.
 +state s x {go, wrap()} -> ok x s.
-+state s x {big, t8()} -> ok x s.
++state s x {big, t20()} -> ok x s.
 `)
 	c := compileContract(t, b.String())
 	comp := newCompiler(nil)
@@ -154,18 +154,18 @@ func TestCompiledNamedTypes(t *testing.T) {
 	if wrap == nil || wrap.op != opTuple || wrap.kids[1].op != opRef || wrap.kids[2].op != opRef || wrap.kids[3].op != opUnion {
 		t.Fatalf("wrap() compiled to %+v", wrap)
 	}
-	big := c.Types["t8"].Type
+	big := c.Types["t20"].Type
 	if comp.compile(big) != nil {
-		t.Fatal("t8() (4^8 nodes written out) was compiled")
+		t.Fatal("t20() (4^20 nodes written out) was compiled")
 	}
 	m := Prepare(c)
 	var deep term.Term = term.Int(1)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 20; i++ {
 		deep = term.Tuple{term.Atom("a"), deep, deep}
 	}
 	s, _ := m.NewSession(Options{})
 	if v := s.Call(term.Tuple{term.Atom("big"), deep}); v != nil {
-		t.Fatalf("t8() refused: %v", v)
+		t.Fatalf("t20() refused: %v", v)
 	}
 	for _, text := range []string{`{w, {leaf, 1}, 7, {a, 1, {z, q}}}`, `{w, {node, {leaf, 1}, {leaf, 2}}, 1, 1}`, `{w, {leaf, 1}, x, 1}`} {
 		agree(t, text, term.MustParse(text), c.Types["wrap"].Type, wrap, nil, nil)

@@ -50,7 +50,7 @@ func (m *Machine) MatchShape(t term.Term, typ contract.Type) bool {
 // pattern automata of ps. The bindings V = T makes are appended to
 // vars.out, in the order met.
 func matchVars(t term.Term, typ contract.Type, vars *varCtx, ps patternSet) bool {
-	return matchNode(t, typ, nil, vars, ps)
+	return matchBudget(t, typ, nil, vars, ps)
 }
 
 // matchNode is matchVars by the compiled form of typ, n (nil: not
@@ -254,7 +254,7 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		i, ok := t.(term.Integer)
 		return ok && inRange(i, ty)
 	case *contract.Predef:
-		return matchPredef(t, ty, m.pats)
+		return predefOK(t, ty, m.pats.dfaOf(ty))
 	case *contract.Ref:
 		if ty.Optional {
 			if a, ok := t.(term.Atom); ok && a == "undefined" {
@@ -382,8 +382,9 @@ func listFits(n int, ty *contract.ListType, depth int) bool {
 // predefined type does not need (it never descends).
 func (m *matcher) matchTail(xs []term.Term, elem contract.Type, depth int) bool {
 	if p, ok := plainType(elem).(*contract.Predef); ok && m.vars == nil {
+		d := m.pats.dfaOf(p)
 		for _, x := range xs {
-			if !matchPredef(x, p, m.pats) {
+			if !predefOK(x, p, d) {
 				return false
 			}
 		}

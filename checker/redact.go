@@ -24,6 +24,12 @@ type redactor struct {
 	// against one (a wrong password) is as secret as the value it is
 	// bound to.
 	vars map[string]bool
+	// While newRedactor works: what hasSecret found for named types whose
+	// walk was not cut short (by maxRedactDepth or a cycle), and how many
+	// cuts it made. Named types shared over and over would otherwise be
+	// walked once per path to them, exponentially many.
+	known map[*contract.TypeDef]bool
+	cuts  int
 }
 
 // maxRedactDepth bounds the walk through recursive types.
@@ -35,6 +41,7 @@ func newRedactor(c *contract.Contract) *redactor {
 	// Twice: a variable may be used before the declaration that binds it.
 	for range 2 {
 		r.msgs, r.binds = nil, map[string][]contract.Type{}
+		r.known = map[*contract.TypeDef]bool{} // r.vars changes what a named type reaches
 		add := func(t contract.Type) {
 			if r.hasSecret(t, 0, map[*contract.TypeDef]bool{}) {
 				r.msgs = append(r.msgs, t)
@@ -54,6 +61,7 @@ func newRedactor(c *contract.Contract) *redactor {
 			r.vars[name] = true
 		}
 	}
+	r.known = nil
 	if len(r.msgs) == 0 {
 		return nil
 	}
@@ -64,6 +72,7 @@ func newRedactor(c *contract.Contract) *redactor {
 // variables bound to such a type.
 func (r *redactor) hasSecret(t contract.Type, depth int, seen map[*contract.TypeDef]bool) bool {
 	if depth > maxRedactDepth {
+		r.cuts++
 		return false
 	}
 	switch ty := t.(type) {
@@ -72,12 +81,23 @@ func (r *redactor) hasSecret(t contract.Type, depth int, seen map[*contract.Type
 	case *contract.Var:
 		return r.vars[ty.Name]
 	case *contract.Ref:
-		if ty.Def == nil || seen[ty.Def] {
+		if ty.Def == nil {
 			return false
 		}
+		if seen[ty.Def] {
+			r.cuts++
+			return false
+		}
+		if found, ok := r.known[ty.Def]; ok {
+			return found // and its bindings are recorded already
+		}
+		cuts := r.cuts
 		seen[ty.Def] = true
 		found := r.hasSecret(ty.Def.Type, depth+1, seen)
 		delete(seen, ty.Def)
+		if r.cuts == cuts {
+			r.known[ty.Def] = found
+		}
 		return found
 	case *contract.Bind:
 		found := r.hasSecret(ty.Type, depth+1, seen)
