@@ -24,9 +24,9 @@ import (
 // interpreter (opRef), with its step budget and, past it, the memoized walk
 // that keeps types with overlapping recursive alternatives linear: that is
 // where the exponential backtracking it guards against comes from. A type
-// whose inlined tree would exceed maxExpanded nodes (named types shared
-// over and over, nested: the only way a non-recursive type grows large) is
-// not compiled at all and goes to the interpreter whole.
+// whose inlined tree would exceed maxExpanded nodes (a huge type, or, the
+// likelier way, named types shared over and over, nested) is not compiled
+// at all and goes to the interpreter whole.
 //
 // Matching a compiled tree costs at most its expanded size for each node
 // of the term (a node of the tree is matched against a node of the term at
