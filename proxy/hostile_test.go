@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -398,28 +397,6 @@ func startFileServerProcess(t testing.TB) string {
 		t.Fatal("the file server process did not start within 30s")
 	}
 	return ""
-}
-
-// ensureFiles makes sure the process may open n files, raising its soft
-// limit if needed, or skips the test.
-func ensureFiles(t testing.TB, n uint64) {
-	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("cannot read RLIMIT_NOFILE: %v", err)
-	}
-	if lim.Cur >= n {
-		return
-	}
-	if lim.Max < n {
-		t.Skipf("this test holds %d connections through the proxy and needs %d open files; the hard limit (ulimit -Hn) is %d", idleSessions, n, lim.Max)
-	}
-	raised := lim
-	raised.Cur = n
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err != nil {
-		t.Skipf("needs %d open files, and raising the soft limit from %d failed: %v", n, lim.Cur, err)
-	}
-	t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) })
 }
 
 func TestHostileIdleConnections(t *testing.T) {

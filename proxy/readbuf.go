@@ -99,7 +99,7 @@ type lendingReader struct {
 // connection has no socket to wait on.
 func newLendingReader(e *tcpEndpoint, pool *bufferPool) *lendingReader {
 	sc, ok := e.conn.(syscall.Conn)
-	if !ok || pool == nil {
+	if !ok || pool == nil || !canReadFD {
 		return nil
 	}
 	raw, err := sc.SyscallConn()
@@ -181,9 +181,9 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 	} else {
 		buf = r.pool.get()
 	}
-	n, err := syscall.Read(int(fd), buf)
+	n, err := readFD(fd, buf)
 	for isErrno(err, syscall.EINTR) {
-		n, err = syscall.Read(int(fd), buf)
+		n, err = readFD(fd, buf)
 	}
 	if isErrno(err, syscall.EAGAIN) {
 		r.pool.put(buf)
