@@ -17,6 +17,9 @@
 #
 # Usage: scripts/redis-bench.sh            (from the repository root)
 #        ROUNDS=1 REQUESTS=50000 scripts/redis-bench.sh   (a quick look)
+#        BASE_REV=dac86d7 scripts/redis-bench.sh
+#        (also measures ubfproxy built at that revision, as "base", in the
+#        same rotation, and prints ubfproxy / base: what a change gained)
 #
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools)
 # and Go; haproxy (Debian: haproxy) is optional. Every process it starts is
@@ -48,6 +51,20 @@ wait_port "$ubf_port"
 declare -A port=([direct]=$redis_port [plain]=$plain_port [ubfproxy]=$ubf_port)
 paths=(direct plain ubfproxy)
 
+if [ -n "${BASE_REV:-}" ]; then
+	echo "building ubfproxy at $BASE_REV..." >&2
+	git worktree add -q --detach "$work/base-src" "$BASE_REV"
+	(cd "$work/base-src" && go build -o "$work/ubfproxy-base" ./cmd/ubfproxy)
+	git worktree remove --force "$work/base-src"
+	base_port=$(free_port)
+	"$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
+		--listen "127.0.0.1:$base_port" --upstream "127.0.0.1:$redis_port" 2>"$work/ubfproxy-base.log" &
+	pids+=($!)
+	wait_port "$base_port"
+	port[base]=$base_port
+	paths+=(base)
+fi
+
 if command -v haproxy >/dev/null; then
 	ha_port=$(free_port)
 	cat >"$work/haproxy.cfg" <<CFG
@@ -68,7 +85,7 @@ CFG
 	pids+=($!)
 	wait_port "$ha_port"
 	port[haproxy]=$ha_port
-	paths=(direct plain haproxy ubfproxy)
+	paths+=(haproxy)
 else
 	echo "redis-bench: haproxy is not installed; measuring without it" >&2
 fi
@@ -101,8 +118,8 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "ubfproxy") if any(k[2] == p for k in med)]
-names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "ubfproxy": "ubfproxy"}
+paths = [p for p in ("direct", "plain", "haproxy", "base", "ubfproxy") if any(k[2] == p for k in med)]
+names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "base": "ubfproxy at BASE_REV", "ubfproxy": "ubfproxy"}
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
 print("| test | " + " | ".join(f"{names[p]} req/s" for p in paths) + " | p50 " + " / ".join(paths) + " | p99 " + " / ".join(paths) + " |")
@@ -127,7 +144,7 @@ def ratio(test, pipe, base):
 print()
 print("| ratio (median of paired rounds, min-max) | SET | GET |")
 print("|---|---:|---:|")
-for base in ("plain", "haproxy"):
+for base in ("plain", "haproxy", "base"):
     if base not in paths:
         continue
     for pipe in (1, 16):
