@@ -141,7 +141,7 @@ func runBreaking(stdout, stderr io.Writer, f breakingFlags, args []string) error
 	default:
 		return usageErrorf("breaking: unknown --format %q (want text, json or sarif)", f.format)
 	}
-	disable, err := breakingDisabled(f.disable)
+	disable, err := disabledCodes("breaking", "docs/breaking.md", f.disable)
 	if err != nil {
 		return err
 	}
@@ -337,24 +337,6 @@ func writeTrace(dir string, n int, fd compat.Finding, p [2]version) (string, err
 		return "", fmt.Errorf("--traces: %w", err)
 	}
 	return path, nil
-}
-
-// breakingDisabled checks the codes given to --disable: warnings of
-// breaking.
-func breakingDisabled(names []string) ([]contract.Code, error) {
-	var codes []contract.Code
-	for _, name := range names {
-		code := contract.Code(strings.TrimSpace(name))
-		info, ok := code.Info()
-		switch {
-		case !ok || info.Command() != "breaking":
-			return nil, usageErrorf("breaking: --disable %s: breaking reports no such code (see docs/breaking.md)", name)
-		case info.Severity == contract.Error:
-			return nil, usageErrorf("breaking: --disable %s: %s is an error, and errors cannot be disabled (only warnings)", name, name)
-		}
-		codes = append(codes, code)
-	}
-	return codes, nil
 }
 
 // text is the finding as one line, as check prints them.

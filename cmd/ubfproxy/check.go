@@ -122,7 +122,7 @@ func runCheck(stdin io.Reader, stdout, stderr io.Writer, f checkFlags, args []st
 	default:
 		return usageErrorf("check: unknown --format %q (want text, json or sarif)", f.format)
 	}
-	disable, err := disabledCodes(f.disable)
+	disable, err := disabledCodes("check", "docs/codes/", f.disable)
 	if err != nil {
 		return err
 	}
@@ -239,26 +239,29 @@ func (f finding) text() string {
 	return d.Error() + " [" + string(f.Code) + "]"
 }
 
-// disabledCodes checks the codes given to --disable: each must be the code
-// of a warning.
-func disabledCodes(names []string) ([]contract.Code, error) {
+// disabledCodes checks the codes given to --disable of command (check or
+// breaking): each must be the code of a warning that command reports; docs
+// is where the user finds that command's codes.
+func disabledCodes(command, docs string, names []string) ([]contract.Code, error) {
 	var codes []contract.Code
 	for _, name := range names {
 		code := contract.Code(strings.TrimSpace(name))
 		info, ok := code.Info()
 		switch {
-		case !ok || info.Command() != "check":
-			msg := fmt.Sprintf("check: --disable %s: no such code", name)
+		case !ok || info.Command() != command:
+			msg := fmt.Sprintf("%s: --disable %s: %s reports no such code", command, name, command)
 			var known []string
 			for _, ci := range contract.Codes() {
-				known = append(known, string(ci.Code))
+				if ci.Command() == command {
+					known = append(known, string(ci.Code))
+				}
 			}
 			if s := suggest.Closest(name, known); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", s)
 			}
-			return nil, usageErrorf("%s; the codes are listed in docs/codes/", msg)
+			return nil, usageErrorf("%s; the codes are listed in %s", msg, docs)
 		case info.Severity == contract.Error:
-			return nil, usageErrorf("check: --disable %s: %s is an error, and errors cannot be disabled (only warnings)", name, name)
+			return nil, usageErrorf("%s: --disable %s: %s is an error, and errors cannot be disabled (only warnings)", command, name, name)
 		}
 		codes = append(codes, code)
 	}
