@@ -135,7 +135,7 @@ type msgType struct {
 type walker struct {
 	old, new side
 	opts     Options
-	found    map[string]int // dedupe key -> index in findings
+	found    map[string]bool // dedupe keys of findings
 	findings []Finding
 	seen     map[string]bool // pairs expanded
 	queued   map[string]int  // pairs queued, by the length of their conversation
@@ -156,7 +156,7 @@ func Compare(oldC, newC *contract.Contract, opts Options) *Result {
 		old:    newSide(oldC),
 		new:    newSide(newC),
 		opts:   opts,
-		found:  make(map[string]int),
+		found:  make(map[string]bool),
 		seen:   make(map[string]bool),
 		queued: make(map[string]int),
 	}
@@ -543,13 +543,8 @@ func kindOf(mt msgType, fromOld bool) contract.Code {
 }
 
 func (w *walker) report(oldStates, newStates []string, mt msgType, fromOld bool, trace []Step, v *checker.Violation) {
-	code := kindOf(mt, fromOld)
-	key := fmt.Sprintf("%s|%s|%s|%s|%s", code, oldStates, newStates, mt.pos, mt.typ)
-	if _, dup := w.found[key]; dup {
-		return
-	}
-	f := Finding{
-		Code:        code,
+	w.add(Finding{
+		Code:        kindOf(mt, fromOld),
 		OldStates:   oldStates,
 		NewStates:   newStates,
 		Role:        mt.role,
@@ -559,16 +554,10 @@ func (w *walker) report(oldStates, newStates []string, mt msgType, fromOld bool,
 		Message:     trace[len(trace)-1].Msg,
 		Trace:       trace,
 		Explanation: v.Error(),
-	}
-	w.found[key] = len(w.findings)
-	w.findings = append(w.findings, f)
+	})
 }
 
 func (w *walker) reportMaybe(prefix []Step, oldStates, newStates []string, mt msgType, fromOld bool, other []contract.Type, verdict Verdict) {
-	key := fmt.Sprintf("%s|%s|%s|%s|%s", CodeMayBreak, oldStates, newStates, mt.pos, mt.typ)
-	if _, dup := w.found[key]; dup {
-		return
-	}
 	var names []string
 	for _, t := range other {
 		names = append(names, t.String())
@@ -577,7 +566,7 @@ func (w *walker) reportMaybe(prefix []Step, oldStates, newStates []string, mt ms
 	if verdict == No {
 		why = "inclusion fails but no sample message shows it"
 	}
-	f := Finding{
+	w.add(Finding{
 		Code:        CodeMayBreak,
 		Breaks:      kindOf(mt, fromOld),
 		OldStates:   oldStates,
@@ -588,8 +577,17 @@ func (w *walker) reportMaybe(prefix []Step, oldStates, newStates []string, mt ms
 		InOld:       fromOld,
 		Trace:       slices.Clone(prefix),
 		Explanation: fmt.Sprintf("%s: %s within %s", why, mt.typ, shorten(strings.Join(names, " | "))),
+	})
+}
+
+// add records f unless a finding of the same code, pair of states and
+// type is already recorded.
+func (w *walker) add(f Finding) {
+	key := fmt.Sprintf("%s|%s|%s|%s|%s", f.Code, f.OldStates, f.NewStates, f.Pos, f.Type)
+	if w.found[key] {
+		return
 	}
-	w.found[key] = len(w.findings)
+	w.found[key] = true
 	w.findings = append(w.findings, f)
 }
 
