@@ -144,14 +144,18 @@ func TestTestRedis(t *testing.T) {
 }
 
 func TestTestUsage(t *testing.T) {
-	for _, args := range [][]string{
-		{"test", "--wire", "ubf", "--upstream", "127.0.0.1:1"},
-		{"test", "--contract", fileContract, "--wire", "ubf"},
-		{"test", "--contract", fileContract, "--wire", "nope", "--upstream", "127.0.0.1:1"},
-		{"test", "--contract", fileContract, "--upstream", "127.0.0.1:1", "--timeout", "200ms"}, // nothing listens
+	for _, tt := range []struct {
+		args []string
+		want string // in stderr: the usage error is the one the case is about
+	}{
+		{[]string{"test", "--wire", "ubf", "--upstream", "127.0.0.1:1"}, "--contract FILE is required"},
+		{[]string{"test", "--contract", fileContract, "--wire", "ubf"}, "--upstream HOST:PORT is required"},
+		{[]string{"test", "--contract", fileContract, "--wire", "nope", "--upstream", "127.0.0.1:1"}, `unknown wire format "nope"`},
+		{[]string{"test", "--contract", fileContract, "--upstream", "127.0.0.1:1", "--timeout", "200ms"}, "test: 127.0.0.1:1: "}, // nothing listens
 	} {
-		if r := runUbfproxy(t, "", args...); r.code != exitUsage {
-			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r)
+		r := runUbfproxy(t, "", tt.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, want 2 with %q\n%s", tt.args, r.code, tt.want, r)
 		}
 	}
 }
