@@ -53,14 +53,7 @@ status 2) naming its line.`,
   printf '> {set, "k", "0", "0", "2", <<"hi">>}\n< stored\n' | ubfproxy encode --wire memcached`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var enc func([]byte, term.Term) ([]byte, error)
-			fam := textFamily(wire)
-			switch {
-			case wire == "ubf":
-				enc = ubf.AppendEncode
-			case wire == "json":
-				enc = wjson.AppendEncode
-			case fam == nil && wire != "resp":
+			if _, ok := proxyWires[wire]; !ok {
 				return usageErrorf("unknown wire format %q (want %s)", wire, strings.Join(encodeWireNames(), ", "))
 			}
 			var bareSide wrappers.Side
@@ -117,19 +110,7 @@ status 2) naming its line.`,
 				case "<", "<!":
 					from = wrappers.Server
 				}
-				switch {
-				case fam != nil:
-					// A text message carries its own line ends.
-					buf, err = fam.AppendEncode(buf[:0], from, t)
-				case wire == "resp":
-					buf, err = resp.AppendEncode(buf[:0], from, t)
-				default:
-					t = wrapEvent(wire, marker, t)
-					if buf, err = enc(buf[:0], t); err == nil {
-						buf = append(buf, '\n')
-					}
-				}
-				if err != nil {
+				if buf, err = appendWire(buf[:0], wire, from, marker, t); err != nil {
 					line, _ := lineCol(src, at)
 					return usageErrorf("encode: line %d: %v", line, err)
 				}
@@ -170,6 +151,29 @@ func skipTextFiller(s string) (rest, marker string) {
 			return s, ""
 		}
 	}
+}
+
+// appendWire writes t, sent by from with the trace marker (>, <, >!, <!
+// or none), as a message of the wire called name: text and RESP messages
+// carry their own line ends, a UBF or JSON message gets a newline and an
+// event its envelope.
+func appendWire(dst []byte, name string, from wrappers.Side, marker string, t term.Term) ([]byte, error) {
+	if fam := textFamily(name); fam != nil {
+		return fam.AppendEncode(dst, from, t)
+	}
+	var err error
+	switch name {
+	case "resp":
+		return resp.AppendEncode(dst, from, t)
+	case "json":
+		dst, err = wjson.AppendEncode(dst, wrapEvent(name, marker, t))
+	default:
+		dst, err = ubf.AppendEncode(dst, wrapEvent("ubf", marker, t))
+	}
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '\n'), nil
 }
 
 // wrapEvent gives an event of the trace notation the envelope its wire

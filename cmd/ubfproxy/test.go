@@ -18,9 +18,6 @@ import (
 	"github.com/ubfproxy/ubfproxy/internal/conformance"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
-	wjson "github.com/ubfproxy/ubfproxy/wrappers/json"
-	"github.com/ubfproxy/ubfproxy/wrappers/resp"
-	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
 type testFlags struct {
@@ -247,30 +244,11 @@ func termOrNil(t term.Term, text string) term.Term {
 // name: requests as they are, in transitions and events wrapped as the
 // wire carries them.
 func clientEncoder(name string) conformance.Encoder {
-	if fam := textFamily(name); fam != nil {
-		return func(dst []byte, t term.Term, _ bool) ([]byte, error) {
-			return fam.AppendEncode(dst, wrappers.Client, t)
-		}
-	}
-	switch name {
-	case "resp":
-		return func(dst []byte, t term.Term, _ bool) ([]byte, error) {
-			return resp.AppendEncode(dst, wrappers.Client, t)
-		}
-	case "json":
-		return func(dst []byte, t term.Term, event bool) ([]byte, error) {
-			if event {
-				t = wrapEvent(name, ">!", t)
-			}
-			b, err := wjson.AppendEncode(dst, t)
-			return append(b, '\n'), err
-		}
-	}
 	return func(dst []byte, t term.Term, event bool) ([]byte, error) {
+		marker := ">"
 		if event {
-			t = wrapEvent("ubf", ">!", t)
+			marker = ">!"
 		}
-		b, err := ubf.AppendEncode(dst, t)
-		return append(b, '\n'), err
+		return appendWire(dst, name, wrappers.Client, marker, t)
 	}
 }
