@@ -61,44 +61,30 @@ func TestRedact(t *testing.T) {
 
 func TestViolationHidesSecrets(t *testing.T) {
 	m := Prepare(compileContract(t, secretContract))
+	// before is a legal start, run by runSteps (in the subtest, so that a
+	// failure stops that case); last is the message that must be refused.
+	auth := []step{{op: "call", msg: `{auth, <<"hunter2">>}`}}
 	cases := []struct {
-		name string
-		run  func(s *Session) *Violation
+		name   string
+		before []step
+		last   func(s *Session) *Violation
 	}{
-		{"illegal in the state", func(s *Session) *Violation {
-			if v := s.Call(term.MustParse(`{auth, <<"hunter2">>}`)); v != nil {
-				t.Fatal(v)
-			}
-			if v := s.Reply(term.MustParse(`ok`)); v != nil {
-				t.Fatal(v)
-			}
+		{"illegal in the state", append(auth, step{op: "reply", msg: `ok`}), func(s *Session) *Violation {
 			return s.Call(term.MustParse(`{auth, <<"hunter2">>}`))
 		}},
-		{"a long password, cut off in the text", func(s *Session) *Violation {
+		{"a long password, cut off in the text", nil, func(s *Session) *Violation {
 			return s.Call(term.MustParse(`{login, {user, 7, <<"hunter2` + strings.Repeat("x", 500) + `">>}}`))
 		}},
-		{"a bad value beside the secret", func(s *Session) *Violation {
+		{"a bad value beside the secret", nil, func(s *Session) *Violation {
 			return s.Call(term.MustParse(`{login, {user, 7, <<"hunter2">>}}`))
 		}},
-		{"a bad reply names the request", func(s *Session) *Violation {
-			if v := s.Call(term.MustParse(`{auth, <<"hunter2">>}`)); v != nil {
-				t.Fatal(v)
-			}
+		{"a bad reply names the request", auth, func(s *Session) *Violation {
 			return s.Reply(term.MustParse(`nope`))
 		}},
-		{"a bound secret", func(s *Session) *Violation {
-			if v := s.Call(term.MustParse(`{remember, <<"hunter2">>}`)); v != nil {
-				t.Fatal(v)
-			}
-			if v := s.Reply(term.MustParse(`ok`)); v != nil {
-				t.Fatal(v)
-			}
+		{"a bound secret", []step{{op: "call", msg: `{remember, <<"hunter2">>}`}, {op: "reply", msg: `ok`}}, func(s *Session) *Violation {
 			return s.Call(term.MustParse(`{check, <<"other">>}`))
 		}},
-		{"unanswered at close", func(s *Session) *Violation {
-			if v := s.Call(term.MustParse(`{auth, <<"hunter2">>}`)); v != nil {
-				t.Fatal(v)
-			}
+		{"unanswered at close", auth, func(s *Session) *Violation {
 			return s.Close(Server)
 		}},
 	}
@@ -108,7 +94,8 @@ func TestViolationHidesSecrets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := c.run(s)
+			runSteps(t, s, c.before)
+			v := c.last(s)
 			if v == nil {
 				t.Fatal("no violation")
 			}
