@@ -25,10 +25,7 @@ func TestBuiltinStringRules(t *testing.T) {
 	if c == nil {
 		t.Fatalf("compile: %v", ds)
 	}
-	tests := []struct {
-		typ, value string
-		want       bool
-	}{
+	tests := []typeCase{
 		{"s", `"abc"`, true},
 		{"s", `[97, 98, 99]`, true},
 		{"s", `[]`, true},
@@ -40,12 +37,7 @@ func TestBuiltinStringRules(t *testing.T) {
 		{"n", `"abc"`, true},
 		{"n", `""`, false},
 	}
-	for _, tt := range tests {
-		typ := c.Types[tt.typ].Type
-		if got := Match(term.MustParse(tt.value), typ); got != tt.want {
-			t.Errorf("%s() against %s: got %v, want %v (%s)", tt.typ, tt.value, got, tt.want, Explain(term.MustParse(tt.value), typ))
-		}
-	}
+	matchTypeCases(t, c, tests)
 }
 
 // TestUBFDialectStringRules: in a declaration of the UBF(B) dialect, types
@@ -72,10 +64,7 @@ m() :: {msg, ubfstring(), string()}.
 		t.Fatalf("compile: %v", ds)
 	}
 	inline := c.State("start").Rules[2].In
-	tests := []struct {
-		typ, value string
-		want       bool
-	}{
+	tests := []typeCase{
 		{"s", `"abc"`, false},
 		{"s", `[97, 98, 99]`, true},
 		{"s", `[]`, true},
@@ -90,16 +79,28 @@ m() :: {msg, ubfstring(), string()}.
 		{"a", `"abc"`, true},
 		{"a", `[97, 98, 99]`, true},
 	}
-	for _, tt := range tests {
-		typ := c.Types[tt.typ].Type
-		if got := Match(term.MustParse(tt.value), typ); got != tt.want {
-			t.Errorf("%s() against %s: got %v, want %v (%s)", tt.typ, tt.value, got, tt.want, Explain(term.MustParse(tt.value), typ))
-		}
-	}
+	matchTypeCases(t, c, tests)
 	if Match(term.MustParse(`{inline, "abc"}`), inline) || !Match(term.MustParse(`{inline, "abc"}`), &contract.TupleType{Elems: []contract.Type{&contract.Literal{Value: term.Atom("inline")}, c.Types["u"].Type}}) {
 		t.Errorf("string() written in a +STATE section must refuse \"...\"")
 	}
 	if got := Explain(term.MustParse(`"abc"`), c.Types["s"].Type); !strings.Contains(got, "list of character codes") {
 		t.Errorf("explanation %q does not say why", got)
+	}
+}
+
+// typeCase is a value and whether it matches the contract's named type typ.
+type typeCase struct {
+	typ, value string
+	want       bool
+}
+
+func matchTypeCases(t *testing.T, c *contract.Contract, tests []typeCase) {
+	t.Helper()
+	for _, tt := range tests {
+		typ := c.Types[tt.typ].Type
+		v := term.MustParse(tt.value)
+		if got := Match(v, typ); got != tt.want {
+			t.Errorf("%s() against %s: got %v, want %v (%s)", tt.typ, tt.value, got, tt.want, Explain(v, typ))
+		}
 	}
 }
