@@ -272,7 +272,7 @@ func (e *explainer) explain(t term.Term, typ contract.Type, depth int, refs *ref
 		}
 		return leaf(t, ty, "")
 	case *contract.Predef:
-		if matchPredef(t, ty, nil) {
+		if predefOK(t, ty, nil) {
 			return nil
 		}
 		if ty.Attrs&contract.CodeList != 0 && t.Kind() == term.KindString {

@@ -345,7 +345,7 @@ func (g *generator) keyAs(k term.Term) term.Term {
 func (g *generator) predef(p *contract.Predef, depth int) term.Term {
 	for tries := 0; tries < 100; tries++ {
 		t := g.predefOnce(p, depth)
-		if matchPredef(t, p, nil) {
+		if predefOK(t, p, nil) {
 			return t
 		}
 	}

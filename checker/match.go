@@ -585,15 +585,10 @@ func inRange(i term.Integer, r *contract.Range) bool {
 	return true
 }
 
-// matchPredef checks a predefined type with its attributes. Attributes that
-// do not apply to a kind of term are ignored (the contract compiler refuses
-// them where ubf does).
-func matchPredef(t term.Term, p *contract.Predef, ps patternSet) bool {
-	return predefOK(t, p, ps.dfaOf(p))
-}
-
-// predefOK is matchPredef with the pattern's automaton d (nil: none, the
-// regexp decides).
+// predefOK checks a predefined type with its attributes, its pattern by
+// the automaton d (nil: none, the regexp decides). Attributes that do not
+// apply to a kind of term are ignored (the contract compiler refuses them
+// where ubf does).
 func predefOK(t term.Term, p *contract.Predef, d *byteDFA) bool {
 	if p.Attrs&contract.NonUndefined != 0 {
 		if a, ok := t.(term.Atom); ok && a == "undefined" {
