@@ -614,21 +614,14 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 		}
 		return m.run(n.kids[0], t, depth)
 	case opRecord:
-		tu, ok := t.(term.Tuple)
-		if !ok || len(tu) != recordArity(n.rec) || depth >= MaxDepth {
-			return false
-		}
-		if a, ok := tu[0].(term.Atom); !ok || a != n.atom {
+		tu, ok := recordShape(t, n.rec)
+		if !ok || depth >= MaxDepth {
 			return false
 		}
 		for i, k := range n.kids {
 			if !m.run(k, tu[i+1], depth+1) {
 				return false
 			}
-		}
-		if n.rec.Extended {
-			a, ok := tu[len(n.kids)+1].(term.Atom)
-			return ok && a == "$fields"
 		}
 		return true
 	case opList:

@@ -331,21 +331,14 @@ func (m *matcher) match(t term.Term, typ contract.Type, depth int, refs *refFram
 		}
 		return true
 	case *contract.RecordType:
-		tu, ok := t.(term.Tuple)
-		if !ok || len(tu) != recordArity(ty) || depth >= MaxDepth {
-			return false
-		}
-		if a, ok := tu[0].(term.Atom); !ok || string(a) != ty.Name {
+		tu, ok := recordShape(t, ty)
+		if !ok || depth >= MaxDepth {
 			return false
 		}
 		for i, f := range ty.Fields {
 			if !m.match(tu[i+1], f.Type, depth+1, nil) {
 				return false
 			}
-		}
-		if ty.Extended {
-			a, ok := tu[len(ty.Fields)+1].(term.Atom)
-			return ok && a == "$fields"
 		}
 		return true
 	case *contract.ListType:
@@ -409,6 +402,25 @@ func plainType(t contract.Type) contract.Type {
 		t = r.Def.Type
 	}
 	return t
+}
+
+// recordShape returns t as a tuple when it has the arity and the tag of
+// the record type ty and, when ty is extended, the '$fields' marker where
+// ty puts it: all of a record but its fields' values.
+func recordShape(t term.Term, ty *contract.RecordType) (term.Tuple, bool) {
+	tu, ok := t.(term.Tuple)
+	if !ok || len(tu) != recordArity(ty) {
+		return nil, false
+	}
+	if a, ok := tu[0].(term.Atom); !ok || string(a) != ty.Name {
+		return nil, false
+	}
+	if ty.Extended {
+		if a, ok := tu[len(ty.Fields)+1].(term.Atom); !ok || a != "$fields" {
+			return nil, false
+		}
+	}
+	return tu, true
 }
 
 func recordArity(r *contract.RecordType) int {
@@ -732,12 +744,8 @@ func mayMatch(t term.Term, typ contract.Type) bool {
 			}
 			return true
 		case *contract.RecordType:
-			tu, ok := t.(term.Tuple)
-			if !ok || len(tu) != recordArity(ty) {
-				return false
-			}
-			a, ok := tu[0].(term.Atom)
-			return ok && string(a) == ty.Name
+			_, ok := recordShape(t, ty)
+			return ok
 		case *contract.ListType:
 			_, ok := t.(term.List)
 			return ok
