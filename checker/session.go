@@ -736,7 +736,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 // its state, RoleTransition otherwise.
 func (s *Session) transitionRole(e *pending) Role {
 	for _, c := range e.cands {
-		if n := c.info.next; n >= 0 && n != c.state {
+		if nextState(c.info.next, c.state) != c.state {
 			return RoleTransition
 		}
 	}
@@ -752,11 +752,7 @@ func (s *Session) apply(e *pending, by Role) {
 		by = s.transitionRole(e)
 	}
 	for i, c := range e.cands {
-		n := c.info.next
-		if n < 0 {
-			n = c.state
-		}
-		next.add(n, s.envOf(e, i), s.nv, [2][]newBind{e.bindsOf(c)}, [2]int32{e.seq}, [2]Role{by})
+		next.add(nextState(c.info.next, c.state), s.envOf(e, i), s.nv, [2][]newBind{e.bindsOf(c)}, [2]int32{e.seq}, [2]Role{by})
 	}
 	s.cur, s.spare = s.spare, s.cur
 }
@@ -788,19 +784,11 @@ func (s *Session) afterPending() []int32 {
 	x.spec = x.spec[:0]
 	for _, c := range last.cands {
 		if !last.call {
-			n := c.info.next
-			if n < 0 {
-				n = c.state
-			}
-			x.spec = addState(x.spec, n)
+			x.spec = addState(x.spec, nextState(c.info.next, c.state))
 			continue
 		}
-		for _, o := range c.info.outs {
-			next := o.next
-			if next < 0 {
-				next = c.state
-			}
-			x.spec = addState(x.spec, next)
+		for k := range c.info.outs {
+			x.spec = addState(x.spec, c.info.outs[k].nextFrom(c.state))
 		}
 	}
 	return x.spec
@@ -965,11 +953,16 @@ func (s *Session) replyBinding(t term.Term, e *pending, i int, o *outInfo, next 
 }
 
 // nextFrom is the state o leads to from state st.
-func (o *outInfo) nextFrom(st int32) int32 {
-	if o.next < 0 {
+func (o *outInfo) nextFrom(st int32) int32 { return nextState(o.next, st) }
+
+// nextState is the state a rule's next (a transition's, or an output's)
+// leads to from st: st itself when next is -1, a rule that stays where it
+// was taken (+anystate).
+func nextState(next, st int32) int32 {
+	if next < 0 {
 		return st
 	}
-	return o.next
+	return next
 }
 
 // keep reduces set to its k-th state.
