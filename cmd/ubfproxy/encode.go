@@ -54,7 +54,7 @@ status 2) naming its line.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, ok := proxyWires[wire]; !ok {
-				return usageErrorf("unknown wire format %q (want %s)", wire, strings.Join(encodeWireNames(), ", "))
+				return usageErrorf("unknown wire format %q (want %s)", wire, strings.Join(proxyWireNames(), ", "))
 			}
 			var bareSide wrappers.Side
 			switch side {
@@ -121,14 +121,10 @@ status 2) naming its line.`,
 			}
 		},
 	}
-	cmd.Flags().StringVar(&wire, "wire", "ubf", "wire format: "+strings.Join(encodeWireNames(), ", "))
+	cmd.Flags().StringVar(&wire, "wire", "ubf", "wire format: "+strings.Join(proxyWireNames(), ", "))
 	cmd.Flags().StringVar(&side, "side", "client", "text wires: who sends a term without a > or < marker (client or server)")
 	return cmd
 }
-
-// encodeWireNames lists the wire formats encode writes: every one run
-// knows but resp, whose terms (RESP values) are not a contract's.
-func encodeWireNames() []string { return proxyWireNames() }
 
 // skipTextFiller skips white space, comment lines ("# ..." or a lone "#")
 // and returns the trace marker (>, <, >!, <!) that starts the next term, if
