@@ -306,8 +306,8 @@ func (w *walk) loop(ctx context.Context, replay []choice, steps int) {
 }
 
 // write sends a client message: through the wire's client decoder first,
-// then to the service.
-func (w *walk) write(b []byte) bool {
+// then to the service; the error is the service connection's.
+func (w *walk) write(b []byte) error {
 	if _, err := w.cw.Write(b); err == nil {
 		select {
 		case <-w.decoded:
@@ -316,7 +316,7 @@ func (w *walk) write(b []byte) bool {
 	}
 	w.conn.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
 	_, err := w.conn.Write(b)
-	return err == nil
+	return err
 }
 
 // close ends the conversation.
@@ -535,7 +535,7 @@ func (w *walk) send(c choice, msg term.Term) bool {
 	if err != nil {
 		return false // generate checked that it can be encoded
 	}
-	if !w.write(b) {
+	if err := w.write(b); err != nil {
 		if w.s.Pending() > 0 {
 			w.failSilent("the service closed the connection: " + err.Error())
 		}

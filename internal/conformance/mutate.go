@@ -46,7 +46,7 @@ func mutate(ctx context.Context, cfg Config, seed uint64) (*Mutant, error) {
 	if err != nil {
 		return nil, nil // the wire cannot carry it: not a test of the service
 	}
-	if !w.write(b) {
+	if w.write(b) != nil {
 		m.Outcome = Crashed
 		return m, nil
 	}
