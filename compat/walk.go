@@ -542,19 +542,26 @@ func kindOf(mt msgType, fromOld bool) contract.Code {
 	return CodeServiceReply
 }
 
+// finding is what a finding of either kind says about mt in the pair of
+// states: its code and what shows it are the caller's.
+func finding(oldStates, newStates []string, mt msgType, fromOld bool) Finding {
+	return Finding{
+		OldStates: oldStates,
+		NewStates: newStates,
+		Role:      mt.role,
+		Type:      mt.typ.String(),
+		Pos:       mt.pos,
+		InOld:     fromOld,
+	}
+}
+
 func (w *walker) report(oldStates, newStates []string, mt msgType, fromOld bool, trace []Step, v *checker.Violation) {
-	w.add(Finding{
-		Code:        kindOf(mt, fromOld),
-		OldStates:   oldStates,
-		NewStates:   newStates,
-		Role:        mt.role,
-		Type:        mt.typ.String(),
-		Pos:         mt.pos,
-		InOld:       fromOld,
-		Message:     trace[len(trace)-1].Msg,
-		Trace:       trace,
-		Explanation: v.Error(),
-	})
+	f := finding(oldStates, newStates, mt, fromOld)
+	f.Code = kindOf(mt, fromOld)
+	f.Message = trace[len(trace)-1].Msg
+	f.Trace = trace
+	f.Explanation = v.Error()
+	w.add(f)
 }
 
 func (w *walker) reportMaybe(prefix []Step, oldStates, newStates []string, mt msgType, fromOld bool, other []contract.Type, verdict Verdict) {
@@ -566,18 +573,12 @@ func (w *walker) reportMaybe(prefix []Step, oldStates, newStates []string, mt ms
 	if verdict == No {
 		why = "inclusion fails but no sample message shows it"
 	}
-	w.add(Finding{
-		Code:        CodeMayBreak,
-		Breaks:      kindOf(mt, fromOld),
-		OldStates:   oldStates,
-		NewStates:   newStates,
-		Role:        mt.role,
-		Type:        mt.typ.String(),
-		Pos:         mt.pos,
-		InOld:       fromOld,
-		Trace:       slices.Clone(prefix),
-		Explanation: fmt.Sprintf("%s: %s within %s", why, mt.typ, shorten(strings.Join(names, " | "))),
-	})
+	f := finding(oldStates, newStates, mt, fromOld)
+	f.Code = CodeMayBreak
+	f.Breaks = kindOf(mt, fromOld)
+	f.Trace = slices.Clone(prefix)
+	f.Explanation = fmt.Sprintf("%s: %s within %s", why, mt.typ, shorten(strings.Join(names, " | ")))
+	w.add(f)
 }
 
 // add records f unless a finding of the same code, pair of states and
