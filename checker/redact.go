@@ -214,37 +214,55 @@ func (r *redactor) hide(t term.Term, typ contract.Type, depth int) (term.Term, b
 				tail = lt.Elem
 			}
 		}
-		var out term.Tuple
-		for i, x := range xs {
-			et := tail
+		out, changed := r.hideEach(xs, func(i int) contract.Type {
 			if i < len(ty.Elems) {
-				et = ty.Elems[i]
+				return ty.Elems[i]
 			}
-			if et == nil {
-				break
-			}
-			if v, changed := r.hide(x, et, depth+1); changed {
-				if out == nil {
-					out = append(term.Tuple(nil), xs...)
-				}
-				out[i] = v
-			}
+			return tail
+		}, depth)
+		if changed {
+			return term.Tuple(out), true
 		}
-		if out != nil {
-			return out, true
+	case *contract.RecordType:
+		xs, ok := recordShape(t, ty)
+		if !ok {
+			return t, false
+		}
+		out, changed := r.hideEach(xs, func(i int) contract.Type {
+			if i == 0 || i > len(ty.Fields) {
+				return nil // the tag, and an extended record's field names
+			}
+			return ty.Fields[i-1].Type
+		}, depth)
+		if changed {
+			return term.Tuple(out), true
 		}
 	case *contract.ListType:
 		xs, ok := t.(term.List)
 		if !ok {
 			return t, false
 		}
-		var out term.List
-		for i, x := range xs {
-			if v, changed := r.hide(x, ty.Elem, depth+1); changed {
+		out, changed := r.hideEach(xs, func(int) contract.Type { return ty.Elem }, depth)
+		if changed {
+			return term.List(out), true
+		}
+	case *contract.MapType:
+		mp, ok := t.(term.Map)
+		if !ok {
+			return t, false
+		}
+		find := newFieldFinder(ty, len(mp))
+		var out term.Map
+		for i, e := range mp {
+			fi := find.find(e.Key)
+			if fi < 0 {
+				continue
+			}
+			if v, changed := r.hide(e.Value, ty.Fields[fi].Value, depth+1); changed {
 				if out == nil {
-					out = append(term.List(nil), xs...)
+					out = append(term.Map(nil), mp...)
 				}
-				out[i] = v
+				out[i].Value = v
 			}
 		}
 		if out != nil {
@@ -252,6 +270,26 @@ func (r *redactor) hide(t term.Term, typ contract.Type, depth int) (term.Term, b
 		}
 	}
 	return t, false
+}
+
+// hideEach is hide for the elements of a tuple, record or list: xs[i]
+// against typeAt(i), nil leaving it as it is. xs is copied the first time
+// an element changes, never written.
+func (r *redactor) hideEach(xs []term.Term, typeAt func(i int) contract.Type, depth int) ([]term.Term, bool) {
+	var out []term.Term
+	for i, x := range xs {
+		et := typeAt(i)
+		if et == nil {
+			continue
+		}
+		if v, changed := r.hide(x, et, depth+1); changed {
+			if out == nil {
+				out = append([]term.Term(nil), xs...)
+			}
+			out[i] = v
+		}
+	}
+	return out, out != nil
 }
 
 func isSecretAtom(t term.Term) bool {
@@ -291,6 +329,12 @@ func secrets(orig, redacted term.Term, out []term.Term) []term.Term {
 		if r, ok := redacted.(term.List); ok && len(r) == len(o) {
 			for i := range o {
 				out = secrets(o[i], r[i], out)
+			}
+		}
+	case term.Map:
+		if r, ok := redacted.(term.Map); ok && len(r) == len(o) {
+			for i := range o {
+				out = secrets(o[i].Value, r[i].Value, out)
 			}
 		}
 	}

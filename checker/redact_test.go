@@ -17,6 +17,9 @@ const secretContract = `
 +state start x {remember, P = password()} -> ok x known.
 +state known x {check, P} -> ok x known.
 +state ready x {get, binary()} -> binary() x ready.
++deftype acct() = #acct{user :: binary(), pw :: password()}.
++state start x {rec, acct()} -> ok x start.
++state start x #{op := "auth", token := string(secret)} -> ok x start.
 `
 
 func TestRedact(t *testing.T) {
@@ -36,6 +39,8 @@ func TestRedact(t *testing.T) {
 		{`{check, <<"guess">>}`, `{check, '<secret>'}`},          // checked against a bound secret
 		{`{get, <<"k">>}`, `{get, <<"k">>}`},                     // another tag: shown
 		{`{auth, <<"a">>, <<"b">>}`, `{auth, <<"a">>, <<"b">>}`}, // no rule of that arity
+		{`{rec, {acct, <<"joe">>, <<"pw">>}}`, `{rec, {acct, <<"joe">>, '<secret>'}}`},
+		{`#{op => "auth", token => "tok"}`, `#{op => "auth", token => '<secret>'}`},
 		{`ok`, `ok`},
 	}
 	for _, c := range cases {
@@ -83,6 +88,12 @@ func TestViolationHidesSecrets(t *testing.T) {
 		}},
 		{"a bound secret", []step{{op: "call", msg: `{remember, <<"hunter2">>}`}, {op: "reply", msg: `ok`}}, func(s *Session) *Violation {
 			return s.Call(term.MustParse(`{check, <<"other">>}`))
+		}},
+		{"a secret in a record", nil, func(s *Session) *Violation {
+			return s.Call(term.MustParse(`{rec, {acct, 7, <<"hunter2">>}}`))
+		}},
+		{"a secret in a map", nil, func(s *Session) *Violation {
+			return s.Call(term.MustParse(`#{op => "auth", token => "hunter2", extra => 1}`))
 		}},
 		{"unanswered at close", auth, func(s *Session) *Violation {
 			return s.Close(Server)
