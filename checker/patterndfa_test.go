@@ -72,8 +72,19 @@ func TestPatternDFAAgreesWithRegexp(t *testing.T) {
 				}
 				s = b.String()
 			}
-			if got, want := patternOK(ps.dfaOf(pd), s, pd), re.MatchString(s); got != want {
+			// The automaton itself must decide ASCII text, and agree:
+			// through patternOK alone, one that left everything to the
+			// regexp would pass.
+			want := re.MatchString(s)
+			got, decided := d.matches(s)
+			if ascii := strings.IndexFunc(s, func(c rune) bool { return c >= 128 }) < 0; ascii && !decided {
+				t.Fatalf("%q on %q: the automaton left ASCII text undecided", p.re, s)
+			}
+			if decided && got != want {
 				t.Fatalf("%q on %q: automaton says %v, regexp %v", p.re, s, got, want)
+			}
+			if got := patternOK(ps.dfaOf(pd), s, pd); got != want {
+				t.Fatalf("%q on %q: patternOK says %v, regexp %v", p.re, s, got, want)
 			}
 		}
 	}
