@@ -40,9 +40,7 @@ func appendCommand(dst []byte, t term.Term) ([]byte, error) {
 	default:
 		return dst, fmt.Errorf("resp: %s is not a command: write the atom of its name or {name, Arg, ...}", term.Truncated(t, 60))
 	}
-	dst = append(dst, '*')
-	dst = strconv.AppendInt(dst, int64(len(parts)), 10)
-	dst = append(dst, '\r', '\n')
+	dst = appendHeader(dst, '*', len(parts))
 	for i, p := range parts {
 		var b []byte
 		switch v := p.(type) {
@@ -65,10 +63,16 @@ func appendCommand(dst []byte, t term.Term) ([]byte, error) {
 	return dst, nil
 }
 
+// appendHeader appends the line that opens a frame of kind holding n
+// elements or bytes: *n, %n, >n, $n.
+func appendHeader(dst []byte, kind byte, n int) []byte {
+	dst = append(dst, kind)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	return append(dst, '\r', '\n')
+}
+
 func appendBulk(dst, b []byte) []byte {
-	dst = append(dst, '$')
-	dst = strconv.AppendInt(dst, int64(len(b)), 10)
-	dst = append(dst, '\r', '\n')
+	dst = appendHeader(dst, '$', len(b))
 	dst = append(dst, b...)
 	return append(dst, '\r', '\n')
 }
@@ -103,9 +107,7 @@ func appendValue(dst []byte, t term.Term) ([]byte, error) {
 	case term.String:
 		return appendBulk(dst, []byte(v)), nil
 	case term.List:
-		dst = append(dst, '*')
-		dst = strconv.AppendInt(dst, int64(len(v)), 10)
-		dst = append(dst, '\r', '\n')
+		dst = appendHeader(dst, '*', len(v))
 		for _, e := range v {
 			var err error
 			if dst, err = appendValue(dst, e); err != nil {
@@ -114,9 +116,7 @@ func appendValue(dst []byte, t term.Term) ([]byte, error) {
 		}
 		return dst, nil
 	case term.Map:
-		dst = append(dst, '%')
-		dst = strconv.AppendInt(dst, int64(len(v)), 10)
-		dst = append(dst, '\r', '\n')
+		dst = appendHeader(dst, '%', len(v))
 		for _, e := range v {
 			var err error
 			if dst, err = appendValue(dst, e.Key); err != nil {
@@ -145,9 +145,7 @@ func appendValue(dst []byte, t term.Term) ([]byte, error) {
 		// A push: its name and the rest, as the decoder reads a RESP3 >.
 		if len(v) > 0 {
 			if name, ok := v[0].(term.Atom); ok {
-				dst = append(dst, '>')
-				dst = strconv.AppendInt(dst, int64(len(v)), 10)
-				dst = append(dst, '\r', '\n')
+				dst = appendHeader(dst, '>', len(v))
 				dst = appendBulk(dst, []byte(name))
 				for _, e := range v[1:] {
 					var err error
