@@ -77,17 +77,14 @@ func (s *session) judgeStartSession(req term.Term) (b *breach, st startReq) {
 	v := s.guard.byName[name]
 	if v == nil && s.cfg.Unguarded == RefuseUnguarded {
 		names := make([]string, 0, len(s.guard.byName))
-		expected := make([]string, 0, len(s.guard.byName))
 		for n := range s.guard.byName {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		for _, n := range names {
-			expected = append(expected, p.StartExpected(n))
-		}
+		expected := make([]string, len(names))
 		quoted := make([]string, len(names))
 		for i, n := range names {
-			quoted[i] = term.String(n).String()
+			expected[i], quoted[i] = p.StartExpected(n), term.String(n).String()
 		}
 		return &breach{side: wrappers.Client, kind: violation.BadRequest, states: s.chk.States(), msg: req, expected: expected,
 			explanation: fmt.Sprintf("this proxy guards the services %s only, not %s, and refuses the others (--unguarded refuse)",
