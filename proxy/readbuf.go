@@ -123,7 +123,8 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 		r.spare = nil
 	}
 	if err != nil {
-		r.release()
+		// raw.Read fails only before a read or while it waits, never
+		// after tryRead filled r.buf: there is no buffer to give back.
 		if r.park.parkedErr(err) {
 			return nil, 0, wrappers.ErrParked // between frames: park
 		}
@@ -207,14 +208,6 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 func isErrno(err error, e syscall.Errno) bool {
 	en, ok := err.(syscall.Errno)
 	return ok && en == e
-}
-
-// release gives back the buffer a read borrowed and did not fill.
-func (r *lendingReader) release() {
-	if r.buf != nil {
-		r.pool.put(r.buf)
-		r.buf = nil
-	}
 }
 
 // Return implements wrappers.Lender. The buffer is kept as the spare of
