@@ -36,8 +36,9 @@ type metrics struct {
 
 // newMetrics registers a Server's collectors with reg; live calls its
 // function with the tallies of every open session, and holds off tally
-// flushes meanwhile (see flowCollector).
-func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget) (*metrics, error) {
+// flushes meanwhile (see flowCollector); budget is the Server's memory
+// budget and parked its count of parked readers.
+func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget, parked *atomic.Int64) (*metrics, error) {
 	m := &metrics{
 		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ubfproxy_sessions_open", Help: "Sessions open now.",
@@ -80,7 +81,10 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 	memMax := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ubfproxy_memory_budget_bytes", Help: "The memory budget (--max-memory).",
 	}, func() float64 { return float64(budget.max) })
-	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, m.rules, memInUse, memMax} {
+	parkedNow := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ubfproxy_readers_parked", Help: "Readers of idle sessions parked now, holding no goroutine (--park-delay).",
+	}, func() float64 { return float64(parked.Load()) })
+	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, m.rules, memInUse, memMax, parkedNow} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

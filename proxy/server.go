@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -67,17 +65,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, sessions: make(map[uint64]*session), budget: newMemBudget(cfg.Limits.MaxMemory)}
-	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget)
+	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget, &s.parked)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
 	s.metrics = m
-	parked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "ubfproxy_readers_parked", Help: "Readers of idle sessions parked now, holding no goroutine (--park-delay).",
-	}, func() float64 { return float64(s.parked.Load()) })
-	if err := cfg.Registry.Register(parked); err != nil {
-		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
-	}
 	if s.prelude, err = newPrelude(cfg.Wire); err != nil {
 		return nil, err
 	}
