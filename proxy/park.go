@@ -241,7 +241,9 @@ func (s *Server) startParking() (stop func()) {
 	if delay < 0 {
 		return func() {}
 	}
-	p, err := newParker()
+	p, err := newParker(func(err error) {
+		s.cfg.Logger.Error("the parker stopped: idle sessions keep their goroutines from now on", "error", err.Error())
+	})
 	if err != nil {
 		s.cfg.Logger.Warn("idle sessions keep their goroutines: the parker cannot start", "error", err.Error())
 		return func() {}

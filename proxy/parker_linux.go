@@ -24,20 +24,27 @@ type parker struct {
 	wake [2]int
 	done chan struct{} // closed when run returns
 
+	// failed is told why run stopped early, when its epoll instance
+	// broke (the Server logs it).
+	failed func(error)
+
 	mu     sync.Mutex
 	parked map[uint64]parkedReader
+	// broken: run stopped early; no reader parks any more.
+	broken bool
 }
 
 // parkEvents is what a parked connection is waited for: bytes, the peer's
 // end of input, or (always reported) a hang-up or error.
 const parkEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
-func newParker() (*parker, error) {
+// newParker makes a parker; failed is told if its epoll instance breaks.
+func newParker(failed func(error)) (*parker, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	p := &parker{epfd: epfd, done: make(chan struct{}), parked: make(map[uint64]parkedReader)}
+	p := &parker{epfd: epfd, done: make(chan struct{}), parked: make(map[uint64]parkedReader), failed: failed}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("pipe2: %w", err)
@@ -60,7 +67,7 @@ func (p *parker) park(s *session, d direction, raw syscall.RawConn) bool {
 	ev := syscall.EpollEvent{Events: parkEvents, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s.isEnded() {
+	if s.isEnded() || p.broken {
 		return false
 	}
 	var err error
@@ -119,8 +126,10 @@ func (p *parker) run() {
 			continue
 		}
 		if err != nil {
-			// Only a broken epoll instance fails: the parked readers
-			// still end with their sessions (unpark).
+			// Only a broken epoll instance fails. No reader may stay
+			// parked on it: they all read again, on goroutines, and no
+			// other parks.
+			p.fail(err)
 			return
 		}
 		for _, ev := range events[:n] {
@@ -136,6 +145,21 @@ func (p *parker) run() {
 				r.resume(false)
 			}
 		}
+	}
+}
+
+// fail marks the parker broken and starts again every reader parked on it.
+func (p *parker) fail(err error) {
+	p.mu.Lock()
+	p.broken = true
+	parked := p.parked
+	p.parked = make(map[uint64]parkedReader)
+	p.mu.Unlock()
+	if p.failed != nil {
+		p.failed(fmt.Errorf("epoll_wait: %w", err))
+	}
+	for _, r := range parked {
+		r.resume(false)
 	}
 }
 

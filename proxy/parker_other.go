@@ -8,7 +8,7 @@ import "syscall"
 // newParker returns nil, and idle sessions keep their goroutines.
 type parker struct{}
 
-func newParker() (*parker, error) { return nil, nil }
+func newParker(func(error)) (*parker, error) { return nil, nil }
 
 func (*parker) park(*session, direction, syscall.RawConn) bool { return false }
 func (*parker) unpark(*session)                                {}
