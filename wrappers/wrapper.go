@@ -296,6 +296,9 @@ type Lender interface {
 	// them into a lent buffer, which it returns with the number of bytes
 	// read (as Read does) when n > 0 or err == nil. It lends no buffer
 	// (nil) when it returns n == 0 with an error.
+	//
+	// ReadLent, and Read, may return ErrWouldBlock instead of waiting
+	// (and ReadLent ErrParked); see there for what a decoder does then.
 	ReadLent() (buf []byte, n int, err error)
 	// Return gives back a buffer ReadLent lent; the caller no longer uses
 	// it.
@@ -310,6 +313,27 @@ type Lender interface {
 // errors.Is) and, unlike every other error, does not keep it; the next call
 // of Next reads again and decodes the next frame as if nothing happened.
 var ErrParked = errors.New("reading parked with nothing buffered")
+
+// ErrWouldBlock is what a Lender's Read or ReadLent returns, having read
+// nothing, when its owner must not wait for bytes now, though the stream
+// may have more later: a proxy that decodes inside the callback of
+// syscall.RawConn.Read finds the socket empty, returns from the callback
+// so that the runtime's poller waits for it, and calls Next again when the
+// socket is readable. It may come at any offset of the stream, between
+// frames or in the middle of one, any number of times in a row.
+//
+// Unlike every other read error, a decoder does not keep it: its Next
+// returns it (wrapped or not, for errors.Is) having consumed nothing a
+// caller can see (no message, no change to the session it shares with the
+// other direction), and the next call of Next goes on from exactly where
+// the stream stopped. A frame split by ErrWouldBlock decodes as if it had
+// arrived whole: the same Kind, Term and Raw, and the same offsets in any
+// later error. Bytes read before it stay buffered (a Bufferer counts
+// them). A decoder may keep its scan state and go on scanning, or parse
+// the frame again from its first byte; either way it must not count the
+// frame's memory twice against Limits.Budget. Trim is not called after it:
+// it may come in the middle of a frame.
+var ErrWouldBlock = errors.New("reading would block")
 
 // Trimmer is implemented by a Decoder that keeps scratch between frames:
 // stacks, caches and arenas sized by the frames it decoded. Trim lets go

@@ -102,7 +102,13 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		} else if err != nil {
 			return nil, nil, d.fail(fmt.Errorf("json: reading: %w", err))
 		}
-		_ = rd.Fill() // its error is rd.Err(), handled above once the bytes before it are used
+		// Fill's error is rd.Err(), handled above once the bytes before it
+		// are used, but for wrappers.ErrWouldBlock, which is not kept:
+		// the next call goes on looking for the newline from rd.Pos.
+		if err := rd.Fill(); bufread.WouldBlock(err) {
+			rd.Hold()
+			return nil, nil, fmt.Errorf("json: reading: %w", err)
+		}
 	}
 }
 

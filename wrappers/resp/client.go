@@ -7,6 +7,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // clientDecoder reads the commands a client sends.
@@ -36,6 +37,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 		t, c, err = d.inline()
 	}
 	if err != nil {
+		rewind(rd, err)
 		return wrappers.Message{}, err
 	}
 	if t == nil {
@@ -44,6 +46,17 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	}
 	d.s.push(c)
 	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.Raw()}, nil
+}
+
+// rewind handles wrappers.ErrWouldBlock in the middle of a frame: the
+// parser is recursive, not incremental, so the next Next parses the frame
+// again from its first byte (bufread.Reader.Rewind bounds how often). The
+// arena may then have handed out pieces of terms nobody uses, which costs
+// a few of its bytes; nothing else was changed before the frame was whole.
+func rewind(rd *bufread.Reader, err error) {
+	if bufread.WouldBlock(err) {
+		rd.Rewind()
+	}
 }
 
 // command returns the term of a command, the bare name or the tuple of the

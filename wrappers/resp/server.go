@@ -5,12 +5,27 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // serverDecoder reads what the server sends.
 type serverDecoder struct {
 	s *Session
 	p parser
+	// m is the merged reply being read when a wrappers.ErrWouldBlock
+	// came between its confirmations (m.want > 0): the session has
+	// already paired it with its call, so the next Next goes on with it.
+	m merging
+}
+
+// merging is a reply merged from the confirmations of one call: the first
+// want of kind o, those read so far on channels chans, the count after the
+// last one n.
+type merging struct {
+	o     op
+	chans term.List
+	n     int64
+	want  int
 }
 
 // Atoms of the replies the session watches for; constants, so that storing
@@ -25,6 +40,10 @@ const (
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
+	if d.m.want > 0 {
+		rd.Begin() // keeps the held frame: the merged reply goes on
+		return d.merge()
+	}
 	err := rd.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
@@ -33,6 +52,7 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	if !ok {
 		v, c, err = d.p.value(0)
 		if err != nil {
+			rewind(rd, err)
 			return wrappers.Message{}, err
 		}
 		if d.p.endSeq {
@@ -128,7 +148,10 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 				s.confirm(o, n)
 				s.pop()
 				s.mu.Unlock()
-				return d.merge(o, ch, n, want), nil
+				chans := make(term.List, 1, min(want, 64))
+				chans[0] = ch
+				d.m = merging{o: o, chans: chans, n: n, want: want}
+				return d.merge()
 			}
 			if c == '>' || s.subscribed() {
 				s.confirm(o, n)
@@ -180,16 +203,21 @@ func (d *serverDecoder) reply(t term.Term) wrappers.Message {
 	return wrappers.Message{Kind: wrappers.Reply, Term: t, Raw: d.p.rd.Raw()}
 }
 
-// merge reads the rest of the want confirmations of kind o that answer one
-// call, the first of which (channel ch, count n) has been read, and returns
-// them as one reply {Kind, [Channel, ...], FinalCount}.
-func (d *serverDecoder) merge(o op, ch term.Term, n int64, want int) wrappers.Message {
+// merge reads the rest of the confirmations of d.m, and returns them as one
+// reply {Kind, [Channel, ...], FinalCount}. When reading one would block,
+// it returns wrappers.ErrWouldBlock with the reply held (the next Next
+// reads that confirmation again and goes on).
+func (d *serverDecoder) merge() (wrappers.Message, error) {
 	rd := &d.p.rd
-	chans := make(term.List, 1, min(want, 64))
-	chans[0] = ch
-	for len(chans) < want {
+	o := d.m.o
+	for len(d.m.chans) < d.m.want {
 		mark := rd.Pos - rd.Start // fill may move the frame; keep the mark relative
 		v, c, err := d.p.value(0)
+		if bufread.WouldBlock(err) {
+			rd.Pos = rd.Start + mark
+			rd.Hold()
+			return wrappers.Message{}, err
+		}
 		var (
 			o2  op
 			ch2 term.Term
@@ -208,17 +236,19 @@ func (d *serverDecoder) merge(o op, ch term.Term, n int64, want int) wrappers.Me
 			rd.Pos = rd.Start + mark
 			d.p.endSeq = false
 			d.s.mu.Lock()
-			d.s.stray[o] += want - len(chans)
+			d.s.stray[o] += d.m.want - len(d.m.chans)
 			d.s.mu.Unlock()
 			break
 		}
 		d.s.mu.Lock()
 		d.s.confirm(o, n2)
 		d.s.mu.Unlock()
-		chans = append(chans, ch2)
-		n = n2
+		d.m.chans = append(d.m.chans, ch2)
+		d.m.n = n2
 	}
-	return d.reply(term.Tuple{term.Atom(opNames[o]), chans, term.Int(n)})
+	m := d.m
+	d.m = merging{}
+	return d.reply(term.Tuple{term.Atom(opNames[o]), m.chans, term.Int(m.n)}), nil
 }
 
 // confirmation recognises a (un)subscribe confirmation [Kind, Channel, Count].

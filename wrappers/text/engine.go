@@ -198,10 +198,26 @@ func (d *side) Trim() {
 	d.body = nil
 }
 
+// rewind handles wrappers.ErrWouldBlock in the middle of a message: the
+// family's parse is not incremental, so the message is parsed again from
+// its first byte by the next Next (bufread.Reader.Rewind bounds how
+// often). It reports whether err was that.
+func (d *side) rewind(err error) bool {
+	if !bufread.WouldBlock(err) {
+		return false
+	}
+	d.in.rd.Rewind()
+	return true
+}
+
 // clientDecoder reads what a client sends.
 type clientDecoder struct {
 	side
 	s *Session
+	// held is how the message a wrappers.ErrWouldBlock interrupted is
+	// read, kept for its parse again: Session.follow resets it.
+	held    follow
+	holding bool
 }
 
 // Next implements wrappers.Decoder.
@@ -212,7 +228,12 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	if err := d.in.rd.Frame(); err != nil {
 		return wrappers.Message{}, err
 	}
-	t, req, err := d.s.fam.command(d, d.s.follow())
+	f := d.held
+	if !d.holding {
+		f = d.s.follow()
+	}
+	t, req, err := d.s.fam.command(d, f)
+	d.held, d.holding = f, d.rewind(err)
 	if err != nil {
 		return wrappers.Message{}, d.fail(err)
 	}
@@ -232,6 +253,11 @@ func (d *clientDecoder) Buffered() int { return d.in.rd.Buffered() }
 type serverDecoder struct {
 	side
 	s *Session
+	// held is the request the message a wrappers.ErrWouldBlock
+	// interrupted answers, kept for its parse again: the client may
+	// queue one meanwhile, which the message does not answer.
+	held            request
+	heldOK, holding bool
 }
 
 // Next implements wrappers.Decoder.
@@ -242,8 +268,12 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	if err := d.in.rd.Frame(); err != nil {
 		return wrappers.Message{}, err
 	}
-	req, ok := d.s.head()
+	req, ok := d.held, d.heldOK
+	if !d.holding {
+		req, ok = d.s.head()
+	}
 	t, next, err := d.s.fam.reply(d, req, ok)
+	d.held, d.heldOK, d.holding = req, ok, d.rewind(err)
 	if err != nil {
 		return wrappers.Message{}, d.fail(err)
 	}

@@ -198,7 +198,10 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 	if d.err != nil {
 		return nil, nil, d.err
 	}
-	d.rd.Begin() // between frames: the mode is normal, and nothing is started
+	// Between frames the mode is normal and nothing is started; after
+	// wrappers.ErrWouldBlock, Begin keeps the frame and the scan goes on
+	// with the state it left.
+	d.rd.Begin()
 	for {
 		t, done, err := d.scan()
 		if err != nil {
@@ -217,7 +220,10 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		if d.rd.Err() != nil {
 			return d.atEnd()
 		}
-		d.fill()
+		if err := d.fill(); bufread.WouldBlock(err) {
+			d.rd.Hold()
+			return nil, nil, fmt.Errorf("ubf: reading: %w", err) // not kept (see wrappers.ErrWouldBlock)
+		}
 	}
 }
 
@@ -273,11 +279,13 @@ func quotedName(q byte) string {
 }
 
 // fill reads more input, keeping d.tok on its byte. A read error is
-// d.rd.Err(), handled once the bytes before it are used.
-func (d *Decoder) fill() {
+// d.rd.Err(), handled once the bytes before it are used, but for
+// wrappers.ErrWouldBlock, which is returned and not kept.
+func (d *Decoder) fill() error {
 	tok := d.tok - d.rd.Start
-	_ = d.rd.Fill()
+	err := d.rd.Fill()
 	d.tok = d.rd.Start + tok
+	return err
 }
 
 func (d *Decoder) errorAt(i int, format string, args ...any) error {

@@ -200,11 +200,12 @@ type serverDecoder struct {
 func (sd *serverDecoder) Trim() { sd.d.Trim() }
 
 func (sd *serverDecoder) Next() (wrappers.Message, error) {
-	at := sd.d.rd.Off()
 	t, raw, err := sd.d.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
 	}
+	// The frame's first byte, however many calls it took.
+	at := sd.d.rd.Offset(sd.d.rd.Start)
 	if t == nil {
 		return wrappers.Message{Kind: wrappers.Filler, Raw: raw}, nil
 	}

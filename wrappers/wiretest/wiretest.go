@@ -23,7 +23,12 @@
 //   - a decoder that reads through a wrappers.Lender decodes the same when
 //     every read between frames is first answered with wrappers.ErrParked
 //     (a proxy parking an idle connection): Next returns it, and the next
-//     call goes on, after Trim when the decoder is a wrappers.Trimmer.
+//     call goes on, after Trim when the decoder is a wrappers.Trimmer;
+//   - a decoder decodes the same, Raw and errors included, when every read,
+//     from Read and from ReadLent, at every offset of the stream (between
+//     frames and inside them) is first answered with
+//     wrappers.ErrWouldBlock, once or several times in a row: Next
+//     returns it without keeping it, and the next call goes on.
 package wiretest
 
 import (
@@ -120,6 +125,13 @@ func testConversation(w wrappers.Wire, c Conversation) error {
 		return iotest.DataErrReader(iotest.OneByteReader(r))
 	}})
 	try(plan{name: "parked between frames", park: true})
+	try(plan{name: "one at a time, each read first blocked", block: 1, oneByte: true})
+	try(plan{name: "one at a time, each read first blocked three times", block: 3, oneByte: true})
+	try(plan{name: "whole, each read first blocked", block: 1})
+	for i := range 3 {
+		try(plan{name: fmt.Sprintf("in random pieces (%d), each read first blocked", i), block: 1,
+			rng: rand.New(rand.NewPCG(uint64(i), uint64(len(c.Turns))))})
+	}
 	for i := 1; i < max(longest[wrappers.Client], longest[wrappers.Server]); i++ {
 		try(plan{name: fmt.Sprintf("split at byte %d", i), splitAt: i})
 	}
@@ -164,11 +176,16 @@ func longestRaw(w wrappers.Wire, opts wrappers.Options, turns []Turn) (int, erro
 
 // plan is a way for the bytes of a stream to arrive.
 type plan struct {
-	name      string
-	wrap      func(io.Reader) io.Reader // an iotest reader around the stream
-	splitAt   int                       // the first read ends at this byte of the stream
-	rng       *rand.Rand                // reads of 1 to 17 bytes, drawn from rng
-	park      bool                      // the stream is a Lender that parks once before each read between frames
+	name    string
+	wrap    func(io.Reader) io.Reader // an iotest reader around the stream
+	splitAt int                       // the first read ends at this byte of the stream
+	rng     *rand.Rand                // reads of 1 to 17 bytes, drawn from rng
+	park    bool                      // the stream is a Lender that parks once before each read between frames
+	// block is how many times in a row the stream, a Lender, answers
+	// wrappers.ErrWouldBlock at each offset before it reads; oneByte
+	// makes its reads one byte long, so that it blocks at every offset.
+	block     int
+	oneByte   bool
 	onMessage func(wrappers.Message)
 }
 
@@ -186,7 +203,11 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 				stream.WriteString(tn.In)
 			}
 		}
-		f := &feed{data: stream.String(), splitAt: p.splitAt, rng: p.rng}
+		f := &feed{data: stream.String(), splitAt: p.splitAt, rng: p.rng, block: p.block, blockedAt: -1}
+		if p.oneByte {
+			f.splitAt = len(f.data)
+			f.rng = nil
+		}
 		feeds[side] = f
 		var r io.Reader = f
 		if p.wrap != nil {
@@ -194,6 +215,9 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 		}
 		if p.park {
 			r = &parkingFeed{feed: f, parkedAt: -1}
+		}
+		if p.block > 0 {
+			r = blockingFeed{f}
 		}
 		if side == wrappers.Client {
 			decs[side] = sess.ClientDecoder(r)
@@ -208,7 +232,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 		f.avail += len(tn.In)
 		raw := raws[tn.Side]
 		for j, want := range tn.Want {
-			m, err := next(d)
+			m, err := next(d, f)
 			if err != nil {
 				return "", fmt.Errorf("turn %d (%s %q), message %d: %w%s", i, tn.Side, tn.In, j, err, f.starved())
 			}
@@ -229,7 +253,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 			}
 		}
 		if tn.Err != "" {
-			return wantError(d, tn, i)
+			return wantError(d, f, tn, i)
 		}
 		raws[tn.Side] = raw
 		if len(raw) <= start || !strings.HasPrefix(f.data[:f.avail], string(raw)) {
@@ -244,7 +268,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 	}
 	for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
 		for k := range 2 {
-			if m, err := next(decs[side]); err != io.EOF {
+			if m, err := next(decs[side], feeds[side]); err != io.EOF {
 				return "", fmt.Errorf("%s stream, call %d after the last turn: got %q, %v; want io.EOF", side, k+1, Describe(m), err)
 			}
 		}
@@ -254,10 +278,10 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 
 // wantError checks that decoding turn tn, number i, now fails as it says,
 // and again on the next call, and returns the error's text.
-func wantError(d wrappers.Decoder, tn Turn, i int) (string, error) {
+func wantError(d wrappers.Decoder, f *feed, tn Turn, i int) (string, error) {
 	var first error
 	for k := range 2 {
-		m, err := next(d)
+		m, err := next(d, f)
 		var fe *wrappers.FrameError
 		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, tn.Err) || fe.Limit != tn.Limit {
 			return "", fmt.Errorf("turn %d (%s %q), call %d after its messages: got %q, %v; want a FrameError (limit %v) containing %q",
@@ -274,9 +298,25 @@ func wantError(d wrappers.Decoder, tn Turn, i int) (string, error) {
 
 // next is d.Next, called again, after Trim when d has it, while it returns
 // wrappers.ErrParked (a parkingFeed parks at most once at each offset, so
-// twice in a row is a decoder that kept the error).
-func next(d wrappers.Decoder) (wrappers.Message, error) {
+// twice in a row is a decoder that kept the error), and called again while
+// it returns wrappers.ErrWouldBlock that f answered during the call (one
+// f did not answer is a decoder that kept it).
+func next(d wrappers.Decoder, f *feed) (wrappers.Message, error) {
 	m, err := d.Next()
+	for range 1 << 20 {
+		if !errors.Is(err, wrappers.ErrWouldBlock) {
+			break
+		}
+		if f.blocked == 0 {
+			return m, fmt.Errorf("Next returned wrappers.ErrWouldBlock that the reader had not answered: a blocked read must not be kept: %w", err)
+		}
+		if m.Raw != nil || m.Term != nil {
+			return m, fmt.Errorf("Next returned a message with wrappers.ErrWouldBlock: %s", Describe(m))
+		}
+		f.blocked = 0
+		m, err = d.Next()
+	}
+	f.blocked = 0
 	if errors.Is(err, wrappers.ErrParked) {
 		if t, ok := d.(wrappers.Trimmer); ok {
 			t.Trim()
@@ -299,6 +339,11 @@ type feed struct {
 	splitAt int
 	rng     *rand.Rand
 	empty   int // reads in a row that found no byte available
+	// block is how many times in a row a read at a new offset is
+	// answered with wrappers.ErrWouldBlock (0: never); blockedAt is that
+	// offset, blockedN how many it got, and blocked how many the
+	// decoder got since next last looked.
+	block, blockedAt, blockedN, blocked int
 }
 
 // maxEmpty is how many reads in a row may find no byte before the feed
@@ -308,6 +353,19 @@ const maxEmpty = 1000
 var errStarved = errors.New("wiretest: the decoder read past its turn: its message needs bytes of a later one")
 
 func (f *feed) Read(p []byte) (int, error) {
+	if f.block > 0 {
+		if f.off != f.blockedAt {
+			f.blockedAt, f.blockedN = f.off, 0
+		}
+		if f.blockedN < f.block {
+			f.blockedN++
+			f.blocked++
+			return 0, wrappers.ErrWouldBlock
+		}
+		if f.splitAt == len(f.data) && f.off < f.avail {
+			p = p[:min(len(p), 1)] // one byte a read: a block at every offset
+		}
+	}
 	if f.off == len(f.data) {
 		return 0, io.EOF
 	}
@@ -368,3 +426,22 @@ func (f *parkingFeed) ReadLent() ([]byte, int, error) {
 
 // Return implements wrappers.Lender.
 func (f *parkingFeed) Return([]byte) {}
+
+// blockingFeed is a feed as a proxy's reader is when it decodes inside
+// syscall.RawConn.Read: a wrappers.Lender whose Read and ReadLent answer
+// wrappers.ErrWouldBlock (feed.block times) at each new offset before
+// they read.
+type blockingFeed struct{ *feed }
+
+// ReadLent implements wrappers.Lender.
+func (f blockingFeed) ReadLent() ([]byte, int, error) {
+	buf := make([]byte, 4096)
+	n, err := f.Read(buf)
+	if n == 0 && err != nil {
+		return nil, 0, err
+	}
+	return buf, n, err
+}
+
+// Return implements wrappers.Lender.
+func (f blockingFeed) Return([]byte) {}

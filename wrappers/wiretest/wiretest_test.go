@@ -20,6 +20,8 @@ type lines struct {
 	lyingBuffer bool // Buffered says 0
 	looseError  bool // the error of a long line is at the end of what was read
 	keepParked  bool // a parked read is kept as the error of every later call
+	keepBlocked bool // a read that would block is kept as the error of every later call
+	dropCut     bool // the bytes of a line cut by a read that would block are dropped
 }
 
 func (w lines) Name() string { return "lines" }
@@ -55,7 +57,7 @@ func (d *decoder) Next() (wrappers.Message, error) {
 		return wrappers.Message{}, d.err
 	}
 	if err := d.rd.Frame(); err != nil {
-		if d.w.keepParked || !errors.Is(err, wrappers.ErrParked) {
+		if d.w.keepParked || !errors.Is(err, wrappers.ErrParked) && !d.blocked(err) {
 			d.err = err
 		}
 		return wrappers.Message{}, err
@@ -74,7 +76,15 @@ func (d *decoder) Next() (wrappers.Message, error) {
 	}
 	line, _, err := d.rd.Line("a line")
 	if err != nil {
-		d.err = err
+		if d.blocked(err) {
+			if d.w.dropCut {
+				d.rd.Pos = d.rd.End // the next frame starts after them
+			} else {
+				d.rd.Rewind()
+			}
+		} else {
+			d.err = err
+		}
 		return wrappers.Message{}, err
 	}
 	m := wrappers.Message{Kind: d.kind, Term: term.String(line), Raw: d.rd.Raw()}
@@ -82,6 +92,12 @@ func (d *decoder) Next() (wrappers.Message, error) {
 		m.Raw = m.Raw[:len(m.Raw)-1]
 	}
 	return m, nil
+}
+
+// blocked reports whether err is wrappers.ErrWouldBlock that the decoder
+// must not keep.
+func (d *decoder) blocked(err error) bool {
+	return !d.w.keepBlocked && errors.Is(err, wrappers.ErrWouldBlock)
 }
 
 func (d *decoder) Buffered() int {
@@ -120,6 +136,8 @@ func TestWireFindsBugs(t *testing.T) {
 		{"buffered lies", lines{lyingBuffer: true}, chat, "Buffered says 0 bytes, but 12 were read"},
 		{"error depends on the reads", lines{looseError: true}, tooLong, "bytes one at a time"},
 		{"keeps a parked read", lines{keepParked: true}, chat, "parked between frames: turn 0"},
+		{"keeps a blocked read", lines{keepBlocked: true}, chat, "Next returned wrappers.ErrWouldBlock that the reader had not answered"},
+		{"loses a line cut by a blocked read", lines{dropCut: true}, chat, "one at a time, each read first blocked: turn 0"},
 		{"wrong message", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\n", Want: []string{`call "b"`}}}}, `want call "b"`},
 		{"missing error", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\n", Want: []string{`call "a"`}, Err: "boom"}}}, "want a FrameError"},
 		{"message left over", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\nb\n", Want: []string{`call "a"`}}}}, `not the bytes sent "a\nb\n"`},

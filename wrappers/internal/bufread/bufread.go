@@ -51,9 +51,79 @@ type Reader struct {
 	// wrappers.BudgetFree, else nothing.
 	charged int64
 	// err is the sticky error of the underlying reader, but for
-	// wrappers.ErrParked, which the next Begin forgets.
+	// wrappers.ErrParked, which the next Begin forgets, and
+	// wrappers.ErrWouldBlock, which is never kept.
 	err  error
 	name string // prefix of read errors: the wrapper's name
+	// held says how the current frame was interrupted by
+	// wrappers.ErrWouldBlock (see Hold and Rewind); heldNone otherwise.
+	held uint8
+	// The bytes the read that would have blocked was for, relative to
+	// Start: the frame's first want bytes, or (wantLF >= 0) an LF at or
+	// after wantLF. A rewound frame is parsed again only once they are
+	// buffered (see Frame).
+	want, wantLF int
+}
+
+// How an interrupted frame goes on.
+const (
+	heldNone   uint8 = iota
+	heldResume       // the decoder kept its scan state: Begin keeps Start and Pos
+	heldRewind       // the decoder parses the frame again from Start: Frame waits for the bytes wanted first
+)
+
+// WouldBlock reports whether err is wrappers.ErrWouldBlock, wrapped or
+// not: the decoder must not keep it (see wrappers.ErrWouldBlock).
+func WouldBlock(err error) bool {
+	return err != nil && (err == wrappers.ErrWouldBlock || errors.Is(err, wrappers.ErrWouldBlock))
+}
+
+// Hold marks the current frame as interrupted by wrappers.ErrWouldBlock
+// by a decoder that keeps its scan state: the next Begin keeps the frame
+// as it is (Start and Pos), so that scanning goes on from Pos, and until
+// then Buffered counts the frame's bytes from Start.
+func (b *Reader) Hold() { b.held = heldResume }
+
+// Rewind marks the current frame as interrupted by wrappers.ErrWouldBlock
+// by a decoder that parses it again: the parse position goes back to
+// Start, and the next Frame first reads until the bytes the interrupted
+// read wanted are buffered (or the frame is past the limit, or the stream
+// failed), so that the frame is parsed again only when the parse can get
+// past the point where it stopped. A frame that arrives in k pieces each
+// taking the parse past its last stop is parsed up to k times: a frame of
+// many small parts (a long array, a long mail body) that trickles in
+// costs its bytes times the number of pieces, a single long line or blob
+// only its bytes.
+func (b *Reader) Rewind() {
+	b.Pos = b.Start
+	b.held = heldRewind
+}
+
+// await reads until what the read a rewound frame stopped at wanted is
+// buffered. It returns wrappers.ErrWouldBlock when reading would block
+// again, and nil otherwise, with any other error of the reader kept for
+// the parse to meet where it met it before.
+func (b *Reader) await() error {
+	for b.End-b.Start <= b.Lim.MaxFrame {
+		if b.wantLF >= 0 {
+			if bytes.IndexByte(b.Buf[b.Start+b.wantLF:b.End], '\n') >= 0 {
+				break
+			}
+			b.wantLF = b.End - b.Start
+		} else if b.End-b.Start >= b.want {
+			break
+		}
+		want, wantLF := b.want, b.wantLF
+		if err := b.Fill(); err != nil {
+			if WouldBlock(err) {
+				b.want, b.wantLF = want, wantLF
+				return err
+			}
+			break
+		}
+	}
+	b.held = heldNone
+	return nil
 }
 
 // New returns a Reader of r checked against lim; name (the wrapper's
@@ -81,6 +151,10 @@ const ShrinkAbove = 64 << 10
 // one is let go, a lent one given back), so that later reads need not
 // move the frame.
 func (b *Reader) Begin() {
+	if b.held == heldResume {
+		b.held = heldNone
+		return
+	}
 	switch {
 	case b.Pos == b.End && b.Pos > 0:
 		b.base += int64(b.Pos)
@@ -133,7 +207,12 @@ func (b *Reader) Release() {
 func (b *Reader) Err() error { return b.err }
 
 // Buffered returns how many bytes were read but not yet decoded.
-func (b *Reader) Buffered() int { return b.End - b.Pos }
+func (b *Reader) Buffered() int {
+	if b.held == heldResume {
+		return b.End - b.Start
+	}
+	return b.End - b.Pos
+}
 
 // Raw returns the bytes of the current frame.
 func (b *Reader) Raw() []byte { return b.Buf[b.Start:b.Pos] }
@@ -207,9 +286,18 @@ func (b *Reader) Fill() error {
 
 // took accounts for a read of n bytes that returned err; done says whether
 // Fill is done (it read bytes, or failed), with what Fill returns.
+// wrappers.ErrWouldBlock is returned but not kept: by default, the read
+// wanted one more byte of the frame (Need and Line say more).
 func (b *Reader) took(n int, err error) (done bool, _ error) {
 	b.End += n
 	if err != nil {
+		if WouldBlock(err) {
+			if n > 0 {
+				return true, nil // bytes came with it: the next read says it again
+			}
+			b.want, b.wantLF = b.End-b.Start+1, -1
+			return true, err
+		}
 		b.err = err
 	}
 	switch {
@@ -273,6 +361,10 @@ func (b *Reader) Need(n int, what string) error {
 	}
 	for b.End-b.Pos < n {
 		if err := b.Fill(); err != nil {
+			if WouldBlock(err) {
+				b.want = b.Pos + n - b.Start
+				return err
+			}
 			return b.EOFError(err, what)
 		}
 	}
@@ -306,6 +398,10 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 		}
 		scanned = b.End - b.Start // keep the scan position across a move
 		if err := b.Fill(); err != nil {
+			if WouldBlock(err) {
+				b.wantLF = scanned
+				return nil, false, err
+			}
 			if errors.Is(err, io.EOF) && b.End == b.Pos && b.Pos == b.Start {
 				return nil, false, io.EOF
 			}
@@ -324,13 +420,24 @@ func (b *Reader) lineTooLong(what string) error {
 
 // Frame begins a frame at the parse position and makes sure it has a
 // first byte, reading if needed. It returns io.EOF when the stream ends
-// cleanly there (between frames), and other read errors wrapped.
+// cleanly there (between frames), and other read errors wrapped. After
+// Rewind, it begins the same frame again once the bytes the interrupted
+// read wanted are buffered, and returns wrappers.ErrWouldBlock while they
+// are not.
 func (b *Reader) Frame() error {
+	if b.held == heldRewind {
+		if err := b.await(); err != nil {
+			return err
+		}
+	}
 	b.Begin()
 	for b.Pos == b.End {
 		if err := b.Fill(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return io.EOF
+			}
+			if WouldBlock(err) {
+				return err // the usual end of a wakeup: no allocation
 			}
 			return fmt.Errorf("%s: %w", b.name, err)
 		}

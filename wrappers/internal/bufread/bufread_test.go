@@ -338,3 +338,130 @@ func TestBufferBudget(t *testing.T) {
 		t.Fatalf("Release left %d bytes of the budget taken", b.used)
 	}
 }
+
+// script is a reader that plays its steps in order: a string is read (all
+// of it, the reads being large enough), "" is wrappers.ErrWouldBlock; then
+// io.EOF.
+type script struct{ steps []string }
+
+func (s *script) Read(p []byte) (int, error) {
+	if len(s.steps) == 0 {
+		return 0, io.EOF
+	}
+	step := s.steps[0]
+	s.steps = s.steps[1:]
+	if step == "" {
+		return 0, wrappers.ErrWouldBlock
+	}
+	return copy(p, step), nil
+}
+
+// TestWouldBlockNotKept: a read that would block is returned by Fill,
+// Need, Line and Frame, and the next read goes on.
+func TestWouldBlockNotKept(t *testing.T) {
+	rd := New(&script{steps: []string{"", "ab", "", "c\n"}}, lim(100), "test")
+	if err := rd.Frame(); !WouldBlock(err) {
+		t.Fatalf("Frame = %v, want ErrWouldBlock", err)
+	}
+	if err := rd.Frame(); err != nil {
+		t.Fatalf("Frame again = %v", err)
+	}
+	if _, _, err := rd.Line("a line"); !WouldBlock(err) || rd.Err() != nil {
+		t.Fatalf("Line = %v (kept %v), want ErrWouldBlock not kept", err, rd.Err())
+	}
+	if rd.Buffered() != 2 {
+		t.Fatalf("Buffered = %d, want the 2 bytes read", rd.Buffered())
+	}
+	line, _, err := rd.Line("a line")
+	if err != nil || string(line) != "abc" || string(rd.Raw()) != "abc\n" {
+		t.Fatalf("Line = %q, %v (Raw %q), want abc", line, err, rd.Raw())
+	}
+}
+
+// TestRewind: a rewound frame is parsed again only once the bytes the
+// interrupted read wanted arrived, from its first byte, with its offsets.
+func TestRewind(t *testing.T) {
+	tests := []struct {
+		name  string
+		want  string
+		steps []string
+		parse func(rd *Reader) (string, error)
+	}{
+		{"need", "abcdefghij", []string{"x\n", "ab", "", "c", "", "de", "", "fghij"}, func(rd *Reader) (string, error) {
+			if err := rd.Need(10, "a block"); err != nil {
+				return "", err
+			}
+			rd.Pos += 10
+			return string(rd.Raw()), nil
+		}},
+		{"line", "abcdef", []string{"x\n", "ab", "", "c", "", "de", "", "f\ng"}, func(rd *Reader) (string, error) {
+			line, _, err := rd.Line("a line")
+			return string(line), err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rd := New(&script{steps: tt.steps}, lim(100), "test")
+			if err := rd.Frame(); err != nil {
+				t.Fatal(err)
+			}
+			if line, _, err := rd.Line("the first line"); err != nil || string(line) != "x" {
+				t.Fatalf("first line %q, %v", line, err)
+			}
+			parses, blocks := 0, 0
+			for {
+				err := rd.Frame()
+				if err == nil {
+					parses++
+					var got string
+					if got, err = tt.parse(&rd); err == nil {
+						if rd.Offset(rd.Start) != 2 || got != tt.want {
+							t.Fatalf("parsed %q at offset %d", got, rd.Offset(rd.Start))
+						}
+						break
+					}
+					if !WouldBlock(err) {
+						t.Fatal(err)
+					}
+					rd.Rewind()
+				}
+				if !WouldBlock(err) {
+					t.Fatal(err)
+				}
+				if blocks++; blocks > 10 {
+					t.Fatal("no end")
+				}
+			}
+			// The first parse stopped after "ab" wanting more than the
+			// next two pieces bring: it is parsed again only once.
+			if parses != 2 || blocks != 3 {
+				t.Fatalf("%d parses and %d blocks, want 2 and 3", parses, blocks)
+			}
+		})
+	}
+}
+
+// TestHold: a held frame keeps its parse position through Begin, and
+// Buffered counts it from its start meanwhile.
+func TestHold(t *testing.T) {
+	rd := New(&script{steps: []string{"abc", "", "def"}}, lim(100), "test")
+	rd.Begin()
+	if err := rd.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	rd.Pos = 2
+	if err := rd.Fill(); !WouldBlock(err) {
+		t.Fatalf("Fill = %v, want ErrWouldBlock", err)
+	}
+	rd.Hold()
+	if rd.Buffered() != 3 {
+		t.Fatalf("Buffered = %d while held, want 3", rd.Buffered())
+	}
+	rd.Begin()
+	if rd.Start != 0 || rd.Pos != 2 {
+		t.Fatalf("Begin moved a held frame: Start %d, Pos %d", rd.Start, rd.Pos)
+	}
+	if err := rd.Fill(); err != nil || rd.Buffered() != 4 {
+		t.Fatalf("Fill = %v, Buffered %d, want 4", err, rd.Buffered())
+	}
+}
