@@ -6,6 +6,11 @@
 // sub-package (ubf, json, resp, and text for the line protocols); this package holds only the shared
 // vocabulary and imports nothing but term and internal/violation (the
 // words for a broken contract it shares with the checker).
+//
+// A decoder reads through an io.Reader that may be a Lender and may answer
+// ErrParked between frames or ErrWouldBlock at any offset, mid-frame
+// included: Next returns either without keeping it and goes on, at the
+// next call, as if the stream had never stopped (docs/wires/writing-a-wire.md).
 package wrappers
 
 import (

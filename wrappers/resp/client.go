@@ -20,6 +20,9 @@ type clientDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
+	if err := d.p.resume(); err != nil {
+		return wrappers.Message{}, err
+	}
 	err := rd.Frame()
 	if err != nil {
 		return wrappers.Message{}, err
@@ -37,7 +40,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 		t, c, err = d.inline()
 	}
 	if err != nil {
-		rewind(rd, err)
+		d.p.interrupted(err)
 		return wrappers.Message{}, err
 	}
 	if t == nil {
@@ -48,15 +51,27 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.Raw()}, nil
 }
 
-// rewind handles wrappers.ErrWouldBlock in the middle of a frame: the
-// parser is recursive, not incremental, so the next Next parses the frame
-// again from its first byte (bufread.Reader.Rewind bounds how often). The
-// arena may then have handed out pieces of terms nobody uses, which costs
-// a few of its bytes; nothing else was changed before the frame was whole.
-func rewind(rd *bufread.Reader, err error) {
+// interrupted handles an error of the parse of a frame. For
+// wrappers.ErrWouldBlock, the parser being recursive, not incremental, the
+// frame is parsed again from its first byte, once the skipper has seen it
+// end (see skipper). The arena may have handed out pieces of terms nobody
+// uses, which costs a few of its bytes; nothing else was changed before
+// the frame was whole.
+func (p *parser) interrupted(err error) {
 	if bufread.WouldBlock(err) {
-		rd.Rewind()
+		p.rd.Rewind()
+		p.skip.start(0)
 	}
+}
+
+// resume, after wrappers.ErrWouldBlock interrupted a frame, scans what
+// arrived since; it returns the read's error while the frame has not
+// ended.
+func (p *parser) resume() error {
+	if p.skip.on {
+		return p.skip.skip(&p.rd)
+	}
+	return nil
 }
 
 // command returns the term of a command, the bare name or the tuple of the

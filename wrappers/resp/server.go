@@ -40,6 +40,9 @@ const (
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
+	if err := d.p.resume(); err != nil {
+		return wrappers.Message{}, err
+	}
 	if d.m.want > 0 {
 		rd.Begin() // keeps the held frame: the merged reply goes on
 		return d.merge()
@@ -52,7 +55,7 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	if !ok {
 		v, c, err = d.p.value(0)
 		if err != nil {
-			rewind(rd, err)
+			d.p.interrupted(err)
 			return wrappers.Message{}, err
 		}
 		if d.p.endSeq {
@@ -214,8 +217,11 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 		mark := rd.Pos - rd.Start // fill may move the frame; keep the mark relative
 		v, c, err := d.p.value(0)
 		if bufread.WouldBlock(err) {
+			// The confirmation, or what came instead, is parsed again
+			// once the skipper has seen it end.
 			rd.Pos = rd.Start + mark
 			rd.Hold()
+			d.p.skip.start(mark)
 			return wrappers.Message{}, err
 		}
 		var (

@@ -125,10 +125,16 @@ func (in *input) block(n int64, crlf bool, what string) (term.Binary, error) {
 // RFC 1939 3): "..x" is ".x". The "." line is not part of it.
 func (in *input) dotBody(what string, scratch *[]byte) (term.Binary, error) {
 	body := (*scratch)[:0]
+	from := in.rd.Pos - in.rd.Start
 	for {
 		rel := in.rd.Pos - in.rd.Start // a read may move the frame in the buffer
 		line, err := in.line(what)
 		if err != nil {
+			if bufread.WouldBlock(err) {
+				// The frame is parsed again only once the body ended
+				// (or is too long): a mail is not copied once a piece.
+				in.rd.WantDotLine(from, in.rd.Lim.MaxBinary)
+			}
 			return nil, err
 		}
 		if len(line) == 1 && line[0] == '.' {

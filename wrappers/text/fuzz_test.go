@@ -9,13 +9,17 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
+
+// fuzzOptions are the limits the fuzz targets decode with.
+var fuzzOptions = wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxBinary: 1024}}
 
 // decodeBoth decodes data through one session of fam as the client's
 // stream and as the server's, taking one message from each in turn so that
 // each decoder's framing sees what the other decoded.
 func decodeBoth(fam *Family, data []byte, wrap func(io.Reader) io.Reader) (out []string, raw [2][]byte, errs [2]error) {
-	s := NewWire(fam).NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxBinary: 1024}})
+	s := NewWire(fam).NewSession(fuzzOptions)
 	decs := [2]wrappers.Decoder{s.ClientDecoder(wrap(bytes.NewReader(data))), s.ServerDecoder(wrap(bytes.NewReader(data)))}
 	var done [2]bool
 	for range 10000 {
@@ -96,6 +100,11 @@ func fuzzFamily(f *testing.F, fam *Family) {
 			if !bytes.Equal(raw[i], raw1[i]) || (errs[i] == nil) != (errs1[i] == nil) {
 				t.Fatalf("decoder %d differs with one-byte reads", i)
 			}
+		}
+		// And with every read first answered with wrappers.ErrWouldBlock,
+		// so that a message is cut at every offset.
+		if err := wiretest.CheckBytes(NewWire(fam), fuzzOptions, data); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -19,8 +19,9 @@ import (
 // *wrappers.FrameError, whose offset is then at or past the bytes
 // decoded; no term changes while later messages are decoded (a proxy
 // keeps a request until its reply); and the bytes arriving one at a time,
-// with or without the end in the last read, change nothing, the errors
-// included. It is made for fuzz targets.
+// with or without the end in the last read, or each read first answered
+// with wrappers.ErrWouldBlock twice (so at every offset, inside frames
+// too), change nothing, the errors included. It is made for fuzz targets.
 func CheckBytes(w wrappers.Wire, opts wrappers.Options, data []byte) error {
 	whole, err := transcribe(w, opts, data, nil)
 	if err != nil {
@@ -43,6 +44,7 @@ func CheckBytes(w wrappers.Wire, opts wrappers.Options, data []byte) error {
 	for name, wrap := range map[string]func(io.Reader) io.Reader{
 		"one at a time": iotest.OneByteReader,
 		"one at a time, the end in the last read": func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) },
+		"one at a time, each read first blocked":  func(r io.Reader) io.Reader { return &blockingReader{r: r} },
 	} {
 		got, err := transcribe(w, opts, data, wrap)
 		if err != nil {
@@ -101,7 +103,8 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, wrap func(i
 		return wrap(bytes.NewReader(data))
 	}
 	// The server first: a line protocol's greeting comes from it.
-	decs := [2]wrappers.Decoder{sess.ClientDecoder(reader()), sess.ServerDecoder(reader())}
+	readers := [2]io.Reader{reader(), reader()}
+	decs := [2]wrappers.Decoder{sess.ClientDecoder(readers[0]), sess.ServerDecoder(readers[1])}
 	order := [2]int{1, 0}
 	var done [2]bool
 	var kept []term.Term // every term, and its text when it was decoded
@@ -114,7 +117,7 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, wrap func(i
 			if len(t.msgs) == maxMessages {
 				return t, fmt.Errorf("more than %d messages from %d bytes", maxMessages, len(data))
 			}
-			m, err := decs[side].Next()
+			m, err := blockingNext(decs[side], readers[side])
 			if err != nil {
 				done[side] = true
 				if err != io.EOF {
@@ -139,3 +142,45 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, wrap func(i
 	}
 	return t, nil
 }
+
+// blockingNext is d.Next called again while it returns
+// wrappers.ErrWouldBlock that r, when it is a blockingReader, answered
+// during the call; one it did not answer is a decoder that kept it.
+func blockingNext(d wrappers.Decoder, r io.Reader) (wrappers.Message, error) {
+	br, _ := r.(*blockingReader)
+	for {
+		m, err := d.Next()
+		if !errors.Is(err, wrappers.ErrWouldBlock) {
+			return m, err
+		}
+		if br == nil || br.blocked == 0 {
+			return m, fmt.Errorf("Next returned wrappers.ErrWouldBlock that the reader had not answered: a blocked read must not be kept: %w", err)
+		}
+		br.blocked = 0
+	}
+}
+
+// blockingReader is a wrappers.Lender that answers each read, from Read
+// and from ReadLent, with wrappers.ErrWouldBlock twice before it reads one
+// byte.
+type blockingReader struct {
+	r       io.Reader
+	n       int // reads answered in a row
+	blocked int // ErrWouldBlock answered since blockingNext last looked
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if b.n < 2 {
+		b.n++
+		b.blocked++
+		return 0, wrappers.ErrWouldBlock
+	}
+	b.n = 0
+	return b.r.Read(p[:min(len(p), 1)])
+}
+
+// ReadLent implements wrappers.Lender.
+func (b *blockingReader) ReadLent() ([]byte, int, error) { return readLent(b, 512) }
+
+// Return implements wrappers.Lender.
+func (b *blockingReader) Return([]byte) {}

@@ -416,12 +416,7 @@ func (f *parkingFeed) ReadLent() ([]byte, int, error) {
 		f.parkedAt = f.off
 		return nil, 0, wrappers.ErrParked
 	}
-	buf := make([]byte, 4096)
-	n, err := f.Read(buf)
-	if n == 0 && err != nil {
-		return nil, 0, err
-	}
-	return buf, n, err
+	return readLent(f, 4096)
 }
 
 // Return implements wrappers.Lender.
@@ -434,9 +429,13 @@ func (f *parkingFeed) Return([]byte) {}
 type blockingFeed struct{ *feed }
 
 // ReadLent implements wrappers.Lender.
-func (f blockingFeed) ReadLent() ([]byte, int, error) {
-	buf := make([]byte, 4096)
-	n, err := f.Read(buf)
+func (f blockingFeed) ReadLent() ([]byte, int, error) { return readLent(f, 4096) }
+
+// readLent is a Lender's ReadLent made of r's Read: it lends a new buffer
+// of size bytes, or none when nothing was read.
+func readLent(r io.Reader, size int) ([]byte, int, error) {
+	buf := make([]byte, size)
+	n, err := r.Read(buf)
 	if n == 0 && err != nil {
 		return nil, 0, err
 	}

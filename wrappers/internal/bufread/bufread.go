@@ -63,6 +63,20 @@ type Reader struct {
 	// after wantLF. A rewound frame is parsed again only once they are
 	// buffered (see Frame).
 	want, wantLF int
+	// dot is, when dotOn, what a dot-terminated body wants (WantDotLine).
+	dot   dotWait
+	dotOn bool
+}
+
+// dotWait is the search for a line holding a lone "." in a body: it
+// started at from in the frame at frame (a stream offset), line is the
+// start of the line not yet decided, lf where the search for its end goes
+// on (both relative to Start), and a body longer than max bytes ends the
+// wait (the parse refuses it).
+type dotWait struct {
+	frame     int64
+	from, max int
+	line, lf  int
 }
 
 // How an interrupted frame goes on.
@@ -87,16 +101,60 @@ func (b *Reader) Hold() { b.held = heldResume }
 // Rewind marks the current frame as interrupted by wrappers.ErrWouldBlock
 // by a decoder that parses it again: the parse position goes back to
 // Start, and the next Frame first reads until the bytes the interrupted
-// read wanted are buffered (or the frame is past the limit, or the stream
-// failed), so that the frame is parsed again only when the parse can get
-// past the point where it stopped. A frame that arrives in k pieces each
-// taking the parse past its last stop is parsed up to k times: a frame of
-// many small parts (a long array, a long mail body) that trickles in
-// costs its bytes times the number of pieces, a single long line or blob
-// only its bytes.
+// read wanted are buffered (Need's count, Line's line end, WantDotLine's
+// end of a body; or the frame is past the limit, or the stream failed),
+// so that the frame is parsed again only when the parse can get past the
+// point where it stopped. A single long line or blob is thus parsed twice
+// at most; a frame of many small parts that arrives in k pieces, each
+// taking the parse past its last stop, is parsed up to k times unless its
+// decoder finds its end first (as resp's skipper does).
 func (b *Reader) Rewind() {
 	b.Pos = b.Start
 	b.held = heldRewind
+}
+
+// WantDotLine says that the read that would have blocked was for a line
+// of a body that ends with a line holding a lone "." (RFC 5321's DATA,
+// RFC 1939's multi-line answers), which started at from (relative to
+// Start) and may hold max bytes: a rewound frame is then parsed again only
+// once that line arrived or the body is longer, and the search for it
+// goes on where it stopped, so that a long body arriving in many pieces is
+// scanned once and parsed twice.
+func (b *Reader) WantDotLine(from, max int) {
+	if frame := b.Offset(b.Start); !b.dot.seen(frame, from) {
+		b.dot = dotWait{frame: frame, from: from, max: max, line: from, lf: from}
+	}
+	b.dotOn = true
+}
+
+func (w *dotWait) seen(frame int64, from int) bool {
+	return w.frame == frame && w.from == from && w.max > 0
+}
+
+// arrived reports whether buf, the frame's bytes, holds the line with a
+// lone "." or more than max bytes of the body.
+func (w *dotWait) arrived(buf []byte) bool {
+	if len(buf)-w.from > w.max {
+		return true
+	}
+	for {
+		if rest := buf[w.line:]; len(rest) > 0 && rest[0] == '.' {
+			switch {
+			case len(rest) >= 2 && rest[1] == '\n', len(rest) >= 3 && rest[1] == '\r' && rest[2] == '\n':
+				return true
+			case len(rest) == 1, len(rest) == 2 && rest[1] == '\r':
+				return false // not decided yet
+			}
+		}
+		from := max(w.lf, w.line)
+		i := bytes.IndexByte(buf[from:], '\n')
+		if i < 0 {
+			w.lf = len(buf)
+			return false
+		}
+		w.line = from + i + 1
+		w.lf = w.line
+	}
 }
 
 // await reads until what the read a rewound frame stopped at wanted is
@@ -105,7 +163,11 @@ func (b *Reader) Rewind() {
 // the parse to meet where it met it before.
 func (b *Reader) await() error {
 	for b.End-b.Start <= b.Lim.MaxFrame {
-		if b.wantLF >= 0 {
+		if b.dotOn {
+			if b.dot.arrived(b.Buf[b.Start:b.End]) {
+				break
+			}
+		} else if b.wantLF >= 0 {
 			if bytes.IndexByte(b.Buf[b.Start+b.wantLF:b.End], '\n') >= 0 {
 				break
 			}
@@ -113,10 +175,10 @@ func (b *Reader) await() error {
 		} else if b.End-b.Start >= b.want {
 			break
 		}
-		want, wantLF := b.want, b.wantLF
+		want, wantLF, dotOn := b.want, b.wantLF, b.dotOn
 		if err := b.Fill(); err != nil {
 			if WouldBlock(err) {
-				b.want, b.wantLF = want, wantLF
+				b.want, b.wantLF, b.dotOn = want, wantLF, dotOn
 				return err
 			}
 			break
@@ -295,7 +357,7 @@ func (b *Reader) took(n int, err error) (done bool, _ error) {
 			if n > 0 {
 				return true, nil // bytes came with it: the next read says it again
 			}
-			b.want, b.wantLF = b.End-b.Start+1, -1
+			b.want, b.wantLF, b.dotOn = b.End-b.Start+1, -1, false
 			return true, err
 		}
 		b.err = err

@@ -398,6 +398,22 @@ func TestRewind(t *testing.T) {
 			line, _, err := rd.Line("a line")
 			return string(line), err
 		}},
+		{"dot body", "abc", []string{"x\n", "a\n", "", "b\n", "", "c\n", "", ".\r\n"}, func(rd *Reader) (string, error) {
+			from, body := rd.Pos-rd.Start, ""
+			for {
+				line, _, err := rd.Line("a body line")
+				if err != nil {
+					if WouldBlock(err) {
+						rd.WantDotLine(from, 100)
+					}
+					return "", err
+				}
+				if string(line) == "." {
+					return body, nil
+				}
+				body += string(line)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
