@@ -186,7 +186,13 @@ func (e *tcpEndpoint) shutdown(_ int, _ string, deadline time.Time) {
 	}
 }
 
-func (e *tcpEndpoint) abort(int, string) { _ = e.conn.Close() }
+func (e *tcpEndpoint) abort(int, string) {
+	if e.lr != nil && e.lr.canInline {
+		e.lr.closeSoon()
+		return
+	}
+	_ = e.conn.Close()
+}
 
 func (e *tcpEndpoint) drain() {
 	_, _ = io.CopyN(io.Discard, e.conn, drainLimit)

@@ -98,7 +98,10 @@ func (s *session) kick(d direction, last int64) {
 func (s *session) readOn(d direction, loop func()) (parked bool) {
 	p := &s.parks[d]
 	for !s.isEnded() {
-		loop()
+		s.runLoop(d, loop)
+		// The reader stopped: what it counted goes to the totals, since
+		// it may count no more before the session is let go.
+		s.flushTally(d)
 		if !p.parking {
 			return false
 		}
@@ -114,6 +117,17 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		p.state.Store(parkReading)
 	}
 	return false
+}
+
+// runLoop runs loop, the reader of direction d, until it stops: inside
+// the poller's callback where the connection allows it (runInline), else
+// on its own.
+func (s *session) runLoop(d direction, loop func()) {
+	if e, ok := s.endpointOf(d).(*tcpEndpoint); ok && e.lr != nil && e.lr.canInline {
+		e.lr.runInline(loop)
+		return
+	}
+	loop()
 }
 
 // trimPending lets go of the array of the pending requests when none is

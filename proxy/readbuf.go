@@ -93,6 +93,33 @@ type lendingReader struct {
 	// its session's endedA; nil while the reader cannot park (park.go).
 	park  *dirPark
 	ended *atomic.Bool
+	// in is the state of a reader that runs inside raw.Read's callback
+	// (runInline); canInline says whether it can: the socket tells when it
+	// is drained (TCP_INQ).
+	in        inlineRead
+	canInline bool
+}
+
+// inlineRead is what a lendingReader knows of the callback of raw.Read its
+// reader runs in (see runInline).
+type inlineRead struct {
+	// inside: the reader runs inside the callback, which holds the
+	// connection's read lock; reads are then made on fd directly.
+	inside bool
+	fd     int
+	// drained: the last read left the socket known empty, with no end of
+	// input, so the next read would only find nothing: the reader returns
+	// from the callback to wait instead. Only inside one call of raw.Read
+	// is that safe: each call forgets the readiness the poller saw before
+	// it, so its first read always reads.
+	drained bool
+	// failed: raw.Read's wait failed (a deadline or a close): the reader
+	// reads once more outside the callback, where the read meets the
+	// same error and deals with it as it always does.
+	failed bool
+	// blocked: the reader's decoder returned wrappers.ErrWouldBlock, so
+	// its loop stopped to wait (set by the session's next).
+	blocked bool
 }
 
 // newLendingReader returns a Lender for e's connection, or nil when the
@@ -108,13 +135,110 @@ func newLendingReader(e *tcpEndpoint, pool *bufferPool) *lendingReader {
 	}
 	r := &lendingReader{hookedReader: hookedReader{e}, raw: raw, pool: pool}
 	r.read = r.tryRead
+	r.canInline = enableINQ(raw)
 	return r
+}
+
+// runInline runs loop, a reader's loop of messages, inside the callback
+// of raw.Read, until it stops for any reason but to wait for bytes.
+//
+// The plain way to read a socket makes three system calls per message:
+// the read that gets it, a read that finds nothing, and the wait. Inside
+// the callback the reader reads with recvmsg and TCP_INQ, which says when
+// the socket is drained; it then returns from the callback without the
+// read that finds nothing (its decoder, asked for more, returns
+// wrappers.ErrWouldBlock, and loop stops with blocked set), and raw.Read
+// waits and calls it again. Everything loop does happens in the callback,
+// which holds the connection's read lock: nothing else reads the
+// connection then, and its close waits for the callback (see
+// tcpEndpoint.abort).
+func (r *lendingReader) runInline(loop func()) {
+	in := &r.in
+	for {
+		err := r.raw.Read(func(fd uintptr) bool {
+			in.inside, in.fd, in.drained = true, int(fd), false
+			loop()
+			in.inside = false
+			if in.blocked {
+				in.blocked = false
+				return false
+			}
+			return true
+		})
+		if err == nil {
+			return
+		}
+		// The wait failed: a deadline passed (a kick from the sweeper,
+		// or the end of a session) or the connection closed. The loop
+		// reads once outside the callback, where the read meets the
+		// same error and handles it (a kick parks between frames and
+		// reads on in the middle of one), and comes back when its
+		// decoder next waits between frames with nothing wrong.
+		in.failed = true
+		loop()
+		if !in.blocked {
+			return
+		}
+		in.blocked = false
+	}
+}
+
+// closeSoon closes the connection without waiting for its reader. Inside
+// raw.Read's callback (runInline) the reader holds the connection's read
+// lock, and conn.Close waits until it lets go, which may be never when the
+// one closing is the reader itself or one it waits for. So the socket is
+// shut down at once, which ends what the peer and the reader can do with
+// it (reads find the end, writes fail), and closed by a goroutine of its
+// own once the reader let go.
+func (r *lendingReader) closeSoon() {
+	shutdownSocket(r.raw)
+	go r.e.conn.Close()
+}
+
+// readInline reads inside the callback of raw.Read: from fd, unless the
+// last read left the socket drained, when it returns
+// wrappers.ErrWouldBlock at once (as it does when the read finds
+// nothing).
+func (r *lendingReader) readInline(buf []byte) (int, error) {
+	in := &r.in
+	if in.drained {
+		return 0, wrappers.ErrWouldBlock
+	}
+	n, drained, err := recvINQ(in.fd, buf)
+	switch {
+	case err == nil && n > 0:
+		in.drained = drained
+		return n, nil
+	case err == nil:
+		return 0, io.EOF
+	case isErrno(err, syscall.EAGAIN):
+		return 0, wrappers.ErrWouldBlock
+	}
+	return 0, r.readError(err)
+}
+
+// readError is the error of a failed read of the socket, as conn.Read
+// gives it.
+func (r *lendingReader) readError(err error) error {
+	return &net.OpError{Op: "read", Net: "tcp", Source: r.e.conn.LocalAddr(), Addr: r.e.conn.RemoteAddr(), Err: os.NewSyscallError("read", err)}
 }
 
 // ReadLent implements wrappers.Lender.
 func (r *lendingReader) ReadLent() ([]byte, int, error) {
 	if f := r.e.beforeRead; f != nil {
 		f()
+	}
+	if r.canInline {
+		if r.in.inside {
+			return r.readLentInline()
+		}
+		if !r.in.failed {
+			// Outside the callback after a failed wait, the decoder
+			// is between frames again with nothing wrong: the loop
+			// stops to go back inside.
+			return nil, 0, wrappers.ErrWouldBlock
+		}
+		r.in.failed = false
 	}
 	r.buf, r.n, r.err = nil, 0, nil
 	err := r.raw.Read(r.read)
@@ -147,10 +271,37 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 	return buf, n, err
 }
 
+// readLentInline is ReadLent inside the callback of raw.Read: the buffer
+// is borrowed only when there are bytes.
+func (r *lendingReader) readLentInline() ([]byte, int, error) {
+	if r.in.drained {
+		return nil, 0, wrappers.ErrWouldBlock
+	}
+	buf := r.spare
+	if buf != nil {
+		r.spare = nil
+	} else {
+		buf = r.pool.get()
+	}
+	n, err := r.readInline(buf)
+	if n == 0 {
+		r.pool.put(buf)
+		return nil, 0, err
+	}
+	return buf, n, err
+}
+
 // Read reads in the middle of a frame (wrappers.Lender): kicked there by
 // the sweeper, the reader does not park, but clears the deadline and reads
 // on.
 func (r *lendingReader) Read(p []byte) (int, error) {
+	if r.in.inside {
+		if f := r.e.beforeRead; f != nil {
+			f()
+		}
+		return r.readInline(p)
+	}
+	r.in.failed = false
 	for {
 		n, err := r.hookedReader.Read(p)
 		if err == nil || !r.park.parkedErr(err) {
@@ -193,7 +344,7 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 	r.buf = buf
 	switch {
 	case err != nil:
-		r.n, r.err = 0, &net.OpError{Op: "read", Net: "tcp", Source: r.e.conn.LocalAddr(), Addr: r.e.conn.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		r.n, r.err = 0, r.readError(err)
 	case n == 0:
 		r.n, r.err = 0, io.EOF
 	default:

@@ -16,7 +16,6 @@ import (
 // forwards it to the service, or does what the mode says about it.
 
 func (s *session) clientLoop() {
-	defer s.flushTally(clientToService)
 	for {
 		m, ok := s.next(clientToService)
 		if !ok {

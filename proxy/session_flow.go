@@ -99,6 +99,12 @@ func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 		return m, false
 	}
 	if err != nil {
+		if errors.Is(err, wrappers.ErrWouldBlock) {
+			// Inside the poller's callback, the socket is drained: the
+			// loop returns for the callback to wait (runInline).
+			ep.(*tcpEndpoint).lr.in.blocked = true
+			return m, false
+		}
 		if errors.Is(err, wrappers.ErrParked) {
 			// Kicked while waiting between frames: the reader parks
 			// (park.go).

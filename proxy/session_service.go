@@ -20,7 +20,6 @@ import (
 // (a delivery); it is delivered after mu is let go (deliver).
 
 func (s *session) serviceLoop() {
-	defer s.flushTally(serviceToClient)
 	for {
 		m, ok := s.next(serviceToClient)
 		if !ok {

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package proxy
+
+import (
+	"errors"
+	"syscall"
+)
+
+// enableINQ reports false: only Linux has TCP_INQ, so readers elsewhere
+// wait for bytes outside the poller's callback (see lendingReader.inline).
+func enableINQ(syscall.RawConn) bool { return false }
+
+// recvINQ is never called where enableINQ is false.
+func recvINQ(int, []byte) (int, bool, error) { return 0, false, errors.ErrUnsupported }
+
+// shutdownSocket is never called where enableINQ is false.
+func shutdownSocket(syscall.RawConn) {}
