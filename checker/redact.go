@@ -428,3 +428,12 @@ func (s *Session) Redact(t term.Term) term.Term {
 	}
 	return s.m.secrets.term(t)
 }
+
+// Redact is Session.Redact for the contract of m, for callers that have no
+// session at hand or must not touch one another goroutine may replace.
+func (m *Machine) Redact(t term.Term) term.Term {
+	if m == nil || m.core == nil {
+		return t
+	}
+	return m.core.secrets.term(t)
+}

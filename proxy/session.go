@@ -173,9 +173,10 @@ type session struct {
 	// holds: what each role holds, see guarded and holding.
 	muBy, clientWBy role
 	holds           [numRoles]holding
-	// curC is cur.c, for the records: report must not take mu, since it
-	// runs with clientW held and the service reader takes clientW under mu.
-	curC atomic.Pointer[contract.Contract]
+	// curV is cur, for the records and the secrets they hide: report
+	// must not take mu, since it runs with clientW held and the service
+	// reader takes clientW under mu.
+	curV atomic.Pointer[version]
 	// clientHeld (service reader only): the service reader queued bytes
 	// for the client that may not have been sent yet.
 	clientHeld bool
@@ -232,7 +233,7 @@ func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
 	if s.prelude != nil {
 		ss.cur, ss.inPrelude = s.prelude.v, true
 	}
-	ss.curC.Store(ss.cur.c)
+	ss.curV.Store(ss.cur)
 	ss.chk = ss.newChecker(ss.cur, ss.initialState())
 	ss.touch()
 	return ss

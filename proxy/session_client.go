@@ -76,7 +76,7 @@ func (s *session) clientCall(m *wrappers.Message) bool {
 			// record per request of a busy pipelining client.
 			s.pendingFull = true
 			s.logAttrs(slog.LevelWarn, "the session reached --max-pending: reading the client waits for replies",
-				slog.Int("max_pending", s.maxPending), slog.String("oldest", term.Truncated(s.chk.Redact(s.pending[0].req), s.cfg.MaxLogMessage)))
+				slog.Int("max_pending", s.maxPending), slog.String("oldest", term.Truncated(s.redact(s.pending[0].req), s.cfg.MaxLogMessage)))
 		}
 		s.holdUntil(func() bool { return len(s.pending) < s.maxPending })
 	}

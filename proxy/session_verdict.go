@@ -180,7 +180,7 @@ func (s *session) onReplyTimeout() {
 		return
 	}
 	b := breach{side: wrappers.Server, kind: violation.ReplyTimeout, states: s.chk.States(), request: head.req,
-		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(s.chk.Redact(head.req), s.cfg.MaxLogMessage))}
+		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(s.redact(head.req), s.cfg.MaxLogMessage))}
 	act := decide(s.cfg.Mode, lateReply, false)
 	if act != actionKilled {
 		head.timedOut = true
@@ -208,10 +208,16 @@ func (s *session) killCode(b breach, reason endReason, code int) {
 // checker's violations come hidden already; the proxy's own (a frame the
 // sender never sends, a reply timeout) are hidden here.
 func (s *session) hide(b breach) breach {
-	b.msg = s.chk.Redact(b.msg)
-	b.request = s.chk.Redact(b.request)
+	b.msg = s.redact(b.msg)
+	b.request = s.redact(b.request)
 	return b
 }
+
+// redact is t with the values of the current contract's secret types
+// written <secret>. It does not take mu: the contract is read through
+// curV, not the checker session, which the service reader replaces under
+// mu (resync).
+func (s *session) redact(t term.Term) term.Term { return s.curV.Load().m.Redact(t) }
 
 // sendErrorReply writes the wire format's error reply for b to the client,
 // bounded in time: a client that does not read cannot hold the session.
@@ -230,7 +236,7 @@ func (s *session) sendErrorReply(b breach) {
 // report logs the violation record and counts it.
 func (s *session) report(b breach, act action) {
 	b = s.hide(b)
-	cur := s.curC.Load()
+	cur := s.curV.Load().c
 	s.srv.metrics.violation(cur.Name, b.side.String())
 	n := s.violations.Add(1)
 	if max := int64(s.cfg.Limits.MaxViolations); n > max {

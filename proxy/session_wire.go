@@ -137,7 +137,7 @@ func (s *session) initialOf(v *version) string {
 // its own initial state).
 func (s *session) enter(v *version, next string) {
 	s.user, s.cur, s.inPrelude = v, v, false
-	s.curC.Store(v.c)
+	s.curV.Store(v)
 	s.chk = s.newChecker(v, next)
 	s.logAttrs(slog.LevelDebug, "contract started", slog.String("contract", v.c.Name), slog.Any("states", s.chk.States()))
 }
