@@ -60,7 +60,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 func (p *parser) interrupted(err error) {
 	if bufread.WouldBlock(err) {
 		p.rd.Rewind()
-		p.skip.start(0)
+		p.skipFrom(0)
 	}
 }
 
@@ -68,10 +68,18 @@ func (p *parser) interrupted(err error) {
 // arrived since; it returns the read's error while the frame has not
 // ended.
 func (p *parser) resume() error {
-	if p.skip.on {
+	if p.skip != nil && p.skip.on {
 		return p.skip.skip(&p.rd)
 	}
 	return nil
+}
+
+// skipFrom starts the skipper at rel, relative to the frame's start.
+func (p *parser) skipFrom(rel int) {
+	if p.skip == nil {
+		p.skip = new(skipper)
+	}
+	p.skip.start(rel)
 }
 
 // command returns the term of a command, the bare name or the tuple of the

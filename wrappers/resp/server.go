@@ -221,7 +221,7 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 			// once the skipper has seen it end.
 			rd.Pos = rd.Start + mark
 			rd.Hold()
-			d.p.skip.start(mark)
+			d.p.skipFrom(mark)
 			return wrappers.Message{}, err
 		}
 		var (

@@ -24,8 +24,8 @@ type parser struct {
 	ar     arena
 	endSeq bool // the last value read was a streamed aggregate's end marker
 	// skip finds the end of a frame a read that would block interrupted,
-	// before it is parsed again.
-	skip skipper
+	// before it is parsed again; made by the first such read.
+	skip *skipper
 }
 
 // minElem is the fewest bytes one element of an aggregate takes on the wire

@@ -58,14 +58,31 @@ type Reader struct {
 	// held says how the current frame was interrupted by
 	// wrappers.ErrWouldBlock (see Hold and Rewind); heldNone otherwise.
 	held uint8
-	// The bytes the read that would have blocked was for, relative to
-	// Start: the frame's first want bytes, or (wantLF >= 0) an LF at or
-	// after wantLF. A rewound frame is parsed again only once they are
-	// buffered (see Frame).
-	want, wantLF int
-	// dot is, when dotOn, what a dot-terminated body wants (WantDotLine).
+	// wait is what the read that would have blocked wanted, for a frame
+	// the decoder rewinds (see Rewind): made by the first such read
+	// through Need, Line or Frame, so that a decoder that resumes, or is
+	// never cut, does not carry it.
+	wait *wanted
+}
+
+// wanted is what the read that would have blocked was for, relative to
+// Start: the frame's first n bytes, or (lf >= 0) an LF at or after lf, or
+// (dotOn) the end of a dot-terminated body (WantDotLine). A rewound frame
+// is parsed again only once it is buffered (see Frame).
+type wanted struct {
+	n, lf int
 	dot   dotWait
 	dotOn bool
+}
+
+// wanted returns b.wait, made when it is not, wanting the first n bytes
+// of the frame.
+func (b *Reader) wanted(n int) *wanted {
+	if b.wait == nil {
+		b.wait = &wanted{}
+	}
+	b.wait.n, b.wait.lf, b.wait.dotOn = n, -1, false
+	return b.wait
 }
 
 // dotWait is the search for a line holding a lone "." in a body: it
@@ -109,6 +126,9 @@ func (b *Reader) Hold() { b.held = heldResume }
 // taking the parse past its last stop, is parsed up to k times unless its
 // decoder finds its end first (as resp's skipper does).
 func (b *Reader) Rewind() {
+	if b.wait == nil {
+		b.wanted(b.End - b.Start + 1) // the read was for a byte more
+	}
 	b.Pos = b.Start
 	b.held = heldRewind
 }
@@ -121,10 +141,14 @@ func (b *Reader) Rewind() {
 // goes on where it stopped, so that a long body arriving in many pieces is
 // scanned once and parsed twice.
 func (b *Reader) WantDotLine(from, max int) {
-	if frame := b.Offset(b.Start); !b.dot.seen(frame, from) {
-		b.dot = dotWait{frame: frame, from: from, max: max, line: from, lf: from}
+	w := b.wait
+	if w == nil {
+		w = b.wanted(b.End - b.Start + 1)
 	}
-	b.dotOn = true
+	if frame := b.Offset(b.Start); !w.dot.seen(frame, from) {
+		w.dot = dotWait{frame: frame, from: from, max: max, line: from, lf: from}
+	}
+	w.dotOn = true
 }
 
 func (w *dotWait) seen(frame int64, from int) bool {
@@ -162,23 +186,24 @@ func (w *dotWait) arrived(buf []byte) bool {
 // again, and nil otherwise, with any other error of the reader kept for
 // the parse to meet where it met it before.
 func (b *Reader) await() error {
+	w := b.wait
 	for b.End-b.Start <= b.Lim.MaxFrame {
-		if b.dotOn {
-			if b.dot.arrived(b.Buf[b.Start:b.End]) {
+		if w.dotOn {
+			if w.dot.arrived(b.Buf[b.Start:b.End]) {
 				break
 			}
-		} else if b.wantLF >= 0 {
-			if bytes.IndexByte(b.Buf[b.Start+b.wantLF:b.End], '\n') >= 0 {
+		} else if w.lf >= 0 {
+			if bytes.IndexByte(b.Buf[b.Start+w.lf:b.End], '\n') >= 0 {
 				break
 			}
-			b.wantLF = b.End - b.Start
-		} else if b.End-b.Start >= b.want {
+			w.lf = b.End - b.Start
+		} else if b.End-b.Start >= w.n {
 			break
 		}
-		want, wantLF, dotOn := b.want, b.wantLF, b.dotOn
+		keep := *w
 		if err := b.Fill(); err != nil {
 			if WouldBlock(err) {
-				b.want, b.wantLF, b.dotOn = want, wantLF, dotOn
+				*w = keep
 				return err
 			}
 			break
@@ -349,7 +374,7 @@ func (b *Reader) Fill() error {
 // took accounts for a read of n bytes that returned err; done says whether
 // Fill is done (it read bytes, or failed), with what Fill returns.
 // wrappers.ErrWouldBlock is returned but not kept: by default, the read
-// wanted one more byte of the frame (Need and Line say more).
+// wanted one more byte of the frame (Need, Line and WantDotLine say more).
 func (b *Reader) took(n int, err error) (done bool, _ error) {
 	b.End += n
 	if err != nil {
@@ -357,7 +382,9 @@ func (b *Reader) took(n int, err error) (done bool, _ error) {
 			if n > 0 {
 				return true, nil // bytes came with it: the next read says it again
 			}
-			b.want, b.wantLF, b.dotOn = b.End-b.Start+1, -1, false
+			if b.wait != nil {
+				b.wanted(b.End - b.Start + 1)
+			}
 			return true, err
 		}
 		b.err = err
@@ -424,7 +451,7 @@ func (b *Reader) Need(n int, what string) error {
 	for b.End-b.Pos < n {
 		if err := b.Fill(); err != nil {
 			if WouldBlock(err) {
-				b.want = b.Pos + n - b.Start
+				b.wanted(b.Pos + n - b.Start)
 				return err
 			}
 			return b.EOFError(err, what)
@@ -461,7 +488,7 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 		scanned = b.End - b.Start // keep the scan position across a move
 		if err := b.Fill(); err != nil {
 			if WouldBlock(err) {
-				b.wantLF = scanned
+				b.wanted(0).lf = scanned
 				return nil, false, err
 			}
 			if errors.Is(err, io.EOF) && b.End == b.Pos && b.Pos == b.Start {
