@@ -125,12 +125,41 @@ func testConversation(w wrappers.Wire, c Conversation) error {
 		return iotest.DataErrReader(iotest.OneByteReader(r))
 	}})
 	try(plan{name: "parked between frames", park: true})
-	try(plan{name: "one at a time, each read first blocked", block: 1, oneByte: true})
-	try(plan{name: "one at a time, each read first blocked three times", block: 3, oneByte: true})
-	try(plan{name: "whole, each read first blocked", block: 1})
+	// Reads that would block must change nothing, Raw included, from the
+	// same reads unblocked.
+	tryBlocked := func(mk func(block int) plan, block int) {
+		var got, want []string
+		record := func(to *[]string) func(wrappers.Message) {
+			return func(m wrappers.Message) { *to = append(*to, fmt.Sprintf("%s, Raw %q", Describe(m), m.Raw)) }
+		}
+		p, twin := mk(block), mk(0)
+		p.onMessage, twin.onMessage = record(&got), record(&want)
+		n := len(errs)
+		try(p)
+		if _, err := play(w, c.Options, c.Turns, twin); err != nil || len(errs) > n {
+			return // reported already, or to be by the plain plans
+		}
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				errs = append(errs, fmt.Errorf("bytes %s: message %d is %s, but %s when the same reads are not blocked", p.name, i, got[i], want[i]))
+				return
+			}
+		}
+	}
+	tryBlocked(func(block int) plan {
+		return plan{name: fmt.Sprintf("one at a time, each read first blocked %d time(s)", block), block: block, oneByte: true}
+	}, 1)
+	tryBlocked(func(block int) plan {
+		return plan{name: fmt.Sprintf("one at a time, each read first blocked %d time(s)", block), block: block, oneByte: true}
+	}, 3)
+	tryBlocked(func(block int) plan {
+		return plan{name: fmt.Sprintf("whole, each read first blocked %d time(s)", block), block: block}
+	}, 1)
 	for i := range 3 {
-		try(plan{name: fmt.Sprintf("in random pieces (%d), each read first blocked", i), block: 1,
-			rng: rand.New(rand.NewPCG(uint64(i), uint64(len(c.Turns))))})
+		tryBlocked(func(block int) plan {
+			return plan{name: fmt.Sprintf("in random pieces (%d), each read first blocked %d time(s)", i, block), block: block,
+				rng: rand.New(rand.NewPCG(uint64(i), uint64(len(c.Turns))))}
+		}, 1)
 	}
 	for i := 1; i < max(longest[wrappers.Client], longest[wrappers.Server]); i++ {
 		try(plan{name: fmt.Sprintf("split at byte %d", i), splitAt: i})
@@ -181,7 +210,8 @@ type plan struct {
 	splitAt int                       // the first read ends at this byte of the stream
 	rng     *rand.Rand                // reads of 1 to 17 bytes, drawn from rng
 	park    bool                      // the stream is a Lender that parks once before each read between frames
-	// block is how many times in a row the stream, a Lender, answers
+	// The stream is a Lender (blockingFeed) when block is set or
+	// oneByte: block is how many times in a row it answers
 	// wrappers.ErrWouldBlock at each offset before it reads; oneByte
 	// makes its reads one byte long, so that it blocks at every offset.
 	block     int
@@ -203,11 +233,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 				stream.WriteString(tn.In)
 			}
 		}
-		f := &feed{data: stream.String(), splitAt: p.splitAt, rng: p.rng, block: p.block, blockedAt: -1}
-		if p.oneByte {
-			f.splitAt = len(f.data)
-			f.rng = nil
-		}
+		f := &feed{data: stream.String(), splitAt: p.splitAt, rng: p.rng, block: p.block, blockedAt: -1, oneByte: p.oneByte}
 		feeds[side] = f
 		var r io.Reader = f
 		if p.wrap != nil {
@@ -216,7 +242,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 		if p.park {
 			r = &parkingFeed{feed: f, parkedAt: -1}
 		}
-		if p.block > 0 {
+		if p.block > 0 || p.oneByte {
 			r = blockingFeed{f}
 		}
 		if side == wrappers.Client {
@@ -344,6 +370,7 @@ type feed struct {
 	// offset, blockedN how many it got, and blocked how many the
 	// decoder got since next last looked.
 	block, blockedAt, blockedN, blocked int
+	oneByte                             bool // reads of one byte
 }
 
 // maxEmpty is how many reads in a row may find no byte before the feed
@@ -362,9 +389,9 @@ func (f *feed) Read(p []byte) (int, error) {
 			f.blocked++
 			return 0, wrappers.ErrWouldBlock
 		}
-		if f.splitAt == len(f.data) && f.off < f.avail {
-			p = p[:min(len(p), 1)] // one byte a read: a block at every offset
-		}
+	}
+	if f.oneByte {
+		p = p[:min(len(p), 1)] // one byte a read: a block at every offset
 	}
 	if f.off == len(f.data) {
 		return 0, io.EOF

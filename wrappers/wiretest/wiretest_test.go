@@ -137,7 +137,7 @@ func TestWireFindsBugs(t *testing.T) {
 		{"error depends on the reads", lines{looseError: true}, tooLong, "bytes one at a time"},
 		{"keeps a parked read", lines{keepParked: true}, chat, "parked between frames: turn 0"},
 		{"keeps a blocked read", lines{keepBlocked: true}, chat, "Next returned wrappers.ErrWouldBlock that the reader had not answered"},
-		{"loses a line cut by a blocked read", lines{dropCut: true}, chat, "one at a time, each read first blocked: turn 0"},
+		{"loses a line cut by a blocked read", lines{dropCut: true}, chat, "one at a time, each read first blocked 1 time(s): turn 0"},
 		{"wrong message", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\n", Want: []string{`call "b"`}}}}, `want call "b"`},
 		{"missing error", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\n", Want: []string{`call "a"`}, Err: "boom"}}}, "want a FrameError"},
 		{"message left over", lines{}, Conversation{Name: "x", Turns: []Turn{{Side: wrappers.Client, In: "a\nb\n", Want: []string{`call "a"`}}}}, `not the bytes sent "a\nb\n"`},
