@@ -135,10 +135,15 @@ type wconn struct {
 
 	mu        sync.Mutex
 	sent, got bytes.Buffer
+
+	// done is closed by close, so that a service holding an answer
+	// (heldCounterService) lets go when the test ends.
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 func newWConn(tr Transport, nc net.Conn, ws *websocket.Conn, newDec func(io.Reader) wrappers.Decoder) *wconn {
-	c := &wconn{tr: tr, nc: nc, ws: ws, newDec: newDec}
+	c := &wconn{tr: tr, nc: nc, ws: ws, newDec: newDec, done: make(chan struct{})}
 	if nc != nil {
 		c.dec = newDec(nc)
 	}
@@ -210,6 +215,7 @@ func (c *wconn) closed() error {
 }
 
 func (c *wconn) close() {
+	c.closeOnce.Do(func() { close(c.done) })
 	if c.ws != nil {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		_ = c.ws.Close()
@@ -397,6 +403,7 @@ func heldCounterService(k kit, meta bool, release <-chan struct{}) func(c *wconn
 			case "hold":
 				select {
 				case <-release:
+				case <-c.done: // the test ended
 				case <-time.After(ioTimeout):
 				}
 				rep(term.Tuple{term.Atom("ok"), term.Int(n)}, state)

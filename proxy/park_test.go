@@ -229,7 +229,7 @@ func TestParkedGoroutines(t *testing.T) {
 		t.Run(tr.String(), func(t *testing.T) {
 			svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
 			p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: testParkDelay}}, nil)
-			before := runtime.NumGoroutine()
+			before := settledGoroutines()
 			clients := make([]*wconn, n)
 			for i := range clients {
 				clients[i] = p.dial(t)
@@ -248,7 +248,7 @@ func TestParkedGoroutines(t *testing.T) {
 			}
 			// The service has a goroutine for each connection; the proxy
 			// none when its readers have parked, two a session otherwise.
-			added := runtime.NumGoroutine() - before - n
+			added := settledGoroutines() - before - n
 			perSession := 0
 			if tr == WebSocket {
 				perSession = 2
@@ -264,4 +264,23 @@ func TestParkedGoroutines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settledGoroutines returns the number of goroutines once it has stayed
+// the same for a while. A count taken at once is off by the goroutines
+// still on their way out (those of the test before, whose connections
+// were closed but which a busy machine has not yet run to their end) or
+// just started (the parker's); a count steady for settleFor is not.
+// Bounded by ioTimeout: past it, the count as it is.
+func settledGoroutines() int {
+	const settleFor, every = 200 * time.Millisecond, 5 * time.Millisecond
+	deadline := time.Now().Add(ioTimeout)
+	n, since := runtime.NumGoroutine(), time.Now()
+	for time.Since(since) < settleFor && time.Now().Before(deadline) {
+		time.Sleep(every)
+		if m := runtime.NumGoroutine(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return n
 }
