@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,19 +43,22 @@ func fileContract(t *testing.T) *contract.Contract {
 func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 	var mu sync.Mutex
 	var seen []string
+	// holdClose is the proxy once the silly client's close is on its way.
+	var holdClose atomic.Pointer[testProxy]
 	addr, stop, err := fileserver.Listen(context.Background(), "127.0.0.1:0", fileserver.Config{
 		OnRequest: func(req term.Term) {
 			mu.Lock()
 			seen = append(seen, req.String())
 			mu.Unlock()
-			// Closing takes the server a moment (as in the demo), so the
-			// silly client's read, sent right behind the close, is in the
-			// proxy's hands before the close's reply leads to stop.
-			// Without it the proxy may end the session at stop before it
-			// reads the read (legal too, but not what this test is about),
-			// and the test failed about once in twenty runs.
+			// The server answers the silly client's close only once the
+			// proxy has dealt with the read sent right behind it: else the
+			// proxy may end the session at stop before it reads the read
+			// (legal too, but not what this test is about). A fixed pause
+			// here (50ms) was not always enough on a busy machine.
 			if tag, _ := term.Tag(req); tag == "close" {
-				time.Sleep(50 * time.Millisecond)
+				if p := holdClose.Load(); p != nil {
+					p.waitClientJudged()
+				}
 			}
 		},
 	})
@@ -81,6 +85,7 @@ func testFileServer(t *testing.T, c *contract.Contract, mode Mode) {
 	wantReply(t, call(t, silly, ubfKit, "{read_line, 1}"), `{ok, "Black boxes communicate with defined protocols."}`)
 	// The talk's silly client: it closes, and reads without waiting for
 	// the close's reply.
+	holdClose.Store(p)
 	if err := silly.send(append(ubfKit.frame(T("{close, 1}")), ubfKit.frame(T("{read_line, 1}"))...)); err != nil {
 		t.Fatal(err)
 	}
@@ -151,5 +156,32 @@ func TestFileServerStartPlugin(t *testing.T) {
 	}
 	if v := p.logs.wait(t, "contract violation", 1)[0]; field(v, "contract") != c.Name || field(v, "states") != `["ready"]` {
 		t.Errorf("violation record %v", v)
+	}
+}
+
+// waitClientJudged waits, for up to ioTimeout, until the client reader of
+// the proxy's open session has dealt with a request read while another was
+// in flight: it holds it for the reply (kill mode, and reject mode when the
+// reply decides), or it reported it as a violation (monitor mode, and
+// reject mode when every outcome makes it one).
+func (p *testProxy) waitClientJudged() {
+	for deadline := time.Now().Add(ioTimeout); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if len(p.logs.find("contract violation")) > 0 {
+			return
+		}
+		p.srv.mu.Lock()
+		open := make([]*session, 0, len(p.srv.sessions))
+		for _, ss := range p.srv.sessions {
+			open = append(open, ss)
+		}
+		p.srv.mu.Unlock()
+		for _, ss := range open {
+			ss.mu.Lock()
+			holds := ss.waiting
+			ss.mu.Unlock()
+			if holds {
+				return
+			}
+		}
 	}
 }
