@@ -56,7 +56,9 @@ func NewDecoder(r io.Reader, opts wrappers.Options) *Decoder {
 // term. raw is only valid until the next call. At the end of the stream
 // it returns io.EOF; a last line without a newline is read as a line. A
 // malformed or over-limit line gives a *wrappers.FrameError, and every later
-// call returns it again.
+// call returns it again. wrappers.ErrWouldBlock from the reader is returned
+// (wrapped) and not kept: the next call looks for the line's end from
+// where it stopped.
 func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 	if d.err != nil {
 		return nil, nil, d.err

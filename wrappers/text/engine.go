@@ -133,7 +133,7 @@ func (in *input) dotBody(what string, scratch *[]byte) (term.Binary, error) {
 			if bufread.WouldBlock(err) {
 				// The frame is parsed again only once the body ended
 				// (or is too long): a mail is not copied once a piece.
-				in.rd.WantDotLine(from, in.rd.Lim.MaxBinary)
+				in.rd.WantDotLine(from, in.rd.Lim.MaxBinary, in.rd.Lim.MaxBinary)
 			}
 			return nil, err
 		}
@@ -161,9 +161,15 @@ func (in *input) dotBody(what string, scratch *[]byte) (term.Binary, error) {
 // list of strings, dot-stuffing undone.
 func (in *input) dotLines(what string) (term.List, error) {
 	var l term.List
+	from := in.rd.Pos - in.rd.Start
 	for {
 		line, err := in.line(what)
 		if err != nil {
+			if bufread.WouldBlock(err) {
+				// As for dotBody: the list is parsed again once whole,
+				// or once a line of it is too long.
+				in.rd.WantDotLine(from, in.rd.Lim.MaxFrame, in.rd.Lim.MaxBinary)
+			}
 			return nil, err
 		}
 		if len(line) == 1 && line[0] == '.' {

@@ -193,7 +193,9 @@ func (d *Decoder) giveShared() {
 // already read). raw is only valid until the next call. At the end of the
 // stream, trailing separators are returned once with a nil term, then
 // io.EOF. A malformed or over-limit frame gives a *wrappers.FrameError, and
-// every later call returns it again.
+// every later call returns it again. wrappers.ErrWouldBlock from the
+// reader is returned (wrapped) and not kept: the machine keeps its state,
+// and the next call scans on from where the stream stopped.
 func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 	if d.err != nil {
 		return nil, nil, d.err

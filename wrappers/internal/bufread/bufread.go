@@ -88,12 +88,12 @@ func (b *Reader) wanted(n int) *wanted {
 // dotWait is the search for a line holding a lone "." in a body: it
 // started at from in the frame at frame (a stream offset), line is the
 // start of the line not yet decided, lf where the search for its end goes
-// on (both relative to Start), and a body longer than max bytes ends the
-// wait (the parse refuses it).
+// on (both relative to Start), and a body longer than max bytes, or a
+// line of it longer than maxLine, ends the wait (the parse refuses it).
 type dotWait struct {
-	frame     int64
-	from, max int
-	line, lf  int
+	frame              int64
+	from, max, maxLine int
+	line, lf           int
 }
 
 // How an interrupted frame goes on.
@@ -136,17 +136,18 @@ func (b *Reader) Rewind() {
 // WantDotLine says that the read that would have blocked was for a line
 // of a body that ends with a line holding a lone "." (RFC 5321's DATA,
 // RFC 1939's multi-line answers), which started at from (relative to
-// Start) and may hold max bytes: a rewound frame is then parsed again only
-// once that line arrived or the body is longer, and the search for it
-// goes on where it stopped, so that a long body arriving in many pieces is
-// scanned once and parsed twice.
-func (b *Reader) WantDotLine(from, max int) {
+// Start) and may hold max bytes in lines of at most maxLine: a rewound
+// frame is then parsed again only once that line arrived, or the body or
+// one of its lines is longer, and the search for it goes on where it
+// stopped, so that a long body arriving in many pieces is scanned once and
+// parsed twice.
+func (b *Reader) WantDotLine(from, max, maxLine int) {
 	w := b.wait
 	if w == nil {
 		w = b.wanted(b.End - b.Start + 1)
 	}
 	if frame := b.Offset(b.Start); !w.dot.seen(frame, from) {
-		w.dot = dotWait{frame: frame, from: from, max: max, line: from, lf: from}
+		w.dot = dotWait{frame: frame, from: from, max: max, maxLine: maxLine, line: from, lf: from}
 	}
 	w.dotOn = true
 }
@@ -156,7 +157,8 @@ func (w *dotWait) seen(frame int64, from int) bool {
 }
 
 // arrived reports whether buf, the frame's bytes, holds the line with a
-// lone "." or more than max bytes of the body.
+// lone ".", more than max bytes of the body, or a line longer than
+// maxLine.
 func (w *dotWait) arrived(buf []byte) bool {
 	if len(buf)-w.from > w.max {
 		return true
@@ -175,6 +177,9 @@ func (w *dotWait) arrived(buf []byte) bool {
 		if i < 0 {
 			w.lf = len(buf)
 			return false
+		}
+		if from+i-w.line > w.maxLine {
+			return true
 		}
 		w.line = from + i + 1
 		w.lf = w.line

@@ -404,7 +404,7 @@ func TestRewind(t *testing.T) {
 				line, _, err := rd.Line("a body line")
 				if err != nil {
 					if WouldBlock(err) {
-						rd.WantDotLine(from, 100)
+						rd.WantDotLine(from, 100, 100)
 					}
 					return "", err
 				}
@@ -479,5 +479,26 @@ func TestHold(t *testing.T) {
 	}
 	if err := rd.Fill(); err != nil || rd.Buffered() != 4 {
 		t.Fatalf("Fill = %v, Buffered %d, want 4", err, rd.Buffered())
+	}
+}
+
+// TestWantDotLineStopsAtALongLine: a body line longer than its bound ends
+// the wait for the "." line: the parse refuses it then, as it would have
+// had the body come whole.
+func TestWantDotLineStopsAtALongLine(t *testing.T) {
+	rd := New(&script{steps: []string{"ab", "", "cdefghijkl\n", "", "x\n"}}, lim(100), "test")
+	if err := rd.Frame(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := rd.Line("a body line"); !WouldBlock(err) {
+		t.Fatalf("Line = %v, want ErrWouldBlock", err)
+	}
+	rd.WantDotLine(0, 100, 5)
+	rd.Rewind()
+	if err := rd.Frame(); err != nil {
+		t.Fatalf("Frame = %v, want the frame parsed again at the long line", err)
+	}
+	if line, _, err := rd.Line("a body line"); err != nil || string(line) != "abcdefghijkl" {
+		t.Fatalf("Line = %q, %v", line, err)
 	}
 }
