@@ -329,9 +329,10 @@ var ErrParked = errors.New("reading parked with nothing buffered")
 //
 // Unlike every other read error, a decoder does not keep it: its Next
 // returns it (wrapped or not, for errors.Is) having consumed nothing a
-// caller can see (no message, no change to the session it shares with the
-// other direction), and the next call of Next goes on from exactly where
-// the stream stopped. A frame split by ErrWouldBlock decodes as if it had
+// caller can see (no message; the session it shares with the other
+// direction changed no more than a blocking read inside the same frame
+// would have left it), and the next call of Next goes on from exactly
+// where the stream stopped. A frame split by ErrWouldBlock decodes as if it had
 // arrived whole: the same Kind, Term and Raw, and the same offsets in any
 // later error. Bytes read before it stay buffered (a Bufferer counts
 // them). A decoder may keep its scan state and go on scanning, or parse
