@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/ubfproxy/ubfproxy/term"
@@ -67,25 +68,73 @@ type block[T any] struct {
 }
 
 func (b *block[T]) put(v T) *T {
+	p := b.next()
+	*p = v
+	return p
+}
+
+// next returns the next element, zero, for the caller to write once.
+func (b *block[T]) next() *T {
 	if b.used == len(b.buf) {
 		b.buf, b.used = make([]T, min(max(2*len(b.buf), firstBlock), headerBlock)), 0
 	}
 	p := &b.buf[b.used]
-	*p = v
 	b.used++
 	return p
 }
 
 // arena carves the terms of one decoder's messages; see the top of this file.
 type arena struct {
-	bytes []byte                  // unused end of the current chunk of argument bytes
-	chunk int                     // the size of the last chunk
+	// bytes is the current chunk of argument bytes, of which the first
+	// used are handed out: a byte string costs an index update, not a
+	// slice header written back (with its pointer) as an append would.
+	bytes []byte
+	used  int
 	elems carve.Slices[term.Term] // tuple and list elements
 	bins  block[term.Binary]
 	tups  block[term.Tuple]
 	lists block[term.List]
 	maps  block[term.Map]
 	ints  block[term.Integer]
+	cmd1s block[cmd1]
+	cmd2s block[cmd2]
+}
+
+// cmd1 and cmd2 are the pieces of the term of a command with one or two
+// arguments (GET k, SET k v, most commands), carved as one: the tuple's
+// header and elements, and the headers of its binaries.
+type cmd1 struct {
+	tup   term.Tuple
+	elems [2]term.Term
+	bins  [1]term.Binary
+}
+
+type cmd2 struct {
+	tup   term.Tuple
+	elems [3]term.Term
+	bins  [2]term.Binary
+}
+
+// command1 returns the boxed tuple {name, <<a>>}.
+func (a *arena) command1(name term.Term, x []byte) term.Term {
+	r := a.cmd1s.next()
+	r.bins[0] = a.copyBytes(x)
+	r.elems[0] = name
+	r.elems[1] = box(protoBinary, unsafe.Pointer(&r.bins[0]))
+	r.tup = r.elems[:]
+	return box(protoTuple, unsafe.Pointer(&r.tup))
+}
+
+// command2 returns the boxed tuple {name, <<x>>, <<y>>}.
+func (a *arena) command2(name term.Term, x, y []byte) term.Term {
+	r := a.cmd2s.next()
+	r.bins[0] = a.copyBytes(x)
+	r.bins[1] = a.copyBytes(y)
+	r.elems[0] = name
+	r.elems[1] = box(protoBinary, unsafe.Pointer(&r.bins[0]))
+	r.elems[2] = box(protoBinary, unsafe.Pointer(&r.bins[1]))
+	r.tup = r.elems[:]
+	return box(protoTuple, unsafe.Pointer(&r.tup))
 }
 
 // The prototypes box is given: zero values of each boxed type, converted
@@ -100,23 +149,39 @@ var (
 
 // binary returns a copy of b as a boxed term.Binary.
 func (a *arena) binary(b []byte) term.Term {
-	return box(protoBinary, unsafe.Pointer(a.bins.put(a.copyBytes(b))))
+	p := a.bins.next()
+	*p = a.copyBytes(b)
+	return box(protoBinary, unsafe.Pointer(p))
 }
 
 // copyBytes returns a copy of b that no later call writes over.
 func (a *arena) copyBytes(b []byte) term.Binary {
+	if n := a.used; uint(len(b)-1) < 16 && cap(b) >= 16 && len(a.bytes)-n >= 16 {
+		// A key or a short value, in a read buffer with more bytes
+		// after it: one 16-byte move rather than a call of memmove.
+		// The bytes copied past len(b) are not handed out; the next
+		// copy writes over them.
+		dst := (*[16]byte)(a.bytes[n:])
+		*dst = *(*[16]byte)(b[:16])
+		a.used = n + len(b)
+		return unsafe.Slice(&dst[0], len(b))
+	}
+	return a.copyAny(b)
+}
+
+// copyAny is copyBytes for any b.
+func (a *arena) copyAny(b []byte) term.Binary {
 	if len(b) > maxCarved {
 		c := make([]byte, len(b))
 		copy(c, b)
 		return c
 	}
-	if cap(a.bytes)-len(a.bytes) < len(b) || a.bytes == nil {
-		a.chunk = min(max(2*a.chunk, firstChunk, len(b)), bytesChunk)
-		a.bytes = make([]byte, 0, a.chunk)
+	if len(a.bytes)-a.used < len(b) || a.bytes == nil {
+		a.bytes, a.used = make([]byte, min(max(2*len(a.bytes), firstChunk, len(b)), bytesChunk)), 0
 	}
-	n := len(a.bytes)
-	a.bytes = append(a.bytes, b...)
-	return term.Binary(a.bytes[n:len(a.bytes):len(a.bytes)])
+	n := a.used
+	a.used += copy(a.bytes[n:], b)
+	return term.Binary(a.bytes[n:a.used:a.used])
 }
 
 // slots returns n zeroed elements, with capacity exactly n so that an
@@ -171,14 +236,44 @@ func makeName(spelling string) name {
 	return name{atom: a, op: opOf(a)}
 }
 
-// lookup returns the name spelt b: a known one from the shared table
-// (see names.go), any other through the decoder's cache.
+// lookup returns the name spelt b: one of the last few spellings of at
+// most 8 bytes from recent, a known one from the shared table (see
+// names.go), any other through the decoder's cache.
 func (p *parser) lookup(b []byte) name {
+	if uint(len(b)-1) < 8 && cap(b) >= 8 {
+		// One load, as in pack: the bytes past len(b) are masked off.
+		w := binary.LittleEndian.Uint64(b[:8]) & (1<<(8*len(b)) - 1)
+		r := &p.recent[(w+uint64(len(b)))*0x9e3779b97f4a7c15>>(64-recentBits)]
+		if r.word == w && r.n == len(b) {
+			return r.name
+		}
+		n := p.lookupSlow(b)
+		*r = recentName{word: w, n: len(b), name: n}
+		return n
+	}
+	return p.lookupSlow(b)
+}
+
+func (p *parser) lookupSlow(b []byte) name {
 	if n, ok := knownName(b); ok {
 		return n
 	}
 	n, _ := p.names.Get(b, makeName)
 	return n
+}
+
+// recentBits is the log2 of the entries of parser.recent: a pipelining
+// client repeats one command, or a few, and a server's replies have few
+// simple strings.
+const recentBits = 2
+
+// recentName is an entry of parser.recent: the name spelt by the n bytes
+// packed in word, as they came (not lowered). An entry with n 0 is free:
+// the empty spelling is not looked up there.
+type recentName struct {
+	word uint64
+	n    int
+	name name
 }
 
 // atom returns the lowercased atom of b.

@@ -200,3 +200,33 @@ func TestBoxAssumptions(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyBytes: a copy is equal to its source whatever its length and
+// the room after it, in the source and in the chunk; its capacity is its
+// length; and the bytes the 16-byte move copies past it do not change the
+// copies handed out before it.
+func TestCopyBytes(t *testing.T) {
+	var a arena
+	src := []byte(strings.Repeat("0123456789abcdefghij", 4))
+	type kept struct {
+		got  term.Binary
+		want string
+	}
+	var all []kept
+	for round := range 3 {
+		for n := range 20 {
+			for _, b := range [][]byte{src[:n], src[:n:n], src[40-n : 40], src[len(src)-n:]} {
+				c := a.copyBytes(b)
+				if string(c) != string(b) || cap(c) != len(c) {
+					t.Fatalf("round %d: copyBytes(%q) = %q with capacity %d", round, b, c, cap(c))
+				}
+				all = append(all, kept{c, string(b)})
+			}
+		}
+		for _, k := range all {
+			if string(k.got) != k.want {
+				t.Fatalf("a copy changed: %q, want %q", k.got, k.want)
+			}
+		}
+	}
+}

@@ -15,6 +15,7 @@ type clientDecoder struct {
 	s    *Session
 	p    parser
 	args [][]byte // scratch for inline arguments
+	memo commandMemo
 }
 
 // Next implements wrappers.Decoder.
@@ -23,19 +24,28 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	if err := d.p.resume(); err != nil {
 		return wrappers.Message{}, err
 	}
-	err := rd.Frame()
-	if err != nil {
+	if err := rd.Frame(); err != nil {
 		return wrappers.Message{}, err
 	}
+	if rd.Buf[rd.Pos] == '*' {
+		if t, c, raw := d.quickCommand(); t != nil {
+			d.s.push(c)
+			return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: raw}, nil
+		}
+	}
+	return d.next()
+}
+
+// next is Next for the frames quickCommand leaves alone.
+func (d *clientDecoder) next() (wrappers.Message, error) {
+	rd := &d.p.rd
 	var (
-		t term.Term
-		c call
+		t   term.Term
+		c   call
+		err error
 	)
 	if rd.Buf[rd.Pos] == '*' {
-		var ok bool
-		if t, c, ok = d.quickCommand(); !ok {
-			t, c, err = d.multibulk()
-		}
+		t, c, err = d.multibulk()
 	} else {
 		t, c, err = d.inline()
 	}
@@ -99,41 +109,101 @@ const quickArgs = 8
 // array of at most quickArgs bulk strings, its count of one digit and
 // their lengths of one or two, all of it buffered. It reads what
 // multibulk would read, and gives the same term, but in one pass over
-// local indexes rather than through the general readers. Anything else it
-// leaves alone (ok false, nothing consumed) for multibulk, which also
-// reports the errors; the arena may then have handed out pieces of a term
-// nobody uses, which costs a few of its bytes and nothing else.
-func (d *clientDecoder) quickCommand() (term.Term, call, bool) {
+// local indexes rather than through the general readers, and it returns
+// the frame's bytes. Anything else it leaves alone (a nil term, nothing
+// consumed) for multibulk, which also reports the errors; the arena may
+// then have handed out pieces of a term nobody uses, which costs a few of
+// its bytes and nothing else.
+func (d *clientDecoder) quickCommand() (term.Term, call, []byte) {
 	p := &d.p
-	rd := &p.rd
 	buf := p.quickBuf()
-	if len(buf) < 4 || buf[2] != '\r' || buf[3] != '\n' {
-		return nil, call{}, false
+	var (
+		nm   name
+		n, i int
+	)
+	if m := &d.memo; len(buf) >= 16 && binary.LittleEndian.Uint64(buf) == m.head && binary.LittleEndian.Uint64(buf[8:])&m.mask == m.word {
+		nm, n, i = m.name, m.n, m.next
+	} else if nm, n, i = d.quickName(buf); n == 0 {
+		return nil, call{}, nil
 	}
-	n := int(buf[1]) - '0'
-	if n < 1 || n > quickArgs {
-		return nil, call{}, false
-	}
-	b, e, ok := quickBulk(buf, 4, rd.Lim.MaxBinary)
-	if !ok {
-		return nil, call{}, false
-	}
-	nm := p.lookup(buf[b:e])
-	i := e + 2
-	var tu term.Tuple
-	if n > 1 {
-		tu = p.ar.slots(n)
-		for k := 1; k < n; k++ {
-			if b, e, ok = quickBulk(buf, i, rd.Lim.MaxBinary); !ok {
-				return nil, call{}, false
+	maxLen := p.rd.Lim.MaxBinary
+	var t term.Term
+	switch n {
+	case 1:
+		t = nm.atom
+	case 2:
+		b, e, ok := quickBulk(buf, i, maxLen)
+		if !ok {
+			return nil, call{}, nil
+		}
+		t, i = p.ar.command1(nm.atom, buf[b:e]), e+2
+	case 3:
+		b1, e1, ok := quickBulk(buf, i, maxLen)
+		if !ok {
+			return nil, call{}, nil
+		}
+		b2, e2, ok := quickBulk(buf, e1+2, maxLen)
+		if !ok {
+			return nil, call{}, nil
+		}
+		t, i = p.ar.command2(nm.atom, buf[b1:e1], buf[b2:e2]), e2+2
+	default:
+		var at [quickArgs - 1]struct{ b, e int }
+		for k := range at[:n-1] {
+			b, e, ok := quickBulk(buf, i, maxLen)
+			if !ok {
+				return nil, call{}, nil
 			}
-			tu[k] = p.ar.binary(buf[b:e])
-			i = e + 2
+			at[k].b, at[k].e, i = b, e, e+2
+		}
+		tu := p.ar.slots(n)
+		tu[0] = nm.atom
+		for k, a := range at[:n-1] {
+			tu[k+1] = p.ar.binary(buf[a.b:a.e])
+		}
+		t = p.ar.tuple(tu)
+	}
+	p.rd.Pos += i
+	return t, call{op: nm.op, args: n - 1}, buf[:i]
+}
+
+// commandMemo is the start of the last command quickName read when its
+// count and name length have one digit and its name at most 6 bytes, so
+// that the start is at most 16 bytes: a pipelining client sends one
+// command, or a few, over and over, and a start seen before needs neither
+// parse nor lookup again.
+type commandMemo struct {
+	head, word, mask uint64 // the first 8 bytes; the name and CRLF after them, under mask
+	n, next          int    // words; where the first argument starts
+	name             name
+}
+
+// quickName reads the count and the name of a command for quickCommand:
+// its name, count of words and where the first argument starts; n 0 when
+// it leaves the frame to multibulk.
+func (d *clientDecoder) quickName(buf []byte) (nm name, n, next int) {
+	if len(buf) < 4 {
+		return name{}, 0, 0
+	}
+	h := binary.LittleEndian.Uint32(buf)
+	n = int(h>>8&0xff) - '0'
+	if h&0xffff00ff != '*'|'\r'<<16|'\n'<<24 || uint(n-1) >= quickArgs {
+		return name{}, 0, 0
+	}
+	b, e, ok := quickBulk(buf, 4, d.p.rd.Lim.MaxBinary)
+	if !ok {
+		return name{}, 0, 0
+	}
+	nm = d.p.lookup(buf[b:e])
+	if l := e - b; b == 8 && l <= 6 && len(buf) >= 16 {
+		d.memo = commandMemo{
+			head: binary.LittleEndian.Uint64(buf),
+			word: binary.LittleEndian.Uint64(buf[8:]) & (1<<(8*(l+2)) - 1),
+			mask: 1<<(8*(l+2)) - 1,
+			n:    n, next: e + 2, name: nm,
 		}
 	}
-	rd.Pos += i
-	t, c := p.command(nm, tu)
-	return t, c, true
+	return nm, n, e + 2
 }
 
 // quickBuf returns the bytes buffered from the parse position, up to the
@@ -150,25 +220,29 @@ func (p *parser) quickBuf() []byte {
 // quickBulk finds the bulk string at buf[i:] when its length has one or two
 // digits, it is at most maxLen and its bytes and CRLF are in buf: it
 // returns where its bytes start and end. It reads the header as one word
-// ("$3\r\n").
+// ("$3\r\n"); a length of one digit is found inline.
 func quickBulk(buf []byte, i, maxLen int) (start, end int, ok bool) {
-	if len(buf)-i < 6 { // "$0\r\n\r\n"
+	if rest := buf[i:]; len(rest) >= 6 {
+		h := binary.LittleEndian.Uint32(rest)
+		if l := int(h>>8&0xff) - '0'; h&0xffff00ff == '$'|'\r'<<16|'\n'<<24 && uint(l) <= 9 && l <= maxLen && len(rest) >= l+6 && rest[l+4] == '\r' && rest[l+5] == '\n' {
+			return i + 4, i + 4 + l, true
+		}
+	}
+	return quickBulk2(buf, i, maxLen)
+}
+
+// quickBulk2 is quickBulk for a length of two digits.
+func quickBulk2(buf []byte, i, maxLen int) (start, end int, ok bool) {
+	if len(buf)-i < 7 { // "$10\r\n" and 10 bytes
 		return 0, 0, false
 	}
 	h := binary.LittleEndian.Uint32(buf[i:])
-	l := int(h>>8&0xff) - '0'
-	if h&0xff != '$' || uint(l) > 9 {
+	l, d := int(h>>8&0xff)-'0', int(h>>16&0xff)-'0'
+	if h&0xff0000ff != '$'|'\r'<<24 || uint(l) > 9 || uint(d) > 9 || buf[i+4] != '\n' {
 		return 0, 0, false
 	}
-	j := i + 4
-	if h>>16 != '\r'|'\n'<<8 {
-		d := int(h>>16&0xff) - '0'
-		if uint(d) > 9 || h>>24 != '\r' || buf[i+4] != '\n' {
-			return 0, 0, false
-		}
-		l = l*10 + d
-		j++
-	}
+	l = l*10 + d
+	j := i + 5
 	if l > maxLen || len(buf)-j < l+2 || binary.LittleEndian.Uint16(buf[j+l:]) != '\r'|'\n'<<8 {
 		return 0, 0, false
 	}

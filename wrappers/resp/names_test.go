@@ -36,6 +36,30 @@ func TestKnownNames(t *testing.T) {
 			t.Errorf("lookup(%q) = %v; want %v", spelling, got.atom, want.atom)
 		}
 	}
+	// Through the recent names: spellings that pack to the same word
+	// but differ in length, or in case, and one past 8 bytes, in a buffer
+	// with bytes after them (one load takes them) and without.
+	for range 2 {
+		for _, spelling := range []string{"GET", "GET\x00", "get", "Get", "GE", "\x00", "MYMODULE", "MYMODULE.X", "set", "GET"} {
+			for _, b := range [][]byte{[]byte(spelling + "\x00\x00\x00\x00\x00\x00\x00\x00")[:len(spelling)], []byte(spelling)[:len(spelling):len(spelling)]} {
+				if got, want := p.lookup(b), makeName(spelling); got.atom != want.atom || got.op != want.op {
+					t.Errorf("lookup(%q) = %v; want %v", spelling, got.atom, want.atom)
+				}
+			}
+		}
+	}
+	// Spellings of one packed word and every length up to 8: more than
+	// the recent entries, so some share one.
+	for range 2 {
+		for _, base := range []string{"a", "GET", "PING"} {
+			for k := 0; len(base)+k <= 8; k++ {
+				spelling := base + strings.Repeat("\x00", k)
+				if got, want := p.lookup([]byte(spelling)), makeName(spelling); got.atom != want.atom {
+					t.Errorf("lookup(%q) = %v; want %v", spelling, got.atom, want.atom)
+				}
+			}
+		}
+	}
 	if got := p.lookup([]byte("SUBSCRIBE")); got.op != opSubscribe || got.atom != term.Term(term.Atom("subscribe")) {
 		t.Errorf("lookup(SUBSCRIBE) = %v, op %d", got.atom, got.op)
 	}
@@ -105,6 +129,20 @@ func TestQuickPaths(t *testing.T) {
 		"$3\r\nxx\r\n",
 		"$-1\n",
 		"+OK\n",
+		// The memo of a command's start (commandMemo): the same start
+		// with other arguments, other counts, other cases, a longer
+		// name, a name that differs only past its length, a start cut
+		// short, and names of 6 and 7 bytes.
+		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$2\r\nbb\r\n*2\r\n$3\r\nget\r\n$1\r\nc\r\n*3\r\n$3\r\nGET\r\n$1\r\nd\r\n$0\r\n\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\n\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$4\r\nGET\x00\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n",
+		"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*2\r\n$7\r\nunknown\r\n$1\r\n1\r\n*2\r\n$7\r\nunknown\r\n$1\r\n1\r\n",
+		"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPONG\r\n*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$20\r\n" + strings.Repeat("k", 20) + "\r\n*2\r\n$3\r\nGET\r\n$21\r\n" + strings.Repeat("k", 21) + "\r\n",
+		// Commands of 1 to 4 words, arguments of 15 to 17 bytes.
+		"*3\r\n$3\r\nSET\r\n$15\r\n" + strings.Repeat("a", 15) + "\r\n$16\r\n" + strings.Repeat("b", 16) + "\r\n",
+		"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$17\r\n" + strings.Repeat("c", 17) + "\r\n$0\r\n\r\n",
+		"*2\r\n$3\r\nGET\r\n$9\r\n012345678\r\n$9\r\n012345678\r\n$10\r\n0123456789\r\n$-1\r\n$-2\r\n",
 	}
 	for _, in := range inputs {
 		if err := wiretest.CheckBytes(Wire{}, opts, []byte(in)); err != nil {

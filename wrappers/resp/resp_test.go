@@ -674,3 +674,48 @@ func TestLongStreamedAggregate(t *testing.T) {
 		t.Fatalf("a streamed array over the frame limit: %v", err)
 	}
 }
+
+// batchReader returns the whole batch on every Read, as a socket returns
+// what a pipelining client sent since the last read.
+type batchReader struct{ batch []byte }
+
+func (r *batchReader) Read(p []byte) (int, error) { return copy(p, r.batch), nil }
+
+// pipelineDepth is the batch of BenchmarkPipelined: redis-benchmark -P 16.
+const pipelineDepth = 16
+
+// BenchmarkPipelined measures what the proxy's hot path decodes per
+// message under a pipelining client: a read of pipelineDepth GET commands
+// (client), of as many short bulk replies (server). Each op is one batch;
+// ns/msg is per message.
+func BenchmarkPipelined(b *testing.B) {
+	b.Run("client", func(b *testing.B) {
+		s := newSession()
+		d := s.ClientDecoder(&batchReader{[]byte(strings.Repeat("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", pipelineDepth))})
+		b.ReportAllocs()
+		for b.Loop() {
+			for range pipelineDepth {
+				if _, err := d.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s.head = len(s.calls) // the replies came
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*pipelineDepth), "ns/msg")
+	})
+	b.Run("server", func(b *testing.B) {
+		s := newSession()
+		s.calls = make([]call, pipelineDepth)
+		d := s.ServerDecoder(&batchReader{[]byte(strings.Repeat("$3\r\nxxx\r\n", pipelineDepth))})
+		b.ReportAllocs()
+		for b.Loop() {
+			s.head = 0 // the calls went out
+			for range pipelineDepth {
+				if _, err := d.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*pipelineDepth), "ns/msg")
+	})
+}

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -52,6 +53,20 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 		return wrappers.Message{}, err
 	}
 	v, c, ok := d.quickValue()
+	if ok && c != '+' {
+		// A bulk string, null or integer answers the oldest call, if
+		// any, whatever the session's state: classify's answer, minus
+		// its tests of lists and simple strings.
+		s := d.s
+		s.mu.Lock()
+		if s.head < len(s.calls) {
+			s.head++
+			s.mu.Unlock()
+			return wrappers.Message{Kind: wrappers.Reply, Term: v, Raw: rd.Raw()}, nil
+		}
+		s.mu.Unlock()
+		return d.event(v), nil
+	}
 	if !ok {
 		v, c, err = d.p.value(0)
 		if err != nil {
@@ -82,12 +97,12 @@ func (d *serverDecoder) quickValue() (term.Term, byte, bool) {
 	}
 	switch c := buf[0]; c {
 	case '$':
-		if len(buf) >= 5 && buf[1] == '-' && buf[2] == '1' && buf[3] == '\r' && buf[4] == '\n' {
-			rd.Pos += 5
-			return atomNil, c, true
-		}
 		b, e, ok := quickBulk(buf, 0, rd.Lim.MaxBinary)
 		if !ok {
+			if len(buf) >= 5 && binary.LittleEndian.Uint32(buf[1:]) == '-'|'1'<<8|'\r'<<16|'\n'<<24 {
+				rd.Pos += 5
+				return atomNil, c, true
+			}
 			return nil, 0, false
 		}
 		rd.Pos += e + 2

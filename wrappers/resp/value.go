@@ -21,6 +21,7 @@ const (
 type parser struct {
 	rd     bufread.Reader
 	names  intern.Cache[name]
+	recent [1 << recentBits]recentName // see lookup
 	ar     arena
 	endSeq bool // the last value read was a streamed aggregate's end marker
 	// skip finds the end of a frame a read that would block interrupted,

@@ -519,6 +519,13 @@ func (b *Reader) lineTooLong(what string) error {
 // read wanted are buffered, and returns wrappers.ErrWouldBlock while they
 // are not.
 func (b *Reader) Frame() error {
+	// The usual case under a pipelining peer: the next frame is already
+	// buffered, nothing is held or failed, and the buffer is not one to
+	// let go of. Begin would only set Start.
+	if b.held == heldNone && b.Pos < b.End && b.err == nil && len(b.Buf) <= ShrinkAbove {
+		b.Start = b.Pos
+		return nil
+	}
 	if b.held == heldRewind {
 		if err := b.await(); err != nil {
 			return err
