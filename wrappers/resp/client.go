@@ -24,8 +24,10 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	if err := d.p.resume(); err != nil {
 		return wrappers.Message{}, err
 	}
-	if err := rd.Frame(); err != nil {
-		return wrappers.Message{}, err
+	if !rd.Ready() {
+		if err := rd.Frame(); err != nil {
+			return wrappers.Message{}, err
+		}
 	}
 	if rd.Buf[rd.Pos] == '*' {
 		if t, c, raw := d.quickCommand(); t != nil {

@@ -108,6 +108,8 @@ const (
 	opPunsubscribe
 	opSsubscribe
 	opSunsubscribe
+	// The ops whose replies change the session's state come last (see
+	// serverDecoder.Next).
 	opMonitor
 	opReset
 	numOps

@@ -469,6 +469,12 @@ func TestPubSubMerging(t *testing.T) {
 			[]string{`reply ok`, `event {monitor, <<"1700000000.123456 [0 127.0.0.1:5000] \"get\" \"k\"">>}`, `reply reset`, `reply pong`},
 		},
 		{
+			"monitor feed while another call waits, and after RESET",
+			"MONITOR\r\nGET k\r\nRESET\r\nPING\r\n",
+			"+OK\r\n+1700000000.1 [0 127.0.0.1:5000] \"get\" \"k\"\r\n+QUEUED x\r\n$1\r\nv\r\n+RESET\r\n+A B\r\n",
+			[]string{`reply ok`, `event {monitor, <<"1700000000.1 [0 127.0.0.1:5000] \"get\" \"k\"">>}`, `event {monitor, <<"QUEUED x">>}`, `reply <<"v">>`, `reply reset`, `reply 'a b'`},
+		},
+		{
 			"reply before any command is an event",
 			"",
 			"-ERR max number of clients reached\r\n",

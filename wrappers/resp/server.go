@@ -48,26 +48,27 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 		rd.Begin() // keeps the held frame: the merged reply goes on
 		return d.merge()
 	}
-	err := rd.Frame()
-	if err != nil {
-		return wrappers.Message{}, err
+	if !rd.Ready() {
+		if err := rd.Frame(); err != nil {
+			return wrappers.Message{}, err
+		}
 	}
 	v, c, ok := d.quickValue()
-	if ok && c != '+' {
-		// A bulk string, null or integer answers the oldest call, if
-		// any, whatever the session's state: classify's answer, minus
-		// its tests of lists and simple strings.
+	if ok {
+		// A bulk string, null, integer or simple string answers the
+		// oldest call: classify's answer, minus its tests of lists,
+		// when no MONITOR feed may be on and the call does not change
+		// the session's state.
 		s := d.s
 		s.mu.Lock()
-		if s.head < len(s.calls) {
+		if s.head < len(s.calls) && (c != '+' || !s.monitor && s.calls[s.head].op < opMonitor) {
 			s.head++
 			s.mu.Unlock()
 			return wrappers.Message{Kind: wrappers.Reply, Term: v, Raw: rd.Raw()}, nil
 		}
 		s.mu.Unlock()
-		return d.event(v), nil
-	}
-	if !ok {
+	} else {
+		var err error
 		v, c, err = d.p.value(0)
 		if err != nil {
 			d.p.interrupted(err)
