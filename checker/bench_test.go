@@ -371,11 +371,7 @@ func callReply(b *testing.B, s *Session, call, reply term.Term) {
 // proxy checks a Redis connection (--wire resp).
 func redisSession(tb testing.TB) *Session {
 	tb.Helper()
-	c, diags, err := contract.Load(filepath.Join("..", "contracts", "redis.con"), contract.Options{})
-	if err != nil || diags.HasErrors() {
-		tb.Fatalf("contracts/redis.con: %v %v", err, diags)
-	}
-	s, err := Prepare(c).NewSession(Options{})
+	s, err := Prepare(loadRedis(tb)).NewSession(Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -386,6 +382,16 @@ func redisSession(tb testing.TB) *Session {
 		tb.Fatal(v)
 	}
 	return s
+}
+
+// loadRedis loads contracts/redis.con.
+func loadRedis(tb testing.TB) *contract.Contract {
+	tb.Helper()
+	c, diags, err := contract.Load(filepath.Join("..", "contracts", "redis.con"), contract.Options{})
+	if err != nil || diags.HasErrors() {
+		tb.Fatalf("contracts/redis.con: %v %v", err, diags)
+	}
+	return c
 }
 
 // BenchmarkRedisGet checks a GET and its reply as the proxy does for

@@ -93,6 +93,10 @@ type cnode struct {
 	// pure: no variable and no recursive named type in the tree, which
 	// therefore needs no matcher (run with a nil one).
 	pure bool
+	// always: the kinds of term (as kindOf tells them) that a pure n
+	// accepts whatever their value: a union with binary() among its
+	// alternatives takes any binary without looking for it.
+	always kindSet
 }
 
 // kindSet is a set of term.Kinds, bit k for kind k.
@@ -207,7 +211,64 @@ func (c *compiler) node(typ contract.Type) *cnode {
 	for _, k := range n.kids {
 		n.pure = n.pure && k.pure
 	}
+	if n.pure {
+		n.always = alwaysKinds(n)
+	}
 	return n
+}
+
+// alwaysKinds is the always of a pure n, its children's known.
+func alwaysKinds(n *cnode) kindSet {
+	switch n.op {
+	case opAny:
+		return allKinds
+	case opBinary:
+		if !n.nonEmpty {
+			return kindBit(term.KindBinary)
+		}
+	case opAtomAny:
+		if !n.nonEmpty {
+			return kindBit(term.KindAtom)
+		}
+	case opInteger:
+		return kindBit(term.KindInteger)
+	case opUnion:
+		// One alternative taking every term of a kind is enough:
+		// whichever alternative accepts a term, a pure one binds nothing.
+		var k kindSet
+		for _, alt := range n.kids {
+			k |= alt.always
+		}
+		return k
+	case opOptional:
+		return n.kids[0].always
+	}
+	return 0
+}
+
+// kindOf is the kind of t by its Go type, the one the leaves' type
+// assertions test (t.Kind() would also answer for a *term.Binary, which
+// binary() does not accept); 0 for any other type.
+func kindOf(t term.Term) term.Kind {
+	switch t.(type) {
+	case term.Binary:
+		return term.KindBinary
+	case term.Atom:
+		return term.KindAtom
+	case term.Integer:
+		return term.KindInteger
+	case term.Tuple:
+		return term.KindTuple
+	case term.List:
+		return term.KindList
+	case term.String:
+		return term.KindString
+	case term.Map:
+		return term.KindMap
+	case term.Float:
+		return term.KindFloat
+	}
+	return 0
 }
 
 // build makes the node of typ, its children compiled.
@@ -588,6 +649,9 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 		}
 		return n.elem == nil || m.each(n.elem, tu[len(kids):], depth+1)
 	case opUnion:
+		if n.always != 0 && n.always&kindBit(kindOf(t)) != 0 {
+			return true
+		}
 		for _, alt := range n.disp.candidates(t) {
 			if ok, handled := leafOK(alt, t); handled {
 				if ok {

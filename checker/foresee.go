@@ -57,6 +57,15 @@ func (s *Session) Foresee(t term.Term) Outlook {
 		// reach while calls are pending): every check says AfterEnd.
 		return Illegal
 	}
+	if s.foreseePlain(t) {
+		return Legal
+	}
+	return s.foresee(t)
+}
+
+// foresee is Foresee's general way, once the foresight is set and the
+// session found not ended.
+func (s *Session) foresee(t term.Term) Outlook {
 	if s.n == 0 {
 		ok, _, dir := s.wouldAccept(t, &s.cur, false)
 		s.fore.left, s.fore.dir = ok, dir
@@ -94,6 +103,59 @@ func (s *Session) Foresee(t term.Term) Outlook {
 		return Illegal
 	}
 	return Undecided
+}
+
+// foreseePlain is Foresee's short way, for the usual case: a contract
+// without variables, the session in one state, and the pending messages
+// (if any) leading to one state that a look at the last of them tells (see
+// afterOne), where a call rule of that state accepts t. It leaves what
+// Foresee's general way would (the candidates in the ring's free slot, the
+// foresight) and reports true, or reports false, and the general way
+// decides. The session has not ended (Foresee asked Done).
+func (s *Session) foreseePlain(t term.Term) bool {
+	if s.nv != 0 || len(s.cur.states) != 1 {
+		return false
+	}
+	st := s.cur.states[0]
+	if s.n > 0 {
+		var ok bool
+		if st, ok = s.afterOne(); !ok {
+			return false
+		}
+	}
+	si := &s.m.states[st]
+	if si.terminal {
+		return false
+	}
+	// What wouldAccept finds: with no variables nothing is unknown, and
+	// the state's calls accepting t, the +anystate ones are not tried.
+	e := s.slot(t)
+	s.tryPlain(e, t, st, &si.rules)
+	e.msg = nil
+	if len(e.cands) == 0 {
+		return false
+	}
+	s.fore.left, s.fore.dir, s.fore.state = true, dirCall, st
+	return true
+}
+
+// afterOne is afterPending when it is one state that the last pending
+// message tells without a search: it was accepted by one candidate, a
+// transition or a rule whose replies all lead to one state. ok is false
+// otherwise.
+func (s *Session) afterOne() (st int32, ok bool) {
+	last := s.at(int(s.n) - 1)
+	if len(last.cands) != 1 {
+		return 0, false
+	}
+	c := &last.cands[0]
+	if !last.call {
+		return nextState(c.info.next, c.state), true
+	}
+	if !c.info.oneNext || len(c.info.outs) == 0 {
+		return 0, false
+	}
+	return c.info.outs[0].nextFrom(c.state), true
 }
 
 // wouldAccept reports whether a call or an in transition of set accepts t,

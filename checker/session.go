@@ -432,18 +432,7 @@ func (s *Session) callPlain(t term.Term) bool {
 	}
 	s.seq++
 	e := s.slot(t)
-	// try's loop, for no variables.
-	ix := &si.rules
-	for _, ri := range ix.lookup(t) {
-		r := &ix.rules[ri]
-		ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
-		if !decided {
-			ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
-		}
-		if ok {
-			e.cands = append(e.cands, cand{state: st, info: r})
-		}
-	}
+	s.tryPlain(e, t, st, &si.rules)
 	if len(e.cands) == 0 {
 		s.seq--
 		e.msg = nil
@@ -474,8 +463,33 @@ func (s *Session) Client(t term.Term) (Role, *Violation) { return s.client(t, tr
 // EventIn) uses the foresight up: without a message foreseen since, it
 // reports an InvalidSession violation.
 func (s *Session) CallForeseen() *Violation {
+	if s.callForeseenPlain() {
+		return nil
+	}
 	_, v := s.clientForeseen(true, false)
 	return v
+}
+
+// callForeseenPlain is CallForeseen's short way, for a message Foresee
+// found a call of (its candidates left in the ring's free slot) with
+// nothing checked since: it takes the message as checkClient would and
+// reports true, or reports false having changed nothing, and the general
+// way decides. Foresee left candidates only in a session that had not
+// ended, and since then (the same seq) only Close could end it.
+func (s *Session) callForeseenPlain() bool {
+	f := &s.fore
+	if !f.has || !f.left || f.dir != dirCall || f.seq != s.seq || s.closed || s.n >= s.maxPending {
+		return false
+	}
+	s.seq++
+	e := s.at(int(s.n))
+	e.msg, e.seq, e.spec, e.call = f.msg, s.seq, s.n > 0, true
+	if e.spec {
+		e.alone = f.state
+	}
+	*f = foresight{} // used up, and the message not kept alive
+	s.commit()
+	return true
 }
 
 // ClientForeseen is Client of the message last given to Foresee, as
@@ -706,15 +720,13 @@ func (s *Session) collect(e *pending, t term.Term, set *configSet, spec bool, di
 
 func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *ruleIndex, spec bool) (matched, unknown bool) {
 	pv := e.vars
+	if pv == nil {
+		// No variables: nothing to bind or look up.
+		n := len(e.cands)
+		s.tryPlain(e, t, st, ix)
+		return len(e.cands) > n, false
+	}
 	for _, ri := range ix.lookup(t) {
-		if pv == nil {
-			// No variables: nothing to bind or look up.
-			if r := &ix.rules[ri]; matchNode(t, r.in, r.inC, nil, s.m.pats) {
-				e.cands = append(e.cands, cand{state: st, info: &ix.rules[ri]})
-				matched = true
-			}
-			continue
-		}
 		lo := len(pv.binds)
 		vars := varCtx{env: env, out: &pv.binds, spec: spec}
 		if spec && s.x != nil {
@@ -730,6 +742,21 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 		unknown = unknown || vars.unknown
 	}
 	return matched, unknown
+}
+
+// tryPlain is try for a contract without variables: it appends to e the
+// rules of ix that accept t in state st, in order.
+func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix *ruleIndex) {
+	for _, ri := range ix.lookup(t) {
+		r := &ix.rules[ri]
+		ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
+		if !decided {
+			ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
+		}
+		if ok {
+			e.cands = append(e.cands, cand{state: st, info: r})
+		}
+	}
 }
 
 // transitionRole is RoleEvent when every transition that accepted e keeps
@@ -930,8 +957,18 @@ func (s *Session) replyOne(t term.Term, e *pending) (v *Violation, ok bool) {
 			ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
 		}
 		if ok {
-			s.cur.states = append(s.cur.states[:0], o.nextFrom(c.state)) // no bindings to keep
+			st := o.nextFrom(c.state)
+			s.cur.states = append(s.cur.states[:0], st) // no bindings to keep
 			s.pop()
+			if s.n == 0 {
+				return nil, true
+			}
+			// settle's way with the next call when it was checked in st
+			// alone: its candidates are already the exact ones.
+			if h := &s.ring[s.head]; h.spec && h.call && h.alone == st && len(h.cands) > 0 {
+				h.spec = false
+				return nil, true
+			}
 			return s.settle(), true
 		}
 	}

@@ -1,0 +1,303 @@
+package checker
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/term"
+)
+
+// edgesContract puts the session's short ways (callPlain, foreseePlain,
+// callForeseenPlain, replyOne) at their edges: a rule looping back beside
+// one that leaves, two rules accepting one message (two candidates), a
+// rule whose replies lead to different states, +anystate rules taken
+// where no rule of the state is, a reply that may be none(), a terminal
+// state reached by a call, in transitions queued behind calls, and unions
+// that take every term of a kind (binary(), any()).
+const edgesContract = `
++state a x {get, binary()} -> binary() | nil | {error, binary()} x a.
++state a x {get, <<"both">>} -> ok x a.
++state a x {go, integer()} -> ok x b | error x a.
++state a x {hop, integer()} -> ok x b.
++state a x {fire, binary()} -> none() x a.
++state a x {any, any()} -> any() x a.
++state a x {nonempty, binary(nonempty) | atom(nonempty)} -> integer() | atom() x a.
++state b x {get, binary()} -> binary() | integer() x b.
++state b x back -> ok x a.
++state b x {hop, integer()} -> ok x a.
++state a | b x quit -> ok x stop.
++state a in {part, binary()} x b.
++state b in {join, binary()} x a.
++state a in {note, binary()} x a.
++event b out {push, binary()}.
++anystate {get, integer()} -> integer().
++anystate ping -> pong.
+`
+
+// fastOp is one step of a conversation checked twice: by the session's
+// API, which takes its short ways where they apply, and by the general
+// way alone.
+type fastOp struct {
+	name    string
+	server  bool // the message is the server's
+	fast    func(s *Session, t term.Term) (string, *Violation)
+	general func(s *Session, t term.Term) (string, *Violation)
+}
+
+var fastOps = []fastOp{
+	{"foresee+callForeseen", false,
+		func(s *Session, t term.Term) (string, *Violation) {
+			o := s.Foresee(t)
+			return o.String(), s.CallForeseen()
+		},
+		func(s *Session, t term.Term) (string, *Violation) {
+			o := generalForesee(s, t)
+			_, v := s.clientForeseen(true, false)
+			return o.String(), v
+		}},
+	{"foresee+clientForeseen", false,
+		func(s *Session, t term.Term) (string, *Violation) {
+			o := s.Foresee(t)
+			r, v := s.ClientForeseen()
+			return o.String() + " " + r.String(), v
+		},
+		func(s *Session, t term.Term) (string, *Violation) {
+			o := generalForesee(s, t)
+			r, v := s.clientForeseen(true, true)
+			return o.String() + " " + r.String(), v
+		}},
+	{"call", false,
+		func(s *Session, t term.Term) (string, *Violation) { return "", s.Call(t) },
+		func(s *Session, t term.Term) (string, *Violation) {
+			_, v := s.client(t, true, false, false)
+			return "", v
+		}},
+	{"reply", true,
+		func(s *Session, t term.Term) (string, *Violation) { return "", s.Reply(t) },
+		func(s *Session, t term.Term) (string, *Violation) {
+			_, v := s.server(t, "", false, true, false)
+			return "", v
+		}},
+	// No short ways: what the others take over from.
+	{"server", true, viaServer, viaServer},
+	{"client", false, viaClient, viaClient},
+}
+
+func viaServer(s *Session, t term.Term) (string, *Violation) {
+	r, v := s.Server(t)
+	return r.String(), v
+}
+
+func viaClient(s *Session, t term.Term) (string, *Violation) {
+	r, v := s.Client(t)
+	return r.String(), v
+}
+
+// generalForesee is Foresee without its short way.
+func generalForesee(s *Session, t term.Term) Outlook {
+	s.fore = foresight{msg: t, has: true, seq: s.seq}
+	if s.Done() {
+		return Illegal
+	}
+	return s.foresee(t)
+}
+
+// fastConversation drives two sessions of m through one conversation,
+// each step chosen by next (a number below the bound it is given): the
+// first session is checked through the API, the second by the general
+// way alone. Both must say the same of every message and be left in the
+// same state, down to the candidates of each pending message.
+func fastConversation(t *testing.T, m *Machine, steps int, next func(int) int) {
+	t.Helper()
+	c := m.Contract()
+	ins, outs := ruleTypes(c)
+	opts := Options{MaxPending: 1 + next(6)}
+	fast, _ := m.NewSession(opts)
+	gen, _ := m.NewSession(opts)
+	r := rand.New(rand.NewPCG(uint64(next(1<<30)), 7))
+	pick := func(from []contract.Type) term.Term {
+		if len(from) == 0 || next(10) == 0 {
+			return RandomTerm(r, 3)
+		}
+		return Generate(r, from[next(len(from))], 3)
+	}
+	var log []string
+	for step := 0; step < steps; step++ {
+		var what string
+		var v1, v2 *Violation
+		var s1, s2 string
+		switch k := next(len(fastOps) + 2); {
+		case k < len(fastOps):
+			op := fastOps[k]
+			from := ins
+			if op.server {
+				from = outs
+			}
+			msg := pick(from)
+			what = fmt.Sprint(op.name, " ", msg)
+			s1, v1 = op.fast(fast, msg)
+			s2, v2 = op.general(gen, msg)
+		case k == len(fastOps):
+			// A server message between Foresee and the check of what
+			// it foresaw spoils the foresight.
+			msg, srv := pick(ins), pick(outs)
+			what = fmt.Sprint("foresee ", msg, ", server ", srv, ", callForeseen")
+			o1, o2 := fast.Foresee(msg), generalForesee(gen, msg)
+			r1, w1 := fast.Server(srv)
+			r2, w2 := gen.Server(srv)
+			s1, s2 = fmt.Sprint(o1, r1, w1), fmt.Sprint(o2, r2, w2)
+			v1 = fast.CallForeseen()
+			_, v2 = gen.clientForeseen(true, false)
+		default:
+			if next(8) != 0 {
+				continue
+			}
+			// Closing between Foresee and the check ends the
+			// session all the same.
+			msg := pick(ins)
+			what = fmt.Sprint("foresee ", msg, ", close, callForeseen")
+			o1, o2 := fast.Foresee(msg), generalForesee(gen, msg)
+			s1, s2 = o1.String(), o2.String()
+			fast.Close(Client)
+			gen.Close(Client)
+			v1 = fast.CallForeseen()
+			_, v2 = gen.clientForeseen(true, false)
+		}
+		log = append(log, what)
+		if s1 != s2 || (v1 == nil) != (v2 == nil) || v1 != nil && (v1.Kind != v2.Kind || v1.Error() != v2.Error()) {
+			t.Fatalf("%s: fast %q %v, general %q %v\n%v", c.Name, s1, v1, s2, v2, log)
+		}
+		sameSession(t, c.Name, log, gen, fast)
+		if a, b := ringOf(fast), ringOf(gen); a != b {
+			t.Fatalf("%s: pending fast %s, general %s\n%v", c.Name, a, b, log)
+		}
+	}
+}
+
+// ringOf prints the pending messages of s with their candidates.
+func ringOf(s *Session) string {
+	out := ""
+	for i := range int(s.n) {
+		e := s.at(i)
+		out += fmt.Sprintf("[%v call %v spec %v alone %d seq %d:", e.msg, e.call, e.spec, e.alone, e.seq)
+		for _, c := range e.cands {
+			out += fmt.Sprintf(" %d/%p", c.state, c.info)
+		}
+		out += "]"
+	}
+	return out
+}
+
+// TestFastPathsAgree: the session's short ways say what its general way
+// says of every message of random pipelined conversations, over every
+// contract of the repository and the tests.
+func TestFastPathsAgree(t *testing.T) {
+	_, _, contracts := typesUnderTest(t)
+	// A model built by hand may mark a state with rules terminal: they
+	// are never taken.
+	terminalB := compileContract(t, edgesContract)
+	terminalB.Name = "edges with b terminal"
+	terminalB.State("b").Terminal = true
+	contracts = append(contracts, compileContract(t, varsContract), compileContract(t, transitionsContract),
+		compileContract(t, edgesContract), terminalB)
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, c := range contracts {
+		m := Prepare(c)
+		for range 80 {
+			fastConversation(t, m, 60, r.IntN)
+		}
+	}
+}
+
+// TestFastPathsTaken: the short ways are taken where the brief of each
+// says, so that TestFastPathsAgree compares something: a pipelined GET
+// of contracts/redis.con is foreseen, checked and answered without the
+// general way, which would recompute the states after the pending
+// replies (scratch.after).
+func TestFastPathsTaken(t *testing.T) {
+	s := redisSession(t)
+	get := term.Tuple{term.Atom("get"), term.Binary("k")}
+	for i := range 3 {
+		if o := s.Foresee(get); o != Legal {
+			t.Fatalf("GET %d foreseen %v", i, o)
+		}
+		if !s.fore.left || s.fore.dir != dirCall {
+			t.Fatalf("GET %d: Foresee left no candidates", i)
+		}
+		if !s.callForeseenPlain() {
+			t.Fatalf("GET %d not taken by callForeseenPlain", i)
+		}
+	}
+	if s.x != nil {
+		t.Fatal("the general way worked out the states after the pending replies")
+	}
+	for i := range 3 {
+		if v := s.Reply(term.Binary("v")); v != nil {
+			t.Fatalf("reply %d: %v", i, v)
+		}
+	}
+	if s.Pending() != 0 || fmt.Sprint(s.States()) != "[ready]" {
+		t.Fatalf("pending %d in %v", s.Pending(), s.States())
+	}
+}
+
+// TestAlwaysKinds: a union takes every term of a kind without trying its
+// alternatives only when one of them takes every term of that kind.
+func TestAlwaysKinds(t *testing.T) {
+	cases := []struct {
+		typ  string
+		want kindSet
+	}{
+		{`binary() | nil`, kindBit(term.KindBinary)},
+		{`binary(nonempty) | nil`, 0},
+		{`binary(pattern("a+")) | integer()`, kindBit(term.KindInteger)},
+		{`atom() | {error, binary()}`, kindBit(term.KindAtom)},
+		{`atom(nonempty) | 1..3`, 0},
+		{`ok | any()`, allKinds},
+		{`[binary()] | integer()`, kindBit(term.KindInteger)},
+		{`b()? | nil`, kindBit(term.KindBinary)},
+		{`{x, binary()}`, 0},
+		{`V = binary() | nil`, 0},
+	}
+	for _, tc := range cases {
+		c := compileContract(t, "+deftype b() = binary().\n+state s x {t, V = integer()} -> ok x s.\n+state s x {u, "+tc.typ+"} -> ok x s.\n")
+		typ := c.State("s").Rules[1].In.(*contract.TupleType).Elems[1]
+		n := newCompiler(Prepare(c).core.pats).compile(typ)
+		if n.always != tc.want {
+			t.Errorf("%s: always %b, want %b", tc.typ, n.always, tc.want)
+		}
+	}
+}
+
+// FuzzFastPaths drives the conversations of TestFastPathsAgree by the
+// fuzzer's bytes over the edge contract and contracts/redis.con. Seeds:
+// testdata/fuzz/FuzzFastPaths.
+//
+//	go test -run '^$' -fuzz FuzzFastPaths -fuzztime 20s ./checker/
+func FuzzFastPaths(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 1, 3, 3, 3, 3})
+	f.Add([]byte{1, 0, 2, 0, 0, 0, 0, 4, 4, 4, 5, 6, 7})
+	f.Add([]byte("pipelined gets, replies, a server message between"))
+	machines := []*Machine{Prepare(compileContract(f, edgesContract)), Prepare(loadRedis(f))}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		m := machines[int(data[0])%len(machines)]
+		i := 1
+		next := func(n int) int {
+			if n <= 1 {
+				return 0
+			}
+			b := 0
+			if i < len(data) {
+				b = int(data[i])
+			}
+			i++
+			return b % n
+		}
+		fastConversation(t, m, len(data), next)
+	})
+}
