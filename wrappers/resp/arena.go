@@ -98,27 +98,53 @@ type arena struct {
 	ints  block[term.Integer]
 	cmd1s block[cmd1]
 	cmd2s block[cmd2]
+	short block[shortBinary]
 }
 
 // cmd1 and cmd2 are the pieces of the term of a command with one or two
 // arguments (GET k, SET k v, most commands), carved as one: the tuple's
-// header and elements, and the headers of its binaries.
+// header and elements, the headers of its binaries, and their bytes when
+// they are short (see copyShort).
 type cmd1 struct {
 	tup   term.Tuple
 	elems [2]term.Term
 	bins  [1]term.Binary
+	data  [1][16]byte
 }
 
 type cmd2 struct {
 	tup   term.Tuple
 	elems [3]term.Term
 	bins  [2]term.Binary
+	data  [2][16]byte
+}
+
+// shortBinary is a binary of at most 16 bytes and its header, carved as
+// one.
+type shortBinary struct {
+	bin  term.Binary
+	data [16]byte
+}
+
+// copyShort copies b to dst when it is 1 to 16 bytes long and in a
+// buffer with 16 bytes from its start (a key or a short value in a read
+// buffer): one 16-byte move, no call of memmove. The bytes copied past
+// len(b) are not handed out.
+func copyShort(dst *[16]byte, b []byte) (term.Binary, bool) {
+	if uint(len(b)-1) < 16 && cap(b) >= 16 {
+		*dst = *(*[16]byte)(b[:16])
+		return dst[:len(b):len(b)], true
+	}
+	return nil, false
 }
 
 // command1 returns the boxed tuple {name, <<a>>}.
 func (a *arena) command1(name term.Term, x []byte) term.Term {
 	r := a.cmd1s.next()
-	r.bins[0] = a.copyBytes(x)
+	var ok bool
+	if r.bins[0], ok = copyShort(&r.data[0], x); !ok {
+		r.bins[0] = a.copyBytes(x)
+	}
 	r.elems[0] = name
 	r.elems[1] = box(protoBinary, unsafe.Pointer(&r.bins[0]))
 	r.tup = r.elems[:]
@@ -128,8 +154,13 @@ func (a *arena) command1(name term.Term, x []byte) term.Term {
 // command2 returns the boxed tuple {name, <<x>>, <<y>>}.
 func (a *arena) command2(name term.Term, x, y []byte) term.Term {
 	r := a.cmd2s.next()
-	r.bins[0] = a.copyBytes(x)
-	r.bins[1] = a.copyBytes(y)
+	var ok bool
+	if r.bins[0], ok = copyShort(&r.data[0], x); !ok {
+		r.bins[0] = a.copyBytes(x)
+	}
+	if r.bins[1], ok = copyShort(&r.data[1], y); !ok {
+		r.bins[1] = a.copyBytes(y)
+	}
 	r.elems[0] = name
 	r.elems[1] = box(protoBinary, unsafe.Pointer(&r.bins[0]))
 	r.elems[2] = box(protoBinary, unsafe.Pointer(&r.bins[1]))
@@ -149,6 +180,11 @@ var (
 
 // binary returns a copy of b as a boxed term.Binary.
 func (a *arena) binary(b []byte) term.Term {
+	if uint(len(b)-1) < 16 && cap(b) >= 16 {
+		r := a.short.next()
+		r.bin, _ = copyShort(&r.data, b)
+		return box(protoBinary, unsafe.Pointer(&r.bin))
+	}
 	p := a.bins.next()
 	*p = a.copyBytes(b)
 	return box(protoBinary, unsafe.Pointer(p))
@@ -156,21 +192,6 @@ func (a *arena) binary(b []byte) term.Term {
 
 // copyBytes returns a copy of b that no later call writes over.
 func (a *arena) copyBytes(b []byte) term.Binary {
-	if n := a.used; uint(len(b)-1) < 16 && cap(b) >= 16 && len(a.bytes)-n >= 16 {
-		// A key or a short value, in a read buffer with more bytes
-		// after it: one 16-byte move rather than a call of memmove.
-		// The bytes copied past len(b) are not handed out; the next
-		// copy writes over them.
-		dst := (*[16]byte)(a.bytes[n:])
-		*dst = *(*[16]byte)(b[:16])
-		a.used = n + len(b)
-		return unsafe.Slice(&dst[0], len(b))
-	}
-	return a.copyAny(b)
-}
-
-// copyAny is copyBytes for any b.
-func (a *arena) copyAny(b []byte) term.Binary {
 	if len(b) > maxCarved {
 		c := make([]byte, len(b))
 		copy(c, b)

@@ -201,31 +201,46 @@ func TestBoxAssumptions(t *testing.T) {
 	}
 }
 
-// TestCopyBytes: a copy is equal to its source whatever its length and
-// the room after it, in the source and in the chunk; its capacity is its
-// length; and the bytes the 16-byte move copies past it do not change the
-// copies handed out before it.
-func TestCopyBytes(t *testing.T) {
+// TestShortCopies: the binaries the arena copies, of every length around
+// the 16 bytes copyShort moves at once, alone or in the records of
+// commands, in buffers with room after them and without, equal their
+// sources, have their length as capacity (no append reaches another
+// term's bytes), and do not change while more are copied.
+func TestShortCopies(t *testing.T) {
 	var a arena
 	src := []byte(strings.Repeat("0123456789abcdefghij", 4))
 	type kept struct {
-		got  term.Binary
+		got  term.Term
 		want string
 	}
 	var all []kept
+	name := term.Atom("get")
 	for round := range 3 {
 		for n := range 20 {
 			for _, b := range [][]byte{src[:n], src[:n:n], src[40-n : 40], src[len(src)-n:]} {
-				c := a.copyBytes(b)
-				if string(c) != string(b) || cap(c) != len(c) {
-					t.Fatalf("round %d: copyBytes(%q) = %q with capacity %d", round, b, c, cap(c))
+				bin := a.binary(b)
+				c1 := a.command1(name, b)
+				y := src[30-n/2 : 30]
+				c2 := a.command2(name, b, y)
+				for _, tu := range []term.Term{c1, c2} {
+					for _, e := range tu.(term.Tuple)[1:] {
+						if e := e.(term.Binary); cap(e) != len(e) {
+							t.Fatalf("an argument of %v has capacity %d", tu, cap(e))
+						}
+					}
 				}
-				all = append(all, kept{c, string(b)})
+				if got := bin.(term.Binary); string(got) != string(b) || cap(got) != len(got) {
+					t.Fatalf("round %d: binary(%q) = %q with capacity %d", round, b, got, cap(got))
+				}
+				all = append(all,
+					kept{bin, term.Binary(b).String()},
+					kept{c1, term.Tuple{name, term.Binary(b)}.String()},
+					kept{c2, term.Tuple{name, term.Binary(b), term.Binary(y)}.String()})
 			}
 		}
 		for _, k := range all {
-			if string(k.got) != k.want {
-				t.Fatalf("a copy changed: %q, want %q", k.got, k.want)
+			if k.got.String() != k.want {
+				t.Fatalf("a copy changed: %v, want %s", k.got, k.want)
 			}
 		}
 	}
