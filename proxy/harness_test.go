@@ -29,8 +29,12 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
-// ioTimeout bounds every read and write of a test's client or service.
-const ioTimeout = 5 * time.Second
+// ioTimeout bounds every read and write of a test's client or service,
+// and every wait of the harness. It is a bound for a test that went wrong,
+// never what a passing test waits for, so it is generous: a test that
+// bursts hundreds of sessions at once under -race on a starved machine
+// saw single round trips take longer than the 5s this used to be.
+const ioTimeout = 20 * time.Second
 
 // counterCon is the contract of the scripted service. Its requests say what
 // the service does: add answers correctly, bad breaks the contract, slow
