@@ -25,9 +25,13 @@ func (s *session) clientLoop() {
 			return
 		}
 		if s.overA.Load() {
-			// Reject or monitor mode handled a message sent after the
-			// end; the conversation is still over.
+			// The conversation is over: the reply that ended it came
+			// while this message was handled (a message sent after the
+			// end, which reject or monitor mode let live, or the last
+			// request, answered before this reader got here). That
+			// reply may still be on its way to the client.
 			s.flushService()
+			s.awaitDelivery()
 			s.finish(endInfo{reason: reasonFinished})
 			return
 		}
@@ -346,6 +350,19 @@ func (s *session) toService(raw []byte) bool {
 	return true
 }
 
+// awaitDelivery waits until the reply the service reader is delivering to
+// the client, if any, is out (client reader only): ending the session
+// before would shut the client's connection in front of it. The service
+// reader takes the client's turn with mu held, in the same hold in which
+// it judged the reply (serviceReply), and gives the turn up once the reply
+// is written; so taking mu and then the turn waits for that write.
+func (s *session) awaitDelivery() {
+	s.lock(roleClient)
+	s.unlock()
+	s.lockW(roleClient)
+	s.unlockW()
+}
+
 // flushService sends what toService held back (client reader only).
 func (s *session) flushService() bool {
 	if !s.serviceHeld {
@@ -378,8 +395,10 @@ func (s *session) clientReadError(err error) {
 		over := s.over
 		s.unlock()
 		if over {
-			// The client read the last reply and left before the
-			// service reader got round to ending the session.
+			// The client left after the last request (having read its
+			// reply, or half-closing): the session ends once that reply
+			// is out, as the service reader would end it.
+			s.awaitDelivery()
 			s.finish(endInfo{reason: reasonFinished})
 			return
 		}
