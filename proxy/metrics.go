@@ -29,9 +29,8 @@ type metrics struct {
 	reloads       *prometheus.CounterVec
 	rules         *prometheus.CounterVec
 
-	mu    sync.Mutex
-	viol  map[[2]string]prometheus.Counter
-	ruleC map[[3]string]prometheus.Counter // rules' children, so that a message costs no label hashing
+	mu   sync.Mutex
+	viol map[[2]string]prometheus.Counter
 }
 
 // newMetrics registers a Server's collectors with reg; live calls its
@@ -72,8 +71,7 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 			Name: "ubfproxy_transitions_total",
 			Help: "Messages accepted, by contract, state and the rule (a request's type) or transition or event (in T, out T x N) they matched (Config.RuleMetrics, run --metrics).",
 		}, []string{"contract", "state", "rule"}),
-		viol:  make(map[[2]string]prometheus.Counter),
-		ruleC: make(map[[3]string]prometheus.Counter),
+		viol: make(map[[2]string]prometheus.Counter),
 	}
 	memInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ubfproxy_memory_in_use_bytes", Help: "Memory the sessions' buffers and decoding state hold of the budget (--max-memory).",
@@ -200,15 +198,14 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 // exercised counts the rules, transitions and events of contract v that
 // the accepted message msg matched in states.
 func (m *metrics) exercised(v *version, states []string, client bool, role checker.Role, msg term.Term) {
-	for _, it := range v.cover.Exercised(states, client, role, msg) {
-		k := [3]string{v.c.Name, it.State, it.Rule}
-		m.mu.Lock()
-		c, ok := m.ruleC[k]
-		if !ok {
-			c = m.rules.WithLabelValues(k[:]...)
-			m.ruleC[k] = c
+	var buf [4]int
+	for _, i := range v.cover.AppendExercised(buf[:0], states, client, role, msg) {
+		c := v.counters[i].Load()
+		if c == nil {
+			it := v.cover.Item(i)
+			c = &ruleCounter{m.rules.WithLabelValues(v.c.Name, it.State, it.Rule)}
+			v.counters[i].Store(c)
 		}
-		m.mu.Unlock()
 		c.Inc()
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ubfproxy/ubfproxy/checker"
 	"github.com/ubfproxy/ubfproxy/checker/coverage"
 	"github.com/ubfproxy/ubfproxy/contract"
@@ -80,11 +82,18 @@ type version struct {
 	m       *checker.Machine
 	records map[string][]string // record fields by record name, for the wire
 	cover   *coverage.Tracker   // the rules and transitions, for ubfproxy_transitions_total (read only)
+	// counters are the children of ubfproxy_transitions_total by the
+	// number of cover's item, made when first counted.
+	counters []atomic.Pointer[ruleCounter]
 }
+
+// ruleCounter is a child of ubfproxy_transitions_total.
+type ruleCounter struct{ prometheus.Counter }
 
 func newVersion(c *contract.Contract) *version {
 	m := checker.Prepare(c)
-	return &version{c: c, m: m, records: recordFields(c), cover: coverage.New(m)}
+	cover := coverage.New(m)
+	return &version{c: c, m: m, records: recordFields(c), cover: cover, counters: make([]atomic.Pointer[ruleCounter], cover.Len())}
 }
 
 // recordFields implements wrappers.Options.RecordFields.
@@ -173,6 +182,8 @@ type session struct {
 	// holds: what each role holds, see guarded and holding.
 	muBy, clientWBy role
 	holds           [numRoles]holding
+	// metricStates (mu held) is statesForMetrics' slice.
+	metricStates []string
 	// curV is cur, for the records and the secrets they hide: report
 	// must not take mu, since it runs with clientW held and the service
 	// reader takes clientW under mu.

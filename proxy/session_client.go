@@ -226,7 +226,10 @@ func (s *session) statesForMetrics() []string {
 	if !s.cfg.RuleMetrics {
 		return nil
 	}
-	return s.chk.States()
+	// One slice serves every check: what it holds is used before mu is
+	// let go.
+	s.metricStates = s.chk.AppendStates(s.metricStates[:0])
+	return s.metricStates
 }
 
 // countRules counts in ubfproxy_transitions_total what the accepted

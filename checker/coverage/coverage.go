@@ -35,7 +35,7 @@ const (
 const All Kind = "all"
 
 // AnyState is the State of the items of +anystate rules and events.
-const AnyState = "+anystate"
+const AnyState = checker.AnyState
 
 // Item is one part of the contract and how often it was exercised; the
 // JSON names are part of the CLI's interface.
@@ -66,9 +66,17 @@ type Tracker struct {
 	// events[state] its transitions and events.
 	rules  map[string][]hit
 	events map[string][]eventItem
+	// hitOf finds a state's rule among rules, for the machine's answers.
+	hitOf map[stateRule]hit
 	// pending holds, per call awaiting its reply (oldest first), the rules
 	// it matched.
 	pending [][]hit
+}
+
+// stateRule is a call rule of a state (or of AnyState).
+type stateRule struct {
+	state string
+	rule  *contract.Rule
 }
 
 type eventItem struct {
@@ -79,7 +87,7 @@ type eventItem struct {
 // New lists the items of the machine's contract, none exercised yet.
 func New(m *checker.Machine) *Tracker {
 	c := m.Contract()
-	t := &Tracker{m: m, rules: map[string][]hit{}, events: map[string][]eventItem{}}
+	t := &Tracker{m: m, rules: map[string][]hit{}, events: map[string][]eventItem{}, hitOf: map[stateRule]hit{}}
 	addRules := func(state string, rules []*contract.Rule) {
 		for _, r := range rules {
 			h := hit{rule: r, items: []int{t.add(KindRule, state, r.In.String(), r.Pos)}}
@@ -91,6 +99,7 @@ func New(m *checker.Machine) *Tracker {
 				h.items = append(h.items, t.add(KindReply, state, text, o.Pos))
 			}
 			t.rules[state] = append(t.rules[state], h)
+			t.hitOf[stateRule{state, r}] = h
 		}
 	}
 	addEvents := func(state string, evs []*contract.Event) {
@@ -127,7 +136,7 @@ func (t *Tracker) Reset() { t.pending = t.pending[:0] }
 // rules of those states it matches, or the +anystate rules it matches in
 // a state where no rule does. It returns the items counted.
 func (t *Tracker) Call(states []string, msg term.Term) []Item {
-	hits := t.matchCall(states, msg)
+	hits := t.matchCall(nil, states, msg)
 	var counted []Item
 	for _, h := range hits {
 		t.items[h.items[0]].Count++
@@ -137,25 +146,32 @@ func (t *Tracker) Call(states []string, msg term.Term) []Item {
 	return counted
 }
 
-// matchCall finds the rules a call matches in states, without counting.
-func (t *Tracker) matchCall(states []string, msg term.Term) []hit {
-	var hits []hit
+// matchCall finds the rules a call matches in states, without counting,
+// in the contract's order, appended to hits.
+func (t *Tracker) matchCall(hits []hit, states []string, msg term.Term) []hit {
+	var buf [4]*contract.Rule
+	from := len(hits)
 	for _, st := range states {
-		found := false
-		for _, h := range t.rules[st] {
-			if t.m.MatchShape(msg, h.rule.In) {
-				hits, found = append(hits, h), true
-			}
-		}
-		if !found {
-			for _, h := range t.rules[AnyState] {
-				if t.m.MatchShape(msg, h.rule.In) {
-					hits = append(hits, h)
-				}
-			}
+		n := len(hits)
+		hits = t.appendHits(hits, buf[:0], st, msg)
+		if len(hits) == n {
+			hits = t.appendHits(hits, buf[:0], AnyState, msg)
 		}
 	}
-	return dedupe(hits)
+	found := dedupe(hits[from:])
+	slices.SortFunc(found, func(a, b hit) int { return a.items[0] - b.items[0] })
+	return hits[:from+len(found)]
+}
+
+// appendHits appends to hits those of the call rules of state msg matches
+// (scratch is room for the machine's answer).
+func (t *Tracker) appendHits(hits []hit, scratch []*contract.Rule, state string, msg term.Term) []hit {
+	for _, r := range t.m.AppendShapedCalls(scratch, state, msg) {
+		if h, ok := t.hitOf[stateRule{state, r}]; ok {
+			hits = append(hits, h)
+		}
+	}
+	return hits
 }
 
 // Reply counts the reply to the oldest call awaiting one: the reply
@@ -183,25 +199,23 @@ func (t *Tracker) Reply(msg term.Term) []Item {
 // the states it matches, or the +anystate ones.
 func (t *Tracker) Message(states []string, dir contract.Direction, msg term.Term) []Item {
 	var counted []Item
-	for _, i := range t.matchMessage(states, dir, msg) {
+	for _, i := range t.matchMessage(nil, states, dir, msg) {
 		t.items[i].Count++
 		counted = append(counted, t.items[i])
 	}
 	return counted
 }
 
-// matchMessage finds the transitions and events msg matches in states,
-// without counting.
-func (t *Tracker) matchMessage(states []string, dir contract.Direction, msg term.Term) []int {
-	var out []int
-	seen := map[int]bool{}
+// matchMessage appends to out the transitions and events msg matches in
+// states, without counting.
+func (t *Tracker) matchMessage(out []int, states []string, dir contract.Direction, msg term.Term) []int {
+	from := len(out)
 	add := func(evs []eventItem) bool {
 		found := false
 		for _, e := range evs {
 			if e.ev.Dir == dir && t.m.MatchShape(msg, e.ev.Type) {
 				found = true
-				if !seen[e.item] {
-					seen[e.item] = true
+				if !slices.Contains(out[from:], e.item) {
 					out = append(out, e.item)
 				}
 			}
@@ -222,22 +236,38 @@ func (t *Tracker) matchMessage(states []string, dir contract.Direction, msg term
 // It only reads the tracker, so sessions may share one.
 func (t *Tracker) Exercised(states []string, client bool, role checker.Role, msg term.Term) []Item {
 	var out []Item
+	for _, i := range t.AppendExercised(nil, states, client, role, msg) {
+		out = append(out, t.items[i])
+	}
+	return out
+}
+
+// AppendExercised is Exercised by the items' numbers (see Item), appended
+// to dst: with room in dst, a call with no variable in its rules'
+// requests costs no allocation.
+func (t *Tracker) AppendExercised(dst []int, states []string, client bool, role checker.Role, msg term.Term) []int {
 	switch role {
 	case checker.RoleCall:
-		for _, h := range t.matchCall(states, msg) {
-			out = append(out, t.items[h.items[0]])
+		var buf [4]hit
+		for _, h := range t.matchCall(buf[:0], states, msg) {
+			dst = append(dst, h.items[0])
 		}
 	case checker.RoleTransition, checker.RoleEvent:
 		dir := contract.Out
 		if client {
 			dir = contract.In
 		}
-		for _, i := range t.matchMessage(states, dir, msg) {
-			out = append(out, t.items[i])
-		}
+		dst = t.matchMessage(dst, states, dir, msg)
 	}
-	return out
+	return dst
 }
+
+// Len is the number of items; Item numbers them from 0, in the contract's
+// order (the order of Items).
+func (t *Tracker) Len() int { return len(t.items) }
+
+// Item returns item i with its count.
+func (t *Tracker) Item(i int) Item { return t.items[i] }
 
 // Observe counts a message the session accepted in the role it returned;
 // client says which side sent it, states where the session was before.
@@ -257,8 +287,9 @@ func (t *Tracker) Observe(states []string, client bool, role checker.Role, msg t
 	return nil
 }
 
+// dedupe drops, in place, the hits of a rule already hit.
 func dedupe(hits []hit) []hit {
-	var out []hit
+	out := hits[:0]
 	for _, h := range hits {
 		if !slices.ContainsFunc(out, func(o hit) bool { return o.items[0] == h.items[0] }) {
 			out = append(out, h)
