@@ -265,11 +265,11 @@ func (p *parser) lookup(b []byte) name {
 		// One load, as in pack: the bytes past len(b) are masked off.
 		w := binary.LittleEndian.Uint64(b[:8]) & (1<<(8*len(b)) - 1)
 		r := &p.recent[(w+uint64(len(b)))*0x9e3779b97f4a7c15>>(64-recentBits)]
-		if r.word == w && r.n == len(b) {
-			return r.name
+		if r.word == w && int(r.n) == len(b) {
+			return name{atom: r.atom, op: r.op}
 		}
 		n := p.lookupSlow(b)
-		*r = recentName{word: w, n: len(b), name: n}
+		*r = recentName{word: w, atom: n.atom, n: uint8(len(b)), op: n.op}
 		return n
 	}
 	return p.lookupSlow(b)
@@ -284,17 +284,19 @@ func (p *parser) lookupSlow(b []byte) name {
 }
 
 // recentBits is the log2 of the entries of parser.recent: a pipelining
-// client repeats one command, or a few, and a server's replies have few
-// simple strings.
-const recentBits = 2
+// client repeats one command, or a few (the client decoder's memo takes
+// the first), and a server's replies have few simple strings; every
+// connection holds them, idle or not.
+const recentBits = 1
 
-// recentName is an entry of parser.recent: the name spelt by the n bytes
-// packed in word, as they came (not lowered). An entry with n 0 is free:
-// the empty spelling is not looked up there.
+// recentName is an entry of parser.recent: the name (atom and op) spelt
+// by the n bytes packed in word, as they came (not lowered). An entry
+// with n 0 is free: the empty spelling is not looked up there.
 type recentName struct {
 	word uint64
-	n    int
-	name name
+	atom term.Term
+	n    uint8
+	op   op
 }
 
 // atom returns the lowercased atom of b.
