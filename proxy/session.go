@@ -126,6 +126,10 @@ type session struct {
 	dropper wrappers.Dropper
 	client  endpoint
 	service endpoint
+	// decs are the decoders of the TCP endpoints by direction (nil for
+	// the others): a message comes straight from one, not through
+	// endpoint.next, a call and a copy of it fewer.
+	decs [2]wrappers.Decoder
 	// clientAddr and serviceAddr are fixed for the records.
 	clientAddr, serviceAddr string
 	maxPending              int
@@ -313,6 +317,11 @@ func (s *session) attach(client, service endpoint) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.client, s.service = client, service
+	for d, ep := range [...]endpoint{clientToService: client, serviceToClient: service} {
+		if e, ok := ep.(*tcpEndpoint); ok {
+			s.decs[d] = e.dec
+		}
+	}
 	return !s.ended
 }
 

@@ -94,12 +94,17 @@ func (s *session) endpointOf(d direction) endpoint {
 func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 	ep, f := s.endpointOf(d), s.flow(d)
 	buffered := f.more // nothing reads the decoder between its messages
-	m, err := ep.next()
+	var err error
+	if dec := s.decs[d]; dec != nil {
+		m, err = dec.Next()
+	} else {
+		m, err = ep.next()
+	}
 	if s.isEnded() {
 		return m, false
 	}
 	if err != nil {
-		if errors.Is(err, wrappers.ErrWouldBlock) {
+		if err == wrappers.ErrWouldBlock || errors.Is(err, wrappers.ErrWouldBlock) {
 			// Inside the poller's callback, the socket is drained: the
 			// loop returns for the callback to wait (runInline).
 			ep.(*tcpEndpoint).lr.in.blocked = true

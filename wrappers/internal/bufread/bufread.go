@@ -543,11 +543,13 @@ func (b *Reader) Frame() error {
 	b.Begin()
 	for b.Pos == b.End {
 		if err := b.Fill(); err != nil {
+			if WouldBlock(err) {
+				// The usual end of a wakeup, asked first: no allocation,
+				// and no walk of the error for io.EOF.
+				return err
+			}
 			if errors.Is(err, io.EOF) {
 				return io.EOF
-			}
-			if WouldBlock(err) {
-				return err // the usual end of a wakeup: no allocation
 			}
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
