@@ -301,3 +301,51 @@ func FuzzFastPaths(f *testing.F) {
 		fastConversation(t, m, len(data), next)
 	})
 }
+
+// TestLastKey: the session's lookup, which remembers the last key slot it
+// found, lists the rules ruleIndex.lookup lists, for messages of random
+// tags, arities and first arguments tried against every index of every
+// contract in turn, the same tag coming back in another string, with
+// another arity, or against another index.
+func TestLastKey(t *testing.T) {
+	_, _, contracts := typesUnderTest(t)
+	contracts = append(contracts, compileContract(t, edgesContract), compileContract(t, sharedTagRules(20)))
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, c := range contracts {
+		m := Prepare(c)
+		var ixs []*ruleIndex
+		for i := range m.core.states {
+			st := &m.core.states[i]
+			ixs = append(ixs, &st.rules, &st.tr[contract.In], &st.tr[contract.Out])
+		}
+		ixs = append(ixs, &m.core.any, &m.core.anyTr[contract.In], &m.core.anyTr[contract.Out])
+		ins, outs := ruleTypes(c)
+		msgs := []term.Term{term.Atom("ping"), term.Tuple{}, term.Tuple{term.Int(1)}, term.Int(3)}
+		for _, typ := range append(ins, outs...) {
+			for range 4 {
+				msgs = append(msgs, Generate(r, typ, 3))
+			}
+		}
+		for _, msg := range msgs[:len(msgs):len(msgs)] {
+			// The same tag in another string, and with one element
+			// more or less.
+			if tu, ok := msg.(term.Tuple); ok && len(tu) > 0 {
+				if a, ok := tu[0].(term.Atom); ok {
+					copied := append(term.Tuple{term.Atom(string(append([]byte(nil), a...)))}, tu[1:]...)
+					msgs = append(msgs, copied, append(copied[:len(copied):len(copied)], term.Atom("x")), copied[:len(copied)-1])
+				}
+			}
+		}
+		s, _ := m.NewSession(Options{})
+		s.grow() // as the first message would: the ring, and lastKey with it
+		if s.last == nil {
+			t.Fatal("no lastKey with the ring")
+		}
+		for range 2000 {
+			ix, msg := ixs[r.IntN(len(ixs))], msgs[r.IntN(len(msgs))]
+			if got, want := fmt.Sprint(s.lookup(ix, msg)), fmt.Sprint(ix.lookup(msg)); got != want {
+				t.Fatalf("%s: %v looked up %s, want %s", c.Name, msg, got, want)
+			}
+		}
+	}
+}

@@ -129,9 +129,15 @@ func (s *Session) foreseePlain(t term.Term) bool {
 	}
 	// What wouldAccept finds: with no variables nothing is unknown, and
 	// the state's calls accepting t, the +anystate ones are not tried.
-	e := s.slot(t)
+	// The ring's free slot is reset as slot does, but for its message,
+	// which wouldAccept would set only to clear it: nil in a free slot.
+	if int(s.n) == len(s.ring) {
+		s.grow()
+	}
+	e := s.at(int(s.n))
+	e.seq, e.call, e.spec, e.alone = 0, false, false, -1
+	e.cands = e.cands[:0]
 	s.tryPlain(e, t, st, &si.rules)
-	e.msg = nil
 	if len(e.cands) == 0 {
 		return false
 	}

@@ -555,8 +555,11 @@ func mergeSorted(a, b []int32) []int32 {
 }
 
 // lookup returns the numbers of the rules that could accept t.
-func (ix *ruleIndex) lookup(t term.Term) []int32 {
-	e := ix.find(t)
+func (ix *ruleIndex) lookup(t term.Term) []int32 { return ix.rulesOf(ix.find(t), t) }
+
+// rulesOf is lookup's answer for t once its key slot e is found (nil when
+// no rule is listed under t's key).
+func (ix *ruleIndex) rulesOf(e *keySlot, t term.Term) []int32 {
 	switch {
 	case e == nil:
 		return ix.wild
@@ -581,23 +584,31 @@ func (ix *ruleIndex) find(t term.Term) *keySlot {
 	if ix.slots == nil {
 		return nil
 	}
-	var tag term.Atom
-	var arity int32
-	switch v := t.(type) {
-	case term.Atom:
-		tag, arity = v, -1
-	case term.Tuple:
-		if len(v) == 0 {
-			return nil
-		}
-		a, ok := v[0].(term.Atom)
-		if !ok {
-			return nil
-		}
-		tag, arity = a, int32(len(v))
-	default:
+	tag, arity, ok := keyOf(t)
+	if !ok {
 		return nil
 	}
+	return ix.findKey(tag, arity)
+}
+
+// keyOf is the tag and arity a message is indexed by: an atom's (arity
+// -1), or a tuple's whose first element is an atom.
+func keyOf(t term.Term) (tag term.Atom, arity int32, ok bool) {
+	switch v := t.(type) {
+	case term.Atom:
+		return v, -1, true
+	case term.Tuple:
+		if len(v) == 0 {
+			return "", 0, false
+		}
+		a, ok := v[0].(term.Atom)
+		return a, int32(len(v)), ok
+	}
+	return "", 0, false
+}
+
+// findKey is find for a message's tag and arity, in an index with slots.
+func (ix *ruleIndex) findKey(tag term.Atom, arity int32) *keySlot {
 	// The probe loop is written here, not called, to keep the per-message
 	// path short: (tag, arity), then, for a tuple, (tag, anyArity).
 	mask := len(ix.slots) - 1

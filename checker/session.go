@@ -80,7 +80,33 @@ type Session struct {
 	closed     bool
 	seq        int32 // messages checked so far
 	fore       foresight
+	last       *lastKey // made with the ring: an idle session does without
 	x          *scratch // made on first use: an idle session does without
+}
+
+// lastKey is the key slot the session's last lookup found (nil when no
+// rule is listed under the key): a client sends the same command time
+// after time, and comparing its tag with the last one (mostly the very
+// same string: wrappers hand out the names they know from a table) costs
+// less than hashing it and comparing it with the contract's.
+type lastKey struct {
+	ix    *ruleIndex
+	tag   term.Atom
+	arity int32
+	slot  *keySlot
+}
+
+// lookup is ix.lookup(t), the key slot found remembered (lastKey).
+func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
+	c := s.last
+	tag, arity, ok := keyOf(t)
+	if !ok || c == nil || ix.slots == nil {
+		return ix.lookup(t)
+	}
+	if c.ix != ix || c.arity != arity || c.tag != tag {
+		*c = lastKey{ix: ix, tag: tag, arity: arity, slot: ix.findKey(tag, arity)}
+	}
+	return ix.rulesOf(c.slot, t)
 }
 
 // foresight is what Foresee leaves for the check of the same message that
@@ -488,7 +514,8 @@ func (s *Session) callForeseenPlain() bool {
 		e.alone = f.state
 	}
 	*f = foresight{} // used up, and the message not kept alive
-	s.commit()
+	s.calls++        // commit, for a call
+	s.n++
 	return true
 }
 
@@ -652,6 +679,9 @@ func (s *Session) grow() {
 		size = int(s.maxPending) + 1
 	}
 	ring := make([]pending, size)
+	if s.last == nil {
+		s.last = &lastKey{}
+	}
 	for i := range int(s.n) {
 		ring[i] = *s.at(i)
 	}
@@ -726,7 +756,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 		s.tryPlain(e, t, st, ix)
 		return len(e.cands) > n, false
 	}
-	for _, ri := range ix.lookup(t) {
+	for _, ri := range s.lookup(ix, t) {
 		lo := len(pv.binds)
 		vars := varCtx{env: env, out: &pv.binds, spec: spec}
 		if spec && s.x != nil {
@@ -747,7 +777,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 // tryPlain is try for a contract without variables: it appends to e the
 // rules of ix that accept t in state st, in order.
 func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix *ruleIndex) {
-	for _, ri := range ix.lookup(t) {
+	for _, ri := range s.lookup(ix, t) {
 		r := &ix.rules[ri]
 		ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
 		if !decided {
@@ -950,11 +980,18 @@ func (s *Session) announced(t term.Term, e *pending, next *configSet, announced 
 // to that state, as reply would take it there.
 func (s *Session) replyOne(t term.Term, e *pending) (v *Violation, ok bool) {
 	c := &e.cands[0]
+	kind := kindBit(kindOf(t))
 	for k := range c.info.outs {
 		o := &c.info.outs[k]
-		ok, decided := o.c.quick(t) // matchNode, inlined for the usual case
-		if !decided {
-			ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
+		// A reply that the output takes whatever its value (value() |
+		// nil: any binary) is not matched.
+		ok := o.c != nil && o.c.always&kind != 0
+		if !ok {
+			var decided bool
+			ok, decided = o.c.quick(t) // matchNode, inlined for the usual case
+			if !decided {
+				ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
+			}
 		}
 		if ok {
 			st := o.nextFrom(c.state)
