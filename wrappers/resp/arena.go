@@ -264,7 +264,7 @@ func (p *parser) lookup(b []byte) name {
 	if uint(len(b)-1) < 8 && cap(b) >= 8 {
 		// One load, as in pack: the bytes past len(b) are masked off.
 		w := binary.LittleEndian.Uint64(b[:8]) & (1<<(8*len(b)) - 1)
-		r := &p.recent[(w+uint64(len(b)))*0x9e3779b97f4a7c15>>(64-recentBits)]
+		r := &p.hotState().recent[(w+uint64(len(b)))*0x9e3779b97f4a7c15>>(64-recentBits)]
 		if r.word == w && int(r.n) == len(b) {
 			return name{atom: r.atom, op: r.op}
 		}
@@ -283,13 +283,28 @@ func (p *parser) lookupSlow(b []byte) name {
 	return n
 }
 
-// recentBits is the log2 of the entries of parser.recent: a pipelining
+// parserHot is what the quick paths of a parser remember of the last
+// frames (see parser.hot).
+type parserHot struct {
+	recent [1 << recentBits]recentName // see lookup
+	memo   commandMemo                 // the client decoder's (see quickCommand)
+}
+
+// hotState returns p.hot, made if need be.
+func (p *parser) hotState() *parserHot {
+	if p.hot == nil {
+		p.hot = new(parserHot)
+	}
+	return p.hot
+}
+
+// recentBits is the log2 of the entries of parserHot.recent: a pipelining
 // client repeats one command, or a few (the client decoder's memo takes
 // the first), and a server's replies have few simple strings; every
 // connection holds them, idle or not.
 const recentBits = 1
 
-// recentName is an entry of parser.recent: the name (atom and op) spelt
+// recentName is an entry of parserHot.recent: the name (atom and op) spelt
 // by the n bytes packed in word, as they came (not lowered). An entry
 // with n 0 is free: the empty spelling is not looked up there.
 type recentName struct {

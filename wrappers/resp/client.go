@@ -15,7 +15,6 @@ type clientDecoder struct {
 	s    *Session
 	p    parser
 	args [][]byte // scratch for inline arguments
-	memo commandMemo
 }
 
 // Next implements wrappers.Decoder.
@@ -123,8 +122,8 @@ func (d *clientDecoder) quickCommand() (term.Term, call, []byte) {
 		nm   name
 		n, i int
 	)
-	if m := &d.memo; len(buf) >= 16 && binary.LittleEndian.Uint64(buf) == m.head && binary.LittleEndian.Uint64(buf[8:])&m.mask == m.word {
-		nm, n, i = m.name, m.n, m.next
+	if h := p.hot; h != nil && len(buf) >= 16 && binary.LittleEndian.Uint64(buf) == h.memo.head && binary.LittleEndian.Uint64(buf[8:])&h.memo.mask == h.memo.word {
+		nm, n, i = h.memo.name, h.memo.n, h.memo.next
 	} else if nm, n, i = d.quickName(buf); n == 0 {
 		return nil, call{}, nil
 	}
@@ -198,7 +197,7 @@ func (d *clientDecoder) quickName(buf []byte) (nm name, n, next int) {
 	}
 	nm = d.p.lookup(buf[b:e])
 	if l := e - b; b == 8 && l <= 6 && len(buf) >= 16 {
-		d.memo = commandMemo{
+		d.p.hotState().memo = commandMemo{
 			head: binary.LittleEndian.Uint64(buf),
 			word: binary.LittleEndian.Uint64(buf[8:]) & (1<<(8*(l+2)) - 1),
 			mask: 1<<(8*(l+2)) - 1,

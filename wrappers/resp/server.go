@@ -14,9 +14,11 @@ type serverDecoder struct {
 	s *Session
 	p parser
 	// m is the merged reply being read when a wrappers.ErrWouldBlock
-	// came between its confirmations (m.want > 0): the session has
+	// came between its confirmations (nil otherwise): the session has
 	// already paired it with its call, so the next Next goes on with it.
-	m merging
+	// A pointer, since every connection's decoder would otherwise carry
+	// it for the rare (un)subscribe split by a read.
+	m *merging
 }
 
 // merging is a reply merged from the confirmations of one call: the first
@@ -44,7 +46,7 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	if err := d.p.resume(); err != nil {
 		return wrappers.Message{}, err
 	}
-	if d.m.want > 0 {
+	if d.m != nil {
 		rd.Begin() // keeps the held frame: the merged reply goes on
 		return d.merge()
 	}
@@ -169,7 +171,7 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 				s.mu.Unlock()
 				chans := make(term.List, 1, min(want, 64))
 				chans[0] = ch
-				d.m = merging{o: o, chans: chans, n: n, want: want}
+				d.m = &merging{o: o, chans: chans, n: n, want: want}
 				return d.merge()
 			}
 			if c == '>' || s.subscribed() {
@@ -269,7 +271,7 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 		d.m.n = n2
 	}
 	m := d.m
-	d.m = merging{}
+	d.m = nil
 	return d.reply(term.Tuple{term.Atom(opNames[o]), m.chans, term.Int(m.n)}), nil
 }
 

@@ -4,7 +4,6 @@ package resp
 func (d *clientDecoder) Trim() {
 	d.p.trim()
 	d.args = nil
-	d.memo = commandMemo{}
 }
 
 // Trim implements wrappers.Trimmer.
@@ -15,5 +14,5 @@ func (d *serverDecoder) Trim() { d.p.trim() }
 func (p *parser) trim() {
 	p.ar = arena{}
 	p.names.Reset()
-	p.recent = [len(p.recent)]recentName{}
+	p.hot = nil
 }

@@ -19,9 +19,12 @@ const (
 
 // parser reads RESP values from a reader.
 type parser struct {
-	rd     bufread.Reader
-	names  intern.Cache[name]
-	recent [1 << recentBits]recentName // see lookup
+	rd    bufread.Reader
+	names intern.Cache[name]
+	// hot holds what the quick paths remember of the last frames: made
+	// by the first frame, let go by Trim, so that an idle connection
+	// does not keep it.
+	hot    *parserHot
 	ar     arena
 	endSeq bool // the last value read was a streamed aggregate's end marker
 	// skip finds the end of a frame a read that would block interrupted,
