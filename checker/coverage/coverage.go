@@ -66,17 +66,19 @@ type Tracker struct {
 	// events[state] its transitions and events.
 	rules  map[string][]hit
 	events map[string][]eventItem
-	// hitOf finds a state's rule among rules, for the machine's answers.
-	hitOf map[stateRule]hit
+	// hitOf finds a state's rule among rules, for the machine's answers:
+	// by the rule, then the state (a rule written for several states is
+	// one *contract.Rule in each), so that a lookup hashes no string.
+	hitOf map[*contract.Rule][]stateHit
 	// pending holds, per call awaiting its reply (oldest first), the rules
 	// it matched.
 	pending [][]hit
 }
 
-// stateRule is a call rule of a state (or of AnyState).
-type stateRule struct {
+// stateHit is a call rule's hit in one state (or AnyState).
+type stateHit struct {
 	state string
-	rule  *contract.Rule
+	hit   hit
 }
 
 type eventItem struct {
@@ -87,7 +89,7 @@ type eventItem struct {
 // New lists the items of the machine's contract, none exercised yet.
 func New(m *checker.Machine) *Tracker {
 	c := m.Contract()
-	t := &Tracker{m: m, rules: map[string][]hit{}, events: map[string][]eventItem{}, hitOf: map[stateRule]hit{}}
+	t := &Tracker{m: m, rules: map[string][]hit{}, events: map[string][]eventItem{}, hitOf: map[*contract.Rule][]stateHit{}}
 	addRules := func(state string, rules []*contract.Rule) {
 		for _, r := range rules {
 			h := hit{rule: r, items: []int{t.add(KindRule, state, r.In.String(), r.Pos)}}
@@ -99,7 +101,7 @@ func New(m *checker.Machine) *Tracker {
 				h.items = append(h.items, t.add(KindReply, state, text, o.Pos))
 			}
 			t.rules[state] = append(t.rules[state], h)
-			t.hitOf[stateRule{state, r}] = h
+			t.hitOf[r] = append(t.hitOf[r], stateHit{state, h})
 		}
 	}
 	addEvents := func(state string, evs []*contract.Event) {
@@ -167,8 +169,10 @@ func (t *Tracker) matchCall(hits []hit, states []string, msg term.Term) []hit {
 // (scratch is room for the machine's answer).
 func (t *Tracker) appendHits(hits []hit, scratch []*contract.Rule, state string, msg term.Term) []hit {
 	for _, r := range t.m.AppendShapedCalls(scratch, state, msg) {
-		if h, ok := t.hitOf[stateRule{state, r}]; ok {
-			hits = append(hits, h)
+		for _, sh := range t.hitOf[r] {
+			if sh.state == state {
+				hits = append(hits, sh.hit)
+			}
 		}
 	}
 	return hits
