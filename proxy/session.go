@@ -133,7 +133,6 @@ type session struct {
 	// clientAddr and serviceAddr are fixed for the records.
 	clientAddr, serviceAddr string
 	maxPending              int
-	lockstep                bool
 	// mem is the session's share of the memory budget, given back when
 	// the session is released.
 	mem     account
@@ -142,14 +141,7 @@ type session struct {
 	mu   sync.Mutex
 	cond sync.Cond
 	cur  *version // the contract in effect: the prelude's, then user
-	// unguarded: the prelude started a service no contract is for
-	// (ForwardUnguarded); its traffic passes unchecked (unsynced, for
-	// good).
-	unguarded bool
-	chk       *checker.Session
-	// inPrelude: the session is in the wire's prelude (wrappers.Prelude),
-	// checked against its contract, until the guarded service starts.
-	inPrelude bool
+	chk  *checker.Session
 	// pending: the requests forwarded and awaiting their reply, and the
 	// rejected ones whose error reply takes its place among the replies,
 	// oldest first; pendBuf is the array it lives in (see shift).
@@ -198,6 +190,18 @@ type session struct {
 	// serviceHeld (client reader only): toService queued bytes for the
 	// service that may not have been sent yet.
 	serviceHeld bool
+	// The flags below sit together so that the struct packs (a session
+	// is one allocation per connection, its size class matters).
+	lockstep bool
+	// unguarded: the prelude started a service no contract is for
+	// (ForwardUnguarded); its traffic passes unchecked (unsynced, for
+	// good).
+	unguarded bool
+	// inPrelude: the session is in the wire's prelude (wrappers.Prelude),
+	// checked against its contract, until the guarded service starts.
+	inPrelude bool
+	// running: run has started; the service reader lets the session go.
+	running bool
 
 	endOnce sync.Once
 	end     endInfo
@@ -209,19 +213,17 @@ type session struct {
 	violations       atomic.Int64 // records of this session
 	last             atomic.Int64 // session clock (now) at the last message either way
 	idle, replyTimer *time.Timer
-	// checks (mu held): checks made, for sampling checkLatency.
-	checks uint32
 	// clientAt (client reader only): the session clock when the client
 	// reader last read, or last waited for room; it stands for the time a
 	// request is sent (pendingCall.sent), so that a request costs no clock
 	// read of its own.
 	clientAt time.Duration
+	// checks (mu held): checks made, for sampling checkLatency.
+	checks uint32
 	// overA mirrors over for the client reader's check after every message.
 	overA atomic.Bool
 	// parks is the parking of each direction's reader (park.go).
 	parks [2]dirPark
-	// running: run has started; the service reader lets the session go.
-	running bool
 }
 
 func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
