@@ -275,6 +275,12 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 // is borrowed only when there are bytes.
 func (r *lendingReader) readLentInline() ([]byte, int, error) {
 	if r.in.drained {
+		// About to wait: the buffer the decoder gave back goes to the
+		// pool, or every idle reader would keep one (4 KiB a reader).
+		if r.spare != nil {
+			r.pool.put(r.spare)
+			r.spare = nil
+		}
 		return nil, 0, wrappers.ErrWouldBlock
 	}
 	buf := r.spare
