@@ -10,25 +10,33 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
-// TestRecvINQ pins what the inline reader relies on (runInline): recvmsg
-// with TCP_INQ says "drained" only when nothing is left to read and no
-// end of input is pending, on a real loopback TCP connection.
-func TestRecvINQ(t *testing.T) {
+// loopbackPair returns both ends of a TCP connection on 127.0.0.1, closed
+// when the test ends.
+func loopbackPair(t *testing.T) (peer, c net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
+	peer, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
-	c, err := ln.Accept()
+	t.Cleanup(func() { peer.Close() })
+	c, err = ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return peer, c
+}
+
+// TestRecvINQ pins what the inline reader relies on (runInline): recvmsg
+// with TCP_INQ says "drained" only when nothing is left to read and no
+// end of input is pending, on a real loopback TCP connection.
+func TestRecvINQ(t *testing.T) {
+	peer, c := loopbackPair(t)
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -113,21 +121,7 @@ func TestRecvINQ(t *testing.T) {
 // reader; BenchmarkIdleSessionMemory saw UBF(A) sessions grow by 1.4 KiB
 // when it kept them).
 func TestInlineWaitGivesBufferBack(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := loopbackPair(t)
 	var pool bufferPool
 	r := newLendingReader(&tcpEndpoint{conn: c}, &pool)
 	if r == nil || !r.canInline {
