@@ -182,11 +182,19 @@ func (e *tcpEndpoint) closeWrite() bool {
 func (e *tcpEndpoint) shutdown(_ int, _ string, deadline time.Time) {
 	_ = e.conn.SetDeadline(deadline)
 	if !e.closeWrite() {
-		_ = e.conn.Close()
+		e.closeConn()
 	}
 }
 
-func (e *tcpEndpoint) abort(int, string) {
+func (e *tcpEndpoint) abort(int, string) { e.closeConn() }
+
+// closeConn closes the connection. Where its reader may be inside the
+// poller's callback (runInline), it does not wait for the reader
+// (closeSoon): conn.Close waits for the callback to return, and the one
+// closing may be that reader itself (a reset client's reader ends its
+// session, whose shutdown of the client, CloseWrite failing on a reset
+// socket, closes it) or one it waits for.
+func (e *tcpEndpoint) closeConn() {
 	if e.lr != nil && e.lr.canInline {
 		e.lr.closeSoon()
 		return
@@ -200,6 +208,6 @@ func (e *tcpEndpoint) drain() {
 
 func (e *tcpEndpoint) setWriteDeadline(t time.Time) { _ = e.conn.SetWriteDeadline(t) }
 
-func (e *tcpEndpoint) close() { _ = e.conn.Close() }
+func (e *tcpEndpoint) close() { e.closeConn() }
 
 func (e *tcpEndpoint) addr() string { return e.conn.RemoteAddr().String() }
