@@ -109,7 +109,7 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		// the next call goes on looking for the newline from rd.Pos.
 		if err := rd.Fill(); bufread.WouldBlock(err) {
 			rd.Hold()
-			return nil, nil, fmt.Errorf("json: reading: %w", err)
+			return nil, nil, err // bare: the usual end of a wakeup allocates nothing
 		}
 	}
 }

@@ -300,8 +300,8 @@ func (p *parser) hotState() *parserHot {
 
 // recentBits is the log2 of the entries of parserHot.recent: a pipelining
 // client repeats one command, or a few (the client decoder's memo takes
-// the first), and a server's replies have few simple strings; every
-// connection holds them, idle or not.
+// the first), and a server's replies have few simple strings; a
+// connection holds them while it is busy (Trim lets them go).
 const recentBits = 1
 
 // recentName is an entry of parserHot.recent: the name (atom and op) spelt

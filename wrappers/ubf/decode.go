@@ -224,7 +224,9 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		}
 		if err := d.fill(); bufread.WouldBlock(err) {
 			d.rd.Hold()
-			return nil, nil, fmt.Errorf("ubf: reading: %w", err) // not kept (see wrappers.ErrWouldBlock)
+			// Bare, not wrapped: the usual end of a wakeup allocates
+			// nothing (and it is not kept, see wrappers.ErrWouldBlock).
+			return nil, nil, err
 		}
 	}
 }

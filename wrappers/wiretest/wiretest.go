@@ -37,6 +37,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"testing"
 	"testing/iotest"
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
@@ -81,6 +82,9 @@ const chunkRandomly = 50
 // and returns an error describing every failure, or nil.
 func TestWire(w wrappers.Wire, convs ...Conversation) error {
 	var errs []error
+	if err := blockedAllocs(w); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", w.Name(), err))
+	}
 	for _, c := range convs {
 		if err := testConversation(w, c); err != nil {
 			errs = append(errs, fmt.Errorf("%s: conversation %q: %w", w.Name(), c.Name, err))
@@ -218,6 +222,36 @@ type plan struct {
 	oneByte   bool
 	onMessage func(wrappers.Message)
 }
+
+// blockedAllocs checks that each side's decoder, with nothing to read
+// and a reader that would block, says so without allocating: a proxy that
+// decodes inside the poller's callback ends nearly every wakeup that way,
+// once a message.
+func blockedAllocs(w wrappers.Wire) error {
+	sess := w.NewSession(wrappers.Options{})
+	for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
+		var d wrappers.Decoder
+		if side == wrappers.Client {
+			d = sess.ClientDecoder(neverReady{})
+		} else {
+			d = sess.ServerDecoder(neverReady{})
+		}
+		if _, err := d.Next(); !errors.Is(err, wrappers.ErrWouldBlock) {
+			return fmt.Errorf("%s decoder, reader that would block: Next returned %v, want wrappers.ErrWouldBlock", side, err)
+		}
+		if n := testing.AllocsPerRun(20, func() { _, _ = d.Next() }); n != 0 {
+			return fmt.Errorf("%s decoder: %v allocations for a read that would block, want none", side, n)
+		}
+	}
+	return nil
+}
+
+// neverReady is a Lender with nothing to read yet.
+type neverReady struct{}
+
+func (neverReady) Read([]byte) (int, error)       { return 0, wrappers.ErrWouldBlock }
+func (neverReady) ReadLent() ([]byte, int, error) { return nil, 0, wrappers.ErrWouldBlock }
+func (neverReady) Return([]byte)                  {}
 
 // play runs the conversation through a new session of w, the bytes of each
 // side arriving as p says. It returns the text of the frame error the
