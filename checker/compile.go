@@ -131,27 +131,12 @@ func (d *dispatch) candidates(t term.Term) []*cnode {
 	if kc.byKey == nil {
 		return kc.all
 	}
-	if key, ok := termKey(t); ok {
+	if key, _, ok := keyOf(t); ok {
 		if c, found := kc.byKey[key]; found {
 			return c
 		}
 	}
 	return kc.rest
-}
-
-// termKey is the key of a term for a union's index: an atom itself, or the
-// first element of a tuple when it is an atom.
-func termKey(t term.Term) (term.Atom, bool) {
-	switch v := t.(type) {
-	case term.Atom:
-		return v, true
-	case term.Tuple:
-		if len(v) > 0 {
-			a, ok := v[0].(term.Atom)
-			return a, ok
-		}
-	}
-	return "", false
 }
 
 // compiler compiles the types of one contract; named types that are not

@@ -423,17 +423,25 @@ func (s *Session) hideSecrets(v *Violation) *Violation {
 // frames and pending requests). It returns t itself when the contract has
 // no secret type or t holds no secret.
 func (s *Session) Redact(t term.Term) term.Term {
-	if s == nil || s.m == nil {
+	if s == nil {
 		return t
 	}
-	return s.m.secrets.term(t)
+	return s.m.redact(t)
 }
 
 // Redact is Session.Redact for the contract of m, for callers that have no
 // session at hand or must not touch one another goroutine may replace.
 func (m *Machine) Redact(t term.Term) term.Term {
-	if m == nil || m.core == nil {
+	if m == nil {
 		return t
 	}
-	return m.core.secrets.term(t)
+	return m.core.redact(t)
+}
+
+// redact is Redact for the contract of c (nil: none).
+func (c *core) redact(t term.Term) term.Term {
+	if c == nil {
+		return t
+	}
+	return c.secrets.term(t)
 }

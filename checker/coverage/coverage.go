@@ -62,13 +62,11 @@ type hit struct {
 type Tracker struct {
 	m     *checker.Machine
 	items []Item
-	// rules[state] are the call rules of a state with their items;
-	// events[state] its transitions and events.
-	rules  map[string][]hit
+	// events[state] are a state's transitions and events.
 	events map[string][]eventItem
-	// hitOf finds a state's rule among rules, for the machine's answers:
-	// by the rule, then the state (a rule written for several states is
-	// one *contract.Rule in each), so that a lookup hashes no string.
+	// hitOf finds the hit of a call rule in a state, for the machine's
+	// answers (AppendShapedCalls): by the rule, then the state, since a
+	// rule written for several states is one *contract.Rule in each.
 	hitOf map[*contract.Rule][]stateHit
 	// pending holds, per call awaiting its reply (oldest first), the rules
 	// it matched.
@@ -89,7 +87,7 @@ type eventItem struct {
 // New lists the items of the machine's contract, none exercised yet.
 func New(m *checker.Machine) *Tracker {
 	c := m.Contract()
-	t := &Tracker{m: m, rules: map[string][]hit{}, events: map[string][]eventItem{}, hitOf: map[*contract.Rule][]stateHit{}}
+	t := &Tracker{m: m, events: map[string][]eventItem{}, hitOf: map[*contract.Rule][]stateHit{}}
 	addRules := func(state string, rules []*contract.Rule) {
 		for _, r := range rules {
 			h := hit{rule: r, items: []int{t.add(KindRule, state, r.In.String(), r.Pos)}}
@@ -100,7 +98,6 @@ func New(m *checker.Machine) *Tracker {
 				}
 				h.items = append(h.items, t.add(KindReply, state, text, o.Pos))
 			}
-			t.rules[state] = append(t.rules[state], h)
 			t.hitOf[r] = append(t.hitOf[r], stateHit{state, h})
 		}
 	}
