@@ -385,13 +385,26 @@ func redisSession(tb testing.TB) *Session {
 }
 
 // loadRedis loads contracts/redis.con.
-func loadRedis(tb testing.TB) *contract.Contract {
+func loadRedis(tb testing.TB) *contract.Contract { return loadContract(tb, "redis.con") }
+
+// loadContract loads a contract of the repository's contracts/.
+func loadContract(tb testing.TB, name string) *contract.Contract {
 	tb.Helper()
-	c, diags, err := contract.Load(filepath.Join("..", "contracts", "redis.con"), contract.Options{})
+	c, diags, err := contract.Load(filepath.Join("..", "contracts", name), contract.Options{})
 	if err != nil || diags.HasErrors() {
-		tb.Fatalf("contracts/redis.con: %v %v", err, diags)
+		tb.Fatalf("contracts/%s: %v %v", name, err, diags)
 	}
 	return c
+}
+
+// newSession starts a session of c.
+func newSession(tb testing.TB, c *contract.Contract, opts Options) *Session {
+	tb.Helper()
+	s, err := Prepare(c).NewSession(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkRedisGet checks a GET and its reply as the proxy does for

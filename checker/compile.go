@@ -93,7 +93,7 @@ type cnode struct {
 	// pure: no variable and no recursive named type in the tree, which
 	// therefore needs no matcher (run with a nil one).
 	pure bool
-	// always: the kinds of term (as kindOf tells them) that a pure n
+	// always: the kinds of term (as Term.Kind tells them) that a pure n
 	// accepts whatever their value: a union with binary() among its
 	// alternatives takes any binary without looking for it.
 	always kindSet
@@ -227,31 +227,6 @@ func alwaysKinds(n *cnode) kindSet {
 		return k
 	case opOptional:
 		return n.kids[0].always
-	}
-	return 0
-}
-
-// kindOf is the kind of t by its Go type, the one the leaves' type
-// assertions test (t.Kind() would also answer for a *term.Binary, which
-// binary() does not accept); 0 for any other type.
-func kindOf(t term.Term) term.Kind {
-	switch t.(type) {
-	case term.Binary:
-		return term.KindBinary
-	case term.Atom:
-		return term.KindAtom
-	case term.Integer:
-		return term.KindInteger
-	case term.Tuple:
-		return term.KindTuple
-	case term.List:
-		return term.KindList
-	case term.String:
-		return term.KindString
-	case term.Map:
-		return term.KindMap
-	case term.Float:
-		return term.KindFloat
 	}
 	return 0
 }
@@ -634,7 +609,7 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 		}
 		return n.elem == nil || m.each(n.elem, tu[len(kids):], depth+1)
 	case opUnion:
-		if n.always != 0 && n.always&kindBit(kindOf(t)) != 0 {
+		if n.always != 0 && n.always&kindBit(t.Kind()) != 0 {
 			return true
 		}
 		for _, alt := range n.disp.candidates(t) {

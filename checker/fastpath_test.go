@@ -211,35 +211,63 @@ func TestFastPathsAgree(t *testing.T) {
 	}
 }
 
-// TestFastPathsTaken: the short ways are taken where the brief of each
-// says, so that TestFastPathsAgree compares something: a pipelined GET
-// of contracts/redis.con is foreseen, checked and answered without the
-// general way, which would recompute the states after the pending
-// replies (scratch.after).
+// TestFastPathsTaken: each short way takes the messages its brief says,
+// so that TestFastPathsAgree compares something. A request pipelined
+// behind others, then one sent alone, each with its reply, of a state's
+// rule (a GET of contracts/redis.con) and of a +anystate one (NOOP of
+// contracts/ftp.con, ping of the edge contract). Each short way is called
+// where its caller calls it first, and must take the message: Foresee's
+// (foreseePlain), CallForeseen's (callForeseenPlain), Call's (callPlain),
+// and reply's (replyOne, which Reply takes when repliesOne says so).
 func TestFastPathsTaken(t *testing.T) {
-	s := redisSession(t)
-	get := term.Tuple{term.Atom("get"), term.Binary("k")}
-	for i := range 3 {
-		if o := s.Foresee(get); o != Legal {
-			t.Fatalf("GET %d foreseen %v", i, o)
-		}
-		if !s.fore.left || s.fore.dir != dirCall {
-			t.Fatalf("GET %d: Foresee left no candidates", i)
-		}
-		if !s.callForeseenPlain() {
-			t.Fatalf("GET %d not taken by callForeseenPlain", i)
-		}
+	cases := []struct {
+		name         string
+		s            *Session
+		call, answer term.Term
+		state        string
+	}{
+		{"redis GET", redisSession(t), term.Tuple{term.Atom("get"), term.Binary("k")}, term.Binary("v"), "ready"},
+		{"ftp NOOP (+anystate)", newSession(t, loadContract(t, "ftp.con"), Options{Initial: "session"}),
+			term.Atom("noop"), term.Tuple{term.Int(200), term.String("ok")}, "session"},
+		{"edges ping (+anystate)", newSession(t, compileContract(t, edgesContract), Options{}),
+			term.Atom("ping"), term.Atom("pong"), "a"},
 	}
-	if s.x != nil {
-		t.Fatal("the general way worked out the states after the pending replies")
-	}
-	for i := range 3 {
-		if v := s.Reply(term.Binary("v")); v != nil {
-			t.Fatalf("reply %d: %v", i, v)
-		}
-	}
-	if s.Pending() != 0 || fmt.Sprint(s.States()) != "[ready]" {
-		t.Fatalf("pending %d in %v", s.Pending(), s.States())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			reply := func(i int) {
+				t.Helper()
+				if !s.repliesOne(&s.ring[s.head]) {
+					t.Fatalf("reply %d not for replyOne", i)
+				}
+				if v := s.Reply(tc.answer); v != nil {
+					t.Fatalf("reply %d: %v", i, v)
+				}
+			}
+			const pipelined = 3
+			for i := range pipelined {
+				s.fore = foresight{msg: tc.call, has: true, seq: s.seq} // as Foresee, before its short way
+				if s.Done() || !s.foreseePlain(tc.call) {
+					t.Fatalf("request %d not foreseen by foreseePlain", i)
+				}
+				if !s.callForeseenPlain() {
+					t.Fatalf("request %d not taken by callForeseenPlain", i)
+				}
+			}
+			if s.x != nil {
+				t.Fatal("the general way worked out the states after the pending replies")
+			}
+			for i := range pipelined {
+				reply(i)
+			}
+			if !s.callPlain(tc.call) {
+				t.Fatal("a request alone not taken by callPlain")
+			}
+			reply(pipelined)
+			if s.Pending() != 0 || fmt.Sprint(s.States()) != "["+tc.state+"]" {
+				t.Fatalf("pending %d in %v", s.Pending(), s.States())
+			}
+		})
 	}
 }
 
@@ -272,7 +300,8 @@ func TestAlwaysKinds(t *testing.T) {
 }
 
 // FuzzFastPaths drives the conversations of TestFastPathsAgree by the
-// fuzzer's bytes over the edge contract and contracts/redis.con. Seeds:
+// fuzzer's bytes over the edge contract, contracts/redis.con and
+// contracts/ftp.con. Seeds:
 // testdata/fuzz/FuzzFastPaths.
 //
 //	go test -run '^$' -fuzz FuzzFastPaths -fuzztime 20s ./checker/
@@ -280,7 +309,9 @@ func FuzzFastPaths(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 1, 3, 3, 3, 3})
 	f.Add([]byte{1, 0, 2, 0, 0, 0, 0, 4, 4, 4, 5, 6, 7})
 	f.Add([]byte("pipelined gets, replies, a server message between"))
-	machines := []*Machine{Prepare(compileContract(f, edgesContract)), Prepare(loadRedis(f))}
+	// The edge contract's and ftp.con's +anystate rules, redis.con's
+	// pipelined commands.
+	machines := []*Machine{Prepare(compileContract(f, edgesContract)), Prepare(loadRedis(f)), Prepare(loadContract(f, "ftp.con"))}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return

@@ -108,10 +108,10 @@ func (s *Session) foresee(t term.Term) Outlook {
 // foreseePlain is Foresee's short way, for the usual case: a contract
 // without variables, the session in one state, and the pending messages
 // (if any) leading to one state that a look at the last of them tells (see
-// afterOne), where a call rule of that state accepts t. It leaves what
-// Foresee's general way would (the candidates in the ring's free slot, the
-// foresight) and reports true, or reports false, and the general way
-// decides. The session has not ended (Foresee asked Done).
+// afterOne), where a call rule of that state, or else a +anystate one,
+// accepts t. It leaves what Foresee's general way would (the candidates in
+// the ring's free slot, the foresight) and reports true, or reports false,
+// and the general way decides. The session has not ended (Foresee asked Done).
 func (s *Session) foreseePlain(t term.Term) bool {
 	if s.nv != 0 || len(s.cur.states) != 1 {
 		return false
@@ -127,8 +127,7 @@ func (s *Session) foreseePlain(t term.Term) bool {
 	if si.terminal {
 		return false
 	}
-	// What wouldAccept finds: with no variables nothing is unknown, and
-	// the state's calls accepting t, the +anystate ones are not tried.
+	// What wouldAccept finds, with no variables nothing being unknown.
 	// The ring's free slot is reset as slot does, but for its message,
 	// which wouldAccept would set only to clear it: nil in a free slot.
 	if int(s.n) == len(s.ring) {
@@ -137,7 +136,7 @@ func (s *Session) foreseePlain(t term.Term) bool {
 	e := s.at(int(s.n))
 	e.seq, e.call, e.spec, e.alone = 0, false, false, -1
 	e.cands = e.cands[:0]
-	s.tryPlain(e, t, st, &si.rules)
+	s.tryPlain(e, t, st, &si.rules, &s.m.any)
 	if len(e.cands) == 0 {
 		return false
 	}

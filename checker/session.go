@@ -84,16 +84,19 @@ type Session struct {
 	x          *scratch // made on first use: an idle session does without
 }
 
-// lastKey is the key slot the session's last lookup found (nil when no
-// rule is listed under the key): a client sends the same command time
-// after time, and comparing its tag with the last one (mostly the very
-// same string: wrappers hand out the names they know from a table) costs
-// less than hashing it and comparing it with the contract's.
+// lastKey is the key slots the session's last lookups of one key found
+// (nil when no rule is listed under the key), in the last two indexes
+// looked up: a client sends the same command time after time, and
+// comparing its tag with the last one (mostly the very same string:
+// wrappers hand out the names they know from a table) costs less than
+// hashing it and comparing it with the contract's. Two, because a call
+// that no rule of its state accepts is looked up among the +anystate
+// rules next, every time.
 type lastKey struct {
-	ix    *ruleIndex
 	tag   term.Atom
 	arity int32
-	slot  *keySlot
+	ix    [2]*ruleIndex // ix[0] the index looked up last
+	slot  [2]*keySlot
 }
 
 // lookup is ix.lookup(t), the key slot found remembered (lastKey).
@@ -103,10 +106,17 @@ func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
 	if !ok || c == nil || ix.slots == nil {
 		return ix.lookup(t)
 	}
-	if c.ix != ix || c.arity != arity || c.tag != tag {
-		*c = lastKey{ix: ix, tag: tag, arity: arity, slot: ix.findKey(tag, arity)}
+	if c.arity != arity || c.tag != tag {
+		*c = lastKey{tag: tag, arity: arity}
 	}
-	return ix.rulesOf(c.slot, t)
+	if c.ix[0] != ix {
+		if c.ix[1] != ix {
+			c.ix[1], c.slot[1] = ix, ix.findKey(tag, arity)
+		}
+		c.ix[0], c.ix[1] = c.ix[1], c.ix[0]
+		c.slot[0], c.slot[1] = c.slot[1], c.slot[0]
+	}
+	return ix.rulesOf(c.slot[0], t)
 }
 
 // foresight is what Foresee leaves for the check of the same message that
@@ -440,8 +450,8 @@ func (s *Session) Call(t term.Term) *Violation {
 }
 
 // callPlain is Call's short way, for the usual case: the session in one
-// state, no request pending, a contract without variables, and a rule of
-// the state accepting t (so +anystate rules do not apply). It takes t as
+// state, no request pending, a contract without variables, and a call rule
+// of the state, or else a +anystate one, accepting t. It takes t as
 // checkClient would and reports true, or reports false having changed
 // nothing, and the general way decides.
 func (s *Session) callPlain(t term.Term) bool {
@@ -458,7 +468,7 @@ func (s *Session) callPlain(t term.Term) bool {
 	}
 	s.seq++
 	e := s.slot(t)
-	s.tryPlain(e, t, st, &si.rules)
+	s.tryPlain(e, t, st, &si.rules, &s.m.any)
 	if len(e.cands) == 0 {
 		s.seq--
 		e.msg = nil
@@ -508,15 +518,24 @@ func (s *Session) callForeseenPlain() bool {
 		return false
 	}
 	s.seq++
+	e := s.foreseenSlot(f.msg, f)
+	*f = foresight{} // used up, and the message not kept alive
+	e.call = true    // admit's way with a call, committed
+	s.calls++
+	s.n++
+	return true
+}
+
+// foreseenSlot returns the ring's free slot, where Foresee left the
+// candidates of t, the message f foresaw (what collect would find), filled
+// in for checkClient or callForeseenPlain to admit t (message s.seq).
+func (s *Session) foreseenSlot(t term.Term, f *foresight) *pending {
 	e := s.at(int(s.n))
-	e.msg, e.seq, e.spec, e.call = f.msg, s.seq, s.n > 0, true
+	e.msg, e.seq, e.spec = t, s.seq, s.n > 0
 	if e.spec {
 		e.alone = f.state
 	}
-	*f = foresight{} // used up, and the message not kept alive
-	s.calls++        // commit, for a call
-	s.n++
-	return true
+	return e
 }
 
 // ClientForeseen is Client of the message last given to Foresee, as
@@ -533,17 +552,6 @@ func (s *Session) clientForeseen(asCall, asIn bool) (Role, *Violation) {
 
 // Reply checks the server's reply to the oldest outstanding request.
 func (s *Session) Reply(t term.Term) *Violation {
-	if s.m != nil && !s.closed && s.calls > 0 {
-		// What checkServer does with a reply to a pending call.
-		s.seq++
-		var v *Violation
-		if e := &s.ring[s.head]; s.nv == 0 && len(e.cands) == 1 && e.cands[0].info.oneNext {
-			v, _ = s.replyOne(t, e)
-		} else {
-			v, _ = s.reply(t, "", false)
-		}
-		return s.redact(v)
-	}
 	_, v := s.server(t, "", false, true, false)
 	return v
 }
@@ -597,16 +605,11 @@ func (s *Session) checkClient(t term.Term, asCall, asIn, foreseen bool) (Role, *
 		return role, &Violation{Side: Client, Kind: TooManyPending, States: s.States(), Message: t,
 			Explanation: fmt.Sprintf("%d requests already await their reply (the limit)", s.n)}
 	}
-	spec := s.n > 0
 	if foreseen && (f.dir == dirCall && asCall || f.dir == contract.In && asIn) {
-		// The slot holds what collect would find below.
-		e := s.at(int(s.n))
-		e.msg, e.seq, e.spec = t, s.seq, spec
-		if spec {
-			e.alone = f.state
-		}
-		return s.admit(e, f.dir, spec), nil
+		e := s.foreseenSlot(t, &f)
+		return s.admit(e, f.dir, e.spec), nil
 	}
+	spec := s.n > 0
 	set := &s.cur
 	if spec {
 		set = &configSet{states: s.afterPending()}
@@ -753,7 +756,7 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 	if pv == nil {
 		// No variables: nothing to bind or look up.
 		n := len(e.cands)
-		s.tryPlain(e, t, st, ix)
+		s.tryPlain(e, t, st, ix, nil)
 		return len(e.cands) > n, false
 	}
 	for _, ri := range s.lookup(ix, t) {
@@ -775,17 +778,25 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 }
 
 // tryPlain is try for a contract without variables: it appends to e the
-// rules of ix that accept t in state st, in order.
-func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix *ruleIndex) {
-	for _, ri := range s.lookup(ix, t) {
-		r := &ix.rules[ri]
-		ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
-		if !decided {
-			ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
+// rules of ix that accept t in state st, in order, or, when none does and
+// or is not nil, those of or (the +anystate rules, as collect tries them).
+func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex) {
+	n := len(e.cands)
+	for {
+		for _, ri := range s.lookup(ix, t) {
+			r := &ix.rules[ri]
+			ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
+			if !decided {
+				ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
+			}
+			if ok {
+				e.cands = append(e.cands, cand{state: st, info: r})
+			}
 		}
-		if ok {
-			e.cands = append(e.cands, cand{state: st, info: r})
+		if len(e.cands) > n || or == nil {
+			return
 		}
+		ix, or = or, nil
 	}
 }
 
@@ -922,6 +933,9 @@ func (s *Session) checkServer(t term.Term, announced string, hasAnnounced, asRep
 // PipelinedRequest violation of a message queued behind the call.
 func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Violation, ok bool) {
 	e := &s.ring[s.head]
+	if !hasAnnounced && s.repliesOne(e) {
+		return s.replyOne(t, e)
+	}
 	next := &s.spare
 	next.reset()
 	for i := range e.cands {
@@ -974,13 +988,19 @@ func (s *Session) announced(t term.Term, e *pending, next *configSet, announced 
 	return nil
 }
 
-// replyOne is reply for the usual case (Reply takes it): a contract
-// without variables, a call accepted by one rule whose outputs all lead to
-// one state, no state announced. The first output that matches decides, and the session goes
-// to that state, as reply would take it there.
+// repliesOne reports whether replyOne may check the reply to the call e
+// (no state announced): a contract without variables, and a call accepted
+// by one rule whose outputs all lead to one state.
+func (s *Session) repliesOne(e *pending) bool {
+	return s.nv == 0 && len(e.cands) == 1 && e.cands[0].info.oneNext
+}
+
+// replyOne is reply for the usual case (repliesOne). The first output that
+// matches decides, and the session goes to that state, as reply would take
+// it there.
 func (s *Session) replyOne(t term.Term, e *pending) (v *Violation, ok bool) {
 	c := &e.cands[0]
-	kind := kindBit(kindOf(t))
+	kind := kindBit(t.Kind())
 	for k := range c.info.outs {
 		o := &c.info.outs[k]
 		// A reply that the output takes whatever its value (value() |
