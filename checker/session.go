@@ -354,6 +354,13 @@ func (s *Session) Done() bool {
 // Pending returns how many calls await their reply.
 func (s *Session) Pending() int { return int(s.calls) }
 
+// KeepsTerms reports whether the session may hold on to parts of a message
+// once it was checked and, for a call, once its reply was accepted: only
+// the bindings of a contract's variables do. When it is false, a caller
+// that owns the memory of the messages (a decoder that reuses it, see
+// wrappers.Recycler) may reuse a call's as soon as its reply was accepted.
+func (s *Session) KeepsTerms() bool { return s.nv != 0 }
+
 // Seq returns how many messages the session has checked (legal or not);
 // Binding.Seq numbers messages the same way.
 func (s *Session) Seq() int { return int(s.seq) }

@@ -138,6 +138,7 @@ func (s *session) trimPending() {
 	if len(s.pending) == 0 {
 		s.pending, s.pendBuf = nil, nil
 	}
+	s.freed = nil // the decoder let its memory go (Trim)
 	s.mu.Unlock()
 }
 

@@ -146,9 +146,14 @@ type session struct {
 	// rejected ones whose error reply takes its place among the replies,
 	// oldest first; pendBuf is the array it lives in (see shift).
 	pending, pendBuf []pendingCall
-	inflight         int  // entries of pending sent to the service
-	clientDone       bool // the client closed its side; end when nothing is in flight
-	over             bool // the conversation reached a terminal state; the last reply is on its way
+	// freed (mu held): requests whose replies were accepted, nothing
+	// holding any part of them any more, for the client reader to give
+	// to its decoder (wrappers.Recycler), which only it may call; see
+	// recycle.
+	freed      []term.Term
+	inflight   int  // entries of pending sent to the service
+	clientDone bool // the client closed its side; end when nothing is in flight
+	over       bool // the conversation reached a terminal state; the last reply is on its way
 	// waiting: the client reader holds a message read before the reply
 	// that ended the conversation, and waits for lock-step or MaxPending;
 	// that message is judged (a message after the end) rather than lost.
@@ -202,6 +207,9 @@ type session struct {
 	inPrelude bool
 	// running: run has started; the service reader lets the session go.
 	running bool
+	// recycles: the client's decoder reuses the memory of the requests
+	// given back (wrappers.Recycler), and no test hook keeps messages.
+	recycles bool
 
 	endOnce sync.Once
 	end     endInfo
@@ -322,6 +330,9 @@ func (s *session) attach(client, service endpoint) bool {
 	for d, ep := range [...]endpoint{clientToService: client, serviceToClient: service} {
 		if e, ok := ep.(*tcpEndpoint); ok {
 			s.decs[d] = e.dec
+		}
+		if _, ok := s.decs[d].(wrappers.Recycler); ok && direction(d) == clientToService {
+			s.recycles = s.srv.testHook == nil
 		}
 	}
 	return !s.ended

@@ -60,6 +60,9 @@ func (s *session) fromClient(m *wrappers.Message) bool {
 
 func (s *session) clientCall(m *wrappers.Message) bool {
 	s.lock(roleClient)
+	if len(s.freed) > 0 {
+		s.recycle()
+	}
 	if s.serviceHeld && !s.ended && len(s.pending) >= s.maxPending {
 		// The requests held back must reach the service before this one
 		// waits for their replies. Nothing else adds to what is held.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // This file holds what both readers do to the conversation state with mu
@@ -83,6 +84,31 @@ func (s *session) pop() (queued [][]byte) {
 		s.cond.Broadcast()
 	}
 	return queued
+}
+
+// maxFreed bounds session.freed: a client reader that reads nothing for a
+// while leaves the rest to the garbage collector.
+const maxFreed = 64
+
+// free (mu held) puts the request p, whose reply was accepted, in freed,
+// when nothing holds it any more: the checker keeps no part of a message
+// (it has no variables to bind), and p is an ordinary request (not of the
+// prelude, which the session keeps for the service it starts).
+func (s *session) free(p *pendingCall) {
+	if s.recycles && p.start == nil && len(s.freed) < maxFreed && !s.chk.KeepsTerms() {
+		s.freed = append(s.freed, p.req)
+	}
+}
+
+// recycle (mu held, the client reader only) gives the requests in freed
+// back to the client's decoder.
+func (s *session) recycle() {
+	r := s.decs[clientToService].(wrappers.Recycler)
+	for i, t := range s.freed {
+		r.Recycle(t)
+		s.freed[i] = nil
+	}
+	s.freed = s.freed[:0]
 }
 
 // shift drops the head of pending in O(1): the slice moves along its

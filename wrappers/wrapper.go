@@ -284,6 +284,22 @@ type Bufferer interface {
 	Buffered() int
 }
 
+// Recycler is implemented by a Decoder that can reuse the memory of the
+// terms it returned. Decoders hand out terms that outlive their next step,
+// so each message costs memory the garbage collector must find and free;
+// a proxy that knows when the last reference to a message's term is gone
+// (its reply was checked and the checker keeps none of it) gives the term
+// back, and the decoder builds a later message in the same memory.
+//
+// Recycle(t) promises that t, the Term of a Message this decoder returned,
+// and every part of it, are no longer referenced anywhere and will not be
+// read again. The decoder may overwrite it at once. A term the decoder
+// cannot reuse is ignored. Like Next, Recycle is called from the decoder's
+// own goroutine, never while Next runs.
+type Recycler interface {
+	Recycle(t term.Term)
+}
+
 // Lender is implemented by an io.Reader that lends the buffers it reads
 // into, so that a decoder holds no buffer while its connection is idle: a
 // decoder with nothing buffered gives its buffer back (Return) and gets

@@ -99,7 +99,16 @@ type arena struct {
 	cmd1s block[cmd1]
 	cmd2s block[cmd2]
 	short block[shortBinary]
+	// free1 and free2 are records given back by recycle, taken before
+	// the blocks are carved further.
+	free1 []*cmd1
+	free2 []*cmd2
 }
+
+// maxFree bounds each free list: enough for the commands a pipelining
+// client keeps in flight; records given back past it are left to the
+// garbage collector.
+const maxFree = 64
 
 // cmd1 and cmd2 are the pieces of the term of a command with one or two
 // arguments (GET k, SET k v, most commands), carved as one: the tuple's
@@ -140,7 +149,10 @@ func copyShort(dst *[16]byte, b []byte) (term.Binary, bool) {
 
 // command1 returns the boxed tuple {name, <<a>>}.
 func (a *arena) command1(name term.Term, x []byte) term.Term {
-	r := a.cmd1s.next()
+	r := takeFree(&a.free1)
+	if r == nil {
+		r = a.cmd1s.next()
+	}
 	var ok bool
 	if r.bins[0], ok = copyShort(&r.data[0], x); !ok {
 		r.bins[0] = a.copyBytes(x)
@@ -153,7 +165,10 @@ func (a *arena) command1(name term.Term, x []byte) term.Term {
 
 // command2 returns the boxed tuple {name, <<x>>, <<y>>}.
 func (a *arena) command2(name term.Term, x, y []byte) term.Term {
-	r := a.cmd2s.next()
+	r := takeFree(&a.free2)
+	if r == nil {
+		r = a.cmd2s.next()
+	}
 	var ok bool
 	if r.bins[0], ok = copyShort(&r.data[0], x); !ok {
 		r.bins[0] = a.copyBytes(x)
@@ -166,6 +181,48 @@ func (a *arena) command2(name term.Term, x, y []byte) term.Term {
 	r.elems[2] = box(protoBinary, unsafe.Pointer(&r.bins[1]))
 	r.tup = r.elems[:]
 	return box(protoTuple, unsafe.Pointer(&r.tup))
+}
+
+// takeFree pops a record off a free list, or returns nil.
+func takeFree[T any](free *[]*T) *T {
+	n := len(*free)
+	if n == 0 {
+		return nil
+	}
+	r := (*free)[n-1]
+	*free = (*free)[:n-1]
+	return r
+}
+
+// recycle takes back the record of a command term that command1 or
+// command2 made (see wrappers.Recycler), and ignores any other term. The
+// record is zeroed at once: a holder the caller forgot then sees an empty
+// tuple, not another command's arguments, until the record is reused.
+//
+// A term is known by its layout, compared as addresses only (no pointer
+// is made to what may not be a record): a tuple whose elements start
+// right after its own header, which no other tuple has — the arena's
+// other tuples keep headers and elements in separate blocks, and Go
+// allocates a slice header and its array apart.
+func (a *arena) recycle(t term.Term) {
+	i := (*iface)(unsafe.Pointer(&t))
+	if i.tab != (*iface)(unsafe.Pointer(&protoTuple)).tab {
+		return
+	}
+	tup := *(*term.Tuple)(i.data)
+	if uintptr(unsafe.Pointer(unsafe.SliceData(tup)))-uintptr(i.data) != unsafe.Offsetof(cmd1{}.elems) {
+		return
+	}
+	switch {
+	case len(tup) == 2 && cap(tup) == 2 && len(a.free1) < maxFree:
+		r := (*cmd1)(i.data)
+		*r = cmd1{}
+		a.free1 = append(a.free1, r)
+	case len(tup) == 3 && cap(tup) == 3 && len(a.free2) < maxFree:
+		r := (*cmd2)(i.data)
+		*r = cmd2{}
+		a.free2 = append(a.free2, r)
+	}
 }
 
 // The prototypes box is given: zero values of each boxed type, converted

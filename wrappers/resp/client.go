@@ -459,3 +459,8 @@ func unhex(c byte) byte {
 
 // Buffered implements wrappers.Bufferer.
 func (d *clientDecoder) Buffered() int { return d.p.rd.Buffered() }
+
+// Recycle implements wrappers.Recycler: the record of a command with one or
+// two arguments (most commands; see arena.command1) is reused for a later
+// one.
+func (d *clientDecoder) Recycle(t term.Term) { d.p.ar.recycle(t) }

@@ -1,0 +1,223 @@
+package proxy_test
+
+// The client decoder reuses the memory of requests whose replies were
+// accepted (wrappers.Recycler), end to end on loopback: every verdict
+// stays the one the requests' own terms call for, the proxy gives requests
+// back when the contract keeps no part of them, and never when a variable
+// may hold one.
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ubfproxy/ubfproxy/contract"
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
+	"github.com/ubfproxy/ubfproxy/proxy"
+	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/resp"
+)
+
+// countingWire is resp.Wire whose client decoders count the terms given
+// back to them.
+type countingWire struct {
+	resp.Wire
+	recycled *atomic.Int64
+}
+
+func (w countingWire) NewSession(opts wrappers.Options) wrappers.Session {
+	return countingSession{w.Wire.NewSession(opts).(*resp.Session), w.recycled}
+}
+
+type countingSession struct {
+	*resp.Session
+	recycled *atomic.Int64
+}
+
+func (s countingSession) ClientDecoder(r io.Reader) wrappers.Decoder {
+	return countingDecoder{s.Session.ClientDecoder(r), s.recycled}
+}
+
+// countingDecoder passes on what the proxy asks of a RESP decoder.
+type countingDecoder struct {
+	wrappers.Decoder
+	recycled *atomic.Int64
+}
+
+func (d countingDecoder) Recycle(t term.Term) {
+	d.recycled.Add(1)
+	d.Decoder.(wrappers.Recycler).Recycle(t)
+}
+
+func (d countingDecoder) Buffered() int { return d.Decoder.(wrappers.Bufferer).Buffered() }
+func (d countingDecoder) Trim()         { d.Decoder.(wrappers.Trimmer).Trim() }
+
+// kvThroughProxy starts a service that answers with kvAnswer and a proxy
+// in reject mode for the contract src in front of it, and connects a
+// client; recycled counts the requests the proxy gives back.
+func kvThroughProxy(t *testing.T, src string) (c net.Conn, rd *bufio.Reader, svc *capturing, recycled *atomic.Int64) {
+	t.Helper()
+	con, diags := contract.Compile("kv.con", []byte(src), contract.Options{})
+	if con == nil || diags.HasErrors() {
+		t.Fatalf("kv.con: %v", diags)
+	}
+	recycled = new(atomic.Int64)
+	w := countingWire{recycled: recycled}
+	svc = startCapturing(t, w, kvAnswer)
+	_, addr := serveProxy(t, proxy.Config{Contract: con, Upstream: svc.addr, Wire: w, Mode: proxy.Reject})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c, bufio.NewReader(c), svc, recycled
+}
+
+// kvAnswer answers GET with the key's name, or with an integer (which
+// breaks the contracts here) for a key that ends in "int", and SET with
+// OK.
+func kvAnswer(req term.Term) []byte {
+	tu := req.(term.Tuple)
+	if term.Equal(tu[0], term.Atom("get")) {
+		k := string(tu[1].(term.Binary))
+		if strings.HasSuffix(k, "int") {
+			return []byte(":1\r\n")
+		}
+		return []byte(fmt.Sprintf("$%d\r\n%s\r\n", len(k), k))
+	}
+	return []byte("+OK\r\n")
+}
+
+// TestRecycledRequestsKeepTheirVerdicts pipelines batches of GETs and SETs,
+// some of them illegal at random places, in reject mode: the legal ones
+// reach the service and get their own replies, the illegal ones get the
+// error reply, batch after batch, while the decoder builds requests in the
+// memory of earlier ones.
+func TestRecycledRequestsKeepTheirVerdicts(t *testing.T) {
+	const con = `+name("kv").
++state start x {get, binary(pattern("k[0-9]+(int)?"))} -> binary() x start.
++state start x {set, binary(pattern("k[0-9]+")), binary()} -> ok x start.
+`
+	c, rd, svc, recycled := kvThroughProxy(t, con)
+	var executed []string
+	const batches, batch = 40, 16
+	for b := range batches {
+		var req strings.Builder
+		var want []string
+		for i := range batch {
+			n := b*batch + i
+			key := fmt.Sprintf("k%d", n)
+			if n%7 == 3 {
+				key = fmt.Sprintf("bad%d", n) // illegal
+			}
+			switch {
+			case n%2 == 0:
+				req.WriteString(realservice.Command("GET", key))
+			default:
+				req.WriteString(realservice.Command("SET", key, "v"))
+			}
+			switch {
+			case strings.HasPrefix(key, "bad"):
+				want = append(want, "-ERR contract")
+
+			case n%2 == 0:
+				want = append(want, "$"+fmt.Sprint(len(key)))
+				executed = append(executed, fmt.Sprintf(`{get, <<"%s">>}`, key))
+			default:
+				want = append(want, "+OK")
+				executed = append(executed, fmt.Sprintf(`{set, <<"%s">>, <<"v">>}`, key))
+			}
+		}
+		if _, err := io.WriteString(c, req.String()); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatalf("batch %d, reply %d: %v", b, i, err)
+			}
+			if !strings.HasPrefix(line, w) {
+				t.Fatalf("batch %d, reply %d: %q, want %s...", b, i, line, w)
+			}
+			if strings.HasPrefix(w, "$") {
+				if _, err := rd.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// Every reply was read, so the service executed every legal request.
+	if got := svc.executed(); strings.Join(got, " ") != strings.Join(executed, " ") {
+		t.Fatalf("the service executed %d requests, want %d:\n%s\nwant\n%s", len(got), len(executed), strings.Join(got, " "), strings.Join(executed, " "))
+	}
+	// Last, a batch whose middle GET the service answers wrongly: the
+	// error reply names the request it answers, which must still be the
+	// one the client sent, though requests around it were read since.
+	var last strings.Builder
+	for i := range batch {
+		key := fmt.Sprintf("k%d", i)
+		if i == batch/2 {
+			key += "int"
+		}
+		last.WriteString(realservice.Command("GET", key))
+	}
+	if _, err := io.WriteString(c, last.String()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range batch/2 + 1 {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("last batch, reply %d: %v", i, err)
+		}
+		if i < batch/2 {
+			if _, err := rd.ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if want := fmt.Sprintf(`(reply to {get, <<"k%dint">>})`, i); !strings.HasPrefix(line, "-ERR contract") || !strings.Contains(line, want) {
+			t.Fatalf("the wrong reply's error reply is %q; want one that says %s", line, want)
+		}
+	}
+	// Every accepted reply but those of the last batch was given back
+	// before a later request was read.
+	if n := recycled.Load(); n < int64(len(executed)-batch) {
+		t.Errorf("%d requests were given back to the decoder, want at least %d", n, len(executed)-batch)
+	}
+}
+
+// TestVariablesKeepRequests: a variable bound to a request's key keeps it
+// for the rest of the conversation, so no request is given back; were the
+// first SET's memory reused for the second, the second's key would be read
+// where the binding points and the illegal SET would pass.
+func TestVariablesKeepRequests(t *testing.T) {
+	const con = `+name("bound").
++state start x {set, K = binary(), binary()} -> ok x bound.
++state bound x {set, K, binary()} -> ok x bound.
+`
+	c, rd, _, recycled := kvThroughProxy(t, con)
+	for i, step := range []struct{ key, want string }{
+		{"key1", "+OK"}, {"key1", "+OK"}, {"key2", "-ERR contract"}, {"key1", "+OK"}, {"key3", "-ERR contract"},
+	} {
+		if _, err := io.WriteString(c, realservice.Command("SET", step.key, "v")); err != nil {
+			t.Fatal(err)
+		}
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if !strings.HasPrefix(line, step.want) {
+			t.Fatalf("step %d, SET %s: %q, want %s...", i, step.key, line, step.want)
+		}
+	}
+	if n := recycled.Load(); n != 0 {
+		t.Errorf("%d requests were given back under a contract with variables, want none", n)
+	}
+}
