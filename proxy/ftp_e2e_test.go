@@ -41,7 +41,7 @@ func TestFTPThroughProxy(t *testing.T) {
 	t.Run("refused commands never reach the server", func(t *testing.T) {
 		p := startTextProxy(t, "ftp.con", text.FTP, srv.Addr, proxy.Reject, proxy.Limits{})
 		c := realservice.Dial(t, p.addr)
-		c.Next("220 (vsFTPd 3.0.3)\r\n")
+		realservice.NextFTPGreeting(c)
 		c.Exchange("USER anonymous\r\n", "331 Please specify the password.\r\n")
 		c.Exchange("PASS guest@\r\n", "230 Login successful.\r\n")
 		refused := []string{"STOR new.txt", "APPE my file.txt", "DELE my file.txt", "RMD pub", "MKD evil",
@@ -75,7 +75,7 @@ func TestFTPThroughProxy(t *testing.T) {
 	t.Run("kill mode", func(t *testing.T) {
 		p := startTextProxy(t, "ftp.con", text.FTP, srv.Addr, proxy.Kill, proxy.Limits{})
 		c := realservice.Dial(t, p.addr)
-		c.Next("220 (vsFTPd 3.0.3)\r\n")
+		realservice.NextFTPGreeting(c)
 		// Before the login only USER (and FEAT, HELP, SYST, NOOP, QUIT).
 		c.Send("PORT 10,0,0,1,0,25\r\n")
 		if got := c.Closed(); !strings.HasPrefix(got, "503 Contract violation: client sent {port, \"10,0,0,1,0,25\"} in state login") {

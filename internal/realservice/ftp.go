@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -16,6 +17,26 @@ const FTPFile = "my file.txt"
 
 // FTPFileContent is what FTPFile holds.
 const FTPFileContent = "hello from vsftpd\r\n250-x\r\n.\r\n"
+
+// FTPGreeting is vsftpd's greeting text as a regular expression: "(vsFTPd
+// 3.0.3)" on Debian 12. Tests match the shape with it rather than pin one
+// release, so that a newer vsftpd passes them; the rest of the line is
+// theirs to anchor.
+const FTPGreeting = `\(vsFTPd [0-9]+(\.[0-9]+)+\)`
+
+// ftpGreetingLine is the whole first line vsftpd sends.
+var ftpGreetingLine = regexp.MustCompile(`^220 ` + FTPGreeting + "\r\n$")
+
+// NextFTPGreeting reads the next line from c and fails the test unless it
+// is vsftpd's greeting, "220 (vsFTPd VERSION)" and CRLF; it returns it.
+func NextFTPGreeting(c *Conn) string {
+	c.tb.Helper()
+	l := c.Next("\r\n")
+	if !ftpGreetingLine.MatchString(l) {
+		c.tb.Fatalf("got %q, want vsftpd's greeting %q", l, ftpGreetingLine)
+	}
+	return l
+}
 
 // FTPServer is a running vsftpd.
 type FTPServer struct {

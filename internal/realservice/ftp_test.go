@@ -3,6 +3,7 @@ package realservice
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -13,8 +14,8 @@ import (
 func TestFTP(t *testing.T) {
 	srv := FTP(t)
 	c := Dial(t, srv.Addr)
+	NextFTPGreeting(c)
 	steps := []struct{ send, want string }{
-		{"", "220 (vsFTPd 3.0.3)\r\n"},
 		{"LIST\r\n", "530 Please login with USER and PASS.\r\n"},
 		{"user anonymous\r\n", "331 Please specify the password.\r\n"},
 		{"PASS guest@\r\n", "230 Login successful.\r\n"},
@@ -51,8 +52,10 @@ func TestFTP(t *testing.T) {
 	}
 
 	out := RunClient(t, FTPClient, "127.0.0.1", portOf(srv.Addr), FTPFile)
+	if welcome := regexp.MustCompile(`(?m)^welcome 220 ` + FTPGreeting + `$`); !welcome.MatchString(out) {
+		t.Errorf("ftplib session lacks a line matching %q:\n%s", welcome, out)
+	}
 	for _, want := range []string{
-		"welcome 220 (vsFTPd 3.0.3)\n",
 		"login 230 Login successful.\n",
 		"list ['my file.txt', 'pub']\n",
 		"nlst ['pub/readme']\n",

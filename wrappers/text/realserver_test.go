@@ -218,8 +218,10 @@ func TestRealFTP(t *testing.T) {
 		t.Errorf("through the relay:\n%s\ndirect:\n%s", relayed, direct)
 	}
 	tr := r.check(t)
+	if greeting := regexp.MustCompile(`(?m)^< \{220, "` + realservice.FTPGreeting + `"\}$`); !greeting.MatchString(tr) {
+		t.Errorf("the transcript lacks a line matching %s:\n%s", greeting, tr)
+	}
 	has(t, tr,
-		`< {220, "(vsFTPd 3.0.3)"}`,
 		`> feat`,
 		`< {211, ["Features:", " EPRT", " EPSV", " MDTM", " PASV", " REST STREAM", " SIZE", " TVFS", "End"]}`,
 		`> {retr, "my file.txt"}`,
