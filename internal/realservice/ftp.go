@@ -2,7 +2,6 @@ package realservice
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,8 +61,6 @@ func FTP(tb testing.TB) *FTPServer {
 	if err != nil {
 		tb.Skip("vsftpd is not installed (Debian package vsftpd); skipping the test against a real FTP server")
 	}
-	addr := freeAddr(tb)
-	_, port, _ := net.SplitHostPort(addr)
 	dir := tb.TempDir()
 	root := filepath.Join(dir, "root")
 	empty := filepath.Join(dir, "empty")
@@ -88,7 +85,9 @@ func FTP(tb testing.TB) *FTPServer {
 	}
 	// seccomp and namespaces are off: they fail in containers, and the
 	// listener is on loopback only.
-	conf := fmt.Sprintf(`listen=YES
+	path := filepath.Join(dir, "vsftpd.conf")
+	config := func(addr string) (string, []string) {
+		conf := fmt.Sprintf(`listen=YES
 listen_ipv6=NO
 listen_address=127.0.0.1
 listen_port=%s
@@ -114,10 +113,11 @@ syslog_enable=NO
 vsftpd_log_file=%s
 ssl_enable=NO
 idle_session_timeout=60
-`, port, privileged, root, empty, filepath.Join(dir, "vsftpd.log"))
-	path := filepath.Join(dir, "vsftpd.conf")
-	writeFile(tb, path, conf)
-	start(tb, "vsftpd", addr, 10*time.Second, bin, path)
+`, portOf(addr), privileged, root, empty, filepath.Join(dir, "vsftpd.log"))
+		writeFile(tb, path, conf)
+		return bin, []string{path}
+	}
+	addr, _ := start(tb, "vsftpd", 10*time.Second, config)
 	return &FTPServer{Addr: addr, Root: root, Home: home}
 }
 

@@ -2,7 +2,6 @@ package realservice
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,14 +33,14 @@ func IRC(tb testing.TB, pingTimeout time.Duration) string {
 	if secs < 5 {
 		secs = 5
 	}
-	addr := freeAddr(tb)
-	_, port, _ := net.SplitHostPort(addr)
 	dir := tb.TempDir()
 	include := filepath.Join(dir, "conf.d") // empty: no settings from /etc
 	if err := os.Mkdir(include, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	conf := fmt.Sprintf(`[Global]
+	path := filepath.Join(dir, "ngircd.conf")
+	config := func(addr string) (string, []string) {
+		conf := fmt.Sprintf(`[Global]
 	Name = %s
 	Info = ubfproxy test server
 	AdminInfo1 = ubfproxy tests
@@ -60,13 +59,12 @@ func IRC(tb testing.TB, pingTimeout time.Duration) string {
 	DNS = no
 	Ident = no
 	PAM = no
-`, IRCServerName, port, include, secs, secs)
-	path := filepath.Join(dir, "ngircd.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		tb.Fatal(err)
+`, IRCServerName, portOf(addr), include, secs, secs)
+		writeFile(tb, path, conf)
+		// -n: stay in the foreground, log to stderr; -p: passive, connect
+		// to no other server.
+		return bin, []string{"-n", "-p", "-f", path}
 	}
-	// -n: stay in the foreground, log to stderr; -p: passive, connect to
-	// no other server.
-	start(tb, "ngircd", addr, 10*time.Second, bin, "-n", "-p", "-f", path)
+	addr, _ := start(tb, "ngircd", 10*time.Second, config)
 	return addr
 }

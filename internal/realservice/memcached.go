@@ -1,7 +1,6 @@
 package realservice
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -17,13 +16,13 @@ func Memcached(tb testing.TB) string {
 	if err != nil {
 		tb.Skip("memcached is not installed (Debian package memcached); skipping the test against a real memcached")
 	}
-	addr := freeAddr(tb)
-	_, port, _ := net.SplitHostPort(addr)
-	args := []string{"-l", "127.0.0.1", "-p", port, "-U", "0", "-m", "64", "-I", "1m", "-c", "64"}
-	if os.Geteuid() == 0 {
-		// memcached refuses to run as root without a user to switch to.
-		args = append(args, "-u", "nobody")
-	}
-	start(tb, "memcached", addr, 10*time.Second, bin, args...)
+	addr, _ := start(tb, "memcached", 10*time.Second, func(addr string) (string, []string) {
+		args := []string{"-l", "127.0.0.1", "-p", portOf(addr), "-U", "0", "-m", "64", "-I", "1m", "-c", "64"}
+		if os.Geteuid() == 0 {
+			// memcached refuses to run as root without a user to switch to.
+			args = append(args, "-u", "nobody")
+		}
+		return bin, args
+	})
 	return addr
 }

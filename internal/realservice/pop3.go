@@ -2,7 +2,6 @@ package realservice
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -43,8 +42,6 @@ func POP3(tb testing.TB) *POP3Server {
 	if _, err := os.Stat("/usr/lib/dovecot/pop3"); err != nil {
 		tb.Skip("dovecot's POP3 server is not installed (Debian package dovecot-pop3d); skipping the test against a real POP3 server")
 	}
-	addr := freeAddr(tb)
-	_, port, _ := net.SplitHostPort(addr)
 	// Not tb.TempDir: dovecot's sockets live under base_dir, and a socket
 	// path must be shorter than 108 bytes; the mail user must also be able
 	// to reach the mailbox, which TempDir's 0700 parent forbids.
@@ -101,7 +98,11 @@ func POP3(tb testing.TB) *POP3Server {
 	passwd := filepath.Join(dir, "passwd")
 	writeFile(tb, passwd, POP3User+":{PLAIN}"+POP3Password+"::::::\n")
 
-	conf := fmt.Sprintf(`protocols = pop3
+	// The listener's port is in the configuration, written for each port
+	// start tries.
+	path := filepath.Join(dir, "dovecot.conf")
+	config := func(addr string) (string, []string) {
+		conf := fmt.Sprintf(`protocols = pop3
 listen = 127.0.0.1
 base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -136,9 +137,11 @@ service pop3-login {
 service anvil {
   chroot =
 }
-`, dir, port, loginUser, internalUser, maildir, passwd, uid, gid, home, internalGroup)
-	path := filepath.Join(dir, "dovecot.conf")
-	writeFile(tb, path, conf)
+`, dir, portOf(addr), loginUser, internalUser, maildir, passwd, uid, gid, home, internalGroup)
+		writeFile(tb, path, conf)
+		// -F: stay in the foreground.
+		return bin, []string{"-F", "-c", path}
+	}
 	// dovecot logs to its file, not to its output: show it when the test
 	// failed. Cleanups run last first, so this runs while the file exists.
 	tb.Cleanup(func() {
@@ -147,7 +150,6 @@ service anvil {
 			tb.Logf("dovecot's log:\n%s", b)
 		}
 	})
-	// -F: stay in the foreground.
-	start(tb, "dovecot", addr, 15*time.Second, bin, "-F", "-c", path)
+	addr, _ := start(tb, "dovecot", 15*time.Second, config)
 	return &POP3Server{Addr: addr, Maildir: maildir}
 }

@@ -11,10 +11,15 @@ package realservice
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,13 +54,14 @@ func Redis(tb testing.TB, password string) string {
 	if err != nil {
 		tb.Skip("redis-server is not installed (Debian package redis-server); skipping the test against a real Redis")
 	}
-	addr := freeAddr(tb)
-	_, port, _ := net.SplitHostPort(addr)
-	args := []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir()}
-	if password != "" {
-		args = append(args, "--requirepass", password)
-	}
-	start(tb, "redis-server", addr, 10*time.Second, bin, args...)
+	dir := tb.TempDir()
+	addr, _ := start(tb, "redis-server", 10*time.Second, func(addr string) (string, []string) {
+		args := []string{"--port", portOf(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
+		if password != "" {
+			args = append(args, "--requirepass", password)
+		}
+		return bin, args
+	})
 	return addr
 }
 
@@ -68,8 +74,9 @@ func SMTP(tb testing.TB) (string, *Output) {
 	if python == "" {
 		tb.Skip("no python3 with aiosmtpd (Debian package python3-aiosmtpd); skipping the test against a real SMTP server")
 	}
-	addr := freeAddr(tb)
-	return addr, start(tb, "aiosmtpd", addr, 15*time.Second, python, "-m", "aiosmtpd", "-n", "-l", addr)
+	return start(tb, "aiosmtpd", 15*time.Second, func(addr string) (string, []string) {
+		return python, []string{"-m", "aiosmtpd", "-n", "-l", addr}
+	})
 }
 
 // pythonWith returns a python3 that can import module, or "" if none can.
@@ -95,9 +102,52 @@ func freeAddr(tb testing.TB) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 }
 
-// start runs the program until the test ends and waits until it accepts
-// connections on addr.
-func start(tb testing.TB, name, addr string, wait time.Duration, bin string, args ...string) *Output {
+// startAttempts bounds how many ports start tries.
+const startAttempts = 4
+
+// commandFor returns the program and arguments that run a service on addr
+// (writing any configuration file that names the port).
+type commandFor func(addr string) (bin string, args []string)
+
+// start runs a service on a free loopback port until the test ends, and
+// waits until it listens there; it returns the address and what the
+// service prints. The port freeAddr found is free only until it returns:
+// another test's listener, or the local end of any connection, can take it
+// before the service binds it. A service that exits before listening
+// (it could not bind) is started again on a new port, up to startAttempts
+// times; one that runs but does not listen within wait fails the test.
+func start(tb testing.TB, name string, wait time.Duration, cmd commandFor) (string, *Output) {
+	tb.Helper()
+	return startOn(tb, name, wait, freeAddr, cmd)
+}
+
+// startOn is start with the ports taken from pick.
+func startOn(tb testing.TB, name string, wait time.Duration, pick func(testing.TB) string, cmd commandFor) (string, *Output) {
+	tb.Helper()
+	var failed []string
+	for range startAttempts {
+		addr := pick(tb)
+		bin, args := cmd(addr)
+		out, err := run(tb, name, addr, wait, bin, args...)
+		if err == nil {
+			return addr, out
+		}
+		if !errors.Is(err, errExited) {
+			tb.Fatalf("%s: %v\n%s", name, err, out.String())
+		}
+		failed = append(failed, fmt.Sprintf("on %s: %v\n%s", addr, err, out.String()))
+	}
+	tb.Fatalf("%s did not start in %d attempts:\n%s", name, startAttempts, strings.Join(failed, "\n"))
+	return "", nil
+}
+
+// errExited says a service ended before it listened.
+var errExited = errors.New("exited before it listened")
+
+// run starts the program and waits until it listens on addr. If it exits
+// first, run returns errExited; once it listens, it runs until the test
+// ends.
+func run(tb testing.TB, name, addr string, wait time.Duration, bin string, args ...string) (*Output, error) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -110,29 +160,98 @@ func start(tb testing.TB, name, addr string, wait time.Duration, bin string, arg
 		cancel()
 		tb.Fatalf("start %s: %v", name, err)
 	}
-	tb.Cleanup(func() {
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	stop := func() {
 		cancel()
-		_ = cmd.Wait()
-	})
-	if err := waitListening(addr, wait); err != nil {
-		tb.Fatalf("%s: %v\n%s", name, err, out.String())
+		<-exited
 	}
-	return out
+	if err := waitListening(cmd.Process.Pid, addr, wait, exited); err != nil {
+		stop()
+		if errors.Is(err, errExited) {
+			err = fmt.Errorf("%w (%v)", err, waitErr)
+		}
+		return out, err
+	}
+	tb.Cleanup(stop)
+	return out, nil
 }
 
-func waitListening(addr string, wait time.Duration) error {
+// waitListening waits until the process pid listens on addr, for at most
+// wait, or until it exits (exited is closed). A connection to addr alone
+// does not show that: another program may have taken the port; where
+// /proc tells which process owns a listening socket, the socket must be
+// pid's.
+func waitListening(pid int, addr string, wait time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(wait)
 	for {
+		select {
+		case <-exited:
+			return errExited
+		default:
+		}
+		owned, known := listensOn(pid, addr)
+		if owned {
+			return nil
+		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return nil
+			if !known {
+				return nil
+			}
+			err = errors.New("another process listens there")
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("did not listen on %s within %v: %w", addr, wait, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listensOn reports whether the process pid holds a listening TCP socket
+// on addr's port, and whether it could tell (known is false without
+// Linux's /proc).
+func listensOn(pid int, addr string) (owned, known bool) {
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false, false
+	}
+	port, err := strconv.Atoi(portOf(addr))
+	if err != nil {
+		return false, false
+	}
+	sockets := map[string]bool{}
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+			continue
+		}
+		if i := strings.IndexByte(f[1], ':'); i >= 0 && f[1][i+1:] == fmt.Sprintf("%04X", port) {
+			sockets["socket:["+f[9]+"]"] = true
+		}
+	}
+	if len(sockets) == 0 {
+		return false, true
+	}
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(fds)
+	if errors.Is(err, fs.ErrPermission) {
+		return false, false
+	}
+	// Otherwise an error means the process is gone (or a zombie): it
+	// holds nothing.
+	for _, e := range entries {
+		if l, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && sockets[l] {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // portOf returns the port of a host:port address.
