@@ -72,6 +72,52 @@ type request struct {
 // share. Every slice it returns is valid until its next read.
 type input struct {
 	rd bufread.Reader
+	// parsed counts the bytes the parses took as lines and blocks, again
+	// each time a frame is parsed again: the work a message cost, which
+	// TestTrickledReplies holds to the message's length.
+	parsed int64
+	// part is the multi-line message a read that would block cut, when
+	// it was cut after some of its lines.
+	part partial
+}
+
+// partial is what a parse of a multi-line message (an answer of many
+// lines or values) had taken when a read that would block
+// (wrappers.ErrWouldBlock) cut it after some of its lines. The frame
+// rewinds as any other, so that bufread waits for the line or block the
+// read was for (see bufread.Reader.Rewind), but the next parse does not
+// start over: it goes on at next with the items taken before, so that a
+// long answer trickling in is parsed once, not once for every piece that
+// takes it past its last stop.
+type partial struct {
+	on    bool
+	next  int       // the first line not taken yet, relative to the frame's start
+	items term.List // the lines or values taken before it
+	code  int64     // the code of a multi-line coded reply
+}
+
+// stop keeps p, the parse up to the line at p.next, when err is
+// wrappers.ErrWouldBlock, and returns err.
+func (in *input) stop(err error, p partial) error {
+	if bufread.WouldBlock(err) {
+		p.on = true
+		in.part = p
+	}
+	return err
+}
+
+// resumed returns the parse a read that would block cut (see partial),
+// with the parse position moved to its next line, or false when the
+// message is parsed from its start. It is called first by a family's
+// parse of a message that may have lines after its first.
+func (in *input) resumed() (partial, bool) {
+	p := in.part
+	if !p.on {
+		return partial{}, false
+	}
+	in.part = partial{}
+	in.rd.Pos = in.rd.Start + p.next
+	return p, true
 }
 
 // line reads one line up to LF, CR before it allowed, and returns it
@@ -85,6 +131,7 @@ func (in *input) line(what string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	in.parsed += in.rd.Off() - at
 	if len(line) > in.rd.Lim.MaxBinary {
 		return nil, in.rd.LimitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, len(line), in.rd.Lim.MaxBinary)
 	}
@@ -109,6 +156,7 @@ func (in *input) block(n int64, crlf bool, what string) (term.Binary, error) {
 	if err := in.rd.Need(int(end), what); err != nil {
 		return nil, err
 	}
+	in.parsed += end
 	b := make(term.Binary, n)
 	copy(b, in.rd.Buf[in.rd.Pos:])
 	if crlf {

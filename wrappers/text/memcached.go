@@ -233,6 +233,10 @@ func metaQuiet(flags [][]byte) bool {
 }
 
 func memcachedReply(d *serverDecoder, req request, ok bool) (term.Term, follow, error) {
+	if p, resumed := d.in.resumed(); resumed {
+		l, err := memcachedList(d, req.answer, p.items, nil)
+		return l, followCommand, err
+	}
 	line, err := d.in.line("an answer line")
 	if err != nil {
 		return nil, followCommand, err
@@ -242,7 +246,7 @@ func memcachedReply(d *serverDecoder, req request, ok bool) (term.Term, follow, 
 	}
 	switch {
 	case bytes.HasPrefix(line, []byte("VA ")):
-		t, err := memcachedBlockLine(d, line, 1, "the data block of a VA answer")
+		t, err := memcachedBlockLine(d, line, d.in.rd.Offset(d.in.rd.Start), 1, "the data block of a VA answer")
 		return t, followCommand, err
 	case req.answer == answerValues && bytes.HasPrefix(line, []byte("VALUE ")):
 	case req.answer == answerValues && string(line) == "END":
@@ -251,26 +255,43 @@ func memcachedReply(d *serverDecoder, req request, ok bool) (term.Term, follow, 
 	default:
 		return memcachedLine(d, line), followCommand, nil
 	}
-	var l term.List
-	for string(line) != "END" {
+	l, err := memcachedList(d, req.answer, nil, line)
+	return l, followCommand, err
+}
+
+// memcachedList reads the items of the list answering a get (answer is
+// answerValues) or a stats (answerStats) up to END, after the items l
+// taken before. line is the first line to take, read already at the
+// frame's start, or nil when the next one is read.
+func memcachedList(d *serverDecoder, answer answer, l term.List, line []byte) (term.Term, error) {
+	mark := 0 // where the item of line starts, relative to the frame's start
+	for {
+		if line == nil {
+			mark = d.in.rd.Pos - d.in.rd.Start
+			var err error
+			if line, err = d.in.line("an answer line"); err != nil {
+				return nil, d.in.stop(err, partial{next: mark, items: l})
+			}
+		}
+		if string(line) == "END" {
+			return l, nil
+		}
 		var t term.Term
 		switch {
-		case req.answer == answerStats:
+		case answer == answerStats:
 			t = memcachedLine(d, line)
 		case bytes.HasPrefix(line, []byte("VALUE ")):
 			// VALUE key flags bytes [cas]
-			if t, err = memcachedBlockLine(d, line, 3, "the data block of a VALUE"); err != nil {
-				return nil, followCommand, err
+			var err error
+			if t, err = memcachedBlockLine(d, line, d.in.rd.Offset(d.in.rd.Start+mark), 3, "the data block of a VALUE"); err != nil {
+				return nil, d.in.stop(err, partial{next: mark, items: l})
 			}
 		default:
-			return nil, followCommand, d.in.rd.ErrAt(d.in.rd.Off()-int64(len(line))-1, "in the answer to a get, %q where a VALUE line or END belongs", quote(line))
+			return nil, d.in.rd.ErrAt(d.in.rd.Offset(d.in.rd.Start+mark), "in the answer to a get, %q where a VALUE line or END belongs", quote(line))
 		}
 		l = append(l, t)
-		if line, err = d.in.line("an answer line"); err != nil {
-			return nil, followCommand, err
-		}
+		line = nil
 	}
-	return l, followCommand, nil
 }
 
 // statsLine reports whether line starts the list answering stats (or
@@ -285,9 +306,9 @@ func statsLine(line []byte) bool {
 	return string(line) == "END"
 }
 
-// memcachedBlockLine reads the block whose length is word n of line and
-// returns {word, Word, ..., Data}.
-func memcachedBlockLine(d *serverDecoder, line []byte, n int, what string) (term.Term, error) {
+// memcachedBlockLine reads the block whose length is word n of line, which
+// starts at stream offset at, and returns {word, Word, ..., Data}.
+func memcachedBlockLine(d *serverDecoder, line []byte, at int64, n int, what string) (term.Term, error) {
 	var buf [8][]byte
 	f := fields(line, buf[:])
 	size := int64(-1)
@@ -295,7 +316,7 @@ func memcachedBlockLine(d *serverDecoder, line []byte, n int, what string) (term
 		size = blockSize(f[n])
 	}
 	if size < 0 {
-		return nil, d.in.rd.ErrAt(d.in.rd.Off()-int64(len(line))-1, "%q does not give the length of its data block", quote(line))
+		return nil, d.in.rd.ErrAt(at, "%q does not give the length of its data block", quote(line))
 	}
 	t := d.words(line, true, term.Binary(nil)).(term.Tuple) // before the read moves line
 	b, err := d.in.block(size, true, what)

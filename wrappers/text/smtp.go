@@ -116,26 +116,34 @@ func smtpReply(d *serverDecoder, req request, ok bool) (term.Term, follow, error
 // line that starts with "Code " (or is just "Code"). code is -1 for a line
 // without a code, which is read like a command line.
 func codedReply(d *serverDecoder, strict bool) (t term.Term, code int64, err error) {
-	line, err := d.in.line("a reply line")
-	if err != nil {
-		return nil, 0, err
-	}
-	code, sep, text, ok := coded(line)
-	if !ok {
-		return d.words(line, true, nil), -1, nil
-	}
-	if sep != '-' {
-		return term.Tuple{term.Int(code), term.String(text)}, code, nil
-	}
-	texts := term.List{term.String(text)}
-	for sep == '-' {
-		lat := d.in.rd.Off()
-		line, err := d.in.line("a line of a multi-line reply")
+	var texts term.List
+	if p, ok := d.in.resumed(); ok {
+		code, texts = p.code, p.items
+	} else {
+		line, err := d.in.line("a reply line")
 		if err != nil {
 			return nil, 0, err
 		}
-		var code2 int64
-		code2, sep, text, ok = coded(line)
+		var (
+			sep  byte
+			text []byte
+		)
+		code, sep, text, ok = coded(line)
+		if !ok {
+			return d.words(line, true, nil), -1, nil
+		}
+		if sep != '-' {
+			return term.Tuple{term.Int(code), term.String(text)}, code, nil
+		}
+		texts = term.List{term.String(text)}
+	}
+	for {
+		rel, lat := d.in.rd.Pos-d.in.rd.Start, d.in.rd.Off()
+		line, err := d.in.line("a line of a multi-line reply")
+		if err != nil {
+			return nil, 0, d.in.stop(err, partial{next: rel, items: texts, code: code})
+		}
+		code2, sep, text, ok := coded(line)
 		switch {
 		case ok && code2 == code:
 		case strict:
@@ -144,8 +152,10 @@ func codedReply(d *serverDecoder, strict bool) (t term.Term, code int64, err err
 			sep, text = '-', line
 		}
 		texts = append(texts, term.String(text))
+		if sep != '-' {
+			return term.Tuple{term.Int(code), texts}, code, nil
+		}
 	}
-	return term.Tuple{term.Int(code), texts}, code, nil
 }
 
 func trimRight(b []byte) []byte {

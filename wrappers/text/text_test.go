@@ -301,3 +301,36 @@ func TestNoCrossRules(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerErrorOffsets: a malformed line of a memcached answer is
+// refused at its first byte, whether it ends in LF or CRLF, and whether it
+// is the answer's first line or one after values.
+func TestAnswerErrorOffsets(t *testing.T) {
+	for _, c := range []struct {
+		request, answer string
+		at              int64
+	}{
+		{"get a\r\n", "VALUE a 0 1\r\nx\r\nSTORED\r\n", 16},
+		{"get a\n", "VALUE a 0 1\nx\r\nSTORED\n", 15},
+		{"get a b\r\n", "VALUE a 0 1\r\nx\r\nVALUE b 0 z\r\n", 16},
+		{"get a\r\n", "VALUE a 0\r\n", 0},
+		{"mg a v\r\n", "VA x\r\n", 0},
+		{"mg a v\nmg a v\n", "VA\tx\nVA x\n", 5},
+	} {
+		s := NewWire(Memcached).NewSession(wrappers.Options{})
+		if _, err := s.ClientDecoder(strings.NewReader(c.request)).Next(); err != nil {
+			t.Fatal(err)
+		}
+		d := s.ServerDecoder(strings.NewReader(c.answer))
+		var err error
+		for range 3 {
+			if _, err = d.Next(); err != nil {
+				break
+			}
+		}
+		var fe *wrappers.FrameError
+		if !errors.As(err, &fe) || fe.Offset != c.at {
+			t.Errorf("%q answering %q: got %v, want a FrameError at byte %d", c.answer, c.request, err, c.at)
+		}
+	}
+}

@@ -124,7 +124,9 @@ func (b *Reader) Hold() { b.held = heldResume }
 // point where it stopped. A single long line or blob is thus parsed twice
 // at most; a frame of many small parts that arrives in k pieces, each
 // taking the parse past its last stop, is parsed up to k times unless its
-// decoder finds its end first (as resp's skipper does).
+// decoder finds its end first (as resp's skipper does) or keeps what its
+// parse took and goes on after it (as the text protocols' multi-line
+// answers do).
 func (b *Reader) Rewind() {
 	if b.wait == nil {
 		b.wanted(b.End - b.Start + 1) // the read was for a byte more
