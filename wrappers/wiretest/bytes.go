@@ -23,7 +23,7 @@ import (
 // with wrappers.ErrWouldBlock twice (so at every offset, inside frames
 // too), change nothing, the errors included. It is made for fuzz targets.
 func CheckBytes(w wrappers.Wire, opts wrappers.Options, data []byte) error {
-	whole, err := transcribe(w, opts, data, nil)
+	whole, err := transcribe(w, opts, data, plan{name: "whole"})
 	if err != nil {
 		return err
 	}
@@ -41,17 +41,17 @@ func CheckBytes(w wrappers.Wire, opts wrappers.Options, data []byte) error {
 			return fmt.Errorf("%s: error offset %d outside [%d, %d]", wrappers.Side(side+1), fe.Offset, len(raw), len(data))
 		}
 	}
-	for name, wrap := range map[string]func(io.Reader) io.Reader{
-		"one at a time": iotest.OneByteReader,
-		"one at a time, the end in the last read": func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) },
-		"one at a time, each read first blocked":  func(r io.Reader) io.Reader { return &blockingReader{r: r} },
+	for _, p := range []plan{
+		{name: "one at a time", wrap: iotest.OneByteReader},
+		{name: "one at a time, the end in the last read", wrap: func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) }},
+		{name: "one at a time, each read first blocked twice", block: 2, oneByte: true},
 	} {
-		got, err := transcribe(w, opts, data, wrap)
+		got, err := transcribe(w, opts, data, p)
 		if err != nil {
-			return fmt.Errorf("bytes %s: %w", name, err)
+			return fmt.Errorf("bytes %s: %w", p.name, err)
 		}
 		if d := whole.diff(got); d != "" {
-			return fmt.Errorf("bytes %s: %s", name, d)
+			return fmt.Errorf("bytes %s: %s", p.name, d)
 		}
 	}
 	return nil
@@ -93,17 +93,16 @@ func (t transcript) diff(u transcript) string {
 // maxMessages bounds a transcript, in case a decoder never stops.
 const maxMessages = 100000
 
-func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, wrap func(io.Reader) io.Reader) (transcript, error) {
+func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, p plan) (transcript, error) {
 	var t transcript
 	sess := w.NewSession(opts)
-	reader := func() io.Reader {
-		if wrap == nil {
-			return bytes.NewReader(data)
-		}
-		return wrap(bytes.NewReader(data))
-	}
 	// The server first: a line protocol's greeting comes from it.
-	readers := [2]io.Reader{reader(), reader()}
+	var feeds [2]*feed
+	var readers [2]io.Reader
+	for side := range feeds {
+		feeds[side], readers[side] = p.open(string(data))
+		feeds[side].avail = len(data)
+	}
 	decs := [2]wrappers.Decoder{sess.ClientDecoder(readers[0]), sess.ServerDecoder(readers[1])}
 	order := [2]int{1, 0}
 	var done [2]bool
@@ -117,7 +116,10 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, wrap func(i
 			if len(t.msgs) == maxMessages {
 				return t, fmt.Errorf("more than %d messages from %d bytes", maxMessages, len(data))
 			}
-			m, err := blockingNext(decs[side], readers[side])
+			m, err := next(decs[side], feeds[side])
+			if errors.Is(err, errKept) {
+				return t, err
+			}
 			if err != nil {
 				done[side] = true
 				if err != io.EOF {
@@ -142,45 +144,3 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, wrap func(i
 	}
 	return t, nil
 }
-
-// blockingNext is d.Next called again while it returns
-// wrappers.ErrWouldBlock that r, when it is a blockingReader, answered
-// during the call; one it did not answer is a decoder that kept it.
-func blockingNext(d wrappers.Decoder, r io.Reader) (wrappers.Message, error) {
-	br, _ := r.(*blockingReader)
-	for {
-		m, err := d.Next()
-		if !errors.Is(err, wrappers.ErrWouldBlock) {
-			return m, err
-		}
-		if br == nil || br.blocked == 0 {
-			return m, fmt.Errorf("Next returned wrappers.ErrWouldBlock that the reader had not answered: a blocked read must not be kept: %w", err)
-		}
-		br.blocked = 0
-	}
-}
-
-// blockingReader is a wrappers.Lender that answers each read, from Read
-// and from ReadLent, with wrappers.ErrWouldBlock twice before it reads one
-// byte.
-type blockingReader struct {
-	r       io.Reader
-	n       int // reads answered in a row
-	blocked int // ErrWouldBlock answered since blockingNext last looked
-}
-
-func (b *blockingReader) Read(p []byte) (int, error) {
-	if b.n < 2 {
-		b.n++
-		b.blocked++
-		return 0, wrappers.ErrWouldBlock
-	}
-	b.n = 0
-	return b.r.Read(p[:min(len(p), 1)])
-}
-
-// ReadLent implements wrappers.Lender.
-func (b *blockingReader) ReadLent() ([]byte, int, error) { return readLent(b, 512) }
-
-// Return implements wrappers.Lender.
-func (b *blockingReader) Return([]byte) {}

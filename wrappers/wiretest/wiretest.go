@@ -223,6 +223,23 @@ type plan struct {
 	onMessage func(wrappers.Message)
 }
 
+// open returns the feed of data, with none of its bytes available yet,
+// and the reader of it as p says.
+func (p plan) open(data string) (*feed, io.Reader) {
+	f := &feed{data: data, splitAt: p.splitAt, rng: p.rng, block: p.block, blockedAt: -1, oneByte: p.oneByte}
+	var r io.Reader = f
+	if p.wrap != nil {
+		r = p.wrap(r)
+	}
+	if p.park {
+		r = &parkingFeed{feed: f, parkedAt: -1}
+	}
+	if p.block > 0 || p.oneByte {
+		r = blockingFeed{f}
+	}
+	return f, r
+}
+
 // blockedAllocs checks that each side's decoder, with nothing to read
 // and a reader that would block, says so without allocating: a proxy that
 // decodes inside the poller's callback ends nearly every wakeup that way,
@@ -267,18 +284,8 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 				stream.WriteString(tn.In)
 			}
 		}
-		f := &feed{data: stream.String(), splitAt: p.splitAt, rng: p.rng, block: p.block, blockedAt: -1, oneByte: p.oneByte}
+		f, r := p.open(stream.String())
 		feeds[side] = f
-		var r io.Reader = f
-		if p.wrap != nil {
-			r = p.wrap(r)
-		}
-		if p.park {
-			r = &parkingFeed{feed: f, parkedAt: -1}
-		}
-		if p.block > 0 || p.oneByte {
-			r = blockingFeed{f}
-		}
 		if side == wrappers.Client {
 			decs[side] = sess.ClientDecoder(r)
 		} else {
@@ -356,6 +363,10 @@ func wantError(d wrappers.Decoder, f *feed, tn Turn, i int) (string, error) {
 	return first.Error(), nil
 }
 
+// errKept is what next finds of a decoder that kept a blocked or parked
+// read as its error.
+var errKept = errors.New("a blocked or parked read must not be kept")
+
 // next is d.Next, called again, after Trim when d has it, while it returns
 // wrappers.ErrParked (a parkingFeed parks at most once at each offset, so
 // twice in a row is a decoder that kept the error), and called again while
@@ -368,7 +379,7 @@ func next(d wrappers.Decoder, f *feed) (wrappers.Message, error) {
 			break
 		}
 		if f.blocked == 0 {
-			return m, fmt.Errorf("Next returned wrappers.ErrWouldBlock that the reader had not answered: a blocked read must not be kept: %w", err)
+			return m, fmt.Errorf("Next returned wrappers.ErrWouldBlock that the reader had not answered: %w: %w", errKept, err)
 		}
 		if m.Raw != nil || m.Term != nil {
 			return m, fmt.Errorf("Next returned a message with wrappers.ErrWouldBlock: %s", Describe(m))
@@ -383,7 +394,7 @@ func next(d wrappers.Decoder, f *feed) (wrappers.Message, error) {
 		}
 		m, err = d.Next()
 		if errors.Is(err, wrappers.ErrParked) {
-			return m, fmt.Errorf("Next returned wrappers.ErrParked again, without reading: a parked read must not be kept: %w", err)
+			return m, fmt.Errorf("Next returned wrappers.ErrParked again, without reading: %w: %w", errKept, err)
 		}
 	}
 	return m, err

@@ -183,6 +183,8 @@ func TestCheckBytes(t *testing.T) {
 	}{
 		{"raw short", lines{shortRaw: true}, "a\nb\n", `"ab", is not a prefix`},
 		{"error depends on the reads", lines{looseError: true}, "a\n" + strings.Repeat("c", 20), "when the bytes come whole"},
+		{"blocked read kept", lines{keepBlocked: true}, "a\nbb\n", "each read first blocked twice: Next returned wrappers.ErrWouldBlock that the reader had not answered"},
+		{"cut line dropped", lines{dropCut: true}, "a\nbb\n", "each read first blocked twice: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
