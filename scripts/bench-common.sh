@@ -49,3 +49,12 @@ start_redis() {
 	pids+=($!)
 	wait_port "$redis_port"
 }
+
+# build_base: $work/ubfproxy-base, ubfproxy built at BASE_REV, when set.
+build_base() {
+	[ -n "${BASE_REV:-}" ] || return 0
+	echo "building ubfproxy at $BASE_REV..." >&2
+	git worktree add -q --detach "$work/base-src" "$BASE_REV"
+	(cd "$work/base-src" && go build -o "$work/ubfproxy-base" ./cmd/ubfproxy)
+	git worktree remove --force "$work/base-src"
+}

@@ -16,19 +16,31 @@
 #
 # Usage: scripts/callgrind-per-request.sh          (from the repository root)
 #        REQUESTS=5000 KEEP=/tmp/cg scripts/callgrind-per-request.sh
-#        (KEEP=dir leaves the profiles there, for callgrind_annotate)
+#        (KEEP=dir leaves the profiles there, NAME.runN.out, for callgrind_annotate)
 #        PIPELINE=16 scripts/callgrind-per-request.sh
 #        (the client writes PIPELINE GETs at once and then reads their
 #        replies, as redis-benchmark -P does; the figure is still per GET)
 #        PROCS=1 scripts/callgrind-per-request.sh
 #        (GOMAXPROCS for both proxies: with 1, idle processors do not spin
 #        looking for work, which on a busy machine varies from run to run)
+#        RUNS=5 scripts/callgrind-per-request.sh
+#        (each proxy is measured RUNS times, default 3, in alternation; the
+#        table gives every run and the median, which the ratio uses)
+#        BASE_REV=<commit> scripts/callgrind-per-request.sh
+#        (ubfproxy built at that commit is measured too, in the same
+#        alternation: a before/after in one run)
+#
+# REQUESTS defaults to 10,000: the Go runtime's garbage collections and
+# idle spinning come in bursts, and a window of a few thousand requests
+# may hold a collection or not, which moves a single figure by more than
+# most changes.
 #
 # Needs valgrind, redis-server, redis-cli (Debian: redis-tools), python3
 # and Go.
 set -euo pipefail
 
-REQUESTS=${REQUESTS:-2000}
+REQUESTS=${REQUESTS:-10000}
+RUNS=${RUNS:-3}
 PIPELINE=${PIPELINE:-1}
 WARMUP=${WARMUP:-500}
 PASSWORD=bench-pw
@@ -37,6 +49,7 @@ NAME=callgrind-per-request
 . "$(dirname "$0")/bench-common.sh"
 needs valgrind callgrind_control redis-server redis-cli python3 go
 build_proxies
+build_base
 start_redis
 redis-cli -p "$redis_port" -a "$PASSWORD" --no-auth-warning set key xxx >/dev/null
 
@@ -105,31 +118,50 @@ measure() {
 	total=$(awk '/^(totals|summary):/ { print $2; exit }' "$dump")
 	if [ -n "${KEEP:-}" ]; then
 		mkdir -p "$KEEP"
-		cp "$dump" "$KEEP/$name.out"
+		cp "$dump" "$KEEP/$name.run${run:-1}.out"
 	fi
 	echo "$name $total"
 }
 
-plain_port=$(free_port)
-ubf_port=$(free_port)
-plain=$(measure plain "$plain_port" "$work/passthrough" -listen "127.0.0.1:$plain_port" -upstream "127.0.0.1:$redis_port")
-ubf=$(measure ubfproxy "$ubf_port" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-	--listen "127.0.0.1:$ubf_port" --upstream "127.0.0.1:$redis_port")
+# measure_ubf name binary: measures an ubfproxy binary.
+measure_ubf() {
+	local port
+	port=$(free_port)
+	measure "$1" "$port" "$2" run --contract contracts/redis.con --wire resp \
+		--listen "127.0.0.1:$port" --upstream "127.0.0.1:$redis_port"
+}
 
-python3 - "$((REQUESTS / PIPELINE * PIPELINE))" "$PIPELINE" "$plain" "$ubf" <<'EOF'
-import sys
-n = int(sys.argv[1])
-per = {}
-p = int(sys.argv[2])
-print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n} requests after a warm-up"
-      + (f", {p} GETs written at once)" if p > 1 else ")"))
-print()
-print("| proxy | instructions / request |")
-print("|---|---:|")
-for arg in sys.argv[3:]:
+results=()
+for run in $(seq 1 "$RUNS"); do
+	echo "run $run/$RUNS" >&2
+	port=$(free_port)
+	results+=("$(measure plain "$port" "$work/passthrough" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port")")
+	if [ -n "${BASE_REV:-}" ]; then
+		results+=("$(measure_ubf base "$work/ubfproxy-base")")
+	fi
+	results+=("$(measure_ubf ubfproxy "$work/ubfproxy")")
+done
+
+python3 - "$((REQUESTS / PIPELINE * PIPELINE))" "$PIPELINE" "${BASE_REV:-}" "${results[@]}" <<'EOF'
+import statistics, sys
+n, p, base = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+runs = {}
+for arg in sys.argv[4:]:
     name, total = arg.split()
-    per[name] = int(total) / n
-    print(f"| {name} | {per[name]:,.0f} |")
+    runs.setdefault(name, []).append(int(total) / n)
+print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n} requests after a warm-up"
+      + (f", {p} GETs written at once" if p > 1 else "") + f"; {len(runs['plain'])} runs each, alternated)")
 print()
-print(f"ubfproxy / plain: {per['ubfproxy'] / per['plain']:.2f}")
+print("| proxy | runs | median |")
+print("|---|---|---:|")
+names = {"plain": "plain", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy"}
+med = {}
+for name in ("plain", "base", "ubfproxy"):
+    if name in runs:
+        med[name] = statistics.median(runs[name])
+        print(f"| {names[name]} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {med[name]:,.0f} |")
+print()
+print(f"ubfproxy / plain: {med['ubfproxy'] / med['plain']:.2f} (medians)")
+if "base" in med:
+    print(f"ubfproxy / ubfproxy at {base}: {med['ubfproxy'] / med['base']:.3f} (medians)")
 EOF

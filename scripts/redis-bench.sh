@@ -52,10 +52,7 @@ declare -A port=([direct]=$redis_port [plain]=$plain_port [ubfproxy]=$ubf_port)
 paths=(direct plain ubfproxy)
 
 if [ -n "${BASE_REV:-}" ]; then
-	echo "building ubfproxy at $BASE_REV..." >&2
-	git worktree add -q --detach "$work/base-src" "$BASE_REV"
-	(cd "$work/base-src" && go build -o "$work/ubfproxy-base" ./cmd/ubfproxy)
-	git worktree remove --force "$work/base-src"
+	build_base
 	base_port=$(free_port)
 	"$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
 		--listen "127.0.0.1:$base_port" --upstream "127.0.0.1:$redis_port" 2>"$work/ubfproxy-base.log" &
