@@ -89,6 +89,7 @@ func serveProxy(tb testing.TB, cfg proxy.Config) (*proxy.Server, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	proxy.WatchReads(tb, srv)
 	return srv, proxytest.Start(tb, srv).Addr
 }
 

@@ -315,6 +315,17 @@ type Config struct {
 	// parts of a contract live traffic uses. It costs a second match of
 	// each message against its state's rules; off by default.
 	RuleMetrics bool
+	// PlainReads turns off reading inside the runtime poller's callback
+	// (TCP on Linux 4.18 and later, where the kernel's TCP_INQ says when a
+	// socket is drained): each reader then waits for bytes, reads them
+	// with read(2) and reads again until the socket is empty, as on
+	// other systems. That costs about one more system call per message
+	// and a little more CPU; a reader is then a plain blocking read that
+	// debuggers, profiles and strace show the usual way. Turn it on to
+	// rule the callback reading out when chasing a problem, or on a
+	// kernel whose TCP_INQ misbehaves (a reader that stops reading a
+	// connection with bytes waiting). Off by default.
+	PlainReads bool
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
 	// the handshake.

@@ -88,11 +88,12 @@ type tcpEndpoint struct {
 	out []byte
 }
 
-// newTCPEndpoint decodes conn with a decoder from newDecoder, reading into
-// buffers lent by pool when the connection allows it (see lendingReader).
-func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder, pool *bufferPool) *tcpEndpoint {
+// newTCPEndpoint decodes conn with a decoder from newDecoder, reading as rs
+// says into buffers lent by its pool when the connection allows it (see
+// lendingReader).
+func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder, rs *readers) *tcpEndpoint {
 	e := &tcpEndpoint{conn: conn}
-	if e.lr = newLendingReader(e, pool); e.lr != nil {
+	if e.lr = newLendingReader(e, rs); e.lr != nil {
 		e.dec = newDecoder(e.lr)
 	} else {
 		e.dec = newDecoder(hookedReader{e})

@@ -505,10 +505,13 @@ type testProxy struct {
 	tr   Transport
 	kit  kit
 	logs *logBuf
+	// reads counts the proxy's reads by the path they took (watchReads).
+	reads *readCounts
 }
 
 // startProxy runs a Server for cfg (Wire, Transport, Upstream and Logger
-// are filled in from the service when unset).
+// are filled in from the service when unset), whose reads are watched
+// (watchReads).
 func startProxy(t testing.TB, svc *service, cfg Config, hook func(uint64, wrappers.Side, wrappers.Message)) *testProxy {
 	t.Helper()
 	if cfg.Contract == nil {
@@ -528,8 +531,9 @@ func startProxy(t testing.TB, svc *service, cfg Config, hook func(uint64, wrappe
 		t.Fatal(err)
 	}
 	srv.testHook = hook
+	reads := watchReads(t, srv)
 	ps := proxytest.Start(t, srv)
-	return &testProxy{Server: ps, srv: srv, addr: ps.Addr, tr: svc.tr, kit: svc.kit, logs: logs}
+	return &testProxy{Server: ps, srv: srv, addr: ps.Addr, tr: svc.tr, kit: svc.kit, logs: logs, reads: reads}
 }
 
 // dial connects a client to the proxy.

@@ -38,16 +38,15 @@ func recvINQ(fd int, buf []byte) (n int, drained bool, err error) {
 	iov.SetLen(len(buf))
 	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
 	msg.SetControllen(len(oob))
-	for {
+	n, err = ignoringEINTR(func() (int, error) {
 		k, _, e := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
-		if e == syscall.EINTR {
-			continue
-		}
 		if e != 0 {
-			return 0, false, e
+			return 0, e
 		}
-		n = int(k)
-		break
+		return int(k), nil
+	})
+	if err != nil {
+		return 0, false, err
 	}
 	if n > 0 && int(msg.Controllen) >= cmsgHeader+4 {
 		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))

@@ -1,7 +1,11 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +34,42 @@ func loopbackPair(t *testing.T) (peer, c net.Conn) {
 	}
 	t.Cleanup(func() { c.Close() })
 	return peer, c
+}
+
+// waitUntil polls cond every millisecond until it holds, for at most 5s,
+// and fails the test with what when it never does.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 5s", what)
+		}
+	}
+}
+
+// queued is how many bytes raw's socket holds unread (TIOCINQ).
+func queued(raw syscall.RawConn) int {
+	var n int32
+	_ = raw.Control(func(fd uintptr) {
+		_, _, _ = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+	})
+	return int(n)
+}
+
+// tcpCloseWait is the TCP state of a socket whose peer's FIN arrived.
+const tcpCloseWait = 8
+
+// finArrived reports whether the peer's FIN reached raw's socket: the
+// state TCP_INFO gives first (tcpi_state) is CLOSE_WAIT.
+func finArrived(raw syscall.RawConn) bool {
+	var info int
+	var err error
+	_ = raw.Control(func(fd uintptr) {
+		// The first 4 bytes of struct tcp_info; the state is the first.
+		info, err = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_INFO)
+	})
+	v := int32(info)
+	return err == nil && (*[4]byte)(unsafe.Pointer(&v))[0] == tcpCloseWait
 }
 
 // TestRecvINQ pins what the inline reader relies on (runInline): recvmsg
@@ -74,16 +114,7 @@ func TestRecvINQ(t *testing.T) {
 	// sees them all.
 	waitQueued := func(want int) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			var queued int32
-			_ = raw.Control(func(fd uintptr) {
-				_, _, _ = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&queued)))
-			})
-			if int(queued) >= want {
-				return
-			}
-		}
-		t.Fatalf("%d bytes never arrived", want)
+		waitUntil(t, fmt.Sprintf("%d bytes queued", want), func() bool { return queued(raw) >= want })
 	}
 
 	send("hello")
@@ -106,7 +137,7 @@ func TestRecvINQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitQueued(3)
-	time.Sleep(20 * time.Millisecond) // the FIN follows the bytes on loopback
+	waitUntil(t, "the peer's FIN arrived", func() bool { return finArrived(raw) })
 	if r := read(64); r.n != 3 || r.drained || r.err != nil {
 		t.Errorf("the last bytes before the end: got %+v, want 3 bytes, not drained", r)
 	}
@@ -115,29 +146,77 @@ func TestRecvINQ(t *testing.T) {
 	}
 }
 
-// TestInlineWaitGivesBufferBack: a reader about to wait inside the
-// callback (the socket drained) gives the buffer its decoder handed back
-// to the pool, so that an idle session holds no read buffer (4 KiB a
-// reader; BenchmarkIdleSessionMemory saw UBF(A) sessions grow by 1.4 KiB
-// when it kept them).
+// TestInlineWaitGivesBufferBack: a reader that waits inside the callback
+// (runInline on a real loopback connection, its socket drained) has given
+// the buffer its decoder handed back to the pool, so that an idle session
+// holds no read buffer (4 KiB a reader; BenchmarkIdleSessionMemory saw
+// UBF(A) sessions grow by 1.4 KiB when it kept them).
 func TestInlineWaitGivesBufferBack(t *testing.T) {
-	_, c := loopbackPair(t)
-	var pool bufferPool
-	r := newLendingReader(&tcpEndpoint{conn: c}, &pool)
+	peer, c := loopbackPair(t)
+	var inline atomic.Int64
+	rs := &readers{testHook: func(in bool) {
+		if in {
+			inline.Add(1)
+		}
+	}}
+	r := newLendingReader(&tcpEndpoint{conn: c}, rs)
 	if r == nil || !r.canInline {
 		t.Skip("no TCP_INQ here: readers wait outside the callback")
 	}
-	buf := pool.get()
-	r.Return(buf)
-	r.in.inside, r.in.drained = true, true
-	got, n, err := r.ReadLent()
-	if got != nil || n != 0 || err != wrappers.ErrWouldBlock {
-		t.Fatalf("ReadLent on a drained socket: %v, %d, %v; want nil, 0, ErrWouldBlock", got, n, err)
+	if _, err := peer.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	// The loop reads as a decoder does (bufread): it gives each buffer
+	// back once it holds no bytes, and stops at the first error.
+	var (
+		got  []byte
+		lent *byte
+		errs []error
+	)
+	waiting := make(chan struct{}, 1)
+	loop := func() {
+		for {
+			buf, n, err := r.ReadLent()
+			if err != nil {
+				errs = append(errs, err)
+				if err == wrappers.ErrWouldBlock {
+					waiting <- struct{}{}
+				}
+				return
+			}
+			got, lent = append(got, buf[:n]...), &buf[0]
+			r.Return(buf)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.runInline(loop)
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader never waited")
+	}
+	// The reader waits in raw.Read for the socket to be readable.
+	if string(got) != "hello" || inline.Load() == 0 {
+		t.Fatalf("read %q with %d reads inside the callback; want hello, read inside", got, inline.Load())
 	}
 	if r.spare != nil {
 		t.Error("the reader kept its spare buffer while it waits")
 	}
-	if again := pool.get(); &again[0] != &buf[0] {
+	if again := rs.pool.get(); &again[0] != lent {
 		t.Error("the buffer did not go back to the pool")
+	}
+	// A deadline in the past ends the wait: the reader reads once outside
+	// the callback, meets it, and runInline returns.
+	_ = c.SetReadDeadline(aLongTimeAgo)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("runInline did not return after its wait failed")
+	}
+	if len(errs) != 2 || !errors.Is(errs[1], os.ErrDeadlineExceeded) {
+		t.Errorf("the loop stopped with %v; want ErrWouldBlock, then the deadline", errs)
 	}
 }

@@ -53,19 +53,19 @@ type dirPark struct {
 // aLongTimeAgo is a read deadline that has passed.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// enablePark lets the readers of the session's TCP endpoints park, those
-// that can (set before they start).
+// enablePark tells the lending readers of the session's TCP endpoints of
+// its end, and lets those that can park (set before they start).
 func (s *session) enablePark(client, service *tcpEndpoint) {
-	if s.srv.parker == nil {
-		return
-	}
 	for d, e := range [...]*tcpEndpoint{clientToService: client, serviceToClient: service} {
 		if e.lr == nil {
 			continue
 		}
+		e.lr.ended = &s.endedA
+		if s.srv.parker == nil {
+			continue
+		}
 		p := &s.parks[d]
-		p.lr = e.lr
-		e.lr.park, e.lr.ended = p, &s.endedA
+		p.lr, e.lr.park = e.lr, p
 		p.state.Store(parkReading)
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -70,6 +71,20 @@ func (bp *bufferPool) put(b []byte) {
 	bp.mu.Unlock()
 }
 
+// readers is how a Server's TCP endpoints read their connections.
+type readers struct {
+	// pool lends the decoders their read buffers.
+	pool bufferPool
+	// plain (Config.PlainReads): no reader runs inside the poller's
+	// callback, whatever the system offers.
+	plain bool
+	// testHook, when set (by tests in this package), is told of every
+	// read of a socket a lending reader makes: inline says it was made
+	// inside raw.Read's callback (readInline), not the plain way. A test
+	// of one read mode checks with it that its reads took that mode's path.
+	testHook func(inline bool)
+}
+
 // lendingReader is a TCP connection as the decoder reads it when the
 // connection gives access to its socket: it waits for bytes with the
 // runtime's poller and borrows a buffer only once there are some, so that
@@ -89,15 +104,18 @@ type lendingReader struct {
 	// it goes to the pool only if the read must wait. So a read that
 	// finds bytes costs no pool operation, and one that waits two.
 	spare []byte
-	// park is the parking of the direction this reader reads, and ended
-	// its session's endedA; nil while the reader cannot park (park.go).
+	// park is the parking of the direction this reader reads, nil while
+	// the reader cannot park (park.go); ended is its session's endedA,
+	// nil until the session set it (enablePark).
 	park  *dirPark
 	ended *atomic.Bool
 	// in is the state of a reader that runs inside raw.Read's callback
 	// (runInline); canInline says whether it can: the socket tells when it
-	// is drained (TCP_INQ).
+	// is drained (TCP_INQ), and Config.PlainReads is off.
 	in        inlineRead
 	canInline bool
+	// testHook is readers.testHook.
+	testHook func(inline bool)
 }
 
 // inlineRead is what a lendingReader knows of the callback of raw.Read its
@@ -117,25 +135,29 @@ type inlineRead struct {
 	// reads once more outside the callback, where the read meets the
 	// same error and deals with it as it always does.
 	failed bool
-	// blocked: the reader's decoder returned wrappers.ErrWouldBlock, so
-	// its loop stopped to wait (set by the session's next).
+	// blocked: the reader answered its decoder's last read with
+	// wrappers.ErrWouldBlock (wouldBlock), so the decoder's Next returns
+	// it and the loop stops for runInline to wait. Only the reader sets
+	// it; every read clears it first (begin). A decoder that says
+	// ErrWouldBlock without it is a bug that ends the session
+	// (session.wouldBlock).
 	blocked bool
 }
 
 // newLendingReader returns a Lender for e's connection, or nil when the
 // connection has no socket to wait on.
-func newLendingReader(e *tcpEndpoint, pool *bufferPool) *lendingReader {
+func newLendingReader(e *tcpEndpoint, rs *readers) *lendingReader {
 	sc, ok := e.conn.(syscall.Conn)
-	if !ok || pool == nil || !canReadFD {
+	if !ok || rs == nil || !canReadFD {
 		return nil
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	r := &lendingReader{hookedReader: hookedReader{e}, raw: raw, pool: pool}
+	r := &lendingReader{hookedReader: hookedReader{e}, raw: raw, pool: &rs.pool, testHook: rs.testHook}
 	r.read = r.tryRead
-	r.canInline = enableINQ(raw)
+	r.canInline = !rs.plain && enableINQ(raw)
 	return r
 }
 
@@ -146,9 +168,9 @@ func newLendingReader(e *tcpEndpoint, pool *bufferPool) *lendingReader {
 // the read that gets it, a read that finds nothing, and the wait. Inside
 // the callback the reader reads with recvmsg and TCP_INQ, which says when
 // the socket is drained; it then returns from the callback without the
-// read that finds nothing (its decoder, asked for more, returns
-// wrappers.ErrWouldBlock, and loop stops with blocked set), and raw.Read
-// waits and calls it again. Everything loop does happens in the callback,
+// read that finds nothing (it answers its decoder wrappers.ErrWouldBlock,
+// the decoder returns it from Next, and loop stops), and raw.Read waits
+// and calls it again. Everything loop does happens in the callback,
 // which holds the connection's read lock: nothing else reads the
 // connection then, and its close waits for the callback (see
 // tcpEndpoint.abort).
@@ -159,11 +181,7 @@ func (r *lendingReader) runInline(loop func()) {
 			in.inside, in.fd, in.drained = true, int(fd), false
 			loop()
 			in.inside = false
-			if in.blocked {
-				in.blocked = false
-				return false
-			}
-			return true
+			return !r.waits()
 		})
 		if err == nil {
 			return
@@ -176,11 +194,32 @@ func (r *lendingReader) runInline(loop func()) {
 		// decoder next waits between frames with nothing wrong.
 		in.failed = true
 		loop()
-		if !in.blocked {
+		if !r.waits() {
 			return
 		}
-		in.blocked = false
 	}
+}
+
+// waits reports whether loop, which stopped, stopped to wait for bytes:
+// the reader's last answer was wrappers.ErrWouldBlock, and the session
+// goes on (one that ended while its decoder waited lets its reader go).
+func (r *lendingReader) waits() bool {
+	return r.in.blocked && (r.ended == nil || !r.ended.Load())
+}
+
+// wouldBlock deals with the wrappers.ErrWouldBlock the decoder of
+// direction d returned from Next. When its reader answered it, the loop
+// just stops and runInline waits for bytes. A decoder that says it when
+// its reader did not is a bug: waiting then would stop the reader on a
+// live session, for good (a reader outside the callback, or on WebSocket,
+// has nothing to come back to) or with a message left undecoded; calling
+// Next again might spin. So the session ends, with an error naming it.
+func (s *session) wouldBlock(d direction, ep endpoint) {
+	if e, ok := ep.(*tcpEndpoint); ok && e.lr != nil && e.lr.in.blocked {
+		return
+	}
+	s.finish(endInfo{reason: reasonError, code: closeInternal, text: "internal error",
+		err: fmt.Errorf("internal error: the %s wire's decoder of the %s returned wrappers.ErrWouldBlock, but its reader never answered a read with it", s.srv.cfg.Wire.Name(), d.sender())})
 }
 
 // closeSoon closes the connection without waiting for its reader. Inside
@@ -195,26 +234,76 @@ func (r *lendingReader) closeSoon() {
 	go r.e.conn.Close()
 }
 
-// readInline reads inside the callback of raw.Read: from fd, unless the
-// last read left the socket drained, when it returns
-// wrappers.ErrWouldBlock at once (as it does when the read finds
-// nothing).
-func (r *lendingReader) readInline(buf []byte) (int, error) {
+// begin starts a read the decoder asked for: the session's hook runs
+// first (it sends what the session held back, since the read may wait),
+// and the reader's last answer is forgotten.
+func (r *lendingReader) begin() {
+	if f := r.e.beforeRead; f != nil {
+		f()
+	}
+	r.in.blocked = false
+}
+
+// wouldBlock answers the decoder's read with wrappers.ErrWouldBlock, and
+// notes it (inlineRead.blocked). The reader is about to wait: the buffer
+// the decoder gave back goes to the pool, or every idle reader would keep
+// one (4 KiB a reader).
+func (r *lendingReader) wouldBlock() error {
+	r.giveBack()
+	r.in.blocked = true
+	return wrappers.ErrWouldBlock
+}
+
+// take returns a buffer to read into: the spare, or one borrowed from the
+// pool.
+func (r *lendingReader) take() []byte {
+	if buf := r.spare; buf != nil {
+		r.spare = nil
+		return buf
+	}
+	return r.pool.get()
+}
+
+// giveBack gives the spare back to the pool.
+func (r *lendingReader) giveBack() {
+	if r.spare != nil {
+		r.pool.put(r.spare)
+		r.spare = nil
+	}
+}
+
+// readInline reads inside the callback of raw.Read from fd: into p, or,
+// when p is nil (ReadLent), into a buffer taken only once the socket may
+// have bytes, and given back when the read brought none. It answers
+// wrappers.ErrWouldBlock, having read nothing, when the last read left
+// the socket drained or this one finds nothing.
+func (r *lendingReader) readInline(p []byte) ([]byte, int, error) {
 	in := &r.in
 	if in.drained {
-		return 0, wrappers.ErrWouldBlock
+		return nil, 0, r.wouldBlock()
+	}
+	buf := p
+	if buf == nil {
+		buf = r.take()
+	}
+	if h := r.testHook; h != nil {
+		h(true)
 	}
 	n, drained, err := recvINQ(in.fd, buf)
-	switch {
-	case err == nil && n > 0:
+	if err == nil && n > 0 {
 		in.drained = drained
-		return n, nil
-	case err == nil:
-		return 0, io.EOF
-	case isErrno(err, syscall.EAGAIN):
-		return 0, wrappers.ErrWouldBlock
+		return buf, n, nil
 	}
-	return 0, r.readError(err)
+	if p == nil {
+		r.pool.put(buf)
+	}
+	switch {
+	case err == nil:
+		return nil, 0, io.EOF
+	case isErrno(err, syscall.EAGAIN):
+		return nil, 0, r.wouldBlock()
+	}
+	return nil, 0, r.readError(err)
 }
 
 // readError is the error of a failed read of the socket, as conn.Read
@@ -225,27 +314,22 @@ func (r *lendingReader) readError(err error) error {
 
 // ReadLent implements wrappers.Lender.
 func (r *lendingReader) ReadLent() ([]byte, int, error) {
-	if f := r.e.beforeRead; f != nil {
-		f()
-	}
+	r.begin()
 	if r.canInline {
 		if r.in.inside {
-			return r.readLentInline()
+			return r.readInline(nil)
 		}
 		if !r.in.failed {
 			// Outside the callback after a failed wait, the decoder
 			// is between frames again with nothing wrong: the loop
 			// stops to go back inside.
-			return nil, 0, wrappers.ErrWouldBlock
+			return nil, 0, r.wouldBlock()
 		}
 		r.in.failed = false
 	}
 	r.buf, r.n, r.err = nil, 0, nil
 	err := r.raw.Read(r.read)
-	if r.spare != nil { // raw.Read failed before trying a read
-		r.pool.put(r.spare)
-		r.spare = nil
-	}
+	r.giveBack() // raw.Read failed before trying a read
 	if err != nil {
 		// raw.Read fails only before a read or while it waits, never
 		// after tryRead filled r.buf: there is no buffer to give back.
@@ -271,43 +355,19 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 	return buf, n, err
 }
 
-// readLentInline is ReadLent inside the callback of raw.Read: the buffer
-// is borrowed only when there are bytes.
-func (r *lendingReader) readLentInline() ([]byte, int, error) {
-	if r.in.drained {
-		// About to wait: the buffer the decoder gave back goes to the
-		// pool, or every idle reader would keep one (4 KiB a reader).
-		if r.spare != nil {
-			r.pool.put(r.spare)
-			r.spare = nil
-		}
-		return nil, 0, wrappers.ErrWouldBlock
-	}
-	buf := r.spare
-	if buf != nil {
-		r.spare = nil
-	} else {
-		buf = r.pool.get()
-	}
-	n, err := r.readInline(buf)
-	if n == 0 {
-		r.pool.put(buf)
-		return nil, 0, err
-	}
-	return buf, n, err
-}
-
 // Read reads in the middle of a frame (wrappers.Lender): kicked there by
 // the sweeper, the reader does not park, but clears the deadline and reads
 // on.
 func (r *lendingReader) Read(p []byte) (int, error) {
 	if r.in.inside {
-		if f := r.e.beforeRead; f != nil {
-			f()
-		}
-		return r.readInline(p)
+		r.begin()
+		_, n, err := r.readInline(p)
+		return n, err
 	}
-	r.in.failed = false
+	r.in.blocked, r.in.failed = false, false
+	if h := r.testHook; h != nil {
+		h(false)
+	}
 	for {
 		n, err := r.hookedReader.Read(p)
 		if err == nil || !r.park.parkedErr(err) {
@@ -333,16 +393,11 @@ func (r *lendingReader) setReadDeadline(t time.Time) {
 func (r *lendingReader) tryRead(fd uintptr) bool {
 	// ReadLent starts with no buffer, and one that finds nothing gives it
 	// back: the buffer is a local until the read filled it.
-	buf := r.spare
-	if buf != nil {
-		r.spare = nil
-	} else {
-		buf = r.pool.get()
+	buf := r.take()
+	if h := r.testHook; h != nil {
+		h(false)
 	}
-	n, err := readFD(fd, buf)
-	for isErrno(err, syscall.EINTR) {
-		n, err = readFD(fd, buf)
-	}
+	n, err := ignoringEINTR(func() (int, error) { return readFD(fd, buf) })
 	if isErrno(err, syscall.EAGAIN) {
 		r.pool.put(buf)
 		return false
@@ -359,6 +414,17 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 	return true
 }
 
+// ignoringEINTR makes the system call read until a signal does not
+// interrupt it.
+func ignoringEINTR(read func() (int, error)) (int, error) {
+	for {
+		n, err := read()
+		if !isErrno(err, syscall.EINTR) {
+			return n, err
+		}
+	}
+}
+
 // isErrno reports whether err is the errno e. It compares the number: err
 // == e would compare two interfaces, a runtime call each time a read
 // finds nothing (twice a message).
@@ -370,9 +436,7 @@ func isErrno(err error, e syscall.Errno) bool {
 // Return implements wrappers.Lender. The buffer is kept as the spare of
 // the read that follows (see spare).
 func (r *lendingReader) Return(buf []byte) {
-	if r.spare != nil {
-		r.pool.put(r.spare)
-	}
+	r.giveBack()
 	r.spare = buf
 }
 

@@ -38,8 +38,9 @@ type Server struct {
 	refusedLogged time.Time // when the last "session refused" record was written
 	refusedQuiet  int       // refusals since then
 
-	// buffers lends the sessions' decoders their read buffers.
-	buffers bufferPool
+	// reads is how the sessions' TCP endpoints read, and lends their
+	// decoders their read buffers.
+	reads readers
 	// budget is Limits.MaxMemory, shared by every session's decoders.
 	budget *memBudget
 	// parker holds the connections of idle sessions' parked readers
@@ -65,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, sessions: make(map[uint64]*session), budget: newMemBudget(cfg.Limits.MaxMemory)}
+	s.reads.plain = cfg.PlainReads
 	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget, &s.parked)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
@@ -262,7 +264,7 @@ func (s *Server) admit(clientAddr string) (*session, bool) {
 func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	defer s.releaseUnlessRunning(ss)
 	defer s.recoverPanic(ss)
-	client := newTCPEndpoint(conn, ss.wire.ClientDecoder, &s.buffers)
+	client := newTCPEndpoint(conn, ss.wire.ClientDecoder, &s.reads)
 	if !ss.attach(client, nil) {
 		client.close()
 		return
@@ -275,7 +277,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 		return
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
-	service := newTCPEndpoint(up, ss.wire.ServerDecoder, &s.buffers)
+	service := newTCPEndpoint(up, ss.wire.ServerDecoder, &s.reads)
 	// What a reader held back goes out before it waits for more input.
 	client.beforeRead = func() {
 		ss.up.read = true

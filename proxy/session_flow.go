@@ -107,7 +107,7 @@ func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 		if err == wrappers.ErrWouldBlock || errors.Is(err, wrappers.ErrWouldBlock) {
 			// Inside the poller's callback, the socket is drained: the
 			// loop returns for the callback to wait (runInline).
-			ep.(*tcpEndpoint).lr.in.blocked = true
+			s.wouldBlock(d, ep)
 			return m, false
 		}
 		if errors.Is(err, wrappers.ErrParked) {

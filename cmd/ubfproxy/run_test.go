@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ubfproxy/ubfproxy/proxy"
 )
 
 const runCon = `+name("svc").
@@ -54,6 +56,7 @@ func TestRunUsage(t *testing.T) {
 		{"duration", append(base, "--idle-timeout", "soon"), 2, "invalid argument"},
 		{"negative reply time-out", append(base, "--reply-timeout", "-1s"), 2, "--reply-timeout must not be negative (0 turns it off)"},
 		{"negative park delay", append(base, "--park-delay", "-1s"), 2, "--park-delay must not be negative (0 turns parking off)"},
+		{"plain reads with ws", append(base, "--transport", "ws", "--plain-reads"), 2, "--plain-reads applies to --transport tcp only"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},
@@ -80,9 +83,29 @@ func TestRunHelp(t *testing.T) {
 	if code := run([]string{"run", "--help"}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"ubfproxy run --contract contracts/file.con", "--mode", "--reply-timeout", "--grace", "SIGHUP", "--no-meta", "Exit status"} {
+	for _, want := range []string{"ubfproxy run --contract contracts/file.con", "--mode", "--reply-timeout", "--grace", "SIGHUP", "--no-meta", "--plain-reads", "Exit status"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// TestRunPlainReads: reads are made inside the poller's callback unless
+// --plain-reads says otherwise, and the flag sets proxy.Config.PlainReads.
+func TestRunPlainReads(t *testing.T) {
+	if def := newRunCmd().Flags().Lookup("plain-reads").DefValue; def != "false" {
+		t.Errorf("--plain-reads defaults to %s, want false", def)
+	}
+	for _, plain := range []bool{false, true} {
+		f := runFlags{contracts: []string{"svc.con"}, listen: "127.0.0.1:0", upstream: "127.0.0.1:1", wire: "json",
+			transport: "tcp", mode: "kill", explain: "brief", logFormat: "json", logLevel: "info", maxLogMsg: 100, plain: plain}
+		f.limits = proxy.DefaultLimits()
+		cfg, err := f.config(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.PlainReads != plain {
+			t.Errorf("--plain-reads=%v gave Config.PlainReads %v", plain, cfg.PlainReads)
 		}
 	}
 }
