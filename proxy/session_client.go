@@ -16,9 +16,9 @@ import (
 // forwards it to the service, or does what the mode says about it.
 
 func (s *session) clientLoop() {
+	var m wrappers.Message
 	for {
-		m, ok := s.next(clientToService)
-		if !ok {
+		if !s.next(clientToService, &m) {
 			return
 		}
 		if !s.fromClient(&m) {

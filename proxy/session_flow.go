@@ -86,42 +86,42 @@ func (s *session) endpointOf(d direction) endpoint {
 	return s.client
 }
 
-// next reads the next message for the reader of direction d: it reads the
-// clock only for a message that came from a fresh read, and counts the
-// message. ok is
+// next reads the next message for the reader of direction d into *m
+// (filled in place: a Message is 8 words): it reads the clock only for a
+// message that came from a fresh read, and counts the message. It reports
 // false when the reader must stop (the session ended, or the read failed
 // and was dealt with).
-func (s *session) next(d direction) (m wrappers.Message, ok bool) {
+func (s *session) next(d direction, m *wrappers.Message) bool {
 	ep, f := s.endpointOf(d), s.flow(d)
 	buffered := f.more // nothing reads the decoder between its messages
 	var err error
 	if dec := s.decs[d]; dec != nil {
-		m, err = dec.Next()
+		*m, err = dec.Next()
 	} else {
-		m, err = ep.next()
+		*m, err = ep.next()
 	}
 	if s.isEnded() {
-		return m, false
+		return false
 	}
 	if err != nil {
-		if err == wrappers.ErrWouldBlock || errors.Is(err, wrappers.ErrWouldBlock) {
+		if wrappers.IsWouldBlock(err) {
 			// Inside the poller's callback, the socket is drained: the
 			// loop returns for the callback to wait (runInline).
 			s.wouldBlock(d, ep)
-			return m, false
+			return false
 		}
 		if errors.Is(err, wrappers.ErrParked) {
 			// Kicked while waiting between frames: the reader parks
 			// (park.go).
 			s.parks[d].parking = true
-			return m, false
+			return false
 		}
 		if d == clientToService {
 			s.clientReadError(err)
 		} else {
 			s.serviceReadError(err)
 		}
-		return m, false
+		return false
 	}
 	f.more = ep.more()
 	if fresh(buffered, &f.read) {
@@ -134,9 +134,9 @@ func (s *session) next(d direction) (m wrappers.Message, ok bool) {
 	f.bytes.Add(int64(len(m.Raw)))
 	f.tally.bytes.Add(uint64(len(m.Raw)))
 	if h := s.srv.testHook; h != nil {
-		h(s.id, d.sender(), m)
+		h(s.id, d.sender(), *m)
 	}
-	return m, true
+	return true
 }
 
 // fresh reports whether a message needs touch: whether its last bytes came

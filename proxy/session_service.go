@@ -20,9 +20,9 @@ import (
 // (a delivery); it is delivered after mu is let go (deliver).
 
 func (s *session) serviceLoop() {
+	var m wrappers.Message
 	for {
-		m, ok := s.next(serviceToClient)
-		if !ok {
+		if !s.next(serviceToClient, &m) {
 			return
 		}
 		if !s.fromService(&m) {

@@ -355,7 +355,25 @@ var ErrParked = errors.New("reading parked with nothing buffered")
 // the frame again from its first byte; either way it must not count the
 // frame's memory twice against Limits.Budget. Trim is not called after it:
 // it may come in the middle of a frame.
-var ErrWouldBlock = errors.New("reading would block")
+var ErrWouldBlock error = &wouldBlockError{}
+
+// wouldBlockError is ErrWouldBlock's type, its own so that IsWouldBlock
+// can tell it by its type alone.
+type wouldBlockError struct{ _ byte }
+
+func (*wouldBlockError) Error() string { return "reading would block" }
+
+// IsWouldBlock reports whether err is ErrWouldBlock, wrapped or not, as
+// errors.Is does. ErrWouldBlock comes once per wakeup of a reader, and
+// the check is a comparison of its type word: errors.Is, or even ==
+// (which calls the runtime to compare two interfaces of the same type),
+// cost more on that path.
+func IsWouldBlock(err error) bool {
+	if _, ok := err.(*wouldBlockError); ok {
+		return true
+	}
+	return err != nil && errors.Is(err, ErrWouldBlock)
+}
 
 // Trimmer is implemented by a Decoder that keeps scratch between frames:
 // stacks, caches and arenas sized by the frames it decoded. Trim lets go

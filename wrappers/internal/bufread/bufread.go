@@ -106,7 +106,7 @@ const (
 // WouldBlock reports whether err is wrappers.ErrWouldBlock, wrapped or
 // not: the decoder must not keep it (see wrappers.ErrWouldBlock).
 func WouldBlock(err error) bool {
-	return err != nil && (err == wrappers.ErrWouldBlock || errors.Is(err, wrappers.ErrWouldBlock))
+	return wrappers.IsWouldBlock(err)
 }
 
 // Hold marks the current frame as interrupted by wrappers.ErrWouldBlock
