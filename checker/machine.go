@@ -26,6 +26,7 @@ type core struct {
 	vars    []string     // variable names by slot
 	pats    patternSet   // the patterns' automata
 	secrets *redactor    // nil when the contract has no secret type
+	parts   []Part       // every rule and transition of every state, by ruleInfo.part
 	// allDue: no call rule allows none() as its reply, so every pending
 	// call must be answered (ReplyDue needs no look at the queue).
 	allDue bool
@@ -147,7 +148,9 @@ type ruleInfo struct {
 	// all stay): a reply need not be tried against the outputs after the
 	// first that matches.
 	oneNext bool
-	binds   []int32 // the variables its message or replies may bind
+	binds   []int32         // the variables its message or replies may bind
+	event   *contract.Event // the transition's; nil for a call rule
+	part    int32           // its number among the machine's Parts
 }
 
 type outInfo struct {
@@ -249,11 +252,46 @@ func build(c *contract.Contract) *core {
 	}
 	m.any = buildIndex(callInfos(c.Anystate, m.index, true, comp))
 	m.anyTr = transitionIndexes(nil, c.AnyEvents, m.index, comp)
+	m.numberParts()
 	m.allDue = !mayClose(&m.any)
 	for i := range m.states {
 		m.allDue = m.allDue && !mayClose(&m.states[i].rules)
 	}
 	return m
+}
+
+// Part is a call rule, or a transition or event, of one state (AnyState
+// for the +anystate ones): what a session takes a message by. A rule
+// written for several states is a part in each.
+type Part struct {
+	State string
+	Rule  *contract.Rule  // a call rule; nil for a transition or event
+	Event *contract.Event // a transition or event; nil for a call rule
+}
+
+// Parts lists the rules and transitions of the machine's states, the
+// numbers Session.AppendTaken answers with.
+func (m *Machine) Parts() []Part { return slices.Clone(m.core.parts) }
+
+// numberParts numbers the rules and transitions of every state, then the
+// +anystate ones, and lists them (parts).
+func (m *core) numberParts() {
+	add := func(state string, ix *ruleIndex) {
+		for i := range ix.rules {
+			ri := &ix.rules[i]
+			ri.part = int32(len(m.parts))
+			m.parts = append(m.parts, Part{State: state, Rule: ri.rule, Event: ri.event})
+		}
+	}
+	for i := range m.states {
+		si := &m.states[i]
+		add(si.name, &si.rules)
+		add(si.name, &si.tr[contract.In])
+		add(si.name, &si.tr[contract.Out])
+	}
+	add(AnyState, &m.any)
+	add(AnyState, &m.anyTr[contract.In])
+	add(AnyState, &m.anyTr[contract.Out])
 }
 
 // mayClose reports whether a call rule of ix allows none() as its reply.
@@ -323,7 +361,7 @@ func transitionIndexes(st *contract.State, evs []*contract.Event, index map[stri
 		if st != nil && ev.Next != "" && ev.Next != st.Name {
 			next = index[ev.Next]
 		}
-		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: comp.compile(ev.Type), next: next, binds: boundVars([]contract.Type{ev.Type})})
+		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: comp.compile(ev.Type), next: next, binds: boundVars([]contract.Type{ev.Type}), event: ev})
 	}
 	var out [3]ruleIndex
 	for d, infos := range by {

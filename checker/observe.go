@@ -58,3 +58,35 @@ func (s *Session) AppendStates(dst []string) []string {
 	}
 	return dst
 }
+
+// AppendTaken appends to dst the numbers (see Machine.Parts) of the rules,
+// transitions or events by which s, a session of m, took the message it
+// checked last, and returns it: for a call, what the session matched it
+// by (a call pipelined behind others, by the states the pending replies
+// may lead to, as the session checks it); for a transition or event, what
+// moved the session. It appends nothing after a reply, after a message
+// that was not legal, or for a session of another machine; ask right after
+// the check, before the session is given anything else (Foresee of the
+// next message forgets a transition). It does not allocate when dst has
+// room: it reads what the check left, matching nothing again.
+func (m *Machine) AppendTaken(dst []int, s *Session) []int {
+	if s.m != m.core || len(s.ring) == 0 || s.refused == s.seq {
+		return dst
+	}
+	var e *pending
+	switch {
+	case s.n > 0 && s.at(int(s.n)-1).seq == s.seq && s.at(int(s.n)-1).msg != nil:
+		// Committed by the check: a call, or a transition behind calls.
+		e = s.at(int(s.n) - 1)
+	case int(s.n) < len(s.ring) && s.at(int(s.n)).seq == s.seq && s.at(int(s.n)).msg == nil:
+		// A transition applied: the ring's free slot keeps its
+		// candidates until the next message.
+		e = s.at(int(s.n))
+	default:
+		return dst
+	}
+	for _, c := range e.cands {
+		dst = append(dst, int(c.info.part))
+	}
+	return dst
+}

@@ -79,9 +79,13 @@ type Session struct {
 	maxPending int32
 	closed     bool
 	seq        int32 // messages checked so far
-	fore       foresight
-	last       *lastKey // made with the ring: an idle session does without
-	x          *scratch // made on first use: an idle session does without
+	// refused is the seq of the last message refused: a violation that
+	// ended checking before seq counted the message (AfterEnd) leaves
+	// seq as the message before had it.
+	refused int32
+	fore    foresight
+	last    *lastKey // made with the ring: an idle session does without
+	x       *scratch // made on first use: an idle session does without
 }
 
 // lastKey is the key slots the session's last lookups of one key found
@@ -551,8 +555,8 @@ func (s *Session) ClientForeseen() (Role, *Violation) { return s.clientForeseen(
 
 func (s *Session) clientForeseen(asCall, asIn bool) (Role, *Violation) {
 	if !s.fore.has {
-		return RoleCall, &Violation{Side: Client, Kind: InvalidSession,
-			Explanation: "no message was foreseen since the last client message was checked"}
+		return RoleCall, s.report(&Violation{Side: Client, Kind: InvalidSession,
+			Explanation: "no message was foreseen since the last client message was checked"})
 	}
 	return s.client(s.fore.msg, asCall, asIn, s.fore.left && s.fore.seq == s.seq)
 }
@@ -591,7 +595,17 @@ func (s *Session) Server(t term.Term) (Role, *Violation) { return s.server(t, ""
 // slot (foresight.left) and nothing was checked since.
 func (s *Session) client(t term.Term, asCall, asIn, foreseen bool) (Role, *Violation) {
 	role, v := s.checkClient(t, asCall, asIn, foreseen)
-	return role, s.redact(v)
+	return role, s.report(v)
+}
+
+// report is a check's violation v (nil: none) as the session reports it:
+// its secrets hidden, and the message marked refused, for AppendTaken.
+func (s *Session) report(v *Violation) *Violation {
+	if v == nil {
+		return nil
+	}
+	s.refused = s.seq
+	return s.redact(v)
 }
 
 // checkClient is client before the violation's secrets are hidden.
@@ -890,7 +904,7 @@ func hasState(set []int32, st int32) bool {
 // first).
 func (s *Session) server(t term.Term, announced string, hasAnnounced, asReply, asOut bool) (Role, *Violation) {
 	role, v := s.checkServer(t, announced, hasAnnounced, asReply, asOut)
-	return role, s.redact(v)
+	return role, s.report(v)
 }
 
 // checkServer is server before the violation's secrets are hidden.

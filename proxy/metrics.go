@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ubfproxy/ubfproxy/checker"
-	"github.com/ubfproxy/ubfproxy/term"
 )
 
 // metrics are a Server's Prometheus collectors. Messages and bytes are
@@ -196,10 +195,11 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // exercised counts the rules, transitions and events of contract v that
-// the accepted message msg matched in states.
-func (m *metrics) exercised(v *version, states []string, client bool, role checker.Role, msg term.Term) {
+// chk, a session of v, took the message it accepted last by (see
+// coverage.Tracker.AppendTaken).
+func (m *metrics) exercised(v *version, chk *checker.Session) {
 	var buf [4]int
-	for _, i := range v.cover.AppendExercised(buf[:0], states, client, role, msg) {
+	for _, i := range v.cover.AppendTaken(buf[:0], chk) {
 		c := v.counters[i].Load()
 		if c == nil {
 			it := v.cover.Item(i)

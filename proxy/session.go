@@ -183,8 +183,6 @@ type session struct {
 	// holds: what each role holds, see guarded and holding.
 	muBy, clientWBy role
 	holds           [numRoles]holding
-	// metricStates (mu held) is statesForMetrics' slice.
-	metricStates []string
 	// curV is cur, for the records and the secrets they hide: report
 	// must not take mu, since it runs with clientW held and the service
 	// reader takes clientW under mu.

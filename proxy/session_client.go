@@ -223,24 +223,12 @@ func (s *session) holdUntil(ready func() bool) {
 	s.clientAt = s.now()
 }
 
-// statesForMetrics returns the session's states before a check (mu held)
-// when Config.RuleMetrics is on, for countRules.
-func (s *session) statesForMetrics() []string {
-	if !s.cfg.RuleMetrics {
-		return nil
-	}
-	// One slice serves every check: what it holds is used before mu is
-	// let go.
-	s.metricStates = s.chk.AppendStates(s.metricStates[:0])
-	return s.metricStates
-}
-
-// countRules counts in ubfproxy_transitions_total what the accepted
-// message msg exercised in states (mu held; nothing when RuleMetrics is
-// off).
-func (s *session) countRules(states []string, client bool, role checker.Role, msg term.Term) {
+// countRules counts in ubfproxy_transitions_total the rules, transitions
+// and events the checker took the message it accepted last by (mu held,
+// right after the check; nothing when RuleMetrics is off).
+func (s *session) countRules() {
 	if s.cfg.RuleMetrics && s.cur != nil {
-		s.srv.metrics.exercised(s.cur, states, client, role, msg)
+		s.srv.metrics.exercised(s.cur, s.chk)
 	}
 }
 
@@ -257,7 +245,6 @@ func (s *session) judgeCall(m *wrappers.Message, foreseen bool) (b *breach, st s
 		}
 	}
 	role := checker.RoleCall
-	before := s.statesForMetrics()
 	var v *checker.Violation
 	t0 := s.startCheck()
 	switch {
@@ -275,7 +262,7 @@ func (s *session) judgeCall(m *wrappers.Message, foreseen bool) (b *breach, st s
 		bb := fromChecker(v)
 		return &bb, startReq{}, true
 	}
-	s.countRules(before, true, role, m.Term)
+	s.countRules()
 	return nil, st, role == checker.RoleCall
 }
 
@@ -296,10 +283,9 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
 	}
-	before := s.statesForMetrics()
 	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
 	if v == nil {
-		s.countRules(before, true, checker.RoleTransition, m.Term)
+		s.countRules()
 	}
 	s.unlock()
 	if v == nil {

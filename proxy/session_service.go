@@ -58,18 +58,15 @@ func (s *session) fromService(m *wrappers.Message) bool {
 		}
 		var v *checker.Violation
 		if !s.unsynced {
-			before := s.statesForMetrics()
-			role := checker.RoleTransition
 			v = s.check(func() *checker.Violation {
 				if m.Kind == wrappers.Unknown {
-					var v *checker.Violation
-					role, v = s.chk.Server(m.Term)
+					_, v := s.chk.Server(m.Term)
 					return v
 				}
 				return s.chk.EventOut(m.Term)
 			})
 			if v == nil {
-				s.countRules(before, false, role, m.Term)
+				s.countRules()
 			}
 		}
 		if v == nil {

@@ -71,6 +71,9 @@ type Tracker struct {
 	// pending holds, per call awaiting its reply (oldest first), the rules
 	// it matched.
 	pending [][]hit
+	// byPart is the item of each of the machine's parts (checker.Part),
+	// -1 for none, for AppendTaken.
+	byPart []int
 }
 
 // stateHit is a call rule's hit in one state (or AnyState).
@@ -119,7 +122,25 @@ func New(m *checker.Machine) *Tracker {
 	}
 	addRules(AnyState, c.Anystate)
 	addEvents(AnyState, c.AnyEvents)
+	for _, p := range m.Parts() {
+		t.byPart = append(t.byPart, t.itemOf(p))
+	}
 	return t
+}
+
+// itemOf is the item of part p, or -1 when the tracker lists none.
+func (t *Tracker) itemOf(p checker.Part) int {
+	for _, sh := range t.hitOf[p.Rule] {
+		if p.Rule != nil && sh.state == p.State {
+			return sh.hit.items[0]
+		}
+	}
+	for _, e := range t.events[p.State] {
+		if p.Event != nil && e.ev == p.Event {
+			return e.item
+		}
+	}
+	return -1
 }
 
 func (t *Tracker) add(kind Kind, state, rule string, at contract.Pos) int {
@@ -261,6 +282,30 @@ func (t *Tracker) AppendExercised(dst []int, states []string, client bool, role 
 		dst = t.matchMessage(dst, states, dir, msg)
 	}
 	return dst
+}
+
+// AppendTaken appends to dst the items (by number) of the rules,
+// transitions and events by which s, a session of the tracker's machine,
+// took the message it checked last (checker.Machine.AppendTaken), once
+// each, in the contract's order, and returns it: what a proxy counts for
+// live traffic. It is AppendExercised for that message without matching it
+// again, with two differences that make it exact: a call pipelined behind
+// others counts in the states the pending replies lead to (AppendExercised
+// is told the states before them), and with variables a rule counts only
+// when the values kept it (AppendExercised matches by shape). Ask it right
+// after the check. With room in dst it allocates nothing; it only reads
+// the tracker, so sessions may share one.
+func (t *Tracker) AppendTaken(dst []int, s *checker.Session) []int {
+	from := len(dst)
+	dst = t.m.AppendTaken(dst, s)
+	out := dst[:from]
+	for _, p := range dst[from:] {
+		if it := t.byPart[p]; it >= 0 && !slices.Contains(out[from:], it) {
+			out = append(out, it)
+		}
+	}
+	slices.Sort(out[from:])
+	return out
 }
 
 // Len is the number of items; Item numbers them from 0, in the contract's

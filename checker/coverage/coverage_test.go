@@ -78,13 +78,7 @@ func step(t *testing.T, tr *Tracker, s *checker.Session, client bool, text strin
 		t.Fatal(err)
 	}
 	before := s.States()
-	var role checker.Role
-	var v *checker.Violation
-	if client {
-		role, v = s.Client(msg)
-	} else {
-		role, v = s.Server(msg)
-	}
+	role, v := check(s, client, msg)
 	if v != nil {
 		t.Fatalf("%s: %v", text, v)
 	}
@@ -100,4 +94,12 @@ func TestPercentRoundsDown(t *testing.T) {
 			t.Errorf("percent(%d, %d) = %v, want %v", tt.c, tt.n, got, tt.want)
 		}
 	}
+}
+
+// check checks msg in s as the client's (Client) or the server's (Server).
+func check(s *checker.Session, client bool, msg term.Term) (checker.Role, *checker.Violation) {
+	if client {
+		return s.Client(msg)
+	}
+	return s.Server(msg)
 }
