@@ -20,9 +20,6 @@ type clientDecoder struct {
 // Next implements wrappers.Decoder.
 func (d *clientDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
-	if err := d.p.resume(); err != nil {
-		return wrappers.Message{}, err
-	}
 	if !rd.Ready() {
 		if err := rd.Frame(); err != nil {
 			return wrappers.Message{}, err
@@ -70,27 +67,20 @@ func (d *clientDecoder) next() (wrappers.Message, error) {
 // the frame was whole.
 func (p *parser) interrupted(err error) {
 	if bufread.WouldBlock(err) {
-		p.rd.Rewind()
-		p.skipFrom(0)
+		p.rewindTo(0)
 	}
 }
 
-// resume, after wrappers.ErrWouldBlock interrupted a frame, scans what
-// arrived since; it returns the read's error while the frame has not
-// ended.
-func (p *parser) resume() error {
-	if p.skip != nil && p.skip.on {
-		return p.skip.skip(&p.rd)
-	}
-	return nil
-}
-
-// skipFrom starts the skipper at rel, relative to the frame's start.
-func (p *parser) skipFrom(rel int) {
+// rewindTo rewinds the frame, cut by a read that would block, to be
+// parsed again once the skipper, started at rel (relative to the frame's
+// start), has seen the value there end.
+func (p *parser) rewindTo(rel int) {
 	if p.skip == nil {
 		p.skip = new(skipper)
 	}
 	p.skip.start(rel)
+	p.rd.WaitFor(p.skip)
+	p.rd.Rewind()
 }
 
 // command returns the term of a command, the bare name or the tuple of the

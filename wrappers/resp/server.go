@@ -23,12 +23,14 @@ type serverDecoder struct {
 
 // merging is a reply merged from the confirmations of one call: the first
 // want of kind o, those read so far on channels chans, the count after the
-// last one n.
+// last one n, and where the next one starts, relative to the frame's
+// start (the merged reply's first byte).
 type merging struct {
 	o     op
 	chans term.List
 	n     int64
 	want  int
+	next  int
 }
 
 // Atoms of the replies the session watches for; constants, so that storing
@@ -43,11 +45,13 @@ const (
 // Next implements wrappers.Decoder.
 func (d *serverDecoder) Next() (wrappers.Message, error) {
 	rd := &d.p.rd
-	if err := d.p.resume(); err != nil {
-		return wrappers.Message{}, err
-	}
 	if d.m != nil {
-		rd.Begin() // keeps the held frame: the merged reply goes on
+		// The merged reply goes on at the confirmation a read that
+		// would block cut.
+		if err := rd.Frame(); err != nil {
+			return wrappers.Message{}, err
+		}
+		rd.Pos = rd.Start + d.m.next
 		return d.merge()
 	}
 	if !rd.Ready() {
@@ -237,9 +241,8 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 		if bufread.WouldBlock(err) {
 			// The confirmation, or what came instead, is parsed again
 			// once the skipper has seen it end.
-			rd.Pos = rd.Start + mark
-			rd.Hold()
-			d.p.skipFrom(mark)
+			d.m.next = mark
+			d.p.rewindTo(mark)
 			return wrappers.Message{}, err
 		}
 		var (

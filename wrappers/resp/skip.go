@@ -11,14 +11,14 @@ import (
 // that a read that would block (wrappers.ErrWouldBlock) interrupted. The
 // parser is recursive, so such a frame is parsed again from its first
 // byte; were it parsed again at every read, a long array arriving in many
-// pieces would cost its bytes times the pieces. Instead the skipper scans
-// each new piece once, keeping its place across reads, and the frame is
-// parsed again only when the skipper has seen it end. It frames as value
-// does; on anything value would refuse, or past a limit, it stops and
-// leaves the error to the parse. It is a saving only: a skipper that
-// stopped early would cost a parse more, never a different result.
+// pieces would cost its bytes times the pieces. Instead the skipper, the
+// bufread.Finder the frame waits for, scans each new piece once, keeping
+// its place across reads, and the frame is parsed again only when the
+// skipper has seen it end. It frames as value does; on anything value
+// would refuse, or past a limit, it stops and leaves the error to the
+// parse. It is a saving only: a skipper that stopped early would cost a
+// parse more, never a different result.
 type skipper struct {
-	on   bool
 	from int // where the value starts, relative to rd.Start
 	at   int // the next item (type byte, or chunk of a streamed string), relative to rd.Start
 	lf   int // where the search for the line end of the item at at goes on, relative to rd.Start
@@ -33,24 +33,12 @@ type skipper struct {
 
 // start begins skipping the value at rel (relative to rd.Start).
 func (s *skipper) start(rel int) {
-	*s = skipper{on: true, from: rel, at: rel, lf: rel, open: s.open[:0], attr: s.attr[:0]}
+	*s = skipper{from: rel, at: rel, lf: rel, open: s.open[:0], attr: s.attr[:0]}
 }
 
-// skip scans what has arrived of the value. It returns nil when the
-// value has ended, or may have (the parse decides), and the read's error
-// when it would block first; it is off after it returned nil.
-func (s *skipper) skip(rd *bufread.Reader) error {
-	for s.more(rd) {
-		if err := rd.Fill(); err != nil {
-			if bufread.WouldBlock(err) {
-				return err
-			}
-			break // the parse meets it where it met it before
-		}
-	}
-	s.on = false
-	return nil
-}
+// Ended implements bufread.Finder: the value has ended, or may have (the
+// parse decides).
+func (s *skipper) Ended(rd *bufread.Reader) bool { return !s.more(rd) }
 
 // more scans the buffered bytes, and reports whether the value needs
 // more of them to end.

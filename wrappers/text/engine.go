@@ -77,8 +77,11 @@ type input struct {
 	// TestTrickledReplies holds to the message's length.
 	parsed int64
 	// part is the multi-line message a read that would block cut, when
-	// it was cut after some of its lines.
-	part partial
+	// it was cut after some of its lines; dot finds the end of a
+	// dot-terminated body it cut. Both are made by the first such cut,
+	// so that a decoder never cut does not carry them.
+	part *partial
+	dot  *dotEnd
 }
 
 // partial is what a parse of a multi-line message (an answer of many
@@ -100,8 +103,11 @@ type partial struct {
 // wrappers.ErrWouldBlock, and returns err.
 func (in *input) stop(err error, p partial) error {
 	if bufread.WouldBlock(err) {
+		if in.part == nil {
+			in.part = new(partial)
+		}
 		p.on = true
-		in.part = p
+		*in.part = p
 	}
 	return err
 }
@@ -111,11 +117,11 @@ func (in *input) stop(err error, p partial) error {
 // message is parsed from its start. It is called first by a family's
 // parse of a message that may have lines after its first.
 func (in *input) resumed() (partial, bool) {
-	p := in.part
-	if !p.on {
+	if in.part == nil || !in.part.on {
 		return partial{}, false
 	}
-	in.part = partial{}
+	p := *in.part
+	*in.part = partial{}
 	in.rd.Pos = in.rd.Start + p.next
 	return p, true
 }
@@ -181,7 +187,7 @@ func (in *input) dotBody(what string, scratch *[]byte) (term.Binary, error) {
 			if bufread.WouldBlock(err) {
 				// The frame is parsed again only once the body ended
 				// (or is too long): a mail is not copied once a piece.
-				in.rd.WantDotLine(from, in.rd.Lim.MaxBinary, in.rd.Lim.MaxBinary)
+				in.waitDot(from, in.rd.Lim.MaxBinary, in.rd.Lim.MaxBinary)
 			}
 			return nil, err
 		}
@@ -216,7 +222,7 @@ func (in *input) dotLines(what string) (term.List, error) {
 			if bufread.WouldBlock(err) {
 				// As for dotBody: the list is parsed again once whole,
 				// or once a line of it is too long.
-				in.rd.WantDotLine(from, in.rd.Lim.MaxFrame, in.rd.Lim.MaxBinary)
+				in.waitDot(from, in.rd.Lim.MaxFrame, in.rd.Lim.MaxBinary)
 			}
 			return nil, err
 		}
@@ -253,6 +259,7 @@ func (d *side) fail(err error) error {
 
 // Trim implements wrappers.Trimmer.
 func (d *side) Trim() {
+	d.in.part, d.in.dot = nil, nil
 	d.verbs.Reset()
 	d.elems = carve.Slices[term.Term]{}
 	d.body = nil

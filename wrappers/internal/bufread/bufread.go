@@ -67,12 +67,11 @@ type Reader struct {
 
 // wanted is what the read that would have blocked was for, relative to
 // Start: the frame's first n bytes, or (lf >= 0) an LF at or after lf, or
-// (dotOn) the end of a dot-terminated body (WantDotLine). A rewound frame
+// (find) the end the decoder's Finder looks for (WaitFor). A rewound frame
 // is parsed again only once it is buffered (see Frame).
 type wanted struct {
 	n, lf int
-	dot   dotWait
-	dotOn bool
+	find  Finder
 }
 
 // wanted returns b.wait, made when it is not, wanting the first n bytes
@@ -81,19 +80,27 @@ func (b *Reader) wanted(n int) *wanted {
 	if b.wait == nil {
 		b.wait = &wanted{}
 	}
-	b.wait.n, b.wait.lf, b.wait.dotOn = n, -1, false
+	b.wait.n, b.wait.lf, b.wait.find = n, -1, nil
 	return b.wait
 }
 
-// dotWait is the search for a line holding a lone "." in a body: it
-// started at from in the frame at frame (a stream offset), line is the
-// start of the line not yet decided, lf where the search for its end goes
-// on (both relative to Start), and a body longer than max bytes, or a
-// line of it longer than maxLine, ends the wait (the parse refuses it).
-type dotWait struct {
-	frame              int64
-	from, max, maxLine int
-	line, lf           int
+// A Finder finds where a frame that a read that would block interrupted
+// ends, for a decoder that parses the frame again (Rewind) and whose
+// frames are made of many parts: a multi-line body, an aggregate of many
+// values. Without one, a frame arriving in k pieces that each take the
+// parse past its last stop is parsed k times; with one, it is scanned once
+// as it arrives and parsed again once it ended.
+type Finder interface {
+	// Ended reports whether the frame, b.Buf[b.Start:b.End], has ended,
+	// or has reached a point past which its parse must see it again (a
+	// malformed part, a limit). It is asked again each time bytes arrive,
+	// with the frame possibly moved in the buffer but the bytes already
+	// seen unchanged: it keeps its place, relative to b.Start, and scans
+	// only the new ones. A finder that says true early costs one parse
+	// more, never a different result; one that says false where the
+	// parse would stop holds the frame back until the stream ends or the
+	// frame passes Lim.MaxFrame.
+	Ended(b *Reader) bool
 }
 
 // How an interrupted frame goes on.
@@ -118,15 +125,15 @@ func (b *Reader) Hold() { b.held = heldResume }
 // Rewind marks the current frame as interrupted by wrappers.ErrWouldBlock
 // by a decoder that parses it again: the parse position goes back to
 // Start, and the next Frame first reads until the bytes the interrupted
-// read wanted are buffered (Need's count, Line's line end, WantDotLine's
-// end of a body; or the frame is past the limit, or the stream failed),
-// so that the frame is parsed again only when the parse can get past the
-// point where it stopped. A single long line or blob is thus parsed twice
-// at most; a frame of many small parts that arrives in k pieces, each
-// taking the parse past its last stop, is parsed up to k times unless its
-// decoder finds its end first (as resp's skipper does) or keeps what its
-// parse took and goes on after it (as the text protocols' multi-line
-// answers do).
+// read wanted are buffered (Need's count, Line's line end, the end a
+// Finder given to WaitFor finds; or the frame is past the limit, or the
+// stream failed), so that the frame is parsed again only when the parse
+// can get past the point where it stopped. A single long line or blob is
+// thus parsed twice at most; a frame of many small parts that arrives in
+// k pieces, each taking the parse past its last stop, is parsed up to k
+// times unless its decoder gives a Finder (as resp's skipper and the text
+// protocols' dot-terminated bodies do) or keeps what its parse took and
+// goes on after it (as the text protocols' multi-line answers do).
 func (b *Reader) Rewind() {
 	if b.wait == nil {
 		b.wanted(b.End - b.Start + 1) // the read was for a byte more
@@ -135,57 +142,16 @@ func (b *Reader) Rewind() {
 	b.held = heldRewind
 }
 
-// WantDotLine says that the read that would have blocked was for a line
-// of a body that ends with a line holding a lone "." (RFC 5321's DATA,
-// RFC 1939's multi-line answers), which started at from (relative to
-// Start) and may hold max bytes in lines of at most maxLine: a rewound
-// frame is then parsed again only once that line arrived, or the body or
-// one of its lines is longer, and the search for it goes on where it
-// stopped, so that a long body arriving in many pieces is scanned once and
-// parsed twice.
-func (b *Reader) WantDotLine(from, max, maxLine int) {
+// WaitFor says that the read that would have blocked was for the end
+// that f finds (see Finder): a rewound frame is parsed again only once f
+// found it. The decoder calls it, then Rewind, after a read returned
+// wrappers.ErrWouldBlock; f is let go once the frame is parsed again.
+func (b *Reader) WaitFor(f Finder) {
 	w := b.wait
 	if w == nil {
 		w = b.wanted(b.End - b.Start + 1)
 	}
-	if frame := b.Offset(b.Start); !w.dot.seen(frame, from) {
-		w.dot = dotWait{frame: frame, from: from, max: max, maxLine: maxLine, line: from, lf: from}
-	}
-	w.dotOn = true
-}
-
-func (w *dotWait) seen(frame int64, from int) bool {
-	return w.frame == frame && w.from == from && w.max > 0
-}
-
-// arrived reports whether buf, the frame's bytes, holds the line with a
-// lone ".", more than max bytes of the body, or a line longer than
-// maxLine.
-func (w *dotWait) arrived(buf []byte) bool {
-	if len(buf)-w.from > w.max {
-		return true
-	}
-	for {
-		if rest := buf[w.line:]; len(rest) > 0 && rest[0] == '.' {
-			switch {
-			case len(rest) >= 2 && rest[1] == '\n', len(rest) >= 3 && rest[1] == '\r' && rest[2] == '\n':
-				return true
-			case len(rest) == 1, len(rest) == 2 && rest[1] == '\r':
-				return false // not decided yet
-			}
-		}
-		from := max(w.lf, w.line)
-		i := bytes.IndexByte(buf[from:], '\n')
-		if i < 0 {
-			w.lf = len(buf)
-			return false
-		}
-		if from+i-w.line > w.maxLine {
-			return true
-		}
-		w.line = from + i + 1
-		w.lf = w.line
-	}
+	w.find = f
 }
 
 // await reads until what the read a rewound frame stopped at wanted is
@@ -195,8 +161,8 @@ func (w *dotWait) arrived(buf []byte) bool {
 func (b *Reader) await() error {
 	w := b.wait
 	for b.End-b.Start <= b.Lim.MaxFrame {
-		if w.dotOn {
-			if w.dot.arrived(b.Buf[b.Start:b.End]) {
+		if w.find != nil {
+			if w.find.Ended(b) {
 				break
 			}
 		} else if w.lf >= 0 {
@@ -207,15 +173,14 @@ func (b *Reader) await() error {
 		} else if b.End-b.Start >= w.n {
 			break
 		}
-		keep := *w
 		if err := b.Fill(); err != nil {
 			if WouldBlock(err) {
-				*w = keep
 				return err
 			}
 			break
 		}
 	}
+	w.find = nil
 	b.held = heldNone
 	return nil
 }
@@ -381,7 +346,8 @@ func (b *Reader) Fill() error {
 // took accounts for a read of n bytes that returned err; done says whether
 // Fill is done (it read bytes, or failed), with what Fill returns.
 // wrappers.ErrWouldBlock is returned but not kept: by default, the read
-// wanted one more byte of the frame (Need, Line and WantDotLine say more).
+// wanted one more byte of the frame (Need, Line and WaitFor say more),
+// but for await's reads, which wait for what a read before wanted.
 func (b *Reader) took(n int, err error) (done bool, _ error) {
 	b.End += n
 	if err != nil {
@@ -389,7 +355,7 @@ func (b *Reader) took(n int, err error) (done bool, _ error) {
 			if n > 0 {
 				return true, nil // bytes came with it: the next read says it again
 			}
-			if b.wait != nil {
+			if b.wait != nil && b.held != heldRewind {
 				b.wanted(b.End - b.Start + 1)
 			}
 			return true, err

@@ -1,6 +1,7 @@
 package bufread
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -398,13 +399,13 @@ func TestRewind(t *testing.T) {
 			line, _, err := rd.Line("a line")
 			return string(line), err
 		}},
-		{"dot body", "abc", []string{"x\n", "a\n", "", "b\n", "", "c\n", "", ".\r\n"}, func(rd *Reader) (string, error) {
-			from, body := rd.Pos-rd.Start, ""
+		{"finder", "abc", []string{"x\n", "a\n", "", "b\n", "", "c\n", "", ".\r\n"}, func(rd *Reader) (string, error) {
+			body := ""
 			for {
 				line, _, err := rd.Line("a body line")
 				if err != nil {
 					if WouldBlock(err) {
-						rd.WantDotLine(from, 100, 100)
+						rd.WaitFor(&endsWith{end: "\n.\r\n"})
 					}
 					return "", err
 				}
@@ -482,23 +483,43 @@ func TestHold(t *testing.T) {
 	}
 }
 
-// TestWantDotLineStopsAtALongLine: a body line longer than its bound ends
-// the wait for the "." line: the parse refuses it then, as it would have
-// had the body come whole.
-func TestWantDotLineStopsAtALongLine(t *testing.T) {
-	rd := New(&script{steps: []string{"ab", "", "cdefghijkl\n", "", "x\n"}}, lim(100), "test")
+// endsWith is a Finder for the tests: the frame ends with end.
+type endsWith struct {
+	end  string
+	from int // where the search goes on, relative to Start
+}
+
+func (f *endsWith) Ended(b *Reader) bool {
+	buf := b.Buf[b.Start:b.End]
+	if bytes.Contains(buf[f.from:], []byte(f.end)) {
+		return true
+	}
+	f.from = max(f.from, len(buf)-len(f.end)+1)
+	return false
+}
+
+// TestFinderLetGo: the Finder a rewound frame waited for is let go once
+// the frame is parsed again (the reader holds no decoder state between
+// frames), and a later cut without one waits for what its read wanted,
+// one byte more.
+func TestFinderLetGo(t *testing.T) {
+	rd := New(&script{steps: []string{"ab", "", "c", "", "d"}}, lim(100), "test")
 	if err := rd.Frame(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := rd.Line("a body line"); !WouldBlock(err) {
-		t.Fatalf("Line = %v, want ErrWouldBlock", err)
-	}
-	rd.WantDotLine(0, 100, 5)
+	rd.WaitFor(&endsWith{end: "c"})
 	rd.Rewind()
-	if err := rd.Frame(); err != nil {
-		t.Fatalf("Frame = %v, want the frame parsed again at the long line", err)
+	if err := rd.Frame(); !WouldBlock(err) {
+		t.Fatalf("Frame = %v before the end, want ErrWouldBlock", err)
 	}
-	if line, _, err := rd.Line("a body line"); err != nil || string(line) != "abcdefghijkl" {
-		t.Fatalf("Line = %q, %v", line, err)
+	if err := rd.Frame(); err != nil || rd.wait.find != nil {
+		t.Fatalf("Frame = %v, finder %v: want the frame again and the finder let go", err, rd.wait.find)
+	}
+	if err := rd.Fill(); !WouldBlock(err) {
+		t.Fatalf("Fill = %v, want ErrWouldBlock", err)
+	}
+	rd.Rewind()
+	if err := rd.Frame(); err != nil || string(rd.Buf[rd.Start:rd.End]) != "abcd" {
+		t.Fatalf("Frame = %v with %q, want the frame again once one more byte came", err, rd.Buf[rd.Start:rd.End])
 	}
 }
