@@ -24,11 +24,11 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers/resp"
 )
 
-// countingWire is resp.Wire whose client decoders count the terms given
-// back to them.
+// countingWire is resp.Wire whose decoders count the terms given back to
+// them: requests in recycled[0], replies in recycled[1].
 type countingWire struct {
 	resp.Wire
-	recycled *atomic.Int64
+	recycled *[2]atomic.Int64
 }
 
 func (w countingWire) NewSession(opts wrappers.Options) wrappers.Session {
@@ -37,11 +37,15 @@ func (w countingWire) NewSession(opts wrappers.Options) wrappers.Session {
 
 type countingSession struct {
 	*resp.Session
-	recycled *atomic.Int64
+	recycled *[2]atomic.Int64
 }
 
 func (s countingSession) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return countingDecoder{s.Session.ClientDecoder(r), s.recycled}
+	return countingDecoder{s.Session.ClientDecoder(r), &s.recycled[0]}
+}
+
+func (s countingSession) ServerDecoder(r io.Reader) wrappers.Decoder {
+	return countingDecoder{s.Session.ServerDecoder(r), &s.recycled[1]}
 }
 
 // countingDecoder passes on what the proxy asks of a RESP decoder.
@@ -60,14 +64,15 @@ func (d countingDecoder) Trim()         { d.Decoder.(wrappers.Trimmer).Trim() }
 
 // kvThroughProxy starts a service that answers with kvAnswer and a proxy
 // in reject mode for the contract src in front of it, and connects a
-// client; recycled counts the requests the proxy gives back.
-func kvThroughProxy(t *testing.T, src string) (c net.Conn, rd *bufio.Reader, svc *capturing, recycled *atomic.Int64) {
+// client; recycled counts the requests and the replies the proxy gives
+// back.
+func kvThroughProxy(t *testing.T, src string) (c net.Conn, rd *bufio.Reader, svc *capturing, recycled *[2]atomic.Int64) {
 	t.Helper()
 	con, diags := contract.Compile("kv.con", []byte(src), contract.Options{})
 	if con == nil || diags.HasErrors() {
 		t.Fatalf("kv.con: %v", diags)
 	}
-	recycled = new(atomic.Int64)
+	recycled = new([2]atomic.Int64)
 	w := countingWire{recycled: recycled}
 	svc = startCapturing(t, w, kvAnswer)
 	_, addr := serveProxy(t, proxy.Config{Contract: con, Upstream: svc.addr, Wire: w, Mode: proxy.Reject})
@@ -188,25 +193,40 @@ func TestRecycledRequestsKeepTheirVerdicts(t *testing.T) {
 	}
 	// Every accepted reply but those of the last batch was given back
 	// before a later request was read.
-	if n := recycled.Load(); n < int64(len(executed)-batch) {
+	if n := recycled[0].Load(); n < int64(len(executed)-batch) {
 		t.Errorf("%d requests were given back to the decoder, want at least %d", n, len(executed)-batch)
+	}
+	if n := recycled[1].Load(); n < int64(len(executed)) {
+		t.Errorf("%d replies were given back to the decoder, want at least %d", n, len(executed))
 	}
 }
 
-// TestVariablesKeepRequests: a variable bound to a request's key keeps it
-// for the rest of the conversation, so no request is given back; were the
-// first SET's memory reused for the second, the second's key would be read
-// where the binding points and the illegal SET would pass.
-func TestVariablesKeepRequests(t *testing.T) {
+// TestVariablesKeepMessages: a variable bound to a request's key, or to a
+// reply's value, keeps it for the rest of the conversation, so no message
+// is given back. Were the first SET's memory reused for the next, the
+// next one's key would be read where the binding points and an illegal SET
+// would pass; were the GET's reply reused, V would read as zeros and the
+// legal SET after it would be refused.
+func TestVariablesKeepMessages(t *testing.T) {
 	const con = `+name("bound").
 +state start x {set, K = binary(), binary()} -> ok x bound.
 +state bound x {set, K, binary()} -> ok x bound.
++state bound x {get, K} -> V = binary() x got.
++state got x {set, K, V} -> ok x bound.
 `
 	c, rd, _, recycled := kvThroughProxy(t, con)
-	for i, step := range []struct{ key, want string }{
-		{"key1", "+OK"}, {"key1", "+OK"}, {"key2", "-ERR contract"}, {"key1", "+OK"}, {"key3", "-ERR contract"},
+	for i, step := range []struct{ cmd, want string }{
+		{realservice.Command("SET", "key1", "v"), "+OK"},
+		{realservice.Command("SET", "key1", "v"), "+OK"},
+		{realservice.Command("SET", "key2", "v"), "-ERR contract"},
+		{realservice.Command("SET", "key1", "v"), "+OK"},
+		{realservice.Command("GET", "key1"), "$4"}, // V = <<"key1">>
+		{realservice.Command("SET", "key1", "key1"), "+OK"},
+		{realservice.Command("GET", "key1"), "$4"},
+		{realservice.Command("SET", "key1", "other"), "-ERR contract"},
+		{realservice.Command("SET", "key3", "v"), "-ERR contract"},
 	} {
-		if _, err := io.WriteString(c, realservice.Command("SET", step.key, "v")); err != nil {
+		if _, err := io.WriteString(c, step.cmd); err != nil {
 			t.Fatal(err)
 		}
 		line, err := rd.ReadString('\n')
@@ -214,10 +234,15 @@ func TestVariablesKeepRequests(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		if !strings.HasPrefix(line, step.want) {
-			t.Fatalf("step %d, SET %s: %q, want %s...", i, step.key, line, step.want)
+			t.Fatalf("step %d, %q: %q, want %s...", i, step.cmd, line, step.want)
+		}
+		if strings.HasPrefix(step.want, "$") {
+			if _, err := rd.ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if n := recycled.Load(); n != 0 {
-		t.Errorf("%d requests were given back under a contract with variables, want none", n)
+	if n, m := recycled[0].Load(), recycled[1].Load(); n != 0 || m != 0 {
+		t.Errorf("%d requests and %d replies were given back under a contract with variables, want none", n, m)
 	}
 }

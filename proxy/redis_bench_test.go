@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"io"
+	"net"
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/internal/realservice"
@@ -18,6 +19,54 @@ import (
 // Redis and the loopback included, so compare it only with another build
 // in the same run.
 func BenchmarkRedisGET(b *testing.B) {
+	conn := redisGETClient(b)
+	defer conn.Close()
+	get := []byte(realservice.Command("GET", "key"))
+	want := []byte("$3\r\nxxx\r\n")
+	got := make([]byte, len(want))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := conn.Write(get); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, got); err != nil {
+			b.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			b.Fatalf("GET answered %q, want %q", got, want)
+		}
+	}
+}
+
+// BenchmarkRedisGETPipelined is BenchmarkRedisGET with 16 GETs written at
+// once, as redis-benchmark -P 16: an op is one GET, so its allocs/op and
+// B/op are the proxy's own per pipelined request.
+func BenchmarkRedisGETPipelined(b *testing.B) {
+	const depth = 16
+	conn := redisGETClient(b)
+	defer conn.Close()
+	gets := bytes.Repeat([]byte(realservice.Command("GET", "key")), depth)
+	want := bytes.Repeat([]byte("$3\r\nxxx\r\n"), depth)
+	got := make([]byte, len(want))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		if _, err := conn.Write(gets); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, got); err != nil {
+			b.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			b.Fatalf("GETs answered %q, want %q", got, want)
+		}
+	}
+}
+
+// redisGETClient starts a Redis holding key = "xxx" and the proxy
+// enforcing contracts/redis.con in front of it, and returns a client
+// connection that has logged in.
+func redisGETClient(b *testing.B) net.Conn {
 	redis := realservice.Redis(b, e2eRedisPassword)
 	direct, err := respAuthed(redis, e2eRedisPassword)
 	if err != nil {
@@ -36,20 +85,5 @@ func BenchmarkRedisGET(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
-	get := []byte(realservice.Command("GET", "key"))
-	want := []byte("$3\r\nxxx\r\n")
-	got := make([]byte, len(want))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := conn.Write(get); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(conn, got); err != nil {
-			b.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			b.Fatalf("GET answered %q, want %q", got, want)
-		}
-	}
+	return conn
 }

@@ -205,9 +205,10 @@ type session struct {
 	inPrelude bool
 	// running: run has started; the service reader lets the session go.
 	running bool
-	// recycles: the client's decoder reuses the memory of the requests
-	// given back (wrappers.Recycler), and no test hook keeps messages.
-	recycles bool
+	// recycles: the decoder of each direction reuses the memory of the
+	// messages given back (wrappers.Recycler), and no test hook keeps
+	// messages.
+	recycles [2]bool
 
 	endOnce sync.Once
 	end     endInfo
@@ -329,9 +330,8 @@ func (s *session) attach(client, service endpoint) bool {
 		if e, ok := ep.(*tcpEndpoint); ok {
 			s.decs[d] = e.dec
 		}
-		if _, ok := s.decs[d].(wrappers.Recycler); ok && direction(d) == clientToService {
-			s.recycles = s.srv.testHook == nil
-		}
+		_, ok := s.decs[d].(wrappers.Recycler)
+		s.recycles[d] = ok && s.srv.testHook == nil
 	}
 	return !s.ended
 }

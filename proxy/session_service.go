@@ -262,7 +262,7 @@ func (s *session) judgeReply(m *wrappers.Message) (replyStep, delivery) {
 		return stepDeliver, delivery{raw: m.Raw, done: done}
 	}
 	held := s.waiting // read before pop wakes the client reader
-	s.free(head)
+	s.free(head, m.Term)
 	queued := s.pop()
 	done := s.chk.Done()
 	s.setOver(done)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/checker"
+	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
@@ -90,13 +91,22 @@ func (s *session) pop() (queued [][]byte) {
 // while leaves the rest to the garbage collector.
 const maxFreed = 64
 
-// free (mu held) puts the request p, whose reply was accepted, in freed,
-// when nothing holds it any more: the checker keeps no part of a message
-// (it has no variables to bind), and p is an ordinary request (not of the
-// prelude, which the session keeps for the service it starts).
-func (s *session) free(p *pendingCall) {
-	if s.recycles && p.start == nil && len(s.freed) < maxFreed && !s.chk.KeepsTerms() {
+// free (mu held, the service reader) lets the decoders reuse the memory
+// of the request p and of reply, its reply, which was accepted, when
+// nothing holds them any more: the checker keeps no part of a message (it
+// has no variables to bind), and p is an ordinary request (not of the
+// prelude, which the session keeps for the service it starts). The reply
+// goes back to its decoder at once; the request waits in freed for the
+// client reader.
+func (s *session) free(p *pendingCall, reply term.Term) {
+	if s.chk.KeepsTerms() || p.start != nil {
+		return
+	}
+	if s.recycles[clientToService] && len(s.freed) < maxFreed {
 		s.freed = append(s.freed, p.req)
+	}
+	if s.recycles[serviceToClient] {
+		s.decs[serviceToClient].(wrappers.Recycler).Recycle(reply)
 	}
 }
 

@@ -99,16 +99,29 @@ type arena struct {
 	cmd1s block[cmd1]
 	cmd2s block[cmd2]
 	short block[shortBinary]
-	// free1 and free2 are records given back by recycle, taken before
-	// the blocks are carved further.
-	free1 []*cmd1
-	free2 []*cmd2
+	// rc is what recycle needs, made by the first recycle: a decoder
+	// whose terms are never given back pays nothing for it.
+	rc *recycling
 }
 
-// maxFree bounds each free list: enough for the commands a pipelining
-// client keeps in flight; records given back past it are left to the
-// garbage collector.
-const maxFree = 64
+// recycling is an arena's memory for reusing records (see recycle).
+type recycling struct {
+	// issued are the records handed out since the first recycle, oldest
+	// first from first, at most maxIssued: recycle takes back only a
+	// record found here, so that only memory this arena carved for a
+	// whole term is ever reused, whatever term it is given.
+	issued       [maxIssued]unsafe.Pointer
+	first, count int
+	free1        []*cmd1
+	free2        []*cmd2
+	freeShort    []*shortBinary
+}
+
+// maxIssued bounds the records recycle can take back: more than the
+// commands a pipelining client keeps in flight (16 for redis-benchmark
+// -P 16). Records handed out past it, and those given back too late, are
+// left to the garbage collector.
+const maxIssued = 32
 
 // cmd1 and cmd2 are the pieces of the term of a command with one or two
 // arguments (GET k, SET k v, most commands), carved as one: the tuple's
@@ -149,8 +162,10 @@ func copyShort(dst *[16]byte, b []byte) (term.Binary, bool) {
 
 // command1 returns the boxed tuple {name, <<a>>}.
 func (a *arena) command1(name term.Term, x []byte) term.Term {
-	r := takeFree(&a.free1)
-	if r == nil {
+	var r *cmd1
+	if a.rc != nil {
+		r = issue(a.rc, &a.rc.free1, &a.cmd1s)
+	} else {
 		r = a.cmd1s.next()
 	}
 	var ok bool
@@ -165,8 +180,10 @@ func (a *arena) command1(name term.Term, x []byte) term.Term {
 
 // command2 returns the boxed tuple {name, <<x>>, <<y>>}.
 func (a *arena) command2(name term.Term, x, y []byte) term.Term {
-	r := takeFree(&a.free2)
-	if r == nil {
+	var r *cmd2
+	if a.rc != nil {
+		r = issue(a.rc, &a.rc.free2, &a.cmd2s)
+	} else {
 		r = a.cmd2s.next()
 	}
 	var ok bool
@@ -183,45 +200,73 @@ func (a *arena) command2(name term.Term, x, y []byte) term.Term {
 	return box(protoTuple, unsafe.Pointer(&r.tup))
 }
 
-// takeFree pops a record off a free list, or returns nil.
-func takeFree[T any](free *[]*T) *T {
-	n := len(*free)
-	if n == 0 {
-		return nil
+// issue returns a record for a term about to be handed out: one given
+// back, or else the next of its block; either way it is noted as issued.
+func issue[T any](rc *recycling, free *[]*T, b *block[T]) *T {
+	var r *T
+	if n := len(*free); n > 0 {
+		r = (*free)[n-1]
+		*free = (*free)[:n-1]
+	} else {
+		r = b.next()
 	}
-	r := (*free)[n-1]
-	*free = (*free)[:n-1]
+	if rc.count == maxIssued {
+		rc.first, rc.count = (rc.first+1)%maxIssued, rc.count-1 // the oldest will not come back
+	}
+	rc.issued[(rc.first+rc.count)%maxIssued] = unsafe.Pointer(r)
+	rc.count++
 	return r
 }
 
-// recycle takes back the record of a command term that command1 or
-// command2 made (see wrappers.Recycler), and ignores any other term. The
-// record is zeroed at once: a holder the caller forgot then sees an empty
-// tuple, not another command's arguments, until the record is reused.
+// recycle takes back the record of a term it handed out (see
+// wrappers.Recycler): a command with one or two arguments (command1,
+// command2) or a short binary (binary). Any other term, or one handed
+// out before the first recycle or too long ago, is left alone. The
+// record is zeroed at once: a holder the caller forgot then sees an
+// empty term, not another message, until the record is reused.
 //
-// A term is known by its layout, compared as addresses only (no pointer
-// is made to what may not be a record): a tuple whose elements start
-// right after its own header, which no other tuple has — the arena's
-// other tuples keep headers and elements in separate blocks, and Go
-// allocates a slice header and its array apart.
+// Terms come back in the order they were handed out (requests as their
+// replies come, a reply once it is judged), so the one given back is
+// looked for from the oldest issued, and the older ones skipped over are
+// forgotten: they were not given back in their turn and will not be.
 func (a *arena) recycle(t term.Term) {
-	i := (*iface)(unsafe.Pointer(&t))
-	if i.tab != (*iface)(unsafe.Pointer(&protoTuple)).tab {
+	if a.rc == nil {
+		a.rc = new(recycling)
+		return // t was handed out before anything was issued
+	}
+	rc := a.rc
+	p := (*iface)(unsafe.Pointer(&t)).data
+	for i := range rc.count {
+		if rc.issued[(rc.first+i)%maxIssued] != p {
+			continue
+		}
+		for j := range i + 1 {
+			rc.issued[(rc.first+j)%maxIssued] = nil
+		}
+		rc.first, rc.count = (rc.first+i+1)%maxIssued, rc.count-i-1
+		giveBack(rc, t, p)
 		return
 	}
-	tup := *(*term.Tuple)(i.data)
-	if uintptr(unsafe.Pointer(unsafe.SliceData(tup)))-uintptr(i.data) != unsafe.Offsetof(cmd1{}.elems) {
-		return
-	}
-	switch {
-	case len(tup) == 2 && cap(tup) == 2 && len(a.free1) < maxFree:
-		r := (*cmd1)(i.data)
-		*r = cmd1{}
-		a.free1 = append(a.free1, r)
-	case len(tup) == 3 && cap(tup) == 3 && len(a.free2) < maxFree:
-		r := (*cmd2)(i.data)
-		*r = cmd2{}
-		a.free2 = append(a.free2, r)
+}
+
+// giveBack puts the record at p, issued for the term t, on its free list.
+func giveBack(rc *recycling, t term.Term, p unsafe.Pointer) {
+	switch t := t.(type) {
+	case term.Tuple:
+		switch len(t) {
+		case 2:
+			r := (*cmd1)(p)
+			*r = cmd1{}
+			rc.free1 = append(rc.free1, r)
+		case 3:
+			r := (*cmd2)(p)
+			*r = cmd2{}
+			rc.free2 = append(rc.free2, r)
+		}
+	case term.Binary:
+		r := (*shortBinary)(p)
+		*r = shortBinary{}
+		rc.freeShort = append(rc.freeShort, r)
 	}
 }
 
@@ -238,7 +283,12 @@ var (
 // binary returns a copy of b as a boxed term.Binary.
 func (a *arena) binary(b []byte) term.Term {
 	if uint(len(b)-1) < 16 && cap(b) >= 16 {
-		r := a.short.next()
+		var r *shortBinary
+		if a.rc != nil {
+			r = issue(a.rc, &a.rc.freeShort, &a.short)
+		} else {
+			r = a.short.next()
+		}
 		r.bin, _ = copyShort(&r.data, b)
 		return box(protoBinary, unsafe.Pointer(&r.bin))
 	}

@@ -339,3 +339,7 @@ func pushTuple(p *parser, l term.List) term.Term {
 
 // Buffered implements wrappers.Bufferer.
 func (d *serverDecoder) Buffered() int { return d.p.rd.Buffered() }
+
+// Recycle implements wrappers.Recycler: the record of a short bulk string
+// (the usual value of a GET; see arena.binary) is reused for a later one.
+func (d *serverDecoder) Recycle(t term.Term) { d.p.ar.recycle(t) }
