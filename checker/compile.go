@@ -558,6 +558,22 @@ func (m *matcher) each(n *cnode, xs []term.Term, depth int) bool {
 	return true
 }
 
+// elems matches the elements of tu from the i-th on, and its tail, against
+// those of the tuple node n, tu being at depth and of n's arity.
+func (m *matcher) elems(n *cnode, tu term.Tuple, i, depth int) bool {
+	kids := n.kids
+	for ; i < len(kids); i++ {
+		if ok, handled := leafOK(kids[i], tu[i]); handled {
+			if !ok {
+				return false
+			}
+		} else if !m.run(kids[i], tu[i], depth+1) {
+			return false
+		}
+	}
+	return n.elem == nil || m.each(n.elem, tu[len(kids):], depth+1)
+}
+
 // run is match for a compiled type: whether t matches n at depth. It
 // spends no step budget; only an opRef's interpreter does. m may be nil
 // for a pure tree.
@@ -589,7 +605,6 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 		if !ok || depth >= MaxDepth || !arityFits(len(tu), n.tuple) {
 			return false
 		}
-		kids := n.kids
 		i := 0
 		if n.keyed {
 			// The tag (an atom literal) compared here, not by a call.
@@ -598,16 +613,7 @@ func (m *matcher) run(n *cnode, t term.Term, depth int) bool {
 			}
 			i = 1
 		}
-		for ; i < len(kids); i++ {
-			if ok, handled := leafOK(kids[i], tu[i]); handled {
-				if !ok {
-					return false
-				}
-			} else if !m.run(kids[i], tu[i], depth+1) {
-				return false
-			}
-		}
-		return n.elem == nil || m.each(n.elem, tu[len(kids):], depth+1)
+		return m.elems(n, tu, i, depth)
 	case opUnion:
 		if n.always != 0 && n.always&kindBit(t.Kind()) != 0 {
 			return true

@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ubfproxy/ubfproxy/contract"
@@ -337,7 +338,9 @@ func FuzzFastPaths(f *testing.F) {
 // found, lists the rules ruleIndex.lookup lists, for messages of random
 // tags, arities and first arguments tried against every index of every
 // contract in turn, the same tag coming back in another string, with
-// another arity, or against another index.
+// another arity, or against another index; every rule it lists that is
+// tagged has the message's tag; and tryPlain accepts by the rules it
+// lists what the interpreter accepts of all the index's rules.
 func TestLastKey(t *testing.T) {
 	_, _, contracts := typesUnderTest(t)
 	contracts = append(contracts, compileContract(t, edgesContract), compileContract(t, sharedTagRules(20)))
@@ -374,8 +377,33 @@ func TestLastKey(t *testing.T) {
 		}
 		for range 2000 {
 			ix, msg := ixs[r.IntN(len(ixs))], msgs[r.IntN(len(msgs))]
-			if got, want := fmt.Sprint(s.lookup(ix, msg)), fmt.Sprint(ix.lookup(msg)); got != want {
+			rules := ix.lookup(msg)
+			if got, want := fmt.Sprint(s.lookup(ix, msg)), fmt.Sprint(rules); got != want {
 				t.Fatalf("%s: %v looked up %s, want %s", c.Name, msg, got, want)
+			}
+			// tryPlain does not compare a tagged rule's tag, and it
+			// accepts what the interpreter does of all the index's
+			// rules (none of a variable: a bare one matches nothing
+			// without a session's bindings).
+			for _, ri := range rules {
+				r := &ix.rules[ri]
+				if tag, _, _ := keyOf(msg); r.tagged && (tag != r.inC.atom || msg.Kind() != term.KindTuple) {
+					t.Fatalf("%s: %v listed a rule tagged %s", c.Name, msg, r.inC.atom)
+				}
+			}
+			var e pending
+			s.tryPlain(&e, msg, 0, ix, nil)
+			var got, want []*ruleInfo
+			for _, c := range e.cands {
+				got = append(got, c.info)
+			}
+			for i := range ix.rules {
+				if Match(msg, ix.rules[i].in) {
+					want = append(want, &ix.rules[i])
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: %v accepted by %d rules of the index, the interpreter %d", c.Name, msg, len(got), len(want))
 			}
 		}
 	}

@@ -151,6 +151,11 @@ type ruleInfo struct {
 	binds   []int32         // the variables its message or replies may bind
 	event   *contract.Event // the transition's; nil for a call rule
 	part    int32           // its number among the machine's Parts
+	// tagged: inC is a pure tuple whose tag is an atom literal. Such a
+	// rule is listed under its tag alone (a tuple type with a literal
+	// tag is never wild), so a message the index lists it for has that
+	// tag (tryPlain).
+	tagged bool
 }
 
 type outInfo struct {
@@ -308,6 +313,7 @@ func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool, co
 	infos := make([]ruleInfo, len(rules))
 	for i, r := range rules {
 		ri := ruleInfo{rule: r, in: r.In, inC: comp.compile(r.In), next: -1}
+		ri.tagged = isTagged(ri.inC)
 		for _, o := range r.Outs {
 			next := int32(-1)
 			if !anystate && o.Next != "" {
@@ -327,6 +333,10 @@ func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool, co
 	}
 	return infos
 }
+
+// isTagged reports whether n is a pure tuple whose tag is an atom literal
+// (ruleInfo.tagged).
+func isTagged(n *cnode) bool { return n != nil && n.pure && n.op == opTuple && n.keyed }
 
 func outTypes(r *contract.Rule) []contract.Type {
 	out := make([]contract.Type, len(r.Outs))
@@ -361,7 +371,8 @@ func transitionIndexes(st *contract.State, evs []*contract.Event, index map[stri
 		if st != nil && ev.Next != "" && ev.Next != st.Name {
 			next = index[ev.Next]
 		}
-		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: comp.compile(ev.Type), next: next, binds: boundVars([]contract.Type{ev.Type}), event: ev})
+		inC := comp.compile(ev.Type)
+		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: inC, tagged: isTagged(inC), next: next, binds: boundVars([]contract.Type{ev.Type}), event: ev})
 	}
 	var out [3]ruleIndex
 	for d, infos := range by {

@@ -70,7 +70,7 @@ func (s *Session) AppendStates(dst []string) []string {
 // next message forgets a transition). It does not allocate when dst has
 // room: it reads what the check left, matching nothing again.
 func (m *Machine) AppendTaken(dst []int, s *Session) []int {
-	if s.m != m.core || len(s.ring) == 0 || s.refused == s.seq {
+	if s.m != m.core || len(s.ring) == 0 || s.last.refused == s.seq {
 		return dst
 	}
 	var e *pending

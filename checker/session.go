@@ -79,13 +79,9 @@ type Session struct {
 	maxPending int32
 	closed     bool
 	seq        int32 // messages checked so far
-	// refused is the seq of the last message refused: a violation that
-	// ended checking before seq counted the message (AfterEnd) leaves
-	// seq as the message before had it.
-	refused int32
-	fore    foresight
-	last    *lastKey // made with the ring: an idle session does without
-	x       *scratch // made on first use: an idle session does without
+	fore       foresight
+	last       *lastKey // made with the ring: an idle session does without
+	x          *scratch // made on first use: an idle session does without
 }
 
 // lastKey is the key slots the session's last lookups of one key found
@@ -99,8 +95,15 @@ type Session struct {
 type lastKey struct {
 	tag   term.Atom
 	arity int32
-	ix    [2]*ruleIndex // ix[0] the index looked up last
-	slot  [2]*keySlot
+	// refused is the seq of the last message refused, for AppendTaken: a
+	// violation that ends checking before seq counts the message
+	// (AfterEnd) leaves seq as the message before had it. It is kept
+	// here, in room the key leaves, rather than in Session, whose size
+	// an idle session pays too (no message taken, no ring, nothing to
+	// tell).
+	refused int32
+	ix      [2]*ruleIndex // ix[0] the index looked up last
+	slot    [2]*keySlot
 }
 
 // lookup is ix.lookup(t), the key slot found remembered (lastKey).
@@ -111,7 +114,7 @@ func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
 		return ix.lookup(t)
 	}
 	if c.arity != arity || c.tag != tag {
-		*c = lastKey{tag: tag, arity: arity}
+		*c = lastKey{tag: tag, arity: arity, refused: c.refused}
 	}
 	if c.ix[0] != ix {
 		if c.ix[1] != ix {
@@ -595,16 +598,19 @@ func (s *Session) Server(t term.Term) (Role, *Violation) { return s.server(t, ""
 // slot (foresight.left) and nothing was checked since.
 func (s *Session) client(t term.Term, asCall, asIn, foreseen bool) (Role, *Violation) {
 	role, v := s.checkClient(t, asCall, asIn, foreseen)
-	return role, s.report(v)
+	if v != nil {
+		v = s.report(v)
+	}
+	return role, v
 }
 
-// report is a check's violation v (nil: none) as the session reports it:
-// its secrets hidden, and the message marked refused, for AppendTaken.
+// report is a check's violation v as the session reports it: its secrets
+// hidden, and the message marked refused, for AppendTaken. Callers test v
+// for nil first, which costs an accepted message no call.
 func (s *Session) report(v *Violation) *Violation {
-	if v == nil {
-		return nil
+	if s.last != nil {
+		s.last.refused = s.seq
 	}
-	s.refused = s.seq
 	return s.redact(v)
 }
 
@@ -803,10 +809,18 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 // or is not nil, those of or (the +anystate rules, as collect tries them).
 func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex) {
 	n := len(e.cands)
+	tu, isTuple := t.(term.Tuple)
 	for {
 		for _, ri := range s.lookup(ix, t) {
 			r := &ix.rules[ri]
-			ok, decided := r.inC.quick(t) // matchNode, inlined for the usual case
+			var ok, decided bool
+			if r.tagged && isTuple {
+				// The index listed r under t's tag: only the arity
+				// and the arguments are left to match.
+				ok, decided = arityFits(len(tu), r.inC.tuple) && (*matcher)(nil).elems(r.inC, tu, 1, 0), true
+			} else {
+				ok, decided = r.inC.quick(t) // matchNode, inlined for the usual case
+			}
 			if !decided {
 				ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
 			}
@@ -903,28 +917,38 @@ func hasState(set []int32, st int32) bool {
 // (asReply), as an out transition or event (asOut), or either (reply
 // first).
 func (s *Session) server(t term.Term, announced string, hasAnnounced, asReply, asOut bool) (Role, *Violation) {
-	role, v := s.checkServer(t, announced, hasAnnounced, asReply, asOut)
-	return role, s.report(v)
-}
-
-// checkServer is server before the violation's secrets are hidden.
-func (s *Session) checkServer(t term.Term, announced string, hasAnnounced, asReply, asOut bool) (Role, *Violation) {
-	role := RoleReply
-	if !asReply {
-		role = RoleEvent
-	}
-	if s.m == nil {
-		return role, s.ended(t, Server)
-	}
-	if s.closed || (s.calls == 0 && s.Done()) {
-		return role, s.ended(t, Server)
+	if s.m == nil || s.closed || (s.calls == 0 && s.Done()) {
+		return serverRole(asReply), s.report(s.endedViolation(t, Server))
 	}
 	s.seq++
 	if asReply && s.calls > 0 {
 		if v, ok := s.reply(t, announced, hasAnnounced); ok || !asOut || hasAnnounced {
+			if v != nil {
+				v = s.report(v)
+			}
 			return RoleReply, v
 		}
 	}
+	role, v := s.notReply(t, asReply, asOut)
+	if v != nil {
+		v = s.report(v)
+	}
+	return role, v
+}
+
+// serverRole is the role a server message is checked in: a reply or
+// either (asReply), or an event or transition.
+func serverRole(asReply bool) Role {
+	if asReply {
+		return RoleReply
+	}
+	return RoleEvent
+}
+
+// notReply is server's check of t, message s.seq, when it is not the reply
+// to a pending call: an out transition or event (asOut), or else the
+// violation, before its secrets are hidden.
+func (s *Session) notReply(t term.Term, asReply, asOut bool) (Role, *Violation) {
 	if asOut && !s.Done() {
 		e := s.slot(t)
 		s.collect(e, t, &s.cur, false, contract.Out)
@@ -938,6 +962,7 @@ func (s *Session) checkServer(t term.Term, announced string, hasAnnounced, asRep
 	if asReply && s.calls > 0 {
 		return RoleReply, s.badReply(t, &s.ring[s.head])
 	}
+	role := serverRole(asReply)
 	if asOut {
 		return role, s.badServerEvent(t, asReply)
 	}
