@@ -111,13 +111,14 @@ type recycling struct {
 	// record found here, so that only memory this arena carved for a
 	// whole term is ever reused, whatever term it is given.
 	issued       [maxIssued]unsafe.Pointer
-	first, count int
+	first, count uint
 	free1        []*cmd1
 	free2        []*cmd2
 	freeShort    []*shortBinary
 }
 
-// maxIssued bounds the records recycle can take back: more than the
+// maxIssued bounds the records recycle can take back (a power of two, for
+// the ring's index): more than the
 // commands a pipelining client keeps in flight (16 for redis-benchmark
 // -P 16). Records handed out past it, and those given back too late, are
 // left to the garbage collector.
@@ -211,9 +212,9 @@ func issue[T any](rc *recycling, free *[]*T, b *block[T]) *T {
 		r = b.next()
 	}
 	if rc.count == maxIssued {
-		rc.first, rc.count = (rc.first+1)%maxIssued, rc.count-1 // the oldest will not come back
+		rc.first, rc.count = (rc.first+1)&(maxIssued-1), rc.count-1 // the oldest will not come back
 	}
-	rc.issued[(rc.first+rc.count)%maxIssued] = unsafe.Pointer(r)
+	rc.issued[(rc.first+rc.count)&(maxIssued-1)] = unsafe.Pointer(r)
 	rc.count++
 	return r
 }
@@ -237,15 +238,13 @@ func (a *arena) recycle(t term.Term) {
 	rc := a.rc
 	p := (*iface)(unsafe.Pointer(&t)).data
 	for i := range rc.count {
-		if rc.issued[(rc.first+i)%maxIssued] != p {
-			continue
+		if rc.issued[(rc.first+i)&(maxIssued-1)] == p {
+			// The entries left behind keep their records alive until
+			// overwritten: at most maxIssued of them.
+			rc.first, rc.count = (rc.first+i+1)&(maxIssued-1), rc.count-i-1
+			giveBack(rc, t, p)
+			return
 		}
-		for j := range i + 1 {
-			rc.issued[(rc.first+j)%maxIssued] = nil
-		}
-		rc.first, rc.count = (rc.first+i+1)%maxIssued, rc.count-i-1
-		giveBack(rc, t, p)
-		return
 	}
 }
 
