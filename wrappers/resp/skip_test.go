@@ -2,6 +2,7 @@ package resp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -134,5 +135,48 @@ func TestLongArrayInPiecesParsedOnce(t *testing.T) {
 	split := testing.AllocsPerRun(5, func() { decode(append([]string{"*1000\r\n"}, elems...)) })
 	if split > 2*whole+50 {
 		t.Fatalf("%.0f allocations when the array comes in pieces, %.0f when whole", split, whole)
+	}
+}
+
+// TestMergedReplyInPiecesParsedOnce: the confirmations of a SUBSCRIBE of
+// many channels, merged into one reply, arriving one a read, each read
+// first blocked, are each parsed once (the cut one twice), not the whole
+// merged reply again each time: it allocates about what the whole one
+// does.
+func TestMergedReplyInPiecesParsedOnce(t *testing.T) {
+	const n = 500
+	var cmd, conf strings.Builder
+	fmt.Fprintf(&cmd, "*%d\r\n$9\r\nSUBSCRIBE\r\n", n+1)
+	confs := make([]string, n)
+	for i := range n {
+		ch := fmt.Sprintf("channel%04d", i)
+		fmt.Fprintf(&cmd, "$%d\r\n%s\r\n", len(ch), ch)
+		confs[i] = fmt.Sprintf("*3\r\n$9\r\nsubscribe\r\n$%d\r\n%s\r\n:%d\r\n", len(ch), ch, i+1)
+		conf.WriteString(confs[i])
+	}
+	decode := func(p []string) {
+		s := Wire{}.NewSession(wrappers.Options{})
+		if _, err := s.ClientDecoder(strings.NewReader(cmd.String())).Next(); err != nil {
+			t.Fatal(err)
+		}
+		d := s.ServerDecoder(&pieces{p: p})
+		for {
+			m, err := d.Next()
+			if errors.Is(err, wrappers.ErrWouldBlock) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%d pieces: %v", len(p), err)
+			}
+			if tu, ok := m.Term.(term.Tuple); !ok || len(tu) != 3 || len(tu[1].(term.List)) != n {
+				t.Fatalf("got %v", m.Term)
+			}
+			return
+		}
+	}
+	whole := testing.AllocsPerRun(5, func() { decode([]string{conf.String()}) })
+	split := testing.AllocsPerRun(5, func() { decode(append([]string(nil), confs...)) }) // pieces uses up its slice
+	if split > 2*whole+50 {
+		t.Fatalf("%.0f allocations when the confirmations come one a read, %.0f when whole", split, whole)
 	}
 }
