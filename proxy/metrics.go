@@ -33,9 +33,9 @@ type metrics struct {
 }
 
 // newMetrics registers a Server's collectors with reg; live calls its
-// function with the tallies of every open session, and holds off tally
-// flushes meanwhile (see flowCollector); budget is the Server's memory
-// budget and parked its count of parked readers.
+// function with the tallies of every open session and then with the
+// totals, holding off tally moves meanwhile (see flowCollector); budget is
+// the Server's memory budget and parked its count of parked readers.
 func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget, parked *atomic.Int64) (*metrics, error) {
 	m := &metrics{
 		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -135,8 +135,8 @@ type tally struct {
 
 // flowCollector exports ubfproxy_messages_total and ubfproxy_bytes_total:
 // the totals of ended sessions (moved there from their tallies, and counts
-// made outside a reader) plus the tallies of the open ones. A tally is
-// moved with the same lock held as live takes, so a scrape never sees a
+// made outside a reader) plus the tallies of the open ones. live gives
+// both under the lock a tally is moved with, so a scrape never sees a
 // count in both places or in neither and the counters never go back.
 type flowCollector struct {
 	messages, bytes *prometheus.Desc
@@ -184,8 +184,6 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 		add(clientToService, up)
 		add(serviceToClient, down)
 	})
-	add(clientToService, &fc.up)
-	add(serviceToClient, &fc.down)
 	for _, d := range []direction{clientToService, serviceToClient} {
 		for v, label := range verdictLabels {
 			ch <- prometheus.MustNewConstMetric(fc.messages, prometheus.CounterValue, float64(sum[d].msg[v]), d.label(), label)

@@ -344,13 +344,18 @@ func (s *Server) release(ss *session) {
 	s.wg.Done()
 }
 
-// eachTally calls f with the tallies of every open session, with mu held.
+// eachTally calls f with the tallies of every open session and then with
+// the totals of the flows, all with mu held: a tally moves to the totals
+// with mu held (flushTally, release), so f sees every count once. Reading
+// the totals after letting mu go would count twice a tally moved between
+// the two, and the next scrape would see the counter go back.
 func (s *Server) eachTally(f func(up, down *tally)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ss := range s.sessions {
 		f(&ss.up.tally, &ss.down.tally)
 	}
+	f(&s.metrics.flows.up, &s.metrics.flows.down)
 }
 
 func (s *Server) countEnd(r endReason) {
