@@ -26,7 +26,13 @@ func TestShutdown(t *testing.T) {
 			wantReply(t, call(t, lingerer, jsonKit, "{add, 1}"), "{ok, 2}")
 			begin := time.Now()
 			p.Shutdown()
-			time.Sleep(50 * time.Millisecond)
+			// Serve closes the listener on its own goroutine; it drains
+			// once the listener is closed.
+			for deadline := time.Now().Add(ioTimeout); !p.srv.draining.Load(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("Serve did not stop accepting within %v of the shutdown", ioTimeout)
+				}
+			}
 			// Open sessions go on during the grace period.
 			wantReply(t, call(t, finisher, jsonKit, "bye"), "bye")
 			if _, err := p.tryDial(); err == nil {

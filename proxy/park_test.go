@@ -199,7 +199,8 @@ func TestParkMidFrame(t *testing.T) {
 			}
 			// The client reader wakes for the first bytes, is kicked
 			// again (several sweeps pass) and must not park: only the
-			// service reader is parked.
+			// service reader is parked. A deliberate pause of ten park
+			// delays: not parking cannot be waited for.
 			time.Sleep(10 * testParkDelay)
 			if n := p.srv.Stats().Parked; n != 1 {
 				t.Errorf("%d readers parked with a frame half read, want 1 (the service's)", n)
@@ -237,6 +238,9 @@ func TestParkedGoroutines(t *testing.T) {
 			}
 			wantParked := 2 * n
 			if tr == WebSocket {
+				// WebSocket readers never park: a deliberate pause of
+				// many park delays, in which they would have parked,
+				// since no parking cannot be waited for.
 				wantParked = 0
 				time.Sleep(10 * testParkDelay)
 			}

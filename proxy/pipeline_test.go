@@ -127,7 +127,12 @@ func jsonFrame(t term.Term) []byte {
 }
 
 // vaultAnswer denies every login, after a pause that lets the pipelined
-// request reach the proxy first, and accepts every write.
+// request reach the proxy first, and accepts every write. The pause is
+// deliberate and no wait for a condition: a test outside the package sees
+// nothing of the proxy holding a request. It makes the held path the one
+// these tests take; if the reply came first they would still pass (the
+// write is judged in start either way), and TestPipelinedRequestMadeIllegal
+// waits for the proxy's own hook instead.
 func vaultAnswer(frame func(term.Term) []byte, reply func(string) term.Term) func(term.Term) []byte {
 	return func(req term.Term) []byte {
 		if tu, ok := req.(term.Tuple); ok && len(tu) > 0 && term.Equal(tu[0], term.Atom("auth")) {
@@ -170,7 +175,7 @@ var pipelineWires = []pipelineWire{
 		login: []byte(realservice.Command("AUTH", "wrongpassword")), write: []byte(realservice.Command("SET", "pwned", "yes")),
 		answer: func(req term.Term) []byte {
 			if tu, ok := req.(term.Tuple); ok && term.Equal(tu[0], term.Atom("auth")) {
-				time.Sleep(30 * time.Millisecond)
+				time.Sleep(30 * time.Millisecond) // as in vaultAnswer
 				return []byte("-WRONGPASS invalid username-password pair or user is disabled.\r\n")
 			}
 			return []byte("+OK\r\n")

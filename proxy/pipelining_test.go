@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // TestPipelining: the json wire lets requests overlap (up to MaxPending);
@@ -64,22 +66,48 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
 			var adds atomic.Int32
+			// The reply to login must come after the proxy read the
+			// request pipelined behind it. The hook sees that request
+			// before the proxy handles it; monitor mode then forwards it,
+			// and the service waits for it there, so that the reply finds
+			// it handled. Kill and reject mode hold it, which nothing
+			// outside shows; they judge it in start either way.
+			pipelined := make(chan struct{})
+			var seen sync.Once
+			hook := func(_ uint64, side wrappers.Side, m wrappers.Message) {
+				if side == wrappers.Client && term.Equal(m.Term, T("{add, 1}")) {
+					seen.Do(func() { close(pipelined) })
+				}
+			}
 			svc := startService(t, TCP, jsonKit, func(c *wconn) {
+				first := true
 				for {
 					m, err := c.next()
 					if err != nil {
 						return
 					}
-					if term.Equal(m.Term, T("login")) {
-						time.Sleep(20 * time.Millisecond) // let the pipelined request arrive first
-						_ = c.send(jsonKit.frame(T("denied")))
+					if !term.Equal(m.Term, T("login")) {
+						adds.Add(1)
+						_ = c.send(jsonKit.frame(T("{ok, 1}")))
 						continue
 					}
-					adds.Add(1)
-					_ = c.send(jsonKit.frame(T("{ok, 1}")))
+					select {
+					case <-pipelined:
+					case <-time.After(ioTimeout):
+					}
+					if first && mode == Monitor {
+						if _, err := c.next(); err != nil { // {add, 1}, forwarded
+							return
+						}
+						adds.Add(1)
+						_ = c.send(append(jsonKit.frame(T("denied")), jsonKit.frame(T("{ok, 1}"))...))
+					} else {
+						_ = c.send(jsonKit.frame(T("denied")))
+					}
+					first = false
 				}
 			})
-			p := startProxy(t, svc, Config{Mode: mode, Contract: compile(t, loginCon)}, nil)
+			p := startProxy(t, svc, Config{Mode: mode, Contract: compile(t, loginCon)}, hook)
 			c := p.dial(t)
 			if err := c.send(append(jsonKit.frame(T("login")), jsonKit.frame(T("{add, 1}"))...)); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,14 +16,20 @@ import (
 func TestRejectQueueBounded(t *testing.T) {
 	const maxPending = 8
 	k := jsonKit
-	svc := startService(t, TCP, k, counterService(k, false))
+	// The service holds the first request until the test is done with
+	// it: the flood meets a busy service however slow the machine.
+	release := make(chan struct{})
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
+	svc := startService(t, TCP, k, heldCounterService(k, false, release))
 	p := startProxy(t, svc, Config{Mode: Reject, Limits: Limits{MaxPending: maxPending, Grace: 500 * time.Millisecond, MaxViolations: 1 << 30}}, nil)
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Write(k.frame(T("{slow, 2000}"))); err != nil {
+	if _, err := c.Write(k.frame(T("{hold, 1}"))); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -41,7 +48,11 @@ func TestRejectQueueBounded(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(700 * time.Millisecond)
+	p.logs.wait(t, "the session reached --max-pending: reading the client waits for replies", 1)
+	// A deliberate pause with the flood going on: a reader that did not
+	// wait would read on meanwhile, and what it did not read cannot be
+	// waited for.
+	time.Sleep(300 * time.Millisecond)
 	p.srv.mu.Lock()
 	var ss *session
 	for _, s := range p.srv.sessions {

@@ -112,7 +112,11 @@ func TestUBFLockStep(t *testing.T) {
 				}
 				if len(tup) == 2 && tup[0] == term.Term(term.Atom("add")) {
 					i, _ := tup[1].(term.Integer)
-					time.Sleep(2 * time.Millisecond) // let more bytes arrive if they were sent
+					// A deliberate pause before the reply: a proxy that
+					// sent the next request without waiting for this
+					// reply would have it arrive meanwhile, and the next
+					// read would hold two requests.
+					time.Sleep(2 * time.Millisecond)
 					_, _ = c.nc.Write(ubfKit.frame(ubfKit.reply(term.Tuple{term.Atom("ok"), term.Int(i.Int64() + 1)}, "start")))
 				}
 			}
