@@ -102,17 +102,6 @@ func TestHundredSessionsOneOffSpec(t *testing.T) {
 	})
 }
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestServiceRefuses: a service that refuses the connection ends each
 // session with a clear record (reason service_unreachable); a TCP client
 // gets the wire's error reply saying so (a WebSocket client HTTP 502); the
@@ -121,7 +110,7 @@ func TestServiceRefuses(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.String(), func(t *testing.T) {
 			svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
-			up := freeAddr(t)
+			up := refusingAddr(t)
 			if tr == WebSocket {
 				up = "ws://" + up + "/"
 			}
