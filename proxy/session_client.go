@@ -283,7 +283,9 @@ func (s *session) clientEvent(m wrappers.Message) bool {
 		s.count(clientToService, verdictUnchecked)
 		return s.toService(m.Raw)
 	}
-	v := s.check(func() *checker.Violation { return s.chk.EventIn(m.Term) })
+	t0 := s.startCheck()
+	v := s.chk.EventIn(m.Term)
+	s.endCheck(t0)
 	if v == nil {
 		s.countRules()
 	}

@@ -58,13 +58,13 @@ func (s *session) fromService(m *wrappers.Message) bool {
 		}
 		var v *checker.Violation
 		if !s.unsynced {
-			v = s.check(func() *checker.Violation {
-				if m.Kind == wrappers.Unknown {
-					_, v := s.chk.Server(m.Term)
-					return v
-				}
-				return s.chk.EventOut(m.Term)
-			})
+			t0 := s.startCheck()
+			if m.Kind == wrappers.Unknown {
+				_, v = s.chk.Server(m.Term)
+			} else {
+				v = s.chk.EventOut(m.Term)
+			}
+			s.endCheck(t0)
 			if v == nil {
 				s.countRules()
 			}
@@ -219,24 +219,23 @@ func (s *session) judgeReply(m *wrappers.Message) (replyStep, delivery) {
 	var v *checker.Violation
 	var b *breach
 	role := checker.RoleReply
-	switch {
-	case s.inPrelude && head.start != nil:
+	if s.inPrelude && head.start != nil {
 		v, b = s.judgeStarted(*m, *head)
-	case m.NextState != "" && !s.inPrelude:
-		// The state a reply of the prelude announces is not followed:
-		// ubf's meta service announces start, or none when stateless.
-		v = s.check(func() *checker.Violation { return s.chk.ReplyState(m.Term, m.NextState) })
-	case m.Kind == wrappers.Unknown:
-		// The reply, or else a transition or event of the server's
-		// while the call is pending.
-		v = s.check(func() *checker.Violation {
-			var v *checker.Violation
-			role, v = s.chk.Server(m.Term)
-			return v
-		})
-	default:
+	} else {
 		t0 := s.startCheck()
-		v = s.chk.Reply(m.Term)
+		switch {
+		case m.NextState != "" && !s.inPrelude:
+			// The state a reply of the prelude announces is not
+			// followed: ubf's meta service announces start, or none
+			// when stateless.
+			v = s.chk.ReplyState(m.Term, m.NextState)
+		case m.Kind == wrappers.Unknown:
+			// The reply, or else a transition or event of the
+			// server's while the call is pending.
+			role, v = s.chk.Server(m.Term)
+		default:
+			v = s.chk.Reply(m.Term)
+		}
 		s.endCheck(t0)
 	}
 	if v != nil && b == nil {

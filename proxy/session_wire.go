@@ -101,7 +101,9 @@ func (s *session) judgeStartSession(req term.Term) (b *breach, st startReq) {
 // state belongs to the service being started, so the prelude's contract
 // checks the reply alone.
 func (s *session) judgeStarted(m wrappers.Message, head pendingCall) (*checker.Violation, *breach) {
-	v := s.check(func() *checker.Violation { return s.chk.Reply(m.Term) })
+	t0 := s.startCheck()
+	v := s.chk.Reply(m.Term)
+	s.endCheck(t0)
 	if v != nil || !s.srv.prelude.p.Started(m.Term) {
 		return v, nil
 	}
