@@ -108,8 +108,13 @@ type lastKey struct {
 
 // lookup is ix.lookup(t), the key slot found remembered (lastKey).
 func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
-	c := s.last
 	tag, arity, ok := keyOf(t)
+	return s.lookupKey(ix, t, tag, arity, ok)
+}
+
+// lookupKey is lookup with t's key (keyOf) already known.
+func (s *Session) lookupKey(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
+	c := s.last
 	if !ok || c == nil || ix.slots == nil {
 		return ix.lookup(t)
 	}
@@ -809,9 +814,16 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 // or is not nil, those of or (the +anystate rules, as collect tries them).
 func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex) {
 	n := len(e.cands)
+	// keyOf, with the tuple kept for the tagged rules.
 	tu, isTuple := t.(term.Tuple)
+	tag, arity, keyed := term.Atom(""), int32(len(tu)), false
+	if isTuple && len(tu) > 0 {
+		tag, keyed = tu[0].(term.Atom)
+	} else if !isTuple {
+		tag, arity, keyed = keyOf(t)
+	}
 	for {
-		for _, ri := range s.lookup(ix, t) {
+		for _, ri := range s.lookupKey(ix, t, tag, arity, keyed) {
 			r := &ix.rules[ri]
 			var ok, decided bool
 			if r.tagged && isTuple {
