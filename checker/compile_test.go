@@ -229,9 +229,10 @@ func TestCompiledHostileTerms(t *testing.T) {
 }
 
 // TestShortPathsAgree: Call and Reply take short ways in the usual case
-// (callPlain, replyOne); driven with the same random conversations, a
-// session checked by them and one checked by the general way (client,
-// server) agree on every violation, state, binding and pending count.
+// (callPlain, reply's for one rule); driven with the same random
+// conversations, a session checked by them and one checked by the general
+// way (client, server) agree on every violation, state, binding and
+// pending count.
 func TestShortPathsAgree(t *testing.T) {
 	_, _, contracts := typesUnderTest(t)
 	r := rand.New(rand.NewPCG(9, 10))
@@ -269,7 +270,7 @@ func TestShortPathsAgree(t *testing.T) {
 					_, v2 = general.client(msg, true, false, false)
 				} else {
 					v1 = short.Reply(msg)
-					_, v2 = general.server(msg, "", false, true, false)
+					v2 = generalReply(general, msg)
 				}
 				if (v1 == nil) != (v2 == nil) || v1 != nil && v1.Error() != v2.Error() {
 					t.Fatalf("%s: %s: short way %v, general way %v", c.Name, msg, v1, v2)

@@ -992,8 +992,47 @@ func (s *Session) notReply(t term.Term, asReply, asOut bool) (Role, *Violation) 
 func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Violation, ok bool) {
 	e := &s.ring[s.head]
 	if !hasAnnounced && s.repliesOne(e) {
-		return s.replyOne(t, e)
+		// The short way: the first output that matches decides, and
+		// the session goes to that state, as the general way below
+		// would take it there.
+		c := &e.cands[0]
+		kind := kindBit(t.Kind())
+		for k := range c.info.outs {
+			o := &c.info.outs[k]
+			// A reply that the output takes whatever its value
+			// (value() | nil: any binary) is not matched.
+			ok := o.c != nil && o.c.always&kind != 0
+			if !ok {
+				var decided bool
+				ok, decided = o.c.quick(t) // matchNode, inlined for the usual case
+				if !decided {
+					ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
+				}
+			}
+			if ok {
+				st := o.nextFrom(c.state)
+				s.cur.states = append(s.cur.states[:0], st) // no bindings to keep
+				s.pop()
+				if s.n == 0 {
+					return nil, true
+				}
+				// settle's way with the next call when it was
+				// checked in st alone: its candidates are already
+				// the exact ones.
+				if h := &s.ring[s.head]; h.spec && h.call && h.alone == st && len(h.cands) > 0 {
+					h.spec = false
+					return nil, true
+				}
+				return s.settle(), true
+			}
+		}
+		return s.badReply(t, e), false
 	}
+	return s.replyAll(t, e, announced, hasAnnounced)
+}
+
+// replyAll is reply's general way, for the reply t to the call e.
+func (s *Session) replyAll(t term.Term, e *pending, announced string, hasAnnounced bool) (v *Violation, ok bool) {
 	next := &s.spare
 	next.reset()
 	for i := range e.cands {
@@ -1046,48 +1085,11 @@ func (s *Session) announced(t term.Term, e *pending, next *configSet, announced 
 	return nil
 }
 
-// repliesOne reports whether replyOne may check the reply to the call e
-// (no state announced): a contract without variables, and a call accepted
-// by one rule whose outputs all lead to one state.
+// repliesOne reports whether reply takes its short way with the reply to
+// the call e (no state announced): a contract without variables, and a
+// call accepted by one rule whose outputs all lead to one state.
 func (s *Session) repliesOne(e *pending) bool {
 	return s.nv == 0 && len(e.cands) == 1 && e.cands[0].info.oneNext
-}
-
-// replyOne is reply for the usual case (repliesOne). The first output that
-// matches decides, and the session goes to that state, as reply would take
-// it there.
-func (s *Session) replyOne(t term.Term, e *pending) (v *Violation, ok bool) {
-	c := &e.cands[0]
-	kind := kindBit(t.Kind())
-	for k := range c.info.outs {
-		o := &c.info.outs[k]
-		// A reply that the output takes whatever its value (value() |
-		// nil: any binary) is not matched.
-		ok := o.c != nil && o.c.always&kind != 0
-		if !ok {
-			var decided bool
-			ok, decided = o.c.quick(t) // matchNode, inlined for the usual case
-			if !decided {
-				ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
-			}
-		}
-		if ok {
-			st := o.nextFrom(c.state)
-			s.cur.states = append(s.cur.states[:0], st) // no bindings to keep
-			s.pop()
-			if s.n == 0 {
-				return nil, true
-			}
-			// settle's way with the next call when it was checked in st
-			// alone: its candidates are already the exact ones.
-			if h := &s.ring[s.head]; h.spec && h.call && h.alone == st && len(h.cands) > 0 {
-				h.spec = false
-				return nil, true
-			}
-			return s.settle(), true
-		}
-	}
-	return s.badReply(t, e), false
 }
 
 // replyBinding adds to next the state the output o of e's i-th candidate
