@@ -56,7 +56,7 @@ func waitMemory(t *testing.T, srv *proxy.Server, want int64, atMost bool) {
 func TestMemoryBudget(t *testing.T) {
 	// MaxMemory 32 MiB: the sessions share 16 MiB, and new connections
 	// are refused past 90% of it.
-	h := newHostileSetup(t, proxy.Limits{MaxMemory: 32 << 20})
+	h := newHostileSetup(t, proxy.Config{Limits: proxy.Limits{MaxMemory: 32 << 20}})
 	by := h.bystander(t)
 	serve(t, by, 5)
 

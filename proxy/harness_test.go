@@ -606,13 +606,50 @@ func field(r map[string]any, k string) string {
 	return string(b)
 }
 
-// eachCombo runs f for both transports and both wires.
+// way is a transport, and for TCP a read mode (Config.PlainReads).
+type way struct {
+	name  string
+	tr    Transport
+	plain bool
+}
+
+// ways are the transports, TCP once per read mode (ReadModes).
+var ways = []way{{"tcp", TCP, false}, {"tcp/plain", TCP, true}, {"ws", WebSocket, false}}
+
+// eachWay runs f once per way, as parallel subtests.
+func eachWay(t *testing.T, f func(t *testing.T, tr Transport, plain bool)) {
+	for _, w := range ways {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, w.tr, w.plain)
+		})
+	}
+}
+
+// eachCombo runs f for both transports and both wires, as parallel
+// subtests.
 func eachCombo(t *testing.T, f func(t *testing.T, tr Transport, k kit)) {
-	for _, tr := range transports {
+	combos(t, false, func(t *testing.T, tr Transport, k kit, _ bool) { f(t, tr, k) })
+}
+
+// eachComboRead is eachCombo and TCP read the plain way (plain is its
+// Config.PlainReads) with the json wire, for the tests whose sessions
+// exercise reading. One wire is enough for the plain way: what differs
+// from inline is the reader's path, and the decoders meet it as they meet
+// any blocking reader (their wrappers.ErrWouldBlock handling is inline's).
+func eachComboRead(t *testing.T, f func(t *testing.T, tr Transport, k kit, plain bool)) {
+	combos(t, true, f)
+}
+
+func combos(t *testing.T, withPlain bool, f func(t *testing.T, tr Transport, k kit, plain bool)) {
+	for _, w := range ways {
 		for _, k := range kits {
-			t.Run(tr.String()+"/"+k.name, func(t *testing.T) {
+			if w.plain && (!withPlain || k.name != jsonKit.name) {
+				continue
+			}
+			t.Run(w.name+"/"+k.name, func(t *testing.T) {
 				t.Parallel()
-				f(t, tr, k)
+				f(t, w.tr, k, w.plain)
 			})
 		}
 	}

@@ -85,14 +85,15 @@ type hostileSetup struct {
 	received atomic.Int64
 }
 
-func newHostileSetup(t *testing.T, limits proxy.Limits) *hostileSetup {
+func newHostileSetup(t *testing.T, cfg proxy.Config) *hostileSetup {
 	t.Helper()
 	h := &hostileSetup{log: &recordLog{}}
 	svc := startFileServer(t, fileserver.Config{
 		Files:     benchFile(),
 		OnRequest: func(term.Term) { h.received.Add(1) },
 	})
-	h.srv, h.addr = startUBFProxy(t, svc, proxy.Config{Limits: limits, Logger: jsonLogger(h.log)})
+	cfg.Logger = jsonLogger(h.log)
+	h.srv, h.addr = startUBFProxy(t, svc, cfg)
 	return h
 }
 
@@ -192,120 +193,127 @@ func TestHostileFrames(t *testing.T) {
 			explain:  "nested more than 1000 deep",
 		},
 	}
-	for _, a := range attacks {
-		t.Run(a.name, func(t *testing.T) {
-			h := newHostileSetup(t, proxy.Limits{})
-			by := h.bystander(t)
-			serve(t, by, 10)
-			before := h.received.Load()
+	// The read modes one after the other: the test measures what the
+	// whole process allocates.
+	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
+		for _, a := range attacks {
+			t.Run(a.name, func(t *testing.T) {
+				h := newHostileSetup(t, proxy.Config{PlainReads: plain})
+				by := h.bystander(t)
+				serve(t, by, 10)
+				before := h.received.Load()
 
-			c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			payload := a.payload()
-			alloc0 := allocated()
-			go func() {
-				// The proxy may close while this is still being written.
-				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				c.Write(payload)
-			}()
-			took := endOf(t, c, 5*time.Second)
-			end := h.log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
-			alloc := allocated() - alloc0
+				c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				payload := a.payload()
+				alloc0 := allocated()
+				go func() {
+					// The proxy may close while this is still being written.
+					c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+					c.Write(payload)
+				}()
+				took := endOf(t, c, 5*time.Second)
+				end := h.log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
+				alloc := allocated() - alloc0
 
-			if end["reason"] != "limit" {
-				t.Errorf("session end reason %v, want limit: %v", end["reason"], end)
-			}
-			if e, _ := end["error"].(string); !strings.Contains(e, a.explain) {
-				t.Errorf("session end error %q does not say %q", e, a.explain)
-			}
-			if alloc > a.maxAlloc {
-				t.Errorf("the process allocated %d KiB while the proxy dealt with the payload, want at most %d KiB", alloc>>10, a.maxAlloc>>10)
-			}
-			t.Logf("%s: session ended after %v (reason %v), %d KiB allocated meanwhile, payload %d KiB",
-				a.name, took.Round(time.Millisecond), end["reason"], alloc>>10, len(payload)>>10)
+				if end["reason"] != "limit" {
+					t.Errorf("session end reason %v, want limit: %v", end["reason"], end)
+				}
+				if e, _ := end["error"].(string); !strings.Contains(e, a.explain) {
+					t.Errorf("session end error %q does not say %q", e, a.explain)
+				}
+				if alloc > a.maxAlloc {
+					t.Errorf("the process allocated %d KiB while the proxy dealt with the payload, want at most %d KiB", alloc>>10, a.maxAlloc>>10)
+				}
+				t.Logf("%s: session ended after %v (reason %v), %d KiB allocated meanwhile, payload %d KiB",
+					a.name, took.Round(time.Millisecond), end["reason"], alloc>>10, len(payload)>>10)
 
-			// The bystander is served as before, and nothing of the
-			// hostile frame reached the service.
-			serve(t, by, 10)
-			if got := h.received.Load() - before; got != 10 {
-				t.Errorf("the service received %d requests since the attack, want the bystander's 10", got)
-			}
-			if st := h.srv.Stats(); st.Panics != 0 || st.Open != 1 {
-				t.Errorf("proxy stats %+v, want no panic and the bystander's session open", st)
-			}
-		})
-	}
+				// The bystander is served as before, and nothing of the
+				// hostile frame reached the service.
+				serve(t, by, 10)
+				if got := h.received.Load() - before; got != 10 {
+					t.Errorf("the service received %d requests since the attack, want the bystander's 10", got)
+				}
+				if st := h.srv.Stats(); st.Panics != 0 || st.Open != 1 {
+					t.Errorf("proxy stats %+v, want no panic and the bystander's session open", st)
+				}
+			})
+		}
+	})
 }
 
 func TestHostileSlowloris(t *testing.T) {
-	// A byte per second: the request would take half a minute to arrive.
-	// No message passes either way, so the idle time-out ends the session
-	// (shortened here; the default is five minutes).
-	const idle = 1500 * time.Millisecond
-	h := newHostileSetup(t, proxy.Limits{IdleTimeout: idle})
-	by := h.bystander(t)
-	before := h.received.Load()
+	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		// A byte per second: the request would take half a minute to arrive.
+		// No message passes either way, so the idle time-out ends the session
+		// (shortened here; the default is five minutes).
+		const idle = 1500 * time.Millisecond
+		h := newHostileSetup(t, proxy.Config{PlainReads: plain, Limits: proxy.Limits{IdleTimeout: idle}})
+		by := h.bystander(t)
+		before := h.received.Load()
 
-	c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	frame := []byte(`{'open',"bench.txt",'read'}$`)
-	var sent atomic.Int64
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for _, b := range frame {
-			if _, err := c.Write([]byte{b}); err != nil {
-				return
-			}
-			sent.Add(1)
-			select {
-			case <-tick.C:
-			case <-stop:
-				return
-			}
+		c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	// The bystander keeps talking every 100 ms meanwhile, and must not be
-	// taken for idle.
-	done := make(chan struct{})
-	var byErr error
-	go func() {
-		defer close(done)
-		for range 30 {
-			if byErr = by.step(); byErr != nil {
-				return
+		defer c.Close()
+		frame := []byte(`{'open',"bench.txt",'read'}$`)
+		var sent atomic.Int64
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for _, b := range frame {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				sent.Add(1)
+				select {
+				case <-tick.C:
+				case <-stop:
+					return
+				}
 			}
-			time.Sleep(100 * time.Millisecond)
+		}()
+		// The bystander keeps talking every 100 ms meanwhile, and must not be
+		// taken for idle.
+		done := make(chan struct{})
+		var byErr error
+		go func() {
+			defer close(done)
+			for range 30 {
+				if byErr = by.step(); byErr != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+		took := endOf(t, c, 10*time.Second)
+		end := h.log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
+		<-done
+		if byErr != nil {
+			t.Fatalf("bystander: %v", byErr)
 		}
-	}()
-	took := endOf(t, c, 10*time.Second)
-	end := h.log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
-	<-done
-	if byErr != nil {
-		t.Fatalf("bystander: %v", byErr)
-	}
-	if end["reason"] != "timeout" {
-		t.Errorf("session end reason %v, want timeout: %v", end["reason"], end)
-	}
-	if took < idle-100*time.Millisecond || took > idle+2*time.Second {
-		t.Errorf("the slow session ended after %v, want about the idle time-out %v", took, idle)
-	}
-	if n := sent.Load(); n >= int64(len(frame)) {
-		t.Errorf("all %d bytes were sent before the session ended", n)
-	}
-	if got := h.received.Load() - before; got != 30 {
-		t.Errorf("the service received %d requests, want the bystander's 30", got)
-	}
-	t.Logf("slowloris: %d bytes at a byte per second; session ended after %v (reason %v); bystander served 30 requests meanwhile",
-		sent.Load(), took.Round(time.Millisecond), end["reason"])
+		if end["reason"] != "timeout" {
+			t.Errorf("session end reason %v, want timeout: %v", end["reason"], end)
+		}
+		if took < idle-100*time.Millisecond || took > idle+2*time.Second {
+			t.Errorf("the slow session ended after %v, want about the idle time-out %v", took, idle)
+		}
+		if n := sent.Load(); n >= int64(len(frame)) {
+			t.Errorf("all %d bytes were sent before the session ended", n)
+		}
+		if got := h.received.Load() - before; got != 30 {
+			t.Errorf("the service received %d requests, want the bystander's 30", got)
+		}
+		t.Logf("slowloris: %d bytes at a byte per second; session ended after %v (reason %v); bystander served 30 requests meanwhile",
+			sent.Load(), took.Round(time.Millisecond), end["reason"])
+	})
 }
 
 // idleSessions is how many idle connections TestHostileIdleConnections

@@ -17,45 +17,43 @@ import (
 // TestShutdown: cancelling Serve's context stops accepting, lets sessions
 // finish for Grace, then closes the rest with reason shutdown.
 func TestShutdown(t *testing.T) {
-	for _, tr := range transports {
-		t.Run(tr.String(), func(t *testing.T) {
-			svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
-			p := startProxy(t, svc, Config{Limits: Limits{Grace: 300 * time.Millisecond}}, nil)
-			finisher, lingerer := p.dial(t), p.dial(t)
-			wantReply(t, call(t, finisher, jsonKit, "{add, 1}"), "{ok, 2}")
-			wantReply(t, call(t, lingerer, jsonKit, "{add, 1}"), "{ok, 2}")
-			begin := time.Now()
-			p.Shutdown()
-			// Serve closes the listener on its own goroutine; it drains
-			// once the listener is closed.
-			for deadline := time.Now().Add(ioTimeout); !p.srv.draining.Load(); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("Serve did not stop accepting within %v of the shutdown", ioTimeout)
-				}
+	eachWay(t, func(t *testing.T, tr Transport, plain bool) {
+		svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
+		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{Grace: 300 * time.Millisecond}}, nil)
+		finisher, lingerer := p.dial(t), p.dial(t)
+		wantReply(t, call(t, finisher, jsonKit, "{add, 1}"), "{ok, 2}")
+		wantReply(t, call(t, lingerer, jsonKit, "{add, 1}"), "{ok, 2}")
+		begin := time.Now()
+		p.Shutdown()
+		// Serve closes the listener on its own goroutine; it drains
+		// once the listener is closed.
+		for deadline := time.Now().Add(ioTimeout); !p.srv.draining.Load(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("Serve did not stop accepting within %v of the shutdown", ioTimeout)
 			}
-			// Open sessions go on during the grace period.
-			wantReply(t, call(t, finisher, jsonKit, "bye"), "bye")
-			if _, err := p.tryDial(); err == nil {
-				t.Error("a new connection was accepted after shutdown began")
-			}
-			if err := lingerer.closed(); err == nil {
-				t.Fatal("not closed")
-			}
-			if d := time.Since(begin); d < 250*time.Millisecond || d > 4*time.Second {
-				t.Errorf("closed after %v; the grace period is 300ms", d)
-			}
-			if !p.Wait(ioTimeout) {
-				t.Fatal("Serve did not return")
-			}
-			reasons := map[string]int{}
-			for _, e := range p.logs.find("session end") {
-				reasons[field(e, "reason")]++
-			}
-			if reasons["finished"] != 1 || reasons["shutdown"] != 1 {
-				t.Errorf("end reasons %v", reasons)
-			}
-		})
-	}
+		}
+		// Open sessions go on during the grace period.
+		wantReply(t, call(t, finisher, jsonKit, "bye"), "bye")
+		if _, err := p.tryDial(); err == nil {
+			t.Error("a new connection was accepted after shutdown began")
+		}
+		if err := lingerer.closed(); err == nil {
+			t.Fatal("not closed")
+		}
+		if d := time.Since(begin); d < 250*time.Millisecond || d > 4*time.Second {
+			t.Errorf("closed after %v; the grace period is 300ms", d)
+		}
+		if !p.Wait(ioTimeout) {
+			t.Fatal("Serve did not return")
+		}
+		reasons := map[string]int{}
+		for _, e := range p.logs.find("session end") {
+			reasons[field(e, "reason")]++
+		}
+		if reasons["finished"] != 1 || reasons["shutdown"] != 1 {
+			t.Errorf("end reasons %v", reasons)
+		}
+	})
 }
 
 // TestShutdownWhileDialing: a session still dialling the service when the
@@ -96,26 +94,29 @@ func TestShutdownWhileDialing(t *testing.T) {
 // TestHalfClose: a client that closes its side after a request still gets
 // the reply.
 func TestHalfClose(t *testing.T) {
-	svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-	p := startProxy(t, svc, Config{}, nil)
-	c := p.dial(t)
-	if err := c.send(jsonKit.frame(T("{slow, 100}"))); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := c.next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantReply(t, m, "{ok, 100}")
-	if err := c.closed(); err == nil {
-		t.Fatal("not closed")
-	}
-	if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "client_left" {
-		t.Errorf("session end %v", end)
-	}
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+		p := startProxy(t, svc, Config{PlainReads: plain}, nil)
+		c := p.dial(t)
+		if err := c.send(jsonKit.frame(T("{slow, 100}"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.nc.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantReply(t, m, "{ok, 100}")
+		if err := c.closed(); err == nil {
+			t.Fatal("not closed")
+		}
+		if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "client_left" {
+			t.Errorf("session end %v", end)
+		}
+	})
 }
 
 // TestWebSocketControl: pings, pongs and close frames are forwarded.

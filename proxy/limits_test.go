@@ -49,7 +49,7 @@ func TestSessionLimit(t *testing.T) {
 // TestFrameLimits: a frame over MaxFrame or nested over MaxDepth ends the
 // session with reason limit.
 func TestFrameLimits(t *testing.T) {
-	eachCombo(t, func(t *testing.T, tr Transport, k kit) {
+	eachComboRead(t, func(t *testing.T, tr Transport, k kit, plain bool) {
 		for _, tc := range []struct {
 			name string
 			req  term.Term
@@ -65,7 +65,7 @@ func TestFrameLimits(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, false))
-				p := startProxy(t, svc, Config{Limits: Limits{MaxFrame: 200, MaxDepth: 10}}, nil)
+				p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{MaxFrame: 200, MaxDepth: 10}}, nil)
 				c := p.dial(t)
 				wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 				if err := c.send(k.frame(tc.req)); err != nil {

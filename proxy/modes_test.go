@@ -128,20 +128,20 @@ var violationCases = []violationCase{
 // both transports and both wires, ends or continues the session as the
 // mode says, with one violation record.
 func TestViolations(t *testing.T) {
-	eachCombo(t, func(t *testing.T, tr Transport, k kit) {
+	eachComboRead(t, func(t *testing.T, tr Transport, k kit, plain bool) {
 		for _, vc := range violationCases {
 			for _, mode := range modes {
 				t.Run(vc.name+"/"+mode.String(), func(t *testing.T) {
-					testViolation(t, tr, k, vc, mode)
+					testViolation(t, tr, k, vc, mode, plain)
 				})
 			}
 		}
 	})
 }
 
-func testViolation(t *testing.T, tr Transport, k kit, vc violationCase, mode Mode) {
+func testViolation(t *testing.T, tr Transport, k kit, vc violationCase, mode Mode, plain bool) {
 	svc := startService(t, tr, k, counterService(k, false))
-	p := startProxy(t, svc, Config{Mode: mode}, nil)
+	p := startProxy(t, svc, Config{Mode: mode, PlainReads: plain}, nil)
 	c := p.dial(t)
 	wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 	if err := c.send(vc.send(k)); err != nil {

@@ -145,80 +145,88 @@ func TestParkedSessions(t *testing.T) {
 			return "shutdown"
 		}},
 	}
-	for _, tt := range tests {
-		for _, k := range kits {
-			t.Run(tt.name+"/"+k.name, func(t *testing.T) {
-				t.Parallel()
-				svc := startService(t, TCP, k, heldCounterService(k, false, nil))
-				cfg := tt.cfg
-				cfg.Limits.ParkDelay = testParkDelay
-				p := startProxy(t, svc, cfg, nil)
-				c := p.dial(t)
-				wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
-				p.waitParked(t, 2)
-				want := tt.run(env{t: t, k: k, p: p, c: c, svc: svc.conn(t, 0)})
-				if want == "" {
-					if ends := p.logs.find("session end"); len(ends) != 0 && field(ends[0], "session") == "1" {
-						t.Fatalf("the session ended: %s", p.logs)
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		for _, tt := range tests {
+			for _, k := range kits {
+				if plain && k.name != jsonKit.name {
+					continue // one wire is enough for the plain way (eachComboRead)
+				}
+				t.Run(tt.name+"/"+k.name, func(t *testing.T) {
+					t.Parallel()
+					svc := startService(t, TCP, k, heldCounterService(k, false, nil))
+					cfg := tt.cfg
+					cfg.Limits.ParkDelay = testParkDelay
+					cfg.PlainReads = plain
+					p := startProxy(t, svc, cfg, nil)
+					c := p.dial(t)
+					wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+					p.waitParked(t, 2)
+					want := tt.run(env{t: t, k: k, p: p, c: c, svc: svc.conn(t, 0)})
+					if want == "" {
+						if ends := p.logs.find("session end"); len(ends) != 0 && field(ends[0], "session") == "1" {
+							t.Fatalf("the session ended: %s", p.logs)
+						}
+						return
 					}
-					return
-				}
-				if got := p.endReason(t); got != want {
-					t.Errorf("the session ended with reason %s, want %s; log:\n%s", got, want, p.logs)
-				}
-				p.waitParked(t, 0)
-				if !p.Wait(0) {
-					p.Shutdown()
-					if !p.Wait(ioTimeout) {
-						t.Fatal("Serve did not return")
+					if got := p.endReason(t); got != want {
+						t.Errorf("the session ended with reason %s, want %s; log:\n%s", got, want, p.logs)
 					}
-				}
-				if st := p.srv.Stats(); st.Open != 0 || st.Panics != 0 {
-					t.Errorf("stats after the end: %+v", st)
-				}
-			})
+					p.waitParked(t, 0)
+					if !p.Wait(0) {
+						p.Shutdown()
+						if !p.Wait(ioTimeout) {
+							t.Fatal("Serve did not return")
+						}
+					}
+					if st := p.srv.Stats(); st.Open != 0 || st.Panics != 0 {
+						t.Errorf("stats after the end: %+v", st)
+					}
+				})
+			}
 		}
-	}
+	})
 }
 
 // TestParkMidFrame: a reader kicked in the middle of a frame does not park
 // (its decoder holds bytes); it reads on, and the frame, finished later,
 // is handled as any other.
 func TestParkMidFrame(t *testing.T) {
-	for _, k := range kits {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			svc := startService(t, TCP, k, counterService(k, false))
-			p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: testParkDelay}}, nil)
-			c := p.dial(t)
-			wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
-			p.waitParked(t, 2)
-			frame := k.frame(T("{add, 41}"))
-			if err := c.send(frame[:3]); err != nil {
-				t.Fatal(err)
-			}
-			// The client reader wakes for the first bytes, is kicked
-			// again (several sweeps pass) and must not park: only the
-			// service reader is parked. A deliberate pause of ten park
-			// delays: not parking cannot be waited for.
-			time.Sleep(10 * testParkDelay)
-			if n := p.srv.Stats().Parked; n != 1 {
-				t.Errorf("%d readers parked with a frame half read, want 1 (the service's)", n)
-			}
-			if err := c.send(frame[3:]); err != nil {
-				t.Fatal(err)
-			}
-			m, err := c.next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantReply(t, m, "{ok, 42}")
-			p.waitParked(t, 2)
-			if ends := p.logs.find("session end"); len(ends) != 0 {
-				t.Fatalf("the session ended: %v", ends)
-			}
-		})
-	}
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		for _, k := range kits {
+			t.Run(k.name, func(t *testing.T) {
+				t.Parallel()
+				svc := startService(t, TCP, k, counterService(k, false))
+				p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{ParkDelay: testParkDelay}}, nil)
+				c := p.dial(t)
+				wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+				p.waitParked(t, 2)
+				frame := k.frame(T("{add, 41}"))
+				if err := c.send(frame[:3]); err != nil {
+					t.Fatal(err)
+				}
+				// The client reader wakes for the first bytes, is kicked
+				// again (several sweeps pass) and must not park: only the
+				// service reader is parked. A deliberate pause of ten park
+				// delays: not parking cannot be waited for.
+				time.Sleep(10 * testParkDelay)
+				if n := p.srv.Stats().Parked; n != 1 {
+					t.Errorf("%d readers parked with a frame half read, want 1 (the service's)", n)
+				}
+				if err := c.send(frame[3:]); err != nil {
+					t.Fatal(err)
+				}
+				m, err := c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantReply(t, m, "{ok, 42}")
+				p.waitParked(t, 2)
+				if ends := p.logs.find("session end"); len(ends) != 0 {
+					t.Fatalf("the session ended: %v", ends)
+				}
+			})
+		}
+	})
 }
 
 // TestParkedGoroutines: idle sessions past the park delay hold no

@@ -10,6 +10,7 @@ package proxy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -191,91 +192,97 @@ var pipelineWires = []pipelineWire{
 // reply, then the error reply, then closes; reject mode answers the write
 // with the error reply and goes on. The record says what happened.
 func TestPipelinedIllegalNeverExecuted(t *testing.T) {
-	for _, pw := range pipelineWires {
-		for _, mode := range []proxy.Mode{proxy.Kill, proxy.Reject} {
-			t.Run(pw.name+"/"+mode.String(), func(t *testing.T) {
-				t.Parallel()
-				svc := startCapturing(t, pw.wire, pw.answer)
-				log := &recordLog{}
-				_, addr := serveProxy(t, proxy.Config{Contract: pw.contract(t), Upstream: svc.addr, Wire: pw.wire,
-					Mode: mode, Logger: jsonLogger(log)})
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if _, err := c.Write(append(bytes.Clone(pw.login), pw.write...)); err != nil {
-					t.Fatal(err)
-				}
-				dec := pw.wire.NewSession(wrappers.Options{}).ServerDecoder(c)
-				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				for i, want := range []string{pw.denied, pw.errTag} {
-					m, err := dec.Next()
+	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		for _, pw := range pipelineWires {
+			for _, mode := range []proxy.Mode{proxy.Kill, proxy.Reject} {
+				t.Run(pw.name+"/"+mode.String(), func(t *testing.T) {
+					t.Parallel()
+					svc := startCapturing(t, pw.wire, pw.answer)
+					log := &recordLog{}
+					_, addr := serveProxy(t, proxy.Config{Contract: pw.contract(t), Upstream: svc.addr, Wire: pw.wire,
+						Mode: mode, PlainReads: plain, Logger: jsonLogger(log)})
+					c, err := net.Dial("tcp", addr)
 					if err != nil {
-						t.Fatalf("reply %d: %v", i, err)
+						t.Fatal(err)
 					}
-					if got := string(m.Raw); !strings.Contains(got, want) {
-						t.Fatalf("reply %d is %q, want it to hold %q", i, got, want)
+					defer c.Close()
+					if _, err := c.Write(append(bytes.Clone(pw.login), pw.write...)); err != nil {
+						t.Fatal(err)
 					}
-				}
-				wantAction := "rejected"
-				if mode == proxy.Kill {
-					wantAction = "killed"
-					if m, err := dec.Next(); !errors.Is(err, io.EOF) {
-						t.Fatalf("after the error reply: %q %v, want the close", m.Raw, err)
+					dec := pw.wire.NewSession(wrappers.Options{}).ServerDecoder(c)
+					_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+					for i, want := range []string{pw.denied, pw.errTag} {
+						m, err := dec.Next()
+						if err != nil {
+							t.Fatalf("reply %d: %v", i, err)
+						}
+						if got := string(m.Raw); !strings.Contains(got, want) {
+							t.Fatalf("reply %d is %q, want it to hold %q", i, got, want)
+						}
 					}
-				}
-				r := log.wait(t, "contract violation", c.LocalAddr().String(), 5*time.Second)
-				if r["kind"] != "bad-request" || r["action"] != wantAction || r["side"] != "client" {
-					t.Errorf("record %v", r)
-				}
-				if got := svc.executed(); len(got) != 1 {
-					t.Errorf("the service executed %q; want the login only", got)
-				}
-			})
+					wantAction := "rejected"
+					if mode == proxy.Kill {
+						wantAction = "killed"
+						if m, err := dec.Next(); !errors.Is(err, io.EOF) {
+							t.Fatalf("after the error reply: %q %v, want the close", m.Raw, err)
+						}
+					}
+					r := log.wait(t, "contract violation", c.LocalAddr().String(), 5*time.Second)
+					if r["kind"] != "bad-request" || r["action"] != wantAction || r["side"] != "client" {
+						t.Errorf("record %v", r)
+					}
+					if got := svc.executed(); len(got) != 1 {
+						t.Errorf("the service executed %q; want the login only", got)
+					}
+				})
+			}
 		}
-	}
+	})
 }
 
 // TestPipelinedAuthAgainstRedis is the issue's reproduction against a real
 // redis-server: AUTH with a wrong password and SET in one write. Through
 // the proxy the SET is never executed, in kill and in reject mode.
 func TestPipelinedAuthAgainstRedis(t *testing.T) {
-	redis := realservice.Redis(t, e2eRedisPassword)
-	for _, mode := range []proxy.Mode{proxy.Kill, proxy.Reject} {
-		t.Run(mode.String(), func(t *testing.T) {
-			var logs realservice.Output
-			_, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: mode,
-				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			key := "pwned-" + mode.String()
-			if _, err := c.Write([]byte(realservice.Command("AUTH", "wrongpassword") + realservice.Command("SET", key, "yes"))); err != nil {
-				t.Fatal(err)
-			}
-			dec := resp.Wire{}.NewSession(wrappers.Options{}).ServerDecoder(c)
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			for i, want := range []string{"WRONGPASS", "ERR contract"} {
-				m, err := dec.Next()
+	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		redis := realservice.Redis(t, e2eRedisPassword)
+		for _, mode := range []proxy.Mode{proxy.Kill, proxy.Reject} {
+			t.Run(mode.String(), func(t *testing.T) {
+				var logs realservice.Output
+				_, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: mode, PlainReads: plain,
+					Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+				c, err := net.Dial("tcp", addr)
 				if err != nil {
-					t.Fatalf("reply %d: %v", i, err)
+					t.Fatal(err)
 				}
-				if !strings.Contains(string(m.Raw), want) {
-					t.Fatalf("reply %d is %q, want %q in it", i, m.Raw, want)
+				defer c.Close()
+				key := fmt.Sprintf("pwned-%s-%v", mode, plain)
+				if _, err := c.Write([]byte(realservice.Command("AUTH", "wrongpassword") + realservice.Command("SET", key, "yes"))); err != nil {
+					t.Fatal(err)
 				}
-			}
-			direct := realservice.DialRESP(t, redis)
-			direct.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("GET", key))
-			direct.Await("\r\n", 2)
-			if got := direct.Received(); got != "+OK\r\n$-1\r\n" {
-				t.Fatalf("GET %s directly: %q; the SET reached Redis", key, got)
-			}
-			if !strings.Contains(logs.String(), `"action":"`+map[proxy.Mode]string{proxy.Kill: "killed", proxy.Reject: "rejected"}[mode]+`"`) {
-				t.Errorf("no truthful record:\n%s", logs.String())
-			}
-		})
-	}
+				dec := resp.Wire{}.NewSession(wrappers.Options{}).ServerDecoder(c)
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				for i, want := range []string{"WRONGPASS", "ERR contract"} {
+					m, err := dec.Next()
+					if err != nil {
+						t.Fatalf("reply %d: %v", i, err)
+					}
+					if !strings.Contains(string(m.Raw), want) {
+						t.Fatalf("reply %d is %q, want %q in it", i, m.Raw, want)
+					}
+				}
+				direct := realservice.DialRESP(t, redis)
+				direct.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("GET", key))
+				direct.Await("\r\n", 2)
+				if got := direct.Received(); got != "+OK\r\n$-1\r\n" {
+					t.Fatalf("GET %s directly: %q; the SET reached Redis", key, got)
+				}
+				if !strings.Contains(logs.String(), `"action":"`+map[proxy.Mode]string{proxy.Kill: "killed", proxy.Reject: "rejected"}[mode]+`"`) {
+					t.Errorf("no truthful record:\n%s", logs.String())
+				}
+			})
+		}
+	})
 }

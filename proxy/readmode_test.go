@@ -18,8 +18,9 @@ import (
 // with a blocking read outside it (plain). On Linux the plain way
 // otherwise runs only after a failed wait, so the tests that exercise
 // reading (pipelining, split frames, half-close, resets, parking, time-outs,
-// hostile lengths) run once each way (EachReadMode), and every proxy the
-// harness starts checks that its reads took its mode's path (WatchReads).
+// hostile lengths) run once each way (EachReadMode, or eachWay and
+// eachComboRead beside WebSocket), and every proxy the harness starts
+// checks that its reads took its mode's path (WatchReads).
 
 // ReadModes names the read modes, by their Config.PlainReads.
 var ReadModes = []struct {
@@ -27,15 +28,13 @@ var ReadModes = []struct {
 	Plain bool
 }{{"inline", false}, {"plain", true}}
 
-// EachReadMode runs f as one parallel subtest per read mode, with the
-// Config.PlainReads of that mode. It is exported for the tests of package
-// proxy_test.
+// EachReadMode runs f as one subtest per read mode, with the
+// Config.PlainReads of that mode; f calls t.Parallel when it may run
+// beside the other mode (a test that measures the process's memory or
+// goroutines may not). It is exported for the tests of package proxy_test.
 func EachReadMode(t *testing.T, f func(t *testing.T, plain bool)) {
 	for _, m := range ReadModes {
-		t.Run(m.Name, func(t *testing.T) {
-			t.Parallel()
-			f(t, m.Plain)
-		})
+		t.Run(m.Name, func(t *testing.T) { f(t, m.Plain) })
 	}
 }
 
@@ -102,6 +101,7 @@ var inlineReadsHere = sync.OnceValue(func() bool {
 // plain, never inside it.
 func TestReadModes(t *testing.T) {
 	EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
 		if !plain && !inlineReadsHere() {
 			t.Skip("this system has no TCP_INQ: readers read the plain way only")
 		}
@@ -171,7 +171,10 @@ func TestUnaskedWouldBlock(t *testing.T) {
 		}
 		wantReply(t, call(t, other, jsonKit, "{add, 7}"), "{ok, 8}")
 	}
-	EachReadMode(t, func(t *testing.T, plain bool) { check(t, TCP, plain) })
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		check(t, TCP, plain)
+	})
 	t.Run("ws", func(t *testing.T) {
 		t.Parallel()
 		check(t, WebSocket, false)

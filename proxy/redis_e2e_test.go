@@ -125,149 +125,152 @@ func redisCLI(t *testing.T, addr string, args ...string) (string, error) {
 }
 
 func TestRedisThroughProxy(t *testing.T) {
-	redis := realservice.Redis(t, e2eRedisPassword)
-	mon := startMonitor(t, redis)
-	var logs realservice.Output
-	_, kill := serveProxy(t, proxy.Config{
-		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill,
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
-	_, reject := serveProxy(t, proxy.Config{
-		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Reject,
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
+	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		redis := realservice.Redis(t, e2eRedisPassword)
+		mon := startMonitor(t, redis)
+		var logs realservice.Output
+		_, kill := serveProxy(t, proxy.Config{
+			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill, PlainReads: plain,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		})
+		_, reject := serveProxy(t, proxy.Config{
+			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Reject, PlainReads: plain,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		})
 
-	t.Run("redis-cli", func(t *testing.T) {
-		if out, err := redisCLI(t, kill, "SET", "cli:k", "hello"); err != nil || out != "OK" {
-			t.Fatalf("SET: %v %q", err, out)
-		}
-		if out, err := redisCLI(t, kill, "GET", "cli:k"); err != nil || out != "hello" {
-			t.Fatalf("GET: %v %q", err, out)
-		}
-		if out, err := redisCLI(t, kill, "MGET", "cli:k", "cli:none"); err != nil || out != "hello" {
-			t.Fatalf("MGET: %v %q", err, out)
-		}
-		out, _ := redisCLI(t, kill, "FLUSHALL")
-		if !strings.Contains(out, "ERR contract: client broke the contract in state ready: sent flushall") {
-			t.Errorf("FLUSHALL through the proxy: %q", out)
-		}
-		out, _ = redisCLI(t, kill, "CONFIG", "SET", "requirepass", "")
-		if !strings.Contains(out, "ERR contract") {
-			t.Errorf("CONFIG SET through the proxy: %q", out)
-		}
-		// The key is still there: FLUSHALL never ran.
-		if out, err := redisCLI(t, kill, "GET", "cli:k"); err != nil || out != "hello" {
-			t.Fatalf("GET after FLUSHALL was refused: %v %q", err, out)
-		}
-	})
+		t.Run("redis-cli", func(t *testing.T) {
+			if out, err := redisCLI(t, kill, "SET", "cli:k", "hello"); err != nil || out != "OK" {
+				t.Fatalf("SET: %v %q", err, out)
+			}
+			if out, err := redisCLI(t, kill, "GET", "cli:k"); err != nil || out != "hello" {
+				t.Fatalf("GET: %v %q", err, out)
+			}
+			if out, err := redisCLI(t, kill, "MGET", "cli:k", "cli:none"); err != nil || out != "hello" {
+				t.Fatalf("MGET: %v %q", err, out)
+			}
+			out, _ := redisCLI(t, kill, "FLUSHALL")
+			if !strings.Contains(out, "ERR contract: client broke the contract in state ready: sent flushall") {
+				t.Errorf("FLUSHALL through the proxy: %q", out)
+			}
+			out, _ = redisCLI(t, kill, "CONFIG", "SET", "requirepass", "")
+			if !strings.Contains(out, "ERR contract") {
+				t.Errorf("CONFIG SET through the proxy: %q", out)
+			}
+			// The key is still there: FLUSHALL never ran.
+			if out, err := redisCLI(t, kill, "GET", "cli:k"); err != nil || out != "hello" {
+				t.Fatalf("GET after FLUSHALL was refused: %v %q", err, out)
+			}
+		})
 
-	t.Run("pipelined Go client", func(t *testing.T) {
-		c := realservice.DialRESP(t, kill)
-		var batch strings.Builder
-		batch.WriteString(realservice.Command("AUTH", e2eRedisPassword))
-		const n = 500
-		for i := range n {
-			batch.WriteString(realservice.Command("SET", fmt.Sprintf("p:%d", i), strconv.Itoa(i)))
-			batch.WriteString(realservice.Command("INCR", fmt.Sprintf("p:%d", i)))
-		}
-		batch.WriteString(realservice.Command("MULTI") + realservice.Command("INCR", "p:0") + realservice.Command("GET", "p:0") + realservice.Command("EXEC"))
-		batch.WriteString(realservice.Command("DEL", "p:1", "p:2"))
-		batch.WriteString(realservice.Command("QUIT"))
-		c.Send(batch.String())
-		got := c.Closed()
-		want := "+OK\r\n"
-		for i := range n {
-			want += "+OK\r\n:" + strconv.Itoa(i+1) + "\r\n"
-		}
-		want += "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:2\r\n$1\r\n2\r\n:2\r\n+OK\r\n"
-		if got != want {
-			t.Errorf("replies differ from Redis's own:\n got %q\nwant %q", tail(got), tail(want))
-		}
-	})
+		t.Run("pipelined Go client", func(t *testing.T) {
+			c := realservice.DialRESP(t, kill)
+			var batch strings.Builder
+			batch.WriteString(realservice.Command("AUTH", e2eRedisPassword))
+			const n = 500
+			for i := range n {
+				batch.WriteString(realservice.Command("SET", fmt.Sprintf("p:%d", i), strconv.Itoa(i)))
+				batch.WriteString(realservice.Command("INCR", fmt.Sprintf("p:%d", i)))
+			}
+			batch.WriteString(realservice.Command("MULTI") + realservice.Command("INCR", "p:0") + realservice.Command("GET", "p:0") + realservice.Command("EXEC"))
+			batch.WriteString(realservice.Command("DEL", "p:1", "p:2"))
+			batch.WriteString(realservice.Command("QUIT"))
+			c.Send(batch.String())
+			got := c.Closed()
+			want := "+OK\r\n"
+			for i := range n {
+				want += "+OK\r\n:" + strconv.Itoa(i+1) + "\r\n"
+			}
+			want += "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:2\r\n$1\r\n2\r\n:2\r\n+OK\r\n"
+			if got != want {
+				t.Errorf("replies differ from Redis's own:\n got %q\nwant %q", tail(got), tail(want))
+			}
+		})
 
-	t.Run("pub/sub", func(t *testing.T) {
-		sub := realservice.DialRESP(t, kill)
-		sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "e2e:a", "e2e:b") + realservice.Command("PSUBSCRIBE", "e2e:p.*"))
-		sub.Await("e2e:p.*\r\n:3\r\n", 1)
-		pub := realservice.DialRESP(t, redis)
-		pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "e2e:a", "one") + realservice.Command("PUBLISH", "e2e:p.x", "two"))
-		pub.Await(":1\r\n", 2)
-		sub.Await("$3\r\ntwo\r\n", 1)
-		// In the subscriber state only pub/sub commands are legal: GET
-		// ends the session and never reaches Redis.
-		sub.Send(realservice.Command("PING") + realservice.Command("UNSUBSCRIBE", "e2e:a") + realservice.Command("GET", "e2e:sneaky"))
-		got := sub.Closed()
-		for _, w := range []string{"*3\r\n$7\r\nmessage\r\n$5\r\ne2e:a\r\n$3\r\none\r\n", "$4\r\npong\r\n",
-			"$11\r\nunsubscribe\r\n$5\r\ne2e:a\r\n:2\r\n", "-ERR contract: client broke the contract in state subscribed: sent {get, <<\"e2e:sneaky\">>}"} {
-			if !strings.Contains(got, w) {
-				t.Errorf("subscriber did not get %q; got %q", w, got)
+		t.Run("pub/sub", func(t *testing.T) {
+			sub := realservice.DialRESP(t, kill)
+			sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "e2e:a", "e2e:b") + realservice.Command("PSUBSCRIBE", "e2e:p.*"))
+			sub.Await("e2e:p.*\r\n:3\r\n", 1)
+			pub := realservice.DialRESP(t, redis)
+			pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "e2e:a", "one") + realservice.Command("PUBLISH", "e2e:p.x", "two"))
+			pub.Await(":1\r\n", 2)
+			sub.Await("$3\r\ntwo\r\n", 1)
+			// In the subscriber state only pub/sub commands are legal: GET
+			// ends the session and never reaches Redis.
+			sub.Send(realservice.Command("PING") + realservice.Command("UNSUBSCRIBE", "e2e:a") + realservice.Command("GET", "e2e:sneaky"))
+			got := sub.Closed()
+			for _, w := range []string{"*3\r\n$7\r\nmessage\r\n$5\r\ne2e:a\r\n$3\r\none\r\n", "$4\r\npong\r\n",
+				"$11\r\nunsubscribe\r\n$5\r\ne2e:a\r\n:2\r\n", "-ERR contract: client broke the contract in state subscribed: sent {get, <<\"e2e:sneaky\">>}"} {
+				if !strings.Contains(got, w) {
+					t.Errorf("subscriber did not get %q; got %q", w, got)
+				}
+			}
+		})
+
+		t.Run("RESP3 with pushes", func(t *testing.T) {
+			c := realservice.DialRESP(t, kill)
+			c.Send(realservice.Command("HELLO", "3", "AUTH", "default", e2eRedisPassword) + realservice.Command("SET", "r3:k", "v3") +
+				realservice.Command("GET", "r3:k") + realservice.Command("GET", "r3:none") + realservice.Command("SUBSCRIBE", "r3:chan"))
+			c.Await(">3\r\n$9\r\nsubscribe\r\n$7\r\nr3:chan\r\n:1\r\n", 1)
+			pub := realservice.DialRESP(t, redis)
+			pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "r3:chan", "pushed"))
+			pub.Await(":1\r\n", 1)
+			c.Await("$6\r\npushed\r\n", 1)
+			c.Send(realservice.Command("UNSUBSCRIBE", "r3:chan") + realservice.Command("GET", "r3:k") + realservice.Command("QUIT"))
+			got := c.Closed()
+			for _, w := range []string{"+OK\r\n$2\r\nv3\r\n_\r\n>3", ">3\r\n$7\r\nmessage\r\n$7\r\nr3:chan\r\n$6\r\npushed\r\n",
+				">3\r\n$11\r\nunsubscribe\r\n$7\r\nr3:chan\r\n:0\r\n$2\r\nv3\r\n+OK\r\n"} {
+				if !strings.Contains(got, w) {
+					t.Errorf("RESP3 client did not get %q; got %q", w, got)
+				}
+			}
+			if strings.Contains(got, "contract") {
+				t.Errorf("a conforming RESP3 session was refused: %q", got)
+			}
+			// redis-cli in RESP3: AUTH, then HELLO 3, then the command.
+			if out, err := redisCLI(t, kill, "-3", "GET", "r3:k"); err != nil || out != "v3" {
+				t.Errorf("redis-cli -3: %v %q", err, out)
+			}
+		})
+
+		t.Run("AUTH first", func(t *testing.T) {
+			c := realservice.DialRESP(t, kill)
+			c.Send(realservice.Command("GET", "cli:k"))
+			got := c.Closed()
+			if !strings.HasPrefix(got, "-ERR contract: client broke the contract in state start: sent {get, <<\"cli:k\">>}") {
+				t.Errorf("got %q", got)
+			}
+		})
+
+		t.Run("reject mode goes on", func(t *testing.T) {
+			c := realservice.DialRESP(t, reject)
+			c.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("KEYS", "*") + realservice.Command("DEBUG", "SLEEP", "0") + realservice.Command("GET", "cli:k") + realservice.Command("QUIT"))
+			got := c.Closed()
+			// AUTH's reply may still be pending when KEYS is checked, so the
+			// session is in ready, or in "ready | start".
+			if !strings.HasPrefix(got, "+OK\r\n-ERR contract: client broke the contract in state ready") ||
+				!strings.Contains(got, `: sent {keys, <<"*">>}: no rule of this state accepts this message`) ||
+				!strings.HasSuffix(got, "\r\n$5\r\nhello\r\n+OK\r\n") || strings.Count(got, "-ERR contract") != 2 {
+				t.Errorf("got %q", got)
+			}
+		})
+
+		// Nothing forbidden reached Redis, and the allowed commands did.
+		seen := strings.ToLower(mon.sync(t, redis))
+		for _, forbidden := range []string{`"flushall"`, `"config"`, `"keys"`, `"debug"`, `"e2e:sneaky"`} {
+			if strings.Contains(seen, forbidden) {
+				t.Errorf("Redis executed %s, which the contract forbids", forbidden)
 			}
 		}
-	})
-
-	t.Run("RESP3 with pushes", func(t *testing.T) {
-		c := realservice.DialRESP(t, kill)
-		c.Send(realservice.Command("HELLO", "3", "AUTH", "default", e2eRedisPassword) + realservice.Command("SET", "r3:k", "v3") +
-			realservice.Command("GET", "r3:k") + realservice.Command("GET", "r3:none") + realservice.Command("SUBSCRIBE", "r3:chan"))
-		c.Await(">3\r\n$9\r\nsubscribe\r\n$7\r\nr3:chan\r\n:1\r\n", 1)
-		pub := realservice.DialRESP(t, redis)
-		pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "r3:chan", "pushed"))
-		pub.Await(":1\r\n", 1)
-		c.Await("$6\r\npushed\r\n", 1)
-		c.Send(realservice.Command("UNSUBSCRIBE", "r3:chan") + realservice.Command("GET", "r3:k") + realservice.Command("QUIT"))
-		got := c.Closed()
-		for _, w := range []string{"+OK\r\n$2\r\nv3\r\n_\r\n>3", ">3\r\n$7\r\nmessage\r\n$7\r\nr3:chan\r\n$6\r\npushed\r\n",
-			">3\r\n$11\r\nunsubscribe\r\n$7\r\nr3:chan\r\n:0\r\n$2\r\nv3\r\n+OK\r\n"} {
-			if !strings.Contains(got, w) {
-				t.Errorf("RESP3 client did not get %q; got %q", w, got)
+		for _, allowed := range []string{`"set" "cli:k" "hello"`, `"incr" "p:499"`, `"exec"`, `"psubscribe" "e2e:p.*"`} {
+			if !strings.Contains(seen, allowed) {
+				t.Errorf("Redis did not execute %s", allowed)
 			}
 		}
-		if strings.Contains(got, "contract") {
-			t.Errorf("a conforming RESP3 session was refused: %q", got)
-		}
-		// redis-cli in RESP3: AUTH, then HELLO 3, then the command.
-		if out, err := redisCLI(t, kill, "-3", "GET", "r3:k"); err != nil || out != "v3" {
-			t.Errorf("redis-cli -3: %v %q", err, out)
+		if n := strings.Count(logs.String(), `"msg":"contract violation"`); n < 5 {
+			t.Errorf("%d violation records in the log, want at least 5:\n%s", n, logs.String())
 		}
 	})
-
-	t.Run("AUTH first", func(t *testing.T) {
-		c := realservice.DialRESP(t, kill)
-		c.Send(realservice.Command("GET", "cli:k"))
-		got := c.Closed()
-		if !strings.HasPrefix(got, "-ERR contract: client broke the contract in state start: sent {get, <<\"cli:k\">>}") {
-			t.Errorf("got %q", got)
-		}
-	})
-
-	t.Run("reject mode goes on", func(t *testing.T) {
-		c := realservice.DialRESP(t, reject)
-		c.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("KEYS", "*") + realservice.Command("DEBUG", "SLEEP", "0") + realservice.Command("GET", "cli:k") + realservice.Command("QUIT"))
-		got := c.Closed()
-		// AUTH's reply may still be pending when KEYS is checked, so the
-		// session is in ready, or in "ready | start".
-		if !strings.HasPrefix(got, "+OK\r\n-ERR contract: client broke the contract in state ready") ||
-			!strings.Contains(got, `: sent {keys, <<"*">>}: no rule of this state accepts this message`) ||
-			!strings.HasSuffix(got, "\r\n$5\r\nhello\r\n+OK\r\n") || strings.Count(got, "-ERR contract") != 2 {
-			t.Errorf("got %q", got)
-		}
-	})
-
-	// Nothing forbidden reached Redis, and the allowed commands did.
-	seen := strings.ToLower(mon.sync(t, redis))
-	for _, forbidden := range []string{`"flushall"`, `"config"`, `"keys"`, `"debug"`, `"e2e:sneaky"`} {
-		if strings.Contains(seen, forbidden) {
-			t.Errorf("Redis executed %s, which the contract forbids", forbidden)
-		}
-	}
-	for _, allowed := range []string{`"set" "cli:k" "hello"`, `"incr" "p:499"`, `"exec"`, `"psubscribe" "e2e:p.*"`} {
-		if !strings.Contains(seen, allowed) {
-			t.Errorf("Redis did not execute %s", allowed)
-		}
-	}
-	if n := strings.Count(logs.String(), `"msg":"contract violation"`); n < 5 {
-		t.Errorf("%d violation records in the log, want at least 5:\n%s", n, logs.String())
-	}
 }
 
 // tail shortens a long transcript to its end for a failure message.
@@ -282,38 +285,41 @@ func tail(s string) string {
 // as before, whichever side speaks first: the client with a GET, or Redis
 // with a message published to a channel the client subscribed to.
 func TestRedisParked(t *testing.T) {
-	redis := realservice.Redis(t, e2eRedisPassword)
-	srv, addr := serveProxy(t, proxy.Config{
-		Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill,
-		Limits: proxy.Limits{ParkDelay: 30 * time.Millisecond},
-	})
-	c := realservice.DialRESP(t, addr)
-	if got := c.Exchange(realservice.Command("AUTH", e2eRedisPassword)+realservice.Command("SET", "park:k", "v1"), "+OK\r\n+OK\r\n"); got != "+OK\r\n+OK\r\n" {
-		t.Fatalf("AUTH and SET answered %q", got)
-	}
-	waitParked(t, srv, 2, 5*time.Second)
-	if got := c.Exchange(realservice.Command("GET", "park:k"), "v1\r\n"); got != "$2\r\nv1\r\n" {
-		t.Fatalf("GET after parking answered %q", got)
-	}
-	sub := realservice.DialRESP(t, addr)
-	sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "park:ch"))
-	sub.Await("park:ch\r\n:1\r\n", 1)
-	waitParked(t, srv, 4, 5*time.Second)
-	pub := realservice.DialRESP(t, redis)
-	pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "park:ch", "hello"))
-	pub.Await(":1\r\n", 1)
-	sub.Await("$7\r\nmessage\r\n$7\r\npark:ch\r\n$5\r\nhello\r\n", 1)
-	waitParked(t, srv, 4, 5*time.Second)
-	c.Quit()
-	sub.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.OpenSessions() > 0 || srv.Stats().Parked > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%+v after the clients left", srv.Stats())
+	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		redis := realservice.Redis(t, e2eRedisPassword)
+		srv, addr := serveProxy(t, proxy.Config{
+			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill, PlainReads: plain,
+			Limits: proxy.Limits{ParkDelay: 30 * time.Millisecond},
+		})
+		c := realservice.DialRESP(t, addr)
+		if got := c.Exchange(realservice.Command("AUTH", e2eRedisPassword)+realservice.Command("SET", "park:k", "v1"), "+OK\r\n+OK\r\n"); got != "+OK\r\n+OK\r\n" {
+			t.Fatalf("AUTH and SET answered %q", got)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if st := srv.Stats(); st.Violations != 0 || st.Panics != 0 {
-		t.Errorf("stats %+v, want no violation and no panic", st)
-	}
+		waitParked(t, srv, 2, 5*time.Second)
+		if got := c.Exchange(realservice.Command("GET", "park:k"), "v1\r\n"); got != "$2\r\nv1\r\n" {
+			t.Fatalf("GET after parking answered %q", got)
+		}
+		sub := realservice.DialRESP(t, addr)
+		sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "park:ch"))
+		sub.Await("park:ch\r\n:1\r\n", 1)
+		waitParked(t, srv, 4, 5*time.Second)
+		pub := realservice.DialRESP(t, redis)
+		pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "park:ch", "hello"))
+		pub.Await(":1\r\n", 1)
+		sub.Await("$7\r\nmessage\r\n$7\r\npark:ch\r\n$5\r\nhello\r\n", 1)
+		waitParked(t, srv, 4, 5*time.Second)
+		c.Quit()
+		sub.Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for srv.OpenSessions() > 0 || srv.Stats().Parked > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%+v after the clients left", srv.Stats())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st := srv.Stats(); st.Violations != 0 || st.Panics != 0 {
+			t.Errorf("stats %+v, want no violation and no panic", st)
+		}
+	})
 }

@@ -11,22 +11,25 @@ import (
 // inside the poller's callback, used to close its own connection when
 // CloseWrite failed on the reset socket, and wait for itself for good.
 func TestClientResetEndsSession(t *testing.T) {
-	svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-	p := startProxy(t, svc, Config{}, nil)
-	for range 3 {
-		c := p.dial(t)
-		wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
-		tc := c.nc.(*net.TCPConn)
-		if err := tc.SetLinger(0); err != nil {
-			t.Fatal(err)
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+		p := startProxy(t, svc, Config{PlainReads: plain}, nil)
+		for range 3 {
+			c := p.dial(t)
+			wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
+			tc := c.nc.(*net.TCPConn)
+			if err := tc.SetLinger(0); err != nil {
+				t.Fatal(err)
+			}
+			c.close() // a reset, with linger 0
 		}
-		c.close() // a reset, with linger 0
-	}
-	deadline := time.Now().Add(ioTimeout)
-	for p.srv.Stats().Open > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sessions still open %v after their clients reset", p.srv.Stats().Open, ioTimeout)
+		deadline := time.Now().Add(ioTimeout)
+		for p.srv.Stats().Open > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sessions still open %v after their clients reset", p.srv.Stats().Open, ioTimeout)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 }

@@ -190,7 +190,7 @@ func TestReplyTimeout(t *testing.T) {
 	// machine delays it), and the late reply is held by the service until
 	// the proxy has acted, rather than timed against the time-out.
 	const rt = 500 * time.Millisecond
-	eachCombo(t, func(t *testing.T, tr Transport, k kit) {
+	eachComboRead(t, func(t *testing.T, tr Transport, k kit, plain bool) {
 		for _, mode := range modes {
 			t.Run(mode.String(), func(t *testing.T) {
 				release := make(chan struct{})
@@ -198,7 +198,7 @@ func TestReplyTimeout(t *testing.T) {
 				letGo := func() { once.Do(func() { close(release) }) }
 				t.Cleanup(letGo)
 				svc := startService(t, tr, k, heldCounterService(k, false, release))
-				p := startProxy(t, svc, Config{Mode: mode, Limits: Limits{ReplyTimeout: rt}}, nil)
+				p := startProxy(t, svc, Config{Mode: mode, PlainReads: plain, Limits: Limits{ReplyTimeout: rt}}, nil)
 				c := p.dial(t)
 				wantReply(t, call(t, c, k, "{slow, 10}"), "{ok, 10}")
 				begin := time.Now()
@@ -252,33 +252,30 @@ func TestReplyTimeout(t *testing.T) {
 // TestIdleTimeout: a session where nothing passes for IdleTimeout ends.
 func TestIdleTimeout(t *testing.T) {
 	const idle = time.Second
-	for _, tr := range transports {
-		t.Run(tr.String(), func(t *testing.T) {
-			t.Parallel()
-			svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
-			p := startProxy(t, svc, Config{Limits: Limits{IdleTimeout: idle}}, nil)
-			c := p.dial(t)
-			wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
-			// Activity postpones the time-out: the session outlives it
-			// twice over with pings a tenth of it apart, a margin a busy
-			// machine does not eat up (pings a quarter of it apart left
-			// too little under load).
-			for begin := time.Now(); time.Since(begin) < 2*idle; {
-				time.Sleep(idle / 10)
-				wantReply(t, call(t, c, jsonKit, "ping"), "pong")
-			}
-			begin := time.Now()
-			if err := notClosed(c); err != nil {
-				t.Fatalf("after %v of silence (the time-out is %v): %v", time.Since(begin), idle, err)
-			}
-			if d := time.Since(begin); d > idle+3*time.Second {
-				t.Errorf("closed after %v of silence; the time-out is %v", d, idle)
-			}
-			if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "timeout" {
-				t.Errorf("session end %v", end)
-			}
-		})
-	}
+	eachWay(t, func(t *testing.T, tr Transport, plain bool) {
+		svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
+		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{IdleTimeout: idle}}, nil)
+		c := p.dial(t)
+		wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
+		// Activity postpones the time-out: the session outlives it
+		// twice over with pings a tenth of it apart, a margin a busy
+		// machine does not eat up (pings a quarter of it apart left
+		// too little under load).
+		for begin := time.Now(); time.Since(begin) < 2*idle; {
+			time.Sleep(idle / 10)
+			wantReply(t, call(t, c, jsonKit, "ping"), "pong")
+		}
+		begin := time.Now()
+		if err := notClosed(c); err != nil {
+			t.Fatalf("after %v of silence (the time-out is %v): %v", time.Since(begin), idle, err)
+		}
+		if d := time.Since(begin); d > idle+3*time.Second {
+			t.Errorf("closed after %v of silence; the time-out is %v", d, idle)
+		}
+		if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "timeout" {
+			t.Errorf("session end %v", end)
+		}
+	})
 }
 
 // TestDialTimeout: a service that does not accept in time ends the session.

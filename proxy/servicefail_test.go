@@ -12,29 +12,32 @@ import (
 // with a request in flight gives the client the wire's error reply, not a
 // bare close; the session ends with reason service_left and no violation.
 func TestServiceResetMidConversation(t *testing.T) {
-	svc := startService(t, TCP, jsonKit, func(c *wconn) {
-		if _, err := c.next(); err != nil {
-			return
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		svc := startService(t, TCP, jsonKit, func(c *wconn) {
+			if _, err := c.next(); err != nil {
+				return
+			}
+			_ = c.nc.(*net.TCPConn).SetLinger(0) // close with RST
+			_ = c.nc.Close()
+		})
+		p := startProxy(t, svc, Config{PlainReads: plain}, nil)
+		c := p.dial(t)
+		m := call(t, c, jsonKit, "{add, 1}")
+		if !isErrorReply(m, jsonKit.errServer) {
+			t.Fatalf("got %v, want the error reply", m.Term)
 		}
-		_ = c.nc.(*net.TCPConn).SetLinger(0) // close with RST
-		_ = c.nc.Close()
+		if err := c.closed(); err == nil {
+			t.Fatal("not closed")
+		}
+		end := p.logs.wait(t, "session end", 1)[0]
+		if field(end, "reason") != "service_left" {
+			t.Errorf("session end %v", end)
+		}
+		if v := p.logs.find("contract violation"); len(v) > 1 {
+			t.Errorf("violation records %v", v)
+		}
 	})
-	p := startProxy(t, svc, Config{}, nil)
-	c := p.dial(t)
-	m := call(t, c, jsonKit, "{add, 1}")
-	if !isErrorReply(m, jsonKit.errServer) {
-		t.Fatalf("got %v, want the error reply", m.Term)
-	}
-	if err := c.closed(); err == nil {
-		t.Fatal("not closed")
-	}
-	end := p.logs.wait(t, "session end", 1)[0]
-	if field(end, "reason") != "service_left" {
-		t.Errorf("session end %v", end)
-	}
-	if v := p.logs.find("contract violation"); len(v) > 1 {
-		t.Errorf("violation records %v", v)
-	}
 }
 
 // TestDialFailedReason: the proxy's own lack of file descriptors is
