@@ -138,9 +138,9 @@ type inlineRead struct {
 	// blocked: the reader answered its decoder's last read with
 	// wrappers.ErrWouldBlock (wouldBlock), so the decoder's Next returns
 	// it and the loop stops for runInline to wait. Only the reader sets
-	// it; every read clears it first (begin). A decoder that says
-	// ErrWouldBlock without it is a bug that ends the session
-	// (session.wouldBlock).
+	// it; every read clears it first (begin), and runInline once it
+	// stopped (waits). A decoder that says ErrWouldBlock without it is a
+	// bug that ends the session (session.wouldBlock).
 	blocked bool
 }
 
@@ -203,8 +203,12 @@ func (r *lendingReader) runInline(loop func()) {
 // waits reports whether loop, which stopped, stopped to wait for bytes:
 // the reader's last answer was wrappers.ErrWouldBlock, and the session
 // goes on (one that ended while its decoder waited lets its reader go).
+// It forgets that answer, so that a loop that next stops without reading
+// (a message its decoder held) is not taken for one that waits.
 func (r *lendingReader) waits() bool {
-	return r.in.blocked && (r.ended == nil || !r.ended.Load())
+	w := r.in.blocked && (r.ended == nil || !r.ended.Load())
+	r.in.blocked = false
+	return w
 }
 
 // wouldBlock deals with the wrappers.ErrWouldBlock the decoder of
