@@ -179,7 +179,7 @@ func TestInlineWaitGivesBufferBack(t *testing.T) {
 			buf, n, err := r.ReadLent()
 			if err != nil {
 				errs = append(errs, err)
-				if err == wrappers.ErrWouldBlock {
+				if wrappers.IsWouldBlock(err) {
 					waiting <- struct{}{}
 				}
 				return
