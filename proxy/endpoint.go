@@ -75,8 +75,10 @@ type tcpEndpoint struct {
 	dec  wrappers.Decoder
 	buf  wrappers.Bufferer // dec, when it can tell what it has buffered
 	// lr is what dec reads when the connection has a socket to wait on
-	// (see lendingReader), nil otherwise.
+	// (see lendingReader), nil otherwise; rw writes it where it can (see
+	// rawWriter), nil where conn.Write does.
 	lr *lendingReader
+	rw *rawWriter
 
 	// beforeRead, when set, runs on the reading goroutine before each read
 	// from conn by the decoder: the session sends what it held back, so
@@ -99,7 +101,17 @@ func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder, 
 		e.dec = newDecoder(hookedReader{e})
 	}
 	e.buf, _ = e.dec.(wrappers.Bufferer)
+	e.rw = newRawWriter(e.lr)
 	return e
+}
+
+// send writes p whole to the connection.
+func (e *tcpEndpoint) send(p []byte) error {
+	if e.rw != nil {
+		return e.rw.write(p)
+	}
+	_, err := e.conn.Write(p)
+	return err
 }
 
 // hookedReader is the connection as the decoder reads it.
@@ -126,8 +138,7 @@ func (e *tcpEndpoint) more() bool { return e.buf != nil && e.buf.Buffered() > 0 
 func (e *tcpEndpoint) write(raw []byte, _ bool) error {
 	switch {
 	case len(e.out) == 0:
-		_, err := e.conn.Write(raw)
-		return err
+		return e.send(raw)
 	case len(e.out)+len(raw) <= maxHeld:
 		e.out = append(e.out, raw...)
 		return e.flush()
@@ -146,8 +157,7 @@ func (e *tcpEndpoint) queue(raw []byte, _ bool) error {
 			return err
 		}
 		if len(raw) >= maxHeld {
-			_, err := e.conn.Write(raw)
-			return err
+			return e.send(raw)
 		}
 	}
 	e.out = append(e.out, raw...)
@@ -158,7 +168,7 @@ func (e *tcpEndpoint) flush() error {
 	if len(e.out) == 0 {
 		return nil
 	}
-	_, err := e.conn.Write(e.out)
+	err := e.send(e.out)
 	e.release()
 	return err
 }

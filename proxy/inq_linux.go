@@ -39,7 +39,9 @@ func recvINQ(fd int, buf []byte) (n int, drained bool, err error) {
 	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
 	msg.SetControllen(len(oob))
 	n, err = ignoringEINTR(func() (int, error) {
-		k, _, e := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
+		// A direct call, without the runtime's bookkeeping for calls
+		// that may block: the socket never blocks (see rawWriter).
+		k, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
 		if e != 0 {
 			return 0, e
 		}
@@ -60,4 +62,14 @@ func recvINQ(fd int, buf []byte) (n int, drained bool, err error) {
 // shutdownSocket ends both directions of raw's socket (see closeSoon).
 func shutdownSocket(raw syscall.RawConn) {
 	_ = raw.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+}
+
+// canSendRaw says that sendNoSignal works here (see rawWriter).
+const canSendRaw = true
+
+// sendNoSignal sends p (len(p) > 0) on fd without blocking and without
+// SIGPIPE: send(2) with MSG_NOSIGNAL, called directly.
+func sendNoSignal(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+	return int(n), e
 }

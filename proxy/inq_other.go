@@ -16,3 +16,9 @@ func recvINQ(int, []byte) (int, bool, error) { return 0, false, errors.ErrUnsupp
 
 // shutdownSocket is never called where enableINQ is false.
 func shutdownSocket(syscall.RawConn) {}
+
+// canSendRaw is false: writes go through conn.Write (see rawWriter).
+const canSendRaw = false
+
+// sendNoSignal is never called where canSendRaw is false.
+func sendNoSignal(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.ENOSYS }

@@ -1,0 +1,82 @@
+package proxy
+
+import (
+	"net"
+	"os"
+	"syscall"
+)
+
+// rawWriter writes a TCP connection's bytes with send(2) made directly
+// inside the callback of syscall.RawConn.Write, where the socket's poller
+// is the runtime's as for conn.Write. conn.Write makes the same system
+// call through the runtime's bookkeeping for calls that may block (handing
+// the processor over, and taking it back after): the socket never blocks,
+// so that costs about as much as the send itself on loopback, for every
+// message. MSG_NOSIGNAL keeps a peer that left from raising SIGPIPE.
+//
+// A write the socket cannot take whole waits in the poller, with the
+// connection's write deadline, as conn.Write does, and errors read as
+// conn.Write's would (a *net.OpError "write"). Writes to one endpoint are
+// serialised by the session, so one rawWriter needs no lock.
+type rawWriter struct {
+	lr *lendingReader // its raw connection
+	// send is the callback of raw.Write, made once (a method value
+	// allocates); p is what is left to write and errno how a send failed.
+	send  func(fd uintptr) bool
+	p     []byte
+	errno syscall.Errno
+}
+
+// newRawWriter returns a rawWriter for lr's connection, or nil where
+// writes go through conn.Write: systems other than Linux, and with
+// Config.PlainReads, which keeps the net package's way for both reads and
+// writes.
+func newRawWriter(lr *lendingReader) *rawWriter {
+	if lr == nil || !lr.canInline || !canSendRaw {
+		return nil
+	}
+	w := &rawWriter{lr: lr}
+	w.send = w.sendSome
+	return w
+}
+
+// write writes p whole, or fails.
+func (w *rawWriter) write(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	w.p, w.errno = p, 0
+	err := w.lr.raw.Write(w.send)
+	w.p = nil
+	if err == nil && w.errno != 0 {
+		err = os.NewSyscallError("write", w.errno)
+	}
+	if err == nil {
+		return nil
+	}
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err // raw.Write's own "raw-write" wrapping
+	}
+	c := w.lr.e.conn
+	return &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// sendSome is raw.Write's callback: it sends what is left of w.p until
+// all is sent (true), the socket is full (false: the poller waits for
+// room and calls it again), or a send fails (true, with w.errno).
+func (w *rawWriter) sendSome(fd uintptr) bool {
+	for len(w.p) > 0 {
+		n, e := sendNoSignal(fd, w.p)
+		switch e {
+		case 0:
+			w.p = w.p[n:]
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.errno = e
+			return true
+		}
+	}
+	return true
+}
