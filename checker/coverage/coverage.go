@@ -7,7 +7,9 @@
 // A Tracker is told each message a checker.Session accepted, with the
 // states the session was in before it; it finds the items the message
 // matches by shape (checker.Machine.MatchShape: the session has already
-// checked the variables' values).
+// checked the variables' values). Or, right after the check, it is given
+// the session itself (AppendTaken), and reads what the session took the
+// message by.
 package coverage
 
 import (
