@@ -991,7 +991,7 @@ func (s *Session) notReply(t term.Term, asReply, asOut bool) (Role, *Violation) 
 // PipelinedRequest violation of a message queued behind the call.
 func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Violation, ok bool) {
 	e := &s.ring[s.head]
-	if !hasAnnounced && s.repliesOne(e) {
+	if !hasAnnounced && t != nil && s.repliesOne(e) {
 		// The short way: the first output that matches decides, and
 		// the session goes to that state, as the general way below
 		// would take it there.
