@@ -319,9 +319,10 @@ type Config struct {
 	// (TCP on Linux 4.18 and later, where the kernel's TCP_INQ says when a
 	// socket is drained): each reader then waits for bytes, reads them
 	// with read(2) and reads again until the socket is empty, as on
-	// other systems. That costs about one more system call per message
-	// and a little more CPU; a reader is then a plain blocking read that
-	// debuggers, profiles and strace show the usual way. Turn it on to
+	// other systems; and writes go through the net package (conn.Write)
+	// rather than direct send(2) calls. That costs about one more system
+	// call per message and more CPU; a reader is then a plain blocking
+	// read that debuggers, profiles and strace show the usual way. Turn it on to
 	// rule the callback reading out when chasing a problem, or on a
 	// kernel whose TCP_INQ misbehaves (a reader that stops reading a
 	// connection with bytes waiting). Off by default.

@@ -108,12 +108,15 @@ as written (path and query included; --ws-forward-client-path uses the client's
 instead), and each WebSocket message carries one frame of the wire format. A
 text message that is not UTF-8 closes the session with code 1007.
 
-Reading (tcp on Linux 4.18 and later): each connection is read inside the
-callback of Go's network poller, with recvmsg and TCP_INQ, which says when
-the socket is empty, so a message costs no read that finds nothing.
---plain-reads reads the plain way instead, as on other systems: a blocking
-read, about one more system call per message. Use it to rule this out
-when chasing a problem, or on a kernel whose TCP_INQ misbehaves.
+Reading and writing (tcp on Linux 4.18 and later): each connection is read
+inside the callback of Go's network poller, with recvmsg and TCP_INQ, which
+says when the socket is empty, so a message costs no read that finds
+nothing; reads and writes (send with MSG_NOSIGNAL) are direct system calls,
+without the Go runtime's hand-over for calls that may block (the sockets
+never block). --plain-reads reads and writes the plain way instead, as on
+other systems: a blocking read, about one more system call per message, and
+the net package's writes. Use it to rule this out when chasing a problem, or
+on a kernel whose TCP_INQ misbehaves.
 
 Signals: SIGTERM or SIGINT stops accepting, lets open sessions finish for
 --grace, then closes them. SIGHUP re-reads the contract (and --types): new
@@ -178,7 +181,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.DurationVar(&f.limits.DialTimeout, "dial-timeout", d.DialTimeout, "time allowed to connect to the service")
 	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
 	fl.DurationVar(&f.limits.ParkDelay, "park-delay", d.ParkDelay, "a session idle this long gives up its goroutines and stacks until its next message (Linux, tcp; 0: never)")
-	fl.BoolVar(&f.plain, "plain-reads", false, "read connections with a blocking read outside Go's network poller, not inside its callback with TCP_INQ (Linux 4.18+, tcp): about one more system call per message; to rule the callback reading out when debugging, or on a kernel whose TCP_INQ misbehaves")
+	fl.BoolVar(&f.plain, "plain-reads", false, "read connections with a blocking read outside Go's network poller, not inside its callback with TCP_INQ (Linux 4.18+, tcp), and write them with the net package's writes, not direct system calls: about one more system call per message and more CPU; to rule those out when debugging, or on a kernel whose TCP_INQ misbehaves")
 	return withFlagHint(cmd)
 }
 
