@@ -187,6 +187,8 @@ func TestClientSpeaksBeforeTheGreeting(t *testing.T) {
 	if !strings.Contains(reply, "the server speaks next") {
 		t.Errorf("error reply %q does not say the server speaks next", reply)
 	}
+	// A deliberate pause: that the line never reaches the service can
+	// only be watched for a while, not waited for.
 	select {
 	case l := <-got:
 		t.Errorf("the service received %q", l)
