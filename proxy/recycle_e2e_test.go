@@ -246,3 +246,45 @@ func TestVariablesKeepMessages(t *testing.T) {
 		t.Errorf("%d requests and %d replies were given back under a contract with variables, want none", n, m)
 	}
 }
+
+// TestTimedOutRequestNotRecycled: the reply timer reports a request (in
+// monitor mode) after letting go of the session's lock, reading the
+// request's term; a late reply accepted meanwhile must not give that term
+// back, or the client reader's next request is built in it while the
+// record is written (a data race the race detector sees, and a record
+// naming the wrong request). Found by review.
+func TestTimedOutRequestNotRecycled(t *testing.T) {
+	const src = `+name("kv").
++state start x {get, binary()} -> binary() x start.
+`
+	con, diags := contract.Compile("kv.con", []byte(src), contract.Options{})
+	if con == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	svc := startCapturing(t, resp.Wire{}, func(req term.Term) []byte {
+		if k := string(req.(term.Tuple)[1].(term.Binary)); strings.HasPrefix(k, "slow") {
+			time.Sleep(60 * time.Millisecond) // past the reply time-out
+		}
+		return []byte("$1\r\nv\r\n")
+	})
+	cfg := proxy.Config{Contract: con, Upstream: svc.addr, Wire: resp.Wire{}, Mode: proxy.Monitor}
+	cfg.Limits.ReplyTimeout = 30 * time.Millisecond
+	_, addr := serveProxy(t, cfg)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	rd := bufio.NewReader(c)
+	for i, k := range []string{"a", "b", "slow1", "c", "slow2", "d", "e", "slow3", "f"} {
+		if _, err := io.WriteString(c, realservice.Command("GET", k)); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := rd.ReadString('\n'); err != nil {
+				t.Fatalf("GET %d: %v", i, err)
+			}
+		}
+	}
+}

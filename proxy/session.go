@@ -71,7 +71,7 @@ type pendingCall struct {
 	errReply []byte
 	// The flags last, packed into one word.
 	unchecked  bool // monitor: forwarded although illegal; its reply is not checked
-	timedOut   bool // monitor: the reply time-out was reported
+	timedOut   bool // the reply time-out was reported (the record may still be in the making, outside mu)
 	noDeadline bool // its reply may be none(): no reply time-out
 	rejected   bool // a rejected request (errReply may be nil when the wire has none)
 }

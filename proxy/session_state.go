@@ -87,12 +87,13 @@ const maxFreed = 64
 // free (mu held, the service reader) lets the decoders reuse the memory
 // of the request p and of reply, its reply, which was accepted, when
 // nothing holds them any more: the checker keeps no part of a message (it
-// has no variables to bind), and p is an ordinary request (not of the
-// prelude, which the session keeps for the service it starts). The reply
+// has no variables to bind), p is an ordinary request (not of the
+// prelude, which the session keeps for the service it starts), and its
+// reply time-out was not reported (the record is made outside mu). The reply
 // goes back to its decoder at once; the request waits in freed for the
 // client reader.
 func (s *session) free(p *pendingCall, reply term.Term) {
-	if s.chk.KeepsTerms() || p.start != nil {
+	if s.chk.KeepsTerms() || p.start != nil || p.timedOut {
 		return
 	}
 	if s.recycles[clientToService] && len(s.freed) < maxFreed {

@@ -182,9 +182,10 @@ func (s *session) onReplyTimeout() {
 	b := breach{side: wrappers.Server, kind: violation.ReplyTimeout, states: s.chk.States(), request: head.req,
 		explanation: fmt.Sprintf("the service did not reply within %s to %s", rt, term.Truncated(s.redact(head.req), s.cfg.MaxLogMessage))}
 	act := decide(s.cfg.Mode, lateReply, false)
-	if act != actionKilled {
-		head.timedOut = true
-	}
+	// Set in every mode: the record below is made after mu is let go,
+	// and reads head.req, which a late reply accepted meanwhile must not
+	// give back to the decoder (free).
+	head.timedOut = true
 	s.unlock()
 	s.countNow(serviceToClient, verdictViolation)
 	if act != actionKilled {

@@ -293,7 +293,9 @@ type Bufferer interface {
 //
 // Recycle(t) promises that t, the Term of a Message this decoder returned,
 // and every part of it, are no longer referenced anywhere and will not be
-// read again. The decoder may overwrite it at once. A term the decoder
+// read again, and that t is given back once only: the decoder may
+// overwrite it at once, and build a later term in the same memory (which a
+// second Recycle of t would give back while in use). A term the decoder
 // cannot reuse is ignored. Like Next, Recycle is called from the decoder's
 // own goroutine, never while Next runs.
 type Recycler interface {
