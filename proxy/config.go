@@ -329,7 +329,10 @@ type Config struct {
 	PlainReads bool
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
-	// the handshake.
+	// the handshake. A connection that gives its socket (syscall.Conn, as
+	// a *net.TCPConn or a type embedding one does) is read and written
+	// through that socket on Linux (see PlainReads): Read and Write
+	// methods a wrapper defines over it are not called.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 

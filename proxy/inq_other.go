@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || 386
 
 package proxy
 
@@ -7,7 +7,9 @@ import (
 	"syscall"
 )
 
-// enableINQ reports false: only Linux has TCP_INQ, so readers elsewhere
+// enableINQ reports false: only Linux has TCP_INQ (and Go's syscall
+// package has no recvmsg or sendto numbers on linux/386, where sockets go
+// through socketcall), so readers elsewhere
 // wait for bytes outside the poller's callback (see lendingReader.inline).
 func enableINQ(syscall.RawConn) bool { return false }
 
