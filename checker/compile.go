@@ -202,7 +202,8 @@ func (c *compiler) node(typ contract.Type) *cnode {
 	return n
 }
 
-// alwaysKinds is the always of a pure n, its children's known.
+// alwaysKinds is the always of a pure n, whose children's are known
+// already (nodes are compiled children first).
 func alwaysKinds(n *cnode) kindSet {
 	switch n.op {
 	case opAny:

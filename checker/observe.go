@@ -47,19 +47,6 @@ func (c *core) matchesShape(t term.Term, typ contract.Type, n *cnode) bool {
 	return matchNode(t, typ, n, &varCtx{out: &out, spec: true}, c.pats)
 }
 
-// AppendStates appends the session's current states to dst (see States)
-// and returns it: with room in dst, it allocates nothing, for callers that
-// ask before every message.
-func (s *Session) AppendStates(dst []string) []string {
-	if s.m == nil {
-		return dst
-	}
-	for _, st := range s.cur.states {
-		dst = append(dst, s.m.states[st].name)
-	}
-	return dst
-}
-
 // AppendTaken appends to dst the numbers (see Machine.Parts) of the rules,
 // transitions or events by which s, a session of m, took the message it
 // checked last, and returns it: for a call, what the session matched it
@@ -71,7 +58,7 @@ func (s *Session) AppendStates(dst []string) []string {
 // next message forgets a transition). It does not allocate when dst has
 // room: it reads what the check left, matching nothing again.
 func (m *Machine) AppendTaken(dst []int, s *Session) []int {
-	if s.m != m.core || len(s.ring) == 0 || s.last.refused == s.seq {
+	if s.m != m.core || len(s.ring) == 0 || s.last == nil || s.last.refused == s.seq {
 		return dst
 	}
 	var e *pending

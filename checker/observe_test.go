@@ -67,18 +67,3 @@ func TestShapedCallsAgreeWithMatchShape(t *testing.T) {
 		t.Errorf("an unknown state: got %d rules, want none", len(got))
 	}
 }
-
-// TestAppendStates: AppendStates appends what States returns.
-func TestAppendStates(t *testing.T) {
-	_, _, contracts := typesUnderTest(t)
-	for _, c := range contracts {
-		s, err := Prepare(c).NewSession(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := []string{"before"}
-		if got, want := s.AppendStates(dst), append([]string{"before"}, s.States()...); !slices.Equal(got, want) || len(want) < 2 {
-			t.Errorf("%s: AppendStates gave %q, want %q", c.Name, got, want)
-		}
-	}
-}

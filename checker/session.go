@@ -367,13 +367,19 @@ func (s *Session) Done() bool {
 func (s *Session) Pending() int { return int(s.calls) }
 
 // KeepsTerms reports whether the session may hold on to parts of a message
-// once it was checked and, for a call, once its reply was accepted: only
-// the bindings of a contract's variables do. When it is false, a caller
-// that owns the memory of the messages (a decoder that reuses it, see
-// wrappers.Recycler) may reuse a call's as soon as its reply was accepted.
+// once it was checked and, for a call, once its reply was accepted: the
+// bindings of a contract's variables do. Apart from them it keeps a
+// message until it is done with it (a call until its reply, a transition
+// queued behind calls until it is applied, a foreseen message until the
+// next client message is checked) and the atom of the last tag it looked
+// up. So when it is false, a caller that owns the memory of the messages
+// (a decoder that reuses it, see wrappers.Recycler, and builds no atom in
+// that memory) may reuse a call's as soon as its reply was accepted, and a
+// reply's once it was checked.
 func (s *Session) KeepsTerms() bool { return s.nv != 0 }
 
-// Seq returns how many messages the session has checked (legal or not);
+// Seq returns how many messages the session has checked, legal or not,
+// but for those refused because it had ended (AfterEnd, InvalidSession);
 // Binding.Seq numbers messages the same way.
 func (s *Session) Seq() int { return int(s.seq) }
 

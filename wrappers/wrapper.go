@@ -293,7 +293,9 @@ type Bufferer interface {
 //
 // Recycle(t) promises that t, the Term of a Message this decoder returned,
 // and every part of it, are no longer referenced anywhere and will not be
-// read again, and that t is given back once only: the decoder may
+// read again (a consumer may keep a message's atoms, as the checker keeps
+// the last tag it looked up: a decoder builds no atom in memory it
+// reuses), and that t is given back once only: the decoder may
 // overwrite it at once, and build a later term in the same memory (which a
 // second Recycle of t would give back while in use). A term the decoder
 // cannot reuse is ignored. Like Next, Recycle is called from the decoder's
