@@ -221,7 +221,7 @@ func issue[T any](rc *recycling, free *[]*T, b *block[T]) *T {
 
 // recycle takes back the record of a term it handed out (see
 // wrappers.Recycler): a command with one or two arguments (command1,
-// command2) or a short binary (binary). Any other term, or one handed
+// command2) or a short bulk reply (replyBinary). Any other term, or one handed
 // out before the first recycle or too long ago, is left alone. The
 // record is zeroed at once: a holder the caller forgot then sees an
 // empty term, not another message, until the record is reused.
@@ -279,18 +279,34 @@ var (
 	protoInteger term.Term = term.Integer{}
 )
 
-// binary returns a copy of b as a boxed term.Binary.
+// binary returns a copy of b as a boxed term.Binary, a part of a term
+// (an argument, an element): its record is not issued, since only a whole
+// term is ever given back (see replyBinary).
 func (a *arena) binary(b []byte) term.Term {
 	if uint(len(b)-1) < 16 && cap(b) >= 16 {
-		var r *shortBinary
-		if a.rc != nil {
-			r = issue(a.rc, &a.rc.freeShort, &a.short)
-		} else {
-			r = a.short.next()
-		}
+		r := a.short.next()
 		r.bin, _ = copyShort(&r.data, b)
 		return box(protoBinary, unsafe.Pointer(&r.bin))
 	}
+	return a.longBinary(b)
+}
+
+// replyBinary is binary for a reply that is a binary alone (a bulk
+// string: the usual answer to GET), which the proxy may give back: its
+// record is issued (see recycle). Parts of terms do not go through here,
+// or a reply of many elements would push every record in flight out of
+// the ring, and recycling would stop.
+func (a *arena) replyBinary(b []byte) term.Term {
+	if a.rc == nil || uint(len(b)-1) >= 16 || cap(b) < 16 {
+		return a.binary(b)
+	}
+	r := issue(a.rc, &a.rc.freeShort, &a.short)
+	r.bin, _ = copyShort(&r.data, b)
+	return box(protoBinary, unsafe.Pointer(&r.bin))
+}
+
+// longBinary is binary for what copyShort does not take.
+func (a *arena) longBinary(b []byte) term.Term {
 	p := a.bins.next()
 	*p = a.copyBytes(b)
 	return box(protoBinary, unsafe.Pointer(p))

@@ -254,3 +254,23 @@ func TestRecycledReplies(t *testing.T) {
 		t.Errorf("%.4f allocations per reply with recycling, %.4f without; want about 1/64 without and nearly none with", with, without)
 	}
 }
+
+// TestRecycleOnlyWholeTerms: the parts of other terms (the arguments of a
+// longer command, the elements of an array reply) are not issued, so that
+// many of them between a command and its reply do not push the command's
+// record out of the ring, which would stop recycling.
+func TestRecycleOnlyWholeTerms(t *testing.T) {
+	var a arena
+	a.recycle(nil) // start the bookkeeping
+	get := a.command1(term.Atom("get"), []byte("k"))
+	inBuffer := func(s string) []byte { return append(make([]byte, 0, 16), s...) } // as in a read buffer
+	reply := a.replyBinary(inBuffer("value"))
+	for range 4 * maxIssued {
+		a.tuple2(term.Atom("hset"), a.binary(inBuffer("part")))
+	}
+	a.recycle(get)
+	a.recycle(reply)
+	if fmt.Sprint(get) != "{}" || fmt.Sprint(reply) != "<<>>" {
+		t.Fatalf("after %d parts of other terms, given back: %s and %s; want both emptied (taken back)", 4*maxIssued, get, reply)
+	}
+}

@@ -113,7 +113,7 @@ func (d *serverDecoder) quickValue() (term.Term, byte, bool) {
 			return nil, 0, false
 		}
 		rd.Pos += e + 2
-		return p.ar.binary(buf[b:e]), c, true
+		return p.ar.replyBinary(buf[b:e]), c, true
 	case '+', ':':
 		e := quickLine(buf)
 		if e < 0 {
