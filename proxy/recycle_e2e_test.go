@@ -252,7 +252,9 @@ func TestVariablesKeepMessages(t *testing.T) {
 // request's term; a late reply accepted meanwhile must not give that term
 // back, or the client reader's next request is built in it while the
 // record is written (a data race the race detector sees, and a record
-// naming the wrong request). Found by review.
+// naming the wrong request). Found by review. The race is what fails here
+// (CI runs the proxy's tests with -race); without it, the records are
+// checked to name their requests.
 func TestTimedOutRequestNotRecycled(t *testing.T) {
 	const src = `+name("kv").
 +state start x {get, binary()} -> binary() x start.
@@ -263,11 +265,12 @@ func TestTimedOutRequestNotRecycled(t *testing.T) {
 	}
 	svc := startCapturing(t, resp.Wire{}, func(req term.Term) []byte {
 		if k := string(req.(term.Tuple)[1].(term.Binary)); strings.HasPrefix(k, "slow") {
-			time.Sleep(60 * time.Millisecond) // past the reply time-out
+			time.Sleep(300 * time.Millisecond) // well past the reply time-out, so the record is made first
 		}
 		return []byte("$1\r\nv\r\n")
 	})
-	cfg := proxy.Config{Contract: con, Upstream: svc.addr, Wire: resp.Wire{}, Mode: proxy.Monitor}
+	log := &recordLog{}
+	cfg := proxy.Config{Contract: con, Upstream: svc.addr, Wire: resp.Wire{}, Mode: proxy.Monitor, Logger: jsonLogger(log)}
 	cfg.Limits.ReplyTimeout = 30 * time.Millisecond
 	_, addr := serveProxy(t, cfg)
 	c, err := net.Dial("tcp", addr)
@@ -286,5 +289,16 @@ func TestTimedOutRequestNotRecycled(t *testing.T) {
 				t.Fatalf("GET %d: %v", i, err)
 			}
 		}
+	}
+	// Each time-out's record names its own request (without the race
+	// detector, this is what a request built in its memory would break).
+	var named []string
+	for _, r := range log.all() {
+		if req, ok := r["request"].(string); ok && strings.Contains(fmt.Sprint(r["explanation"]), "did not reply within") {
+			named = append(named, req)
+		}
+	}
+	if fmt.Sprint(named) != `[{get, <<"slow1">>} {get, <<"slow2">>} {get, <<"slow3">>}]` {
+		t.Errorf("the reply time-out records name the requests %q; want slow1, slow2, slow3\n%v", named, log.all())
 	}
 }
