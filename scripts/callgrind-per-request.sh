@@ -2,9 +2,10 @@
 # callgrind-per-request.sh: user-space instructions per proxied Redis GET,
 # counted by valgrind's callgrind, for ubfproxy (--wire resp, enforcing
 # contracts/redis.con) and for the plain pass-through proxy
-# (scripts/passthrough). Instruction counts do not depend on what else the
-# machine is doing, so they show a change of a few percent that throughput
-# runs on a shared machine cannot.
+# (scripts/passthrough). Instruction counts depend far less than throughput
+# on what else the machine is doing (the Go scheduler's idle spinning still
+# moves them), so with a few runs and their medians they show a change of a
+# few percent that throughput runs on a shared machine cannot.
 #
 # One client on one connection sends GETs one at a time (c=1), as
 # redis-benchmark -t get -c 1 does: after AUTH and WARMUP requests the
@@ -41,6 +42,9 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-10000}
 RUNS=${RUNS:-3}
+case $RUNS in
+'' | *[!0-9]* | 0) echo "callgrind-per-request: RUNS must be a positive number" >&2; exit 2 ;;
+esac
 PIPELINE=${PIPELINE:-1}
 WARMUP=${WARMUP:-500}
 PASSWORD=bench-pw
@@ -94,18 +98,21 @@ measure() {
 	local pid=$!
 	pids+=("$pid")
 	wait_port "$port"
+	# This run's fifo and client output: a file left by an earlier run
+	# would be read before the new client writes it.
+	rm -f "$work/$name.go" "$work/$name.client"
 	mkfifo "$work/$name.go"
 	python3 "$work/client.py" "$port" "$PASSWORD" "$WARMUP" "$REQUESTS" "$PIPELINE" <"$work/$name.go" >"$work/$name.client" &
 	local cpid=$!
 	exec 4>"$work/$name.go"
 	until grep -q warm "$work/$name.client"; do
-		kill -0 "$cpid" 2>/dev/null || { echo "callgrind-per-request: the client failed against $name" >&2; exit 1; }
+		kill -0 "$cpid" 2>/dev/null || { echo "callgrind-per-request: the client failed against $name" >&2; kill "$pid" 2>/dev/null; exit 1; }
 		sleep 0.1
 	done
 	callgrind_control -z "$pid" >/dev/null 2>&1
 	echo go >&4
 	exec 4>&-
-	wait "$cpid" || { echo "callgrind-per-request: the client failed against $name" >&2; exit 1; }
+	wait "$cpid" || { echo "callgrind-per-request: the client failed against $name" >&2; kill "$pid" 2>/dev/null; exit 1; }
 	# Dump while the proxy runs: a profile written at exit is not
 	# reliably complete for a Go process killed by a signal.
 	callgrind_control -d "$pid" >/dev/null 2>&1
@@ -114,7 +121,8 @@ measure() {
 	# The dump made by -d has a part number; its totals are the
 	# instructions since the zeroing.
 	local dump total
-	dump=$(ls -t "$work/$name".*.out.* | head -1)
+	dump=$(ls -t "$work/$name.$pid.out".* 2>/dev/null | head -1)
+	[ -n "$dump" ] || { echo "callgrind-per-request: no profile dumped for $name (pid $pid)" >&2; exit 1; }
 	total=$(awk '/^(totals|summary):/ { print $2; exit }' "$dump")
 	if [ -n "${KEEP:-}" ]; then
 		mkdir -p "$KEEP"
@@ -135,11 +143,15 @@ results=()
 for run in $(seq 1 "$RUNS"); do
 	echo "run $run/$RUNS" >&2
 	port=$(free_port)
-	results+=("$(measure plain "$port" "$work/passthrough" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port")")
+	# measure runs in a subshell: its failure is this script's.
+	r=$(measure plain "$port" "$work/passthrough" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
+	results+=("$r")
 	if [ -n "${BASE_REV:-}" ]; then
-		results+=("$(measure_ubf base "$work/ubfproxy-base")")
+		r=$(measure_ubf base "$work/ubfproxy-base") || exit 1
+		results+=("$r")
 	fi
-	results+=("$(measure_ubf ubfproxy "$work/ubfproxy")")
+	r=$(measure_ubf ubfproxy "$work/ubfproxy") || exit 1
+	results+=("$r")
 done
 
 python3 - "$((REQUESTS / PIPELINE * PIPELINE))" "$PIPELINE" "${BASE_REV:-}" "${results[@]}" <<'EOF'
