@@ -102,9 +102,9 @@ const quickArgs = 8
 // multibulk would read, and gives the same term, but in one pass over
 // local indexes rather than through the general readers, and it returns
 // the frame's bytes. Anything else it leaves alone (a nil term, nothing
-// consumed) for multibulk, which also reports the errors; the arena may
-// then have handed out pieces of a term nobody uses, which costs a few of
-// its bytes and nothing else.
+// consumed) for multibulk, which also reports the errors. Every length is
+// read before the arena is asked for anything, so a frame left to
+// multibulk costs the arena nothing.
 func (d *clientDecoder) quickCommand() (term.Term, call, []byte) {
 	p := &d.p
 	buf := p.quickBuf()

@@ -110,8 +110,9 @@ const (
 	heldRewind       // the decoder parses the frame again from Start: Frame waits for the bytes wanted first
 )
 
-// WouldBlock reports whether err is wrappers.ErrWouldBlock, wrapped or
-// not: the decoder must not keep it (see wrappers.ErrWouldBlock).
+// WouldBlock is wrappers.IsWouldBlock, under the name the wires' decoders
+// use with bufread: whether err is wrappers.ErrWouldBlock, wrapped or not,
+// which the decoder must not keep (see wrappers.ErrWouldBlock).
 func WouldBlock(err error) bool {
 	return wrappers.IsWouldBlock(err)
 }
