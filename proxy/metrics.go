@@ -122,15 +122,16 @@ const (
 )
 
 // tally is one direction's message and byte counts of one session (see
-// session.up) not yet moved to the totals of ended sessions. Counting a
-// message in the reader's own tally is an uncontended atomic add on a line
-// only that reader writes, where a shared counter is written by every
-// session on every core. /metrics adds the tallies of open sessions to the
-// totals, so it is exact without the readers ever flushing.
+// session.up) not yet moved to the totals of ended sessions. The reader
+// publishes its counts to its own tally (flow.publish) before each read
+// that may wait: an uncontended atomic add on a line only that reader
+// writes, once per batch of pipelined messages, where a shared counter is
+// written by every session on every core. /metrics adds the tallies of
+// open sessions to the totals, so it counts every message a reader
+// finished with, without the readers flushing to Prometheus.
 type tally struct {
 	msg   [numVerdicts]atomic.Uint64
 	bytes atomic.Uint64
-	_     [64]byte
 }
 
 // flowCollector exports ubfproxy_messages_total and ubfproxy_bytes_total:
@@ -141,7 +142,11 @@ type tally struct {
 type flowCollector struct {
 	messages, bytes *prometheus.Desc
 	live            func(func(up, down *tally))
-	up, down        tally // totals
+	// The totals, written from every core: each on lines of its own.
+	up   tally
+	_    [64]byte
+	down tally
+	_    [64]byte
 }
 
 // totals returns the totals of direction d.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,7 +16,8 @@ import (
 // latency histogram holds one sample in checkSample checks.
 func TestMetricsFreshWhileOpen(t *testing.T) {
 	svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-	p := startProxy(t, svc, Config{}, nil)
+	// Not parked: a parking reader publishes as it stops.
+	p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: -1}}, nil)
 	c := p.dial(t)
 	const n = 100
 	for range n {
@@ -24,33 +26,12 @@ func TestMetricsFreshWhileOpen(t *testing.T) {
 	h := p.srv.MetricsHandler()
 	// n requests and n replies: checks 1, 17, ..., 193 are timed.
 	timed := (2*n-1)/checkSample + 1
-	want := []string{
+	body := awaitMetrics(t, h, []string{
 		`ubfproxy_sessions_open 1`,
 		`ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 100`,
 		`ubfproxy_messages_total{direction="server_to_client",verdict="ok"} 100`,
 		`ubfproxy_check_duration_seconds_count ` + strconv.Itoa(timed),
-	}
-	var body string
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		body = rec.Body.String()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(body, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks %q while the session is open:\n%s", missing, body)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
 	// The bytes are counted as exactly as before batching.
 	reqLen := len(jsonKit.frame(T("{add, 1}")))
 	repLen := len(jsonKit.frame(jsonKit.reply(T("{ok, 2}"), "start")))
@@ -61,6 +42,70 @@ func TestMetricsFreshWhileOpen(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("/metrics lacks %q:\n%s", w, body)
 		}
+	}
+}
+
+// TestMetricsFreshAfterBatch: a reader publishes the counts of a
+// pipelined batch once, before it next reads; so once the client has every
+// reply of a batch, /metrics shows every message of it and every byte,
+// while the session stays open and idle, its readers waiting for input.
+func TestMetricsFreshAfterBatch(t *testing.T) {
+	EachReadMode(t, func(t *testing.T, plain bool) {
+		t.Parallel()
+		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+		// Not parked: a parking reader publishes as it stops.
+		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{ParkDelay: -1}}, nil)
+		c := p.dial(t)
+		const n = 20
+		var batch []byte
+		repBytes := 0
+		for i := range n {
+			batch = append(batch, jsonKit.frame(T(fmt.Sprintf("{add, %d}", i)))...)
+			repBytes += len(jsonKit.frame(jsonKit.reply(T(fmt.Sprintf("{ok, %d}", i+1)), "start")))
+		}
+		if err := c.send(batch); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			m, err := c.next()
+			if err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+			wantReply(t, m, fmt.Sprintf("{ok, %d}", i+1))
+		}
+		awaitMetrics(t, p.srv.MetricsHandler(), []string{
+			`ubfproxy_sessions_open 1`,
+			`ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 20`,
+			`ubfproxy_messages_total{direction="server_to_client",verdict="ok"} 20`,
+			`ubfproxy_bytes_total{direction="client_to_server"} ` + strconv.Itoa(len(batch)),
+			`ubfproxy_bytes_total{direction="server_to_client"} ` + strconv.Itoa(repBytes),
+		})
+	})
+}
+
+// awaitMetrics scrapes h until it shows every line of want, for up to
+// ioTimeout, and returns the last scrape.
+func awaitMetrics(t *testing.T, h http.Handler, want []string) string {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		body := rec.Body.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q while the session is open:\n%s", missing, body)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -353,6 +353,9 @@ func (s *session) touch() time.Duration {
 
 // setOver sets over (mu held).
 func (s *session) setOver(v bool) {
+	if s.over == v {
+		return // an atomic store is a full barrier: not on every reply
+	}
 	s.over = v
 	s.overA.Store(v)
 }

@@ -63,11 +63,42 @@ type flow struct {
 	// last message, so the next may come without a read; the decision to
 	// hold a write back for the messages after it asks the same.
 	more bool
+	// held (the reader only) are counts not yet added to msgs, bytes and
+	// tally, which other goroutines read: the reader adds them there
+	// (publish) before a read that may wait and when it stops, so a
+	// pipelined batch pays the atomic additions once, not per message.
+	held heldCounts
 	// msgs and bytes count what the direction carried, for the record of
 	// the session's end.
 	msgs, bytes atomic.Int64
 	// tally holds the counts not yet added to the Prometheus counters.
 	tally tally
+	// The other direction's reader writes its flow, which follows: the
+	// fields written per message (read, more, held) stay on lines of
+	// their own.
+	_ [24]byte
+}
+
+// heldCounts are counts of one direction its reader has not published.
+type heldCounts struct {
+	msgs, bytes uint64
+	msg         [numVerdicts]uint64
+}
+
+// publish adds the held counts to those other goroutines read.
+func (f *flow) publish() {
+	h := &f.held
+	if h.msgs != 0 {
+		f.msgs.Add(int64(h.msgs))
+		f.bytes.Add(int64(h.bytes))
+		f.tally.bytes.Add(h.bytes)
+	}
+	for v, n := range h.msg {
+		if n != 0 {
+			f.tally.msg[v].Add(n)
+		}
+	}
+	*h = heldCounts{}
 }
 
 // flow returns direction d's flow.
@@ -94,6 +125,9 @@ func (s *session) endpointOf(d direction) endpoint {
 func (s *session) next(d direction, m *wrappers.Message) bool {
 	ep, f := s.endpointOf(d), s.flow(d)
 	buffered := f.more // nothing reads the decoder between its messages
+	if !buffered {
+		f.publish() // the decoder reads, and the read may wait
+	}
 	var err error
 	if dec := s.decs[d]; dec != nil {
 		*m, err = dec.Next()
@@ -130,9 +164,8 @@ func (s *session) next(d direction, m *wrappers.Message) bool {
 			s.clientAt = at
 		}
 	}
-	f.msgs.Add(1)
-	f.bytes.Add(int64(len(m.Raw)))
-	f.tally.bytes.Add(uint64(len(m.Raw)))
+	f.held.msgs++
+	f.held.bytes += uint64(len(m.Raw))
 	if h := s.srv.testHook; h != nil {
 		h(s.id, d.sender(), *m)
 	}
@@ -152,9 +185,10 @@ func fresh(buffered bool, read *bool) bool {
 }
 
 // count counts one message of direction d with verdict v in that
-// direction's tally. Only that direction's reader calls it.
+// direction's tally, once its reader publishes it. Only that direction's
+// reader calls it.
 func (s *session) count(d direction, v verdict) {
-	s.flow(d).tally.msg[v].Add(1)
+	s.flow(d).held.msg[v]++
 }
 
 // countNow counts one message of direction d with verdict v straight in
@@ -166,6 +200,7 @@ func (s *session) countNow(d direction, v verdict) {
 // flushTally moves direction d's tally to the totals, for a reader that
 // stops: it may count after the session was let go.
 func (s *session) flushTally(d direction) {
+	s.flow(d).publish()
 	s.srv.mu.Lock()
 	s.srv.metrics.flows.move(d, &s.flow(d).tally)
 	s.srv.mu.Unlock()
