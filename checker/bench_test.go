@@ -138,14 +138,12 @@ func BenchmarkPipelined(b *testing.B) {
 
 // BenchmarkPipelinedRedis is what the proxy asks of a session of
 // contracts/redis.con for a batch of 16 pipelined GETs (redis-benchmark
-// -P 16): each request is foreseen (Foresee) and checked, its reply
-// time-out looked up (ReplyDue), and then the 16 replies are checked,
-// each settling the request behind it. call checks with Call, matching
-// the request again; foreseen with CallForeseen, as the proxy does.
+// -P 16). foreseen: as the proxy in kill or reject mode (see pipeline);
+// call: as in monitor mode, which foresees nothing and checks each request
+// with Call.
 func BenchmarkPipelinedRedis(b *testing.B) {
 	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("key")}
 	var value term.Term = term.Binary("xxx")
-	const batch = 16
 	for _, foreseen := range []bool{false, true} {
 		name := "call"
 		if foreseen {
@@ -154,30 +152,48 @@ func BenchmarkPipelinedRedis(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			s := redisSession(b)
 			for b.Loop() {
-				for range batch {
-					if o := s.Foresee(get); o != Legal {
-						b.Fatalf("GET foreseen %s", o)
-					}
-					var v *Violation
-					if foreseen {
-						v = s.CallForeseen()
-					} else {
-						v = s.Call(get)
-					}
-					if v != nil {
-						b.Fatal(v)
-					}
-					if !s.ReplyDue(s.Pending() - 1) {
-						b.Fatal("GET's reply not due")
-					}
-				}
-				for range batch {
-					if v := s.Reply(value); v != nil {
-						b.Fatal(v)
-					}
-				}
+				pipeline(b, s, get, value, foreseen)
 			}
 		})
+	}
+}
+
+// pipeline checks a batch of 16 requests, call, then their replies,
+// answer, with the calls proxy/ makes for each (session_client.go,
+// session_service.go, session_state.go): the first request, read with
+// nothing in flight, is checked at once (Call); each one after it is
+// foreseen (Foresee) and then checked by what Foresee matched
+// (CallForeseen), or, when !foreseen, checked by Call alone. Each request's
+// reply time-out is looked up (ReplyDue of the newest pending call); each
+// reply is checked (Reply), then the proxy asks whether the terms may be
+// reused (KeepsTerms) and whether the conversation is over (Done).
+func pipeline(b *testing.B, s *Session, call, answer term.Term, foreseen bool) {
+	const batch = 16
+	for i := range batch {
+		var v *Violation
+		switch {
+		case i > 0 && foreseen:
+			if o := s.Foresee(call); o != Legal {
+				b.Fatalf("%v foreseen %s", call, o)
+			}
+			v = s.CallForeseen()
+		default:
+			v = s.Call(call)
+		}
+		if v != nil {
+			b.Fatal(v)
+		}
+		if !s.ReplyDue(s.Pending() - 1) {
+			b.Fatalf("%v: reply not due", call)
+		}
+	}
+	for range batch {
+		if v := s.Reply(answer); v != nil {
+			b.Fatal(v)
+		}
+		if s.KeepsTerms() || s.Done() {
+			b.Fatal("the session keeps terms, or is over")
+		}
 	}
 }
 
