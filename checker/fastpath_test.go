@@ -77,36 +77,26 @@ var fastOps = []fastOp{
 		}},
 	{"reply", true,
 		func(s *Session, t term.Term) (string, *Violation) { return "", s.Reply(t) },
-		func(s *Session, t term.Term) (string, *Violation) { return "", generalReply(s, t) }},
+		func(s *Session, t term.Term) (string, *Violation) {
+			_, v := s.server(t, "", false, true, false)
+			return "", v
+		}},
+	{"server", true,
+		func(s *Session, t term.Term) (string, *Violation) {
+			r, v := s.Server(t)
+			return r.String(), v
+		},
+		func(s *Session, t term.Term) (string, *Violation) {
+			r, v := s.server(t, "", false, true, true)
+			return r.String(), v
+		}},
 	// No short ways: what the others take over from.
-	{"server", true, viaServer, viaServer},
 	{"client", false, viaClient, viaClient},
-}
-
-func viaServer(s *Session, t term.Term) (string, *Violation) {
-	r, v := s.Server(t)
-	return r.String(), v
 }
 
 func viaClient(s *Session, t term.Term) (string, *Violation) {
 	r, v := s.Client(t)
 	return r.String(), v
-}
-
-// generalReply is Reply without reply's short way: server's prelude, then
-// reply's general way (replyAll) when a call is pending.
-func generalReply(s *Session, t term.Term) *Violation {
-	if s.m == nil || s.closed || s.calls == 0 {
-		// No reply is checked: server takes no short way.
-		_, v := s.server(t, "", false, true, false)
-		return v
-	}
-	s.seq++
-	v, _ := s.replyAll(t, &s.ring[s.head], "", false)
-	if v != nil {
-		v = s.report(v)
-	}
-	return v
 }
 
 // generalForesee is Foresee without its short way.
@@ -232,7 +222,7 @@ func TestFastPathsAgree(t *testing.T) {
 // contracts/ftp.con, ping of the edge contract). Each short way is called
 // where its caller calls it first, and must take the message: Foresee's
 // (foreseePlain), CallForeseen's (callForeseenPlain), Call's (callPlain),
-// and reply's for one rule (which Reply takes when repliesOne says so).
+// and Reply's and Server's (replyPlain).
 func TestFastPathsTaken(t *testing.T) {
 	cases := []struct {
 		name         string
@@ -251,11 +241,8 @@ func TestFastPathsTaken(t *testing.T) {
 			s := tc.s
 			reply := func(i int) {
 				t.Helper()
-				if !s.repliesOne(&s.ring[s.head]) {
-					t.Fatalf("reply %d not for reply's short way", i)
-				}
-				if v := s.Reply(tc.answer); v != nil {
-					t.Fatalf("reply %d: %v", i, v)
+				if !s.replyPlain(tc.answer) {
+					t.Fatalf("reply %d not taken by replyPlain", i)
 				}
 			}
 			const pipelined = 3

@@ -52,13 +52,13 @@ func (o Outlook) String() string {
 // without matching it again when nothing was checked in between.
 func (s *Session) Foresee(t term.Term) Outlook {
 	s.fore = foresight{msg: t, has: true, seq: s.seq}
+	if s.foreseePlain(t) {
+		return Legal
+	}
 	if s.Done() {
 		// Ended, or in terminal states (which a server transition may
 		// reach while calls are pending): every check says AfterEnd.
 		return Illegal
-	}
-	if s.foreseePlain(t) {
-		return Legal
 	}
 	return s.foresee(t)
 }
@@ -106,25 +106,30 @@ func (s *Session) foresee(t term.Term) Outlook {
 }
 
 // foreseePlain is Foresee's short way, for the usual case: a contract
-// without variables, the session in one state, and the pending messages
-// (if any) leading to one state that a look at the last of them tells (see
-// afterOne), where a call rule of that state, or else a +anystate one,
-// accepts t. It leaves what Foresee's general way would (the candidates in
-// the ring's free slot, the foresight) and reports true, or reports false,
-// and the general way decides. The session has not ended (Foresee asked Done).
+// without variables, the session in one state that is not terminal (not
+// Done), and the pending messages (if any) leading to one state that a
+// look at the last of them tells (see afterOne), where a call rule of that
+// state, or else a +anystate one, accepts t. It leaves what Foresee's
+// general way would (the candidates in the ring's free slot, the
+// foresight) and reports true, or reports false, and Foresee's general
+// way decides.
 func (s *Session) foreseePlain(t term.Term) bool {
-	if s.nv != 0 || len(s.cur.states) != 1 {
+	// One state: the session started (s.m is set).
+	if s.nv != 0 || len(s.cur.states) != 1 || s.closed {
 		return false
 	}
 	st := s.cur.states[0]
 	if s.n > 0 {
 		var ok bool
+		if s.m.states[st].terminal { // Done, the calls pending
+			return false
+		}
 		if st, ok = s.afterOne(); !ok {
 			return false
 		}
 	}
 	si := &s.m.states[st]
-	if si.terminal {
+	if si.terminal { // Done, or a message that no rule takes
 		return false
 	}
 	// What wouldAccept finds, with no variables nothing being unknown.
@@ -146,21 +151,14 @@ func (s *Session) foreseePlain(t term.Term) bool {
 
 // afterOne is afterPending when it is one state that the last pending
 // message tells without a search: it was accepted by one candidate, a
-// transition or a rule whose replies all lead to one state. ok is false
-// otherwise.
+// transition or a rule whose replies all lead to one state
+// (ruleInfo.after). ok is false otherwise.
 func (s *Session) afterOne() (st int32, ok bool) {
 	last := s.at(int(s.n) - 1)
-	if len(last.cands) != 1 {
+	if len(last.cands) != 1 || last.cands[0].info.after == noAfter {
 		return 0, false
 	}
-	c := &last.cands[0]
-	if !last.call {
-		return nextState(c.info.next, c.state), true
-	}
-	if !c.info.oneNext || len(c.info.outs) == 0 {
-		return 0, false
-	}
-	return c.info.outs[0].nextFrom(c.state), true
+	return nextState(last.cands[0].info.after, last.cands[0].state), true
 }
 
 // wouldAccept reports whether a call or an in transition of set accepts t,

@@ -156,7 +156,16 @@ type ruleInfo struct {
 	// tag is never wild), so a message the index lists it for has that
 	// tag (tryPlain).
 	tagged bool
+	// after is where the rule leaves the session when that is one state
+	// (as next: -1 for the state it was taken from): a transition's next,
+	// or the next of every output of a call (oneNext); noAfter when a
+	// call's replies may lead to different states, or it has none.
+	// afterOne reads it.
+	after int32
 }
+
+// noAfter is ruleInfo.after when the rule may lead to several states.
+const noAfter = -2
 
 type outInfo struct {
 	typ  contract.Type
@@ -324,9 +333,12 @@ func callInfos(rules []*contract.Rule, index map[string]int32, anystate bool, co
 				ri.mayClose = true
 			}
 		}
-		ri.oneNext = true
+		ri.oneNext, ri.after = true, noAfter
 		for _, o := range ri.outs {
 			ri.oneNext = ri.oneNext && o.next == ri.outs[0].next
+		}
+		if ri.oneNext && len(ri.outs) > 0 {
+			ri.after = ri.outs[0].next
 		}
 		ri.binds = boundVars(append([]contract.Type{r.In}, outTypes(r)...))
 		infos[i] = ri
@@ -372,7 +384,7 @@ func transitionIndexes(st *contract.State, evs []*contract.Event, index map[stri
 			next = index[ev.Next]
 		}
 		inC := comp.compile(ev.Type)
-		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: inC, tagged: isTagged(inC), next: next, binds: boundVars([]contract.Type{ev.Type}), event: ev})
+		by[ev.Dir] = append(by[ev.Dir], ruleInfo{in: ev.Type, inC: inC, tagged: isTagged(inC), next: next, after: next, binds: boundVars([]contract.Type{ev.Type}), event: ev})
 	}
 	var out [3]ruleIndex
 	for d, infos := range by {
@@ -643,17 +655,24 @@ func (ix *ruleIndex) find(t term.Term) *keySlot {
 // keyOf is the tag and arity a message is indexed by: an atom's (arity
 // -1), or a tuple's whose first element is an atom.
 func keyOf(t term.Term) (tag term.Atom, arity int32, ok bool) {
+	_, tag, arity, ok = tupleKey(t)
+	return tag, arity, ok
+}
+
+// tupleKey is keyOf, with t as a tuple when it is one (nil otherwise), for
+// the rules that match the tuple's elements after its tag (tryPlain).
+func tupleKey(t term.Term) (tu term.Tuple, tag term.Atom, arity int32, ok bool) {
 	switch v := t.(type) {
 	case term.Atom:
-		return v, -1, true
+		return nil, v, -1, true
 	case term.Tuple:
 		if len(v) == 0 {
-			return "", 0, false
+			return v, "", 0, false
 		}
 		a, ok := v[0].(term.Atom)
-		return a, int32(len(v)), ok
+		return v, a, int32(len(v)), ok
 	}
-	return "", 0, false
+	return nil, "", 0, false
 }
 
 // findKey is find for a message's tag and arity, in an index with slots.

@@ -112,8 +112,18 @@ func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
 	return s.lookupKey(ix, t, tag, arity, ok)
 }
 
-// lookupKey is lookup with t's key (keyOf) already known.
+// lookupKey is lookup with t's key (keyOf) already known. The usual
+// case, the key and index of the last lookup, is small enough to inline.
 func (s *Session) lookupKey(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
+	if c := s.last; ok && c != nil && c.ix[0] == ix && c.arity == arity && c.tag == tag {
+		// c.ix[0] is set only to an index with slots.
+		return ix.rulesOf(c.slot[0], t)
+	}
+	return s.lookupOther(ix, t, tag, arity, ok)
+}
+
+// lookupOther is lookupKey for another key or index than the last one.
+func (s *Session) lookupOther(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
 	c := s.last
 	if !ok || c == nil || ix.slots == nil {
 		return ix.lookup(t)
@@ -536,10 +546,12 @@ func (s *Session) CallForeseen() *Violation {
 // nothing checked since: it takes the message as checkClient would and
 // reports true, or reports false having changed nothing, and the general
 // way decides. Foresee left candidates only in a session that had not
-// ended, and since then (the same seq) only Close could end it.
+// ended, and since then (the same seq) only Close could end it. It is
+// small enough to inline.
 func (s *Session) callForeseenPlain() bool {
 	f := &s.fore
-	if !f.has || !f.left || f.dir != dirCall || f.seq != s.seq || s.closed || s.n >= s.maxPending {
+	if !f.left || f.dir != dirCall || f.seq != s.seq || s.closed || s.n >= s.maxPending {
+		// Foresee sets left only with has (the foresight not used up).
 		return false
 	}
 	s.seq++
@@ -577,6 +589,9 @@ func (s *Session) clientForeseen(asCall, asIn bool) (Role, *Violation) {
 
 // Reply checks the server's reply to the oldest outstanding request.
 func (s *Session) Reply(t term.Term) *Violation {
+	if s.replyPlain(t) {
+		return nil
+	}
 	_, v := s.server(t, "", false, true, false)
 	return v
 }
@@ -602,7 +617,12 @@ func (s *Session) EventOut(t term.Term) *Violation {
 // matches one of that call's replies, else an out transition or event if
 // one accepts it, else a violation (of the pending call's reply, when a
 // call is pending).
-func (s *Session) Server(t term.Term) (Role, *Violation) { return s.server(t, "", false, true, true) }
+func (s *Session) Server(t term.Term) (Role, *Violation) {
+	if s.replyPlain(t) {
+		return RoleReply, nil
+	}
+	return s.server(t, "", false, true, true)
+}
 
 // client checks a client message as a call, an in transition, or either
 // (calls first). foreseen: Foresee left t's candidates in the ring's free
@@ -820,19 +840,12 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 // or is not nil, those of or (the +anystate rules, as collect tries them).
 func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex) {
 	n := len(e.cands)
-	// keyOf, with the tuple kept for the tagged rules.
-	tu, isTuple := t.(term.Tuple)
-	tag, arity, keyed := term.Atom(""), int32(len(tu)), false
-	if isTuple && len(tu) > 0 {
-		tag, keyed = tu[0].(term.Atom)
-	} else if !isTuple {
-		tag, arity, keyed = keyOf(t)
-	}
+	tu, tag, arity, keyed := tupleKey(t)
 	for {
 		for _, ri := range s.lookupKey(ix, t, tag, arity, keyed) {
 			r := &ix.rules[ri]
 			var ok, decided bool
-			if r.tagged && isTuple {
+			if r.tagged && tu != nil {
 				// The index listed r under t's tag: only the arity
 				// and the arguments are left to match.
 				ok, decided = arityFits(len(tu), r.inC.tuple) && (*matcher)(nil).elems(r.inC, tu, 1, 0), true
@@ -940,7 +953,7 @@ func (s *Session) server(t term.Term, announced string, hasAnnounced, asReply, a
 	}
 	s.seq++
 	if asReply && s.calls > 0 {
-		if v, ok := s.reply(t, announced, hasAnnounced); ok || !asOut || hasAnnounced {
+		if v, ok := s.replyAll(t, &s.ring[s.head], announced, hasAnnounced); ok || !asOut || hasAnnounced {
 			if v != nil {
 				v = s.report(v)
 			}
@@ -991,53 +1004,65 @@ func (s *Session) notReply(t term.Term, asReply, asOut bool) (Role, *Violation) 
 		Explanation: "a reply with no request outstanding"}
 }
 
-// reply matches t against the replies of the head call. ok is false when
-// none accepts it (the session is unchanged, v is the BadReply, or
-// BadNextState when hasAnnounced). When ok, v is nil or the
-// PipelinedRequest violation of a message queued behind the call.
-func (s *Session) reply(t term.Term, announced string, hasAnnounced bool) (v *Violation, ok bool) {
+// replyPlain is the short way of Reply and Server, for the usual case: a
+// contract without variables, a call pending that one rule accepted whose
+// outputs all lead to one state (repliesOne), one of them accepting t, and
+// behind the call nothing, a message not checked behind it, or a call
+// checked in that state alone, whose candidates are therefore already the
+// exact ones (see settle). The first output that accepts t decides: the
+// session goes to its state, as the general way (server, replyAll) would
+// take it there. It takes t as server would and reports true, or reports
+// false having changed nothing, and the general way decides.
+func (s *Session) replyPlain(t term.Term) bool {
+	// A call pending: the session started.
+	if s.calls == 0 || s.closed || t == nil {
+		return false
+	}
 	e := &s.ring[s.head]
-	if !hasAnnounced && t != nil && s.repliesOne(e) {
-		// The short way: the first output that matches decides, and
-		// the session goes to that state, as the general way below
-		// would take it there.
-		c := &e.cands[0]
-		kind := kindBit(t.Kind())
-		for k := range c.info.outs {
-			o := &c.info.outs[k]
-			// A reply that the output takes whatever its value
-			// (value() | nil: any binary) is not matched.
-			ok := o.c != nil && o.c.always&kind != 0
-			if !ok {
-				var decided bool
-				ok, decided = o.c.quick(t) // matchNode, inlined for the usual case
-				if !decided {
-					ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
-				}
-			}
-			if ok {
-				st := o.nextFrom(c.state)
-				s.cur.states = append(s.cur.states[:0], st) // no bindings to keep
-				s.pop()
-				if s.n == 0 {
-					return nil, true
-				}
-				// settle's way with the next call when it was
-				// checked in st alone: its candidates are already
-				// the exact ones.
-				if h := &s.ring[s.head]; h.spec && h.call && h.alone == st && len(h.cands) > 0 {
-					h.spec = false
-					return nil, true
-				}
-				return s.settle(), true
+	if !s.repliesOne(e) {
+		return false
+	}
+	c := &e.cands[0]
+	kind := kindBit(t.Kind())
+	for k := range c.info.outs {
+		o := &c.info.outs[k]
+		// A reply that the output takes whatever its value (value() |
+		// nil: any binary) is not matched.
+		ok := o.c != nil && o.c.always&kind != 0
+		if !ok {
+			var decided bool
+			ok, decided = o.c.quick(t) // matchNode, inlined for the usual case
+			if !decided {
+				ok = matchNode(t, o.typ, o.c, nil, s.m.pats)
 			}
 		}
-		return s.badReply(t, e), false
+		if !ok {
+			continue
+		}
+		st := o.nextFrom(c.state)
+		if s.n > 1 {
+			if h := s.at(1); h.spec && (!h.call || h.alone != st || len(h.cands) == 0) {
+				return false // settle checks it again
+			}
+		}
+		s.seq++
+		if len(s.cur.states) != 1 || s.cur.states[0] != st {
+			s.cur.states = append(s.cur.states[:0], st) // no bindings to keep
+		}
+		s.pop()
+		if s.n > 0 {
+			s.ring[s.head].spec = false // settled, when it was spec
+		}
+		return true
 	}
-	return s.replyAll(t, e, announced, hasAnnounced)
+	return false // the general way reports it
 }
 
-// replyAll is reply's general way, for the reply t to the call e.
+// replyAll matches t against the replies of e, the head call (the
+// general way; see replyPlain). ok is false when none accepts it (the
+// session is unchanged, v is the BadReply, or BadNextState when
+// hasAnnounced). When ok, v is nil or the PipelinedRequest violation of a
+// message queued behind the call.
 func (s *Session) replyAll(t term.Term, e *pending, announced string, hasAnnounced bool) (v *Violation, ok bool) {
 	next := &s.spare
 	next.reset()
@@ -1091,9 +1116,9 @@ func (s *Session) announced(t term.Term, e *pending, next *configSet, announced 
 	return nil
 }
 
-// repliesOne reports whether reply takes its short way with the reply to
-// the call e (no state announced): a contract without variables, and a
-// call accepted by one rule whose outputs all lead to one state.
+// repliesOne reports whether replyPlain may take the reply to the call e:
+// a contract without variables, and a call accepted by one rule whose
+// outputs all lead to one state.
 func (s *Session) repliesOne(e *pending) bool {
 	return s.nv == 0 && len(e.cands) == 1 && e.cands[0].info.oneNext
 }
