@@ -139,7 +139,8 @@ type delivery struct {
 
 func (s *session) serviceReply(m *wrappers.Message) bool {
 	s.lock(roleService)
-	step, d := s.judgeReply(m)
+	var d delivery
+	step := s.judgeReply(m, &d)
 	switch step {
 	case stepStop:
 		s.unlock()
@@ -201,20 +202,24 @@ func (s *session) deliver(w clientTurn, d *delivery) bool {
 	return true
 }
 
-// judgeReply judges the reply m (mu held) and decides what to do with it.
-func (s *session) judgeReply(m *wrappers.Message) (replyStep, delivery) {
+// judgeReply judges the reply m (mu held) and decides what to do with it,
+// in *d, which is zero: filled in place, since a delivery is 12 words and
+// this runs for every reply.
+func (s *session) judgeReply(m *wrappers.Message, d *delivery) (step replyStep) {
 	if s.ended {
-		return stepStop, delivery{}
+		return stepStop
 	}
 	if s.inflight == 0 {
 		b := breach{side: wrappers.Server, kind: violation.UnexpectedReply, states: s.chk.States(), msg: m.Term,
 			explanation: "a reply with no request outstanding"}
 		s.countNow(serviceToClient, verdictViolation)
-		return stepUnsolicited, delivery{b: &b}
+		d.b = &b
+		return stepUnsolicited
 	}
 	head := &s.pending[0] // read before pop
 	if head.unchecked {
-		return stepDeliver, s.uncheckedReply(*m)
+		*d = s.uncheckedReply(*m)
+		return stepDeliver
 	}
 	var v *checker.Violation
 	var b *breach
@@ -240,25 +245,30 @@ func (s *session) judgeReply(m *wrappers.Message) (replyStep, delivery) {
 	}
 	if v != nil && b == nil {
 		if sb, ok := s.selfReport(m.Term, head.req); ok {
-			if d, ok := s.selfReported(*m, sb); ok {
-				return stepDeliver, d
+			if sd, ok := s.selfReported(*m, sb); ok {
+				*d = sd
+				return stepDeliver
 			}
 		}
 	}
 	switch {
 	case v != nil && v.Kind == checker.PipelinedRequest:
-		return s.pipelined(*m, fromChecker(v))
+		step, *d = s.pipelined(*m, fromChecker(v))
+		return step
 	case v != nil:
-		return s.badReply(*m, fromChecker(v))
+		step, *d = s.badReply(*m, fromChecker(v))
+		return step
 	case b != nil:
-		return s.badReply(*m, *b)
+		step, *d = s.badReply(*m, *b)
+		return step
 	}
 	if role != checker.RoleReply {
 		// A transition or event: the call is still pending.
 		done := s.chk.Done()
 		s.setOver(done)
 		s.count(serviceToClient, verdictOK)
-		return stepDeliver, delivery{raw: m.Raw, done: done}
+		d.raw, d.done = m.Raw, done
+		return stepDeliver
 	}
 	held := s.waiting // read before pop wakes the client reader
 	s.free(head, m.Term)
@@ -266,7 +276,8 @@ func (s *session) judgeReply(m *wrappers.Message) (replyStep, delivery) {
 	done := s.chk.Done()
 	s.setOver(done)
 	s.count(serviceToClient, verdictOK)
-	return stepDeliver, delivery{raw: m.Raw, queued: queued, done: done, last: s.clientDone && s.inflight == 0, held: held}
+	d.raw, d.queued, d.done, d.last, d.held = m.Raw, queued, done, s.clientDone && s.inflight == 0, held
+	return stepDeliver
 }
 
 // uncheckedReply (mu held) lets through the reply to a request that was
