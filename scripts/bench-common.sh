@@ -1,7 +1,8 @@
 # bench-common.sh: what the benchmark scripts share, sourced by them with
 # NAME (for messages) and PASSWORD set: a checked list of tools, a work
 # directory and the processes started, both cleaned up at exit, free
-# loopback ports, the two proxies built, and redis-server started.
+# loopback ports, the two proxies built, redis-server started, and
+# HAProxy's configuration.
 
 # needs bin...: exits unless every bin is installed.
 needs() {
@@ -57,4 +58,24 @@ build_base() {
 	git worktree add -q --detach "$work/base-src" "$BASE_REV"
 	(cd "$work/base-src" && go build -o "$work/ubfproxy-base" ./cmd/ubfproxy)
 	git worktree remove --force "$work/base-src"
+}
+
+# haproxy_config port: writes $work/haproxy.cfg, HAProxy in TCP mode on
+# 127.0.0.1:port in front of redis-server, as the benchmarks run it (the
+# defaults of HAProxy 2.6: one thread per CPU).
+haproxy_config() {
+	cat >"$work/haproxy.cfg" <<CFG
+global
+	maxconn 4096
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 5m
+	timeout server 5m
+frontend bench
+	bind 127.0.0.1:$1
+	default_backend redis
+backend redis
+	server redis 127.0.0.1:$redis_port
+CFG
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # callgrind-per-request.sh: user-space instructions per proxied Redis GET,
 # counted by valgrind's callgrind, for ubfproxy (--wire resp, enforcing
-# contracts/redis.con) and for the plain pass-through proxy
-# (scripts/passthrough). Instruction counts depend far less than throughput
+# contracts/redis.con), for the plain pass-through proxy
+# (scripts/passthrough) and, when it is installed, for HAProxy in TCP mode
+# (the configuration redis-bench.sh runs). Instruction counts depend far less than throughput
 # on what else the machine is doing (the Go scheduler's idle spinning still
 # moves them), so with a few runs and their medians they show a change of a
 # few percent that throughput runs on a shared machine cannot.
@@ -37,7 +38,7 @@
 # most changes.
 #
 # Needs valgrind, redis-server, redis-cli (Debian: redis-tools), python3
-# and Go.
+# and Go; haproxy (Debian: haproxy) is optional.
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-10000}
@@ -146,6 +147,12 @@ for run in $(seq 1 "$RUNS"); do
 	# measure runs in a subshell: its failure is this script's.
 	r=$(measure plain "$port" "$work/passthrough" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
 	results+=("$r")
+	if command -v haproxy >/dev/null; then
+		port=$(free_port)
+		haproxy_config "$port"
+		r=$(measure haproxy "$port" haproxy -f "$work/haproxy.cfg" -db) || exit 1
+		results+=("$r")
+	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		r=$(measure_ubf base "$work/ubfproxy-base") || exit 1
 		results+=("$r")
@@ -166,14 +173,16 @@ print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n}
 print()
 print("| proxy | runs | median |")
 print("|---|---|---:|")
-names = {"plain": "plain", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy"}
+names = {"plain": "plain", "haproxy": "HAProxy", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy"}
 med = {}
-for name in ("plain", "base", "ubfproxy"):
+for name in ("plain", "haproxy", "base", "ubfproxy"):
     if name in runs:
         med[name] = statistics.median(runs[name])
         print(f"| {names[name]} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {med[name]:,.0f} |")
 print()
 print(f"ubfproxy / plain: {med['ubfproxy'] / med['plain']:.2f} (medians)")
+if "haproxy" in med:
+    print(f"ubfproxy / HAProxy: {med['ubfproxy'] / med['haproxy']:.2f} (medians)")
 if "base" in med:
     print(f"ubfproxy / ubfproxy at {base}: {med['ubfproxy'] / med['base']:.3f} (medians)")
 EOF

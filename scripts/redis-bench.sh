@@ -64,20 +64,7 @@ fi
 
 if command -v haproxy >/dev/null; then
 	ha_port=$(free_port)
-	cat >"$work/haproxy.cfg" <<CFG
-global
-	maxconn 4096
-defaults
-	mode tcp
-	timeout connect 5s
-	timeout client 5m
-	timeout server 5m
-frontend bench
-	bind 127.0.0.1:$ha_port
-	default_backend redis
-backend redis
-	server redis 127.0.0.1:$redis_port
-CFG
+	haproxy_config "$ha_port"
 	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 	pids+=($!)
 	wait_port "$ha_port"
