@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // An idle session holds no goroutine. Each direction of a session has a
@@ -23,8 +25,10 @@ import (
 // that long by setting a read deadline in the past on their connections.
 // A reader kicked while it waits between frames (lendingReader.ReadLent,
 // with nothing buffered) gets wrappers.ErrParked from its decoder, which
-// keeps nothing, and parks; one kicked in the middle of a frame clears the
-// deadline and reads on (it is not kicked again until the session moves).
+// keeps nothing, and parks, letting go of its decoder too (parkDecoder:
+// the next reader resumes it); one kicked in the middle of a frame clears
+// the deadline and reads on (it is not kicked again until the session
+// moves).
 // Parking needs a socket the lending reader waits on and the parker, so
 // WebSocket endpoints, connections without a socket (a Config.Dial that
 // returns none) and systems without the parker keep their goroutines.
@@ -41,13 +45,16 @@ const (
 // dirPark is the parking of one direction's reader.
 type dirPark struct {
 	state atomic.Int32
-	// lr reads the direction's connection; nil when it cannot park.
-	lr *lendingReader
 	// parking (the reader only): the reader stopped for a park, not for
 	// the end of the session.
 	parking bool
+	// lr reads the direction's connection; nil when it cannot park.
+	lr *lendingReader
 	// kickedAt (the sweeper only): session.last when the sweeper kicked.
 	kickedAt int64
+	// dec (the reader only) is what the decoder of a parked reader kept
+	// of itself (wrappers.Parker), nil while the decoder is there.
+	dec wrappers.Parked
 }
 
 // aLongTimeAgo is a read deadline that has passed.
@@ -98,6 +105,7 @@ func (s *session) kick(d direction, last int64) {
 func (s *session) readOn(d direction, loop func()) (parked bool) {
 	p := &s.parks[d]
 	for !s.isEnded() {
+		s.resumeDecoder(d, p)
 		s.runLoop(d, loop)
 		// The reader stopped: what it counted goes to the totals, since
 		// it may count no more before the session is let go.
@@ -107,7 +115,7 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		}
 		p.parking = false
 		p.lr.setReadDeadline(time.Time{})
-		p.lr.e.trim()
+		s.parkDecoder(d, p)
 		if d == clientToService {
 			s.trimPending()
 		}
@@ -117,6 +125,34 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		p.state.Store(parkReading)
 	}
 	return false
+}
+
+// parkDecoder lets go of the decoder of a reader about to park: of all
+// of it where it can (wrappers.Parker), else of its scratch
+// (wrappers.Trimmer). A parked session then holds a few words per
+// direction, not the few hundred bytes of a decoder.
+func (s *session) parkDecoder(d direction, p *dirPark) {
+	e := p.lr.e
+	if pk, ok := e.dec.(wrappers.Parker); ok {
+		if p.dec = pk.Park(); p.dec != nil {
+			e.dec, e.buf, s.decs[d] = nil, nil, nil
+			return
+		}
+	}
+	e.trim()
+}
+
+// resumeDecoder gives the reader of direction d, about to run, the
+// decoder that goes on from the one that parked, if it did.
+func (s *session) resumeDecoder(d direction, p *dirPark) {
+	if p.dec == nil {
+		return
+	}
+	e := p.lr.e
+	e.dec = p.dec.Resume()
+	e.buf, _ = e.dec.(wrappers.Bufferer)
+	s.decs[d] = e.dec
+	p.dec = nil
 }
 
 // runLoop runs loop, the reader of direction d, until it stops: inside

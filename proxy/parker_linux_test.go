@@ -29,3 +29,26 @@ func TestParkerFailure(t *testing.T) {
 		t.Fatalf("a broken parker holds %d readers", len(p.parked))
 	}
 }
+
+// wantDecodersLetGo checks that every parked reader of p let go of its
+// decoder, which all the wires of the kits can (wrappers.Parker): a parked
+// session keeps a few words of each, not a decoder and its scratch. It
+// looks under the parker's lock, which orders what it reads after the
+// park and before the reader's resumption.
+func (p *testProxy) wantDecodersLetGo(t testing.TB) {
+	t.Helper()
+	pk := p.srv.parker
+	if pk == nil {
+		t.Fatal("no parker")
+	}
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	if len(pk.parked) == 0 {
+		t.Error("no reader parked")
+	}
+	for _, r := range pk.parked {
+		if dp := &r.s.parks[r.d]; dp.dec == nil || r.s.decs[r.d] != nil || dp.lr.e.dec != nil {
+			t.Errorf("session %d: the parked reader of the %s kept its decoder", r.s.id, r.d.sender())
+		}
+	}
+}

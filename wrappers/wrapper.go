@@ -388,6 +388,27 @@ type Trimmer interface {
 	Trim()
 }
 
+// Parker is implemented by a Decoder that can let go of all of itself
+// while its connection is idle, not only of its scratch (Trimmer): a
+// decoder is a few hundred bytes of state and hooks, of which an idle
+// stream needs a few words. Park is called where Trim would be, after Next
+// returned ErrParked; it returns those few words, or nil when the decoder
+// cannot let go now (it holds part of a frame, or an error), and the
+// caller then trims it. After a Park that returned a Parked, the decoder is
+// not used again: Parked.Resume makes the one that decodes the rest of the
+// stream, from the same reader, exactly as the parked one would have (the
+// same terms, and the same offsets in errors).
+type Parker interface {
+	Park() Parked
+}
+
+// Parked is what a Parker keeps of a parked decoder.
+type Parked interface {
+	// Resume returns the decoder that goes on with the stream; it is
+	// called once.
+	Resume() Decoder
+}
+
 // LockStepper is implemented by a Wire whose services cannot take a request
 // before they have answered the previous one, nor an event in the same read
 // as a request (the real ubf 2.x server drops such a connection,

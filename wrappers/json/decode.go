@@ -45,10 +45,26 @@ const (
 // opts.Limits (zero limits take their defaults). opts.RecordFields, when
 // set, orders the fields of {"$R": name, ...} objects.
 func NewDecoder(r io.Reader, opts wrappers.Options) *Decoder {
-	d := &Decoder{rd: bufread.New(r, opts.Limits.WithDefaults(), "json"), fields: opts.RecordFields,
+	return newDecoder(bufread.New(r, opts.Limits.WithDefaults(), "json"), opts.RecordFields)
+}
+
+// newDecoder returns a decoder reading rd, fields ordering the fields of
+// records.
+func newDecoder(rd bufread.Reader, fields func(string) []string) *Decoder {
+	d := &Decoder{rd: rd, fields: fields,
 		strs: intern.New[term.Term](cacheSize, maxInternLen), atoms: intern.New[term.Term](cacheSize, maxInternLen)}
 	d.p.d = d
 	return d
+}
+
+// park returns what a decoder that goes on with the stream needs (see
+// wrappers.Parker), when it holds nothing else: no error kept, and its
+// reader has nothing buffered.
+func (d *Decoder) park() (bufread.Parked, bool) {
+	if d.err != nil {
+		return bufread.Parked{}, false
+	}
+	return d.rd.Park()
 }
 
 // Frame returns the next line's value and the bytes of the line, its

@@ -60,6 +60,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // Wire is the newline-delimited JSON wire format.
@@ -85,24 +86,48 @@ func NewSession(opts wrappers.Options) *Session {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &msgDecoder{d: NewDecoder(r, s.opts), kind: wrappers.Call}
+	return &msgDecoder{s: s, d: NewDecoder(r, s.opts), kind: wrappers.Call}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &msgDecoder{d: NewDecoder(r, s.opts), kind: wrappers.Reply}
+	return &msgDecoder{s: s, d: NewDecoder(r, s.opts), kind: wrappers.Reply}
 }
 
 // ErrorReply implements wrappers.Session.
 func (s *Session) ErrorReply(v wrappers.Violation) []byte { return ErrorReply(v) }
 
 type msgDecoder struct {
+	s    *Session
 	d    *Decoder
 	kind wrappers.Kind
 }
 
 // Trim implements wrappers.Trimmer.
 func (m *msgDecoder) Trim() { m.d.Trim() }
+
+// Park implements wrappers.Parker.
+func (m *msgDecoder) Park() wrappers.Parked {
+	rd, ok := m.d.park()
+	if !ok {
+		return nil
+	}
+	return &parked{s: m.s, rd: rd, kind: m.kind}
+}
+
+// parked is a decoder that parked (wrappers.Parker): what a new one needs
+// to go on, a few words where the decoder is several hundred bytes.
+type parked struct {
+	s    *Session
+	rd   bufread.Parked
+	kind wrappers.Kind
+}
+
+// Resume implements wrappers.Parked.
+func (p *parked) Resume() wrappers.Decoder {
+	d := newDecoder(p.rd.Resume(p.s.opts.Limits, "json"), p.s.opts.RecordFields)
+	return &msgDecoder{s: p.s, d: d, kind: p.kind}
+}
 
 func (m *msgDecoder) Next() (wrappers.Message, error) {
 	t, raw, err := m.d.Frame()

@@ -198,6 +198,12 @@ func TestWire(t *testing.T) {
 			`event #{"msg" => "héllo\n"}`,
 			`call "last line without newline"`,
 		}},
+	}}, wiretest.Conversation{Name: "malformed line after a pause", Turns: []wiretest.Turn{
+		// The error's offset counts the bytes before the pause, where
+		// a proxy parks the reader (and a Parker its decoder).
+		{Side: wrappers.Client, In: "1\n", Want: []string{"call 1"}},
+		{Side: wrappers.Server, In: "2\n", Want: []string{"reply 2"}},
+		{Side: wrappers.Client, In: "[3,\n", Err: "expected a value, found end of line"},
 	}})
 	if err != nil {
 		t.Fatal(err)

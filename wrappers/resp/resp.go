@@ -185,13 +185,16 @@ type Session struct {
 
 // ClientDecoder implements wrappers.Session.
 func (s *Session) ClientDecoder(r io.Reader) wrappers.Decoder {
-	return &clientDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: newNames()}}
+	return &clientDecoder{s: s, p: newParser(bufread.New(r, s.lim, "resp"))}
 }
 
 // ServerDecoder implements wrappers.Session.
 func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
-	return &serverDecoder{s: s, p: parser{rd: bufread.New(r, s.lim, "resp"), names: newNames()}}
+	return &serverDecoder{s: s, p: newParser(bufread.New(r, s.lim, "resp"))}
 }
+
+// newParser returns the parser of a decoder reading rd.
+func newParser(rd bufread.Reader) parser { return parser{rd: rd, names: newNames()} }
 
 // Dropped implements wrappers.Dropper: a call the proxy did not forward
 // will get no reply from the server, so it leaves the queue.

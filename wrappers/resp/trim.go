@@ -1,5 +1,10 @@
 package resp
 
+import (
+	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
+)
+
 // Trim implements wrappers.Trimmer.
 func (d *clientDecoder) Trim() {
 	d.p.trim()
@@ -17,4 +22,42 @@ func (p *parser) trim() {
 	p.names.Reset()
 	p.hot = nil
 	p.skip = nil
+}
+
+// parked is a decoder of either direction that parked
+// (wrappers.Parker): what a new one needs to go on, a few words where the
+// decoder is several hundred bytes.
+type parked struct {
+	s      *Session
+	rd     bufread.Parked
+	server bool
+}
+
+// Park implements wrappers.Parker.
+func (d *clientDecoder) Park() wrappers.Parked { return d.p.park(d.s, false) }
+
+// Park implements wrappers.Parker. A merged reply a read cut keeps the
+// decoder (it goes on with it).
+func (d *serverDecoder) Park() wrappers.Parked {
+	if d.m != nil {
+		return nil
+	}
+	return d.p.park(d.s, true)
+}
+
+func (p *parser) park(s *Session, server bool) wrappers.Parked {
+	rd, ok := p.rd.Park()
+	if !ok {
+		return nil
+	}
+	return &parked{s: s, rd: rd, server: server}
+}
+
+// Resume implements wrappers.Parked.
+func (p *parked) Resume() wrappers.Decoder {
+	rd := p.rd.Resume(p.s.lim, "resp")
+	if p.server {
+		return &serverDecoder{s: p.s, p: newParser(rd)}
+	}
+	return &clientDecoder{s: p.s, p: newParser(rd)}
 }

@@ -102,10 +102,25 @@ const (
 // NewDecoder returns a decoder reading UBF(A) from r within the limits l
 // (zero limits take their defaults).
 func NewDecoder(r io.Reader, l wrappers.Limits) *Decoder {
-	d := &Decoder{rd: bufread.New(r, l.WithDefaults(), "ubf"),
-		atoms: intern.New[term.Term](cacheSize, maxCachedAtom), strs: intern.New[term.Term](cacheSize, maxCachedString)}
+	return newDecoder(bufread.New(r, l.WithDefaults(), "ubf"))
+}
+
+// newDecoder returns a decoder reading rd.
+func newDecoder(rd bufread.Reader) *Decoder {
+	d := &Decoder{rd: rd, atoms: intern.New[term.Term](cacheSize, maxCachedAtom), strs: intern.New[term.Term](cacheSize, maxCachedString)}
 	d.allow = d.firstAllow()
 	return d
+}
+
+// park returns what a decoder that goes on with the stream needs (see
+// wrappers.Parker), when it holds nothing else: it is between frames, no
+// error kept, nothing taken from the shared budget, and its reader has
+// nothing buffered.
+func (d *Decoder) park() (bufread.Parked, bool) {
+	if d.err != nil || d.mode != modeNormal || d.started || d.shared != 0 {
+		return bufread.Parked{}, false
+	}
+	return d.rd.Park()
 }
 
 // firstAllow is what a frame may cost before the budget is computed

@@ -106,6 +106,7 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // Wire is the ubf wire format (UBF(A) frames, UBF(C) conversation).
@@ -174,6 +175,9 @@ type clientDecoder struct {
 // Trim implements wrappers.Trimmer.
 func (c *clientDecoder) Trim() { c.d.Trim() }
 
+// Park implements wrappers.Parker.
+func (c *clientDecoder) Park() wrappers.Parked { return c.s.park(c.d, false) }
+
 func (c *clientDecoder) Next() (wrappers.Message, error) {
 	t, raw, err := c.d.Frame()
 	if err != nil {
@@ -198,6 +202,36 @@ type serverDecoder struct {
 
 // Trim implements wrappers.Trimmer.
 func (sd *serverDecoder) Trim() { sd.d.Trim() }
+
+// Park implements wrappers.Parker.
+func (sd *serverDecoder) Park() wrappers.Parked { return sd.s.park(sd.d, true) }
+
+// parked is a decoder of either direction that parked (wrappers.Parker):
+// what a new one needs to go on, a few words where the decoder is several
+// hundred bytes.
+type parked struct {
+	s      *Session
+	rd     bufread.Parked
+	server bool
+}
+
+// park returns d parked, or nil when it cannot park now.
+func (s *Session) park(d *Decoder, server bool) wrappers.Parked {
+	rd, ok := d.park()
+	if !ok {
+		return nil
+	}
+	return &parked{s: s, rd: rd, server: server}
+}
+
+// Resume implements wrappers.Parked.
+func (p *parked) Resume() wrappers.Decoder {
+	d := newDecoder(p.rd.Resume(p.s.opts.Limits, "ubf"))
+	if p.server {
+		return &serverDecoder{s: p.s, d: d}
+	}
+	return &clientDecoder{s: p.s, d: d}
+}
 
 func (sd *serverDecoder) Next() (wrappers.Message, error) {
 	t, raw, err := sd.d.Frame()

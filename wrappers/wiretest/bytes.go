@@ -116,7 +116,7 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, p plan) (tr
 			if len(t.msgs) == maxMessages {
 				return t, fmt.Errorf("more than %d messages from %d bytes", maxMessages, len(data))
 			}
-			m, err := next(decs[side], feeds[side])
+			m, err := next(&decs[side], feeds[side])
 			if errors.Is(err, errKept) {
 				return t, err
 			}

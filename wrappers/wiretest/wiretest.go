@@ -23,7 +23,9 @@
 //   - a decoder that reads through a wrappers.Lender decodes the same when
 //     every read between frames is first answered with wrappers.ErrParked
 //     (a proxy parking an idle connection): Next returns it, and the next
-//     call goes on, after Trim when the decoder is a wrappers.Trimmer;
+//     call goes on, on the decoder a wrappers.Parker's Parked resumes
+//     when it parks, else after Trim when the decoder is a
+//     wrappers.Trimmer;
 //   - a decoder decodes the same, Raw and errors included, when every read,
 //     from Read and from ReadLent, at every offset of the stream (between
 //     frames and inside them) is first answered with
@@ -294,7 +296,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 	}
 	var raws [3][]byte // the Raw of each side's messages so far
 	for i, tn := range turns {
-		f, d := feeds[tn.Side], decs[tn.Side]
+		f, d := feeds[tn.Side], &decs[tn.Side]
 		start := f.avail
 		f.avail += len(tn.In)
 		raw := raws[tn.Side]
@@ -310,7 +312,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 				return "", fmt.Errorf("turn %d (%s %q), message %d:\n got %s\nwant %s", i, tn.Side, tn.In, j, got, want)
 			}
 			raw = append(raw, m.Raw...)
-			if b, ok := d.(wrappers.Bufferer); ok {
+			if b, ok := (*d).(wrappers.Bufferer); ok {
 				// An iotest reader between the feed and the decoder
 				// may hold bytes the decoder has not seen.
 				if n, read := b.Buffered(), f.off-len(raw); n > read || p.wrap == nil && n != read {
@@ -335,9 +337,15 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 	}
 	for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
 		for k := range 2 {
-			if m, err := next(decs[side], feeds[side]); err != io.EOF {
+			if m, err := next(&decs[side], feeds[side]); err != io.EOF {
 				return "", fmt.Errorf("%s stream, call %d after the last turn: got %q, %v; want io.EOF", side, k+1, Describe(m), err)
 			}
+		}
+		// A Parker may decline in the middle of something, but one
+		// that never parks between the frames of a whole stream
+		// does not let go of itself at all.
+		if _, ok := decs[side].(wrappers.Parker); ok && feeds[side].parks > 0 && feeds[side].parked == 0 {
+			return "", fmt.Errorf("%s stream: the decoder is a wrappers.Parker, but Park returned nil all %d times it was parked", side, feeds[side].parks)
 		}
 	}
 	return "", nil
@@ -345,7 +353,7 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 
 // wantError checks that decoding turn tn, number i, now fails as it says,
 // and again on the next call, and returns the error's text.
-func wantError(d wrappers.Decoder, f *feed, tn Turn, i int) (string, error) {
+func wantError(d *wrappers.Decoder, f *feed, tn Turn, i int) (string, error) {
 	var first error
 	for k := range 2 {
 		m, err := next(d, f)
@@ -367,13 +375,16 @@ func wantError(d wrappers.Decoder, f *feed, tn Turn, i int) (string, error) {
 // read as its error.
 var errKept = errors.New("a blocked or parked read must not be kept")
 
-// next is d.Next, called again, after Trim when d has it, while it returns
-// wrappers.ErrParked (a parkingFeed parks at most once at each offset, so
-// twice in a row is a decoder that kept the error), and called again while
-// it returns wrappers.ErrWouldBlock that f answered during the call (one
-// f did not answer is a decoder that kept it).
-func next(d wrappers.Decoder, f *feed) (wrappers.Message, error) {
-	m, err := d.Next()
+// next is (*d).Next, called again while it returns wrappers.ErrParked (a
+// parkingFeed parks at most once at each offset, so twice in a row is a
+// decoder that kept the error), and called again while it returns
+// wrappers.ErrWouldBlock that f answered during the call (one f did not
+// answer is a decoder that kept it). After wrappers.ErrParked the decoder
+// is parked as a proxy parks it: *d becomes the decoder its Parked
+// resumes when it is a wrappers.Parker that parks, else it is trimmed
+// when it is a wrappers.Trimmer.
+func next(d *wrappers.Decoder, f *feed) (wrappers.Message, error) {
+	m, err := (*d).Next()
 	for range 1 << 20 {
 		if !errors.Is(err, wrappers.ErrWouldBlock) {
 			break
@@ -385,19 +396,37 @@ func next(d wrappers.Decoder, f *feed) (wrappers.Message, error) {
 			return m, fmt.Errorf("Next returned a message with wrappers.ErrWouldBlock: %s", Describe(m))
 		}
 		f.blocked = 0
-		m, err = d.Next()
+		m, err = (*d).Next()
 	}
 	f.blocked = 0
 	if errors.Is(err, wrappers.ErrParked) {
-		if t, ok := d.(wrappers.Trimmer); ok {
-			t.Trim()
+		f.parks++
+		if park(d) {
+			f.parked++
 		}
-		m, err = d.Next()
+		m, err = (*d).Next()
 		if errors.Is(err, wrappers.ErrParked) {
 			return m, fmt.Errorf("Next returned wrappers.ErrParked again, without reading: %w: %w", errKept, err)
 		}
 	}
 	return m, err
+}
+
+// park lets go of *d, whose Next returned wrappers.ErrParked, as a proxy
+// does: all of it when it parks (wrappers.Parker), *d then being the
+// decoder its Parked resumes, else its scratch (wrappers.Trimmer). It
+// reports whether *d parked.
+func park(d *wrappers.Decoder) bool {
+	if p, ok := (*d).(wrappers.Parker); ok {
+		if pd := p.Park(); pd != nil {
+			*d = pd.Resume()
+			return true
+		}
+	}
+	if t, ok := (*d).(wrappers.Trimmer); ok {
+		t.Trim()
+	}
+	return false
 }
 
 // feed is one side's stream as its decoder reads it: only the bytes of the
@@ -416,6 +445,9 @@ type feed struct {
 	// decoder got since next last looked.
 	block, blockedAt, blockedN, blocked int
 	oneByte                             bool // reads of one byte
+	// parks is how many times next parked the decoder, parked how many
+	// of them it let go of itself (wrappers.Parker).
+	parks, parked int
 }
 
 // maxEmpty is how many reads in a row may find no byte before the feed

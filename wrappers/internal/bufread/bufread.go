@@ -261,6 +261,34 @@ func (b *Reader) Release() {
 	b.uncharge()
 }
 
+// Parked is what a Reader that parked keeps: its reader, and the stream
+// offset it stopped at.
+type Parked struct {
+	r   io.Reader
+	off int64
+}
+
+// Park reports whether a Reader that Parked.Resume makes would go on
+// exactly as b, and returns what it needs: nothing is buffered (a lender
+// has its buffer back), no frame is held, nothing is charged to the budget
+// and no error is kept but wrappers.ErrParked, which the next frame
+// forgets anyway. A decoder that parks (wrappers.Parker) asks it.
+func (b *Reader) Park() (Parked, bool) {
+	if b.Buf != nil || b.lent || b.charged != 0 || b.held != heldNone || b.Start != b.End ||
+		(b.err != nil && b.err != wrappers.ErrParked) {
+		return Parked{}, false
+	}
+	return Parked{r: b.r, off: b.Offset(b.End)}, true
+}
+
+// Resume returns the Reader that goes on where the one that parked
+// stopped, checked against lim, its errors prefixed with name (as New).
+func (p Parked) Resume(lim wrappers.Limits, name string) Reader {
+	b := New(p.r, lim, name)
+	b.base = p.off
+	return b
+}
+
 // Err returns the error the underlying reader returned, io.EOF at the end
 // of the stream, or nil while it may give more bytes. Bytes read with the
 // error are in the buffer before it is returned here.
