@@ -312,10 +312,11 @@ type Config struct {
 	// RuleMetrics counts, in ubfproxy_transitions_total{contract,state,rule},
 	// the rule every accepted request matched and the transition or event
 	// every accepted unanswered message was, so that the metrics show which
-	// parts of a contract live traffic uses. It costs a second match of
-	// each message against its state's rules; off by default.
+	// parts of a contract live traffic uses. The count comes from what the
+	// check took the message by (a look-up and an atomic add per message,
+	// no second match); off by default.
 	RuleMetrics bool
-	// PlainReads turns off reading inside the runtime poller's callback
+	// PlainIO turns off reading inside the runtime poller's callback
 	// (TCP on Linux 4.18 and later, where the kernel's TCP_INQ says when a
 	// socket is drained): each reader then waits for bytes, reads them
 	// with read(2) and reads again until the socket is empty, as on
@@ -326,12 +327,12 @@ type Config struct {
 	// rule the callback reading out when chasing a problem, or on a
 	// kernel whose TCP_INQ misbehaves (a reader that stops reading a
 	// connection with bytes waiting). Off by default.
-	PlainReads bool
+	PlainIO bool
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
 	// the handshake. A connection that gives its socket (syscall.Conn, as
 	// a *net.TCPConn or a type embedding one does) is read and written
-	// through that socket on Linux (see PlainReads): Read and Write
+	// through that socket on Linux (see PlainIO): Read and Write
 	// methods a wrapper defines over it are not called.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

@@ -21,13 +21,13 @@ func TestClientHangsUpMidFrame(t *testing.T) {
 		partial string
 	}{
 		{"ubf", func(t *testing.T, plain bool) (*proxy.Server, string, *recordLog) {
-			h := newHostileSetup(t, proxy.Config{PlainReads: plain})
+			h := newHostileSetup(t, proxy.Config{PlainIO: plain})
 			return h.srv, h.addr, h.log
 		}, `{'open', "half a file na`},
 		{"resp", func(t *testing.T, plain bool) (*proxy.Server, string, *recordLog) {
 			svc := startCapturing(t, resp.Wire{}, func(term.Term) []byte { return []byte("+OK\r\n") })
 			log := &recordLog{}
-			srv, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: svc.addr, Wire: resp.Wire{}, PlainReads: plain, Logger: jsonLogger(log)})
+			srv, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: svc.addr, Wire: resp.Wire{}, PlainIO: plain, Logger: jsonLogger(log)})
 			return srv, addr, log
 		}, "*2\r\n$4\r\nAUTH\r\n$10\r\nsupers"},
 	}

@@ -606,7 +606,7 @@ func field(r map[string]any, k string) string {
 	return string(b)
 }
 
-// way is a transport, and for TCP a read mode (Config.PlainReads).
+// way is a transport, and for TCP a read mode (Config.PlainIO).
 type way struct {
 	name  string
 	tr    Transport
@@ -633,7 +633,7 @@ func eachCombo(t *testing.T, f func(t *testing.T, tr Transport, k kit)) {
 }
 
 // eachComboRead is eachCombo and TCP read the plain way (plain is its
-// Config.PlainReads) with the json wire, for the tests whose sessions
+// Config.PlainIO) with the json wire, for the tests whose sessions
 // exercise reading. One wire is enough for the plain way: what differs
 // from inline is the reader's path, and the decoders meet it as they meet
 // any blocking reader (their wrappers.ErrWouldBlock handling is inline's).

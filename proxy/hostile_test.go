@@ -198,7 +198,7 @@ func TestHostileFrames(t *testing.T) {
 	proxy.EachReadMode(t, func(t *testing.T, plain bool) {
 		for _, a := range attacks {
 			t.Run(a.name, func(t *testing.T) {
-				h := newHostileSetup(t, proxy.Config{PlainReads: plain})
+				h := newHostileSetup(t, proxy.Config{PlainIO: plain})
 				by := h.bystander(t)
 				serve(t, by, 10)
 				before := h.received.Load()
@@ -252,7 +252,7 @@ func TestHostileSlowloris(t *testing.T) {
 		// No message passes either way, so the idle time-out ends the session
 		// (shortened here; the default is five minutes).
 		const idle = 1500 * time.Millisecond
-		h := newHostileSetup(t, proxy.Config{PlainReads: plain, Limits: proxy.Limits{IdleTimeout: idle}})
+		h := newHostileSetup(t, proxy.Config{PlainIO: plain, Limits: proxy.Limits{IdleTimeout: idle}})
 		by := h.bystander(t)
 		before := h.received.Load()
 

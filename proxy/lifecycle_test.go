@@ -19,7 +19,7 @@ import (
 func TestShutdown(t *testing.T) {
 	eachWay(t, func(t *testing.T, tr Transport, plain bool) {
 		svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
-		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{Grace: 300 * time.Millisecond}}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{Grace: 300 * time.Millisecond}}, nil)
 		finisher, lingerer := p.dial(t), p.dial(t)
 		wantReply(t, call(t, finisher, jsonKit, "{add, 1}"), "{ok, 2}")
 		wantReply(t, call(t, lingerer, jsonKit, "{add, 1}"), "{ok, 2}")
@@ -97,7 +97,7 @@ func TestHalfClose(t *testing.T) {
 	EachReadMode(t, func(t *testing.T, plain bool) {
 		t.Parallel()
 		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-		p := startProxy(t, svc, Config{PlainReads: plain}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain}, nil)
 		c := p.dial(t)
 		if err := c.send(jsonKit.frame(T("{slow, 100}"))); err != nil {
 			t.Fatal(err)

@@ -65,7 +65,7 @@ func TestFrameLimits(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				svc := startService(t, tr, k, counterService(k, false))
-				p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{MaxFrame: 200, MaxDepth: 10}}, nil)
+				p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{MaxFrame: 200, MaxDepth: 10}}, nil)
 				c := p.dial(t)
 				wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 				if err := c.send(k.frame(tc.req)); err != nil {

@@ -54,7 +54,7 @@ func TestMetricsFreshAfterBatch(t *testing.T) {
 		t.Parallel()
 		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
 		// Not parked: a parking reader publishes as it stops.
-		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{ParkDelay: -1}}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{ParkDelay: -1}}, nil)
 		c := p.dial(t)
 		const n = 20
 		var batch []byte

@@ -141,7 +141,7 @@ func TestViolations(t *testing.T) {
 
 func testViolation(t *testing.T, tr Transport, k kit, vc violationCase, mode Mode, plain bool) {
 	svc := startService(t, tr, k, counterService(k, false))
-	p := startProxy(t, svc, Config{Mode: mode, PlainReads: plain}, nil)
+	p := startProxy(t, svc, Config{Mode: mode, PlainIO: plain}, nil)
 	c := p.dial(t)
 	wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 	if err := c.send(vc.send(k)); err != nil {

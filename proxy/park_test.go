@@ -156,7 +156,7 @@ func TestParkedSessions(t *testing.T) {
 					svc := startService(t, TCP, k, heldCounterService(k, false, nil))
 					cfg := tt.cfg
 					cfg.Limits.ParkDelay = testParkDelay
-					cfg.PlainReads = plain
+					cfg.PlainIO = plain
 					p := startProxy(t, svc, cfg, nil)
 					c := p.dial(t)
 					wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
@@ -197,7 +197,7 @@ func TestParkMidFrame(t *testing.T) {
 			t.Run(k.name, func(t *testing.T) {
 				t.Parallel()
 				svc := startService(t, TCP, k, counterService(k, false))
-				p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{ParkDelay: testParkDelay}}, nil)
+				p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{ParkDelay: testParkDelay}}, nil)
 				c := p.dial(t)
 				wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 				p.waitParked(t, 2)

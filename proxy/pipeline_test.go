@@ -201,7 +201,7 @@ func TestPipelinedIllegalNeverExecuted(t *testing.T) {
 					svc := startCapturing(t, pw.wire, pw.answer)
 					log := &recordLog{}
 					_, addr := serveProxy(t, proxy.Config{Contract: pw.contract(t), Upstream: svc.addr, Wire: pw.wire,
-						Mode: mode, PlainReads: plain, Logger: jsonLogger(log)})
+						Mode: mode, PlainIO: plain, Logger: jsonLogger(log)})
 					c, err := net.Dial("tcp", addr)
 					if err != nil {
 						t.Fatal(err)
@@ -251,7 +251,7 @@ func TestPipelinedAuthAgainstRedis(t *testing.T) {
 		for _, mode := range []proxy.Mode{proxy.Kill, proxy.Reject} {
 			t.Run(mode.String(), func(t *testing.T) {
 				var logs realservice.Output
-				_, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: mode, PlainReads: plain,
+				_, addr := serveProxy(t, proxy.Config{Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: mode, PlainIO: plain,
 					Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 				c, err := net.Dial("tcp", addr)
 				if err != nil {

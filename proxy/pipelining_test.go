@@ -20,7 +20,7 @@ func TestPipelining(t *testing.T) {
 		for _, mode := range []Mode{Kill, Reject} {
 			t.Run(mode.String(), func(t *testing.T) {
 				svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-				p := startProxy(t, svc, Config{Mode: mode, PlainReads: plain, Limits: Limits{MaxPending: 4}}, nil)
+				p := startProxy(t, svc, Config{Mode: mode, PlainIO: plain, Limits: Limits{MaxPending: 4}}, nil)
 				c := p.dial(t)
 				var batch []byte
 				want := []string{}
@@ -112,7 +112,7 @@ func TestPipelinedRequestMadeIllegal(t *testing.T) {
 						first = false
 					}
 				})
-				p := startProxy(t, svc, Config{Mode: mode, PlainReads: plain, Contract: compile(t, loginCon)}, hook)
+				p := startProxy(t, svc, Config{Mode: mode, PlainIO: plain, Contract: compile(t, loginCon)}, hook)
 				c := p.dial(t)
 				if err := c.send(append(jsonKit.frame(T("login")), jsonKit.frame(T("{add, 1}"))...)); err != nil {
 					t.Fatal(err)

@@ -29,7 +29,7 @@ type rawWriter struct {
 
 // newRawWriter returns a rawWriter for lr's connection, or nil where
 // writes go through conn.Write: systems other than Linux, and with
-// Config.PlainReads, which keeps the net package's way for both reads and
+// Config.PlainIO, which keeps the net package's way for both reads and
 // writes.
 func newRawWriter(lr *lendingReader) *rawWriter {
 	if lr == nil || !lr.canInline || !canSendRaw {

@@ -75,7 +75,7 @@ func (bp *bufferPool) put(b []byte) {
 type readers struct {
 	// pool lends the decoders their read buffers.
 	pool bufferPool
-	// plain (Config.PlainReads): no reader runs inside the poller's
+	// plain (Config.PlainIO): no reader runs inside the poller's
 	// callback, whatever the system offers.
 	plain bool
 	// testHook, when set (by tests in this package), is told of every
@@ -111,7 +111,7 @@ type lendingReader struct {
 	ended *atomic.Bool
 	// in is the state of a reader that runs inside raw.Read's callback
 	// (runInline); canInline says whether it can: the socket tells when it
-	// is drained (TCP_INQ), and Config.PlainReads is off.
+	// is drained (TCP_INQ), and Config.PlainIO is off.
 	in        inlineRead
 	canInline bool
 	// testHook is readers.testHook.

@@ -13,7 +13,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
-// The two ways a TCP reader reads (Config.PlainReads): inside the
+// The two ways a TCP reader reads (Config.PlainIO): inside the
 // runtime poller's callback where the kernel has TCP_INQ (inline), or
 // with a blocking read outside it (plain). On Linux the plain way
 // otherwise runs only after a failed wait, so the tests that exercise
@@ -22,14 +22,14 @@ import (
 // eachComboRead beside WebSocket), and every proxy the harness starts
 // checks that its reads took its mode's path (WatchReads).
 
-// ReadModes names the read modes, by their Config.PlainReads.
+// ReadModes names the read modes, by their Config.PlainIO.
 var ReadModes = []struct {
 	Name  string
 	Plain bool
 }{{"inline", false}, {"plain", true}}
 
 // EachReadMode runs f as one subtest per read mode, with the
-// Config.PlainReads of that mode; f calls t.Parallel when it may run
+// Config.PlainIO of that mode; f calls t.Parallel when it may run
 // beside the other mode (a test that measures the process's memory or
 // goroutines may not). It is exported for the tests of package proxy_test.
 func EachReadMode(t *testing.T, f func(t *testing.T, plain bool)) {
@@ -43,7 +43,7 @@ func EachReadMode(t *testing.T, f func(t *testing.T, plain bool)) {
 type readCounts struct{ inline, plain atomic.Int64 }
 
 // watchReads counts srv's reads (set before it serves) and checks, when
-// tb ends, that they took the path srv's Config chose: with PlainReads
+// tb ends, that they took the path srv's Config chose: with PlainIO
 // none inside the poller's callback, and without it, where the kernel
 // has TCP_INQ, some inside it whenever the proxy read at all (every
 // session's first read is made there). So a test run once per read mode
@@ -64,10 +64,10 @@ func watchReads(tb testing.TB, srv *Server) *readCounts {
 	tb.Cleanup(func() {
 		in, pl := rc.inline.Load(), rc.plain.Load()
 		switch {
-		case srv.cfg.PlainReads && in > 0:
-			tb.Errorf("with PlainReads, %d of %d reads were made inside the poller's callback", in, in+pl)
-		case !srv.cfg.PlainReads && inlineReadsHere() && in == 0 && pl > 0:
-			tb.Errorf("without PlainReads, on a kernel with TCP_INQ, none of %d reads was made inside the poller's callback", pl)
+		case srv.cfg.PlainIO && in > 0:
+			tb.Errorf("with PlainIO, %d of %d reads were made inside the poller's callback", in, in+pl)
+		case !srv.cfg.PlainIO && inlineReadsHere() && in == 0 && pl > 0:
+			tb.Errorf("without PlainIO, on a kernel with TCP_INQ, none of %d reads was made inside the poller's callback", pl)
 		}
 	})
 	return rc
@@ -107,7 +107,7 @@ func TestReadModes(t *testing.T) {
 		}
 		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
 		// No parking: a kick would make an inline reader read once the plain way.
-		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{ParkDelay: -1}}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{ParkDelay: -1}}, nil)
 		c := p.dial(t)
 		for i := range 5 {
 			wantReply(t, call(t, c, jsonKit, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
@@ -153,7 +153,7 @@ func (d unaskedDecoder) Next() (wrappers.Message, error) {
 func TestUnaskedWouldBlock(t *testing.T) {
 	check := func(t *testing.T, tr Transport, plain bool) {
 		svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
-		p := startProxy(t, svc, Config{Wire: unaskedWire{jsonKit.wire}, PlainReads: plain}, nil)
+		p := startProxy(t, svc, Config{Wire: unaskedWire{jsonKit.wire}, PlainIO: plain}, nil)
 		other := p.dial(t)
 		wantReply(t, call(t, other, jsonKit, "{add, 1}"), "{ok, 2}")
 		c := p.dial(t)

@@ -131,11 +131,11 @@ func TestRedisThroughProxy(t *testing.T) {
 		mon := startMonitor(t, redis)
 		var logs realservice.Output
 		_, kill := serveProxy(t, proxy.Config{
-			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill, PlainReads: plain,
+			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill, PlainIO: plain,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		_, reject := serveProxy(t, proxy.Config{
-			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Reject, PlainReads: plain,
+			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Reject, PlainIO: plain,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 
@@ -289,7 +289,7 @@ func TestRedisParked(t *testing.T) {
 		t.Parallel()
 		redis := realservice.Redis(t, e2eRedisPassword)
 		srv, addr := serveProxy(t, proxy.Config{
-			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill, PlainReads: plain,
+			Contract: redisContract(t), Upstream: redis, Wire: resp.Wire{}, Mode: proxy.Kill, PlainIO: plain,
 			Limits: proxy.Limits{ParkDelay: 30 * time.Millisecond},
 		})
 		c := realservice.DialRESP(t, addr)

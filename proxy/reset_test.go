@@ -14,7 +14,7 @@ func TestClientResetEndsSession(t *testing.T) {
 	EachReadMode(t, func(t *testing.T, plain bool) {
 		t.Parallel()
 		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-		p := startProxy(t, svc, Config{PlainReads: plain}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain}, nil)
 		for range 3 {
 			c := p.dial(t)
 			wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")

@@ -198,7 +198,7 @@ func TestReplyTimeout(t *testing.T) {
 				letGo := func() { once.Do(func() { close(release) }) }
 				t.Cleanup(letGo)
 				svc := startService(t, tr, k, heldCounterService(k, false, release))
-				p := startProxy(t, svc, Config{Mode: mode, PlainReads: plain, Limits: Limits{ReplyTimeout: rt}}, nil)
+				p := startProxy(t, svc, Config{Mode: mode, PlainIO: plain, Limits: Limits{ReplyTimeout: rt}}, nil)
 				c := p.dial(t)
 				wantReply(t, call(t, c, k, "{slow, 10}"), "{ok, 10}")
 				begin := time.Now()
@@ -254,7 +254,7 @@ func TestIdleTimeout(t *testing.T) {
 	const idle = time.Second
 	eachWay(t, func(t *testing.T, tr Transport, plain bool) {
 		svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
-		p := startProxy(t, svc, Config{PlainReads: plain, Limits: Limits{IdleTimeout: idle}}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{IdleTimeout: idle}}, nil)
 		c := p.dial(t)
 		wantReply(t, call(t, c, jsonKit, "{add, 1}"), "{ok, 2}")
 		// Activity postpones the time-out: the session outlives it

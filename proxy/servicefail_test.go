@@ -21,7 +21,7 @@ func TestServiceResetMidConversation(t *testing.T) {
 			_ = c.nc.(*net.TCPConn).SetLinger(0) // close with RST
 			_ = c.nc.Close()
 		})
-		p := startProxy(t, svc, Config{PlainReads: plain}, nil)
+		p := startProxy(t, svc, Config{PlainIO: plain}, nil)
 		c := p.dial(t)
 		m := call(t, c, jsonKit, "{add, 1}")
 		if !isErrorReply(m, jsonKit.errServer) {

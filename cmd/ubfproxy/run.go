@@ -113,7 +113,7 @@ inside the callback of Go's network poller, with recvmsg and TCP_INQ, which
 says when the socket is empty, so a message costs no read that finds
 nothing; reads and writes (send with MSG_NOSIGNAL) are direct system calls,
 without the Go runtime's hand-over for calls that may block (the sockets
-never block). --plain-reads reads and writes the plain way instead, as on
+never block). --plain-io reads and writes the plain way instead, as on
 other systems: a blocking read, about one more system call per message, and
 the net package's writes. Use it to rule this out when chasing a problem, or
 on a kernel whose TCP_INQ misbehaves.
@@ -181,7 +181,10 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.DurationVar(&f.limits.DialTimeout, "dial-timeout", d.DialTimeout, "time allowed to connect to the service")
 	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
 	fl.DurationVar(&f.limits.ParkDelay, "park-delay", d.ParkDelay, "a session idle this long gives up its goroutines and stacks until its next message (Linux, tcp; 0: never)")
-	fl.BoolVar(&f.plain, "plain-reads", false, "read connections with a blocking read outside Go's network poller, not inside its callback with TCP_INQ (Linux 4.18+, tcp), and write them with the net package's writes, not direct system calls: about one more system call per message and more CPU; to rule those out when debugging, or on a kernel whose TCP_INQ misbehaves")
+	fl.BoolVar(&f.plain, "plain-io", false, "read connections with a blocking read outside Go's network poller, not inside its callback with TCP_INQ (Linux 4.18+, tcp), and write them with the net package's writes, not direct system calls: about one more system call per message and more CPU; to rule those out when debugging, or on a kernel whose TCP_INQ misbehaves")
+	// Its name until it covered writes too; kept so that scripts that use it work.
+	fl.BoolVar(&f.plain, "plain-reads", false, "the old name of --plain-io")
+	_ = fl.MarkDeprecated("plain-reads", "use --plain-io, which it is now an alias for")
 	return withFlagHint(cmd)
 }
 
@@ -300,7 +303,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		return proxy.Config{}, usageErrorf("run: --ws-forward-client-path applies to --transport ws only")
 	}
 	if f.plain && f.transport == "ws" {
-		return proxy.Config{}, usageErrorf("run: --plain-reads applies to --transport tcp only (WebSocket connections are read by the WebSocket library)")
+		return proxy.Config{}, usageErrorf("run: --plain-io applies to --transport tcp only (WebSocket connections are read by the WebSocket library)")
 	}
 	if f.pprof && f.metrics == "" {
 		return proxy.Config{}, usageErrorf("run: --pprof needs --metrics (the profiles are served on the metrics listener)")
@@ -369,7 +372,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Wire:              w,
 		Transport:         tr,
 		ForwardClientPath: f.wsPath,
-		PlainReads:        f.plain,
+		PlainIO:           f.plain,
 		Explain:           explain,
 		Mode:              mode,
 		Unguarded:         unguarded,
@@ -377,8 +380,8 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Limits:            limits,
 		MaxLogMessage:     f.maxLogMsg,
 		Logger:            logger,
-		// Only when metrics are served: counting the rules costs a
-		// second match of every message.
+		// Only when metrics are served: counting the rules costs an
+		// atomic add per message.
 		RuleMetrics: f.metrics != "",
 	}, nil
 }

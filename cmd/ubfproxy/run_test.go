@@ -56,7 +56,8 @@ func TestRunUsage(t *testing.T) {
 		{"duration", append(base, "--idle-timeout", "soon"), 2, "invalid argument"},
 		{"negative reply time-out", append(base, "--reply-timeout", "-1s"), 2, "--reply-timeout must not be negative (0 turns it off)"},
 		{"negative park delay", append(base, "--park-delay", "-1s"), 2, "--park-delay must not be negative (0 turns parking off)"},
-		{"plain reads with ws", append(base, "--transport", "ws", "--plain-reads"), 2, "--plain-reads applies to --transport tcp only"},
+		{"plain io with ws", append(base, "--transport", "ws", "--plain-io"), 2, "--plain-io applies to --transport tcp only"},
+		{"plain reads (the old name) with ws", append(base, "--transport", "ws", "--plain-reads"), 2, "--plain-io applies to --transport tcp only"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},
@@ -83,18 +84,28 @@ func TestRunHelp(t *testing.T) {
 	if code := run([]string{"run", "--help"}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"ubfproxy run --contract contracts/file.con", "--mode", "--reply-timeout", "--grace", "SIGHUP", "--no-meta", "--plain-reads", "Exit status"} {
+	for _, want := range []string{"ubfproxy run --contract contracts/file.con", "--mode", "--reply-timeout", "--grace", "SIGHUP", "--no-meta", "--plain-io", "Exit status"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
 	}
 }
 
-// TestRunPlainReads: reads are made inside the poller's callback unless
-// --plain-reads says otherwise, and the flag sets proxy.Config.PlainReads.
-func TestRunPlainReads(t *testing.T) {
-	if def := newRunCmd().Flags().Lookup("plain-reads").DefValue; def != "false" {
-		t.Errorf("--plain-reads defaults to %s, want false", def)
+// TestRunPlainIO: reads and writes are direct system calls unless
+// --plain-io (or its old name, --plain-reads) says otherwise, and the flag
+// sets proxy.Config.PlainIO.
+func TestRunPlainIO(t *testing.T) {
+	if def := newRunCmd().Flags().Lookup("plain-io").DefValue; def != "false" {
+		t.Errorf("--plain-io defaults to %s, want false", def)
+	}
+	for _, name := range []string{"--plain-io", "--plain-reads"} {
+		fl := newRunCmd().Flags()
+		if err := fl.Parse([]string{name}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := fl.Lookup("plain-io").Value.String(); got != "true" {
+			t.Errorf("%s left --plain-io %s", name, got)
+		}
 	}
 	for _, plain := range []bool{false, true} {
 		f := runFlags{contracts: []string{"svc.con"}, listen: "127.0.0.1:0", upstream: "127.0.0.1:1", wire: "json",
@@ -104,8 +115,8 @@ func TestRunPlainReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.PlainReads != plain {
-			t.Errorf("--plain-reads=%v gave Config.PlainReads %v", plain, cfg.PlainReads)
+		if cfg.PlainIO != plain {
+			t.Errorf("--plain-io=%v gave Config.PlainIO %v", plain, cfg.PlainIO)
 		}
 	}
 }
