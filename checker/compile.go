@@ -544,6 +544,25 @@ func leafOK(n *cnode, t term.Term) (ok, handled bool) {
 	return false, false
 }
 
+// leafArgs is elems for a tuple tu listed under the tag of n, a tagged
+// tuple node, when n has no tail and its other elements are leaves
+// (leafOK): it makes no call. decided is false otherwise.
+func (n *cnode) leafArgs(tu term.Tuple) (ok, decided bool) {
+	if n.elem != nil || n.tuple.Tail != nil || len(tu) != len(n.kids) {
+		return false, false
+	}
+	for i := 1; i < len(tu); i++ {
+		ok, handled := leafOK(n.kids[i], tu[i])
+		if !handled {
+			return false, false
+		}
+		if !ok {
+			return false, true
+		}
+	}
+	return true, true
+}
+
 // each matches every term of xs against n (a list's elements, a tuple's
 // tail).
 func (m *matcher) each(n *cnode, xs []term.Term, depth int) bool {

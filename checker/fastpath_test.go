@@ -372,8 +372,8 @@ func TestLastKey(t *testing.T) {
 		}
 		s, _ := m.NewSession(Options{})
 		s.grow() // as the first message would: the ring, and lastKey with it
-		if s.last == nil {
-			t.Fatal("no lastKey with the ring")
+		if s.act == nil {
+			t.Fatal("no active (lastKey) with the ring")
 		}
 		for range 2000 {
 			ix, msg := ixs[r.IntN(len(ixs))], msgs[r.IntN(len(msgs))]

@@ -58,7 +58,7 @@ func (c *core) matchesShape(t term.Term, typ contract.Type, n *cnode) bool {
 // next message forgets a transition). It does not allocate when dst has
 // room: it reads what the check left, matching nothing again.
 func (m *Machine) AppendTaken(dst []int, s *Session) []int {
-	if s.m != m.core || len(s.ring) == 0 || s.last == nil || s.last.refused == s.seq {
+	if s.m != m.core || len(s.ring) == 0 || s.act == nil || s.act.refused == s.seq {
 		return dst
 	}
 	var e *pending

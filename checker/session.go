@@ -12,6 +12,7 @@ package checker
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/ubfproxy/ubfproxy/contract"
 	"github.com/ubfproxy/ubfproxy/term"
@@ -80,8 +81,18 @@ type Session struct {
 	closed     bool
 	seq        int32 // messages checked so far
 	fore       foresight
-	last       *lastKey // made with the ring: an idle session does without
+	act        *active  // made with the ring: an idle session does without
 	x          *scratch // made on first use: an idle session does without
+}
+
+// active is what a session keeps once it checks messages, made with the
+// ring: an idle session (no message taken, nothing to tell) does without.
+type active struct {
+	key lastKey
+	// refused is the seq of the last message refused, for AppendTaken: a
+	// violation that ends checking before seq counts the message
+	// (AfterEnd) leaves seq as the message before had it.
+	refused int32
 }
 
 // lastKey is the key slots the session's last lookups of one key found
@@ -95,15 +106,12 @@ type Session struct {
 type lastKey struct {
 	tag   term.Atom
 	arity int32
-	// refused is the seq of the last message refused, for AppendTaken: a
-	// violation that ends checking before seq counts the message
-	// (AfterEnd) leaves seq as the message before had it. It is kept
-	// here, in room the key leaves, rather than in Session, whose size
-	// an idle session pays too (no message taken, no ring, nothing to
-	// tell).
-	refused int32
-	ix      [2]*ruleIndex // ix[0] the index looked up last
-	slot    [2]*keySlot
+	ix    [2]*ruleIndex // ix[0] the index looked up last
+	slot  [2]*keySlot
+	// rules is the rules slot[i] lists whatever the message's arguments
+	// (ruleIndex.rulesOf), or nil when they depend on them or no rule
+	// is listed.
+	rules [2][]int32
 }
 
 // lookup is ix.lookup(t), the key slot found remembered (lastKey).
@@ -112,31 +120,49 @@ func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
 	return s.lookupKey(ix, t, tag, arity, ok)
 }
 
-// lookupKey is lookup with t's key (keyOf) already known. The usual
-// case, the key and index of the last lookup, is small enough to inline.
+// lookupKey is lookup with t's key (keyOf) already known.
 func (s *Session) lookupKey(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
-	if c := s.last; ok && c != nil && c.ix[0] == ix && c.arity == arity && c.tag == tag {
-		// c.ix[0] is set only to an index with slots.
-		return ix.rulesOf(c.slot[0], t)
+	if a := s.act; ok && a != nil && a.key.hit(ix, tag, arity) {
+		return a.key.rules[0]
 	}
 	return s.lookupOther(ix, t, tag, arity, ok)
 }
 
-// lookupOther is lookupKey for another key or index than the last one.
+// hit reports whether the key is the one of the last lookup in ix, with
+// rules that do not depend on the arguments: the usual case, the tag in
+// the very same string (wrappers hand out the names they know from a
+// table), which compares no bytes and is small enough to inline.
+func (c *lastKey) hit(ix *ruleIndex, tag term.Atom, arity int32) bool {
+	return c.ix[0] == ix && c.rules[0] != nil && c.arity == arity && sameString(c.tag, tag)
+}
+
+// sameString reports whether a and b are the same bytes in memory: equal,
+// without comparing them.
+func sameString(a, b term.Atom) bool {
+	return len(a) == len(b) && unsafe.StringData(string(a)) == unsafe.StringData(string(b))
+}
+
+// lookupOther is lookupKey for another key or index than the last one, or
+// rules that depend on t's arguments.
 func (s *Session) lookupOther(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
-	c := s.last
-	if !ok || c == nil || ix.slots == nil {
+	if !ok || s.act == nil || ix.slots == nil {
 		return ix.lookup(t)
 	}
+	c := &s.act.key
 	if c.arity != arity || c.tag != tag {
-		*c = lastKey{tag: tag, arity: arity, refused: c.refused}
+		*c = lastKey{tag: tag, arity: arity}
 	}
+	c.tag = tag // the same key, maybe in another string: lookupKey compares the strings' memory
 	if c.ix[0] != ix {
 		if c.ix[1] != ix {
-			c.ix[1], c.slot[1] = ix, ix.findKey(tag, arity)
+			c.ix[1], c.slot[1], c.rules[1] = ix, ix.findKey(tag, arity), nil
+			if e := c.slot[1]; e != nil && e.args == nil {
+				c.rules[1] = e.rules
+			}
 		}
 		c.ix[0], c.ix[1] = c.ix[1], c.ix[0]
 		c.slot[0], c.slot[1] = c.slot[1], c.slot[0]
+		c.rules[0], c.rules[1] = c.rules[1], c.rules[0]
 	}
 	return ix.rulesOf(c.slot[0], t)
 }
@@ -639,8 +665,8 @@ func (s *Session) client(t term.Term, asCall, asIn, foreseen bool) (Role, *Viola
 // hidden, and the message marked refused, for AppendTaken. Callers test v
 // for nil first, which costs an accepted message no call.
 func (s *Session) report(v *Violation) *Violation {
-	if s.last != nil {
-		s.last.refused = s.seq
+	if s.act != nil {
+		s.act.refused = s.seq
 	}
 	return s.redact(v)
 }
@@ -740,8 +766,8 @@ func (s *Session) grow() {
 		size = int(s.maxPending) + 1
 	}
 	ring := make([]pending, size)
-	if s.last == nil {
-		s.last = &lastKey{}
+	if s.act == nil {
+		s.act = &active{}
 	}
 	for i := range int(s.n) {
 		ring[i] = *s.at(i)
@@ -838,32 +864,48 @@ func (s *Session) try(e *pending, t term.Term, st int32, env []binding, ix *rule
 // tryPlain is try for a contract without variables: it appends to e the
 // rules of ix that accept t in state st, in order, or, when none does and
 // or is not nil, those of or (the +anystate rules, as collect tries them).
+// The usual case, a tagged rule of the key looked up last whose arguments
+// are leaves, makes no call.
 func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex) {
 	n := len(e.cands)
 	tu, tag, arity, keyed := tupleKey(t)
-	for {
-		for _, ri := range s.lookupKey(ix, t, tag, arity, keyed) {
-			r := &ix.rules[ri]
-			var ok, decided bool
-			if r.tagged && tu != nil {
-				// The index listed r under t's tag: only the arity
-				// and the arguments are left to match.
-				ok, decided = arityFits(len(tu), r.inC.tuple) && (*matcher)(nil).elems(r.inC, tu, 1, 0), true
-			} else {
-				ok, decided = r.inC.quick(t) // matchNode, inlined for the usual case
-			}
-			if !decided {
-				ok = matchNode(t, r.in, r.inC, nil, s.m.pats)
-			}
-			if ok {
-				e.cands = append(e.cands, cand{state: st, info: r})
-			}
-		}
-		if len(e.cands) > n || or == nil {
-			return
-		}
-		ix, or = or, nil
+	var rules []int32
+	if a := s.act; keyed && a != nil && a.key.hit(ix, tag, arity) {
+		rules = a.key.rules[0] // lookupKey's usual case
+	} else {
+		rules = s.lookupOther(ix, t, tag, arity, keyed)
 	}
+	for _, ri := range rules {
+		r := &ix.rules[ri]
+		ok, decided := false, false
+		if r.tagged && tu != nil {
+			ok, decided = r.inC.leafArgs(tu)
+		}
+		if !decided {
+			ok = r.acceptsPlain(t, tu, s.m.pats)
+		}
+		if ok {
+			e.cands = append(e.cands, cand{state: st, info: r})
+		}
+	}
+	if len(e.cands) == n && or != nil {
+		s.tryPlain(e, t, st, or, nil)
+	}
+}
+
+// acceptsPlain reports whether r, a rule of a contract without variables
+// that its index lists for t, accepts t (tu: t as a tuple, nil when it is
+// not one).
+func (r *ruleInfo) acceptsPlain(t term.Term, tu term.Tuple, ps patternSet) bool {
+	if r.tagged && tu != nil {
+		// The index listed r under t's tag: only the arity and the
+		// arguments are left to match.
+		return arityFits(len(tu), r.inC.tuple) && (*matcher)(nil).elems(r.inC, tu, 1, 0)
+	}
+	if ok, decided := r.inC.quick(t); decided { // matchNode, inlined for the usual case
+		return ok
+	}
+	return matchNode(t, r.in, r.inC, nil, ps)
 }
 
 // transitionRole is RoleEvent when every transition that accepted e keeps
