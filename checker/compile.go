@@ -104,7 +104,7 @@ type kindSet uint16
 
 const allKinds kindSet = 1<<(term.KindMap+1) - 2
 
-func kindBit(k term.Kind) kindSet { return 1 << k }
+func kindBit(k term.Kind) kindSet { return 1 << (k & 15) } // every kind is below 16
 
 // dispatch is a union's alternatives by the kind of term they may match.
 type dispatch struct {
@@ -548,11 +548,12 @@ func leafOK(n *cnode, t term.Term) (ok, handled bool) {
 // tuple node, when n has no tail and its other elements are leaves
 // (leafOK): it makes no call. decided is false otherwise.
 func (n *cnode) leafArgs(tu term.Tuple) (ok, decided bool) {
-	if n.elem != nil || n.tuple.Tail != nil || len(tu) != len(n.kids) {
+	kids := n.kids
+	if n.elem != nil || n.tuple.Tail != nil || len(tu) != len(kids) {
 		return false, false
 	}
-	for i := 1; i < len(tu); i++ {
-		ok, handled := leafOK(n.kids[i], tu[i])
+	for i := 1; i < len(kids); i++ {
+		ok, handled := leafOK(kids[i], tu[i])
 		if !handled {
 			return false, false
 		}

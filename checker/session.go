@@ -106,12 +106,12 @@ type active struct {
 type lastKey struct {
 	tag   term.Atom
 	arity int32
-	ix    [2]*ruleIndex // ix[0] the index looked up last
+	ix    [2]*ruleIndex // ix[0] the one found last; a third takes ix[1]'s place
 	slot  [2]*keySlot
-	// rules is the rules slot[i] lists whatever the message's arguments
-	// (ruleIndex.rulesOf), or nil when they depend on them or no rule
-	// is listed.
+	// rules is what ruleIndex.rulesOf lists for slot[i], unless args[i]:
+	// the slot lists its rules by the message's first argument.
 	rules [2][]int32
+	args  [2]bool
 }
 
 // lookup is ix.lookup(t), the key slot found remembered (lastKey).
@@ -122,18 +122,30 @@ func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
 
 // lookupKey is lookup with t's key (keyOf) already known.
 func (s *Session) lookupKey(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
-	if a := s.act; ok && a != nil && a.key.hit(ix, tag, arity) {
-		return a.key.rules[0]
+	if a := s.act; ok && a != nil {
+		if rules, hit := a.key.rulesIn(ix, tag, arity); hit {
+			return rules
+		}
 	}
 	return s.lookupOther(ix, t, tag, arity, ok)
 }
 
-// hit reports whether the key is the one of the last lookup in ix, with
-// rules that do not depend on the arguments: the usual case, the tag in
-// the very same string (wrappers hand out the names they know from a
-// table), which compares no bytes and is small enough to inline.
-func (c *lastKey) hit(ix *ruleIndex, tag term.Atom, arity int32) bool {
-	return c.ix[0] == ix && c.rules[0] != nil && c.arity == arity && sameString(c.tag, tag)
+// rulesIn returns the rules of ix listed under the key when it is the one
+// last looked up in ix and they do not depend on the arguments: the usual
+// case, the tag in the very same string (wrappers hand out the names they
+// know from a table), which compares no bytes and is small enough to
+// inline.
+func (c *lastKey) rulesIn(ix *ruleIndex, tag term.Atom, arity int32) ([]int32, bool) {
+	if c.arity != arity || !sameString(c.tag, tag) {
+		return nil, false
+	}
+	switch {
+	case c.ix[0] == ix && !c.args[0]:
+		return c.rules[0], true
+	case c.ix[1] == ix && !c.args[1]:
+		return c.rules[1], true
+	}
+	return nil, false
 }
 
 // sameString reports whether a and b are the same bytes in memory: equal,
@@ -142,8 +154,8 @@ func sameString(a, b term.Atom) bool {
 	return len(a) == len(b) && unsafe.StringData(string(a)) == unsafe.StringData(string(b))
 }
 
-// lookupOther is lookupKey for another key or index than the last one, or
-// rules that depend on t's arguments.
+// lookupOther is lookupKey for another key or index than the last ones,
+// or rules that depend on t's arguments.
 func (s *Session) lookupOther(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
 	if !ok || s.act == nil || ix.slots == nil {
 		return ix.lookup(t)
@@ -152,19 +164,23 @@ func (s *Session) lookupOther(ix *ruleIndex, t term.Term, tag term.Atom, arity i
 	if c.arity != arity || c.tag != tag {
 		*c = lastKey{tag: tag, arity: arity}
 	}
-	c.tag = tag // the same key, maybe in another string: lookupKey compares the strings' memory
-	if c.ix[0] != ix {
-		if c.ix[1] != ix {
-			c.ix[1], c.slot[1], c.rules[1] = ix, ix.findKey(tag, arity), nil
-			if e := c.slot[1]; e != nil && e.args == nil {
-				c.rules[1] = e.rules
-			}
-		}
-		c.ix[0], c.ix[1] = c.ix[1], c.ix[0]
-		c.slot[0], c.slot[1] = c.slot[1], c.slot[0]
-		c.rules[0], c.rules[1] = c.rules[1], c.rules[0]
+	c.tag = tag // the same key, maybe in another string: rulesIn compares the strings' memory
+	i := 0
+	for i < len(c.ix) && c.ix[i] != ix {
+		i++
 	}
-	return ix.rulesOf(c.slot[0], t)
+	if i == len(c.ix) {
+		// Not one of the last two: it takes the place of the older.
+		e := ix.findKey(tag, arity)
+		c.ix[1], c.slot[1], c.args[1] = c.ix[0], c.slot[0], c.args[0]
+		c.rules[1] = c.rules[0]
+		c.ix[0], c.slot[0], c.args[0], c.rules[0] = ix, e, e != nil && e.args != nil, nil
+		if !c.args[0] {
+			c.rules[0] = ix.rulesOf(e, nil)
+		}
+		i = 0
+	}
+	return ix.rulesOf(c.slot[i], t)
 }
 
 // foresight is what Foresee leaves for the check of the same message that
@@ -870,16 +886,20 @@ func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex)
 	n := len(e.cands)
 	tu, tag, arity, keyed := tupleKey(t)
 	var rules []int32
-	if a := s.act; keyed && a != nil && a.key.hit(ix, tag, arity) {
-		rules = a.key.rules[0] // lookupKey's usual case
-	} else {
+	hit := false
+	if a := s.act; keyed && a != nil {
+		rules, hit = a.key.rulesIn(ix, tag, arity) // lookupKey's usual case
+	}
+	if !hit {
 		rules = s.lookupOther(ix, t, tag, arity, keyed)
 	}
 	for _, ri := range rules {
 		r := &ix.rules[ri]
-		ok, decided := false, false
+		var ok, decided bool
 		if r.tagged && tu != nil {
 			ok, decided = r.inC.leafArgs(tu)
+		} else {
+			ok, decided = r.inC.quick(t) // matchNode, inlined for the usual case
 		}
 		if !decided {
 			ok = r.acceptsPlain(t, tu, s.m.pats)
@@ -901,9 +921,6 @@ func (r *ruleInfo) acceptsPlain(t term.Term, tu term.Tuple, ps patternSet) bool 
 		// The index listed r under t's tag: only the arity and the
 		// arguments are left to match.
 		return arityFits(len(tu), r.inC.tuple) && (*matcher)(nil).elems(r.inC, tu, 1, 0)
-	}
-	if ok, decided := r.inC.quick(t); decided { // matchNode, inlined for the usual case
-		return ok
 	}
 	return matchNode(t, r.in, r.inC, nil, ps)
 }
