@@ -81,6 +81,11 @@ func startUBFProxy(tb testing.TB, upstream string, cfg proxy.Config) (*proxy.Ser
 	return serveProxy(tb, cfg)
 }
 
+// ioTimeout bounds every wait of the tests of this package (proxy_test) for
+// the proxy or a service: generous, since a loaded machine is slow, and
+// reached only when something is wrong (the internal tests have their own).
+const ioTimeout = 20 * time.Second
+
 // serveProxy runs ubfproxy for cfg until the test ends and returns it and
 // its address.
 func serveProxy(tb testing.TB, cfg proxy.Config) (*proxy.Server, string) {

@@ -22,7 +22,7 @@ import (
 // read buffer must hold the frame, which never ends.
 func holdFrame(t *testing.T, addr string, n, sent int) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func holdFrame(t *testing.T, addr string, n, sent int) net.Conn {
 // most) want bytes of the budget.
 func waitMemory(t *testing.T, srv *proxy.Server, want int64, atMost bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(ioTimeout)
 	for {
 		got := srv.MemoryInUse()
 		if (atMost && got <= want) || (!atMost && got >= want) {
@@ -67,16 +67,16 @@ func TestMemoryBudget(t *testing.T) {
 	// b: a 9 MB frame needs a 16 MiB buffer, which the budget cannot
 	// hold beside a's: b is refused, with the error reply and a record.
 	b := holdFrame(t, h.addr, 12_000_000, 9_000_000)
-	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b.SetReadDeadline(time.Now().Add(ioTimeout))
 	got, _ := io.ReadAll(b)
 	if !strings.Contains(string(got), "clientBrokeContract") || !strings.Contains(string(got), "memory budget") {
 		t.Fatalf("b got %q, want the error reply naming the memory budget", got)
 	}
-	end := h.log.wait(t, "session end", b.LocalAddr().String(), 5*time.Second)
+	end := h.log.wait(t, "session end", b.LocalAddr().String(), ioTimeout)
 	if end["reason"] != "limit" {
 		t.Errorf("b's session end %v, want reason limit", end)
 	}
-	if v := h.log.wait(t, "contract violation", b.LocalAddr().String(), 5*time.Second); v["kind"] != "limit" {
+	if v := h.log.wait(t, "contract violation", b.LocalAddr().String(), ioTimeout); v["kind"] != "limit" {
 		t.Errorf("b's record %v, want kind limit", v)
 	}
 
@@ -88,15 +88,15 @@ func TestMemoryBudget(t *testing.T) {
 	// (8 + 8 of 16 MiB); a new connection is then refused at once.
 	d := holdFrame(t, h.addr, 9_000_000, 6_000_000)
 	waitMemory(t, h.srv, 16<<20, false)
-	e, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+	e, err := net.DialTimeout("tcp", h.addr, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if n := endOf(t, e, 5*time.Second); n > 2*time.Second {
+	if n := endOf(t, e, ioTimeout); n > 2*time.Second {
 		t.Errorf("the connection over the high-water mark stayed open %v", n)
 	}
-	if r := h.log.wait(t, "session refused", e.LocalAddr().String(), 5*time.Second); r["reason"] != "limit" {
+	if r := h.log.wait(t, "session refused", e.LocalAddr().String(), ioTimeout); r["reason"] != "limit" {
 		t.Errorf("refusal record %v, want reason limit", r)
 	}
 

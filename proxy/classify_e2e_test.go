@@ -93,7 +93,7 @@ func TestClassifiedByTheContract(t *testing.T) {
 		// time-out shorter than the test must not fire for it.
 		Limits: proxy.Limits{ReplyTimeout: 200 * time.Millisecond},
 	})
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestClassifiedByTheContract(t *testing.T) {
 			if l != w {
 				t.Errorf("service received %q, want %q", l, w)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(ioTimeout):
 			t.Fatalf("service did not receive %q", w)
 		}
 	}
@@ -174,7 +174,7 @@ func TestClientSpeaksBeforeTheGreeting(t *testing.T) {
 		Contract: c, Upstream: ln.Addr().String(), Wire: text.NewWire(text.Line), Mode: proxy.Kill,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestClientSpeaksBeforeTheGreeting(t *testing.T) {
 		t.Errorf("the service received %q", l)
 	case <-time.After(300 * time.Millisecond):
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(ioTimeout)
 	for !strings.Contains(logs.String(), `"kind":"bad-request"`) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"net"
 	"testing"
-	"time"
 
 	"github.com/ubfproxy/ubfproxy/proxy"
 	"github.com/ubfproxy/ubfproxy/term"
@@ -37,7 +36,7 @@ func TestClientHangsUpMidFrame(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				srv, addr, log := tc.start(t, plain)
 				for range n {
-					c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+					c, err := net.DialTimeout("tcp", addr, ioTimeout)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -49,7 +48,7 @@ func TestClientHangsUpMidFrame(t *testing.T) {
 					// sees half a frame, then the end, however soon the close
 					// comes.
 					c.Close()
-					end := log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
+					end := log.wait(t, "session end", c.LocalAddr().String(), ioTimeout)
 					if end["reason"] != "client_left" {
 						t.Fatalf("session end %v, want reason client_left", end)
 					}

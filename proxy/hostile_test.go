@@ -203,7 +203,7 @@ func TestHostileFrames(t *testing.T) {
 				serve(t, by, 10)
 				before := h.received.Load()
 
-				c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+				c, err := net.DialTimeout("tcp", h.addr, ioTimeout)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -215,8 +215,8 @@ func TestHostileFrames(t *testing.T) {
 					c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 					c.Write(payload)
 				}()
-				took := endOf(t, c, 5*time.Second)
-				end := h.log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
+				took := endOf(t, c, ioTimeout)
+				end := h.log.wait(t, "session end", c.LocalAddr().String(), ioTimeout)
 				alloc := allocated() - alloc0
 
 				if end["reason"] != "limit" {
@@ -256,7 +256,7 @@ func TestHostileSlowloris(t *testing.T) {
 		by := h.bystander(t)
 		before := h.received.Load()
 
-		c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+		c, err := net.DialTimeout("tcp", h.addr, ioTimeout)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +294,7 @@ func TestHostileSlowloris(t *testing.T) {
 			}
 		}()
 		took := endOf(t, c, 10*time.Second)
-		end := h.log.wait(t, "session end", c.LocalAddr().String(), 5*time.Second)
+		end := h.log.wait(t, "session end", c.LocalAddr().String(), ioTimeout)
 		<-done
 		if byErr != nil {
 			t.Fatalf("bystander: %v", byErr)

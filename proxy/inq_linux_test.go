@@ -42,7 +42,7 @@ func loopbackPair(t *testing.T) (peer, c net.Conn) {
 // and fails the test with what when it never does.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(ioTimeout); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not after 5s", what)
 		}
@@ -96,7 +96,7 @@ func TestRecvINQ(t *testing.T) {
 	read := func(k int) result {
 		t.Helper()
 		var r result
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
 		err := raw.Read(func(fd uintptr) bool {
 			r.n, r.drained, r.err = recvINQ(int(fd), make([]byte, k))
 			return !isErrno(r.err, syscall.EAGAIN)
@@ -213,7 +213,7 @@ func TestInlineWaitGivesBufferBack(t *testing.T) {
 	var w atWait
 	select {
 	case w = <-waiting:
-	case <-time.After(5 * time.Second):
+	case <-time.After(ioTimeout):
 		t.Fatal("the reader never waited")
 	}
 	if w.spare {
@@ -227,7 +227,7 @@ func TestInlineWaitGivesBufferBack(t *testing.T) {
 	_ = c.SetReadDeadline(aLongTimeAgo)
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(ioTimeout):
 		t.Fatal("runInline did not return after its wait failed")
 	}
 	// The reader read hello inside the callback, waited (once, or again

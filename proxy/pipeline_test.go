@@ -211,7 +211,7 @@ func TestPipelinedIllegalNeverExecuted(t *testing.T) {
 						t.Fatal(err)
 					}
 					dec := pw.wire.NewSession(wrappers.Options{}).ServerDecoder(c)
-					_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+					_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
 					for i, want := range []string{pw.denied, pw.errTag} {
 						m, err := dec.Next()
 						if err != nil {
@@ -228,7 +228,7 @@ func TestPipelinedIllegalNeverExecuted(t *testing.T) {
 							t.Fatalf("after the error reply: %q %v, want the close", m.Raw, err)
 						}
 					}
-					r := log.wait(t, "contract violation", c.LocalAddr().String(), 5*time.Second)
+					r := log.wait(t, "contract violation", c.LocalAddr().String(), ioTimeout)
 					if r["kind"] != "bad-request" || r["action"] != wantAction || r["side"] != "client" {
 						t.Errorf("record %v", r)
 					}
@@ -263,7 +263,7 @@ func TestPipelinedAuthAgainstRedis(t *testing.T) {
 					t.Fatal(err)
 				}
 				dec := resp.Wire{}.NewSession(wrappers.Options{}).ServerDecoder(c)
-				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
 				for i, want := range []string{"WRONGPASS", "ERR contract"} {
 					m, err := dec.Next()
 					if err != nil {

@@ -51,7 +51,7 @@ type monitor struct {
 
 func startMonitor(t *testing.T, redis string) *monitor {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", redis, 5*time.Second)
+	c, err := net.DialTimeout("tcp", redis, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,22 +296,22 @@ func TestRedisParked(t *testing.T) {
 		if got := c.Exchange(realservice.Command("AUTH", e2eRedisPassword)+realservice.Command("SET", "park:k", "v1"), "+OK\r\n+OK\r\n"); got != "+OK\r\n+OK\r\n" {
 			t.Fatalf("AUTH and SET answered %q", got)
 		}
-		waitParked(t, srv, 2, 5*time.Second)
+		waitParked(t, srv, 2, ioTimeout)
 		if got := c.Exchange(realservice.Command("GET", "park:k"), "v1\r\n"); got != "$2\r\nv1\r\n" {
 			t.Fatalf("GET after parking answered %q", got)
 		}
 		sub := realservice.DialRESP(t, addr)
 		sub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("SUBSCRIBE", "park:ch"))
 		sub.Await("park:ch\r\n:1\r\n", 1)
-		waitParked(t, srv, 4, 5*time.Second)
+		waitParked(t, srv, 4, ioTimeout)
 		pub := realservice.DialRESP(t, redis)
 		pub.Send(realservice.Command("AUTH", e2eRedisPassword) + realservice.Command("PUBLISH", "park:ch", "hello"))
 		pub.Await(":1\r\n", 1)
 		sub.Await("$7\r\nmessage\r\n$7\r\npark:ch\r\n$5\r\nhello\r\n", 1)
-		waitParked(t, srv, 4, 5*time.Second)
+		waitParked(t, srv, 4, ioTimeout)
 		c.Quit()
 		sub.Close()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(ioTimeout)
 		for srv.OpenSessions() > 0 || srv.Stats().Parked > 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("%+v after the clients left", srv.Stats())

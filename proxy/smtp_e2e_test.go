@@ -44,7 +44,7 @@ type smtpClient struct {
 
 func smtpDial(t *testing.T, addr string) *smtpClient {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestSMTPThroughProxy(t *testing.T) {
 				t.Errorf("swaks output lacks %q:\n%s", w, out)
 			}
 		}
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(ioTimeout)
 		for !strings.Contains(serverOut.String(), "Subject: through ubfproxy") && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
