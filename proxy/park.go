@@ -149,7 +149,7 @@ func (s *session) resumeDecoder(d direction, p *dirPark) {
 		return
 	}
 	e := p.lr.e
-	e.dec = p.dec.Resume()
+	e.dec = p.dec.Resume(p.lr)
 	e.buf, _ = e.dec.(wrappers.Bufferer)
 	s.decs[d] = e.dec
 	p.dec = nil
@@ -166,16 +166,37 @@ func (s *session) runLoop(d direction, loop func()) {
 	loop()
 }
 
-// trimPending lets go of the array of the pending requests when none is
-// pending, for a client reader that parks: its next request makes one
-// again.
+// trimPending lets go of the array of the pending requests, and of what
+// the checker keeps to check the next ones faster, when none is pending,
+// for a client reader that parks: its next request makes them again.
 func (s *session) trimPending() {
 	s.mu.Lock()
 	if len(s.pending) == 0 {
 		s.pending, s.pendBuf = nil, nil
+		s.chk.Trim()
+		if s.replyTimer != nil {
+			// Nothing in flight: if it fires meanwhile (its callback
+			// waits for mu), it finds nothing to time.
+			s.replyTimer.Stop()
+			s.replyTimer, s.rtArmed = nil, false
+		}
 	}
 	s.freed = nil // the decoder let its memory go (Trim)
 	s.mu.Unlock()
+}
+
+// resetReplyTimer (mu held) arms the reply timer to fire in d, making it
+// when there is none: the session's first request, or the first since a
+// park let it go. An ended session gets none (finish has stopped the
+// timers already).
+func (s *session) resetReplyTimer(d time.Duration) {
+	if s.replyTimer != nil {
+		s.replyTimer.Reset(d)
+		return
+	}
+	if !s.ended {
+		s.replyTimer = time.AfterFunc(d, s.guarded(roleTimer, s.onReplyTimeout))
+	}
 }
 
 // waitEnd waits until the session has ended.
@@ -196,6 +217,9 @@ type parkedReader struct {
 // parkKey names the reader of direction d of s among the parker's: session
 // ids are never reused, where file descriptors are.
 func parkKey(s *session, d direction) uint64 { return s.id<<1 | uint64(d) }
+
+// parkedAt is the reader of s whose parkKey is key.
+func parkedAt(key uint64, s *session) parkedReader { return parkedReader{s: s, d: direction(key & 1)} }
 
 // resume starts a reader for a direction the parker let go of: it reads on
 // or, after the session's end, does what follows the end on its side.

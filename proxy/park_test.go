@@ -161,7 +161,7 @@ func TestParkedSessions(t *testing.T) {
 					c := p.dial(t)
 					wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 					p.waitParked(t, 2)
-					p.wantDecodersLetGo(t)
+					p.wantParkedLetGo(t)
 					want := tt.run(env{t: t, k: k, p: p, c: c, svc: svc.conn(t, 0)})
 					if want == "" {
 						if ends := p.logs.find("session end"); len(ends) != 0 && field(ends[0], "session") == "1" {

@@ -28,8 +28,11 @@ type parker struct {
 	// broke (the Server logs it).
 	failed func(error)
 
-	mu     sync.Mutex
-	parked map[uint64]parkedReader
+	mu sync.Mutex
+	// parked holds the session of each parked reader by its parkKey,
+	// which tells the direction (parkedAt): a map entry is paid by every
+	// parked reader.
+	parked map[uint64]*session
 	// broken: run stopped early; no reader parks any more.
 	broken bool
 }
@@ -44,7 +47,7 @@ func newParker(failed func(error)) (*parker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	p := &parker{epfd: epfd, done: make(chan struct{}), parked: make(map[uint64]parkedReader), failed: failed}
+	p := &parker{epfd: epfd, done: make(chan struct{}), parked: make(map[uint64]*session), failed: failed}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("pipe2: %w", err)
@@ -84,7 +87,7 @@ func (p *parker) park(s *session, d direction, raw syscall.RawConn) bool {
 		return false
 	}
 	s.parks[d].state.Store(parkParked)
-	p.parked[key] = parkedReader{s: s, d: d}
+	p.parked[key] = s
 	s.srv.parked.Add(1)
 	return true
 }
@@ -97,9 +100,9 @@ func (p *parker) unpark(s *session) {
 	p.mu.Lock()
 	for d := range 2 {
 		key := parkKey(s, direction(d))
-		if r, ok := p.parked[key]; ok {
+		if _, ok := p.parked[key]; ok {
 			delete(p.parked, key)
-			rs[n] = r
+			rs[n] = parkedReader{s: s, d: direction(d)}
 			n++
 		}
 	}
@@ -138,11 +141,11 @@ func (p *parker) run() {
 				return
 			}
 			p.mu.Lock()
-			r, ok := p.parked[key]
+			s, ok := p.parked[key]
 			delete(p.parked, key)
 			p.mu.Unlock()
 			if ok {
-				r.resume(false)
+				parkedAt(key, s).resume(false)
 			}
 		}
 	}
@@ -153,13 +156,13 @@ func (p *parker) fail(err error) {
 	p.mu.Lock()
 	p.broken = true
 	parked := p.parked
-	p.parked = make(map[uint64]parkedReader)
+	p.parked = make(map[uint64]*session)
 	p.mu.Unlock()
 	if p.failed != nil {
 		p.failed(fmt.Errorf("epoll_wait: %w", err))
 	}
-	for _, r := range parked {
-		r.resume(false)
+	for key, s := range parked {
+		parkedAt(key, s).resume(false)
 	}
 }
 

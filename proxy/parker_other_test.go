@@ -4,8 +4,8 @@ package proxy
 
 import "testing"
 
-// wantDecodersLetGo is parker_linux_test.go's: no reader parks on this
+// wantParkedLetGo is parker_linux_test.go's: no reader parks on this
 // system, so the tests that park skip.
-func (p *testProxy) wantDecodersLetGo(t testing.TB) {
+func (p *testProxy) wantParkedLetGo(t testing.TB) {
 	t.Skip("no parker on this system: readers do not park")
 }

@@ -217,9 +217,12 @@ type session struct {
 	// up from the client to the service, down the other way.
 	up, down flow
 
-	violations       atomic.Int64 // records of this session
-	last             atomic.Int64 // session clock (now) at the last message either way
-	idle, replyTimer *time.Timer
+	violations atomic.Int64 // records of this session
+	last       atomic.Int64 // session clock (now) at the last message either way
+	idle       *time.Timer
+	// replyTimer (mu held) is made when first armed, and let go while the
+	// client's reader is parked with nothing in flight (trimPending).
+	replyTimer *time.Timer
 	// clientAt (client reader only): the session clock when the client
 	// reader last read, or last waited for room; it stands for the time a
 	// request is sent (pendingCall.sent), so that a request costs no clock
@@ -297,14 +300,13 @@ func (s *session) newChecker(v *version, initial string) *checker.Session {
 // read): it returns when the service reader parks or the session has
 // ended and been let go. The service connection is already established.
 func (s *session) run() {
-	// Both timers exist before either is armed: a callback (which may call
-	// finish, which stops both) happens after the Reset that armed it.
-	rt := time.AfterFunc(time.Hour, s.guarded(roleTimer, s.onReplyTimeout))
-	rt.Stop()
+	// The idle timer exists before it is armed: its callback (which may
+	// call finish, which stops it) happens after the Reset that armed it.
+	// The reply timer is made when first armed (resetReplyTimer).
 	idle := time.AfterFunc(time.Hour, s.guarded(roleIdle, s.onIdle))
 	idle.Stop()
 	s.mu.Lock()
-	s.replyTimer, s.idle = rt, idle
+	s.idle = idle
 	ended := s.ended
 	s.mu.Unlock()
 	if ended {

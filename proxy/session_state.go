@@ -54,7 +54,7 @@ func (s *session) push(p pendingCall) {
 	if p.errReply == nil && !p.rejected {
 		s.inflight++
 		if s.inflight == 1 && !s.rtArmed && !p.noDeadline {
-			s.replyTimer.Reset(s.cfg.Limits.ReplyTimeout) // p.sent is now, near enough
+			s.resetReplyTimer(s.cfg.Limits.ReplyTimeout) // p.sent is now, near enough
 			s.rtArmed = true
 		}
 	}
@@ -132,7 +132,7 @@ func (s *session) armReplyTimer() {
 	if s.rtArmed || s.inflight == 0 || s.pending[0].timedOut || s.pending[0].noDeadline {
 		return
 	}
-	s.replyTimer.Reset(s.pending[0].sent + s.cfg.Limits.ReplyTimeout - s.now())
+	s.resetReplyTimer(s.pending[0].sent + s.cfg.Limits.ReplyTimeout - s.now())
 	s.rtArmed = true
 }
 

@@ -174,7 +174,7 @@ func (s *session) onReplyTimeout() {
 	}
 	head := &s.pending[0]
 	if wait := head.sent + rt - s.now(); wait > 0 {
-		s.replyTimer.Reset(wait)
+		s.resetReplyTimer(wait)
 		s.rtArmed = true
 		s.unlock()
 		return
