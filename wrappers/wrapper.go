@@ -396,17 +396,18 @@ type Trimmer interface {
 // cannot let go now (it holds part of a frame, or an error), and the
 // caller then trims it. After a Park that returned a Parked, the decoder is
 // not used again: Parked.Resume makes the one that decodes the rest of the
-// stream, from the same reader, exactly as the parked one would have (the
-// same terms, and the same offsets in errors).
+// stream exactly as the parked one would have (the same terms, and the
+// same offsets in errors).
 type Parker interface {
 	Park() Parked
 }
 
-// Parked is what a Parker keeps of a parked decoder.
+// Parked is what a Parker keeps of a parked decoder: not its reader,
+// which the caller keeps anyway.
 type Parked interface {
-	// Resume returns the decoder that goes on with the stream; it is
-	// called once.
-	Resume() Decoder
+	// Resume returns the decoder that goes on with the stream read from
+	// r, the reader the parked decoder read; it is called once.
+	Resume(r io.Reader) Decoder
 }
 
 // LockStepper is implemented by a Wire whose services cannot take a request

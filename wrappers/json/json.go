@@ -124,8 +124,8 @@ type parked struct {
 }
 
 // Resume implements wrappers.Parked.
-func (p *parked) Resume() wrappers.Decoder {
-	d := newDecoder(p.rd.Resume(p.s.opts.Limits, "json"), p.s.opts.RecordFields)
+func (p *parked) Resume(r io.Reader) wrappers.Decoder {
+	d := newDecoder(p.rd.Resume(r, p.s.opts.Limits, "json"), p.s.opts.RecordFields)
 	return &msgDecoder{s: p.s, d: d, kind: p.kind}
 }
 

@@ -179,8 +179,9 @@ type Session struct {
 	nch, npat, nshard int64
 	monitor           bool
 	// Confirmations still due for a merged reply that was cut short by
-	// another frame; they are classified as events.
-	stray [numOps]int
+	// another frame; they are classified as events. int32: every session
+	// holds the array, and a reply merges at most a frame's arguments.
+	stray [numOps]int32
 }
 
 // ClientDecoder implements wrappers.Session.

@@ -214,7 +214,7 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 	case head.op == opReset && v == term.Term(atomReset):
 		s.monitor = false
 		s.nch, s.npat, s.nshard = 0, 0, 0
-		s.stray = [numOps]int{}
+		s.stray = [numOps]int32{}
 	}
 	s.mu.Unlock()
 	return d.reply(v), nil
@@ -263,7 +263,7 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 			rd.Pos = rd.Start + mark
 			d.p.endSeq = false
 			d.s.mu.Lock()
-			d.s.stray[o] += d.m.want - len(d.m.chans)
+			d.s.stray[o] += int32(d.m.want - len(d.m.chans))
 			d.s.mu.Unlock()
 			break
 		}

@@ -1,6 +1,8 @@
 package resp
 
 import (
+	"io"
+
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
@@ -54,8 +56,8 @@ func (p *parser) park(s *Session, server bool) wrappers.Parked {
 }
 
 // Resume implements wrappers.Parked.
-func (p *parked) Resume() wrappers.Decoder {
-	rd := p.rd.Resume(p.s.lim, "resp")
+func (p *parked) Resume(r io.Reader) wrappers.Decoder {
+	rd := p.rd.Resume(r, p.s.lim, "resp")
 	if p.server {
 		return &serverDecoder{s: p.s, p: newParser(rd)}
 	}

@@ -45,8 +45,8 @@ func (l *pausingLender) Read(p []byte) (int, error) {
 
 // parkResume checks that d's next read parks and that d lets go of
 // itself then (wrappers.Parker), and returns the decoder its Parked
-// resumes.
-func parkResume(t *testing.T, d wrappers.Decoder) wrappers.Decoder {
+// resumes reading r, the reader d read.
+func parkResume(t *testing.T, d wrappers.Decoder, r io.Reader) wrappers.Decoder {
 	t.Helper()
 	if m, err := d.Next(); !errors.Is(err, wrappers.ErrParked) {
 		t.Fatalf("got %v, %v; want wrappers.ErrParked", m, err)
@@ -55,7 +55,7 @@ func parkResume(t *testing.T, d wrappers.Decoder) wrappers.Decoder {
 	if p == nil {
 		t.Fatal("Park between frames returned nil: the decoder did not let go of itself")
 	}
-	return p.Resume()
+	return p.Resume(r)
 }
 
 // TestParkResume: decoders of both directions parked between frames go
@@ -75,9 +75,9 @@ func TestParkResume(t *testing.T) {
 	}
 	want(c, wrappers.Call, "ping")
 	want(d, wrappers.Reply, "pong")
-	c = parkResume(t, c)
+	c = parkResume(t, c, cl)
 	want(c, wrappers.Call, `{get, <<"k">>}`)
-	d = parkResume(t, d)
+	d = parkResume(t, d, sv)
 	_, err := d.Next()
 	var fe *wrappers.FrameError
 	if !errors.As(err, &fe) || fe.Offset != 15 || fe.Msg != "stream ended inside bulk string (frame started at byte 7)" {

@@ -225,8 +225,8 @@ func (s *Session) park(d *Decoder, server bool) wrappers.Parked {
 }
 
 // Resume implements wrappers.Parked.
-func (p *parked) Resume() wrappers.Decoder {
-	d := newDecoder(p.rd.Resume(p.s.opts.Limits, "ubf"))
+func (p *parked) Resume(r io.Reader) wrappers.Decoder {
+	d := newDecoder(p.rd.Resume(r, p.s.opts.Limits, "ubf"))
 	if p.server {
 		return &serverDecoder{s: p.s, d: d}
 	}

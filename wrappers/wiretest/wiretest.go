@@ -239,6 +239,7 @@ func (p plan) open(data string) (*feed, io.Reader) {
 	if p.block > 0 || p.oneByte {
 		r = blockingFeed{f}
 	}
+	f.r = r
 	return f, r
 }
 
@@ -401,7 +402,7 @@ func next(d *wrappers.Decoder, f *feed) (wrappers.Message, error) {
 	f.blocked = 0
 	if errors.Is(err, wrappers.ErrParked) {
 		f.parks++
-		if park(d) {
+		if park(d, f.r) {
 			f.parked++
 		}
 		m, err = (*d).Next()
@@ -414,12 +415,12 @@ func next(d *wrappers.Decoder, f *feed) (wrappers.Message, error) {
 
 // park lets go of *d, whose Next returned wrappers.ErrParked, as a proxy
 // does: all of it when it parks (wrappers.Parker), *d then being the
-// decoder its Parked resumes, else its scratch (wrappers.Trimmer). It
-// reports whether *d parked.
-func park(d *wrappers.Decoder) bool {
+// decoder its Parked resumes reading r, else its scratch
+// (wrappers.Trimmer). It reports whether *d parked.
+func park(d *wrappers.Decoder, r io.Reader) bool {
 	if p, ok := (*d).(wrappers.Parker); ok {
 		if pd := p.Park(); pd != nil {
-			*d = pd.Resume()
+			*d = pd.Resume(r)
 			return true
 		}
 	}
@@ -448,6 +449,8 @@ type feed struct {
 	// parks is how many times next parked the decoder, parked how many
 	// of them it let go of itself (wrappers.Parker).
 	parks, parked int
+	// r is what the decoder reads: the feed, or what open wrapped it in.
+	r io.Reader
 }
 
 // maxEmpty is how many reads in a row may find no byte before the feed

@@ -261,10 +261,9 @@ func (b *Reader) Release() {
 	b.uncharge()
 }
 
-// Parked is what a Reader that parked keeps: its reader, and the stream
-// offset it stopped at.
+// Parked is what a Reader that parked keeps: the stream offset it
+// stopped at (its reader is the caller's, see wrappers.Parked).
 type Parked struct {
-	r   io.Reader
 	off int64
 }
 
@@ -278,13 +277,14 @@ func (b *Reader) Park() (Parked, bool) {
 		(b.err != nil && b.err != wrappers.ErrParked) {
 		return Parked{}, false
 	}
-	return Parked{r: b.r, off: b.Offset(b.End)}, true
+	return Parked{off: b.Offset(b.End)}, true
 }
 
-// Resume returns the Reader that goes on where the one that parked
-// stopped, checked against lim, its errors prefixed with name (as New).
-func (p Parked) Resume(lim wrappers.Limits, name string) Reader {
-	b := New(p.r, lim, name)
+// Resume returns the Reader of r, the reader of the one that parked, that
+// goes on where that one stopped, checked against lim, its errors
+// prefixed with name (as New).
+func (p Parked) Resume(r io.Reader, lim wrappers.Limits, name string) Reader {
+	b := New(r, lim, name)
 	b.base = p.off
 	return b
 }
