@@ -119,7 +119,7 @@ func sharedTagRules(n int) string {
 // BenchmarkPipelined sends 8 requests before their replies.
 func BenchmarkPipelined(b *testing.B) {
 	m := Prepare(compileContract(b, manyRules(10)))
-	s, _ := m.NewSession(Options{})
+	s := start(b, m, Options{})
 	call := term.MustParse(`{op5, 1, <<"x">>}`)
 	reply := term.MustParse(`{ok5, 5}`)
 	for b.Loop() {
@@ -270,7 +270,7 @@ func sessionBytesOnce(tb testing.TB, n int, active bool) float64 {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range sessions {
-		s, _ := m.NewSession(Options{})
+		s := start(tb, m, Options{})
 		if active {
 			if v := s.Call(call); v != nil {
 				tb.Fatal(v)
@@ -321,7 +321,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 //   - tail-100: a tuple with a 100-element tail.
 func BenchmarkLang2(b *testing.B) {
 	b.Run("call-reply-baseline", func(b *testing.B) {
-		s, _ := Prepare(compileContract(b, manyRules(10))).NewSession(Options{})
+		s := start(b, Prepare(compileContract(b, manyRules(10))), Options{})
 		callReply(b, s, term.MustParse(`{op5, 1, <<"x">>}`), term.MustParse(`{ok5, 5}`))
 	})
 	b.Run("call-reply-variable", func(b *testing.B) {
@@ -428,7 +428,13 @@ func loadContract(tb testing.TB, name string) *contract.Contract {
 // newSession starts a session of c.
 func newSession(tb testing.TB, c *contract.Contract, opts Options) *Session {
 	tb.Helper()
-	s, err := Prepare(c).NewSession(opts)
+	return start(tb, Prepare(c), opts)
+}
+
+// start is m.NewSession(opts), failing the test when it fails.
+func start(tb testing.TB, m *Machine, opts Options) *Session {
+	tb.Helper()
+	s, err := m.NewSession(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

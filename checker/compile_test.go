@@ -163,7 +163,7 @@ func TestCompiledNamedTypes(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		deep = term.Tuple{term.Atom("a"), deep, deep}
 	}
-	s, _ := m.NewSession(Options{})
+	s := start(t, m, Options{})
 	if v := s.Call(term.Tuple{term.Atom("big"), deep}); v != nil {
 		t.Fatalf("t20() refused: %v", v)
 	}
@@ -187,7 +187,7 @@ func TestCompiledAmbiguousRecursionIsLinear(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			deep = term.List{deep}
 		}
-		s, _ := m.NewSession(Options{})
+		s := start(t, m, Options{})
 		v := s.Call(term.Tuple{term.Atom("go"), deep})
 		if (v == nil) != (bottom == term.Term(term.Int(1))) {
 			t.Fatalf("bottom %s: violation %v", bottom, v)
@@ -204,7 +204,7 @@ func TestCompiledHostileTerms(t *testing.T) {
 +state s x {rec, deep()} -> ok x s.
 +state s x {bytes, [0..255]} -> ok x s.
 `))
-	s, _ := m.NewSession(Options{})
+	s := start(t, m, Options{})
 	var tooDeep term.Term = term.Int(1)
 	for i := 0; i < MaxDepth+10; i++ {
 		tooDeep = term.List{tooDeep}
@@ -240,8 +240,8 @@ func TestShortPathsAgree(t *testing.T) {
 	for _, c := range contracts {
 		m := Prepare(c)
 		for conv := 0; conv < 40; conv++ {
-			short, _ := m.NewSession(Options{MaxPending: 4})
-			general, _ := m.NewSession(Options{MaxPending: 4})
+			short := start(t, m, Options{MaxPending: 4})
+			general := start(t, m, Options{MaxPending: 4})
 			var last *contract.Rule // the rule the last call was generated from
 			for step := 0; step < 30; step++ {
 				// Mostly messages the current state's rules allow, so

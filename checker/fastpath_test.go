@@ -118,8 +118,8 @@ func fastConversation(t *testing.T, m *Machine, steps int, next func(int) int) {
 	c := m.Contract()
 	ins, outs := ruleTypes(c)
 	opts := Options{MaxPending: 1 + next(6)}
-	fast, _ := m.NewSession(opts)
-	gen, _ := m.NewSession(opts)
+	fast := start(t, m, opts)
+	gen := start(t, m, opts)
 	r := rand.New(rand.NewPCG(uint64(next(1<<30)), 7))
 	pick := func(from []contract.Type) term.Term {
 		if len(from) == 0 || next(10) == 0 {
@@ -370,7 +370,7 @@ func TestLastKey(t *testing.T) {
 				}
 			}
 		}
-		s, _ := m.NewSession(Options{})
+		s := start(t, m, Options{})
 		s.grow() // as the first message would: the ring, and lastKey with it
 		if s.act == nil {
 			t.Fatal("no active (lastKey) with the ring")

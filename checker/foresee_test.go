@@ -25,8 +25,8 @@ func TestForeseenChecksAsClient(t *testing.T) {
 		m := Prepare(c)
 		ins, outs := ruleTypes(c)
 		for conv := 0; conv < 60; conv++ {
-			plain, _ := m.NewSession(Options{MaxPending: 4})
-			fore, _ := m.NewSession(Options{MaxPending: 4})
+			plain := start(t, m, Options{MaxPending: 4})
+			fore := start(t, m, Options{MaxPending: 4})
 			var log []string
 			pick := func(from []contract.Type) term.Term {
 				if len(from) == 0 || r.IntN(8) == 0 {
@@ -169,8 +169,8 @@ func TestSettleAsWithVariables(t *testing.T) {
 		tried++
 		ins, outs := ruleTypes(c)
 		for conv := 0; conv < 60; conv++ {
-			a, _ := m.NewSession(Options{MaxPending: 4})
-			b, _ := m2.NewSession(Options{MaxPending: 4})
+			a := start(t, m, Options{MaxPending: 4})
+			b := start(t, m2, Options{MaxPending: 4})
 			var log []string
 			for step := 0; step < 40; step++ {
 				var msg term.Term
@@ -207,7 +207,7 @@ func TestSettleAsWithVariables(t *testing.T) {
 // foreseen last, once; a check of another client message uses the
 // foresight up.
 func TestForeseenUsedUp(t *testing.T) {
-	s, _ := Prepare(compileContract(t, transitionsContract)).NewSession(Options{})
+	s := start(t, Prepare(compileContract(t, transitionsContract)), Options{})
 	if _, v := s.Server(term.MustParse(`{220, "hi"}`)); v != nil {
 		t.Fatal(v)
 	}

@@ -49,7 +49,7 @@ func FuzzMatch(f *testing.F) {
 			agree(t, "fuzz", v, typ, nodes[i], envs[i], comps[typesOwner[i]].pats)
 		}
 		for _, mc := range machines {
-			s, _ := mc.NewSession(Options{})
+			s := start(t, mc, Options{})
 			s.Call(v)
 			s.Reply(v)
 			s.EventIn(v)

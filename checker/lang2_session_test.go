@@ -191,7 +191,7 @@ func TestTransitions(t *testing.T) {
 // TestReplyDue: the reply time-out applies to calls whose reply is not
 // none(), never to transitions.
 func TestReplyDue(t *testing.T) {
-	s, _ := Prepare(compileContract(t, transitionsContract)).NewSession(Options{})
+	s := start(t, Prepare(compileContract(t, transitionsContract)), Options{})
 	for _, st := range []struct{ op, msg string }{{"server", `{220, "hi"}`}, {"client", `{retr, "f"}`}, {"client", `{fire, "x"}`}} {
 		var v *Violation
 		if st.op == "server" {
@@ -212,7 +212,7 @@ func TestReplyDue(t *testing.T) {
 // end of the queue it counts from, with in transitions and events queued
 // between the calls and the queue wrapped round its ring.
 func TestReplyDueFromBothEnds(t *testing.T) {
-	s, _ := Prepare(compileContract(t, transitionsContract)).NewSession(Options{MaxPending: 8})
+	s := start(t, Prepare(compileContract(t, transitionsContract)), Options{MaxPending: 8})
 	if _, v := s.Server(term.MustParse(`{220, "hi"}`)); v != nil {
 		t.Fatal(v)
 	}
@@ -356,7 +356,7 @@ func TestBindingsPerState(t *testing.T) {
 +state b x {pair, G} -> ok x b.
 `
 	m := Prepare(compileContract(t, src))
-	s, _ := m.NewSession(Options{})
+	s := start(t, m, Options{})
 	for _, st := range []roleStep{
 		{op: "call", msg: `twice`},
 		{op: "reply", msg: `{two, 1, 2}`, states: "a,b"},
@@ -375,7 +375,7 @@ func TestBindingsPerState(t *testing.T) {
 		{op: "call", msg: `{pair, 2}`},
 		{op: "reply", msg: `ok`, states: "a"},
 	})
-	s, _ = m.NewSession(Options{})
+	s = start(t, m, Options{})
 	runRoles(t, s, []roleStep{
 		{op: "call", msg: `twice`},
 		{op: "reply", msg: `{two, 1, 2}`},
@@ -388,14 +388,14 @@ func TestBindingsPerState(t *testing.T) {
 // when the reply arrives.
 func TestPipeliningWithVariables(t *testing.T) {
 	m := Prepare(compileContract(t, varsContract))
-	s, _ := m.NewSession(Options{})
+	s := start(t, m, Options{})
 	runRoles(t, s, []roleStep{
 		{op: "call", msg: `{open, "f", read}`},
 		{op: "call", msg: `{read_line, 8}`},
 		{op: "reply", msg: `{ok, 7}`, kind: PipelinedRequest, states: "ready",
 			want: "H is bound to 7 by the reply (message 3)"},
 	})
-	s, _ = m.NewSession(Options{})
+	s = start(t, m, Options{})
 	runRoles(t, s, []roleStep{
 		{op: "call", msg: `{open, "f", read}`},
 		{op: "call", msg: `{read_line, 7}`},
@@ -440,7 +440,7 @@ func TestForesee(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, _ := c.m.NewSession(Options{})
+			s := start(t, c.m, Options{})
 			runRoles(t, s, c.setup)
 			states, pending := strings.Join(s.States(), ","), s.Pending()
 			if got := s.Foresee(term.MustParse(c.msg)); got != c.want {
@@ -456,7 +456,7 @@ func TestForesee(t *testing.T) {
 // TestCallReplyWithVariablesDoesNotAllocate: binding a handle and checking
 // it, request after request, allocates nothing once warm.
 func TestCallReplyWithVariablesDoesNotAllocate(t *testing.T) {
-	s, _ := Prepare(compileContract(t, varsContract)).NewSession(Options{})
+	s := start(t, Prepare(compileContract(t, varsContract)), Options{})
 	open, ok := term.MustParse(`{open, "f", read}`), term.MustParse(`{ok, 7}`)
 	read, line := term.MustParse(`{read_line, 7}`), term.MustParse(`{ok, "x"}`)
 	reopen := term.MustParse(`{reopen, "g"}`)
@@ -486,7 +486,7 @@ func TestCallReplyWithVariablesDoesNotAllocate(t *testing.T) {
 // reply's state does not allow it.
 func TestPipelinedTransition(t *testing.T) {
 	m := Prepare(compileContract(t, transitionsContract))
-	s, _ := m.NewSession(Options{})
+	s := start(t, m, Options{})
 	runRoles(t, s, []roleStep{
 		{op: "server", msg: `{220, "hi"}`},
 		{op: "client", msg: `{fire, "x"}`, role: RoleCall},
@@ -497,7 +497,7 @@ func TestPipelinedTransition(t *testing.T) {
 	if s.Pending() != 1 {
 		t.Errorf("pending %d, want 1", s.Pending())
 	}
-	s, _ = m.NewSession(Options{})
+	s = start(t, m, Options{})
 	runRoles(t, s, []roleStep{
 		{op: "server", msg: `{220, "hi"}`},
 		{op: "client", msg: `{retr, "f"}`, role: RoleCall},

@@ -436,7 +436,7 @@ func itoa(i int) string { return term.Int(int64(i)).String() }
 // TestCallReplyDoesNotAllocate: the hot path of the proxy, a request and
 // its reply, allocates nothing once the session is warm.
 func TestCallReplyDoesNotAllocate(t *testing.T) {
-	s, _ := Prepare(compileContract(t, sessionContract)).NewSession(Options{})
+	s := start(t, Prepare(compileContract(t, sessionContract)), Options{})
 	open := term.MustParse(`{open, "f", read}`)
 	ok := term.MustParse(`{ok, 7}`)
 	read := term.MustParse(`{read_line, 7}`)

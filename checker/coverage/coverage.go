@@ -254,49 +254,17 @@ func (t *Tracker) matchMessage(out []int, states []string, dir contract.Directio
 	return out
 }
 
-// Exercised returns, without counting anything, the rules a call and the
-// transitions or events a message exercise in states: what a proxy counts
-// for live traffic. Replies are left out (they need the call they answer).
-// It only reads the tracker, so sessions may share one.
-func (t *Tracker) Exercised(states []string, client bool, role checker.Role, msg term.Term) []Item {
-	var out []Item
-	for _, i := range t.AppendExercised(nil, states, client, role, msg) {
-		out = append(out, t.items[i])
-	}
-	return out
-}
-
-// AppendExercised is Exercised by the items' numbers (see Item), appended
-// to dst: with room in dst, a call with no variable in its rules'
-// requests costs no allocation.
-func (t *Tracker) AppendExercised(dst []int, states []string, client bool, role checker.Role, msg term.Term) []int {
-	switch role {
-	case checker.RoleCall:
-		var buf [4]hit
-		for _, h := range t.matchCall(buf[:0], states, msg) {
-			dst = append(dst, h.items[0])
-		}
-	case checker.RoleTransition, checker.RoleEvent:
-		dir := contract.Out
-		if client {
-			dir = contract.In
-		}
-		dst = t.matchMessage(dst, states, dir, msg)
-	}
-	return dst
-}
-
 // AppendTaken appends to dst the items (by number) of the rules,
 // transitions and events by which s, a session of the tracker's machine,
 // took the message it checked last (checker.Machine.AppendTaken), once
 // each, in the contract's order, and returns it: what a proxy counts for
-// live traffic. It is AppendExercised for that message without matching it
-// again, with two differences that make it exact: a call pipelined behind
-// others counts in the states the pending replies lead to (AppendExercised
-// is told the states before them), and with variables a rule counts only
-// when the values kept it (AppendExercised matches by shape). Ask it right
-// after the check. With room in dst it allocates nothing; it only reads
-// the tracker, so sessions may share one.
+// live traffic. It is what Call or Message would count for that message,
+// without matching it again, with two differences that make it exact: a
+// call pipelined behind others counts in the states the pending replies
+// lead to (Call is told the states before them), and with variables a
+// rule counts only when the values kept it (Call and Message match by
+// shape). Ask it right after the check. With room in dst it allocates
+// nothing; it only reads the tracker, so sessions may share one.
 func (t *Tracker) AppendTaken(dst []int, s *checker.Session) []int {
 	from := len(dst)
 	dst = t.m.AppendTaken(dst, s)

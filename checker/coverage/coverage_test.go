@@ -24,7 +24,7 @@ func TestTracker(t *testing.T) {
 	}
 	m := checker.Prepare(c)
 	tr := New(m)
-	s, _ := m.NewSession(checker.Options{})
+	s := start(t, m, checker.Options{})
 	steps := []struct {
 		client bool
 		msg    string
@@ -51,7 +51,7 @@ func TestTracker(t *testing.T) {
 	}
 	// A transition and an event, in a second conversation.
 	tr.Reset()
-	s, _ = m.NewSession(checker.Options{Initial: "ready"})
+	s = start(t, m, checker.Options{Initial: "ready"})
 	for _, st := range []struct {
 		client bool
 		msg    string
@@ -102,4 +102,14 @@ func check(s *checker.Session, client bool, msg term.Term) (checker.Role, *check
 		return s.Client(msg)
 	}
 	return s.Server(msg)
+}
+
+// start is m.NewSession(opts), failing the test when it fails.
+func start(tb testing.TB, m *checker.Machine, opts checker.Options) *checker.Session {
+	tb.Helper()
+	s, err := m.NewSession(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

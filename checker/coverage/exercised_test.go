@@ -36,66 +36,62 @@ func contractsUnderTest(t *testing.T) []*contract.Contract {
 	return out
 }
 
-// walkExercised is the oracle of AppendExercised: the contract's model
-// walked rule by rule, every type matched by shape (Machine.MatchShape),
-// none of the machine's indexes or compiled types used. It answers with
-// the items' keys (see itemKey), sorted.
+// walkExercised is the oracle of what Tracker.Call and Tracker.Message
+// count, and of AppendTaken: the contract's model walked rule by rule,
+// every type matched by shape (Machine.MatchShape), none of the machine's
+// indexes or compiled types used. It answers with the items' keys (see
+// itemKey), sorted; nothing for a reply.
 func walkExercised(m *checker.Machine, states []string, client bool, role checker.Role, msg term.Term) []string {
 	c := m.Contract()
-	var keys []string
-	add := func(k string) {
-		if !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
+	dir := contract.Out
+	if client {
+		dir = contract.In
 	}
-	switch role {
-	case checker.RoleCall:
-		rules := func(state string, rs []*contract.Rule) bool {
-			found := false
-			for _, r := range rs {
-				if m.MatchShape(msg, r.In) {
-					add(fmt.Sprintf("%s %s %d", state, r.In, r.Pos.Line))
-					found = true
-				}
-			}
-			return found
+	// of lists what msg may exercise in state (AnyState: the +anystate
+	// rules or events), each with its key and the type msg must match.
+	of := func(state string) (keys []string, types []contract.Type) {
+		var rules []*contract.Rule
+		var evs []*contract.Event
+		if state == AnyState {
+			rules, evs = c.Anystate, c.AnyEvents
+		} else if st := c.State(state); st != nil {
+			rules, evs = st.Rules, st.Events
 		}
-		for _, st := range states {
-			var rs []*contract.Rule
-			if s := c.State(st); s != nil {
-				rs = s.Rules
+		switch role {
+		case checker.RoleCall:
+			for _, r := range rules {
+				keys, types = append(keys, fmt.Sprintf("%s %s %d", state, r.In, r.Pos.Line)), append(types, r.In)
 			}
-			if !rules(st, rs) {
-				rules(AnyState, c.Anystate)
-			}
-		}
-	case checker.RoleTransition, checker.RoleEvent:
-		dir := contract.Out
-		if client {
-			dir = contract.In
-		}
-		events := func(state string, evs []*contract.Event) bool {
-			found := false
+		case checker.RoleTransition, checker.RoleEvent:
 			for _, e := range evs {
-				if e.Dir == dir && m.MatchShape(msg, e.Type) {
-					add(fmt.Sprintf("%s %s %s %d", state, dir, e.Type, e.Type.Position().Line))
-					found = true
+				if e.Dir == dir {
+					keys, types = append(keys, fmt.Sprintf("%s %s %s %d", state, dir, e.Type, e.Type.Position().Line)), append(types, e.Type)
 				}
 			}
-			return found
 		}
-		for _, st := range states {
-			var evs []*contract.Event
-			if s := c.State(st); s != nil {
-				evs = s.Events
+		return keys, types
+	}
+	var found []string
+	match := func(state string) bool {
+		keys, types := of(state)
+		hit := false
+		for i, typ := range types {
+			if m.MatchShape(msg, typ) {
+				hit = true
+				if !slices.Contains(found, keys[i]) {
+					found = append(found, keys[i])
+				}
 			}
-			if !events(st, evs) {
-				events(AnyState, c.AnyEvents)
-			}
+		}
+		return hit
+	}
+	for _, st := range states {
+		if !match(st) {
+			match(AnyState)
 		}
 	}
-	slices.Sort(keys)
-	return keys
+	slices.Sort(found)
+	return found
 }
 
 // itemKey is what walkExercised says of an item: its state, its request
@@ -141,12 +137,12 @@ func messages(r *rand.Rand, c *contract.Contract) []term.Term {
 	return msgs
 }
 
-// TestExercisedAgainstWalk: Exercised and AppendExercised find, for
-// messages of every shape of every contract, in every state and every
+// TestCountsAgainstWalk: Observe counts (Tracker.Call, Tracker.Message),
+// for messages of every shape of every contract, in every state and every
 // pair of states, as a call and as a transition or event from either
-// side, the items the walk of the contract's model finds; AppendExercised
-// appends to what dst holds.
-func TestExercisedAgainstWalk(t *testing.T) {
+// side, the items the walk of the contract's model finds, and nothing for
+// a reply with no call pending.
+func TestCountsAgainstWalk(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	roles := []checker.Role{checker.RoleCall, checker.RoleTransition, checker.RoleEvent, checker.RoleReply}
 	checked, found := 0, 0
@@ -165,24 +161,15 @@ func TestExercisedAgainstWalk(t *testing.T) {
 			for _, states := range sets {
 				for _, role := range roles {
 					for _, client := range []bool{true, false} {
-						want := []string{}
-						if role != checker.RoleReply {
-							want = walkExercised(m, states, client, role, msg)
+						want := walkExercised(m, states, client, role, msg)
+						got := []string{}
+						for _, it := range tr.Observe(states, client, role, msg) {
+							got = append(got, itemKey(it))
 						}
-						got := tr.AppendExercised([]int{-1}, states, client, role, msg)
-						if got[0] != -1 {
-							t.Fatalf("%s: AppendExercised overwrote dst", c.Name)
-						}
-						if g := keysOf(tr, got[1:]); !slices.Equal(g, want) {
-							t.Fatalf("%s: %v in %v as %v (client %v): AppendExercised %q, the walk %q", c.Name, msg, states, role, client, g, want)
-						}
-						var items []string
-						for _, it := range tr.Exercised(states, client, role, msg) {
-							items = append(items, itemKey(it))
-						}
-						slices.Sort(items)
-						if !slices.Equal(items, keysOf(tr, got[1:])) {
-							t.Fatalf("%s: %v: Exercised %q, AppendExercised %v", c.Name, msg, items, got[1:])
+						tr.Reset() // a call leaves its rules for its reply
+						slices.Sort(got)
+						if !slices.Equal(got, want) {
+							t.Fatalf("%s: %v in %v as %v (client %v): counted %q, the walk %q", c.Name, msg, states, role, client, got, want)
 						}
 						checked++
 						found += len(want)
@@ -199,10 +186,10 @@ func TestExercisedAgainstWalk(t *testing.T) {
 }
 
 // TestAppendTakenAgrees: what a session took each message it accepted by
-// (AppendTaken) is what AppendExercised finds for it in the states the
-// session was in, over random conversations of every contract, one
-// request at a time; with variables, AppendExercised matches by shape and
-// may find more, never less. After a reply, or a message that was not
+// (AppendTaken) is what the walk of the contract's model finds for it in
+// the states the session was in, over random conversations of every
+// contract, one request at a time; with variables, the walk matches by
+// shape and may find more, never less. After a reply, or a message that was not
 // legal, AppendTaken finds nothing.
 func TestAppendTakenAgrees(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -212,7 +199,7 @@ func TestAppendTakenAgrees(t *testing.T) {
 		tr := New(m)
 		msgs := messages(r, c)
 		for range 30 {
-			s, _ := m.NewSession(checker.Options{})
+			s := start(t, m, checker.Options{})
 			for range 40 {
 				msg := msgs[r.IntN(len(msgs))]
 				client := s.Pending() == 0 && r.IntN(2) == 0
@@ -228,7 +215,7 @@ func TestAppendTakenAgrees(t *testing.T) {
 					}
 					continue
 				}
-				want := keysOf(tr, tr.AppendExercised(nil, before, client, role, msg))
+				want := walkExercised(m, before, client, role, msg)
 				g := keysOf(tr, got)
 				if len(c.Vars) == 0 && !slices.Equal(g, want) || len(g) == 0 || !subset(g, want) {
 					t.Fatalf("%s: %v in %v as %v: taken by %q, exercised %q", c.Name, msg, before, role, g, want)
@@ -252,8 +239,8 @@ func subset(a, b []string) bool {
 }
 
 // TestAppendTakenPipelined: a call pipelined behind one that changes the
-// state counts in the state it is checked in, where AppendExercised, told
-// the states before the pending reply, finds nothing.
+// state counts in the state it is checked in, where the walk (and Call),
+// told the states before the pending reply, finds nothing.
 func TestAppendTakenPipelined(t *testing.T) {
 	c, diags := contract.Compile("p.con", []byte(`
 +state out x login -> ok x in.
@@ -265,7 +252,7 @@ func TestAppendTakenPipelined(t *testing.T) {
 	}
 	m := checker.Prepare(c)
 	tr := New(m)
-	s, _ := m.NewSession(checker.Options{})
+	s := start(t, m, checker.Options{})
 	for _, step := range []struct {
 		msg   term.Term
 		taken string
@@ -283,16 +270,16 @@ func TestAppendTakenPipelined(t *testing.T) {
 			t.Fatalf("%v taken by %q, want %s", step.msg, got, step.taken)
 		}
 		if step.msg == term.Atom("get") {
-			if ex := tr.AppendExercised(nil, before, true, checker.RoleCall, step.msg); len(ex) != 0 {
-				t.Fatalf("get exercised %v in %v", keysOf(tr, ex), before)
+			if ex := walkExercised(m, before, true, checker.RoleCall, step.msg); len(ex) != 0 {
+				t.Fatalf("get exercised %v in %v", ex, before)
 			}
 		}
 	}
 }
 
 // TestNoAllocation: a call of a contract without variables, and a
-// transition, are counted without allocating when dst has room, by
-// AppendExercised and by AppendTaken.
+// transition, are counted by AppendTaken without allocating when dst has
+// room.
 func TestNoAllocation(t *testing.T) {
 	c, diags, err := contract.Load(filepath.Join("..", "..", "contracts", "redis.con"), contract.Options{})
 	if err != nil || diags.HasErrors() {
@@ -300,24 +287,17 @@ func TestNoAllocation(t *testing.T) {
 	}
 	m := checker.Prepare(c)
 	tr := New(m)
-	s, _ := m.NewSession(checker.Options{Initial: "ready"})
+	s := start(t, m, checker.Options{Initial: "ready"})
 	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("k")}
 	if v := s.Call(get); v != nil {
 		t.Fatal(v)
 	}
 	var buf [4]int
-	states := []string{"ready"}
-	cases := map[string]func() []int{
-		"AppendExercised": func() []int { return tr.AppendExercised(buf[:0], states, true, checker.RoleCall, get) },
-		"AppendTaken":     func() []int { return tr.AppendTaken(buf[:0], s) },
+	if n := len(tr.AppendTaken(buf[:0], s)); n != 1 {
+		t.Fatalf("the call counted %d items", n)
 	}
-	for name, f := range cases {
-		if n := len(f()); n != 1 {
-			t.Fatalf("%s: %d items", name, n)
-		}
-		if a := testing.AllocsPerRun(100, func() { f() }); a != 0 {
-			t.Errorf("%s: %v allocations", name, a)
-		}
+	if a := testing.AllocsPerRun(100, func() { tr.AppendTaken(buf[:0], s) }); a != 0 {
+		t.Errorf("AppendTaken of a call: %v allocations", a)
 	}
 	// A transition: the edge of a state taken by an out message.
 	src := `+state a x go -> ok x a.
@@ -330,7 +310,7 @@ func TestNoAllocation(t *testing.T) {
 	}
 	m2 := checker.Prepare(c2)
 	tr2 := New(m2)
-	s2, _ := m2.NewSession(checker.Options{})
+	s2 := start(t, m2, checker.Options{})
 	var moved term.Term = term.Tuple{term.Atom("moved"), term.Int(1)}
 	if v := s2.EventOut(moved); v != nil {
 		t.Fatal(v)
@@ -344,8 +324,7 @@ func TestNoAllocation(t *testing.T) {
 }
 
 // BenchmarkCountGet is what the proxy's ubfproxy_transitions_total costs
-// per GET of contracts/redis.con: by-shape matching again (exercised) or
-// reading what the session took it by (taken).
+// per GET of contracts/redis.con: reading what the session took it by.
 //
 //	go test -run '^$' -bench CountGet -benchmem ./checker/coverage/
 func BenchmarkCountGet(b *testing.B) {
@@ -355,25 +334,15 @@ func BenchmarkCountGet(b *testing.B) {
 	}
 	m := checker.Prepare(c)
 	tr := New(m)
-	s, _ := m.NewSession(checker.Options{Initial: "ready"})
+	s := start(b, m, checker.Options{Initial: "ready"})
 	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("key")}
 	if v := s.Call(get); v != nil {
 		b.Fatal(v)
 	}
-	states := []string{"ready"}
 	var buf [4]int
-	b.Run("exercised", func(b *testing.B) {
-		for b.Loop() {
-			if len(tr.AppendExercised(buf[:0], states, true, checker.RoleCall, get)) != 1 {
-				b.Fatal("GET not counted")
-			}
+	for b.Loop() {
+		if len(tr.AppendTaken(buf[:0], s)) != 1 {
+			b.Fatal("GET not counted")
 		}
-	})
-	b.Run("taken", func(b *testing.B) {
-		for b.Loop() {
-			if len(tr.AppendTaken(buf[:0], s)) != 1 {
-				b.Fatal("GET not counted")
-			}
-		}
-	})
+	}
 }
