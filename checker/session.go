@@ -1099,8 +1099,9 @@ func (s *Session) replyPlain(t term.Term) bool {
 			continue
 		}
 		st := o.nextFrom(c.state)
+		var next *pending // the message behind the call
 		if s.n > 1 {
-			if h := s.at(1); h.spec && (!h.call || h.alone != st || len(h.cands) == 0) {
+			if next = s.at(1); next.spec && (!next.call || next.alone != st || len(next.cands) == 0) {
 				return false // settle checks it again
 			}
 		}
@@ -1109,8 +1110,8 @@ func (s *Session) replyPlain(t term.Term) bool {
 			s.cur.states = append(s.cur.states[:0], st) // no bindings to keep
 		}
 		s.pop()
-		if s.n > 0 {
-			s.ring[s.head].spec = false // settled, when it was spec
+		if next != nil {
+			next.spec = false // settled, when it was spec
 		}
 		return true
 	}
