@@ -116,9 +116,7 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		p.parking = false
 		p.lr.setReadDeadline(time.Time{})
 		s.parkDecoder(d, p)
-		if d == clientToService {
-			s.trimPending()
-		}
+		s.trimIdle(d)
 		if s.srv.parker.park(s, d, p.lr.raw) {
 			return true
 		}
@@ -166,10 +164,14 @@ func (s *session) runLoop(d direction, loop func()) {
 	loop()
 }
 
-// trimPending lets go of the array of the pending requests, and of what
-// the checker keeps to check the next ones faster, when none is pending,
-// for a client reader that parks: its next request makes them again.
-func (s *session) trimPending() {
+// trimIdle lets go, for the reader of direction d that parks, of what the
+// session keeps for the requests to come, when none is pending: the array
+// of the pending requests, what the checker keeps to check them faster,
+// and the reply timer. Either reader may park last (the client's may park
+// before the reply to its request came), so both ask. The next request
+// makes them again. The client's reader also drops the requests kept for
+// its decoder to reuse: the decoder let its memory go (parkDecoder).
+func (s *session) trimIdle(d direction) {
 	s.mu.Lock()
 	if len(s.pending) == 0 {
 		s.pending, s.pendBuf = nil, nil
@@ -181,7 +183,9 @@ func (s *session) trimPending() {
 			s.replyTimer, s.rtArmed = nil, false
 		}
 	}
-	s.freed = nil // the decoder let its memory go (Trim)
+	if d == clientToService {
+		s.freed = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -195,7 +199,7 @@ func (s *session) resetReplyTimer(d time.Duration) {
 		return
 	}
 	if !s.ended {
-		s.replyTimer = time.AfterFunc(d, s.guarded(roleTimer, s.onReplyTimeout))
+		s.replyTimer = time.AfterFunc(d, s.replyTimerFired)
 	}
 }
 

@@ -221,7 +221,7 @@ type session struct {
 	last       atomic.Int64 // session clock (now) at the last message either way
 	idle       *time.Timer
 	// replyTimer (mu held) is made when first armed, and let go while the
-	// client's reader is parked with nothing in flight (trimPending).
+	// session's readers park with nothing in flight (trimIdle).
 	replyTimer *time.Timer
 	// clientAt (client reader only): the session clock when the client
 	// reader last read, or last waited for room; it stands for the time a
@@ -303,7 +303,7 @@ func (s *session) run() {
 	// The idle timer exists before it is armed: its callback (which may
 	// call finish, which stops it) happens after the Reset that armed it.
 	// The reply timer is made when first armed (resetReplyTimer).
-	idle := time.AfterFunc(time.Hour, s.guarded(roleIdle, s.onIdle))
+	idle := time.AfterFunc(time.Hour, s.idleFired)
 	idle.Stop()
 	s.mu.Lock()
 	s.idle = idle
@@ -418,6 +418,12 @@ func peerCloseOf(ep endpoint) (int, string) {
 	}
 	return closeNormal, ""
 }
+
+// idleFired and replyTimerFired are the callbacks of the idle and reply
+// timers, guarded (see guarded) when they fire: a timer made with a guarded
+// callback would keep the guard's closure as long as the session.
+func (s *session) idleFired()       { s.guarded(roleIdle, s.onIdle)() }
+func (s *session) replyTimerFired() { s.guarded(roleTimer, s.onReplyTimeout)() }
 
 // onIdle ends the session when no message passed either way for
 // Limits.IdleTimeout, or re-arms the idle timer for the rest of it.
