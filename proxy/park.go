@@ -117,6 +117,7 @@ func (s *session) readOn(d direction, loop func()) (parked bool) {
 		p.lr.setReadDeadline(time.Time{})
 		s.parkDecoder(d, p)
 		s.trimIdle(d)
+		s.releaseHeld(d)
 		if s.srv.parker.park(s, d, p.lr.raw) {
 			return true
 		}
@@ -187,6 +188,29 @@ func (s *session) trimIdle(d direction) {
 		s.freed = nil
 	}
 	s.mu.Unlock()
+}
+
+// releaseHeld lets go of the buffer in which the endpoint that the reader
+// of direction d writes to holds bytes back (tcpEndpoint.out, empty
+// between batches, kept up to keepHeld), for that reader as it parks: a
+// session that pipelined would keep it while idle. The client's reader
+// alone writes to the service (toService); writes to the client take
+// clientW.
+func (s *session) releaseHeld(d direction) {
+	if d == clientToService {
+		dropHeld(s.service)
+		return
+	}
+	s.lockW(roleService)
+	dropHeld(s.client)
+	s.unlockW()
+}
+
+// dropHeld lets go of ep's held-back buffer when it holds nothing.
+func dropHeld(ep endpoint) {
+	if e, ok := ep.(*tcpEndpoint); ok && len(e.out) == 0 {
+		e.out = nil
+	}
 }
 
 // resetReplyTimer (mu held) arms the reply timer to fire in d, making it

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // TestParkerFailure: a parker whose epoll instance broke says why, once,
@@ -57,5 +59,41 @@ func (p *testProxy) wantParkedLetGo(t testing.TB) {
 			t.Errorf("session %d: parked with nothing in flight, it kept its reply timer", r.s.id)
 		}
 		r.s.mu.Unlock()
+	}
+}
+
+// TestParkReleasesHeld: the buffer in which a session held back the
+// requests of a pipelined batch for the service (tcpEndpoint.out) is let
+// go when its readers park, not kept while it is idle. (The client's, for
+// batches of replies, goes the same way, under clientW.)
+func TestParkReleasesHeld(t *testing.T) {
+	k := jsonKit
+	svc := startService(t, TCP, k, heldCounterService(k, false, nil))
+	p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: testParkDelay}}, nil)
+	c := p.dial(t)
+	// One write, read at once: the first requests are held back to go
+	// out with the last.
+	var batch []byte
+	for _, req := range []string{"{add, 1}", "{add, 2}", "{add, 3}"} {
+		batch = append(batch, k.frame(T(req))...)
+	}
+	if err := c.send(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if m, err := c.next(); err != nil || m.Kind != wrappers.Reply {
+			t.Fatalf("reply %d: got %s %v (%v)", i+1, m.Kind, m.Term, err)
+		}
+	}
+	p.waitParked(t, 2)
+	pk := p.srv.parker
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	for key, s := range pk.parked {
+		if r := parkedAt(key, s); r.d == clientToService {
+			if out := s.service.(*tcpEndpoint).out; out != nil {
+				t.Errorf("parked, the session holds a buffer of %d bytes for the service", cap(out))
+			}
+		}
 	}
 }
