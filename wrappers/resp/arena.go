@@ -96,8 +96,7 @@ type arena struct {
 	lists block[term.List]
 	maps  block[term.Map]
 	ints  block[term.Integer]
-	cmd1s block[cmd1]
-	cmd2s block[cmd2]
+	cmds  block[commandRecord]
 	short block[shortBinary]
 	// rc is what recycle needs, made by the first recycle: a decoder
 	// whose terms are never given back pays nothing for it.
@@ -110,12 +109,31 @@ type recycling struct {
 	// first from first, at most maxIssued: recycle takes back only a
 	// record found here, so that only memory this arena carved for a
 	// whole term is ever reused, whatever term it is given.
-	issued       [maxIssued]unsafe.Pointer
+	issued       [maxIssued]issuedRecord
 	first, count uint
-	free1        []*cmd1
-	free2        []*cmd2
-	freeShort    []*shortBinary
+	// free are the records given back, by kind, for reuse to hand out
+	// again, the last given back first. A record goes on a free list
+	// only from issued, and comes off it only to be issued again, so a
+	// kind's free records and its issued ones together never outnumber
+	// maxIssued: the lists cannot overflow.
+	free  [numKinds][maxIssued]unsafe.Pointer
+	nfree [numKinds]uint
 }
+
+// issuedRecord is an entry of recycling.issued: a record and its kind.
+type issuedRecord struct {
+	p    unsafe.Pointer
+	kind recordKind
+}
+
+// recordKind says which type a record is.
+type recordKind uint8
+
+const (
+	kindCommand recordKind = iota // *commandRecord
+	kindShort                     // *shortBinary
+	numKinds
+)
 
 // maxIssued bounds the records recycle can take back (a power of two, for
 // the ring's index): more than the
@@ -124,18 +142,12 @@ type recycling struct {
 // left to the garbage collector.
 const maxIssued = 32
 
-// cmd1 and cmd2 are the pieces of the term of a command with one or two
+// commandRecord holds the pieces of the term of a command with one or two
 // arguments (GET k, SET k v, most commands), carved as one: the tuple's
 // header and elements, the headers of its binaries, and their bytes when
-// they are short (see copyShort).
-type cmd1 struct {
-	tup   term.Tuple
-	elems [2]term.Term
-	bins  [1]term.Binary
-	data  [1][16]byte
-}
-
-type cmd2 struct {
+// they are short (see copyShort). One type serves both counts, so that a
+// record given back by a SET can be reused by a GET.
+type commandRecord struct {
 	tup   term.Tuple
 	elems [3]term.Term
 	bins  [2]term.Binary
@@ -161,111 +173,101 @@ func copyShort(dst *[16]byte, b []byte) (term.Binary, bool) {
 	return nil, false
 }
 
-// command1 returns the boxed tuple {name, <<a>>}.
-func (a *arena) command1(name term.Term, x []byte) term.Term {
-	var r *cmd1
-	if a.rc != nil {
-		r = issue(a.rc, &a.rc.free1, &a.cmd1s)
-	} else {
-		r = a.cmd1s.next()
+// command returns the boxed tuple {name, <<x>>}, or {name, <<x>>, <<y>>}
+// when two is set.
+func (a *arena) command(name term.Term, x, y []byte, two bool) term.Term {
+	r := (*commandRecord)(a.rc.reuse(kindCommand))
+	if r == nil {
+		r = a.cmds.next()
 	}
-	var ok bool
-	if r.bins[0], ok = copyShort(&r.data[0], x); !ok {
-		r.bins[0] = a.copyBytes(x)
-	}
+	a.rc.note(unsafe.Pointer(r), kindCommand)
 	r.elems[0] = name
-	r.elems[1] = box(protoBinary, unsafe.Pointer(&r.bins[0]))
-	r.tup = r.elems[:]
+	r.elems[1] = a.binaryIn(&r.bins[0], &r.data[0], x)
+	r.tup = r.elems[:2:2]
+	if two {
+		r.elems[2] = a.binaryIn(&r.bins[1], &r.data[1], y)
+		r.tup = r.elems[:3:3]
+	}
 	return box(protoTuple, unsafe.Pointer(&r.tup))
 }
 
-// command2 returns the boxed tuple {name, <<x>>, <<y>>}.
-func (a *arena) command2(name term.Term, x, y []byte) term.Term {
-	var r *cmd2
-	if a.rc != nil {
-		r = issue(a.rc, &a.rc.free2, &a.cmd2s)
-	} else {
-		r = a.cmd2s.next()
-	}
+// binaryIn returns a copy of b as a boxed term.Binary whose header is h,
+// its bytes in data when copyShort takes them.
+func (a *arena) binaryIn(h *term.Binary, data *[16]byte, b []byte) term.Term {
 	var ok bool
-	if r.bins[0], ok = copyShort(&r.data[0], x); !ok {
-		r.bins[0] = a.copyBytes(x)
+	if *h, ok = copyShort(data, b); !ok {
+		*h = a.copyBytes(b)
 	}
-	if r.bins[1], ok = copyShort(&r.data[1], y); !ok {
-		r.bins[1] = a.copyBytes(y)
-	}
-	r.elems[0] = name
-	r.elems[1] = box(protoBinary, unsafe.Pointer(&r.bins[0]))
-	r.elems[2] = box(protoBinary, unsafe.Pointer(&r.bins[1]))
-	r.tup = r.elems[:]
-	return box(protoTuple, unsafe.Pointer(&r.tup))
+	return box(protoBinary, unsafe.Pointer(h))
 }
 
-// issue returns a record for a term about to be handed out: one given
-// back, or else the next of its block; either way it is noted as issued.
-func issue[T any](rc *recycling, free *[]*T, b *block[T]) *T {
-	var r *T
-	if n := len(*free); n > 0 {
-		r = (*free)[n-1]
-		*free = (*free)[:n-1]
-	} else {
-		r = b.next()
+// reuse returns a record of kind k given back, to build the next term
+// in, once recycling started; nil when there is none (the caller then
+// makes one). Either way the caller notes the record (note).
+func (rc *recycling) reuse(k recordKind) unsafe.Pointer {
+	if rc == nil || rc.nfree[k] == 0 {
+		return nil
+	}
+	rc.nfree[k]--
+	return rc.free[k][rc.nfree[k]]
+}
+
+// note notes p, a record of kind k about to be handed out, as issued,
+// once recycling started: the oldest issued is forgotten when maxIssued
+// are.
+func (rc *recycling) note(p unsafe.Pointer, k recordKind) {
+	if rc == nil {
+		return
 	}
 	if rc.count == maxIssued {
-		rc.first, rc.count = (rc.first+1)&(maxIssued-1), rc.count-1 // the oldest will not come back
+		rc.first, rc.count = rc.first+1, rc.count-1 // the oldest will not come back
 	}
-	rc.issued[(rc.first+rc.count)&(maxIssued-1)] = unsafe.Pointer(r)
+	rc.issued[(rc.first+rc.count)%maxIssued] = issuedRecord{p, k}
 	rc.count++
-	return r
 }
 
 // recycle takes back the record of a term it handed out (see
-// wrappers.Recycler): a command with one or two arguments (command1,
-// command2) or a short bulk reply (replyBinary). Any other term, or one handed
-// out before the first recycle or too long ago, is left alone. The
-// record is zeroed at once: a holder the caller forgot then sees an
+// wrappers.Recycler): a command with one or two arguments (command) or a
+// short bulk reply (replyBinary). Any other term, or one handed out
+// before the first recycle, too long ago or given back already, is left
+// alone: only a record found out in the ring is taken. The record is
+// zeroed at once, as far as a holder can see: the headers of its tuple and
+// binaries (the elements point into the record, the bytes are reached
+// through the binaries' headers). A holder the caller forgot then sees an
 // empty term, not another message, until the record is reused.
 //
 // Terms come back in the order they were handed out (requests as their
 // replies come, a reply once it is judged), so the one given back is
-// looked for from the oldest issued, and the older ones skipped over are
+// looked for from the oldest out, and the older ones skipped over are
 // forgotten: they were not given back in their turn and will not be.
 func (a *arena) recycle(t term.Term) {
-	if a.rc == nil {
+	rc := a.rc
+	if rc == nil {
 		a.rc = new(recycling)
 		return // t was handed out before anything was issued
 	}
-	rc := a.rc
 	p := (*iface)(unsafe.Pointer(&t)).data
 	for i := range rc.count {
-		if rc.issued[(rc.first+i)&(maxIssued-1)] == p {
-			// The entries left behind keep their records alive until
+		if e := rc.issued[(rc.first+i)%maxIssued]; e.p == p {
+			// The entries skipped over keep their records alive until
 			// overwritten: at most maxIssued of them.
-			rc.first, rc.count = (rc.first+i+1)&(maxIssued-1), rc.count-i-1
-			giveBack(rc, t, p)
+			rc.first, rc.count = rc.first+i+1, rc.count-i-1
+			e.kind.empty(p)
+			rc.free[e.kind][rc.nfree[e.kind]] = p
+			rc.nfree[e.kind]++
 			return
 		}
 	}
 }
 
-// giveBack puts the record at p, issued for the term t, on its free list.
-func giveBack(rc *recycling, t term.Term, p unsafe.Pointer) {
-	switch t := t.(type) {
-	case term.Tuple:
-		switch len(t) {
-		case 2:
-			r := (*cmd1)(p)
-			*r = cmd1{}
-			rc.free1 = append(rc.free1, r)
-		case 3:
-			r := (*cmd2)(p)
-			*r = cmd2{}
-			rc.free2 = append(rc.free2, r)
-		}
-	case term.Binary:
-		r := (*shortBinary)(p)
-		*r = shortBinary{}
-		rc.freeShort = append(rc.freeShort, r)
+// empty zeroes the headers of the record p of kind k (see recycle).
+func (k recordKind) empty(p unsafe.Pointer) {
+	switch k {
+	case kindCommand:
+		r := (*commandRecord)(p)
+		r.tup, r.bins = nil, [2]term.Binary{}
+	case kindShort:
+		(*shortBinary)(p).bin = nil
 	}
 }
 
@@ -297,10 +299,14 @@ func (a *arena) binary(b []byte) term.Term {
 // or a reply of many elements would push every record in flight out of
 // the ring, and recycling would stop.
 func (a *arena) replyBinary(b []byte) term.Term {
-	if a.rc == nil || uint(len(b)-1) >= 16 || cap(b) < 16 {
-		return a.binary(b)
+	if uint(len(b)-1) >= 16 || cap(b) < 16 {
+		return a.longBinary(b)
 	}
-	r := issue(a.rc, &a.rc.freeShort, &a.short)
+	r := (*shortBinary)(a.rc.reuse(kindShort))
+	if r == nil {
+		r = a.short.next()
+	}
+	a.rc.note(unsafe.Pointer(r), kindShort)
 	r.bin, _ = copyShort(&r.data, b)
 	return box(protoBinary, unsafe.Pointer(&r.bin))
 }

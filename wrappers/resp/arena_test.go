@@ -219,9 +219,9 @@ func TestShortCopies(t *testing.T) {
 		for n := range 20 {
 			for _, b := range [][]byte{src[:n], src[:n:n], src[40-n : 40], src[len(src)-n:]} {
 				bin := a.binary(b)
-				c1 := a.command1(name, b)
+				c1 := a.command(name, b, nil, false)
 				y := src[30-n/2 : 30]
-				c2 := a.command2(name, b, y)
+				c2 := a.command(name, b, y, true)
 				for _, tu := range []term.Term{c1, c2} {
 					for _, e := range tu.(term.Tuple)[1:] {
 						if e := e.(term.Binary); cap(e) != len(e) {

@@ -127,7 +127,7 @@ func (d *clientDecoder) quickCommand() (term.Term, call, []byte) {
 		if !ok {
 			return nil, call{}, nil
 		}
-		t, i = p.ar.command1(nm.atom, buf[b:e]), e+2
+		t, i = p.ar.command(nm.atom, buf[b:e], nil, false), e+2
 	case 3:
 		b1, e1, ok := quickBulk(buf, i, maxLen)
 		if !ok {
@@ -137,7 +137,7 @@ func (d *clientDecoder) quickCommand() (term.Term, call, []byte) {
 		if !ok {
 			return nil, call{}, nil
 		}
-		t, i = p.ar.command2(nm.atom, buf[b1:e1], buf[b2:e2]), e2+2
+		t, i = p.ar.command(nm.atom, buf[b1:e1], buf[b2:e2], true), e2+2
 	default:
 		var at [quickArgs - 1]struct{ b, e int }
 		for k := range at[:n-1] {
@@ -451,6 +451,6 @@ func unhex(c byte) byte {
 func (d *clientDecoder) Buffered() int { return d.p.rd.Buffered() }
 
 // Recycle implements wrappers.Recycler: the record of a command with one or
-// two arguments (most commands; see arena.command1) is reused for a later
+// two arguments (most commands; see arena.command) is reused for a later
 // one.
 func (d *clientDecoder) Recycle(t term.Term) { d.p.ar.recycle(t) }

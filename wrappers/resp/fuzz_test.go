@@ -1,7 +1,13 @@
 package resp
 
 import (
+	"fmt"
+	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
+
+	"github.com/ubfproxy/ubfproxy/term"
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
@@ -20,4 +26,112 @@ func FuzzRESPDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// FuzzRESPRecycle decodes data as a client stream and as a server stream,
+// in reads of a size the plan picks, once plainly and once giving terms
+// back as the plan says (each at once, a few messages later, or never),
+// and checks that every message is what it is without giving back and
+// that a term never given back does not change: recycling reuses only
+// the records of terms given back.
+func FuzzRESPRecycle(f *testing.F) {
+	var gets, replies strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&gets, "*2\r\n$3\r\nGET\r\n$3\r\nk%02d\r\n", i)
+		fmt.Fprintf(&replies, "$3\r\nv%02d\r\n$-1\r\n:%d\r\n$20\r\n%020d\r\n", i, i, i)
+	}
+	f.Add([]byte(gets.String()), []byte{200, 1})
+	f.Add([]byte(gets.String()+"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"+gets.String()), []byte{0x81, 2, 1, 0, 6, 1})
+	f.Add([]byte(replies.String()), []byte{0x42, 1, 1, 0, 10})
+	f.Add([]byte(clientStream), []byte{0x31, 1, 2, 0})
+	f.Add([]byte(serverStream), []byte{0x05, 1, 14, 1, 0})
+	f.Fuzz(func(t *testing.T, data, plan []byte) {
+		if len(plan) == 0 {
+			return
+		}
+		for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
+			want := decodeRecycling(t, side, data, plan, false)
+			got := decodeRecycling(t, side, data, plan, true)
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d messages giving terms back, %d without", side, len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%s: message %d is %s giving terms back, %s without", side, i, got[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+// decodeRecycling decodes data as side's stream in reads of plan[0]*4+1
+// bytes, and returns the text of each message's term as it was decoded.
+// With recycle, the term of message i is given back as plan[1+i%(len-1)]
+// says: 0 never (it is then checked not to change), 1 at once, n > 1
+// after n-1 more messages.
+func decodeRecycling(t *testing.T, side wrappers.Side, data, plan []byte, recycle bool) []string {
+	s := Wire{}.NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxDepth: 8, MaxBinary: 1024}}).(*Session)
+	r := iotest.DataErrReader(&chunkReader{data: data, n: int(plan[0])*4 + 1})
+	var d wrappers.Decoder
+	if side == wrappers.Client {
+		d = s.ClientDecoder(r)
+	} else {
+		d = s.ServerDecoder(r)
+	}
+	type held struct {
+		t    term.Term
+		text string
+	}
+	var (
+		texts []string
+		kept  []held
+		due   = map[int][]term.Term{} // terms to give back after message i
+	)
+	for i := 0; ; i++ {
+		if side == wrappers.Server {
+			s.push(call{}) // every frame answers a call
+		}
+		m, err := d.Next()
+		if err != nil {
+			break
+		}
+		text := fmt.Sprint(m.Term)
+		texts = append(texts, text)
+		if recycle && m.Term != nil {
+			when := 1
+			if len(plan) > 1 {
+				when = int(plan[1+i%(len(plan)-1)] % 16)
+			}
+			if when == 0 {
+				kept = append(kept, held{m.Term, text})
+			} else {
+				due[i+when-1] = append(due[i+when-1], m.Term)
+			}
+		}
+		for _, x := range due[i] {
+			d.(wrappers.Recycler).Recycle(x)
+		}
+		delete(due, i)
+		for _, k := range kept {
+			if got := fmt.Sprint(k.t); got != k.text {
+				t.Fatalf("%s: a term never given back changed from %s to %s", side, k.text, got)
+			}
+		}
+	}
+	return texts
+}
+
+// chunkReader reads data n bytes at a time.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.n)], r.data)
+	r.data = r.data[n:]
+	return n, nil
 }
