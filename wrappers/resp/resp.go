@@ -108,8 +108,7 @@ const (
 	opPunsubscribe
 	opSsubscribe
 	opSunsubscribe
-	// The ops whose replies change the session's state come last (see
-	// serverDecoder.Next).
+	// The ops whose replies change the session's state (changesState).
 	opMonitor
 	opReset
 	numOps
@@ -226,6 +225,11 @@ func (s *Session) peek() (call, bool) {
 	}
 	return s.calls[s.head], true
 }
+
+// changesState reports whether the reply to a call of o changes the
+// session's state (see classify): serverDecoder.Next leaves those replies
+// to classify.
+func (o op) changesState() bool { return o == opMonitor || o == opReset }
 
 // pop removes the oldest outstanding call; s.mu must be held.
 func (s *Session) pop() {

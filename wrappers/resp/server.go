@@ -62,12 +62,15 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	v, c, ok := d.quickValue()
 	if ok {
 		// A bulk string, null, integer or simple string answers the
-		// oldest call: classify's answer, minus its tests of lists,
-		// when no MONITOR feed may be on and the call does not change
-		// the session's state.
+		// oldest call when that is all classify would do with it (its
+		// tests are of arrays, of MONITOR's feed and of the replies that
+		// change the session's state): there is such a call and, for a
+		// simple string, no MONITOR feed may be on and the call's reply
+		// does not change the state. Written out here, not as a
+		// method, to spare every reply a call.
 		s := d.s
 		s.mu.Lock()
-		if s.head < len(s.calls) && (c != '+' || !s.monitor && s.calls[s.head].op < opMonitor) {
+		if s.head < len(s.calls) && (c != '+' || !s.monitor && !s.calls[s.head].op.changesState()) {
 			s.head++
 			s.mu.Unlock()
 			return wrappers.Message{Kind: wrappers.Reply, Term: v, Raw: rd.Raw()}, nil
