@@ -67,6 +67,11 @@ type flow struct {
 	// tally, which other goroutines read: the reader adds them there
 	// (publish) before a read that may wait and when it stops, so a
 	// pipelined batch pays the atomic additions once, not per message.
+	// The client's messages go to msgs and bytes at once: the record of
+	// the session's end, which the service reader writes, must count a
+	// request whose reply ended the session, and the client reader may
+	// not have published it by then. The service reader publishes before
+	// it writes the record.
 	held heldCounts
 	// msgs and bytes count what the direction carried, for the record of
 	// the session's end.
@@ -76,12 +81,13 @@ type flow struct {
 	// The other direction's reader writes its flow, which follows: the
 	// fields written per message (read, more, held) stay on lines of
 	// their own.
-	_ [24]byte
+	_ [16]byte
 }
 
 // heldCounts are counts of one direction its reader has not published.
 type heldCounts struct {
-	msgs, bytes uint64
+	msgs, bytes uint64 // for flow.msgs and flow.bytes (the service's messages only)
+	tallyBytes  uint64
 	msg         [numVerdicts]uint64
 }
 
@@ -91,7 +97,9 @@ func (f *flow) publish() {
 	if h.msgs != 0 {
 		f.msgs.Add(int64(h.msgs))
 		f.bytes.Add(int64(h.bytes))
-		f.tally.bytes.Add(h.bytes)
+	}
+	if h.tallyBytes != 0 {
+		f.tally.bytes.Add(h.tallyBytes)
 	}
 	for v, n := range h.msg {
 		if n != 0 {
@@ -164,8 +172,15 @@ func (s *session) next(d direction, m *wrappers.Message) bool {
 			s.clientAt = at
 		}
 	}
-	f.held.msgs++
-	f.held.bytes += uint64(len(m.Raw))
+	n := uint64(len(m.Raw))
+	f.held.tallyBytes += n
+	if d == clientToService {
+		f.msgs.Add(1)
+		f.bytes.Add(int64(n))
+	} else {
+		f.held.msgs++
+		f.held.bytes += n
+	}
 	if h := s.srv.testHook; h != nil {
 		h(s.id, d.sender(), *m)
 	}
