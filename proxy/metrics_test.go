@@ -49,38 +49,50 @@ func TestMetricsFreshWhileOpen(t *testing.T) {
 // pipelined batch once, before it next reads; so once the client has every
 // reply of a batch, /metrics shows every message of it and every byte,
 // while the session stays open and idle, its readers waiting for input.
+// Also when the batch ends with the start of a request (midFrame): the
+// client reader then waits for the rest with bytes buffered, and has
+// published the batch all the same.
 func TestMetricsFreshAfterBatch(t *testing.T) {
-	EachReadMode(t, func(t *testing.T, plain bool) {
-		t.Parallel()
-		svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
-		// Not parked: a parking reader publishes as it stops.
-		p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{ParkDelay: -1}}, nil)
-		c := p.dial(t)
-		const n = 20
-		var batch []byte
-		repBytes := 0
-		for i := range n {
-			batch = append(batch, jsonKit.frame(T(fmt.Sprintf("{add, %d}", i)))...)
-			repBytes += len(jsonKit.frame(jsonKit.reply(T(fmt.Sprintf("{ok, %d}", i+1)), "start")))
-		}
-		if err := c.send(batch); err != nil {
-			t.Fatal(err)
-		}
-		for i := range n {
-			m, err := c.next()
-			if err != nil {
-				t.Fatalf("reply %d: %v", i, err)
-			}
-			wantReply(t, m, fmt.Sprintf("{ok, %d}", i+1))
-		}
-		awaitMetrics(t, p.srv.MetricsHandler(), []string{
-			`ubfproxy_sessions_open 1`,
-			`ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 20`,
-			`ubfproxy_messages_total{direction="server_to_client",verdict="ok"} 20`,
-			`ubfproxy_bytes_total{direction="client_to_server"} ` + strconv.Itoa(len(batch)),
-			`ubfproxy_bytes_total{direction="server_to_client"} ` + strconv.Itoa(repBytes),
+	for _, midFrame := range []bool{false, true} {
+		t.Run(fmt.Sprintf("midFrame=%v", midFrame), func(t *testing.T) {
+			EachReadMode(t, func(t *testing.T, plain bool) {
+				t.Parallel()
+				svc := startService(t, TCP, jsonKit, counterService(jsonKit, false))
+				// Not parked: a parking reader publishes as it stops.
+				p := startProxy(t, svc, Config{PlainIO: plain, Limits: Limits{ParkDelay: -1}}, nil)
+				c := p.dial(t)
+				const n = 20
+				var batch []byte
+				repBytes := 0
+				for i := range n {
+					batch = append(batch, jsonKit.frame(T(fmt.Sprintf("{add, %d}", i)))...)
+					repBytes += len(jsonKit.frame(jsonKit.reply(T(fmt.Sprintf("{ok, %d}", i+1)), "start")))
+				}
+				sent := batch
+				if midFrame {
+					partial := jsonKit.frame(T("{add, 99}"))
+					sent = append(batch[:len(batch):len(batch)], partial[:len(partial)-1]...) // its newline still to come
+				}
+				if err := c.send(sent); err != nil {
+					t.Fatal(err)
+				}
+				for i := range n {
+					m, err := c.next()
+					if err != nil {
+						t.Fatalf("reply %d: %v", i, err)
+					}
+					wantReply(t, m, fmt.Sprintf("{ok, %d}", i+1))
+				}
+				awaitMetrics(t, p.srv.MetricsHandler(), []string{
+					`ubfproxy_sessions_open 1`,
+					`ubfproxy_messages_total{direction="client_to_server",verdict="ok"} 20`,
+					`ubfproxy_messages_total{direction="server_to_client",verdict="ok"} 20`,
+					`ubfproxy_bytes_total{direction="client_to_server"} ` + strconv.Itoa(len(batch)),
+					`ubfproxy_bytes_total{direction="server_to_client"} ` + strconv.Itoa(repBytes),
+				})
+			})
 		})
-	})
+	}
 }
 
 // awaitMetrics scrapes h until it shows every line of want, for up to

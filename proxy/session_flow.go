@@ -65,8 +65,11 @@ type flow struct {
 	more bool
 	// held (the reader only) are counts not yet added to msgs, bytes and
 	// tally, which other goroutines read: the reader adds them there
-	// (publish) before a read that may wait and when it stops, so a
-	// pipelined batch pays the atomic additions once, not per message.
+	// (publish) before a read that may wait (next, when the decoder holds
+	// no bytes; the endpoint's beforeRead hook before every read from a
+	// TCP connection, since the decoder may hold the start of a frame)
+	// and when it stops, so a pipelined batch pays the atomic additions
+	// once, not per message.
 	// The client's messages go to msgs and bytes at once: the record of
 	// the session's end, which the service reader writes, must count a
 	// request whose reply ended the session, and the client reader may
