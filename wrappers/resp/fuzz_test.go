@@ -2,7 +2,6 @@ package resp
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -10,6 +9,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/term"
 
 	"github.com/ubfproxy/ubfproxy/wrappers"
+	"github.com/ubfproxy/ubfproxy/wrappers/internal/splitio"
 	"github.com/ubfproxy/ubfproxy/wrappers/wiretest"
 )
 
@@ -71,7 +71,7 @@ func FuzzRESPRecycle(f *testing.F) {
 // after n-1 more messages.
 func decodeRecycling(t *testing.T, side wrappers.Side, data, plan []byte, recycle bool) []string {
 	s := Wire{}.NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxDepth: 8, MaxBinary: 1024}}).(*Session)
-	r := iotest.DataErrReader(&chunkReader{data: data, n: int(plan[0])*4 + 1})
+	r := iotest.DataErrReader(splitio.Every(data, int(plan[0])*4+1))
 	var d wrappers.Decoder
 	if side == wrappers.Client {
 		d = s.ClientDecoder(r)
@@ -119,19 +119,4 @@ func decodeRecycling(t *testing.T, side wrappers.Side, data, plan []byte, recycl
 		}
 	}
 	return texts
-}
-
-// chunkReader reads data n bytes at a time.
-type chunkReader struct {
-	data []byte
-	n    int
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), r.n)], r.data)
-	r.data = r.data[n:]
-	return n, nil
 }

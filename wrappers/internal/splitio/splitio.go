@@ -31,6 +31,24 @@ func (s *splitReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Every returns a reader that gives data in reads of n bytes (the last
+// one shorter), n at least 1.
+func Every(data []byte, n int) io.Reader { return &everyReader{data: data, n: max(n, 1)} }
+
+type everyReader struct {
+	data []byte
+	n    int
+}
+
+func (e *everyReader) Read(p []byte) (int, error) {
+	if len(e.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), e.n)], e.data)
+	e.data = e.data[n:]
+	return n, nil
+}
+
 // Chunks returns a reader that gives data in reads of 1 to 17 bytes, the
 // sizes drawn from rng.
 func Chunks(data []byte, rng *rand.Rand) io.Reader { return &chunkReader{data: data, rng: rng} }

@@ -1,6 +1,7 @@
 package splitio
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -57,5 +58,17 @@ func TestChunks(t *testing.T) {
 	}
 	if len(sizes) < 1000/17 {
 		t.Errorf("%d reads for 1000 bytes", len(sizes))
+	}
+}
+
+func TestEvery(t *testing.T) {
+	data := []byte("0123456789")
+	for _, tt := range []struct {
+		n    int
+		want []int
+	}{{1, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}}, {3, []int{3, 3, 3, 1}}, {10, []int{10}}, {0, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}}, {100, []int{10}}} {
+		if got := reads(t, Every(data, tt.n), data); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Every(%d): reads %v, want %v", tt.n, got, tt.want)
+		}
 	}
 }
