@@ -278,20 +278,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder, &s.reads)
-	// What a reader held back goes out, and what it counted is
-	// published, before it waits for more input: a read may wait even
-	// with bytes buffered (the start of a frame), where next does not
-	// publish.
-	client.beforeRead = func() {
-		ss.up.read = true
-		ss.up.publish()
-		ss.flushService()
-	}
-	service.beforeRead = func() {
-		ss.down.read = true
-		ss.down.publish()
-		ss.flushClient()
-	}
+	client.beforeRead, service.beforeRead = ss.beforeRead(clientToService), ss.beforeRead(serviceToClient)
 	if !ss.attach(client, service) {
 		service.close()
 		client.close()

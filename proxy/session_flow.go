@@ -63,18 +63,18 @@ type flow struct {
 	// last message, so the next may come without a read; the decision to
 	// hold a write back for the messages after it asks the same.
 	more bool
-	// held (the reader only) are counts not yet added to msgs, bytes and
-	// tally, which other goroutines read: the reader adds them there
-	// (publish) before a read that may wait (next, when the decoder holds
-	// no bytes; the endpoint's beforeRead hook before every read from a
-	// TCP connection, since the decoder may hold the start of a frame)
-	// and when it stops, so a pipelined batch pays the atomic additions
-	// once, not per message.
-	// The client's messages go to msgs and bytes at once: the record of
-	// the session's end, which the service reader writes, must count a
+	// recordAtOnce (fixed): the direction's messages go to msgs and bytes
+	// as they are read, not held. It is the client's: the record of the
+	// session's end, which the service reader writes, must count a
 	// request whose reply ended the session, and the client reader may
 	// not have published it by then. The service reader publishes before
 	// it writes the record.
+	recordAtOnce bool
+	// held (the reader only) are counts not yet added to msgs, bytes and
+	// tally, which other goroutines read: the reader adds them there
+	// (publish) in its endpoint's beforeRead hook, before every read
+	// (one that finds nothing waits), and when it stops, so a pipelined
+	// batch pays the atomic additions once, not per message.
 	held heldCounts
 	// msgs and bytes count what the direction carried, for the record of
 	// the session's end.
@@ -89,20 +89,29 @@ type flow struct {
 
 // heldCounts are counts of one direction its reader has not published.
 type heldCounts struct {
-	msgs, bytes uint64 // for flow.msgs and flow.bytes (the service's messages only)
-	tallyBytes  uint64
+	msgs, bytes uint64
 	msg         [numVerdicts]uint64
+}
+
+// count counts a message of n bytes read.
+func (f *flow) count(n int) {
+	f.held.msgs++
+	f.held.bytes += uint64(n)
+	if f.recordAtOnce {
+		f.msgs.Add(1)
+		f.bytes.Add(int64(n))
+	}
 }
 
 // publish adds the held counts to those other goroutines read.
 func (f *flow) publish() {
 	h := &f.held
 	if h.msgs != 0 {
-		f.msgs.Add(int64(h.msgs))
-		f.bytes.Add(int64(h.bytes))
-	}
-	if h.tallyBytes != 0 {
-		f.tally.bytes.Add(h.tallyBytes)
+		if !f.recordAtOnce {
+			f.msgs.Add(int64(h.msgs))
+			f.bytes.Add(int64(h.bytes))
+		}
+		f.tally.bytes.Add(h.bytes)
 	}
 	for v, n := range h.msg {
 		if n != 0 {
@@ -136,9 +145,6 @@ func (s *session) endpointOf(d direction) endpoint {
 func (s *session) next(d direction, m *wrappers.Message) bool {
 	ep, f := s.endpointOf(d), s.flow(d)
 	buffered := f.more // nothing reads the decoder between its messages
-	if !buffered {
-		f.publish() // the decoder reads, and the read may wait
-	}
 	var err error
 	if dec := s.decs[d]; dec != nil {
 		*m, err = dec.Next()
@@ -175,15 +181,7 @@ func (s *session) next(d direction, m *wrappers.Message) bool {
 			s.clientAt = at
 		}
 	}
-	n := uint64(len(m.Raw))
-	f.held.tallyBytes += n
-	if d == clientToService {
-		f.msgs.Add(1)
-		f.bytes.Add(int64(n))
-	} else {
-		f.held.msgs++
-		f.held.bytes += n
-	}
+	f.count(len(m.Raw))
 	if h := s.srv.testHook; h != nil {
 		h(s.id, d.sender(), *m)
 	}
@@ -192,14 +190,32 @@ func (s *session) next(d direction, m *wrappers.Message) bool {
 
 // fresh reports whether a message needs touch: whether its last bytes came
 // from a read (*read, set by the endpoint's beforeRead hook) or the decoder
-// held none before it (so it read; the only way on transports without the
-// hook). A message decoded wholly from bytes read for an earlier one
-// arrived with it, and that one touched after the read; so a pipelined
-// batch reads the clock once.
+// held none before it, so that it read. A message decoded wholly from
+// bytes read for an earlier one arrived with it, and that one touched
+// after the read; so a pipelined batch reads the clock once.
 func fresh(buffered bool, read *bool) bool {
 	r := *read
 	*read = false
 	return r || !buffered
+}
+
+// beforeRead is the hook the endpoint of direction d runs before each
+// read, on the reader's goroutine: what the reader held back goes out, and
+// what it counted is published, before it waits for input (a read may
+// wait even with bytes buffered: the start of a frame).
+func (s *session) beforeRead(d direction) func() {
+	if d == clientToService {
+		return func() {
+			s.up.read = true
+			s.up.publish()
+			s.flushService()
+		}
+	}
+	return func() {
+		s.down.read = true
+		s.down.publish()
+		s.flushClient()
+	}
 }
 
 // count counts one message of direction d with verdict v in that

@@ -110,6 +110,7 @@ func (s *Server) handleWS(ctx context.Context, w http.ResponseWriter, r *http.Re
 	ce := newWSEndpoint(cl, ss.wire.ClientDecoder, s.cfg.Limits.MaxFrame)
 	se := newWSEndpoint(up, ss.wire.ServerDecoder, s.cfg.Limits.MaxFrame)
 	link(ce, se)
+	ce.beforeRead, se.beforeRead = ss.beforeRead(clientToService), ss.beforeRead(serviceToClient)
 	if !ss.attach(ce, se) {
 		ce.abort(closeGoingAway, "proxy shutting down")
 		se.abort(closeGoingAway, "proxy shutting down")

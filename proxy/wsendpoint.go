@@ -38,6 +38,10 @@ type wsEndpoint struct {
 
 	peer *wsEndpoint // the other side, for forwarding pings and pongs
 
+	// beforeRead, when set, runs on the reading goroutine before each
+	// message is read (see tcpEndpoint.beforeRead).
+	beforeRead func()
+
 	mu         sync.Mutex
 	closeCode  int
 	closeText  string
@@ -83,6 +87,9 @@ func (e *wsEndpoint) peerClose() (int, string, bool) {
 }
 
 func (e *wsEndpoint) next() (wrappers.Message, error) {
+	if f := e.beforeRead; f != nil {
+		f()
+	}
 	typ, r, err := e.conn.NextReader()
 	if err != nil {
 		return wrappers.Message{}, e.readError(err)
