@@ -72,10 +72,6 @@ type request struct {
 // share. Every slice it returns is valid until its next read.
 type input struct {
 	rd bufread.Reader
-	// parsed counts the bytes the parses took as lines and blocks, again
-	// each time a frame is parsed again: the work a message cost, which
-	// TestTrickledReplies holds to the message's length.
-	parsed int64
 	// part is the multi-line message a read that would block cut, when
 	// it was cut after some of its lines; dot finds the end of a
 	// dot-terminated body it cut. Both are made by the first such cut,
@@ -137,7 +133,6 @@ func (in *input) line(what string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.parsed += in.rd.Off() - at
 	if len(line) > in.rd.Lim.MaxBinary {
 		return nil, in.rd.LimitAt(at, "%s of %d bytes exceeds the limit of %d bytes", what, len(line), in.rd.Lim.MaxBinary)
 	}
@@ -162,7 +157,6 @@ func (in *input) block(n int64, crlf bool, what string) (term.Binary, error) {
 	if err := in.rd.Need(int(end), what); err != nil {
 		return nil, err
 	}
-	in.parsed += end
 	b := make(term.Binary, n)
 	copy(b, in.rd.Buf[in.rd.Pos:])
 	if crlf {
