@@ -37,9 +37,7 @@ func TestShutdown(t *testing.T) {
 		if _, err := p.tryDial(); err == nil {
 			t.Error("a new connection was accepted after shutdown began")
 		}
-		if err := lingerer.closed(); err == nil {
-			t.Fatal("not closed")
-		}
+		wantClosed(t, lingerer)
 		if d := time.Since(begin); d < 250*time.Millisecond || d > 4*time.Second {
 			t.Errorf("closed after %v; the grace period is 300ms", d)
 		}
@@ -110,9 +108,7 @@ func TestHalfClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantReply(t, m, "{ok, 100}")
-		if err := c.closed(); err == nil {
-			t.Fatal("not closed")
-		}
+		wantClosed(t, c)
 		if end := p.logs.wait(t, "session end", 1)[0]; field(end, "reason") != "client_left" {
 			t.Errorf("session end %v", end)
 		}

@@ -26,9 +26,7 @@ func TestSessionLimit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := c3.closed(); err == nil {
-					t.Fatal("the third connection was not closed")
-				}
+				wantClosed(t, c3)
 				c3.close()
 			}
 			r := p.logs.wait(t, "session refused", 1)[0]

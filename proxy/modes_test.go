@@ -51,9 +51,7 @@ func TestConformingConversation(t *testing.T) {
 				}
 				wantReply(t, call(t, c, k, "ping"), "pong")
 				wantReply(t, call(t, c, k, "bye"), "bye")
-				if err := c.closed(); err == nil {
-					t.Fatal("the proxy did not close the finished conversation")
-				}
+				wantClosed(t, c)
 
 				ends := p.logs.wait(t, "session end", 1)
 				if r := ends[0]; field(r, "reason") != "finished" || field(r, "contract") != "counter" || field(r, "vsn") != "1.0" {
@@ -163,8 +161,8 @@ func testViolation(t *testing.T, tr Transport, k kit, vc violationCase, mode Mod
 			t.Fatalf("want the %s error reply, got %s %v", errTag, m.Kind, m.Term)
 		}
 		err = c.closed()
-		if err == nil {
-			t.Fatal("the session was not closed")
+		if e := closeFailure(err); e != nil {
+			t.Fatal(e)
 		}
 		if tr == WebSocket {
 			var ce *websocket.CloseError

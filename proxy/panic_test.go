@@ -84,8 +84,12 @@ func wantClosed(t testing.TB, c *wconn) {
 
 // notClosed returns nil when the peer closed c, and otherwise what came
 // instead: a message, or the read deadline passing.
-func notClosed(c *wconn) error {
-	err := c.closed()
+func notClosed(c *wconn) error { return closeFailure(c.closed()) }
+
+// closeFailure returns nil when err, what wconn.closed returned, says the
+// peer closed the connection, and otherwise an error saying what came
+// instead.
+func closeFailure(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "want the connection closed") {
 		return fmt.Errorf("want the connection closed: %w", err)

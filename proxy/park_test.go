@@ -80,14 +80,14 @@ func TestParkedSessions(t *testing.T) {
 		}},
 		{"service closes", Config{}, func(e env) string {
 			e.svc.close()
-			if err := e.c.closed(); err == nil {
-				e.t.Error("the client's connection was not closed")
+			if err := notClosed(e.c); err != nil {
+				e.t.Errorf("the client's connection: %v", err)
 			}
 			return "service_left"
 		}},
 		{"idle time-out", Config{Limits: Limits{IdleTimeout: 300 * time.Millisecond}}, func(e env) string {
-			if err := e.c.closed(); err == nil {
-				e.t.Error("the client's connection was not closed")
+			if err := notClosed(e.c); err != nil {
+				e.t.Errorf("the client's connection: %v", err)
 			}
 			return "timeout"
 		}},
@@ -99,8 +99,8 @@ func TestParkedSessions(t *testing.T) {
 			if err != nil || !isErrorReply(m, e.k.errServer) {
 				e.t.Fatalf("got %s %v (%v), want the error reply", m.Kind, m.Term, err)
 			}
-			if err := e.c.closed(); err == nil {
-				e.t.Error("the client's connection was not closed")
+			if err := notClosed(e.c); err != nil {
+				e.t.Errorf("the client's connection: %v", err)
 			}
 			return "violation"
 		}},

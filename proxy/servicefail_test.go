@@ -27,9 +27,7 @@ func TestServiceResetMidConversation(t *testing.T) {
 		if !isErrorReply(m, jsonKit.errServer) {
 			t.Fatalf("got %v, want the error reply", m.Term)
 		}
-		if err := c.closed(); err == nil {
-			t.Fatal("not closed")
-		}
+		wantClosed(t, c)
 		end := p.logs.wait(t, "session end", 1)[0]
 		if field(end, "reason") != "service_left" {
 			t.Errorf("session end %v", end)
