@@ -123,7 +123,7 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		// Fill's error is rd.Err(), handled above once the bytes before it
 		// are used, but for wrappers.ErrWouldBlock, which is not kept:
 		// the next call goes on looking for the newline from rd.Pos.
-		if err := rd.Fill(); bufread.WouldBlock(err) {
+		if err := rd.Fill(); wrappers.IsWouldBlock(err) {
 			rd.Hold()
 			return nil, nil, err // bare: the usual end of a wakeup allocates nothing
 		}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
-	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // clientDecoder reads the commands a client sends.
@@ -66,7 +65,7 @@ func (d *clientDecoder) next() (wrappers.Message, error) {
 // uses, which costs a few of its bytes; nothing else was changed before
 // the frame was whole.
 func (p *parser) interrupted(err error) {
-	if bufread.WouldBlock(err) {
+	if wrappers.IsWouldBlock(err) {
 		p.rewindTo(0)
 	}
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
-	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
 // serverDecoder reads what the server sends.
@@ -241,7 +240,7 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 	for len(d.m.chans) < d.m.want {
 		mark := rd.Pos - rd.Start // fill may move the frame; keep the mark relative
 		v, c, err := d.p.value(0)
-		if bufread.WouldBlock(err) {
+		if wrappers.IsWouldBlock(err) {
 			// The confirmation, or what came instead, is parsed again
 			// once the skipper has seen it end.
 			d.m.next = mark

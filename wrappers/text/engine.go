@@ -98,7 +98,7 @@ type partial struct {
 // stop keeps p, the parse up to the line at p.next, when err is
 // wrappers.ErrWouldBlock, and returns err.
 func (in *input) stop(err error, p partial) error {
-	if bufread.WouldBlock(err) {
+	if wrappers.IsWouldBlock(err) {
 		if in.part == nil {
 			in.part = new(partial)
 		}
@@ -178,7 +178,7 @@ func (in *input) dotBody(what string, scratch *[]byte) (term.Binary, error) {
 		rel := in.rd.Pos - in.rd.Start // a read may move the frame in the buffer
 		line, err := in.line(what)
 		if err != nil {
-			if bufread.WouldBlock(err) {
+			if wrappers.IsWouldBlock(err) {
 				// The frame is parsed again only once the body ended
 				// (or is too long): a mail is not copied once a piece.
 				in.waitDot(from, in.rd.Lim.MaxBinary, in.rd.Lim.MaxBinary)
@@ -213,7 +213,7 @@ func (in *input) dotLines(what string) (term.List, error) {
 	for {
 		line, err := in.line(what)
 		if err != nil {
-			if bufread.WouldBlock(err) {
+			if wrappers.IsWouldBlock(err) {
 				// As for dotBody: the list is parsed again once whole,
 				// or once a line of it is too long.
 				in.waitDot(from, in.rd.Lim.MaxFrame, in.rd.Lim.MaxBinary)
@@ -264,7 +264,7 @@ func (d *side) Trim() {
 // its first byte by the next Next (bufread.Reader.Rewind bounds how
 // often). It reports whether err was that.
 func (d *side) rewind(err error) bool {
-	if !bufread.WouldBlock(err) {
+	if !wrappers.IsWouldBlock(err) {
 		return false
 	}
 	d.in.rd.Rewind()

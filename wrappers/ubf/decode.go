@@ -237,7 +237,7 @@ func (d *Decoder) Frame() (t term.Term, raw []byte, err error) {
 		if d.rd.Err() != nil {
 			return d.atEnd()
 		}
-		if err := d.fill(); bufread.WouldBlock(err) {
+		if err := d.fill(); wrappers.IsWouldBlock(err) {
 			d.rd.Hold()
 			// Bare, not wrapped: the usual end of a wakeup allocates
 			// nothing (and it is not kept, see wrappers.ErrWouldBlock).

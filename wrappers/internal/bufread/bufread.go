@@ -110,13 +110,6 @@ const (
 	heldRewind       // the decoder parses the frame again from Start: Frame waits for the bytes wanted first
 )
 
-// WouldBlock is wrappers.IsWouldBlock, under the name the wires' decoders
-// use with bufread: whether err is wrappers.ErrWouldBlock, wrapped or not,
-// which the decoder must not keep (see wrappers.ErrWouldBlock).
-func WouldBlock(err error) bool {
-	return wrappers.IsWouldBlock(err)
-}
-
 // Hold marks the current frame as interrupted by wrappers.ErrWouldBlock
 // by a decoder that keeps its scan state: the next Begin keeps the frame
 // as it is (Start and Pos), so that scanning goes on from Pos, and until
@@ -175,7 +168,7 @@ func (b *Reader) await() error {
 			break
 		}
 		if err := b.Fill(); err != nil {
-			if WouldBlock(err) {
+			if wrappers.IsWouldBlock(err) {
 				return err
 			}
 			break
@@ -380,7 +373,7 @@ func (b *Reader) Fill() error {
 func (b *Reader) took(n int, err error) (done bool, _ error) {
 	b.End += n
 	if err != nil {
-		if WouldBlock(err) {
+		if wrappers.IsWouldBlock(err) {
 			if n > 0 {
 				return true, nil // bytes came with it: the next read says it again
 			}
@@ -452,7 +445,7 @@ func (b *Reader) Need(n int, what string) error {
 	}
 	for b.End-b.Pos < n {
 		if err := b.Fill(); err != nil {
-			if WouldBlock(err) {
+			if wrappers.IsWouldBlock(err) {
 				b.wanted(b.Pos + n - b.Start)
 				return err
 			}
@@ -489,7 +482,7 @@ func (b *Reader) Line(what string) (line []byte, crlf bool, err error) {
 		}
 		scanned = b.End - b.Start // keep the scan position across a move
 		if err := b.Fill(); err != nil {
-			if WouldBlock(err) {
+			if wrappers.IsWouldBlock(err) {
 				b.wanted(0).lf = scanned
 				return nil, false, err
 			}
@@ -540,7 +533,7 @@ func (b *Reader) Frame() error {
 	b.Begin()
 	for b.Pos == b.End {
 		if err := b.Fill(); err != nil {
-			if WouldBlock(err) {
+			if wrappers.IsWouldBlock(err) {
 				// The usual end of a wakeup, asked first: no allocation,
 				// and no walk of the error for io.EOF.
 				return err

@@ -361,13 +361,13 @@ func (s *script) Read(p []byte) (int, error) {
 // Need, Line and Frame, and the next read goes on.
 func TestWouldBlockNotKept(t *testing.T) {
 	rd := New(&script{steps: []string{"", "ab", "", "c\n"}}, lim(100), "test")
-	if err := rd.Frame(); !WouldBlock(err) {
+	if err := rd.Frame(); !wrappers.IsWouldBlock(err) {
 		t.Fatalf("Frame = %v, want ErrWouldBlock", err)
 	}
 	if err := rd.Frame(); err != nil {
 		t.Fatalf("Frame again = %v", err)
 	}
-	if _, _, err := rd.Line("a line"); !WouldBlock(err) || rd.Err() != nil {
+	if _, _, err := rd.Line("a line"); !wrappers.IsWouldBlock(err) || rd.Err() != nil {
 		t.Fatalf("Line = %v (kept %v), want ErrWouldBlock not kept", err, rd.Err())
 	}
 	if rd.Buffered() != 2 {
@@ -404,7 +404,7 @@ func TestRewind(t *testing.T) {
 			for {
 				line, _, err := rd.Line("a body line")
 				if err != nil {
-					if WouldBlock(err) {
+					if wrappers.IsWouldBlock(err) {
 						rd.WaitFor(&endsWith{end: "\n.\r\n"})
 					}
 					return "", err
@@ -437,12 +437,12 @@ func TestRewind(t *testing.T) {
 						}
 						break
 					}
-					if !WouldBlock(err) {
+					if !wrappers.IsWouldBlock(err) {
 						t.Fatal(err)
 					}
 					rd.Rewind()
 				}
-				if !WouldBlock(err) {
+				if !wrappers.IsWouldBlock(err) {
 					t.Fatal(err)
 				}
 				if blocks++; blocks > 10 {
@@ -467,7 +467,7 @@ func TestHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd.Pos = 2
-	if err := rd.Fill(); !WouldBlock(err) {
+	if err := rd.Fill(); !wrappers.IsWouldBlock(err) {
 		t.Fatalf("Fill = %v, want ErrWouldBlock", err)
 	}
 	rd.Hold()
@@ -509,13 +509,13 @@ func TestFinderLetGo(t *testing.T) {
 	}
 	rd.WaitFor(&endsWith{end: "c"})
 	rd.Rewind()
-	if err := rd.Frame(); !WouldBlock(err) {
+	if err := rd.Frame(); !wrappers.IsWouldBlock(err) {
 		t.Fatalf("Frame = %v before the end, want ErrWouldBlock", err)
 	}
 	if err := rd.Frame(); err != nil || rd.wait.find != nil {
 		t.Fatalf("Frame = %v, finder %v: want the frame again and the finder let go", err, rd.wait.find)
 	}
-	if err := rd.Fill(); !WouldBlock(err) {
+	if err := rd.Fill(); !wrappers.IsWouldBlock(err) {
 		t.Fatalf("Fill = %v, want ErrWouldBlock", err)
 	}
 	rd.Rewind()
