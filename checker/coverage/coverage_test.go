@@ -18,12 +18,7 @@ const src = `
 `
 
 func TestTracker(t *testing.T) {
-	c, diags := contract.Compile("t.con", []byte(src), contract.Options{})
-	if c == nil {
-		t.Fatal(diags)
-	}
-	m := checker.Prepare(c)
-	tr := New(m)
+	m, tr := tracked(t, "t.con", src)
 	s := start(t, m, checker.Options{})
 	steps := []struct {
 		client bool
@@ -102,6 +97,18 @@ func check(s *checker.Session, client bool, msg term.Term) (checker.Role, *check
 		return s.Client(msg)
 	}
 	return s.Server(msg)
+}
+
+// tracked is a tracker of the contract src, compiled as file name, and
+// its machine.
+func tracked(tb testing.TB, name, src string) (*checker.Machine, *Tracker) {
+	tb.Helper()
+	c, diags := contract.Compile(name, []byte(src), contract.Options{})
+	if c == nil {
+		tb.Fatal(diags)
+	}
+	m := checker.Prepare(c)
+	return m, New(m)
 }
 
 // start is m.NewSession(opts), failing the test when it fails.

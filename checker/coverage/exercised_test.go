@@ -242,16 +242,11 @@ func subset(a, b []string) bool {
 // state counts in the state it is checked in, where the walk (and Call),
 // told the states before the pending reply, finds nothing.
 func TestAppendTakenPipelined(t *testing.T) {
-	c, diags := contract.Compile("p.con", []byte(`
+	m, tr := tracked(t, "p.con", `
 +state out x login -> ok x in.
 +state in x get -> value x in.
 +anystate ping -> pong.
-`), contract.Options{})
-	if c == nil {
-		t.Fatal(diags)
-	}
-	m := checker.Prepare(c)
-	tr := New(m)
+`)
 	s := start(t, m, checker.Options{})
 	for _, step := range []struct {
 		msg   term.Term
@@ -281,17 +276,7 @@ func TestAppendTakenPipelined(t *testing.T) {
 // transition, are counted by AppendTaken without allocating when dst has
 // room.
 func TestNoAllocation(t *testing.T) {
-	c, diags, err := contract.Load(filepath.Join("..", "..", "contracts", "redis.con"), contract.Options{})
-	if err != nil || diags.HasErrors() {
-		t.Fatal(err, diags)
-	}
-	m := checker.Prepare(c)
-	tr := New(m)
-	s := start(t, m, checker.Options{Initial: "ready"})
-	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("k")}
-	if v := s.Call(get); v != nil {
-		t.Fatal(v)
-	}
+	tr, s := redisAfterGet(t)
 	var buf [4]int
 	if n := len(tr.AppendTaken(buf[:0], s)); n != 1 {
 		t.Fatalf("the call counted %d items", n)
@@ -304,12 +289,7 @@ func TestNoAllocation(t *testing.T) {
 +state a out {moved, integer()} x b.
 +state b in back x a.
 `
-	c2, diags := contract.Compile("e.con", []byte(src), contract.Options{})
-	if c2 == nil {
-		t.Fatal(diags)
-	}
-	m2 := checker.Prepare(c2)
-	tr2 := New(m2)
+	m2, tr2 := tracked(t, "e.con", src)
 	s2 := start(t, m2, checker.Options{})
 	var moved term.Term = term.Tuple{term.Atom("moved"), term.Int(1)}
 	if v := s2.EventOut(moved); v != nil {
@@ -328,21 +308,28 @@ func TestNoAllocation(t *testing.T) {
 //
 //	go test -run '^$' -bench CountGet -benchmem ./checker/coverage/
 func BenchmarkCountGet(b *testing.B) {
-	c, diags, err := contract.Load(filepath.Join("..", "..", "contracts", "redis.con"), contract.Options{})
-	if err != nil || diags.HasErrors() {
-		b.Fatal(err, diags)
-	}
-	m := checker.Prepare(c)
-	tr := New(m)
-	s := start(b, m, checker.Options{Initial: "ready"})
-	var get term.Term = term.Tuple{term.Atom("get"), term.Binary("key")}
-	if v := s.Call(get); v != nil {
-		b.Fatal(v)
-	}
+	tr, s := redisAfterGet(b)
 	var buf [4]int
 	for b.Loop() {
 		if len(tr.AppendTaken(buf[:0], s)) != 1 {
 			b.Fatal("GET not counted")
 		}
 	}
+}
+
+// redisAfterGet is a tracker of contracts/redis.con and a session of it,
+// started in ready, that has just checked a GET: what the proxy counts
+// after each GET.
+func redisAfterGet(tb testing.TB) (*Tracker, *checker.Session) {
+	tb.Helper()
+	c, diags, err := contract.Load(filepath.Join("..", "..", "contracts", "redis.con"), contract.Options{})
+	if err != nil || diags.HasErrors() {
+		tb.Fatal(err, diags)
+	}
+	m := checker.Prepare(c)
+	s := start(tb, m, checker.Options{Initial: "ready"})
+	if v := s.Call(term.Tuple{term.Atom("get"), term.Binary("key")}); v != nil {
+		tb.Fatal(v)
+	}
+	return New(m), s
 }
