@@ -117,11 +117,6 @@ type lastKey struct {
 // lookup is ix.lookup(t), the key slot found remembered (lastKey).
 func (s *Session) lookup(ix *ruleIndex, t term.Term) []int32 {
 	tag, arity, ok := keyOf(t)
-	return s.lookupKey(ix, t, tag, arity, ok)
-}
-
-// lookupKey is lookup with t's key (keyOf) already known.
-func (s *Session) lookupKey(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
 	if a := s.act; ok && a != nil {
 		if rules, hit := a.key.rulesIn(ix, tag, arity); hit {
 			return rules
@@ -154,7 +149,7 @@ func sameString(a, b term.Atom) bool {
 	return len(a) == len(b) && unsafe.StringData(string(a)) == unsafe.StringData(string(b))
 }
 
-// lookupOther is lookupKey for another key or index than the last ones,
+// lookupOther is lookup for another key or index than the last ones,
 // or rules that depend on t's arguments.
 func (s *Session) lookupOther(ix *ruleIndex, t term.Term, tag term.Atom, arity int32, ok bool) []int32 {
 	if !ok || s.act == nil || ix.slots == nil {
@@ -888,7 +883,7 @@ func (s *Session) tryPlain(e *pending, t term.Term, st int32, ix, or *ruleIndex)
 	var rules []int32
 	hit := false
 	if a := s.act; keyed && a != nil {
-		rules, hit = a.key.rulesIn(ix, tag, arity) // lookupKey's usual case
+		rules, hit = a.key.rulesIn(ix, tag, arity) // lookup's usual case, inlined
 	}
 	if !hit {
 		rules = s.lookupOther(ix, t, tag, arity, keyed)
