@@ -547,6 +547,17 @@ func (p *testProxy) dial(t testing.TB) *wconn {
 	return c
 }
 
+// dialPair opens two sessions through p, each with one call answered: a
+// victim for the test to end, and another that must go on meanwhile.
+func (p *testProxy) dialPair(t testing.TB) (other, victim *wconn) {
+	t.Helper()
+	other = p.dial(t)
+	wantReply(t, call(t, other, p.kit, "{add, 1}"), "{ok, 2}")
+	victim = p.dial(t)
+	wantReply(t, call(t, victim, p.kit, "{add, 1}"), "{ok, 2}")
+	return other, victim
+}
+
 func (p *testProxy) tryDial() (*wconn, error) {
 	sess := p.kit.wire.NewSession(wrappers.Options{})
 	if p.tr == WebSocket {

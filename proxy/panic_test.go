@@ -35,10 +35,7 @@ func TestPanicUnderLock(t *testing.T) {
 				t.Parallel()
 				svc := startService(t, TCP, k, counterService(k, false))
 				p := startProxy(t, svc, Config{Wire: panicWire{k.wire}, Mode: Reject, Limits: Limits{Grace: time.Second}}, nil)
-				other := p.dial(t)
-				wantReply(t, call(t, other, k, "{add, 1}"), "{ok, 2}")
-				victim := p.dial(t)
-				wantReply(t, call(t, victim, k, "{add, 1}"), "{ok, 2}")
+				other, victim := p.dialPair(t)
 				trigger := "{nope, 1}" // an illegal request
 				if side == wrappers.Server {
 					trigger = "{bad, 1}" // answered off-contract

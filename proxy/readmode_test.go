@@ -154,10 +154,7 @@ func TestUnaskedWouldBlock(t *testing.T) {
 	check := func(t *testing.T, tr Transport, plain bool) {
 		svc := startService(t, tr, jsonKit, counterService(jsonKit, false))
 		p := startProxy(t, svc, Config{Wire: unaskedWire{jsonKit.wire}, PlainIO: plain}, nil)
-		other := p.dial(t)
-		wantReply(t, call(t, other, jsonKit, "{add, 1}"), "{ok, 2}")
-		c := p.dial(t)
-		wantReply(t, call(t, c, jsonKit, "{add, 2}"), "{ok, 3}")
+		other, c := p.dialPair(t)
 		if err := c.send(jsonKit.frame(T("{add, 13}"))); err != nil {
 			t.Fatal(err)
 		}

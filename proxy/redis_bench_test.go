@@ -18,31 +18,16 @@ import (
 // into one buffer and allocates nothing); its ns/op is the round trip,
 // Redis and the loopback included, so compare it only with another build
 // in the same run.
-func BenchmarkRedisGET(b *testing.B) {
-	conn := redisGETClient(b)
-	defer conn.Close()
-	get := []byte(realservice.Command("GET", "key"))
-	want := []byte("$3\r\nxxx\r\n")
-	got := make([]byte, len(want))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := conn.Write(get); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(conn, got); err != nil {
-			b.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			b.Fatalf("GET answered %q, want %q", got, want)
-		}
-	}
-}
+func BenchmarkRedisGET(b *testing.B) { benchRedisGET(b, 1) }
 
 // BenchmarkRedisGETPipelined is BenchmarkRedisGET with 16 GETs written at
 // once, as redis-benchmark -P 16: an op is one GET, so its allocs/op and
 // B/op are the proxy's own per pipelined request.
-func BenchmarkRedisGETPipelined(b *testing.B) {
-	const depth = 16
+func BenchmarkRedisGETPipelined(b *testing.B) { benchRedisGET(b, 16) }
+
+// benchRedisGET writes depth GETs at a time and reads their replies, an op
+// being one GET.
+func benchRedisGET(b *testing.B, depth int) {
 	conn := redisGETClient(b)
 	defer conn.Close()
 	gets := bytes.Repeat([]byte(realservice.Command("GET", "key")), depth)

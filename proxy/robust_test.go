@@ -360,10 +360,7 @@ func TestPanicIsolated(t *testing.T) {
 				}
 				svc := startService(t, tr, k, counterService(k, false))
 				p := startProxy(t, svc, Config{}, hook)
-				other := p.dial(t)
-				wantReply(t, call(t, other, k, "{add, 1}"), "{ok, 2}")
-				victim := p.dial(t)
-				wantReply(t, call(t, victim, k, "{add, 1}"), "{ok, 2}")
+				other, victim := p.dialPair(t)
 				if err := victim.send(k.frame(T("{add, 666}"))); err != nil {
 					t.Fatal(err)
 				}
