@@ -16,13 +16,6 @@ func TestNilMessages(t *testing.T) {
 +event start in hello.
 +event start out tick.
 `))
-	newSession := func(t *testing.T) *Session {
-		s, err := m.NewSession(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 	get := term.MustParse(`{get, <<"k">>}`)
 	tests := []struct {
 		name string
@@ -39,7 +32,7 @@ func TestNilMessages(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if v := tc.f(newSession(t)); v == nil {
+			if v := tc.f(start(t, m, Options{})); v == nil {
 				t.Errorf("%s(nil) was accepted", tc.name)
 			}
 		})
