@@ -10,7 +10,7 @@
 # measure: ubfproxy built without a profile (-pgo=off, so that an old
 # profile does not shape the new one), enforcing contracts/redis.con
 # between redis-benchmark (-t set,get -c 50, unpipelined and with -P 16,
-# SECONDS each) and redis-server. Served with --metrics and --pprof, it
+# SECONDS_EACH seconds each) and redis-server. Served with --metrics and --pprof, it
 # counts the rules too (--metrics turns that on). Run it again when the
 # message path changed much: a stale profile still builds and still
 # helps, less.
