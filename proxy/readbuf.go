@@ -91,8 +91,10 @@ type readers struct {
 // a session idle in a read holds no buffer.
 type lendingReader struct {
 	hookedReader
-	raw  syscall.RawConn
-	pool *bufferPool
+	raw syscall.RawConn
+	// rs is how the Server's endpoints read: its pool lends the buffers,
+	// its testHook hears of the reads.
+	rs *readers
 	// read is the callback of raw.Read, made once (a method value
 	// allocates); buf, n and err are its results.
 	read func(fd uintptr) bool
@@ -114,15 +116,14 @@ type lendingReader struct {
 	// is drained (TCP_INQ), and Config.PlainIO is off.
 	in        inlineRead
 	canInline bool
-	// testHook is readers.testHook.
-	testHook func(inline bool)
 }
 
 // inlineRead is what a lendingReader knows of the callback of raw.Read its
 // reader runs in (see runInline).
 type inlineRead struct {
 	// fd is the socket's descriptor while inside; first, so that the
-	// flags pack after it (a lending reader is 160 bytes, not 176).
+	// flags pack after it (a lending reader fits the 160-byte size class,
+	// not 176).
 	fd int
 	// inside: the reader runs inside the callback, which holds the
 	// connection's read lock; reads are then made on fd directly.
@@ -157,7 +158,7 @@ func newLendingReader(e *tcpEndpoint, rs *readers) *lendingReader {
 	if err != nil {
 		return nil
 	}
-	r := &lendingReader{hookedReader: hookedReader{e}, raw: raw, pool: &rs.pool, testHook: rs.testHook}
+	r := &lendingReader{hookedReader: hookedReader{e}, raw: raw, rs: rs}
 	r.read = r.tryRead
 	r.canInline = !rs.plain && enableINQ(raw)
 	return r
@@ -267,13 +268,13 @@ func (r *lendingReader) take() []byte {
 		r.spare = nil
 		return buf
 	}
-	return r.pool.get()
+	return r.rs.pool.get()
 }
 
 // giveBack gives the spare back to the pool.
 func (r *lendingReader) giveBack() {
 	if r.spare != nil {
-		r.pool.put(r.spare)
+		r.rs.pool.put(r.spare)
 		r.spare = nil
 	}
 }
@@ -292,7 +293,7 @@ func (r *lendingReader) readInline(p []byte) ([]byte, int, error) {
 	if buf == nil {
 		buf = r.take()
 	}
-	if h := r.testHook; h != nil {
+	if h := r.rs.testHook; h != nil {
 		h(true)
 	}
 	n, drained, err := recvINQ(in.fd, buf)
@@ -301,7 +302,7 @@ func (r *lendingReader) readInline(p []byte) ([]byte, int, error) {
 		return buf, n, nil
 	}
 	if p == nil {
-		r.pool.put(buf)
+		r.rs.pool.put(buf)
 	}
 	switch {
 	case err == nil:
@@ -355,7 +356,7 @@ func (r *lendingReader) ReadLent() ([]byte, int, error) {
 	buf, n, err := r.buf, r.n, r.err
 	r.buf = nil
 	if n == 0 && err != nil {
-		r.pool.put(buf)
+		r.rs.pool.put(buf)
 		return nil, 0, err
 	}
 	return buf, n, err
@@ -371,7 +372,7 @@ func (r *lendingReader) Read(p []byte) (int, error) {
 		return n, err
 	}
 	r.in.blocked, r.in.failed = false, false
-	if h := r.testHook; h != nil {
+	if h := r.rs.testHook; h != nil {
 		h(false)
 	}
 	for {
@@ -400,12 +401,12 @@ func (r *lendingReader) tryRead(fd uintptr) bool {
 	// ReadLent starts with no buffer, and one that finds nothing gives it
 	// back: the buffer is a local until the read filled it.
 	buf := r.take()
-	if h := r.testHook; h != nil {
+	if h := r.rs.testHook; h != nil {
 		h(false)
 	}
 	n, err := ignoringEINTR(func() (int, error) { return readFD(fd, buf) })
 	if isErrno(err, syscall.EAGAIN) {
-		r.pool.put(buf)
+		r.rs.pool.put(buf)
 		return false
 	}
 	r.buf = buf
