@@ -33,7 +33,9 @@ func FuzzRESPDecode(f *testing.F) {
 // back as the plan says (each at once, a few messages later, or never),
 // and checks that every message is what it is without giving back and
 // that a term never given back does not change: recycling reuses only
-// the records of terms given back.
+// the records of terms given back. As a server stream, it is decoded once
+// more with calls that the proxy drops (wrappers.Dropper) between the
+// answered ones, which must change nothing either.
 func FuzzRESPRecycle(f *testing.F) {
 	var gets, replies strings.Builder
 	for i := range 40 {
@@ -45,31 +47,44 @@ func FuzzRESPRecycle(f *testing.F) {
 	f.Add([]byte(replies.String()), []byte{0x42, 1, 1, 0, 10})
 	f.Add([]byte(clientStream), []byte{0x31, 1, 2, 0})
 	f.Add([]byte(serverStream), []byte{0x05, 1, 14, 1, 0})
+	f.Add([]byte(serverStream), []byte{0x05, 0x21, 0x20, 0x22})
 	f.Fuzz(func(t *testing.T, data, plan []byte) {
 		if len(plan) == 0 {
 			return
 		}
 		for _, side := range []wrappers.Side{wrappers.Client, wrappers.Server} {
-			want := decodeRecycling(t, side, data, plan, false)
-			got := decodeRecycling(t, side, data, plan, true)
-			if len(got) != len(want) {
-				t.Fatalf("%s: %d messages giving terms back, %d without", side, len(got), len(want))
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("%s: message %d is %s giving terms back, %s without", side, i, got[i], want[i])
-				}
+			want := decodeRecycling(t, side, data, plan, false, false)
+			sameMessages(t, side, "giving terms back", decodeRecycling(t, side, data, plan, true, false), want)
+			if side == wrappers.Server {
+				sameMessages(t, side, "with dropped calls", decodeRecycling(t, side, data, plan, false, true), want)
 			}
 		}
 	})
+}
+
+// sameMessages fails t unless got, decoded as how says, is want.
+func sameMessages(t *testing.T, side wrappers.Side, how string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d messages %s, %d without", side, len(got), how, len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: message %d is %s %s, %s without", side, i, got[i], how, want[i])
+		}
+	}
 }
 
 // decodeRecycling decodes data as side's stream in reads of plan[0]*4+1
 // bytes, and returns the text of each message's term as it was decoded.
 // With recycle, the term of message i is given back as plan[1+i%(len-1)]
 // says: 0 never (it is then checked not to change), 1 at once, n > 1
-// after n-1 more messages.
-func decodeRecycling(t *testing.T, side wrappers.Side, data, plan []byte, recycle bool) []string {
+// after n-1 more messages. With drops (server side), the call that
+// message i answers is followed, when plan[1+i%(len-1)] has bit 0x20, by
+// a SUBSCRIBE that the proxy drops once message i is decoded: the server
+// decoder may have taken it with the answered call by then, and pairing
+// a confirmation with it would merge what is otherwise not merged.
+func decodeRecycling(t *testing.T, side wrappers.Side, data, plan []byte, recycle, drops bool) []string {
 	s := Wire{}.NewSession(wrappers.Options{Limits: wrappers.Limits{MaxFrame: 4096, MaxDepth: 8, MaxBinary: 1024}}).(*Session)
 	r := iotest.DataErrReader(splitio.Every(data, int(plan[0])*4+1))
 	var d wrappers.Decoder
@@ -88,20 +103,28 @@ func decodeRecycling(t *testing.T, side wrappers.Side, data, plan []byte, recycl
 		due   = map[int][]term.Term{} // terms to give back after message i
 	)
 	for i := 0; ; i++ {
+		step := byte(1)
+		if len(plan) > 1 {
+			step = plan[1+i%(len(plan)-1)]
+		}
+		drop := drops && step&0x20 != 0
 		if side == wrappers.Server {
 			s.push(call{}) // every frame answers a call
+			if drop {
+				s.push(call{op: opSubscribe, args: 1})
+			}
 		}
 		m, err := d.Next()
+		if drop {
+			s.Dropped(wrappers.Client, wrappers.Message{Kind: wrappers.Call})
+		}
 		if err != nil {
 			break
 		}
 		text := fmt.Sprint(m.Term)
 		texts = append(texts, text)
 		if recycle && m.Term != nil {
-			when := 1
-			if len(plan) > 1 {
-				when = int(plan[1+i%(len(plan)-1)] % 16)
-			}
+			when := int(step % 16)
 			if when == 0 {
 				kept = append(kept, held{m.Term, text})
 			} else {

@@ -78,6 +78,7 @@ package resp
 
 import (
 	"io"
+	"math"
 	"strings"
 	"sync"
 
@@ -113,6 +114,10 @@ const (
 	opReset
 	numOps
 )
+
+// numConfOps counts the ops confirmed by confirmation arrays, opSubscribe
+// to opSunsubscribe.
+const numConfOps = opSunsubscribe - opSubscribe + 1
 
 var opNames = [numOps]string{
 	opSubscribe:    "subscribe",
@@ -165,22 +170,52 @@ type call struct {
 
 // Session is the codec of one connection. The client decoder records each
 // call; the server decoder pairs replies with them and keeps the pub/sub
-// state both directions depend on. It implements wrappers.Session and
-// wrappers.Dropper.
+// state. It implements wrappers.Session and wrappers.Dropper.
+//
+// The two decoders run on two goroutines, often on two cores. A lock both
+// take for every message costs two locked instructions each time and, when
+// both sides are busy at once, moves its cache line between the cores. So
+// the calls pass from one to the other in batches: the client decoder
+// appends each call to queued under mu; the server decoder takes all the
+// calls queued so far at once into batch, its own, and pairs replies with
+// them without a lock until it reaches the batch's last call, the only one
+// Dropped may still take back (see Dropped and settle): two locks per
+// batch rather than one per reply. Everything else the server decoder
+// reads for a reply it owns: the pub/sub state is read and written by it
+// alone.
 type Session struct {
+	// Owned by the server decoder (its Next, Trim and Park, which the
+	// proxy runs on one goroutine at a time). Those it reads or writes
+	// for every reply first, far from mu and queued.
+	batch   []call // calls taken from queued, oldest first; paired up to head
+	head    int
+	monitor bool // MONITOR was answered +OK: simple strings with a space are its feed
+	// Under mu, but written by the server decoder once a batch and by
+	// Dropped, seldom, so kept on its side. tailHeld: batch ends with the
+	// call pushed last, not yet paired (it was taken with queued, and
+	// nothing was pushed since). tailDropped: Dropped took that call back;
+	// the server decoder removes it when it reaches it.
+	tailHeld, tailDropped bool
+	// Confirmations still due for a merged reply that was cut short by
+	// another frame, by confirmation op (o-opSubscribe); they are
+	// classified as events. int32: every session holds the array, and a
+	// reply merges at most a frame's arguments.
+	stray [numConfOps]int32
+	// Subscriptions the server confirmed: channels, patterns, shard
+	// channels. Redis's counts tell them apart (see confirm). int32, as
+	// stray, so that the session stays in a 160-byte size class: no
+	// connection holds 2^31 subscriptions, and larger counts are capped.
+	nch, npat, nshard int32
+
+	// Read only, after NewSession; it also keeps the fields above off
+	// the cache line of those below (TestSessionLayout).
 	lim wrappers.Limits
 
-	mu    sync.Mutex
-	calls []call // outstanding calls, oldest at head
-	head  int
-	// Subscriptions the server confirmed: channels, patterns, shard
-	// channels. Redis's counts tell them apart (see confirm).
-	nch, npat, nshard int64
-	monitor           bool
-	// Confirmations still due for a merged reply that was cut short by
-	// another frame; they are classified as events. int32: every session
-	// holds the array, and a reply merges at most a frame's arguments.
-	stray [numOps]int32
+	// Shared by the client decoder (push, Dropped, its Trim and Park) and
+	// the server decoder (settle, popLast), under mu, with tailHeld and
+	// tailDropped.
+	mu     sync.Mutex
+	queued []call // calls pushed since the server decoder last took them, oldest first
 }
 
 // ClientDecoder implements wrappers.Session.
@@ -197,33 +232,130 @@ func (s *Session) ServerDecoder(r io.Reader) wrappers.Decoder {
 func newParser(rd bufread.Reader) parser { return parser{rd: rd, names: newNames()} }
 
 // Dropped implements wrappers.Dropper: a call the proxy did not forward
-// will get no reply from the server, so it leaves the queue.
+// will get no reply from the server, so it leaves the queue. It is the call
+// pushed last: still in queued, or, when the server decoder has taken it
+// since, the last of its batch, which it learns when it reaches that call.
+// One it has already paired (a frame nobody asked for came first) stays
+// paired.
 func (s *Session) Dropped(side wrappers.Side, m wrappers.Message) {
 	if side != wrappers.Client || m.Kind != wrappers.Call {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.calls) > s.head {
-		s.calls = s.calls[:len(s.calls)-1]
+	if n := len(s.queued); n > 0 {
+		s.queued = s.queued[:n-1]
+	} else if s.tailHeld {
+		s.tailDropped = true
 	}
-}
-
-func (s *Session) push(c call) {
-	s.mu.Lock()
-	if s.head == len(s.calls) {
-		s.calls, s.head = s.calls[:0], 0
-	}
-	s.calls = append(s.calls, c)
 	s.mu.Unlock()
 }
 
-// peek returns the oldest outstanding call; s.mu must be held.
+// push queues a call; client decoder only.
+func (s *Session) push(c call) {
+	s.mu.Lock()
+	s.queued = append(s.queued, c)
+	s.mu.Unlock()
+}
+
+// maxKeptCalls bounds the capacity of a call slice handed back for reuse:
+// a flood of pipelined commands leaves a large one for the collector
+// rather than in the session.
+const maxKeptCalls = 256
+
+// The methods below, down to expected, are the server decoder's.
+
+// peek returns the oldest outstanding call.
 func (s *Session) peek() (call, bool) {
-	if s.head == len(s.calls) {
-		return call{}, false
+	if s.head+1 < len(s.batch) {
+		return s.batch[s.head], true
 	}
-	return s.calls[s.head], true
+	s.mu.Lock()
+	s.settle()
+	c, ok := call{}, s.head < len(s.batch)
+	if ok {
+		c = s.batch[s.head]
+	}
+	s.mu.Unlock()
+	return c, ok
+}
+
+// pop removes the call peek returned.
+func (s *Session) pop() {
+	if s.head+1 < len(s.batch) {
+		s.head++
+		return
+	}
+	s.mu.Lock()
+	s.popLast()
+	s.mu.Unlock()
+}
+
+// popQuickLast pops the oldest call, the batch's last or one taken from
+// queued, for a reply of type c (a bulk string, null, integer or simple
+// string) when that is all classify would do with it: see
+// serverDecoder.Next, which does the same for the calls before the last.
+// It reports whether it did.
+func (s *Session) popQuickLast(c byte) bool {
+	s.mu.Lock()
+	s.settle()
+	ok := s.head < len(s.batch) && (c != '+' || !s.monitor && !s.batch[s.head].op.changesState())
+	if ok {
+		if s.head+1 < len(s.batch) {
+			s.head++
+		} else {
+			s.popLast()
+		}
+	}
+	s.mu.Unlock()
+	return ok
+}
+
+// settle, with mu held, removes the batch's last call if Dropped took it
+// back, and takes the queued calls once the batch is paired.
+func (s *Session) settle() {
+	if s.tailDropped {
+		s.batch = s.batch[:len(s.batch)-1]
+		s.tailHeld, s.tailDropped = false, false
+	}
+	if s.head == len(s.batch) {
+		s.take()
+	}
+}
+
+// popLast pops the batch's last call, with mu held, and takes the calls
+// queued since. A Dropped after the peek that returned the call comes too
+// late: a frame was paired with it.
+func (s *Session) popLast() {
+	s.head++
+	s.tailHeld, s.tailDropped = false, false
+	s.take()
+}
+
+// take swaps the paired batch for the queued calls, with mu held, so that
+// both slices keep their capacity (see maxKeptCalls).
+func (s *Session) take() {
+	done := s.batch[:0]
+	if cap(done) > maxKeptCalls {
+		done = nil
+	}
+	s.batch, s.queued, s.head = s.queued, done, 0
+	s.tailHeld = len(s.batch) > 0
+}
+
+// trimBatch lets go of a paired batch (server decoder's Trim and Park).
+func (s *Session) trimBatch() {
+	if s.head == len(s.batch) {
+		s.batch, s.head = nil, 0
+	}
+}
+
+// trimQueued lets go of an empty queue (client decoder's Trim and Park).
+func (s *Session) trimQueued() {
+	s.mu.Lock()
+	if len(s.queued) == 0 {
+		s.queued = nil
+	}
+	s.mu.Unlock()
 }
 
 // changesState reports whether the reply to a call of o changes the
@@ -231,37 +363,36 @@ func (s *Session) peek() (call, bool) {
 // to classify.
 func (o op) changesState() bool { return o == opMonitor || o == opReset }
 
-// pop removes the oldest outstanding call; s.mu must be held.
-func (s *Session) pop() {
-	if s.head < len(s.calls) {
-		s.head++
-	}
-}
-
 // subscribed reports whether the connection is in Redis's subscribed
-// context; s.mu must be held.
-func (s *Session) subscribed() bool { return s.nch+s.npat+s.nshard > 0 }
+// context.
+func (s *Session) subscribed() bool { return s.nch > 0 || s.npat > 0 || s.nshard > 0 }
 
 // confirm records a confirmation of kind o carrying the subscription count
 // Redis reports after it: for channels and patterns the count of both
-// together, for shard channels their own count. s.mu must be held.
+// together, for shard channels their own count.
 func (s *Session) confirm(o op, count int64) {
 	switch o {
 	case opSubscribe, opUnsubscribe:
-		s.nch = max(count-s.npat, 0)
+		s.nch = count32(count - int64(s.npat))
 	case opPsubscribe, opPunsubscribe:
-		s.npat = max(count-s.nch, 0)
+		s.npat = count32(count - int64(s.nch))
 	case opSsubscribe, opSunsubscribe:
-		s.nshard = max(count, 0)
+		s.nshard = count32(count)
 	}
 }
 
-// expected returns how many confirmations answer c; s.mu must be held.
+// count32 is a subscription count n, capped to 0 and math.MaxInt32.
+func count32(n int64) int32 { return int32(min(max(n, 0), math.MaxInt32)) }
+
+// strays returns the count of stray confirmations of o, a confirmation op.
+func (s *Session) strays(o op) *int32 { return &s.stray[o-opSubscribe] }
+
+// expected returns how many confirmations answer c.
 func (s *Session) expected(c call) int {
 	if c.args > 0 {
 		return c.args
 	}
-	var n int64
+	var n int32
 	switch c.op {
 	case opUnsubscribe:
 		n = s.nch

@@ -705,17 +705,17 @@ func BenchmarkPipelined(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			s.head = len(s.calls) // the replies came
+			s.queued = s.queued[:0] // the replies came
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*pipelineDepth), "ns/msg")
 	})
 	b.Run("server", func(b *testing.B) {
 		s := newSession()
-		s.calls = make([]call, pipelineDepth)
+		calls := make([]call, pipelineDepth)
 		d := s.ServerDecoder(&batchReader{[]byte(strings.Repeat("$3\r\nxxx\r\n", pipelineDepth))})
 		b.ReportAllocs()
 		for b.Loop() {
-			s.head = 0 // the calls went out
+			s.queued = calls // the calls went out
 			for range pipelineDepth {
 				if _, err := d.Next(); err != nil {
 					b.Fatal(err)

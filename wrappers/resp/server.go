@@ -65,16 +65,18 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 		// tests are of arrays, of MONITOR's feed and of the replies that
 		// change the session's state): there is such a call and, for a
 		// simple string, no MONITOR feed may be on and the call's reply
-		// does not change the state. Written out here, not as a
-		// method, to spare every reply a call.
+		// does not change the state. Written out here for the calls of
+		// the batch but its last, which need no lock, to spare every
+		// reply a call; popQuickLast does the same for the last.
 		s := d.s
-		s.mu.Lock()
-		if s.head < len(s.calls) && (c != '+' || !s.monitor && !s.calls[s.head].op.changesState()) {
-			s.head++
-			s.mu.Unlock()
+		if s.head+1 < len(s.batch) {
+			if c != '+' || !s.monitor && !s.batch[s.head].op.changesState() {
+				s.head++
+				return wrappers.Message{Kind: wrappers.Reply, Term: v, Raw: rd.Raw()}, nil
+			}
+		} else if s.popQuickLast(c) {
 			return wrappers.Message{Kind: wrappers.Reply, Term: v, Raw: rd.Raw()}, nil
 		}
-		s.mu.Unlock()
 	} else {
 		var err error
 		v, c, err = d.p.value(0)
@@ -161,20 +163,17 @@ func quickLine(buf []byte) int {
 func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) {
 	rd := &d.p.rd
 	s := d.s
-	s.mu.Lock()
 	if l, ok := v.(term.List); ok && (c == '>' || c == '*') {
 		if o, ch, n, ok := confirmation(l); ok {
-			if s.stray[o] > 0 {
-				s.stray[o]--
+			if k := s.strays(o); *k > 0 {
+				*k--
 				s.confirm(o, n)
-				s.mu.Unlock()
 				return d.event(term.Tuple{term.Atom(opNames[o]), ch, term.Int(n)}), nil
 			}
 			if head, ok := s.peek(); ok && head.op == o {
 				want := s.expected(head)
 				s.confirm(o, n)
 				s.pop()
-				s.mu.Unlock()
 				chans := make(term.List, 1, min(want, 64))
 				chans[0] = ch
 				d.m = &merging{o: o, chans: chans, n: n, want: want}
@@ -182,31 +181,26 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 			}
 			if c == '>' || s.subscribed() {
 				s.confirm(o, n)
-				s.mu.Unlock()
 				return d.event(term.Tuple{term.Atom(opNames[o]), ch, term.Int(n)}), nil
 			}
 		}
 		if c == '>' || s.subscribed() && isPubsubMessage(l) {
-			s.mu.Unlock()
 			return d.event(pushTuple(&d.p, l)), nil
 		}
 		if s.subscribed() && len(l) == 2 && isWord(l[0], "pong") {
 			if _, ok := s.peek(); ok {
 				s.pop()
-				s.mu.Unlock()
 				return d.reply(term.Tuple{atomPong, l[1]}), nil
 			}
 		}
 	}
 	if c == '+' && s.monitor && bytes.IndexByte(rd.Raw(), ' ') >= 0 {
-		s.mu.Unlock()
 		text := rd.Raw()
 		text = text[1 : len(text)-2]
 		return d.event(d.p.ar.tuple2(atomMonitor, d.p.ar.binary(text))), nil
 	}
 	head, ok := s.peek()
 	if !ok {
-		s.mu.Unlock()
 		return d.event(v), nil
 	}
 	s.pop()
@@ -216,9 +210,8 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 	case head.op == opReset && v == term.Term(atomReset):
 		s.monitor = false
 		s.nch, s.npat, s.nshard = 0, 0, 0
-		s.stray = [numOps]int32{}
+		s.stray = [numConfOps]int32{}
 	}
-	s.mu.Unlock()
 	return d.reply(v), nil
 }
 
@@ -264,14 +257,10 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 			// (and an error, if that was one, is reported then).
 			rd.Pos = rd.Start + mark
 			d.p.endSeq = false
-			d.s.mu.Lock()
-			d.s.stray[o] += int32(d.m.want - len(d.m.chans))
-			d.s.mu.Unlock()
+			*d.s.strays(o) += int32(d.m.want - len(d.m.chans))
 			break
 		}
-		d.s.mu.Lock()
 		d.s.confirm(o, n2)
-		d.s.mu.Unlock()
 		d.m.chans = append(d.m.chans, ch2)
 		d.m.n = n2
 	}

@@ -7,14 +7,18 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
-// Trim implements wrappers.Trimmer.
+// Trim implements wrappers.Trimmer. An empty queue of calls goes too.
 func (d *clientDecoder) Trim() {
 	d.p.trim()
 	d.args = nil
+	d.s.trimQueued()
 }
 
-// Trim implements wrappers.Trimmer.
-func (d *serverDecoder) Trim() { d.p.trim() }
+// Trim implements wrappers.Trimmer. A paired batch of calls goes too.
+func (d *serverDecoder) Trim() {
+	d.p.trim()
+	d.s.trimBatch()
+}
 
 // trim lets go of the arena's blocks (the terms cut from them keep theirs),
 // of the names cached and of the skipper (between frames it skips
@@ -35,8 +39,11 @@ type parked struct {
 	server bool
 }
 
-// Park implements wrappers.Parker.
-func (d *clientDecoder) Park() wrappers.Parked { return d.p.park(d.s, false) }
+// Park implements wrappers.Parker. An empty queue of calls goes too.
+func (d *clientDecoder) Park() wrappers.Parked {
+	d.s.trimQueued()
+	return d.p.park(d.s, false)
+}
 
 // Park implements wrappers.Parker. A merged reply a read cut keeps the
 // decoder (it goes on with it).
@@ -44,6 +51,7 @@ func (d *serverDecoder) Park() wrappers.Parked {
 	if d.m != nil {
 		return nil
 	}
+	d.s.trimBatch()
 	return d.p.park(d.s, true)
 }
 
