@@ -41,6 +41,13 @@ build_proxies() {
 	go build -o "$work/passthrough" ./scripts/passthrough
 }
 
+# build_evloop: $work/evloop, the event-loop prototype (scripts/evloop), for
+# the scripts' EVLOOP=1.
+build_evloop() {
+	echo "building scripts/evloop..." >&2
+	go build -o "$work/evloop" ./scripts/evloop
+}
+
 # start_redis: redis-server on a free port ($redis_port) with PASSWORD and
 # no persistence.
 start_redis() {

@@ -31,6 +31,9 @@
 #        BASE_REV=<commit> scripts/callgrind-per-request.sh
 #        (ubfproxy built at that commit is measured too, in the same
 #        alternation: a before/after in one run)
+#        EVLOOP=1 scripts/callgrind-per-request.sh
+#        (scripts/evloop, an event-loop prototype, is measured too, copying
+#        bytes and checking against contracts/redis.con)
 #
 # REQUESTS defaults to 10,000: the Go runtime's garbage collections and
 # idle spinning come in bursts, and a window of a few thousand requests
@@ -55,6 +58,7 @@ NAME=callgrind-per-request
 needs valgrind callgrind_control redis-server redis-cli python3 go
 build_proxies
 build_base
+[ -n "${EVLOOP:-}" ] && build_evloop
 start_redis
 redis-cli -p "$redis_port" -a "$PASSWORD" --no-auth-warning set key xxx >/dev/null
 
@@ -153,6 +157,14 @@ for run in $(seq 1 "$RUNS"); do
 		r=$(measure haproxy "$port" haproxy -f "$work/haproxy.cfg" -db) || exit 1
 		results+=("$r")
 	fi
+	if [ -n "${EVLOOP:-}" ]; then
+		port=$(free_port)
+		r=$(measure evcopy "$port" "$work/evloop" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
+		results+=("$r")
+		port=$(free_port)
+		r=$(measure evcheck "$port" "$work/evloop" -contract contracts/redis.con -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
+		results+=("$r")
+	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		r=$(measure_ubf base "$work/ubfproxy-base") || exit 1
 		results+=("$r")
@@ -173,9 +185,9 @@ print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n}
 print()
 print("| proxy | runs | median |")
 print("|---|---|---:|")
-names = {"plain": "plain", "haproxy": "HAProxy", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy"}
+names = {"evcopy": "evloop copying", "evcheck": "evloop checking", "plain": "plain", "haproxy": "HAProxy", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy"}
 med = {}
-for name in ("plain", "haproxy", "base", "ubfproxy"):
+for name in ("plain", "haproxy", "evcopy", "evcheck", "base", "ubfproxy"):
     if name in runs:
         med[name] = statistics.median(runs[name])
         print(f"| {names[name]} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {med[name]:,.0f} |")
@@ -183,6 +195,8 @@ print()
 print(f"ubfproxy / plain: {med['ubfproxy'] / med['plain']:.2f} (medians)")
 if "haproxy" in med:
     print(f"ubfproxy / HAProxy: {med['ubfproxy'] / med['haproxy']:.2f} (medians)")
+if "evcheck" in med:
+    print(f"ubfproxy / evloop checking: {med['ubfproxy'] / med['evcheck']:.2f} (medians)")
 if "base" in med:
     print(f"ubfproxy / ubfproxy at {base}: {med['ubfproxy'] / med['base']:.3f} (medians)")
 EOF

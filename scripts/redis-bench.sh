@@ -20,6 +20,11 @@
 #        BASE_REV=dac86d7 scripts/redis-bench.sh
 #        (also measures ubfproxy built at that revision, as "base", in the
 #        same rotation, and prints ubfproxy / base: what a change gained)
+#        EVLOOP=1 scripts/redis-bench.sh
+#        (also measures scripts/evloop, an event-loop prototype, copying
+#        bytes ("evcopy") and checking against contracts/redis.con
+#        ("evcheck"), and prints their ratios to HAProxy: what an event
+#        loop could give ubfproxy)
 #
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools)
 # and Go; haproxy (Debian: haproxy) is optional. Every process it starts is
@@ -62,6 +67,20 @@ if [ -n "${BASE_REV:-}" ]; then
 	paths+=(base)
 fi
 
+if [ -n "${EVLOOP:-}" ]; then
+	build_evloop
+	for ev in evcopy evcheck; do
+		ev_port=$(free_port)
+		args=()
+		[ "$ev" = evcheck ] && args=(-contract contracts/redis.con)
+		"$work/evloop" -listen "127.0.0.1:$ev_port" -upstream "127.0.0.1:$redis_port" "${args[@]}" 2>"$work/$ev.log" &
+		pids+=($!)
+		wait_port "$ev_port"
+		port[$ev]=$ev_port
+		paths+=("$ev")
+	done
+fi
+
 if command -v haproxy >/dev/null; then
 	ha_port=$(free_port)
 	haproxy_config "$ha_port"
@@ -102,8 +121,9 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "base", "ubfproxy") if any(k[2] == p for k in med)]
-names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "base": "ubfproxy at BASE_REV", "ubfproxy": "ubfproxy"}
+paths = [p for p in ("direct", "plain", "haproxy", "base", "evcopy", "evcheck", "ubfproxy") if any(k[2] == p for k in med)]
+names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "base": "ubfproxy at BASE_REV",
+         "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy"}
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
 print("| test | " + " | ".join(f"{names[p]} req/s" for p in paths) + " | p50 " + " / ".join(paths) + " | p99 " + " / ".join(paths) + " |")
@@ -118,26 +138,28 @@ for test in ("SET", "GET"):
         print(f"| {label} | " + " | ".join(f"{x[0]:,.0f}" for x in m)
               + " | " + " / ".join(f"{x[1]:.3f}" for x in m) + " | " + " / ".join(f"{x[2]:.3f}" for x in m) + " |")
 
-def ratio(test, pipe, base):
-    """The median over rounds of ubfproxy / base, each round paired."""
-    rs = [by_round[(r, test, pipe, "ubfproxy")] / by_round[(r, test, pipe, base)]
+def ratio(test, pipe, base, of="ubfproxy"):
+    """The median over rounds of of / base, each round paired."""
+    rs = [by_round[(r, test, pipe, of)] / by_round[(r, test, pipe, base)]
           for r in range(1, int(rounds) + 1)
-          if (r, test, pipe, "ubfproxy") in by_round and (r, test, pipe, base) in by_round]
+          if (r, test, pipe, of) in by_round and (r, test, pipe, base) in by_round]
     return (statistics.median(rs), min(rs), max(rs)) if rs else None
 
 print()
 print("| ratio (median of paired rounds, min-max) | SET | GET |")
 print("|---|---:|---:|")
-for base in ("plain", "haproxy", "base"):
-    if base not in paths:
+pairs = [("ubfproxy", b) for b in ("plain", "haproxy", "base")]
+pairs += [(e, "haproxy") for e in ("evcopy", "evcheck")] + [("ubfproxy", "evcheck")]
+for of, base in pairs:
+    if of not in paths or base not in paths:
         continue
     for pipe in (1, 16):
         cells = []
         for test in ("SET", "GET"):
-            r = ratio(test, pipe, base)
+            r = ratio(test, pipe, base, of)
             cells.append(f"{r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})" if r else "missing")
         what = f"c={c}" + ("" if pipe == 1 else f" -P {pipe}")
-        print(f"| ubfproxy / {names[base]}, {what} | {cells[0]} | {cells[1]} |")
+        print(f"| {names[of]} / {names[base]}, {what} | {cells[0]} | {cells[1]} |")
 print()
 print(f"violation records logged by ubfproxy during the run: {violations}")
 EOF
