@@ -13,7 +13,11 @@
 # (what checking every message costs on top of being a proxy) and with
 # HAProxy (an event-loop proxy in C that checks nothing): the ratios are
 # also taken per round, paired, since rounds run minutes apart on a shared
-# machine, and their medians are printed after the table.
+# machine, and their medians are printed after the table. So is each
+# proxy's CPU time per request (user and system, read from /proc/PID/stat
+# around each redis-benchmark; SET and GET together): what the proxy costs
+# the machine, which on a machine whose cores are all busy decides the
+# throughput of everything on it.
 #
 # Usage: scripts/redis-bench.sh            (from the repository root)
 #        ROUNDS=1 REQUESTS=50000 scripts/redis-bench.sh   (a quick look)
@@ -45,12 +49,14 @@ start_redis
 plain_port=$(free_port)
 "$work/passthrough" -listen "127.0.0.1:$plain_port" -upstream "127.0.0.1:$redis_port" 2>"$work/passthrough.log" &
 pids+=($!)
+declare -A pid=([plain]=$!)
 wait_port "$plain_port"
 
 ubf_port=$(free_port)
 "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
 	--listen "127.0.0.1:$ubf_port" --upstream "127.0.0.1:$redis_port" 2>"$work/ubfproxy.log" &
 pids+=($!)
+pid[ubfproxy]=$!
 wait_port "$ubf_port"
 
 declare -A port=([direct]=$redis_port [plain]=$plain_port [ubfproxy]=$ubf_port)
@@ -62,6 +68,7 @@ if [ -n "${BASE_REV:-}" ]; then
 	"$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
 		--listen "127.0.0.1:$base_port" --upstream "127.0.0.1:$redis_port" 2>"$work/ubfproxy-base.log" &
 	pids+=($!)
+	pid[base]=$!
 	wait_port "$base_port"
 	port[base]=$base_port
 	paths+=(base)
@@ -75,6 +82,7 @@ if [ -n "${EVLOOP:-}" ]; then
 		[ "$ev" = evcheck ] && args=(-contract contracts/redis.con)
 		"$work/evloop" -listen "127.0.0.1:$ev_port" -upstream "127.0.0.1:$redis_port" "${args[@]}" 2>"$work/$ev.log" &
 		pids+=($!)
+		pid[$ev]=$!
 		wait_port "$ev_port"
 		port[$ev]=$ev_port
 		paths+=("$ev")
@@ -86,6 +94,7 @@ if command -v haproxy >/dev/null; then
 	haproxy_config "$ha_port"
 	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 	pids+=($!)
+	pid[haproxy]=$!
 	wait_port "$ha_port"
 	port[haproxy]=$ha_port
 	paths+=(haproxy)
@@ -93,7 +102,13 @@ else
 	echo "redis-bench: haproxy is not installed; measuring without it" >&2
 fi
 results="$work/results.csv" # round,path,pipeline,test,rps,p50,p99
+cpu="$work/cpu.csv"         # round,path,pipeline,requests,cpu ticks
 : >"$results"
+: >"$cpu"
+
+# ticks pid: the CPU time (user and system, in clock ticks) process pid
+# and its threads have used.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 for round in $(seq 1 "$ROUNDS"); do
 	for pipeline in 1 16; do
@@ -101,11 +116,15 @@ for round in $(seq 1 "$ROUNDS"); do
 		for i in "${!paths[@]}"; do
 			path=${paths[$(((i + round) % ${#paths[@]}))]}
 			echo "round $round/$ROUNDS: $path -P $pipeline" >&2
+			[ -n "${pid[$path]:-}" ] && before=$(ticks "${pid[$path]}")
 			redis-benchmark -h 127.0.0.1 -p "${port[$path]}" -a "$PASSWORD" \
 				-t set,get -n "$REQUESTS" -c "$CLIENTS" -P "$pipeline" --csv 2>/dev/null |
 				awk -F'","' -v r="$round" -v path="$path" -v p="$pipeline" 'NR > 1 {
 					gsub(/"/, "", $1); gsub(/"/, "", $NF)
 					print r "," path "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+			if [ -n "${pid[$path]:-}" ]; then
+				echo "$round,$path,$pipeline,$((2 * REQUESTS)),$(($(ticks "${pid[$path]}") - before))" >>"$cpu"
+			fi
 		done
 	done
 done
@@ -113,9 +132,9 @@ done
 violations=$(grep -c '"contract violation"' "$work/ubfproxy.log" || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
-python3 - "$results" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$violations" <<'EOF'
+python3 - "$results" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$violations" "$cpu" "$(getconf CLK_TCK)" <<'EOF'
 import csv, statistics, sys
-path, rounds, n, c, violations = sys.argv[1:]
+path, rounds, n, c, violations, cpu_path, tck = sys.argv[1:]
 rows, by_round = {}, {}
 for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
@@ -160,6 +179,17 @@ for of, base in pairs:
             cells.append(f"{r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})" if r else "missing")
         what = f"c={c}" + ("" if pipe == 1 else f" -P {pipe}")
         print(f"| {names[of]} / {names[base]}, {what} | {cells[0]} | {cells[1]} |")
+cpu = {}
+for rnd, p, pipe, reqs, t in csv.reader(open(cpu_path)):
+    cpu.setdefault((p, int(pipe)), []).append(int(t) / int(tck) * 1e6 / int(reqs))
+if cpu:
+    print()
+    print("| proxy CPU per request, µs (user + system, /proc/PID/stat; median of rounds, min-max) | c=" + c + " | c=" + c + " -P 16 |")
+    print("|---|---:|---:|")
+    for p in paths:
+        cells = [cpu.get((p, pipe)) for pipe in (1, 16)]
+        if any(cells):
+            print(f"| {names[p]} | " + " | ".join(f"{statistics.median(x):.2f} ({min(x):.2f}-{max(x):.2f})" if x else "missing" for x in cells) + " |")
 print()
 print(f"violation records logged by ubfproxy during the run: {violations}")
 EOF
