@@ -21,6 +21,7 @@
 //
 //	evloop -listen 127.0.0.1:7002 -upstream 127.0.0.1:6379
 //	evloop -listen 127.0.0.1:7003 -upstream 127.0.0.1:6379 -contract contracts/redis.con
+//	evloop -wait poller ...   (an idle loop parks in the Go runtime's poller)
 package main
 
 import (
@@ -55,14 +56,19 @@ func main() {
 	upstream := flag.String("upstream", "", "service address (IPv4 host:port)")
 	conPath := flag.String("contract", "", "check RESP traffic against this contract (default: copy bytes only)")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops")
+	wait := flag.String("wait", "syscall", "how an idle loop waits: syscall (epoll_wait in its thread) or poller (the loop's epoll descriptor waited on by the Go runtime's poller)")
 	flag.Parse()
-	if err := run(*listen, *upstream, *conPath, *loops); err != nil {
+	if *wait != "syscall" && *wait != "poller" {
+		fmt.Fprintln(os.Stderr, "evloop: -wait is syscall or poller")
+		os.Exit(2)
+	}
+	if err := run(*listen, *upstream, *conPath, *loops, *wait == "poller"); err != nil {
 		fmt.Fprintln(os.Stderr, "evloop:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, upstream, conPath string, nloops int) error {
+func run(listen, upstream, conPath string, nloops int, viaPoller bool) error {
 	var m *checker.Machine
 	if conPath != "" {
 		c, diags, err := contract.Load(conPath, contract.Options{})
@@ -92,7 +98,13 @@ func run(listen, upstream, conPath string, nloops int) error {
 			return fmt.Errorf("epoll_create1: %w", err)
 		}
 		ls[i] = &loop{ep: ep, conns: make([]atomic.Pointer[conn], maxFD), buf: make([]byte, readSize)}
-		go ls[i].run()
+		wait := ls[i].waitSyscall
+		if viaPoller {
+			if wait, err = ls[i].poller(); err != nil {
+				return err
+			}
+		}
+		go ls[i].run(wait)
 	}
 	for n := 0; ; n++ {
 		c, err := ln.Accept()
@@ -212,16 +224,46 @@ func detach(c net.Conn) (int, error) {
 	return fd, dupErr
 }
 
-func (l *loop) run() {
+// waitSyscall waits for events in a blocking epoll_wait(2). Under load
+// events are usually ready: a poll that cannot block goes first, since a
+// system call that blocks makes the runtime hand the loop's processor to
+// another thread.
+func (l *loop) waitSyscall(events []syscall.EpollEvent) (int, error) {
+	n, err := epollPoll(l.ep, events)
+	if err == nil && n == 0 {
+		n, err = syscall.EpollWait(l.ep, events, -1)
+	}
+	return n, err
+}
+
+// poller returns a wait that polls the loop's epoll descriptor and, when
+// nothing is ready, lets the Go runtime's poller wait for it (an epoll
+// descriptor is readable when it has events): the loop's goroutine parks
+// rather than its thread blocking in a system call.
+func (l *loop) poller() (func([]syscall.EpollEvent) (int, error), error) {
+	if err := syscall.SetNonblock(l.ep, true); err != nil {
+		return nil, err
+	}
+	rc, err := os.NewFile(uintptr(l.ep), "epoll").SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return func(events []syscall.EpollEvent) (n int, err error) {
+		rerr := rc.Read(func(uintptr) bool {
+			n, err = epollPoll(l.ep, events)
+			return err != nil || n > 0
+		})
+		if err == nil {
+			err = rerr
+		}
+		return n, err
+	}, nil
+}
+
+func (l *loop) run(wait func([]syscall.EpollEvent) (int, error)) {
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		// Under load events are usually ready: a poll that cannot block
-		// need not hand the processor to another thread, as a blocking
-		// system call does.
-		n, err := epollPoll(l.ep, events)
-		if err == nil && n == 0 {
-			n, err = syscall.EpollWait(l.ep, events, -1)
-		}
+		n, err := wait(events)
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
