@@ -33,7 +33,8 @@
 #        alternation: a before/after in one run)
 #        EVLOOP=1 scripts/callgrind-per-request.sh
 #        (scripts/evloop, an event-loop prototype, is measured too, copying
-#        bytes and checking against contracts/redis.con)
+#        bytes and checking against contracts/redis.con; EVLOOP_WAIT=poller
+#        for its -wait poller)
 #
 # REQUESTS defaults to 10,000: the Go runtime's garbage collections and
 # idle spinning come in bursts, and a window of a few thousand requests
@@ -159,10 +160,10 @@ for run in $(seq 1 "$RUNS"); do
 	fi
 	if [ -n "${EVLOOP:-}" ]; then
 		port=$(free_port)
-		r=$(measure evcopy "$port" "$work/evloop" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
+		r=$(measure evcopy "$port" "$work/evloop" -wait "${EVLOOP_WAIT:-syscall}" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
 		results+=("$r")
 		port=$(free_port)
-		r=$(measure evcheck "$port" "$work/evloop" -contract contracts/redis.con -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
+		r=$(measure evcheck "$port" "$work/evloop" -wait "${EVLOOP_WAIT:-syscall}" -contract contracts/redis.con -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
 		results+=("$r")
 	fi
 	if [ -n "${BASE_REV:-}" ]; then

@@ -28,7 +28,7 @@
 #        (also measures scripts/evloop, an event-loop prototype, copying
 #        bytes ("evcopy") and checking against contracts/redis.con
 #        ("evcheck"), and prints their ratios to HAProxy: what an event
-#        loop could give ubfproxy)
+#        loop could give ubfproxy; EVLOOP_WAIT=poller for its -wait poller)
 #
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools)
 # and Go; haproxy (Debian: haproxy) is optional. Every process it starts is
@@ -78,8 +78,8 @@ if [ -n "${EVLOOP:-}" ]; then
 	build_evloop
 	for ev in evcopy evcheck; do
 		ev_port=$(free_port)
-		args=()
-		[ "$ev" = evcheck ] && args=(-contract contracts/redis.con)
+		args=(-wait "${EVLOOP_WAIT:-syscall}")
+		[ "$ev" = evcheck ] && args+=(-contract contracts/redis.con)
 		"$work/evloop" -listen "127.0.0.1:$ev_port" -upstream "127.0.0.1:$redis_port" "${args[@]}" 2>"$work/$ev.log" &
 		pids+=($!)
 		pid[$ev]=$!
