@@ -191,10 +191,11 @@ type Session struct {
 	head    int
 	monitor bool // MONITOR was answered +OK: simple strings with a space are its feed
 	// Under mu, but written by the server decoder once a batch and by
-	// Dropped, seldom, so kept on its side. tailHeld: batch ends with the
-	// call pushed last, not yet paired (it was taken with queued, and
-	// nothing was pushed since). tailDropped: Dropped took that call back;
-	// the server decoder removes it when it reaches it.
+	// Dropped, seldom, so kept on its side. tailHeld: the batch's last
+	// call is not yet paired; it stays set when calls are pushed after
+	// it, but Dropped reads it only while queued is empty, when that
+	// call is the one pushed last. tailDropped: Dropped took that call
+	// back; the server decoder removes it when it reaches it.
 	tailHeld, tailDropped bool
 	// Confirmations still due for a merged reply that was cut short by
 	// another frame, by confirmation op (o-opSubscribe); they are
