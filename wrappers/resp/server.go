@@ -160,9 +160,15 @@ func quickLine(buf []byte) int {
 }
 
 // classify decides what a whole server frame is; see the package comment.
+//
+// The oldest call is read once, first: a frame is judged against one call
+// throughout. Read twice, the client's Dropped of that call and a push of
+// the next between the two reads could have a frame that did not answer
+// the first judged as the reply of the second.
 func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) {
 	rd := &d.p.rd
 	s := d.s
+	head, hasHead := s.peek()
 	if l, ok := v.(term.List); ok && (c == '>' || c == '*') {
 		if o, ch, n, ok := confirmation(l); ok {
 			if k := s.strays(o); *k > 0 {
@@ -170,7 +176,7 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 				s.confirm(o, n)
 				return d.event(term.Tuple{term.Atom(opNames[o]), ch, term.Int(n)}), nil
 			}
-			if head, ok := s.peek(); ok && head.op == o {
+			if hasHead && head.op == o {
 				want := s.expected(head)
 				s.confirm(o, n)
 				s.pop()
@@ -188,7 +194,7 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 			return d.event(pushTuple(&d.p, l)), nil
 		}
 		if s.subscribed() && len(l) == 2 && isWord(l[0], "pong") {
-			if _, ok := s.peek(); ok {
+			if hasHead {
 				s.pop()
 				return d.reply(term.Tuple{atomPong, l[1]}), nil
 			}
@@ -199,8 +205,7 @@ func (d *serverDecoder) classify(v term.Term, c byte) (wrappers.Message, error) 
 		text = text[1 : len(text)-2]
 		return d.event(d.p.ar.tuple2(atomMonitor, d.p.ar.binary(text))), nil
 	}
-	head, ok := s.peek()
-	if !ok {
+	if !hasHead {
 		return d.event(v), nil
 	}
 	s.pop()
