@@ -201,7 +201,7 @@ func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) e
 	}
 	for _, c := range [...]*conn{client, service} {
 		l.conns[c.fd].Store(c)
-		if err := l.watch(c, syscall.EPOLLIN|syscall.EPOLLRDHUP); err != nil {
+		if err := l.watch(c); err != nil {
 			return fmt.Errorf("epoll_ctl: %w", err)
 		}
 	}
@@ -383,7 +383,8 @@ func (l *loop) send(c *conn, p []byte) {
 		n, err := rawWrite(c.fd, p)
 		if errors.Is(err, syscall.EAGAIN) {
 			c.out = append(c.out[:0], p...)
-			_ = l.watch(c, c.reading()|syscall.EPOLLOUT)
+			_ = l.watch(c)
+			_ = l.watch(c.peer) // backpressure: its reading pauses
 			return
 		}
 		if err != nil {
@@ -409,7 +410,8 @@ func (l *loop) drain(c *conn) bool {
 		c.out = c.out[n:]
 	}
 	c.out = nil
-	_ = l.watch(c, c.reading())
+	_ = l.watch(c)
+	_ = l.watch(c.peer) // its reading goes on
 	if c.peer.eof {
 		_ = syscall.Shutdown(c.fd, syscall.SHUT_WR)
 	}
@@ -427,25 +429,33 @@ func (l *loop) ended(c *conn) {
 	if len(c.peer.out) == 0 {
 		_ = syscall.Shutdown(c.peer.fd, syscall.SHUT_WR)
 	}
-	events := uint32(0) // nothing more to read
+	_ = l.watch(c) // nothing more to read
+}
+
+// events are what c waits for: input while its stream goes on and its
+// peer takes what it sends (a peer holding unsent bytes pauses it:
+// level-triggered epoll would otherwise report it readable again and
+// again), and room to write while it holds bytes.
+func (c *conn) events() uint32 {
+	var ev uint32
+	if !c.eof && len(c.peer.out) == 0 {
+		ev = syscall.EPOLLIN | syscall.EPOLLRDHUP
+	}
 	if len(c.out) > 0 {
-		events = syscall.EPOLLOUT
+		ev |= syscall.EPOLLOUT
 	}
-	_ = l.watch(c, events)
+	return ev
 }
 
-// reading is the events c waits for when it has nothing to write.
-func (c *conn) reading() uint32 {
-	if c.eof {
-		return 0
+// watch brings c's place in the loop's epoll set up to date with
+// c.events(): a socket that waits for nothing (its stream ended and it has
+// nothing to write, or it is paused) leaves the set, which would
+// otherwise report its hang-up or its input again and again.
+func (l *loop) watch(c *conn) error {
+	if c.closed {
+		return nil
 	}
-	return syscall.EPOLLIN | syscall.EPOLLRDHUP
-}
-
-// watch makes the loop wait for events on c, or for nothing: a socket
-// whose stream ended and that has nothing to write leaves the epoll set,
-// which would otherwise report its hang-up again and again.
-func (l *loop) watch(c *conn, events uint32) error {
+	events := c.events()
 	ev := syscall.EpollEvent{Events: events, Fd: int32(c.fd)}
 	switch {
 	case events == 0 && c.watched:
@@ -468,7 +478,9 @@ func (l *loop) close(c *conn) {
 		}
 		c.closed = true
 		l.conns[c.fd].Store(nil)
-		_ = l.watch(c, 0)
+		if c.watched {
+			_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		}
 		_ = syscall.Close(c.fd)
 	}
 }
