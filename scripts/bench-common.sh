@@ -48,6 +48,15 @@ build_evloop() {
 	go build -o "$work/evloop" ./scripts/evloop
 }
 
+# evloop_cmd name port: sets evloop to the command that runs the prototype
+# as name (evcopy copies bytes, evcheck checks contracts/redis.con) on
+# port, in front of Redis, waiting the EVLOOP_WAIT way (default syscall).
+evloop_cmd() {
+	evloop=("$work/evloop" -wait "${EVLOOP_WAIT:-syscall}" -listen "127.0.0.1:$2" -upstream "127.0.0.1:$redis_port")
+	[ "$1" = evcheck ] && evloop+=(-contract contracts/redis.con)
+	return 0
+}
+
 # start_redis: redis-server on a free port ($redis_port) with PASSWORD and
 # no persistence.
 start_redis() {

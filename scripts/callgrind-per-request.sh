@@ -159,12 +159,12 @@ for run in $(seq 1 "$RUNS"); do
 		results+=("$r")
 	fi
 	if [ -n "${EVLOOP:-}" ]; then
-		port=$(free_port)
-		r=$(measure evcopy "$port" "$work/evloop" -wait "${EVLOOP_WAIT:-syscall}" -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
-		results+=("$r")
-		port=$(free_port)
-		r=$(measure evcheck "$port" "$work/evloop" -wait "${EVLOOP_WAIT:-syscall}" -contract contracts/redis.con -listen "127.0.0.1:$port" -upstream "127.0.0.1:$redis_port") || exit 1
-		results+=("$r")
+		for ev in evcopy evcheck; do
+			port=$(free_port)
+			evloop_cmd "$ev" "$port"
+			r=$(measure "$ev" "$port" "${evloop[@]}") || exit 1
+			results+=("$r")
+		done
 	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		r=$(measure_ubf base "$work/ubfproxy-base") || exit 1

@@ -78,9 +78,8 @@ if [ -n "${EVLOOP:-}" ]; then
 	build_evloop
 	for ev in evcopy evcheck; do
 		ev_port=$(free_port)
-		args=(-wait "${EVLOOP_WAIT:-syscall}")
-		[ "$ev" = evcheck ] && args+=(-contract contracts/redis.con)
-		"$work/evloop" -listen "127.0.0.1:$ev_port" -upstream "127.0.0.1:$redis_port" "${args[@]}" 2>"$work/$ev.log" &
+		evloop_cmd "$ev" "$ev_port"
+		"${evloop[@]}" 2>"$work/$ev.log" &
 		pids+=($!)
 		pid[$ev]=$!
 		wait_port "$ev_port"
