@@ -19,7 +19,6 @@ type trickle struct {
 	i      int // the piece being read
 	off    int // bytes of pieces[i] read
 	out    bool
-	read   int64 // bytes read so far
 }
 
 func (t *trickle) Read(p []byte) (int, error) {
@@ -28,7 +27,6 @@ func (t *trickle) Read(p []byte) (int, error) {
 	}
 	n := copy(p, t.pieces[t.i][t.off:])
 	t.off += n
-	t.read += int64(n)
 	if t.off == len(t.pieces[t.i]) {
 		t.i, t.off, t.out = t.i+1, 0, false
 	}
