@@ -293,13 +293,13 @@ func (s *Session) pop() {
 
 // popQuickLast pops the oldest call, the batch's last or one taken from
 // queued, for a reply of type c (a bulk string, null, integer or simple
-// string) when that is all classify would do with it: see
-// serverDecoder.Next, which does the same for the calls before the last.
-// It reports whether it did.
+// string) when that is all classify would do with it (quickPairs), as
+// serverDecoder.Next does for the calls before the last. It reports
+// whether it did.
 func (s *Session) popQuickLast(c byte) bool {
 	s.mu.Lock()
 	s.settle()
-	ok := s.head < len(s.batch) && (c != '+' || !s.monitor && !s.batch[s.head].op.changesState())
+	ok := s.head < len(s.batch) && s.quickPairs(c)
 	if ok {
 		if s.head+1 < len(s.batch) {
 			s.head++
@@ -309,6 +309,16 @@ func (s *Session) popQuickLast(c byte) bool {
 	}
 	s.mu.Unlock()
 	return ok
+}
+
+// quickPairs reports whether pairing a reply of type c (a bulk string,
+// null, integer or simple string) with the call at head, which there must
+// be, is all classify would do with it: its tests are of arrays, of
+// MONITOR's feed and of the replies that change the session's state, so
+// for a simple string no MONITOR feed may be on and the call's reply must
+// not change the state.
+func (s *Session) quickPairs(c byte) bool {
+	return c != '+' || !s.monitor && !s.batch[s.head].op.changesState()
 }
 
 // settle, with mu held, removes the batch's last call if Dropped took it

@@ -61,16 +61,13 @@ func (d *serverDecoder) Next() (wrappers.Message, error) {
 	v, c, ok := d.quickValue()
 	if ok {
 		// A bulk string, null, integer or simple string answers the
-		// oldest call when that is all classify would do with it (its
-		// tests are of arrays, of MONITOR's feed and of the replies that
-		// change the session's state): there is such a call and, for a
-		// simple string, no MONITOR feed may be on and the call's reply
-		// does not change the state. Written out here for the calls of
-		// the batch but its last, which need no lock, to spare every
-		// reply a call; popQuickLast does the same for the last.
+		// oldest call when that is all classify would do with it (see
+		// quickPairs). Done here for the calls of the batch but its
+		// last, which need no lock, to spare every reply a call;
+		// popQuickLast does the same for the last.
 		s := d.s
 		if s.head+1 < len(s.batch) {
-			if c != '+' || !s.monitor && !s.batch[s.head].op.changesState() {
+			if s.quickPairs(c) {
 				s.head++
 				return wrappers.Message{Kind: wrappers.Reply, Term: v, Raw: rd.Raw()}, nil
 			}
