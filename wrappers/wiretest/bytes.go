@@ -98,12 +98,11 @@ func transcribe(w wrappers.Wire, opts wrappers.Options, data []byte, p plan) (tr
 	sess := w.NewSession(opts)
 	// The server first: a line protocol's greeting comes from it.
 	var feeds [2]*feed
-	var readers [2]io.Reader
 	for side := range feeds {
-		feeds[side], readers[side] = p.open(string(data))
+		feeds[side] = p.open(string(data))
 		feeds[side].avail = len(data)
 	}
-	decs := [2]wrappers.Decoder{sess.ClientDecoder(readers[0]), sess.ServerDecoder(readers[1])}
+	decs := [2]wrappers.Decoder{sess.ClientDecoder(feeds[0].r), sess.ServerDecoder(feeds[1].r)}
 	order := [2]int{1, 0}
 	var done [2]bool
 	var kept []term.Term // every term, and its text when it was decoded

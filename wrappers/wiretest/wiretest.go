@@ -226,8 +226,8 @@ type plan struct {
 }
 
 // open returns the feed of data, with none of its bytes available yet,
-// and the reader of it as p says.
-func (p plan) open(data string) (*feed, io.Reader) {
+// its reader (feed.r) made as p says.
+func (p plan) open(data string) *feed {
 	f := &feed{data: data, splitAt: p.splitAt, rng: p.rng, block: p.block, blockedAt: -1, oneByte: p.oneByte}
 	var r io.Reader = f
 	if p.wrap != nil {
@@ -240,7 +240,7 @@ func (p plan) open(data string) (*feed, io.Reader) {
 		r = blockingFeed{f}
 	}
 	f.r = r
-	return f, r
+	return f
 }
 
 // blockedAllocs checks that each side's decoder, with nothing to read
@@ -287,12 +287,12 @@ func play(w wrappers.Wire, opts wrappers.Options, turns []Turn, p plan) (frameEr
 				stream.WriteString(tn.In)
 			}
 		}
-		f, r := p.open(stream.String())
+		f := p.open(stream.String())
 		feeds[side] = f
 		if side == wrappers.Client {
-			decs[side] = sess.ClientDecoder(r)
+			decs[side] = sess.ClientDecoder(f.r)
 		} else {
-			decs[side] = sess.ServerDecoder(r)
+			decs[side] = sess.ServerDecoder(f.r)
 		}
 	}
 	var raws [3][]byte // the Raw of each side's messages so far
