@@ -106,10 +106,12 @@ type arena struct {
 // recycling is an arena's memory for reusing records (see recycle).
 type recycling struct {
 	// issued are the records handed out since the first recycle, oldest
-	// first from first, at most maxIssued: recycle takes back only a
-	// record found here, so that only memory this arena carved for a
-	// whole term is ever reused, whatever term it is given.
-	issued       [maxIssued]issuedRecord
+	// first from first, at most maxIssued, and kinds their kinds (apart,
+	// so that a pointer is not padded to 16 bytes): recycle takes back
+	// only a record found here, so that only memory this arena carved for
+	// a whole term is ever reused, whatever term it is given.
+	issued       [maxIssued]unsafe.Pointer
+	kinds        [maxIssued]recordKind
 	first, count uint
 	// free are the records given back, by kind, for reuse to hand out
 	// again, the last given back first. A record goes on a free list
@@ -118,12 +120,6 @@ type recycling struct {
 	// maxIssued: the lists cannot overflow.
 	free  [numKinds][maxIssued]unsafe.Pointer
 	nfree [numKinds]uint
-}
-
-// issuedRecord is an entry of recycling.issued: a record and its kind.
-type issuedRecord struct {
-	p    unsafe.Pointer
-	kind recordKind
 }
 
 // recordKind says which type a record is.
@@ -222,7 +218,8 @@ func (rc *recycling) note(p unsafe.Pointer, k recordKind) {
 	if rc.count == maxIssued {
 		rc.first, rc.count = rc.first+1, rc.count-1 // the oldest will not come back
 	}
-	rc.issued[(rc.first+rc.count)%maxIssued] = issuedRecord{p, k}
+	i := (rc.first + rc.count) % maxIssued
+	rc.issued[i], rc.kinds[i] = p, k
 	rc.count++
 }
 
@@ -248,13 +245,14 @@ func (a *arena) recycle(t term.Term) {
 	}
 	p := (*iface)(unsafe.Pointer(&t)).data
 	for i := range rc.count {
-		if e := rc.issued[(rc.first+i)%maxIssued]; e.p == p {
+		if j := (rc.first + i) % maxIssued; rc.issued[j] == p {
 			// The entries skipped over keep their records alive until
 			// overwritten: at most maxIssued of them.
+			k := rc.kinds[j]
 			rc.first, rc.count = rc.first+i+1, rc.count-i-1
-			e.kind.empty(p)
-			rc.free[e.kind][rc.nfree[e.kind]] = p
-			rc.nfree[e.kind]++
+			k.empty(p)
+			rc.free[k][rc.nfree[k]] = p
+			rc.nfree[k]++
 			return
 		}
 	}
