@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,25 +63,44 @@ func (p *testProxy) wantParkedLetGo(t testing.TB) {
 	}
 }
 
-// TestParkReleasesHeld: the buffer in which a session held back the
-// requests of a pipelined batch for the service (tcpEndpoint.out) is let
-// go when its readers park, not kept while it is idle. (The client's, for
-// batches of replies, goes the same way, under clientW.)
+// TestParkReleasesHeld: the buffers in which a session held back the
+// requests of a pipelined batch for the service and the replies of one
+// for the client (tcpEndpoint.out) are let go when its readers park, not
+// kept while it is idle.
 func TestParkReleasesHeld(t *testing.T) {
 	k := jsonKit
-	svc := startService(t, TCP, k, heldCounterService(k, false, nil))
+	const n = 3
+	// The service answers the batch in one write, so that the proxy reads
+	// the replies at once and holds the first back as it did the requests.
+	svc := startService(t, TCP, k, func(c *wconn) {
+		var replies []byte
+		for i := range n {
+			if _, err := c.next(); err != nil {
+				return
+			}
+			replies = append(replies, k.frame(k.reply(T(fmt.Sprintf("{ok, %d}", i+2)), "start"))...)
+		}
+		if c.send(replies) != nil {
+			return
+		}
+		for {
+			if _, err := c.next(); err != nil {
+				return
+			}
+		}
+	})
 	p := startProxy(t, svc, Config{Limits: Limits{ParkDelay: testParkDelay}}, nil)
 	c := p.dial(t)
 	// One write, read at once: the first requests are held back to go
 	// out with the last.
 	var batch []byte
-	for _, req := range []string{"{add, 1}", "{add, 2}", "{add, 3}"} {
-		batch = append(batch, k.frame(T(req))...)
+	for i := range n {
+		batch = append(batch, k.frame(T(fmt.Sprintf("{add, %d}", i+1)))...)
 	}
 	if err := c.send(batch); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 {
+	for i := range n {
 		if m, err := c.next(); err != nil || m.Kind != wrappers.Reply {
 			t.Fatalf("reply %d: got %s %v (%v)", i+1, m.Kind, m.Term, err)
 		}
@@ -90,10 +110,14 @@ func TestParkReleasesHeld(t *testing.T) {
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
 	for key, s := range pk.parked {
-		if r := parkedAt(key, s); r.d == clientToService {
-			if out := s.service.(*tcpEndpoint).out; out != nil {
-				t.Errorf("parked, the session holds a buffer of %d bytes for the service", cap(out))
-			}
+		// The client's reader writes to the service, the service's to
+		// the client.
+		r, to, ep := parkedAt(key, s), "service", s.service
+		if r.d == serviceToClient {
+			to, ep = "client", s.client
+		}
+		if out := ep.(*tcpEndpoint).out; out != nil {
+			t.Errorf("parked, the session holds a buffer of %d bytes for the %s", cap(out), to)
 		}
 	}
 }
