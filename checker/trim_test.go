@@ -11,10 +11,7 @@ import (
 // last keys and scratch, and checks the next messages as before; one with
 // a call pending or a message foreseen keeps them.
 func TestTrim(t *testing.T) {
-	s, err := Prepare(compileContract(t, sessionContract)).NewSession(Options{MaxPending: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := start(t, Prepare(compileContract(t, sessionContract)), Options{MaxPending: 4})
 	ok := func(v *Violation) {
 		t.Helper()
 		if v != nil {
