@@ -70,11 +70,12 @@ type flow struct {
 	// not have published it by then. The service reader publishes before
 	// it writes the record.
 	recordAtOnce bool
-	// held (the reader only) are counts not yet added to msgs, bytes and
-	// tally, which other goroutines read: the reader adds them there
-	// (publish) in its endpoint's beforeRead hook, before every read
-	// (one that finds nothing waits), and when it stops, so a pipelined
-	// batch pays the atomic additions once, not per message.
+	// held (the reader only) are counts not yet added to tally and,
+	// unless recordAtOnce, to msgs and bytes, which other goroutines
+	// read: the reader adds them there (publish) in its endpoint's
+	// beforeRead hook, before every read (one that finds nothing waits),
+	// and when it stops, so a pipelined batch pays the atomic additions
+	// once, not per message.
 	held heldCounts
 	// msgs and bytes count what the direction carried, for the record of
 	// the session's end.
