@@ -158,7 +158,7 @@ func (t *Tracker) Reset() { t.pending = t.pending[:0] }
 // rules of those states it matches, or the +anystate rules it matches in
 // a state where no rule does. It returns the items counted.
 func (t *Tracker) Call(states []string, msg term.Term) []Item {
-	hits := t.matchCall(nil, states, msg)
+	hits := t.matchCall(states, msg)
 	var counted []Item
 	for _, h := range hits {
 		t.items[h.items[0]].Count++
@@ -169,10 +169,10 @@ func (t *Tracker) Call(states []string, msg term.Term) []Item {
 }
 
 // matchCall finds the rules a call matches in states, without counting,
-// in the contract's order, appended to hits.
-func (t *Tracker) matchCall(hits []hit, states []string, msg term.Term) []hit {
+// in the contract's order.
+func (t *Tracker) matchCall(states []string, msg term.Term) []hit {
 	var buf [4]*contract.Rule
-	from := len(hits)
+	var hits []hit
 	for _, st := range states {
 		n := len(hits)
 		hits = t.appendHits(hits, buf[:0], st, msg)
@@ -180,9 +180,9 @@ func (t *Tracker) matchCall(hits []hit, states []string, msg term.Term) []hit {
 			hits = t.appendHits(hits, buf[:0], AnyState, msg)
 		}
 	}
-	found := dedupe(hits[from:])
-	slices.SortFunc(found, func(a, b hit) int { return a.items[0] - b.items[0] })
-	return hits[:from+len(found)]
+	hits = dedupe(hits)
+	slices.SortFunc(hits, func(a, b hit) int { return a.items[0] - b.items[0] })
+	return hits
 }
 
 // appendHits appends to hits those of the call rules of state msg matches
@@ -223,23 +223,23 @@ func (t *Tracker) Reply(msg term.Term) []Item {
 // the states it matches, or the +anystate ones.
 func (t *Tracker) Message(states []string, dir contract.Direction, msg term.Term) []Item {
 	var counted []Item
-	for _, i := range t.matchMessage(nil, states, dir, msg) {
+	for _, i := range t.matchMessage(states, dir, msg) {
 		t.items[i].Count++
 		counted = append(counted, t.items[i])
 	}
 	return counted
 }
 
-// matchMessage appends to out the transitions and events msg matches in
-// states, without counting.
-func (t *Tracker) matchMessage(out []int, states []string, dir contract.Direction, msg term.Term) []int {
-	from := len(out)
+// matchMessage finds the transitions and events msg matches in states,
+// without counting.
+func (t *Tracker) matchMessage(states []string, dir contract.Direction, msg term.Term) []int {
+	var out []int
 	add := func(evs []eventItem) bool {
 		found := false
 		for _, e := range evs {
 			if e.ev.Dir == dir && t.m.MatchShape(msg, e.ev.Type) {
 				found = true
-				if !slices.Contains(out[from:], e.item) {
+				if !slices.Contains(out, e.item) {
 					out = append(out, e.item)
 				}
 			}
