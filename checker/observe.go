@@ -12,11 +12,11 @@ const AnyState = "+anystate"
 // +anystate rules) whose request t matches by shape (see MatchShape), and
 // returns it; nothing for a state the machine does not know. It is what
 // coverage asks for a call a session accepted (Tracker.Call; AppendTaken
-// asks the session instead): the rules are
-// those the session's own index lists for t, matched by their compiled
-// form, so a message costs about what its check did, not a walk of every
-// rule of the state with the interpreter. The rules are not in the contract's
-// order when the index lists them by their first argument.
+// asks the session instead): the rules are those the session's own index
+// lists for t, matched by their compiled form, so a message costs about
+// what its check did, not a walk of every rule of the state with the
+// interpreter. The rules are not in the contract's order when the index
+// lists them by their first argument.
 func (m *Machine) AppendShapedCalls(dst []*contract.Rule, state string, t term.Term) []*contract.Rule {
 	c := m.core
 	ix := &c.any
