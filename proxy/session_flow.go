@@ -104,9 +104,14 @@ func (f *flow) count(n int) {
 	}
 }
 
-// publish adds the held counts to those other goroutines read.
+// publish adds the held counts to those other goroutines read. It runs
+// before every read, and most reads that wait follow one that published
+// already: with nothing held it returns at once.
 func (f *flow) publish() {
 	h := &f.held
+	if *h == (heldCounts{}) {
+		return
+	}
 	if h.msgs != 0 {
 		if !f.recordAtOnce {
 			f.msgs.Add(int64(h.msgs))
@@ -114,8 +119,9 @@ func (f *flow) publish() {
 		}
 		f.tally.bytes.Add(h.bytes)
 	}
-	for v, n := range h.msg {
-		if n != 0 {
+	// By index: ranging over the array's values would copy it first.
+	for v := range h.msg {
+		if n := h.msg[v]; n != 0 {
 			f.tally.msg[v].Add(n)
 		}
 	}
