@@ -17,7 +17,9 @@
 # proxy's CPU time per request (user and system, read from /proc/PID/stat
 # around each redis-benchmark; SET and GET together): what the proxy costs
 # the machine, which on a machine whose cores are all busy decides the
-# throughput of everything on it.
+# throughput of everything on it; and the user-space part of it, which
+# is what a proxy's own code decides (the kernel's part is mostly the
+# same TCP work for every proxy).
 #
 # Usage: scripts/redis-bench.sh            (from the repository root)
 #        ROUNDS=1 REQUESTS=50000 scripts/redis-bench.sh   (a quick look)
@@ -101,13 +103,13 @@ else
 	echo "redis-bench: haproxy is not installed; measuring without it" >&2
 fi
 results="$work/results.csv" # round,path,pipeline,test,rps,p50,p99
-cpu="$work/cpu.csv"         # round,path,pipeline,requests,cpu ticks
+cpu="$work/cpu.csv"         # round,path,pipeline,requests,user ticks,system ticks
 : >"$results"
 : >"$cpu"
 
-# ticks pid: the CPU time (user and system, in clock ticks) process pid
-# and its threads have used.
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# ticks pid: the CPU time process pid and its threads have used, in clock
+# ticks: user and system, comma-separated.
+ticks() { awk '{ print $14 "," $15 }' "/proc/$1/stat"; }
 
 for round in $(seq 1 "$ROUNDS"); do
 	for pipeline in 1 16; do
@@ -122,7 +124,8 @@ for round in $(seq 1 "$ROUNDS"); do
 					gsub(/"/, "", $1); gsub(/"/, "", $NF)
 					print r "," path "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
 			if [ -n "${pid[$path]:-}" ]; then
-				echo "$round,$path,$pipeline,$((2 * REQUESTS)),$(($(ticks "${pid[$path]}") - before))" >>"$cpu"
+				after=$(ticks "${pid[$path]}")
+				echo "$round,$path,$pipeline,$((2 * REQUESTS)),$((${after%,*} - ${before%,*})),$((${after#*,} - ${before#*,}))" >>"$cpu"
 			fi
 		done
 	done
@@ -178,15 +181,17 @@ for of, base in pairs:
             cells.append(f"{r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})" if r else "missing")
         what = f"c={c}" + ("" if pipe == 1 else f" -P {pipe}")
         print(f"| {names[of]} / {names[base]}, {what} | {cells[0]} | {cells[1]} |")
-cpu = {}
-for rnd, p, pipe, reqs, t in csv.reader(open(cpu_path)):
-    cpu.setdefault((p, int(pipe)), []).append(int(t) / int(tck) * 1e6 / int(reqs))
+cpu, user = {}, {}
+for rnd, p, pipe, reqs, u, s in csv.reader(open(cpu_path)):
+    per = 1e6 / int(tck) / int(reqs)
+    cpu.setdefault((p, int(pipe)), []).append((int(u) + int(s)) * per)
+    user.setdefault((p, int(pipe)), []).append(int(u) * per)
 if cpu:
     print()
-    print("| proxy CPU per request, µs (user + system, /proc/PID/stat; median of rounds, min-max) | c=" + c + " | c=" + c + " -P 16 |")
-    print("|---|---:|---:|")
+    print("| proxy CPU per request, µs (/proc/PID/stat; median of rounds, min-max) | c=" + c + " | c=" + c + " -P 16 | of which user space, c=" + c + " | -P 16 |")
+    print("|---|---:|---:|---:|---:|")
     for p in paths:
-        cells = [cpu.get((p, pipe)) for pipe in (1, 16)]
+        cells = [cpu.get((p, pipe)) for pipe in (1, 16)] + [user.get((p, pipe)) for pipe in (1, 16)]
         if any(cells):
             print(f"| {names[p]} | " + " | ".join(f"{statistics.median(x):.2f} ({min(x):.2f}-{max(x):.2f})" if x else "missing" for x in cells) + " |")
 print()
