@@ -259,7 +259,7 @@ func (d *serverDecoder) merge() (wrappers.Message, error) {
 			// (and an error, if that was one, is reported then).
 			rd.Pos = rd.Start + mark
 			d.p.endSeq = false
-			*d.s.strays(o) += int32(d.m.want - len(d.m.chans))
+			d.s.addStrays(o, d.m.want-len(d.m.chans))
 			break
 		}
 		d.s.confirm(o, n2)
