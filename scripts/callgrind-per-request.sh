@@ -34,7 +34,7 @@
 #        EVLOOP=1 scripts/callgrind-per-request.sh
 #        (scripts/evloop, an event-loop prototype, is measured too, copying
 #        bytes and checking against contracts/redis.con; EVLOOP_WAIT=poller
-#        for its -wait poller)
+#        for its -wait poller, EVLOOP_LOOPS=n for n loops)
 #
 # REQUESTS defaults to 10,000: the Go runtime's garbage collections and
 # idle spinning come in bursts, and a window of a few thousand requests
