@@ -19,7 +19,12 @@
 # the machine, which on a machine whose cores are all busy decides the
 # throughput of everything on it; and the user-space part of it, which
 # is what a proxy's own code decides (the kernel's part is mostly the
-# same TCP work for every proxy).
+# same TCP work for every proxy). Last, what the whole chain spends per
+# request (the proxy, redis-server from /proc/PID/stat, redis-benchmark
+# from bash's time), and the ratio to ubfproxy that its total predicts:
+# where the three share the cores, throughput follows the total, and a
+# proxy changes what Redis and the benchmark spend too (how it batches
+# its writes to them).
 #
 # Usage: scripts/redis-bench.sh            (from the repository root)
 #        ROUNDS=1 REQUESTS=50000 scripts/redis-bench.sh   (a quick look)
@@ -48,6 +53,7 @@ NAME=redis-bench
 needs redis-server redis-benchmark go
 build_proxies
 start_redis
+redis_pid=${pids[-1]}
 
 plain_port=$(free_port)
 "$work/passthrough" -listen "127.0.0.1:$plain_port" -upstream "127.0.0.1:$redis_port" 2>"$work/passthrough.log" &
@@ -105,8 +111,11 @@ else
 fi
 results="$work/results.csv" # round,path,pipeline,test,rps,p50,p99
 cpu="$work/cpu.csv"         # round,path,pipeline,requests,user ticks,system ticks
+chain="$work/chain.csv"     # round,path,pipeline,requests,Redis ticks,redis-benchmark seconds
 : >"$results"
 : >"$cpu"
+: >"$chain"
+TIMEFORMAT='%U %S' # what bash's time prints: redis-benchmark's CPU
 
 # ticks pid: the CPU time process pid and its threads have used, in clock
 # ticks: user and system, comma-separated.
@@ -119,11 +128,15 @@ for round in $(seq 1 "$ROUNDS"); do
 			path=${paths[$(((i + round) % ${#paths[@]}))]}
 			echo "round $round/$ROUNDS: $path -P $pipeline" >&2
 			[ -n "${pid[$path]:-}" ] && before=$(ticks "${pid[$path]}")
-			redis-benchmark -h 127.0.0.1 -p "${port[$path]}" -a "$PASSWORD" \
+			redis_before=$(ticks "$redis_pid")
+			{ time redis-benchmark -h 127.0.0.1 -p "${port[$path]}" -a "$PASSWORD" \
 				-t set,get -n "$REQUESTS" -c "$CLIENTS" -P "$pipeline" --csv 2>/dev/null |
 				awk -F'","' -v r="$round" -v path="$path" -v p="$pipeline" 'NR > 1 {
 					gsub(/"/, "", $1); gsub(/"/, "", $NF)
-					print r "," path "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"
+					print r "," path "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"; } 2>"$work/time.txt"
+			redis_after=$(ticks "$redis_pid")
+			read -r bench_user bench_sys <"$work/time.txt"
+			echo "$round,$path,$pipeline,$((2 * REQUESTS)),$((${redis_after%,*} + ${redis_after#*,} - ${redis_before%,*} - ${redis_before#*,})),$bench_user,$bench_sys" >>"$chain"
 			if [ -n "${pid[$path]:-}" ]; then
 				after=$(ticks "${pid[$path]}")
 				echo "$round,$path,$pipeline,$((2 * REQUESTS)),$((${after%,*} - ${before%,*})),$((${after#*,} - ${before#*,}))" >>"$cpu"
@@ -135,9 +148,9 @@ done
 violations=$(grep -c '"contract violation"' "$work/ubfproxy.log" || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
-python3 - "$results" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$violations" "$cpu" "$(getconf CLK_TCK)" <<'EOF'
+python3 - "$results" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$violations" "$cpu" "$(getconf CLK_TCK)" "$chain" <<'EOF'
 import csv, statistics, sys
-path, rounds, n, c, violations, cpu_path, tck = sys.argv[1:]
+path, rounds, n, c, violations, cpu_path, tck, chain_path = sys.argv[1:]
 rows, by_round = {}, {}
 for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
@@ -195,6 +208,34 @@ if cpu:
         cells = [cpu.get((p, pipe)) for pipe in (1, 16)] + [user.get((p, pipe)) for pipe in (1, 16)]
         if any(cells):
             print(f"| {names[p]} | " + " | ".join(f"{statistics.median(x):.2f} ({min(x):.2f}-{max(x):.2f})" if x else "missing" for x in cells) + " |")
+
+# What the whole chain (proxy, Redis, redis-benchmark) spends per request:
+# where they share the machine's cores, throughput follows its total.
+other = {}
+for rnd, p, pipe, reqs, redis_t, bu, bs in csv.reader(open(chain_path)):
+    other.setdefault((p, int(pipe)), []).append((int(redis_t) / int(tck) * 1e6 / int(reqs), (float(bu) + float(bs)) * 1e6 / int(reqs)))
+if other:
+    total = {}
+    print()
+    print("| CPU per request of the chain, µs (medians of rounds) | proxy | Redis | redis-benchmark | total |")
+    print("|---|---:|---:|---:|---:|")
+    for pipe in (1, 16):
+        for p in paths:
+            o = other.get((p, pipe))
+            if not o:
+                continue
+            prox = statistics.median(cpu[(p, pipe)]) if (p, pipe) in cpu else 0.0
+            red, bench = statistics.median(x[0] for x in o), statistics.median(x[1] for x in o)
+            total[(p, pipe)] = prox + red + bench
+            what = f"c={c}" + ("" if pipe == 1 else f" -P {pipe}")
+            print(f"| {names[p]}, {what} | {prox:.2f} | {red:.2f} | {bench:.2f} | {total[(p, pipe)]:.2f} |")
+    print()
+    print("| ubfproxy / other, as the chain's CPU predicts (other's total / ubfproxy's) | c=" + c + " | c=" + c + " -P 16 |")
+    print("|---|---:|---:|")
+    for base in ("plain", "haproxy"):
+        cells = [total.get((base, pipe), 0) / total[("ubfproxy", pipe)] if ("ubfproxy", pipe) in total and (base, pipe) in total else None for pipe in (1, 16)]
+        if any(cells):
+            print(f"| ubfproxy / {names[base]} | " + " | ".join(f"{x:.2f}" if x else "missing" for x in cells) + " |")
 print()
 print(f"violation records logged by ubfproxy during the run: {violations}")
 EOF
