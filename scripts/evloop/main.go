@@ -71,26 +71,41 @@ func main() {
 func run(listen, upstream, conPath string, nloops int, viaPoller bool) error {
 	var m *checker.Machine
 	if conPath != "" {
-		c, diags, err := contract.Load(conPath, contract.Options{})
-		if err != nil {
+		var err error
+		if m, err = loadContract(conPath); err != nil {
 			return err
 		}
-		if c == nil || diags.HasErrors() {
-			return fmt.Errorf("%s: %v", conPath, diags)
-		}
-		m = checker.Prepare(c)
 	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	log.Printf("evloop: %s -> %s (%d loops, checking: %v)", ln.Addr(), upstream, nloops, m != nil)
+	return serve(ln, upstream, m, nloops, viaPoller)
+}
+
+// loadContract loads and prepares the contract at path.
+func loadContract(path string) (*checker.Machine, error) {
+	c, diags, err := contract.Load(path, contract.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || diags.HasErrors() {
+		return nil, fmt.Errorf("%s: %v", path, diags)
+	}
+	return checker.Prepare(c), nil
+}
+
+// serve proxies the connections ln accepts to upstream (IPv4 host:port),
+// checking them against m unless it is nil, until ln is closed. The loops
+// it starts run on: it is a measurement tool, and its process ends with it.
+func serve(ln net.Listener, upstream string, m *checker.Machine, nloops int, viaPoller bool) error {
 	up, err := net.ResolveTCPAddr("tcp4", upstream)
 	if err != nil {
 		return fmt.Errorf("-upstream: %w", err)
 	}
 	svc := &syscall.SockaddrInet4{Port: up.Port}
 	copy(svc.Addr[:], up.IP.To4())
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	log.Printf("evloop: %s -> %s (%d loops, checking: %v)", ln.Addr(), upstream, nloops, m != nil)
 	ls := make([]*loop, max(nloops, 1))
 	for i := range ls {
 		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -199,9 +214,20 @@ func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) e
 		s.srec, _ = s.sdec.(wrappers.Recycler)
 		client.s, service.s = s, s
 	}
-	for _, c := range [...]*conn{client, service} {
-		l.conns[c.fd].Store(c)
-		if err := l.watch(c); err != nil {
+	// From the first descriptor's EPOLL_CTL_ADD on, the loop may handle
+	// both connections (an event on the client's writes to the service),
+	// so both are set up before either is in the epoll set, and add
+	// touches neither after: the loop sees their state through the table's
+	// atomic stores.
+	events := [...]syscall.EpollEvent{
+		{Events: client.events(), Fd: int32(cfd)},
+		{Events: service.events(), Fd: int32(sfd)},
+	}
+	client.watched, service.watched = true, true
+	l.conns[cfd].Store(client)
+	l.conns[sfd].Store(service)
+	for i := range events {
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, int(events[i].Fd), &events[i]); err != nil {
 			return fmt.Errorf("epoll_ctl: %w", err)
 		}
 	}
