@@ -38,45 +38,29 @@ const ftpLikeCon = `
 // receives on got.
 func ftpLikeService(t *testing.T, got chan<- string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return realservice.Serve(t, func(c net.Conn) {
+		write := func(s string) { _, _ = c.Write([]byte(s + "\r\n")) }
+		write("220 hello")
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			l, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				write := func(s string) { _, _ = c.Write([]byte(s + "\r\n")) }
-				write("220 hello")
-				r := bufio.NewReader(c)
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					l = strings.TrimRight(l, "\r\n")
-					got <- l
-					switch verb, _, _ := strings.Cut(l, " "); verb {
-					case "retr":
-						write("150 opening")
-						write("226 done")
-					case "say":
-						write("notice heard") // unasked, while nothing is pending
-					case "quit":
-						write("221 bye")
-						return
-					}
-				}
-			}()
+			l = strings.TrimRight(l, "\r\n")
+			got <- l
+			switch verb, _, _ := strings.Cut(l, " "); verb {
+			case "retr":
+				write("150 opening")
+				write("226 done")
+			case "say":
+				write("notice heard") // unasked, while nothing is pending
+			case "quit":
+				write("221 bye")
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func TestClassifiedByTheContract(t *testing.T) {

@@ -167,3 +167,31 @@ func (c *RESPConn) Quit() {
 	c.Await("+OK\r\n", bytes.Count(c.got, []byte("+OK\r\n"))+1)
 	c.c.Close()
 }
+
+// Serve starts a service of the test's own on a free loopback port: every
+// connection it accepts is handled by handle on a goroutine of its own,
+// under a deadline of a minute so that a test that forgets it cannot hang,
+// and closed when handle returns. It returns the service's address; the
+// listener closes when the test ends.
+func Serve(tb testing.TB, handle func(c net.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(time.Minute))
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -45,26 +45,7 @@ func startLoop(t *testing.T, upstream string, m *checker.Machine, loops int, pol
 // echoService is a service that sends back what it reads and closes once
 // its reader has sent all of it.
 func echoService(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return realservice.Serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // TestCopy sends 4 MiB through the copying loop to an echo service, which
