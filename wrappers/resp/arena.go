@@ -114,13 +114,21 @@ type recycling struct {
 	kinds        [maxIssued]recordKind
 	first, count uint
 	// free are the records given back, by kind, for reuse to hand out
-	// again, the last given back first. A record goes on a free list
-	// only from issued, and comes off it only to be issued again, so a
-	// kind's free records and its issued ones together never outnumber
-	// maxIssued: the lists cannot overflow.
-	free  [numKinds][maxIssued]unsafe.Pointer
+	// again, the last given back first, at most maxFree of a kind: a
+	// record given back to a full list is left to the garbage collector.
+	free  [numKinds][maxFree]unsafe.Pointer
 	nfree [numKinds]uint
 }
+
+// maxFree bounds a kind's free list below maxIssued, so that a recycling
+// and the 8-byte header the Go runtime puts before an object of more than
+// 512 bytes that holds pointers fit in the 768-byte size class
+// (TestRecyclingSizeClass). In the 896-byte class, the proxy's own
+// session's, each parked session left the slot of its freed recycling
+// beside it, half-used spans that the heap kept: 0.9 KiB per idle RESP
+// session in BenchmarkIdleSessionMemory. 24 is more than a pipelining
+// client gives back at once (16 with redis-benchmark -P 16).
+const maxFree = 24
 
 // recordKind says which type a record is.
 type recordKind uint8
@@ -251,8 +259,10 @@ func (a *arena) recycle(t term.Term) {
 			k := rc.kinds[j]
 			rc.first, rc.count = rc.first+i+1, rc.count-i-1
 			k.empty(p)
-			rc.free[k][rc.nfree[k]] = p
-			rc.nfree[k]++
+			if rc.nfree[k] < maxFree {
+				rc.free[k][rc.nfree[k]] = p
+				rc.nfree[k]++
+			}
 			return
 		}
 	}
