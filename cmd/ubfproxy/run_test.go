@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy"
 )
 
@@ -160,32 +161,18 @@ func waitLog(t *testing.T, b *syncBuf, msg string, after int) (map[string]any, i
 // TestRunProxy runs the command's proxy against a JSON-lines service:
 // a conversation, metrics, a reload by SIGHUP, a failed reload, shutdown.
 func TestRunProxy(t *testing.T) {
-	svc, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	go func() {
-		for {
-			c, err := svc.Accept()
-			if err != nil {
+	svc := realservice.Serve(t, func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			if _, err := c.Write([]byte(`{"$A": "pong"}` + "\n")); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					if _, err := c.Write([]byte(`{"$A": "pong"}` + "\n")); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 
 	dir := t.TempDir()
 	con := writeFile(t, dir, "svc.con", runCon)
-	f := runFlags{contracts: []string{con}, listen: "127.0.0.1:0", upstream: svc.Addr().String(), wire: "json",
+	f := runFlags{contracts: []string{con}, listen: "127.0.0.1:0", upstream: svc, wire: "json",
 		transport: "tcp", mode: "kill", metrics: "127.0.0.1:0", logFormat: "json", logLevel: "info", maxLogMsg: 100, pprof: true}
 	f.limits.MaxFrame, f.limits.MaxDepth, f.limits.MaxSessions, f.limits.MaxPending, f.limits.MaxViolations = 1<<16, 100, 10, 4, 10
 	f.limits.IdleTimeout, f.limits.ReplyTimeout, f.limits.DialTimeout, f.limits.Grace = time.Minute, time.Second, time.Second, 200*time.Millisecond
