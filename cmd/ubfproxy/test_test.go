@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy/fileserver"
 	"github.com/ubfproxy/ubfproxy/term"
+	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
 )
 
 // fileServer starts the repository's file server on a free loopback port,
@@ -187,8 +187,16 @@ func TestDemoServe(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("serveDemo: %v", err)
 	}
-	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		t.Errorf("the file server still listens after demo --serve ended")
+	req, err := ubf.AppendEncode(nil, term.MustParse(`{open, "notes.txt", read}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ubf.AppendEncode(nil, term.MustParse("{{ok, 1}, ready}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if realservice.Answers(addr, req, string(want), 500*time.Millisecond) {
+		t.Errorf("the file server still answers on %s after demo --serve ended", addr)
 	}
 	if !strings.Contains(out.String(), "ubfproxy run --contract contracts/file.con") {
 		t.Errorf("demo --serve does not show the run command:\n%s", out.String())

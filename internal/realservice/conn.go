@@ -195,3 +195,32 @@ func Serve(tb testing.TB, handle func(c net.Conn)) string {
 	}()
 	return ln.Addr().String()
 }
+
+// Answers reports whether whatever listens on addr answers req with bytes
+// that hold want within wait. A test that stopped a server checks with it
+// that the server no longer serves: the port, free again, may already be
+// another test's listener (the packages' tests run at once), so that a
+// connection that succeeds proves nothing by itself.
+func Answers(addr string, req []byte, want string, wait time.Duration) bool {
+	c, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		return false // refused: nothing listens
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(wait))
+	if _, err := c.Write(req); err != nil {
+		return false
+	}
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if bytes.Contains(got, []byte(want)) {
+			return true
+		}
+		if err != nil {
+			return false // the end, a reset or the time-out
+		}
+	}
+}

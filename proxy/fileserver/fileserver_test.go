@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy/fileserver"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers/ubf"
@@ -206,8 +207,12 @@ func TestStopClosesConnections(t *testing.T) {
 	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("open connection after stop: %v, want EOF", err)
 	}
-	if _, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
-		t.Error("the listener still accepts after stop")
+	req, err := ubf.AppendEncode(nil, term.MustParse(`{open, "notes.txt", read}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if realservice.Answers(addr.String(), req, reply(t, "{{ok, 1}, ready}"), 500*time.Millisecond) {
+		t.Errorf("the file server still answers on %s after stop", addr)
 	}
 }
 
