@@ -214,23 +214,25 @@ func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) e
 		s.srec, _ = s.sdec.(wrappers.Recycler)
 		client.s, service.s = s, s
 	}
-	// From the first descriptor's EPOLL_CTL_ADD on, the loop may handle
-	// both connections (an event on the client's writes to the service),
-	// so both are set up before either is in the epoll set, and add
-	// touches neither after: the loop sees their state through the table's
-	// atomic stores.
+	// Only the loop changes a connection once it has it, and it has it
+	// from the moment its table holds it: so both connections are set up
+	// and in the epoll set first, and stored last. An event the loop reads
+	// before then finds no connection and is skipped; the epoll set is
+	// level-triggered, so it comes again. (Stored first, a stale event of
+	// an earlier connection on the same descriptor number could have the
+	// loop change the epoll set before the ADD, which then undid it.)
 	events := [...]syscall.EpollEvent{
 		{Events: client.events(), Fd: int32(cfd)},
 		{Events: service.events(), Fd: int32(sfd)},
 	}
 	client.watched, service.watched = true, true
-	l.conns[cfd].Store(client)
-	l.conns[sfd].Store(service)
 	for i := range events {
 		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, int(events[i].Fd), &events[i]); err != nil {
 			return fmt.Errorf("epoll_ctl: %w", err)
 		}
 	}
+	l.conns[cfd].Store(client)
+	l.conns[sfd].Store(service)
 	return nil
 }
 
