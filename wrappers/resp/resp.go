@@ -392,19 +392,20 @@ func (s *Session) confirm(o op, count int64) {
 	}
 }
 
-// count32 is a subscription count n, capped to 0 and math.MaxInt32.
+// count32 is a count n (of subscriptions, of stray confirmations), capped
+// to 0 and math.MaxInt32.
 func count32(n int64) int32 { return int32(min(max(n, 0), math.MaxInt32)) }
 
 // strays returns the count of stray confirmations of o, a confirmation op.
 func (s *Session) strays(o op) *int32 { return &s.stray[o-opSubscribe] }
 
-// addStrays adds n to the stray confirmations of o, capped at the most an
-// int32 holds: a service that cuts merged replies short again and again
-// could otherwise wrap the count round to a negative one, which would
-// stop the strays from being told apart.
+// addStrays adds n to the stray confirmations of o, capped as count32
+// caps: a service that cuts merged replies short again and again could
+// otherwise wrap the count round to a negative one, which would stop the
+// strays from being told apart.
 func (s *Session) addStrays(o op, n int) {
 	k := s.strays(o)
-	*k = int32(min(int64(*k)+int64(max(n, 0)), math.MaxInt32))
+	*k = count32(int64(*k) + int64(n))
 }
 
 // expected returns how many confirmations answer c.

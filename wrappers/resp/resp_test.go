@@ -782,7 +782,7 @@ func TestStraysSaturate(t *testing.T) {
 		{"past the cap", math.MaxInt32 - 5, 1 << 20, math.MaxInt32, true},
 		{"at the cap", math.MaxInt32, math.MaxInt32, math.MaxInt32, true},
 		{"nothing", 0, 0, 0, false},
-		{"negative ignored", 2, -7, 2, true},
+		{"not below zero", 2, -7, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSession()
