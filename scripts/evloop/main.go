@@ -173,24 +173,30 @@ type loop struct {
 
 // add takes an accepted connection, connects to the service and hands
 // both sockets to l.
-func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) error {
+func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) (err error) {
 	cfd, err := detach(c)
 	if err != nil {
 		return err
 	}
-	sfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		syscall.Close(cfd)
+	sfd := -1
+	defer func() {
+		// A pair that failed half-way is let go of whole: closing a
+		// descriptor also takes it out of the epoll set, where the loop,
+		// which never had it in its table, would skip its events forever.
+		if err != nil {
+			syscall.Close(cfd)
+			if sfd >= 0 {
+				syscall.Close(sfd)
+			}
+		}
+	}()
+	if sfd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0); err != nil {
 		return fmt.Errorf("socket: %w", err)
 	}
 	if err := syscall.Connect(sfd, svc); err != nil {
-		syscall.Close(cfd)
-		syscall.Close(sfd)
 		return fmt.Errorf("connecting to the service: %w", err)
 	}
 	if cfd >= maxFD || sfd >= maxFD {
-		syscall.Close(cfd)
-		syscall.Close(sfd)
 		return errors.New("descriptor beyond the loop's table")
 	}
 	for _, fd := range [...]int{cfd, sfd} {

@@ -105,18 +105,31 @@ func TestCopy(t *testing.T) {
 	}
 }
 
+// redisPassword is the password of the Redis the checking tests start.
+const redisPassword = "evloop-test-pw"
+
+// authFrame is the AUTH command with redisPassword, which contracts/redis.con
+// asks for first.
+var authFrame = fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(redisPassword), redisPassword)
+
+// checkedRedis starts a real Redis (the test is skipped where it is not
+// installed) and loads the contract the checking loop enforces before it.
+func checkedRedis(t *testing.T) (redis string, m *checker.Machine) {
+	t.Helper()
+	redis = realservice.Redis(t, redisPassword)
+	m, err := loadContract("../../contracts/redis.con")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return redis, m
+}
+
 // TestCheckRedis runs the checking loop in front of a real Redis under
 // contracts/redis.con: pipelined requests are answered in order, and a
 // command the contract refuses closes the connection before it reaches
 // Redis.
 func TestCheckRedis(t *testing.T) {
-	const password = "evloop-test-pw"
-	redis := realservice.Redis(t, password)
-	m, err := loadContract("../../contracts/redis.con")
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password)
+	redis, m := checkedRedis(t)
 	for _, tc := range []struct {
 		loops  int
 		poller bool
@@ -124,7 +137,7 @@ func TestCheckRedis(t *testing.T) {
 		t.Run(fmt.Sprintf("loops=%d/poller=%v", tc.loops, tc.poller), func(t *testing.T) {
 			addr := startLoop(t, redis, m, tc.loops, tc.poller)
 			c := realservice.Dial(t, addr)
-			c.Send(auth)
+			c.Send(authFrame)
 			c.Next("+OK\r\n")
 
 			// 16 SETs and 16 GETs written at once, as redis-benchmark -P 16.
@@ -155,7 +168,7 @@ func TestCheckRedis(t *testing.T) {
 				t.Errorf("after FLUSHALL the loop sent %q; want the connection closed with nothing more", rest)
 			}
 			direct := realservice.Dial(t, redis)
-			direct.Send(auth)
+			direct.Send(authFrame)
 			direct.Next("+OK\r\n")
 			direct.Send("*2\r\n$3\r\nGET\r\n$4\r\nk007\r\n")
 			if got := direct.Next("v007\r\n"); got != "$4\r\nv007\r\n" {
@@ -169,12 +182,7 @@ func TestCheckRedis(t *testing.T) {
 // frame is cut short by the end of a read at every byte, and the decoders
 // must resume where they stopped rather than misread or drop a frame.
 func TestCheckCutFrames(t *testing.T) {
-	const password = "evloop-test-pw"
-	redis := realservice.Redis(t, password)
-	m, err := loadContract("../../contracts/redis.con")
-	if err != nil {
-		t.Fatal(err)
-	}
+	redis, m := checkedRedis(t)
 	addr := startLoop(t, redis, m, 1, false)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -183,7 +191,7 @@ func TestCheckCutFrames(t *testing.T) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	_ = c.(*net.TCPConn).SetNoDelay(true)
-	msg := fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password) +
+	msg := authFrame +
 		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n"
 	for i := range len(msg) {
 		if _, err := c.Write([]byte{msg[i]}); err != nil {
