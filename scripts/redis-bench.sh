@@ -22,9 +22,9 @@
 # same TCP work for every proxy). Last, what the whole chain spends per
 # request (the proxy, redis-server from /proc/PID/stat, redis-benchmark
 # from bash's time), and the ratio to ubfproxy that its total predicts:
-# where the three share the cores, throughput follows the total, and a
-# proxy changes what Redis and the benchmark spend too (how it batches
-# its writes to them).
+# where the three share the cores, throughput follows the total (roughly:
+# the prediction has been within about 0.1 of the ratio measured), and a
+# proxy can change what Redis and the benchmark spend too.
 #
 # Usage: scripts/redis-bench.sh            (from the repository root)
 #        ROUNDS=1 REQUESTS=50000 scripts/redis-bench.sh   (a quick look)
@@ -121,6 +121,10 @@ TIMEFORMAT='%U %S' # what bash's time prints: redis-benchmark's CPU
 # ticks: user and system, comma-separated.
 ticks() { awk '{ print $14 "," $15 }' "/proc/$1/stat"; }
 
+# spent before after: the user and system ticks (comma-separated) from
+# before to after, two readings of ticks.
+spent() { echo "$((${2%,*} - ${1%,*})),$((${2#*,} - ${1#*,}))"; }
+
 for round in $(seq 1 "$ROUNDS"); do
 	for pipeline in 1 16; do
 		# Rotate the order each round.
@@ -134,12 +138,11 @@ for round in $(seq 1 "$ROUNDS"); do
 				awk -F'","' -v r="$round" -v path="$path" -v p="$pipeline" 'NR > 1 {
 					gsub(/"/, "", $1); gsub(/"/, "", $NF)
 					print r "," path "," p "," $1 "," $2 "," $5 "," $7 }' >>"$results"; } 2>"$work/time.txt"
-			redis_after=$(ticks "$redis_pid")
+			redis_spent=$(spent "$redis_before" "$(ticks "$redis_pid")")
 			read -r bench_user bench_sys <"$work/time.txt"
-			echo "$round,$path,$pipeline,$((2 * REQUESTS)),$((${redis_after%,*} + ${redis_after#*,} - ${redis_before%,*} - ${redis_before#*,})),$bench_user,$bench_sys" >>"$chain"
+			echo "$round,$path,$pipeline,$((2 * REQUESTS)),$((${redis_spent%,*} + ${redis_spent#*,})),$bench_user,$bench_sys" >>"$chain"
 			if [ -n "${pid[$path]:-}" ]; then
-				after=$(ticks "${pid[$path]}")
-				echo "$round,$path,$pipeline,$((2 * REQUESTS)),$((${after%,*} - ${before%,*})),$((${after#*,} - ${before#*,}))" >>"$cpu"
+				echo "$round,$path,$pipeline,$((2 * REQUESTS)),$(spent "$before" "$(ticks "${pid[$path]}")")" >>"$cpu"
 			fi
 		done
 	done
