@@ -51,10 +51,12 @@ build_evloop() {
 # evloop_cmd name port: sets evloop to the command that runs the prototype
 # as name (evcopy copies bytes, evcheck checks contracts/redis.con) on
 # port, in front of Redis, waiting the EVLOOP_WAIT way (default syscall),
-# with EVLOOP_LOOPS event loops (default: one per processor).
+# with EVLOOP_LOOPS event loops (default: one per processor), beside the Go
+# runtime's poller with EVLOOP_KEEP_POLLER=1 (its -keep-poller).
 evloop_cmd() {
 	evloop=("$work/evloop" -wait "${EVLOOP_WAIT:-syscall}" -listen "127.0.0.1:$2" -upstream "127.0.0.1:$redis_port")
 	[ -n "${EVLOOP_LOOPS:-}" ] && evloop+=(-loops "$EVLOOP_LOOPS")
+	[ -n "${EVLOOP_KEEP_POLLER:-}" ] && evloop+=(-keep-poller)
 	[ "$1" = evcheck ] && evloop+=(-contract contracts/redis.con)
 	return 0
 }

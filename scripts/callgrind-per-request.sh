@@ -34,7 +34,8 @@
 #        EVLOOP=1 scripts/callgrind-per-request.sh
 #        (scripts/evloop, an event-loop prototype, is measured too, copying
 #        bytes and checking against contracts/redis.con; EVLOOP_WAIT=poller
-#        for its -wait poller, EVLOOP_LOOPS=n for n loops)
+#        for its -wait poller, EVLOOP_LOOPS=n for n loops,
+#        EVLOOP_KEEP_POLLER=1 for its -keep-poller)
 #
 # REQUESTS defaults to 10,000: the Go runtime's garbage collections and
 # idle spinning come in bursts, and a window of a few thousand requests

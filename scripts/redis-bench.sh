@@ -36,7 +36,8 @@
 #        bytes ("evcopy") and checking against contracts/redis.con
 #        ("evcheck"), and prints their ratios to HAProxy: what an event
 #        loop could give ubfproxy; EVLOOP_WAIT=poller for its -wait poller,
-#        EVLOOP_LOOPS=n for n loops rather than one per processor)
+#        EVLOOP_LOOPS=n for n loops rather than one per processor,
+#        EVLOOP_KEEP_POLLER=1 for its -keep-poller)
 #
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools)
 # and Go; haproxy (Debian: haproxy) is optional. Every process it starts is

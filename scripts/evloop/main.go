@@ -22,6 +22,12 @@
 //	evloop -listen 127.0.0.1:7002 -upstream 127.0.0.1:6379
 //	evloop -listen 127.0.0.1:7003 -upstream 127.0.0.1:6379 -contract contracts/redis.con
 //	evloop -wait poller ...   (an idle loop parks in the Go runtime's poller)
+//	evloop -keep-poller ...   (the sockets stay in the Go runtime's poller too)
+//
+// -keep-poller measures what an event loop would give if it ran beside
+// the net package rather than instead of it, on descriptors the runtime's
+// poller still watches: the way a loop inside ubfproxy could take over
+// its net.Conn sockets without duplicating and closing them.
 package main
 
 import (
@@ -57,18 +63,32 @@ func main() {
 	conPath := flag.String("contract", "", "check RESP traffic against this contract (default: copy bytes only)")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops")
 	wait := flag.String("wait", "syscall", "how an idle loop waits: syscall (epoll_wait in its thread) or poller (the loop's epoll descriptor waited on by the Go runtime's poller)")
+	keep := flag.Bool("keep-poller", false, "leave every socket registered with the Go runtime's poller as well (a loop beside the net package, not instead of it)")
 	flag.Parse()
 	if *wait != "syscall" && *wait != "poller" {
 		fmt.Fprintln(os.Stderr, "evloop: -wait is syscall or poller")
 		os.Exit(2)
 	}
-	if err := run(*listen, *upstream, *conPath, *loops, *wait == "poller"); err != nil {
+	opts := options{loops: *loops, viaPoller: *wait == "poller", keepPoller: *keep}
+	if err := run(*listen, *upstream, *conPath, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "evloop:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, upstream, conPath string, nloops int, viaPoller bool) error {
+// options are how serve runs its loops.
+type options struct {
+	loops int
+	// viaPoller: an idle loop waits in the Go runtime's poller, not in
+	// epoll_wait(2) on its thread.
+	viaPoller bool
+	// keepPoller: the sockets stay registered with the runtime's poller,
+	// open through their net.Conn, and the loop works on duplicates of
+	// their descriptors.
+	keepPoller bool
+}
+
+func run(listen, upstream, conPath string, opts options) error {
 	var m *checker.Machine
 	if conPath != "" {
 		var err error
@@ -80,8 +100,8 @@ func run(listen, upstream, conPath string, nloops int, viaPoller bool) error {
 	if err != nil {
 		return err
 	}
-	log.Printf("evloop: %s -> %s (%d loops, checking: %v)", ln.Addr(), upstream, nloops, m != nil)
-	return serve(ln, upstream, m, nloops, viaPoller)
+	log.Printf("evloop: %s -> %s (%d loops, checking: %v, beside the runtime's poller: %v)", ln.Addr(), upstream, opts.loops, m != nil, opts.keepPoller)
+	return serve(ln, upstream, m, opts)
 }
 
 // loadContract loads and prepares the contract at path.
@@ -99,22 +119,22 @@ func loadContract(path string) (*checker.Machine, error) {
 // serve proxies the connections ln accepts to upstream (IPv4 host:port),
 // checking them against m unless it is nil, until ln is closed. The loops
 // it starts run on: it is a measurement tool, and its process ends with it.
-func serve(ln net.Listener, upstream string, m *checker.Machine, nloops int, viaPoller bool) error {
+func serve(ln net.Listener, upstream string, m *checker.Machine, opts options) error {
 	up, err := net.ResolveTCPAddr("tcp4", upstream)
 	if err != nil {
 		return fmt.Errorf("-upstream: %w", err)
 	}
 	svc := &syscall.SockaddrInet4{Port: up.Port}
 	copy(svc.Addr[:], up.IP.To4())
-	ls := make([]*loop, max(nloops, 1))
+	ls := make([]*loop, max(opts.loops, 1))
 	for i := range ls {
 		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			return fmt.Errorf("epoll_create1: %w", err)
 		}
-		ls[i] = &loop{ep: ep, conns: make([]atomic.Pointer[conn], maxFD), buf: make([]byte, readSize)}
+		ls[i] = &loop{ep: ep, conns: make([]atomic.Pointer[conn], maxFD), buf: make([]byte, readSize), keepPoller: opts.keepPoller}
 		wait := ls[i].waitSyscall
-		if viaPoller {
+		if opts.viaPoller {
 			if wait, err = ls[i].poller(); err != nil {
 				return err
 			}
@@ -126,7 +146,7 @@ func serve(ln net.Listener, upstream string, m *checker.Machine, nloops int, via
 		if err != nil {
 			return err
 		}
-		if err := ls[n%len(ls)].add(c, svc, m); err != nil {
+		if err := ls[n%len(ls)].add(c, up, svc, m); err != nil {
 			log.Printf("evloop: %v", err)
 		}
 	}
@@ -146,6 +166,9 @@ type conn struct {
 	eof     bool
 	closed  bool
 	watched bool // fd is in the loop's epoll set
+	// kept is the net.Conn whose descriptor fd duplicates, with
+	// options.keepPoller; closed with fd.
+	kept net.Conn
 }
 
 // session is what checking keeps for a connection pair: the decoders of
@@ -169,32 +192,54 @@ type loop struct {
 	conns []atomic.Pointer[conn] // by descriptor; set before the descriptor is in ep
 	buf   []byte                 // the loop's read buffer, when copying
 	out   []byte                 // the bytes a check forwards, reused
+	// keepPoller (options.keepPoller): add keeps each socket's net.Conn
+	// open, and registered with the runtime's poller, until close.
+	keepPoller bool
 }
 
 // add takes an accepted connection, connects to the service and hands
 // both sockets to l.
-func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) (err error) {
-	cfd, err := detach(c)
-	if err != nil {
-		return err
-	}
-	sfd := -1
+func (l *loop) add(c net.Conn, up *net.TCPAddr, svc *syscall.SockaddrInet4, m *checker.Machine) (err error) {
+	var kept [2]net.Conn // the client's and the service's, with keepPoller
+	cfd, sfd := -1, -1
 	defer func() {
 		// A pair that failed half-way is let go of whole: closing a
 		// descriptor also takes it out of the epoll set, where the loop,
 		// which never had it in its table, would skip its events forever.
 		if err != nil {
-			syscall.Close(cfd)
-			if sfd >= 0 {
-				syscall.Close(sfd)
+			for _, fd := range [...]int{cfd, sfd} {
+				if fd >= 0 {
+					syscall.Close(fd)
+				}
+			}
+			for _, k := range kept {
+				if k != nil {
+					k.Close()
+				}
 			}
 		}
 	}()
-	if sfd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0); err != nil {
-		return fmt.Errorf("socket: %w", err)
-	}
-	if err := syscall.Connect(sfd, svc); err != nil {
-		return fmt.Errorf("connecting to the service: %w", err)
+	if l.keepPoller {
+		kept[0] = c
+		if cfd, err = dup(c); err != nil {
+			return err
+		}
+		if kept[1], err = net.DialTCP("tcp4", nil, up); err != nil {
+			return fmt.Errorf("connecting to the service: %w", err)
+		}
+		if sfd, err = dup(kept[1]); err != nil {
+			return err
+		}
+	} else {
+		if cfd, err = detach(c); err != nil {
+			return err
+		}
+		if sfd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("socket: %w", err)
+		}
+		if err := syscall.Connect(sfd, svc); err != nil {
+			return fmt.Errorf("connecting to the service: %w", err)
+		}
 	}
 	if cfd >= maxFD || sfd >= maxFD {
 		return errors.New("descriptor beyond the loop's table")
@@ -205,7 +250,7 @@ func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) (
 		}
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
-	client, service := &conn{fd: cfd}, &conn{fd: sfd}
+	client, service := &conn{fd: cfd, kept: kept[0]}, &conn{fd: sfd, kept: kept[1]}
 	client.peer, service.peer = service, client
 	if m != nil {
 		chk, err := m.NewSession(checker.Options{})
@@ -246,6 +291,11 @@ func (l *loop) add(c net.Conn, svc *syscall.SockaddrInet4, m *checker.Machine) (
 // duplicate, since closing c closes its own.
 func detach(c net.Conn) (int, error) {
 	defer c.Close()
+	return dup(c)
+}
+
+// dup duplicates the descriptor of c, which stays open.
+func dup(c net.Conn) (int, error) {
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		return -1, err
@@ -516,6 +566,9 @@ func (l *loop) close(c *conn) {
 			_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
 		}
 		_ = syscall.Close(c.fd)
+		if c.kept != nil {
+			_ = c.kept.Close()
+		}
 	}
 }
 

@@ -27,14 +27,14 @@ import (
 // address. The listener closes when the test ends; the loops run on until
 // the test binary exits (serve has no way to stop them: the tool never
 // needs one).
-func startLoop(t *testing.T, upstream string, m *checker.Machine, loops int, poller bool) string {
+func startLoop(t *testing.T, upstream string, m *checker.Machine, opts options) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- serve(ln, upstream, m, loops, poller) }()
+	go func() { done <- serve(ln, upstream, m, opts) }()
 	t.Cleanup(func() {
 		ln.Close()
 		<-done
@@ -60,12 +60,12 @@ func TestCopy(t *testing.T) {
 		data[i] = byte(r.Uint32())
 	}
 	echo := echoService(t)
-	for _, tc := range []struct {
-		loops  int
-		poller bool
-	}{{1, false}, {2, false}, {1, true}, {2, true}} {
-		t.Run(fmt.Sprintf("loops=%d/poller=%v", tc.loops, tc.poller), func(t *testing.T) {
-			addr := startLoop(t, echo, nil, tc.loops, tc.poller)
+	for _, opts := range []options{
+		{loops: 1}, {loops: 2}, {loops: 1, viaPoller: true}, {loops: 2, viaPoller: true},
+		{loops: 1, keepPoller: true}, {loops: 2, viaPoller: true, keepPoller: true},
+	} {
+		t.Run(opts.String(), func(t *testing.T) {
+			addr := startLoop(t, echo, nil, opts)
 			for conn := range 3 { // connections spread over the loops
 				c, err := net.Dial("tcp", addr)
 				if err != nil {
@@ -130,12 +130,9 @@ func checkedRedis(t *testing.T) (redis string, m *checker.Machine) {
 // Redis.
 func TestCheckRedis(t *testing.T) {
 	redis, m := checkedRedis(t)
-	for _, tc := range []struct {
-		loops  int
-		poller bool
-	}{{1, false}, {2, true}} {
-		t.Run(fmt.Sprintf("loops=%d/poller=%v", tc.loops, tc.poller), func(t *testing.T) {
-			addr := startLoop(t, redis, m, tc.loops, tc.poller)
+	for _, opts := range []options{{loops: 1}, {loops: 2, viaPoller: true}, {loops: 1, keepPoller: true}} {
+		t.Run(opts.String(), func(t *testing.T) {
+			addr := startLoop(t, redis, m, opts)
 			c := realservice.Dial(t, addr)
 			c.Send(authFrame)
 			c.Next("+OK\r\n")
@@ -183,7 +180,7 @@ func TestCheckRedis(t *testing.T) {
 // must resume where they stopped rather than misread or drop a frame.
 func TestCheckCutFrames(t *testing.T) {
 	redis, m := checkedRedis(t)
-	addr := startLoop(t, redis, m, 1, false)
+	addr := startLoop(t, redis, m, options{loops: 1})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -207,4 +204,8 @@ func TestCheckCutFrames(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("replies %q, want %q", got, want)
 	}
+}
+
+func (o options) String() string {
+	return fmt.Sprintf("loops=%d/poller=%v/keep=%v", o.loops, o.viaPoller, o.keepPoller)
 }
