@@ -34,6 +34,17 @@ wait_port() {
 	exit 1
 }
 
+# machine: one line naming the machine and its state now (CPU model,
+# processors, kernel, load average, UTC time) and the commit measured, for
+# the report: figures of two machines differ by more than any change.
+machine() {
+	local model rev
+	model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git diff --quiet HEAD 2>/dev/null || rev="$rev (with uncommitted changes)"
+	echo "${model:-unknown CPU}, $(nproc) processors, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null), $(date -u +'%Y-%m-%d %H:%M UTC'); ubfproxy at $rev"
+}
+
 # build_proxies: $work/ubfproxy and $work/passthrough.
 build_proxies() {
 	echo "building ubfproxy and the pass-through proxy..." >&2

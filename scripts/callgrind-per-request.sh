@@ -58,6 +58,7 @@ PASSWORD=bench-pw
 NAME=callgrind-per-request
 . "$(dirname "$0")/bench-common.sh"
 needs valgrind callgrind_control redis-server redis-cli python3 go
+started_on=$(machine)
 build_proxies
 build_base
 [ -n "${EVLOOP:-}" ] && build_evloop
@@ -175,6 +176,9 @@ for run in $(seq 1 "$RUNS"); do
 	results+=("$r")
 done
 
+echo "machine at the start: $started_on"
+echo "machine at the end:   $(machine)"
+echo
 python3 - "$((REQUESTS / PIPELINE * PIPELINE))" "$PIPELINE" "${BASE_REV:-}" "${results[@]}" <<'EOF'
 import statistics, sys
 n, p, base = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

@@ -52,6 +52,7 @@ PASSWORD=bench-pw
 NAME=redis-bench
 . "$(dirname "$0")/bench-common.sh"
 needs redis-server redis-benchmark go
+started_on=$(machine)
 build_proxies
 start_redis
 redis_pid=${pids[-1]}
@@ -152,6 +153,9 @@ done
 violations=$(grep -c '"contract violation"' "$work/ubfproxy.log" || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
+echo "machine at the start: $started_on"
+echo "machine at the end:   $(machine)"
+echo
 python3 - "$results" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$violations" "$cpu" "$(getconf CLK_TCK)" "$chain" <<'EOF'
 import csv, statistics, sys
 path, rounds, n, c, violations, cpu_path, tck, chain_path = sys.argv[1:]
