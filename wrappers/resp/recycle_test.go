@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/ubfproxy/ubfproxy/internal/sizeclass"
 	"github.com/ubfproxy/ubfproxy/term"
 	"github.com/ubfproxy/ubfproxy/wrappers"
 )
@@ -293,11 +294,15 @@ func (rc *recycling) freeRecords() int {
 // freed slot of its recycling beside it, and the heap kept those half-used
 // spans: 0.9 KiB per idle RESP session. With the 8-byte header the Go
 // runtime puts before an object of more than 512 bytes that holds
-// pointers, past 760 bytes it is back in that class (maxFree).
+// pointers, past 760 bytes it is back in that class (maxFree); the
+// allocator says which class it takes (sizeclass.Of).
 func TestRecyclingSizeClass(t *testing.T) {
-	const mallocHeader = 8
-	if size := unsafe.Sizeof(recycling{}) + mallocHeader; size > 768 {
-		t.Errorf("a recycling takes %d bytes with its header, past the 768-byte size class", size)
+	got, err := sizeclass.Of[recycling]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 768 {
+		t.Errorf("a recycling (%d bytes) is allocated from the %d-byte size class, want 768", unsafe.Sizeof(recycling{}), got)
 	}
 }
 
