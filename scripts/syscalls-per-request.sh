@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# syscalls-per-request.sh: the system calls each proxy makes per proxied
+# Redis GET, counted by perf's syscall tracepoints on the proxy process
+# (every thread) while redis-benchmark runs through it. The paths are those
+# of redis-bench.sh: the plain pass-through Go proxy (scripts/passthrough),
+# HAProxy in TCP mode (when installed), ubfproxy enforcing
+# contracts/redis.con and, with EVLOOP=1, the event-loop prototype copying
+# and checking. Where system calls are dear (a virtual machine that traps
+# them) they are most of a proxy's CPU, and this shows whether a proxy
+# pays for more of them or for dearer ones: redis-bench.sh's CPU table has
+# the time, this the count.
+#
+# Usage: scripts/syscalls-per-request.sh          (from the repository root)
+#        PIPELINE=16 scripts/syscalls-per-request.sh   (redis-benchmark -P 16)
+#        REQUESTS=200000 CLIENTS=10 scripts/syscalls-per-request.sh
+#        EVLOOP=1 scripts/syscalls-per-request.sh   (and scripts/evloop; EVLOOP_LOOPS,
+#        EVLOOP_WAIT and EVLOOP_KEEP_POLLER as in redis-bench.sh)
+#
+# Each path gets a warm-up of a tenth of REQUESTS first (connections made,
+# buffers grown), then perf counts over REQUESTS GETs (default 100,000; with
+# -P 16, eight times as many). A system call is listed when it is made at
+# least once per hundred requests. Needs perf (Debian: linux-perf; the
+# syscalls:* tracepoints need root or kernel.perf_event_paranoid <= -1),
+# redis-server, redis-benchmark and Go.
+set -euo pipefail
+
+PIPELINE=${PIPELINE:-1}
+CLIENTS=${CLIENTS:-50}
+REQUESTS=${REQUESTS:-$((PIPELINE == 1 ? 100000 : 800000))}
+PASSWORD=bench-pw
+
+NAME=syscalls-per-request
+. "$(dirname "$0")/bench-common.sh"
+needs perf redis-server redis-benchmark go
+started_on=$(machine)
+perf stat -e 'syscalls:sys_enter_read' -- true >/dev/null 2>&1 || {
+	echo "$NAME: perf cannot count the syscalls:* tracepoints here (run as root, or lower kernel.perf_event_paranoid)" >&2
+	exit 2
+}
+build_proxies
+start_redis
+
+declare -A pid port
+paths=()
+# start name port command...: runs command as path name, listening on port.
+start() {
+	local name=$1 p=$2
+	shift 2
+	"$@" 2>"$work/$name.log" &
+	pids+=($!)
+	pid[$name]=$!
+	wait_port "$p"
+	port[$name]=$p
+	paths+=("$name")
+}
+
+p=$(free_port)
+start plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
+if command -v haproxy >/dev/null; then
+	p=$(free_port)
+	haproxy_config "$p"
+	start haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
+else
+	echo "$NAME: haproxy is not installed; counting without it" >&2
+fi
+p=$(free_port)
+start ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+	--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+if [ -n "${EVLOOP:-}" ]; then
+	build_evloop
+	for ev in evcopy evcheck; do
+		p=$(free_port)
+		evloop_cmd "$ev" "$p"
+		start "$ev" "$p" "${evloop[@]}"
+	done
+fi
+
+bench() { # bench port requests
+	redis-benchmark -h 127.0.0.1 -p "$1" -a "$PASSWORD" -t get -n "$2" -c "$CLIENTS" -P "$PIPELINE" -q >/dev/null 2>&1
+}
+
+for path in "${paths[@]}"; do
+	echo "counting $path..." >&2
+	bench "${port[$path]}" $((REQUESTS / 10))
+	# perf counts until its sleep ends, which the benchmark's end cuts
+	# short: the count covers the benchmark and the moment perf takes to
+	# start, which a short sleep before the benchmark leaves idle.
+	perf stat -x, -e 'syscalls:sys_enter_*' -p "${pid[$path]}" -o "$work/$path.perf" -- sleep 3600 &
+	perf_pid=$!
+	sleep 1
+	bench "${port[$path]}" "$REQUESTS"
+	pkill -INT -P "$perf_pid" sleep || true
+	wait "$perf_pid" || true
+done
+
+echo "machine at the start: $started_on"
+echo "machine at the end:   $(machine)"
+echo
+python3 - "$REQUESTS" "$PIPELINE" "$CLIENTS" "$work" "${paths[@]}" <<'EOF'
+import csv, os, sys
+n, p, c, work, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+counts = {}
+for path in paths:
+    counts[path] = {}
+    for row in csv.reader(open(os.path.join(work, path + ".perf"))):
+        if len(row) < 3 or not row[0].strip().isdigit():
+            continue
+        name = row[2].removeprefix("syscalls:sys_enter_")
+        counts[path][name] = int(row[0])
+calls = sorted({k for cs in counts.values() for k, v in cs.items() if v >= n / 100},
+               key=lambda k: -max(cs.get(k, 0) for cs in counts.values()))
+print(f"system calls per GET (redis-benchmark -t get -n {n} -c {c} -P {p}; perf, every thread of the proxy)")
+print()
+print("| system call | " + " | ".join(paths) + " |")
+print("|---|" + "---:|" * len(paths))
+for k in calls:
+    print(f"| {k} | " + " | ".join(f"{counts[path].get(k, 0) / n:.3f}" for path in paths) + " |")
+print("| all | " + " | ".join(f"{sum(counts[path].values()) / n:.3f}" for path in paths) + " |")
+EOF
