@@ -45,6 +45,21 @@ machine() {
 	echo "${model:-unknown CPU}, $(nproc) processors, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null), $(date -u +'%Y-%m-%d %H:%M UTC'); ubfproxy at $rev"
 }
 
+# start_path name port command...: starts command as the path called name
+# (what it prints in $work/name.log), waits until something listens on
+# port, and records it in the arrays pid and port and the list paths, which
+# the script declares (declare -A pid port; paths=()).
+start_path() {
+	local name=$1 p=$2
+	shift 2
+	"$@" >"$work/$name.log" 2>&1 &
+	pids+=($!)
+	pid[$name]=$!
+	wait_port "$p"
+	port[$name]=$p
+	paths+=("$name")
+}
+
 # build_proxies: $work/ubfproxy and $work/passthrough.
 build_proxies() {
 	echo "building ubfproxy and the pass-through proxy..." >&2

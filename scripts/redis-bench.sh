@@ -57,57 +57,34 @@ build_proxies
 start_redis
 redis_pid=${pids[-1]}
 
-plain_port=$(free_port)
-"$work/passthrough" -listen "127.0.0.1:$plain_port" -upstream "127.0.0.1:$redis_port" 2>"$work/passthrough.log" &
-pids+=($!)
-declare -A pid=([plain]=$!)
-wait_port "$plain_port"
-
-ubf_port=$(free_port)
-"$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-	--listen "127.0.0.1:$ubf_port" --upstream "127.0.0.1:$redis_port" 2>"$work/ubfproxy.log" &
-pids+=($!)
-pid[ubfproxy]=$!
-wait_port "$ubf_port"
-
-declare -A port=([direct]=$redis_port [plain]=$plain_port [ubfproxy]=$ubf_port)
-paths=(direct plain ubfproxy)
+declare -A pid port=([direct]=$redis_port)
+paths=(direct)
+p=$(free_port)
+start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
+p=$(free_port)
+start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+	--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
 
 if [ -n "${BASE_REV:-}" ]; then
 	build_base
-	base_port=$(free_port)
-	"$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
-		--listen "127.0.0.1:$base_port" --upstream "127.0.0.1:$redis_port" 2>"$work/ubfproxy-base.log" &
-	pids+=($!)
-	pid[base]=$!
-	wait_port "$base_port"
-	port[base]=$base_port
-	paths+=(base)
+	p=$(free_port)
+	start_path base "$p" "$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
+		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
 fi
 
 if [ -n "${EVLOOP:-}" ]; then
 	build_evloop
 	for ev in evcopy evcheck; do
-		ev_port=$(free_port)
-		evloop_cmd "$ev" "$ev_port"
-		"${evloop[@]}" 2>"$work/$ev.log" &
-		pids+=($!)
-		pid[$ev]=$!
-		wait_port "$ev_port"
-		port[$ev]=$ev_port
-		paths+=("$ev")
+		p=$(free_port)
+		evloop_cmd "$ev" "$p"
+		start_path "$ev" "$p" "${evloop[@]}"
 	done
 fi
 
 if command -v haproxy >/dev/null; then
-	ha_port=$(free_port)
-	haproxy_config "$ha_port"
-	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
-	pids+=($!)
-	pid[haproxy]=$!
-	wait_port "$ha_port"
-	port[haproxy]=$ha_port
-	paths+=(haproxy)
+	p=$(free_port)
+	haproxy_config "$p"
+	start_path haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
 else
 	echo "redis-bench: haproxy is not installed; measuring without it" >&2
 fi

@@ -42,36 +42,24 @@ start_redis
 
 declare -A pid port
 paths=()
-# start name port command...: runs command as path name, listening on port.
-start() {
-	local name=$1 p=$2
-	shift 2
-	"$@" 2>"$work/$name.log" &
-	pids+=($!)
-	pid[$name]=$!
-	wait_port "$p"
-	port[$name]=$p
-	paths+=("$name")
-}
-
 p=$(free_port)
-start plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
+start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
 if command -v haproxy >/dev/null; then
 	p=$(free_port)
 	haproxy_config "$p"
-	start haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
+	start_path haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
 else
 	echo "$NAME: haproxy is not installed; counting without it" >&2
 fi
 p=$(free_port)
-start ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
 	--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
 if [ -n "${EVLOOP:-}" ]; then
 	build_evloop
 	for ev in evcopy evcheck; do
 		p=$(free_port)
 		evloop_cmd "$ev" "$p"
-		start "$ev" "$p" "${evloop[@]}"
+		start_path "$ev" "$p" "${evloop[@]}"
 	done
 fi
 
