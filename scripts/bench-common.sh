@@ -106,13 +106,20 @@ build_base() {
 	git worktree remove --force "$work/base-src"
 }
 
-# haproxy_config port: writes $work/haproxy.cfg, HAProxy in TCP mode on
-# 127.0.0.1:port in front of redis-server, as the benchmarks run it (the
-# defaults of HAProxy 2.6: one thread per CPU).
+# haproxy_config port [threads]: writes $work/haproxy.cfg, HAProxy in TCP
+# mode on 127.0.0.1:port in front of redis-server, as the benchmarks run it
+# (the defaults of HAProxy 2.6: one thread per CPU); with threads, that many
+# threads (nbthread), in $work/haproxy-THREADS.cfg.
 haproxy_config() {
-	cat >"$work/haproxy.cfg" <<CFG
+	local cfg="$work/haproxy.cfg" nbthread=""
+	if [ -n "${2:-}" ]; then
+		cfg="$work/haproxy-$2.cfg"
+		nbthread="nbthread $2"
+	fi
+	cat >"$cfg" <<CFG
 global
 	maxconn 4096
+	$nbthread
 defaults
 	mode tcp
 	timeout connect 5s

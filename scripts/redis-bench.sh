@@ -38,6 +38,10 @@
 #        loop could give ubfproxy; EVLOOP_WAIT=poller for its -wait poller,
 #        EVLOOP_LOOPS=n for n loops rather than one per processor,
 #        EVLOOP_KEEP_POLLER=1 for its -keep-poller)
+#        HAPROXY1=1 scripts/redis-bench.sh
+#        (also measures HAProxy with one thread, "haproxy1", beside its
+#        default of one per processor, and prints ubfproxy / haproxy1 and
+#        haproxy1 / haproxy: what HAProxy's second thread gives it)
 #
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools)
 # and Go; haproxy (Debian: haproxy) is optional. Every process it starts is
@@ -85,6 +89,11 @@ if command -v haproxy >/dev/null; then
 	p=$(free_port)
 	haproxy_config "$p"
 	start_path haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
+	if [ -n "${HAPROXY1:-}" ]; then
+		p=$(free_port)
+		haproxy_config "$p" 1
+		start_path haproxy1 "$p" haproxy -f "$work/haproxy-1.cfg" -db
+	fi
 else
 	echo "redis-bench: haproxy is not installed; measuring without it" >&2
 fi
@@ -141,8 +150,8 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "base", "evcopy", "evcheck", "ubfproxy") if any(k[2] == p for k in med)]
-names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "base": "ubfproxy at BASE_REV",
+paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy") if any(k[2] == p for k in med)]
+names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
          "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy"}
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
@@ -168,7 +177,7 @@ def ratio(test, pipe, base, of="ubfproxy"):
 print()
 print("| ratio (median of paired rounds, min-max) | SET | GET |")
 print("|---|---:|---:|")
-pairs = [("ubfproxy", b) for b in ("plain", "haproxy", "base")]
+pairs = [("ubfproxy", b) for b in ("plain", "haproxy", "haproxy1", "base")] + [("haproxy1", "haproxy")]
 pairs += [(e, "haproxy") for e in ("evcopy", "evcheck")] + [("ubfproxy", "evcheck")]
 for of, base in pairs:
     if of not in paths or base not in paths:
