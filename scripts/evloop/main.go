@@ -124,8 +124,6 @@ func serve(ln net.Listener, upstream string, m *checker.Machine, opts options) e
 	if err != nil {
 		return fmt.Errorf("-upstream: %w", err)
 	}
-	svc := &syscall.SockaddrInet4{Port: up.Port}
-	copy(svc.Addr[:], up.IP.To4())
 	ls := make([]*loop, max(opts.loops, 1))
 	for i := range ls {
 		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -146,7 +144,7 @@ func serve(ln net.Listener, upstream string, m *checker.Machine, opts options) e
 		if err != nil {
 			return err
 		}
-		if err := ls[n%len(ls)].add(c, up, svc, m); err != nil {
+		if err := ls[n%len(ls)].add(c, up, m); err != nil {
 			log.Printf("evloop: %v", err)
 		}
 	}
@@ -197,9 +195,9 @@ type loop struct {
 	keepPoller bool
 }
 
-// add takes an accepted connection, connects to the service and hands
-// both sockets to l.
-func (l *loop) add(c net.Conn, up *net.TCPAddr, svc *syscall.SockaddrInet4, m *checker.Machine) (err error) {
+// add takes an accepted connection, connects to the service at up and
+// hands both sockets to l.
+func (l *loop) add(c net.Conn, up *net.TCPAddr, m *checker.Machine) (err error) {
 	var kept [2]net.Conn // the client's and the service's, with keepPoller
 	cfd, sfd := -1, -1
 	defer func() {
@@ -219,27 +217,15 @@ func (l *loop) add(c net.Conn, up *net.TCPAddr, svc *syscall.SockaddrInet4, m *c
 			}
 		}
 	}()
-	if l.keepPoller {
-		kept[0] = c
-		if cfd, err = dup(c); err != nil {
-			return err
-		}
-		if kept[1], err = net.DialTCP("tcp4", nil, up); err != nil {
-			return fmt.Errorf("connecting to the service: %w", err)
-		}
-		if sfd, err = dup(kept[1]); err != nil {
-			return err
-		}
-	} else {
-		if cfd, err = detach(c); err != nil {
-			return err
-		}
-		if sfd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0); err != nil {
-			return fmt.Errorf("socket: %w", err)
-		}
-		if err := syscall.Connect(sfd, svc); err != nil {
-			return fmt.Errorf("connecting to the service: %w", err)
-		}
+	if cfd, kept[0], err = l.take(c); err != nil {
+		return err
+	}
+	sc, err := net.DialTCP("tcp4", nil, up)
+	if err != nil {
+		return fmt.Errorf("connecting to the service: %w", err)
+	}
+	if sfd, kept[1], err = l.take(sc); err != nil {
+		return err
 	}
 	if cfd >= maxFD || sfd >= maxFD {
 		return errors.New("descriptor beyond the loop's table")
@@ -287,11 +273,17 @@ func (l *loop) add(c net.Conn, up *net.TCPAddr, svc *syscall.SockaddrInet4, m *c
 	return nil
 }
 
-// detach takes the descriptor of c out of the runtime's poller: a
-// duplicate, since closing c closes its own.
-func detach(c net.Conn) (int, error) {
-	defer c.Close()
-	return dup(c)
+// take returns a duplicate of c's descriptor for the loop, and c itself
+// when the loop keeps it open (keepPoller). Otherwise c is closed, which
+// takes the descriptor out of the runtime's poller: the duplicate is then
+// the loop's alone.
+func (l *loop) take(c net.Conn) (fd int, kept net.Conn, err error) {
+	fd, err = dup(c)
+	if !l.keepPoller || err != nil {
+		c.Close()
+		return fd, nil, err
+	}
+	return fd, c, nil
 }
 
 // dup duplicates the descriptor of c, which stays open.

@@ -206,6 +206,7 @@ func TestCheckCutFrames(t *testing.T) {
 	}
 }
 
+// String names a variant of the loop in a subtest's name.
 func (o options) String() string {
 	return fmt.Sprintf("loops=%d/poller=%v/keep=%v", o.loops, o.viaPoller, o.keepPoller)
 }
