@@ -106,20 +106,16 @@ build_base() {
 	git worktree remove --force "$work/base-src"
 }
 
-# haproxy_config port [threads]: writes $work/haproxy.cfg, HAProxy in TCP
+# haproxy_config port [threads]: writes a configuration of HAProxy in TCP
 # mode on 127.0.0.1:port in front of redis-server, as the benchmarks run it
-# (the defaults of HAProxy 2.6: one thread per CPU); with threads, that many
-# threads (nbthread), in $work/haproxy-THREADS.cfg.
+# (the defaults of HAProxy 2.6: one thread per CPU; with threads, that many),
+# and sets haproxy_cfg to its path.
 haproxy_config() {
-	local cfg="$work/haproxy.cfg" nbthread=""
-	if [ -n "${2:-}" ]; then
-		cfg="$work/haproxy-$2.cfg"
-		nbthread="nbthread $2"
-	fi
-	cat >"$cfg" <<CFG
+	haproxy_cfg="$work/haproxy-${2:-default}.cfg"
+	cat >"$haproxy_cfg" <<CFG
 global
 	maxconn 4096
-	$nbthread
+	${2:+nbthread $2}
 defaults
 	mode tcp
 	timeout connect 5s
@@ -131,4 +127,52 @@ frontend bench
 backend redis
 	server redis 127.0.0.1:$redis_port
 CFG
+}
+
+# start_proxies: starts, in front of redis-server, the proxies the scripts
+# compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
+# enforcing contracts/redis.con; base, ubfproxy built at BASE_REV, when set;
+# evcopy and evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
+# and haproxy1, HAProxy with one thread, with HAPROXY1=1 too.
+start_proxies() {
+	local p ev
+	p=$(free_port)
+	start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
+	p=$(free_port)
+	start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+	if [ -n "${BASE_REV:-}" ]; then
+		build_base
+		p=$(free_port)
+		start_path base "$p" "$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
+			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+	fi
+	if [ -n "${EVLOOP:-}" ]; then
+		build_evloop
+		for ev in evcopy evcheck; do
+			p=$(free_port)
+			evloop_cmd "$ev" "$p"
+			start_path "$ev" "$p" "${evloop[@]}"
+		done
+	fi
+	if ! command -v haproxy >/dev/null; then
+		echo "$NAME: haproxy is not installed; going on without it" >&2
+		return 0
+	fi
+	p=$(free_port)
+	haproxy_config "$p"
+	start_path haproxy "$p" haproxy -f "$haproxy_cfg" -db
+	if [ -n "${HAPROXY1:-}" ]; then
+		p=$(free_port)
+		haproxy_config "$p" 1
+		start_path haproxy1 "$p" haproxy -f "$haproxy_cfg" -db
+	fi
+}
+
+# report_machine: the machine at the start of the run ($started_on, which
+# the script sets from machine before it builds anything) and now.
+report_machine() {
+	echo "machine at the start: $started_on"
+	echo "machine at the end:   $(machine)"
+	echo
 }

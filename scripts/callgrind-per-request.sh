@@ -157,7 +157,7 @@ for run in $(seq 1 "$RUNS"); do
 	if command -v haproxy >/dev/null; then
 		port=$(free_port)
 		haproxy_config "$port"
-		r=$(measure haproxy "$port" haproxy -f "$work/haproxy.cfg" -db) || exit 1
+		r=$(measure haproxy "$port" haproxy -f "$haproxy_cfg" -db) || exit 1
 		results+=("$r")
 	fi
 	if [ -n "${EVLOOP:-}" ]; then
@@ -176,9 +176,7 @@ for run in $(seq 1 "$RUNS"); do
 	results+=("$r")
 done
 
-echo "machine at the start: $started_on"
-echo "machine at the end:   $(machine)"
-echo
+report_machine
 python3 - "$((REQUESTS / PIPELINE * PIPELINE))" "$PIPELINE" "${BASE_REV:-}" "${results[@]}" <<'EOF'
 import statistics, sys
 n, p, base = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

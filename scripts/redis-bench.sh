@@ -63,40 +63,7 @@ redis_pid=${pids[-1]}
 
 declare -A pid port=([direct]=$redis_port)
 paths=(direct)
-p=$(free_port)
-start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
-p=$(free_port)
-start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-	--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
-
-if [ -n "${BASE_REV:-}" ]; then
-	build_base
-	p=$(free_port)
-	start_path base "$p" "$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
-		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
-fi
-
-if [ -n "${EVLOOP:-}" ]; then
-	build_evloop
-	for ev in evcopy evcheck; do
-		p=$(free_port)
-		evloop_cmd "$ev" "$p"
-		start_path "$ev" "$p" "${evloop[@]}"
-	done
-fi
-
-if command -v haproxy >/dev/null; then
-	p=$(free_port)
-	haproxy_config "$p"
-	start_path haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
-	if [ -n "${HAPROXY1:-}" ]; then
-		p=$(free_port)
-		haproxy_config "$p" 1
-		start_path haproxy1 "$p" haproxy -f "$work/haproxy-1.cfg" -db
-	fi
-else
-	echo "redis-bench: haproxy is not installed; measuring without it" >&2
-fi
+start_proxies
 results="$work/results.csv" # round,path,pipeline,test,rps,p50,p99
 cpu="$work/cpu.csv"         # round,path,pipeline,requests,user ticks,system ticks
 chain="$work/chain.csv"     # round,path,pipeline,requests,Redis ticks,redis-benchmark seconds
@@ -139,9 +106,7 @@ done
 violations=$(grep -c '"contract violation"' "$work/ubfproxy.log" || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
-echo "machine at the start: $started_on"
-echo "machine at the end:   $(machine)"
-echo
+report_machine
 python3 - "$results" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$violations" "$cpu" "$(getconf CLK_TCK)" "$chain" <<'EOF'
 import csv, statistics, sys
 path, rounds, n, c, violations, cpu_path, tck, chain_path = sys.argv[1:]

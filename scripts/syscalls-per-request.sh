@@ -13,8 +13,10 @@
 # Usage: scripts/syscalls-per-request.sh          (from the repository root)
 #        PIPELINE=16 scripts/syscalls-per-request.sh   (redis-benchmark -P 16)
 #        REQUESTS=200000 CLIENTS=10 scripts/syscalls-per-request.sh
-#        EVLOOP=1 scripts/syscalls-per-request.sh   (and scripts/evloop; EVLOOP_LOOPS,
-#        EVLOOP_WAIT and EVLOOP_KEEP_POLLER as in redis-bench.sh)
+#        EVLOOP=1, BASE_REV=<commit>, HAPROXY1=1 scripts/syscalls-per-request.sh
+#        (more paths, as in redis-bench.sh: the event-loop prototype, with
+#        EVLOOP_LOOPS, EVLOOP_WAIT and EVLOOP_KEEP_POLLER; ubfproxy built at
+#        that commit; HAProxy with one thread)
 #
 # Each path gets a warm-up of a tenth of REQUESTS first (connections made,
 # buffers grown), then perf counts over REQUESTS GETs (default 100,000; with
@@ -42,26 +44,7 @@ start_redis
 
 declare -A pid port
 paths=()
-p=$(free_port)
-start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
-if command -v haproxy >/dev/null; then
-	p=$(free_port)
-	haproxy_config "$p"
-	start_path haproxy "$p" haproxy -f "$work/haproxy.cfg" -db
-else
-	echo "$NAME: haproxy is not installed; counting without it" >&2
-fi
-p=$(free_port)
-start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-	--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
-if [ -n "${EVLOOP:-}" ]; then
-	build_evloop
-	for ev in evcopy evcheck; do
-		p=$(free_port)
-		evloop_cmd "$ev" "$p"
-		start_path "$ev" "$p" "${evloop[@]}"
-	done
-fi
+start_proxies
 
 bench() { # bench port requests
 	redis-benchmark -h 127.0.0.1 -p "$1" -a "$PASSWORD" -t get -n "$2" -c "$CLIENTS" -P "$PIPELINE" -q >/dev/null 2>&1
@@ -81,9 +64,7 @@ for path in "${paths[@]}"; do
 	wait "$perf_pid" || true
 done
 
-echo "machine at the start: $started_on"
-echo "machine at the end:   $(machine)"
-echo
+report_machine
 python3 - "$REQUESTS" "$PIPELINE" "$CLIENTS" "$work" "${paths[@]}" <<'EOF'
 import csv, os, sys
 n, p, c, work, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
