@@ -179,14 +179,8 @@ func TestDemoServe(t *testing.T) {
 		cancel()
 		t.Fatalf("demo --serve printed no address: %q", out.String())
 	}
-	r := runUbfproxy(t, "", "test", "--contract", fileContract, "--wire", "ubf", "--upstream", addr, "--sessions", "5", "--seed", "1")
-	if r.code != exitOK {
-		t.Errorf("test against demo --serve: %s", r)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serveDemo: %v", err)
-	}
+	// The probe that must find no server once demo --serve ended finds
+	// this one while it runs: its silence then means the server is gone.
 	req, err := ubf.AppendEncode(nil, term.MustParse(`{open, "notes.txt", read}`))
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +188,18 @@ func TestDemoServe(t *testing.T) {
 	want, err := ubf.AppendEncode(nil, term.MustParse("{{ok, 1}, ready}"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !realservice.Answers(addr, req, string(want), 5*time.Second) {
+		cancel()
+		t.Fatalf("the file server of demo --serve does not answer the probe on %s", addr)
+	}
+	r := runUbfproxy(t, "", "test", "--contract", fileContract, "--wire", "ubf", "--upstream", addr, "--sessions", "5", "--seed", "1")
+	if r.code != exitOK {
+		t.Errorf("test against demo --serve: %s", r)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serveDemo: %v", err)
 	}
 	if realservice.Answers(addr, req, string(want), 500*time.Millisecond) {
 		t.Errorf("the file server still answers on %s after demo --serve ended", addr)

@@ -197,6 +197,16 @@ func TestStopClosesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, r := dial(t, addr.String())
+	// The probe that must find no server after the stop finds this one
+	// before it: its silence then means the server is gone.
+	req, err := ubf.AppendEncode(nil, term.MustParse(`{open, "notes.txt", read}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := reply(t, "{{ok, 1}, ready}")
+	if !realservice.Answers(addr.String(), req, answer, 5*time.Second) {
+		t.Fatalf("the file server does not answer the probe before stop")
+	}
 	done := make(chan struct{})
 	go func() { stop(); close(done) }()
 	select {
@@ -207,11 +217,7 @@ func TestStopClosesConnections(t *testing.T) {
 	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("open connection after stop: %v, want EOF", err)
 	}
-	req, err := ubf.AppendEncode(nil, term.MustParse(`{open, "notes.txt", read}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if realservice.Answers(addr.String(), req, reply(t, "{{ok, 1}, ready}"), 500*time.Millisecond) {
+	if realservice.Answers(addr.String(), req, answer, 500*time.Millisecond) {
 		t.Errorf("the file server still answers on %s after stop", addr)
 	}
 }

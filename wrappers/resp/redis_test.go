@@ -25,58 +25,44 @@ type recording struct {
 
 // tee is a TCP relay that records every byte each way.
 type tee struct {
-	ln   net.Listener
+	addr string
 	mu   sync.Mutex
 	recs []*recording
 }
 
+// startTee relays each connection it accepts to upstream, recording it.
+// Recordings are kept in the order their connections were handled, which
+// is the order the tests open them in: one at a time.
 func startTee(t *testing.T, upstream string) *tee {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tt := &tee{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.DialTimeout("tcp", upstream, 5*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			rec := &recording{done: make(chan struct{})}
-			tt.mu.Lock()
-			tt.recs = append(tt.recs, rec)
-			tt.mu.Unlock()
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				_, _ = io.Copy(io.MultiWriter(u, &rec.client), c)
-				_ = u.(*net.TCPConn).CloseWrite()
-			}()
-			go func() {
-				defer wg.Done()
-				_, _ = io.Copy(io.MultiWriter(c, &rec.server), u)
-				_ = c.(*net.TCPConn).CloseWrite()
-			}()
-			go func() {
-				wg.Wait()
-				c.Close()
-				u.Close()
-				close(rec.done)
-			}()
+	tt := &tee{}
+	tt.addr = realservice.Serve(t, func(c net.Conn) {
+		u, err := net.DialTimeout("tcp", upstream, 5*time.Second)
+		if err != nil {
+			return
 		}
-	}()
+		defer u.Close()
+		rec := &recording{done: make(chan struct{})}
+		defer close(rec.done)
+		tt.mu.Lock()
+		tt.recs = append(tt.recs, rec)
+		tt.mu.Unlock()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, _ = io.Copy(io.MultiWriter(u, &rec.client), c)
+			_ = u.(*net.TCPConn).CloseWrite()
+		}()
+		go func() {
+			defer wg.Done()
+			_, _ = io.Copy(io.MultiWriter(c, &rec.server), u)
+			_ = c.(*net.TCPConn).CloseWrite()
+		}()
+		wg.Wait()
+	})
 	return tt
 }
-
-func (tt *tee) addr() string { return tt.ln.Addr().String() }
 
 // last waits for the n-th recorded connection (from 0) to end.
 func (tt *tee) wait(t *testing.T, n int) *recording {
@@ -127,7 +113,7 @@ func TestRealRedis(t *testing.T) {
 	tt := startTee(t, redis)
 
 	t.Run("pipelined RESP2", func(t *testing.T) {
-		c := realservice.DialRESP(t, tt.addr())
+		c := realservice.DialRESP(t, tt.addr)
 		var batch strings.Builder
 		batch.WriteString(realservice.Command("AUTH", redisPassword))
 		const n = 100
@@ -165,7 +151,7 @@ func TestRealRedis(t *testing.T) {
 	})
 
 	t.Run("pub/sub RESP2", func(t *testing.T) {
-		sub := realservice.DialRESP(t, tt.addr())
+		sub := realservice.DialRESP(t, tt.addr)
 		sub.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("SUBSCRIBE", "news", "sport") + realservice.Command("PSUBSCRIBE", "alerts.*"))
 		sub.Await("alerts.*\r\n:3\r\n", 1)
 		pub := realservice.DialRESP(t, redis)
@@ -191,7 +177,7 @@ func TestRealRedis(t *testing.T) {
 	})
 
 	t.Run("RESP3 types and pushes", func(t *testing.T) {
-		c := realservice.DialRESP(t, tt.addr())
+		c := realservice.DialRESP(t, tt.addr)
 		c.Send(realservice.Command("HELLO", "3", "AUTH", "default", redisPassword) +
 			realservice.Command("HSET", "h", "f", "1") + realservice.Command("HGETALL", "h") +
 			realservice.Command("SADD", "s", "x") + realservice.Command("SMEMBERS", "s") +
@@ -237,7 +223,7 @@ func TestRealRedis(t *testing.T) {
 	})
 
 	t.Run("monitor feed", func(t *testing.T) {
-		m := realservice.DialRESP(t, tt.addr())
+		m := realservice.DialRESP(t, tt.addr)
 		m.Send(realservice.Command("AUTH", redisPassword) + realservice.Command("MONITOR"))
 		m.Await("+OK\r\n", 2)
 		other := realservice.DialRESP(t, redis)
@@ -265,7 +251,7 @@ func TestRealRedis(t *testing.T) {
 		if err != nil {
 			t.Skip("redis-cli is not installed (Debian package redis-tools)")
 		}
-		_, port, _ := net.SplitHostPort(tt.addr())
+		_, port, _ := net.SplitHostPort(tt.addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", port, "-a", redisPassword, "--no-auth-warning",
