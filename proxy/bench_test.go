@@ -90,7 +90,7 @@ const ioTimeout = 20 * time.Second
 // its address.
 func serveProxy(tb testing.TB, cfg proxy.Config) (*proxy.Server, string) {
 	tb.Helper()
-	srv, err := proxy.New(cfg)
+	srv, err := proxy.New(proxy.WithTestIO(cfg))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func (s *lineService) transcript() (read, wrote []byte) {
 func coalesceProxy(t *testing.T, k kit, svc *lineService, mode Mode) (addr string, toService, toClient *writeLog) {
 	t.Helper()
 	toService, toClient = &writeLog{}, &writeLog{}
-	srv, err := New(Config{
+	srv, err := New(testIO(Config{
 		Upstream: svc.addr, Wire: k.wire, Contract: compile(t, counterCon), Mode: mode,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
@@ -153,7 +153,7 @@ func coalesceProxy(t *testing.T, k kit, svc *lineService, mode Mode) (addr strin
 			}
 			return loggedConn{c, toService}, nil
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

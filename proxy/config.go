@@ -328,6 +328,18 @@ type Config struct {
 	// kernel whose TCP_INQ misbehaves (a reader that stops reading a
 	// connection with bytes waiting). Off by default.
 	PlainIO bool
+	// EventLoop serves TCP sessions with event loops (Linux only), one
+	// per processor, instead of a goroutine per direction: each session's
+	// sockets are taken out of the Go runtime's poller and registered
+	// with one loop, whose goroutine reads, checks and forwards for every
+	// session with bytes waiting, without scheduling a goroutine for each
+	// message. A reader that must wait for anything but bytes (a client
+	// that does not read, a lock-step turn) hands its loop to a new
+	// goroutine first, so that no session holds up another. Everything
+	// else (modes, limits, time-outs, records, reload, shutdown) is as
+	// without it. A connection that is not a *net.TCPConn (a Config.Dial
+	// of another kind) keeps the goroutine model. Off by default.
+	EventLoop bool
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
 	// the handshake. A connection that gives its socket (syscall.Conn, as
@@ -391,6 +403,16 @@ func (c *Config) check() error {
 	if c.Contract != nil {
 		if err := distinctNames(c.Contract, c.Services); err != nil {
 			errs = append(errs, err.Error())
+		}
+	}
+	if c.EventLoop {
+		switch {
+		case !eventLoopAvailable:
+			errs = append(errs, "the event loop needs Linux")
+		case c.Transport != TCP:
+			errs = append(errs, "the event loop serves the tcp transport only")
+		case c.PlainIO:
+			errs = append(errs, "the event loop reads inside its callback: it cannot be combined with PlainIO")
 		}
 	}
 	if c.Unguarded > RefuseUnguarded {

@@ -526,7 +526,7 @@ func startProxy(t testing.TB, svc *service, cfg Config, hook func(uint64, wrappe
 	}
 	logs := &logBuf{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(cfg)
+	srv, err := New(testIO(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,9 @@ func (p *dirPark) parkedErr(err error) bool {
 // the session's last activity as the sweeper saw it.
 func (s *session) kick(d direction, last int64) {
 	p := &s.parks[d]
+	if s.kickLooped(d, p, last) {
+		return
+	}
 	st := p.state.Load()
 	if st == parkDeclined && last == p.kickedAt {
 		return // in the middle of a frame since the last kick
@@ -269,13 +272,9 @@ func (r parkedReader) resume(ended bool) {
 // outlive the session by up to linger; Server tracks it in lingers.
 func (s *session) read(d direction) {
 	if d == clientToService {
-		if s.readOn(d, s.guarded(roleClient, s.clientLoop)) {
-			return
+		if !s.readOn(d, s.readerLoop(d)) {
+			s.afterRead(d)
 		}
-		s.waitEnd() // a client that half-closed still gets its replies
-		s.client.drain()
-		s.client.close()
-		s.srv.lingers.Done()
 		return
 	}
 	parked := false
@@ -285,7 +284,29 @@ func (s *session) read(d direction) {
 		}
 	}()
 	defer s.srv.recoverPanic(s)
-	if parked = s.readOn(d, s.guarded(roleService, s.serviceLoop)); parked {
+	if parked = s.readOn(d, s.readerLoop(d)); !parked {
+		s.afterRead(d)
+	}
+}
+
+// readerLoop is the loop of messages of direction d's reader, guarded.
+func (s *session) readerLoop(d direction) func() {
+	if d == clientToService {
+		return s.guarded(roleClient, s.clientLoop)
+	}
+	return s.guarded(roleService, s.serviceLoop)
+}
+
+// afterRead does what follows the end of direction d's reader on its
+// side: the client's waits for the session's end, drains the client and
+// closes it; the service's closes the service (the caller then lets the
+// session go).
+func (s *session) afterRead(d direction) {
+	if d == clientToService {
+		s.waitEnd() // a client that half-closed still gets its replies
+		s.client.drain()
+		s.client.close()
+		s.srv.lingers.Done()
 		return
 	}
 	// Every way out of serviceLoop ends the session first.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,21 @@ func watchReads(tb testing.TB, srv *Server) *readCounts {
 
 // WatchReads is watchReads for the tests of package proxy_test.
 func WatchReads(tb testing.TB, srv *Server) { watchReads(tb, srv) }
+
+// WithTestIO is testIO for the tests of package proxy_test.
+func WithTestIO(cfg Config) Config { return testIO(cfg) }
+
+// testIO returns cfg with the way of serving sessions the environment asks
+// the tests for: UBFPROXY_TEST_EVENT_LOOP=1 runs every TCP session the
+// tests start on the event loop (Config.EventLoop), where the system has
+// it and the test did not ask for PlainIO, so that the package's whole
+// suite runs in both models (.ci/run runs it so too).
+func testIO(cfg Config) Config {
+	if os.Getenv("UBFPROXY_TEST_EVENT_LOOP") != "" && eventLoopAvailable && cfg.Transport == TCP && !cfg.PlainIO {
+		cfg.EventLoop = true
+	}
+	return cfg
+}
 
 // inlineReadsHere reports whether readers here can read inside the
 // poller's callback: the system reads sockets as file descriptors and the

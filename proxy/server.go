@@ -48,6 +48,10 @@ type Server struct {
 	parker *parker
 	// parked counts the readers the parker holds.
 	parked atomic.Int64
+	// loops are the event loops (Config.EventLoop) that run the TCP
+	// sessions' readers, a session on loops[id % len(loops)]; none when
+	// sessions have goroutines. Set before the first session.
+	loops []*eventLoop
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
@@ -182,6 +186,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		stopParking := s.startParking()
 		defer stopParking() // once every session has ended (drain)
+		stopLoops := s.startLoops()
+		defer stopLoops()
 		err = s.serveTCP(ctx, ln)
 	}
 	s.drain()
@@ -264,6 +270,11 @@ func (s *Server) admit(clientAddr string) (*session, bool) {
 func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	defer s.releaseUnlessRunning(ss)
 	defer s.recoverPanic(ss)
+	conn, err := s.forLoop(ss, conn)
+	if err != nil {
+		ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("the event loop cannot take the client's connection: %w", err)})
+		return
+	}
 	client := newTCPEndpoint(conn, ss.wire.ClientDecoder, &s.reads)
 	if !ss.attach(client, nil) {
 		client.close()
@@ -277,6 +288,14 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 		return
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
+	if looped(conn) {
+		if up, err = s.forLoop(ss, up); err != nil {
+			ss.attach(client, deadEndpoint{})
+			ss.serviceGone(dialFailed(err), fmt.Errorf("the event loop cannot take the service's connection: %w", err))
+			client.close()
+			return
+		}
+	}
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder, &s.reads)
 	client.beforeRead, service.beforeRead = ss.beforeRead(clientToService), ss.beforeRead(serviceToClient)
 	if !ss.attach(client, service) {
@@ -284,8 +303,12 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 		client.close()
 		return
 	}
-	ss.enablePark(client, service)
 	ss.logAttrs(slog.LevelDebug, "session start", slog.String("client", ss.clientAddr), slog.String("service", ss.serviceAddr))
+	if onLoop(client, service) {
+		ss.runLooped(client, service)
+		return
+	}
+	ss.enablePark(client, service)
 	ss.run()
 }
 

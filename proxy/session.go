@@ -234,6 +234,9 @@ type session struct {
 	overA atomic.Bool
 	// parks is the parking of each direction's reader (park.go).
 	parks [2]dirPark
+	// runs is the event loop's runner running one of the session's
+	// readers now, if any (loop.go).
+	runs loopRunner
 }
 
 func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
@@ -301,6 +304,28 @@ func (s *session) newChecker(v *version, initial string) *checker.Session {
 // read): it returns when the service reader parks or the session has
 // ended and been let go. The service connection is already established.
 func (s *session) run() {
+	if !s.begin() {
+		return
+	}
+	go s.read(clientToService)
+	s.running = true // from here on the service reader lets the session go
+	s.read(serviceToClient)
+}
+
+// runLooped is run for a session whose readers an event loop runs
+// (loop.go): it returns once the loop has them.
+func (s *session) runLooped(client, service *tcpEndpoint) {
+	if !s.begin() {
+		return
+	}
+	s.running = true // from here on the service reader lets the session go
+	s.runOnLoop(client, service)
+}
+
+// begin arms the idle timer and counts the client reader among those
+// that may linger, before the readers start; it reports false, having
+// closed both connections, when the session has ended already.
+func (s *session) begin() bool {
 	// The idle timer exists before it is armed: its callback (which may
 	// call finish, which stops it) happens after the Reset that armed it.
 	// The reply timer is made when first armed (resetReplyTimer).
@@ -313,13 +338,11 @@ func (s *session) run() {
 	if ended {
 		s.client.close()
 		s.service.close()
-		return
+		return false
 	}
 	idle.Reset(s.cfg.Limits.IdleTimeout)
 	s.srv.lingers.Add(1)
-	go s.read(clientToService)
-	s.running = true // from here on the service reader lets the session go
-	s.read(serviceToClient)
+	return true
 }
 
 // attach gives the session its endpoints (either may be nil for now). It
@@ -379,6 +402,7 @@ func (s *session) finish(e endInfo) {
 			// Before the connections close: the parker unregisters them.
 			p.unpark(s)
 		}
+		s.unparkLoop(client, service)
 		if idle != nil {
 			idle.Stop()
 		}

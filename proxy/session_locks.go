@@ -38,8 +38,16 @@ type holding struct{ mu, clientW bool }
 
 // lock takes mu for r; unlock releases it; wait is cond.Wait for r. Every
 // goroutine that may panic while holding mu takes it this way.
+//
+// A lock held elsewhere may be held for long (clientW across a write to a
+// client that does not read; mu by a reader waiting for clientW), so a
+// reader the event loop runs hands the loop over before it waits for one
+// (mayBlock).
 func (s *session) lock(r role) {
-	s.mu.Lock()
+	if !s.mu.TryLock() {
+		s.mayBlock()
+		s.mu.Lock()
+	}
 	s.muBy = r
 	s.holds[r].mu = true
 }
@@ -54,6 +62,7 @@ func (s *session) unlock() {
 func (s *session) wait(r role) {
 	s.muBy = roleNone
 	s.waiters++
+	s.mayBlock()
 	s.cond.Wait()
 	s.waiters--
 	s.muBy = r
@@ -61,7 +70,10 @@ func (s *session) wait(r role) {
 
 // lockW and unlockW are lock and unlock for clientW.
 func (s *session) lockW(r role) {
-	s.clientW.Lock()
+	if !s.clientW.TryLock() {
+		s.mayBlock()
+		s.clientW.Lock()
+	}
 	s.clientWBy = r
 	s.holds[r].clientW = true
 }

@@ -45,6 +45,7 @@ type runFlags struct {
 	explain   string
 	wsPath    bool
 	plain     bool
+	eventLoop bool
 	limits    proxy.Limits
 }
 
@@ -118,6 +119,13 @@ other systems: a blocking read, about one more system call per message, and
 the net package's writes. Use it to rule this out when chasing a problem, or
 on a kernel whose TCP_INQ misbehaves.
 
+--event-loop (tcp, Linux) serves the sessions with one event loop per
+processor instead of a goroutine per direction: a loop waits on every
+session's sockets at once and reads, checks and forwards where bytes came,
+with no goroutine scheduled per message. A session that must wait (a client
+that does not read, a lock-step turn) hands its loop to a new goroutine
+first, so no session holds up another. Everything else behaves the same.
+
 Signals: SIGTERM or SIGINT stops accepting, lets open sessions finish for
 --grace, then closes them. SIGHUP re-reads the contract (and --types): new
 sessions use it, open ones keep theirs; a contract with errors is logged and
@@ -182,6 +190,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
 	fl.DurationVar(&f.limits.ParkDelay, "park-delay", d.ParkDelay, "a session idle this long gives up its goroutines and stacks until its next message (Linux, tcp; 0: never)")
 	fl.BoolVar(&f.plain, "plain-io", false, "read connections with a blocking read outside Go's network poller, not inside its callback with TCP_INQ (Linux 4.18+, tcp), and write them with the net package's writes, not direct system calls: about one more system call per message and more CPU; to rule those out when debugging, or on a kernel whose TCP_INQ misbehaves")
+	fl.BoolVar(&f.eventLoop, "event-loop", false, "serve tcp sessions with one event loop per processor (Linux) rather than a goroutine per direction: less scheduling per message; a session that must wait hands its loop to a new goroutine")
 	// Its name until it covered writes too; kept so that scripts that use it work.
 	fl.BoolVar(&f.plain, "plain-reads", false, "the old name of --plain-io")
 	_ = fl.MarkDeprecated("plain-reads", "use --plain-io, which it is now an alias for")
@@ -305,6 +314,12 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	if f.plain && f.transport == "ws" {
 		return proxy.Config{}, usageErrorf("run: --plain-io applies to --transport tcp only (WebSocket connections are read by the WebSocket library)")
 	}
+	if f.eventLoop && f.transport == "ws" {
+		return proxy.Config{}, usageErrorf("run: --event-loop applies to --transport tcp only")
+	}
+	if f.eventLoop && f.plain {
+		return proxy.Config{}, usageErrorf("run: --event-loop reads inside its loop and cannot be combined with --plain-io")
+	}
 	if f.pprof && f.metrics == "" {
 		return proxy.Config{}, usageErrorf("run: --pprof needs --metrics (the profiles are served on the metrics listener)")
 	}
@@ -373,6 +388,7 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 		Transport:         tr,
 		ForwardClientPath: f.wsPath,
 		PlainIO:           f.plain,
+		EventLoop:         f.eventLoop,
 		Explain:           explain,
 		Mode:              mode,
 		Unguarded:         unguarded,

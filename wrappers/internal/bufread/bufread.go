@@ -264,9 +264,13 @@ type Parked struct {
 // exactly as b, and returns what it needs: nothing is buffered (a lender
 // has its buffer back), no frame is held, nothing is charged to the budget
 // and no error is kept but wrappers.ErrParked, which the next frame
-// forgets anyway. A decoder that parks (wrappers.Parker) asks it.
+// forgets anyway. A decoder that parks (wrappers.Parker) asks it. A
+// frame that wrappers.ErrWouldBlock interrupted before any of its bytes
+// came (Hold or Rewind with Start at End, as a reader run by an event
+// loop stops between frames) holds nothing either: a new Reader starts
+// that frame the same way.
 func (b *Reader) Park() (Parked, bool) {
-	if b.Buf != nil || b.lent || b.charged != 0 || b.held != heldNone || b.Start != b.End ||
+	if b.Buf != nil || b.lent || b.charged != 0 || b.Start != b.End ||
 		(b.err != nil && b.err != wrappers.ErrParked) {
 		return Parked{}, false
 	}

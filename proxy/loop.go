@@ -1,0 +1,45 @@
+package proxy
+
+import "sync/atomic"
+
+// An event loop (Config.EventLoop) serves the TCP sessions of a Server
+// without a goroutine per reader. A session's two sockets are taken out of
+// the runtime's poller (loopConn) and registered, edge-triggered, with one
+// of the Server's loops, chosen by session id; the loop's goroutine waits
+// in epoll_wait and, when a socket has bytes, runs that direction's reader
+// on its own stack, as a parked reader's goroutine would run it inside the
+// poller's callback (runInline): the reader reads with TCP_INQ, checks and
+// forwards what it read, and stops when the socket is drained. Nothing is
+// scheduled between a readable socket and its reader, and a session with
+// nothing to read holds no goroutine.
+//
+// A reader that must wait for anything but bytes to read (room in a full
+// socket, the other reader's lock, a lock-step turn) would stall every
+// session of its loop. So before it waits it hands the loop over
+// (runner.handOff): a fresh goroutine becomes the loop's runner, taking the
+// rest of the events the old one had, and the old one waits for the
+// session alone, finishes the reader's run and ends. Where a reader may
+// wait is known to the session (its locks, its condition variable, the
+// socket writes): each asks mayBlock first.
+
+// loopRunner is where a session notes the runner running one of its
+// readers now, so that whoever in the session is about to wait can hand
+// that runner's loop over first (mayBlock).
+type loopRunner struct{ on atomic.Pointer[runner] }
+
+// mayBlock hands the loop over when the caller may be a loop's runner
+// running this session's reader: it is about to wait. It may be another
+// goroutine of the session (a reader the loop no longer runs, a timer), in
+// which case the runner is handed over for nothing; that is rare (two of a
+// session's goroutines busy at once), and costs a goroutine.
+func (l *loopRunner) mayBlock() {
+	if l == nil {
+		return
+	}
+	if r := l.on.Swap(nil); r != nil {
+		r.handOff()
+	}
+}
+
+// mayBlock is loopRunner.mayBlock for the session's runner.
+func (s *session) mayBlock() { s.runs.mayBlock() }

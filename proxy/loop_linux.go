@@ -1,0 +1,230 @@
+//go:build linux && !386
+
+package proxy
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// loopEvents is what a session's socket is registered for: bytes, room to
+// write, the peer's end of input, edge-triggered (a drained reader knows
+// the next bytes raise a new edge, see recvINQ). Hang-ups and errors are
+// always reported.
+const loopEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | (syscall.EPOLLET & 0xffffffff)
+
+// eventLoop is one epoll instance and the goroutine that runs it (the
+// runner, which changes when a reader hands the loop over).
+type eventLoop struct {
+	epfd int
+	// wake is an eventfd registered level-triggered with key 0, which no
+	// connection has: written by close, it stops the runner.
+	wake     int
+	stopping atomic.Bool
+	done     chan struct{} // closed by the runner that stops
+
+	// failed is told why the loop stopped early (a broken epoll instance).
+	failed func(error)
+
+	// conns maps a registration's key to its connection: slot key&0xffffffff
+	// - 1, with key>>32 the slot's generation, so that an event already
+	// read for a connection since closed, whose slot was reused, is known
+	// stale. Readers load the table without a lock; mu serialises
+	// changes.
+	mu    sync.Mutex
+	conns atomic.Pointer[[]*loopSlot]
+	free  []uint32
+	gens  []uint32
+}
+
+// loopSlot is one entry of an eventLoop's table.
+type loopSlot struct{ c atomic.Pointer[loopConn] }
+
+// runner is one goroutine's turn at running an eventLoop: rest is what
+// remains of the events its last epoll_wait returned, which a hand-over
+// passes on.
+type runner struct {
+	lp   *eventLoop
+	rest []syscall.EpollEvent
+}
+
+// handOff starts a new runner for r's loop, with the events r had left.
+// r's goroutine is the one about to wait, or one that has started waiting
+// for the session r runs a reader of: r's run ends when that reader
+// returns (see dispatch).
+func (r *runner) handOff() {
+	next := &runner{lp: r.lp}
+	if len(r.rest) > 0 {
+		next.rest = append([]syscall.EpollEvent(nil), r.rest...)
+	}
+	r.rest = nil
+	go next.run()
+}
+
+// newEventLoop makes an event loop; failed is told if it breaks.
+func newEventLoop(failed func(error)) (*eventLoop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wfd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if e != 0 {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("eventfd2: %w", e)
+	}
+	lp := &eventLoop{epfd: epfd, wake: int(wfd), done: make(chan struct{}), failed: failed}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, lp.wake, &ev); err != nil {
+		lp.closeFDs()
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	empty := []*loopSlot{}
+	lp.conns.Store(&empty)
+	return lp, nil
+}
+
+// start starts the loop's first runner.
+func (lp *eventLoop) start() { go (&runner{lp: lp}).run() }
+
+// close stops the loop and releases its descriptors. Every session has
+// ended: no connection is registered.
+func (lp *eventLoop) close() {
+	lp.stopping.Store(true)
+	one := uint64(1)
+	_, _ = syscall.Write(lp.wake, (*[8]byte)(unsafe.Pointer(&one))[:])
+	<-lp.done
+	lp.closeFDs()
+}
+
+func (lp *eventLoop) closeFDs() {
+	syscall.Close(lp.wake)
+	syscall.Close(lp.epfd)
+}
+
+// loopEventBatch is how many events one epoll_wait returns at most.
+const loopEventBatch = 128
+
+// run waits for events and handles them until the loop stops or a reader
+// it runs hands the loop over.
+func (r *runner) run() {
+	lp := r.lp
+	events := make([]syscall.EpollEvent, loopEventBatch)
+	for {
+		for len(r.rest) > 0 {
+			ev := r.rest[0]
+			r.rest = r.rest[1:]
+			if !lp.handle(r, ev) {
+				return // handed over: another runner has the rest
+			}
+		}
+		n, err := lp.waitEvents(events)
+		if err != nil {
+			lp.fail(err)
+			return
+		}
+		r.rest = events[:n]
+		for _, ev := range r.rest {
+			if ev.Fd == 0 && ev.Pad == 0 && lp.stopping.Load() {
+				close(lp.done)
+				return
+			}
+		}
+	}
+}
+
+// waitEvents waits for events: a poll that cannot block first, since
+// under load events are usually ready and a system call that blocks makes
+// the runtime hand the processor to another thread.
+func (lp *eventLoop) waitEvents(events []syscall.EpollEvent) (int, error) {
+	for timeout := 0; ; timeout = -1 {
+		n, err := syscall.EpollWait(lp.epfd, events, timeout)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || n > 0 {
+			return n, err
+		}
+	}
+}
+
+// handle delivers one event to its connection, and reports whether r is
+// still the loop's runner.
+func (lp *eventLoop) handle(r *runner, ev syscall.EpollEvent) bool {
+	key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+	c := lp.lookup(key)
+	if c == nil {
+		return true // the wake-up, or a connection closed since
+	}
+	if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+		c.wr.notify()
+	}
+	if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 && c.rd.notify() {
+		return c.reader(r)
+	}
+	return true
+}
+
+// lookup returns the connection registered with key, nil if none is.
+func (lp *eventLoop) lookup(key uint64) *loopConn {
+	i := uint32(key) - 1
+	tab := *lp.conns.Load()
+	if int(i) >= len(tab) { // also the wake-up's key 0
+		return nil
+	}
+	c := tab[i].c.Load()
+	if c == nil || c.key != key {
+		return nil
+	}
+	return c
+}
+
+// add registers c, whose reader runs on the loop when it has bytes.
+func (lp *eventLoop) add(c *loopConn) error {
+	lp.mu.Lock()
+	var i uint32
+	if n := len(lp.free); n > 0 {
+		i = lp.free[n-1]
+		lp.free = lp.free[:n-1]
+	} else {
+		// Runners index only below the length of the table they loaded:
+		// an append that reuses the array writes past it.
+		old := *lp.conns.Load()
+		i = uint32(len(old))
+		tab := append(old, new(loopSlot))
+		lp.conns.Store(&tab)
+		lp.gens = append(lp.gens, 0)
+	}
+	lp.gens[i]++
+	c.key = uint64(i+1) | uint64(lp.gens[i])<<32
+	c.lp = lp
+	(*lp.conns.Load())[i].c.Store(c)
+	lp.mu.Unlock()
+	ev := syscall.EpollEvent{Events: loopEvents, Fd: int32(uint32(c.key)), Pad: int32(uint32(c.key >> 32))}
+	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		lp.remove(c)
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return nil
+}
+
+// remove unregisters c, whose descriptor is still open.
+func (lp *eventLoop) remove(c *loopConn) {
+	_ = syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	lp.mu.Lock()
+	i := uint32(c.key) - 1
+	(*lp.conns.Load())[i].c.Store(nil)
+	lp.free = append(lp.free, i)
+	lp.mu.Unlock()
+}
+
+// fail reports a broken epoll instance. Its sessions stop hearing of
+// their sockets: each is ended by its idle time-out; the Server logs it.
+func (lp *eventLoop) fail(err error) {
+	if lp.failed != nil {
+		lp.failed(fmt.Errorf("epoll_wait: %w", err))
+	}
+	close(lp.done)
+}

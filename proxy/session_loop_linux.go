@@ -1,0 +1,222 @@
+//go:build linux && !386
+
+package proxy
+
+import (
+	"net"
+	"runtime"
+)
+
+// startLoops starts the Server's event loops (Config.EventLoop), one per
+// processor, and returns what stops them, to be called once every session
+// has ended. When they cannot start, sessions keep their goroutines.
+func (s *Server) startLoops() (stop func()) {
+	if !s.cfg.EventLoop {
+		return func() {}
+	}
+	n := runtime.GOMAXPROCS(0)
+	loops := make([]*eventLoop, 0, n)
+	for range n {
+		lp, err := newEventLoop(func(err error) {
+			s.cfg.Logger.Error("an event loop stopped: its sessions hear nothing more from their sockets and end at their idle time-out", "error", err.Error())
+		})
+		if err != nil {
+			s.cfg.Logger.Warn("sessions keep their goroutines: the event loop cannot start", "error", err.Error())
+			for _, lp := range loops {
+				lp.closeFDs()
+			}
+			return func() {}
+		}
+		loops = append(loops, lp)
+	}
+	for _, lp := range loops {
+		lp.start()
+	}
+	s.loops = loops
+	return func() {
+		for _, lp := range loops {
+			lp.close()
+		}
+	}
+}
+
+// forLoop returns conn taken over by the event loop of ss, when the Server
+// has loops and conn is a TCP connection read inside the poller's callback
+// could be; otherwise conn itself. A connection that cannot be taken is
+// closed and the error returned.
+func (s *Server) forLoop(ss *session, conn net.Conn) (net.Conn, error) {
+	tc, ok := conn.(*net.TCPConn)
+	if len(s.loops) == 0 || !ok {
+		return conn, nil
+	}
+	c, err := newLoopConn(tc, &ss.runs)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	if err := s.loops[ss.id%uint64(len(s.loops))].add(c); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// looped reports whether conn is one the event loop took (forLoop).
+func looped(conn net.Conn) bool {
+	_, ok := conn.(*loopConn)
+	return ok
+}
+
+// onLoop reports whether both endpoints' readers can run on the event
+// loop: both are loop connections read inside the loop (TCP_INQ).
+func onLoop(client, service *tcpEndpoint) bool {
+	for _, e := range [...]*tcpEndpoint{client, service} {
+		if _, ok := e.conn.(*loopConn); !ok || e.lr == nil || !e.lr.canInline {
+			return false
+		}
+	}
+	return true
+}
+
+// runOnLoop is run for a session whose readers the event loop runs: it
+// gives each connection its reader and parks it, so that the loop runs
+// it at the next bytes. A connection that had bytes before is read here
+// first, on the goroutine that set the session up.
+//
+// A reader the loop runs holds no goroutine between its reads, but its
+// decoder and what the session keeps for the next request stay, until the
+// sweeper finds the session idle for Limits.ParkDelay: it then lets them
+// go as a reader that parks does (kickLooped), and the reader counts as
+// parked until its next bytes.
+func (s *session) runOnLoop(client, service *tcpEndpoint) {
+	s.enablePark(client, service)
+	for d, e := range [...]*tcpEndpoint{clientToService: client, serviceToClient: service} {
+		c := e.conn.(*loopConn)
+		dir := direction(d)
+		loop := s.readerLoop(dir)
+		c.reader = func(r *runner) bool { return s.loopRead(dir, c, e.lr, loop, r) }
+	}
+	for _, d := range [...]direction{serviceToClient, clientToService} {
+		e := s.endpointOf(d).(*tcpEndpoint)
+		c := e.conn.(*loopConn)
+		if !c.rd.park() {
+			c.reader(nil)
+		} else if s.isEnded() && c.rd.unpark() {
+			go s.afterLoopRead(d) // finish ran before the park
+		}
+	}
+}
+
+// loopRead runs loop, the reader of direction d, which reads c through
+// lr, until the socket is drained or the reader stops, on runner r (nil
+// when the caller is not a loop's runner), and reports whether r is still
+// its loop's runner. A reader that stopped for good (the session ended, or
+// its connection failed) does what follows on a goroutine of its own.
+func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop func(), r *runner) bool {
+	if r != nil {
+		s.runs.on.Store(r)
+	}
+	if p := &s.parks[d]; p.state.Load() == parkParked {
+		s.resumeDecoder(d, p)
+		p.state.Store(parkReading)
+		s.srv.parked.Add(-1)
+	}
+	stopped := true
+	if c.incref() {
+		in := &lr.in
+		for {
+			in.inside, in.fd, in.drained = true, c.fd, false
+			loop()
+			in.inside = false
+			if !lr.waits() {
+				break
+			}
+			if c.rd.park() {
+				// finish unparks a parked reader; one that parks after
+				// finish looked takes itself back.
+				stopped = s.isEnded() && c.rd.unpark()
+				break
+			}
+		}
+		c.decref()
+	}
+	if stopped {
+		go s.afterLoopRead(d)
+	}
+	return r == nil || s.runs.on.CompareAndSwap(r, nil)
+}
+
+// afterLoopRead does, for the reader of direction d that the loop ran,
+// what follows the end of a reader on its side (see afterRead).
+func (s *session) afterLoopRead(d direction) {
+	if p := &s.parks[d]; p.state.Swap(parkOff) == parkParked {
+		s.srv.parked.Add(-1)
+	}
+	s.flushTally(d)
+	if d == clientToService {
+		s.afterRead(d)
+		return
+	}
+	defer s.srv.release(s)
+	defer s.srv.recoverPanic(s)
+	s.afterRead(d)
+}
+
+// kickLooped parks the reader of direction d, for the sweeper (kick),
+// when the event loop runs it: if it waits for bytes (parked on the loop)
+// between frames, its decoder and what the session keeps for the next
+// request are let go, as a reader that parks lets them go (readOn), and it
+// counts as parked; the loop's next run of it takes them back. One that
+// holds part of a frame keeps it and declines, as a goroutine reader
+// kicked in the middle of a frame does. It reports whether the loop runs
+// the reader, so that kick has nothing more to do; last is the session's
+// last activity as the sweeper saw it.
+func (s *session) kickLooped(d direction, p *dirPark, last int64) bool {
+	c, ok := p.lr.e.conn.(*loopConn)
+	if !ok {
+		return false
+	}
+	st := p.state.Load()
+	if st == parkDeclined && last == p.kickedAt {
+		return true // in the middle of a frame since the last kick
+	}
+	if (st != parkReading && st != parkDeclined) || !c.rd.unpark() {
+		return true // parked already, ended, or reading now
+	}
+	// The reader is this goroutine's until it parks again.
+	p.kickedAt = last
+	if p.lr.e.more() {
+		p.state.Store(parkDeclined)
+	} else {
+		s.parkDecoder(d, p)
+		s.trimIdle(d)
+		s.releaseHeld(d)
+		p.state.Store(parkParked)
+		s.srv.parked.Add(1)
+	}
+	switch {
+	case !c.rd.park():
+		go c.reader(nil) // bytes came meanwhile
+	case s.isEnded() && c.rd.unpark():
+		go s.afterLoopRead(d)
+	}
+	return true
+}
+
+// unparkLoop takes back the readers of s, which has ended, that wait on
+// the event loop, and has them do what follows the end on their side.
+func (s *session) unparkLoop(client, service endpoint) {
+	for d, ep := range [...]endpoint{clientToService: client, serviceToClient: service} {
+		e, ok := ep.(*tcpEndpoint)
+		if !ok {
+			continue
+		}
+		// Only a reader the loop runs parks (runOnLoop).
+		if c, ok := e.conn.(*loopConn); ok && c.rd.unpark() {
+			go s.afterLoopRead(direction(d))
+		}
+	}
+}
+
+// eventLoopAvailable says that this system has the event loop.
+const eventLoopAvailable = true
