@@ -64,7 +64,9 @@ type readiness struct {
 }
 
 // notify records an event. It reports whether it found the session's
-// reader parked: the caller then owns it and runs it.
+// reader parked: the caller then owns it and runs it, and the event is
+// used up by that run (a run that reads the socket at all reads what
+// raised it).
 func (r *readiness) notify() (parked bool) {
 	switch r.state.Swap(readyEvent) {
 	case readyWaiting:
@@ -73,6 +75,9 @@ func (r *readiness) notify() (parked bool) {
 		default:
 		}
 	case readyParked:
+		// Only the loop's runner notifies of events, and wake leaves
+		// readyEvent alone: nothing else changed the state since.
+		r.state.CompareAndSwap(readyEvent, readyNone)
 		return true
 	}
 	return false

@@ -37,22 +37,25 @@ func TestParkerFailure(t *testing.T) {
 // decoder, which all the wires of the kits can (wrappers.Parker), and that
 // a session parked with nothing in flight let go of its reply timer: a parked
 // session keeps a few words of each decoder, not the decoder and its
-// scratch. It reads what a reader let go of after the reader's park
-// state said parked, which the reader sets after letting go; the test
-// sends nothing meanwhile, so no reader resumes while it reads.
+// scratch. It reads under the parker's lock, which a reader the parker
+// resumes takes first, and ends with an atomic write of each parked
+// reader's state that a reader the event loop resumes reads first, so
+// that what it reads is ordered before any resumption (the test sends
+// nothing meanwhile).
 func (p *testProxy) wantParkedLetGo(t testing.TB) {
 	t.Helper()
-	if p.srv.parker == nil {
+	pk := p.srv.parker
+	if pk == nil {
 		t.Fatal("no parker")
 	}
-	// A parked reader is the parker's, or, on the event loop, the
-	// loop's (kickLooped): the parks' states say which readers parked.
 	p.srv.mu.Lock()
 	var sessions []*session
 	for _, s := range p.srv.sessions {
 		sessions = append(sessions, s)
 	}
 	p.srv.mu.Unlock()
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
 	parked := 0
 	for _, s := range sessions {
 		for d := range s.parks {
@@ -70,6 +73,9 @@ func (p *testProxy) wantParkedLetGo(t testing.TB) {
 			t.Errorf("session %d: parked with nothing in flight, it kept its reply timer", s.id)
 		}
 		s.mu.Unlock()
+		for d := range s.parks {
+			s.parks[d].state.CompareAndSwap(parkParked, parkParked)
+		}
 	}
 	if parked == 0 {
 		t.Error("no reader parked")

@@ -52,6 +52,9 @@ type Server struct {
 	// sessions' readers, a session on loops[id % len(loops)]; none when
 	// sessions have goroutines. Set before the first session.
 	loops []*eventLoop
+	// handOffs counts the times a reader the event loop ran handed the
+	// loop over to wait (runner.handOff).
+	handOffs atomic.Int64
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64

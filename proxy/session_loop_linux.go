@@ -27,6 +27,7 @@ func (s *Server) startLoops() (stop func()) {
 			}
 			return func() {}
 		}
+		lp.handOffs = &s.handOffs
 		loops = append(loops, lp)
 	}
 	for _, lp := range loops {

@@ -132,7 +132,8 @@ CFG
 # start_proxies: starts, in front of redis-server, the proxies the scripts
 # compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
 # enforcing contracts/redis.con; base, ubfproxy built at BASE_REV, when set;
-# evcopy and evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
+# ubfloop, ubfproxy with --event-loop, with EVENT_LOOP=1; evcopy and
+# evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
 # and haproxy1, HAProxy with one thread, with HAPROXY1=1 too.
 start_proxies() {
 	local p ev
@@ -141,6 +142,11 @@ start_proxies() {
 	p=$(free_port)
 	start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
 		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+	if [ -n "${EVENT_LOOP:-}" ]; then
+		p=$(free_port)
+		start_path ubfloop "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port" --event-loop
+	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		build_base
 		p=$(free_port)

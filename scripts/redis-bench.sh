@@ -38,6 +38,9 @@
 #        loop could give ubfproxy; EVLOOP_WAIT=poller for its -wait poller,
 #        EVLOOP_LOOPS=n for n loops rather than one per processor,
 #        EVLOOP_KEEP_POLLER=1 for its -keep-poller)
+#        EVENT_LOOP=1 scripts/redis-bench.sh
+#        (also measures ubfproxy with --event-loop, "ubfloop", and prints
+#        its ratios to the plain proxy, HAProxy and ubfproxy without it)
 #        HAPROXY1=1 scripts/redis-bench.sh
 #        (also measures HAProxy with one thread, "haproxy1", beside its
 #        default of one per processor, and prints ubfproxy / haproxy1 and
@@ -103,7 +106,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-violations=$(grep -c '"contract violation"' "$work/ubfproxy.log" || true)
+violations=$(cat "$work/ubfproxy.log" "$work/ubfloop.log" 2>/dev/null | grep -c '"contract violation"' || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
 report_machine
@@ -115,9 +118,10 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy") if any(k[2] == p for k in med)]
+paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy", "ubfloop") if any(k[2] == p for k in med)]
 names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
-         "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy"}
+         "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy",
+         "ubfloop": "ubfproxy --event-loop"}
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
 print("| test | " + " | ".join(f"{names[p]} req/s" for p in paths) + " | p50 " + " / ".join(paths) + " | p99 " + " / ".join(paths) + " |")
@@ -144,6 +148,7 @@ print("| ratio (median of paired rounds, min-max) | SET | GET |")
 print("|---|---:|---:|")
 pairs = [("ubfproxy", b) for b in ("plain", "haproxy", "haproxy1", "base")] + [("haproxy1", "haproxy")]
 pairs += [(e, "haproxy") for e in ("evcopy", "evcheck")] + [("ubfproxy", "evcheck")]
+pairs += [("ubfloop", b) for b in ("plain", "haproxy", "ubfproxy", "evcheck")]
 for of, base in pairs:
     if of not in paths or base not in paths:
         continue
@@ -191,10 +196,11 @@ if other:
     print()
     print("| ubfproxy / other, as the chain's CPU predicts (other's total / ubfproxy's) | c=" + c + " | c=" + c + " -P 16 |")
     print("|---|---:|---:|")
-    for base in ("plain", "haproxy"):
-        cells = [total.get((base, pipe), 0) / total[("ubfproxy", pipe)] if ("ubfproxy", pipe) in total and (base, pipe) in total else None for pipe in (1, 16)]
-        if any(cells):
-            print(f"| ubfproxy / {names[base]} | " + " | ".join(f"{x:.2f}" if x else "missing" for x in cells) + " |")
+    for of in ("ubfproxy", "ubfloop"):
+        for base in ("plain", "haproxy"):
+            cells = [total.get((base, pipe), 0) / total[(of, pipe)] if (of, pipe) in total and (base, pipe) in total else None for pipe in (1, 16)]
+            if any(cells):
+                print(f"| {names[of]} / {names[base]} | " + " | ".join(f"{x:.2f}" if x else "missing" for x in cells) + " |")
 print()
 print(f"violation records logged by ubfproxy during the run: {violations}")
 EOF
