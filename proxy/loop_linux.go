@@ -135,7 +135,7 @@ const loopEventBatch = 128
 // it runs hands the loop over.
 func (r *runner) run() {
 	lp := r.lp
-	events := make([]syscall.EpollEvent, loopEventBatch)
+	w := newWaiter(lp)
 	for {
 		for len(r.rest) > 0 {
 			ev := r.rest[0]
@@ -144,12 +144,12 @@ func (r *runner) run() {
 				return // handed over: another runner has the rest
 			}
 		}
-		n, err := lp.waitEvents(events)
+		n, err := w.wait()
 		if err != nil {
 			lp.fail(err)
 			return
 		}
-		r.rest = events[:n]
+		r.rest = w.events[:n]
 		for _, ev := range r.rest {
 			if ev.Fd == 0 && ev.Pad == 0 && lp.stopping.Load() {
 				close(lp.done)
@@ -159,25 +159,54 @@ func (r *runner) run() {
 	}
 }
 
-// waitEvents waits for events: it polls the epoll instance without
+// wait waits for events: it polls the epoll instance without
 // blocking and, when nothing is ready, lets the runtime's poller wait for
 // the instance to have events (an epoll descriptor is readable then). A
 // runner blocked in epoll_wait instead would hold its processor in a
 // system call, which the runtime's monitor then checks on every 20
 // microseconds, a nanosleep each time.
-func (lp *eventLoop) waitEvents(events []syscall.EpollEvent) (n int, err error) {
-	rerr := lp.poll.Read(func(uintptr) bool {
-		for {
-			n, err = syscall.EpollWait(lp.epfd, events, 0)
-			if err != syscall.EINTR {
-				return err != nil || n > 0
-			}
-		}
-	})
-	if err == nil {
-		err = rerr
+func (w *waiter) wait() (int, error) {
+	w.n, w.err = 0, nil
+	if err := w.lp.poll.Read(w.poll); err != nil && w.err == nil {
+		w.err = err
 	}
-	return n, err
+	return w.n, w.err
+}
+
+// waiter is a runner's wait for events: the callback of poll.Read, made
+// once (a closure given to it would allocate at every wait), and its
+// results.
+type waiter struct {
+	lp     *eventLoop
+	events []syscall.EpollEvent
+	poll   func(uintptr) bool
+	n      int
+	err    error
+}
+
+func newWaiter(lp *eventLoop) *waiter {
+	w := &waiter{lp: lp, events: make([]syscall.EpollEvent, loopEventBatch)}
+	w.poll = w.try
+	return w
+}
+
+// try polls the epoll instance without blocking; false has poll.Read
+// wait for it to have events.
+func (w *waiter) try(uintptr) bool {
+	for {
+		// A direct call: with a zero time-out it never blocks, so the
+		// runtime's bookkeeping for calls that may (syscall.EpollWait's)
+		// is not needed.
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(w.lp.epfd), uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)), 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		w.n, w.err = int(n), nil
+		if e != 0 {
+			w.n, w.err = 0, e
+		}
+		return w.err != nil || w.n > 0
+	}
 }
 
 // handle delivers one event to its connection, and reports whether r is

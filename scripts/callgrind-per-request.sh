@@ -28,6 +28,8 @@
 #        RUNS=5 scripts/callgrind-per-request.sh
 #        (each proxy is measured RUNS times, default 3, in alternation; the
 #        table gives every run and the median, which the ratio uses)
+#        EVENT_LOOP=1 scripts/callgrind-per-request.sh
+#        (ubfproxy with --event-loop is measured too)
 #        BASE_REV=<commit> scripts/callgrind-per-request.sh
 #        (ubfproxy built at that commit is measured too, in the same
 #        alternation: a before/after in one run)
@@ -139,12 +141,13 @@ measure() {
 	echo "$name $total"
 }
 
-# measure_ubf name binary: measures an ubfproxy binary.
+# measure_ubf name binary [flag...]: measures an ubfproxy binary.
 measure_ubf() {
-	local port
+	local port name=$1 bin=$2
+	shift 2
 	port=$(free_port)
-	measure "$1" "$port" "$2" run --contract contracts/redis.con --wire resp \
-		--listen "127.0.0.1:$port" --upstream "127.0.0.1:$redis_port"
+	measure "$name" "$port" "$bin" run --contract contracts/redis.con --wire resp \
+		--listen "127.0.0.1:$port" --upstream "127.0.0.1:$redis_port" "$@"
 }
 
 results=()
@@ -172,6 +175,10 @@ for run in $(seq 1 "$RUNS"); do
 		r=$(measure_ubf base "$work/ubfproxy-base") || exit 1
 		results+=("$r")
 	fi
+	if [ -n "${EVENT_LOOP:-}" ]; then
+		r=$(measure_ubf ubfloop "$work/ubfproxy" --event-loop) || exit 1
+		results+=("$r")
+	fi
 	r=$(measure_ubf ubfproxy "$work/ubfproxy") || exit 1
 	results+=("$r")
 done
@@ -189,9 +196,10 @@ print(f"user-space instructions per proxied GET (callgrind, one client, c=1, {n}
 print()
 print("| proxy | runs | median |")
 print("|---|---|---:|")
-names = {"evcopy": "evloop copying", "evcheck": "evloop checking", "plain": "plain", "haproxy": "HAProxy", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy"}
+names = {"evcopy": "evloop copying", "evcheck": "evloop checking", "plain": "plain", "haproxy": "HAProxy", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy",
+         "ubfloop": "ubfproxy --event-loop"}
 med = {}
-for name in ("plain", "haproxy", "evcopy", "evcheck", "base", "ubfproxy"):
+for name in ("plain", "haproxy", "evcopy", "evcheck", "base", "ubfloop", "ubfproxy"):
     if name in runs:
         med[name] = statistics.median(runs[name])
         print(f"| {names[name]} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {med[name]:,.0f} |")
@@ -203,4 +211,6 @@ if "evcheck" in med:
     print(f"ubfproxy / evloop checking: {med['ubfproxy'] / med['evcheck']:.2f} (medians)")
 if "base" in med:
     print(f"ubfproxy / ubfproxy at {base}: {med['ubfproxy'] / med['base']:.3f} (medians)")
+if "ubfloop" in med:
+    print(f"ubfproxy --event-loop / ubfproxy: {med['ubfloop'] / med['ubfproxy']:.3f} (medians)")
 EOF
