@@ -46,6 +46,15 @@
 // and no lock is held while writing to a socket, so a client that does not
 // read cannot stall the checker of its own session, let alone another.
 //
+// With Config.EventLoop (TCP on Linux) no session has reader goroutines:
+// its two sockets leave the Go runtime's poller for one of the Server's
+// event loops (one per processor), whose goroutine runs a direction's
+// reader when its socket has bytes, and a reader about to wait for
+// anything else (a client that does not read, a lock held by the other
+// direction, a lock-step turn) hands its loop to a new goroutine first,
+// so that no session holds up another (see loop.go). Everything above and
+// below holds the same; the package's tests run in both models.
+//
 // The bytes forwarded are the bytes received (wrappers.Message.Raw): the
 // proxy decodes to check and never re-encodes.
 //

@@ -3,6 +3,9 @@ package proxy
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -90,6 +93,12 @@ func TestStalledClientIsolated(t *testing.T) {
 		if loop && p.srv.handOffs.Load() == 0 {
 			t.Error("the stalled session's reader never handed its loop over")
 		}
+		rec := httptest.NewRecorder()
+		p.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		none := strings.Contains(rec.Body.String(), "ubfproxy_event_loop_handoffs_total 0\n")
+		if none == loop || !strings.Contains(rec.Body.String(), "ubfproxy_event_loop_handoffs_total ") {
+			t.Errorf("with the event loop %v, the metrics say:\n%s", loop, grepLines(rec.Body.String(), "handoffs"))
+		}
 		stalled.Close()
 	})
 }
@@ -140,4 +149,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -35,8 +35,9 @@ type metrics struct {
 // newMetrics registers a Server's collectors with reg; live calls its
 // function with the tallies of every open session and then with the
 // totals, holding off tally moves meanwhile (see flowCollector); budget is
-// the Server's memory budget and parked its count of parked readers.
-func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget, parked *atomic.Int64) (*metrics, error) {
+// the Server's memory budget, parked its count of parked readers and
+// handOffs its count of event-loop hand-overs.
+func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget, parked, handOffs *atomic.Int64) (*metrics, error) {
 	m := &metrics{
 		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ubfproxy_sessions_open", Help: "Sessions open now.",
@@ -81,7 +82,11 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 	parkedNow := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ubfproxy_readers_parked", Help: "Readers of idle sessions parked now, holding no goroutine (--park-delay).",
 	}, func() float64 { return float64(parked.Load()) })
-	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, m.rules, memInUse, memMax, parkedNow} {
+	loopHandOffs := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ubfproxy_event_loop_handoffs_total",
+		Help: "Times a reader the event loop ran had to wait (a client not reading, a lock-step turn) and handed its loop to a new goroutine (--event-loop).",
+	}, func() float64 { return float64(handOffs.Load()) })
+	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, m.rules, memInUse, memMax, parkedNow, loopHandOffs} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
