@@ -52,7 +52,10 @@ func TestEventLoopServes(t *testing.T) {
 			}
 			p.srv.mu.Lock()
 			for _, s := range p.srv.sessions {
-				for _, ep := range []endpoint{s.client, s.service} {
+				s.mu.Lock() // attach sets the endpoints under it
+				eps := []endpoint{s.client, s.service}
+				s.mu.Unlock()
+				for _, ep := range eps {
 					if e, ok := ep.(*tcpEndpoint); !ok || !looped(e.conn) {
 						t.Errorf("session %d: an endpoint %T is not the event loop's", s.id, ep)
 					}
