@@ -29,7 +29,9 @@ type eventLoop struct {
 	// connection has: written by close, it stops the runner.
 	wake     int
 	stopping atomic.Bool
-	done     chan struct{} // closed by the runner that stops
+	// broken: the epoll instance failed (fail); no session joins it.
+	broken atomic.Bool
+	done   chan struct{} // closed by the runner that stops
 
 	// failed is told why the loop stopped early (a broken epoll instance).
 	failed func(error)
@@ -41,10 +43,10 @@ type eventLoop struct {
 	// read for a connection since closed, whose slot was reused, is known
 	// stale. Readers load the table without a lock; mu serialises
 	// changes.
-	mu    sync.Mutex
-	conns atomic.Pointer[[]*loopSlot]
-	free  []uint32
-	gens  []uint32
+	mu        sync.Mutex
+	conns     atomic.Pointer[[]*loopSlot]
+	freeSlots []uint32
+	gens      []uint32
 }
 
 // loopSlot is one entry of an eventLoop's table.
@@ -244,9 +246,9 @@ func (lp *eventLoop) lookup(key uint64) *loopConn {
 func (lp *eventLoop) add(c *loopConn) error {
 	lp.mu.Lock()
 	var i uint32
-	if n := len(lp.free); n > 0 {
-		i = lp.free[n-1]
-		lp.free = lp.free[:n-1]
+	if n := len(lp.freeSlots); n > 0 {
+		i = lp.freeSlots[n-1]
+		lp.freeSlots = lp.freeSlots[:n-1]
 	} else {
 		// Runners index only below the length of the table they loaded:
 		// an append that reuses the array writes past it.
@@ -258,30 +260,38 @@ func (lp *eventLoop) add(c *loopConn) error {
 	}
 	lp.gens[i]++
 	c.key = uint64(i+1) | uint64(lp.gens[i])<<32
-	c.lp = lp
 	(*lp.conns.Load())[i].c.Store(c)
 	lp.mu.Unlock()
 	ev := syscall.EpollEvent{Events: loopEvents, Fd: int32(uint32(c.key)), Pad: int32(uint32(c.key >> 32))}
 	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-		lp.remove(c)
+		lp.free(c)
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
+	c.lp = lp // Close unregisters it from here on
 	return nil
 }
 
 // remove unregisters c, whose descriptor is still open.
 func (lp *eventLoop) remove(c *loopConn) {
 	_ = syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	lp.free(c)
+}
+
+// free gives c's slot back, if c still holds it.
+func (lp *eventLoop) free(c *loopConn) {
 	lp.mu.Lock()
 	i := uint32(c.key) - 1
-	(*lp.conns.Load())[i].c.Store(nil)
-	lp.free = append(lp.free, i)
+	if (*lp.conns.Load())[i].c.CompareAndSwap(c, nil) {
+		lp.freeSlots = append(lp.freeSlots, i)
+	}
 	lp.mu.Unlock()
 }
 
 // fail reports a broken epoll instance. Its sessions stop hearing of
-// their sockets: each is ended by its idle time-out; the Server logs it.
+// their sockets: each is ended by its idle time-out; the Server logs it,
+// and new sessions keep their goroutines rather than join it (forLoop).
 func (lp *eventLoop) fail(err error) {
+	lp.broken.Store(true)
 	if lp.failed != nil {
 		lp.failed(fmt.Errorf("epoll_wait: %w", err))
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,7 +13,8 @@ import (
 )
 
 // eachIOModel runs f with sessions on goroutines and, where the system has
-// it, on the event loop (Config.EventLoop).
+// it, on the event loop (Config.EventLoop). With UBFPROXY_TEST_EVENT_LOOP
+// set (testIO) both run on the loop.
 func eachIOModel(t *testing.T, f func(t *testing.T, loop bool)) {
 	t.Run("goroutines", func(t *testing.T) { f(t, false) })
 	t.Run("event-loop", func(t *testing.T) {
@@ -79,6 +81,7 @@ func TestStalledClientIsolated(t *testing.T) {
 		k := jsonKit
 		svc := startService(t, TCP, k, counterService(k, false))
 		p := startProxy(t, svc, Config{EventLoop: loop}, nil)
+		loop = p.srv.cfg.EventLoop // UBFPROXY_TEST_EVENT_LOOP puts both on the loop
 		stalled := dialSmallWindow(t, p.addr)
 		// Some megabytes of events for a client that reads none.
 		if _, err := stalled.Write(k.frame(T("{events, 200000}"))); err != nil {
@@ -163,4 +166,35 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// opaqueConn hides its connection's socket: it is no syscall.Conn.
+type opaqueConn struct{ net.Conn }
+
+// TestParkWithoutSocket: a session whose service connection gives no
+// socket (a Config.Dial returning a wrapper) has a reader that cannot
+// park; the sweeper kicking its session idle past the park delay leaves it
+// alone, and the session goes on.
+func TestParkWithoutSocket(t *testing.T) {
+	eachIOModel(t, func(t *testing.T, loop bool) {
+		k := jsonKit
+		svc := startService(t, TCP, k, counterService(k, false))
+		p := startProxy(t, svc, Config{EventLoop: loop, Limits: Limits{ParkDelay: testParkDelay},
+			Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return opaqueConn{c}, nil
+			}}, nil)
+		c := p.dial(t)
+		wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+		// Several sweeps: the client's reader parks, the service's cannot.
+		time.Sleep(10 * testParkDelay)
+		wantReply(t, call(t, c, k, "{add, 2}"), "{ok, 3}")
+		if st := p.srv.Stats(); st.Panics != 0 || st.Open != 1 {
+			t.Errorf("stats: %+v", st)
+		}
+	})
 }

@@ -285,6 +285,11 @@ func (c *loopConn) Close() error {
 	return nil
 }
 
+// closeNeverWaits says that Close does not wait for a reader (see
+// closesAtOnce): the session closes it on the spot, so that no close
+// reaches the loop after the Server stopped it.
+func (c *loopConn) closeNeverWaits() {}
+
 // CloseWrite shuts down the writing side, as (*net.TCPConn).CloseWrite.
 func (c *loopConn) CloseWrite() error {
 	if !c.incref() {

@@ -177,6 +177,12 @@ func (s *session) runLoop(d direction, loop func()) {
 // its decoder to reuse: the decoder let its memory go (parkDecoder).
 func (s *session) trimIdle(d direction) {
 	s.mu.Lock()
+	s.trimIdleLocked(d)
+	s.mu.Unlock()
+}
+
+// trimIdleLocked is trimIdle with mu held.
+func (s *session) trimIdleLocked(d direction) {
 	if len(s.pending) == 0 {
 		s.pending, s.pendBuf = nil, nil
 		s.chk.Trim()
@@ -190,7 +196,6 @@ func (s *session) trimIdle(d direction) {
 	if d == clientToService {
 		s.freed = nil
 	}
-	s.mu.Unlock()
 }
 
 // releaseHeld lets go of the buffer in which the endpoint that the reader

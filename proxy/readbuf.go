@@ -238,8 +238,16 @@ func (s *session) wouldBlock(d direction, ep endpoint) {
 // own once the reader let go.
 func (r *lendingReader) closeSoon() {
 	shutdownSocket(r.raw)
+	if _, ok := r.e.conn.(closesAtOnce); ok {
+		_ = r.e.conn.Close()
+		return
+	}
 	go r.e.conn.Close()
 }
+
+// closesAtOnce is a connection whose Close never waits for its reader
+// (loopConn: the descriptor closes when the last call using it ends).
+type closesAtOnce interface{ closeNeverWaits() }
 
 // begin starts a read the decoder asked for: the session's hook runs
 // first (it sends what the session held back, since the read may wait),

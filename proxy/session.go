@@ -205,6 +205,9 @@ type session struct {
 	inPrelude bool
 	// running: run has started; the service reader lets the session go.
 	running bool
+	// looped: the event loop runs the readers (runOnLoop); set before
+	// they start.
+	looped bool
 	// recycles: the decoder of each direction reuses the memory of the
 	// messages given back (wrappers.Recycler), and no test hook keeps
 	// messages.

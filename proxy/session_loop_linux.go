@@ -50,12 +50,16 @@ func (s *Server) forLoop(ss *session, conn net.Conn) (net.Conn, error) {
 	if len(s.loops) == 0 || !ok {
 		return conn, nil
 	}
+	lp := s.loops[ss.id%uint64(len(s.loops))]
+	if lp.broken.Load() {
+		return conn, nil
+	}
 	c, err := newLoopConn(tc, &ss.runs)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
-	if err := s.loops[ss.id%uint64(len(s.loops))].add(c); err != nil {
+	if err := lp.add(c); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -90,6 +94,7 @@ func onLoop(client, service *tcpEndpoint) bool {
 // go as a reader that parks does (kickLooped), and the reader counts as
 // parked until its next bytes.
 func (s *session) runOnLoop(client, service *tcpEndpoint) {
+	s.looped = true // before enablePark's stores, which the sweeper loads first
 	s.enablePark(client, service)
 	for d, e := range [...]*tcpEndpoint{clientToService: client, serviceToClient: service} {
 		c := e.conn.(*loopConn)
@@ -172,17 +177,26 @@ func (s *session) afterLoopRead(d direction) {
 // kicked in the middle of a frame does. It reports whether the loop runs
 // the reader, so that kick has nothing more to do; last is the session's
 // last activity as the sweeper saw it.
+//
+// The sweeper serves every session: it never waits for a session's locks
+// here (the other reader may hold clientW across a write to a client that
+// does not read); what they guard is let go at a later kick instead.
 func (s *session) kickLooped(d direction, p *dirPark, last int64) bool {
-	c, ok := p.lr.e.conn.(*loopConn)
-	if !ok {
-		return false
-	}
+	// The state first: enablePark sets it after lr, and a reader
+	// without a lending reader never leaves parkOff.
 	st := p.state.Load()
+	if st != parkReading && st != parkDeclined {
+		return false // kick has nothing to do either
+	}
+	if !s.looped {
+		return false // goroutine readers, on loop connections or not
+	}
+	c := p.lr.e.conn.(*loopConn)
 	if st == parkDeclined && last == p.kickedAt {
 		return true // in the middle of a frame since the last kick
 	}
-	if (st != parkReading && st != parkDeclined) || !c.rd.unpark() {
-		return true // parked already, ended, or reading now
+	if !c.rd.unpark() {
+		return true // reading now, or ended
 	}
 	// The reader is this goroutine's until it parks again.
 	p.kickedAt = last
@@ -190,8 +204,11 @@ func (s *session) kickLooped(d direction, p *dirPark, last int64) bool {
 		p.state.Store(parkDeclined)
 	} else {
 		s.parkDecoder(d, p)
-		s.trimIdle(d)
-		s.releaseHeld(d)
+		if s.mu.TryLock() {
+			s.trimIdleLocked(d)
+			s.mu.Unlock()
+		}
+		s.releaseHeldNow(d)
 		p.state.Store(parkParked)
 		s.srv.parked.Add(1)
 	}
@@ -202,6 +219,19 @@ func (s *session) kickLooped(d direction, p *dirPark, last int64) bool {
 		go s.afterLoopRead(d)
 	}
 	return true
+}
+
+// releaseHeldNow is releaseHeld for the sweeper: the client's held
+// buffer is let go only if clientW is free.
+func (s *session) releaseHeldNow(d direction) {
+	if d == clientToService {
+		dropHeld(s.service) // the client's reader, which the sweeper holds, alone writes there
+		return
+	}
+	if s.clientW.TryLock() {
+		dropHeld(s.client)
+		s.clientW.Unlock()
+	}
 }
 
 // unparkLoop takes back the readers of s, which has ended, that wait on

@@ -225,7 +225,10 @@ func (s *session) redact(t term.Term) term.Term { return s.curV.Load().m.Redact(
 func (s *session) sendErrorReply(b breach) {
 	reply := s.wire.ErrorReply(s.hide(b).wire(s.cfg.Explain))
 	s.client.setWriteDeadline(time.Now().Add(linger))
-	s.clientW.Lock()
+	if !s.clientW.TryLock() {
+		s.mayBlock() // the service reader may be writing to a client that does not read
+		s.clientW.Lock()
+	}
 	defer s.clientW.Unlock()
 	if s.isEnded() {
 		return
