@@ -415,7 +415,9 @@ func heldCounterService(k kit, meta bool, release <-chan struct{}) func(c *wconn
 				return
 			case "events":
 				for i := int64(0); i < n; i++ {
-					out(k.eventOut(term.Tuple{term.Atom("tick"), term.Int(i)}))
+					if !out(k.eventOut(term.Tuple{term.Atom("tick"), term.Int(i)})) {
+						return // the proxy closed: no flood goes on past the test
+					}
 				}
 				rep(term.Atom("ok"), state)
 			case "badevent":

@@ -35,8 +35,9 @@ type eventLoop struct {
 
 	// failed is told why the loop stopped early (a broken epoll instance).
 	failed func(error)
-	// handOffs, when set, counts the hand-overs (the Server's).
-	handOffs *atomic.Int64
+	// handOffs and requeues, when set, count the hand-overs and the
+	// readers sent to the back of the queue (the Server's).
+	handOffs, requeues *atomic.Int64
 
 	// conns maps a registration's key to its connection: slot key&0xffffffff
 	// - 1, with key>>32 the slot's generation, so that an event already
@@ -58,6 +59,9 @@ type loopSlot struct{ c atomic.Pointer[loopConn] }
 type runner struct {
 	lp   *eventLoop
 	rest []syscall.EpollEvent
+	// again are the readers requeued to run after the next poll of the
+	// epoll instance, which then does not wait (requeue).
+	again []syscall.EpollEvent
 }
 
 // handOff starts a new runner for r's loop, with the events r had left.
@@ -69,11 +73,22 @@ func (r *runner) handOff() {
 		c.Add(1)
 	}
 	next := &runner{lp: r.lp}
-	if len(r.rest) > 0 {
-		next.rest = append([]syscall.EpollEvent(nil), r.rest...)
+	if len(r.rest)+len(r.again) > 0 {
+		next.rest = append(append([]syscall.EpollEvent(nil), r.rest...), r.again...)
 	}
-	r.rest = nil
+	r.rest, r.again = nil, nil
 	go next.run()
+}
+
+// requeue has r run c's reader again after the events it has and those
+// the next poll brings (again): its run
+// stopped for the others' turn with bytes perhaps left, which raise no new
+// edge. c's reader is parked, so the event finds it as any other would.
+func (r *runner) requeue(c *loopConn) {
+	if c := r.lp.requeues; c != nil {
+		c.Add(1)
+	}
+	r.again = append(r.again, syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(uint32(c.key)), Pad: int32(uint32(c.key >> 32))})
 }
 
 // newEventLoop makes an event loop; failed is told if it breaks.
@@ -146,12 +161,20 @@ func (r *runner) run() {
 				return // handed over: another runner has the rest
 			}
 		}
-		n, err := w.wait()
+		var n int
+		var err error
+		if len(r.again) > 0 {
+			w.try(0) // readers wait their turn: poll, but do not wait
+			n, err = w.n, w.err
+		} else {
+			n, err = w.wait()
+		}
 		if err != nil {
 			lp.fail(err)
 			return
 		}
-		r.rest = w.events[:n]
+		r.rest = append(w.events[:n], r.again...)
+		r.again = r.again[:0]
 		for _, ev := range r.rest {
 			if ev.Fd == 0 && ev.Pad == 0 && lp.stopping.Load() {
 				close(lp.done)

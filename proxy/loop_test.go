@@ -198,3 +198,32 @@ func TestParkWithoutSocket(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopFairness: a service that keeps its socket full (a flood of
+// events its client reads as fast as they come) does not hold its event
+// loop: its reader lets the loop's other sessions go first after a
+// budget of reads (loopReadBudget), and they are answered meanwhile.
+func TestLoopFairness(t *testing.T) {
+	if !eventLoopAvailable {
+		t.Skip("no event loop on this system")
+	}
+	k := jsonKit
+	svc := startService(t, TCP, k, counterService(k, false))
+	p := startProxy(t, svc, Config{EventLoop: true}, nil)
+	flooded := p.dial(t)
+	if err := flooded.send(k.frame(T("{events, 1000000}"))); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // read as fast as the proxy sends, until the test closes it
+		for {
+			if _, err := flooded.next(); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "the flood to start", func() bool { return p.srv.requeues.Load() > 0 })
+	for i := range 4 { // session ids go round the loops
+		c := p.dial(t)
+		wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
+	}
+}

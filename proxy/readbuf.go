@@ -125,6 +125,13 @@ type inlineRead struct {
 	// flags pack after it (a lending reader fits the 160-byte size class,
 	// not 176).
 	fd int
+	// budget (an event loop's run of the reader only, see loopRead): the
+	// reads left before the reader lets the loop's other sessions have a
+	// turn, 0 for no limit; spent: it ran out with bytes perhaps still in
+	// the socket, so the reader stopped as if drained and must be run
+	// again without a new edge. They pack with the flags.
+	budget int16
+	spent  bool
 	// inside: the reader runs inside the callback, which holds the
 	// connection's read lock; reads are then made on fd directly.
 	inside bool
@@ -307,6 +314,11 @@ func (r *lendingReader) readInline(p []byte) ([]byte, int, error) {
 	n, drained, err := recvINQ(in.fd, buf)
 	if err == nil && n > 0 {
 		in.drained = drained
+		if in.budget > 0 {
+			if in.budget--; in.budget == 0 && !drained {
+				in.drained, in.spent = true, true
+			}
+		}
 		return buf, n, nil
 	}
 	if p == nil {

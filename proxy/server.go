@@ -55,6 +55,9 @@ type Server struct {
 	// handOffs counts the times a reader the event loop ran handed the
 	// loop over to wait (runner.handOff).
 	handOffs atomic.Int64
+	// requeues counts the times a reader the event loop ran used its
+	// budget of reads and let the loop's other sessions go first.
+	requeues atomic.Int64
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64

@@ -27,7 +27,7 @@ func (s *Server) startLoops() (stop func()) {
 			}
 			return func() {}
 		}
-		lp.handOffs = &s.handOffs
+		lp.handOffs, lp.requeues = &s.handOffs, &s.requeues
 		loops = append(loops, lp)
 	}
 	for _, lp := range loops {
@@ -127,14 +127,36 @@ func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop fun
 		p.state.Store(parkReading)
 		s.srv.parked.Add(-1)
 	}
-	stopped := true
+	stopped, released := true, false
 	if c.incref() {
 		in := &lr.in
 		for {
 			in.inside, in.fd, in.drained = true, c.fd, false
+			if r != nil {
+				in.budget = loopReadBudget
+			}
 			loop()
-			in.inside = false
+			in.inside, in.budget = false, 0
 			if !lr.waits() {
+				break
+			}
+			if in.spent {
+				// The socket may hold more: the reader goes after the
+				// events the runner already has, if it is still the
+				// runner (the slot taken, nobody hands it over
+				// meanwhile); otherwise it reads on alone.
+				in.spent = false
+				if r == nil || !s.runs.on.CompareAndSwap(r, nil) {
+					continue
+				}
+				if !c.rd.park() {
+					s.runs.on.Store(r) // an event came: read on
+					continue
+				}
+				released = true
+				if stopped = s.isEnded() && c.rd.unpark(); !stopped {
+					r.requeue(c)
+				}
 				break
 			}
 			if c.rd.park() {
@@ -149,8 +171,14 @@ func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop fun
 	if stopped {
 		go s.afterLoopRead(d)
 	}
-	return r == nil || s.runs.on.CompareAndSwap(r, nil)
+	return r == nil || released || s.runs.on.CompareAndSwap(r, nil)
 }
+
+// loopReadBudget is how many reads (of up to readBufferSize bytes) one run
+// of a reader on an event loop makes before the loop's other sessions get
+// a turn: a peer that keeps its socket full (a service pushing without
+// end) would otherwise hold the loop.
+const loopReadBudget = 16
 
 // afterLoopRead does, for the reader of direction d that the loop ran,
 // what follows the end of a reader on its side (see afterRead).

@@ -18,10 +18,30 @@ import (
 // goroutine of a test is likely to allocate of one class meanwhile.
 const samples = 4096
 
+// attempts is how many times Of measures before it gives up on an unclear
+// answer: a goroutine left over from another test (a service still
+// writing) can allocate thousands of small objects meanwhile.
+const attempts = 5
+
 // Of returns the size of the class that new(T) is allocated from, or an
 // error when no class took the objects (T is larger than the largest small
-// class, or has size zero) or the answer is unclear.
+// class, or has size zero) or the answer stayed unclear over attempts
+// measurements.
 func Of[T any]() (uint32, error) {
+	var err error
+	for range attempts {
+		class, unclear, e := measure[T]()
+		if !unclear {
+			return class, e
+		}
+		err = e
+	}
+	return 0, err
+}
+
+// measure is one measurement of Of; unclear says that two classes took
+// the objects' number of allocations, which another try may settle.
+func measure[T any]() (class uint32, unclear bool, err error) {
 	keep := make([]*T, samples)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -33,19 +53,18 @@ func Of[T any]() (uint32, error) {
 	// The class that took the objects counts at least samples more
 	// allocations; another class can only if something else allocated
 	// as much meanwhile, and then the answer is not clear.
-	var class uint32
 	for i := range after.BySize {
 		if after.BySize[i].Mallocs-before.BySize[i].Mallocs < samples {
 			continue
 		}
 		if class != 0 {
-			return 0, fmt.Errorf("two size classes (%d and %d bytes) took %d allocations each", class, after.BySize[i].Size, samples)
+			return 0, true, fmt.Errorf("two size classes (%d and %d bytes) took %d allocations each", class, after.BySize[i].Size, samples)
 		}
 		class = after.BySize[i].Size
 	}
 	if class == 0 {
 		var zero T
-		return 0, fmt.Errorf("no small size class took %d objects of %T", samples, zero)
+		return 0, false, fmt.Errorf("no small size class took %d objects of %T", samples, zero)
 	}
-	return class, nil
+	return class, false, nil
 }
