@@ -22,13 +22,12 @@ const loopEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | (sy
 type eventLoop struct {
 	epfd int
 	// file is epfd as an *os.File, and poll its syscall.RawConn: the
-	// runtime's poller waits for epfd to have events (waitEvents).
+	// runtime's poller waits for epfd to have events (waiter.wait).
 	file *os.File
 	poll syscall.RawConn
 	// wake is an eventfd registered level-triggered with key 0, which no
-	// connection has: written by close, it stops the runner.
-	wake     int
-	stopping atomic.Bool
+	// connection has: written only by close, it stops the runner.
+	wake int
 	// broken: the epoll instance failed (fail); no session joins it.
 	broken atomic.Bool
 	done   chan struct{} // closed by the runner that stops
@@ -67,7 +66,7 @@ type runner struct {
 // handOff starts a new runner for r's loop, with the events r had left.
 // r's goroutine is the one about to wait, or one that has started waiting
 // for the session r runs a reader of: r's run ends when that reader
-// returns (see dispatch).
+// returns (session.loopRead reports it no longer the runner).
 func (r *runner) handOff() {
 	if c := r.lp.handOffs; c != nil {
 		c.Add(1)
@@ -81,14 +80,15 @@ func (r *runner) handOff() {
 }
 
 // requeue has r run c's reader again after the events it has and those
-// the next poll brings (again): its run
-// stopped for the others' turn with bytes perhaps left, which raise no new
-// edge. c's reader is parked, so the event finds it as any other would.
+// the next poll brings (again): its run stopped for the others' turn with
+// bytes perhaps left, which raise no new edge. c's reader is parked, so
+// the event finds it as any other would (and finds nothing if the
+// session's end took the reader back meanwhile).
 func (r *runner) requeue(c *loopConn) {
 	if c := r.lp.requeues; c != nil {
 		c.Add(1)
 	}
-	r.again = append(r.again, syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(uint32(c.key)), Pad: int32(uint32(c.key >> 32))})
+	r.again = append(r.again, keyedEvent(syscall.EPOLLIN, c.key))
 }
 
 // newEventLoop makes an event loop; failed is told if it breaks.
@@ -129,7 +129,6 @@ func (lp *eventLoop) start() { go (&runner{lp: lp}).run() }
 // close stops the loop and releases its descriptors. Every session has
 // ended: no connection is registered.
 func (lp *eventLoop) close() {
-	lp.stopping.Store(true)
 	one := uint64(1)
 	_, _ = syscall.Write(lp.wake, (*[8]byte)(unsafe.Pointer(&one))[:])
 	<-lp.done
@@ -158,7 +157,7 @@ func (r *runner) run() {
 			ev := r.rest[0]
 			r.rest = r.rest[1:]
 			if !lp.handle(r, ev) {
-				return // handed over: another runner has the rest
+				return // stopped, or handed over: another runner has the rest
 			}
 		}
 		var n int
@@ -175,12 +174,6 @@ func (r *runner) run() {
 		}
 		r.rest = append(w.events[:n], r.again...)
 		r.again = r.again[:0]
-		for _, ev := range r.rest {
-			if ev.Fd == 0 && ev.Pad == 0 && lp.stopping.Load() {
-				close(lp.done)
-				return
-			}
-		}
 	}
 }
 
@@ -235,12 +228,17 @@ func (w *waiter) try(uintptr) bool {
 }
 
 // handle delivers one event to its connection, and reports whether r is
-// still the loop's runner.
+// still the loop's runner: not once a reader it ran handed the loop over,
+// nor when the event is close's wake-up (key 0), which stops the loop.
 func (lp *eventLoop) handle(r *runner, ev syscall.EpollEvent) bool {
-	key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+	key := eventKey(ev)
+	if key == 0 {
+		close(lp.done)
+		return false
+	}
 	c := lp.lookup(key)
 	if c == nil {
-		return true // the wake-up, or a connection closed since
+		return true // a connection closed since
 	}
 	if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
 		c.wr.notify()
@@ -255,7 +253,7 @@ func (lp *eventLoop) handle(r *runner, ev syscall.EpollEvent) bool {
 func (lp *eventLoop) lookup(key uint64) *loopConn {
 	i := uint32(key) - 1
 	tab := *lp.conns.Load()
-	if int(i) >= len(tab) { // also the wake-up's key 0
+	if int(i) >= len(tab) {
 		return nil
 	}
 	c := tab[i].c.Load()
@@ -285,7 +283,7 @@ func (lp *eventLoop) add(c *loopConn) error {
 	c.key = uint64(i+1) | uint64(lp.gens[i])<<32
 	(*lp.conns.Load())[i].c.Store(c)
 	lp.mu.Unlock()
-	ev := syscall.EpollEvent{Events: loopEvents, Fd: int32(uint32(c.key)), Pad: int32(uint32(c.key >> 32))}
+	ev := keyedEvent(loopEvents, c.key)
 	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		lp.free(c)
 		return fmt.Errorf("epoll_ctl: %w", err)

@@ -68,6 +68,12 @@ type readiness struct {
 // used up by that run (a run that reads the socket at all reads what
 // raised it).
 func (r *readiness) notify() (parked bool) {
+	if r.state.Load() == readyEvent {
+		// Nothing to change: no locked instruction for every event
+		// (a writable socket's readiness stays readyEvent while no
+		// write waits, and every event reports room to write).
+		return false
+	}
 	switch r.state.Swap(readyEvent) {
 	case readyWaiting:
 		select {

@@ -67,7 +67,7 @@ func newParker(failed func(error)) (*parker, error) {
 // when the connection is closed or cannot be registered.
 func (p *parker) park(s *session, d direction, raw syscall.RawConn) bool {
 	key := parkKey(s, d)
-	ev := syscall.EpollEvent{Events: parkEvents, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
+	ev := keyedEvent(parkEvents, key)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s.isEnded() || p.broken {
@@ -136,7 +136,7 @@ func (p *parker) run() {
 			return
 		}
 		for _, ev := range events[:n] {
-			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			key := eventKey(ev)
 			if key == 0 {
 				return
 			}
@@ -178,4 +178,16 @@ func (p *parker) closeFDs() {
 	syscall.Close(p.wake[0])
 	syscall.Close(p.wake[1])
 	syscall.Close(p.epfd)
+}
+
+// keyedEvent is an epoll registration for events carrying key in its
+// data (the parker's and the event loops' names for a connection, never
+// its descriptor, which the system reuses).
+func keyedEvent(events uint32, key uint64) syscall.EpollEvent {
+	return syscall.EpollEvent{Events: events, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
+}
+
+// eventKey is the key an event of a keyedEvent registration carries.
+func eventKey(ev syscall.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }

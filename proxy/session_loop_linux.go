@@ -103,14 +103,25 @@ func (s *session) runOnLoop(client, service *tcpEndpoint) {
 		c.reader = func(r *runner) bool { return s.loopRead(dir, c, e.lr, loop, r) }
 	}
 	for _, d := range [...]direction{serviceToClient, clientToService} {
-		e := s.endpointOf(d).(*tcpEndpoint)
-		c := e.conn.(*loopConn)
-		if !c.rd.park() {
+		c := s.endpointOf(d).(*tcpEndpoint).conn.(*loopConn)
+		if !s.parkOnLoop(d, c) {
 			c.reader(nil)
-		} else if s.isEnded() && c.rd.unpark() {
-			go s.afterLoopRead(d) // finish ran before the park
 		}
 	}
+}
+
+// parkOnLoop parks the reader of direction d, which the caller holds, on
+// c's loop, and reports false when an event came meanwhile: the caller
+// then runs it on. finish unparks the parked readers; one that parks
+// after finish looked takes itself back here and does its end.
+func (s *session) parkOnLoop(d direction, c *loopConn) bool {
+	if !c.rd.park() {
+		return false
+	}
+	if s.isEnded() && c.rd.unpark() {
+		go s.afterLoopRead(d)
+	}
+	return true
 }
 
 // loopRead runs loop, the reader of direction d, which reads c through
@@ -127,7 +138,7 @@ func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop fun
 		p.state.Store(parkReading)
 		s.srv.parked.Add(-1)
 	}
-	stopped, released := true, false
+	stopped, released := true, false // stopped: the reader ends here
 	if c.incref() {
 		in := &lr.in
 		for {
@@ -149,20 +160,16 @@ func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop fun
 				if r == nil || !s.runs.on.CompareAndSwap(r, nil) {
 					continue
 				}
-				if !c.rd.park() {
+				if !s.parkOnLoop(d, c) {
 					s.runs.on.Store(r) // an event came: read on
 					continue
 				}
-				released = true
-				if stopped = s.isEnded() && c.rd.unpark(); !stopped {
-					r.requeue(c)
-				}
+				stopped, released = false, true
+				r.requeue(c)
 				break
 			}
-			if c.rd.park() {
-				// finish unparks a parked reader; one that parks after
-				// finish looked takes itself back.
-				stopped = s.isEnded() && c.rd.unpark()
+			if s.parkOnLoop(d, c) {
+				stopped = false
 				break
 			}
 		}
@@ -240,11 +247,8 @@ func (s *session) kickLooped(d direction, p *dirPark, last int64) bool {
 		p.state.Store(parkParked)
 		s.srv.parked.Add(1)
 	}
-	switch {
-	case !c.rd.park():
+	if !s.parkOnLoop(d, c) {
 		go c.reader(nil) // bytes came meanwhile
-	case s.isEnded() && c.rd.unpark():
-		go s.afterLoopRead(d)
 	}
 	return true
 }

@@ -523,3 +523,77 @@ func TestFinderLetGo(t *testing.T) {
 		t.Fatalf("Frame = %v with %q, want the frame again once one more byte came", err, rd.Buf[rd.Start:rd.End])
 	}
 }
+
+// scripted returns its reads in turn, then wrappers.ErrWouldBlock; it
+// lends its buffers (wrappers.Lender), as the proxy's readers do, so that
+// a Reader with nothing buffered holds none.
+type scripted struct{ reads []string }
+
+func (s *scripted) ReadLent() ([]byte, int, error) {
+	buf := make([]byte, 64)
+	n, err := s.Read(buf)
+	if n == 0 {
+		return nil, 0, err
+	}
+	return buf, n, err
+}
+
+func (s *scripted) Return([]byte) {}
+
+func (s *scripted) Read(p []byte) (int, error) {
+	if len(s.reads) == 0 {
+		return 0, wrappers.ErrWouldBlock
+	}
+	n := copy(p, s.reads[0])
+	s.reads = s.reads[1:]
+	return n, nil
+}
+
+// TestParkBetweenFrames: a Reader whose frame wrappers.ErrWouldBlock
+// interrupted before any of its bytes came parks, whether its decoder
+// holds (Hold) or rewinds (Rewind) the frame, and the Reader that resumes
+// goes on at the same stream offset; one holding part of a frame does not
+// park.
+func TestParkBetweenFrames(t *testing.T) {
+	lim := wrappers.Limits{MaxFrame: 1 << 10}
+	for _, held := range []struct {
+		name string
+		mark func(*Reader)
+	}{{"hold", (*Reader).Hold}, {"rewind", (*Reader).Rewind}} {
+		t.Run(held.name, func(t *testing.T) {
+			b := New(&scripted{reads: []string{"ab\n"}}, lim, "t")
+			if err := b.Frame(); err != nil {
+				t.Fatal(err)
+			}
+			b.Pos = b.End // the decoder took the whole frame
+			if err := b.Frame(); !wrappers.IsWouldBlock(err) {
+				t.Fatalf("second frame: %v, want ErrWouldBlock", err)
+			}
+			held.mark(&b)
+			p, ok := b.Park()
+			if !ok {
+				t.Fatal("a Reader between frames did not park")
+			}
+			r := p.Resume(&scripted{reads: []string{"cd\n"}}, lim, "t")
+			if err := r.Frame(); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Offset(r.Start); got != 3 {
+				t.Errorf("the resumed Reader's frame starts at offset %d, want 3", got)
+			}
+
+			part := New(&scripted{reads: []string{"ab"}}, lim, "t")
+			if err := part.Frame(); err != nil {
+				t.Fatal(err)
+			}
+			part.Pos = part.End
+			if err := part.Fill(); !wrappers.IsWouldBlock(err) {
+				t.Fatalf("fill: %v, want ErrWouldBlock", err)
+			}
+			held.mark(&part)
+			if _, ok := part.Park(); ok {
+				t.Error("a Reader holding part of a frame parked")
+			}
+		})
+	}
+}
