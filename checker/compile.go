@@ -106,6 +106,15 @@ const allKinds kindSet = 1<<(term.KindMap+1) - 2
 
 func kindBit(k term.Kind) kindSet { return 1 << (k & 15) } // every kind is below 16
 
+// kindOf is kindBit(t.Kind()) with the usual reply, a binary, told by a
+// comparison of its type rather than a call through the interface.
+func kindOf(t term.Term) kindSet {
+	if _, ok := t.(term.Binary); ok {
+		return kindBit(term.KindBinary)
+	}
+	return kindBit(t.Kind())
+}
+
 // dispatch is a union's alternatives by the kind of term they may match.
 type dispatch struct {
 	byKind [term.KindMap + 1]kindCands

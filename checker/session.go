@@ -1077,7 +1077,7 @@ func (s *Session) replyPlain(t term.Term) bool {
 		return false
 	}
 	c := &e.cands[0]
-	kind := kindBit(t.Kind())
+	kind := kindOf(t)
 	for k := range c.info.outs {
 		o := &c.info.outs[k]
 		// A reply that the output takes whatever its value (value() |

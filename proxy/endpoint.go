@@ -20,11 +20,14 @@ type endpoint interface {
 	// queue held back, in one call. text tells a message-based transport
 	// which message type to use.
 	write(raw []byte, text bool) error
-	// queue is write for a message that more messages will follow at once:
-	// a stream transport may hold raw back (copied) to go out with them in
-	// one call, by the next write or flush; it sends what it holds when that
-	// grows past maxHeld. A message transport sends raw at once.
-	queue(raw []byte, text bool) error
+	// queue is write for a message that more messages will follow at
+	// once: a stream transport holds raw back (copied) to go out with them
+	// in one call, by the next write or flush, and reports true. It holds
+	// nothing and reports false when raw would grow what it holds past
+	// maxHeld, or when it is a message transport; the caller then sends
+	// (see queueOn). It never sends, so that what must come before a send
+	// (session.flushCalls) comes before write and flush only.
+	queue(raw []byte, text bool) bool
 	// flush sends what queue held back.
 	flush() error
 	// more reports whether this side's decoder holds bytes it has read but
@@ -151,17 +154,30 @@ func (e *tcpEndpoint) write(raw []byte, _ bool) error {
 	}
 }
 
-func (e *tcpEndpoint) queue(raw []byte, _ bool) error {
+func (e *tcpEndpoint) queue(raw []byte, _ bool) bool {
 	if len(e.out)+len(raw) > maxHeld {
-		if err := e.flush(); err != nil {
-			return err
-		}
-		if len(raw) >= maxHeld {
-			return e.send(raw)
-		}
+		return false
 	}
 	e.out = append(e.out, raw...)
-	return nil
+	return true
+}
+
+// queueOn queues raw on ep (see endpoint.queue) or, when ep does not hold
+// it, sends what ep holds and then holds raw, or sends it too when it is
+// too long to hold: a long pipelined batch goes out in pieces of at most
+// maxHeld, and a message longer than that from where it is. It reports
+// whether ep holds raw.
+func queueOn(ep endpoint, raw []byte, text bool) (bool, error) {
+	if ep.queue(raw, text) {
+		return true, nil
+	}
+	if err := ep.flush(); err != nil {
+		return false, err
+	}
+	if ep.queue(raw, text) {
+		return true, nil
+	}
+	return false, ep.write(raw, text)
 }
 
 func (e *tcpEndpoint) flush() error {

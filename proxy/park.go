@@ -137,7 +137,8 @@ func (s *session) parkDecoder(d direction, p *dirPark) {
 	e := p.lr.e
 	if pk, ok := e.dec.(wrappers.Parker); ok {
 		if p.dec = pk.Park(); p.dec != nil {
-			e.dec, e.buf, s.decs[d] = nil, nil, nil
+			e.dec, e.buf = nil, nil
+			s.useDecoder(d, nil)
 			return
 		}
 	}
@@ -153,7 +154,7 @@ func (s *session) resumeDecoder(d direction, p *dirPark) {
 	e := p.lr.e
 	e.dec = p.dec.Resume(p.lr)
 	e.buf, _ = e.dec.(wrappers.Bufferer)
-	s.decs[d] = e.dec
+	s.useDecoder(d, e.dec)
 	p.dec = nil
 }
 

@@ -10,12 +10,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/ubfproxy/ubfproxy/contracts"
 	"github.com/ubfproxy/ubfproxy/internal/realservice"
 	"github.com/ubfproxy/ubfproxy/proxy"
+	"github.com/ubfproxy/ubfproxy/wrappers"
 	"github.com/ubfproxy/ubfproxy/wrappers/resp"
 )
 
@@ -322,4 +325,124 @@ func TestRedisParked(t *testing.T) {
 			t.Errorf("stats %+v, want no violation and no panic", st)
 		}
 	})
+}
+
+// TestCallsFlushedBeforeSend: the proxy tells the service's decoder of
+// every request before any byte of it reaches the service
+// (wrappers.Batcher), whichever way it goes there: at once, held back with
+// a pipelined batch, or flushed early to make room for a message longer
+// than what is held (the big SET below). Each write to the service finds
+// the client's decoder holding no call. A missing flush shows here at
+// once, where against Redis it shows only when a reply outruns the next
+// flush.
+func TestCallsFlushedBeforeSend(t *testing.T) {
+	redis := realservice.Redis(t, e2eRedisPassword)
+	spy := &batchSpy{}
+	var unflushed atomic.Int64
+	_, addr := serveProxy(t, proxy.Config{
+		Contract: redisContract(t), Upstream: redis, Wire: spyWire{resp.Wire{}, spy}, Mode: proxy.Kill,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, a)
+			if err != nil {
+				return nil, err
+			}
+			return flushCheckedConn{c, spy, &unflushed}, nil
+		},
+	})
+	c := realservice.DialRESP(t, addr)
+	big := strings.Repeat("v", 100<<10)
+	var batch strings.Builder
+	batch.WriteString(realservice.Command("AUTH", e2eRedisPassword))
+	for i := range 50 {
+		batch.WriteString(realservice.Command("INCR", fmt.Sprintf("flushed:%d", i)))
+		if i == 25 {
+			batch.WriteString(realservice.Command("SET", "flushed:big", big))
+		}
+	}
+	batch.WriteString(realservice.Command("QUIT"))
+	c.Send(batch.String())
+	got := c.Closed()
+	if want := "+OK\r\n" + strings.Repeat(":1\r\n", 26) + "+OK\r\n" + strings.Repeat(":1\r\n", 24) + "+OK\r\n"; got != want {
+		t.Errorf("got %q, want %q", tail(got), tail(want))
+	}
+	if !spy.batching.Load() {
+		t.Fatal("the proxy did not ask the client's decoder to batch")
+	}
+	if n := unflushed.Load(); n > 0 {
+		t.Errorf("%d writes to the service went out with calls the service's decoder was not told of", n)
+	}
+}
+
+// batchSpy counts the calls the client's decoder returned and holds.
+type batchSpy struct {
+	batching atomic.Bool
+	held     atomic.Int64
+}
+
+// spyWire is a wire whose client decoder reports to spy.
+type spyWire struct {
+	resp.Wire
+	spy *batchSpy
+}
+
+func (w spyWire) NewSession(o wrappers.Options) wrappers.Session {
+	return spySession{w.Wire.NewSession(o), w.spy}
+}
+
+type spySession struct {
+	wrappers.Session
+	spy *batchSpy
+}
+
+// Dropped keeps the session a wrappers.Dropper.
+func (s spySession) Dropped(side wrappers.Side, m wrappers.Message) {
+	s.Session.(wrappers.Dropper).Dropped(side, m)
+}
+
+func (s spySession) ClientDecoder(r io.Reader) wrappers.Decoder {
+	return &spyDecoder{s.Session.ClientDecoder(r), s.spy}
+}
+
+// spyDecoder is a Bufferer too, so that the proxy holds back pipelined
+// requests as it does for RESP's own decoder.
+type spyDecoder struct {
+	wrappers.Decoder
+	spy *batchSpy
+}
+
+func (d *spyDecoder) Next() (wrappers.Message, error) {
+	m, err := d.Decoder.Next()
+	if err == nil && m.Kind == wrappers.Call && d.spy.batching.Load() {
+		d.spy.held.Add(1)
+	}
+	return m, err
+}
+
+func (d *spyDecoder) Buffered() int { return d.Decoder.(wrappers.Bufferer).Buffered() }
+
+func (d *spyDecoder) Batch() {
+	d.Decoder.(wrappers.Batcher).Batch()
+	d.spy.batching.Store(true)
+}
+
+func (d *spyDecoder) Flush() {
+	d.Decoder.(wrappers.Batcher).Flush()
+	d.spy.held.Store(0)
+}
+
+// flushCheckedConn counts the writes made while the spy's decoder held
+// calls. It is a net.Conn only, so the proxy writes through Write.
+type flushCheckedConn struct {
+	net.Conn
+	spy       *batchSpy
+	unflushed *atomic.Int64
+}
+
+func (c flushCheckedConn) Write(p []byte) (int, error) {
+	if c.spy.held.Load() > 0 {
+		c.unflushed.Add(1)
+	}
+	return c.Conn.Write(p)
 }

@@ -446,7 +446,7 @@ type deadEndpoint struct{}
 
 func (deadEndpoint) next() (wrappers.Message, error) { return wrappers.Message{}, net.ErrClosed }
 func (deadEndpoint) write([]byte, bool) error        { return net.ErrClosed }
-func (deadEndpoint) queue([]byte, bool) error        { return net.ErrClosed }
+func (deadEndpoint) queue([]byte, bool) bool         { return false }
 func (deadEndpoint) flush() error                    { return nil }
 func (deadEndpoint) more() bool                      { return false }
 func (deadEndpoint) lastText() bool                  { return true }

@@ -212,6 +212,9 @@ type session struct {
 	// messages given back (wrappers.Recycler), and no test hook keeps
 	// messages.
 	recycles [2]bool
+	// batching: the client's decoder keeps what it tells the service's
+	// decoder about each message until flushCalls (wrappers.Batcher).
+	batching bool
 
 	endOnce sync.Once
 	end     endInfo
@@ -356,13 +359,34 @@ func (s *session) attach(client, service endpoint) bool {
 	defer s.mu.Unlock()
 	s.client, s.service = client, service
 	for d, ep := range [...]endpoint{clientToService: client, serviceToClient: service} {
+		var dec wrappers.Decoder
 		if e, ok := ep.(*tcpEndpoint); ok {
-			s.decs[d] = e.dec
+			dec = e.dec
 		}
-		_, ok := s.decs[d].(wrappers.Recycler)
+		_, ok := dec.(wrappers.Recycler)
 		s.recycles[d] = ok && s.srv.testHook == nil
+		s.useDecoder(direction(d), dec)
+	}
+	if b, ok := s.decs[clientToService].(wrappers.Batcher); ok {
+		// Every byte the service is sent goes through toService and
+		// flushService, on the client reader, which flush the batch
+		// first (flushCalls).
+		b.Batch()
+		s.batching = true
 	}
 	return !s.ended
+}
+
+// useDecoder makes dec the decoder the reader of direction d reads (nil:
+// none, or it parked), and, where the session recycles d's messages
+// (recycles), the one that reader gives their terms back to.
+func (s *session) useDecoder(d direction, dec wrappers.Decoder) {
+	s.decs[d] = dec
+	f := s.flow(d)
+	f.rec = nil
+	if r, ok := dec.(wrappers.Recycler); ok && s.recycles[d] {
+		f.rec = r
+	}
 }
 
 func (s *session) isEnded() bool { return s.endedA.Load() }

@@ -139,6 +139,7 @@ func (s *session) clientCall(m *wrappers.Message) bool {
 	case actionRejected:
 		reply = s.wire.ErrorReply(s.hide(*b).wire(s.cfg.Explain))
 		if s.dropper != nil {
+			s.flushCalls()
 			s.dropper.Dropped(wrappers.Client, *m)
 		}
 		if len(s.pending) > 0 {
@@ -310,6 +311,7 @@ func (s *session) clientEventViolation(m wrappers.Message, b breach) bool {
 		return s.toService(m.Raw)
 	case actionDropped:
 		if s.dropper != nil {
+			s.flushCalls()
 			s.dropper.Dropped(wrappers.Client, m)
 		}
 		s.report(b, act)
@@ -330,18 +332,36 @@ func (s *session) toService(raw []byte) bool {
 	if len(raw) == 0 {
 		return true
 	}
+	text := s.client.lastText()
 	var err error
 	if !s.lockstep && s.up.more {
-		s.serviceHeld = true
-		err = s.service.queue(raw, s.client.lastText())
+		if s.service.queue(raw, text) {
+			s.serviceHeld = true
+			return true
+		}
+		// What is held goes out first, to make room.
+		s.flushCalls()
+		s.serviceHeld, err = queueOn(s.service, raw, text)
 	} else {
-		err = s.service.write(raw, s.client.lastText())
+		s.flushCalls()
+		s.serviceHeld = false // write sends what is held first
+		err = s.service.write(raw, text)
 	}
 	if err != nil {
 		s.serviceWriteFailed(err)
 		return false
 	}
 	return true
+}
+
+// flushCalls has the client's decoder tell the service's what it held
+// back about the messages it returned (wrappers.Batcher): before any byte
+// goes to the service, and before a request is dropped (client reader
+// only).
+func (s *session) flushCalls() {
+	if b, ok := s.decs[clientToService].(wrappers.Batcher); ok && s.batching {
+		b.Flush()
+	}
 }
 
 // awaitDelivery waits until the reply the service reader is delivering to
@@ -363,6 +383,7 @@ func (s *session) flushService() bool {
 		return true
 	}
 	s.serviceHeld = false
+	s.flushCalls()
 	if err := s.service.flush(); err != nil {
 		s.serviceWriteFailed(err)
 		return false

@@ -82,10 +82,14 @@ type flow struct {
 	msgs, bytes atomic.Int64
 	// tally holds the counts not yet added to the Prometheus counters.
 	tally tally
-	// The other direction's reader writes its flow, which follows: the
-	// fields written per message (read, more, held) stay on lines of
-	// their own.
-	_ [16]byte
+	// rec (fixed once the readers start) is the direction's decoder as a
+	// wrappers.Recycler when the session recycles its messages (see
+	// session.recycles), for the one goroutine that gives them back: the
+	// service reader for replies, the client reader for requests. Held
+	// here, not asserted per message, and in the room that keeps the
+	// fields written per message (read, more, held) on lines of their
+	// own, apart from the other direction's flow, which follows.
+	rec wrappers.Recycler
 }
 
 // heldCounts are counts of one direction its reader has not published.

@@ -438,7 +438,8 @@ func (s *session) queueClientLocked(raw []byte) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	return s.client.queue(raw, s.service.lastText())
+	_, err := queueOn(s.client, raw, s.service.lastText())
+	return err
 }
 
 // flushClient sends what the service reader held back for the client. It

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/ubfproxy/ubfproxy/term"
-	"github.com/ubfproxy/ubfproxy/wrappers"
 )
 
 // This file holds what both readers do to the conversation state with mu
@@ -99,15 +98,15 @@ func (s *session) free(p *pendingCall, reply term.Term) {
 	if s.recycles[clientToService] && len(s.freed) < maxFreed {
 		s.freed = append(s.freed, p.req)
 	}
-	if s.recycles[serviceToClient] {
-		s.decs[serviceToClient].(wrappers.Recycler).Recycle(reply)
+	if r := s.down.rec; r != nil {
+		r.Recycle(reply)
 	}
 }
 
 // recycle (mu held, the client reader only) gives the requests in freed
 // back to the client's decoder.
 func (s *session) recycle() {
-	r := s.decs[clientToService].(wrappers.Recycler)
+	r := s.up.rec // set: free fills freed only where the client's decoder recycles
 	for i, t := range s.freed {
 		r.Recycle(t)
 		s.freed[i] = nil

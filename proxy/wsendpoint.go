@@ -168,8 +168,9 @@ func (e *wsEndpoint) write(raw []byte, text bool) error {
 	return e.conn.WriteMessage(typ, raw)
 }
 
-// queue sends raw at once: each message is its own WebSocket message.
-func (e *wsEndpoint) queue(raw []byte, text bool) error { return e.write(raw, text) }
+// queue holds nothing: each message is its own WebSocket message, sent at
+// once.
+func (e *wsEndpoint) queue([]byte, bool) bool { return false }
 
 func (e *wsEndpoint) flush() error { return nil }
 

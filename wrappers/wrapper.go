@@ -304,6 +304,24 @@ type Recycler interface {
 	Recycle(t term.Term)
 }
 
+// Batcher is implemented by a client Decoder that tells the server
+// decoder of its Session about each message it returns (RESP: the call
+// the next reply answers) through state the two decoders share under a
+// lock, which two goroutines on two cores take in turn. After Batch, the
+// decoder keeps what it would tell until Flush, so that a pipelined batch
+// read at once takes that lock once, not once per message.
+//
+// A proxy that calls Batch, once and before the first Next, then owes the
+// decoder a Flush before any byte of a message it returned reaches the
+// server (a reply cannot come sooner), and before it calls the Session's
+// Dropped for such a message. Like Next, Batch and Flush are called from
+// the decoder's own goroutine. A decoder that parks (Parker) keeps
+// batching in the one its Parked resumes.
+type Batcher interface {
+	Batch()
+	Flush()
+}
+
 // Lender is implemented by an io.Reader that lends the buffers it reads
 // into, so that a decoder holds no buffer while its connection is idle: a
 // decoder with nothing buffered gives its buffer back (Return) and gets

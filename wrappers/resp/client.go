@@ -14,6 +14,43 @@ type clientDecoder struct {
 	s    *Session
 	p    parser
 	args [][]byte // scratch for inline arguments
+	// held are the calls of the commands returned since the last Flush,
+	// oldest first, which the server decoder does not see yet; only
+	// while batching (wrappers.Batcher).
+	held     []call
+	batching bool
+}
+
+// Batch implements wrappers.Batcher.
+func (d *clientDecoder) Batch() { d.batching = true }
+
+// Flush implements wrappers.Batcher: the held calls join the queue, in
+// one hold of the lock. When the queue is empty (the server decoder took
+// it), the two swap arrays, so that none is copied and all keep their
+// capacity.
+func (d *clientDecoder) Flush() {
+	if len(d.held) == 0 {
+		return
+	}
+	s := d.s
+	s.mu.Lock()
+	if len(s.queued) == 0 {
+		s.queued, d.held = d.held, s.queued[:0]
+	} else {
+		s.queued = append(s.queued, d.held...)
+		d.held = d.held[:0]
+	}
+	s.mu.Unlock()
+}
+
+// push records the call of the command Next returns: held until Flush
+// while batching, else queued at once.
+func (d *clientDecoder) push(c call) {
+	if d.batching {
+		d.held = append(d.held, c)
+		return
+	}
+	d.s.push(c)
 }
 
 // Next implements wrappers.Decoder.
@@ -26,7 +63,7 @@ func (d *clientDecoder) Next() (wrappers.Message, error) {
 	}
 	if rd.Buf[rd.Pos] == '*' {
 		if t, c, raw := d.quickCommand(); t != nil {
-			d.s.push(c)
+			d.push(c)
 			return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: raw}, nil
 		}
 	}
@@ -54,7 +91,7 @@ func (d *clientDecoder) next() (wrappers.Message, error) {
 		// Redis skips empty arrays and blank inline lines without a reply.
 		return wrappers.Message{Kind: wrappers.Filler, Raw: rd.Raw()}, nil
 	}
-	d.s.push(c)
+	d.push(c)
 	return wrappers.Message{Kind: wrappers.Call, Term: t, Raw: rd.Raw()}, nil
 }
 

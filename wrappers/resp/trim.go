@@ -7,10 +7,14 @@ import (
 	"github.com/ubfproxy/ubfproxy/wrappers/internal/bufread"
 )
 
-// Trim implements wrappers.Trimmer. An empty queue of calls goes too.
+// Trim implements wrappers.Trimmer. An empty queue of calls goes too, and
+// so do the held calls' array when it is empty.
 func (d *clientDecoder) Trim() {
 	d.p.trim()
 	d.args = nil
+	if len(d.held) == 0 {
+		d.held = nil
+	}
 	d.s.trimQueued()
 }
 
@@ -34,15 +38,26 @@ func (p *parser) trim() {
 // (wrappers.Parker): what a new one needs to go on, a few words where the
 // decoder is several hundred bytes.
 type parked struct {
-	s      *Session
-	rd     bufread.Parked
-	server bool
+	s        *Session
+	rd       bufread.Parked
+	server   bool
+	batching bool // a client decoder's (wrappers.Batcher)
 }
 
-// Park implements wrappers.Parker. An empty queue of calls goes too.
+// Park implements wrappers.Parker. An empty queue of calls goes too. A
+// decoder holding calls not flushed yet does not park (none does when its
+// proxy flushes before it reads).
 func (d *clientDecoder) Park() wrappers.Parked {
+	if len(d.held) > 0 {
+		return nil
+	}
 	d.s.trimQueued()
-	return d.p.park(d.s, false)
+	p := d.p.park(d.s, false)
+	if p == nil {
+		return nil // not a nil *parked in the interface
+	}
+	p.batching = d.batching
+	return p
 }
 
 // Park implements wrappers.Parker. A merged reply a read cut keeps the
@@ -52,10 +67,14 @@ func (d *serverDecoder) Park() wrappers.Parked {
 		return nil
 	}
 	d.s.trimBatch()
-	return d.p.park(d.s, true)
+	if p := d.p.park(d.s, true); p != nil {
+		return p
+	}
+	return nil // not a nil *parked in the interface
 }
 
-func (p *parser) park(s *Session, server bool) wrappers.Parked {
+// park is Park of either direction, nil when the reader cannot park.
+func (p *parser) park(s *Session, server bool) *parked {
 	rd, ok := p.rd.Park()
 	if !ok {
 		return nil
@@ -69,5 +88,5 @@ func (p *parked) Resume(r io.Reader) wrappers.Decoder {
 	if p.server {
 		return &serverDecoder{s: p.s, p: newParser(rd)}
 	}
-	return &clientDecoder{s: p.s, p: newParser(rd)}
+	return &clientDecoder{s: p.s, p: newParser(rd), batching: p.batching}
 }
