@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,4 +475,81 @@ func TestKillDeliversExecutedRepliesFirst(t *testing.T) {
 	if read, _ := svc.transcript(); !bytes.Equal(read, legal) {
 		t.Fatalf("the service read\n%q\nwant the legal requests before the violation\n%q", read, legal)
 	}
+}
+
+// TestCountsPublishedBeforeSend: every write to the service finds the
+// client reader's counts published (flow.held empty), so that the record
+// of the session's end, which the service reader writes, counts a request
+// whose reply ended the session however soon that reply comes; held back
+// with a pipelined batch or not.
+func TestCountsPublishedBeforeSend(t *testing.T) {
+	svc := startLineService(t, okReply(jsonKit))
+	var (
+		srv                  *Server
+		checked, unpublished atomic.Int64
+	)
+	srv, err := New(testIO(Config{
+		Upstream: svc.addr, Wire: jsonKit.wire, Contract: compile(t, counterCon), Mode: Kill,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, a)
+			if err != nil {
+				return nil, err
+			}
+			return writeCheckedConn{c, func() {
+				// On the client reader, which owns up.held.
+				srv.mu.Lock()
+				defer srv.mu.Unlock()
+				for _, ss := range srv.sessions {
+					checked.Add(1)
+					if !ss.up.held.empty() {
+						unpublished.Add(1)
+					}
+				}
+			}}, nil
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := proxytest.Start(t, srv).Addr
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 40
+	var batch []byte
+	for i := range n {
+		batch = append(batch, addFrame(jsonKit, i)...)
+	}
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	readLines(t, c, n, ioTimeout)
+	for i := range 3 {
+		if _, err := c.Write(addFrame(jsonKit, n+i)); err != nil {
+			t.Fatal(err)
+		}
+		readLines(t, c, 1, ioTimeout)
+	}
+	if checked.Load() == 0 {
+		t.Fatal("no write to the service was checked")
+	}
+	if k := unpublished.Load(); k > 0 {
+		t.Errorf("%d of %d writes to the service went out with the client's counts unpublished", k, checked.Load())
+	}
+}
+
+// writeCheckedConn runs check before each write. It is a net.Conn only, so
+// the proxy writes through Write.
+type writeCheckedConn struct {
+	net.Conn
+	check func()
+}
+
+func (c writeCheckedConn) Write(p []byte) (int, error) {
+	c.check()
+	return c.Conn.Write(p)
 }

@@ -253,7 +253,6 @@ func (s *Server) newSession(id uint64, g *guard, clientAddr string) *session {
 		maxPending: cfg.Limits.MaxPending, started: time.Now(),
 	}
 	ss.cond.L = &ss.mu
-	ss.up.recordAtOnce = true
 	ss.mem.b = s.budget
 	ss.wire = cfg.Wire.NewSession(wrappers.Options{
 		Limits: wrappers.Limits{MaxFrame: cfg.Limits.MaxFrame, MaxDepth: cfg.Limits.MaxDepth, MaxBinary: cfg.Limits.MaxFrame,

@@ -340,10 +340,10 @@ func (s *session) toService(raw []byte) bool {
 			return true
 		}
 		// What is held goes out first, to make room.
-		s.flushCalls()
+		s.beforeServiceSend()
 		s.serviceHeld, err = queueOn(s.service, raw, text)
 	} else {
-		s.flushCalls()
+		s.beforeServiceSend()
 		s.serviceHeld = false // write sends what is held first
 		err = s.service.write(raw, text)
 	}
@@ -352,6 +352,15 @@ func (s *session) toService(raw []byte) bool {
 		return false
 	}
 	return true
+}
+
+// beforeServiceSend runs before any byte goes to the service (client
+// reader only): the counts of the messages read so far are published (see
+// flow.held), and the service's decoder is told of their calls
+// (flushCalls).
+func (s *session) beforeServiceSend() {
+	s.up.publish()
+	s.flushCalls()
 }
 
 // flushCalls has the client's decoder tell the service's what it held
@@ -383,7 +392,7 @@ func (s *session) flushService() bool {
 		return true
 	}
 	s.serviceHeld = false
-	s.flushCalls()
+	s.beforeServiceSend()
 	if err := s.service.flush(); err != nil {
 		s.serviceWriteFailed(err)
 		return false

@@ -63,28 +63,24 @@ type flow struct {
 	// last message, so the next may come without a read; the decision to
 	// hold a write back for the messages after it asks the same.
 	more bool
-	// recordAtOnce (fixed): the direction's messages go to msgs and bytes
-	// as they are read, not held. It is the client's: the record of the
-	// session's end, which the service reader writes, must count a
-	// request whose reply ended the session, and the client reader may
-	// not have published it by then. The service reader publishes before
-	// it writes the record.
-	recordAtOnce bool
-	// held (the reader only) are counts not yet added to tally and,
-	// unless recordAtOnce, to msgs and bytes, which other goroutines
-	// read: the reader adds them there (publish) in its endpoint's
-	// beforeRead hook, before every read (one that finds nothing waits),
-	// and when it stops, so a pipelined batch pays the atomic additions
-	// once, not per message.
+	// held (the reader only) are counts not yet added to tally and to
+	// msgs and bytes, which other goroutines read: the reader adds them
+	// there (publish) in its endpoint's beforeRead hook, before every
+	// read (one that finds nothing waits), and when it stops, so a
+	// pipelined batch pays the atomic additions once, not per message.
+	// The client reader publishes before it sends to the service too
+	// (beforeServiceSend): the record of the session's end, which the
+	// service reader writes after publishing its own, counts a request
+	// whose reply ended the session.
 	held heldCounts
 	// msgs and bytes count what the direction carried, for the record of
 	// the session's end.
 	msgs, bytes atomic.Int64
 	// tally holds the counts not yet added to the Prometheus counters.
 	tally tally
-	// rec (fixed once the readers start) is the direction's decoder as a
-	// wrappers.Recycler when the session recycles its messages (see
-	// session.recycles), for the one goroutine that gives them back: the
+	// rec is the direction's decoder as a wrappers.Recycler when the
+	// session recycles its messages (see session.recycles and
+	// useDecoder), for the one goroutine that gives them back: the
 	// service reader for replies, the client reader for requests. Held
 	// here, not asserted per message, and in the room that keeps the
 	// fields written per message (read, more, held) on lines of their
@@ -112,10 +108,6 @@ var _ = [1]struct{}{}[numVerdicts-3]
 func (f *flow) count(n int) {
 	f.held.msgs++
 	f.held.bytes += uint64(n)
-	if f.recordAtOnce {
-		f.msgs.Add(1)
-		f.bytes.Add(int64(n))
-	}
 }
 
 // publish adds the held counts to those other goroutines read. It runs
@@ -127,10 +119,8 @@ func (f *flow) publish() {
 		return
 	}
 	if h.msgs != 0 {
-		if !f.recordAtOnce {
-			f.msgs.Add(int64(h.msgs))
-			f.bytes.Add(int64(h.bytes))
-		}
+		f.msgs.Add(int64(h.msgs))
+		f.bytes.Add(int64(h.bytes))
 		f.tally.bytes.Add(h.bytes)
 	}
 	// By index: ranging over the array's values would copy it first.
