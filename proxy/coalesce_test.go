@@ -146,14 +146,7 @@ func coalesceProxy(t *testing.T, k kit, svc *lineService, mode Mode) (addr strin
 	srv, err := New(testIO(Config{
 		Upstream: svc.addr, Wire: k.wire, Contract: compile(t, counterCon), Mode: mode,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, a)
-			if err != nil {
-				return nil, err
-			}
-			return loggedConn{c, toService}, nil
-		},
+		Dial:   dialWrapped(func(c net.Conn) net.Conn { return loggedConn{c, toService} }),
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -491,12 +484,7 @@ func TestCountsPublishedBeforeSend(t *testing.T) {
 	srv, err := New(testIO(Config{
 		Upstream: svc.addr, Wire: jsonKit.wire, Contract: compile(t, counterCon), Mode: Kill,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Dial: func(ctx context.Context, network, a string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, a)
-			if err != nil {
-				return nil, err
-			}
+		Dial: dialWrapped(func(c net.Conn) net.Conn {
 			return writeCheckedConn{c, func() {
 				// On the client reader, which owns up.held.
 				srv.mu.Lock()
@@ -507,8 +495,8 @@ func TestCountsPublishedBeforeSend(t *testing.T) {
 						unpublished.Add(1)
 					}
 				}
-			}}, nil
-		},
+			}}
+		}),
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -539,6 +527,18 @@ func TestCountsPublishedBeforeSend(t *testing.T) {
 	}
 	if k := unpublished.Load(); k > 0 {
 		t.Errorf("%d of %d writes to the service went out with the client's counts unpublished", k, checked.Load())
+	}
+}
+
+// dialWrapped is a Config.Dial that dials TCP and wraps the connection.
+func dialWrapped(wrap func(net.Conn) net.Conn) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(c), nil
 	}
 }
 
