@@ -226,4 +226,10 @@ func TestLoopFairness(t *testing.T) {
 		c := p.dial(t)
 		wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
 	}
+	rec := httptest.NewRecorder()
+	p.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, "ubfproxy_event_loop_requeues_total ") ||
+		strings.Contains(body, "ubfproxy_event_loop_requeues_total 0\n") {
+		t.Errorf("the metrics do not show the flooded reader's turns:\n%s", grepLines(body, "requeues"))
+	}
 }

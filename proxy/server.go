@@ -77,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, sessions: make(map[uint64]*session), budget: newMemBudget(cfg.Limits.MaxMemory)}
 	s.reads.plain = cfg.PlainIO
-	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget, &s.parked, &s.handOffs)
+	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget, &s.parked, &s.handOffs, &s.requeues)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
