@@ -471,10 +471,12 @@ func TestKillDeliversExecutedRepliesFirst(t *testing.T) {
 }
 
 // TestCountsPublishedBeforeSend: every write to the service finds the
-// client reader's counts published (flow.held empty), so that the record
-// of the session's end, which the service reader writes, counts a request
-// whose reply ended the session however soon that reply comes; held back
-// with a pipelined batch or not.
+// client reader's counts published (flow.held empty): a request sent at
+// once, a small batch held back and sent whole, and a batch past
+// MaxPending and maxHeld, which goes out in pieces (flushService). That is
+// what lets the record of the session's end, which the service reader
+// writes, count a request whose reply ended the session, however soon the
+// reply comes; no session ends here.
 func TestCountsPublishedBeforeSend(t *testing.T) {
 	svc := startLineService(t, okReply(jsonKit))
 	var (
@@ -507,15 +509,24 @@ func TestCountsPublishedBeforeSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	const n = 40
-	var batch []byte
-	for i := range n {
-		batch = append(batch, addFrame(jsonKit, i)...)
+	sent := 0
+	for _, n := range []int{40, 4000} { // the second about 100 KB
+		var batch []byte
+		for range n {
+			batch = append(batch, addFrame(jsonKit, sent)...)
+			sent++
+		}
+		errc := make(chan error, 1)
+		go func() { // the replies are read meanwhile
+			_, err := c.Write(batch)
+			errc <- err
+		}()
+		readLines(t, c, n, ioTimeout)
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := c.Write(batch); err != nil {
-		t.Fatal(err)
-	}
-	readLines(t, c, n, ioTimeout)
+	n := sent
 	for i := range 3 {
 		if _, err := c.Write(addFrame(jsonKit, n+i)); err != nil {
 			t.Fatal(err)

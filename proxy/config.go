@@ -412,7 +412,7 @@ func (c *Config) check() error {
 		case c.Transport != TCP:
 			errs = append(errs, "the event loop serves the tcp transport only")
 		case c.PlainIO:
-			errs = append(errs, "the event loop reads inside its callback: it cannot be combined with PlainIO")
+			errs = append(errs, "the event loop reads its sockets itself: it cannot be combined with PlainIO")
 		}
 	}
 	if c.Unguarded > RefuseUnguarded {

@@ -25,7 +25,7 @@ type endpoint interface {
 	// in one call, by the next write or flush, and reports true. It holds
 	// nothing and reports false when raw would grow what it holds past
 	// maxHeld, or when it is a message transport; the caller then sends
-	// (see queueOn). It never sends, so that what must come before a send
+	// (see makeRoom). It never sends, so that what must come before a send
 	// (session.flushCalls) comes before write and flush only.
 	queue(raw []byte, text bool) bool
 	// flush sends what queue held back.
@@ -162,15 +162,12 @@ func (e *tcpEndpoint) queue(raw []byte, _ bool) bool {
 	return true
 }
 
-// queueOn queues raw on ep (see endpoint.queue) or, when ep does not hold
-// it, sends what ep holds and then holds raw, or sends it too when it is
-// too long to hold: a long pipelined batch goes out in pieces of at most
-// maxHeld, and a message longer than that from where it is. It reports
-// whether ep holds raw.
-func queueOn(ep endpoint, raw []byte, text bool) (bool, error) {
-	if ep.queue(raw, text) {
-		return true, nil
-	}
+// makeRoom is what a caller does when ep did not hold raw (see
+// endpoint.queue): it sends what ep holds and then holds raw, or sends it
+// too when it is too long to hold, so that a long pipelined batch goes out
+// in pieces of at most maxHeld and a message longer than that from where
+// it is. It reports whether ep holds raw.
+func makeRoom(ep endpoint, raw []byte, text bool) (bool, error) {
 	if err := ep.flush(); err != nil {
 		return false, err
 	}

@@ -16,10 +16,10 @@ func (*runner) handOff() {}
 // eventLoopAvailable says that this system has no event loop.
 const eventLoopAvailable = false
 
-func (s *Server) startLoops() (stop func())                           { return func() {} }
-func (s *Server) forLoop(_ *session, conn net.Conn) (net.Conn, error) { return conn, nil }
-func looped(net.Conn) bool                                            { return false }
-func onLoop(_, _ *tcpEndpoint) bool                                   { return false }
-func (s *session) runOnLoop(_, _ *tcpEndpoint)                        {}
-func (s *session) unparkLoop(_, _ endpoint)                           {}
-func (s *session) kickLooped(direction, *dirPark, int64) bool         { return false }
+func (s *Server) startLoops() (stop func())                   { return func() {} }
+func (s *Server) forLoop(_ *session, conn net.Conn) net.Conn  { return conn }
+func looped(net.Conn) bool                                    { return false }
+func onLoop(_, _ *tcpEndpoint) bool                           { return false }
+func (s *session) runOnLoop(_, _ *tcpEndpoint)                {}
+func (s *session) unparkLoop(_, _ endpoint)                   {}
+func (s *session) kickLooped(direction, *dirPark, int64) bool { return false }

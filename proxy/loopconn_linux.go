@@ -121,9 +121,10 @@ func (r *readiness) park() bool {
 // was parked (and now belongs to the caller).
 func (r *readiness) unpark() bool { return r.state.CompareAndSwap(readyParked, readyNone) }
 
-// newLoopConn takes c's socket for an event loop: c is closed, its
-// duplicate descriptor kept. Its reader is not the loop's until it parks
-// (runOnLoop): until then the events are kept for a wait.
+// newLoopConn makes a connection of a duplicate of c's descriptor, for an
+// event loop; the caller closes c once the loop has it (forLoop). Its
+// reader is not the loop's until it parks (runOnLoop): until then the
+// events are kept for a wait.
 func newLoopConn(c *net.TCPConn, runs *loopRunner) (*loopConn, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -144,10 +145,6 @@ func newLoopConn(c *net.TCPConn, runs *loopRunner) (*loopConn, error) {
 		return nil, dupErr
 	}
 	lc := &loopConn{fd: fd, runs: runs, laddr: c.LocalAddr(), raddr: c.RemoteAddr()}
-	// The descriptors share one open file, non-blocking since the net
-	// package made it so: closing c's takes it out of the runtime's
-	// poller and leaves the socket open.
-	_ = c.Close()
 	lc.refs.Store(1)
 	return lc, nil
 }

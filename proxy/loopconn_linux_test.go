@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -14,40 +15,46 @@ import (
 	"time"
 )
 
-// loopPair returns a loopConn on a running event loop and the plain
-// connection at its other end.
-func loopPair(t *testing.T) (*loopConn, net.Conn) {
+// tcpPair returns the two ends of a loopback TCP connection, closed when
+// the test ends.
+func tcpPair(t *testing.T) (dialed, accepted net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
+	acc := make(chan net.Conn, 1)
 	go func() {
 		c, _ := ln.Accept()
-		accepted <- c
+		acc <- c
 	}()
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := <-accepted
+	peer := <-acc
 	if peer == nil {
 		t.Fatal("accept failed")
 	}
-	t.Cleanup(func() { peer.Close() })
+	t.Cleanup(func() { nc.Close(); peer.Close() })
+	return nc, peer
+}
+
+// loopPair returns a loopConn on a running event loop and the plain
+// connection at its other end.
+func loopPair(t *testing.T) (*loopConn, net.Conn) {
+	t.Helper()
+	nc, peer := tcpPair(t)
 	lp, err := newEventLoop(func(err error) { t.Errorf("the loop failed: %v", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	lp.start()
-	c, err := newLoopConn(nc.(*net.TCPConn), &loopRunner{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lp.add(c); err != nil {
-		t.Fatal(err)
+	ss := &session{id: 1, cfg: &Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	c, ok := (&Server{loops: []*eventLoop{lp}}).forLoop(ss, nc).(*loopConn)
+	if !ok {
+		t.Fatal("the loop did not take the connection")
 	}
 	t.Cleanup(func() {
 		c.Close()
@@ -152,8 +159,10 @@ func TestLoopConn(t *testing.T) {
 	})
 }
 
-// TestEventLoopFailure: a loop whose epoll instance breaks says why, once,
-// and takes no new session: its connections keep the runtime's poller.
+// TestEventLoopFailure: a loop told that its epoll instance failed (fail,
+// which its runner calls on an epoll_wait error; the test calls it, not a
+// broken descriptor) says why and takes no new session: its connections
+// keep the runtime's poller.
 func TestEventLoopFailure(t *testing.T) {
 	var got []error
 	lp, err := newEventLoop(func(err error) { got = append(got, err) })
@@ -165,19 +174,42 @@ func TestEventLoopFailure(t *testing.T) {
 	if len(got) != 1 || !errors.Is(got[0], syscall.EBADF) || !strings.Contains(got[0].Error(), "epoll_wait") {
 		t.Fatalf("failed was told %v, want one epoll_wait error wrapping EBADF", got)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := tcpPair(t)
 	s := &Server{loops: []*eventLoop{lp}}
-	c, err := s.forLoop(&session{id: 1}, nc)
-	if err != nil || c != nc {
-		t.Fatalf("a broken loop took a connection: %T, %v", c, err)
+	if c := s.forLoop(&session{id: 1}, nc); c != nc {
+		t.Fatalf("a broken loop took a connection: %T", c)
+	}
+}
+
+// TestEventLoopRefusal: a connection the loop cannot take (here its
+// epoll instance refuses it) stays the runtime's, usable, and the refusal
+// is logged: the session runs on goroutines rather than end.
+func TestEventLoopRefusal(t *testing.T) {
+	lp, err := newEventLoop(func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lp.closeFDs() // never started: nothing to stop
+	epfd := lp.epfd
+	lp.epfd = -1 // epoll_ctl fails with EBADF
+	nc, peer := tcpPair(t)
+	var logs bytes.Buffer
+	cfg := &Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	s := &Server{loops: []*eventLoop{lp}}
+	c := s.forLoop(&session{id: 1, cfg: cfg}, nc)
+	lp.epfd = epfd
+	if c != nc {
+		t.Fatalf("a refused connection came back as %T, not the original", c)
+	}
+	if !strings.Contains(logs.String(), "the event loop cannot take a connection") || !strings.Contains(logs.String(), "epoll_ctl") {
+		t.Errorf("the refusal was not logged with its cause: %s", logs.String())
+	}
+	if _, err := nc.Write([]byte("hi")); err != nil {
+		t.Fatalf("the connection left to the runtime does not write: %v", err)
+	}
+	buf := make([]byte, 2)
+	_ = peer.SetReadDeadline(time.Now().Add(ioTimeout))
+	if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "hi" {
+		t.Fatalf("the peer read %q, %v", buf, err)
 	}
 }

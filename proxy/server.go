@@ -276,11 +276,7 @@ func (s *Server) admit(clientAddr string) (*session, bool) {
 func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	defer s.releaseUnlessRunning(ss)
 	defer s.recoverPanic(ss)
-	conn, err := s.forLoop(ss, conn)
-	if err != nil {
-		ss.finish(endInfo{reason: reasonError, err: fmt.Errorf("the event loop cannot take the client's connection: %w", err)})
-		return
-	}
+	conn = s.forLoop(ss, conn)
 	client := newTCPEndpoint(conn, ss.wire.ClientDecoder, &s.reads)
 	if !ss.attach(client, nil) {
 		client.close()
@@ -295,12 +291,7 @@ func (s *Server) handleTCP(ctx context.Context, ss *session, conn net.Conn) {
 	}
 	ss.serviceAddr = up.RemoteAddr().String()
 	if looped(conn) {
-		if up, err = s.forLoop(ss, up); err != nil {
-			ss.attach(client, deadEndpoint{})
-			ss.serviceGone(dialFailed(err), fmt.Errorf("the event loop cannot take the service's connection: %w", err))
-			client.close()
-			return
-		}
+		up = s.forLoop(ss, up)
 	}
 	service := newTCPEndpoint(up, ss.wire.ServerDecoder, &s.reads)
 	client.beforeRead, service.beforeRead = ss.beforeRead(clientToService), ss.beforeRead(serviceToClient)

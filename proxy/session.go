@@ -417,7 +417,7 @@ func (s *session) setOver(v bool) {
 // it, and both readers stop.
 func (s *session) finish(e endInfo) {
 	s.endOnce.Do(func() {
-		s.mu.Lock()
+		s.acquire(&s.mu) // a reader the event loop runs may end the session
 		s.ended = true
 		s.endedA.Store(true)
 		s.end = e

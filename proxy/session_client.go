@@ -339,9 +339,8 @@ func (s *session) toService(raw []byte) bool {
 			s.serviceHeld = true
 			return true
 		}
-		// What is held goes out first, to make room.
 		s.beforeServiceSend()
-		s.serviceHeld, err = queueOn(s.service, raw, text)
+		s.serviceHeld, err = makeRoom(s.service, raw, text)
 	} else {
 		s.beforeServiceSend()
 		s.serviceHeld = false // write sends what is held first
@@ -368,7 +367,10 @@ func (s *session) beforeServiceSend() {
 // goes to the service, and before a request is dropped (client reader
 // only).
 func (s *session) flushCalls() {
-	if b, ok := s.decs[clientToService].(wrappers.Batcher); ok && s.batching {
+	if !s.batching {
+		return // no assertion per message for a wire without a Batcher
+	}
+	if b, ok := s.decs[clientToService].(wrappers.Batcher); ok {
 		b.Flush()
 	}
 }

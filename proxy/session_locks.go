@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 )
 
 // A session has two locks. mu guards its conversation state (the checker,
@@ -44,10 +45,7 @@ type holding struct{ mu, clientW bool }
 // reader the event loop runs hands the loop over before it waits for one
 // (mayBlock).
 func (s *session) lock(r role) {
-	if !s.mu.TryLock() {
-		s.mayBlock()
-		s.mu.Lock()
-	}
+	s.acquire(&s.mu)
 	s.muBy = r
 	s.holds[r].mu = true
 }
@@ -56,6 +54,15 @@ func (s *session) unlock() {
 	s.holds[s.muBy].mu = false
 	s.muBy = roleNone
 	s.mu.Unlock()
+}
+
+// acquire takes m, one of the session's locks, handing the event loop
+// over first when it must wait for it (mayBlock).
+func (s *session) acquire(m *sync.Mutex) {
+	if !m.TryLock() {
+		s.mayBlock()
+		m.Lock()
+	}
 }
 
 // wait leaves r's holding alone: r holds mu again when it can run again.
@@ -70,10 +77,7 @@ func (s *session) wait(r role) {
 
 // lockW and unlockW are lock and unlock for clientW.
 func (s *session) lockW(r role) {
-	if !s.clientW.TryLock() {
-		s.mayBlock()
-		s.clientW.Lock()
-	}
+	s.acquire(&s.clientW)
 	s.clientWBy = r
 	s.holds[r].clientW = true
 }

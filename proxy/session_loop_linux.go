@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"log/slog"
 	"net"
 	"runtime"
 )
@@ -42,28 +43,35 @@ func (s *Server) startLoops() (stop func()) {
 }
 
 // forLoop returns conn taken over by the event loop of ss, when the Server
-// has loops and conn is a TCP connection read inside the poller's callback
-// could be; otherwise conn itself. A connection that cannot be taken is
-// closed and the error returned.
-func (s *Server) forLoop(ss *session, conn net.Conn) (net.Conn, error) {
+// has loops and conn is a TCP connection; otherwise conn itself. A
+// connection the loop cannot take (no descriptor left to duplicate, an
+// epoll instance full) stays the runtime's, and its session runs on
+// goroutines: a loop connection and a net one serve together as well.
+func (s *Server) forLoop(ss *session, conn net.Conn) net.Conn {
 	tc, ok := conn.(*net.TCPConn)
 	if len(s.loops) == 0 || !ok {
-		return conn, nil
+		return conn
 	}
 	lp := s.loops[ss.id%uint64(len(s.loops))]
 	if lp.broken.Load() {
-		return conn, nil
+		return conn
 	}
 	c, err := newLoopConn(tc, &ss.runs)
+	if err == nil {
+		if err = lp.add(c); err != nil {
+			_ = c.Close()
+		}
+	}
 	if err != nil {
-		_ = conn.Close()
-		return nil, err
+		ss.logAttrs(slog.LevelWarn, "the event loop cannot take a connection; its session runs on goroutines",
+			slog.String("peer", conn.RemoteAddr().String()), slog.String("error", err.Error()))
+		return conn
 	}
-	if err := lp.add(c); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return c, nil
+	// The descriptors share one open file, non-blocking since the net
+	// package made it so: closing conn's takes it out of the runtime's
+	// poller and leaves the socket open.
+	_ = conn.Close()
+	return c
 }
 
 // looped reports whether conn is one the event loop took (forLoop).
@@ -139,11 +147,12 @@ func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop fun
 		s.srv.parked.Add(-1)
 	}
 	stopped, released := true, false // stopped: the reader ends here
+	budgeted := r != nil             // a reader the loop no longer runs reads on without one
 	if c.incref() {
 		in := &lr.in
 		for {
 			in.inside, in.fd, in.drained = true, c.fd, false
-			if r != nil {
+			if budgeted {
 				in.budget = loopReadBudget
 			}
 			loop()
@@ -158,6 +167,7 @@ func (s *session) loopRead(d direction, c *loopConn, lr *lendingReader, loop fun
 				// meanwhile); otherwise it reads on alone.
 				in.spent = false
 				if r == nil || !s.runs.on.CompareAndSwap(r, nil) {
+					budgeted = false // handed over: the loop has other readers to run
 					continue
 				}
 				if !s.parkOnLoop(d, c) {
@@ -215,7 +225,9 @@ func (s *session) afterLoopRead(d direction) {
 //
 // The sweeper serves every session: it never waits for a session's locks
 // here (the other reader may hold clientW across a write to a client that
-// does not read); what they guard is let go at a later kick instead.
+// does not read). When they are busy, what they guard (the pending array,
+// the held write buffer) stays until the reader next runs and goes idle
+// again: a parked reader is not kicked again.
 func (s *session) kickLooped(d direction, p *dirPark, last int64) bool {
 	// The state first: enablePark sets it after lr, and a reader
 	// without a lending reader never leaves parkOff.

@@ -438,7 +438,11 @@ func (s *session) queueClientLocked(raw []byte) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	_, err := queueOn(s.client, raw, s.service.lastText())
+	text := s.service.lastText()
+	if s.client.queue(raw, text) {
+		return nil
+	}
+	_, err := makeRoom(s.client, raw, text)
 	return err
 }
 

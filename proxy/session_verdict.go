@@ -225,10 +225,7 @@ func (s *session) redact(t term.Term) term.Term { return s.curV.Load().m.Redact(
 func (s *session) sendErrorReply(b breach) {
 	reply := s.wire.ErrorReply(s.hide(b).wire(s.cfg.Explain))
 	s.client.setWriteDeadline(time.Now().Add(linger))
-	if !s.clientW.TryLock() {
-		s.mayBlock() // the service reader may be writing to a client that does not read
-		s.clientW.Lock()
-	}
+	s.acquire(&s.clientW) // the service reader may be writing to a client that does not read
 	defer s.clientW.Unlock()
 	if s.isEnded() {
 		return

@@ -52,12 +52,7 @@ func (d *clientDecoder) Park() wrappers.Parked {
 		return nil
 	}
 	d.s.trimQueued()
-	p := d.p.park(d.s, false)
-	if p == nil {
-		return nil // not a nil *parked in the interface
-	}
-	p.batching = d.batching
-	return p
+	return d.p.park(parked{s: d.s, batching: d.batching})
 }
 
 // Park implements wrappers.Parker. A merged reply a read cut keeps the
@@ -67,19 +62,18 @@ func (d *serverDecoder) Park() wrappers.Parked {
 		return nil
 	}
 	d.s.trimBatch()
-	if p := d.p.park(d.s, true); p != nil {
-		return p
-	}
-	return nil // not a nil *parked in the interface
+	return d.p.park(parked{s: d.s, server: true})
 }
 
-// park is Park of either direction, nil when the reader cannot park.
-func (p *parser) park(s *Session, server bool) *parked {
+// park is Park of either direction: pk, with the reader's place, or nil
+// when the reader cannot park.
+func (p *parser) park(pk parked) wrappers.Parked {
 	rd, ok := p.rd.Park()
 	if !ok {
 		return nil
 	}
-	return &parked{s: s, rd: rd, server: server}
+	pk.rd = rd
+	return &pk
 }
 
 // Resume implements wrappers.Parked.

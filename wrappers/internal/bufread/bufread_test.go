@@ -524,21 +524,10 @@ func TestFinderLetGo(t *testing.T) {
 	}
 }
 
-// scripted returns its reads in turn, then wrappers.ErrWouldBlock; it
-// lends its buffers (wrappers.Lender), as the proxy's readers do, so that
-// a Reader with nothing buffered holds none.
+// scripted returns its reads in turn, then wrappers.ErrWouldBlock; lent
+// (see lender), as the proxy's readers lend, a Reader with nothing
+// buffered holds no buffer.
 type scripted struct{ reads []string }
-
-func (s *scripted) ReadLent() ([]byte, int, error) {
-	buf := make([]byte, 64)
-	n, err := s.Read(buf)
-	if n == 0 {
-		return nil, 0, err
-	}
-	return buf, n, err
-}
-
-func (s *scripted) Return([]byte) {}
 
 func (s *scripted) Read(p []byte) (int, error) {
 	if len(s.reads) == 0 {
@@ -548,6 +537,9 @@ func (s *scripted) Read(p []byte) (int, error) {
 	s.reads = s.reads[1:]
 	return n, nil
 }
+
+// lentScript is a lender of reads.
+func lentScript(reads ...string) *lender { return &lender{r: &scripted{reads: reads}, size: 64} }
 
 // TestParkBetweenFrames: a Reader whose frame wrappers.ErrWouldBlock
 // interrupted before any of its bytes came parks, whether its decoder
@@ -561,7 +553,7 @@ func TestParkBetweenFrames(t *testing.T) {
 		mark func(*Reader)
 	}{{"hold", (*Reader).Hold}, {"rewind", (*Reader).Rewind}} {
 		t.Run(held.name, func(t *testing.T) {
-			b := New(&scripted{reads: []string{"ab\n"}}, lim, "t")
+			b := New(lentScript("ab\n"), lim, "t")
 			if err := b.Frame(); err != nil {
 				t.Fatal(err)
 			}
@@ -574,7 +566,7 @@ func TestParkBetweenFrames(t *testing.T) {
 			if !ok {
 				t.Fatal("a Reader between frames did not park")
 			}
-			r := p.Resume(&scripted{reads: []string{"cd\n"}}, lim, "t")
+			r := p.Resume(lentScript("cd\n"), lim, "t")
 			if err := r.Frame(); err != nil {
 				t.Fatal(err)
 			}
@@ -582,7 +574,7 @@ func TestParkBetweenFrames(t *testing.T) {
 				t.Errorf("the resumed Reader's frame starts at offset %d, want 3", got)
 			}
 
-			part := New(&scripted{reads: []string{"ab"}}, lim, "t")
+			part := New(lentScript("ab"), lim, "t")
 			if err := part.Frame(); err != nil {
 				t.Fatal(err)
 			}
