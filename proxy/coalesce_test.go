@@ -237,14 +237,7 @@ func TestPipelinedRejectKeepsOrder(t *testing.T) {
 	// The service's j-th request is {add, legal[j]}.
 	svc := startLineService(t, func(j int) []byte { return okFrame(jsonKit, legal[j]+1) })
 	addr, toService, _ := coalesceProxy(t, jsonKit, svc, Reject)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write(batch); err != nil {
-		t.Fatal(err)
-	}
+	c := sendBatch(t, addr, batch)
 	got := readLines(t, c, n, ioTimeout)
 	dec := jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder(bytes.NewReader(got))
 	for i := range n {
@@ -433,35 +426,12 @@ func TestHeldBytesBound(t *testing.T) {
 func TestKillDeliversExecutedRepliesFirst(t *testing.T) {
 	svc := startLineService(t, okReply(jsonKit))
 	addr, _, _ := coalesceProxy(t, jsonKit, svc, Kill)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var legal []byte
 	for i := range 3 {
 		legal = append(legal, addFrame(jsonKit, i)...)
 	}
 	batch := append(append(bytes.Clone(legal), jsonKit.frame(T("{sub, 1}"))...), addFrame(jsonKit, 3)...)
-	if _, err := c.Write(batch); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
-	got, err := io.ReadAll(c) // until the proxy closes
-	if err != nil {
-		t.Fatalf("reading until the close: %v (got %q)", err, got)
-	}
-	dec := jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder(bytes.NewReader(got))
-	for i := range 3 {
-		m, err := dec.Next()
-		if err != nil {
-			t.Fatalf("reply %d: %v (got %q)", i, err, got)
-		}
-		wantReply(t, m, fmt.Sprintf("{ok, %d}", i+1))
-	}
-	if m, err := dec.Next(); err != nil || !isErrorReply(m, jsonKit.errClient) {
-		t.Fatalf("after the replies: %v (%v), want the error reply; got %q", m.Term, err, got)
-	}
+	dec := untilKilled(t, addr, batch, 3, jsonKit.errClient)
 	if m, err := dec.Next(); err != io.EOF {
 		t.Fatalf("after the error reply: %v (%v), want the end", m.Term, err)
 	}
@@ -563,4 +533,90 @@ type writeCheckedConn struct {
 func (c writeCheckedConn) Write(p []byte) (int, error) {
 	c.check()
 	return c.Conn.Write(p)
+}
+
+// TestKeptTurnGivenUp: the service reader keeps the client's turn across
+// the replies of a batch (clientTurn.keep), and must give it up before
+// anything that writes to the client without it or stops the reader.
+// Here the service answers a pipelined batch in one write whose last
+// reply goes wrong in each way the reader has: a frame the decoder
+// rejects, a reply no request is outstanding for, a reply the contract
+// forbids, and an event it forbids. Each time the client gets the good
+// replies, then the error reply, then the close, in time: a turn kept
+// past any of them would leave the error reply waiting for a lock its
+// own goroutine holds.
+func TestKeptTurnGivenUp(t *testing.T) {
+	const good = 3
+	for _, tc := range []struct {
+		name string
+		// last is what the service answers the last request with; legal
+		// says whether its first reply is legal, and delivered.
+		last  []byte
+		legal bool
+	}{
+		{"malformed frame", []byte("{not json\n"), false},
+		{"reply with no request", append(okFrame(jsonKit, good+1), okFrame(jsonKit, good+2)...), true},
+		{"illegal reply", jsonKit.frame(jsonKit.reply(T("{nope, 1}"), "start")), false},
+		{"illegal event", jsonKit.frame(T("{event, {bogus, 1}}")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := startLineService(t, func(i int) []byte {
+				if i < good {
+					return okFrame(jsonKit, i+1)
+				}
+				return tc.last
+			})
+			addr, _, _ := coalesceProxy(t, jsonKit, svc, Kill)
+			var batch []byte
+			for i := range good + 1 {
+				batch = append(batch, addFrame(jsonKit, i)...)
+			}
+			n := good
+			if tc.legal {
+				n++
+			}
+			untilKilled(t, addr, batch, n, jsonKit.errServer)
+		})
+	}
+}
+
+// sendBatch dials the proxy at addr and writes batch in one write; the
+// connection closes with the test.
+func sendBatch(t *testing.T, addr string, batch []byte) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// untilKilled sends batch to the proxy at addr in one write, reads until
+// the proxy closes, and checks that what came is the replies {ok, 1} to
+// {ok, n}, then an error reply tagged tag. It returns the decoder of what
+// came, for what follows.
+func untilKilled(t *testing.T, addr string, batch []byte, n int, tag string) wrappers.Decoder {
+	t.Helper()
+	c := sendBatch(t, addr, batch)
+	_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+	got, err := io.ReadAll(c) // until the proxy closes
+	if err != nil {
+		t.Fatalf("reading until the close: %v (got %q)", err, got)
+	}
+	dec := jsonKit.wire.NewSession(wrappers.Options{}).ServerDecoder(bytes.NewReader(got))
+	for i := range n {
+		m, err := dec.Next()
+		if err != nil {
+			t.Fatalf("reply %d: %v (got %q)", i, err, got)
+		}
+		wantReply(t, m, fmt.Sprintf("{ok, %d}", i+1))
+	}
+	if m, err := dec.Next(); err != nil || !isErrorReply(m, tag) {
+		t.Fatalf("after the replies: %v (%v), want the error reply %s; got %q", m.Term, err, tag, got)
+	}
+	return dec
 }

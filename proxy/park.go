@@ -210,9 +210,9 @@ func (s *session) releaseHeld(d direction) {
 		dropHeld(s.service)
 		return
 	}
-	s.lockW(roleService)
+	w := s.takeTurn()
 	dropHeld(s.client)
-	s.unlockW()
+	w.release()
 }
 
 // dropHeld lets go of ep's held-back buffer when it holds nothing.

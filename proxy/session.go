@@ -190,6 +190,10 @@ type session struct {
 	// clientHeld (service reader only): the service reader queued bytes
 	// for the client that may not have been sent yet.
 	clientHeld bool
+	// turnKept (service reader only): the service reader kept clientW
+	// after a reply it held back, for the replies decoded after it
+	// (clientTurn.keep).
+	turnKept bool
 	// serviceHeld (client reader only): toService queued bytes for the
 	// service that may not have been sent yet.
 	serviceHeld bool

@@ -13,7 +13,13 @@ import (
 // one releases it, with one exception, named by its type: the service
 // reader takes clientW while it still holds mu (a clientTurn), so that the
 // reply it decided on reaches the client before anything the client reader
-// decides after it, and the write that uses the turn releases it.
+// decides after it, and the write that uses the turn releases it, or
+// keeps it for the next reply (clientTurn.keep).
+//
+// The order is mu, then clientW, for everyone but the service reader with
+// a kept turn, which takes mu while it holds clientW: no goroutine waits
+// for clientW while it holds mu (the client reader, the timers and the
+// kill paths let mu go first), so the two orders cannot meet.
 
 // role names the goroutine of a session that holds one of its locks, so
 // that a goroutine that panics knows whether it holds the lock and must
@@ -94,14 +100,42 @@ func (s *session) unlockW() {
 // function that takes it to another.
 type clientTurn struct{ s *session }
 
-// takeTurn takes clientW for the service reader (mu held).
+// takeTurn takes clientW for the service reader (mu held), or the turn
+// it kept.
 func (s *session) takeTurn() clientTurn {
-	s.lockW(roleService)
+	if s.turnKept {
+		s.turnKept = false
+	} else {
+		s.lockW(roleService)
+	}
 	return clientTurn{s}
 }
 
 // release gives the turn up.
 func (w clientTurn) release() { w.s.unlockW() }
+
+// keep keeps the turn for the service reader's next reply, rather than
+// giving it up: its write held the reply back because the service's
+// decoder holds more bytes, which are most often the next replies. A
+// pipelined batch then takes and gives up clientW once, not once per
+// reply, two locked instructions on a line both readers use. The turn
+// kept is given up before the reader does anything but decode and judge
+// the next message and deliver it: before every read and after a read
+// failed (flushClient), when a reply is not one to deliver (serviceReply),
+// on every return of the reader's loop (serviceLoop), and on a panic
+// (guarded). Messages of other kinds use it, or give it up through
+// flushClient before they report.
+// Meanwhile the client reader, a timer or a kill waits for the turn as it
+// would wait for the write, bounded by what the decoder holds.
+func (w clientTurn) keep() { w.s.turnKept = true }
+
+// dropTurn gives up the turn the service reader kept, if any.
+func (s *session) dropTurn() {
+	if s.turnKept {
+		s.turnKept = false
+		s.unlockW()
+	}
+}
 
 // guarded runs f on the goroutine r, turning a panic into the end of this
 // session only: the locks r holds are released first, the panic is logged
@@ -112,6 +146,9 @@ func (s *session) guarded(r role, f func()) func() {
 			if p := recover(); p != nil {
 				stack := debug.Stack()
 				if s.holds[r].clientW {
+					if r == roleService {
+						s.turnKept = false
+					}
 					s.unlockW()
 				}
 				if s.holds[r].mu {

@@ -22,10 +22,8 @@ import (
 func (s *session) serviceLoop() {
 	var m wrappers.Message
 	for {
-		if !s.next(serviceToClient, &m) {
-			return
-		}
-		if !s.fromService(&m) {
+		if !s.next(serviceToClient, &m) || !s.fromService(&m) {
+			s.dropTurn()
 			return
 		}
 	}
@@ -141,6 +139,9 @@ func (s *session) serviceReply(m *wrappers.Message) bool {
 	s.lock(roleService)
 	var d delivery
 	step := s.judgeReply(m, &d)
+	if step != stepDeliver {
+		s.dropTurn() // what follows may take clientW, or stop
+	}
 	switch step {
 	case stepStop:
 		s.unlock()
@@ -403,6 +404,10 @@ func (s *session) writeClient(w clientTurn, raw []byte, queued [][]byte, hold bo
 				err = s.queueClientLocked(q)
 			}
 		}
+		if err == nil {
+			w.keep()
+			return true
+		}
 	} else {
 		// The reply and the error replies behind it go out in one write.
 		last := raw
@@ -451,11 +456,12 @@ func (s *session) queueClientLocked(raw []byte) error {
 // does that may end the session.
 func (s *session) flushClient() bool {
 	if !s.clientHeld {
+		s.dropTurn() // none is kept without bytes held; cheap to be sure
 		return true
 	}
-	s.lockW(roleService)
+	w := s.takeTurn()
 	err := s.flushClientLocked()
-	s.unlockW()
+	w.release()
 	if err != nil {
 		s.clientWriteFailed(err)
 		return false
