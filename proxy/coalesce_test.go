@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -442,13 +443,22 @@ func TestKillDeliversExecutedRepliesFirst(t *testing.T) {
 
 // TestCountsPublishedBeforeSend: every write to the service finds the
 // client reader's counts published (flow.held empty): a request sent at
-// once, a small batch held back and sent whole, and a batch past
-// MaxPending and maxHeld, which goes out in pieces (flushService). That is
+// once, a small batch held back and sent whole, a batch past MaxPending,
+// which goes out in pieces (flushService), and a message longer than
+// maxHeld in the middle of a batch, before which the requests held go out
+// (makeRoom; the client's event there has no reply). That is
 // what lets the record of the session's end, which the service reader
 // writes, count a request whose reply ended the session, however soon the
 // reply comes; no session ends here.
 func TestCountsPublishedBeforeSend(t *testing.T) {
-	svc := startLineService(t, okReply(jsonKit))
+	batches := []int{40, 4000} // the second about 100 KB
+	noteLine := batches[0] + batches[1] + 1
+	svc := startLineService(t, func(i int) []byte {
+		if i == noteLine {
+			return nil // an event has no reply
+		}
+		return okFrame(jsonKit, i+1)
+	})
 	var (
 		srv                  *Server
 		checked, unpublished atomic.Int64
@@ -480,7 +490,7 @@ func TestCountsPublishedBeforeSend(t *testing.T) {
 	}
 	defer c.Close()
 	sent := 0
-	for _, n := range []int{40, 4000} { // the second about 100 KB
+	for _, n := range batches {
 		var batch []byte
 		for range n {
 			batch = append(batch, addFrame(jsonKit, sent)...)
@@ -496,6 +506,15 @@ func TestCountsPublishedBeforeSend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A message longer than maxHeld in the middle of a batch: the
+	// requests held before it go out first (makeRoom), counted.
+	big := jsonKit.frame(jsonKit.eventIn(T(fmt.Sprintf("{note, %q}", strings.Repeat("x", maxHeld+1)))))
+	batch := append(append(addFrame(jsonKit, sent), big...), addFrame(jsonKit, sent+1)...)
+	sent += 3
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	readLines(t, c, 2, ioTimeout)
 	n := sent
 	for i := range 3 {
 		if _, err := c.Write(addFrame(jsonKit, n+i)); err != nil {

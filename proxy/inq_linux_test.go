@@ -38,17 +38,6 @@ func loopbackPair(t *testing.T) (peer, c net.Conn) {
 	return peer, c
 }
 
-// waitUntil polls cond every millisecond until it holds, for at most 5s,
-// and fails the test with what when it never does.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(ioTimeout); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after 5s", what)
-		}
-	}
-}
-
 // queued is how many bytes raw's socket holds unread (TIOCINQ).
 func queued(raw syscall.RawConn) int {
 	var n int32
@@ -116,7 +105,7 @@ func TestRecvINQ(t *testing.T) {
 	// sees them all.
 	waitQueued := func(want int) {
 		t.Helper()
-		waitUntil(t, fmt.Sprintf("%d bytes queued", want), func() bool { return queued(raw) >= want })
+		waitFor(t, fmt.Sprintf("%d bytes queued", want), func() bool { return queued(raw) >= want })
 	}
 
 	send("hello")
@@ -139,7 +128,7 @@ func TestRecvINQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitQueued(3)
-	waitUntil(t, "the peer's FIN arrived", func() bool { return finArrived(raw) })
+	waitFor(t, "the peer's FIN to arrive", func() bool { return finArrived(raw) })
 	if r := read(64); r.n != 3 || r.drained || r.err != nil {
 		t.Errorf("the last bytes before the end: got %+v, want 3 bytes, not drained", r)
 	}

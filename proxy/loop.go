@@ -33,9 +33,6 @@ type loopRunner struct{ on atomic.Pointer[runner] }
 // which case the runner is handed over for nothing; that is rare (two of a
 // session's goroutines busy at once), and costs a goroutine.
 func (l *loopRunner) mayBlock() {
-	if l == nil {
-		return
-	}
 	if r := l.on.Swap(nil); r != nil {
 		r.handOff()
 	}
