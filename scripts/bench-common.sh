@@ -132,7 +132,8 @@ CFG
 # start_proxies: starts, in front of redis-server, the proxies the scripts
 # compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
 # enforcing contracts/redis.con; ubf1, the same with GOMAXPROCS=1, with
-# PROCS1=1; base, ubfproxy built at BASE_REV, when set;
+# PROCS1=1; ubfloop1, the same with --event-loop and GOMAXPROCS=1 (one
+# loop), with LOOP1=1; base, ubfproxy built at BASE_REV, when set;
 # ubfloop, ubfproxy with --event-loop, with EVENT_LOOP=1; evcopy and
 # evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
 # and haproxy1, HAProxy with one thread, with HAPROXY1=1 too.
@@ -152,6 +153,11 @@ start_proxies() {
 		p=$(free_port)
 		start_path ubf1 "$p" env GOMAXPROCS=1 "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
 			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+	fi
+	if [ -n "${LOOP1:-}" ]; then
+		p=$(free_port)
+		start_path ubfloop1 "$p" env GOMAXPROCS=1 "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
+			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port" --event-loop
 	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		build_base
