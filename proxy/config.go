@@ -329,7 +329,8 @@ type Config struct {
 	// connection with bytes waiting). Off by default.
 	PlainIO bool
 	// EventLoop serves TCP sessions with event loops (Linux only), one
-	// per processor, instead of a goroutine per direction: each session's
+	// per processor unless EventLoops says otherwise, instead of a
+	// goroutine per direction: each session's
 	// sockets are taken out of the Go runtime's poller and registered
 	// with one loop, whose goroutine reads, checks and forwards for every
 	// session with bytes waiting, without scheduling a goroutine for each
@@ -340,6 +341,12 @@ type Config struct {
 	// without it. A connection that is not a *net.TCPConn (a Config.Dial
 	// of another kind) keeps the goroutine model. Off by default.
 	EventLoop bool
+	// EventLoops is how many event loops serve with EventLoop; 0 is one
+	// per processor (GOMAXPROCS). Fewer loops than processors wake fewer
+	// threads per message, and a session's two readers share one loop
+	// whatever the count; more loops spread the checking of many busy
+	// sessions over more cores.
+	EventLoops int
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
 	// the handshake. A connection that gives its socket (syscall.Conn, as
@@ -404,6 +411,12 @@ func (c *Config) check() error {
 		if err := distinctNames(c.Contract, c.Services); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if c.EventLoops < 0 {
+		errs = append(errs, fmt.Sprintf("EventLoops is %d; it must not be negative (0 is one per processor)", c.EventLoops))
+	}
+	if c.EventLoops > 0 && !c.EventLoop {
+		errs = append(errs, "EventLoops counts the event loops of EventLoop, which is off")
 	}
 	if c.EventLoop {
 		switch {

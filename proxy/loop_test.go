@@ -231,3 +231,53 @@ func TestLoopFairness(t *testing.T) {
 		t.Errorf("the metrics do not show the flooded reader's turns:\n%s", grepLines(body, "requeues"))
 	}
 }
+
+// TestEventLoopCount: Config.EventLoops sets how many loops serve, and
+// sessions are spread over all of them; a negative count, or a count
+// without EventLoop, is refused.
+func TestEventLoopCount(t *testing.T) {
+	if !eventLoopAvailable {
+		t.Skip("no event loop on this system")
+	}
+	k := jsonKit
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			svc := startService(t, TCP, k, counterService(k, false))
+			p := startProxy(t, svc, Config{EventLoop: true, EventLoops: n}, nil)
+			for range 2 * n {
+				wantReply(t, call(t, p.dial(t), k, "{add, 1}"), "{ok, 2}")
+			}
+			loops := map[any]bool{}
+			p.srv.mu.Lock()
+			for _, s := range p.srv.sessions {
+				s.mu.Lock() // attach sets the endpoints under it
+				for _, ep := range []endpoint{s.client, s.service} {
+					if e, ok := ep.(*tcpEndpoint); ok {
+						loops[loopOf(e.conn)] = true
+					}
+				}
+				s.mu.Unlock()
+			}
+			p.srv.mu.Unlock()
+			delete(loops, nil)
+			if len(loops) != n {
+				t.Errorf("%d sessions are served by %d loops, want %d", 2*n, len(loops), n)
+			}
+		})
+	}
+	base := Config{Contract: compile(t, counterCon), Wire: k.wire, Upstream: "127.0.0.1:1"}
+	for _, tc := range []struct {
+		loop  bool
+		loops int
+		want  string
+	}{
+		{true, -1, "must not be negative"},
+		{false, 2, "EventLoop, which is off"},
+	} {
+		cfg := base
+		cfg.EventLoop, cfg.EventLoops = tc.loop, tc.loops
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("EventLoop %v, EventLoops %d: %v, want an error saying %q", tc.loop, tc.loops, err, tc.want)
+		}
+	}
+}

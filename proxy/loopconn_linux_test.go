@@ -63,6 +63,14 @@ func loopPair(t *testing.T) (*loopConn, net.Conn) {
 	return c, peer
 }
 
+// loopOf is the event loop that serves conn, nil when none does.
+func loopOf(conn net.Conn) any {
+	if c, ok := conn.(*loopConn); ok {
+		return c.lp
+	}
+	return nil
+}
+
 // within fails the test unless f returns within d, and returns its error.
 func within(t *testing.T, d time.Duration, f func() error) error {
 	t.Helper()

@@ -8,14 +8,18 @@ import (
 	"runtime"
 )
 
-// startLoops starts the Server's event loops (Config.EventLoop), one per
-// processor, and returns what stops them, to be called once every session
-// has ended. When they cannot start, sessions keep their goroutines.
+// startLoops starts the Server's event loops (Config.EventLoop), as many
+// as Config.EventLoops says (one per processor by default), and returns
+// what stops them, to be called once every session has ended. When they
+// cannot start, sessions keep their goroutines.
 func (s *Server) startLoops() (stop func()) {
 	if !s.cfg.EventLoop {
 		return func() {}
 	}
-	n := runtime.GOMAXPROCS(0)
+	n := s.cfg.EventLoops
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
 	loops := make([]*eventLoop, 0, n)
 	for range n {
 		lp, err := newEventLoop(func(err error) {

@@ -59,6 +59,8 @@ func TestRunUsage(t *testing.T) {
 		{"negative park delay", append(base, "--park-delay", "-1s"), 2, "--park-delay must not be negative (0 turns parking off)"},
 		{"plain io with ws", append(base, "--transport", "ws", "--plain-io"), 2, "--plain-io applies to --transport tcp only"},
 		{"plain reads (the old name) with ws", append(base, "--transport", "ws", "--plain-reads"), 2, "--plain-io applies to --transport tcp only"},
+		{"negative loops", append(base, "--event-loop", "--event-loops", "-1"), 2, "--event-loops must not be negative"},
+		{"loops without the loop", append(base, "--event-loops", "1"), 2, "--event-loops counts the loops of --event-loop, which is off"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},
