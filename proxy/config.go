@@ -330,11 +330,10 @@ type Config struct {
 	PlainIO bool
 	// EventLoop serves TCP sessions with event loops (Linux only), one
 	// per processor unless EventLoops says otherwise, instead of a
-	// goroutine per direction: each session's
-	// sockets are taken out of the Go runtime's poller and registered
-	// with one loop, whose goroutine reads, checks and forwards for every
-	// session with bytes waiting, without scheduling a goroutine for each
-	// message. A reader that must wait for anything but bytes (a client
+	// goroutine per direction: each session's sockets are taken out of
+	// the Go runtime's poller and registered with one loop, whose
+	// goroutine reads, checks and forwards for every session with bytes
+	// waiting, without scheduling a goroutine for each message. A reader that must wait for anything but bytes (a client
 	// that does not read, a lock-step turn) hands its loop to a new
 	// goroutine first, so that no session holds up another. Everything
 	// else (modes, limits, time-outs, records, reload, shutdown) is as

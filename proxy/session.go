@@ -192,7 +192,8 @@ type session struct {
 	clientHeld bool
 	// turnKept (service reader only): the service reader kept clientW
 	// after a reply it held back, for the replies decoded after it
-	// (clientTurn.keep).
+	// (clientTurn.keep). Only a write that holds bytes back keeps it, so
+	// it implies clientHeld.
 	turnKept bool
 	// serviceHeld (client reader only): toService queued bytes for the
 	// service that may not have been sent yet.

@@ -456,8 +456,7 @@ func (s *session) queueClientLocked(raw []byte) error {
 // does that may end the session.
 func (s *session) flushClient() bool {
 	if !s.clientHeld {
-		s.dropTurn() // none is kept without bytes held; cheap to be sure
-		return true
+		return true // and no turn is kept (turnKept)
 	}
 	w := s.takeTurn()
 	err := s.flushClientLocked()

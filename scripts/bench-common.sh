@@ -129,6 +129,18 @@ backend redis
 CFG
 }
 
+# start_ubfproxy name procs binary [flags...]: starts ubfproxy (binary)
+# as path name in front of redis-server on a free port, enforcing
+# contracts/redis.con, with flags, and with GOMAXPROCS=procs unless procs
+# is empty.
+start_ubfproxy() {
+	local name=$1 procs=$2 binary=$3 p
+	shift 3
+	p=$(free_port)
+	start_path "$name" "$p" env ${procs:+GOMAXPROCS=$procs} "$binary" run --contract contracts/redis.con --wire resp \
+		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port" "$@"
+}
+
 # start_proxies: starts, in front of redis-server, the proxies the scripts
 # compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
 # enforcing contracts/redis.con; ubf1, the same with GOMAXPROCS=1, with
@@ -141,29 +153,19 @@ start_proxies() {
 	local p ev
 	p=$(free_port)
 	start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
-	p=$(free_port)
-	start_path ubfproxy "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+	start_ubfproxy ubfproxy "" "$work/ubfproxy"
 	if [ -n "${EVENT_LOOP:-}" ]; then
-		p=$(free_port)
-		start_path ubfloop "$p" "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port" --event-loop
+		start_ubfproxy ubfloop "" "$work/ubfproxy" --event-loop
 	fi
 	if [ -n "${PROCS1:-}" ]; then
-		p=$(free_port)
-		start_path ubf1 "$p" env GOMAXPROCS=1 "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+		start_ubfproxy ubf1 1 "$work/ubfproxy"
 	fi
 	if [ -n "${LOOP1:-}" ]; then
-		p=$(free_port)
-		start_path ubfloop1 "$p" env GOMAXPROCS=1 "$work/ubfproxy" run --contract contracts/redis.con --wire resp \
-			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port" --event-loop
+		start_ubfproxy ubfloop1 1 "$work/ubfproxy" --event-loop
 	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		build_base
-		p=$(free_port)
-		start_path base "$p" "$work/ubfproxy-base" run --contract contracts/redis.con --wire resp \
-			--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port"
+		start_ubfproxy base "" "$work/ubfproxy-base"
 	fi
 	if [ -n "${EVLOOP:-}" ]; then
 		build_evloop

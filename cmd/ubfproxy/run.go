@@ -127,8 +127,8 @@ with no goroutine scheduled per message. A session that must wait (a client
 that does not read, a lock-step turn) hands its loop to a new goroutine
 first, so no session holds up another. Everything else behaves the same.
 --event-loops sets how many loops serve (one per processor by default):
-on a small machine whose other cores run the service, one loop with
-GOMAXPROCS=1 was the fastest setting measured.
+fewer loops wake fewer threads per message, more spread the checking of
+many busy sessions over more cores.
 
 Signals: SIGTERM or SIGINT stops accepting, lets open sessions finish for
 --grace, then closes them. SIGHUP re-reads the contract (and --types): new
