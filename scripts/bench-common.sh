@@ -145,7 +145,8 @@ start_ubfproxy() {
 # compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
 # enforcing contracts/redis.con; ubf1, the same with GOMAXPROCS=1, with
 # PROCS1=1; ubfloop1, the same with --event-loop and GOMAXPROCS=1 (one
-# loop), with LOOP1=1; base, ubfproxy built at BASE_REV, when set;
+# loop), with LOOP1=1; oneloop, --event-loop --event-loops 1 (one loop,
+# every processor), with ONE_LOOP=1; base, ubfproxy built at BASE_REV, when set;
 # ubfloop, ubfproxy with --event-loop, with EVENT_LOOP=1; evcopy and
 # evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
 # and haproxy1, HAProxy with one thread, with HAPROXY1=1 too.
@@ -162,6 +163,9 @@ start_proxies() {
 	fi
 	if [ -n "${LOOP1:-}" ]; then
 		start_ubfproxy ubfloop1 1 "$work/ubfproxy" --event-loop
+	fi
+	if [ -n "${ONE_LOOP:-}" ]; then
+		start_ubfproxy oneloop "" "$work/ubfproxy" --event-loop --event-loops 1
 	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		build_base

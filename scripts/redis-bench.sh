@@ -49,6 +49,10 @@
 #        (also measures ubfproxy with --event-loop run with GOMAXPROCS=1,
 #        "ubfloop1": one loop, one processor; and prints its ratios to the
 #        plain proxy, HAProxy and ubfproxy)
+#        ONE_LOOP=1 scripts/redis-bench.sh
+#        (also measures ubfproxy with --event-loop --event-loops 1,
+#        "oneloop": one loop, as many processors as the machine has; and
+#        prints its ratios to the plain proxy, HAProxy and ubfproxy)
 #        HAPROXY1=1 scripts/redis-bench.sh
 #        (also measures HAProxy with one thread, "haproxy1", beside its
 #        default of one per processor, and prints ubfproxy / haproxy1 and
@@ -114,7 +118,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-violations=$(cat "$work/ubfproxy.log" "$work/ubfloop.log" "$work/ubf1.log" "$work/ubfloop1.log" 2>/dev/null | grep -c '"contract violation"' || true)
+violations=$(cat "$work/ubfproxy.log" "$work/ubfloop.log" "$work/ubf1.log" "$work/ubfloop1.log" "$work/oneloop.log" 2>/dev/null | grep -c '"contract violation"' || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
 report_machine
@@ -126,11 +130,12 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy", "ubfloop", "ubf1", "ubfloop1") if any(k[2] == p for k in med)]
+paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop") if any(k[2] == p for k in med)]
 names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
          "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy",
          "ubfloop": "ubfproxy --event-loop", "ubf1": "ubfproxy, GOMAXPROCS=1",
-         "ubfloop1": "ubfproxy --event-loop, GOMAXPROCS=1"}
+         "ubfloop1": "ubfproxy --event-loop, GOMAXPROCS=1",
+         "oneloop": "ubfproxy --event-loop --event-loops 1"}
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
 print("| test | " + " | ".join(f"{names[p]} req/s" for p in paths) + " | p50 " + " / ".join(paths) + " | p99 " + " / ".join(paths) + " |")
@@ -160,6 +165,7 @@ pairs += [(e, "haproxy") for e in ("evcopy", "evcheck")] + [("ubfproxy", "evchec
 pairs += [("ubfloop", b) for b in ("plain", "haproxy", "ubfproxy", "evcheck")]
 pairs += [("ubf1", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy")]
 pairs += [("ubfloop1", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy")]
+pairs += [("oneloop", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy", "ubfloop")]
 for of, base in pairs:
     if of not in paths or base not in paths:
         continue
@@ -207,7 +213,7 @@ if other:
     print()
     print("| ubfproxy / other, as the chain's CPU predicts (other's total / ubfproxy's) | c=" + c + " | c=" + c + " -P 16 |")
     print("|---|---:|---:|")
-    for of in ("ubfproxy", "ubfloop", "ubf1", "ubfloop1"):
+    for of in ("ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop"):
         for base in ("plain", "haproxy"):
             cells = [total.get((base, pipe), 0) / total[(of, pipe)] if (of, pipe) in total and (base, pipe) in total else None for pipe in (1, 16)]
             if any(cells):
