@@ -214,8 +214,10 @@ func (w *waiter) try(uintptr) bool {
 	for {
 		// A direct call: with a zero time-out it never blocks, so the
 		// runtime's bookkeeping for calls that may (syscall.EpollWait's)
-		// is not needed.
-		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(w.lp.epfd), uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)), 0, 0, 0)
+		// is not needed. epoll_pwait with no signal mask is epoll_wait,
+		// and every Linux architecture has it (arm64 and riscv64 have
+		// no epoll_wait).
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(w.lp.epfd), uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)), 0, 0, 0)
 		if e == syscall.EINTR {
 			continue
 		}

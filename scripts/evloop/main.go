@@ -613,9 +613,10 @@ func rawWrite(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// epollPoll is epoll_wait(2) with a zero time-out.
+// epollPoll is epoll_wait(2) with a zero time-out (as epoll_pwait with no
+// signal mask, which every Linux architecture has).
 func epollPoll(ep int, events []syscall.EpollEvent) (int, error) {
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
