@@ -132,12 +132,13 @@ CFG
 # start_ubfproxy name procs binary [flags...]: starts ubfproxy (binary)
 # as path name in front of redis-server on a free port, enforcing
 # contracts/redis.con, with flags, and with GOMAXPROCS=procs unless procs
-# is empty.
+# is empty; with pin_cpus set, on those processors only (taskset -c).
 start_ubfproxy() {
-	local name=$1 procs=$2 binary=$3 p
+	local name=$1 procs=$2 binary=$3 p pin=()
 	shift 3
 	p=$(free_port)
-	start_path "$name" "$p" env ${procs:+GOMAXPROCS=$procs} "$binary" run --contract contracts/redis.con --wire resp \
+	[ -n "${pin_cpus:-}" ] && pin=(taskset -c "$pin_cpus")
+	start_path "$name" "$p" "${pin[@]}" env ${procs:+GOMAXPROCS=$procs} "$binary" run --contract contracts/redis.con --wire resp \
 		--listen "127.0.0.1:$p" --upstream "127.0.0.1:$redis_port" "$@"
 }
 
@@ -146,7 +147,8 @@ start_ubfproxy() {
 # enforcing contracts/redis.con; ubf1, the same with GOMAXPROCS=1, with
 # PROCS1=1; ubfloop1, the same with --event-loop and GOMAXPROCS=1 (one
 # loop), with LOOP1=1; oneloop, --event-loop --event-loops 1 (one loop,
-# every processor), with ONE_LOOP=1; base, ubfproxy built at BASE_REV, when set;
+# every processor), with ONE_LOOP=1; ubfpin, ubfloop1 held to the first
+# processor (taskset -c 0), with PIN=1; base, ubfproxy built at BASE_REV, when set;
 # ubfloop, ubfproxy with --event-loop, with EVENT_LOOP=1; evcopy and
 # evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
 # and haproxy1, HAProxy with one thread, with HAPROXY1=1 too.
@@ -166,6 +168,10 @@ start_proxies() {
 	fi
 	if [ -n "${ONE_LOOP:-}" ]; then
 		start_ubfproxy oneloop "" "$work/ubfproxy" --event-loop --event-loops 1
+	fi
+	if [ -n "${PIN:-}" ]; then
+		needs taskset
+		pin_cpus=0 start_ubfproxy ubfpin 1 "$work/ubfproxy" --event-loop
 	fi
 	if [ -n "${BASE_REV:-}" ]; then
 		build_base

@@ -53,6 +53,10 @@
 #        (also measures ubfproxy with --event-loop --event-loops 1,
 #        "oneloop": one loop, as many processors as the machine has; and
 #        prints its ratios to the plain proxy, HAProxy and ubfproxy)
+#        PIN=1 scripts/redis-bench.sh
+#        (also measures ubfloop1 held to the first processor with taskset
+#        -c 0, "ubfpin", and prints its ratios: what the kernel's placing
+#        of the proxy's threads and of the processes it wakes costs)
 #        HAPROXY1=1 scripts/redis-bench.sh
 #        (also measures HAProxy with one thread, "haproxy1", beside its
 #        default of one per processor, and prints ubfproxy / haproxy1 and
@@ -118,7 +122,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-violations=$(cat "$work/ubfproxy.log" "$work/ubfloop.log" "$work/ubf1.log" "$work/ubfloop1.log" "$work/oneloop.log" 2>/dev/null | grep -c '"contract violation"' || true)
+violations=$(cat "$work/ubfproxy.log" "$work/ubfloop.log" "$work/ubf1.log" "$work/ubfloop1.log" "$work/oneloop.log" "$work/ubfpin.log" 2>/dev/null | grep -c '"contract violation"' || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
 report_machine
@@ -130,12 +134,13 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop") if any(k[2] == p for k in med)]
+paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop", "ubfpin") if any(k[2] == p for k in med)]
 names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
          "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy",
          "ubfloop": "ubfproxy --event-loop", "ubf1": "ubfproxy, GOMAXPROCS=1",
          "ubfloop1": "ubfproxy --event-loop, GOMAXPROCS=1",
-         "oneloop": "ubfproxy --event-loop --event-loops 1"}
+         "oneloop": "ubfproxy --event-loop --event-loops 1",
+         "ubfpin": "ubfproxy --event-loop, GOMAXPROCS=1, taskset -c 0"}
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
 print("| test | " + " | ".join(f"{names[p]} req/s" for p in paths) + " | p50 " + " / ".join(paths) + " | p99 " + " / ".join(paths) + " |")
@@ -166,6 +171,7 @@ pairs += [("ubfloop", b) for b in ("plain", "haproxy", "ubfproxy", "evcheck")]
 pairs += [("ubf1", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy")]
 pairs += [("ubfloop1", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy")]
 pairs += [("oneloop", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy", "ubfloop")]
+pairs += [("ubfpin", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy", "ubfloop1")]
 for of, base in pairs:
     if of not in paths or base not in paths:
         continue
@@ -213,7 +219,7 @@ if other:
     print()
     print("| ubfproxy / other, as the chain's CPU predicts (other's total / ubfproxy's) | c=" + c + " | c=" + c + " -P 16 |")
     print("|---|---:|---:|")
-    for of in ("ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop"):
+    for of in ("ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop", "ubfpin"):
         for base in ("plain", "haproxy"):
             cells = [total.get((base, pipe), 0) / total[(of, pipe)] if (of, pipe) in total and (base, pipe) in total else None for pipe in (1, 16)]
             if any(cells):
