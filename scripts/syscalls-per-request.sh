@@ -8,7 +8,10 @@
 # and checking. Where system calls are dear (a virtual machine that traps
 # them) they are most of a proxy's CPU, and this shows whether a proxy
 # pays for more of them or for dearer ones: redis-bench.sh's CPU table has
-# the time, this the count.
+# the time, this the count. Beside it, counted on the whole machine over
+# as many requests again, without perf: the interrupts that wake a process on another
+# processor (dear on a virtual machine, where they trap) and the context
+# switches, which tell where the proxy makes its neighbours pay.
 #
 # Usage: scripts/syscalls-per-request.sh          (from the repository root)
 #        PIPELINE=16 scripts/syscalls-per-request.sh   (redis-benchmark -P 16)
@@ -50,6 +53,13 @@ bench() { # bench port requests
 	redis-benchmark -h 127.0.0.1 -p "$1" -a "$PASSWORD" -t get -n "$2" -c "$CLIENTS" -P "$PIPELINE" -q >/dev/null 2>&1
 }
 
+# wakeups: the machine's rescheduling and function-call interrupts so far
+# (RES and CAL in /proc/interrupts, every processor: what waking a process
+# on another processor sends), then its context switches (/proc/stat).
+wakeups() {
+	echo "$(awk '/^ *(RES|CAL):/ {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i} END {print s + 0}' /proc/interrupts) $(awk '/^ctxt/ {print $2}' /proc/stat)"
+}
+
 for path in "${paths[@]}"; do
 	echo "counting $path..." >&2
 	bench "${port[$path]}" $((REQUESTS / 10))
@@ -62,6 +72,11 @@ for path in "${paths[@]}"; do
 	bench "${port[$path]}" "$REQUESTS"
 	pkill -INT -P "$perf_pid" sleep || true
 	wait "$perf_pid" || true
+	# Again without perf, whose tracepoints slow every system call and
+	# so change when processes sleep and wake.
+	before="$(wakeups)"
+	bench "${port[$path]}" "$REQUESTS"
+	echo "$before $(wakeups)" >"$work/$path.wakeups"
 done
 
 report_machine
@@ -85,4 +100,12 @@ print("|---|" + "---:|" * len(paths))
 for k in calls:
     print(f"| {k} | " + " | ".join(f"{counts[path].get(k, 0) / n:.3f}" for path in paths) + " |")
 print("| all | " + " | ".join(f"{sum(counts[path].values()) / n:.3f}" for path in paths) + " |")
+print()
+print("the whole machine per GET, over as many requests again without perf: interrupts that wake a process on another processor (RES and CAL in /proc/interrupts), and context switches")
+print()
+print("| | " + " | ".join(paths) + " |")
+print("|---|" + "---:|" * len(paths))
+w = {path: [int(x) for x in open(os.path.join(work, path + ".wakeups")).read().split()] for path in paths}
+print("| cross-processor wake-ups | " + " | ".join(f"{(w[path][2] - w[path][0]) / n:.3f}" for path in paths) + " |")
+print("| context switches | " + " | ".join(f"{(w[path][3] - w[path][1]) / n:.3f}" for path in paths) + " |")
 EOF
