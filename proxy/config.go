@@ -333,9 +333,10 @@ type Config struct {
 	// goroutine per direction: each session's sockets are taken out of
 	// the Go runtime's poller and registered with one loop, whose
 	// goroutine reads, checks and forwards for every session with bytes
-	// waiting, without scheduling a goroutine for each message. A reader that must wait for anything but bytes (a client
-	// that does not read, a lock-step turn) hands its loop to a new
-	// goroutine first, so that no session holds up another. Everything
+	// waiting, without scheduling a goroutine for each message. A reader
+	// that must wait for anything but bytes (a client that does not
+	// read, a lock-step turn) hands its loop to a new goroutine first, so
+	// that no session holds up another. Everything
 	// else (modes, limits, time-outs, records, reload, shutdown) is as
 	// without it. A connection that is not a *net.TCPConn (a Config.Dial
 	// of another kind) keeps the goroutine model. Off by default.

@@ -122,7 +122,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-violations=$(cat "$work/ubfproxy.log" "$work/ubfloop.log" "$work/ubf1.log" "$work/ubfloop1.log" "$work/oneloop.log" "$work/ubfpin.log" 2>/dev/null | grep -c '"contract violation"' || true)
+# Only ubfproxy logs violation records: every path's log is read.
+violations=$(cat "$work"/*.log 2>/dev/null | grep -c '"contract violation"' || true)
 
 # The median of each figure over the rounds, the table, and the ratios.
 report_machine
@@ -134,13 +135,16 @@ for rnd, p, pipe, test, rps, p50, p99 in csv.reader(open(path)):
     rows.setdefault((test, int(pipe), p), []).append((float(rps), float(p50), float(p99)))
     by_round[(int(rnd), test, int(pipe), p)] = float(rps)
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-paths = [p for p in ("direct", "plain", "haproxy", "haproxy1", "base", "evcopy", "evcheck", "ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop", "ubfpin") if any(k[2] == p for k in med)]
+# Every path the scripts start, in the order of the tables, and its name:
+# a name that starts with "ubfproxy" is a ubfproxy (the chain's prediction
+# is printed for those).
 names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
          "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy",
          "ubfloop": "ubfproxy --event-loop", "ubf1": "ubfproxy, GOMAXPROCS=1",
          "ubfloop1": "ubfproxy --event-loop, GOMAXPROCS=1",
          "oneloop": "ubfproxy --event-loop --event-loops 1",
          "ubfpin": "ubfproxy --event-loop, GOMAXPROCS=1, taskset -c 0"}
+paths = [p for p in names if any(k[2] == p for k in med)]
 print(f"redis-benchmark -t set,get -n {n} -c {c}, median of {rounds} round(s); latency in ms")
 print()
 print("| test | " + " | ".join(f"{names[p]} req/s" for p in paths) + " | p50 " + " / ".join(paths) + " | p99 " + " / ".join(paths) + " |")
@@ -219,7 +223,7 @@ if other:
     print()
     print("| ubfproxy / other, as the chain's CPU predicts (other's total / ubfproxy's) | c=" + c + " | c=" + c + " -P 16 |")
     print("|---|---:|---:|")
-    for of in ("ubfproxy", "ubfloop", "ubf1", "ubfloop1", "oneloop", "ubfpin"):
+    for of in (p for p in paths if names[p].startswith("ubfproxy")):
         for base in ("plain", "haproxy"):
             cells = [total.get((base, pipe), 0) / total[(of, pipe)] if (of, pipe) in total and (base, pipe) in total else None for pipe in (1, 16)]
             if any(cells):
