@@ -147,8 +147,13 @@ func (e *tcpEndpoint) write(raw []byte, _ bool) error {
 		return e.flush()
 	default:
 		// A big message goes out from where it is, in the same call.
-		bufs := net.Buffers{e.out, raw}
-		_, err := bufs.WriteTo(e.conn)
+		var err error
+		if e.rw != nil {
+			err = e.rw.writeBoth(e.out, raw)
+		} else {
+			bufs := net.Buffers{e.out, raw}
+			_, err = bufs.WriteTo(e.conn)
+		}
 		e.release()
 		return err
 	}

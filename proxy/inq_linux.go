@@ -75,3 +75,15 @@ func sendNoSignal(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
 	return int(n), e
 }
+
+// sendBothNoSignal sends a and then b (both not empty) on fd in one
+// sendmsg(2), without blocking and without SIGPIPE, and returns how many
+// bytes of the two it sent.
+func sendBothNoSignal(fd uintptr, a, b []byte) (int, syscall.Errno) {
+	iov := [2]syscall.Iovec{{Base: &a[0]}, {Base: &b[0]}}
+	iov[0].SetLen(len(a))
+	iov[1].SetLen(len(b))
+	msg := syscall.Msghdr{Iov: &iov[0], Iovlen: 2} // a constant: its type is the architecture's
+	n, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_NOSIGNAL)
+	return int(n), e
+}

@@ -24,3 +24,6 @@ const canSendRaw = false
 
 // sendNoSignal is never called where canSendRaw is false.
 func sendNoSignal(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.ENOSYS }
+
+// sendBothNoSignal is never called where canSendRaw is false.
+func sendBothNoSignal(uintptr, []byte, []byte) (int, syscall.Errno) { return 0, syscall.ENOSYS }

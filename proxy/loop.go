@@ -40,3 +40,14 @@ func (l *loopRunner) mayBlock() {
 
 // mayBlock is loopRunner.mayBlock for the session's runner.
 func (s *session) mayBlock() { s.runs.mayBlock() }
+
+// loopCounts counts, for the metrics, what the event loops of a Server
+// did.
+type loopCounts struct {
+	// handOffs are the times a reader the loop ran handed the loop to a
+	// new goroutine before it waited for something else than bytes.
+	handOffs atomic.Int64
+	// requeues are the times a reader the loop ran used up its budget of
+	// reads and went to the back of the queue (loopReadBudget).
+	requeues atomic.Int64
+}

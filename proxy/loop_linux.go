@@ -20,23 +20,21 @@ const loopEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | (sy
 // eventLoop is one epoll instance and the goroutine that runs it (the
 // runner, which changes when a reader hands the loop over).
 type eventLoop struct {
-	epfd int
+	// wakeableEpoll's key 0 is no connection's (slots count from 1): its
+	// wake-up, by close only, stops the runner.
+	wakeableEpoll
 	// file is epfd as an *os.File, and poll its syscall.RawConn: the
 	// runtime's poller waits for epfd to have events (waiter.wait).
 	file *os.File
 	poll syscall.RawConn
-	// wake is an eventfd registered level-triggered with key 0, which no
-	// connection has: written only by close, it stops the runner.
-	wake int
 	// broken: the epoll instance failed (fail); no session joins it.
 	broken atomic.Bool
 	done   chan struct{} // closed by the runner that stops
 
 	// failed is told why the loop stopped early (a broken epoll instance).
 	failed func(error)
-	// handOffs and requeues, when set, count the hand-overs and the
-	// readers sent to the back of the queue (the Server's).
-	handOffs, requeues *atomic.Int64
+	// counts are the Server's counts of what its loops did.
+	counts *loopCounts
 
 	// conns maps a registration's key to its connection: slot key&0xffffffff
 	// - 1, with key>>32 the slot's generation, so that an event already
@@ -68,9 +66,7 @@ type runner struct {
 // for the session r runs a reader of: r's run ends when that reader
 // returns (session.loopRead reports it no longer the runner).
 func (r *runner) handOff() {
-	if c := r.lp.handOffs; c != nil {
-		c.Add(1)
-	}
+	r.lp.counts.handOffs.Add(1)
 	next := &runner{lp: r.lp}
 	if len(r.rest)+len(r.again) > 0 {
 		next.rest = append(append([]syscall.EpollEvent(nil), r.rest...), r.again...)
@@ -85,35 +81,24 @@ func (r *runner) handOff() {
 // the event finds it as any other would (and finds nothing if the
 // session's end took the reader back meanwhile).
 func (r *runner) requeue(c *loopConn) {
-	if c := r.lp.requeues; c != nil {
-		c.Add(1)
-	}
+	r.lp.counts.requeues.Add(1)
 	r.again = append(r.again, keyedEvent(syscall.EPOLLIN, c.key))
 }
 
-// newEventLoop makes an event loop; failed is told if it breaks.
-func newEventLoop(failed func(error)) (*eventLoop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+// newEventLoop makes an event loop that counts in counts; failed is told
+// if it breaks.
+func newEventLoop(counts *loopCounts, failed func(error)) (*eventLoop, error) {
+	w, err := newWakeableEpoll()
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	wfd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-	if e != 0 {
-		syscall.Close(epfd)
-		return nil, fmt.Errorf("eventfd2: %w", e)
-	}
-	lp := &eventLoop{epfd: epfd, wake: int(wfd), done: make(chan struct{}), failed: failed}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, lp.wake, &ev); err != nil {
-		lp.closeFDs()
-		return nil, fmt.Errorf("epoll_ctl: %w", err)
-	}
+	lp := &eventLoop{wakeableEpoll: w, done: make(chan struct{}), counts: counts, failed: failed}
 	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
-	if err := syscall.SetNonblock(epfd, true); err != nil {
+	if err := syscall.SetNonblock(lp.epfd, true); err != nil {
 		lp.closeFDs()
 		return nil, fmt.Errorf("epoll instance: %w", err)
 	}
-	lp.file = os.NewFile(uintptr(epfd), "epoll")
+	lp.file = os.NewFile(uintptr(lp.epfd), "epoll")
 	if lp.poll, err = lp.file.SyscallConn(); err != nil {
 		lp.closeFDs()
 		return nil, fmt.Errorf("epoll instance: %w", err)
@@ -129,19 +114,18 @@ func (lp *eventLoop) start() { go (&runner{lp: lp}).run() }
 // close stops the loop and releases its descriptors. Every session has
 // ended: no connection is registered.
 func (lp *eventLoop) close() {
-	one := uint64(1)
-	_, _ = syscall.Write(lp.wake, (*[8]byte)(unsafe.Pointer(&one))[:])
+	lp.wakeUp()
 	<-lp.done
 	lp.closeFDs()
 }
 
 func (lp *eventLoop) closeFDs() {
-	syscall.Close(lp.wake)
 	if lp.file != nil {
+		lp.closeWake()
 		lp.file.Close() // and epfd with it
 		return
 	}
-	syscall.Close(lp.epfd)
+	lp.wakeableEpoll.closeFDs()
 }
 
 // loopEventBatch is how many events one epoll_wait returns at most.

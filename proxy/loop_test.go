@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ubfproxy/ubfproxy/term"
 )
 
 // eachIOModel runs f with sessions on goroutines and, where the system has
@@ -99,7 +102,7 @@ func TestStalledClientIsolated(t *testing.T) {
 				wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i*10+j)), fmt.Sprintf("{ok, %d}", i*10+j+1))
 			}
 		}
-		if loop && p.srv.handOffs.Load() == 0 {
+		if loop && p.srv.loopCounts.handOffs.Load() == 0 {
 			t.Error("the stalled session's reader never handed its loop over")
 		}
 		body := p.scrape(t)
@@ -221,7 +224,7 @@ func TestLoopFairness(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "the flooded reader to use up its budget of reads", func() bool { return p.srv.requeues.Load() > 0 })
+	waitFor(t, "the flooded reader to use up its budget of reads", func() bool { return p.srv.loopCounts.requeues.Load() > 0 })
 	for i := range max(4, len(p.srv.loops)) { // session ids go round the loops: some share the flooded one's
 		c := p.dial(t)
 		wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
@@ -229,6 +232,80 @@ func TestLoopFairness(t *testing.T) {
 	if body := p.scrape(t); !strings.Contains(body, "ubfproxy_event_loop_requeues_total ") ||
 		strings.Contains(body, "ubfproxy_event_loop_requeues_total 0\n") {
 		t.Errorf("the metrics do not show the flooded reader's turns:\n%s", grepLines(body, "requeues"))
+	}
+}
+
+// TestLoopTurnKept: a service that keeps its socket full (it writes
+// events as fast as the socket takes them, to a client that reads as fast
+// as the proxy sends) never lets its reader drain the socket, so without
+// the budget of reads that reader would hold its loop for as long as the
+// flood lasts. With one loop, a session that shares it is answered while
+// the flood goes on, and /metrics counts the flooded reader's turns.
+func TestLoopTurnKept(t *testing.T) {
+	if !eventLoopAvailable {
+		t.Skip("no event loop on this system")
+	}
+	k := jsonKit
+	var flood []byte
+	for i := 0; len(flood) < 256<<10; i++ {
+		flood = append(flood, k.frame(k.eventOut(T(fmt.Sprintf("{tick, %d}", i))))...)
+	}
+	svc := startService(t, TCP, k, func(c *wconn) {
+		for {
+			m, err := c.next()
+			if err != nil {
+				return
+			}
+			tup, _ := m.Term.(term.Tuple)
+			if len(tup) != 2 {
+				return
+			}
+			n, _ := tup[1].(term.Integer)
+			if term.Equal(tup[0], term.Atom("events")) {
+				for c.send(flood) == nil { // until the test ends and the proxy closes
+				}
+				return
+			}
+			if c.send(k.frame(k.reply(term.Tuple{term.Atom("ok"), term.Int(n.Int64() + 1)}, "start"))) != nil {
+				return
+			}
+		}
+	})
+	p := startProxy(t, svc, Config{EventLoop: true, EventLoops: 1}, nil)
+	other := p.dial(t)
+	wantReply(t, call(t, other, k, "{add, 1}"), "{ok, 2}")
+
+	flooded := p.dial(t)
+	if err := flooded.send(k.frame(T("{events, 1}"))); err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Int64
+	go func() { // faster than the proxy sends: its writes never wait
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := flooded.nc.Read(buf)
+			got.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "the flood to reach the client", func() bool { return got.Load() > 4<<20 })
+	before := got.Load()
+	start := time.Now()
+	wantReply(t, call(t, other, k, "{add, 2}"), "{ok, 3}")
+	// Its turn comes in milliseconds (150-300 under the race detector
+	// here); a reader that held the loop would let it go only when its
+	// socket drained, which this flood never lets happen. With a budget of
+	// 32,767 reads instead of 16 the answer came after 4 to 19 s.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the session sharing the flooded loop was answered after %v", took)
+	} else {
+		t.Logf("answered in %v with the flood going on", took)
+	}
+	waitFor(t, "the flood to go on after the other session's turn", func() bool { return got.Load() > before+4<<20 })
+	if p.srv.loopCounts.requeues.Load() == 0 {
+		t.Error("the flooded reader was never sent to the back of the queue")
 	}
 }
 

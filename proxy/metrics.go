@@ -36,9 +36,8 @@ type metrics struct {
 // function with the tallies of every open session and then with the
 // totals, holding off tally moves meanwhile (see flowCollector); budget is
 // the Server's memory budget, parked its count of parked readers, and
-// handOffs and requeues its counts of event-loop hand-overs and of readers
-// that used their budget of reads.
-func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget, parked, handOffs, requeues *atomic.Int64) (*metrics, error) {
+// loops what its event loops counted.
+func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), budget *memBudget, parked *atomic.Int64, loops *loopCounts) (*metrics, error) {
 	m := &metrics{
 		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ubfproxy_sessions_open", Help: "Sessions open now.",
@@ -86,11 +85,11 @@ func newMetrics(reg prometheus.Registerer, live func(func(up, down *tally)), bud
 	loopHandOffs := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "ubfproxy_event_loop_handoffs_total",
 		Help: "Times a reader the event loop ran had to wait (a client not reading, a lock-step turn) and handed its loop to a new goroutine (--event-loop).",
-	}, func() float64 { return float64(handOffs.Load()) })
+	}, func() float64 { return float64(loops.handOffs.Load()) })
 	loopRequeues := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "ubfproxy_event_loop_requeues_total",
 		Help: "Times a reader the event loop ran used its budget of reads in one run and let the loop's other sessions go first (a peer that keeps its socket full; --event-loop).",
-	}, func() float64 { return float64(requeues.Load()) })
+	}, func() float64 { return float64(loops.requeues.Load()) })
 	for _, c := range []prometheus.Collector{m.sessionsOpen, m.sessionsTotal, m.flows, m.violations, m.checkLatency, m.panics, m.refused, m.reloads, m.rules, memInUse, memMax, parkedNow, loopHandOffs, loopRequeues} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -18,10 +18,9 @@ import (
 // ended and unparked it) is ignored. The runtime's own poller keeps the
 // descriptor registered too; the two do not interfere.
 type parker struct {
-	epfd int
-	// wake is a pipe whose read end is registered with key 0, which no
-	// reader has (session ids start at 1): a byte written to it stops run.
-	wake [2]int
+	// wakeableEpoll's key 0 is no reader's (session ids start at 1): its
+	// wake-up stops run.
+	wakeableEpoll
 	done chan struct{} // closed when run returns
 
 	// failed is told why run stopped early, when its epoll instance
@@ -43,21 +42,11 @@ const parkEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // newParker makes a parker; failed is told if its epoll instance breaks.
 func newParker(failed func(error)) (*parker, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	w, err := newWakeableEpoll()
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	p := &parker{epfd: epfd, done: make(chan struct{}), parked: make(map[uint64]*session), failed: failed}
-	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		syscall.Close(epfd)
-		return nil, fmt.Errorf("pipe2: %w", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		p.closeFDs()
-		return nil, fmt.Errorf("epoll_ctl: %w", err)
-	}
-	return p, nil
+	return &parker{wakeableEpoll: w, done: make(chan struct{}), parked: make(map[uint64]*session), failed: failed}, nil
 }
 
 // park registers the connection raw of direction d of s, whose reader is
@@ -169,25 +158,7 @@ func (p *parker) fail(err error) {
 // close stops run and releases the parker's descriptors. Every session
 // has ended: no reader is parked.
 func (p *parker) close() {
-	_, _ = syscall.Write(p.wake[1], []byte{0})
+	p.wakeUp()
 	<-p.done
 	p.closeFDs()
-}
-
-func (p *parker) closeFDs() {
-	syscall.Close(p.wake[0])
-	syscall.Close(p.wake[1])
-	syscall.Close(p.epfd)
-}
-
-// keyedEvent is an epoll registration for events carrying key in its
-// data (the parker's and the event loops' names for a connection, never
-// its descriptor, which the system reuses).
-func keyedEvent(events uint32, key uint64) syscall.EpollEvent {
-	return syscall.EpollEvent{Events: events, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
-}
-
-// eventKey is the key an event of a keyedEvent registration carries.
-func eventKey(ev syscall.EpollEvent) uint64 {
-	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }

@@ -21,9 +21,10 @@ import (
 type rawWriter struct {
 	lr *lendingReader // its raw connection
 	// send is the callback of raw.Write, made once (a method value
-	// allocates); p is what is left to write and errno how a send failed.
+	// allocates); p and then q are what is left to write, and errno how a
+	// send failed.
 	send  func(fd uintptr) bool
-	p     []byte
+	p, q  []byte
 	errno syscall.Errno
 }
 
@@ -41,13 +42,21 @@ func newRawWriter(lr *lendingReader) *rawWriter {
 }
 
 // write writes p whole, or fails.
-func (w *rawWriter) write(p []byte) error {
+func (w *rawWriter) write(p []byte) error { return w.writeBoth(p, nil) }
+
+// writeBoth writes p and then q whole, or fails: both in each send while
+// the socket takes them (sendmsg with two pieces), so that a message too
+// long to be copied behind held bytes costs no second system call.
+func (w *rawWriter) writeBoth(p, q []byte) error {
+	if len(p) == 0 {
+		p, q = q, nil
+	}
 	if len(p) == 0 {
 		return nil
 	}
-	w.p, w.errno = p, 0
+	w.p, w.q, w.errno = p, q, 0
 	err := w.lr.raw.Write(w.send)
-	w.p = nil
+	w.p, w.q = nil, nil
 	if err == nil && w.errno != 0 {
 		err = os.NewSyscallError("write", w.errno)
 	}
@@ -61,14 +70,25 @@ func (w *rawWriter) write(p []byte) error {
 	return &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
-// sendSome is raw.Write's callback: it sends what is left of w.p until
+// sendSome is raw.Write's callback: it sends what is left of w.p and w.q until
 // all is sent (true), the socket is full (false: the poller waits for
 // room and calls it again), or a send fails (true, with w.errno).
 func (w *rawWriter) sendSome(fd uintptr) bool {
 	for len(w.p) > 0 {
-		n, e := sendNoSignal(fd, w.p)
+		var n int
+		var e syscall.Errno
+		if len(w.q) == 0 {
+			n, e = sendNoSignal(fd, w.p)
+		} else {
+			n, e = sendBothNoSignal(fd, w.p, w.q)
+		}
 		switch e {
 		case 0:
+			if n >= len(w.p) {
+				// p is out, and n-len(p) bytes of q: what is left is q's.
+				w.p, w.q = w.q[n-len(w.p):], nil
+				continue
+			}
 			w.p = w.p[n:]
 		case syscall.EINTR:
 		case syscall.EAGAIN:

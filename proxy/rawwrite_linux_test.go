@@ -28,42 +28,62 @@ func rawWriterFor(t *testing.T, c net.Conn) *rawWriter {
 	return e.rw
 }
 
-// TestRawWriterWritesAll: a write far larger than the socket's buffers
-// waits in the poller while the peer reads slowly, and every byte arrives
-// in order.
+// TestRawWriterWritesAll: writes far larger than the socket's buffers,
+// one piece or two (writeBoth, whose sends split anywhere: in the first
+// piece, at the seam, in the second), wait in the poller while the peer
+// reads slowly, and every byte arrives in order.
 func TestRawWriterWritesAll(t *testing.T) {
-	peer, c := loopbackPair(t)
-	w := rawWriterFor(t, c)
-	want := make([]byte, 8<<20)
-	for i := range want {
-		want[i] = byte(i * 7)
-	}
-	got := make(chan []byte, 1) // the reader never blocks on a test that gave up
-	go func() {
-		var b bytes.Buffer
-		buf := make([]byte, 64<<10)
-		for b.Len() < len(want) {
-			n, err := peer.Read(buf)
-			b.Write(buf[:n])
+	for _, tc := range []struct {
+		name string
+		p, q int
+	}{
+		{"one piece", 8 << 20, 0},
+		{"two pieces", 100 << 10, 8 << 20},
+		{"a long first piece", 8 << 20, 3},
+		{"a short first piece", 1, 4 << 20},
+		{"an empty first piece", 0, 4 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer, c := loopbackPair(t)
+			w := rawWriterFor(t, c)
+			want := make([]byte, tc.p+tc.q)
+			for i := range want {
+				want[i] = byte(i * 7)
+			}
+			got := make(chan []byte, 1) // the reader never blocks on a test that gave up
+			go func() {
+				var b bytes.Buffer
+				buf := make([]byte, 64<<10)
+				for b.Len() < len(want) {
+					n, err := peer.Read(buf)
+					b.Write(buf[:n])
+					if err != nil {
+						break
+					}
+					if b.Len() < 1<<20 {
+						time.Sleep(time.Millisecond) // slow at first: the socket fills
+					}
+				}
+				got <- b.Bytes()
+			}()
+			var err error
+			if tc.q == 0 {
+				err = w.write(want)
+			} else {
+				err = w.writeBoth(want[:tc.p], want[tc.p:])
+			}
 			if err != nil {
-				break
+				t.Fatal(err)
 			}
-			if b.Len() < 1<<20 {
-				time.Sleep(time.Millisecond) // slow at first: the socket fills
+			select {
+			case b := <-got:
+				if !bytes.Equal(b, want) {
+					t.Fatalf("the peer read %d bytes, not the %d written, or not in order", len(b), len(want))
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the peer did not read everything within 20s")
 			}
-		}
-		got <- b.Bytes()
-	}()
-	if err := w.write(want); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case b := <-got:
-		if !bytes.Equal(b, want) {
-			t.Fatalf("the peer read %d bytes, not the %d written, or not in order", len(b), len(want))
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the peer did not read everything within 20s")
+		})
 	}
 }
 

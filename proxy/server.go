@@ -52,12 +52,8 @@ type Server struct {
 	// sessions' readers, a session on loops[id % len(loops)]; none when
 	// sessions have goroutines. Set before the first session.
 	loops []*eventLoop
-	// handOffs counts the times a reader the event loop ran handed the
-	// loop over to wait (runner.handOff).
-	handOffs atomic.Int64
-	// requeues counts the times a reader the event loop ran used its
-	// budget of reads and let the loop's other sessions go first.
-	requeues atomic.Int64
+	// loopCounts counts what the loops did, for the metrics.
+	loopCounts loopCounts
 
 	total, violations, refused, panics atomic.Int64
 	ends                               sync.Map // endReason -> *atomic.Int64
@@ -77,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, sessions: make(map[uint64]*session), budget: newMemBudget(cfg.Limits.MaxMemory)}
 	s.reads.plain = cfg.PlainIO
-	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget, &s.parked, &s.handOffs, &s.requeues)
+	m, err := newMetrics(cfg.Registry, s.eachTally, s.budget, &s.parked, &s.loopCounts)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}

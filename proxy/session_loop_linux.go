@@ -22,7 +22,7 @@ func (s *Server) startLoops() (stop func()) {
 	}
 	loops := make([]*eventLoop, 0, n)
 	for range n {
-		lp, err := newEventLoop(func(err error) {
+		lp, err := newEventLoop(&s.loopCounts, func(err error) {
 			s.cfg.Logger.Error("an event loop stopped: its sessions hear nothing more from their sockets and end at their idle time-out", "error", err.Error())
 		})
 		if err != nil {
@@ -32,7 +32,6 @@ func (s *Server) startLoops() (stop func()) {
 			}
 			return func() {}
 		}
-		lp.handOffs, lp.requeues = &s.handOffs, &s.requeues
 		loops = append(loops, lp)
 	}
 	for _, lp := range loops {
