@@ -328,8 +328,8 @@ type Config struct {
 	// kernel whose TCP_INQ misbehaves (a reader that stops reading a
 	// connection with bytes waiting). Off by default.
 	PlainIO bool
-	// EventLoop serves TCP sessions with event loops (Linux only), one
-	// per processor unless EventLoops says otherwise, instead of a
+	// EventLoop serves TCP sessions with event loops (Linux only; see
+	// EventLoopAvailable), as many as EventLoops says, instead of a
 	// goroutine per direction: each session's sockets are taken out of
 	// the Go runtime's poller and registered with one loop, whose
 	// goroutine reads, checks and forwards for every session with bytes
@@ -339,13 +339,14 @@ type Config struct {
 	// that no session holds up another. Everything
 	// else (modes, limits, time-outs, records, reload, shutdown) is as
 	// without it. A connection that is not a *net.TCPConn (a Config.Dial
-	// of another kind) keeps the goroutine model. Off by default.
+	// of another kind) keeps the goroutine model. Off unless set (the
+	// ubfproxy command sets it where it is available).
 	EventLoop bool
-	// EventLoops is how many event loops serve with EventLoop; 0 is one
-	// per processor (GOMAXPROCS). Fewer loops than processors wake fewer
-	// threads per message, and a session's two readers share one loop
-	// whatever the count; more loops spread the checking of many busy
-	// sessions over more cores.
+	// EventLoops is how many event loops serve with EventLoop; 0 is
+	// DefaultEventLoops (one fewer than GOMAXPROCS, at least one). Fewer
+	// loops wake fewer threads per message, and a session's two readers
+	// share one loop whatever the count; more loops spread the checking
+	// of many busy sessions over more cores.
 	EventLoops int
 	// Dial connects to the service; nil uses a net.Dialer with
 	// Limits.DialTimeout. With WebSocket it dials the TCP connection under
@@ -413,14 +414,14 @@ func (c *Config) check() error {
 		}
 	}
 	if c.EventLoops < 0 {
-		errs = append(errs, fmt.Sprintf("EventLoops is %d; it must not be negative (0 is one per processor)", c.EventLoops))
+		errs = append(errs, fmt.Sprintf("EventLoops is %d; it must not be negative (0 is DefaultEventLoops)", c.EventLoops))
 	}
 	if c.EventLoops > 0 && !c.EventLoop {
 		errs = append(errs, "EventLoops counts the event loops of EventLoop, which is off")
 	}
 	if c.EventLoop {
 		switch {
-		case !eventLoopAvailable:
+		case !EventLoopAvailable:
 			errs = append(errs, "the event loop needs Linux")
 		case c.Transport != TCP:
 			errs = append(errs, "the event loop serves the tcp transport only")

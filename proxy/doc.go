@@ -48,8 +48,9 @@
 //
 // With Config.EventLoop (TCP on Linux) no session has reader goroutines:
 // its two sockets leave the Go runtime's poller for one of the Server's
-// event loops (one per processor), whose goroutine runs a direction's
-// reader when its socket has bytes, and a reader about to wait for
+// event loops (DefaultEventLoops: one fewer than the processors, at least
+// one), whose goroutine runs a direction's reader when its socket has
+// bytes, and a reader about to wait for
 // anything else (a client that does not read, a lock held by the other
 // direction, a lock-step turn) hands its loop to a new goroutine first,
 // so that no session holds up another (see loop.go). Everything above and

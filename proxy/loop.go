@@ -1,6 +1,9 @@
 package proxy
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
 // An event loop (Config.EventLoop) serves the TCP sessions of a Server
 // without a goroutine per reader. A session's two sockets are taken out of
@@ -51,3 +54,14 @@ type loopCounts struct {
 	// reads and went to the back of the queue (loopReadBudget).
 	requeues atomic.Int64
 }
+
+// DefaultEventLoops is how many event loops serve when Config.EventLoops
+// is 0: one fewer than the processors Go may use (GOMAXPROCS), and at
+// least one. On the 2-processor machine measured, one loop took about 9%
+// less CPU per request than two and gave 1-7% more throughput, because a
+// loop that has more of the events finds more of them at each wake-up; the
+// processor left over runs the runtime's own work, the sessions that
+// handed a loop over, and, where the proxy shares its machine, the
+// service. On a machine with many processors, a busy proxy keeps nearly
+// all of them.
+func DefaultEventLoops() int { return max(1, runtime.GOMAXPROCS(0)-1) }

@@ -13,8 +13,9 @@ type runner struct{}
 
 func (*runner) handOff() {}
 
-// eventLoopAvailable says that this system has no event loop.
-const eventLoopAvailable = false
+// EventLoopAvailable reports whether Config.EventLoop works on this
+// system: Linux, but for 32-bit x86, which this is not.
+const EventLoopAvailable = false
 
 func (s *Server) startLoops() (stop func())                   { return func() {} }
 func (s *Server) forLoop(_ *session, conn net.Conn) net.Conn  { return conn }

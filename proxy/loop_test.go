@@ -19,7 +19,7 @@ import (
 func eachIOModel(t *testing.T, f func(t *testing.T, loop bool)) {
 	t.Run("goroutines", func(t *testing.T) { f(t, false) })
 	t.Run("event-loop", func(t *testing.T) {
-		if !eventLoopAvailable {
+		if !EventLoopAvailable {
 			t.Skip("no event loop on this system")
 		}
 		f(t, true)
@@ -30,7 +30,7 @@ func eachIOModel(t *testing.T, f func(t *testing.T, loop bool)) {
 // loop's (loopConn), and a conversation goes as it does on goroutines,
 // pipelined calls included, to its end.
 func TestEventLoopServes(t *testing.T) {
-	if !eventLoopAvailable {
+	if !EventLoopAvailable {
 		t.Skip("no event loop on this system")
 	}
 	for _, k := range kits {
@@ -93,9 +93,8 @@ func TestStalledClientIsolated(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the proxy to stall writing to the client", func() bool { return p.stalledWriting(events) })
-		// Session ids go round the loops, one per processor: as many
-		// sessions as loops share the stalled one's, whatever the
-		// machine.
+		// Session ids go round the loops: as many sessions as loops
+		// share the stalled one's, whatever their count.
 		for i := range max(4, len(p.srv.loops)) {
 			c := p.dial(t)
 			for j := range 3 {
@@ -207,7 +206,7 @@ func TestParkWithoutSocket(t *testing.T) {
 // mechanism, not that the budget is needed: this service does not keep
 // its socket full, so with no budget the others are answered too.
 func TestLoopFairness(t *testing.T) {
-	if !eventLoopAvailable {
+	if !EventLoopAvailable {
 		t.Skip("no event loop on this system")
 	}
 	k := jsonKit
@@ -242,7 +241,7 @@ func TestLoopFairness(t *testing.T) {
 // flood lasts. With one loop, a session that shares it is answered while
 // the flood goes on, and /metrics counts the flooded reader's turns.
 func TestLoopTurnKept(t *testing.T) {
-	if !eventLoopAvailable {
+	if !EventLoopAvailable {
 		t.Skip("no event loop on this system")
 	}
 	k := jsonKit
@@ -313,7 +312,7 @@ func TestLoopTurnKept(t *testing.T) {
 // sessions are spread over all of them; a negative count, or a count
 // without EventLoop, is refused.
 func TestEventLoopCount(t *testing.T) {
-	if !eventLoopAvailable {
+	if !EventLoopAvailable {
 		t.Skip("no event loop on this system")
 	}
 	k := jsonKit

@@ -86,7 +86,7 @@ func WithTestIO(cfg Config) Config { return testIO(cfg) }
 // it and the test did not ask for PlainIO, so that the package's whole
 // suite runs in both models (.ci/run runs it so too).
 func testIO(cfg Config) Config {
-	if os.Getenv("UBFPROXY_TEST_EVENT_LOOP") != "" && eventLoopAvailable && cfg.Transport == TCP && !cfg.PlainIO {
+	if os.Getenv("UBFPROXY_TEST_EVENT_LOOP") != "" && EventLoopAvailable && cfg.Transport == TCP && !cfg.PlainIO {
 		cfg.EventLoop = true
 	}
 	return cfg

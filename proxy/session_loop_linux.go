@@ -5,11 +5,10 @@ package proxy
 import (
 	"log/slog"
 	"net"
-	"runtime"
 )
 
 // startLoops starts the Server's event loops (Config.EventLoop), as many
-// as Config.EventLoops says (one per processor by default), and returns
+// as Config.EventLoops says (DefaultEventLoops by default), and returns
 // what stops them, to be called once every session has ended. When they
 // cannot start, sessions keep their goroutines.
 func (s *Server) startLoops() (stop func()) {
@@ -18,7 +17,7 @@ func (s *Server) startLoops() (stop func()) {
 	}
 	n := s.cfg.EventLoops
 	if n == 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = DefaultEventLoops()
 	}
 	loops := make([]*eventLoop, 0, n)
 	for range n {
@@ -296,5 +295,7 @@ func (s *session) unparkLoop(client, service endpoint) {
 	}
 }
 
-// eventLoopAvailable says that this system has the event loop.
-const eventLoopAvailable = true
+// EventLoopAvailable reports whether Config.EventLoop works on this
+// system: Linux, but for 32-bit x86. The ubfproxy command turns the loop
+// on by default where it is.
+const EventLoopAvailable = true

@@ -144,12 +144,15 @@ start_ubfproxy() {
 
 # start_proxies: starts, in front of redis-server, the proxies the scripts
 # compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
-# enforcing contracts/redis.con; ubf1, the same with GOMAXPROCS=1, with
-# PROCS1=1; ubfloop1, the same with --event-loop and GOMAXPROCS=1 (one
+# enforcing contracts/redis.con (its defaults: on Linux, event loops, one
+# fewer than the processors); ubfgo, the same with --event-loop=false (a
+# goroutine per direction), with GOROUTINES=1; ubf1, ubfproxy with
+# GOMAXPROCS=1, with PROCS1=1; ubfloop1, the same with --event-loop (one
 # loop), with LOOP1=1; oneloop, --event-loop --event-loops 1 (one loop,
 # every processor), with ONE_LOOP=1; ubfpin, ubfloop1 held to the first
-# processor (taskset -c 0), with PIN=1; base, ubfproxy built at BASE_REV, when set;
-# ubfloop, ubfproxy with --event-loop, with EVENT_LOOP=1; evcopy and
+# processor (taskset -c 0), with PIN=1; base, ubfproxy built at BASE_REV,
+# when set; ubfloop, a loop per processor (--event-loops with the
+# machine's count), with EVENT_LOOP=1; evcopy and
 # evcheck (scripts/evloop) with EVLOOP=1; haproxy when installed,
 # and haproxy1, HAProxy with one thread, with HAPROXY1=1 too.
 start_proxies() {
@@ -157,8 +160,11 @@ start_proxies() {
 	p=$(free_port)
 	start_path plain "$p" "$work/passthrough" -listen "127.0.0.1:$p" -upstream "127.0.0.1:$redis_port"
 	start_ubfproxy ubfproxy "" "$work/ubfproxy"
+	if [ -n "${GOROUTINES:-}" ]; then
+		start_ubfproxy ubfgo "" "$work/ubfproxy" --event-loop=false
+	fi
 	if [ -n "${EVENT_LOOP:-}" ]; then
-		start_ubfproxy ubfloop "" "$work/ubfproxy" --event-loop
+		start_ubfproxy ubfloop "" "$work/ubfproxy" --event-loop --event-loops "$(nproc)"
 	fi
 	if [ -n "${PROCS1:-}" ]; then
 		start_ubfproxy ubf1 1 "$work/ubfproxy"

@@ -28,8 +28,9 @@
 #        RUNS=5 scripts/callgrind-per-request.sh
 #        (each proxy is measured RUNS times, default 3, in alternation; the
 #        table gives every run and the median, which the ratio uses)
-#        EVENT_LOOP=1 scripts/callgrind-per-request.sh
-#        (ubfproxy with --event-loop is measured too)
+#        GOROUTINES=1 scripts/callgrind-per-request.sh
+#        (ubfproxy with --event-loop=false, a goroutine per direction as
+#        before the event loop became the default, is measured too)
 #        BASE_REV=<commit> scripts/callgrind-per-request.sh
 #        (ubfproxy built at that commit is measured too, in the same
 #        alternation: a before/after in one run)
@@ -175,8 +176,8 @@ for run in $(seq 1 "$RUNS"); do
 		r=$(measure_ubf base "$work/ubfproxy-base") || exit 1
 		results+=("$r")
 	fi
-	if [ -n "${EVENT_LOOP:-}" ]; then
-		r=$(measure_ubf ubfloop "$work/ubfproxy" --event-loop) || exit 1
+	if [ -n "${GOROUTINES:-}" ]; then
+		r=$(measure_ubf ubfgo "$work/ubfproxy" --event-loop=false) || exit 1
 		results+=("$r")
 	fi
 	r=$(measure_ubf ubfproxy "$work/ubfproxy") || exit 1
@@ -197,9 +198,9 @@ print()
 print("| proxy | runs | median |")
 print("|---|---|---:|")
 names = {"evcopy": "evloop copying", "evcheck": "evloop checking", "plain": "plain", "haproxy": "HAProxy", "base": f"ubfproxy at {base}", "ubfproxy": "ubfproxy",
-         "ubfloop": "ubfproxy --event-loop"}
+         "ubfgo": "ubfproxy --event-loop=false"}
 med = {}
-for name in ("plain", "haproxy", "evcopy", "evcheck", "base", "ubfloop", "ubfproxy"):
+for name in ("plain", "haproxy", "evcopy", "evcheck", "base", "ubfgo", "ubfproxy"):
     if name in runs:
         med[name] = statistics.median(runs[name])
         print(f"| {names[name]} | {', '.join(f'{v:,.0f}' for v in runs[name])} | {med[name]:,.0f} |")
@@ -211,6 +212,6 @@ if "evcheck" in med:
     print(f"ubfproxy / evloop checking: {med['ubfproxy'] / med['evcheck']:.2f} (medians)")
 if "base" in med:
     print(f"ubfproxy / ubfproxy at {base}: {med['ubfproxy'] / med['base']:.3f} (medians)")
-if "ubfloop" in med:
-    print(f"ubfproxy --event-loop / ubfproxy: {med['ubfloop'] / med['ubfproxy']:.3f} (medians)")
+if "ubfgo" in med:
+    print(f"ubfproxy / ubfproxy --event-loop=false: {med['ubfproxy'] / med['ubfgo']:.3f} (medians)")
 EOF

@@ -6,6 +6,9 @@
 #   haproxy   redis-benchmark -> haproxy, mode tcp -> redis-server (when haproxy is installed)
 #   ubfproxy  redis-benchmark -> ubfproxy run --wire resp --contract contracts/redis.con -> redis-server
 #
+# (ubfproxy with its defaults: on Linux, event loops, one fewer than the
+# processors and at least one)
+#
 # each with `-t set,get -n 200000 -c 50`, unpipelined and with -P 16. The
 # paths are measured in rotating order, ROUNDS times (default 3), and the
 # median of each figure is reported, so that whatever else the machine does
@@ -38,9 +41,14 @@
 #        loop could give ubfproxy; EVLOOP_WAIT=poller for its -wait poller,
 #        EVLOOP_LOOPS=n for n loops rather than one per processor,
 #        EVLOOP_KEEP_POLLER=1 for its -keep-poller)
+#        GOROUTINES=1 scripts/redis-bench.sh
+#        (also measures ubfproxy with --event-loop=false, "ubfgo": a
+#        goroutine per direction, the default before the event loop; and
+#        prints its ratios to the plain proxy, HAProxy and ubfproxy)
 #        EVENT_LOOP=1 scripts/redis-bench.sh
-#        (also measures ubfproxy with --event-loop, "ubfloop", and prints
-#        its ratios to the plain proxy, HAProxy and ubfproxy without it)
+#        (also measures ubfproxy with a loop per processor, "ubfloop"
+#        (--event-loops with the machine's count), and prints its ratios
+#        to the plain proxy, HAProxy and ubfproxy)
 #        PROCS1=1 scripts/redis-bench.sh
 #        (also measures ubfproxy run with GOMAXPROCS=1, "ubf1", and prints
 #        its ratios to the plain proxy, HAProxy and ubfproxy with the
@@ -140,7 +148,8 @@ med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v i
 # is printed for those).
 names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
          "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy",
-         "ubfloop": "ubfproxy --event-loop", "ubf1": "ubfproxy, GOMAXPROCS=1",
+         "ubfloop": "ubfproxy, a loop per processor", "ubfgo": "ubfproxy --event-loop=false",
+         "ubf1": "ubfproxy, GOMAXPROCS=1",
          "ubfloop1": "ubfproxy --event-loop, GOMAXPROCS=1",
          "oneloop": "ubfproxy --event-loop --event-loops 1",
          "ubfpin": "ubfproxy --event-loop, GOMAXPROCS=1, taskset -c 0"}
@@ -172,6 +181,7 @@ print("|---|---:|---:|")
 pairs = [("ubfproxy", b) for b in ("plain", "haproxy", "haproxy1", "base")] + [("haproxy1", "haproxy")]
 pairs += [(e, "haproxy") for e in ("evcopy", "evcheck")] + [("ubfproxy", "evcheck")]
 pairs += [("ubfloop", b) for b in ("plain", "haproxy", "ubfproxy", "evcheck")]
+pairs += [("ubfproxy", "ubfgo")] + [("ubfgo", b) for b in ("plain", "haproxy")]
 pairs += [("ubf1", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy")]
 pairs += [("ubfloop1", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy")]
 pairs += [("oneloop", b) for b in ("plain", "haproxy", "haproxy1", "ubfproxy", "ubfloop")]

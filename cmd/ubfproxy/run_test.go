@@ -60,7 +60,10 @@ func TestRunUsage(t *testing.T) {
 		{"plain io with ws", append(base, "--transport", "ws", "--plain-io"), 2, "--plain-io applies to --transport tcp only"},
 		{"plain reads (the old name) with ws", append(base, "--transport", "ws", "--plain-reads"), 2, "--plain-io applies to --transport tcp only"},
 		{"negative loops", append(base, "--event-loop", "--event-loops", "-1"), 2, "--event-loops must not be negative"},
-		{"loops without the loop", append(base, "--event-loops", "1"), 2, "--event-loops counts the loops of --event-loop, which is off"},
+		{"loops without the loop", append(base, "--event-loop=false", "--event-loops", "1"), 2, "--event-loops counts the event loops, which are off (--event-loop=false)"},
+		{"loops with plain io", append(base, "--plain-io", "--event-loops", "1"), 2, "--event-loops counts the event loops, which are off (--plain-io)"},
+		{"the loop with plain io", append(base, "--plain-io", "--event-loop"), 2, "--event-loop reads inside its loop and cannot be combined with --plain-io"},
+		{"the loop with ws", append(base, "--transport", "ws", "--event-loop"), 2, "--event-loop applies to --transport tcp only"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},
@@ -188,6 +191,13 @@ func TestRunProxy(t *testing.T) {
 
 	rec, n := waitLog(t, logs, "listening", 0)
 	addr, _ := rec["addr"].(string)
+	wantLoops := 0.0 // a JSON number
+	if proxy.EventLoopAvailable {
+		wantLoops = float64(proxy.DefaultEventLoops()) // the default where the loop is
+	}
+	if rec["event_loops"] != wantLoops {
+		t.Errorf("the listening record says event_loops %v, want %v", rec["event_loops"], wantLoops)
+	}
 	mrec, _ := waitLog(t, logs, "metrics", 0)
 	maddr, _ := mrec["addr"].(string)
 
@@ -290,4 +300,28 @@ func TestRunProxy(t *testing.T) {
 		t.Fatal("runProxy did not return after its context was cancelled")
 	}
 	waitLog(t, logs, "stopped", 0)
+}
+
+// TestUseEventLoop: without --event-loop the sessions run on event loops
+// wherever they can (tcp, a system with the loop, no --plain-io); the flag,
+// on or off, decides when given.
+func TestUseEventLoop(t *testing.T) {
+	avail := proxy.EventLoopAvailable
+	for _, tc := range []struct {
+		name string
+		f    runFlags
+		want bool
+	}{
+		{"default", runFlags{transport: "tcp"}, avail},
+		{"ws", runFlags{transport: "ws"}, false},
+		{"plain io", runFlags{transport: "tcp", plain: true}, false},
+		{"off", runFlags{transport: "tcp", eventLoopGiven: true}, false},
+		{"on", runFlags{transport: "tcp", eventLoopGiven: true, eventLoop: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.f.useEventLoop(); got != tc.want {
+				t.Errorf("useEventLoop() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
