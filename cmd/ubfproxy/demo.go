@@ -167,6 +167,8 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 		Logger:   slog.New(slog.NewJSONHandler(records, nil)),
 		Limits:   proxy.Limits{Grace: time.Second},
 		Explain:  proxy.ExplainFull, // the demo shows the whole policy in the error reply
+		// As ubfproxy run serves by default.
+		EventLoop: proxy.EventLoopAvailable,
 	})
 	if err != nil {
 		return err
