@@ -57,8 +57,8 @@ type loopCounts struct {
 
 // DefaultEventLoops is how many event loops serve when Config.EventLoops
 // is 0: one fewer than the processors Go may use (GOMAXPROCS), and at
-// least one. On the 2-processor machine measured, one loop took about 9%
-// less CPU per request than two and gave 1-7% more throughput, because a
+// least one. On the 2-processor machine measured, one loop took 3-11%
+// less CPU per request than two and gave 1-10% more throughput, because a
 // loop that has more of the events finds more of them at each wake-up; the
 // processor left over runs the runtime's own work, the sessions that
 // handed a loop over, and, where the proxy shares its machine, the

@@ -132,7 +132,7 @@ turn) hands its loop to a new goroutine first, so no session holds up
 another. Everything else behaves the same. --event-loops sets how many
 loops serve: fewer loops wake fewer threads per message, more spread the
 checking of many busy sessions over more cores. --event-loop=false keeps a
-goroutine per direction, as on other systems and with --plain-io: about 5%
+goroutine per direction, as on other systems and with --plain-io: 5-15%
 less time for a single client's round trip, more CPU per message under
 load.
 
