@@ -292,7 +292,6 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 	return nil
 }
 
-// config turns the flags into a proxy.Config (without the contract).
 // useEventLoop says whether the sessions run on event loops: as
 // --event-loop says when it is given, and otherwise wherever they can (tcp
 // on a system with the loop, without --plain-io).
@@ -317,6 +316,7 @@ func (f runFlags) whyNoEventLoop() string {
 	}
 }
 
+// config turns the flags into a proxy.Config (without the contract).
 func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	var missing []string
 	first := ""
