@@ -6,7 +6,8 @@ import (
 	"syscall"
 )
 
-// rawWriter writes a TCP connection's bytes with send(2) made directly
+// rawWriter writes a TCP connection's bytes with send(2) (sendmsg(2) for
+// two pieces, writeBoth) made directly
 // inside the callback of syscall.RawConn.Write, where the socket's poller
 // is the runtime's as for conn.Write. conn.Write makes the same system
 // call through the runtime's bookkeeping for calls that may block (handing

@@ -123,18 +123,20 @@ other systems: a blocking read, about one more system call per message, and
 the net package's writes. Use it to rule this out when chasing a problem, or
 on a kernel whose TCP_INQ misbehaves.
 
-Event loop (on by default with --transport tcp on Linux): event loops, one
-fewer than the processors and at least one, serve the sessions instead of a
-goroutine per direction. A loop waits on every session's sockets at once and
-reads, checks and forwards where bytes came, with no goroutine scheduled per
-message. A session that must wait (a client that does not read, a lock-step
-turn) hands its loop to a new goroutine first, so no session holds up
-another. Everything else behaves the same. --event-loops sets how many
-loops serve: fewer loops wake fewer threads per message, more spread the
-checking of many busy sessions over more cores. --event-loop=false keeps a
-goroutine per direction, as on other systems and with --plain-io: 5-15%
-less time for a single client's round trip, more CPU per message under
-load.
+Event loop (on by default with --transport tcp on Linux, not 32-bit x86):
+event loops, one fewer than the processors and at least one, serve the
+sessions instead of a goroutine per direction. A loop waits on every
+session's sockets at once and reads, checks and forwards where bytes came,
+with no goroutine scheduled per message. A session that must wait (a client
+that does not read, a lock-step turn) hands its loop to a new goroutine
+first, so no session holds up another. Everything else behaves the same.
+--event-loops sets how many loops serve: fewer loops wake fewer threads per
+message, more spread the checking of many busy sessions over more cores.
+--event-loop=false keeps a goroutine per direction, as on other systems and
+with --plain-io: 5-15% less time for a single client's round trip, more CPU
+per message under load. The listening record's event_loops says how many
+loops serve (0: goroutines); if they cannot start, a warning says the
+sessions keep their goroutines.
 
 Signals: SIGTERM or SIGINT stops accepting, lets open sessions finish for
 --grace, then closes them. SIGHUP re-reads the contract (and --types): new
@@ -201,7 +203,7 @@ usage errors, unreadable files or an address that cannot be used.`,
 	fl.DurationVar(&f.limits.Grace, "grace", d.Grace, "on SIGTERM/SIGINT, how long open sessions may go on")
 	fl.DurationVar(&f.limits.ParkDelay, "park-delay", d.ParkDelay, "a session idle this long gives up its goroutines and stacks until its next message (Linux, tcp; 0: never)")
 	fl.BoolVar(&f.plain, "plain-io", false, "read connections with a blocking read outside Go's network poller, not inside its callback with TCP_INQ (Linux 4.18+, tcp), and write them with the net package's writes, not direct system calls: about one more system call per message and more CPU; to rule those out when debugging, or on a kernel whose TCP_INQ misbehaves")
-	fl.BoolVar(&f.eventLoop, "event-loop", false, "serve tcp sessions with event loops rather than a goroutine per direction: less scheduling and CPU per message; a session that must wait hands its loop to a new goroutine (default: on with --transport tcp on Linux, unless --plain-io; =false turns it off)")
+	fl.BoolVar(&f.eventLoop, "event-loop", false, "serve tcp sessions with event loops rather than a goroutine per direction: less scheduling and CPU per message; a session that must wait hands its loop to a new goroutine (default: on with --transport tcp on Linux but for 32-bit x86, unless --plain-io; =false turns it off)")
 	fl.IntVar(&f.loops, "event-loops", 0, "with the event loop, how many loops serve; 0 is one fewer than the processors, at least one")
 	// Its name until it covered writes too; kept so that scripts that use it work.
 	fl.BoolVar(&f.plain, "plain-reads", false, "the old name of --plain-io")
@@ -294,20 +296,20 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 
 // useEventLoop says whether the sessions run on event loops: as
 // --event-loop says when it is given, and otherwise wherever they can (tcp
-// on a system with the loop, without --plain-io).
-func (f runFlags) useEventLoop() bool {
+// on a system with the loop, without --plain-io); tr is --transport parsed.
+func (f runFlags) useEventLoop(tr proxy.Transport) bool {
 	if f.eventLoopGiven {
 		return f.eventLoop
 	}
-	return proxy.EventLoopAvailable && f.transport == "tcp" && !f.plain
+	return proxy.EventLoopAvailable && tr == proxy.TCP && !f.plain
 }
 
-// whyNoEventLoop says why useEventLoop is false.
-func (f runFlags) whyNoEventLoop() string {
+// whyNoEventLoop says why useEventLoop(tr) is false.
+func (f runFlags) whyNoEventLoop(tr proxy.Transport) string {
 	switch {
 	case f.eventLoopGiven:
 		return "--event-loop=false"
-	case f.transport != "tcp":
+	case tr != proxy.TCP:
 		return "--transport " + f.transport
 	case f.plain:
 		return "--plain-io"
@@ -351,13 +353,17 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	if err != nil {
 		return proxy.Config{}, usageErrorf("run: --explain: %v", err)
 	}
-	if f.wsPath && f.transport != "ws" {
+	ws := tr == proxy.WebSocket
+	if f.wsPath && !ws {
 		return proxy.Config{}, usageErrorf("run: --ws-forward-client-path applies to --transport ws only")
 	}
-	if f.plain && f.transport == "ws" {
+	if f.plain && ws {
 		return proxy.Config{}, usageErrorf("run: --plain-io applies to --transport tcp only (WebSocket connections are read by the WebSocket library)")
 	}
-	if f.eventLoopGiven && f.eventLoop && f.transport == "ws" {
+	if f.loops < 0 {
+		return proxy.Config{}, usageErrorf("run: --event-loops must not be negative (0 is one fewer than the processors, at least one)")
+	}
+	if f.eventLoopGiven && f.eventLoop && ws {
 		return proxy.Config{}, usageErrorf("run: --event-loop applies to --transport tcp only")
 	}
 	if f.eventLoopGiven && f.eventLoop && f.plain {
@@ -366,12 +372,9 @@ func (f runFlags) config(stderr io.Writer) (proxy.Config, error) {
 	if f.eventLoopGiven && f.eventLoop && !proxy.EventLoopAvailable {
 		return proxy.Config{}, usageErrorf("run: --event-loop needs Linux (and not 32-bit x86)")
 	}
-	loop := f.useEventLoop()
-	if f.loops < 0 {
-		return proxy.Config{}, usageErrorf("run: --event-loops must not be negative (0 is one fewer than the processors, at least one)")
-	}
+	loop := f.useEventLoop(tr)
 	if f.loops > 0 && !loop {
-		return proxy.Config{}, usageErrorf("run: --event-loops counts the event loops, which are off (%s)", f.whyNoEventLoop())
+		return proxy.Config{}, usageErrorf("run: --event-loops counts the event loops, which are off (%s)", f.whyNoEventLoop(tr))
 	}
 	if f.pprof && f.metrics == "" {
 		return proxy.Config{}, usageErrorf("run: --pprof needs --metrics (the profiles are served on the metrics listener)")

@@ -64,6 +64,8 @@ func TestRunUsage(t *testing.T) {
 		{"loops with plain io", append(base, "--plain-io", "--event-loops", "1"), 2, "--event-loops counts the event loops, which are off (--plain-io)"},
 		{"the loop with plain io", append(base, "--plain-io", "--event-loop"), 2, "--event-loop reads inside its loop and cannot be combined with --plain-io"},
 		{"the loop with ws", append(base, "--transport", "ws", "--event-loop"), 2, "--event-loop applies to --transport tcp only"},
+		{"the loop with websocket", append(base, "--transport", "websocket", "--event-loop"), 2, "--event-loop applies to --transport tcp only"},
+		{"plain io with websocket", append(base, "--transport", "websocket", "--plain-io"), 2, "--plain-io applies to --transport tcp only"},
 		{"log format", append(base, "--log-format", "xml"), 2, "--log-format"},
 		{"ws upstream", append(base, "--transport", "ws"), 2, "not a ws:// or wss:// URL"},
 		{"initial", append(base, "--initial", "nowhere"), 1, ""},
@@ -310,16 +312,17 @@ func TestUseEventLoop(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		f    runFlags
+		tr   proxy.Transport
 		want bool
 	}{
-		{"default", runFlags{transport: "tcp"}, avail},
-		{"ws", runFlags{transport: "ws"}, false},
-		{"plain io", runFlags{transport: "tcp", plain: true}, false},
-		{"off", runFlags{transport: "tcp", eventLoopGiven: true}, false},
-		{"on", runFlags{transport: "tcp", eventLoopGiven: true, eventLoop: true}, true},
+		{"default", runFlags{}, proxy.TCP, avail},
+		{"ws", runFlags{}, proxy.WebSocket, false},
+		{"plain io", runFlags{plain: true}, proxy.TCP, false},
+		{"off", runFlags{eventLoopGiven: true}, proxy.TCP, false},
+		{"on", runFlags{eventLoopGiven: true, eventLoop: true}, proxy.TCP, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.f.useEventLoop(); got != tc.want {
+			if got := tc.f.useEventLoop(tc.tr); got != tc.want {
 				t.Errorf("useEventLoop() = %v, want %v", got, tc.want)
 			}
 		})
