@@ -422,7 +422,7 @@ func (c *Config) check() error {
 	if c.EventLoop {
 		switch {
 		case !EventLoopAvailable:
-			errs = append(errs, "the event loop needs Linux")
+			errs = append(errs, "the event loop needs Linux, and not 32-bit x86 (EventLoopAvailable)")
 		case c.Transport != TCP:
 			errs = append(errs, "the event loop serves the tcp transport only")
 		case c.PlainIO:

@@ -108,12 +108,20 @@ func newTCPEndpoint(conn net.Conn, newDecoder func(io.Reader) wrappers.Decoder, 
 	return e
 }
 
-// send writes p whole to the connection.
-func (e *tcpEndpoint) send(p []byte) error {
-	if e.rw != nil {
-		return e.rw.write(p)
+// send writes p and then q (nil for none) whole to the connection, in
+// one system call where the socket takes both (sendmsg, or writev through
+// net.Buffers).
+func (e *tcpEndpoint) send(p, q []byte) error {
+	var err error
+	switch {
+	case e.rw != nil:
+		err = e.rw.write(p, q)
+	case len(q) == 0:
+		_, err = e.conn.Write(p)
+	default:
+		bufs := net.Buffers{p, q}
+		_, err = bufs.WriteTo(e.conn)
 	}
-	_, err := e.conn.Write(p)
 	return err
 }
 
@@ -141,19 +149,13 @@ func (e *tcpEndpoint) more() bool { return e.buf != nil && e.buf.Buffered() > 0 
 func (e *tcpEndpoint) write(raw []byte, _ bool) error {
 	switch {
 	case len(e.out) == 0:
-		return e.send(raw)
+		return e.send(raw, nil)
 	case len(e.out)+len(raw) <= maxHeld:
 		e.out = append(e.out, raw...)
 		return e.flush()
 	default:
 		// A big message goes out from where it is, in the same call.
-		var err error
-		if e.rw != nil {
-			err = e.rw.writeBoth(e.out, raw)
-		} else {
-			bufs := net.Buffers{e.out, raw}
-			_, err = bufs.WriteTo(e.conn)
-		}
+		err := e.send(e.out, raw)
 		e.release()
 		return err
 	}
@@ -186,7 +188,7 @@ func (e *tcpEndpoint) flush() error {
 	if len(e.out) == 0 {
 		return nil
 	}
-	err := e.send(e.out)
+	err := e.send(e.out, nil)
 	e.release()
 	return err
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // rawWriter writes a TCP connection's bytes with send(2) (sendmsg(2) for
-// two pieces, writeBoth) made directly
+// two pieces) made directly
 // inside the callback of syscall.RawConn.Write, where the socket's poller
 // is the runtime's as for conn.Write. conn.Write makes the same system
 // call through the runtime's bookkeeping for calls that may block (handing
@@ -42,13 +42,11 @@ func newRawWriter(lr *lendingReader) *rawWriter {
 	return w
 }
 
-// write writes p whole, or fails.
-func (w *rawWriter) write(p []byte) error { return w.writeBoth(p, nil) }
-
-// writeBoth writes p and then q whole, or fails: both in each send while
-// the socket takes them (sendmsg with two pieces), so that a message too
-// long to be copied behind held bytes costs no second system call.
-func (w *rawWriter) writeBoth(p, q []byte) error {
+// write writes p and then q (nil for none) whole, or fails: both in each
+// send while the socket takes them (sendmsg with two pieces), so that a
+// message too long to be copied behind held bytes costs no second system
+// call.
+func (w *rawWriter) write(p, q []byte) error {
 	if len(p) == 0 {
 		p, q = q, nil
 	}

@@ -29,9 +29,9 @@ func rawWriterFor(t *testing.T, c net.Conn) *rawWriter {
 }
 
 // TestRawWriterWritesAll: writes far larger than the socket's buffers,
-// one piece or two (writeBoth, whose sends split anywhere: in the first
-// piece, at the seam, in the second), wait in the poller while the peer
-// reads slowly, and every byte arrives in order.
+// one piece or two (whose sends split anywhere: in the first piece, at
+// the seam, in the second), wait in the poller while the peer reads
+// slowly, and every byte arrives in order.
 func TestRawWriterWritesAll(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -66,13 +66,7 @@ func TestRawWriterWritesAll(t *testing.T) {
 				}
 				got <- b.Bytes()
 			}()
-			var err error
-			if tc.q == 0 {
-				err = w.write(want)
-			} else {
-				err = w.writeBoth(want[:tc.p], want[tc.p:])
-			}
-			if err != nil {
+			if err := w.write(want[:tc.p], want[tc.p:]); err != nil {
 				t.Fatal(err)
 			}
 			select {
@@ -99,7 +93,7 @@ func TestRawWriterErrors(t *testing.T) {
 		peer.Close()
 		var err error
 		for range 100 { // the reset may take a write or two to be seen
-			if err = w.write([]byte("hello\n")); err != nil {
+			if err = w.write([]byte("hello\n"), nil); err != nil {
 				break
 			}
 			time.Sleep(time.Millisecond)
@@ -113,7 +107,7 @@ func TestRawWriterErrors(t *testing.T) {
 		_, c := loopbackPair(t)
 		w := rawWriterFor(t, c)
 		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		err := w.write(make([]byte, 64<<20)) // the peer reads nothing
+		err := w.write(make([]byte, 64<<20), nil) // the peer reads nothing
 		var oe *net.OpError
 		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &oe) || oe.Op != "write" {
 			t.Fatalf("a write past its deadline: %v, want a write *net.OpError wrapping os.ErrDeadlineExceeded", err)

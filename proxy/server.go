@@ -166,6 +166,21 @@ func (s *Server) Stats() Stats {
 // (Limits.MaxMemory) now.
 func (s *Server) MemoryInUse() int64 { return s.budget.used.Load() }
 
+// EventLoops is how many event loops Serve runs the TCP sessions on
+// (Config.EventLoop, with Config.EventLoops or DefaultEventLoops), or 0
+// when goroutines serve them. Should the loops fail to start, Serve logs
+// a warning and the sessions keep their goroutines.
+func (s *Server) EventLoops() int {
+	switch {
+	case !s.cfg.EventLoop:
+		return 0
+	case s.cfg.EventLoops > 0:
+		return s.cfg.EventLoops
+	default:
+		return DefaultEventLoops()
+	}
+}
+
 // OpenSessions returns how many sessions are open.
 func (s *Server) OpenSessions() int {
 	s.mu.Lock()

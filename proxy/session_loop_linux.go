@@ -8,16 +8,13 @@ import (
 )
 
 // startLoops starts the Server's event loops (Config.EventLoop), as many
-// as Config.EventLoops says (DefaultEventLoops by default), and returns
+// as EventLoops says, and returns
 // what stops them, to be called once every session has ended. When they
 // cannot start, sessions keep their goroutines.
 func (s *Server) startLoops() (stop func()) {
-	if !s.cfg.EventLoop {
-		return func() {}
-	}
-	n := s.cfg.EventLoops
+	n := s.EventLoops()
 	if n == 0 {
-		n = DefaultEventLoops()
+		return func() {}
 	}
 	loops := make([]*eventLoop, 0, n)
 	for range n {

@@ -146,8 +146,9 @@ start_ubfproxy() {
 # compare, as paths (start_path): plain (scripts/passthrough) and ubfproxy
 # enforcing contracts/redis.con (its defaults: on Linux, event loops, one
 # fewer than the processors); ubfgo, the same with --event-loop=false (a
-# goroutine per direction), with GOROUTINES=1; ubf1, ubfproxy with
-# GOMAXPROCS=1, with PROCS1=1; ubfloop1, the same with --event-loop (one
+# goroutine per direction), with GOROUTINES=1; ubf1, ubfgo with
+# GOMAXPROCS=1, with PROCS1=1 (since the loop became the default, ubfproxy
+# with GOMAXPROCS=1 is ubfloop1); ubfloop1, ubfproxy with GOMAXPROCS=1 (one
 # loop), with LOOP1=1; oneloop, --event-loop --event-loops 1 (one loop,
 # every processor), with ONE_LOOP=1; ubfpin, ubfloop1 held to the first
 # processor (taskset -c 0), with PIN=1; base, ubfproxy built at BASE_REV,
@@ -167,7 +168,7 @@ start_proxies() {
 		start_ubfproxy ubfloop "" "$work/ubfproxy" --event-loop --event-loops "$(nproc)"
 	fi
 	if [ -n "${PROCS1:-}" ]; then
-		start_ubfproxy ubf1 1 "$work/ubfproxy"
+		start_ubfproxy ubf1 1 "$work/ubfproxy" --event-loop=false
 	fi
 	if [ -n "${LOOP1:-}" ]; then
 		start_ubfproxy ubfloop1 1 "$work/ubfproxy" --event-loop

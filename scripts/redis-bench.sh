@@ -50,9 +50,9 @@
 #        (--event-loops with the machine's count), and prints its ratios
 #        to the plain proxy, HAProxy and ubfproxy)
 #        PROCS1=1 scripts/redis-bench.sh
-#        (also measures ubfproxy run with GOMAXPROCS=1, "ubf1", and prints
-#        its ratios to the plain proxy, HAProxy and ubfproxy with the
-#        default of one processor per core)
+#        (also measures ubfproxy run with --event-loop=false and
+#        GOMAXPROCS=1, "ubf1": goroutines on one processor; and prints its
+#        ratios to the plain proxy, HAProxy and ubfproxy with its defaults)
 #        LOOP1=1 scripts/redis-bench.sh
 #        (also measures ubfproxy with --event-loop run with GOMAXPROCS=1,
 #        "ubfloop1": one loop, one processor; and prints its ratios to the
@@ -149,7 +149,7 @@ med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v i
 names = {"direct": "direct", "plain": "plain proxy", "haproxy": "HAProxy", "haproxy1": "HAProxy, one thread", "base": "ubfproxy at BASE_REV",
          "evcopy": "evloop copying", "evcheck": "evloop checking", "ubfproxy": "ubfproxy",
          "ubfloop": "ubfproxy, a loop per processor", "ubfgo": "ubfproxy --event-loop=false",
-         "ubf1": "ubfproxy, GOMAXPROCS=1",
+         "ubf1": "ubfproxy --event-loop=false, GOMAXPROCS=1",
          "ubfloop1": "ubfproxy --event-loop, GOMAXPROCS=1",
          "oneloop": "ubfproxy --event-loop --event-loops 1",
          "ubfpin": "ubfproxy --event-loop, GOMAXPROCS=1, taskset -c 0"}

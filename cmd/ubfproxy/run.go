@@ -254,16 +254,10 @@ func runProxy(ctx context.Context, f runFlags, hup <-chan os.Signal, stderr io.W
 		go func() { _ = msrv.Serve(mln) }()
 		log.Info("metrics", slog.String("addr", mln.Addr().String()))
 	}
-	loops := 0 // goroutines serve the sessions
-	if cfg.EventLoop {
-		if loops = cfg.EventLoops; loops == 0 {
-			loops = proxy.DefaultEventLoops()
-		}
-	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("upstream", f.upstream),
 		slog.String("contract", c.Name), slog.String("vsn", c.Vsn), slog.String("wire", f.wire),
 		slog.String("transport", f.transport), slog.String("mode", f.mode), slog.Bool("meta", hasPrelude(cfg.Wire)),
-		slog.Int("event_loops", loops))
+		slog.Int("event_loops", srv.EventLoops()))
 
 	reloadDone := make(chan struct{})
 	go func() {
