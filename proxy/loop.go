@@ -53,6 +53,10 @@ type loopCounts struct {
 	// requeues are the times a reader the loop ran used up its budget of
 	// reads and went to the back of the queue (loopReadBudget).
 	requeues atomic.Int64
+	// quieted and busied are the times a loop went from waiting in the
+	// runtime's poller to waiting in epoll_wait, and back (waiter.wait).
+	// Tests read them; the metrics do not.
+	quieted, busied atomic.Int64
 }
 
 // DefaultEventLoops is how many event loops serve when Config.EventLoops

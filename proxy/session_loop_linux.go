@@ -18,7 +18,7 @@ func (s *Server) startLoops() (stop func()) {
 	}
 	loops := make([]*eventLoop, 0, n)
 	for range n {
-		lp, err := newEventLoop(&s.loopCounts, func(err error) {
+		lp, err := newEventLoop(n, &s.loopCounts, func(err error) {
 			s.cfg.Logger.Error("an event loop stopped: its sessions hear nothing more from their sockets and end at their idle time-out", "error", err.Error())
 		})
 		if err != nil {

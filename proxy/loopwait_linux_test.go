@@ -1,0 +1,130 @@
+//go:build linux && !386
+
+package proxy
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLoopLoad: a loop's load follows the events its waits bring, and
+// decides where it waits: in epoll_wait when a wait brings about one
+// event, in the runtime's poller when more come, with a band between
+// where it keeps the way it waited last, so that a load near the edge
+// does not flip it at every wait.
+func TestLoopLoad(t *testing.T) {
+	type wait struct {
+		n     int
+		early bool
+	}
+	repeat := func(w wait, k int) []wait {
+		ws := make([]wait, k)
+		for i := range ws {
+			ws[i] = w
+		}
+		return ws
+	}
+	cases := []struct {
+		name  string
+		waits []wait
+		quiet bool // where the loop waits after them, starting busy
+	}{
+		{"nothing yet", nil, false},
+		{"a few single events", repeat(wait{1, false}, 3), false},
+		{"single events", repeat(wait{1, false}, 30), true},
+		{"single events, each there before the wait", repeat(wait{1, true}, 30), false},
+		{"two events a wait", repeat(wait{2, false}, 30), false},
+		{"single events, then a burst", append(repeat(wait{1, false}, 30), repeat(wait{8, false}, 2)...), false},
+		{"single events, then one pair", append(repeat(wait{1, false}, 30), wait{2, false}), true},
+		{"a burst, then single events", append(repeat(wait{8, false}, 5), repeat(wait{1, false}, 40)...), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			load, quiet := loadBusy, false // as newEventLoop starts
+			for _, w := range c.waits {
+				quiet = quietLoad(load, quiet)
+				load = nextLoad(load, w.n, w.early && !quiet)
+			}
+			if got := quietLoad(load, quiet); got != c.quiet {
+				t.Errorf("after %d waits the load is %d/%d and the loop waits quiet=%v, want %v", len(c.waits), load, loadUnit, got, c.quiet)
+			}
+		})
+	}
+	// A steady single event settles within the quiet band, not on its
+	// edge: integer steps still reach it.
+	load := loadBusy
+	for range 100 {
+		load = nextLoad(load, 1, false)
+	}
+	if load >= loadQuiet || load < loadUnit {
+		t.Errorf("one event a wait settles at a load of %d/%d, want in [%d, %d)", load, loadUnit, loadUnit, loadQuiet)
+	}
+}
+
+// TestLoopWaitsByLoad: a loop serving one client in lock-step goes to
+// epoll_wait, and back to the runtime's poller when many clients pipeline
+// at once, and both ways deliver every reply in order.
+func TestLoopWaitsByLoad(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("GOMAXPROCS 1: a loop waits in the runtime's poller only, so that it keeps a processor for the rest")
+	}
+	k := jsonKit
+	svc := startService(t, TCP, k, counterService(k, false))
+	p := startProxy(t, svc, Config{EventLoop: true, EventLoops: 1}, nil)
+	counts := &p.srv.loopCounts
+	c := p.dial(t)
+	for i := range 50 {
+		wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
+	}
+	if counts.quieted.Load() == 0 {
+		t.Fatal("a loop serving one client in lock-step never went to epoll_wait")
+	}
+
+	// Many clients pipelining at once: waits bring several events.
+	deadline := time.Now().Add(ioTimeout)
+	for counts.busied.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a loop serving many pipelining clients never went back to the runtime's poller")
+		}
+		var wg sync.WaitGroup
+		for range 20 {
+			cc := p.dial(t)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var batch []byte
+				for i := range 100 {
+					batch = append(batch, k.frame(T(fmt.Sprintf("{add, %d}", i)))...)
+				}
+				if err := cc.send(batch); err != nil {
+					t.Error(err)
+					return
+				}
+				for i := range 100 {
+					m, err := cc.next()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if got, want := m.Term.String(), fmt.Sprintf("{ok, %d}", i+1); got != want {
+						t.Errorf("reply %d is %s, want %s", i, got, want)
+						return
+					}
+				}
+				cc.nc.Close()
+			}()
+		}
+		wg.Wait()
+	}
+	// And quiet again.
+	quieted := counts.quieted.Load()
+	for i := range 50 {
+		wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
+	}
+	if counts.quieted.Load() == quieted {
+		t.Error("the loop did not go back to epoll_wait once one client was left")
+	}
+}
