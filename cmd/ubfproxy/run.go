@@ -132,9 +132,12 @@ that does not read, a lock-step turn) hands its loop to a new goroutine
 first, so no session holds up another. Everything else behaves the same.
 --event-loops sets how many loops serve: fewer loops wake fewer threads per
 message, more spread the checking of many busy sessions over more cores.
+A busy loop waits through the Go runtime's poller, which gathers more events
+per wake-up; a quiet one (about one event per wake-up: a single client) waits
+in epoll_wait itself, where GOMAXPROCS leaves a processor beyond the loops.
 --event-loop=false keeps a goroutine per direction, as on other systems and
-with --plain-io: 5-15% less time for a single client's round trip, more CPU
-per message under load. The listening record's event_loops says how many
+with --plain-io: more CPU per message under load, about the same for a
+single client. The listening record's event_loops says how many
 loops serve (0: goroutines); if they cannot start, a warning says the
 sessions keep their goroutines.
 
