@@ -57,6 +57,8 @@ type loopCounts struct {
 	// runtime's poller to waiting in epoll_wait, and back (waiter.wait).
 	// Tests read them; the metrics do not.
 	quieted, busied atomic.Int64
+	// quietLoops are the loops waiting in epoll_wait now (enterQuiet).
+	quietLoops atomic.Int32
 }
 
 // DefaultEventLoops is how many event loops serve when Config.EventLoops

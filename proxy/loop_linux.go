@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -25,17 +26,24 @@ type eventLoop struct {
 	// wake-up, by close only, stops the runner.
 	wakeableEpoll
 	// file is a duplicate of epfd as an *os.File, and poll its
-	// syscall.RawConn, while the loop is busy: the runtime's poller waits
-	// for the instance to have events (waiter.wait). While it is quiet
-	// they are nil, and the runner waits in epoll_wait itself. Only the
-	// runner uses them.
-	file *os.File
-	poll syscall.RawConn
-	// load is the runner's running average of the events a wait brings,
-	// in 256ths (see loadUnit); loops is how many loops the
-	// Server runs.
-	load  int
-	loops int
+	// syscall.RawConn, while the loop waits through the runtime's poller;
+	// nil while it waits in epoll_wait (quiet). See waiter.wait. Only the
+	// runner uses them and the fields up to warn.
+	file  *os.File
+	poll  syscall.RawConn
+	quiet bool
+	// load is a running average of the events a wait brings (loadUnit).
+	load int
+	// procs is GOMAXPROCS, read again every procsEvery waits (reading
+	// it takes the scheduler's lock), for how many loops may be quiet.
+	procs, procsAge int
+	// pollerRetry counts the waits left before a loop that could not
+	// go back to the runtime's poller tries again.
+	pollerRetry int
+	// warn, if set, is told once when the loop cannot go back to the
+	// runtime's poller.
+	warn   func(error)
+	warned bool
 	// broken: the epoll instance failed (fail); no session joins it.
 	broken atomic.Bool
 	done   chan struct{} // closed by the runner that stops
@@ -94,21 +102,21 @@ func (r *runner) requeue(c *loopConn) {
 	r.again = append(r.again, keyedEvent(syscall.EPOLLIN, c.key))
 }
 
-// newEventLoop makes one of loops event loops, which counts in counts;
-// failed is told if it breaks.
-func newEventLoop(loops int, counts *loopCounts, failed func(error)) (*eventLoop, error) {
+// newEventLoop makes an event loop that counts in counts; failed is told
+// if it breaks.
+func newEventLoop(counts *loopCounts, failed func(error)) (*eventLoop, error) {
 	w, err := newWakeableEpoll()
 	if err != nil {
 		return nil, err
 	}
-	lp := &eventLoop{wakeableEpoll: w, done: make(chan struct{}), counts: counts, failed: failed, loops: loops, load: loadBusy}
+	lp := &eventLoop{wakeableEpoll: w, done: make(chan struct{}), counts: counts, failed: failed, load: loadBusy}
 	// Non-blocking, so that os.NewFile hands its duplicates to the
 	// runtime's poller.
 	if err := syscall.SetNonblock(lp.epfd, true); err != nil {
 		lp.closeFDs()
 		return nil, fmt.Errorf("epoll instance: %w", err)
 	}
-	// The loop starts busy: whatever makes a file fail fails here, where
+	// The loop starts busy, which tries the runtime's poller here, where
 	// the Server can still keep its sessions on goroutines.
 	if err := lp.openPoller(); err != nil {
 		lp.closeFDs()
@@ -127,6 +135,14 @@ func (lp *eventLoop) openPoller() error {
 		return fmt.Errorf("epoll instance: dup: %w", e)
 	}
 	f := os.NewFile(fd, "epoll")
+	// os.NewFile keeps a descriptor the runtime's poller refused (epoll_ctl
+	// failing with ENOSPC past fs.epoll.max_user_watches, or ENOMEM) as a
+	// blocking file, which Read would then refuse for good. Only such a
+	// file has no deadlines: ask for one.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return fmt.Errorf("epoll instance: the runtime's poller refused it: %w", err)
+	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
@@ -159,6 +175,7 @@ func (lp *eventLoop) closeFDs() {
 	if lp.file != nil {
 		lp.closePoller()
 	}
+	lp.leaveQuiet()
 	lp.wakeableEpoll.closeFDs()
 }
 
@@ -209,54 +226,117 @@ func (r *runner) run() {
 // cost: a second epoll instance woken, a poll to learn what woke it, the
 // goroutine scheduled. There the runner waits in epoll_wait itself, with
 // the instance out of the runtime's poller (closePoller), so that nothing
-// else wakes: a single client's round trip costs a fifth less CPU than
-// through the runtime's poller, a little less than on a goroutine per
-// direction (docs/performance.md). The thread blocked in the system call
-// holds its processor until the runtime's monitor takes it back, so a
-// loop waits there only where GOMAXPROCS leaves a processor beyond the
-// loops (quiet): the runtime's poller, which accepts connections and runs
-// timers, would otherwise wait for the monitor, up to 10 ms.
+// else wakes: a single client's round trip cost 13% less CPU than through
+// the runtime's poller, as little as on a goroutine per direction
+// (docs/performance.md). The thread blocked in the system call holds its
+// processor until the runtime's monitor takes it back, up to 10 ms later,
+// so one processor is always left to the runtime's poller, which accepts
+// connections and runs timers (enterQuiet).
 func (w *waiter) wait() (int, error) {
 	lp := w.lp
-	quiet := w.quiet()
-	switch {
-	case quiet && lp.file != nil:
-		lp.counts.quieted.Add(1)
-		lp.closePoller()
-	case !quiet && lp.file == nil:
-		if err := lp.openPoller(); err != nil {
-			quiet = true // out of descriptors: epoll_wait waits as well
-		} else {
-			lp.counts.busied.Add(1)
-		}
-	}
+	lp.settle()
 	w.n, w.err, w.polls = 0, nil, 0
-	if quiet {
+	if lp.quiet {
 		w.block()
 	} else if err := lp.poll.Read(w.poll); err != nil && w.err == nil {
 		w.err = err
 	}
 	if w.n > 0 {
-		lp.load = nextLoad(lp.load, w.n, !quiet && w.polls == 1)
+		lp.load = loadAfter(lp.load, w.n, lp.quiet, w.polls)
 	}
 	return w.n, w.err
 }
 
-// nextLoad is a loop's load after a wait that brought n events (n > 0),
-// early when they were there before the loop could wait: it is busier than
-// what one poll holds says.
-func nextLoad(load, n int, early bool) int {
-	if early {
+// settle makes the loop quiet or busy for its next wait, as its load and
+// the processors say.
+func (lp *eventLoop) settle() {
+	want := waitQuiet(lp.load, lp.quiet)
+	switch {
+	case want && !lp.quiet:
+		if lp.enterQuiet() {
+			lp.closePoller()
+			lp.quiet = true
+			lp.counts.quieted.Add(1)
+		}
+	case lp.quiet && (!want || int(lp.counts.quietLoops.Load()) >= lp.maxProcs()):
+		if lp.pollerRetry > 0 {
+			lp.pollerRetry--
+			return
+		}
+		if err := lp.openPoller(); err != nil {
+			// Waiting in epoll_wait is slower under load, not wrong.
+			lp.pollerRetry = pollerRetryWaits
+			if lp.warn != nil && !lp.warned {
+				lp.warned = true
+				lp.warn(err)
+			}
+			return
+		}
+		lp.leaveQuiet()
+		lp.counts.busied.Add(1)
+	}
+}
+
+// pollerRetryWaits is how many waits a loop that could not go back to the
+// runtime's poller makes before it tries again.
+const pollerRetryWaits = 4096
+
+// enterQuiet reports whether the loop may wait in epoll_wait, and counts
+// it among the Server's quiet loops if so: while they are fewer than
+// GOMAXPROCS less one, a processor is left to the runtime's poller.
+// (Not counted: the parker, blocked in epoll_wait too, which holds a
+// processor for a while after each parked reader it wakes; and other
+// Servers' loops in the same process.)
+func (lp *eventLoop) enterQuiet() bool {
+	for {
+		q := lp.counts.quietLoops.Load()
+		if int(q) >= lp.maxProcs()-1 {
+			return false
+		}
+		if lp.counts.quietLoops.CompareAndSwap(q, q+1) {
+			return true
+		}
+	}
+}
+
+// leaveQuiet takes the loop out of the Server's quiet loops, if it was
+// quiet.
+func (lp *eventLoop) leaveQuiet() {
+	if lp.quiet {
+		lp.quiet = false
+		lp.counts.quietLoops.Add(-1)
+	}
+}
+
+// maxProcs is GOMAXPROCS, read again every procsEvery calls.
+func (lp *eventLoop) maxProcs() int {
+	if lp.procsAge--; lp.procsAge < 0 {
+		lp.procs, lp.procsAge = runtime.GOMAXPROCS(0), procsEvery
+	}
+	return lp.procs
+}
+
+// procsEvery is how many waits a loop trusts its reading of GOMAXPROCS
+// for (it changes at run time only where a program sets it, or where the
+// runtime follows a container's CPU limit).
+const procsEvery = 1024
+
+// loadAfter is a loop's load after a wait that brought n events (n > 0)
+// in polls polls: a wait in the runtime's poller (not quiet) that found
+// its events with its first poll had them before it could wait, and
+// counts one more, as the loop is busier than one poll shows.
+func loadAfter(load, n int, quiet bool, polls int) int {
+	if !quiet && polls == 1 {
 		n++
 	}
 	return load + (n*loadUnit-load)/loadWeight
 }
 
-// quietLoad reports whether a loop with this load waits in epoll_wait next,
-// given how it waited last (quiet), where a processor is left to the
-// runtime's poller.
-func quietLoad(load int, quiet bool) bool {
-	if quiet {
+// waitQuiet reports whether a loop with this load should wait in
+// epoll_wait next, given whether it waited there last: the two
+// thresholds keep a load near one of them from switching at every wait.
+func waitQuiet(load int, wasQuiet bool) bool {
+	if wasQuiet {
 		return load <= loadBusy
 	}
 	return load < loadQuiet
@@ -264,10 +344,9 @@ func quietLoad(load int, quiet bool) bool {
 
 // The load of a loop (eventLoop.load) is a running average of the events
 // its waits bring, in loadUnit parts of one: each wait moves it
-// 1/loadWeight of the way to what it brought, one more where the events
-// were there before the loop could wait. Above loadBusy the loop
-// waits in the runtime's poller, below loadQuiet in epoll_wait, and in
-// between the way it waited last: at 50 clients a loop waiting in
+// 1/loadWeight of the way to what it brought (loadAfter). Above loadBusy
+// the loop waits in the runtime's poller, below loadQuiet in epoll_wait,
+// and in between the way it waited last: at 50 clients a loop waiting in
 // epoll_wait gets about 1.8 events a wait, in the poller 3 or more; a
 // single client's gets exactly one.
 const (
@@ -276,12 +355,6 @@ const (
 	loadBusy   = 3 * loadUnit / 2 // 1.5 events a wait
 	loadQuiet  = 9 * loadUnit / 8 // 1.125
 )
-
-// quiet reports whether the next wait is to be in epoll_wait (see wait).
-func (w *waiter) quiet() bool {
-	lp := w.lp
-	return quietLoad(lp.load, lp.file == nil) && runtime.GOMAXPROCS(0) > lp.loops
-}
 
 // block waits in epoll_wait, a blocking system call.
 func (w *waiter) block() {
@@ -423,6 +496,7 @@ func (lp *eventLoop) free(c *loopConn) {
 // and new sessions keep their goroutines rather than join it (forLoop).
 func (lp *eventLoop) fail(err error) {
 	lp.broken.Store(true)
+	lp.leaveQuiet() // its thread no longer holds a processor
 	if lp.failed != nil {
 		lp.failed(fmt.Errorf("epoll_wait: %w", err))
 	}

@@ -46,7 +46,7 @@ func tcpPair(t *testing.T) (dialed, accepted net.Conn) {
 func loopPair(t *testing.T) (*loopConn, net.Conn) {
 	t.Helper()
 	nc, peer := tcpPair(t)
-	lp, err := newEventLoop(1, new(loopCounts), func(err error) { t.Errorf("the loop failed: %v", err) })
+	lp, err := newEventLoop(new(loopCounts), func(err error) { t.Errorf("the loop failed: %v", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestLoopConn(t *testing.T) {
 // keep the runtime's poller.
 func TestEventLoopFailure(t *testing.T) {
 	var got []error
-	lp, err := newEventLoop(1, new(loopCounts), func(err error) { got = append(got, err) })
+	lp, err := newEventLoop(new(loopCounts), func(err error) { got = append(got, err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestEventLoopFailure(t *testing.T) {
 // epoll instance refuses it) stays the runtime's, usable, and the refusal
 // is logged: the session runs on goroutines rather than end.
 func TestEventLoopRefusal(t *testing.T) {
-	lp, err := newEventLoop(1, new(loopCounts), func(error) {})
+	lp, err := newEventLoop(new(loopCounts), func(error) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,7 +19,7 @@ import (
 func TestLoopLoad(t *testing.T) {
 	type wait struct {
 		n     int
-		early bool
+		polls int // in the runtime's poller: 1 when the events were there before it could wait
 	}
 	repeat := func(w wait, k int) []wait {
 		ws := make([]wait, k)
@@ -33,22 +34,22 @@ func TestLoopLoad(t *testing.T) {
 		quiet bool // where the loop waits after them, starting busy
 	}{
 		{"nothing yet", nil, false},
-		{"a few single events", repeat(wait{1, false}, 3), false},
-		{"single events", repeat(wait{1, false}, 30), true},
-		{"single events, each there before the wait", repeat(wait{1, true}, 30), false},
-		{"two events a wait", repeat(wait{2, false}, 30), false},
-		{"single events, then a burst", append(repeat(wait{1, false}, 30), repeat(wait{8, false}, 2)...), false},
-		{"single events, then one pair", append(repeat(wait{1, false}, 30), wait{2, false}), true},
-		{"a burst, then single events", append(repeat(wait{8, false}, 5), repeat(wait{1, false}, 40)...), true},
+		{"a few single events", repeat(wait{1, 2}, 3), false},
+		{"single events", repeat(wait{1, 2}, 30), true},
+		{"single events, each there before the wait", repeat(wait{1, 1}, 30), false},
+		{"two events a wait", repeat(wait{2, 2}, 30), false},
+		{"single events, then a burst", append(repeat(wait{1, 2}, 30), repeat(wait{8, 2}, 2)...), false},
+		{"single events, then one pair", append(repeat(wait{1, 2}, 30), wait{2, 2}), true},
+		{"a burst, then single events", append(repeat(wait{8, 2}, 5), repeat(wait{1, 2}, 40)...), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			load, quiet := loadBusy, false // as newEventLoop starts
 			for _, w := range c.waits {
-				quiet = quietLoad(load, quiet)
-				load = nextLoad(load, w.n, w.early && !quiet)
+				quiet = waitQuiet(load, quiet)
+				load = loadAfter(load, w.n, quiet, w.polls)
 			}
-			if got := quietLoad(load, quiet); got != c.quiet {
+			if got := waitQuiet(load, quiet); got != c.quiet {
 				t.Errorf("after %d waits the load is %d/%d and the loop waits quiet=%v, want %v", len(c.waits), load, loadUnit, got, c.quiet)
 			}
 		})
@@ -57,10 +58,64 @@ func TestLoopLoad(t *testing.T) {
 	// edge: integer steps still reach it.
 	load := loadBusy
 	for range 100 {
-		load = nextLoad(load, 1, false)
+		load = loadAfter(load, 1, true, 1)
 	}
 	if load >= loadQuiet || load < loadUnit {
 		t.Errorf("one event a wait settles at a load of %d/%d, want in [%d, %d)", load, loadUnit, loadUnit, loadQuiet)
+	}
+}
+
+// TestQuietLoopsLeaveAProcessor: at most GOMAXPROCS less one of a
+// Server's loops wait in epoll_wait, so that one processor is left to the
+// runtime's poller; a loop that stops (fail) frees its place.
+func TestQuietLoopsLeaveAProcessor(t *testing.T) {
+	counts := new(loopCounts)
+	const procs = 3
+	var loops []*eventLoop
+	for range 4 {
+		lp, err := newEventLoop(counts, func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lp.closeFDs() // never started
+		lp.procs, lp.procsAge = procs, procsEvery
+		lp.load = loadUnit // one event a wait
+		loops = append(loops, lp)
+	}
+	for _, lp := range loops {
+		lp.settle()
+	}
+	quiet := 0
+	for _, lp := range loops {
+		if lp.quiet {
+			quiet++
+		}
+	}
+	if quiet != procs-1 || counts.quietLoops.Load() != procs-1 {
+		t.Fatalf("%d loops quiet (counted %d), want %d of GOMAXPROCS %d", quiet, counts.quietLoops.Load(), procs-1, procs)
+	}
+	for _, lp := range loops {
+		if lp.quiet {
+			if lp.file != nil {
+				t.Error("a quiet loop's epoll instance is still in the runtime's poller")
+			}
+			lp.fail(syscall.EBADF)
+			break
+		}
+	}
+	if counts.quietLoops.Load() != procs-2 {
+		t.Fatalf("a quiet loop that stopped still counts: %d quiet", counts.quietLoops.Load())
+	}
+	loops[len(loops)-1].settle()
+	if !loops[len(loops)-1].quiet {
+		t.Error("the place a stopped loop left was not taken")
+	}
+	// Busy again: back to the runtime's poller, and out of the count.
+	lp := loops[len(loops)-1]
+	lp.load = 4 * loadUnit
+	lp.settle()
+	if lp.quiet || lp.file == nil || counts.quietLoops.Load() != procs-2 {
+		t.Errorf("a busy loop: quiet=%v, in the poller=%v, %d counted quiet", lp.quiet, lp.file != nil, counts.quietLoops.Load())
 	}
 }
 
@@ -119,12 +174,10 @@ func TestLoopWaitsByLoad(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	// And quiet again.
-	quieted := counts.quieted.Load()
-	for i := range 50 {
-		wantReply(t, call(t, c, k, fmt.Sprintf("{add, %d}", i)), fmt.Sprintf("{ok, %d}", i+1))
-	}
-	if counts.quieted.Load() == quieted {
-		t.Error("the loop did not go back to epoll_wait once one client was left")
-	}
+	// And quiet again (it started busy: quiet now when it went quiet once
+	// more than it went busy).
+	waitFor(t, "the loop to go back to epoll_wait once one client was left", func() bool {
+		wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
+		return counts.quieted.Load() == counts.busied.Load()+1
+	})
 }

@@ -18,7 +18,7 @@ func (s *Server) startLoops() (stop func()) {
 	}
 	loops := make([]*eventLoop, 0, n)
 	for range n {
-		lp, err := newEventLoop(n, &s.loopCounts, func(err error) {
+		lp, err := newEventLoop(&s.loopCounts, func(err error) {
 			s.cfg.Logger.Error("an event loop stopped: its sessions hear nothing more from their sockets and end at their idle time-out", "error", err.Error())
 		})
 		if err != nil {
@@ -27,6 +27,9 @@ func (s *Server) startLoops() (stop func()) {
 				lp.closeFDs()
 			}
 			return func() {}
+		}
+		lp.warn = func(err error) {
+			s.cfg.Logger.Warn("an event loop cannot wait through the runtime's poller again: it waits in epoll_wait, which gathers fewer events per wake-up under load; it tries again later", "error", err.Error())
 		}
 		loops = append(loops, lp)
 	}

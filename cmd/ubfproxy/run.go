@@ -134,7 +134,7 @@ first, so no session holds up another. Everything else behaves the same.
 message, more spread the checking of many busy sessions over more cores.
 A busy loop waits through the Go runtime's poller, which gathers more events
 per wake-up; a quiet one (about one event per wake-up: a single client) waits
-in epoll_wait itself, where GOMAXPROCS leaves a processor beyond the loops.
+in epoll_wait itself, at most GOMAXPROCS less one of them at once.
 --event-loop=false keeps a goroutine per direction, as on other systems and
 with --plain-io: more CPU per message under load, about the same for a
 single client. The listening record's event_loops says how many
