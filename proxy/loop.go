@@ -54,7 +54,7 @@ type loopCounts struct {
 	// reads and went to the back of the queue (loopReadBudget).
 	requeues atomic.Int64
 	// quieted and busied are the times a loop went from waiting in the
-	// runtime's poller to waiting in epoll_wait, and back (waiter.wait).
+	// runtime's poller to waiting in epoll_wait, and back (settle).
 	// Tests read them; the metrics do not.
 	quieted, busied atomic.Int64
 	// quietLoops are the loops waiting in epoll_wait now (enterQuiet).

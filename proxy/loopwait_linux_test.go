@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -180,4 +181,50 @@ func TestLoopWaitsByLoad(t *testing.T) {
 		wantReply(t, call(t, c, k, "{add, 1}"), "{ok, 2}")
 		return counts.quieted.Load() == counts.busied.Load()+1
 	})
+}
+
+// TestLoopStaysQuietWithoutPoller: a quiet loop that turns busy but cannot
+// give its epoll instance to the runtime's poller again (here the
+// duplicate cannot be made) waits on in epoll_wait, which serves as well,
+// warns once, and tries again only after pollerRetryWaits waits.
+func TestLoopStaysQuietWithoutPoller(t *testing.T) {
+	counts := new(loopCounts)
+	lp, err := newEventLoop(counts, func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lp.closeFDs() // never started
+	var warned []error
+	lp.warn = func(err error) { warned = append(warned, err) }
+	lp.procs, lp.procsAge = 2, procsEvery
+	lp.load = loadUnit
+	lp.settle()
+	if !lp.quiet {
+		t.Fatal("a loop with one event a wait did not go quiet")
+	}
+	epfd := lp.epfd
+	lp.epfd = -1 // the duplicate fails with EBADF
+	lp.load = 4 * loadUnit
+	for range 3 {
+		lp.settle()
+	}
+	lp.epfd = epfd
+	if !lp.quiet || lp.file != nil || counts.busied.Load() != 0 {
+		t.Fatalf("quiet=%v, in the poller=%v, busied %d: want quiet, out of the poller", lp.quiet, lp.file != nil, counts.busied.Load())
+	}
+	if len(warned) != 1 || !errors.Is(warned[0], syscall.EBADF) {
+		t.Fatalf("warned %v, want once, with EBADF", warned)
+	}
+	if lp.pollerRetry != pollerRetryWaits-2 {
+		t.Errorf("%d waits left before trying again, want %d", lp.pollerRetry, pollerRetryWaits-2)
+	}
+	// Once the wait is over, the poller is tried again, and taken.
+	lp.pollerRetry = 0
+	lp.settle()
+	if lp.quiet || lp.file == nil || counts.busied.Load() != 1 || counts.quietLoops.Load() != 0 {
+		t.Errorf("after the retry: quiet=%v, in the poller=%v, busied %d, %d quiet loops", lp.quiet, lp.file != nil, counts.busied.Load(), counts.quietLoops.Load())
+	}
+	if len(warned) != 1 {
+		t.Errorf("warned %d times, want once", len(warned))
+	}
 }
